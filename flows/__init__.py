@@ -1,0 +1,38 @@
+"""Lockstep's flow SDK, kodosumi-compatible: ``FlowApp``/``ServeAPI``, ``Launch``, ``Tracer``,
+``InputsError``, and the form elements in ``flows.forms``."""
+
+from flows.app import FlowApp, Launch, Registry, Request, ServeAPI
+from flows.engine import Decision, Engine, EngineConfig, UnknownFlow, UnknownLock
+from flows.errors import (
+    FlowConfigError,
+    InputsError,
+    LockCancelled,
+    LockExpired,
+    LockRejected,
+    NonDeterminismError,
+)
+from flows.notifier import Notifier, RecordingNotifier
+from flows.tracer import StepFailed, Tracer
+
+__all__ = [
+    "Decision",
+    "Engine",
+    "EngineConfig",
+    "FlowApp",
+    "FlowConfigError",
+    "InputsError",
+    "Launch",
+    "LockCancelled",
+    "LockExpired",
+    "LockRejected",
+    "NonDeterminismError",
+    "Notifier",
+    "RecordingNotifier",
+    "Registry",
+    "Request",
+    "ServeAPI",
+    "StepFailed",
+    "Tracer",
+    "UnknownFlow",
+    "UnknownLock",
+]

@@ -1,0 +1,431 @@
+"""The durable engine: starts executions, takes answers, fires timers, and replays flows.
+
+Every fact is committed before it is announced. A waiting execution holds no coroutine: an
+answer (or a timer, or recovery after a crash) wakes it, and it is replayed from the top with
+recorded answers. At most one process runs an execution at a time (a claim with a heartbeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flows.app import FlowApp, Launch, Registry, Request, call, resolve
+from flows.clock import Clock, SystemClock
+from flows.codec import NotStorable, decode, encode
+from flows.errors import FlowConfigError, InputsError, LockCancelled, LockRejected
+from flows.forms import InputPassword, Model
+from flows.notifier import Notifier, NullNotifier
+from flows.parse import parse
+from flows.tracer import Run, Tracer, new_id
+from store.models import Call, Execution, NewEvent, Timer
+from store.repo import Store
+
+log = logging.getLogger("lockstep.engine")
+SETTLE_ROUNDS = 3  # loop turns a run gets to open sibling locks before it is parked
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    default_timeout: float = 3 * 3600.0
+    heartbeat_interval: float = 10.0
+    claim_ttl: float = 60.0  # a claim whose heartbeat is older than this is taken over
+
+
+class UnknownFlow(LookupError):
+    pass
+
+
+class UnknownLock(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What became of an answer to a lock.
+
+    accepted/rejected: this answer decided it. invalid: ``errors`` (wire form), lock stays open.
+    decided: someone or something decided first; ``lock`` says who, how and when.
+    failed: the lease handler crashed; ``error_id`` is in the log, the lock stays open."""
+
+    outcome: Literal["accepted", "rejected", "invalid", "decided", "failed"]
+    lock: Call
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    error_id: str | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        apps: Registry | Iterable[FlowApp],
+        notifier: Notifier | None = None,
+        clock: Clock | None = None,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = apps if isinstance(apps, Registry) else Registry(apps)
+        self.notifier: Notifier = notifier or NullNotifier()
+        self.clock: Clock = clock or SystemClock()
+        self.config = config or EngineConfig()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wanted: set[str] = set()
+
+    # starting -------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        flow: str,
+        inputs: Mapping[str, Any] | None = None,
+        request: Request | None = None,
+        *,
+        execution_id: str | None = None,
+    ) -> str:
+        """Validate the entry form, call the enter handler, record the execution, run it.
+
+        Raises ``UnknownFlow`` or ``InputsError`` (from the parser or the enter handler). With
+        ``execution_id`` given, a second start with the same id changes nothing."""
+        spec = self.registry.entries.get(flow)
+        if spec is None:
+            raise UnknownFlow(f"no flow named {flow!r}")
+        request = request or Request(flow=flow)
+        values = parse(spec.model, inputs or {}) if spec.model else dict(inputs or {})
+        launch = await call(spec.handler, inputs=values, request=request)
+        if not isinstance(launch, Launch):
+            raise FlowConfigError(f"enter handler of {flow!r} must return Launch(...)")
+        eid = execution_id or new_id()
+        now = self.clock.now()
+        try:
+            stored = encode(dict(launch.inputs or {}))
+        except NotStorable as exc:
+            raise FlowConfigError(f"inputs of {flow!r} cannot be recorded: {exc}") from exc
+        row = {
+            "id": eid, "flow": flow, "runner": launch.runner, "inputs": stored,
+            "status": "starting", "initiator": request.user, "context": dict(request.context),
+            "created_at": now, "updated_at": now, "wakeups": 0, "progress": 0,
+        }  # fmt: skip
+        detail = {"inputs": _redacted(spec.model, stored)}
+        if await self.store.create_execution(
+            row, NewEvent(kind="started", actor=request.user, detail=detail)
+        ):
+            execution = await self.store.execution(eid)
+            if execution:
+                await self.announce("status_changed", execution)
+            self.wake(eid)
+        return eid
+
+    # answers --------------------------------------------------------------------------------
+
+    async def submit(self, lock_id: str, inputs: Mapping[str, Any], actor: str | None) -> Decision:
+        """Parse and validate a submission, run the lease handler, and resolve the lock."""
+        lock = await self._lock(lock_id)
+        if not lock.open:
+            return Decision("decided", lock)
+        form = Model.from_json(lock.form)
+        try:
+            values = parse(form, inputs)
+            lease = self.registry.leases.get(lock.name)
+            value = await call(lease, inputs=values, data=decode(lock.data)) if lease else values
+            result = encode(value)
+        except InputsError as exc:
+            detail = {"inputs": _redacted(form, encode_loose(inputs)), "errors": exc.wire()}
+            invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
+            await self.store.append(lock.execution_id, self.clock.now(), invalid)
+            return Decision("invalid", lock, errors=exc.wire())
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("lease %r failed (error id %s, lock %s)", lock.name, error_id, lock.id)
+            detail = {"error_id": error_id}
+            failed = NewEvent(kind="lease_failed", actor=actor, call_id=lock.id, detail=detail)
+            await self.store.append(lock.execution_id, self.clock.now(), failed)
+            return Decision("failed", lock, error_id=error_id)
+        detail = {"inputs": _redacted(form, encode(values))}
+        return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+
+    async def reject(self, lock_id: str, actor: str | None, comment: str | None = None) -> Decision:
+        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``."""
+        lock = await self._lock(lock_id)
+        detail = {"comment": comment} if comment else None
+        return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
+
+    async def _lock(self, lock_id: str) -> Call:
+        lock = await self.store.call(lock_id)
+        if lock is None or lock.kind != "lock":
+            raise UnknownLock(f"no lock with id {lock_id!r}")
+        return lock
+
+    async def _decide(
+        self,
+        lock: Call,
+        status: str,
+        result: Any,
+        actor: str | None,
+        comment: str | None,
+        kind: str,
+        detail: Any,
+    ) -> Decision:
+        now = self.clock.now()
+        event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
+        won = await self.store.decide(
+            lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event
+        )
+        if not won:
+            return Decision("decided", await self._lock(lock.id))
+        decided = lock.model_copy(
+            update={
+                "status": status,
+                "result": result,
+                "actor": actor,
+                "comment": comment,
+                "decided_at": now,
+            }
+        )
+        await self._announce_decided(decided)
+        self.wake(lock.execution_id)
+        return Decision("accepted" if status == "resolved" else "rejected", decided)
+
+    async def _announce_decided(self, lock: Call) -> None:
+        execution = await self.store.execution(lock.execution_id)
+        if execution:
+            await self.announce("lock_resolved", execution, lock)
+
+    async def cancel(self, execution_id: str, actor: str | None, reason: str | None = None) -> bool:
+        """Cancel a live execution from outside; its open locks close. False if already ended."""
+        now = self.clock.now()
+        why = reason or f"cancelled by {actor or 'someone'}"
+        event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
+        open_locks = await self.store.calls(execution_id, open_only=True)
+        if not await self.store.cancel(execution_id, now, why, event):
+            return False
+        execution = await self.store.execution(execution_id)
+        if execution:
+            for lock in open_locks:
+                if lock.kind == "lock":
+                    closed = lock.model_copy(update={"status": "cancelled", "decided_at": now})
+                    await self.announce("lock_resolved", execution, closed)
+            await self.announce("status_changed", execution)
+        return True
+
+    # timers and recovery --------------------------------------------------------------------
+
+    async def fire_due(self, limit: int = 500) -> int:
+        """Fire due timers (lock deadlines, durable sleeps); each fires once across processes."""
+        now = self.clock.now()
+        fired = 0
+        for timer in await self.store.due_timers(now, limit):
+            fired += await self.fire(timer)
+        return fired
+
+    async def fire(self, timer: Timer) -> bool:
+        now = self.clock.now()
+        if timer.kind == "deadline":
+            event = NewEvent(kind="expired", call_id=timer.call_id)
+            status = "expired"
+        else:
+            event = NewEvent(kind="woke", call_id=timer.call_id)
+            status = "done"
+        if not await self.store.fire_timer(timer, now, status=status, event=event):
+            return False
+        if timer.kind == "deadline" and timer.call_id:
+            lock = await self.store.call(timer.call_id)
+            if lock:
+                await self._announce_decided(lock)
+        self.wake(timer.execution_id)
+        return True
+
+    async def recover(self) -> int:
+        """Wake executions that have work and no live owner (a crashed process's runs)."""
+        ids = await self.store.runnable(self.clock.now() - self.config.claim_ttl)
+        for eid in ids:
+            self.wake(eid)
+        return len(ids)
+
+    async def sweep(self) -> None:
+        await self.fire_due()
+        await self.recover()
+
+    # running --------------------------------------------------------------------------------
+
+    def wake(self, execution_id: str) -> None:
+        """Ask for a run; a run already going in this process will go round again."""
+        self._wanted.add(execution_id)
+        if execution_id not in self._tasks:
+            self._tasks[execution_id] = asyncio.create_task(self._drive(execution_id))
+
+    async def settled(self, execution_id: str) -> None:
+        """Wait until this process has nothing left to do for the execution."""
+        while (task := self._tasks.get(execution_id)) is not None:
+            await asyncio.shield(task)
+
+    async def idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*map(asyncio.shield, list(self._tasks.values())))
+
+    async def close(self) -> None:
+        """Stop in-flight runs. Nothing is lost: their claims go stale and another process (or
+        this one, restarted) takes them over."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drive(self, execution_id: str) -> None:
+        try:
+            while execution_id in self._wanted:
+                self._wanted.discard(execution_id)
+                try:
+                    await self._run(execution_id)
+                except Exception:
+                    log.exception("run of execution %s failed; recovery will retry", execution_id)
+        finally:
+            del self._tasks[execution_id]
+
+    async def _run(self, execution_id: str) -> None:
+        now = self.clock.now()
+        claimed = await self.store.claim(execution_id, self.owner, now, now - self.config.claim_ttl)
+        if claimed is None:
+            return
+        execution, recorded = claimed
+        beat = asyncio.create_task(self._heartbeat(execution_id))
+        try:
+            while True:
+                run = Run(self, execution, recorded)
+                done = await self._replay(run)
+                if done or execution.done:
+                    return
+                now = self.clock.now()
+                again = await self.store.claim(
+                    execution_id, self.owner, now, now - self.config.claim_ttl
+                )
+                if again is None:
+                    return
+                execution, recorded = again
+        finally:
+            beat.cancel()
+
+    async def _heartbeat(self, execution_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            await self.store.heartbeat(execution_id, self.owner, self.clock.now())
+
+    async def _replay(self, run: Run) -> bool:
+        """One run of the flow. True when finished (or nothing more to do), False when the
+        execution was woken while this run was parking it, so it must run again."""
+        execution = run.execution
+        try:
+            runner = resolve(execution.runner)
+        except FlowConfigError as exc:
+            return await self._end(run, "error", None, str(exc))
+        flow = asyncio.ensure_future(
+            call(runner, inputs=decode(execution.inputs), tracer=Tracer(run))
+        )
+        parked = await self._until_parked(run, flow)
+        if run.fatal:
+            return await self._end(run, "error", None, str(run.fatal))
+        if parked:
+            return await self._park(run)
+        try:
+            value = flow.result()
+        except (LockRejected, LockCancelled) as exc:
+            return await self._end(run, "cancelled", None, str(exc))
+        except Exception as exc:
+            log.info("execution %s ended with %s: %s", execution.id, type(exc).__name__, exc)
+            return await self._end(run, "error", None, _describe(exc))
+        try:
+            result = encode(value)
+        except NotStorable as exc:
+            return await self._end(
+                run, "error", None, f"the flow's result cannot be recorded: {exc}"
+            )
+        return await self._end(run, "finished", result, None)
+
+    async def _until_parked(self, run: Run, flow: asyncio.Future[Any]) -> bool:
+        """Drive the flow until it returns, or until every branch waits and no step runs."""
+        while not flow.done():
+            run.changed.clear()
+            changed = asyncio.ensure_future(run.changed.wait())
+            await asyncio.wait((flow, changed), return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+            for _ in range(SETTLE_ROUNDS):
+                await asyncio.sleep(0)
+            if flow.done() or not run.waiting:
+                continue
+            if run.in_step:
+                await self._flush(run)  # show the open locks now; a step is still running
+                continue
+            flow.cancel()
+            await asyncio.gather(flow, return_exceptions=True)
+            return True
+        return False
+
+    async def _flush(self, run: Run) -> None:
+        new_calls, new_timers, new_events = run.take_new()
+        if new_calls:
+            await self.store.add(
+                run.execution.id, self.clock.now(), new_calls, new_timers, new_events
+            )
+            await self._announce_opened(run.execution, new_calls)
+
+    async def _park(self, run: Run) -> bool:
+        new_calls, new_timers, new_events = run.take_new()
+        now = self.clock.now()
+        awaiting = NewEvent(kind="status", detail={"status": "awaiting"})
+        released = await self.store.suspend(
+            run.execution.id, self.owner, run.execution.wakeups, now,
+            new_calls, new_timers, new_events, awaiting,
+        )  # fmt: skip
+        current = run.execution.model_copy(update={"status": "awaiting", "updated_at": now})
+        await self._announce_opened(current, new_calls)
+        if released:
+            await self.announce("status_changed", current)
+        return released
+
+    async def _announce_opened(self, execution: Execution, new_calls: list[dict[str, Any]]) -> None:
+        for row in new_calls:
+            if row["kind"] == "lock":
+                await self.announce("lock_opened", execution, Call.model_validate(row))
+
+    async def _end(self, run: Run, status: str, result: Any, error: str | None) -> bool:
+        await self._flush(run)
+        now = self.clock.now()
+        detail = {"error": error} if error else None
+        event = NewEvent(kind=status, detail=detail)
+        if await self.store.finish(run.execution.id, self.owner, now, status, result, error, event):
+            ended = await self.store.execution(run.execution.id)
+            if ended:
+                await self.announce("status_changed", ended)
+        return True
+
+    async def announce(self, method: str, *args: Any) -> None:
+        """Tell the notifier; its failures are logged, never the engine's problem."""
+        try:
+            await getattr(self.notifier, method)(*args)
+        except Exception:
+            log.exception("notifier %s failed", method)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def encode_loose(values: Mapping[str, Any]) -> Any:
+    """Raw submitted values for the audit trail; anything odd is kept as its repr."""
+    try:
+        return encode(dict(values))
+    except NotStorable:
+        return {k: repr(v) for k, v in values.items()}
+
+
+def _redacted(form: Model | None, values: Any) -> Any:
+    """Passwords never reach the audit trail."""
+    if form is None or not isinstance(values, dict):
+        return values
+    secret = {e.name for e in form.inputs if isinstance(e, InputPassword)}
+    return {k: ("***" if k in secret else v) for k, v in values.items()}

@@ -1,0 +1,246 @@
+"""Server-side parsing and validation of a form submission (pure).
+
+Surfaces hand in raw values (strings from text boxes, option names, booleans, ISO dates, lists);
+``parse`` returns typed values keyed by field name, or raises ``InputsError`` with one message per
+bad field. Unknown fields are dropped. Nothing here trusts the client: kodosumi checks none of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from flows.errors import InputsError
+from flows.forms import (
+    Checkbox,
+    Input,
+    InputArea,
+    InputDate,
+    InputDateTime,
+    InputNumber,
+    InputPassword,
+    InputText,
+    InputTime,
+    Model,
+    MultiSelect,
+    Select,
+    UserSelect,
+)
+
+REQUIRED = "This field is required."
+_TRUE = {"on", "true", "1", "yes", "y", "checked"}
+_FALSE = {"off", "false", "0", "no", "n", ""}
+_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
+MAX_TEXT = 3000
+
+
+class FieldError(ValueError):
+    """One field's problem, in words a person can act on."""
+
+
+def parse(model: Model, raw: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    errors = InputsError()
+    for element in model.inputs:
+        try:
+            values[element.name] = parse_field(element, raw.get(element.name))
+        except FieldError as exc:
+            errors.add(**{element.name: str(exc)})
+    if errors:
+        raise errors
+    return values
+
+
+def parse_field(element: Input, value: Any) -> Any:
+    if isinstance(element, Checkbox):
+        return _boolean(value)
+    if isinstance(element, MultiSelect):
+        return _multi(element, value)
+    if isinstance(element, UserSelect) and element.multiple:
+        users = [_user(v) for v in _as_list(value) if not _blank(v)]
+        if element.required and not users:
+            raise FieldError(REQUIRED)
+        return users
+    if _blank(value):
+        if getattr(element, "required", False):
+            raise FieldError(REQUIRED)
+        return None
+    parser = _PARSERS.get(type(element))
+    if parser is None:
+        raise FieldError("This field cannot be submitted here.")
+    return parser(element, value)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise FieldError("Enter text.")
+    return str(value)
+
+
+def _input_text(element: Any, value: Any) -> str:
+    text = _text(value)
+    limit = getattr(element, "max_length", None) or MAX_TEXT
+    if len(text) > limit:
+        raise FieldError(f"Use at most {limit} characters (you used {len(text)}).")
+    min_length = getattr(element, "min_length", None)
+    if min_length and len(text) < min_length:
+        raise FieldError(f"Use at least {min_length} characters.")
+    pattern = getattr(element, "pattern", None)
+    if pattern and not re.fullmatch(pattern, text):
+        raise FieldError("This value does not have the expected format.")
+    return text
+
+
+def _number(element: InputNumber, value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise FieldError("Enter a number.")
+    if isinstance(value, int | float):
+        number: int | float = value
+    else:
+        text = _text(value).strip()
+        if "_" in text:
+            raise FieldError("Enter a number.")
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise FieldError("Enter a number.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise FieldError("Enter a finite number.")
+    if element.min_value is not None and number < element.min_value:
+        raise FieldError(f"Enter a number of at least {_fmt(element.min_value)}.")
+    if element.max_value is not None and number > element.max_value:
+        raise FieldError(f"Enter a number of at most {_fmt(element.max_value)}.")
+    if element.step:
+        base = element.min_value or 0
+        steps = (number - base) / element.step
+        if abs(steps - round(steps)) > 1e-9:
+            raise FieldError(f"Enter a multiple of {_fmt(element.step)}.")
+    return number
+
+
+def _fmt(n: float) -> str:
+    return str(int(n)) if float(n).is_integer() else str(n)
+
+
+def _iso(kind: Callable[[str], Any], label: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, datetime | date | time) and not isinstance(value, str):
+            return value
+        try:
+            return kind(_text(value).strip())
+        except (ValueError, FieldError):
+            raise FieldError(f"Enter a valid {label}.") from None
+
+    return convert
+
+
+_date = _iso(date.fromisoformat, "date (YYYY-MM-DD)")
+_time = _iso(time.fromisoformat, "time (HH:MM)")
+_datetime_iso = _iso(datetime.fromisoformat, "date and time")
+
+
+def _bounded(value: Any, low: Any, high: Any, convert: Callable[[Any], Any]) -> Any:
+    if low is not None and value < convert(low):
+        raise FieldError(f"Enter {low} or later.")
+    if high is not None and value > convert(high):
+        raise FieldError(f"Enter {high} or earlier.")
+    return value
+
+
+def _in_date(element: InputDate, value: Any) -> date:
+    result: date = _bounded(_date(value), element.min_date, element.max_date, _date)
+    return result
+
+
+def _in_time(element: InputTime, value: Any) -> time:
+    result: time = _bounded(_time(value), element.min_time, element.max_time, _time)
+    return result
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC).replace(tzinfo=None, microsecond=0)
+        except (OverflowError, OSError, ValueError):
+            raise FieldError("Enter a valid date and time.") from None
+    result: datetime = _datetime_iso(value)
+    if result.tzinfo is not None:  # datetime-local is naive: compare and store wall time in UTC
+        result = result.astimezone(UTC).replace(tzinfo=None)
+    return result
+
+
+def _in_datetime(element: InputDateTime, value: Any) -> datetime:
+    result: datetime = _bounded(
+        _datetime(value), element.min_datetime, element.max_datetime, _datetime
+    )
+    return result
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None or value == []:
+        return False
+    if isinstance(value, list) and len(value) == 1:
+        return _boolean(value[0]) if isinstance(value[0], bool) else True
+    if isinstance(value, str) and value.strip().lower() in _TRUE:
+        return True
+    if isinstance(value, str) and value.strip().lower() in _FALSE:
+        return False
+    raise FieldError("Tick the box or leave it empty.")
+
+
+def _select(element: Select, value: Any) -> str:
+    names = {o.name for o in element.option}
+    choice = _text(value)
+    if choice not in names:
+        raise FieldError("Choose one of the options.")
+    return choice
+
+
+def _multi(element: MultiSelect, value: Any) -> list[str]:
+    names = [o.name for o in element.option]
+    chosen = [_text(v) for v in _as_list(value) if not _blank(v)]
+    unknown = [c for c in chosen if c not in names]
+    if unknown:
+        raise FieldError("Choose only from the options.")
+    if element.required and not chosen:
+        raise FieldError(REQUIRED)
+    if element.max_selected is not None and len(chosen) > element.max_selected:
+        raise FieldError(f"Choose at most {element.max_selected}.")
+    return [n for n in names if n in chosen]
+
+
+def _user(value: Any) -> str:
+    text = _text(value)
+    if not _USER.fullmatch(text):
+        raise FieldError("Choose a person.")
+    return text
+
+
+_PARSERS: dict[type[Input], Callable[[Any, Any], Any]] = {
+    InputText: _input_text,
+    InputPassword: _input_text,
+    InputArea: _input_text,
+    InputNumber: _number,
+    InputDate: _in_date,
+    InputTime: _in_time,
+    InputDateTime: _in_datetime,
+    Select: _select,
+    UserSelect: lambda _e, v: _user(v),
+}

@@ -1,0 +1,94 @@
+"""SQLModel tables. They stay inside ``store/``: what leaves the store is ``store.models``.
+
+Times are UTC epoch seconds (floats): portable across SQLite and Postgres and cheap to compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ExecutionRow(SQLModel, table=True):
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_status_heartbeat", "status", "heartbeat_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    flow: str = Field(max_length=200)
+    runner: str = Field(max_length=500)
+    inputs: Any = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(max_length=16)
+    initiator: str | None = Field(default=None, max_length=64, index=True)
+    context: Any = Field(default=None, sa_column=Column(JSON))
+    result: Any = Field(default=None, sa_column=Column(JSON))
+    error: str | None = None
+    created_at: float
+    updated_at: float
+    owner: str | None = Field(default=None, max_length=100)
+    heartbeat_at: float | None = None
+    wakeups: int = 0
+    progress: int = 0
+
+
+class CallRow(SQLModel, table=True):
+    """One recorded call of a flow: a lock, a step or a durable sleep, by position (``seq``)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("execution_id", "seq", name="uq_calls_execution_seq"),
+        Index("ix_calls_unposted", "kind", "status", "posted"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    execution_id: str = Field(foreign_key="executions.id", max_length=64)
+    seq: int
+    kind: str = Field(max_length=8)
+    name: str = Field(max_length=200)
+    status: str = Field(max_length=16)
+    data: Any = Field(default=None, sa_column=Column(JSON))
+    form: Any = Field(default=None, sa_column=Column(JSON))
+    result: Any = Field(default=None, sa_column=Column(JSON))
+    actor: str | None = Field(default=None, max_length=64)
+    comment: str | None = None
+    deadline: float | None = None
+    created_at: float
+    decided_at: float | None = None
+    posted: bool = False
+    message: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class EventRow(SQLModel, table=True):
+    """The audit trail. Rows are only ever inserted."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    execution_id: str = Field(foreign_key="executions.id", max_length=64, index=True)
+    at: float
+    kind: str = Field(max_length=32)
+    actor: str | None = Field(default=None, max_length=64)
+    call_id: str | None = Field(default=None, max_length=64)
+    detail: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class TimerRow(SQLModel, table=True):
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    execution_id: str = Field(foreign_key="executions.id", max_length=64)
+    call_id: str | None = Field(default=None, max_length=64, index=True)
+    kind: str = Field(max_length=16)
+    due_at: float
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    fired_at: float | None = None
+    payload: Any = Field(default=None, sa_column=Column(JSON))
+
+
+executions = ExecutionRow.__table__  # type: ignore[attr-defined]
+calls = CallRow.__table__  # type: ignore[attr-defined]
+events = EventRow.__table__  # type: ignore[attr-defined]
+timers = TimerRow.__table__  # type: ignore[attr-defined]

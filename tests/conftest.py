@@ -1,0 +1,64 @@
+"""Store fixtures: every store-backed test runs on a real SQLite file, and on a real Postgres
+database too when ``LOCKSTEP_TEST_DATABASE_URL`` names a server (CI always sets it)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from store import Store, connect, migrate, normalise_url
+
+PG_URL = os.environ.get("LOCKSTEP_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+async def _admin(sql: str) -> None:
+    assert PG_URL
+    engine = connect(PG_URL, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = connect(url)
+    await migrate(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of its own for this test session, migrated once, dropped at the end."""
+    if not PG_URL:
+        pytest.skip("LOCKSTEP_TEST_DATABASE_URL is not set")
+    name = f"lockstep_test_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    url = make_url(normalise_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_migrate(url))
+    yield url
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'lockstep.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    st = await Store.open(db_url)
+    if db_url.startswith("postgresql"):
+        async with st.engine.begin() as conn:
+            await conn.execute(text("TRUNCATE events, timers, calls, executions"))
+    yield st
+    await st.close()

@@ -1,0 +1,107 @@
+"""Flows the engine tests run. Module-level so any process can replay them by name."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from flows import FlowApp, InputsError, Launch, LockExpired, LockRejected, Request, Tracer
+from flows.forms import Cancel, Checkbox, InputNumber, InputText, Markdown, Model, Submit
+
+app = FlowApp()
+
+
+@app.enter(
+    "/review",
+    model=Model(InputText("doc", "Document", required=True), Submit("Start")),
+    summary="Document review",
+)
+async def enter_review(inputs: dict[str, Any], request: Request) -> Launch:
+    if inputs["doc"] == "forbidden":
+        raise InputsError(doc="That document cannot be reviewed")
+    return Launch(request, "tests.sample_flows:review", inputs=inputs)
+
+
+async def review(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
+    await tracer.debug("reviewing", inputs["doc"])
+    content = await tracer.lock("content", data={"doc": inputs["doc"]}, timeout=600)
+    final = await tracer.lock("final", data={"score": content["score"]})
+    return {"doc": inputs["doc"], "score": content["score"], "final": final}
+
+
+@app.lock("content")
+async def content_form(data: dict[str, Any]) -> Model:
+    return Model(
+        Markdown(f"# Review {data['doc']}"),
+        InputNumber("score", "Score", required=True, min_value=1, max_value=5),
+        InputText("comment", "Comment"),
+        Submit("Approve"),
+        Cancel("Reject"),
+    )
+
+
+@app.lease("content")
+async def content_lease(inputs: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    if inputs["score"] < 3 and not inputs["comment"]:
+        raise InputsError(comment="Explain a low score")
+    return {"score": inputs["score"], "doc": data["doc"]}
+
+
+@app.lock("final")
+def final_form(data: dict[str, Any]) -> Model:
+    return Model(Checkbox("ok", "OK", "Publish"), Submit("Done"), Cancel("Reject"))
+
+
+@app.flow("catching", summary="catches a rejection")
+async def catching(tracer: Tracer) -> str:
+    try:
+        await tracer.lock("final")
+    except LockRejected as exc:
+        return f"rejected by {exc.by}: {exc.comment}"
+    except LockExpired:
+        return "expired"
+    return "approved"
+
+
+@app.flow("gather")
+async def gather(tracer: Tracer) -> list[Any]:
+    return list(await asyncio.gather(tracer.lock("final"), tracer.lock("final")))
+
+
+@app.flow("side_effects")
+async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
+    """Appends to a file in steps: the file shows how often each effect really happened."""
+    log = Path(inputs["log"])
+
+    async def effect(tag: str) -> int:
+        if inputs.get("block_in") == tag:
+            Path(inputs["ready"]).write_text("blocked")
+            await asyncio.sleep(3600)  # killed here
+        with log.open("a") as f:
+            f.write(f"{tag}:{os.getpid()}\n")
+        return len(log.read_text().splitlines())
+
+    first = await tracer.step("first", effect, "first")
+    await tracer.lock("final")
+    second = await tracer.step("second", effect, "second")
+    await tracer.sleep(60)
+    return int(first + second)
+
+
+@app.flow("drifting")
+async def drifting(inputs: dict[str, Any], tracer: Tracer) -> None:
+    name = "final" if not Path(inputs["flag"]).exists() else "content"
+    await tracer.lock(name, data={"doc": "x"})
+
+
+@app.flow("no_form")
+async def no_form(tracer: Tracer) -> None:
+    await tracer.lock("nowhere")
+
+
+@app.flow("sleeper")
+async def sleeper(tracer: Tracer) -> str:
+    await tracer.sleep(120)
+    return "rested"
