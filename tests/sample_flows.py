@@ -76,9 +76,11 @@ async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
     log = Path(inputs["log"])
 
     async def effect(tag: str) -> int:
-        if inputs.get("block_in") == tag:
-            Path(inputs["ready"]).write_text("blocked")
-            await asyncio.sleep(3600)  # killed here
+        marker = Path(inputs.get("marker", "/nonexistent"))
+        if inputs.get("block_in") == tag and not marker.exists():
+            marker.write_text("blocked once")
+            print("blocked", tag, flush=True)
+            await asyncio.sleep(3600)  # the crash test kills the process here
         with log.open("a") as f:
             f.write(f"{tag}:{os.getpid()}\n")
         return len(log.read_text().splitlines())
@@ -86,7 +88,7 @@ async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
     first = await tracer.step("first", effect, "first")
     await tracer.lock("final")
     second = await tracer.step("second", effect, "second")
-    await tracer.sleep(60)
+    await tracer.sleep(inputs.get("nap", 60))
     return int(first + second)
 
 

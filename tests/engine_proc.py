@@ -1,0 +1,80 @@
+"""An engine in its own process, for the crash tests: ``python -m tests.engine_proc URL CMD ...``.
+
+It prints one line per fact (``lock <execution> <lock id> <name>``, ``status <execution>
+<status>``) and serves (sweeps for due timers and orphaned runs) until killed, or until the
+execution it watches ends when ``--until-done`` is given. ``CLOCK_OFFSET`` moves its clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+
+from flows import Engine, EngineConfig, Request
+from store import Call, Execution, Store
+from tests.sample_flows import app
+
+
+class OffsetClock:
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+
+class Printer:
+    def __init__(self) -> None:
+        self.ended: dict[str, str] = {}
+        self.changed = asyncio.Event()
+
+    async def status_changed(self, execution: Execution) -> None:
+        print("status", execution.id, execution.status, flush=True)
+        if execution.done:
+            self.ended[execution.id] = execution.status
+            self.changed.set()
+
+    async def progress(self, execution: Execution, kind: str, text: str) -> None:
+        print("progress", execution.id, text, flush=True)
+
+    async def lock_opened(self, execution: Execution, lock: Call) -> None:
+        print("lock", execution.id, lock.id, lock.name, flush=True)
+
+    async def lock_resolved(self, execution: Execution, lock: Call) -> None:
+        print("resolved", execution.id, lock.id, lock.status, flush=True)
+
+
+async def main(url: str, cmd: str, *args: str) -> None:
+    store = await Store.open(url)
+    printer = Printer()
+    clock = OffsetClock(float(os.environ.get("CLOCK_OFFSET", "0")))
+    engine = Engine(store, [app], printer, clock, EngineConfig(heartbeat_interval=0.2))
+    watch = None
+    if cmd == "start":
+        watch = await engine.start(args[0], json.loads(args[1]), Request(args[0], "UALICE"))
+        print("started", watch, flush=True)
+    elif cmd == "submit":
+        decision = await engine.submit(args[0], json.loads(args[1]), "UBOB")
+        print("decision", decision.outcome, flush=True)
+        watch = decision.lock.execution_id
+    elif cmd == "serve":
+        watch = args[0]
+    until_done = "--until-done" in args
+    while not (until_done and watch in printer.ended):
+        await engine.sweep()
+        printer.changed.clear()
+        try:
+            await asyncio.wait_for(printer.changed.wait(), 0.05)
+        except TimeoutError:
+            pass
+    execution = await store.execution(watch) if watch else None
+    print("done", json.dumps(execution.result if execution else None), flush=True)
+    await engine.close()
+    await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:]))

@@ -1,0 +1,67 @@
+"""Crash-only durability: engines in subprocesses, killed with SIGKILL mid-flow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+class Proc:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def spawn(cls, *args: str, offset: float = 0) -> Proc:
+        env = {**os.environ, "CLOCK_OFFSET": str(offset), "PYTHONPATH": str(ROOT)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.engine_proc", *args,
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(proc)
+
+    async def expect(self, prefix: str, timeout: float = 30) -> list[str]:
+        """Read lines until one starts with ``prefix``; return its words."""
+        assert self.proc.stdout
+        while True:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            if not line:
+                raise AssertionError(f"process ended before printing {prefix!r}")
+            if line.decode().startswith(prefix):
+                return line.decode().split()
+
+    async def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+
+async def test_killed_while_awaiting_and_mid_step_finishes_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    log, marker = tmp_path / "effects.log", tmp_path / "marker"
+    inputs = {"log": str(log), "block_in": "second", "marker": str(marker), "nap": 0.2}
+
+    first = await Proc.spawn(db_url, "start", "side_effects", json.dumps(inputs))
+    _, eid, lock_id, name = await first.expect("lock")
+    assert name == "final"
+    await first.kill()  # while the flow awaits its lock
+
+    second = await Proc.spawn(db_url, "submit", lock_id, "{}")
+    assert (await second.expect("decision"))[1] == "accepted"
+    await second.expect("blocked second")
+    await second.kill()  # in the middle of the step "second"
+
+    # a new process, with the clock past the durable sleep and the dead claim's heartbeat
+    third = await Proc.spawn(db_url, "serve", eid, "--until-done", offset=120)
+    assert await third.expect("done") == ["done", "3"]
+    await third.proc.wait()
+    effects = [line.split(":")[0] for line in log.read_text().splitlines()]
+    assert effects == ["first", "second"]  # each side effect happened exactly once

@@ -1,0 +1,281 @@
+"""The engine on a real store (SQLite file, and Postgres when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows import Engine, EngineConfig, InputsError, RecordingNotifier, Request, UnknownFlow
+from flows.clock import FakeClock
+from store import Call, NewEvent, Store
+from tests.sample_flows import app
+
+pytestmark = pytest.mark.asyncio
+
+
+class Harness:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.clock = FakeClock()
+        self.notes = RecordingNotifier()
+        self.engine = Engine(store, [app], self.notes, self.clock, EngineConfig())
+
+    async def start(self, flow: str, inputs: dict[str, Any] | None = None, user: str = "U1") -> str:
+        eid = await self.engine.start(flow, inputs, Request(flow, user, {"channel": "C1"}))
+        await self.engine.settled(eid)
+        return eid
+
+    def open_locks(self, eid: str) -> list[Call]:
+        return self.notes.of("lock_opened", eid)
+
+    async def status(self, eid: str) -> str:
+        execution = await self.store.execution(eid)
+        assert execution
+        return execution.status
+
+    async def kinds(self, eid: str) -> list[str]:
+        return [e.kind for e in await self.store.events(eid)]
+
+
+@pytest.fixture
+async def h(store: Store) -> AsyncIterator[Harness]:
+    harness = Harness(store)
+    yield harness
+    await harness.engine.close()
+
+
+async def test_two_lock_flow_end_to_end_with_audit_trail(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "spec.md"}, user="UALICE")
+    assert await h.status(eid) == "awaiting"
+    [content] = h.open_locks(eid)
+    assert content.name == "content" and content.data == {"doc": "spec.md"}
+    assert content.form[0] == {"type": "markdown", "text": "# Review spec.md"}
+
+    decision = await h.engine.submit(content.id, {"score": "4", "comment": "fine"}, "UBOB")
+    assert decision.outcome == "accepted" and decision.lock.actor == "UBOB"
+    await h.engine.settled(eid)
+    _, final = h.open_locks(eid)
+    assert final.name == "final" and final.data == {"score": 4}
+
+    decision = await h.engine.submit(final.id, {"ok": "on"}, "UCAROL")
+    assert decision.outcome == "accepted"
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "finished"
+    assert execution.result == {"doc": "spec.md", "score": 4, "final": {"ok": True}}
+    assert execution.initiator == "UALICE" and execution.context == {"channel": "C1"}
+
+    events = await h.store.events(eid)
+    assert [(e.kind, e.actor) for e in events] == [
+        ("started", "UALICE"),
+        ("progress", None),
+        ("lock_opened", None),
+        ("status", None),
+        ("lease", "UBOB"),
+        ("lock_opened", None),
+        ("status", None),
+        ("lease", "UCAROL"),
+        ("finished", None),
+    ]
+    assert events[1].detail == {"level": "debug", "text": "reviewing spec.md"}
+    assert events[4].detail == {"inputs": {"score": 4, "comment": "fine"}}
+    assert h.notes.of("progress", eid) == [("debug", "reviewing spec.md")]  # once, not per replay
+    assert h.notes.of("status_changed", eid) == ["starting", "awaiting", "awaiting", "finished"]
+
+
+async def test_entry_form_and_enter_handler_errors(h: Harness) -> None:
+    with pytest.raises(InputsError) as caught:
+        await h.engine.start("review", {})
+    assert caught.value.wire() == {"doc": ["This field is required."], "_global_": []}
+    with pytest.raises(InputsError, match="cannot be reviewed"):
+        await h.engine.start("review", {"doc": "forbidden"})
+    with pytest.raises(UnknownFlow):
+        await h.engine.start("nope", {})
+
+
+async def test_idempotent_start(h: Harness) -> None:
+    first = await h.engine.start("review", {"doc": "a"}, execution_id="fixed-id")
+    again = await h.engine.start("review", {"doc": "a"}, execution_id="fixed-id")
+    await h.engine.settled(first)
+    assert first == again == "fixed-id"
+    assert len(h.open_locks(first)) == 1
+
+
+async def test_validation_failure_keeps_the_lock_open(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    parsed = await h.engine.submit(lock.id, {"score": "9"}, "UBOB")
+    assert parsed.outcome == "invalid"
+    assert parsed.errors == {"score": ["Enter a number of at most 5."], "_global_": []}
+    leased = await h.engine.submit(lock.id, {"score": "1"}, "UBOB")
+    assert leased.errors == {"comment": ["Explain a low score"], "_global_": []}
+    stored = await h.store.call(lock.id)
+    assert stored and stored.status == "open" and await h.status(eid) == "awaiting"
+    assert (await h.kinds(eid)).count("invalid") == 2
+    assert (await h.engine.submit(lock.id, {"score": "1", "comment": "weak"}, "UBOB")).outcome == (
+        "accepted"
+    )
+
+
+async def test_rejection_uncaught_cancels_and_caught_continues(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    rejected = await h.engine.reject(lock.id, "UBOB", "not ready")
+    assert rejected.outcome == "rejected" and rejected.lock.comment == "not ready"
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "cancelled"
+    assert execution.error and "content was rejected by UBOB" in execution.error
+
+    caught = await h.start("catching")
+    [lock] = h.open_locks(caught)
+    await h.engine.reject(lock.id, "UBOB", "no")
+    await h.engine.settled(caught)
+    execution = await h.store.execution(caught)
+    assert (
+        execution and execution.status == "finished" and execution.result == "rejected by UBOB: no"
+    )
+
+
+async def test_a_decided_lock_tells_the_loser_who_won(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    await h.engine.submit(lock.id, {"score": "5"}, "UBOB")
+    late = await h.engine.submit(lock.id, {"score": "5"}, "UCAROL")
+    assert late.outcome == "decided"
+    assert late.lock.actor == "UBOB" and late.lock.status == "resolved" and late.lock.decided_at
+    assert (await h.engine.reject(lock.id, "UCAROL")).outcome == "decided"
+
+
+async def test_expiry_with_an_injected_clock(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    assert lock.deadline == h.clock.now() + 600
+    h.clock.advance(599)
+    assert await h.engine.fire_due() == 0
+    h.clock.advance(1)
+    assert await h.engine.fire_due() == 1
+    assert await h.engine.fire_due() == 0  # fires once
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "error"
+    assert execution.error and "content expired at" in execution.error
+    assert (await h.engine.submit(lock.id, {"score": "5"}, "UBOB")).lock.status == "expired"
+    assert [c.status for c in h.notes.of("lock_resolved", eid)] == ["expired"]
+
+    caught = await h.start("catching")
+    h.clock.advance(3 * 3600)
+    await h.engine.fire_due()
+    await h.engine.settled(caught)
+    execution = await h.store.execution(caught)
+    assert execution and execution.result == "expired"
+
+
+async def test_nondeterminism_is_detected(h: Harness, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    eid = await h.start("drifting", {"flag": str(flag)})
+    [lock] = h.open_locks(eid)
+    flag.write_text("the code changed")
+    await h.engine.submit(lock.id, {"ok": True}, "UBOB")
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "error"
+    assert execution.error and "replay reached lock 'content' at position 1" in execution.error
+
+
+async def test_missing_lock_form_is_a_clear_error(h: Harness) -> None:
+    eid = await h.start("no_form")
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "error"
+    assert execution.error == (
+        "the flow reached lock 'nowhere', but no @app.lock('nowhere') form is registered"
+    )
+
+
+async def test_cancel_from_outside(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    assert await h.engine.cancel(eid, "UALICE")
+    assert not await h.engine.cancel(eid, "UALICE")
+    assert await h.status(eid) == "cancelled"
+    late = await h.engine.submit(lock.id, {"score": "5"}, "UBOB")
+    assert late.outcome == "decided" and late.lock.status == "cancelled"
+    assert await h.store.due_timers(h.clock.now() + 10**6) == []
+
+
+async def test_gathered_locks_are_open_together(h: Harness) -> None:
+    eid = await h.start("gather")
+    first, second = h.open_locks(eid)
+    assert (first.seq, second.seq) == (1, 2)
+    await h.engine.submit(second.id, {"ok": True}, "UB")
+    await h.engine.settled(eid)
+    assert await h.status(eid) == "awaiting"
+    await h.engine.submit(first.id, {"ok": False}, "UA")
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.result == [{"ok": False}, {"ok": True}]
+
+
+async def test_steps_run_once_and_sleep_is_durable(h: Harness, tmp_path: Path) -> None:
+    log = tmp_path / "effects.log"
+    eid = await h.start("side_effects", {"log": str(log)})
+    [lock] = h.open_locks(eid)
+    await h.engine.submit(lock.id, {}, "UB")
+    await h.engine.settled(eid)
+    assert await h.status(eid) == "awaiting"  # in tracer.sleep(60)
+    h.clock.advance(59)
+    assert await h.engine.fire_due() == 0
+    h.clock.advance(1)
+    assert await h.engine.fire_due() == 1
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "finished" and execution.result == 3
+    assert [line.split(":")[0] for line in log.read_text().splitlines()] == ["first", "second"]
+
+
+async def test_lease_crash_answers_with_an_error_id_and_keeps_the_lock(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    # data the lease needs is missing: its KeyError must not leak, nor close the lock
+    async with h.store.engine.begin() as conn:
+        from sqlalchemy import update
+
+        from store.tables import calls
+
+        await conn.execute(update(calls).where(calls.c.id == lock.id).values(data={}))
+    failed = await h.engine.submit(lock.id, {"score": "4"}, "UB")
+    assert failed.outcome == "failed" and failed.error_id and len(failed.error_id) == 8
+    stored = await h.store.call(lock.id)
+    assert stored and stored.status == "open"
+    assert (await h.store.events(eid))[-1].detail == {"error_id": failed.error_id}
+
+
+async def test_recover_takes_over_when_the_owners_heartbeat_stops(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    # another process committed the answer, claimed the run, and died
+    now = h.clock.now()
+    lease = NewEvent(kind="lease", actor="UB")
+    assert await h.store.decide(lock.id, now, status="resolved", result={"score": 3}, event=lease)
+    assert await h.store.claim(eid, "dead-process", now, stale_before=0)
+    assert await h.engine.recover() == 0  # its heartbeat is fresh: hands off
+    h.clock.advance(h.engine.config.claim_ttl + 1)
+    assert await h.engine.recover() == 1
+    await h.engine.settled(eid)
+    assert await h.status(eid) == "awaiting"
+    assert [c.name for c in h.open_locks(eid)] == ["content", "final"]
+    assert h.open_locks(eid)[1].data == {"score": 3}
+
+
+async def test_concurrent_submissions_one_winner(h: Harness) -> None:
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    results = await asyncio.gather(
+        *(h.engine.submit(lock.id, {"score": "4"}, f"U{i}") for i in range(8))
+    )
+    assert sorted(r.outcome for r in results) == ["accepted"] + ["decided"] * 7
+    assert (await h.kinds(eid)).count("lease") == 1

@@ -1,0 +1,80 @@
+"""The store itself: schema from the migration, and races between separate connections."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from flows import Engine, RecordingNotifier, Request
+from flows.clock import FakeClock
+from store import Store, normalise_url
+from tests.sample_flows import app
+
+
+async def test_migration_creates_exactly_the_models_schema(store: Store) -> None:
+    def diff(sync_conn: Any) -> list[Any]:
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": False})
+        return list(compare_metadata(context, SQLModel.metadata))
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert {"executions", "calls", "events", "timers", "alembic_version"} <= tables
+
+
+async def test_migrating_twice_changes_nothing(db_url: str) -> None:
+    first = await Store.open(db_url)
+    await first.close()
+    again = await Store.open(db_url)
+    await again.close()
+
+
+def test_database_urls() -> None:
+    assert normalise_url(None) == "sqlite+aiosqlite:///lockstep.db"
+    assert normalise_url("postgres://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    for bad, message in (("mysql://h/db", "sqlite or postgresql"), ("nonsense", "not a database")):
+        try:
+            normalise_url(bad)
+        except ValueError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(bad)
+
+
+async def test_two_engines_on_separate_connections_one_wins(db_url: str, store: Store) -> None:
+    """Two processes' worth of engines (each its own pool) answer one lock at the same moment."""
+    clock = FakeClock()
+    notes = RecordingNotifier()
+    first = Engine(store, [app], notes, clock)
+    other_store = await Store.open(db_url)
+    second = Engine(other_store, [app], RecordingNotifier(), clock)
+    try:
+        for _ in range(5):
+            eid = await first.start("review", {"doc": "d"}, Request("review", "UA"))
+            await first.settled(eid)
+            [lock] = notes.of("lock_opened", eid)
+            results = await asyncio.gather(
+                first.submit(lock.id, {"score": "5"}, "UFIRST"),
+                second.submit(lock.id, {"score": "4"}, "USECOND"),
+            )
+            outcomes = sorted(r.outcome for r in results)
+            assert outcomes == ["accepted", "decided"]
+            winner = next(r for r in results if r.outcome == "accepted")
+            loser = next(r for r in results if r.outcome == "decided")
+            assert loser.lock.actor == winner.lock.actor and loser.lock.decided_at
+            leases = [e for e in await store.events(eid) if e.kind == "lease"]
+            assert [e.actor for e in leases] == [winner.lock.actor]
+            await first.settled(eid)
+            await second.settled(eid)
+            calls = await store.calls(eid)
+            assert [c.name for c in calls] == ["content", "final"]  # resumed exactly once
+    finally:
+        await first.close()
+        await second.close()
+        await other_store.close()
