@@ -25,7 +25,7 @@ from flows.notifier import Notifier, NullNotifier
 from flows.parse import parse
 from flows.tracer import Run, Tracer, new_id
 from store.models import Call, Execution, NewEvent, Timer
-from store.repo import Store
+from store.repo import Claim, Store
 
 log = logging.getLogger("lockstep.engine")
 SETTLE_ROUNDS = 3  # loop turns a run gets to open sibling locks before it is parked
@@ -77,6 +77,7 @@ class Engine:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wanted: set[str] = set()
+        self._claimed: dict[str, Execution] = {}
 
     # starting -------------------------------------------------------------------------------
 
@@ -110,15 +111,15 @@ class Engine:
             "id": eid, "flow": flow, "runner": launch.runner, "inputs": stored,
             "status": "starting", "initiator": request.user, "context": dict(request.context),
             "created_at": now, "updated_at": now, "wakeups": 0, "progress": 0,
+            "owner": self.owner, "heartbeat_at": now,
         }  # fmt: skip
-        detail = {"inputs": _redacted(spec.model, stored)}
-        if await self.store.create_execution(
-            row, NewEvent(kind="started", actor=request.user, detail=detail)
-        ):
-            execution = await self.store.execution(eid)
-            if execution:
-                await self.announce("status_changed", execution)
-            self.wake(eid)
+        started = NewEvent(
+            kind="started", actor=request.user, detail={"inputs": _redacted(spec.model, stored)}
+        )
+        execution = await self.store.create_execution(row, started)
+        if execution:  # created claimed by this process: it runs at once
+            await self.announce("status_changed", execution)
+            self.wake(eid, execution)
         return eid
 
     # answers --------------------------------------------------------------------------------
@@ -173,10 +174,11 @@ class Engine:
     ) -> Decision:
         now = self.clock.now()
         event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
-        won = await self.store.decide(
-            lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event
-        )
-        if not won:
+        execution = await self.store.decide(
+            lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
+            claim=self._claim(now),
+        )  # fmt: skip
+        if execution is None:
             return Decision("decided", await self._lock(lock.id))
         decided = lock.model_copy(
             update={
@@ -187,14 +189,12 @@ class Engine:
                 "decided_at": now,
             }
         )
-        await self._announce_decided(decided)
-        self.wake(lock.execution_id)
+        await self.announce("lock_resolved", execution, decided)
+        self.wake(lock.execution_id, execution)
         return Decision("accepted" if status == "resolved" else "rejected", decided)
 
-    async def _announce_decided(self, lock: Call) -> None:
-        execution = await self.store.execution(lock.execution_id)
-        if execution:
-            await self.announce("lock_resolved", execution, lock)
+    def _claim(self, now: float) -> Claim:
+        return Claim(self.owner, now, now - self.config.claim_ttl)
 
     async def cancel(self, execution_id: str, actor: str | None, reason: str | None = None) -> bool:
         """Cancel a live execution from outside; its open locks close. False if already ended."""
@@ -231,13 +231,15 @@ class Engine:
         else:
             event = NewEvent(kind="woke", call_id=timer.call_id)
             status = "done"
-        if not await self.store.fire_timer(timer, now, status=status, event=event):
+        claim = self._claim(now)
+        execution = await self.store.fire_timer(timer, now, status=status, event=event, claim=claim)
+        if execution is None:
             return False
         if timer.kind == "deadline" and timer.call_id:
             lock = await self.store.call(timer.call_id)
             if lock:
-                await self._announce_decided(lock)
-        self.wake(timer.execution_id)
+                await self.announce("lock_resolved", execution, lock)
+        self.wake(timer.execution_id, execution)
         return True
 
     async def recover(self) -> int:
@@ -248,13 +250,18 @@ class Engine:
         return len(ids)
 
     async def sweep(self) -> None:
+        """Periodic upkeep: due timers, orphaned runs, and the store's housekeeping."""
         await self.fire_due()
         await self.recover()
+        await self.store.checkpoint()
 
     # running --------------------------------------------------------------------------------
 
-    def wake(self, execution_id: str) -> None:
-        """Ask for a run; a run already going in this process will go round again."""
+    def wake(self, execution_id: str, claimed: Execution | None = None) -> None:
+        """Ask for a run; a run already going in this process will go round again. ``claimed``:
+        the execution as this process just claimed it, which saves the claim's round trip."""
+        if claimed is not None and claimed.owner == self.owner:
+            self._claimed[execution_id] = claimed
         self._wanted.add(execution_id)
         if execution_id not in self._tasks:
             self._tasks[execution_id] = asyncio.create_task(self._drive(execution_id))
@@ -288,27 +295,20 @@ class Engine:
             del self._tasks[execution_id]
 
     async def _run(self, execution_id: str) -> None:
-        now = self.clock.now()
-        claimed = await self.store.claim(execution_id, self.owner, now, now - self.config.claim_ttl)
-        if claimed is None:
-            return
-        execution, recorded = claimed
         beat = asyncio.create_task(self._heartbeat(execution_id))
         try:
-            while True:
-                run = Run(self, execution, recorded)
-                done = await self._replay(run)
-                if done or execution.done:
+            while claimed := await self._take_claim(execution_id):
+                execution, recorded = claimed
+                if execution.done or await self._replay(Run(self, execution, recorded)):
                     return
-                now = self.clock.now()
-                again = await self.store.claim(
-                    execution_id, self.owner, now, now - self.config.claim_ttl
-                )
-                if again is None:
-                    return
-                execution, recorded = again
         finally:
             beat.cancel()
+
+    async def _take_claim(self, execution_id: str) -> tuple[Execution, list[Call]] | None:
+        handed = self._claimed.pop(execution_id, None)
+        if handed is not None:
+            return handed, await self.store.calls(execution_id)
+        return await self.store.claim(execution_id, self._claim(self.clock.now()))
 
     async def _heartbeat(self, execution_id: str) -> None:
         while True:

@@ -49,7 +49,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'lockstep.db'}"
+        return f"sqlite:///{tmp_path / 'lockstep.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
 
@@ -58,7 +58,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def store(db_url: str) -> AsyncIterator[Store]:
     st = await Store.open(db_url)
     if db_url.startswith("postgresql"):
-        async with st.engine.begin() as conn:
-            await conn.execute(text("TRUNCATE events, timers, calls, executions"))
+        await st.run(lambda conn: conn.execute(text("TRUNCATE events, timers, calls, executions")))
     yield st
     await st.close()

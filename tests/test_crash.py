@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ pytestmark = pytest.mark.slow
 
 
 class Proc:
+    running: list[Proc] = []
+
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
+        Proc.running.append(self)
 
     @classmethod
     async def spawn(cls, *args: str, offset: float = 0) -> Proc:
@@ -39,8 +43,16 @@ class Proc:
                 return line.decode().split()
 
     async def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
+
+
+@pytest.fixture(autouse=True)
+async def reap() -> AsyncIterator[None]:
+    yield
+    while Proc.running:
+        await Proc.running.pop().kill()
 
 
 async def test_killed_while_awaiting_and_mid_step_finishes_once(

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from flows import Engine, EngineConfig, InputsError, RecordingNotifier, Request, UnknownFlow
 from flows.clock import FakeClock
 from store import Call, NewEvent, Store
+from store.repo import Claim
+from store.tables import calls
 from tests.sample_flows import app
 
 pytestmark = pytest.mark.asyncio
@@ -241,12 +244,9 @@ async def test_lease_crash_answers_with_an_error_id_and_keeps_the_lock(h: Harnes
     eid = await h.start("review", {"doc": "d"})
     [lock] = h.open_locks(eid)
     # data the lease needs is missing: its KeyError must not leak, nor close the lock
-    async with h.store.engine.begin() as conn:
-        from sqlalchemy import update
-
-        from store.tables import calls
-
-        await conn.execute(update(calls).where(calls.c.id == lock.id).values(data={}))
+    await h.store.run(
+        lambda conn: conn.execute(update(calls).where(calls.c.id == lock.id).values(data={}))
+    )
     failed = await h.engine.submit(lock.id, {"score": "4"}, "UB")
     assert failed.outcome == "failed" and failed.error_id and len(failed.error_id) == 8
     stored = await h.store.call(lock.id)
@@ -261,7 +261,7 @@ async def test_recover_takes_over_when_the_owners_heartbeat_stops(h: Harness) ->
     now = h.clock.now()
     lease = NewEvent(kind="lease", actor="UB")
     assert await h.store.decide(lock.id, now, status="resolved", result={"score": 3}, event=lease)
-    assert await h.store.claim(eid, "dead-process", now, stale_before=0)
+    assert await h.store.claim(eid, Claim("dead-process", now, stale_before=0))
     assert await h.engine.recover() == 0  # its heartbeat is fresh: hands off
     h.clock.advance(h.engine.config.claim_ttl + 1)
     assert await h.engine.recover() == 1

@@ -21,9 +21,8 @@ async def test_migration_creates_exactly_the_models_schema(store: Store) -> None
         context = MigrationContext.configure(sync_conn, opts={"compare_type": False})
         return list(compare_metadata(context, SQLModel.metadata))
 
-    async with store.engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
-        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert await store.run(diff) == []
+    tables = await store.run(lambda c: set(inspect(c).get_table_names()))
     assert {"executions", "calls", "events", "timers", "alembic_version"} <= tables
 
 
@@ -35,9 +34,9 @@ async def test_migrating_twice_changes_nothing(db_url: str) -> None:
 
 
 def test_database_urls() -> None:
-    assert normalise_url(None) == "sqlite+aiosqlite:///lockstep.db"
+    assert normalise_url(None) == "sqlite:///lockstep.db"
     assert normalise_url("postgres://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
-    assert normalise_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert normalise_url("sqlite+aiosqlite:///x.db") == "sqlite:///x.db"
     for bad, message in (("mysql://h/db", "sqlite or postgresql"), ("nonsense", "not a database")):
         try:
             normalise_url(bad)

@@ -1,0 +1,333 @@
+"""Every transaction of the store, as one plain function over a SQLAlchemy ``Connection``.
+
+``Store`` runs each of them whole: inline on SQLite (no thread hop, and a transaction never
+yields to the event loop), through ``AsyncConnection.run_sync`` on Postgres. Every write that
+decides something is a compare-and-set whose row count, or returned row, says who won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, case, insert, or_, select, update
+from sqlalchemy.engine import Connection, Row
+
+from store.models import TERMINAL, Call, Event, Execution, NewEvent, Timer
+from store.tables import calls, events, executions, timers
+
+LIVE = executions.c.status.not_in(TERMINAL)
+RUNNABLE = ("starting", "running")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who wants to run an execution, and which heartbeats count as dead."""
+
+    owner: str
+    now: float
+    stale_before: float
+
+
+# Hot-path statements, built once: building a statement costs more than SQLite runs it.
+_CLAIMABLE = or_(
+    executions.c.owner.is_(None),
+    executions.c.owner == bindparam("me"),
+    executions.c.heartbeat_at < bindparam("stale"),
+)
+_CLAIM = (
+    update(executions)
+    .where(executions.c.id == bindparam("eid"), executions.c.status.in_(RUNNABLE), _CLAIMABLE)
+    .values(owner=bindparam("me"), heartbeat_at=bindparam("at"), status="running")
+    .returning(*executions.c)
+)
+_CALLS = select(calls).where(calls.c.execution_id == bindparam("eid")).order_by(calls.c.seq)
+_CALL = select(calls).where(calls.c.id == bindparam("cid"))
+_EXECUTION = select(executions).where(executions.c.id == bindparam("eid"))
+_CLOSE_CALL = (
+    update(calls)
+    .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
+    .values(
+        status=bindparam("d_status"),
+        result=bindparam("d_result"),
+        actor=bindparam("d_actor"),
+        comment=bindparam("d_comment"),
+        decided_at=bindparam("at"),
+    )
+    .returning(calls.c.execution_id)
+)
+_DROP_TIMERS = (
+    update(timers)
+    .where(timers.c.call_id == bindparam("cid"), timers.c.status == "pending")
+    .values(status="cancelled")
+)
+_WAKE = (
+    update(executions)
+    .where(executions.c.id == bindparam("eid"), LIVE)
+    .values(status="running", wakeups=executions.c.wakeups + 1, updated_at=bindparam("at"))
+    .returning(*executions.c)
+)
+_WAKE_AND_CLAIM = _WAKE.values(
+    owner=case((_CLAIMABLE, bindparam("me")), else_=executions.c.owner),
+    heartbeat_at=case((_CLAIMABLE, bindparam("at")), else_=executions.c.heartbeat_at),
+)
+_PARK = (
+    update(executions)
+    .where(
+        executions.c.id == bindparam("eid"),
+        executions.c.owner == bindparam("me"),
+        executions.c.wakeups == bindparam("seen"),
+        executions.c.status.in_(RUNNABLE),
+    )
+    .values(status="awaiting", owner=None, updated_at=bindparam("at"))
+)
+_INSERT_EVENTS = insert(events)
+
+
+def _claim_params(claim: Claim) -> dict[str, Any]:
+    return {"me": claim.owner, "at": claim.now, "stale": claim.stale_before}
+
+
+def _events(execution_id: str, at: float, new: Iterable[NewEvent]) -> list[dict[str, Any]]:
+    return [{"execution_id": execution_id, "at": at, **e.model_dump()} for e in new]
+
+
+def _execution(row: Row[Any]) -> Execution:
+    return Execution.model_validate({**row._mapping, "context": row.context or {}})
+
+
+def _call(row: Row[Any]) -> Call:
+    return Call.model_validate(row._mapping)
+
+
+# executions ---------------------------------------------------------------------------------
+
+
+def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> Execution:
+    created = conn.execute(insert(executions).values(**row).returning(*executions.c)).one()
+    conn.execute(insert(events), _events(row["id"], row["created_at"], [event]))
+    return _execution(created)
+
+
+def execution(conn: Connection, execution_id: str) -> Execution | None:
+    row = conn.execute(_EXECUTION, {"eid": execution_id}).first()
+    return _execution(row) if row else None
+
+
+def list_executions(
+    conn: Connection, initiator: str | None, status: Sequence[str], limit: int
+) -> list[Execution]:
+    query = select(executions).order_by(executions.c.created_at.desc()).limit(limit)
+    if initiator is not None:
+        query = query.where(executions.c.initiator == initiator)
+    if status:
+        query = query.where(executions.c.status.in_(status))
+    return [_execution(r) for r in conn.execute(query)]
+
+
+def claim(conn: Connection, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
+    row = conn.execute(_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
+    return (_execution(row), list_calls(conn, execution_id, False)) if row else None
+
+
+def heartbeat(conn: Connection, execution_id: str, owner: str, now: float) -> bool:
+    beat = conn.execute(
+        update(executions)
+        .where(executions.c.id == execution_id, executions.c.owner == owner)
+        .values(heartbeat_at=now)
+    )
+    return beat.rowcount == 1
+
+
+def runnable(conn: Connection, stale_before: float, limit: int) -> list[str]:
+    query = (
+        select(executions.c.id)
+        .where(
+            executions.c.status.in_(RUNNABLE),
+            or_(executions.c.owner.is_(None), executions.c.heartbeat_at < stale_before),
+        )
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def suspend(
+    conn: Connection,
+    execution_id: str,
+    owner: str,
+    wakeups: int,
+    now: float,
+    new_calls: Sequence[dict[str, Any]],
+    new_timers: Sequence[dict[str, Any]],
+    new_events: Sequence[NewEvent],
+    awaiting: NewEvent,
+) -> bool:
+    add(conn, execution_id, now, new_calls, new_timers, (), 0)
+    params = {"eid": execution_id, "me": owner, "seen": wakeups, "at": now}
+    released = conn.execute(_PARK, params).rowcount == 1
+    logged = [*new_events, awaiting] if released else list(new_events)
+    if logged:
+        conn.execute(_INSERT_EVENTS, _events(execution_id, now, logged))
+    if not released:
+        ended = select(executions.c.id).where(executions.c.id == execution_id, ~LIVE)
+        if conn.execute(ended).first():  # cancelled meanwhile: what this run opened closes too
+            close_open(conn, execution_id, now)
+    return released
+
+
+def finish(
+    conn: Connection,
+    execution_id: str,
+    owner: str,
+    now: float,
+    status: str,
+    result: Any,
+    error: str | None,
+    event: NewEvent,
+) -> bool:
+    ended = conn.execute(
+        update(executions)
+        .where(executions.c.id == execution_id, executions.c.owner == owner, LIVE)
+        .values(status=status, result=result, error=error, owner=None, updated_at=now)
+    )
+    if ended.rowcount != 1:
+        return False
+    close_open(conn, execution_id, now)
+    conn.execute(insert(events), _events(execution_id, now, [event]))
+    return True
+
+
+def cancel(conn: Connection, execution_id: str, now: float, reason: str, event: NewEvent) -> bool:
+    ended = conn.execute(
+        update(executions)
+        .where(executions.c.id == execution_id, LIVE)
+        .values(status="cancelled", error=reason, updated_at=now)
+    )
+    if ended.rowcount != 1:
+        return False
+    close_open(conn, execution_id, now)
+    conn.execute(insert(events), _events(execution_id, now, [event]))
+    return True
+
+
+def close_open(conn: Connection, execution_id: str, now: float) -> None:
+    conn.execute(
+        update(calls)
+        .where(calls.c.execution_id == execution_id, calls.c.status == "open")
+        .values(status="cancelled", decided_at=now)
+    )
+    conn.execute(
+        update(timers)
+        .where(timers.c.execution_id == execution_id, timers.c.status == "pending")
+        .values(status="cancelled")
+    )
+
+
+# calls --------------------------------------------------------------------------------------
+
+
+def add(
+    conn: Connection,
+    execution_id: str,
+    now: float,
+    new_calls: Sequence[dict[str, Any]],
+    new_timers: Sequence[dict[str, Any]],
+    new_events: Sequence[NewEvent],
+    progress: int,
+) -> None:
+    if new_calls:
+        conn.execute(insert(calls), list(new_calls))
+    if new_timers:
+        conn.execute(insert(timers), list(new_timers))
+    if new_events:
+        conn.execute(insert(events), _events(execution_id, now, new_events))
+    if progress:
+        conn.execute(
+            update(executions)
+            .where(executions.c.id == execution_id)
+            .values(progress=executions.c.progress + progress)
+        )
+
+
+def call(conn: Connection, call_id: str) -> Call | None:
+    row = conn.execute(_CALL, {"cid": call_id}).first()
+    return _call(row) if row else None
+
+
+def list_calls(conn: Connection, execution_id: str, open_only: bool) -> list[Call]:
+    query = _CALLS.where(calls.c.status == "open") if open_only else _CALLS
+    return [_call(r) for r in conn.execute(query, {"eid": execution_id})]
+
+
+def decide(
+    conn: Connection,
+    call_id: str,
+    now: float,
+    status: str,
+    result: Any,
+    actor: str | None,
+    comment: str | None,
+    event: NewEvent,
+    claim: Claim | None,
+) -> Execution | None:
+    decision = {"d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment}
+    execution_id = conn.execute(_CLOSE_CALL, {"cid": call_id, "at": now, **decision}).scalar()
+    if execution_id is None:
+        return None
+    conn.execute(_DROP_TIMERS, {"cid": call_id})
+    if claim is None:
+        row = conn.execute(_WAKE, {"eid": execution_id, "at": now}).first()
+    else:
+        row = conn.execute(_WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
+    conn.execute(_INSERT_EVENTS, _events(execution_id, now, [event]))
+    return _execution(row) if row else execution(conn, execution_id)
+
+
+def mark_posted(conn: Connection, call_id: str, message: Any) -> None:
+    conn.execute(update(calls).where(calls.c.id == call_id).values(posted=True, message=message))
+
+
+def unposted_locks(conn: Connection, limit: int) -> list[Call]:
+    query = (
+        select(calls)
+        .where(calls.c.kind == "lock", calls.c.status == "open", calls.c.posted.is_(False))
+        .order_by(calls.c.created_at)
+        .limit(limit)
+    )
+    return [_call(r) for r in conn.execute(query)]
+
+
+# events and timers --------------------------------------------------------------------------
+
+
+def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
+    conn.execute(insert(events), _events(execution_id, now, new))
+
+
+def list_events(conn: Connection, execution_id: str) -> list[Event]:
+    query = select(events).where(events.c.execution_id == execution_id).order_by(events.c.id)
+    return [Event.model_validate(r._mapping) for r in conn.execute(query)]
+
+
+def due_timers(conn: Connection, now: float, limit: int) -> list[Timer]:
+    query = (
+        select(timers)
+        .where(timers.c.status == "pending", timers.c.due_at <= now)
+        .order_by(timers.c.due_at)
+        .limit(limit)
+    )
+    return [Timer.model_validate(r._mapping) for r in conn.execute(query)]
+
+
+def fire_timer(
+    conn: Connection, timer: Timer, now: float, status: str, event: NewEvent, claim: Claim | None
+) -> Execution | None:
+    fired = conn.execute(
+        update(timers)
+        .where(timers.c.id == timer.id, timers.c.status == "pending")
+        .values(status="fired", fired_at=now, attempts=timers.c.attempts + 1)
+    )
+    if fired.rowcount != 1 or timer.call_id is None:
+        return None
+    return decide(conn, timer.call_id, now, status, None, None, None, event, claim)
