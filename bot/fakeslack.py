@@ -1,0 +1,375 @@
+"""A fake Slack Web API on a loopback port, for tests and local runs.
+
+It speaks the real wire protocol (JSON or form bodies in, JSON out, bearer tokens, 429 with
+``Retry-After``), so the real ``AsyncWebClient`` and Bolt app are pointed at it with
+``base_url`` and nothing of ours is mocked. Every request is recorded in arrival order, and a
+small in-memory model answers what a person in Slack would now see: the latest version of each
+message per channel, ephemerals, and views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import json
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+from aiohttp import web
+
+Args = dict[str, Any]
+Handler = Callable[[Args], Args]
+Outcome = tuple[int, Args, dict[str, str]]  # HTTP status, JSON body, headers
+
+TEAM_ID, BOT_USER_ID, BOT_ID, APP_ID = "T0001", "UBOT", "BBOT", "A0001"
+WORKSPACE_URL = "https://example.slack.test/"
+TOKEN_PREFIXES = ("xoxb-", "xoxp-")
+RESPONSE_URL = "response_url"  # the method name recorded for posts to a response URL
+_JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata"})
+_CONTENT = ("text", "blocks", "attachments", "metadata")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedCall:
+    """One request as the fake received it; failed attempts are recorded too.
+
+    ``args`` are the decoded parameters (query, then JSON or form body; JSON-valued form fields
+    such as ``blocks`` and ``view`` decoded), without the token. ``response`` is the JSON sent
+    back with HTTP ``status``.
+    """
+
+    method: str
+    args: Args
+    token: str | None
+    status: int
+    response: Args
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.response.get("ok") is True
+
+
+class _Refused(Exception):
+    """A Slack API error; its one argument is the error code."""
+
+
+class FakeSlack:
+    """Serves on ``127.0.0.1``, on a port the OS picks, inside ``async with``.
+
+    ``members`` maps channel ids to member ids (``conversations.members``), ``usergroups`` maps
+    usergroup ids to user ids (``usergroups.users.list``).
+    """
+
+    def __init__(
+        self,
+        *,
+        members: Mapping[str, Sequence[str]] | None = None,
+        usergroups: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self._members = {k: list(v) for k, v in (members or {}).items()}
+        self._usergroups = {k: list(v) for k, v in (usergroups or {}).items()}
+        self._calls: list[RecordedCall] = []
+        self._changed = asyncio.Condition()
+        self._failures: dict[str, deque[Outcome]] = {}
+        self._messages: dict[str, dict[str, Args]] = {}
+        self._ephemerals: list[Args] = []
+        self._views: dict[str, Args] = {}
+        self._ts = itertools.count(1_700_000_000_000_100, 100)
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self._handlers: dict[str, Handler] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.push": self._views_open,
+            "users.info": self._users_info,
+            "conversations.members": self._conversations_members,
+            "usergroups.users.list": self._usergroups_users_list,
+            "reactions.add": self._reactions_add,
+        }
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._serve)
+        app.router.add_post("/response/{rid}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def api_url(self) -> str:
+        """The ``base_url`` for ``AsyncWebClient``; ends with ``/api/``."""
+        return f"{self.base_url}/api/"
+
+    def response_url(self) -> str:
+        """A fresh response URL; each post to it is recorded as a ``response_url`` call."""
+        return f"{self.base_url}/response/R{next(self._ids):08d}"
+
+    # what tests ask
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        return list(self._calls)
+
+    def calls_to(self, method: str) -> list[RecordedCall]:
+        return [c for c in self._calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 5) -> list[RecordedCall]:
+        """Wait until ``count`` requests to ``method`` (failed attempts included) have arrived."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: len(self.calls_to(method)) >= count)
+        except TimeoutError:
+            seen = [c.method for c in self._calls]
+            raise TimeoutError(f"{count} x {method} not seen in {timeout}s; got {seen}") from None
+        return self.calls_to(method)
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        error: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests to ``method`` with a failure instead.
+
+        ``status=429`` sends ``Retry-After`` (1 s unless given); ``status=200`` needs an
+        ``error`` code and answers ``{"ok": false, "error": error}`` like any Slack API error.
+        """
+        if status == 200 and error is None:
+            raise ValueError("fail_next needs an error code or a non-200 status")
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        code = error or ("ratelimited" if status == 429 else "internal_error")
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        self._failures.setdefault(method, deque()).extend([(status, _error(code), headers)] * times)
+
+    def messages(self, channel: str) -> list[Args]:
+        """Channel history, oldest first: top-level messages (replies are in ``thread``)."""
+        found = self._messages.get(channel, {}).values()
+        return [copy.deepcopy(m) for m in found if m.get("thread_ts", m["ts"]) == m["ts"]]
+
+    def thread(self, channel: str, ts: str) -> list[Args]:
+        """The parent message and its replies, oldest first."""
+        found = self._messages.get(channel, {}).values()
+        return [copy.deepcopy(m) for m in found if ts in (m["ts"], m.get("thread_ts"))]
+
+    def ephemerals(self, user: str | None = None) -> list[Args]:
+        return [copy.deepcopy(e) for e in self._ephemerals if user in (None, e["user"])]
+
+    @property
+    def views(self) -> dict[str, Args]:
+        """Views by id, latest version of each."""
+        return copy.deepcopy(self._views)
+
+    # the wire
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        posted_response = "rid" in request.match_info
+        method = RESPONSE_URL if posted_response else request.match_info["method"]
+        try:
+            args, token = await _read_request(request)
+        except ValueError:
+            args, token = {}, None
+            outcome: Outcome = (200, _error("invalid_json"), {})
+        else:
+            outcome = self._outcome(method, args, token, posted_response)
+        status, body, headers = outcome
+        call = RecordedCall(method=method, args=args, token=token, status=status, response=body)
+        async with self._changed:
+            self._calls.append(call)
+            self._changed.notify_all()
+        return web.json_response(copy.deepcopy(body), status=status, headers=headers)
+
+    def _outcome(
+        self, method: str, args: Args, token: str | None, posted_response: bool
+    ) -> Outcome:
+        if self._failures.get(method):
+            return self._failures[method].popleft()
+        if posted_response:
+            return 200, {"ok": True}, {}
+        handler = self._handlers.get(method)
+        if handler is None:
+            return 200, _error("unknown_method"), {}
+        if token is None or not token.startswith(TOKEN_PREFIXES):
+            return 200, _error("not_authed"), {}
+        try:
+            return 200, {"ok": True, **copy.deepcopy(handler(copy.deepcopy(args)))}, {}
+        except _Refused as exc:
+            return 200, _error(exc.args[0]), {}
+
+    # the model
+
+    def _next_ts(self) -> str:
+        micros = next(self._ts)
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _find(self, channel: str, ts: str) -> Args:
+        found = self._messages.get(channel, {}).get(ts)
+        if found is None:
+            raise _Refused("message_not_found")
+        return found
+
+    def _view(self, args: Args, view_id: str, kept: Args) -> Args:
+        submitted = args.get("view")
+        if not isinstance(submitted, dict) or submitted.get("type") not in ("modal", "home"):
+            raise _Refused("invalid_arguments")
+        view: Args = {"blocks": [], "private_metadata": "", "callback_id": "", "external_id": ""}
+        view |= {"clear_on_close": False, "notify_on_close": False, "previous_view_id": None}
+        view |= {"state": {"values": {}}, "root_view_id": view_id} | kept | submitted
+        view |= {"id": view_id, "team_id": TEAM_ID, "app_id": APP_ID, "bot_id": BOT_ID}
+        view["hash"] = f"1700000000.{next(self._ids):08d}"
+        self._views[view_id] = view
+        return view
+
+    # the methods
+
+    def _auth_test(self, args: Args) -> Args:
+        found = {"url": WORKSPACE_URL, "team": "Test", "user": "lockstep", "team_id": TEAM_ID}
+        return found | {"user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    def _chat_post_message(self, args: Args) -> Args:
+        channel = _need(args, "channel", "channel_not_found")
+        ts = self._next_ts()
+        message: Args = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID}
+        message |= {"team": TEAM_ID, "ts": ts, "text": ""} | _content(args)
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])
+        self._messages.setdefault(channel, {})[ts] = message
+        return {"channel": channel, "ts": ts, "message": message}
+
+    def _chat_update(self, args: Args) -> Args:
+        """Fields not given are kept (as on Slack); ``blocks: []`` removes the blocks."""
+        channel = _need(args, "channel", "channel_not_found")
+        ts = _need(args, "ts", "message_not_found")
+        edited = {"edited": {"user": BOT_USER_ID, "ts": self._next_ts()}}
+        message = self._find(channel, ts) | _content(args) | edited
+        if message.get("blocks") == []:
+            del message["blocks"]
+        self._messages[channel][ts] = message
+        return {"channel": channel, "ts": ts, "text": message["text"], "message": message}
+
+    def _chat_post_ephemeral(self, args: Args) -> Args:
+        channel = _need(args, "channel", "channel_not_found")
+        user = _need(args, "user", "user_not_in_channel")
+        note: Args = {"type": "message", "channel": channel, "user": user, "ts": self._next_ts()}
+        note |= {"text": ""} | _content(args)
+        if args.get("thread_ts"):
+            note["thread_ts"] = str(args["thread_ts"])
+        self._ephemerals.append(note)
+        return {"message_ts": note["ts"]}
+
+    def _chat_get_permalink(self, args: Args) -> Args:
+        channel = _need(args, "channel", "channel_not_found")
+        message = self._find(channel, _need(args, "message_ts", "message_not_found"))
+        link = f"{WORKSPACE_URL}archives/{channel}/p{message['ts'].replace('.', '')}"
+        if message.get("thread_ts", message["ts"]) != message["ts"]:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return {"channel": channel, "permalink": link}
+
+    def _views_open(self, args: Args) -> Args:
+        """``views.open`` and ``views.push``: a new view, with a fresh id."""
+        _need(args, "trigger_id", "invalid_arguments")
+        return {"view": self._view(args, f"V{next(self._ids):08d}", {})}
+
+    def _views_update(self, args: Args) -> Args:
+        """By ``view_id`` or ``external_id``; a stale ``hash`` is refused, as on Slack."""
+        view_id, ext = args.get("view_id"), args.get("external_id")
+        if ext and not view_id:
+            view_id = next((k for k, v in self._views.items() if v["external_id"] == ext), None)
+        old = self._views.get(str(view_id))
+        if old is None:
+            raise _Refused("not_found")
+        if args.get("hash") and args["hash"] != old["hash"]:
+            raise _Refused("hash_conflict")
+        kept = ("state", "root_view_id", "previous_view_id", "external_id")
+        return {"view": self._view(args, old["id"], {k: old[k] for k in kept})}
+
+    def _users_info(self, args: Args) -> Args:
+        """Any ``U``/``W`` id is a person named after their id."""
+        user_id = _need(args, "user", "user_not_found")
+        if not user_id.startswith(("U", "W")):
+            raise _Refused("user_not_found")
+        name, real_name = user_id.lower(), f"User {user_id}"
+        user: Args = {"id": user_id, "team_id": TEAM_ID, "name": name, "real_name": real_name}
+        user |= {"deleted": False, "is_bot": user_id == BOT_USER_ID, "tz": "UTC", "tz_offset": 0}
+        user["profile"] = {"display_name": name, "real_name": real_name, "team": TEAM_ID}
+        return {"user": user}
+
+    def _conversations_members(self, args: Args) -> Args:
+        members = self._members.get(_need(args, "channel", "channel_not_found"), [])
+        return {"members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _usergroups_users_list(self, args: Args) -> Args:
+        users = self._usergroups.get(_need(args, "usergroup", "no_such_subteam"))
+        if users is None:
+            raise _Refused("no_such_subteam")
+        return {"users": users}
+
+    def _reactions_add(self, args: Args) -> Args:
+        channel = _need(args, "channel", "channel_not_found")
+        message = self._find(channel, _need(args, "timestamp", "message_not_found"))
+        name = _need(args, "name", "invalid_name")
+        reactions: list[Args] = message.setdefault("reactions", [])
+        if any(r["name"] == name for r in reactions):  # only the bot reacts here
+            raise _Refused("already_reacted")
+        reactions.append({"name": name, "users": [BOT_USER_ID], "count": 1})
+        return {}
+
+
+def _error(code: str) -> Args:
+    return {"ok": False, "error": code}
+
+
+def _need(args: Args, name: str, error: str) -> str:
+    if not args.get(name):
+        raise _Refused(error)
+    return str(args[name])
+
+
+def _content(args: Args) -> Args:
+    """The message fields of a request; one of text, blocks or attachments is required."""
+    if not any(args.get(k) for k in ("text", "blocks", "attachments")):
+        raise _Refused("no_text")
+    return {k: args[k] for k in _CONTENT if k in args}
+
+
+async def _read_request(request: web.Request) -> tuple[Args, str | None]:
+    """Query, then JSON or form body, as one dict; JSON-valued form fields decoded."""
+    args: Args = dict(request.query)
+    if request.content_type == "application/json":
+        body = json.loads(await request.text() or "{}")
+        if not isinstance(body, dict):
+            raise ValueError("JSON body is not an object")
+        args |= body
+    elif request.can_read_body:
+        for key, value in (await request.post()).items():
+            args[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+    for key in _JSON_FIELDS & args.keys():
+        if isinstance(args[key], str):
+            try:
+                args[key] = json.loads(args[key])
+            except ValueError:
+                pass
+    param = args.pop("token", None)
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else param
+    return args, None if token is None else str(token)

@@ -1,0 +1,741 @@
+"""Block Kit rendering and state.values reading: every surface is checked by slack_sdk's models,
+and what Slack would send back reads into what ``flows.parse`` accepts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_sdk.models.blocks import Block as SlackBlock
+from slack_sdk.models.views import View
+
+from bot.blocks import (
+    ACTION_CANCEL,
+    ACTION_OPEN,
+    ACTION_SUBMIT,
+    ENTRY_CALLBACK,
+    LOCK_CALLBACK,
+    MORE_TEXT,
+    decided_blocks,
+    fits_message,
+    input_block_id,
+    message_blocks,
+    modal_errors,
+    modal_view,
+    open_form_blocks,
+    read_state,
+)
+from flows.errors import InputsError
+from flows.forms import (
+    HR,
+    HTML,
+    Break,
+    Cancel,
+    Checkbox,
+    Element,
+    Errors,
+    Input,
+    InputArea,
+    InputDate,
+    InputDateTime,
+    InputNumber,
+    InputOption,
+    InputPassword,
+    InputText,
+    InputTime,
+    Markdown,
+    Model,
+    MultiSelect,
+    Select,
+    Submit,
+    UserSelect,
+)
+from flows.parse import parse
+
+Form = list[dict[str, Any]]
+
+EVERYTHING = Model(
+    Markdown("# Expense review\nCheck **every** line & [the policy](https://example.com/p)."),
+    HTML("<h2>Context</h2><p>Filed by <b>Ada</b> &amp; team</p><ul><li>one</li><li>two</li></ul>"),
+    Errors(),
+    InputText("title", "Title", required=True, placeholder="What is it for?", value="Trip"),
+    InputPassword("pin", "PIN", max_length=6),
+    InputArea("notes", "Notes", max_length=5000),
+    InputNumber("amount", "Amount", required=True, min_value=1, max_value=1000, step=1),
+    InputNumber("ratio", "Ratio", step=0.5),
+    Break(),
+    InputDate("day", "Day", value="2026-03-04"),
+    InputTime("at", "At", value="09:30"),
+    InputDateTime("when", "When", value="2026-03-04T09:30"),
+    Checkbox("agree", "I agree to the policy", "Agreement", value=True),
+    HR(),
+    Select("kind", (InputOption("travel", "Travel"), InputOption("food", "Food", value=True))),
+    MultiSelect("tags", (InputOption("a", "A", value=True), InputOption("b"), InputOption("c"))),
+    UserSelect("owner", "Owner", value="U012AB3CD"),
+    UserSelect("reviewers", "Reviewers", multiple=True),
+    Submit("Approve"),
+    Cancel("Reject"),
+)
+FORM: Form = EVERYTHING.to_json()
+
+
+# --- helpers: what Slack (and slack_sdk) would accept ------------------------------------------
+
+
+def _text_objects(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [t for item in node for t in _text_objects(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if node.get("type") in ("plain_text", "mrkdwn") else []
+    return own + [t for value in node.values() for t in _text_objects(value)]
+
+
+def _nulls(node: Any) -> bool:
+    if isinstance(node, list):
+        return any(_nulls(item) for item in node)
+    if isinstance(node, dict):
+        return any(v is None or v == "" or v == [] or _nulls(v) for v in node.values())
+    return False
+
+
+def assert_valid_blocks(blocks: list[dict[str, Any]], *, limit: int) -> None:
+    assert 0 < len(blocks) <= limit
+    for block in blocks:
+        parsed = SlackBlock.parse(block)
+        assert parsed is not None, block
+        # Equality also proves nothing was dropped as unknown (slack_sdk only logs those).
+        assert parsed.to_dict() == block
+    assert not _nulls(blocks)  # Slack rejects null (and empty) initial values
+    for text in _text_objects(blocks):
+        assert text["text"].strip(), blocks
+    ids = [b["block_id"] for b in blocks if "block_id" in b]
+    assert len(ids) == len(set(ids))
+
+
+def assert_valid_message(blocks: list[dict[str, Any]]) -> None:
+    assert_valid_blocks(blocks, limit=50)
+    assert len(json.dumps(blocks, ensure_ascii=False)) < 13_000
+
+
+def assert_valid_view(view: dict[str, Any]) -> None:
+    assert View(**view).to_dict() == view
+    assert view["type"] == "modal"
+    assert_valid_blocks(view["blocks"], limit=100)
+
+
+def by_id(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {b["block_id"]: b for b in blocks if "block_id" in b}
+
+
+def element(blocks: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    result: dict[str, Any] = by_id(blocks)[input_block_id(name)]["element"]
+    return result
+
+
+def echo_state(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The state.values Slack would send back for blocks nobody touched: the initial values."""
+    keys = {
+        "plain_text_input": ("initial_value", "value"),
+        "number_input": ("initial_value", "value"),
+        "datepicker": ("initial_date", "selected_date"),
+        "timepicker": ("initial_time", "selected_time"),
+        "datetimepicker": ("initial_date_time", "selected_date_time"),
+        "static_select": ("initial_option", "selected_option"),
+        "users_select": ("initial_user", "selected_user"),
+        "checkboxes": ("initial_options", "selected_options"),
+        "multi_static_select": ("initial_options", "selected_options"),
+        "multi_users_select": ("initial_users", "selected_users"),
+    }
+    state: dict[str, dict[str, Any]] = {}
+    for block in blocks:
+        if block["type"] == "input":
+            el = block["element"]
+            source, target = keys[el["type"]]
+            many = target in ("selected_options", "selected_users")
+            empty: list[str] | None = [] if many else None
+            state[block["block_id"]] = {
+                el["action_id"]: {"type": el["type"], target: el.get(source, empty)}
+            }
+    return state
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def test_every_element_renders_into_a_valid_message() -> None:
+    assert fits_message(FORM)
+    blocks = message_blocks(FORM, lock_id="lock-1", title="Expense 42")
+    assert_valid_message(blocks)
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Expense 42"}}
+    inputs = [b for b in blocks if b["type"] == "input"]
+    assert [b["block_id"] for b in inputs] == [f"f_{e.name}" for e in EVERYTHING.inputs]
+    assert all(b["optional"] is True and b["dispatch_action"] is False for b in inputs)
+    assert [b["element"]["action_id"] for b in inputs] == [e.name for e in EVERYTHING.inputs]
+    assert sum(b["type"] == "divider" for b in blocks) == 2
+    assert by_id(blocks)["f_title"]["label"]["text"] == "Title *"
+    assert by_id(blocks)["f_notes"]["label"]["text"] == "Notes"
+    assert element(blocks, "amount")["type"] == "plain_text_input"  # number_input is modal-only
+    assert element(blocks, "pin") == {
+        "type": "plain_text_input",
+        "action_id": "pin",
+        "max_length": 6,
+    }
+    assert element(blocks, "notes")["multiline"] is True
+    assert element(blocks, "notes")["max_length"] == 3000
+    assert element(blocks, "when")["type"] == "datetimepicker"
+    assert element(blocks, "owner") == {
+        "type": "users_select",
+        "action_id": "owner",
+        "initial_user": "U012AB3CD",
+    }
+    assert element(blocks, "reviewers") == {"type": "multi_users_select", "action_id": "reviewers"}
+    assert "hint" not in by_id(blocks)["f_title"]
+
+
+def test_markdown_and_html_become_mrkdwn_sections() -> None:
+    blocks = message_blocks(FORM, lock_id="lock-1", title="")
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert texts[0] == (
+        "*Expense review*\nCheck *every* line &amp; <https://example.com/p|the policy>."
+    )
+    assert texts[1] == "*Context*\n\nFiled by *Ada* &amp; team\n\n• one\n• two"
+    assert blocks[0]["type"] == "section"  # no title, no header
+
+
+def test_the_actions_block_carries_the_lock_id() -> None:
+    actions = message_blocks(FORM, lock_id="lock-1", title="t")[-1]
+    assert actions["type"] == "actions" and actions["block_id"] == "lock_actions"
+    submit, cancel = actions["elements"]
+    assert (submit["action_id"], submit["text"]["text"]) == (ACTION_SUBMIT, "Approve")
+    assert (submit["value"], submit["style"]) == ("lock-1", "primary")
+    assert (cancel["action_id"], cancel["text"]["text"]) == (ACTION_CANCEL, "Reject")
+    assert (cancel["value"], cancel["style"]) == ("lock-1", "danger")
+
+
+@pytest.mark.parametrize(
+    ("elements", "buttons"),
+    [
+        ((InputText("a"),), [("Submit", ACTION_SUBMIT)]),
+        ((InputText("a"), Cancel()), [("Submit", ACTION_SUBMIT), ("Cancel", ACTION_CANCEL)]),
+        (
+            (Markdown("Go?"), Submit("Yes"), Cancel("No")),
+            [("Yes", ACTION_SUBMIT), ("No", ACTION_CANCEL)],
+        ),
+        ((Markdown("Go?"), Cancel("Stop")), [("Stop", ACTION_CANCEL)]),
+        ((Markdown("Noted?"),), [("Submit", ACTION_SUBMIT)]),  # never a lock without a button
+    ],
+)
+def test_buttons_follow_the_form(
+    elements: tuple[Element, ...], buttons: list[tuple[str, str]]
+) -> None:
+    blocks = message_blocks(Model(*elements).to_json(), lock_id="L", title="t")
+    assert_valid_message(blocks)
+    got = [(b["text"]["text"], b["action_id"]) for b in blocks[-1]["elements"]]
+    assert got == buttons
+
+
+def test_initial_values_come_from_the_form() -> None:
+    blocks = message_blocks(FORM, lock_id="L", title="t")
+    assert element(blocks, "title")["initial_value"] == "Trip"
+    assert element(blocks, "title")["placeholder"] == {
+        "type": "plain_text",
+        "text": "What is it for?",
+    }
+    assert element(blocks, "day")["initial_date"] == "2026-03-04"
+    assert element(blocks, "at")["initial_time"] == "09:30"
+    assert element(blocks, "when")["initial_date_time"] == int(
+        datetime(2026, 3, 4, 9, 30, tzinfo=UTC).timestamp()
+    )
+    agree = element(blocks, "agree")
+    assert agree["options"] == [
+        {"text": {"type": "plain_text", "text": "I agree to the policy"}, "value": "on"}
+    ]
+    assert agree["initial_options"] == agree["options"]
+    assert by_id(blocks)["f_agree"]["label"]["text"] == "Agreement"
+    assert element(blocks, "kind")["initial_option"]["value"] == "food"
+    assert [o["value"] for o in element(blocks, "tags")["initial_options"]] == ["a"]
+    for name in ("pin", "notes", "amount", "ratio", "reviewers"):
+        assert not any(k.startswith("initial") for k in element(blocks, name)), name
+
+
+def test_typed_values_are_kept_over_defaults_and_empty_ones_are_not_sent() -> None:
+    values = {
+        "title": "",
+        "notes": "line one\nline two",
+        "amount": "12x",
+        "day": date(2026, 5, 6),
+        "at": time(7, 5),
+        "when": 1_800_000_000,
+        "agree": False,
+        "kind": None,
+        "tags": ["c", "b"],
+        "owner": None,
+        "reviewers": ["U1AAA", "W2BBB"],
+    }
+    blocks = message_blocks(FORM, lock_id="L", title="t", values=values)
+    assert_valid_message(blocks)
+    assert "initial_value" not in element(blocks, "title")
+    assert element(blocks, "notes")["initial_value"] == "line one\nline two"
+    assert element(blocks, "amount")["initial_value"] == "12x"  # kept so the person can fix it
+    assert element(blocks, "day")["initial_date"] == "2026-05-06"
+    assert element(blocks, "at")["initial_time"] == "07:05"
+    assert element(blocks, "when")["initial_date_time"] == 1_800_000_000
+    assert "initial_options" not in element(blocks, "agree")
+    assert "initial_option" not in element(blocks, "kind")
+    assert [o["value"] for o in element(blocks, "tags")["initial_options"]] == ["b", "c"]
+    assert "initial_user" not in element(blocks, "owner")
+    assert element(blocks, "reviewers")["initial_users"] == ["U1AAA", "W2BBB"]
+    fresh = message_blocks(FORM, lock_id="L", title="t")
+    assert list(by_id(blocks)) == list(by_id(fresh))  # same block ids: Slack keeps typed state
+
+
+def test_errors_show_under_their_field_and_global_ones_at_the_top() -> None:
+    wire = InputsError("Budget is closed.", amount="Enter a number.", ghost="Lost field").wire()
+    wire["title"] = ["Too short.", "Use letters."]
+    blocks = message_blocks(FORM, lock_id="L", title="t", errors=wire, values={"amount": "x"})
+    assert_valid_message(blocks)
+    hints = {b["block_id"]: b["hint"]["text"] for b in blocks if "hint" in b}
+    assert hints == {"f_amount": "⚠️ Enter a number.", "f_title": "⚠️ Too short. Use letters."}
+    assert blocks[1]["text"]["text"] == ":warning: Budget is closed.\n:warning: Lost field"
+    assert fits_message(FORM)
+
+
+# --- modals -----------------------------------------------------------------------------------
+
+
+def test_every_element_renders_into_a_valid_modal() -> None:
+    view = modal_view(FORM, title="Expense 42", callback_id=LOCK_CALLBACK, private_metadata="L1")
+    assert_valid_view(view)
+    assert (view["callback_id"], view["private_metadata"]) == (LOCK_CALLBACK, "L1")
+    assert view["title"]["text"] == "Expense 42"
+    assert (view["submit"]["text"], view["close"]["text"]) == ("Approve", "Reject")
+    assert not any(b["type"] in ("actions", "header") for b in view["blocks"])
+    assert element(view["blocks"], "amount") == {
+        "type": "number_input",
+        "action_id": "amount",
+        "is_decimal_allowed": False,
+        "min_value": "1",
+        "max_value": "1000",
+    }
+    assert element(view["blocks"], "ratio")["is_decimal_allowed"] is True
+    message = message_blocks(FORM, lock_id="L", title="t")
+    assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == [
+        b["block_id"] for b in message if b["type"] == "input"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("number", "decimal"),
+    [
+        (InputNumber("n"), True),
+        (InputNumber("n", step=0.5), True),
+        (InputNumber("n", step=1, min_value=0.5), True),
+        (InputNumber("n", step=2, min_value=0, max_value=10), False),
+        (InputNumber("n", step=1.0, max_value=7.0), False),
+    ],
+)
+def test_decimals_are_allowed_unless_the_step_makes_integers(
+    number: InputNumber, decimal: bool
+) -> None:
+    view = modal_view(Model(number).to_json(), title="t", callback_id="c", private_metadata="")
+    assert_valid_view(view)
+    assert element(view["blocks"], "n")["is_decimal_allowed"] is decimal
+
+
+def test_modal_defaults_and_cut_texts() -> None:
+    form = Model(InputNumber("n", value=2.5, step=1), Submit("S" * 40), Cancel("")).to_json()
+    view = modal_view(
+        form,
+        title="A title much longer than 24 chars",
+        callback_id=ENTRY_CALLBACK,
+        private_metadata="x",
+    )
+    assert_valid_view(view)
+    assert view["title"]["text"] == "A title much longer tha…"
+    assert len(view["submit"]["text"]) == 24
+    assert view["close"]["text"] == "Cancel"
+    assert "initial_value" not in element(view["blocks"], "n")  # 2.5 is not an allowed integer
+    empty = modal_view([], title=" ", callback_id="c", private_metadata="")
+    assert_valid_view(empty)
+    assert empty["title"]["text"] == "Lockstep" and len(empty["blocks"]) == 1
+
+
+def test_identifiers_are_never_cut() -> None:
+    with pytest.raises(ValueError):
+        modal_view(FORM, title="t", callback_id="c", private_metadata="m" * 3001)
+    with pytest.raises(ValueError):
+        modal_view(FORM, title="t", callback_id="c" * 256, private_metadata="")
+    with pytest.raises(ValueError):
+        message_blocks(FORM, lock_id="L" * 2001, title="t")
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+BIG = Model(
+    Markdown("Lots of questions."),
+    *[InputText(f"q{i}", f"Question {i}", required=i % 2 == 0) for i in range(120)],
+    Cancel("Decline"),
+).to_json()
+
+
+def test_a_form_with_120_fields_goes_to_a_modal_that_keeps_100_inputs() -> None:
+    assert not fits_message(BIG)
+    with pytest.raises(ValueError):
+        message_blocks(BIG, lock_id="L", title="t")
+    blocks = open_form_blocks(BIG, lock_id="L", title="Survey")
+    assert_valid_message(blocks)
+    assert [b["type"] for b in blocks] == ["header", "section", "actions"]
+    assert [(b["action_id"], b["style"], b["value"]) for b in blocks[-1]["elements"]] == [
+        (ACTION_OPEN, "primary", "L"),
+        (ACTION_CANCEL, "danger", "L"),
+    ]
+    view = modal_view(BIG, title="Survey", callback_id=LOCK_CALLBACK, private_metadata="L")
+    assert_valid_view(view)
+    assert [b["block_id"] for b in view["blocks"]] == [f"f_q{i}" for i in range(100)]
+
+
+def test_past_100_blocks_inputs_win_over_text() -> None:
+    elements = [e for i in range(60) for e in (Markdown(f"About {i}"), InputText(f"q{i}"))]
+    view = modal_view(Model(*elements).to_json(), title="t", callback_id="c", private_metadata="")
+    assert_valid_view(view)
+    types = [b["type"] for b in view["blocks"]]
+    assert types.count("input") == 60 and types.count("section") == 40
+    assert types[:2] == ["section", "input"] and types[-1] == "input"
+
+
+def test_a_form_too_long_in_characters_does_not_fit_a_message() -> None:
+    form = Model(*[InputArea(f"a{i}", "L" * 1500) for i in range(10)]).to_json()
+    assert len(message_blocks(form, lock_id="L", title="t")) < 50
+    assert not fits_message(form)
+    assert_valid_view(modal_view(form, title="t", callback_id="c", private_metadata=""))
+
+
+def test_long_texts_are_cut_or_split() -> None:
+    long_md = "\n".join(f"Line {i} " + "word " * 30 for i in range(60))  # ~9.5k characters
+    options = tuple(InputOption(f"opt{i}-" + "v" * 160, "L" * 80) for i in range(130))
+    field = InputText("t", "T" * 2100, required=True, placeholder="p" * 200)
+    form = Model(Markdown(long_md), field, Select("s", options), Submit("B" * 80)).to_json()
+    view = modal_view(form, title="t", callback_id="c", private_metadata="L")
+    assert_valid_view(view)
+    blocks = view["blocks"]
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert len(sections) == 4 and all(len(s) <= 3000 for s in sections)
+    assert " ".join(" ".join(sections).split()) == " ".join(long_md.split())
+    label = by_id(blocks)["f_t"]["label"]["text"]
+    assert len(label) == 2000 and label.endswith("… *")
+    assert len(element(blocks, "t")["placeholder"]["text"]) == 150
+    select = element(blocks, "s")
+    assert len(select["options"]) == 100
+    assert all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in select["options"])
+    assert len(view["submit"]["text"]) == 24
+    # A cut option value still reads back as the option's full name.
+    chosen = {"type": "static_select", "selected_option": select["options"][3]}
+    assert read_state(form, {"f_s": {"s": chosen}}) == {"s": options[3].name}
+
+    small = Model(field, Select("s", options[:3]), Submit("B" * 80)).to_json()
+    message = message_blocks(small, lock_id="L", title="H" * 200)
+    assert_valid_message(message)
+    assert len(message[0]["text"]["text"]) == 150
+    assert len(message[-1]["elements"][0]["text"]["text"]) == 75
+
+
+def test_open_form_and_decided_blocks_cap_long_text() -> None:
+    form = Model(Markdown("x " * 40_000), InputText("a"), Submit(), Cancel()).to_json()
+    for blocks in (
+        open_form_blocks(form, lock_id="L", title="t"),
+        decided_blocks(form, title="t", outcome="done"),
+    ):
+        assert_valid_message(blocks)
+        assert len(json.dumps(blocks, ensure_ascii=False)) <= 12_000
+        assert any(b.get("text", {}).get("text") == MORE_TEXT for b in blocks)
+
+
+def test_decided_blocks_show_text_and_outcome_only() -> None:
+    outcome = "✅ Approved by <@U1> at 12:04 & filed"
+    blocks = decided_blocks(FORM, title="Expense 42", outcome=outcome)
+    assert_valid_message(blocks)
+    assert [b["type"] for b in blocks] == [
+        "header",
+        "section",
+        "section",
+        "divider",
+        "divider",
+        "context",
+    ]
+    assert blocks[-1]["elements"] == [
+        {"type": "mrkdwn", "text": "✅ Approved by <@U1> at 12:04 &amp; filed"}
+    ]
+
+
+# --- reading answers --------------------------------------------------------------------------
+
+STATE_VALUES: dict[str, dict[str, Any]] = {
+    "f_title": {"title": {"type": "plain_text_input", "value": "Team offsite"}},
+    "f_pin": {"pin": {"type": "plain_text_input", "value": None}},
+    "f_notes": {"notes": {"type": "plain_text_input", "value": "Train, two nights."}},
+    "f_amount": {"amount": {"type": "plain_text_input", "value": "420"}},
+    "f_ratio": {"ratio": {"type": "number_input", "value": "1.5"}},
+    "f_day": {"day": {"type": "datepicker", "selected_date": "2026-04-01"}},
+    "f_at": {"at": {"type": "timepicker", "selected_time": "08:15"}},
+    "f_when": {"when": {"type": "datetimepicker", "selected_date_time": 1775031300}},
+    "f_agree": {
+        "agree": {
+            "type": "checkboxes",
+            "selected_options": [
+                {"text": {"type": "plain_text", "text": "I agree", "emoji": True}, "value": "on"}
+            ],
+        }
+    },
+    "f_kind": {
+        "kind": {
+            "type": "static_select",
+            "selected_option": {
+                "text": {"type": "plain_text", "text": "Travel", "emoji": True},
+                "value": "travel",
+            },
+        }
+    },
+    "f_tags": {
+        "tags": {
+            "type": "multi_static_select",
+            "selected_options": [
+                {"text": {"type": "plain_text", "text": "c", "emoji": True}, "value": "c"},
+                {"text": {"type": "plain_text", "text": "A", "emoji": True}, "value": "a"},
+            ],
+        }
+    },
+    "f_owner": {"owner": {"type": "users_select", "selected_user": "U012AB3CD"}},
+    "f_reviewers": {
+        "reviewers": {"type": "multi_users_select", "selected_users": ["U012AB3CD", "W0123ABCD"]}
+    },
+    "some_other_block": {"x": {"type": "plain_text_input", "value": "ignored"}},
+}
+
+
+def test_state_values_read_into_what_parse_accepts() -> None:
+    raw = read_state(FORM, STATE_VALUES)
+    assert raw == {
+        "title": "Team offsite",
+        "pin": None,
+        "notes": "Train, two nights.",
+        "amount": "420",
+        "ratio": "1.5",
+        "day": "2026-04-01",
+        "at": "08:15",
+        "when": 1775031300,
+        "agree": True,
+        "kind": "travel",
+        "tags": ["c", "a"],
+        "owner": "U012AB3CD",
+        "reviewers": ["U012AB3CD", "W0123ABCD"],
+    }
+    values = parse(Model.from_json(FORM), raw)
+    assert values["amount"] == 420 and values["ratio"] == 1.5
+    assert values["day"] == date(2026, 4, 1) and values["at"] == time(8, 15)
+    assert values["when"] == datetime(2026, 4, 1, 8, 15)
+    assert values["agree"] is True and values["tags"] == ["a", "c"]
+
+
+def test_missing_blocks_stay_absent_and_empty_answers_read_as_empty() -> None:
+    state: dict[str, dict[str, Any]] = {
+        "f_agree": {"agree": {"type": "checkboxes", "selected_options": []}},
+        "f_kind": {"kind": {"type": "static_select", "selected_option": None}},
+        "f_tags": {"tags": {"type": "multi_static_select", "selected_options": []}},
+        "f_when": {"when": {"type": "datetimepicker", "selected_date_time": None}},
+        "f_title": {},
+    }
+    assert read_state(FORM, state) == {"agree": False, "kind": None, "tags": [], "when": None}
+    assert read_state(FORM, {}) == {}
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        [],
+        {"f_title": "x"},
+        {"f_title": {"title": "x"}},
+        {"f_title": {"title": {"type": "plain_text_input", "value": 3}}},
+        {"f_title": {"title": {"type": "rich_text_input", "rich_text_value": {}}}},
+        {"f_when": {"when": {"type": "datetimepicker", "selected_date_time": "1"}}},
+        {"f_when": {"when": {"type": "datetimepicker", "selected_date_time": True}}},
+        {"f_kind": {"kind": {"type": "static_select", "selected_option": "travel"}}},
+        {"f_kind": {"kind": {"type": "static_select", "selected_option": {"value": 1}}}},
+        {"f_tags": {"tags": {"type": "multi_static_select", "selected_options": {}}}},
+        {"f_reviewers": {"reviewers": {"type": "multi_users_select", "selected_users": [1]}}},
+    ],
+)
+def test_malformed_state_raises_value_error(state: Any) -> None:
+    with pytest.raises(ValueError):
+        read_state(FORM, state)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_slack_types = st.sampled_from(
+    [
+        *("plain_text_input", "number_input", "datepicker", "timepicker", "datetimepicker"),
+        *("checkboxes", "static_select", "multi_static_select", "users_select"),
+        *("multi_users_select", "other"),
+    ]
+)
+_action = st.fixed_dictionaries(
+    {"type": _slack_types},
+    optional={
+        k: _json
+        for k in (
+            *("value", "selected_date", "selected_time", "selected_date_time"),
+            *("selected_option", "selected_options", "selected_user", "selected_users"),
+        )
+    },
+)
+_names = st.sampled_from([e.name for e in EVERYTHING.inputs])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        _names.map(input_block_id),
+        st.one_of(_json, st.dictionaries(_names, st.one_of(_json, _action), max_size=2)),
+        max_size=6,
+    )
+    | _json
+)
+def test_no_payload_raises_anything_but_value_error(state: Any) -> None:
+    try:
+        raw = read_state(FORM, state)
+    except ValueError:
+        return
+    try:
+        parse(Model.from_json(FORM), raw)
+    except InputsError:
+        pass
+
+
+def test_modal_errors_are_keyed_by_input_block_id() -> None:
+    wire = InputsError("Budget is closed.", amount="Enter a number.", title=["A", "B"]).wire()
+    assert modal_errors(wire) == {
+        "f_amount": "Budget is closed. Enter a number.",
+        "f_title": "A B",
+    }
+    assert modal_errors(wire, form=FORM) == {
+        "f_title": "Budget is closed. A B",
+        "f_amount": "Enter a number.",
+    }
+    assert modal_errors({"_global_": ["Nope."]}, form=FORM) == {"f_title": "Nope."}
+    assert modal_errors({"_global_": ["Nope."]}) == {}
+    assert modal_errors({"_global_": ["Nope."]}, form=Model(Markdown("x")).to_json()) == {}
+    assert modal_errors({"_global_": [], "ghost": ["Gone."]}, form=FORM) == {"f_title": "Gone."}
+    blocks = modal_view(FORM, title="t", callback_id="c", private_metadata="")["blocks"]
+    assert set(modal_errors(wire, form=FORM)) <= {
+        b["block_id"] for b in blocks if b["type"] == "input"
+    }
+
+
+# --- properties -------------------------------------------------------------------------------
+
+_label = st.none() | st.text(min_size=0, max_size=2100)
+_option = st.builds(InputOption, st.text(min_size=1, max_size=200), _label, st.booleans())
+
+
+def _numbered(count: int, first: InputOption) -> list[InputOption]:
+    """``count`` options like ``first`` (up to 130: more than a select may show), names unique."""
+    return [
+        replace(first, name=f"{first.name}{i}", value=first.value and i < 3) for i in range(count)
+    ]
+
+
+_option_lists = st.builds(_numbered, st.integers(1, 5) | st.integers(1, 130), _option)
+
+
+_maybe_text = st.none() | st.text(max_size=50)
+
+
+_n, _req = st.just("x"), st.booleans()  # names are set per form, to keep them unique
+_ELEMENTS: st.SearchStrategy[Element] = st.one_of(
+    st.builds(InputText, _n, _label, _maybe_text, _req, placeholder=_label),
+    st.builds(InputPassword, _n, _label, _req, max_length=st.none() | st.integers(-5, 9000)),
+    st.builds(InputArea, _n, _label, st.none() | st.text(max_size=4000), _req, _label),
+    st.builds(
+        InputNumber,
+        _n,
+        _label,
+        st.none() | st.integers() | st.floats() | st.text(max_size=8),
+        _req,
+        min_value=st.none() | st.integers(-100, 100) | st.floats(-1e6, 1e6),
+        max_value=st.none() | st.integers(-100, 100),
+        step=st.none() | st.sampled_from([0, 1, 2, 0.5, 0.25]),
+        placeholder=_label,
+    ),
+    st.builds(InputDate, _n, _label, st.none() | st.dates().map(str) | st.text(max_size=12)),
+    st.builds(InputTime, _n, _label, st.none() | st.times().map(str) | st.text(max_size=8)),
+    st.builds(InputDateTime, _n, _label, st.none() | st.datetimes().map(datetime.isoformat)),
+    st.builds(InputDate, _n, placeholder=_label),
+    st.builds(InputTime, _n, placeholder=_label),
+    st.builds(InputDateTime, _n, placeholder=_label),
+    st.builds(Checkbox, _n, _label, _label, st.booleans()),
+    st.builds(Select, _n, _option_lists, _label, st.none() | st.text(max_size=5)),
+    st.builds(
+        MultiSelect, _n, _option_lists, _label, st.none(), _req, st.integers(-1, 5) | st.none()
+    ),
+    st.builds(UserSelect, _n, _label, _maybe_text, _req, st.just(False)),
+    st.builds(
+        UserSelect, _n, _label, st.lists(st.text(max_size=12), max_size=3), _req, st.just(True)
+    ),
+    st.builds(Markdown, st.text(max_size=7000)),
+    st.builds(HTML, st.text(max_size=500)),
+    st.just(Break()),
+    st.just(HR()),
+    st.builds(Submit, st.text(max_size=100)),
+    st.builds(Cancel, st.text(max_size=100)),
+)
+
+
+@st.composite
+def forms(draw: st.DrawFn) -> Form:
+    elements = []
+    for i in range(draw(st.integers(0, 12) | st.integers(0, 130))):  # half of them small
+        el = draw(_ELEMENTS)
+        if isinstance(el, Input):  # unique, possibly long or odd names
+            el = replace(el, name=draw(st.text(max_size=300)) + f"#{i}")
+        elements.append(el)
+    return Model(*elements).to_json()
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(form=forms(), title=st.text(max_size=300), lock_id=st.text(min_size=1, max_size=64))
+def test_any_form_renders_to_blocks_slack_accepts(form: Form, title: str, lock_id: str) -> None:
+    if fits_message(form):
+        blocks = message_blocks(form, lock_id=lock_id, title=title)
+        assert_valid_message(blocks)
+        # Re-rendering with what Slack sends back keeps every value and still fits.
+        raw = read_state(form, echo_state(blocks))
+        assert message_blocks(form, lock_id=lock_id, title=title, values=raw) == blocks
+        wire = {name: ["Fix this."] for name in raw} | {"_global_": ["Try again."]}
+        assert_valid_message(
+            message_blocks(form, lock_id=lock_id, title=title, errors=wire, values=raw)
+        )
+    else:
+        assert_valid_message(open_form_blocks(form, lock_id=lock_id, title=title))
+    view = modal_view(form, title=title, callback_id=LOCK_CALLBACK, private_metadata=lock_id)
+    assert_valid_view(view)
+    raw = read_state(form, echo_state(view["blocks"]))
+    again = modal_view(
+        form, title=title, callback_id=LOCK_CALLBACK, private_metadata=lock_id, values=raw
+    )
+    assert again == view
+    assert_valid_message(decided_blocks(form, title=title, outcome="✅ Approved by <@U1>"))
