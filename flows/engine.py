@@ -81,18 +81,11 @@ class Engine:
 
     # starting -------------------------------------------------------------------------------
 
-    async def start(
-        self,
-        flow: str,
-        inputs: Mapping[str, Any] | None = None,
-        request: Request | None = None,
-        *,
-        execution_id: str | None = None,
-    ) -> str:
-        """Validate the entry form, call the enter handler, record the execution, run it.
-
-        Raises ``UnknownFlow`` or ``InputsError`` (from the parser or the enter handler). With
-        ``execution_id`` given, a second start with the same id changes nothing."""
+    async def prepare(
+        self, flow: str, inputs: Mapping[str, Any] | None, request: Request | None = None
+    ) -> Launch:
+        """Validate the entry form and call the enter handler: what would start. Raises
+        ``UnknownFlow``, or ``InputsError`` (from the parser or the enter handler)."""
         spec = self.registry.entries.get(flow)
         if spec is None:
             raise UnknownFlow(f"no flow named {flow!r}")
@@ -101,26 +94,45 @@ class Engine:
         launch = await call(spec.handler, inputs=values, request=request)
         if not isinstance(launch, Launch):
             raise FlowConfigError(f"enter handler of {flow!r} must return Launch(...)")
+        return launch
+
+    async def launch(self, launch: Launch, *, execution_id: str | None = None) -> str:
+        """Record a prepared launch and run it. With ``execution_id`` given, a second launch
+        with the same id changes nothing."""
+        request = launch.request
+        spec = self.registry.entries.get(request.flow)
         eid = execution_id or new_id()
         now = self.clock.now()
         try:
             stored = encode(dict(launch.inputs or {}))
         except NotStorable as exc:
-            raise FlowConfigError(f"inputs of {flow!r} cannot be recorded: {exc}") from exc
+            raise FlowConfigError(f"inputs of {request.flow!r} cannot be recorded: {exc}") from exc
         row = {
-            "id": eid, "flow": flow, "runner": launch.runner, "inputs": stored,
+            "id": eid, "flow": request.flow, "runner": launch.runner, "inputs": stored,
             "status": "starting", "initiator": request.user, "context": dict(request.context),
             "created_at": now, "updated_at": now, "wakeups": 0, "progress": 0,
             "owner": self.owner, "heartbeat_at": now,
         }  # fmt: skip
-        started = NewEvent(
-            kind="started", actor=request.user, detail={"inputs": _redacted(spec.model, stored)}
+        detail = {"inputs": _redacted(spec.model if spec else None, stored)}
+        execution = await self.store.create_execution(
+            row, NewEvent(kind="started", actor=request.user, detail=detail)
         )
-        execution = await self.store.create_execution(row, started)
         if execution:  # created claimed by this process: it runs at once
             await self.announce("status_changed", execution)
             self.wake(eid, execution)
         return eid
+
+    async def start(
+        self,
+        flow: str,
+        inputs: Mapping[str, Any] | None = None,
+        request: Request | None = None,
+        *,
+        execution_id: str | None = None,
+    ) -> str:
+        """``prepare`` then ``launch``: the whole start of a flow."""
+        launch = await self.prepare(flow, inputs, request or Request(flow=flow))
+        return await self.launch(launch, execution_id=execution_id)
 
     # answers --------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ validated against the form it was shown with, even after a deploy changes the co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -152,7 +152,7 @@ def _options(option: Any) -> tuple[InputOption, ...]:
 @dataclass(frozen=True)
 class Select(Input):
     type: ClassVar[str] = "select"
-    option: tuple[InputOption, ...] = ()
+    option: Sequence[InputOption] = ()
     label: str | None = None
     value: str | None = None
     required: bool = _ext(False)
@@ -165,7 +165,7 @@ class Select(Input):
 @dataclass(frozen=True)
 class MultiSelect(Input):
     type: ClassVar[str] = "multiselect"
-    option: tuple[InputOption, ...] = ()
+    option: Sequence[InputOption] = ()
     label: str | None = None
     value: list[str] | None = None
     required: bool = False

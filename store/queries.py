@@ -288,10 +288,15 @@ def mark_posted(conn: Connection, call_id: str, message: Any) -> None:
     conn.execute(update(calls).where(calls.c.id == call_id).values(posted=True, message=message))
 
 
-def unposted_locks(conn: Connection, limit: int) -> list[Call]:
+def unposted_locks(conn: Connection, created_before: float, limit: int) -> list[Call]:
     query = (
         select(calls)
-        .where(calls.c.kind == "lock", calls.c.status == "open", calls.c.posted.is_(False))
+        .where(
+            calls.c.kind == "lock",
+            calls.c.status == "open",
+            calls.c.posted.is_(False),
+            calls.c.created_at < created_before,
+        )
         .order_by(calls.c.created_at)
         .limit(limit)
     )

@@ -158,8 +158,10 @@ class Store:
         """Outbox: the surface has shown this lock; the sweep will not post it again."""
         await self.run(q.mark_posted, call_id, message)
 
-    async def unposted_locks(self, limit: int = 100) -> list[Call]:
-        return await self.run(q.unposted_locks, limit)
+    async def unposted_locks(self, created_before: float, limit: int = 100) -> list[Call]:
+        """Open locks no surface has shown, older than ``created_before`` (younger ones are
+        probably being posted right now)."""
+        return await self.run(q.unposted_locks, created_before, limit)
 
     # events and timers ----------------------------------------------------------------------
 

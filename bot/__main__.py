@@ -1,0 +1,52 @@
+"""``python -m bot``: run Lockstep (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+
+from bot.app import Lockstep, load_flows
+from bot.settings import Settings, SettingsError, load
+from flows import Registry
+
+
+async def http_app(settings: Settings, registry: Registry) -> web.Application:
+    lockstep = await Lockstep.create(settings, registry)
+    return lockstep.web_app()
+
+
+async def socket_mode(settings: Settings, registry: Registry, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    lockstep = await Lockstep.create(settings, registry)
+    handler = AsyncSocketModeHandler(lockstep.bolt, app_token)
+    sweeper = asyncio.create_task(lockstep.sweep_forever())
+    try:
+        await handler.start_async()  # type: ignore[no-untyped-call]
+    finally:
+        sweeper.cancel()
+        await lockstep.close()
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load()
+        registry = load_flows(settings.flows)
+    except SettingsError as exc:
+        print(f"lockstep: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if settings.slack_app_token is not None:
+        token = settings.slack_app_token.get_secret_value()
+        asyncio.run(socket_mode(settings, registry, token))
+    else:
+        web.run_app(http_app(settings, registry), port=settings.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""The listeners: each Slack surface becomes one typed event and takes one path to the engine.
+
+Every handler acks first (Slack's 3 s), except where the answer must ride on the ack (modal
+errors), and opens views right after the ack while the trigger is fresh. Nothing here decides:
+the engine does, with compare-and-set, so double clicks and Slack's retries are harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks, inbound, messages, surfaces
+from bot.commands import parse_command
+from flows import Engine, InputsError, Launch, Request
+from store import TERMINAL, Call
+
+log = logging.getLogger("lockstep.slack")
+Body = dict[str, Any]
+
+
+class Handlers:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    def register(self, app: AsyncApp) -> None:
+        app.command("/flow")(self.command)
+        app.view(blocks.ENTRY_CALLBACK)(self.entry_submitted)
+        app.view(blocks.LOCK_CALLBACK)(self.lock_modal_submitted)
+        app.action(blocks.ACTION_SUBMIT)(self.submit_clicked)
+        app.action(blocks.ACTION_CANCEL)(self.cancel_clicked)
+        app.action(blocks.ACTION_OPEN)(self.open_clicked)
+
+    # /flow ----------------------------------------------------------------------------------
+
+    async def command(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        event = inbound.slash_command(body)
+        cmd = parse_command(event.text)
+        if cmd.problem:
+            await ack(text=messages.BAD_ARGUMENT.format(text=cmd.problem))
+        elif cmd.verb == "list":
+            await ack(text=self._list())
+        elif cmd.verb == "start":
+            await self._start(ack, client, event, cmd.target, cmd.values)
+        elif cmd.verb == "status":
+            await ack(text=await self._status(event.user, cmd.target))
+        elif cmd.verb == "cancel":
+            await ack(text=await self._cancel(event.user, cmd.target))
+        else:
+            await ack(text=messages.HELP)
+
+    def _list(self) -> str:
+        entries = self.engine.registry.entries.values()
+        lines = [f"• `{e.name}`: {e.summary}" for e in sorted(entries, key=lambda e: e.name)]
+        return "\n".join(lines) or messages.NO_FLOWS
+
+    async def _start(
+        self,
+        ack: AsyncAck,
+        client: AsyncWebClient,
+        event: inbound.SlashCommand,
+        name: str | None,
+        values: dict[str, str],
+    ) -> None:
+        spec = self.engine.registry.entries.get(name or "")
+        if spec is None:
+            text = messages.UNKNOWN_FLOW.format(name=name) if name else messages.START_USAGE
+            await ack(text=text)
+            return
+        await ack()
+        request = Request(spec.name, event.user, {"channel": event.channel})
+        if spec.model is None:
+            try:
+                launch = await self.engine.prepare(spec.name, values, request)
+            except InputsError as exc:
+                await client.chat_postEphemeral(
+                    channel=event.channel, user=event.user, text=surfaces.error_list(exc.wire())
+                )
+                return
+            await self._launch(client, launch, spec.summary)
+            return
+        metadata = json.dumps({"flow": spec.name, "channel": event.channel})
+        view = blocks.modal_view(
+            spec.model.to_json(),
+            title=spec.summary,
+            callback_id=blocks.ENTRY_CALLBACK,
+            private_metadata=metadata,
+            values=values,
+        )
+        await client.views_open(trigger_id=event.trigger_id, view=view)
+
+    async def _launch(self, client: AsyncWebClient, launch: Launch, summary: str) -> None:
+        """Post the run's parent message, then start the run in its thread."""
+        request = launch.request
+        text = f"*{summary}* · started by {messages.who(request.user)} · starting"
+        posted = await client.chat_postMessage(channel=request.context["channel"], text=text)
+        context = {"channel": posted["channel"], "thread_ts": posted["ts"]}
+        await self.engine.launch(replace(launch, request=replace(request, context=context)))
+
+    async def _status(self, user: str, execution_id: str | None) -> str:
+        if not execution_id:
+            runs = await self.store.executions(initiator=user, limit=10)
+            lines = [f"• `{r.id}` {r.flow}: {messages.STATUS_WORDS[r.status]}" for r in runs]
+            return "\n".join(lines) or messages.NO_RUNS
+        execution = await self.store.execution(execution_id)
+        if execution is None:
+            return messages.UNKNOWN_EXECUTION.format(id=execution_id)
+        calls = await self.store.calls(execution.id, open_only=True)
+        lines = [f"*{execution.flow}* `{execution.id}`: {messages.STATUS_WORDS[execution.status]}"]
+        lines += [f"• waiting: {messages.title(c.name)}" for c in calls if c.kind == "lock"]
+        for event in (await self.store.events(execution.id))[-15:]:
+            actor = f" by {messages.who(event.actor)}" if event.actor else ""
+            lines.append(f"  {messages.when(event.at)}: {event.kind}{actor}")
+        return "\n".join(lines)
+
+    async def _cancel(self, user: str, execution_id: str | None) -> str:
+        if not execution_id:
+            return messages.CANCEL_USAGE
+        execution = await self.store.execution(execution_id)
+        if execution is None:
+            return messages.UNKNOWN_EXECUTION.format(id=execution_id)
+        if execution.initiator != user:
+            return messages.NOT_INITIATOR.format(user=execution.initiator)
+        if execution.status in TERMINAL or not await self.engine.cancel(execution.id, user):
+            return messages.ALREADY_ENDED.format(id=execution.id, status=execution.status)
+        return messages.CANCELLED.format(id=execution.id)
+
+    async def entry_submitted(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        event = inbound.view_submit(body)
+        meta = json.loads(event.private_metadata)
+        spec = self.engine.registry.entries[meta["flow"]]
+        form = spec.model.to_json() if spec.model else []
+        request = Request(spec.name, event.user, {"channel": meta["channel"]})
+        try:
+            launch = await self.engine.prepare(
+                spec.name, blocks.read_state(form, event.state), request
+            )
+        except InputsError as exc:
+            errors = blocks.modal_errors(exc.wire(), form=form)
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await self._launch(client, launch, spec.summary)
+
+    # locks ----------------------------------------------------------------------------------
+
+    async def submit_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+        click = inbound.button_click(body)
+        lock = await self._open_lock(client, click)
+        if lock is None:
+            return
+        raw = blocks.read_state(lock.form, click.state)
+        decision = await self.engine.submit(lock.id, raw, click.user)
+        if decision.outcome == "invalid":
+            text, rendered = surfaces.lock_message(lock, decision.errors, raw)
+            where = lock.message or {"channel": click.channel, "ts": click.message_ts}
+            await client.chat_update(
+                channel=where["channel"], ts=where["ts"], text=text, blocks=rendered
+            )
+            await self._whisper(client, click, surfaces.error_list(decision.errors))
+        elif decision.outcome == "failed":
+            await self._whisper(
+                client, click, messages.LEASE_FAILED.format(error_id=decision.error_id)
+            )
+        elif decision.outcome == "decided":
+            await self._whisper(client, click, surfaces.already_decided(decision.lock))
+
+    async def cancel_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+        click = inbound.button_click(body)
+        if await self._open_lock(client, click) is None:
+            return
+        decision = await self.engine.reject(click.lock_id, click.user)
+        if decision.outcome == "decided":
+            await self._whisper(client, click, surfaces.already_decided(decision.lock))
+
+    async def open_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+        click = inbound.button_click(body)
+        lock = await self._open_lock(client, click)
+        if lock is not None:
+            view = blocks.modal_view(
+                lock.form,
+                title=messages.title(lock.name),
+                callback_id=blocks.LOCK_CALLBACK,
+                private_metadata=lock.id,
+            )
+            await client.views_open(trigger_id=click.trigger_id, view=view)
+
+    async def lock_modal_submitted(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        event = inbound.view_submit(body)
+        lock = await self.store.call(event.private_metadata)
+        if lock is None or lock.kind != "lock":
+            await ack(response_action="update", view=_notice(messages.LOCK_GONE))
+            return
+        raw = blocks.read_state(lock.form, event.state)
+        decision = await self.engine.submit(lock.id, raw, event.user)
+        if decision.outcome == "invalid":
+            errors = blocks.modal_errors(decision.errors, form=lock.form)
+            await ack(response_action="errors", errors=errors)
+        elif decision.outcome == "failed":
+            text = messages.LEASE_FAILED.format(error_id=decision.error_id)
+            await ack(
+                response_action="errors",
+                errors=blocks.modal_errors({"_global_": [text]}, form=lock.form),
+            )
+        elif decision.outcome == "decided":
+            await ack(
+                response_action="update", view=_notice(surfaces.already_decided(decision.lock))
+            )
+        else:
+            await ack()
+
+    async def _open_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> Call | None:
+        """The clicked lock if it is still open; otherwise tell the clicker why not."""
+        lock = await self.store.call(click.lock_id)
+        if lock is None or lock.kind != "lock":
+            await self._whisper(client, click, messages.LOCK_GONE)
+            return None
+        if not lock.open:
+            await self._whisper(client, click, surfaces.already_decided(lock))
+            return None
+        return lock
+
+    async def _whisper(self, client: AsyncWebClient, click: inbound.ButtonClick, text: str) -> None:
+        if click.channel:
+            await client.chat_postEphemeral(
+                channel=click.channel, user=click.user, text=text, thread_ts=click.thread_ts
+            )
+
+
+def _notice(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Lockstep"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }

@@ -1,0 +1,69 @@
+"""Every sentence the bot says to people, in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+HELP = (
+    "*Lockstep* runs workflows that wait for people.\n"
+    "• `/flow list`: the flows you can start\n"
+    "• `/flow start <name> [key=value ...]`: start one (its form opens, prefilled)\n"
+    "• `/flow status [id]`: one run with its open steps and history, or your recent runs\n"
+    "• `/flow cancel <id>`: cancel a run you started\n"
+    "• `/flow help`: this message"
+)
+NO_FLOWS = "No flows are loaded."
+UNKNOWN_FLOW = "There is no flow called `{name}`. Try `/flow list`."
+START_USAGE = "Say which flow to start: `/flow start <name>`. Try `/flow list`."
+CANCEL_USAGE = "Say which run to cancel: `/flow cancel <id>`."
+UNKNOWN_EXECUTION = "There is no run `{id}`."
+NOT_INITIATOR = "Only <@{user}>, who started this run, can cancel it."
+ALREADY_ENDED = "Run `{id}` has already ended ({status})."
+CANCELLED = "Run `{id}` is cancelled."
+NO_RUNS = "You have not started any runs yet."
+BAD_ARGUMENT = "I could not read `{text}`: write inputs as `key=value`."
+FIX_FIELDS = "Please fix the form:\n{errors}"
+LEASE_FAILED = (
+    "Something went wrong while saving your answer (error id `{error_id}`). "
+    "The form is still open: try again, or tell your admin the error id."
+)
+START_FAILED = "Something went wrong while starting the flow (error id `{error_id}`)."
+LOCK_GONE = "This form no longer exists."
+NOT_IN_CHANNEL = "I can only start flows in a channel I'm a member of: invite me first."
+
+STATUS_WORDS = {
+    "starting": "starting",
+    "running": "running",
+    "awaiting": "awaiting",
+    "finished": "✅ finished",
+    "error": "❌ failed",
+    "cancelled": "🚫 cancelled",
+}
+OUTCOME_WORDS = {
+    "resolved": "✅ Answered by {who} at {when}",
+    "rejected": "🚫 Rejected by {who} at {when}",
+    "expired": "⌛ Expired at {when}, no answer",
+    "cancelled": "🚫 Cancelled with its run at {when}",
+}
+DECIDED_ALREADY = {
+    "resolved": "Already answered by {who} at {when}.",
+    "rejected": "Already rejected by {who} at {when}.",
+    "expired": "This expired at {when}.",
+    "cancelled": "This run was cancelled at {when}.",
+}
+
+
+def when(at: float | None) -> str:
+    if at is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M UTC on %b %d").replace(" 0", " ")
+
+
+def who(user: str | None) -> str:
+    return f"<@{user}>" if user else "someone"
+
+
+def title(name: str) -> str:
+    """``content_review`` -> ``Content review``: lock and flow names as people read them."""
+    words = name.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else name

@@ -1,0 +1,74 @@
+"""The engine's ``Notifier`` for Slack: everything a run announces lands in its thread.
+
+A run's context carries ``channel`` and ``thread_ts`` (its parent message). Web API failures
+are retried by the client's retry handlers; a lock that still could not be posted stays
+unposted in the store, and the outbox sweep posts it later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import surfaces
+from flows.app import Registry
+from store import Call, Execution, Store
+
+log = logging.getLogger("lockstep.slack")
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient, store: Store, registry: Registry) -> None:
+        self.client = client
+        self.store = store
+        self.registry = registry
+
+    @staticmethod
+    def _thread(execution: Execution) -> tuple[str, str] | None:
+        channel, ts = execution.context.get("channel"), execution.context.get("thread_ts")
+        return (channel, ts) if isinstance(channel, str) and isinstance(ts, str) else None
+
+    async def status_changed(self, execution: Execution) -> None:
+        thread = self._thread(execution)
+        if thread is None:
+            return
+        channel, ts = thread
+        open_locks = []
+        if execution.status == "awaiting":
+            open_locks = [c.name for c in await self.store.calls(execution.id, open_only=True)]
+        entry = self.registry.entries.get(execution.flow)
+        summary = entry.summary if entry else execution.flow
+        text, blocks = surfaces.parent(execution, summary, [n for n in open_locks if n != "sleep"])
+        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        if execution.done:
+            await self.client.chat_postMessage(
+                channel=channel, thread_ts=ts, text=surfaces.ending(execution)
+            )
+
+    async def progress(self, execution: Execution, kind: str, text: str) -> None:
+        thread = self._thread(execution)
+        if thread is not None:
+            prefix = "⚠️ " if kind == "warning" else ""
+            await self.client.chat_postMessage(
+                channel=thread[0], thread_ts=thread[1], text=prefix + text[:3900]
+            )
+
+    async def lock_opened(self, execution: Execution, lock: Call) -> None:
+        thread = self._thread(execution)
+        if thread is None:
+            return
+        text, blocks = surfaces.lock_message(lock)
+        posted = await self.client.chat_postMessage(
+            channel=thread[0], thread_ts=thread[1], text=text, blocks=blocks
+        )
+        await self.store.mark_posted(lock.id, {"channel": posted["channel"], "ts": posted["ts"]})
+
+    async def lock_resolved(self, execution: Execution, lock: Call) -> None:
+        message = lock.message or (await self.store.call(lock.id) or lock).message
+        if not isinstance(message, dict):
+            return  # never shown: nothing to update
+        text, blocks = surfaces.decided(lock)
+        await self.client.chat_update(
+            channel=message["channel"], ts=message["ts"], text=text, blocks=blocks
+        )

@@ -1,0 +1,73 @@
+"""What the bot posts, besides lock forms: the run's parent message, its ending, and lock
+messages before and after their decision (pure: data in, text and blocks out)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import blocks, messages
+from store import Call, Execution
+
+Surface = tuple[str, list[dict[str, Any]]]  # notification text, blocks
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def parent(execution: Execution, summary: str, open_locks: list[str]) -> Surface:
+    """ "Document review · started by @alice · awaiting Content review", kept current."""
+    status = messages.STATUS_WORDS[execution.status]
+    if execution.status == "awaiting" and open_locks:
+        status += " " + ", ".join(messages.title(n) for n in open_locks)
+    text = f"*{summary}* · started by {messages.who(execution.initiator)} · {status}"
+    return text, [_section(text), _context(f"Run `{execution.id}`")]
+
+
+def ending(execution: Execution) -> str:
+    """The thread's last word: the result, or why the run stopped."""
+    if execution.status == "finished":
+        result = json.dumps(execution.result, ensure_ascii=False, indent=1)
+        return f"✅ Finished.\n```{result[:2800]}```"
+    if execution.status == "cancelled":
+        return f"🚫 Cancelled: {execution.error or 'no reason given'}"
+    return f"❌ Failed: {execution.error or 'unknown error'}"
+
+
+def lock_message(
+    lock: Call,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Surface:
+    title = messages.title(lock.name)
+    if blocks.fits_message(lock.form):
+        body = blocks.message_blocks(
+            lock.form, lock_id=lock.id, title=title, errors=errors, values=values
+        )
+    else:
+        body = blocks.open_form_blocks(lock.form, lock_id=lock.id, title=title)
+    return f"{title}: waiting for an answer", body
+
+
+def decided(lock: Call) -> Surface:
+    template = messages.OUTCOME_WORDS.get(lock.status, "{when}")
+    outcome = template.format(who=messages.who(lock.actor), when=messages.when(lock.decided_at))
+    if lock.comment:
+        outcome += f": “{lock.comment}”"
+    title = messages.title(lock.name)
+    return f"{title}: {outcome}", blocks.decided_blocks(lock.form, title=title, outcome=outcome)
+
+
+def already_decided(lock: Call) -> str:
+    template = messages.DECIDED_ALREADY.get(lock.status, messages.LOCK_GONE)
+    return template.format(who=messages.who(lock.actor), when=messages.when(lock.decided_at))
+
+
+def error_list(errors: dict[str, list[str]]) -> str:
+    lines = [f"• *{'Form' if k == '_global_' else k}*: {m}" for k, ms in errors.items() for m in ms]
+    return messages.FIX_FIELDS.format(errors="\n".join(lines))

@@ -1,0 +1,136 @@
+"""A running Lockstep bot for tests: the real Bolt app served over real HTTP on a loopback port,
+its Web API client pointed at ``FakeSlack``, and helpers that send correctly signed requests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.app import Lockstep, load_flows
+from bot.fakeslack import FakeSlack
+from bot.settings import Settings
+from bot.signing import interaction_body, signed_headers, slash_command_body
+
+SECRET = "test-signing-secret"
+CHANNEL = "C0CHANNEL"
+
+
+class Bot:
+    def __init__(self, lockstep: Lockstep, slack: FakeSlack, url: str, http: aiohttp.ClientSession):
+        self.lockstep = lockstep
+        self.slack = slack
+        self.url = url
+        self.http = http
+
+    async def post(
+        self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None
+    ) -> tuple[int, str]:
+        headers = signed_headers(secret, body, timestamp=timestamp)
+        async with self.http.post(self.url, data=body, headers=headers) as response:
+            return response.status, await response.text()
+
+    async def command(self, text: str, user: str = "UALICE") -> tuple[int, str]:
+        body = slash_command_body(
+            "/flow", text, user_id=user, channel_id=CHANNEL, response_url=self.slack.response_url()
+        )
+        return await self.post(body)
+
+    async def submit_view(
+        self, view: dict[str, Any], values: dict[str, Any], user: str
+    ) -> tuple[int, str]:
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0001"},
+            "user": {"id": user},
+            "api_app_id": "A0001",
+            "view": {**view, "state": {"values": values}},
+        }
+        return await self.post(interaction_body(payload))
+
+    async def click(
+        self, message: dict[str, Any], action: str, user: str, values: dict[str, Any] | None = None
+    ) -> tuple[int, str]:
+        button = next(
+            e
+            for b in message["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action
+        )
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0001"},
+            "user": {"id": user},
+            "api_app_id": "A0001",
+            "trigger_id": f"trigger-{time.monotonic_ns()}",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL},
+            "channel": {"id": CHANNEL},
+            "message": message,
+            "state": {"values": values or {}},
+            "actions": [{**button, "block_id": "lock_actions"}],
+        }
+        return await self.post(interaction_body(payload))
+
+
+def settings(slack: FakeSlack, database_url: str, **extra: Any) -> Settings:
+    return Settings(
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+        DATABASE_URL=database_url,
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def running_bot(database_url: str) -> AsyncIterator[Bot]:
+    async with FakeSlack() as slack:
+        config = settings(slack, database_url, LOCKSTEP_SWEEP_SECONDS=3600)
+        lockstep = await Lockstep.create(config, load_flows(config.flows))
+        server = TestServer(lockstep.web_app(), host="127.0.0.1", port=0)
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as http:
+                yield Bot(lockstep, slack, str(server.make_url("/slack/events")), http)
+        finally:
+            await server.close()
+
+
+def assert_valid_surfaces(slack: FakeSlack) -> int:
+    """Every message and view the bot sent is valid Block Kit, within Slack's block limits."""
+    checked = 0
+    for call in slack.calls:
+        if "blocks" in call.args:
+            blocks = call.args["blocks"]
+            assert len(blocks) <= 50, call.method
+            for block in blocks:
+                parsed = Block.parse(block)
+                assert parsed is not None and parsed.to_dict() == block, block
+            checked += 1
+        if "view" in call.args:
+            view = call.args["view"]
+            assert len(view["blocks"]) <= 100
+            assert View(**view).to_dict() == {k: v for k, v in view.items() if v != ""}
+            checked += 1
+    return checked
+
+
+def input_value(name: str, value: str) -> dict[str, Any]:
+    return {f"f_{name}": {name: {"type": "plain_text_input", "value": value}}}
+
+
+def checked(name: str) -> dict[str, Any]:
+    option = {"text": {"type": "plain_text", "text": name}, "value": "on"}
+    return {f"f_{name}": {name: {"type": "checkboxes", "selected_options": [option]}}}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value)

@@ -1,0 +1,129 @@
+"""The Slack surface end to end: signed requests in, recorded Web API calls out."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.signing import interaction_body, slash_command_body
+from store import Store
+from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, checked, input_value, running_bot
+
+
+@pytest.fixture
+async def bot(db_url: str, store: Store) -> AsyncIterator[Bot]:
+    """``store`` first: on Postgres it empties the shared test database."""
+    async with running_bot(db_url) as running:
+        yield running
+
+
+def lock_message(bot: Bot, parent_ts: str, title: str) -> dict:
+    thread = bot.slack.thread(CHANNEL, parent_ts)
+    return next(
+        m for m in thread if m.get("blocks") and m["blocks"][0].get("text", {}).get("text") == title
+    )
+
+
+async def test_document_review_from_slash_command_to_result(bot: Bot) -> None:
+    slack = bot.slack
+    status, body = await bot.command('start review document="Q3 plan"')
+    assert (status, body) == (200, "")
+    [opened] = await slack.wait_for("views.open")
+    view = opened.response["view"]
+    assert view["callback_id"] == "lockstep_entry"
+    doc = next(b for b in view["blocks"] if b.get("block_id") == "f_document")
+    assert doc["element"]["initial_value"] == "Q3 plan"  # prefilled from the command
+
+    # the entry modal: a missing required field comes back inside the modal
+    status, body = await bot.submit_view(view, input_value("document", ""), "UALICE")
+    assert status == 200
+    assert json.loads(body) == {
+        "response_action": "errors",
+        "errors": {"f_document": "This field is required."},
+    }
+    status, body = await bot.submit_view(view, input_value("document", "Q3 plan"), "UALICE")
+    assert (status, body) == (200, "")
+
+    await slack.wait_for("chat.postMessage", count=3)  # parent, progress, first lock
+    [parent] = slack.messages(CHANNEL)
+    assert "started by <@UALICE>" in parent["text"]
+    await slack.wait_for("chat.update", count=1)
+    content = lock_message(bot, parent["ts"], "Content review")
+    assert any(b.get("block_id") == "f_score" for b in content["blocks"])
+
+    # a failed validation: the message keeps the values and shows the error; a private note
+    status, _ = await bot.click(content, "lockstep_submit", "UBOB", input_value("score", "2"))
+    assert status == 200
+    [note] = [c.args for c in await slack.wait_for("chat.postEphemeral")]
+    assert note["user"] == "UBOB" and "Please explain a score below 3." in note["text"]
+    content = lock_message(bot, parent["ts"], "Content review")
+    comments = next(b for b in content["blocks"] if b.get("block_id") == "f_comments")
+    assert "Please explain a score below 3." in comments["hint"]["text"]
+    score = next(b for b in content["blocks"] if b.get("block_id") == "f_score")
+    assert score["element"]["initial_value"] == "2"
+
+    # fixed: the lock shows who decided, the next lock is posted in the thread
+    values = {**input_value("score", "2"), **input_value("comments", "Needs work on the intro")}
+    await bot.click(content, "lockstep_submit", "UBOB", values)
+    await slack.wait_for("chat.postMessage", count=5)  # + progress, final lock
+    decided = next(m for m in slack.thread(CHANNEL, parent["ts"]) if m["ts"] == content["ts"])
+    assert "Answered by <@UBOB>" in decided["text"]
+    assert not any(b["type"] == "actions" for b in decided["blocks"])
+
+    # a late click on the decided lock changes nothing and says who decided
+    await bot.click(content, "lockstep_submit", "UCAROL", values)
+    late = await slack.wait_for("chat.postEphemeral", count=2)
+    assert "Already answered by <@UBOB>" in late[-1].args["text"]
+
+    final = lock_message(bot, parent["ts"], "Final review")
+    await bot.click(final, "lockstep_submit", "UCAROL", checked("publish"))
+    posts = await slack.wait_for("chat.postMessage", count=6)
+    assert posts[-1].args["text"].startswith("✅ Finished.")
+    assert '"published": true' in posts[-1].args["text"]
+    [parent] = slack.messages(CHANNEL)
+    assert "✅ finished" in parent["text"]
+    assert assert_valid_surfaces(slack) >= 8
+
+
+async def test_bad_signatures_and_malformed_payloads_change_nothing(bot: Bot) -> None:
+    body = slash_command_body("/flow", "start deploy", user_id="U1", channel_id=CHANNEL)
+    assert (await bot.post(body, secret="wrong"))[0] == 401
+    assert (await bot.post(body, timestamp=int(time.time()) - 600))[0] == 401
+    assert (await bot.post(interaction_body({"type": "block_actions", "actions": []})))[0] == 400
+    assert (await bot.post(b"payload=%7Bnot+json"))[0] == 400
+    assert bot.slack.calls_to("views.open") == []
+    assert await bot.lockstep.store.executions() == []
+
+
+async def test_commands_answer_privately(bot: Bot) -> None:
+    """A command's answer is the HTTP response to it: Slack shows it to the caller only."""
+    status, body = await bot.command("list")
+    assert status == 200 and "`review`: Document review" in body
+    assert body.count("•") == 3
+    assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
+    assert "no flow called `nope`" in (await bot.command("start nope"))[1]
+    assert "not started any runs" in (await bot.command("status"))[1]
+    assert "write inputs as `key=value`" in (await bot.command("start review oops"))[1]
+
+
+async def test_cancel_is_for_the_initiator_only(bot: Bot) -> None:
+    await bot.command("start deploy")
+    [opened] = await bot.slack.wait_for("views.open")
+    values = {**input_value("service", "api"), **input_value("version", "1.2.3")}
+    await bot.submit_view(opened.response["view"], values, "UALICE")
+    await bot.slack.wait_for("chat.postMessage", count=2)  # parent, approval lock
+    [execution] = await bot.lockstep.store.executions()
+    await bot.lockstep.engine.settled(execution.id)
+    assert "Only <@UALICE>" in (await bot.command(f"cancel {execution.id}", user="UBOB"))[1]
+    assert "is cancelled" in (await bot.command(f"cancel {execution.id}", user="UALICE"))[1]
+    assert "already ended" in (await bot.command(f"cancel {execution.id}", user="UALICE"))[1]
+    await bot.slack.wait_for("chat.postMessage", count=3)
+    [parent] = bot.slack.messages(CHANNEL)
+    assert "🚫 cancelled" in parent["text"]
+    [lock] = [m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m.get("blocks") and m != parent]
+    assert "Cancelled with its run" in lock["text"]
+    status = (await bot.command(f"status {execution.id}", user="UBOB"))[1]
+    assert "cancelled by <@UALICE>" in status and "started by <@UALICE>" in status
