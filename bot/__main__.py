@@ -45,7 +45,8 @@ def main() -> None:
         token = settings.slack_app_token.get_secret_value()
         asyncio.run(socket_mode(settings, registry, token))
     else:
-        web.run_app(http_app(settings, registry), port=settings.port, print=None)
+        announce = logging.getLogger("lockstep").info
+        web.run_app(http_app(settings, registry), port=settings.port, print=announce)
 
 
 if __name__ == "__main__":

@@ -121,10 +121,10 @@ class Lockstep:
                 log.exception("sweep failed; retrying next round")
             await asyncio.sleep(self.settings.sweep_seconds)
 
-    async def sweep(self) -> None:
+    async def sweep(self, outbox_grace: float = OUTBOX_GRACE) -> None:
         await self.engine.sweep()
         now = self.engine.clock.now()
-        for lock in await self.store.unposted_locks(created_before=now - OUTBOX_GRACE):
+        for lock in await self.store.unposted_locks(created_before=now - outbox_grace):
             execution = await self.store.execution(lock.execution_id)
             if execution is not None:
                 await self.engine.announce("lock_opened", execution, lock)

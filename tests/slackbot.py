@@ -24,16 +24,20 @@ CHANNEL = "C0CHANNEL"
 
 
 class Bot:
-    def __init__(self, lockstep: Lockstep, slack: FakeSlack, url: str, http: aiohttp.ClientSession):
+    def __init__(
+        self, lockstep: Lockstep | None, slack: FakeSlack, url: str, http: aiohttp.ClientSession
+    ):
         self.lockstep = lockstep
         self.slack = slack
         self.url = url
         self.http = http
 
     async def post(
-        self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None
+        self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None, retry: int = 0
     ) -> tuple[int, str]:
         headers = signed_headers(secret, body, timestamp=timestamp)
+        if retry:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         async with self.http.post(self.url, data=body, headers=headers) as response:
             return response.status, await response.text()
 
@@ -56,7 +60,12 @@ class Bot:
         return await self.post(interaction_body(payload))
 
     async def click(
-        self, message: dict[str, Any], action: str, user: str, values: dict[str, Any] | None = None
+        self,
+        message: dict[str, Any],
+        action: str,
+        user: str,
+        values: dict[str, Any] | None = None,
+        retry: int = 0,
     ) -> tuple[int, str]:
         button = next(
             e
@@ -77,7 +86,7 @@ class Bot:
             "state": {"values": values or {}},
             "actions": [{**button, "block_id": "lock_actions"}],
         }
-        return await self.post(interaction_body(payload))
+        return await self.post(interaction_body(payload), retry=retry)
 
 
 def settings(slack: FakeSlack, database_url: str, **extra: Any) -> Settings:
@@ -93,7 +102,8 @@ def settings(slack: FakeSlack, database_url: str, **extra: Any) -> Settings:
 @asynccontextmanager
 async def running_bot(database_url: str) -> AsyncIterator[Bot]:
     async with FakeSlack() as slack:
-        config = settings(slack, database_url, LOCKSTEP_SWEEP_SECONDS=3600)
+        flows = "flows.examples.review,flows.examples.deploy,tests.slack_flows"
+        config = settings(slack, database_url, LOCKSTEP_SWEEP_SECONDS=3600, LOCKSTEP_FLOWS=flows)
         lockstep = await Lockstep.create(config, load_flows(config.flows))
         server = TestServer(lockstep.web_app(), host="127.0.0.1", port=0)
         await server.start_server()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from bot.signing import interaction_body, slash_command_body
+from flows import Request
 from store import Store
 from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, checked, input_value, running_bot
 
@@ -102,7 +105,7 @@ async def test_commands_answer_privately(bot: Bot) -> None:
     """A command's answer is the HTTP response to it: Slack shows it to the caller only."""
     status, body = await bot.command("list")
     assert status == 200 and "`review`: Document review" in body
-    assert body.count("•") == 3
+    assert body.count("•") == 4
     assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
     assert "no flow called `nope`" in (await bot.command("start nope"))[1]
     assert "not started any runs" in (await bot.command("status"))[1]
@@ -127,3 +130,84 @@ async def test_cancel_is_for_the_initiator_only(bot: Bot) -> None:
     assert "Cancelled with its run" in lock["text"]
     status = (await bot.command(f"status {execution.id}", user="UBOB"))[1]
     assert "cancelled by <@UALICE>" in status and "started by <@UALICE>" in status
+
+
+async def start_without_form(bot: Bot, flow: str, failures: int = 0) -> dict[str, Any]:
+    """Start a flow that has no entry form; return its first lock message."""
+    before = len(bot.slack.calls_to("chat.postMessage"))
+    assert (await bot.command(f"start {flow}"))[0] == 200
+    await bot.slack.wait_for("chat.postMessage", count=before + 2 + failures)
+    parent = bot.slack.messages(CHANNEL)[-1]
+    return next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m["ts"] != parent["ts"])
+
+
+async def test_a_form_too_big_for_a_message_opens_as_a_modal(bot: Bot) -> None:
+    message = await start_without_form(bot, "survey")
+    assert not any(b["type"] == "input" for b in message["blocks"])
+    await bot.click(message, "lockstep_open", "UBOB")
+    [opened] = await bot.slack.wait_for("views.open")
+    view = opened.response["view"]
+    assert view["callback_id"] == "lockstep_lock" and len(view["blocks"]) == 60
+    status, body = await bot.submit_view(view, input_value("q1", "only the second"), "UBOB")
+    assert json.loads(body) == {
+        "response_action": "errors",
+        "errors": {"f_q0": "This field is required."},
+    }
+    status, body = await bot.submit_view(view, input_value("q0", "first"), "UBOB")
+    assert (status, body) == (200, "")
+    done = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert '"q0": "first"' in done[-1].args["text"]
+    status, body = await bot.submit_view(view, input_value("q0", "again"), "UCAROL")
+    assert json.loads(body)["response_action"] == "update"
+    assert "Already answered by <@UBOB>" in json.dumps(json.loads(body)["view"])
+    assert_valid_surfaces(bot.slack)
+
+
+async def test_a_crashing_lease_answers_with_an_error_id_and_keeps_the_lock(bot: Bot) -> None:
+    message = await start_without_form(bot, "fragile")
+    await bot.click(message, "lockstep_submit", "UBOB", input_value("x", "boom"))
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "error id `" in note.args["text"] and "hunter2" not in note.args["text"]
+    assert all("hunter2" not in json.dumps(c.args) for c in bot.slack.calls)
+    await bot.click(message, "lockstep_submit", "UBOB", input_value("x", "fine"))
+    done = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert done[-1].args["text"].startswith("✅ Finished.")
+
+
+async def test_double_clicks_and_slack_retries_resolve_once(bot: Bot) -> None:
+    message = await start_without_form(bot, "fragile")
+    values = input_value("x", "once")
+    first, second = await asyncio.gather(
+        bot.click(message, "lockstep_submit", "UBOB", values),
+        bot.click(message, "lockstep_submit", "UBOB", values, retry=1),
+    )
+    assert first[0] == second[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "Already answered by <@UBOB>" in note.args["text"]
+    [execution] = await bot.lockstep.store.executions()
+    leases = [e for e in await bot.lockstep.store.events(execution.id) if e.kind == "lease"]
+    assert len(leases) == 1
+
+
+async def test_rate_limits_are_retried(bot: Bot) -> None:
+    bot.slack.fail_next("chat.postMessage", status=429, retry_after=0)
+    message = await start_without_form(bot, "fragile", failures=1)
+    assert message["blocks"]
+    statuses = [c.status for c in bot.slack.calls_to("chat.postMessage")]
+    assert statuses == [429, 200, 200]
+
+
+async def test_a_lock_that_could_not_be_posted_is_posted_by_the_sweep_once(bot: Bot) -> None:
+    bot.slack.fail_next("chat.postMessage", status=500, times=3)  # the first try and 2 retries
+    context = {"channel": CHANNEL, "thread_ts": "1700000000.000001"}
+    eid = await bot.lockstep.engine.start("fragile", {}, Request("fragile", "UALICE", context))
+    await bot.lockstep.engine.settled(eid)
+    [lock] = await bot.lockstep.store.calls(eid)
+    assert lock.open and not lock.posted
+    assert [c.status for c in bot.slack.calls_to("chat.postMessage")] == [500, 500, 500]
+    await bot.lockstep.sweep(outbox_grace=0)
+    await bot.lockstep.sweep(outbox_grace=0)
+    posts = [c for c in bot.slack.calls_to("chat.postMessage") if c.ok]
+    assert len(posts) == 1 and posts[0].args["thread_ts"] == context["thread_ts"]
+    stored = await bot.lockstep.store.call(lock.id)
+    assert stored and stored.posted and stored.message["ts"] == posts[0].response["ts"]

@@ -1,0 +1,39 @@
+"""Extra flows for the Slack tests: a form too big for a message, and a lease that crashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows import FlowApp, Tracer
+from flows.forms import InputText, Model, Submit
+
+app = FlowApp()
+
+
+@app.flow("survey", summary="Long survey")
+async def survey(tracer: Tracer) -> dict[str, Any]:
+    answers: dict[str, Any] = await tracer.lock("survey_form")
+    return {"q0": answers["q0"]}
+
+
+@app.lock("survey_form")
+def survey_form(data: dict[str, Any]) -> Model:
+    questions = [InputText(f"q{i}", f"Question {i}", required=i == 0) for i in range(60)]
+    return Model(*questions, Submit("Send"))
+
+
+@app.flow("fragile", summary="Fragile lease")
+async def fragile(tracer: Tracer) -> Any:
+    return await tracer.lock("fragile_form")
+
+
+@app.lock("fragile_form")
+def fragile_form(data: dict[str, Any]) -> Model:
+    return Model(InputText("x", "X"), Submit("Go"))
+
+
+@app.lease("fragile_form")
+def fragile_lease(inputs: dict[str, Any]) -> Any:
+    if inputs["x"] == "boom":
+        raise RuntimeError("database password is hunter2")  # must never reach the person
+    return inputs

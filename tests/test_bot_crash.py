@@ -1,0 +1,104 @@
+"""The bot process is killed (SIGKILL) between the steps of a document review and restarted on
+the same store; the review carries on from Slack as if nothing happened."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.fakeslack import FakeSlack
+from tests.slackbot import CHANNEL, SECRET, Bot, checked, input_value
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BotProcess:
+    """``python -m bot`` in a subprocess; ready once it logs that it is listening."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc, self.port = proc, port
+
+    @classmethod
+    async def start(cls, slack: FakeSlack, database_url: str) -> BotProcess:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LOCKSTEP_"))}
+        env |= {
+            "SLACK_BOT_TOKEN": "xoxb-crash-test",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "DATABASE_URL": database_url,
+            "PORT": str(port),
+            "PYTHONPATH": str(ROOT),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+        )
+        started = cls(proc, port)
+        await started.wait_for_log("Running on")
+        return started
+
+    async def wait_for_log(self, text: str) -> None:
+        assert self.proc.stderr
+        while True:
+            line = await asyncio.wait_for(self.proc.stderr.readline(), 30)
+            if not line:
+                raise AssertionError(f"the bot exited before logging {text!r}")
+            if text in line.decode():
+                return
+
+    async def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+
+async def test_review_survives_bot_restarts_between_steps(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'lockstep.db'}"
+    async with FakeSlack() as slack, aiohttp.ClientSession() as http:
+        process = await BotProcess.start(slack, database_url)
+        try:
+            bot = Bot(None, slack, f"http://127.0.0.1:{process.port}/slack/events", http)
+            await bot.command(f"start review document=crash-{secrets.token_hex(2)}")
+            [opened] = await slack.wait_for("views.open", timeout=20)
+            await bot.submit_view(
+                opened.response["view"], input_value("document", "Spec"), "UALICE"
+            )
+            await slack.wait_for("chat.postMessage", count=3, timeout=20)  # parent, progress, lock
+            [parent] = slack.messages(CHANNEL)
+            content = slack.thread(CHANNEL, parent["ts"])[-1]
+
+            await process.kill()  # 1: while the flow waits at its first lock
+            process = await BotProcess.start(slack, database_url)
+            bot.url = f"http://127.0.0.1:{process.port}/slack/events"
+            await bot.click(content, "lockstep_submit", "UBOB", input_value("score", "4"))
+            await slack.wait_for("chat.postMessage", count=5, timeout=20)  # progress, final lock
+            final = slack.thread(CHANNEL, parent["ts"])[-1]
+            assert "Final review" in final["text"]
+
+            await process.kill()  # 2: while it waits at the second
+            process = await BotProcess.start(slack, database_url)
+            bot.url = f"http://127.0.0.1:{process.port}/slack/events"
+            await bot.click(final, "lockstep_submit", "UCAROL", checked("publish"))
+            posts = await slack.wait_for("chat.postMessage", count=6, timeout=20)
+            assert posts[-1].args["text"].startswith("✅ Finished.")
+            [parent] = slack.messages(CHANNEL)
+            assert parent["text"].endswith("✅ finished")
+            locks = [c for c in slack.calls_to("chat.postMessage") if c.args.get("blocks")]
+            assert len(locks) == 2  # each lock posted once, restarts notwithstanding
+        finally:
+            await process.kill()
