@@ -211,3 +211,44 @@ async def test_a_lock_that_could_not_be_posted_is_posted_by_the_sweep_once(bot: 
     assert len(posts) == 1 and posts[0].args["thread_ts"] == context["thread_ts"]
     stored = await bot.lockstep.store.call(lock.id)
     assert stored and stored.posted and stored.message["ts"] == posts[0].response["ts"]
+
+
+async def test_health_check(bot: Bot) -> None:
+    async with bot.http.get(bot.url.replace("/slack/events", "/healthz")) as response:
+        assert response.status == 200 and await response.json() == {"ok": True}
+
+
+async def start_deploy(bot: Bot) -> dict[str, Any]:
+    await bot.command("start deploy service=api version=1.2.3")
+    [opened] = await bot.slack.wait_for("views.open")
+    values = {**input_value("service", "api"), **input_value("version", "1.2.3")}
+    await bot.submit_view(opened.response["view"], values, "UALICE")
+    await bot.slack.wait_for("chat.postMessage", count=2)
+    parent = bot.slack.messages(CHANNEL)[-1]
+    return bot.slack.thread(CHANNEL, parent["ts"])[-1]
+
+
+async def test_cancel_button_is_a_recorded_rejection(bot: Bot) -> None:
+    lock = await start_deploy(bot)
+    await bot.click(lock, "lockstep_cancel", "UBOB")
+    posts = await bot.slack.wait_for("chat.postMessage", count=4)  # + warning, result
+    assert "Deploy rejected" in posts[-2].args["text"]
+    assert '"deployed": false' in posts[-1].args["text"]
+    decided = next(m for m in bot.slack.thread(CHANNEL, lock["thread_ts"]) if m["ts"] == lock["ts"])
+    assert "Rejected by <@UBOB>" in decided["text"]
+    [execution] = await bot.lockstep.store.executions()
+    rejected = [e for e in await bot.lockstep.store.events(execution.id) if e.kind == "rejected"]
+    assert [e.actor for e in rejected] == ["UBOB"]
+
+
+async def test_a_click_on_an_expired_lock_says_so(bot: Bot) -> None:
+    lock = await start_deploy(bot)
+    [execution] = await bot.lockstep.store.executions()
+    [timer] = await bot.lockstep.store.due_timers(execution.created_at + 3601)
+    await bot.lockstep.engine.fire(timer)
+    await bot.lockstep.engine.settled(execution.id)
+    expired = next(m for m in bot.slack.thread(CHANNEL, lock["thread_ts"]) if m["ts"] == lock["ts"])
+    assert "Expired at" in expired["text"] and "no answer" in expired["text"]
+    await bot.click(lock, "lockstep_submit", "UBOB", input_value("comment", "late"))
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["text"].startswith("This expired at")
