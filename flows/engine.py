@@ -16,14 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flows.app import FlowApp, Launch, Registry, Request, call, resolve
+from flows import replay
+from flows.app import FlowApp, Launch, Registry, Request, call
 from flows.clock import Clock, SystemClock
 from flows.codec import NotStorable, decode, encode
-from flows.errors import FlowConfigError, InputsError, LockCancelled, LockRejected
+from flows.errors import FlowConfigError, InputsError
 from flows.forms import InputPassword, Model
 from flows.notifier import Notifier, NullNotifier
 from flows.parse import parse
-from flows.tracer import Run, Tracer, new_id
+from flows.tracer import new_id
 from store.models import Call, Execution, NewEvent, Timer
 from store.repo import Claim, Store
 
@@ -300,120 +301,17 @@ class Engine:
             while execution_id in self._wanted:
                 self._wanted.discard(execution_id)
                 try:
-                    await self._run(execution_id)
+                    await replay.run(self, execution_id)
                 except Exception:
                     log.exception("run of execution %s failed; recovery will retry", execution_id)
         finally:
             del self._tasks[execution_id]
 
-    async def _run(self, execution_id: str) -> None:
-        beat = asyncio.create_task(self._heartbeat(execution_id))
-        try:
-            while claimed := await self._take_claim(execution_id):
-                execution, recorded = claimed
-                if execution.done or await self._replay(Run(self, execution, recorded)):
-                    return
-        finally:
-            beat.cancel()
-
-    async def _take_claim(self, execution_id: str) -> tuple[Execution, list[Call]] | None:
+    async def take_claim(self, execution_id: str) -> tuple[Execution, list[Call]] | None:
         handed = self._claimed.pop(execution_id, None)
         if handed is not None:
             return handed, await self.store.calls(execution_id)
         return await self.store.claim(execution_id, self._claim(self.clock.now()))
-
-    async def _heartbeat(self, execution_id: str) -> None:
-        while True:
-            await asyncio.sleep(self.config.heartbeat_interval)
-            await self.store.heartbeat(execution_id, self.owner, self.clock.now())
-
-    async def _replay(self, run: Run) -> bool:
-        """One run of the flow. True when finished (or nothing more to do), False when the
-        execution was woken while this run was parking it, so it must run again."""
-        execution = run.execution
-        try:
-            runner = resolve(execution.runner)
-        except FlowConfigError as exc:
-            return await self._end(run, "error", None, str(exc))
-        flow = asyncio.ensure_future(
-            call(runner, inputs=decode(execution.inputs), tracer=Tracer(run))
-        )
-        parked = await self._until_parked(run, flow)
-        if run.fatal:
-            return await self._end(run, "error", None, str(run.fatal))
-        if parked:
-            return await self._park(run)
-        try:
-            value = flow.result()
-        except (LockRejected, LockCancelled) as exc:
-            return await self._end(run, "cancelled", None, str(exc))
-        except Exception as exc:
-            log.info("execution %s ended with %s: %s", execution.id, type(exc).__name__, exc)
-            return await self._end(run, "error", None, _describe(exc))
-        try:
-            result = encode(value)
-        except NotStorable as exc:
-            return await self._end(
-                run, "error", None, f"the flow's result cannot be recorded: {exc}"
-            )
-        return await self._end(run, "finished", result, None)
-
-    async def _until_parked(self, run: Run, flow: asyncio.Future[Any]) -> bool:
-        """Drive the flow until it returns, or until every branch waits and no step runs."""
-        while not flow.done():
-            run.changed.clear()
-            changed = asyncio.ensure_future(run.changed.wait())
-            await asyncio.wait((flow, changed), return_when=asyncio.FIRST_COMPLETED)
-            changed.cancel()
-            for _ in range(SETTLE_ROUNDS):
-                await asyncio.sleep(0)
-            if flow.done() or not run.waiting:
-                continue
-            if run.in_step:
-                await self._flush(run)  # show the open locks now; a step is still running
-                continue
-            flow.cancel()
-            await asyncio.gather(flow, return_exceptions=True)
-            return True
-        return False
-
-    async def _flush(self, run: Run) -> None:
-        new_calls, new_timers, new_events = run.take_new()
-        if new_calls:
-            await self.store.add(
-                run.execution.id, self.clock.now(), new_calls, new_timers, new_events
-            )
-            await self._announce_opened(run.execution, new_calls)
-
-    async def _park(self, run: Run) -> bool:
-        new_calls, new_timers, new_events = run.take_new()
-        now = self.clock.now()
-        awaiting = NewEvent(kind="status", detail={"status": "awaiting"})
-        released = await self.store.suspend(
-            run.execution.id, self.owner, run.execution.wakeups, now,
-            new_calls, new_timers, new_events, awaiting,
-        )  # fmt: skip
-        current = run.execution.model_copy(update={"status": "awaiting", "updated_at": now})
-        await self._announce_opened(current, new_calls)
-        if released:
-            await self.announce("status_changed", current)
-        return released
-
-    async def _announce_opened(self, execution: Execution, new_calls: list[dict[str, Any]]) -> None:
-        for row in new_calls:
-            if row["kind"] == "lock":
-                await self.announce("lock_opened", execution, Call.model_validate(row))
-
-    async def _end(self, run: Run, status: str, result: Any, error: str | None) -> bool:
-        await self._flush(run)
-        now = self.clock.now()
-        detail = {"error": error} if error else None
-        event = NewEvent(kind=status, detail=detail)
-        if await self.store.finish(run.execution.id, self.owner, now, status, result, error, event):
-            ended = await self.store.execution(run.execution.id)
-            if ended:
-                await self.announce("status_changed", ended)
-        return True
 
     async def announce(self, method: str, *args: Any) -> None:
         """Tell the notifier; its failures are logged, never the engine's problem."""
@@ -421,10 +319,6 @@ class Engine:
             await getattr(self.notifier, method)(*args)
         except Exception:
             log.exception("notifier %s failed", method)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def encode_loose(values: Mapping[str, Any]) -> Any:
