@@ -29,7 +29,6 @@ from store.models import Call, Execution, NewEvent, Timer
 from store.repo import Claim, Store
 
 log = logging.getLogger("lockstep.engine")
-SETTLE_ROUNDS = 3  # loop turns a run gets to open sibling locks before it is parked
 
 
 @dataclass(frozen=True)
@@ -308,6 +307,8 @@ class Engine:
             del self._tasks[execution_id]
 
     async def take_claim(self, execution_id: str) -> tuple[Execution, list[Call]] | None:
+        """The right to run an execution: handed over by this process's own decision, or
+        claimed from the store. None: nothing to do, or another live process runs it."""
         handed = self._claimed.pop(execution_id, None)
         if handed is not None:
             return handed, await self.store.calls(execution_id)
