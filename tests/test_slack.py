@@ -244,6 +244,7 @@ async def test_cancel_button_is_a_recorded_rejection(bot: Bot) -> None:
 async def test_a_click_on_an_expired_lock_says_so(bot: Bot) -> None:
     lock = await start_deploy(bot)
     [execution] = await bot.lockstep.store.executions()
+    await bot.lockstep.engine.settled(execution.id)  # its lock message is posted
     [timer] = await bot.lockstep.store.due_timers(execution.created_at + 3601)
     await bot.lockstep.engine.fire(timer)
     await bot.lockstep.engine.settled(execution.id)
