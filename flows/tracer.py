@@ -8,9 +8,8 @@ is running), the engine stops the run; when an answer arrives, the flow is repla
 from __future__ import annotations
 
 import asyncio
-import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,6 +23,15 @@ from flows.errors import (
     NonDeterminismError,
 )
 from flows.forms import Model
+from flows.policy import (
+    Duration,
+    Escalation,
+    OnTimeout,
+    Policy,
+    make_policy,
+    reminder_times,
+    seconds,
+)
 from store.models import Call, Execution, NewEvent
 
 if TYPE_CHECKING:
@@ -36,21 +44,6 @@ class StepFailed(RuntimeError):
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def seconds(value: float | timedelta | None, default: float) -> float:
-    """A timeout in seconds. None means the default; zero, negative or non-finite is an error."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float | timedelta):
-        raise TypeError(f"timeout must be seconds or a timedelta, not {type(value).__name__}")
-    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if not math.isfinite(total) or total <= 0:
-        raise ValueError(
-            f"timeout must be a positive number of seconds, got {value!r} "
-            "(pass None for the default)"
-        )
-    return total
 
 
 class Run:
@@ -108,6 +101,29 @@ class Run:
             detail = {"name": name, "deadline": deadline}
             self.new_events.append(NewEvent(kind="lock_opened", call_id=row["id"], detail=detail))
 
+    def open_lock(self, name: str, policy: Policy, **fields: Any) -> None:
+        """Open a lock with its deadline, reminder and escalation timers."""
+        opened = self.engine.clock.now()
+        deadline = opened + policy.timeout
+        self.open("lock", name, deadline, policy=policy.to_json(), **fields)
+        lock_id = self.new_calls[-1]["id"]
+        extra: list[tuple[float, str, Any]]
+        extra = [(at, "remind", None) for at in reminder_times(policy, opened, deadline)]
+        extra += [(opened + e.after, "escalate", {"to": list(e.to)}) for e in policy.escalate]
+        for due_at, kind, payload in extra:
+            self.new_timers.append(
+                {
+                    "execution_id": self.execution.id,
+                    "call_id": lock_id,
+                    "kind": kind,
+                    "due_at": due_at,
+                    "status": "pending",
+                    "attempts": 0,
+                    "fired_at": None,
+                    "payload": payload,
+                }
+            )
+
     def take_new(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[NewEvent]]:
         taken = self.new_calls, self.new_timers, self.new_events
         self.new_calls, self.new_timers, self.new_events = [], [], []
@@ -139,14 +155,28 @@ class Tracer:
         self,
         name: str,
         data: dict[str, Any] | None = None,
-        timeout: float | timedelta | None = None,
+        timeout: Duration | None = None,
+        *,
+        remind: Duration | Sequence[Duration] | None = None,
+        escalate: Escalation | Sequence[Escalation] | None = None,
+        on_timeout: OnTimeout | tuple[OnTimeout, Any] = "fail",
+        snooze: Duration | None = None,
     ) -> Any:
         """Wait for a person to answer the form of ``@app.lock(name)``; return the lease's value.
+
+        ``timeout``: seconds or a timedelta (None: the default, 3 h). ``remind``: a duration
+        (nudge that often) or a list (nudge that long before the deadline). ``escalate``:
+        ``Escalation.of(after, to)``. ``on_timeout``: ``"fail"`` (raise ``LockExpired``),
+        ``"reject"`` (raise ``LockRejected``), ``("approve", value)`` (return ``value``) or
+        ``"keep"`` (stay open, keep reminding). ``snooze``: people may push the deadline by
+        this much from the lock message.
 
         Raises ``LockRejected`` (Cancel pressed), ``LockExpired`` (deadline passed, a
         ``TimeoutError``) or ``LockCancelled`` (execution cancelled from outside)."""
         run = self._run
-        wait_for = seconds(timeout, run.engine.config.default_timeout)
+        policy = make_policy(
+            timeout, run.engine.config.default_timeout, remind, escalate, on_timeout, snooze
+        )
         recorded = run.next("lock", name)
         if recorded is None:
             form = await self._form(name, data)
@@ -155,8 +185,7 @@ class Tracer:
             except NotStorable as exc:
                 run.fatal = FlowConfigError(f"lock {name!r}: data must be JSON-like: {exc}")
                 raise run.fatal from exc
-            deadline = run.engine.clock.now() + wait_for
-            run.open("lock", name, deadline, data=stored, form=form.to_json())
+            run.open_lock(name, policy, data=stored, form=form.to_json())
             await run.wait()
         if recorded.status == "resolved":
             return decode(recorded.result)
@@ -226,7 +255,7 @@ class Tracer:
     async def sleep(self, delay: float | timedelta) -> None:
         """A durable sleep: survives restarts, and the clock is not reset by them."""
         run = self._run
-        wait_for = 0.0 if delay == 0 else seconds(delay, 0.0)
+        wait_for = 0.0 if delay == 0 else seconds(delay, "sleep")
         recorded = run.next("sleep", "sleep")
         if recorded is None:
             if wait_for:

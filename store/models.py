@@ -61,6 +61,7 @@ class Call(_Frozen):
     decided_at: float | None
     posted: bool
     message: Any
+    policy: Any = None
 
     @property
     def open(self) -> bool:

@@ -57,6 +57,7 @@ class CallRow(SQLModel, table=True):
     decided_at: float | None = None
     posted: bool = False
     message: Any = Field(default=None, sa_column=Column(JSON))
+    policy: Any = Field(default=None, sa_column=Column(JSON))
 
 
 class EventRow(SQLModel, table=True):

@@ -1,0 +1,154 @@
+"""A lock's service level, declared by the flow: deadline, reminders, escalation, what happens
+at the deadline, and snoozing. Pure values and timer maths; the engine turns them into timers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+OnTimeout = Literal["fail", "reject", "approve", "keep"]
+ON_TIMEOUT: frozenset[str] = frozenset({"fail", "reject", "approve", "keep"})
+MAX_REMINDERS = 50
+Duration = float | int | timedelta
+
+
+def seconds(value: Duration | None, what: str, default: float | None = None) -> float:
+    """A positive number of seconds. ``None`` means ``default`` (when there is one); zero,
+    negative, non-finite or non-numeric values are refused with a message naming ``what``."""
+    if value is None:
+        if default is None:
+            raise ValueError(f"{what} needs a duration")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float | timedelta):
+        raise TypeError(f"{what} must be seconds or a timedelta, not {type(value).__name__}")
+    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if not math.isfinite(total) or total <= 0:
+        raise ValueError(
+            f"{what} must be a positive number of seconds, got {value!r}"
+            + (" (pass None for the default)" if default is not None else "")
+        )
+    return total
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """After ``after``, add ``to`` (user ids ``U…``/``W…`` or user groups ``S…``) to who may
+    answer, and tell them."""
+
+    after: float
+    to: tuple[str, ...]
+
+    @classmethod
+    def of(cls, after: Duration, to: str | Iterable[str]) -> Escalation:
+        people = (to,) if isinstance(to, str) else tuple(to)
+        if not people or not all(isinstance(p, str) and p[:1] in "UWS" for p in people):
+            raise ValueError("escalate to Slack user ids (U…/W…) or user groups (S…)")
+        return cls(seconds(after, "escalate after"), people)
+
+
+@dataclass(frozen=True)
+class Policy:
+    timeout: float
+    remind_every: float | None = None
+    remind_before: tuple[float, ...] = ()
+    escalate: tuple[Escalation, ...] = ()
+    on_timeout: OnTimeout = "fail"
+    default: Any = None  # what an "approve" at the deadline answers
+    snooze: float | None = None  # how much a person may add to the deadline, per click
+    approvers: tuple[str, ...] = field(default=())  # grows with escalation
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "remind_every": self.remind_every,
+            "remind_before": list(self.remind_before),
+            "escalate": [{"after": e.after, "to": list(e.to)} for e in self.escalate],
+            "on_timeout": self.on_timeout,
+            "default": self.default,
+            "snooze": self.snooze,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> Policy:
+        if not raw:
+            return cls(timeout=3 * 3600.0)
+        return cls(
+            timeout=raw["timeout"],
+            remind_every=raw.get("remind_every"),
+            remind_before=tuple(raw.get("remind_before") or ()),
+            escalate=tuple(
+                Escalation(e["after"], tuple(e["to"])) for e in raw.get("escalate") or ()
+            ),
+            on_timeout=raw.get("on_timeout", "fail"),
+            default=raw.get("default"),
+            snooze=raw.get("snooze"),
+        )
+
+
+def make_policy(
+    timeout: Duration | None,
+    default_timeout: float,
+    remind: Duration | Sequence[Duration] | None = None,
+    escalate: Escalation | Sequence[Escalation] | None = None,
+    on_timeout: OnTimeout | tuple[OnTimeout, Any] = "fail",
+    snooze: Duration | None = None,
+) -> Policy:
+    """Read ``tracer.lock``'s keyword arguments. ``remind``: one duration (every so often) or a
+    list of durations (that long before the deadline). ``on_timeout``: ``"fail"``, ``"reject"``,
+    ``"keep"``, or ``("approve", value)``."""
+    total = seconds(timeout, "timeout", default_timeout)
+    every: float | None = None
+    before: tuple[float, ...] = ()
+    if isinstance(remind, list | tuple):
+        before = tuple(sorted({seconds(r, "remind") for r in remind}, reverse=True))
+    elif isinstance(remind, int | float | timedelta):
+        every = seconds(remind, "remind")
+    elif remind is not None:
+        raise TypeError("remind must be a duration or a list of durations")
+    default = None
+    if isinstance(on_timeout, tuple):
+        if len(on_timeout) != 2 or on_timeout[0] != "approve":
+            raise ValueError('on_timeout with a value must be ("approve", value)')
+        on_timeout, default = on_timeout
+    if on_timeout not in ON_TIMEOUT:
+        raise ValueError(f"on_timeout must be one of {sorted(ON_TIMEOUT)}, not {on_timeout!r}")
+    escalations = (escalate,) if isinstance(escalate, Escalation) else tuple(escalate or ())
+    return Policy(
+        timeout=total,
+        remind_every=every,
+        remind_before=before,
+        escalate=escalations,
+        on_timeout=on_timeout,
+        default=default,
+        snooze=seconds(snooze, "snooze") if snooze is not None else None,
+    )
+
+
+def reminder_times(policy: Policy, opened: float, deadline: float) -> list[float]:
+    """When to nudge, strictly between opening and the deadline, earliest first (capped)."""
+    times: set[float] = {deadline - b for b in policy.remind_before if deadline - b > opened}
+    if policy.remind_every:
+        at = opened + policy.remind_every
+        while at < deadline and len(times) < MAX_REMINDERS:
+            times.add(at)
+            at += policy.remind_every
+    return sorted(times)[:MAX_REMINDERS]
+
+
+def next_overdue_reminder(policy: Policy, now: float) -> float:
+    """A ``keep`` lock past its deadline keeps being reminded: every ``remind_every``, or
+    every ``timeout`` when no interval was given."""
+    return now + (policy.remind_every or policy.timeout)
+
+
+def humanize(duration: float) -> str:
+    """``7200`` -> ``2 h``; ``90`` -> ``1 min``; ``172800`` -> ``2 days``."""
+    duration = max(0.0, duration)
+    for size, unit in ((86400, " days"), (3600, " h"), (60, " min")):
+        if duration >= size:
+            amount = round(duration / size)
+            return f"{amount}{unit[:-1] if unit == ' days' and amount == 1 else unit}"
+    return f"{round(duration)} s"
