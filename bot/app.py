@@ -30,6 +30,7 @@ from bot.handlers import Handlers
 from bot.notifier import SlackNotifier
 from bot.settings import Settings, SettingsError
 from flows import Engine, FlowApp, Registry
+from flows.clock import Clock, SystemClock
 from store import Store
 
 log = logging.getLogger("lockstep")
@@ -60,7 +61,9 @@ class Lockstep:
         self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
 
     @classmethod
-    async def create(cls, settings: Settings, registry: Registry) -> Lockstep:
+    async def create(
+        cls, settings: Settings, registry: Registry, clock: Clock | None = None
+    ) -> Lockstep:
         store = await Store.open(settings.database_url)
         client = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
@@ -76,7 +79,8 @@ class Lockstep:
             signing_secret=secret.get_secret_value() if secret else None,
             request_verification_enabled=settings.slack_app_token is None,
         )
-        engine = Engine(store, registry, SlackNotifier(client, store, registry))
+        clock = clock or SystemClock()
+        engine = Engine(store, registry, SlackNotifier(client, store, registry, clock), clock)
         Handlers(engine).register(bolt)
         return cls(settings, store, engine, bolt)
 

@@ -36,6 +36,7 @@ class Handlers:
         app.action(blocks.ACTION_SUBMIT)(self.submit_clicked)
         app.action(blocks.ACTION_CANCEL)(self.cancel_clicked)
         app.action(blocks.ACTION_OPEN)(self.open_clicked)
+        app.action(surfaces.SNOOZE_ACTION)(self.snooze_clicked)
 
     # /flow ----------------------------------------------------------------------------------
 
@@ -180,6 +181,14 @@ class Handlers:
         decision = await self.engine.reject(click.lock_id, click.user)
         if decision.outcome == "decided":
             await self._whisper(client, click, surfaces.already_decided(decision.lock))
+
+    async def snooze_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+        click = inbound.button_click(body)
+        if await self._open_lock(client, click) is None:
+            return
+        if await self.engine.snooze(click.lock_id, click.user) is None:
+            await self._whisper(client, click, messages.CANNOT_SNOOZE)
 
     async def open_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()

@@ -31,6 +31,15 @@ START_FAILED = "Something went wrong while starting the flow (error id `{error_i
 LOCK_GONE = "This form no longer exists."
 NOT_IN_CHANNEL = "I can only start flows in a channel I'm a member of: invite me first."
 
+REMINDER = "⏰ {people}*{title}* has waited {waited}; it expires in {left}. {link}"
+OVERDUE = "⏰ {people}*{title}* is overdue by {late}; it stays open until someone answers. {link}"
+ESCALATED = "📣 {people}: you can now answer *{title}* (waiting for {waited}). {link}"
+ESCALATED_DM = "📣 You have been asked to answer *{title}* in <#{channel}>. {link}"
+SNOOZED = "⏰ {who} snoozed *{title}*: it now expires at {when}."
+SNOOZE_BUTTON = "Snooze +{by}"
+CANNOT_SNOOZE = "This form cannot be snoozed."
+OPEN_LINK = "<{url}|Open the form>"
+
 STATUS_WORDS = {
     "starting": "starting",
     "running": "running",
@@ -42,6 +51,8 @@ STATUS_WORDS = {
 OUTCOME_WORDS = {
     "resolved": "✅ Answered by {who} at {when}",
     "rejected": "🚫 Rejected by {who} at {when}",
+    "auto-resolved": "✅ Approved automatically at {when}, with no answer",
+    "auto-rejected": "🚫 Rejected automatically at {when}, with no answer",
     "expired": "⌛ Expired at {when}, no answer",
     "cancelled": "🚫 Cancelled with its run at {when}",
 }
@@ -61,6 +72,11 @@ def when(at: float | None) -> str:
 
 def who(user: str | None) -> str:
     return f"<@{user}>" if user else "someone"
+
+
+def mention(people: list[str]) -> str:
+    """Users as ``<@U…>``, user groups as ``<!subteam^S…>``."""
+    return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in people)
 
 
 def title(name: str) -> str:

@@ -11,18 +11,23 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import surfaces
+from bot import messages, surfaces
 from flows.app import Registry
+from flows.clock import Clock
+from flows.policy import humanize
 from store import Call, Execution, Store
 
 log = logging.getLogger("lockstep.slack")
 
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient, store: Store, registry: Registry) -> None:
+    def __init__(
+        self, client: AsyncWebClient, store: Store, registry: Registry, clock: Clock
+    ) -> None:
         self.client = client
         self.store = store
         self.registry = registry
+        self.clock = clock
 
     @staticmethod
     def _thread(execution: Execution) -> tuple[str, str] | None:
@@ -76,3 +81,56 @@ class SlackNotifier:
         await self.client.chat_update(
             channel=message["channel"], ts=message["ts"], text=text, blocks=blocks
         )
+
+    async def _link(self, lock: Call) -> str:
+        message = lock.message
+        if not isinstance(message, dict):
+            return ""
+        found = await self.client.chat_getPermalink(
+            channel=message["channel"], message_ts=message["ts"]
+        )
+        return messages.OPEN_LINK.format(url=found["permalink"])
+
+    async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        thread = self._thread(execution)
+        if thread is None:
+            return
+        now = self.clock.now()
+        left = (lock.deadline or now) - now
+        words = {
+            "people": messages.mention(people) + " " if people else "",
+            "title": messages.title(lock.name),
+            "link": await self._link(lock),
+        }
+        if left > 0:
+            text = messages.REMINDER.format(
+                waited=humanize(now - lock.created_at), left=humanize(left), **words
+            )
+        else:
+            text = messages.OVERDUE.format(late=humanize(-left), **words)
+        await self.client.chat_postMessage(channel=thread[0], thread_ts=thread[1], text=text)
+
+    async def escalated(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        thread = self._thread(execution)
+        if thread is None:
+            return
+        title, link = messages.title(lock.name), await self._link(lock)
+        waited = humanize(self.clock.now() - lock.created_at)
+        text = messages.ESCALATED.format(
+            people=messages.mention(people), title=title, waited=waited, link=link
+        )
+        await self.client.chat_postMessage(channel=thread[0], thread_ts=thread[1], text=text)
+        for person in people:
+            if not person.startswith("S"):  # a user group has no direct messages
+                dm = messages.ESCALATED_DM.format(title=title, channel=thread[0], link=link)
+                await self.client.chat_postMessage(channel=person, text=dm)
+
+    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
+        thread = self._thread(execution)
+        if thread is not None:
+            text = messages.SNOOZED.format(
+                who=messages.who(actor),
+                title=messages.title(lock.name),
+                when=messages.when(lock.deadline),
+            )
+            await self.client.chat_postMessage(channel=thread[0], thread_ts=thread[1], text=text)

@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 from bot import blocks, messages
+from flows.policy import Policy, humanize
 from store import Call, Execution
+
+SNOOZE_ACTION = "lockstep_snooze"
 
 Surface = tuple[str, list[dict[str, Any]]]  # notification text, blocks
 
@@ -51,11 +54,25 @@ def lock_message(
         )
     else:
         body = blocks.open_form_blocks(lock.form, lock_id=lock.id, title=title)
+    snooze = Policy.from_json(lock.policy).snooze
+    actions = next((b for b in body if b["type"] == "actions"), None)
+    if snooze and actions is not None:
+        text = messages.SNOOZE_BUTTON.format(by=humanize(snooze))
+        actions["elements"].append(
+            {
+                "type": "button",
+                "action_id": SNOOZE_ACTION,
+                "value": lock.id,
+                "text": {"type": "plain_text", "text": text[:75]},
+            }
+        )
     return f"{title}: waiting for an answer", body
 
 
 def decided(lock: Call) -> Surface:
-    template = messages.OUTCOME_WORDS.get(lock.status, "{when}")
+    automatic = lock.actor is None and lock.status in ("resolved", "rejected")
+    key = f"auto-{lock.status}" if automatic else lock.status
+    template = messages.OUTCOME_WORDS.get(key, "{when}")
     outcome = template.format(who=messages.who(lock.actor), when=messages.when(lock.decided_at))
     if lock.comment:
         outcome += f": “{lock.comment}”"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flows import replay
+from flows import replay, timers
 from flows.app import FlowApp, Launch, Registry, Request, call
 from flows.clock import Clock, SystemClock
 from flows.codec import NotStorable, decode, encode
@@ -188,7 +188,7 @@ class Engine:
         event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
         execution = await self.store.decide(
             lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
-            claim=self._claim(now),
+            claim=self.claim_for(now),
         )  # fmt: skip
         if execution is None:
             return Decision("decided", await self._lock(lock.id))
@@ -205,7 +205,7 @@ class Engine:
         self.wake(lock.execution_id, execution)
         return Decision("accepted" if status == "resolved" else "rejected", decided)
 
-    def _claim(self, now: float) -> Claim:
+    def claim_for(self, now: float) -> Claim:
         return Claim(self.owner, now, now - self.config.claim_ttl)
 
     async def cancel(self, execution_id: str, actor: str | None, reason: str | None = None) -> bool:
@@ -236,23 +236,12 @@ class Engine:
         return fired
 
     async def fire(self, timer: Timer) -> bool:
-        now = self.clock.now()
-        if timer.kind == "deadline":
-            event = NewEvent(kind="expired", call_id=timer.call_id)
-            status = "expired"
-        else:
-            event = NewEvent(kind="woke", call_id=timer.call_id)
-            status = "done"
-        claim = self._claim(now)
-        execution = await self.store.fire_timer(timer, now, status=status, event=event, claim=claim)
-        if execution is None:
-            return False
-        if timer.kind == "deadline" and timer.call_id:
-            lock = await self.store.call(timer.call_id)
-            if lock:
-                await self.announce("lock_resolved", execution, lock)
-        self.wake(timer.execution_id, execution)
-        return True
+        """Act on one timer, if this caller is the one that fires it (see ``flows.timers``)."""
+        return await timers.fire(self, timer)
+
+    async def snooze(self, lock_id: str, actor: str | None) -> Call | None:
+        """Push an open lock's deadline back by its policy's ``snooze``; None if not allowed."""
+        return await timers.snooze(self, lock_id, actor)
 
     async def recover(self) -> int:
         """Wake executions that have work and no live owner (a crashed process's runs)."""
@@ -312,14 +301,20 @@ class Engine:
         handed = self._claimed.pop(execution_id, None)
         if handed is not None:
             return handed, await self.store.calls(execution_id)
-        return await self.store.claim(execution_id, self._claim(self.clock.now()))
+        return await self.store.claim(execution_id, self.claim_for(self.clock.now()))
 
     async def announce(self, method: str, *args: Any) -> None:
         """Tell the notifier; its failures are logged, never the engine's problem."""
+        await self.tell(method, *args)
+
+    async def tell(self, method: str, *args: Any) -> bool:
+        """Tell the notifier; False (and logged) if it failed."""
         try:
             await getattr(self.notifier, method)(*args)
         except Exception:
             log.exception("notifier %s failed", method)
+            return False
+        return True
 
 
 def encode_loose(values: Mapping[str, Any]) -> Any:

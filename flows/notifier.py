@@ -25,6 +25,16 @@ class Notifier(Protocol):
     async def lock_resolved(self, execution: Execution, lock: Call) -> None:
         """A lock was answered, rejected, expired or cancelled; ``lock.status`` says which."""
 
+    async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        """Nudge about a lock still open (past its deadline when ``lock.deadline`` is past);
+        ``people`` were added by escalation. Raise if it could not be delivered: it is retried."""
+
+    async def escalated(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        """``people`` (user ids, or ``S…`` user groups) may now answer; tell them."""
+
+    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
+        """``actor`` pushed the lock's deadline back; ``lock.deadline`` is the new one."""
+
 
 class NullNotifier:
     async def status_changed(self, execution: Execution) -> None:
@@ -37,6 +47,15 @@ class NullNotifier:
         pass
 
     async def lock_resolved(self, execution: Execution, lock: Call) -> None:
+        pass
+
+    async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        pass
+
+    async def escalated(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        pass
+
+    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
         pass
 
 
@@ -57,6 +76,15 @@ class RecordingNotifier:
 
     async def lock_resolved(self, execution: Execution, lock: Call) -> None:
         self.calls.append(("lock_resolved", execution.id, lock))
+
+    async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        self.calls.append(("reminder", execution.id, (lock.name, people)))
+
+    async def escalated(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        self.calls.append(("escalated", execution.id, (lock.name, people)))
+
+    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
+        self.calls.append(("snoozed", execution.id, (lock.name, actor, lock.deadline)))
 
     def of(self, method: str, execution_id: str | None = None) -> list[Any]:
         return [d for m, e, d in self.calls if m == method and execution_id in (None, e)]

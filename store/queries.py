@@ -325,14 +325,55 @@ def due_timers(conn: Connection, now: float, limit: int) -> list[Timer]:
     return [Timer.model_validate(r._mapping) for r in conn.execute(query)]
 
 
-def fire_timer(
-    conn: Connection, timer: Timer, now: float, status: str, event: NewEvent, claim: Claim | None
-) -> Execution | None:
+def fire_only(conn: Connection, timer_id: int, now: float) -> bool:
+    """The timer's compare-and-set: exactly one caller moves it from pending to fired."""
     fired = conn.execute(
         update(timers)
-        .where(timers.c.id == timer.id, timers.c.status == "pending")
+        .where(timers.c.id == timer_id, timers.c.status == "pending")
         .values(status="fired", fired_at=now, attempts=timers.c.attempts + 1)
     )
-    if fired.rowcount != 1 or timer.call_id is None:
+    return fired.rowcount == 1
+
+
+def fire_timer(
+    conn: Connection,
+    timer: Timer,
+    now: float,
+    status: str,
+    result: Any,
+    comment: str | None,
+    event: NewEvent,
+    claim: Claim | None,
+) -> Execution | None:
+    if not fire_only(conn, timer.id, now) or timer.call_id is None:
         return None
-    return decide(conn, timer.call_id, now, status, None, None, None, event, claim)
+    return decide(conn, timer.call_id, now, status, result, None, comment, event, claim)
+
+
+def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:
+    conn.execute(
+        update(timers)
+        .where(timers.c.id == timer_id, timers.c.status == "fired")
+        .values(status="pending", due_at=due_at)
+    )
+
+
+def snooze(conn: Connection, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
+    """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds."""
+    moved = conn.execute(
+        update(calls)
+        .where(calls.c.id == call_id, calls.c.status == "open")
+        .values(deadline=calls.c.deadline + by)
+        .returning(calls.c.execution_id)
+    ).scalar()
+    if moved is None:
+        return None
+    conn.execute(
+        update(timers)
+        .where(
+            timers.c.call_id == call_id, timers.c.kind == "deadline", timers.c.status == "pending"
+        )
+        .values(due_at=timers.c.due_at + by)
+    )
+    conn.execute(_INSERT_EVENTS, _events(moved, now, [event]))
+    return call(conn, call_id)

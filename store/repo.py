@@ -175,11 +175,31 @@ class Store:
         return await self.run(q.due_timers, now, limit)
 
     async def fire_timer(
-        self, timer: Timer, now: float, *, status: str, event: NewEvent, claim: Claim | None = None
+        self,
+        timer: Timer,
+        now: float,
+        *,
+        status: str,
+        event: NewEvent,
+        result: Any = None,
+        comment: str | None = None,
+        claim: Claim | None = None,
     ) -> Execution | None:
         """Fire a timer exactly once: the timer's own compare-and-set, then the call it closes,
         in one transaction. Returns the woken execution, or None if this caller did not fire it."""
-        return await self.run(q.fire_timer, timer, now, status, event, claim)
+        return await self.run(q.fire_timer, timer, now, status, result, comment, event, claim)
+
+    async def fire_only(self, timer: Timer, now: float) -> bool:
+        """Fire a timer that closes nothing (a reminder): True for the one caller that fires it."""
+        return await self.run(q.fire_only, timer.id, now)
+
+    async def retry_timer(self, timer: Timer, due_at: float) -> None:
+        """A fired timer whose action failed goes back to pending, due again at ``due_at``."""
+        await self.run(q.retry_timer, timer.id, due_at)
+
+    async def snooze(self, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
+        """Push an open lock's deadline back; None if the lock is no longer open."""
+        return await self.run(q.snooze, call_id, by, now, event)
 
 
 __all__ = ["Claim", "Store"]

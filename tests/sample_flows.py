@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flows import FlowApp, InputsError, Launch, LockExpired, LockRejected, Request, Tracer
 from flows.forms import Cancel, Checkbox, InputNumber, InputText, Markdown, Model, Submit
+from flows.policy import Escalation
 
 app = FlowApp()
 
@@ -107,3 +109,24 @@ async def no_form(tracer: Tracer) -> None:
 async def sleeper(tracer: Tracer) -> str:
     await tracer.sleep(120)
     return "rested"
+
+
+@app.flow("reminded")
+async def reminded(tracer: Tracer) -> Any:
+    return await tracer.lock(
+        "final", timeout=3 * 3600, remind=3600, escalate=Escalation.of(5400, ["UMANAGER"])
+    )
+
+
+@app.flow("policies")
+async def policies(inputs: dict[str, Any], tracer: Tracer) -> Any:
+    then = inputs["then"] if inputs["then"] != "approve" else ("approve", {"ok": "default"})
+    try:
+        return await tracer.lock("final", timeout=60, remind=[30], on_timeout=then)
+    except LockRejected as exc:
+        return f"rejected: {exc.comment}"
+
+
+@app.flow("snoozable")
+async def snoozable(tracer: Tracer) -> Any:
+    return await tracer.lock("final", timeout=3600, snooze=timedelta(days=1))

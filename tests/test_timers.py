@@ -1,0 +1,180 @@
+"""Service levels of locks, with an injected clock: reminders, escalation, every on_timeout
+policy, snoozing, and delivery retries. No test sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from flows import Engine, EngineConfig, RecordingNotifier, Request
+from flows.clock import FakeClock
+from flows.policy import Escalation, Policy, humanize, make_policy, reminder_times
+from store import Call, Execution, Store
+from tests.sample_flows import app
+
+H = 3600.0
+
+
+class Flaky(RecordingNotifier):
+    """Fails the first ``failures`` reminders, as Slack being down would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("slack is down")
+        await super().reminder(execution, lock, people)
+
+
+@pytest.fixture
+async def env(store: Store) -> AsyncIterator[tuple[Engine, RecordingNotifier, FakeClock]]:
+    clock = FakeClock()
+    notes = Flaky(0)
+    engine = Engine(store, [app], notes, clock, EngineConfig())
+    yield engine, notes, clock
+    await engine.close()
+
+
+async def start(engine: Engine, flow: str, inputs: dict[str, Any] | None = None) -> str:
+    eid = await engine.start(flow, inputs, Request(flow, "UALICE"))
+    await engine.settled(eid)
+    return eid
+
+
+async def tick(engine: Engine, clock: FakeClock, seconds: float) -> int:
+    clock.advance(seconds)
+    fired = await engine.fire_due()
+    await engine.idle()
+    return fired
+
+
+async def test_reminders_and_escalation_at_the_right_times(env: Any) -> None:
+    engine, notes, clock = env
+    eid = await start(engine, "reminded")
+    assert await tick(engine, clock, H - 1) == 0
+    assert await tick(engine, clock, 1) == 1
+    assert notes.of("reminder", eid) == [("final", [])]
+    assert await tick(engine, clock, 0.5 * H) == 1  # escalation at 1.5 h
+    assert notes.of("escalated", eid) == [("final", ["UMANAGER"])]
+    assert await tick(engine, clock, 0.5 * H) == 1  # second reminder now mentions the manager
+    assert notes.of("reminder", eid) == [("final", []), ("final", ["UMANAGER"])]
+    assert await tick(engine, clock, H) == 1  # the deadline: no reminder at 3 h, it expires
+    execution = await engine.store.execution(eid)
+    assert execution.status == "error" and "final expired" in execution.error
+    kinds = [e.kind for e in await engine.store.events(eid)]
+    assert kinds.count("reminded") == 2 and kinds.count("escalated") == 1
+    assert kinds.count("expired") == 1
+
+
+async def test_answering_cancels_the_remaining_reminders(env: Any) -> None:
+    engine, notes, clock = env
+    eid = await start(engine, "reminded")
+    [lock] = notes.of("lock_opened", eid)
+    await engine.submit(lock.id, {"ok": True}, "UBOB")
+    await engine.settled(eid)
+    assert await tick(engine, clock, 10 * H) == 0
+    assert notes.of("reminder", eid) == [] and notes.of("escalated", eid) == []
+
+
+@pytest.mark.parametrize(
+    ("then", "status", "result"),
+    [
+        ("reject", "finished", "rejected: no answer by the deadline"),
+        ("approve", "finished", {"ok": "default"}),
+        ("fail", "error", None),
+    ],
+)
+async def test_each_on_timeout_policy(env: Any, then: str, status: str, result: Any) -> None:
+    engine, notes, clock = env
+    eid = await start(engine, "policies", {"then": then})
+    assert await tick(engine, clock, 30) == 1  # the reminder 30 s before the deadline
+    assert await tick(engine, clock, 30) == 1
+    execution = await engine.store.execution(eid)
+    assert (execution.status, execution.result) == (status, result)
+    [lock] = notes.of("lock_resolved", eid)
+    assert lock.status == {"reject": "rejected", "approve": "resolved", "fail": "expired"}[then]
+
+
+async def test_keep_stays_open_and_keeps_reminding(env: Any) -> None:
+    engine, notes, clock = env
+    eid = await start(engine, "policies", {"then": "keep"})
+    await tick(engine, clock, 60)
+    await tick(engine, clock, 60)
+    await tick(engine, clock, 60)
+    assert (await engine.store.execution(eid)).status == "awaiting"
+    assert len(notes.of("reminder", eid)) >= 3  # 30 s before, at the deadline, and on
+    kinds = [e.kind for e in await engine.store.events(eid)]
+    assert "overdue" in kinds and "expired" not in kinds
+    [lock] = notes.of("lock_opened", eid)
+    assert (await engine.submit(lock.id, {"ok": True}, "UBOB")).outcome == "accepted"
+    await engine.settled(eid)
+    assert (await engine.store.execution(eid)).result == {"ok": True}
+
+
+async def test_snooze_moves_the_deadline_and_is_audited(env: Any) -> None:
+    engine, notes, clock = env
+    eid = await start(engine, "snoozable")
+    [lock] = notes.of("lock_opened", eid)
+    snoozed = await engine.snooze(lock.id, "UBOB")
+    assert snoozed and snoozed.deadline == lock.deadline + 86400
+    assert await tick(engine, clock, H) == 0  # the old deadline passes quietly
+    assert (await engine.store.execution(eid)).status == "awaiting"
+    assert await tick(engine, clock, 86400) == 1
+    assert (await engine.store.execution(eid)).status == "error"
+    [event] = [e for e in await engine.store.events(eid) if e.kind == "snoozed"]
+    assert (event.actor, event.detail) == ("UBOB", {"by": 86400.0})
+    assert notes.of("snoozed", eid) == [("final", "UBOB", lock.deadline + 86400)]
+    other = await start(engine, "reminded")
+    [no_snooze] = notes.of("lock_opened", other)
+    assert await engine.snooze(no_snooze.id, "UBOB") is None  # the flow does not allow it
+
+
+async def test_an_undelivered_reminder_is_retried_with_backoff(store: Store) -> None:
+    clock = FakeClock()
+    notes = Flaky(failures=2)
+    engine = Engine(store, [app], notes, clock)
+    eid = await start(engine, "reminded")
+    assert await tick(engine, clock, H) == 0  # failed: back to pending
+    assert await tick(engine, clock, 4) == 0  # not due again yet
+    assert await tick(engine, clock, 1) == 0  # 5 s later: failed again
+    assert await tick(engine, clock, 10) == 1  # 10 s later: delivered
+    assert notes.of("reminder", eid) == [("final", [])]
+    assert [e.kind for e in await store.events(eid)].count("reminded") == 1
+    await engine.close()
+
+
+def test_policy_arguments_are_checked() -> None:
+    for bad in (0, -5, float("nan"), timedelta(0)):
+        with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+            make_policy(bad, 10800)
+    with pytest.raises(TypeError, match="timeout must be seconds or a timedelta"):
+        make_policy("1h", 10800)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="on_timeout must be one of"):
+        make_policy(None, 10800, on_timeout="explode")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="approve"):
+        make_policy(None, 10800, on_timeout=("reject", 1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="remind must be a positive"):
+        make_policy(None, 10800, remind=0)
+    with pytest.raises(ValueError, match="user ids"):
+        Escalation.of(60, ["alice"])
+    assert make_policy(None, 10800).timeout == 10800
+    assert make_policy(timedelta(minutes=5), 10800).timeout == 300
+    policy = make_policy(60, 1, remind=[10, 30], on_timeout=("approve", 1), snooze=5)
+    assert Policy.from_json(policy.to_json()) == policy
+
+
+def test_reminder_maths() -> None:
+    every = Policy(timeout=10, remind_every=3)
+    assert reminder_times(every, 100, 110) == [103, 106, 109]
+    before = Policy(timeout=10, remind_before=(5, 20))
+    assert reminder_times(before, 100, 110) == [105]  # 20 s before would be before opening
+    assert len(reminder_times(Policy(timeout=1e6, remind_every=1), 0, 1e6)) == 50
+    assert [humanize(s) for s in (30, 90, 7200, 86400, 172800)] == [
+        "30 s", "2 min", "2 h", "1 day", "2 days",
+    ]  # fmt: skip
