@@ -4,21 +4,21 @@ Messages and modals share ids (block ``input_block_id(name)``, action ``name``),
 reads either surface and a re-rendered message keeps what was typed. Inputs are always optional:
 ``flows.parse`` validates, and its errors come back as hints (messages) or as
 ``response_action: "errors"`` (modals). Display text is cut to Slack's limits; identifiers that
-cutting would corrupt (lock id, callback id, private metadata) raise ValueError instead.
+cutting would corrupt (lock id, callback id, private metadata) raise ValueError instead. Text
+conversion (markdown/HTML to mrkdwn, escaping, cutting, splitting) lives in ``bot.mrkdwn``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import math
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from bot.mrkdwn import chunks, cut, html_to_mrkdwn, markdown_to_mrkdwn, mrkdwn_escape
 from flows.errors import GLOBAL
 
 ACTION_SUBMIT = "lockstep_submit"
@@ -65,12 +65,8 @@ def _action_id(name: str) -> str:
     return name[:_ID]
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _plain(text: str, limit: int) -> dict[str, str]:
-    return {"type": "plain_text", "text": _cut(text, limit)}
+    return {"type": "plain_text", "text": cut(text, limit)}
 
 
 def _checked_id(value: str, limit: int, what: str) -> str:
@@ -95,73 +91,11 @@ def _as_list(value: Any) -> list[Any]:
 
 # --- text ------------------------------------------------------------------------------------
 
-_SLACK_SEQ = re.compile(r"(<(?:[@#!][^<>|\s]+|(?:https?|mailto):[^<>|\s]+)(?:\|[^<>]*)?>)")
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
-_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
-_URL = re.compile(r"(https?|mailto):")
-_Rule = tuple[str, str | Callable[[re.Match[str]], str]]
-_HTML_RULES: list[_Rule] = [
-    (r"(?is)<(script|style)\b.*?</\1\s*>", ""),
-    (r"(?is)<h[1-6]\b[^>]*>(.*?)</h[1-6]\s*>", lambda m: f"\n*{m.group(1).strip()}*\n"),
-    (r"(?i)</?(b|strong)\b[^>]*>", "*"),
-    (r"(?i)</?(i|em)\b[^>]*>", "_"),
-    (r"(?i)<li\b[^>]*>", "\n• "),
-    (r"(?i)<br\s*/?>|</?(p|div|ul|ol|tr|table|pre|blockquote)\b[^>]*>", "\n"),
-    (r"<[^>]*>", ""),
-]
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _mrkdwn_escape(text: str) -> str:
-    """Escapes ``&<>`` but keeps Slack's own sequences: mentions, ``<!here>``, links."""
-    parts = _SLACK_SEQ.split(text)
-    return "".join(p if i % 2 else _escape(p) for i, p in enumerate(parts))
-
-
-def _link(m: re.Match[str]) -> str:
-    label, url = m.group(1), m.group(2)
-    return f"<{url}|{label}>" if _URL.match(url) else f"{label} ({url})"
-
-
-def _markdown(text: str) -> str:
-    """Headings become bold lines (mrkdwn has none); ``**bold**`` and links are translated."""
-    lines, fenced = [], False
-    for line in text.splitlines():
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        elif not fenced:
-            line = _LINK.sub(_link, _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", line))
-            line = _HEADING.sub(lambda m: f"*{m.group(1).replace('*', '')}*", line)
-        lines.append(line)
-    return _mrkdwn_escape("\n".join(lines)).strip()
-
-
-def _html(text: str) -> str:
-    text = re.sub(r"\s+", " ", text)  # as in a browser: only tags make line breaks
-    for pattern, replacement in _HTML_RULES:
-        text = re.sub(pattern, replacement, text)
-    text = re.sub(r" *\n *", "\n", _escape(html.unescape(text)))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def _chunks(text: str, limit: int = _SECTION) -> Iterator[str]:
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit + 1)
-        cut = cut if cut > 0 else text.rfind(" ", 0, limit + 1)
-        cut = cut if cut > 0 else limit
-        if text[:cut].strip():
-            yield text[:cut].rstrip()
-        text = text[cut:].lstrip()
-    if text.strip():
-        yield text
-
 
 def _sections(text: str) -> list[Block]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in _chunks(text)]
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text, _SECTION)
+    ]
 
 
 def _text_blocks(form: Form) -> list[Block]:
@@ -171,7 +105,7 @@ def _text_blocks(form: Form) -> list[Block]:
 def _display_blocks(element: Mapping[str, Any]) -> list[Block]:
     kind, text = element.get("type"), element.get("text")
     if kind in ("markdown", "html") and isinstance(text, str):
-        return _sections(_markdown(text) if kind == "markdown" else _html(text))
+        return _sections(markdown_to_mrkdwn(text) if kind == "markdown" else html_to_mrkdwn(text))
     return [{"type": "divider"}] if kind in ("break", "hr") else []
 
 
@@ -321,7 +255,7 @@ def _initial(el: Mapping[str, Any], values: Mapping[str, Any] | None) -> Any:
 
 def _input_block(el: Mapping[str, Any], value: Any, errors: list[str], *, modal: bool) -> Block:
     mark = " *" if el.get("required") else ""
-    label = _cut(_text_of(el, "label", "name") or UNNAMED, _LABEL - len(mark)) + mark
+    label = cut(_text_of(el, "label", "name") or UNNAMED, _LABEL - len(mark)) + mark
     block: Block = {
         "type": "input",
         "block_id": input_block_id(el["name"]),
@@ -430,7 +364,7 @@ def _message(
     form: Form, lock_id: str, title: str, errors: Mapping[str, Any] | None, values: Any
 ) -> list[Block]:
     glob, fields = _split_errors(form, errors)
-    warning = _sections(_cut("\n".join(f":warning: {_mrkdwn_escape(m)}" for m in glob), _SECTION))
+    warning = _sections(cut("\n".join(f":warning: {mrkdwn_escape(m)}" for m in glob), _SECTION))
     body = _form_blocks(form, modal=False, values=values, errors=fields)
     return _header(title) + warning + body + [_actions(form, lock_id)]
 
@@ -467,7 +401,7 @@ def open_form_blocks(form: Form, *, lock_id: str, title: str) -> list[Block]:
 
 
 def decided_blocks(form: Form, *, title: str, outcome: str) -> list[Block]:
-    line = {"type": "mrkdwn", "text": _cut(_mrkdwn_escape(outcome.strip()), _SECTION)}
+    line = {"type": "mrkdwn", "text": cut(mrkdwn_escape(outcome.strip()), _SECTION)}
     tail = [{"type": "context", "elements": [line]}] if outcome.strip() else []
     return _capped(_header(title), _text_blocks(form), tail)
 
@@ -516,7 +450,7 @@ def modal_errors(errors: Mapping[str, list[str]], *, form: Form | None = None) -
         first = next((k for k, v in fields.items() if v), None)
     if glob and first is not None:
         fields[first] = glob + fields.get(first, [])
-    return {input_block_id(k): _cut(" ".join(v), _LABEL) for k, v in fields.items() if v}
+    return {input_block_id(k): cut(" ".join(v), _LABEL) for k, v in fields.items() if v}
 
 
 # --- state.values ----------------------------------------------------------------------------
