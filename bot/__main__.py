@@ -23,11 +23,10 @@ async def socket_mode(settings: Settings, registry: Registry, app_token: str) ->
 
     lockstep = await Lockstep.create(settings, registry)
     handler = AsyncSocketModeHandler(lockstep.bolt, app_token)
-    sweeper = asyncio.create_task(lockstep.sweep_forever())
+    lockstep.scheduler.start()
     try:
         await handler.start_async()  # type: ignore[no-untyped-call]
     finally:
-        sweeper.cancel()
         await lockstep.close()
 
 

@@ -1,14 +1,12 @@
 """The running bot: store, engine and Bolt app wired together, served over HTTP or Socket Mode.
 
 The HTTP path is a thin adapter: verify the signature, check the payload's shape, hand it to
-Bolt, translate the answer back. A periodic sweep fires due timers, resumes orphaned runs and
-posts locks whose message never made it to Slack (the outbox).
+Bolt, translate the answer back. The scheduler sweeps periodically: due timers, orphaned runs,
+and locks whose message never made it to Slack (the outbox).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import json
 import logging
@@ -28,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import inbound
 from bot.handlers import Handlers
 from bot.notifier import SlackNotifier
+from bot.scheduler import TimerScheduler
 from bot.settings import Settings, SettingsError
 from flows import Engine, FlowApp, Registry
 from flows.clock import Clock, SystemClock
@@ -59,6 +58,7 @@ class Lockstep:
         self.bolt = bolt
         secret = settings.slack_signing_secret
         self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+        self.scheduler = TimerScheduler(engine, self.sweep, settings.sweep_seconds)
 
     @classmethod
     async def create(
@@ -110,20 +110,9 @@ class Lockstep:
     # background -----------------------------------------------------------------------------
 
     async def _background(self, _app: web.Application) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(self.sweep_forever())
+        self.scheduler.start()
         yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
         await self.close()
-
-    async def sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("sweep failed; retrying next round")
-            await asyncio.sleep(self.settings.sweep_seconds)
 
     async def sweep(self, outbox_grace: float = OUTBOX_GRACE) -> None:
         await self.engine.sweep()
@@ -134,6 +123,7 @@ class Lockstep:
                 await self.engine.announce("lock_opened", execution, lock)
 
     async def close(self) -> None:
+        self.scheduler.shutdown()
         await self.engine.close()
         await self.store.close()
 

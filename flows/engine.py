@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -78,6 +78,7 @@ class Engine:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wanted: set[str] = set()
         self._claimed: dict[str, Execution] = {}
+        self.timer_hook: Callable[[float], None] | None = None  # told the earliest new timer
 
     # starting -------------------------------------------------------------------------------
 
@@ -302,6 +303,12 @@ class Engine:
         if handed is not None:
             return handed, await self.store.calls(execution_id)
         return await self.store.claim(execution_id, self.claim_for(self.clock.now()))
+
+    def timers_added(self, new_timers: Iterable[Mapping[str, Any]]) -> None:
+        """Tell the scheduler (if any) when the earliest of some new timers is due."""
+        due = [t["due_at"] for t in new_timers]
+        if due and self.timer_hook is not None:
+            self.timer_hook(min(due))
 
     async def announce(self, method: str, *args: Any) -> None:
         """Tell the notifier; its failures are logged, never the engine's problem."""

@@ -93,6 +93,7 @@ async def _flush(engine: Engine, run: Run) -> None:
         await engine.store.add(
             run.execution.id, engine.clock.now(), new_calls, new_timers, new_events
         )
+        engine.timers_added(new_timers)
         await _announce_opened(engine, run.execution, new_calls)
 
 
@@ -104,6 +105,7 @@ async def _park(engine: Engine, run: Run) -> bool:
         run.execution.id, engine.owner, run.execution.wakeups, now,
         new_calls, new_timers, new_events, awaiting,
     )  # fmt: skip
+    engine.timers_added(new_timers)
     current = run.execution.model_copy(update={"status": "awaiting", "updated_at": now})
     await _announce_opened(engine, current, new_calls)
     if released:

@@ -86,6 +86,7 @@ async def _nudge(engine: Engine, timer: Timer, lock: Call | None, policy: Policy
                 "attempts": 0, "fired_at": None, "payload": None,
             }  # fmt: skip
             await engine.store.add(lock.execution_id, now, new_timers=[again])
+            engine.timers_added([again])
         event = NewEvent(kind="overdue" if overdue else "reminded", call_id=lock.id)
         told = await engine.tell("reminder", execution, lock, people)
     if told:

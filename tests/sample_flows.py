@@ -130,3 +130,8 @@ async def policies(inputs: dict[str, Any], tracer: Tracer) -> Any:
 @app.flow("snoozable")
 async def snoozable(tracer: Tracer) -> Any:
     return await tracer.lock("final", timeout=3600, snooze=timedelta(days=1))
+
+
+@app.flow("quick")
+async def quick(inputs: dict[str, Any], tracer: Tracer) -> Any:
+    return await tracer.lock("final", timeout=inputs["timeout"])

@@ -1,0 +1,86 @@
+"""APScheduler drives the timers; the store stays the truth.
+
+One interval job sweeps (due timers, orphaned runs, unposted locks). After each sweep, every
+timer due within the next ``horizon`` seconds gets a date job of its own, so it fires on time
+rather than at the next sweep. Timers further out cost nothing in memory: 100,000 pending
+timers are 100,000 rows, not 100,000 jobs. Firing is the timer's compare-and-set, so a job
+that loses to another process (or to the sweep) does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from flows import Engine
+from store import Timer
+
+log = logging.getLogger("lockstep.scheduler")
+PLAN_LIMIT = 5000  # date jobs at most at once; the sweep catches the rest
+
+
+class TimerScheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        sweep: Callable[[], Awaitable[None]],
+        every: float,
+        horizon: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sweep = sweep
+        self.every = every
+        self.horizon = horizon if horizon is not None else 2 * every
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.planned: set[int] = set()
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self._sweep, "interval", seconds=self.every, id="sweep",
+            next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
+        )  # fmt: skip
+        self.scheduler.start()
+        self.engine.timer_hook = self.soon
+
+    def shutdown(self) -> None:
+        self.engine.timer_hook = None
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def soon(self, due_at: float) -> None:
+        """The engine made a timer: plan it now if it is due before the next sweep."""
+        if due_at - self.engine.clock.now() < self.horizon:
+            self.scheduler.add_job(self.plan, id="plan", replace_existing=True)
+
+    async def _sweep(self) -> None:
+        try:
+            await self.sweep()
+            await self.plan()
+        except Exception:
+            log.exception("sweep failed; the next one retries")
+
+    async def plan(self) -> int:
+        """Give every timer due within the horizon a date job; returns how many were added."""
+        now = self.engine.clock.now()
+        added = 0
+        for timer in await self.engine.store.due_timers(now + self.horizon, PLAN_LIMIT):
+            if timer.id in self.planned:
+                continue
+            self.planned.add(timer.id)
+            run_at = datetime.fromtimestamp(max(timer.due_at, now), UTC)
+            self.scheduler.add_job(
+                self._fire, "date", run_date=run_at, args=[timer], id=f"timer-{timer.id}",
+                replace_existing=True, misfire_grace_time=None,
+            )  # fmt: skip
+            added += 1
+        return added
+
+    async def _fire(self, timer: Timer) -> None:
+        self.planned.discard(timer.id)
+        try:
+            await self.engine.fire(timer)
+        except Exception:
+            log.exception("timer %s failed; the sweep retries it", timer.id)
