@@ -199,14 +199,14 @@ def finish(
 
 
 def cancel(conn: Connection, execution_id: str, now: float, reason: str, event: NewEvent) -> bool:
+    close_open(conn, execution_id, now)  # calls and timers first: the order every path uses
     ended = conn.execute(
         update(executions)
         .where(executions.c.id == execution_id, LIVE)
         .values(status="cancelled", error=reason, updated_at=now)
     )
     if ended.rowcount != 1:
-        return False
-    close_open(conn, execution_id, now)
+        return False  # already ended: it had no open calls to close
     conn.execute(insert(events), _events(execution_id, now, [event]))
     return True
 
@@ -345,9 +345,22 @@ def fire_timer(
     event: NewEvent,
     claim: Claim | None,
 ) -> Execution | None:
-    if not fire_only(conn, timer.id, now) or timer.call_id is None:
+    """Close the timer's call (its compare-and-set decides) and mark the timer fired. Rows are
+    taken in the order every path uses, call then timers then execution, so a submission
+    racing the deadline cannot deadlock with it."""
+    if timer.call_id is None:
         return None
-    return decide(conn, timer.call_id, now, status, result, None, comment, event, claim)
+    woken = decide(conn, timer.call_id, now, status, result, None, comment, event, claim)
+    if woken:  # this timer closed the call (decide just dropped it with the call's others)
+        done = {"status": "fired", "fired_at": now, "attempts": timers.c.attempts + 1}
+        conn.execute(update(timers).where(timers.c.id == timer.id).values(**done))
+    else:  # the call was closed by someone else first: the timer has nothing left to do
+        conn.execute(
+            update(timers)
+            .where(timers.c.id == timer.id, timers.c.status == "pending")
+            .values(status="cancelled")
+        )
+    return woken
 
 
 def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:

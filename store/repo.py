@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import queries as q
@@ -16,6 +16,14 @@ from store.models import Call, Event, Execution, NewEvent, Timer
 from store.queries import Claim
 
 T = TypeVar("T")
+
+
+DEADLOCK_RETRIES = 3
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40P01", "40001"} or "deadlock detected" in str(exc.orig)
 
 
 class Store:
@@ -40,12 +48,19 @@ class Store:
             await asyncio.to_thread(checkpoint, self.engine)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(connection, *args)`` as one transaction: committed if it returns."""
-        if isinstance(self.engine, AsyncEngine):
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(fn, *args)
-        with self.engine.begin() as sync_conn:
-            return fn(sync_conn, *args)
+        """Run ``fn(connection, *args)`` as one transaction: committed if it returns. On
+        Postgres, a transaction chosen as a deadlock victim is run again (it changed nothing)."""
+        if not isinstance(self.engine, AsyncEngine):
+            with self.engine.begin() as sync_conn:
+                return fn(sync_conn, *args)
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                async with self.engine.begin() as conn:
+                    return await conn.run_sync(fn, *args)
+            except DBAPIError as exc:
+                if attempt == DEADLOCK_RETRIES or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     # executions -----------------------------------------------------------------------------
 

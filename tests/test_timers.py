@@ -3,6 +3,7 @@ policy, snoozing, and delivery retries. No test sleeps."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -178,3 +179,23 @@ def test_reminder_maths() -> None:
     assert [humanize(s) for s in (30, 90, 7200, 86400, 172800)] == [
         "30 s", "2 min", "2 h", "1 day", "2 days",
     ]  # fmt: skip
+
+
+async def test_a_submission_racing_its_deadline_has_exactly_one_outcome(env: Any) -> None:
+    engine, notes, clock = env
+    for _ in range(10):
+        eid = await start(engine, "quick", {"timeout": 60})
+        [lock] = notes.of("lock_opened", eid)
+        clock.advance(60)
+        [timer] = [t for t in await engine.store.due_timers(clock.now()) if t.call_id == lock.id]
+        decision, fired = await asyncio.gather(
+            engine.submit(lock.id, {"ok": True}, "UBOB"), engine.fire(timer)
+        )
+        await engine.settled(eid)
+        execution = await engine.store.execution(eid)
+        kinds = [e.kind for e in await engine.store.events(eid)]
+        if decision.outcome == "accepted":  # the answer committed first: the expiry is discarded
+            assert not fired and execution.status == "finished" and "expired" not in kinds
+        else:  # the expiry won: the person is told it expired
+            assert fired and decision.outcome == "decided" and decision.lock.status == "expired"
+            assert execution.status == "error" and "lease" not in kinds
