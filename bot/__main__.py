@@ -45,7 +45,8 @@ def main() -> None:
         asyncio.run(socket_mode(settings, registry, token))
     else:
         announce = logging.getLogger("lockstep").info
-        web.run_app(http_app(settings, registry), port=settings.port, print=announce)
+        app = http_app(settings, registry)
+        web.run_app(app, port=settings.port, print=announce, access_log=None)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -51,7 +52,17 @@ def load_flows(modules: list[str]) -> Registry:
 
 
 class Lockstep:
-    def __init__(self, settings: Settings, store: Store, engine: Engine, bolt: AsyncApp) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        engine: Engine,
+        bolt: AsyncApp,
+        session: aiohttp.ClientSession,
+        handlers: Handlers,
+    ) -> None:
+        self.session = session
+        self.handlers = handlers
         self.settings = settings
         self.store = store
         self.engine = engine
@@ -65,7 +76,9 @@ class Lockstep:
         cls, settings: Settings, registry: Registry, clock: Clock | None = None
     ) -> Lockstep:
         store = await Store.open(settings.database_url)
+        session = aiohttp.ClientSession()  # one connection pool for every Web API call
         client = AsyncWebClient(
+            session=session,
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
             retry_handlers=[
@@ -78,11 +91,13 @@ class Lockstep:
             client=client,
             signing_secret=secret.get_secret_value() if secret else None,
             request_verification_enabled=settings.slack_app_token is None,
+            process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
         engine = Engine(store, registry, SlackNotifier(client, store, registry, clock), clock)
-        Handlers(engine).register(bolt)
-        return cls(settings, store, engine, bolt)
+        handlers = Handlers(engine)
+        handlers.register(bolt)
+        return cls(settings, store, engine, bolt, session, handlers)
 
     # HTTP -----------------------------------------------------------------------------------
 
@@ -124,8 +139,10 @@ class Lockstep:
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        await self.handlers.drain()
         await self.engine.close()
         await self.store.close()
+        await self.session.close()
 
 
 def _malformed(body: bytes, content_type: str) -> str | None:

@@ -1,14 +1,17 @@
 """The listeners: each Slack surface becomes one typed event and takes one path to the engine.
 
 Every handler acks first (Slack's 3 s), except where the answer must ride on the ack (modal
-errors), and opens views right after the ack while the trigger is fresh. Nothing here decides:
+errors); Bolt answers when the listener returns, and the rest runs as a tracked task after it
+(``after``), views first while the trigger is fresh. Nothing here decides:
 the engine does, with compare-and-set, so double clicks and Slack's retries are harmless.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks, inbound, messages, surfaces
 from bot.commands import parse_command
 from flows import Engine, InputsError, Launch, Request
+from flows.app import EntrySpec
 from store import TERMINAL, Call
 
 log = logging.getLogger("lockstep.slack")
@@ -28,6 +32,22 @@ class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def after(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the ack has gone: Bolt answers Slack when the listener returns."""
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling a Slack request failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
 
     def register(self, app: AsyncApp) -> None:
         app.command("/flow")(self.command)
@@ -75,6 +95,15 @@ class Handlers:
             await ack(text=text)
             return
         await ack()
+        self.after(self._open_entry(client, event, spec, values))
+
+    async def _open_entry(
+        self,
+        client: AsyncWebClient,
+        event: inbound.SlashCommand,
+        spec: EntrySpec,
+        values: dict[str, str],
+    ) -> None:
         request = Request(spec.name, event.user, {"channel": event.channel})
         if spec.model is None:
             try:
@@ -147,13 +176,16 @@ class Handlers:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await self._launch(client, launch, spec.summary)
+        self.after(self._launch(client, launch, spec.summary))
 
     # locks ----------------------------------------------------------------------------------
 
     async def submit_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        await ack()
         click = inbound.button_click(body)
+        await ack()
+        self.after(self._submit(client, click))
+
+    async def _submit(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
         if lock is None:
             return
@@ -174,8 +206,11 @@ class Handlers:
             await self._whisper(client, click, surfaces.already_decided(decision.lock))
 
     async def cancel_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        await ack()
         click = inbound.button_click(body)
+        await ack()
+        self.after(self._cancel_lock(client, click))
+
+    async def _cancel_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if await self._open_lock(client, click) is None:
             return
         decision = await self.engine.reject(click.lock_id, click.user)
@@ -183,16 +218,22 @@ class Handlers:
             await self._whisper(client, click, surfaces.already_decided(decision.lock))
 
     async def snooze_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        await ack()
         click = inbound.button_click(body)
+        await ack()
+        self.after(self._snooze(client, click))
+
+    async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if await self._open_lock(client, click) is None:
             return
         if await self.engine.snooze(click.lock_id, click.user) is None:
             await self._whisper(client, click, messages.CANNOT_SNOOZE)
 
     async def open_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        await ack()
         click = inbound.button_click(body)
+        await ack()
+        self.after(self._open_modal(client, click))
+
+    async def _open_modal(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
         if lock is not None:
             view = blocks.modal_view(

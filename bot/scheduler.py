@@ -20,6 +20,7 @@ from store import Timer
 
 log = logging.getLogger("lockstep.scheduler")
 PLAN_LIMIT = 5000  # date jobs at most at once; the sweep catches the rest
+MAX_HORIZON = 60.0
 
 
 class TimerScheduler:
@@ -33,9 +34,10 @@ class TimerScheduler:
         self.engine = engine
         self.sweep = sweep
         self.every = every
-        self.horizon = horizon if horizon is not None else 2 * every
+        self.horizon = horizon if horizon is not None else min(2 * every, MAX_HORIZON)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.planned: set[int] = set()
+        self._replan = False
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -51,9 +53,16 @@ class TimerScheduler:
             self.scheduler.shutdown(wait=False)
 
     def soon(self, due_at: float) -> None:
-        """The engine made a timer: plan it now if it is due before the next sweep."""
-        if due_at - self.engine.clock.now() < self.horizon:
-            self.scheduler.add_job(self.plan, id="plan", replace_existing=True)
+        """The engine made a timer: plan it now if it is due before the next plan would run.
+        A burst of new timers is planned in one pass."""
+        if due_at - self.engine.clock.now() >= self.horizon or self._replan:
+            return
+        self._replan = True
+        self.scheduler.add_job(self._plan_soon, id="plan", replace_existing=True)
+
+    async def _plan_soon(self) -> None:
+        self._replan = False
+        await self.plan()
 
     async def _sweep(self) -> None:
         try:
