@@ -1,8 +1,9 @@
 """An engine in its own process, for the crash tests: ``python -m tests.engine_proc URL CMD ...``.
 
 It prints one line per fact (``lock <execution> <lock id> <name>``, ``status <execution>
-<status>``) and serves (sweeps for due timers and orphaned runs) until killed, or until the
-execution it watches ends when ``--until-done`` is given. ``CLOCK_OFFSET`` moves its clock.
+<status>``) and serves (APScheduler sweeps for due timers and orphaned runs) until killed, or
+until the execution it watches ends when ``--until-done`` is given. ``fire-all`` races for every
+due timer and prints how many it fired. ``CLOCK_OFFSET`` moves its clock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import sys
 import time
 
+from bot.scheduler import TimerScheduler
 from flows import Engine, EngineConfig, Request
 from store import Call, Execution, Store
 from tests.sample_flows import app
@@ -62,14 +64,22 @@ async def main(url: str, cmd: str, *args: str) -> None:
         watch = decision.lock.execution_id
     elif cmd == "serve":
         watch = args[0]
+    elif cmd == "fire-all":  # race other processes for every due timer; report how many won
+        fired = 0
+        while await store.due_timers(clock.now(), 1):
+            fired += await engine.fire_due(limit=100)
+        await engine.idle()
+        print("fired", fired, flush=True)
+        await engine.close()
+        await store.close()
+        return
     until_done = "--until-done" in args
+    scheduler = TimerScheduler(engine, engine.sweep, every=0.05)  # APScheduler, as the bot runs
+    scheduler.start()
     while not (until_done and watch in printer.ended):
-        await engine.sweep()
         printer.changed.clear()
-        try:
-            await asyncio.wait_for(printer.changed.wait(), 0.05)
-        except TimeoutError:
-            pass
+        await printer.changed.wait()
+    scheduler.shutdown()
     execution = await store.execution(watch) if watch else None
     print("done", json.dumps(execution.result if execution else None), flush=True)
     await engine.close()

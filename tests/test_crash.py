@@ -11,6 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
+from flows import Engine, RecordingNotifier, Request
+from store import Store
+from tests.sample_flows import app
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -77,3 +82,50 @@ async def test_killed_while_awaiting_and_mid_step_finishes_once(
     await third.proc.wait()
     effects = [line.split(":")[0] for line in log.read_text().splitlines()]
     assert effects == ["first", "second"]  # each side effect happened exactly once
+
+
+async def test_a_timer_due_while_the_bot_is_down_fires_once_after_restart(
+    db_url: str, store: Store
+) -> None:
+    first = await Proc.spawn(db_url, "start", "quick", json.dumps({"timeout": 30}))
+    _, eid, lock_id, _ = await first.expect("lock")
+    await first.kill()  # down before the deadline
+    # back up after it: the restarted process's scheduler sweep finds the overdue timer
+    second = await Proc.spawn(db_url, "serve", eid, "--until-done", offset=60)
+    assert await second.expect("done") == ["done", "null"]
+    await second.proc.wait()
+    execution = await store.execution(eid)
+    assert execution and execution.status == "error" and "final expired" in (execution.error or "")
+    expired = [e for e in await store.events(eid) if e.kind == "expired"]
+    assert [e.call_id for e in expired] == [lock_id]
+
+
+async def test_two_processes_fire_a_thousand_due_timers_exactly_once(
+    db_url: str, store: Store
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several bot processes share Postgres, not a SQLite file")
+    engine = Engine(store, [app], RecordingNotifier())
+    gate = asyncio.Semaphore(20)
+
+    async def start() -> str:
+        async with gate:
+            eid = await engine.start("quick", {"timeout": 30}, Request("quick", "U1"))
+            await engine.settled(eid)
+            return eid
+
+    ids = await asyncio.gather(*(start() for _ in range(1000)))
+    await engine.close()
+    racers = [await Proc.spawn(db_url, "fire-all", offset=60) for _ in range(2)]
+    won = [int((await racer.expect("fired"))[1]) for racer in racers]
+    for racer in racers:
+        await racer.proc.wait()
+    assert sum(won) == 1000, won
+    expired = await store.run(
+        lambda conn: conn.execute(
+            text("SELECT count(*), count(DISTINCT call_id) FROM events WHERE kind = 'expired'")
+        ).one()
+    )
+    assert tuple(expired) == (1000, 1000)
+    statuses = {e.status for e in await store.executions(limit=2000)}
+    assert statuses == {"error"} and len(ids) == 1000
