@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flows import FlowApp, Tracer
 from flows.forms import InputText, Model, Submit
+from flows.policy import Escalation
 
 app = FlowApp()
 
@@ -37,3 +39,19 @@ def fragile_lease(inputs: dict[str, Any]) -> Any:
     if inputs["x"] == "boom":
         raise RuntimeError("database password is hunter2")  # must never reach the person
     return inputs
+
+
+@app.flow("nudged", summary="Nudged approval")
+async def nudged(tracer: Tracer) -> Any:
+    return await tracer.lock(
+        "nudge_form",
+        timeout=3 * 3600,
+        remind=3600,
+        escalate=Escalation.of(5400, ["UMANAGER", "SREVIEWERS"]),
+        snooze=timedelta(days=1),
+    )
+
+
+@app.lock("nudge_form")
+def nudge_form(data: dict[str, Any]) -> Model:
+    return Model(InputText("note", "Note"), Submit("Approve"))

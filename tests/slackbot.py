@@ -18,6 +18,7 @@ from bot.app import Lockstep, load_flows
 from bot.fakeslack import FakeSlack
 from bot.settings import Settings
 from bot.signing import interaction_body, signed_headers, slash_command_body
+from flows.clock import Clock
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0CHANNEL"
@@ -100,11 +101,11 @@ def settings(slack: FakeSlack, database_url: str, **extra: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_bot(database_url: str) -> AsyncIterator[Bot]:
+async def running_bot(database_url: str, clock: Clock | None = None) -> AsyncIterator[Bot]:
     async with FakeSlack() as slack:
         flows = "flows.examples.review,flows.examples.deploy,tests.slack_flows"
         config = settings(slack, database_url, LOCKSTEP_SWEEP_SECONDS=3600, LOCKSTEP_FLOWS=flows)
-        lockstep = await Lockstep.create(config, load_flows(config.flows))
+        lockstep = await Lockstep.create(config, load_flows(config.flows), clock)
         server = TestServer(lockstep.web_app(), host="127.0.0.1", port=0)
         await server.start_server()
         try:

@@ -1,0 +1,73 @@
+"""Reminders, escalation, snoozing and expiry as people see them in Slack (injected clock)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from flows.clock import FakeClock
+from store import Store
+from tests.slackbot import CHANNEL, Bot, running_bot
+
+H = 3600.0
+
+
+@pytest.fixture
+async def clocked(db_url: str, store: Store) -> AsyncIterator[tuple[Bot, FakeClock]]:
+    clock = FakeClock()
+    async with running_bot(db_url, clock) as bot:
+        yield bot, clock
+
+
+async def tick(bot: Bot, clock: FakeClock, seconds: float) -> None:
+    clock.advance(seconds)
+    await bot.lockstep.engine.fire_due()
+    await bot.lockstep.engine.idle()
+
+
+def thread(bot: Bot) -> list[dict[str, Any]]:
+    parent = bot.slack.messages(CHANNEL)[-1]
+    return bot.slack.thread(CHANNEL, parent["ts"])
+
+
+async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any) -> None:
+    bot, clock = clocked
+    await bot.command("start nudged")
+    await bot.slack.wait_for("chat.postMessage", count=2)
+    [execution] = await bot.lockstep.store.executions()
+    await bot.lockstep.engine.settled(execution.id)
+    lock = thread(bot)[-1]
+    snooze = [e for b in lock["blocks"] if b["type"] == "actions" for e in b["elements"]][-1]
+    assert snooze["action_id"] == "lockstep_snooze" and snooze["text"]["text"] == "Snooze +1 day"
+
+    await tick(bot, clock, H)
+    reminder = thread(bot)[-1]["text"]
+    assert reminder.startswith("⏰ *Nudge form* has waited 1 h; it expires in 2 h.")
+    assert "|Open the form>" in reminder and "https://example.slack.test/" in reminder
+
+    await tick(bot, clock, 0.5 * H)
+    escalated = thread(bot)[-1]["text"]
+    assert escalated.startswith("📣 <@UMANAGER>, <!subteam^SREVIEWERS>: you can now answer")
+    [dm] = [
+        c.args for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == "UMANAGER"
+    ]
+    assert f"<#{CHANNEL}>" in dm["text"] and "Open the form" in dm["text"]
+
+    await tick(bot, clock, 0.5 * H)  # the next reminder mentions who was added
+    assert thread(bot)[-1]["text"].startswith("⏰ <@UMANAGER>, <!subteam^SREVIEWERS> *Nudge form*")
+
+    await bot.click(lock, "lockstep_snooze", "UBOB")
+    await bot.slack.wait_for("chat.postMessage", count=7)
+    assert thread(bot)[-1]["text"].startswith("⏰ <@UBOB> snoozed *Nudge form*: it now expires at")
+    await tick(bot, clock, H)  # the original deadline passes: still open
+    assert (await bot.lockstep.store.execution(execution.id)).status == "awaiting"
+
+    await tick(bot, clock, 24 * H)
+    expired = next(m for m in thread(bot) if m["ts"] == lock["ts"])
+    assert "⌛ Expired at" in expired["text"] and "no answer" in expired["text"]
+    assert not any(b["type"] == "actions" for b in expired["blocks"])
+    events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
+    assert ("snoozed", "UBOB") in events and ("escalated", None) in events
+    assert [k for k, _ in events].count("reminded") == 2
