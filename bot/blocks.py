@@ -42,7 +42,7 @@ HINT_RESERVE = 100  # characters kept free per input for an error hint on a re-r
 MODAL_MAX_BLOCKS = 100
 
 _ID, _SECTION, _HEADER, _LABEL, _PLACEHOLDER = 255, 3000, 150, 2000, 150
-_BUTTON, _BUTTON_VALUE, _OPTION_TEXT, _OPTION_VALUE, _OPTIONS = 75, 2000, 75, 150, 100
+_BUTTON, _BUTTON_VALUE, _OPTION_TEXT, OPTION_VALUE_MAX, _OPTIONS = 75, 2000, 75, 150, 100
 _VIEW_TEXT, _METADATA, _TEXT_INPUT, _MAX_EPOCH = 24, 3000, 3000, 9_999_999_999
 
 _TEXTUAL = frozenset({"text", "password", "textarea", "number"})
@@ -61,7 +61,7 @@ def input_block_id(name: str) -> str:
     return f"f_{name[:200]}~{hashlib.sha256(name.encode()).hexdigest()[:32]}"
 
 
-def _action_id(name: str) -> str:
+def action_id_for(name: str) -> str:
     return name[:_ID]
 
 
@@ -162,11 +162,11 @@ _PICKERS = {
 }
 
 
-def _inputs(form: Form) -> list[dict[str, Any]]:
+def form_inputs(form: Form) -> list[dict[str, Any]]:
     return [e for e in form if isinstance(e, dict) and e.get("type") in INPUT_TYPES and _named(e)]
 
 
-def _option_items(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def option_items(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     items = element.get("option")
     items = items if isinstance(items, list) else []
     return [o for o in items if isinstance(o, Mapping) and _named(o)]
@@ -174,10 +174,10 @@ def _option_items(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _options(element: Mapping[str, Any]) -> list[Block]:
     out: dict[str, Block] = {}
-    for o in _option_items(element):
+    for o in option_items(element):
         text = _plain(_text_of(o, "label", "name") or UNNAMED, _OPTION_TEXT)
         out.setdefault(
-            o["name"][:_OPTION_VALUE], {"text": text, "value": o["name"][:_OPTION_VALUE]}
+            o["name"][:OPTION_VALUE_MAX], {"text": text, "value": o["name"][:OPTION_VALUE_MAX]}
         )
     return list(out.values())[:_OPTIONS]
 
@@ -203,7 +203,7 @@ def _text_input(el: Mapping[str, Any], value: Any) -> Block:
 
 def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
     kind, name = el["type"], el["name"]
-    out: Block = {"action_id": _action_id(name)}
+    out: Block = {"action_id": action_id_for(name)}
     if kind == "number" and modal:
         out |= _number_input(el, value)
         out |= {k: _num_text(el.get(k)) for k in ("min_value", "max_value")}
@@ -223,7 +223,7 @@ def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
         }
     elif kind in ("select", "multiselect"):
         options = _options(el)
-        wanted = {v[:_OPTION_VALUE] for v in _as_list(value) if isinstance(v, str)}
+        wanted = {v[:OPTION_VALUE_MAX] for v in _as_list(value) if isinstance(v, str)}
         chosen = [o for o in options if o["value"] in wanted]
         if kind == "select":
             out |= {"type": "static_select", "options": options}
@@ -249,7 +249,7 @@ def _initial(el: Mapping[str, Any], values: Mapping[str, Any] | None) -> Any:
     if values is not None and el["name"] in values:
         return values[el["name"]]
     if el.get("value") is None and el["type"] in ("select", "multiselect"):
-        return [o["name"] for o in _option_items(el) if o.get("value") is True]
+        return [o["name"] for o in option_items(el) if o.get("value") is True]
     return el.get("value")
 
 
@@ -278,7 +278,7 @@ def _form_blocks(
     form: Form, *, modal: bool, values: Mapping[str, Any] | None, errors: Mapping[str, Any]
 ) -> list[Block]:
     blocks: list[Block] = []
-    inputs = {id(e) for e in _inputs(form)}
+    inputs = {id(e) for e in form_inputs(form)}
     for el in form:
         if id(el) in inputs:
             errs = _messages(errors.get(el["name"]))
@@ -312,7 +312,7 @@ def _actions(form: Form, lock_id: str, *, open_form: bool = False) -> Block:
     buttons = []
     if open_form:
         buttons.append(_button(OPEN_TEXT, ACTION_OPEN, lock_id, "primary"))
-    elif submit or _inputs(form) or not cancel:
+    elif submit or form_inputs(form) or not cancel:
         text = _text_of(submit, "text") or SUBMIT_TEXT
         buttons.append(_button(text, ACTION_SUBMIT, lock_id, "primary"))
     if cancel:
@@ -350,7 +350,7 @@ def _split_errors(
     form: Form, errors: Mapping[str, Any] | None
 ) -> tuple[list[str], dict[str, list[str]]]:
     """Global messages, with those for fields the form lacks (they'd show nowhere)."""
-    names, errors = {e["name"] for e in _inputs(form)}, errors or {}
+    names, errors = {e["name"] for e in form_inputs(form)}, errors or {}
     glob, fields = _messages(errors.get(GLOBAL)), {}
     for key, value in errors.items():
         if key in names:
@@ -443,7 +443,7 @@ def modal_errors(errors: Mapping[str, list[str]], *, form: Form | None = None) -
     """
     if form is not None:
         glob, fields = _split_errors(form, errors)
-        first = next((e["name"] for e in _inputs(form)), None)
+        first = next((e["name"] for e in form_inputs(form)), None)
     else:
         glob = _messages(errors.get(GLOBAL))
         fields = {k: _messages(v) for k, v in errors.items() if k != GLOBAL}
@@ -451,73 +451,3 @@ def modal_errors(errors: Mapping[str, list[str]], *, form: Form | None = None) -
     if glob and first is not None:
         fields[first] = glob + fields.get(first, [])
     return {input_block_id(k): cut(" ".join(v), _LABEL) for k, v in fields.items() if v}
-
-
-# --- state.values ----------------------------------------------------------------------------
-
-_SCALARS = {
-    "plain_text_input": "value",
-    "number_input": "value",
-    "datepicker": "selected_date",
-    "timepicker": "selected_time",
-    "users_select": "selected_user",
-}
-
-
-def _str_or_none(value: Any, what: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError(f"{what} must be a string")
-
-
-def _items(value: Any, what: str) -> list[Any]:
-    if value is None or isinstance(value, list):
-        return value or []
-    raise ValueError(f"{what} must be a list")
-
-
-def _option_name(option: Any, names: Mapping[str, str]) -> str | None:
-    if option is not None and not isinstance(option, Mapping):
-        raise ValueError("an option must be an object")
-    value = _str_or_none(option.get("value"), "option value") if option else None
-    return names.get(value, value) if value is not None else None
-
-
-def _read(el: Mapping[str, Any], action: Mapping[str, Any]) -> Any:
-    kind = action.get("type")
-    if isinstance(kind, str) and kind in _SCALARS:
-        return _str_or_none(action.get(_SCALARS[kind]), _SCALARS[kind])
-    if kind == "datetimepicker":
-        stamp = action.get("selected_date_time")
-        if stamp is None or (type(stamp) is int):
-            return stamp
-        raise ValueError("selected_date_time must be an integer")
-    if kind == "checkboxes":
-        return bool(_items(action.get("selected_options"), "selected_options"))
-    names = {o["name"][:_OPTION_VALUE]: o["name"] for o in reversed(_option_items(el))}
-    if kind == "static_select":
-        return _option_name(action.get("selected_option"), names)
-    if kind == "multi_static_select":
-        chosen = _items(action.get("selected_options"), "selected_options")
-        return [n for n in (_option_name(o, names) for o in chosen) if n is not None]
-    if kind == "multi_users_select":
-        users = _items(action.get("selected_users"), "selected_users")
-        return [_str_or_none(u, "selected_users") for u in users if u is not None]
-    raise ValueError(f"unexpected element type {kind!r}")
-
-
-def read_state(form: Form, state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Slack's ``state.values`` as raw inputs for ``flows.parse.parse``. Absent blocks stay
-    absent; a malformed payload raises ValueError, never anything else."""
-    if not isinstance(state_values, Mapping):
-        raise ValueError("state.values must be an object")
-    raw: dict[str, Any] = {}
-    for el in _inputs(form):
-        block = state_values.get(input_block_id(el["name"]))
-        action = block.get(_action_id(el["name"])) if isinstance(block, Mapping) else block
-        if block is None or action is None:
-            continue
-        if not isinstance(action, Mapping):
-            raise ValueError(f"state.values has no object for field {el['name']!r}")
-        raw[el["name"]] = _read(el, action)
-    return raw

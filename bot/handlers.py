@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, inbound, messages, surfaces
 from bot.commands import parse_command
+from bot.state import read_state
 from flows import Engine, InputsError, Launch, Request
 from flows.app import EntrySpec
 from store import TERMINAL, Call
@@ -168,9 +169,7 @@ class Handlers:
         form = spec.model.to_json() if spec.model else []
         request = Request(spec.name, event.user, {"channel": meta["channel"]})
         try:
-            launch = await self.engine.prepare(
-                spec.name, blocks.read_state(form, event.state), request
-            )
+            launch = await self.engine.prepare(spec.name, read_state(form, event.state), request)
         except InputsError as exc:
             errors = blocks.modal_errors(exc.wire(), form=form)
             await ack(response_action="errors", errors=errors)
@@ -189,7 +188,7 @@ class Handlers:
         lock = await self._open_lock(client, click)
         if lock is None:
             return
-        raw = blocks.read_state(lock.form, click.state)
+        raw = read_state(lock.form, click.state)
         decision = await self.engine.submit(lock.id, raw, click.user)
         if decision.outcome == "invalid":
             text, rendered = surfaces.lock_message(lock, decision.errors, raw)
@@ -250,7 +249,7 @@ class Handlers:
         if lock is None or lock.kind != "lock":
             await ack(response_action="update", view=_notice(messages.LOCK_GONE))
             return
-        raw = blocks.read_state(lock.form, event.state)
+        raw = read_state(lock.form, event.state)
         decision = await self.engine.submit(lock.id, raw, event.user)
         if decision.outcome == "invalid":
             errors = blocks.modal_errors(decision.errors, form=lock.form)

@@ -28,8 +28,8 @@ from bot.blocks import (
     modal_errors,
     modal_view,
     open_form_blocks,
-    read_state,
 )
+from bot.state import read_state
 from flows.errors import InputsError
 from flows.forms import (
     HR,
