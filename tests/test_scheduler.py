@@ -32,7 +32,7 @@ async def test_a_deadline_fires_on_time_without_waiting_for_the_sweep(store: Sto
         [lock] = notes.of("lock_opened", eid)
         await asyncio.wait_for(notes.resolved.wait(), 5)
         lag = time.time() - (lock.deadline or 0)
-        assert 0 <= lag < 1.0, lag
+        assert 0 <= lag < 5, lag  # the sweep is an hour away: a date job fired it
         await engine.settled(eid)
         execution = await store.execution(eid)
         assert (
