@@ -25,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
+from bot.directory import SlackDirectory
 from bot.handlers import Handlers
 from bot.notifier import SlackNotifier
 from bot.scheduler import TimerScheduler
@@ -94,7 +95,8 @@ class Lockstep:
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
-        engine = Engine(store, registry, SlackNotifier(client, store, registry, clock), clock)
+        notifier = SlackNotifier(client, store, registry, clock)
+        engine = Engine(store, registry, notifier, clock, directory=SlackDirectory(client))
         handlers = Handlers(engine)
         handlers.register(bolt)
         return cls(settings, store, engine, bolt, session, handlers)

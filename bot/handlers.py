@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks, inbound, messages, surfaces
 from bot.commands import parse_command
 from bot.state import read_state
-from flows import Engine, InputsError, Launch, Request
+from flows import Engine, Forbidden, InputsError, Launch, Request
 from flows.app import EntrySpec
 from store import TERMINAL, Call
 
@@ -201,6 +201,8 @@ class Handlers:
             await self._whisper(
                 client, click, messages.LEASE_FAILED.format(error_id=decision.error_id)
             )
+        elif decision.outcome == "forbidden":
+            await self._whisper(client, click, messages.refusal(decision.allowed))
         elif decision.outcome == "decided":
             await self._whisper(client, click, surfaces.already_decided(decision.lock))
 
@@ -213,7 +215,9 @@ class Handlers:
         if await self._open_lock(client, click) is None:
             return
         decision = await self.engine.reject(click.lock_id, click.user)
-        if decision.outcome == "decided":
+        if decision.outcome == "forbidden":
+            await self._whisper(client, click, messages.refusal(decision.allowed))
+        elif decision.outcome == "decided":
             await self._whisper(client, click, surfaces.already_decided(decision.lock))
 
     async def snooze_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
@@ -224,7 +228,12 @@ class Handlers:
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if await self._open_lock(client, click) is None:
             return
-        if await self.engine.snooze(click.lock_id, click.user) is None:
+        try:
+            snoozed = await self.engine.snooze(click.lock_id, click.user)
+        except Forbidden as exc:
+            await self._whisper(client, click, messages.refusal(exc.allowed))
+            return
+        if snoozed is None:
             await self._whisper(client, click, messages.CANNOT_SNOOZE)
 
     async def open_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
@@ -264,6 +273,8 @@ class Handlers:
             await ack(
                 response_action="update", view=_notice(surfaces.already_decided(decision.lock))
             )
+        elif decision.outcome == "forbidden":
+            await ack(response_action="update", view=_notice(messages.refusal(decision.allowed)))
         else:
             await ack()
 

@@ -39,6 +39,8 @@ SNOOZED = "⏰ {who} snoozed *{title}*: it now expires at {when}."
 SNOOZE_BUTTON = "Snooze +{by}"
 CANNOT_SNOOZE = "This form cannot be snoozed."
 OPEN_LINK = "<{url}|Open the form>"
+FORBIDDEN = "Only {who} can decide this."
+FOUR_EYES = "You started this run, so someone else has to decide this."
 
 STATUS_WORDS = {
     "starting": "starting",
@@ -77,6 +79,16 @@ def who(user: str | None) -> str:
 def mention(people: list[str]) -> str:
     """Users as ``<@U…>``, user groups as ``<!subteam^S…>``."""
     return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in people)
+
+
+def answerers(allowed: tuple[str, ...]) -> str:
+    """``("U1", "S2", "channel")`` -> ``<@U1>, <!subteam^S2> or members of this channel``."""
+    parts = ["members of this channel" if a == "channel" else mention([a]) for a in allowed]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def refusal(allowed: tuple[str, ...]) -> str:
+    return FORBIDDEN.format(who=answerers(allowed)) if allowed else FOUR_EYES
 
 
 def title(name: str) -> str:

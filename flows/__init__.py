@@ -1,6 +1,7 @@
 """Lockstep's flow SDK, kodosumi-compatible: ``FlowApp``/``ServeAPI``, ``Launch``, ``Tracer``,
 ``InputsError``, and the form elements in ``flows.forms``."""
 
+from flows.access import Directory, Forbidden
 from flows.app import FlowApp, Launch, Registry, Request, ServeAPI
 from flows.engine import Decision, Engine, EngineConfig, UnknownFlow, UnknownLock
 from flows.errors import (
@@ -16,10 +17,12 @@ from flows.tracer import StepFailed, Tracer
 
 __all__ = [
     "Decision",
+    "Directory",
     "Engine",
     "EngineConfig",
     "FlowApp",
     "FlowConfigError",
+    "Forbidden",
     "InputsError",
     "Launch",
     "LockCancelled",

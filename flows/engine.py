@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flows import replay, timers
+from flows import access, replay, timers
+from flows.access import Directory, Forbidden, NoDirectory
 from flows.app import FlowApp, Launch, Registry, Request, call
 from flows.clock import Clock, SystemClock
 from flows.codec import NotStorable, decode, encode
@@ -24,6 +25,7 @@ from flows.errors import FlowConfigError, InputsError
 from flows.forms import InputPassword, Model
 from flows.notifier import Notifier, NullNotifier
 from flows.parse import parse
+from flows.policy import Policy
 from flows.tracer import new_id
 from store.models import Call, Execution, NewEvent, Timer
 from store.repo import Claim, Store
@@ -52,12 +54,14 @@ class Decision:
 
     accepted/rejected: this answer decided it. invalid: ``errors`` (wire form), lock stays open.
     decided: someone or something decided first; ``lock`` says who, how and when.
-    failed: the lease handler crashed; ``error_id`` is in the log, the lock stays open."""
+    failed: the lease handler crashed; ``error_id`` is in the log, the lock stays open.
+    forbidden: this person may not decide it (``allowed`` says who may); nothing changed."""
 
-    outcome: Literal["accepted", "rejected", "invalid", "decided", "failed"]
+    outcome: Literal["accepted", "rejected", "invalid", "decided", "failed", "forbidden"]
     lock: Call
     errors: dict[str, list[str]] = field(default_factory=dict)
     error_id: str | None = None
+    allowed: tuple[str, ...] = ()  # forbidden: who may decide (empty: anyone but the initiator)
 
 
 class Engine:
@@ -68,12 +72,14 @@ class Engine:
         notifier: Notifier | None = None,
         clock: Clock | None = None,
         config: EngineConfig | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self.store = store
         self.registry = apps if isinstance(apps, Registry) else Registry(apps)
         self.notifier: Notifier = notifier or NullNotifier()
         self.clock: Clock = clock or SystemClock()
         self.config = config or EngineConfig()
+        self.directory: Directory = directory or NoDirectory()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wanted: set[str] = set()
@@ -142,6 +148,8 @@ class Engine:
         lock = await self._lock(lock_id)
         if not lock.open:
             return Decision("decided", lock)
+        if refused := await self._refuse(lock, actor, "submit"):
+            return refused
         form = Model.from_json(lock.form)
         try:
             values = parse(form, inputs)
@@ -166,8 +174,35 @@ class Engine:
     async def reject(self, lock_id: str, actor: str | None, comment: str | None = None) -> Decision:
         """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``."""
         lock = await self._lock(lock_id)
+        if lock.open and (refused := await self._refuse(lock, actor, "reject")):
+            return refused
         detail = {"comment": comment} if comment else None
         return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
+
+    async def authorize(self, lock: Call, actor: str | None, action: str) -> None:
+        """Raise ``Forbidden`` (and record the attempt) unless ``actor`` may decide ``lock``."""
+        policy = Policy.from_json(lock.policy)
+        if not policy.approvers and not policy.exclude_initiator:
+            return  # anyone in the channel: nothing to look up
+        execution = await self.store.execution(lock.execution_id)
+        if execution is None:
+            return
+        escalated = await timers.escalated_to(self, lock)
+        try:
+            await access.check(policy, execution, escalated, actor, self.directory)
+        except Forbidden:
+            refused = NewEvent(
+                kind="refused", actor=actor, call_id=lock.id, detail={"action": action}
+            )
+            await self.store.append(lock.execution_id, self.clock.now(), refused)
+            raise
+
+    async def _refuse(self, lock: Call, actor: str | None, action: str) -> Decision | None:
+        try:
+            await self.authorize(lock, actor, action)
+        except Forbidden as exc:
+            return Decision("forbidden", lock, allowed=exc.allowed)
+        return None
 
     async def _lock(self, lock_id: str) -> Call:
         lock = await self.store.call(lock_id)

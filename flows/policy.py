@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -58,7 +58,8 @@ class Policy:
     on_timeout: OnTimeout = "fail"
     default: Any = None  # what an "approve" at the deadline answers
     snooze: float | None = None  # how much a person may add to the deadline, per click
-    approvers: tuple[str, ...] = field(default=())  # grows with escalation
+    approvers: tuple[str, ...] = ()  # empty: anyone in the channel; escalations add to it
+    exclude_initiator: bool = False  # four-eyes: whoever started the run may not decide
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,8 @@ class Policy:
             "on_timeout": self.on_timeout,
             "default": self.default,
             "snooze": self.snooze,
+            "approvers": list(self.approvers),
+            "exclude_initiator": self.exclude_initiator,
         }
 
     @classmethod
@@ -85,6 +88,8 @@ class Policy:
             on_timeout=raw.get("on_timeout", "fail"),
             default=raw.get("default"),
             snooze=raw.get("snooze"),
+            approvers=tuple(raw.get("approvers") or ()),
+            exclude_initiator=bool(raw.get("exclude_initiator")),
         )
 
 
@@ -95,6 +100,8 @@ def make_policy(
     escalate: Escalation | Sequence[Escalation] | None = None,
     on_timeout: OnTimeout | tuple[OnTimeout, Any] = "fail",
     snooze: Duration | None = None,
+    approvers: Sequence[str] | None = None,
+    exclude_initiator: bool = False,
 ) -> Policy:
     """Read ``tracer.lock``'s keyword arguments. ``remind``: one duration (every so often) or a
     list of durations (that long before the deadline). ``on_timeout``: ``"fail"``, ``"reject"``,
@@ -124,7 +131,19 @@ def make_policy(
         on_timeout=on_timeout,
         default=default,
         snooze=seconds(snooze, "snooze") if snooze is not None else None,
+        approvers=check_approvers(approvers or ()),
+        exclude_initiator=exclude_initiator,
     )
+
+
+def check_approvers(approvers: Sequence[str] | str) -> tuple[str, ...]:
+    """User ids (``U…``/``W…``), user groups (``S…``) or ``"channel"``."""
+    if isinstance(approvers, str):
+        raise TypeError('approvers must be a list, e.g. ["U012ABC", "S0REVIEW", "channel"]')
+    for who in approvers:
+        if not isinstance(who, str) or not (who == "channel" or who[:1] in ("U", "W", "S")):
+            raise ValueError(f"approvers: {who!r} is not a user id, a user group or 'channel'")
+    return tuple(approvers)
 
 
 def reminder_times(policy: Policy, opened: float, deadline: float) -> list[float]:

@@ -104,11 +104,13 @@ async def escalated_to(engine: Engine, lock: Call) -> list[str]:
 
 
 async def snooze(engine: Engine, lock_id: str, actor: str | None) -> Call | None:
-    """Push a lock's deadline back by its policy's snooze; None if not allowed or not open."""
+    """Push a lock's deadline back by its policy's snooze; None if the flow does not allow it
+    or the lock is not open; ``Forbidden`` if this person may not decide the lock."""
     lock = await engine.store.call(lock_id)
     policy = Policy.from_json(lock.policy if lock else None)
     if lock is None or not policy.snooze:
         return None
+    await engine.authorize(lock, actor, "snooze")  # raises Forbidden
     now = engine.clock.now()
     event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
     snoozed = await engine.store.snooze(lock.id, policy.snooze, now, event)

@@ -161,6 +161,8 @@ class Tracer:
         escalate: Escalation | Sequence[Escalation] | None = None,
         on_timeout: OnTimeout | tuple[OnTimeout, Any] = "fail",
         snooze: Duration | None = None,
+        approvers: Sequence[str] | None = None,
+        exclude_initiator: bool = False,
     ) -> Any:
         """Wait for a person to answer the form of ``@app.lock(name)``; return the lease's value.
 
@@ -169,14 +171,16 @@ class Tracer:
         ``Escalation.of(after, to)``. ``on_timeout``: ``"fail"`` (raise ``LockExpired``),
         ``"reject"`` (raise ``LockRejected``), ``("approve", value)`` (return ``value``) or
         ``"keep"`` (stay open, keep reminding). ``snooze``: people may push the deadline by
-        this much from the lock message.
+        this much from the lock message. ``approvers``: user ids, user groups (``S…``) or
+        ``"channel"`` (default: anyone in the channel). ``exclude_initiator``: four-eyes.
 
         Raises ``LockRejected`` (Cancel pressed), ``LockExpired`` (deadline passed, a
         ``TimeoutError``) or ``LockCancelled`` (execution cancelled from outside)."""
         run = self._run
         policy = make_policy(
-            timeout, run.engine.config.default_timeout, remind, escalate, on_timeout, snooze
-        )
+            timeout, run.engine.config.default_timeout, remind, escalate, on_timeout, snooze,
+            approvers, exclude_initiator,
+        )  # fmt: skip
         recorded = run.next("lock", name)
         if recorded is None:
             form = await self._form(name, data)

@@ -135,3 +135,14 @@ async def snoozable(tracer: Tracer) -> Any:
 @app.flow("quick")
 async def quick(inputs: dict[str, Any], tracer: Tracer) -> Any:
     return await tracer.lock("final", timeout=inputs["timeout"])
+
+
+@app.flow("guarded")
+async def guarded(inputs: dict[str, Any], tracer: Tracer) -> Any:
+    return await tracer.lock(
+        "final",
+        approvers=inputs.get("approvers"),
+        exclude_initiator=inputs.get("four_eyes", False),
+        escalate=Escalation.of(60, ["ULATE"]),
+        snooze=60,
+    )

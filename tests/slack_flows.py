@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flows import FlowApp, Tracer
-from flows.forms import InputText, Model, Submit
+from flows.forms import Cancel, InputText, Model, Submit
 from flows.policy import Escalation
 
 app = FlowApp()
@@ -55,3 +55,13 @@ async def nudged(tracer: Tracer) -> Any:
 @app.lock("nudge_form")
 def nudge_form(data: dict[str, Any]) -> Model:
     return Model(InputText("note", "Note"), Submit("Approve"))
+
+
+@app.flow("vetted", summary="Vetted approval")
+async def vetted(tracer: Tracer) -> Any:
+    return await tracer.lock("vetted_form", approvers=["UAPPROVER", "SREVIEW"])
+
+
+@app.lock("vetted_form")
+def vetted_form(data: dict[str, Any]) -> Model:
+    return Model(InputText("x", "X"), Submit("Approve"), Cancel("Reject"))

@@ -105,7 +105,7 @@ async def test_commands_answer_privately(bot: Bot) -> None:
     """A command's answer is the HTTP response to it: Slack shows it to the caller only."""
     status, body = await bot.command("list")
     assert status == 200 and "`review`: Document review" in body
-    assert body.count("•") == 5
+    assert body.count("•") == 6
     assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
     assert "no flow called `nope`" in (await bot.command("start nope"))[1]
     assert "not started any runs" in (await bot.command("status"))[1]
@@ -253,3 +253,20 @@ async def test_a_click_on_an_expired_lock_says_so(bot: Bot) -> None:
     await bot.click(lock, "lockstep_submit", "UBOB", input_value("comment", "late"))
     [note] = await bot.slack.wait_for("chat.postEphemeral")
     assert note.args["text"].startswith("This expired at")
+
+
+async def test_only_approvers_may_decide_and_outsiders_are_told_who_may(bot: Bot) -> None:
+    message = await start_without_form(bot, "vetted")
+    await bot.click(message, "lockstep_submit", "UOUTSIDER", input_value("x", "mine"))
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["user"] == "UOUTSIDER"
+    assert note.args["text"] == "Only <@UAPPROVER> or <!subteam^SREVIEW> can decide this."
+    await bot.click(message, "lockstep_cancel", "UOUTSIDER")
+    await bot.slack.wait_for("chat.postEphemeral", count=2)
+    [execution] = await bot.lockstep.store.executions()
+    assert (await bot.lockstep.store.execution(execution.id)).status == "awaiting"
+    await bot.click(message, "lockstep_submit", "UGROUPIE", input_value("x", "ok"))  # in SREVIEW
+    done = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert done[-1].args["text"].startswith("✅ Finished.")
+    events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
+    assert events.count(("refused", "UOUTSIDER")) == 2 and ("lease", "UGROUPIE") in events
