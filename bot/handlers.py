@@ -212,9 +212,12 @@ class Handlers:
         self.after(self._cancel_lock(client, click))
 
     async def _cancel_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
-        if await self._open_lock(client, click) is None:
+        lock = await self._open_lock(client, click)
+        if lock is None:
             return
-        decision = await self.engine.reject(click.lock_id, click.user)
+        comment = read_state(lock.form, click.state).get("comment")  # kept with the rejection
+        text = comment if isinstance(comment, str) and comment.strip() else None
+        decision = await self.engine.reject(click.lock_id, click.user, text)
         if decision.outcome == "forbidden":
             await self._whisper(client, click, messages.refusal(decision.allowed))
         elif decision.outcome == "decided":

@@ -93,5 +93,5 @@ def refusal(allowed: tuple[str, ...]) -> str:
 
 def title(name: str) -> str:
     """``content_review`` -> ``Content review``: lock and flow names as people read them."""
-    words = name.replace("_", " ").replace("-", " ").strip()
+    words = name.removeprefix("prompt.").replace("_", " ").replace("-", " ").strip()
     return words[:1].upper() + words[1:] if words else name

@@ -32,6 +32,7 @@ from flows.policy import (
     reminder_times,
     seconds,
 )
+from flows.prompts import PREFIX, Prompts
 from store.models import Call, Execution, NewEvent
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class Run:
         raise AssertionError("a parked branch is only ever cancelled")
 
 
-class Tracer:
+class Tracer(Prompts):
     """The flow's handle on the engine (kodosumi's ``Tracer``, made durable)."""
 
     def __init__(self, run: Run) -> None:
@@ -181,9 +182,25 @@ class Tracer:
             timeout, run.engine.config.default_timeout, remind, escalate, on_timeout, snooze,
             approvers, exclude_initiator,
         )  # fmt: skip
+        return await self._wait(name, data, policy, None)
+
+    async def _prompt(self, kind: str, form: Model, options: dict[str, Any]) -> Any:
+        return await self.lock_form(PREFIX + kind, form, **options)
+
+    async def lock_form(self, name: str, form: Model, **options: Any) -> Any:
+        """Like ``lock``, with the form given here instead of by ``@app.lock(name)``."""
+        run = self._run
+        timeout = options.pop("timeout", None)
+        policy = make_policy(timeout, run.engine.config.default_timeout, **options)
+        return await self._wait(name, None, policy, form)
+
+    async def _wait(
+        self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None
+    ) -> Any:
+        run = self._run
         recorded = run.next("lock", name)
         if recorded is None:
-            form = await self._form(name, data)
+            form = form or await self._form(name, data)
             try:
                 stored = encode(data)
             except NotStorable as exc:

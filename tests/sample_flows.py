@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +146,18 @@ async def guarded(inputs: dict[str, Any], tracer: Tracer) -> Any:
         escalate=Escalation.of(60, ["ULATE"]),
         snooze=60,
     )
+
+
+@app.flow("prompted")
+async def prompted(tracer: Tracer) -> dict[str, Any]:
+    return {
+        "approved": await tracer.approve("Ship it?"),
+        "name": await tracer.ask("Release name?"),
+        "channel": await tracer.choose("Channel?", ["stable", "beta"]),
+        "regions": await tracer.choose_many("Regions?", ["eu", "us", "ap"]),
+        "count": await tracer.input("How many?", int),
+        "ratio": await tracer.input("Ratio?", float),
+        "day": await tracer.input("Which day?", date),
+        "sure": await tracer.input("Sure?", bool, timeout=60),
+        "second_opinion": await tracer.approve("Really?", comment=False),
+    }

@@ -65,3 +65,8 @@ async def vetted(tracer: Tracer) -> Any:
 @app.lock("vetted_form")
 def vetted_form(data: dict[str, Any]) -> Model:
     return Model(InputText("x", "X"), Submit("Approve"), Cancel("Reject"))
+
+
+@app.flow("ship", summary="Ship it")
+async def ship(tracer: Tracer) -> bool:
+    return await tracer.approve("Ship *v2* to everyone?")

@@ -105,7 +105,7 @@ async def test_commands_answer_privately(bot: Bot) -> None:
     """A command's answer is the HTTP response to it: Slack shows it to the caller only."""
     status, body = await bot.command("list")
     assert status == 200 and "`review`: Document review" in body
-    assert body.count("•") == 6
+    assert body.count("•") == 7
     assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
     assert "no flow called `nope`" in (await bot.command("start nope"))[1]
     assert "not started any runs" in (await bot.command("status"))[1]
@@ -270,3 +270,15 @@ async def test_only_approvers_may_decide_and_outsiders_are_told_who_may(bot: Bot
     assert done[-1].args["text"].startswith("✅ Finished.")
     events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
     assert events.count(("refused", "UOUTSIDER")) == 2 and ("lease", "UGROUPIE") in events
+
+
+async def test_an_approval_prompt_rejected_with_a_comment(bot: Bot) -> None:
+    message = await start_without_form(bot, "ship")
+    assert message["blocks"][0]["text"]["text"] == "Approval"
+    await bot.click(message, "lockstep_cancel", "UBOB", input_value("comment", "not on Friday"))
+    done = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert done[-1].args["text"] == "✅ Finished.\n```false```"
+    decided = next(
+        m for m in bot.slack.thread(CHANNEL, message["thread_ts"]) if m["ts"] == message["ts"]
+    )
+    assert "Rejected by <@UBOB>" in decided["text"] and "not on Friday" in decided["text"]
