@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -21,6 +21,7 @@ from store import Timer
 log = logging.getLogger("lockstep.scheduler")
 PLAN_LIMIT = 5000  # date jobs at most at once; the sweep catches the rest
 MAX_HORIZON = 60.0
+PLAN_DELAY = 0.05
 
 
 class TimerScheduler:
@@ -57,8 +58,9 @@ class TimerScheduler:
         A burst of new timers is planned in one pass."""
         if due_at - self.engine.clock.now() >= self.horizon or self._replan:
             return
-        self._replan = True
-        self.scheduler.add_job(self._plan_soon, id="plan", replace_existing=True)
+        self._replan = True  # a burst of new timers shares one pass, a moment later
+        run_at = datetime.now(UTC) + timedelta(seconds=PLAN_DELAY)
+        self.scheduler.add_job(self._plan_soon, "date", run_date=run_at, id="plan")
 
     async def _plan_soon(self) -> None:
         self._replan = False

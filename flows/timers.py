@@ -28,20 +28,23 @@ async def fire(engine: Engine, timer: Timer) -> bool:
     lock = await engine.store.call(timer.call_id) if timer.call_id else None
     policy = Policy.from_json(lock.policy if lock else None)
     if timer.kind == "wake":
-        return await _close(engine, timer, "done", NewEvent(kind="woke", call_id=timer.call_id))
+        woke = NewEvent(kind="woke", call_id=timer.call_id)
+        return await _close(engine, timer, None, "done", woke)
     if timer.kind == "deadline" and policy.on_timeout != "keep":
         event = NewEvent(kind="expired", call_id=timer.call_id, detail={"then": policy.on_timeout})
         if policy.on_timeout == "reject":
-            return await _close(engine, timer, "rejected", event, comment=NO_ANSWER)
+            return await _close(engine, timer, lock, "rejected", event, comment=NO_ANSWER)
         if policy.on_timeout == "approve":
-            return await _close(engine, timer, "resolved", event, result=encode(policy.default))
-        return await _close(engine, timer, "expired", event)
+            default = encode(policy.default)
+            return await _close(engine, timer, lock, "resolved", event, result=default)
+        return await _close(engine, timer, lock, "expired", event)
     return await _nudge(engine, timer, lock, policy)
 
 
 async def _close(
     engine: Engine,
     timer: Timer,
+    lock: Call | None,
     status: str,
     event: NewEvent,
     *,
@@ -55,10 +58,9 @@ async def _close(
     )  # fmt: skip
     if execution is None:
         return False
-    if timer.call_id and timer.kind == "deadline":
-        lock = await engine.store.call(timer.call_id)
-        if lock:
-            await engine.announce("lock_resolved", execution, lock)
+    if lock is not None:
+        change = {"status": status, "result": result, "comment": comment, "decided_at": now}
+        await engine.announce("lock_resolved", execution, lock.model_copy(update=change))
     engine.wake(timer.execution_id, execution)
     return True
 

@@ -76,11 +76,15 @@ class EventRow(SQLModel, table=True):
 
 class TimerRow(SQLModel, table=True):
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_status_due", "status", "due_at"),  # the sweep: what is due
+        Index("ix_timers_call_status", "call_id", "status"),  # a lock's pending timers
+        Index("ix_timers_execution_status", "execution_id", "status"),  # a run's
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     execution_id: str = Field(foreign_key="executions.id", max_length=64)
-    call_id: str | None = Field(default=None, max_length=64, index=True)
+    call_id: str | None = Field(default=None, max_length=64)
     kind: str = Field(max_length=16)
     due_at: float
     status: str = Field(default="pending", max_length=16)
