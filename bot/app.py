@@ -30,7 +30,7 @@ from bot.handlers import Handlers
 from bot.notifier import SlackNotifier
 from bot.scheduler import TimerScheduler
 from bot.settings import Settings, SettingsError
-from flows import Engine, FlowApp, Registry
+from flows import Engine, EngineConfig, FlowApp, Registry
 from flows.clock import Clock, SystemClock
 from store import Store
 
@@ -96,7 +96,8 @@ class Lockstep:
         )
         clock = clock or SystemClock()
         notifier = SlackNotifier(client, store, registry, clock)
-        engine = Engine(store, registry, notifier, clock, directory=SlackDirectory(client))
+        config = EngineConfig(default_timeout=settings.default_timeout)
+        engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
         handlers = Handlers(engine)
         handlers.register(bolt)
         return cls(settings, store, engine, bolt, session, handlers)

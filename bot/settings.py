@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     sweep_seconds: float = Field(default=5.0, alias="LOCKSTEP_SWEEP_SECONDS", gt=0)
+    default_timeout: float = Field(default=3 * 3600.0, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0)
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -27,7 +27,8 @@ class Notifier(Protocol):
 
     async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
         """Nudge about a lock still open (past its deadline when ``lock.deadline`` is past);
-        ``people`` were added by escalation. Raise if it could not be delivered: it is retried."""
+        ``people`` may answer it (named approvers, and those added by escalation). Raise if it
+        could not be delivered: it is retried."""
 
     async def escalated(self, execution: Execution, lock: Call, people: list[str]) -> None:
         """``people`` (user ids, or ``S…`` user groups) may now answer; tell them."""

@@ -74,7 +74,8 @@ async def _nudge(engine: Engine, timer: Timer, lock: Call | None, policy: Policy
     execution = await engine.store.execution(lock.execution_id)
     if execution is None:
         return False
-    people = await escalated_to(engine, lock)
+    named = [p for p in policy.approvers if p != "channel"]
+    people = named + [p for p in await escalated_to(engine, lock) if p not in named]
     if timer.kind == "escalate":
         to = list((timer.payload or {}).get("to", []))
         event = NewEvent(kind="escalated", call_id=lock.id, detail={"to": to})

@@ -29,6 +29,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     settings = load()
     assert settings.port == 3000 and settings.database_url is None
+    assert settings.default_timeout == 10800
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.flows == [
         "flows.examples.review",
@@ -53,6 +54,10 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
         ({**GOOD, "LOCKSTEP_FLOWS": " , "}, "LOCKSTEP_FLOWS Value error, must name at least one"),
+        (
+            {**GOOD, "LOCKSTEP_DEFAULT_TIMEOUT": "0"},
+            "LOCKSTEP_DEFAULT_TIMEOUT Input should be greater",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(
