@@ -9,6 +9,7 @@ that loses to another process (or to the sweep) does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,8 @@ class TimerScheduler:
         try:
             await self.sweep()
             await self.plan()
+        except asyncio.CancelledError:
+            return  # shutting down: the store keeps everything for the next start
         except Exception:
             log.exception("sweep failed; the next one retries")
 
