@@ -1,16 +1,17 @@
 """APScheduler drives the timers; the store stays the truth.
 
 One interval job sweeps (due timers, orphaned runs, unposted locks). After each sweep, every
-timer due within the next ``horizon`` seconds gets a date job of its own, so it fires on time
-rather than at the next sweep. Timers further out cost nothing in memory: 100,000 pending
-timers are 100,000 rows, not 100,000 jobs. Firing is the timer's compare-and-set, so a job
-that loses to another process (or to the sweep) does nothing.
+timer due within the next ``horizon`` seconds joins the date job of its tenth of a second, so
+it fires on time rather than at the next sweep. Timers further out cost nothing in memory:
+100,000 pending timers are 100,000 rows, not 100,000 jobs. Firing is the timer's
+compare-and-set, so a job that loses to another process (or to the sweep) does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ log = logging.getLogger("lockstep.scheduler")
 PLAN_LIMIT = 5000  # date jobs at most at once; the sweep catches the rest
 MAX_HORIZON = 60.0
 PLAN_DELAY = 0.05
+SLOT = 0.1  # timers due within the same tenth of a second share one date job
 
 
 class TimerScheduler:
@@ -39,6 +41,7 @@ class TimerScheduler:
         self.horizon = horizon if horizon is not None else min(2 * every, MAX_HORIZON)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.planned: set[int] = set()
+        self.slots: dict[int, list[Timer]] = {}  # timers by the tenth of a second they are due
         self._replan = False
 
     def start(self) -> None:
@@ -77,24 +80,30 @@ class TimerScheduler:
             log.exception("sweep failed; the next one retries")
 
     async def plan(self) -> int:
-        """Give every timer due within the horizon a date job; returns how many were added."""
+        """Give every timer due within the horizon a place in a date job; returns how many."""
         now = self.engine.clock.now()
         added = 0
         for timer in await self.engine.store.due_timers(now + self.horizon, PLAN_LIMIT):
             if timer.id in self.planned:
                 continue
             self.planned.add(timer.id)
-            run_at = datetime.fromtimestamp(max(timer.due_at, now), UTC)
-            self.scheduler.add_job(
-                self._fire, "date", run_date=run_at, args=[timer], id=f"timer-{timer.id}",
-                replace_existing=True, misfire_grace_time=None,
-            )  # fmt: skip
+            slot = math.ceil(max(timer.due_at, now) / SLOT)  # never early, at most SLOT late
+            batch = self.slots.get(slot)
+            if batch is None:
+                batch = self.slots[slot] = []
+                self.scheduler.add_job(
+                    self._fire, "date", run_date=datetime.fromtimestamp(slot * SLOT, UTC),
+                    args=[slot], id=f"slot-{slot}", misfire_grace_time=None,
+                )  # fmt: skip
+            batch.append(timer)
             added += 1
         return added
 
-    async def _fire(self, timer: Timer) -> None:
-        self.planned.discard(timer.id)
-        try:
-            await self.engine.fire(timer)
-        except Exception:
-            log.exception("timer %s failed; the sweep retries it", timer.id)
+    async def _fire(self, slot: int) -> None:
+        """Fire a slot's timers back to back: their deadlines land before the runs they wake."""
+        for timer in self.slots.pop(slot, []):
+            self.planned.discard(timer.id)
+            try:
+                await self.engine.fire(timer)
+            except Exception:
+                log.exception("timer %s failed; the sweep retries it", timer.id)

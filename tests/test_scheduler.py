@@ -55,7 +55,8 @@ async def test_only_timers_due_within_the_horizon_become_jobs(store: Store) -> N
             await scheduler.plan() == 3
         )  # due in 5 s: within 2 x 10 s; the rest wait in the store
         assert await scheduler.plan() == 0  # planned once
-        assert len(scheduler.scheduler.get_jobs()) == 3
+        assert len(scheduler.scheduler.get_jobs()) <= 3  # one job per tenth of a second
+        assert sum(len(batch) for batch in scheduler.slots.values()) == 3
     finally:
         scheduler.scheduler.shutdown(wait=False)
         await engine.close()
