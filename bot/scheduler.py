@@ -101,17 +101,25 @@ class TimerScheduler:
         return added
 
     async def _fire(self, slot: int) -> None:
-        """Fire a slot's timers together: on Postgres they spread over the connection pool;
-        on SQLite each runs through without yielding, so every deadline in the slot lands
-        before the runs it wakes."""
+        """Fire a slot's timers. On SQLite one after another: each runs through without
+        yielding, so every deadline in the slot lands before the runs it wakes. On Postgres
+        together, spread over the connection pool."""
+        due = self.slots.pop(slot, [])
+        if not self.engine.store.concurrent:
+            for timer in due:
+                await self._fire_one(timer)
+            return
         gate = asyncio.Semaphore(FIRE_CONCURRENCY)
 
         async def fire(timer: Timer) -> None:
             async with gate:
-                self.planned.discard(timer.id)
-                try:
-                    await self.engine.fire(timer)
-                except Exception:
-                    log.exception("timer %s failed; the sweep retries it", timer.id)
+                await self._fire_one(timer)
 
-        await asyncio.gather(*(fire(t) for t in self.slots.pop(slot, [])))
+        await asyncio.gather(*(fire(t) for t in due))
+
+    async def _fire_one(self, timer: Timer) -> None:
+        self.planned.discard(timer.id)
+        try:
+            await self.engine.fire(timer)
+        except Exception:
+            log.exception("timer %s failed; the sweep retries it", timer.id)

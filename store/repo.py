@@ -42,6 +42,11 @@ class Store:
         else:
             self.engine.dispose()
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether transactions can overlap (Postgres); SQLite's run one at a time, inline."""
+        return isinstance(self.engine, AsyncEngine)
+
     async def checkpoint(self) -> None:
         """SQLite: move the WAL's pages into the database file, in a worker thread."""
         if isinstance(self.engine, Engine):
