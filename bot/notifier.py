@@ -68,10 +68,9 @@ class SlackNotifier:
             channel=thread[0], thread_ts=thread[1], text=text, blocks=blocks
         )
         message = {"channel": posted["channel"], "ts": posted["ts"]}
-        await self.store.mark_posted(lock.id, message)
-        now = await self.store.call(lock.id)
+        now = await self.store.mark_posted(lock.id, message)
         if now is not None and not now.open:  # decided while its message was on the way
-            await self.lock_resolved(execution, now.model_copy(update={"message": message}))
+            await self.lock_resolved(execution, now)
 
     async def lock_resolved(self, execution: Execution, lock: Call) -> None:
         message = lock.message or (await self.store.call(lock.id) or lock).message

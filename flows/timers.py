@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from flows.codec import encode
 from flows.policy import Policy, next_overdue_reminder
+from flows.tracer import timer_row
 from store.models import Call, NewEvent, Timer
 
 if TYPE_CHECKING:
@@ -83,11 +84,9 @@ async def _nudge(engine: Engine, timer: Timer, lock: Call | None, policy: Policy
     else:
         overdue = lock.deadline is not None and now >= lock.deadline
         if overdue and policy.on_timeout == "keep":
-            again = {
-                "execution_id": lock.execution_id, "call_id": lock.id, "kind": "remind",
-                "due_at": next_overdue_reminder(policy, now), "status": "pending",
-                "attempts": 0, "fired_at": None, "payload": None,
-            }  # fmt: skip
+            again = timer_row(
+                lock.execution_id, lock.id, "remind", next_overdue_reminder(policy, now)
+            )
             await engine.store.add(lock.execution_id, now, new_timers=[again])
             engine.timers_added([again])
         event = NewEvent(kind="overdue" if overdue else "reminded", call_id=lock.id)

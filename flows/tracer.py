@@ -47,6 +47,16 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def timer_row(
+    execution_id: str, call_id: str, kind: str, due_at: float, payload: Any = None
+) -> dict[str, Any]:
+    """A new pending timer, as the store inserts it."""
+    return {
+        "execution_id": execution_id, "call_id": call_id, "kind": kind, "due_at": due_at,
+        "status": "pending", "attempts": 0, "fired_at": None, "payload": payload,
+    }  # fmt: skip
+
+
 class Run:
     """The state of one replay: what was recorded, and what this run opened."""
 
@@ -86,18 +96,8 @@ class Run:
         }  # fmt: skip
         self.new_calls.append(row)
         if deadline is not None:
-            self.new_timers.append(
-                {
-                    "execution_id": self.execution.id,
-                    "call_id": row["id"],
-                    "kind": "deadline" if kind == "lock" else "wake",
-                    "due_at": deadline,
-                    "status": "pending",
-                    "attempts": 0,
-                    "fired_at": None,
-                    "payload": None,
-                }
-            )
+            timer_kind = "deadline" if kind == "lock" else "wake"
+            self.new_timers.append(timer_row(self.execution.id, row["id"], timer_kind, deadline))
         if kind == "lock":
             detail = {"name": name, "deadline": deadline}
             self.new_events.append(NewEvent(kind="lock_opened", call_id=row["id"], detail=detail))
@@ -112,18 +112,7 @@ class Run:
         extra = [(at, "remind", None) for at in reminder_times(policy, opened, deadline)]
         extra += [(opened + e.after, "escalate", {"to": list(e.to)}) for e in policy.escalate]
         for due_at, kind, payload in extra:
-            self.new_timers.append(
-                {
-                    "execution_id": self.execution.id,
-                    "call_id": lock_id,
-                    "kind": kind,
-                    "due_at": due_at,
-                    "status": "pending",
-                    "attempts": 0,
-                    "fired_at": None,
-                    "payload": payload,
-                }
-            )
+            self.new_timers.append(timer_row(self.execution.id, lock_id, kind, due_at, payload))
 
     def take_new(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[NewEvent]]:
         taken = self.new_calls, self.new_timers, self.new_events

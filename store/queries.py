@@ -284,8 +284,10 @@ def decide(
     return _execution(row) if row else execution(conn, execution_id)
 
 
-def mark_posted(conn: Connection, call_id: str, message: Any) -> None:
-    conn.execute(update(calls).where(calls.c.id == call_id).values(posted=True, message=message))
+def mark_posted(conn: Connection, call_id: str, message: Any) -> Call | None:
+    posted = update(calls).where(calls.c.id == call_id).values(posted=True, message=message)
+    row = conn.execute(posted.returning(*calls.c)).first()
+    return _call(row) if row else None
 
 
 def unposted_locks(conn: Connection, created_before: float, limit: int) -> list[Call]:

@@ -174,9 +174,10 @@ class Store:
         owner if no live process holds it); the rest get None."""
         return await self.run(q.decide, call_id, now, status, result, actor, comment, event, claim)
 
-    async def mark_posted(self, call_id: str, message: Any) -> None:
-        """Outbox: the surface has shown this lock; the sweep will not post it again."""
-        await self.run(q.mark_posted, call_id, message)
+    async def mark_posted(self, call_id: str, message: Any) -> Call | None:
+        """Outbox: the surface has shown this lock; the sweep will not post it again. Returns
+        the lock as it now stands (it may have been decided meanwhile)."""
+        return await self.run(q.mark_posted, call_id, message)
 
     async def unposted_locks(self, created_before: float, limit: int = 100) -> list[Call]:
         """Open locks no surface has shown, older than ``created_before`` (younger ones are
