@@ -191,7 +191,7 @@ class Handlers:
         raw = read_state(lock.form, click.state)
         decision = await self.engine.submit(lock.id, raw, click.user)
         if decision.outcome == "invalid":
-            text, rendered = surfaces.lock_message(lock, decision.errors, raw)
+            text, rendered = surfaces.lock_message(lock, decision.errors, raw, decision.approvers)
             where = lock.message or {"channel": click.channel, "ts": click.message_ts}
             await client.chat_update(
                 channel=where["channel"], ts=where["ts"], text=text, blocks=rendered
@@ -205,6 +205,8 @@ class Handlers:
             await self._whisper(client, click, messages.refusal(decision.allowed))
         elif decision.outcome == "decided":
             await self._whisper(client, click, surfaces.already_decided(decision.lock))
+        elif decision.outcome in ("counted", "repeat"):
+            await self._whisper(client, click, surfaces.quorum_reply(decision))
 
     async def cancel_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         click = inbound.button_click(body)
@@ -222,6 +224,8 @@ class Handlers:
             await self._whisper(client, click, messages.refusal(decision.allowed))
         elif decision.outcome == "decided":
             await self._whisper(client, click, surfaces.already_decided(decision.lock))
+        elif decision.outcome == "counted":
+            await self._whisper(client, click, surfaces.quorum_reply(decision, declined=True))
 
     async def snooze_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         click = inbound.button_click(body)
@@ -278,6 +282,8 @@ class Handlers:
             )
         elif decision.outcome == "forbidden":
             await ack(response_action="update", view=_notice(messages.refusal(decision.allowed)))
+        elif decision.outcome in ("counted", "repeat"):
+            await ack(response_action="update", view=_notice(surfaces.quorum_reply(decision)))
         else:
             await ack()
 

@@ -14,7 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages, surfaces
 from flows.app import Registry
 from flows.clock import Clock
-from flows.policy import humanize
+from flows.decision import approvers
+from flows.policy import Policy, humanize
+from flows.quorum import response
 from store import Call, Execution, Store
 
 log = logging.getLogger("lockstep.slack")
@@ -76,10 +78,25 @@ class SlackNotifier:
         message = lock.message or (await self.store.call(lock.id) or lock).message
         if not isinstance(message, dict):
             return  # never shown: nothing to update
-        text, blocks = surfaces.decided(lock)
+        people = await self._approvers(lock) if lock.status == "resolved" else []
+        text, blocks = surfaces.decided(lock, people)
         await self.client.chat_update(
             channel=message["channel"], ts=message["ts"], text=text, blocks=blocks
         )
+
+    async def voted(self, execution: Execution, lock: Call, approvers: list[str]) -> None:
+        message = lock.message or (await self.store.call(lock.id) or lock).message
+        if isinstance(message, dict):
+            text, blocks = surfaces.lock_message(lock, approvers=approvers)
+            await self.client.chat_update(
+                channel=message["channel"], ts=message["ts"], text=text, blocks=blocks
+            )
+
+    async def _approvers(self, lock: Call) -> list[str]:
+        """A quorum lock's approvers, from its recorded responses."""
+        if Policy.from_json(lock.policy).quorum <= 1:
+            return []
+        return approvers([response(v) for v in await self.store.votes(lock)])
 
     async def _link(self, lock: Call) -> str:
         message = lock.message

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from bot import blocks, messages
+from flows.decision import Decision
 from flows.policy import Policy, humanize
 from store import Call, Execution
 
@@ -42,11 +43,20 @@ def ending(execution: Execution) -> str:
     return f"❌ Failed: {execution.error or 'unknown error'}"
 
 
+def quorum_line(needed: int, approvers: list[str]) -> str:
+    if not approvers:
+        return messages.QUORUM_WAITING.format(needed=needed)
+    who = messages.mention(approvers)
+    return messages.QUORUM_PROGRESS.format(who=who, count=len(approvers), needed=needed)
+
+
 def lock_message(
     lock: Call,
     errors: dict[str, list[str]] | None = None,
     values: dict[str, Any] | None = None,
+    approvers: list[str] | None = None,
 ) -> Surface:
+    """The open lock: its form (or a button opening it), snooze, and a quorum's progress."""
     title = messages.title(lock.name)
     if blocks.fits_message(lock.form):
         body = blocks.message_blocks(
@@ -54,8 +64,12 @@ def lock_message(
         )
     else:
         body = blocks.open_form_blocks(lock.form, lock_id=lock.id, title=title)
-    snooze = Policy.from_json(lock.policy).snooze
+    policy = Policy.from_json(lock.policy)
+    snooze = policy.snooze
     actions = next((b for b in body if b["type"] == "actions"), None)
+    if policy.quorum > 1:
+        at = body.index(actions) if actions is not None else len(body)
+        body.insert(at, _context(quorum_line(policy.quorum, approvers or [])))
     if snooze and actions is not None:
         text = messages.SNOOZE_BUTTON.format(by=humanize(snooze))
         actions["elements"].append(
@@ -69,11 +83,13 @@ def lock_message(
     return f"{title}: waiting for an answer", body
 
 
-def decided(lock: Call) -> Surface:
+def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
+    """The lock once closed; ``approvers``: a quorum's people, all named."""
     automatic = lock.actor is None and lock.status in ("resolved", "rejected")
     key = f"auto-{lock.status}" if automatic else lock.status
     template = messages.OUTCOME_WORDS.get(key, "{when}")
-    outcome = template.format(who=messages.who(lock.actor), when=messages.when(lock.decided_at))
+    who = messages.mention(approvers) if approvers else messages.who(lock.actor)
+    outcome = template.format(who=who, when=messages.when(lock.decided_at))
     if lock.comment:
         outcome += f": “{lock.comment}”"
     title = messages.title(lock.name)
@@ -83,6 +99,17 @@ def decided(lock: Call) -> Surface:
 def already_decided(lock: Call) -> str:
     template = messages.DECIDED_ALREADY.get(lock.status, messages.LOCK_GONE)
     return template.format(who=messages.who(lock.actor), when=messages.when(lock.decided_at))
+
+
+def quorum_reply(decision: Decision, *, declined: bool = False) -> str:
+    """What the person who answered a quorum lock is told, privately."""
+    needed = Policy.from_json(decision.lock.policy).quorum
+    count = len(decision.approvers)
+    if declined:
+        return messages.DECLINE_COUNTED.format(needed=needed)
+    if decision.outcome == "repeat":
+        return messages.REPEAT.format(left=max(1, needed - count))
+    return messages.COUNTED.format(count=count, needed=needed)
 
 
 def error_list(errors: dict[str, list[str]]) -> str:

@@ -3,7 +3,8 @@
 
 from flows.access import Directory, Forbidden
 from flows.app import FlowApp, Launch, Registry, Request, ServeAPI
-from flows.engine import Decision, Engine, EngineConfig, UnknownFlow, UnknownLock
+from flows.decision import Decision, Response
+from flows.engine import Engine, EngineConfig, UnknownFlow, UnknownLock
 from flows.errors import (
     FlowConfigError,
     InputsError,
@@ -33,6 +34,7 @@ __all__ = [
     "RecordingNotifier",
     "Registry",
     "Request",
+    "Response",
     "ServeAPI",
     "StepFailed",
     "Tracer",

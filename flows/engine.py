@@ -13,14 +13,15 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-from flows import access, replay, timers
+from flows import access, quorum, replay, timers
 from flows.access import Directory, Forbidden, NoDirectory
 from flows.app import FlowApp, Launch, Registry, Request, call
 from flows.clock import Clock, SystemClock
 from flows.codec import NotStorable, decode, encode
+from flows.decision import Decision, Response, approvers
 from flows.errors import FlowConfigError, InputsError
 from flows.forms import InputPassword, Model
 from flows.notifier import Notifier, NullNotifier
@@ -46,22 +47,6 @@ class UnknownFlow(LookupError):
 
 class UnknownLock(LookupError):
     pass
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What became of an answer to a lock.
-
-    accepted/rejected: this answer decided it. invalid: ``errors`` (wire form), lock stays open.
-    decided: someone or something decided first; ``lock`` says who, how and when.
-    failed: the lease handler crashed; ``error_id`` is in the log, the lock stays open.
-    forbidden: this person may not decide it (``allowed`` says who may); nothing changed."""
-
-    outcome: Literal["accepted", "rejected", "invalid", "decided", "failed", "forbidden"]
-    lock: Call
-    errors: dict[str, list[str]] = field(default_factory=dict)
-    error_id: str | None = None
-    allowed: tuple[str, ...] = ()  # forbidden: who may decide (empty: anyone but the initiator)
 
 
 class Engine:
@@ -145,22 +130,31 @@ class Engine:
 
     async def submit(self, lock_id: str, inputs: Mapping[str, Any], actor: str | None) -> Decision:
         """Parse and validate a submission, run the lease handler, and resolve the lock."""
-        lock = await self._lock(lock_id)
+        lock = await self.lock(lock_id)
         if not lock.open:
             return Decision("decided", lock)
         if refused := await self._refuse(lock, actor, "submit"):
             return refused
         form = Model.from_json(lock.form)
+        policy = Policy.from_json(lock.policy)
+        earlier = await quorum.responses(self, lock) if policy.quorum > 1 else ()
         try:
             values = parse(form, inputs)
+            if actor is not None and actor in approvers(earlier):
+                return Decision("repeat", lock, responses=earlier)
+            mine = Response(actor, True, values, None, self.clock.now())
             lease = self.registry.leases.get(lock.name)
-            value = await call(lease, inputs=values, data=decode(lock.data)) if lease else values
+            value = (
+                await call(lease, inputs=values, data=decode(lock.data), responses=[*earlier, mine])
+                if lease
+                else values
+            )
             result = encode(value)
         except InputsError as exc:
             detail = {"inputs": _redacted(form, encode_loose(inputs)), "errors": exc.wire()}
             invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
             await self.store.append(lock.execution_id, self.clock.now(), invalid)
-            return Decision("invalid", lock, errors=exc.wire())
+            return Decision("invalid", lock, errors=exc.wire(), responses=earlier)
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("lease %r failed (error id %s, lock %s)", lock.name, error_id, lock.id)
@@ -169,15 +163,20 @@ class Engine:
             await self.store.append(lock.execution_id, self.clock.now(), failed)
             return Decision("failed", lock, error_id=error_id)
         detail = {"inputs": _redacted(form, encode(values))}
-        return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+        if policy.quorum > 1:
+            return await quorum.approve(self, lock, policy, result, actor, detail)
+        return await self.decide(lock, "resolved", result, actor, None, "lease", detail)
 
     async def reject(self, lock_id: str, actor: str | None, comment: str | None = None) -> Decision:
         """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``."""
-        lock = await self._lock(lock_id)
+        lock = await self.lock(lock_id)
         if lock.open and (refused := await self._refuse(lock, actor, "reject")):
             return refused
+        policy = Policy.from_json(lock.policy)
+        if lock.open and policy.quorum > 1 and not policy.veto:
+            return await quorum.decline(self, lock, actor, comment)
         detail = {"comment": comment} if comment else None
-        return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
+        return await self.decide(lock, "rejected", None, actor, comment, "rejected", detail)
 
     async def authorize(self, lock: Call, actor: str | None, action: str) -> None:
         """Raise ``Forbidden`` (and record the attempt) unless ``actor`` may decide ``lock``."""
@@ -204,13 +203,14 @@ class Engine:
             return Decision("forbidden", lock, allowed=exc.allowed)
         return None
 
-    async def _lock(self, lock_id: str) -> Call:
+    async def lock(self, lock_id: str) -> Call:
+        """The lock as the store has it now; ``UnknownLock`` if there is none."""
         lock = await self.store.call(lock_id)
         if lock is None or lock.kind != "lock":
             raise UnknownLock(f"no lock with id {lock_id!r}")
         return lock
 
-    async def _decide(
+    async def decide(
         self,
         lock: Call,
         status: str,
@@ -220,6 +220,7 @@ class Engine:
         kind: str,
         detail: Any,
     ) -> Decision:
+        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run."""
         now = self.clock.now()
         event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
         execution = await self.store.decide(
@@ -227,7 +228,7 @@ class Engine:
             claim=self.claim_for(now),
         )  # fmt: skip
         if execution is None:
-            return Decision("decided", await self._lock(lock.id))
+            return Decision("decided", await self.lock(lock.id))
         decided = lock.model_copy(
             update={
                 "status": status,

@@ -25,6 +25,9 @@ class Notifier(Protocol):
     async def lock_resolved(self, execution: Execution, lock: Call) -> None:
         """A lock was answered, rejected, expired or cancelled; ``lock.status`` says which."""
 
+    async def voted(self, execution: Execution, lock: Call, approvers: list[str]) -> None:
+        """A quorum lock took a response and waits for more; ``approvers`` approved so far."""
+
     async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
         """Nudge about a lock still open (past its deadline when ``lock.deadline`` is past);
         ``people`` may answer it (named approvers, and those added by escalation). Raise if it
@@ -48,6 +51,9 @@ class NullNotifier:
         pass
 
     async def lock_resolved(self, execution: Execution, lock: Call) -> None:
+        pass
+
+    async def voted(self, execution: Execution, lock: Call, approvers: list[str]) -> None:
         pass
 
     async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
@@ -77,6 +83,9 @@ class RecordingNotifier:
 
     async def lock_resolved(self, execution: Execution, lock: Call) -> None:
         self.calls.append(("lock_resolved", execution.id, lock))
+
+    async def voted(self, execution: Execution, lock: Call, approvers: list[str]) -> None:
+        self.calls.append(("voted", execution.id, (lock.name, approvers)))
 
     async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
         self.calls.append(("reminder", execution.id, (lock.name, people)))

@@ -60,6 +60,8 @@ class Policy:
     snooze: float | None = None  # how much a person may add to the deadline, per click
     approvers: tuple[str, ...] = ()  # empty: anyone in the channel; escalations add to it
     exclude_initiator: bool = False  # four-eyes: whoever started the run may not decide
+    quorum: int = 1  # distinct people who must approve
+    veto: bool = True  # one rejection ends a quorum lock; False: it is recorded, and waits on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,8 @@ class Policy:
             "snooze": self.snooze,
             "approvers": list(self.approvers),
             "exclude_initiator": self.exclude_initiator,
+            "quorum": self.quorum,
+            "veto": self.veto,
         }
 
     @classmethod
@@ -90,6 +94,8 @@ class Policy:
             snooze=raw.get("snooze"),
             approvers=tuple(raw.get("approvers") or ()),
             exclude_initiator=bool(raw.get("exclude_initiator")),
+            quorum=int(raw.get("quorum") or 1),
+            veto=bool(raw.get("veto", True)),
         )
 
 
@@ -102,6 +108,8 @@ def make_policy(
     snooze: Duration | None = None,
     approvers: Sequence[str] | None = None,
     exclude_initiator: bool = False,
+    quorum: int = 1,
+    veto: bool = True,
 ) -> Policy:
     """Read ``tracer.lock``'s keyword arguments. ``remind``: one duration (every so often) or a
     list of durations (that long before the deadline). ``on_timeout``: ``"fail"``, ``"reject"``,
@@ -123,6 +131,7 @@ def make_policy(
     if on_timeout not in ON_TIMEOUT:
         raise ValueError(f"on_timeout must be one of {sorted(ON_TIMEOUT)}, not {on_timeout!r}")
     escalations = (escalate,) if isinstance(escalate, Escalation) else tuple(escalate or ())
+    who = check_approvers(approvers or ())
     return Policy(
         timeout=total,
         remind_every=every,
@@ -131,8 +140,10 @@ def make_policy(
         on_timeout=on_timeout,
         default=default,
         snooze=seconds(snooze, "snooze") if snooze is not None else None,
-        approvers=check_approvers(approvers or ()),
+        approvers=who,
         exclude_initiator=exclude_initiator,
+        quorum=check_quorum(quorum, who),
+        veto=bool(veto),
     )
 
 
@@ -144,6 +155,16 @@ def check_approvers(approvers: Sequence[str] | str) -> tuple[str, ...]:
         if not isinstance(who, str) or not (who == "channel" or who[:1] in ("U", "W", "S")):
             raise ValueError(f"approvers: {who!r} is not a user id, a user group or 'channel'")
     return tuple(approvers)
+
+
+def check_quorum(quorum: int, approvers: tuple[str, ...]) -> int:
+    """A positive whole number, and no more than the named people when only people are named."""
+    if isinstance(quorum, bool) or not isinstance(quorum, int) or quorum < 1:
+        raise ValueError(f"quorum must be a whole number of people, 1 or more, not {quorum!r}")
+    people = {a for a in approvers if a[:1] in ("U", "W")}
+    if approvers and len(people) == len(approvers) and len(people) < quorum:
+        raise ValueError(f"quorum={quorum} needs {quorum} approvers, but only {len(people)} named")
+    return quorum
 
 
 def reminder_times(policy: Policy, opened: float, deadline: float) -> list[float]:

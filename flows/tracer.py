@@ -153,6 +153,8 @@ class Tracer(Prompts):
         snooze: Duration | None = None,
         approvers: Sequence[str] | None = None,
         exclude_initiator: bool = False,
+        quorum: int = 1,
+        veto: bool = True,
     ) -> Any:
         """Wait for a person to answer the form of ``@app.lock(name)``; return the lease's value.
 
@@ -163,13 +165,15 @@ class Tracer(Prompts):
         ``"keep"`` (stay open, keep reminding). ``snooze``: people may push the deadline by
         this much from the lock message. ``approvers``: user ids, user groups (``S…``) or
         ``"channel"`` (default: anyone in the channel). ``exclude_initiator``: four-eyes.
+        ``quorum``: that many distinct people must approve (one person counts once); a
+        rejection ends the lock unless ``veto=False``. The lease sees every response.
 
         Raises ``LockRejected`` (Cancel pressed), ``LockExpired`` (deadline passed, a
         ``TimeoutError``) or ``LockCancelled`` (execution cancelled from outside)."""
         run = self._run
         policy = make_policy(
             timeout, run.engine.config.default_timeout, remind, escalate, on_timeout, snooze,
-            approvers, exclude_initiator,
+            approvers, exclude_initiator, quorum, veto,
         )  # fmt: skip
         return await self._wait(name, data, policy, None)
 

@@ -312,6 +312,46 @@ def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEve
     conn.execute(insert(events), _events(execution_id, now, new))
 
 
+VOTES = ("approved", "declined")
+_TAKE_OPEN = (  # a no-op write: the lock row's write lock, held until the transaction ends
+    update(calls)
+    .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
+    .values(status="open")
+    .returning(calls.c.execution_id)
+)
+
+
+def list_votes(conn: Connection, execution_id: str, call_id: str) -> list[Event]:
+    query = (
+        select(events)
+        .where(
+            events.c.execution_id == execution_id,
+            events.c.call_id == call_id,
+            events.c.kind.in_(VOTES),
+        )
+        .order_by(events.c.id)
+    )
+    return [Event.model_validate(r._mapping) for r in conn.execute(query)]
+
+
+def vote(
+    conn: Connection, call_id: str, now: float, event: NewEvent
+) -> tuple[bool, list[Event]] | None:
+    """Record one response to an open quorum lock and return every response so far. Taken
+    under the lock row's write lock, so two people answering at once each see the other.
+    A person's second approval is not recorded (False). None: the lock is no longer open."""
+    execution_id = conn.execute(_TAKE_OPEN, {"cid": call_id}).scalar()
+    if execution_id is None:
+        return None
+    votes = list_votes(conn, execution_id, call_id)
+    if event.kind == "approved" and any(
+        v.kind == "approved" and v.actor == event.actor for v in votes
+    ):
+        return False, votes
+    conn.execute(_INSERT_EVENTS, _events(execution_id, now, [event]))
+    return True, list_votes(conn, execution_id, call_id)
+
+
 def list_events(conn: Connection, execution_id: str) -> list[Event]:
     query = select(events).where(events.c.execution_id == execution_id).order_by(events.c.id)
     return [Event.model_validate(r._mapping) for r in conn.execute(query)]

@@ -192,6 +192,16 @@ class Store:
     async def events(self, execution_id: str) -> list[Event]:
         return await self.run(q.list_events, execution_id)
 
+    async def votes(self, lock: Call) -> list[Event]:
+        """A quorum lock's responses (``approved`` and ``declined`` events), oldest first."""
+        return await self.run(q.list_votes, lock.execution_id, lock.id)
+
+    async def vote(
+        self, call_id: str, now: float, event: NewEvent
+    ) -> tuple[bool, list[Event]] | None:
+        """Record a response to an open quorum lock; see ``queries.vote``."""
+        return await self.run(q.vote, call_id, now, event)
+
     async def due_timers(self, now: float, limit: int = 500) -> list[Timer]:
         return await self.run(q.due_timers, now, limit)
 

@@ -8,7 +8,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from flows import FlowApp, InputsError, Launch, LockExpired, LockRejected, Request, Tracer
+from flows import (
+    FlowApp,
+    InputsError,
+    Launch,
+    LockExpired,
+    LockRejected,
+    Request,
+    Response,
+    Tracer,
+)
 from flows.forms import Cancel, Checkbox, InputNumber, InputText, Markdown, Model, Submit
 from flows.policy import Escalation
 
@@ -160,4 +169,32 @@ async def prompted(tracer: Tracer) -> dict[str, Any]:
         "day": await tracer.input("Which day?", date),
         "sure": await tracer.input("Sure?", bool, timeout=60),
         "second_opinion": await tracer.approve("Really?", comment=False),
+    }
+
+
+@app.flow("panel")
+async def panel(inputs: dict[str, Any], tracer: Tracer) -> Any:
+    try:
+        return await tracer.lock(
+            "panel", quorum=inputs.get("quorum", 2), veto=inputs.get("veto", True), snooze=60
+        )
+    except LockRejected as exc:
+        return {"rejected_by": exc.by}
+
+
+@app.lock("panel")
+def panel_form(data: dict[str, Any]) -> Model:
+    return Model(InputNumber("score", "Score", required=True), Submit("Approve"), Cancel("Reject"))
+
+
+@app.lease("panel")
+def panel_lease(inputs: dict[str, Any], responses: list[Response]) -> dict[str, Any]:
+    """Sees every response: the average of the approvals' scores, and who declined."""
+    if inputs["score"] > 10:
+        raise InputsError(score="At most 10")
+    scores = [r.inputs["score"] for r in responses if r.approved]
+    return {
+        "mean": sum(scores) / len(scores),
+        "approvers": [r.user for r in responses if r.approved],
+        "declined": [r.user for r in responses if not r.approved],
     }

@@ -70,3 +70,8 @@ def vetted_form(data: dict[str, Any]) -> Model:
 @app.flow("ship", summary="Ship it")
 async def ship(tracer: Tracer) -> bool:
     return await tracer.approve("Ship *v2* to everyone?")
+
+
+@app.flow("release", summary="Release approval")
+async def release(tracer: Tracer) -> bool:
+    return await tracer.approve("Release *v3*?", quorum=2, exclude_initiator=True)

@@ -134,6 +134,15 @@ def assert_valid_surfaces(slack: FakeSlack) -> int:
     return checked
 
 
+async def start_without_form(bot: Bot, flow: str, failures: int = 0) -> dict[str, Any]:
+    """Start a flow that has no entry form; return its first lock message."""
+    before = len(bot.slack.calls_to("chat.postMessage"))
+    assert (await bot.command(f"start {flow}"))[0] == 200
+    await bot.slack.wait_for("chat.postMessage", count=before + 2 + failures)
+    parent = bot.slack.messages(CHANNEL)[-1]
+    return next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m["ts"] != parent["ts"])
+
+
 def input_value(name: str, value: str) -> dict[str, Any]:
     return {f"f_{name}": {name: {"type": "plain_text_input", "value": value}}}
 

@@ -13,7 +13,15 @@ import pytest
 from bot.signing import interaction_body, slash_command_body
 from flows import Request
 from store import Store
-from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, checked, input_value, running_bot
+from tests.slackbot import (
+    CHANNEL,
+    Bot,
+    assert_valid_surfaces,
+    checked,
+    input_value,
+    running_bot,
+    start_without_form,
+)
 
 
 @pytest.fixture
@@ -105,7 +113,7 @@ async def test_commands_answer_privately(bot: Bot) -> None:
     """A command's answer is the HTTP response to it: Slack shows it to the caller only."""
     status, body = await bot.command("list")
     assert status == 200 and "`review`: Document review" in body
-    assert body.count("•") == 7
+    assert body.count("•") == 8
     assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
     assert "no flow called `nope`" in (await bot.command("start nope"))[1]
     assert "not started any runs" in (await bot.command("status"))[1]
@@ -130,15 +138,6 @@ async def test_cancel_is_for_the_initiator_only(bot: Bot) -> None:
     assert "Cancelled with its run" in lock["text"]
     status = (await bot.command(f"status {execution.id}", user="UBOB"))[1]
     assert "cancelled by <@UALICE>" in status and "started by <@UALICE>" in status
-
-
-async def start_without_form(bot: Bot, flow: str, failures: int = 0) -> dict[str, Any]:
-    """Start a flow that has no entry form; return its first lock message."""
-    before = len(bot.slack.calls_to("chat.postMessage"))
-    assert (await bot.command(f"start {flow}"))[0] == 200
-    await bot.slack.wait_for("chat.postMessage", count=before + 2 + failures)
-    parent = bot.slack.messages(CHANNEL)[-1]
-    return next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m["ts"] != parent["ts"])
 
 
 async def test_a_form_too_big_for_a_message_opens_as_a_modal(bot: Bot) -> None:

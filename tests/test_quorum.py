@@ -1,0 +1,104 @@
+"""Quorum locks: N distinct people approve; one person counts once; a rejection ends it unless
+the flow says otherwise; the lease sees every response; concurrent answers count each other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from flows import Engine, RecordingNotifier, Request
+from flows.clock import FakeClock
+from flows.policy import make_policy
+from store import Call, Store
+from tests.sample_flows import app
+
+
+@pytest.fixture
+async def engine(store: Store) -> AsyncIterator[Engine]:
+    engine = Engine(store, [app], RecordingNotifier(), FakeClock())
+    yield engine
+    await engine.close()
+
+
+async def panel(engine: Engine, **inputs: Any) -> Call:
+    eid = await engine.start("panel", inputs, Request("panel", "UALICE", {"channel": "C1"}))
+    await engine.settled(eid)
+    [lock] = [c for c in await engine.store.calls(eid) if c.kind == "lock"]
+    return lock
+
+
+async def result(engine: Engine, lock: Call) -> Any:
+    await engine.settled(lock.execution_id)
+    execution = await engine.store.execution(lock.execution_id)
+    assert execution is not None and execution.status == "finished", execution
+    return execution.result
+
+
+async def test_two_different_people_must_approve(engine: Engine) -> None:
+    lock = await panel(engine)
+    first = await engine.submit(lock.id, {"score": 4}, "UBOB")
+    assert first.outcome == "counted" and first.approvers == ["UBOB"]
+    again = await engine.submit(lock.id, {"score": 9}, "UBOB")
+    assert again.outcome == "repeat" and again.approvers == ["UBOB"]
+    assert (await engine.store.call(lock.id)).open  # the same person twice counts once
+    second = await engine.submit(lock.id, {"score": 8}, "UCAROL")
+    assert second.outcome == "accepted" and second.approvers == ["UBOB", "UCAROL"]
+    assert await result(engine, lock) == {
+        "mean": 6.0, "approvers": ["UBOB", "UCAROL"], "declined": [],
+    }  # fmt: skip
+    notified = engine.notifier.of("voted", lock.execution_id)  # type: ignore[attr-defined]
+    assert notified == [("panel", ["UBOB"])]
+    kinds = [(e.kind, e.actor) for e in await engine.store.events(lock.execution_id)]
+    assert ("approved", "UBOB") in kinds and ("approved", "UCAROL") in kinds
+    assert kinds.count(("approved", "UBOB")) == 1
+    quorum = [e for e in await engine.store.events(lock.execution_id) if e.kind == "quorum"]
+    assert quorum[0].detail == {"approvers": ["UBOB", "UCAROL"]}
+
+
+async def test_an_invalid_answer_is_not_counted(engine: Engine) -> None:
+    lock = await panel(engine)
+    bad = await engine.submit(lock.id, {"score": 11}, "UBOB")
+    assert bad.outcome == "invalid" and bad.errors["score"] == ["At most 10"]
+    assert (await engine.submit(lock.id, {"score": 2}, "UBOB")).outcome == "counted"
+
+
+async def test_one_rejection_ends_it(engine: Engine) -> None:
+    lock = await panel(engine)
+    await engine.submit(lock.id, {"score": 4}, "UBOB")
+    assert (await engine.reject(lock.id, "UCAROL", "no")).outcome == "rejected"
+    assert await result(engine, lock) == {"rejected_by": "UCAROL"}
+
+
+async def test_without_veto_a_rejection_is_recorded_and_the_lease_sees_it(engine: Engine) -> None:
+    lock = await panel(engine, veto=False)
+    declined = await engine.reject(lock.id, "UCAROL", "too risky")
+    assert declined.outcome == "counted" and declined.approvers == []
+    assert declined.responses[0].comment == "too risky"
+    assert (await engine.submit(lock.id, {"score": 3}, "UBOB")).outcome == "counted"
+    assert (await engine.submit(lock.id, {"score": 5}, "UDAN")).outcome == "accepted"
+    assert await result(engine, lock) == {
+        "mean": 4.0, "approvers": ["UBOB", "UDAN"], "declined": ["UCAROL"],
+    }  # fmt: skip
+
+
+async def test_concurrent_last_approvals_decide_once(engine: Engine) -> None:
+    lock = await panel(engine, quorum=3)
+    await engine.submit(lock.id, {"score": 1}, "UBOB")
+    racing = await asyncio.gather(
+        *(engine.submit(lock.id, {"score": 2}, user) for user in ("UCAROL", "UDAN", "UERIN"))
+    )
+    outcomes = sorted(d.outcome for d in racing)  # the 2nd, 3rd and 4th approvals, in any order
+    assert outcomes == ["accepted", "counted", "decided"]
+    decided = await engine.store.call(lock.id)
+    assert decided is not None and decided.status == "resolved"
+
+
+def test_quorum_is_checked_when_declared() -> None:
+    with pytest.raises(ValueError, match="quorum must be a whole number"):
+        make_policy(None, 10, quorum=0)
+    with pytest.raises(ValueError, match="quorum=3 needs 3 approvers, but only 2 named"):
+        make_policy(None, 10, approvers=["U1", "U2"], quorum=3)
+    assert make_policy(None, 10, approvers=["U1", "SREVIEW"], quorum=3).quorum == 3

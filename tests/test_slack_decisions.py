@@ -1,0 +1,68 @@
+"""Decisions through the real Bolt app, with signed requests from different people: quorum,
+four-eyes, flow admins, and the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from store import Store
+from tests.slackbot import (
+    CHANNEL,
+    Bot,
+    assert_valid_surfaces,
+    running_bot,
+    start_without_form,
+)
+
+
+@pytest.fixture
+async def bot(db_url: str, store: Store) -> AsyncIterator[Bot]:
+    """``store`` first: on Postgres it empties the shared test database."""
+    async with running_bot(db_url) as running:
+        yield running
+
+
+def current(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
+    """The message as people now see it (after the bot's chat.update calls)."""
+    return next(
+        m for m in bot.slack.thread(CHANNEL, message["thread_ts"]) if m["ts"] == message["ts"]
+    )
+
+
+def context_text(message: dict[str, Any]) -> list[str]:
+    return [b["elements"][0]["text"] for b in message["blocks"] if b["type"] == "context"]
+
+
+async def test_quorum_of_two_needs_two_different_people(bot: Bot) -> None:
+    message = await start_without_form(bot, "release")
+    assert "👥 Needs approval from 2 different people." in context_text(message)
+
+    await bot.click(message, "lockstep_submit", "UALICE")  # started it: four-eyes
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["text"] == "You started this run, so someone else has to decide this."
+
+    await bot.click(message, "lockstep_submit", "UBOB")
+    notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    assert (notes[-1].args["user"], notes[-1].args["text"]) == (
+        "UBOB", "Your approval is counted: 1 of 2.",
+    )  # fmt: skip
+    await bot.slack.wait_for("chat.update", count=2)  # parent, then the lock's progress
+    assert "👥 Approved by <@UBOB>: 1 of 2." in context_text(current(bot, message))
+
+    await bot.click(message, "lockstep_submit", "UBOB")  # the same person twice counts once
+    notes = await bot.slack.wait_for("chat.postEphemeral", count=3)
+    assert notes[-1].args["text"] == (
+        "You have already approved this; it needs 1 more from someone else."
+    )
+    [execution] = await bot.lockstep.store.executions()
+    assert (await bot.lockstep.store.execution(execution.id)).status == "awaiting"
+
+    await bot.click(message, "lockstep_submit", "UCAROL")
+    done = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert done[-1].args["text"] == "✅ Finished.\n```true```"
+    decided = current(bot, message)
+    assert decided["text"].startswith("Approval: ✅ Answered by <@UBOB>, <@UCAROL> at ")
+    assert assert_valid_surfaces(bot.slack) > 3
