@@ -156,10 +156,15 @@ class Handlers:
         execution = await self.store.execution(execution_id)
         if execution is None:
             return messages.UNKNOWN_EXECUTION.format(id=execution_id)
-        if execution.initiator != user:
-            return messages.NOT_INITIATOR.format(user=execution.initiator)
-        if execution.status in TERMINAL or not await self.engine.cancel(execution.id, user):
+        if execution.status in TERMINAL:
             return messages.ALREADY_ENDED.format(id=execution.id, status=execution.status)
+        try:
+            cancelled = await self.engine.cancel(execution.id, user)
+        except Forbidden as exc:
+            return messages.cannot_cancel(execution.initiator, exc.allowed)
+        if not cancelled:
+            ended = await self.store.execution(execution.id) or execution
+            return messages.ALREADY_ENDED.format(id=ended.id, status=ended.status)
         return messages.CANCELLED.format(id=execution.id)
 
     async def entry_submitted(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:

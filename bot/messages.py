@@ -9,7 +9,7 @@ HELP = (
     "• `/flow list`: the flows you can start\n"
     "• `/flow start <name> [key=value ...]`: start one (its form opens, prefilled)\n"
     "• `/flow status [id]`: one run with its open steps and history, or your recent runs\n"
-    "• `/flow cancel <id>`: cancel a run you started\n"
+    "• `/flow cancel <id>`: cancel a run you started (or one of the flow's admins)\n"
     "• `/flow help`: this message"
 )
 NO_FLOWS = "No flows are loaded."
@@ -17,7 +17,8 @@ UNKNOWN_FLOW = "There is no flow called `{name}`. Try `/flow list`."
 START_USAGE = "Say which flow to start: `/flow start <name>`. Try `/flow list`."
 CANCEL_USAGE = "Say which run to cancel: `/flow cancel <id>`."
 UNKNOWN_EXECUTION = "There is no run `{id}`."
-NOT_INITIATOR = "Only <@{user}>, who started this run, can cancel it."
+NOT_INITIATOR = "Only {who}, who started this run, can cancel it."
+NOT_MANAGER = "Only {who}, who started this run, or {admins} can cancel it."
 ALREADY_ENDED = "Run `{id}` has already ended ({status})."
 CANCELLED = "Run `{id}` is cancelled."
 NO_RUNS = "You have not started any runs yet."
@@ -94,6 +95,12 @@ def answerers(allowed: tuple[str, ...]) -> str:
 
 def refusal(allowed: tuple[str, ...]) -> str:
     return FORBIDDEN.format(who=answerers(allowed)) if allowed else FOUR_EYES
+
+
+def cannot_cancel(initiator: str | None, admins: tuple[str, ...]) -> str:
+    if admins:
+        return NOT_MANAGER.format(who=who(initiator), admins=answerers(admins))
+    return NOT_INITIATOR.format(who=who(initiator))
 
 
 def title(name: str) -> str:

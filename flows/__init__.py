@@ -4,7 +4,7 @@
 from flows.access import Directory, Forbidden
 from flows.app import FlowApp, Launch, Registry, Request, ServeAPI
 from flows.decision import Decision, Response
-from flows.engine import Engine, EngineConfig, UnknownFlow, UnknownLock
+from flows.engine import Engine, EngineConfig, UnknownExecution, UnknownFlow, UnknownLock
 from flows.errors import (
     FlowConfigError,
     InputsError,
@@ -38,6 +38,7 @@ __all__ = [
     "ServeAPI",
     "StepFailed",
     "Tracer",
+    "UnknownExecution",
     "UnknownFlow",
     "UnknownLock",
 ]

@@ -46,13 +46,33 @@ async def check(
     allowed = (*policy.approvers, *escalated) if policy.approvers else ()
     if policy.exclude_initiator and actor is not None and actor == execution.initiator:
         raise Forbidden(actor, allowed, initiator=True)
-    if not allowed or actor in allowed:
-        return
-    for who in allowed:
+    if allowed and not await among(allowed, actor, execution, directory):
+        raise Forbidden(actor, allowed, initiator=False)
+
+
+async def among(
+    people: tuple[str, ...], actor: str | None, execution: Execution, directory: Directory
+) -> bool:
+    """Is ``actor`` one of ``people`` (user ids, members of ``S…`` groups, or of the run's
+    channel for ``"channel"``)?"""
+    if actor is None:
+        return False
+    if actor in people:
+        return True
+    for who in people:
         if who.startswith("S") and actor in await directory.group_members(who):
-            return
+            return True
         channel = execution.context.get("channel")
         if who == "channel" and isinstance(channel, str):
             if actor in await directory.channel_members(channel):
-                return
-    raise Forbidden(actor, allowed, initiator=False)
+                return True
+    return False
+
+
+async def manages(
+    admins: tuple[str, ...], actor: str | None, execution: Execution, directory: Directory
+) -> bool:
+    """May ``actor`` cancel the run and snooze its locks: its initiator, or a flow admin?"""
+    if actor is not None and actor == execution.initiator:
+        return True
+    return await among(admins, actor, execution, directory)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flows.errors import FlowConfigError
 from flows.forms import Model
+from flows.policy import check_approvers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +49,7 @@ class EntrySpec:
     model: Model | None
     summary: str
     description: str | None
+    admins: tuple[str, ...] = ()  # besides the initiator, who may cancel a run or snooze its locks
 
 
 def entry_point_name(entry_point: Callable[..., Any] | str, *, check: bool = True) -> str:
@@ -110,13 +112,22 @@ class FlowApp:
         model: Model | None = None,
         summary: str | None = None,
         description: str | None = None,
+        *,
+        admins: Sequence[str] = (),
         **_: Any,
     ) -> Callable[[F], F]:
+        """``admins``: user ids, user groups (``S…``) or ``"channel"`` who, besides whoever
+        started a run, may cancel it and snooze its locks."""
+
         def register(fn: F) -> F:
             name = _flow_name(path)
             if name in self.entries:
                 raise FlowConfigError(f"flow {name!r} is registered twice")
-            self.entries[name] = EntrySpec(name, fn, model, summary or name, description)
+            try:
+                people = check_approvers(admins, "admins")
+            except (TypeError, ValueError) as exc:
+                raise FlowConfigError(f"flow {name!r}: {exc}") from None
+            self.entries[name] = EntrySpec(name, fn, model, summary or name, description, people)
             return fn
 
         return register
@@ -127,6 +138,8 @@ class FlowApp:
         model: Model | None = None,
         summary: str | None = None,
         description: str | None = None,
+        *,
+        admins: Sequence[str] = (),
     ) -> Callable[[F], F]:
         """Register ``fn`` as the runner of flow ``name``; the entry form's inputs go to it."""
 
@@ -136,7 +149,7 @@ class FlowApp:
             async def start(inputs: dict[str, Any], request: Request) -> Launch:
                 return Launch(request, runner, inputs=inputs)
 
-            self.enter(name, model=model, summary=summary, description=description)(start)
+            self.enter(name, model, summary, description, admins=admins)(start)
             return fn
 
         return register

@@ -49,6 +49,10 @@ class UnknownLock(LookupError):
     pass
 
 
+class UnknownExecution(LookupError):
+    pass
+
+
 class Engine:
     def __init__(
         self,
@@ -196,6 +200,20 @@ class Engine:
             await self.store.append(lock.execution_id, self.clock.now(), refused)
             raise
 
+    def admins(self, execution: Execution) -> tuple[str, ...]:
+        spec = self.registry.entries.get(execution.flow)
+        return spec.admins if spec else ()
+
+    async def manage(self, execution: Execution, actor: str | None, action: str) -> None:
+        """Raise ``Forbidden`` (and record the attempt) unless ``actor`` started the run or is
+        one of its flow's admins: who may cancel a run, or snooze its locks."""
+        admins = self.admins(execution)
+        if await access.manages(admins, actor, execution, self.directory):
+            return
+        refused = NewEvent(kind="refused", actor=actor, detail={"action": action})
+        await self.store.append(execution.id, self.clock.now(), refused)
+        raise Forbidden(actor, admins, initiator=False)
+
     async def _refuse(self, lock: Call, actor: str | None, action: str) -> Decision | None:
         try:
             await self.authorize(lock, actor, action)
@@ -246,7 +264,14 @@ class Engine:
         return Claim(self.owner, now, now - self.config.claim_ttl)
 
     async def cancel(self, execution_id: str, actor: str | None, reason: str | None = None) -> bool:
-        """Cancel a live execution from outside; its open locks close. False if already ended."""
+        """Cancel a live execution from outside; its open locks close. False if already ended.
+        A person (``actor``) must have started it or be a flow admin (else ``Forbidden``);
+        ``None`` is the system itself."""
+        execution = await self.store.execution(execution_id)
+        if execution is None:
+            raise UnknownExecution(f"no execution with id {execution_id!r}")
+        if actor is not None:
+            await self.manage(execution, actor, "cancel")
         now = self.clock.now()
         why = reason or f"cancelled by {actor or 'someone'}"
         event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})

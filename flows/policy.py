@@ -147,13 +147,13 @@ def make_policy(
     )
 
 
-def check_approvers(approvers: Sequence[str] | str) -> tuple[str, ...]:
+def check_approvers(approvers: Sequence[str] | str, what: str = "approvers") -> tuple[str, ...]:
     """User ids (``U…``/``W…``), user groups (``S…``) or ``"channel"``."""
     if isinstance(approvers, str):
-        raise TypeError('approvers must be a list, e.g. ["U012ABC", "S0REVIEW", "channel"]')
+        raise TypeError(f'{what} must be a list, e.g. ["U012ABC", "S0REVIEW", "channel"]')
     for who in approvers:
         if not isinstance(who, str) or not (who == "channel" or who[:1] in ("U", "W", "S")):
-            raise ValueError(f"approvers: {who!r} is not a user id, a user group or 'channel'")
+            raise ValueError(f"{what}: {who!r} is not a user id, a user group or 'channel'")
     return tuple(approvers)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from flows import access
 from flows.codec import encode
 from flows.policy import Policy, next_overdue_reminder
 from flows.tracer import timer_row
@@ -112,7 +113,11 @@ async def snooze(engine: Engine, lock_id: str, actor: str | None) -> Call | None
     policy = Policy.from_json(lock.policy if lock else None)
     if lock is None or not policy.snooze:
         return None
-    await engine.authorize(lock, actor, "snooze")  # raises Forbidden
+    execution = await engine.store.execution(lock.execution_id)
+    if execution is None or not await access.manages(
+        engine.admins(execution), actor, execution, engine.directory
+    ):
+        await engine.authorize(lock, actor, "snooze")  # raises Forbidden
     now = engine.clock.now()
     event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
     snoozed = await engine.store.snooze(lock.id, policy.snooze, now, event)

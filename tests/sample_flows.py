@@ -198,3 +198,8 @@ def panel_lease(inputs: dict[str, Any], responses: list[Response]) -> dict[str, 
         "approvers": [r.user for r in responses if r.approved],
         "declined": [r.user for r in responses if not r.approved],
     }
+
+
+@app.flow("managed", admins=["UADMIN", "SREVIEW"])
+async def managed(tracer: Tracer) -> Any:
+    return await tracer.lock("final", approvers=["UAPPROVER"], snooze=60)

@@ -72,6 +72,6 @@ async def ship(tracer: Tracer) -> bool:
     return await tracer.approve("Ship *v2* to everyone?")
 
 
-@app.flow("release", summary="Release approval")
+@app.flow("release", summary="Release approval", admins=["SREVIEW"])
 async def release(tracer: Tracer) -> bool:
     return await tracer.approve("Release *v3*?", quorum=2, exclude_initiator=True)

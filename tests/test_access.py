@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flows import Engine, Forbidden, RecordingNotifier, Request
+from flows import Engine, FlowApp, FlowConfigError, Forbidden, RecordingNotifier, Request
 from flows.clock import FakeClock
 from flows.policy import make_policy
 from store import Call, Store
@@ -77,3 +77,26 @@ def test_approvers_are_checked_when_declared() -> None:
         make_policy(None, 10, approvers=["alice"])
     with pytest.raises(TypeError, match="must be a list"):
         make_policy(None, 10, approvers="U1")  # type: ignore[arg-type]
+
+
+async def test_the_initiator_and_flow_admins_may_cancel_and_snooze(engine: Engine) -> None:
+    eid = await engine.start("managed", {}, Request("managed", "UALICE", {"channel": "C1"}))
+    await engine.settled(eid)
+    [lock] = [c for c in await engine.store.calls(eid) if c.kind == "lock"]
+    with pytest.raises(Forbidden) as refusal:
+        await engine.cancel(eid, "UOUTSIDER")
+    assert refusal.value.allowed == ("UADMIN", "SREVIEW")
+    with pytest.raises(Forbidden):
+        await engine.snooze(lock.id, "UOUTSIDER")
+    assert await engine.snooze(lock.id, "UALICE")  # started it
+    assert await engine.snooze(lock.id, "UGROUPIE")  # an admin, through the SREVIEW group
+    assert await engine.snooze(lock.id, "UAPPROVER")  # may decide the lock
+    assert await refused(engine, lock) == [("UOUTSIDER", "cancel"), ("UOUTSIDER", "snooze")]
+    assert (await engine.store.execution(eid)).status == "awaiting"
+    assert await engine.cancel(eid, "UADMIN")
+    assert (await engine.store.execution(eid)).status == "cancelled"
+
+
+def test_admins_are_checked_when_declared() -> None:
+    with pytest.raises(FlowConfigError, match="flow 'x': admins: 'bob' is not a user id"):
+        FlowApp().enter("x", admins=["bob"])(lambda: None)

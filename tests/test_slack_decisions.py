@@ -66,3 +66,15 @@ async def test_quorum_of_two_needs_two_different_people(bot: Bot) -> None:
     decided = current(bot, message)
     assert decided["text"].startswith("Approval: ✅ Answered by <@UBOB>, <@UCAROL> at ")
     assert assert_valid_surfaces(bot.slack) > 3
+
+
+async def test_flow_admins_may_cancel_a_run_others_may_not(bot: Bot) -> None:
+    await start_without_form(bot, "release")
+    [execution] = await bot.lockstep.store.executions()
+    _, text = await bot.command(f"cancel {execution.id}", user="UBOB")
+    assert text == "Only <@UALICE>, who started this run, or <!subteam^SREVIEW> can cancel it."
+    assert (await bot.lockstep.store.execution(execution.id)).status == "awaiting"
+    _, text = await bot.command(f"cancel {execution.id}", user="UGROUPIE")  # in SREVIEW
+    assert text == f"Run `{execution.id}` is cancelled."
+    events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
+    assert ("refused", "UBOB") in events and ("cancelled", "UGROUPIE") in events
