@@ -266,6 +266,8 @@ def _input_block(el: Mapping[str, Any], value: Any, errors: list[str], *, modal:
     }
     if errors:
         block["hint"] = _plain("⚠️ " + " ".join(errors), _LABEL)
+    elif hint := _text_of(el, "hint"):
+        block["hint"] = _plain(hint, _LABEL)
     return block
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flows import access, quorum, replay, timers
+from flows import access, quorum, replay, timers, typed
 from flows.access import Directory, Forbidden, NoDirectory
 from flows.app import FlowApp, Launch, Registry, Request, call
 from flows.clock import Clock, SystemClock
@@ -32,6 +32,7 @@ from store.models import Call, Execution, NewEvent, Timer
 from store.repo import Claim, Store
 
 log = logging.getLogger("lockstep.engine")
+BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class Engine:
             if actor is not None and actor in approvers(earlier):
                 return Decision("repeat", lock, responses=earlier)
             mine = Response(actor, True, values, None, self.clock.now())
-            lease = self.registry.leases.get(lock.name)
+            lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
             value = (
                 await call(lease, inputs=values, data=decode(lock.data), responses=[*earlier, mine])
                 if lease

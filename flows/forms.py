@@ -41,6 +41,7 @@ def _ext(default: Any) -> Any:
 class Input(Element):
     input: ClassVar[bool] = True
     name: str = ""
+    hint: str | None = field(default=None, kw_only=True, metadata={"extension": True})
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

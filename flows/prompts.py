@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from flows import typed
 from flows.errors import FlowConfigError, LockRejected
 from flows.forms import (
     Cancel,
@@ -48,7 +51,9 @@ def _options(options: Sequence[str]) -> list[InputOption]:
 class Prompts:
     """Mixed into ``Tracer``; ``_prompt`` waits at a lock with a ready-made form."""
 
-    async def _prompt(self, kind: str, form: Model, options: dict[str, Any]) -> Any:
+    async def _prompt(
+        self, kind: str, form: Model, options: dict[str, Any], data: dict[str, Any] | None = None
+    ) -> Any:
         raise NotImplementedError
 
     async def approve(self, prompt: str, *, comment: bool = True, **options: Any) -> bool:
@@ -80,7 +85,14 @@ class Prompts:
         return chosen
 
     async def input(self, prompt: str, kind: type[T], **options: Any) -> T:
-        """Ask for one value of ``kind``: int, float, str, bool, date or datetime."""
+        """Ask for one value of ``kind``: int, float, str, bool, date or datetime; or for a
+        pydantic model, whose fields make the form (see ``flows.typed``) and which validates
+        the answer: the flow gets a model instance."""
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            form = typed.form_for(kind, prompt)
+            data = {"model": typed.model_path(kind)}
+            answer = await self._prompt("model", form, options, data)
+            return kind.model_validate(answer)
         build = _FIELDS.get(kind)
         if build is None:
             names = ", ".join(t.__name__ for t in _FIELDS)

@@ -177,15 +177,19 @@ class Tracer(Prompts):
         )  # fmt: skip
         return await self._wait(name, data, policy, None)
 
-    async def _prompt(self, kind: str, form: Model, options: dict[str, Any]) -> Any:
-        return await self.lock_form(PREFIX + kind, form, **options)
+    async def _prompt(
+        self, kind: str, form: Model, options: dict[str, Any], data: dict[str, Any] | None = None
+    ) -> Any:
+        return await self.lock_form(PREFIX + kind, form, data=data, **options)
 
-    async def lock_form(self, name: str, form: Model, **options: Any) -> Any:
+    async def lock_form(
+        self, name: str, form: Model, data: dict[str, Any] | None = None, **options: Any
+    ) -> Any:
         """Like ``lock``, with the form given here instead of by ``@app.lock(name)``."""
         run = self._run
         timeout = options.pop("timeout", None)
         policy = make_policy(timeout, run.engine.config.default_timeout, **options)
-        return await self._wait(name, None, policy, form)
+        return await self._wait(name, data, policy, form)
 
     async def _wait(
         self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from flows import FlowApp, Tracer
 from flows.forms import Cancel, InputText, Model, Submit
@@ -75,3 +77,20 @@ async def ship(tracer: Tracer) -> bool:
 @app.flow("release", summary="Release approval", admins=["SREVIEW"])
 async def release(tracer: Tracer) -> bool:
     return await tracer.approve("Release *v3*?", quorum=2, exclude_initiator=True)
+
+
+class Trip(BaseModel):
+    city: str = Field(description="Where to")
+    nights: int = Field(ge=1, le=14)
+    budget: float = Field(gt=0)
+    cabin: Literal["economy", "business"] = "economy"
+
+
+@app.flow("trip", summary="Trip request")
+async def trip(tracer: Tracer) -> dict[str, Any]:
+    booked = await tracer.input("Plan the trip", Trip)
+    return {
+        "city": booked.city,
+        "nights": booked.nights,
+        "per_night": booked.budget / booked.nights,
+    }

@@ -13,6 +13,7 @@ from tests.slackbot import (
     CHANNEL,
     Bot,
     assert_valid_surfaces,
+    input_value,
     running_bot,
     start_without_form,
 )
@@ -78,3 +79,43 @@ async def test_flow_admins_may_cancel_a_run_others_may_not(bot: Bot) -> None:
     assert text == f"Run `{execution.id}` is cancelled."
     events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
     assert ("refused", "UBOB") in events and ("cancelled", "UGROUPIE") in events
+
+
+def hints(message: dict[str, Any]) -> dict[str, str]:
+    return {
+        b["block_id"]: b["hint"]["text"]
+        for b in message["blocks"]
+        if b["type"] == "input" and "hint" in b
+    }
+
+
+async def test_a_pydantic_model_form_validates_each_field(bot: Bot) -> None:
+    message = await start_without_form(bot, "trip")
+    assert hints(message) == {"f_city": "Where to"}  # the field's description
+    cabin = {
+        "f_cabin": {"cabin": {"type": "static_select", "selected_option": {"value": "economy"}}}
+    }
+    city = input_value("city", "Lisbon")
+    too_long = city | input_value("nights", "20") | input_value("budget", "600")
+    await bot.click(message, "lockstep_submit", "UBOB", too_long | cabin)
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["text"] == "Please fix the form:\n• *nights*: Enter a number of at most 14."
+    free = city | input_value("nights", "4") | input_value("budget", "0")
+    await bot.click(message, "lockstep_submit", "UBOB", free | cabin)
+    notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    assert (
+        notes[-1].args["text"] == "Please fix the form:\n• *budget*: Input should be greater than 0"
+    )
+    shown = hints(current(bot, message))
+    assert shown == {"f_city": "Where to", "f_budget": "⚠️ Input should be greater than 0"}
+    assert (await bot.lockstep.store.executions())[0].status == "awaiting"
+
+    good = input_value("city", "Lisbon") | input_value("nights", "4") | input_value("budget", "600")
+    await bot.click(message, "lockstep_submit", "UBOB", good | cabin)
+    done = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert done[-1].args["text"].startswith("✅ Finished.")
+    [execution] = await bot.lockstep.store.executions()
+    assert (await bot.lockstep.store.execution(execution.id)).result == {
+        "city": "Lisbon", "nights": 4, "per_night": 150.0,
+    }  # fmt: skip
+    assert_valid_surfaces(bot.slack)
