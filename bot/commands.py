@@ -6,8 +6,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Literal
 
-Verb = Literal["list", "start", "status", "cancel", "help"]
-VERBS: frozenset[str] = frozenset({"list", "start", "status", "cancel", "help"})
+Verb = Literal["list", "start", "status", "audit", "cancel", "help"]
+VERBS: frozenset[str] = frozenset({"list", "start", "status", "audit", "cancel", "help"})
 
 
 @dataclass(frozen=True)

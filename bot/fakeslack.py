@@ -28,7 +28,7 @@ TEAM_ID, BOT_USER_ID, BOT_ID, APP_ID = "T0001", "UBOT", "BBOT", "A0001"
 WORKSPACE_URL = "https://example.slack.test/"
 TOKEN_PREFIXES = ("xoxb-", "xoxp-")
 RESPONSE_URL = "response_url"  # the method name recorded for posts to a response URL
-_JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata"})
+_JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata", "files"})
 _CONTENT = ("text", "blocks", "attachments", "metadata")
 
 
@@ -94,12 +94,18 @@ class FakeSlack:
             "conversations.members": self._conversations_members,
             "usergroups.users.list": self._usergroups_users_list,
             "reactions.add": self._reactions_add,
+            "conversations.open": self._conversations_open,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
+        self._uploads: dict[str, Args] = {}  # file id -> file, once its bytes arrived
+        self._files: list[Args] = []  # files shared, in order
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._serve)
         app.router.add_post("/response/{rid}", self._serve)
+        app.router.add_post("/upload/{fid}", self._receive_upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -180,7 +186,19 @@ class FakeSlack:
         """Views by id, latest version of each."""
         return copy.deepcopy(self._views)
 
+    def files(self, channel: str | None = None) -> list[Args]:
+        """Files shared (``content`` decoded as UTF-8), oldest first."""
+        return [copy.deepcopy(f) for f in self._files if channel in (None, f["channel"])]
+
     # the wire
+
+    async def _receive_upload(self, request: web.Request) -> web.Response:
+        """Step 2 of an upload: the bytes, posted to the URL ``files.getUploadURLExternal`` gave."""
+        upload = self._uploads.get(request.match_info["fid"])
+        if upload is None or "content" in upload:
+            return web.Response(status=404, text="no such upload")
+        upload["content"] = (await request.read()).decode("utf-8", errors="replace")
+        return web.Response(text="OK - " + str(len(upload["content"])))
 
     async def _serve(self, request: web.Request) -> web.Response:
         posted_response = "rid" in request.match_info
@@ -333,6 +351,36 @@ class FakeSlack:
             raise _Refused("already_reacted")
         reactions.append({"name": name, "users": [BOT_USER_ID], "count": 1})
         return {}
+
+    def _conversations_open(self, args: Args) -> Args:
+        """A direct message with one person: ``D`` + their id."""
+        users = _need(args, "users", "users_list_not_supplied").split(",")
+        if len(users) != 1 or not users[0].startswith(("U", "W")):
+            raise _Refused("user_not_found")
+        return {"channel": {"id": "D" + users[0], "is_im": True, "user": users[0]}}
+
+    def _files_get_upload_url(self, args: Args) -> Args:
+        name = _need(args, "filename", "invalid_arguments")
+        if not str(args.get("length", "")).isdigit():
+            raise _Refused("invalid_arguments")
+        file_id = f"F{next(self._ids):08d}"
+        self._uploads[file_id] = {"id": file_id, "name": name}
+        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, args: Args) -> Args:
+        wanted = args.get("files")
+        if not isinstance(wanted, list) or not wanted:
+            raise _Refused("invalid_arguments")
+        shared = []
+        for item in wanted:
+            upload = self._uploads.get(item.get("id", ""))
+            if upload is None or "content" not in upload:
+                raise _Refused("file_not_found")
+            done = upload | {"title": item.get("title") or upload["name"]}
+            done |= {"channel": args.get("channel_id"), "comment": args.get("initial_comment")}
+            shared.append(done)
+        self._files.extend(shared)
+        return {"files": [{k: f[k] for k in ("id", "name", "title")} for f in shared]}
 
 
 def _error(code: str) -> Args:

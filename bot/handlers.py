@@ -18,15 +18,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks, inbound, messages, surfaces
+from bot import blocks, history, inbound, messages, surfaces
 from bot.commands import parse_command
 from bot.state import read_state
-from flows import Engine, Forbidden, InputsError, Launch, Request
+from flows import Engine, Forbidden, InputsError, Launch, Request, audit
 from flows.app import EntrySpec
-from store import TERMINAL, Call
+from store import TERMINAL, Call, Event, Execution
 
 log = logging.getLogger("lockstep.slack")
 Body = dict[str, Any]
+Trail = tuple[Execution, list[Call], list[Event]]
 
 
 class Handlers:
@@ -72,6 +73,8 @@ class Handlers:
             await self._start(ack, client, event, cmd.target, cmd.values)
         elif cmd.verb == "status":
             await ack(text=await self._status(event.user, cmd.target))
+        elif cmd.verb == "audit":
+            await self._audit(ack, client, event.user, cmd.target)
         elif cmd.verb == "cancel":
             await ack(text=await self._cancel(event.user, cmd.target))
         else:
@@ -139,16 +142,48 @@ class Handlers:
             runs = await self.store.executions(initiator=user, limit=10)
             lines = [f"• `{r.id}` {r.flow}: {messages.STATUS_WORDS[r.status]}" for r in runs]
             return "\n".join(lines) or messages.NO_RUNS
-        execution = await self.store.execution(execution_id)
-        if execution is None:
+        trail = await self._visible(user, execution_id, "status")
+        return history.status(*trail) if isinstance(trail, tuple) else trail
+
+    async def _visible(self, user: str, execution_id: str, action: str) -> Trail | str:
+        """A run's trail if ``user`` may read it (its channel's members, whoever started it,
+        its admins), else what to tell them."""
+        trail = await self.store.trail(execution_id)
+        if trail is None:
             return messages.UNKNOWN_EXECUTION.format(id=execution_id)
-        calls = await self.store.calls(execution.id, open_only=True)
-        lines = [f"*{execution.flow}* `{execution.id}`: {messages.STATUS_WORDS[execution.status]}"]
-        lines += [f"• waiting: {messages.title(c.name)}" for c in calls if c.kind == "lock"]
-        for event in (await self.store.events(execution.id))[-15:]:
-            actor = f" by {messages.who(event.actor)}" if event.actor else ""
-            lines.append(f"  {messages.when(event.at)}: {event.kind}{actor}")
-        return "\n".join(lines)
+        try:
+            await self.engine.manage(trail[0], user, action, channel=True)
+        except Forbidden:
+            return messages.NOT_VISIBLE
+        return trail
+
+    async def _audit(
+        self, ack: AsyncAck, client: AsyncWebClient, user: str, execution_id: str | None
+    ) -> None:
+        if not execution_id:
+            await ack(text=messages.AUDIT_USAGE)
+            return
+        trail = await self._visible(user, execution_id, "audit")
+        if not isinstance(trail, tuple):
+            await ack(text=trail)
+            return
+        await ack(text=messages.AUDIT_COMING.format(id=execution_id))
+        self.after(self._send_audit(client, user, trail))
+
+    async def _send_audit(self, client: AsyncWebClient, user: str, trail: Trail) -> None:
+        """Upload the trail as a JSON file into a direct message with the person who asked."""
+        execution, calls, events = trail
+        content = json.dumps(audit.document(execution, calls, events), indent=2, ensure_ascii=False)
+        dm = await client.conversations_open(users=user)
+        await client.files_upload_v2(
+            channel=dm["channel"]["id"],
+            filename=f"lockstep-{execution.id}.json",
+            title=f"Audit trail {execution.id}",
+            content=content,
+            initial_comment=messages.AUDIT_FILE.format(
+                flow=execution.flow, id=execution.id, count=len(events)
+            ),
+        )
 
     async def _cancel(self, user: str, execution_id: str | None) -> str:
         if not execution_id:

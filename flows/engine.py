@@ -23,7 +23,7 @@ from flows.clock import Clock, SystemClock
 from flows.codec import NotStorable, decode, encode
 from flows.decision import Decision, Response, approvers
 from flows.errors import FlowConfigError, InputsError
-from flows.forms import InputPassword, Model
+from flows.forms import Model, redacted
 from flows.notifier import Notifier, NullNotifier
 from flows.parse import parse
 from flows.policy import Policy
@@ -110,7 +110,7 @@ class Engine:
             "created_at": now, "updated_at": now, "wakeups": 0, "progress": 0,
             "owner": self.owner, "heartbeat_at": now,
         }  # fmt: skip
-        detail = {"inputs": _redacted(spec.model if spec else None, stored)}
+        detail = {"inputs": redacted(spec.model if spec else None, stored)}
         execution = await self.store.create_execution(
             row, NewEvent(kind="started", actor=request.user, detail=detail)
         )
@@ -156,7 +156,7 @@ class Engine:
             )
             result = encode(value)
         except InputsError as exc:
-            detail = {"inputs": _redacted(form, encode_loose(inputs)), "errors": exc.wire()}
+            detail = {"inputs": redacted(form, encode_loose(inputs)), "errors": exc.wire()}
             invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
             await self.store.append(lock.execution_id, self.clock.now(), invalid)
             return Decision("invalid", lock, errors=exc.wire(), responses=earlier)
@@ -167,7 +167,7 @@ class Engine:
             failed = NewEvent(kind="lease_failed", actor=actor, call_id=lock.id, detail=detail)
             await self.store.append(lock.execution_id, self.clock.now(), failed)
             return Decision("failed", lock, error_id=error_id)
-        detail = {"inputs": _redacted(form, encode(values))}
+        detail = {"inputs": redacted(form, encode(values))}
         if policy.quorum > 1:
             return await quorum.approve(self, lock, policy, result, actor, detail)
         return await self.decide(lock, "resolved", result, actor, None, "lease", detail)
@@ -205,11 +205,16 @@ class Engine:
         spec = self.registry.entries.get(execution.flow)
         return spec.admins if spec else ()
 
-    async def manage(self, execution: Execution, actor: str | None, action: str) -> None:
+    async def manage(
+        self, execution: Execution, actor: str | None, action: str, *, channel: bool = False
+    ) -> None:
         """Raise ``Forbidden`` (and record the attempt) unless ``actor`` started the run or is
-        one of its flow's admins: who may cancel a run, or snooze its locks."""
+        one of its flow's admins: who may cancel a run, or snooze its locks. ``channel``: its
+        channel's members too (who may read its history)."""
         admins = self.admins(execution)
         if await access.manages(admins, actor, execution, self.directory):
+            return
+        if channel and await access.among(("channel",), actor, execution, self.directory):
             return
         refused = NewEvent(kind="refused", actor=actor, detail={"action": action})
         await self.store.append(execution.id, self.clock.now(), refused)
@@ -392,11 +397,3 @@ def encode_loose(values: Mapping[str, Any]) -> Any:
         return encode(dict(values))
     except NotStorable:
         return {k: repr(v) for k, v in values.items()}
-
-
-def _redacted(form: Model | None, values: Any) -> Any:
-    """Passwords never reach the audit trail."""
-    if form is None or not isinstance(values, dict):
-        return values
-    secret = {e.name for e in form.inputs if isinstance(e, InputPassword)}
-    return {k: ("***" if k in secret else v) for k, v in values.items()}

@@ -301,3 +301,11 @@ class Model:
                 kwargs["option"] = _options(kwargs["option"])
             elements.append(element_cls(**kwargs))
         return cls(*elements)
+
+
+def redacted(form: Model | None, values: Any) -> Any:
+    """``values`` with every password field's value as ``***``: for the audit trail."""
+    if form is None or not isinstance(values, dict):
+        return values
+    secret = {e.name for e in form.inputs if isinstance(e, InputPassword)}
+    return {k: ("***" if k in secret else v) for k, v in values.items()}

@@ -91,7 +91,7 @@ class Prompts:
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             form = typed.form_for(kind, prompt)
             data = {"model": typed.model_path(kind)}
-            answer = await self._prompt("model", form, options, data)
+            answer = await self._prompt("input", form, options, data)
             return kind.model_validate(answer)
         build = _FIELDS.get(kind)
         if build is None:

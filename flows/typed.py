@@ -39,7 +39,7 @@ from flows.forms import (
     Submit,
 )
 
-LOCK = "prompt.model"
+LOCK = "prompt.input"  # the lock of every tracer.input; a model's answers are checked here
 MAX_FIELDS = 40  # a message holds 50 blocks; leave room for the prompt, errors and buttons
 SUPPORTED = (
     "str, int, float, bool, date, datetime, time, SecretStr, a Literal or Enum of strings, "
@@ -175,7 +175,10 @@ def _name(kind: Any) -> str:
 
 def validate(inputs: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
     """The built-in lease of ``tracer.input(prompt, Model)``: the model validates the parsed
-    answer; each error goes back under its field. Returns the model's JSON form."""
+    answer; each error goes back under its field. Returns the model's JSON form. (Inputs of a
+    plain type have no model: the parser's checks were all.)"""
+    if not isinstance(data, Mapping) or "model" not in data:
+        return dict(inputs)
     model = resolve(data["model"])
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise FlowConfigError(f"{data['model']} is not a pydantic model")

@@ -357,6 +357,13 @@ def list_events(conn: Connection, execution_id: str) -> list[Event]:
     return [Event.model_validate(r._mapping) for r in conn.execute(query)]
 
 
+def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], list[Event]] | None:
+    found = execution(conn, execution_id)
+    if found is None:
+        return None
+    return found, list_calls(conn, execution_id, False), list_events(conn, execution_id)
+
+
 def due_timers(conn: Connection, now: float, limit: int) -> list[Timer]:
     query = (
         select(timers)

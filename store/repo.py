@@ -192,6 +192,11 @@ class Store:
     async def events(self, execution_id: str) -> list[Event]:
         return await self.run(q.list_events, execution_id)
 
+    async def trail(self, execution_id: str) -> tuple[Execution, list[Call], list[Event]] | None:
+        """A run with its calls and its whole audit trail, read together; None if unknown.
+        ``flows.audit.export`` turns it into a JSON document."""
+        return await self.run(q.trail, execution_id)
+
     async def votes(self, lock: Call) -> list[Event]:
         """A quorum lock's responses (``approved`` and ``declined`` events), oldest first."""
         return await self.run(q.list_votes, lock.execution_id, lock.id)

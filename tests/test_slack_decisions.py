@@ -3,6 +3,7 @@ four-eyes, flow admins, and the audit trail."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -119,3 +120,53 @@ async def test_a_pydantic_model_form_validates_each_field(bot: Bot) -> None:
         "city": "Lisbon", "nights": 4, "per_night": 150.0,
     }  # fmt: skip
     assert_valid_surfaces(bot.slack)
+
+
+async def test_status_shows_the_history_and_audit_sends_the_whole_trail(bot: Bot) -> None:
+    message = await start_without_form(bot, "trip")
+    cabin = {
+        "f_cabin": {"cabin": {"type": "static_select", "selected_option": {"value": "economy"}}}
+    }
+    answer = input_value("city", "Oslo") | input_value("budget", "900") | cabin
+    await bot.click(message, "lockstep_submit", "UBOB", answer | input_value("nights", "0"))
+    await bot.slack.wait_for("chat.postEphemeral")
+    await bot.click(message, "lockstep_submit", "UCAROL", answer | input_value("nights", "3"))
+    await bot.slack.wait_for("chat.postMessage", count=3)
+    [execution] = await bot.lockstep.store.executions()
+
+    _, status = await bot.command(f"status {execution.id}", user="UBOB")  # in the channel
+    lines = status.splitlines()
+    assert lines[0] == f"*trip* `{execution.id}`: ✅ finished"
+    assert lines[1].endswith(": started by <@UALICE>")
+    assert (
+        "<@UBOB>'s answer to *Input* was refused: nights: Enter a number of at least 1." in status
+    )
+    assert (
+        '<@UCAROL> answered *Input*: city="Oslo", nights=3, budget=900, cabin="economy"' in status
+    )
+    assert lines[-1].endswith(": finished")
+
+    _, refused = await bot.command(f"audit {execution.id}", user="UOUTSIDER")  # not in it
+    assert (
+        refused == "Only people in the run's channel, whoever started it, or its admins can see it."
+    )
+    _, reply = await bot.command(f"audit {execution.id}", user="UBOB")
+    assert reply == f"The audit trail of run `{execution.id}` is on its way to you as a file."
+    await bot.slack.wait_for("files.completeUploadExternal")
+    [shared] = bot.slack.files()
+    assert shared["channel"] == "DUBOB" and shared["name"] == f"lockstep-{execution.id}.json"
+    trail = json.loads(shared["content"])
+    assert trail["format"] == "lockstep.audit/1"
+    assert trail["execution"] | {"initiator": "UALICE", "status": "finished"} == trail["execution"]
+    [lock] = trail["locks"]
+    assert (lock["name"], lock["status"], lock["decided_by"]) == (
+        "prompt.input",
+        "resolved",
+        "UCAROL",
+    )
+    kinds = [(e["kind"], e["actor"]) for e in trail["events"]]
+    assert kinds == [
+        ("started", "UALICE"), ("lock_opened", None), ("status", None), ("invalid", "UBOB"),
+        ("lease", "UCAROL"), ("finished", None), ("refused", "UOUTSIDER"),
+    ]  # fmt: skip
+    assert trail["events"][3]["detail"]["errors"]["nights"] == ["Enter a number of at least 1."]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from flows import Engine, RecordingNotifier, Request
@@ -77,3 +79,17 @@ async def test_two_engines_on_separate_connections_one_wins(db_url: str, store: 
         await first.close()
         await second.close()
         await other_store.close()
+
+
+async def test_the_audit_trail_is_append_only(store: Store) -> None:
+    """No code path updates or deletes an event, and the database refuses it to any that tried."""
+    engine = Engine(store, [app], RecordingNotifier(), FakeClock())
+    eid = await engine.start("review", {"doc": "d"}, Request("review", "UALICE"))
+    await engine.settled(eid)
+    before = await store.events(eid)
+    assert before
+    for statement in ("UPDATE events SET actor = 'UMALLORY'", "DELETE FROM events"):
+        with pytest.raises(DBAPIError, match="events are append-only"):
+            await store.run(lambda conn, sql=statement: conn.execute(text(sql)))
+    assert await store.events(eid) == before
+    await engine.close()

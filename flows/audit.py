@@ -1,0 +1,76 @@
+"""A run's audit trail as one JSON document: who started it with what, each lock with who
+answered what and when, and every event in order (failed attempts, refusals, reminders,
+escalations, expiries). Events are only ever appended; this only reads them. Passwords are
+``***`` here as everywhere in the trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from flows.forms import Model, redacted
+from store.models import Call, Event, Execution
+from store.repo import Store
+
+FORMAT = "lockstep.audit/1"
+
+
+def iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def document(
+    execution: Execution, calls: Sequence[Call], events: Sequence[Event]
+) -> dict[str, Any]:
+    """The whole trail of one run, JSON-ready (times as ISO 8601 UTC)."""
+    started = next((e for e in events if e.kind == "started"), None)
+    names = {c.id: c.name for c in calls}
+    return {
+        "format": FORMAT,
+        "execution": {
+            "id": execution.id,
+            "flow": execution.flow,
+            "status": execution.status,
+            "initiator": execution.initiator,
+            "inputs": (started.detail or {}).get("inputs") if started else None,
+            "result": execution.result,
+            "error": execution.error,
+            "created_at": iso(execution.created_at),
+            "updated_at": iso(execution.updated_at),
+        },
+        "locks": [_lock(c) for c in calls if c.kind == "lock"],
+        "events": [
+            {
+                "at": iso(e.at),
+                "kind": e.kind,
+                "actor": e.actor,
+                "lock": names.get(e.call_id) if e.call_id else None,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+    }
+
+
+def _lock(call: Call) -> dict[str, Any]:
+    form = Model.from_json(call.form) if call.form else None
+    result = call.result if call.status == "resolved" else None
+    return {
+        "id": call.id,
+        "name": call.name,
+        "status": call.status,
+        "decided_by": call.actor,
+        "comment": call.comment,
+        "result": redacted(form, result),  # as recorded (dates in the codec's tagged form)
+        "opened_at": iso(call.created_at),
+        "deadline": iso(call.deadline),
+        "decided_at": iso(call.decided_at),
+        "policy": call.policy,
+    }
+
+
+async def export(store: Store, execution_id: str) -> dict[str, Any] | None:
+    """The audit document of one run, or None if there is no such run."""
+    trail = await store.trail(execution_id)
+    return document(*trail) if trail else None
