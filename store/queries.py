@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
-from store.models import TERMINAL, Call, Event, Execution, NewEvent, Timer
+from store.models import TERMINAL, Call, Event, Execution, NewEvent
 from store.tables import calls, events, executions, timers
 
 LIVE = executions.c.status.not_in(TERMINAL)
@@ -82,14 +82,14 @@ _PARK = (
     )
     .values(status="awaiting", owner=None, updated_at=bindparam("at"))
 )
-_INSERT_EVENTS = insert(events)
+INSERT_EVENTS = insert(events)
 
 
 def _claim_params(claim: Claim) -> dict[str, Any]:
     return {"me": claim.owner, "at": claim.now, "stale": claim.stale_before}
 
 
-def _events(execution_id: str, at: float, new: Iterable[NewEvent]) -> list[dict[str, Any]]:
+def event_rows(execution_id: str, at: float, new: Iterable[NewEvent]) -> list[dict[str, Any]]:
     return [{"execution_id": execution_id, "at": at, **e.model_dump()} for e in new]
 
 
@@ -106,7 +106,7 @@ def _call(row: Row[Any]) -> Call:
 
 def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> Execution:
     created = conn.execute(insert(executions).values(**row).returning(*executions.c)).one()
-    conn.execute(insert(events), _events(row["id"], row["created_at"], [event]))
+    conn.execute(insert(events), event_rows(row["id"], row["created_at"], [event]))
     return _execution(created)
 
 
@@ -168,7 +168,7 @@ def suspend(
     released = conn.execute(_PARK, params).rowcount == 1
     logged = [*new_events, awaiting] if released else list(new_events)
     if logged:
-        conn.execute(_INSERT_EVENTS, _events(execution_id, now, logged))
+        conn.execute(INSERT_EVENTS, event_rows(execution_id, now, logged))
     if not released:
         ended = select(executions.c.id).where(executions.c.id == execution_id, ~LIVE)
         if conn.execute(ended).first():  # cancelled meanwhile: what this run opened closes too
@@ -194,7 +194,7 @@ def finish(
     if ended.rowcount != 1:
         return False
     close_open(conn, execution_id, now)
-    conn.execute(insert(events), _events(execution_id, now, [event]))
+    conn.execute(insert(events), event_rows(execution_id, now, [event]))
     return True
 
 
@@ -207,7 +207,7 @@ def cancel(conn: Connection, execution_id: str, now: float, reason: str, event: 
     )
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
-    conn.execute(insert(events), _events(execution_id, now, [event]))
+    conn.execute(insert(events), event_rows(execution_id, now, [event]))
     return True
 
 
@@ -241,7 +241,7 @@ def add(
     if new_timers:
         conn.execute(insert(timers), list(new_timers))
     if new_events:
-        conn.execute(insert(events), _events(execution_id, now, new_events))
+        conn.execute(insert(events), event_rows(execution_id, now, new_events))
     if progress:
         conn.execute(
             update(executions)
@@ -280,7 +280,7 @@ def decide(
         row = conn.execute(_WAKE, {"eid": execution_id, "at": now}).first()
     else:
         row = conn.execute(_WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
-    conn.execute(_INSERT_EVENTS, _events(execution_id, now, [event]))
+    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
     return _execution(row) if row else execution(conn, execution_id)
 
 
@@ -305,11 +305,11 @@ def unposted_locks(conn: Connection, created_before: float, limit: int) -> list[
     return [_call(r) for r in conn.execute(query)]
 
 
-# events and timers --------------------------------------------------------------------------
+# events --------------------------------------------------------------------------------
 
 
 def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
-    conn.execute(insert(events), _events(execution_id, now, new))
+    conn.execute(insert(events), event_rows(execution_id, now, new))
 
 
 VOTES = ("approved", "declined")
@@ -348,7 +348,7 @@ def vote(
         v.kind == "approved" and v.actor == event.actor for v in votes
     ):
         return False, votes
-    conn.execute(_INSERT_EVENTS, _events(execution_id, now, [event]))
+    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
     return True, list_votes(conn, execution_id, call_id)
 
 
@@ -362,80 +362,3 @@ def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], l
     if found is None:
         return None
     return found, list_calls(conn, execution_id, False), list_events(conn, execution_id)
-
-
-def due_timers(conn: Connection, now: float, limit: int) -> list[Timer]:
-    query = (
-        select(timers)
-        .where(timers.c.status == "pending", timers.c.due_at <= now)
-        .order_by(timers.c.due_at)
-        .limit(limit)
-    )
-    return [Timer.model_validate(r._mapping) for r in conn.execute(query)]
-
-
-def fire_only(conn: Connection, timer_id: int, now: float) -> bool:
-    """The timer's compare-and-set: exactly one caller moves it from pending to fired."""
-    fired = conn.execute(
-        update(timers)
-        .where(timers.c.id == timer_id, timers.c.status == "pending")
-        .values(status="fired", fired_at=now, attempts=timers.c.attempts + 1)
-    )
-    return fired.rowcount == 1
-
-
-def fire_timer(
-    conn: Connection,
-    timer: Timer,
-    now: float,
-    status: str,
-    result: Any,
-    comment: str | None,
-    event: NewEvent,
-    claim: Claim | None,
-) -> Execution | None:
-    """Close the timer's call (its compare-and-set decides) and mark the timer fired. Rows are
-    taken in the order every path uses, call then timers then execution, so a submission
-    racing the deadline cannot deadlock with it."""
-    if timer.call_id is None:
-        return None
-    woken = decide(conn, timer.call_id, now, status, result, None, comment, event, claim)
-    if woken:  # this timer closed the call (decide just dropped it with the call's others)
-        done = {"status": "fired", "fired_at": now, "attempts": timers.c.attempts + 1}
-        conn.execute(update(timers).where(timers.c.id == timer.id).values(**done))
-    else:  # the call was closed by someone else first: the timer has nothing left to do
-        conn.execute(
-            update(timers)
-            .where(timers.c.id == timer.id, timers.c.status == "pending")
-            .values(status="cancelled")
-        )
-    return woken
-
-
-def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:
-    conn.execute(
-        update(timers)
-        .where(timers.c.id == timer_id, timers.c.status == "fired")
-        .values(status="pending", due_at=due_at)
-    )
-
-
-def snooze(conn: Connection, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
-    """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds."""
-    moved = conn.execute(
-        update(calls)
-        .where(calls.c.id == call_id, calls.c.status == "open")
-        .values(deadline=calls.c.deadline + by)
-        .returning(calls.c.execution_id)
-    ).scalar()
-    if moved is None:
-        return None
-    conn.execute(
-        update(timers)
-        .where(
-            timers.c.call_id == call_id, timers.c.kind == "deadline", timers.c.status == "pending"
-        )
-        .values(due_at=timers.c.due_at + by)
-    )
-    conn.execute(_INSERT_EVENTS, _events(moved, now, [event]))
-    return call(conn, call_id)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import queries as q
+from store import timer_queries as tq
 from store.db import checkpoint, connect, migrate
 from store.models import Call, Event, Execution, NewEvent, Timer
 from store.queries import Claim
@@ -208,7 +209,7 @@ class Store:
         return await self.run(q.vote, call_id, now, event)
 
     async def due_timers(self, now: float, limit: int = 500) -> list[Timer]:
-        return await self.run(q.due_timers, now, limit)
+        return await self.run(tq.due_timers, now, limit)
 
     async def fire_timer(
         self,
@@ -223,19 +224,19 @@ class Store:
     ) -> Execution | None:
         """Fire a timer exactly once: the timer's own compare-and-set, then the call it closes,
         in one transaction. Returns the woken execution, or None if this caller did not fire it."""
-        return await self.run(q.fire_timer, timer, now, status, result, comment, event, claim)
+        return await self.run(tq.fire_timer, timer, now, status, result, comment, event, claim)
 
     async def fire_only(self, timer: Timer, now: float) -> bool:
         """Fire a timer that closes nothing (a reminder): True for the one caller that fires it."""
-        return await self.run(q.fire_only, timer.id, now)
+        return await self.run(tq.fire_only, timer.id, now)
 
     async def retry_timer(self, timer: Timer, due_at: float) -> None:
         """A fired timer whose action failed goes back to pending, due again at ``due_at``."""
-        await self.run(q.retry_timer, timer.id, due_at)
+        await self.run(tq.retry_timer, timer.id, due_at)
 
     async def snooze(self, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
         """Push an open lock's deadline back; None if the lock is no longer open."""
-        return await self.run(q.snooze, call_id, by, now, event)
+        return await self.run(tq.snooze, call_id, by, now, event)
 
 
 __all__ = ["Claim", "Store"]
