@@ -29,8 +29,9 @@ from typing import Any
 
 import aiohttp
 
-from bot.blocks import ACTION_SUBMIT, ACTIONS_BLOCK_ID, input_block_id
+from bot.blocks import ACTION_SUBMIT, ACTIONS_BLOCK_ID
 from bot.fakeslack import FakeSlack, RecordedCall
+from bot.inputs import input_block_id
 from bot.messages import STATUS_WORDS
 from bot.settings import EXAMPLE_FLOWS
 from bot.signing import interaction_body, signed_headers, slash_command_body

@@ -1,0 +1,223 @@
+"""Form inputs as Block Kit input blocks (pure): one element per kodosumi input type, its
+initial value, limits and hint. Messages and modals share ids (block ``input_block_id(name)``,
+action ``name``), so ``bot.state`` reads either surface back the same way."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from bot.mrkdwn import cut
+
+UNNAMED = "(unnamed)"
+ID_MAX, LABEL_MAX, OPTION_VALUE_MAX = 255, 2000, 150
+_PLACEHOLDER, _OPTION_TEXT, _OPTIONS, _TEXT_INPUT, _MAX_EPOCH = 150, 75, 100, 3000, 9_999_999_999
+
+_TEXTUAL = frozenset({"text", "password", "textarea", "number"})
+_CHOICES = frozenset({"boolean", "select", "multiselect", "user"})
+INPUT_TYPES = _TEXTUAL | _CHOICES | {"date", "time", "datetime-local"}
+_TRUE = frozenset({"on", "true", "1", "yes"})
+
+Block = dict[str, Any]
+Form = list[dict[str, Any]]
+
+
+def input_block_id(name: str) -> str:
+    """``"f_" + name``; a name too long for a block id is shortened with a hash, to stay unique."""
+    if len(name) <= ID_MAX - 2:
+        return "f_" + name
+    return f"f_{name[:200]}~{hashlib.sha256(name.encode()).hexdigest()[:32]}"
+
+
+def action_id_for(name: str) -> str:
+    return name[:ID_MAX]
+
+
+def plain(text: str, limit: int) -> dict[str, str]:
+    return {"type": "plain_text", "text": cut(text, limit)}
+
+
+def _checked_id(value: str, limit: int, what: str) -> str:
+    if len(value) > limit:
+        raise ValueError(f"{what} is longer than Slack's {limit} characters")
+    return value
+
+
+def text_of(item: Mapping[str, Any] | None, *keys: str) -> str | None:
+    """The first of ``keys`` that holds a non-blank string."""
+    found = (item.get(k) for k in keys) if item else ()
+    return next((v for v in found if isinstance(v, str) and v.strip()), None)
+
+
+def _named(item: Mapping[str, Any]) -> bool:
+    return isinstance(item.get("name"), str) and item["name"] != ""
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# values ----------------------------------------------------------------------------------
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _integral(value: Any) -> bool:
+    return (number := _num(value)) is not None and number.is_integer()
+
+
+def _num_text(value: Any) -> str | None:
+    number = _num(value)
+    if number is None:
+        return None
+    return format(Decimal(repr(number)).normalize(), "f")  # never "1e+20": Slack wants digits
+
+
+def _picker_value(kind: str, value: Any) -> Any:
+    """A date/time picker's initial value, or None (Slack rejects a malformed one). Naive
+    date-times are UTC wall time, as in ``flows.parse``."""
+    try:
+        if isinstance(value, str):
+            value = (time if kind == "time" else datetime).fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if isinstance(value, datetime) and kind != "datetime-local":
+        value = value.date() if kind == "date" else value.time()
+    if kind == "date" and isinstance(value, date):
+        return value.isoformat()
+    if kind == "time" and isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    number = _num(value) if kind == "datetime-local" and not isinstance(value, str) else None
+    return int(number) if number is not None and 0 <= number <= _MAX_EPOCH else None
+
+
+# inputs ----------------------------------------------------------------------------------
+
+_PICKERS = {
+    "date": ("datepicker", "initial_date"),
+    "time": ("timepicker", "initial_time"),
+    "datetime-local": ("datetimepicker", "initial_date_time"),
+}
+
+
+def form_inputs(form: Form) -> list[dict[str, Any]]:
+    return [e for e in form if isinstance(e, dict) and e.get("type") in INPUT_TYPES and _named(e)]
+
+
+def option_items(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    items = element.get("option")
+    items = items if isinstance(items, list) else []
+    return [o for o in items if isinstance(o, Mapping) and _named(o)]
+
+
+def _options(element: Mapping[str, Any]) -> list[Block]:
+    out: dict[str, Block] = {}
+    for o in option_items(element):
+        text = plain(text_of(o, "label", "name") or UNNAMED, _OPTION_TEXT)
+        out.setdefault(
+            o["name"][:OPTION_VALUE_MAX], {"text": text, "value": o["name"][:OPTION_VALUE_MAX]}
+        )
+    return list(out.values())[:_OPTIONS]
+
+
+def _number_input(el: Mapping[str, Any], value: Any) -> Block:
+    step, low, high = el.get("step"), el.get("min_value"), el.get("max_value")
+    integral = bool(_num(step)) and all(v is None or _integral(v) for v in (step, low, high))
+    shown = None if integral and not _integral(value) else _num_text(value)
+    return {"type": "number_input", "is_decimal_allowed": not integral, "initial_value": shown}
+
+
+def _text_input(el: Mapping[str, Any], value: Any) -> Block:
+    limit = el.get("max_length") if el["type"] in ("textarea", "password") else None
+    limit = min(limit, _TEXT_INPUT) if type(limit) is int and limit >= 1 else None
+    text = value if isinstance(value, str) else _num_text(value)
+    return {
+        "type": "plain_text_input",
+        "multiline": True if el["type"] == "textarea" else None,
+        "max_length": limit,
+        "initial_value": text[: limit or _TEXT_INPUT] if text else None,
+    }
+
+
+def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
+    kind, name = el["type"], el["name"]
+    out: Block = {"action_id": action_id_for(name)}
+    if kind == "number" and modal:
+        out |= _number_input(el, value)
+        out |= {k: _num_text(el.get(k)) for k in ("min_value", "max_value")}
+    elif kind in _TEXTUAL:
+        out |= _text_input(el, value)
+    elif kind in _PICKERS:
+        widget, key = _PICKERS[kind]
+        out |= {"type": widget, key: _picker_value(kind, value)}
+    elif kind == "boolean":
+        text = plain(text_of(el, "option", "label", "name") or UNNAMED, _OPTION_TEXT)
+        option: Block = {"text": text, "value": "on"}
+        on = value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
+        out |= {
+            "type": "checkboxes",
+            "options": [option],
+            "initial_options": [option] if on else None,
+        }
+    elif kind in ("select", "multiselect"):
+        options = _options(el)
+        wanted = {v[:OPTION_VALUE_MAX] for v in _as_list(value) if isinstance(v, str)}
+        chosen = [o for o in options if o["value"] in wanted]
+        if kind == "select":
+            out |= {"type": "static_select", "options": options}
+            out["initial_option"] = chosen[0] if chosen else None
+        else:
+            most = el.get("max_selected")
+            out |= {"type": "multi_static_select", "options": options}
+            out["initial_options"] = chosen or None
+            out["max_selected_items"] = most if type(most) is int and most >= 1 else None
+    else:
+        users = [u for u in _as_list(value) if isinstance(u, str) and u]
+        if el.get("multiple"):
+            out |= {"type": "multi_users_select", "initial_users": users or None}
+        else:
+            out |= {"type": "users_select", "initial_user": users[0] if users else None}
+    placeholder = text_of(el, "placeholder")
+    if placeholder and out["type"] not in ("checkboxes", "datetimepicker"):
+        out["placeholder"] = plain(placeholder, _PLACEHOLDER)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def initial(el: Mapping[str, Any], values: Mapping[str, Any] | None) -> Any:
+    if values is not None and el["name"] in values:
+        return values[el["name"]]
+    if el.get("value") is None and el["type"] in ("select", "multiselect"):
+        return [o["name"] for o in option_items(el) if o.get("value") is True]
+    return el.get("value")
+
+
+def input_block(el: Mapping[str, Any], value: Any, errors: list[str], *, modal: bool) -> Block:
+    mark = " *" if el.get("required") else ""
+    label = cut(text_of(el, "label", "name") or UNNAMED, LABEL_MAX - len(mark)) + mark
+    block: Block = {
+        "type": "input",
+        "block_id": input_block_id(el["name"]),
+        "optional": True,
+        "dispatch_action": False,
+        "label": {"type": "plain_text", "text": label},
+        "element": _element(el, value, modal=modal),
+    }
+    if errors:
+        block["hint"] = plain("⚠️ " + " ".join(errors), LABEL_MAX)
+    elif hint := text_of(el, "hint"):
+        block["hint"] = plain(hint, LABEL_MAX)
+    return block
