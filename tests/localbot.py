@@ -38,7 +38,7 @@ def local_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def local_process(tmp_path: Path) -> AsyncIterator[LocalProcess]:
+async def local_process(tmp_path: Path, **env: str) -> AsyncIterator[LocalProcess]:
     """``python -m bot`` with no Slack credentials, until the block ends (then SIGTERM)."""
     log = tmp_path / "bot.log"
     with log.open("wb") as err:
@@ -47,7 +47,7 @@ async def local_process(tmp_path: Path) -> AsyncIterator[LocalProcess]:
             "-m",
             "bot",
             cwd=tmp_path,  # no .env here
-            env=local_env(tmp_path),
+            env=local_env(tmp_path, **env),
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
         )

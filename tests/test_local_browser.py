@@ -123,3 +123,51 @@ async def test_a_document_review_in_the_browser(browser: Browser, tmp_path: Path
         await expect(final).to_contain_text("Answered by @Carol Reviewer")
         await expect(parent).to_contain_text("✅ finished")
         assert problems == []
+
+
+async def fill_every_input(scope: Locator, count: str) -> None:
+    await field(scope, "text").fill("hello")
+    await field(scope, "count").fill(count)
+    await field(scope, "day").fill("2026-03-04")
+    await field(scope, "at").fill("09:30")
+    await field(scope, "when").fill("2026-03-04T05:06")
+    await field(scope, "agree").locator("input").check()
+    await field(scope, "one").select_option("b")
+    await field(scope, "many").select_option(["a", "c"])
+    await field(scope, "owner").select_option("U0BOB")
+    await field(scope, "team").select_option(["U0ALICE", "U0CAROL"])
+
+
+async def test_every_input_in_a_modal_and_in_a_message(browser: Browser, tmp_path: Path) -> None:
+    """Dates, times, numbers, selects and people, as typed on the page, reach the flow typed."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = await browser.new_context(timezone_id="UTC", viewport={"width": 1360, "height": 860})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    async with local_process(tmp_path, LOCKSTEP_FLOWS="tests.local_flows") as bot:
+        await page.goto(bot.url)
+        await page.fill("#composer", "/flow start everything")
+        await page.press("#composer", "Enter")
+        modal = page.locator(".modal")
+        await expect(modal.locator("h2")).to_have_text("Every input")
+        await expect(modal.locator("b", has_text="bold")).to_be_visible()
+        await expect(field(modal, "count")).to_have_attribute("type", "number")  # number_input
+        await fill_every_input(modal, "3")
+        await modal.locator("button[type=submit]").click()
+        await expect(page.locator("#overlay")).to_be_hidden()
+
+        await page.locator("#history .replies button").click()
+        message = lock_message(page, "Every input")
+        await expect(field(message, "count")).to_have_attribute("type", "text")  # plain text
+        await fill_every_input(message, "4")
+        await message.locator('button[data-action-id="lockstep_submit"]').click()
+        result = page.locator("#thread .message pre")
+        typed = (
+            "agree=True at=09:30:00 count={} day=2026-03-04 many=['a', 'c'] one=b "
+            "owner=U0BOB team=['U0ALICE', 'U0CAROL'] text=hello when=2026-03-04 05:06:00"
+        )
+        await expect(result).to_contain_text(f'"entry": "{typed.format(3)}"')
+        await expect(result).to_contain_text(f'"lock": "{typed.format(4)}"')
+        assert problems == []
+    await context.close()
