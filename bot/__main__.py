@@ -1,4 +1,5 @@
-"""``python -m bot``: run Lockstep (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN)."""
+"""``python -m bot``: run Lockstep (HTTP on $PORT, Socket Mode with SLACK_APP_TOKEN, or local
+mode, with a page standing in for Slack, when no Slack credentials are set)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def main() -> None:
     try:
         settings = load()
         registry = load_flows(settings.flows)
+        if settings.mode == "local":
+            from bot.local.run import serve
+
+            asyncio.run(serve(settings, registry, lambda line: print(line, flush=True)))
+            return
     except SettingsError as exc:
         print(f"lockstep: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -76,11 +76,14 @@ class Lockstep:
     async def create(
         cls, settings: Settings, registry: Registry, clock: Clock | None = None
     ) -> Lockstep:
+        if settings.slack_bot_token is None:
+            raise SettingsError("SLACK_BOT_TOKEN is missing")
+        token = settings.slack_bot_token.get_secret_value()
         store = await Store.open(settings.database_url)
         session = aiohttp.ClientSession()  # one connection pool for every Web API call
         client = AsyncWebClient(
             session=session,
-            token=settings.slack_bot_token.get_secret_value(),
+            token=token,
             base_url=settings.slack_api_url,
             retry_handlers=[
                 AsyncRateLimitErrorRetryHandler(max_retry_count=3),

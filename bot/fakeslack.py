@@ -14,7 +14,8 @@ import copy
 import itertools
 import json
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -60,7 +61,8 @@ class FakeSlack:
     """Serves on ``127.0.0.1``, on a port the OS picks, inside ``async with``.
 
     ``members`` maps channel ids to member ids (``conversations.members``), ``usergroups`` maps
-    usergroup ids to user ids (``usergroups.users.list``).
+    usergroup ids to user ids (``usergroups.users.list``), ``users`` maps user ids to real names
+    (``users.info``; anyone else is named after their id).
     """
 
     def __init__(
@@ -68,10 +70,13 @@ class FakeSlack:
         *,
         members: Mapping[str, Sequence[str]] | None = None,
         usergroups: Mapping[str, Sequence[str]] | None = None,
+        users: Mapping[str, str] | None = None,
     ) -> None:
         self._members = {k: list(v) for k, v in (members or {}).items()}
         self._usergroups = {k: list(v) for k, v in (usergroups or {}).items()}
         self._calls: list[RecordedCall] = []
+        self._names = dict(users or {})
+        self._feeds: list[asyncio.Queue[RecordedCall]] = []
         self._changed = asyncio.Condition()
         self._failures: dict[str, deque[Outcome]] = {}
         self._messages: dict[str, dict[str, Args]] = {}
@@ -190,6 +195,27 @@ class FakeSlack:
         """Files shared (``content`` decoded as UTF-8), oldest first."""
         return [copy.deepcopy(f) for f in self._files if channel in (None, f["channel"])]
 
+    def show_ephemeral(self, channel: str, user: str, content: Args) -> Args:
+        """Show ``user`` a note that is not a Web API call: how Slack shows the answer to a
+        slash command (the HTTP response) only to the person who typed it."""
+        note: Args = {"type": "message", "channel": channel, "user": user, "ts": self._next_ts()}
+        note |= {"text": ""} | {k: content[k] for k in _CONTENT if k in content}
+        self._ephemerals.append(note)
+        return copy.deepcopy(note)
+
+    @asynccontextmanager
+    async def feed(self) -> AsyncIterator[asyncio.Queue[RecordedCall]]:
+        """A live change feed: every call recorded from now on, in order, until the block ends.
+
+        The local stand-in page follows it to redraw what changed; tests use ``wait_for``.
+        """
+        queue: asyncio.Queue[RecordedCall] = asyncio.Queue()
+        self._feeds.append(queue)
+        try:
+            yield queue
+        finally:
+            self._feeds.remove(queue)
+
     # the wire
 
     async def _receive_upload(self, request: web.Request) -> web.Response:
@@ -215,6 +241,8 @@ class FakeSlack:
         async with self._changed:
             self._calls.append(call)
             self._changed.notify_all()
+        for queue in self._feeds:
+            queue.put_nowait(call)
         return web.json_response(copy.deepcopy(body), status=status, headers=headers)
 
     def _outcome(
@@ -322,11 +350,12 @@ class FakeSlack:
         return {"view": self._view(args, old["id"], {k: old[k] for k in kept})}
 
     def _users_info(self, args: Args) -> Args:
-        """Any ``U``/``W`` id is a person named after their id."""
+        """Any ``U``/``W`` id is a person: a known one by name, anyone else after their id."""
         user_id = _need(args, "user", "user_not_found")
         if not user_id.startswith(("U", "W")):
             raise _Refused("user_not_found")
-        name, real_name = user_id.lower(), f"User {user_id}"
+        real_name = self._names.get(user_id, f"User {user_id}")
+        name = real_name.split()[0].lower() if user_id in self._names else user_id.lower()
         user: Args = {"id": user_id, "team_id": TEAM_ID, "name": name, "real_name": real_name}
         user |= {"deleted": False, "is_bot": user_id == BOT_USER_ID, "tz": "UTC", "tz_offset": 0}
         user["profile"] = {"display_name": name, "real_name": real_name, "team": TEAM_ID}

@@ -3,18 +3,19 @@ line naming it; secrets are never printed."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EXAMPLE_FLOWS = ["flows.examples.review", "flows.examples.deploy", "flows.examples.expense"]
+Mode = Literal["http", "socket", "local"]
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
@@ -22,14 +23,14 @@ class Settings(BaseSettings):
     flows: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(EXAMPLE_FLOWS), alias="LOCKSTEP_FLOWS"
     )
-    port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
+    port: int = Field(default=3000, alias="PORT", ge=0, le=65535)  # 0: any free port
     sweep_seconds: float = Field(default=5.0, alias="LOCKSTEP_SWEEP_SECONDS", gt=0)
     default_timeout: float = Field(default=3 * 3600.0, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0)
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("xoxb-"):
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
         return value
 
@@ -57,10 +58,28 @@ class Settings(BaseSettings):
             return modules
         return value
 
+    @property
+    def mode(self) -> Mode:
+        """``local`` without any Slack credentials: a stand-in for Slack on a local page.
+        ``socket`` with ``SLACK_APP_TOKEN``, else ``http``."""
+        if self.slack_app_token is not None:
+            return "socket"
+        if self.slack_bot_token is None and self.slack_signing_secret is None:
+            return "local"
+        return "http"
+
     def check(self) -> None:
-        if self.slack_app_token is None and self.slack_signing_secret is None:
+        if self.mode == "local":
+            return
+        if self.slack_bot_token is None:
             raise SettingsError(
-                "SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN)"
+                "SLACK_BOT_TOKEN is missing: set it too, or unset SLACK_SIGNING_SECRET and "
+                "SLACK_APP_TOKEN for local mode"
+            )
+        if self.mode == "http" and self.slack_signing_secret is None:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN): set it too, "
+                "or unset SLACK_BOT_TOKEN for local mode"
             )
 
 

@@ -47,6 +47,8 @@ def slash_command_body(
     trigger_id: str = DEFAULT_TRIGGER_ID,
     team_id: str = "T0001",
     response_url: str = UNSET_RESPONSE_URL,
+    user_name: str | None = None,
+    channel_name: str | None = None,
 ) -> bytes:
     """The form body of a slash command invocation, with the fields Slack sends."""
     fields = {
@@ -54,9 +56,9 @@ def slash_command_body(
         "team_id": team_id,
         "team_domain": "test",
         "channel_id": channel_id,
-        "channel_name": channel_id.lower(),
+        "channel_name": channel_name or channel_id.lower(),
         "user_id": user_id,
-        "user_name": user_id.lower(),
+        "user_name": user_name or user_id.lower(),
         "command": command,
         "text": text,
         "api_app_id": "A0001",

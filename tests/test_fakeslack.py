@@ -153,6 +153,14 @@ async def test_users_info_knows_any_user_id(client: AsyncWebClient) -> None:
     assert err.response["error"] == "user_not_found"
 
 
+async def test_users_info_knows_named_users() -> None:
+    async with FakeSlack(users={"U0ALICE": "Alice Author"}) as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        alice = (await client.users_info(user="U0ALICE"))["user"]
+        assert (alice["name"], alice["real_name"]) == ("alice", "Alice Author")
+        assert (await client.users_info(user="U9"))["user"]["real_name"] == "User U9"
+
+
 async def test_members_and_usergroups(client: AsyncWebClient) -> None:
     assert (await client.conversations_members(channel="C1"))["members"] == ["U1", "U2"]
     assert (await client.usergroups_users_list(usergroup="S1"))["users"] == ["U1"]
@@ -240,6 +248,30 @@ async def test_wait_for_wakes_on_the_calls(slack: FakeSlack, client: AsyncWebCli
     await task
     with pytest.raises(TimeoutError, match=r"views\.open"):
         await slack.wait_for("views.open", timeout=0.05)
+
+
+async def test_the_feed_streams_each_call_as_it_is_recorded(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    await client.chat_postMessage(channel="C1", text="before")
+    async with slack.feed() as feed:
+        await client.chat_postMessage(channel="C1", text="during")
+        slack.fail_next("chat.update", error="message_not_found")
+        await api_error(client.chat_update(channel="C1", ts="1.000000", text="x"))
+        first, second = feed.get_nowait(), feed.get_nowait()
+        assert (first.method, first.args["text"], first.ok) == ("chat.postMessage", "during", True)
+        assert (second.method, second.ok) == ("chat.update", False)
+        assert feed.empty()
+    await client.chat_postMessage(channel="C1", text="after")
+    assert feed.empty() and len(slack.calls) == 4
+
+
+def test_show_ephemeral_is_a_note_not_a_call() -> None:
+    slack = FakeSlack()
+    note = slack.show_ephemeral("C1", "U1", {"text": "Only you", "response_type": "ephemeral"})
+    assert (note["channel"], note["user"], note["text"]) == ("C1", "U1", "Only you")
+    assert slack.ephemerals("U1") == [note] and slack.ephemerals("U2") == []
+    assert slack.calls == []
 
 
 async def test_response_url_records_posts(slack: FakeSlack) -> None:

@@ -28,6 +28,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in GOOD.items():
         monkeypatch.setenv(name, value)
     settings = load()
+    assert settings.mode == "http"
     assert settings.port == 3000 and settings.database_url is None
     assert settings.default_timeout == 10800
     assert settings.slack_api_url == "https://slack.com/api/"
@@ -43,7 +44,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "SLACK_BOT_TOKEN is missing"),
+        ({"SLACK_SIGNING_SECRET": "s3cret"}, "SLACK_BOT_TOKEN is missing: set it too"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN is missing: set it too"),
         ({"SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN Value error, must be a bot token"),
         ({**GOOD, "PORT": "eighty"}, "PORT Input should be a valid integer"),
         ({**GOOD, "PORT": "70000"}, "PORT Input should be less than or equal to 65535"),
@@ -69,6 +71,18 @@ def test_bad_settings_name_the_setting(
         load()
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_the_mode_is_decided_by_which_credentials_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load().mode == "local"  # none: a page stands in for Slack
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    assert load().mode == "socket"
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cret")
+    monkeypatch.delenv("SLACK_APP_TOKEN")
+    assert load().mode == "http"
+    monkeypatch.setenv("PORT", "0")
+    assert load().port == 0  # any free port
 
 
 def test_unloadable_flows_are_named() -> None:

@@ -1,4 +1,5 @@
-"""Document review: a content review, then a final review."""
+"""Document review: a content review, then a final review by someone other than the author
+who started it (four-eyes)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
     await tracer.markdown(f"Review of *{inputs['document']}* has started.")
     content = await tracer.lock("content_review", data={"document": inputs["document"]})
     await tracer.debug(f"Content review scored {content['score']}/5.")
-    final = await tracer.lock("final_review", data={**inputs, **content})
+    final = await tracer.lock("final_review", data={**inputs, **content}, exclude_initiator=True)
     return {
         "document": inputs["document"],
         "score": content["score"],

@@ -1,0 +1,62 @@
+"""A flow for the browser tests: every input the renderer emits, once in the entry modal and once
+in a lock message, each answer summed up in one line of the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows import FlowApp, Launch, Request, Tracer
+from flows.forms import (
+    Checkbox,
+    InputDate,
+    InputDateTime,
+    InputNumber,
+    InputOption,
+    InputText,
+    InputTime,
+    Markdown,
+    Model,
+    MultiSelect,
+    Select,
+    Submit,
+    UserSelect,
+)
+
+app = FlowApp()
+OPTIONS = [InputOption("a", "Apple"), InputOption("b", "Banana"), InputOption("c", "Cherry")]
+
+
+def every_input(title: str) -> Model:
+    return Model(
+        Markdown(f"# {title}\nEvery kind of input, with **bold** and `code`."),
+        InputText("text", "Text"),
+        InputNumber("count", "Count", min_value=1, max_value=9, step=1),
+        InputDate("day", "Day"),
+        InputTime("at", "At"),
+        InputDateTime("when", "When"),
+        Checkbox("agree", "Agree", "I agree"),
+        Select("one", OPTIONS, "One fruit"),
+        MultiSelect("many", OPTIONS, "Fruits"),
+        UserSelect("owner", "Owner"),
+        UserSelect("team", "Team", multiple=True),
+        Submit("Send"),
+    )
+
+
+def summary(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+
+@app.enter("/everything", model=every_input("Entry"), summary="Every input")
+async def start(inputs: dict[str, Any], request: Request) -> Launch:
+    return Launch(request, run, inputs={"entry": summary(inputs)})
+
+
+async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
+    answer = await tracer.lock("every_input")
+    return {"entry": inputs["entry"], "lock": summary(answer)}
+
+
+@app.lock("every_input")
+async def lock_form(data: dict[str, Any]) -> Model:
+    return every_input("In a message")
