@@ -30,7 +30,8 @@ from typing import Any
 import aiohttp
 
 from bot.blocks import ACTION_SUBMIT, ACTIONS_BLOCK_ID
-from bot.fakeslack import FakeSlack, RecordedCall
+from bot.fakeslack import FakeSlack
+from bot.fakewire import RecordedCall
 from bot.inputs import input_block_id
 from bot.messages import STATUS_WORDS
 from bot.settings import EXAMPLE_FLOWS

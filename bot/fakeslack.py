@@ -12,16 +12,24 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Self
+from typing import Self
 
 from aiohttp import web
 
-Args = dict[str, Any]
+from bot.fakewire import (
+    CONTENT,
+    Args,
+    RecordedCall,
+    Refused,
+    content_of,
+    need,
+    read_request,
+    slack_error,
+)
+
 Handler = Callable[[Args], Args]
 Outcome = tuple[int, Args, dict[str, str]]  # HTTP status, JSON body, headers
 
@@ -29,32 +37,6 @@ TEAM_ID, BOT_USER_ID, BOT_ID, APP_ID = "T0001", "UBOT", "BBOT", "A0001"
 WORKSPACE_URL = "https://example.slack.test/"
 TOKEN_PREFIXES = ("xoxb-", "xoxp-")
 RESPONSE_URL = "response_url"  # the method name recorded for posts to a response URL
-_JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata", "files"})
-_CONTENT = ("text", "blocks", "attachments", "metadata")
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecordedCall:
-    """One request as the fake received it; failed attempts are recorded too.
-
-    ``args`` are the decoded parameters (query, then JSON or form body; JSON-valued form fields
-    such as ``blocks`` and ``view`` decoded), without the token. ``response`` is the JSON sent
-    back with HTTP ``status``.
-    """
-
-    method: str
-    args: Args
-    token: str | None
-    status: int
-    response: Args
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200 and self.response.get("ok") is True
-
-
-class _Refused(Exception):
-    """A Slack API error; its one argument is the error code."""
 
 
 class FakeSlack:
@@ -171,7 +153,9 @@ class FakeSlack:
             retry_after = 1
         code = error or ("ratelimited" if status == 429 else "internal_error")
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-        self._failures.setdefault(method, deque()).extend([(status, _error(code), headers)] * times)
+        self._failures.setdefault(method, deque()).extend(
+            [(status, slack_error(code), headers)] * times
+        )
 
     def messages(self, channel: str) -> list[Args]:
         """Channel history, oldest first: top-level messages (replies are in ``thread``)."""
@@ -199,7 +183,7 @@ class FakeSlack:
         """Show ``user`` a note that is not a Web API call: how Slack shows the answer to a
         slash command (the HTTP response) only to the person who typed it."""
         note: Args = {"type": "message", "channel": channel, "user": user, "ts": self._next_ts()}
-        note |= {"text": ""} | {k: content[k] for k in _CONTENT if k in content}
+        note |= {"text": ""} | {k: content[k] for k in CONTENT if k in content}
         self._ephemerals.append(note)
         return copy.deepcopy(note)
 
@@ -230,10 +214,10 @@ class FakeSlack:
         posted_response = "rid" in request.match_info
         method = RESPONSE_URL if posted_response else request.match_info["method"]
         try:
-            args, token = await _read_request(request)
+            args, token = await read_request(request)
         except ValueError:
             args, token = {}, None
-            outcome: Outcome = (200, _error("invalid_json"), {})
+            outcome: Outcome = (200, slack_error("invalid_json"), {})
         else:
             outcome = self._outcome(method, args, token, posted_response)
         status, body, headers = outcome
@@ -254,13 +238,13 @@ class FakeSlack:
             return 200, {"ok": True}, {}
         handler = self._handlers.get(method)
         if handler is None:
-            return 200, _error("unknown_method"), {}
+            return 200, slack_error("unknown_method"), {}
         if token is None or not token.startswith(TOKEN_PREFIXES):
-            return 200, _error("not_authed"), {}
+            return 200, slack_error("not_authed"), {}
         try:
             return 200, {"ok": True, **copy.deepcopy(handler(copy.deepcopy(args)))}, {}
-        except _Refused as exc:
-            return 200, _error(exc.args[0]), {}
+        except Refused as exc:
+            return 200, slack_error(exc.args[0]), {}
 
     # the model
 
@@ -271,13 +255,13 @@ class FakeSlack:
     def _find(self, channel: str, ts: str) -> Args:
         found = self._messages.get(channel, {}).get(ts)
         if found is None:
-            raise _Refused("message_not_found")
+            raise Refused("message_not_found")
         return found
 
     def _view(self, args: Args, view_id: str, kept: Args) -> Args:
         submitted = args.get("view")
         if not isinstance(submitted, dict) or submitted.get("type") not in ("modal", "home"):
-            raise _Refused("invalid_arguments")
+            raise Refused("invalid_arguments")
         view: Args = {"blocks": [], "private_metadata": "", "callback_id": "", "external_id": ""}
         view |= {"clear_on_close": False, "notify_on_close": False, "previous_view_id": None}
         view |= {"state": {"values": {}}, "root_view_id": view_id} | kept | submitted
@@ -293,10 +277,10 @@ class FakeSlack:
         return found | {"user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
 
     def _chat_post_message(self, args: Args) -> Args:
-        channel = _need(args, "channel", "channel_not_found")
+        channel = need(args, "channel", "channel_not_found")
         ts = self._next_ts()
         message: Args = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID}
-        message |= {"team": TEAM_ID, "ts": ts, "text": ""} | _content(args)
+        message |= {"team": TEAM_ID, "ts": ts, "text": ""} | content_of(args)
         if args.get("thread_ts"):
             message["thread_ts"] = str(args["thread_ts"])
         self._messages.setdefault(channel, {})[ts] = message
@@ -304,28 +288,28 @@ class FakeSlack:
 
     def _chat_update(self, args: Args) -> Args:
         """Fields not given are kept (as on Slack); ``blocks: []`` removes the blocks."""
-        channel = _need(args, "channel", "channel_not_found")
-        ts = _need(args, "ts", "message_not_found")
+        channel = need(args, "channel", "channel_not_found")
+        ts = need(args, "ts", "message_not_found")
         edited = {"edited": {"user": BOT_USER_ID, "ts": self._next_ts()}}
-        message = self._find(channel, ts) | _content(args) | edited
+        message = self._find(channel, ts) | content_of(args) | edited
         if message.get("blocks") == []:
             del message["blocks"]
         self._messages[channel][ts] = message
         return {"channel": channel, "ts": ts, "text": message["text"], "message": message}
 
     def _chat_post_ephemeral(self, args: Args) -> Args:
-        channel = _need(args, "channel", "channel_not_found")
-        user = _need(args, "user", "user_not_in_channel")
+        channel = need(args, "channel", "channel_not_found")
+        user = need(args, "user", "user_not_in_channel")
         note: Args = {"type": "message", "channel": channel, "user": user, "ts": self._next_ts()}
-        note |= {"text": ""} | _content(args)
+        note |= {"text": ""} | content_of(args)
         if args.get("thread_ts"):
             note["thread_ts"] = str(args["thread_ts"])
         self._ephemerals.append(note)
         return {"message_ts": note["ts"]}
 
     def _chat_get_permalink(self, args: Args) -> Args:
-        channel = _need(args, "channel", "channel_not_found")
-        message = self._find(channel, _need(args, "message_ts", "message_not_found"))
+        channel = need(args, "channel", "channel_not_found")
+        message = self._find(channel, need(args, "message_ts", "message_not_found"))
         link = f"{WORKSPACE_URL}archives/{channel}/p{message['ts'].replace('.', '')}"
         if message.get("thread_ts", message["ts"]) != message["ts"]:
             link += f"?thread_ts={message['thread_ts']}&cid={channel}"
@@ -333,7 +317,7 @@ class FakeSlack:
 
     def _views_open(self, args: Args) -> Args:
         """``views.open`` and ``views.push``: a new view, with a fresh id."""
-        _need(args, "trigger_id", "invalid_arguments")
+        need(args, "trigger_id", "invalid_arguments")
         return {"view": self._view(args, f"V{next(self._ids):08d}", {})}
 
     def _views_update(self, args: Args) -> Args:
@@ -343,17 +327,17 @@ class FakeSlack:
             view_id = next((k for k, v in self._views.items() if v["external_id"] == ext), None)
         old = self._views.get(str(view_id))
         if old is None:
-            raise _Refused("not_found")
+            raise Refused("not_found")
         if args.get("hash") and args["hash"] != old["hash"]:
-            raise _Refused("hash_conflict")
+            raise Refused("hash_conflict")
         kept = ("state", "root_view_id", "previous_view_id", "external_id")
         return {"view": self._view(args, old["id"], {k: old[k] for k in kept})}
 
     def _users_info(self, args: Args) -> Args:
         """Any ``U``/``W`` id is a person: a known one by name, anyone else after their id."""
-        user_id = _need(args, "user", "user_not_found")
+        user_id = need(args, "user", "user_not_found")
         if not user_id.startswith(("U", "W")):
-            raise _Refused("user_not_found")
+            raise Refused("user_not_found")
         real_name = self._names.get(user_id, f"User {user_id}")
         name = real_name.split()[0].lower() if user_id in self._names else user_id.lower()
         user: Args = {"id": user_id, "team_id": TEAM_ID, "name": name, "real_name": real_name}
@@ -362,36 +346,36 @@ class FakeSlack:
         return {"user": user}
 
     def _conversations_members(self, args: Args) -> Args:
-        members = self._members.get(_need(args, "channel", "channel_not_found"), [])
+        members = self._members.get(need(args, "channel", "channel_not_found"), [])
         return {"members": members, "response_metadata": {"next_cursor": ""}}
 
     def _usergroups_users_list(self, args: Args) -> Args:
-        users = self._usergroups.get(_need(args, "usergroup", "no_such_subteam"))
+        users = self._usergroups.get(need(args, "usergroup", "no_such_subteam"))
         if users is None:
-            raise _Refused("no_such_subteam")
+            raise Refused("no_such_subteam")
         return {"users": users}
 
     def _reactions_add(self, args: Args) -> Args:
-        channel = _need(args, "channel", "channel_not_found")
-        message = self._find(channel, _need(args, "timestamp", "message_not_found"))
-        name = _need(args, "name", "invalid_name")
+        channel = need(args, "channel", "channel_not_found")
+        message = self._find(channel, need(args, "timestamp", "message_not_found"))
+        name = need(args, "name", "invalid_name")
         reactions: list[Args] = message.setdefault("reactions", [])
         if any(r["name"] == name for r in reactions):  # only the bot reacts here
-            raise _Refused("already_reacted")
+            raise Refused("already_reacted")
         reactions.append({"name": name, "users": [BOT_USER_ID], "count": 1})
         return {}
 
     def _conversations_open(self, args: Args) -> Args:
         """A direct message with one person: ``D`` + their id."""
-        users = _need(args, "users", "users_list_not_supplied").split(",")
+        users = need(args, "users", "users_list_not_supplied").split(",")
         if len(users) != 1 or not users[0].startswith(("U", "W")):
-            raise _Refused("user_not_found")
+            raise Refused("user_not_found")
         return {"channel": {"id": "D" + users[0], "is_im": True, "user": users[0]}}
 
     def _files_get_upload_url(self, args: Args) -> Args:
-        name = _need(args, "filename", "invalid_arguments")
+        name = need(args, "filename", "invalid_arguments")
         if not str(args.get("length", "")).isdigit():
-            raise _Refused("invalid_arguments")
+            raise Refused("invalid_arguments")
         file_id = f"F{next(self._ids):08d}"
         self._uploads[file_id] = {"id": file_id, "name": name}
         return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
@@ -399,54 +383,14 @@ class FakeSlack:
     def _files_complete_upload(self, args: Args) -> Args:
         wanted = args.get("files")
         if not isinstance(wanted, list) or not wanted:
-            raise _Refused("invalid_arguments")
+            raise Refused("invalid_arguments")
         shared = []
         for item in wanted:
             upload = self._uploads.get(item.get("id", ""))
             if upload is None or "content" not in upload:
-                raise _Refused("file_not_found")
+                raise Refused("file_not_found")
             done = upload | {"title": item.get("title") or upload["name"]}
             done |= {"channel": args.get("channel_id"), "comment": args.get("initial_comment")}
             shared.append(done)
         self._files.extend(shared)
         return {"files": [{k: f[k] for k in ("id", "name", "title")} for f in shared]}
-
-
-def _error(code: str) -> Args:
-    return {"ok": False, "error": code}
-
-
-def _need(args: Args, name: str, error: str) -> str:
-    if not args.get(name):
-        raise _Refused(error)
-    return str(args[name])
-
-
-def _content(args: Args) -> Args:
-    """The message fields of a request; one of text, blocks or attachments is required."""
-    if not any(args.get(k) for k in ("text", "blocks", "attachments")):
-        raise _Refused("no_text")
-    return {k: args[k] for k in _CONTENT if k in args}
-
-
-async def _read_request(request: web.Request) -> tuple[Args, str | None]:
-    """Query, then JSON or form body, as one dict; JSON-valued form fields decoded."""
-    args: Args = dict(request.query)
-    if request.content_type == "application/json":
-        body = json.loads(await request.text() or "{}")
-        if not isinstance(body, dict):
-            raise ValueError("JSON body is not an object")
-        args |= body
-    elif request.can_read_body:
-        for key, value in (await request.post()).items():
-            args[key] = value if isinstance(value, str) else getattr(value, "filename", "")
-    for key in _JSON_FIELDS & args.keys():
-        if isinstance(args[key], str):
-            try:
-                args[key] = json.loads(args[key])
-            except ValueError:
-                pass
-    param = args.pop("token", None)
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else param
-    return args, None if token is None else str(token)

@@ -21,7 +21,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.fakeslack import FakeSlack, RecordedCall
+from bot.fakeslack import FakeSlack
+from bot.fakewire import RecordedCall
 from bot.local import payloads
 from bot.local.workspace import Person, Workspace
 from bot.signing import signed_headers
