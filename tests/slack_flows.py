@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -93,4 +93,16 @@ async def trip(tracer: Tracer) -> dict[str, Any]:
         "city": booked.city,
         "nights": booked.nights,
         "per_night": booked.budget / booked.nights,
+    }
+
+
+@app.flow("launch", summary="Launch plan")
+async def launch(tracer: Tracer) -> dict[str, Any]:
+    return {
+        "name": await tracer.ask("Release name?"),
+        "channel": await tracer.choose("Channel?", ["stable", "beta"]),
+        "regions": await tracer.choose_many("Regions?", ["eu", "us", "ap"]),
+        "canaries": await tracer.input("How many canaries?", int),
+        "day": (await tracer.input("Which day?", date)).isoformat(),
+        "announce": await tracer.input("Announce it?", bool),
     }

@@ -14,6 +14,7 @@ from tests.slackbot import (
     CHANNEL,
     Bot,
     assert_valid_surfaces,
+    checked,
     input_value,
     running_bot,
     start_without_form,
@@ -170,3 +171,46 @@ async def test_status_shows_the_history_and_audit_sends_the_whole_trail(bot: Bot
         ("lease", "UCAROL"), ("finished", None), ("refused", "UOUTSIDER"),
     ]  # fmt: skip
     assert trail["events"][3]["detail"]["errors"]["nights"] == ["Enter a number of at least 1."]
+
+
+def picked(kind: str, *values: str) -> dict[str, Any]:
+    """What Slack sends for the prompt's one input (named ``value``) once someone picked."""
+    options = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in values]
+    state = {
+        "static_select": {"selected_option": options[0] if options else None},
+        "multi_static_select": {"selected_options": options},
+        "datepicker": {"selected_date": values[0] if values else None},
+    }[kind]
+    return {"f_value": {"value": {"type": kind, **state}}}
+
+
+async def test_typed_prompts_from_slack_return_typed_values(bot: Bot) -> None:
+    """ask, choose, choose_many and input(int, date, bool), answered by clicks with the
+    state.values Slack sends for each element."""
+    answers = [
+        input_value("value", "Aurora"),
+        picked("static_select", "beta"),
+        picked("multi_static_select", "eu", "ap"),
+        input_value("value", "three"),  # refused: not a whole number
+        input_value("value", "3"),
+        picked("datepicker", "2026-12-01"),
+        checked("value"),
+    ]
+    message = await start_without_form(bot, "launch")
+    for number, answer in enumerate(answers):
+        if number == 4:  # the refused answer: the same lock, now showing the error
+            [note] = await bot.slack.wait_for("chat.postEphemeral")
+            assert note.args["text"].startswith("Please fix the form:\n• *value*: ")
+            message = current(bot, message)
+        elif number:
+            posted = await bot.slack.wait_for("chat.postMessage", count=number + 2 - (number > 4))
+            message = posted[-1].response["message"]
+        await bot.click(message, "lockstep_submit", "UBOB", answer)
+    done = await bot.slack.wait_for("chat.postMessage", count=8)  # parent, 6 locks, the end
+    [execution] = await bot.lockstep.store.executions()
+    assert done[-1].args["text"].startswith("✅ Finished.")
+    assert (await bot.lockstep.store.execution(execution.id)).result == {
+        "name": "Aurora", "channel": "beta", "regions": ["eu", "ap"], "canaries": 3,
+        "day": "2026-12-01", "announce": True,
+    }  # fmt: skip
+    assert_valid_surfaces(bot.slack)
