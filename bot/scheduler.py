@@ -25,7 +25,6 @@ PLAN_LIMIT = 5000  # date jobs at most at once; the sweep catches the rest
 MAX_HORIZON = 60.0
 PLAN_DELAY = 0.05
 SLOT = 0.1  # timers due within the same tenth of a second share one date job
-FIRE_CONCURRENCY = 10  # at most the Postgres pool size
 
 
 class TimerScheduler:
@@ -101,25 +100,10 @@ class TimerScheduler:
         return added
 
     async def _fire(self, slot: int) -> None:
-        """Fire a slot's timers. On SQLite one after another: each runs through without
-        yielding, so every deadline in the slot lands before the runs it wakes. On Postgres
-        together, spread over the connection pool."""
+        """Fire a slot's timers together: the deadlines in one transaction (``fire_many``)."""
         due = self.slots.pop(slot, [])
-        if not self.engine.store.concurrent:
-            for timer in due:
-                await self._fire_one(timer)
-            return
-        gate = asyncio.Semaphore(FIRE_CONCURRENCY)
-
-        async def fire(timer: Timer) -> None:
-            async with gate:
-                await self._fire_one(timer)
-
-        await asyncio.gather(*(fire(t) for t in due))
-
-    async def _fire_one(self, timer: Timer) -> None:
-        self.planned.discard(timer.id)
+        self.planned.difference_update(t.id for t in due)
         try:
-            await self.engine.fire(timer)
+            await self.engine.fire_many(due)
         except Exception:
-            log.exception("timer %s failed; the sweep retries it", timer.id)
+            log.exception("%d timers failed to fire; the sweep retries them", len(due))

@@ -297,11 +297,11 @@ class Engine:
 
     async def fire_due(self, limit: int = 500) -> int:
         """Fire due timers (lock deadlines, durable sleeps); each fires once across processes."""
-        now = self.clock.now()
-        fired = 0
-        for timer in await self.store.due_timers(now, limit):
-            fired += await self.fire(timer)
-        return fired
+        return await timers.fire_many(self, await self.store.due_timers(self.clock.now(), limit))
+
+    async def fire_many(self, due: list[Timer]) -> int:
+        """Fire timers due together; the deadlines among them in one transaction."""
+        return await timers.fire_many(self, due)
 
     async def fire(self, timer: Timer) -> bool:
         """Act on one timer, if this caller is the one that fires it (see ``flows.timers``)."""

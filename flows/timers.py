@@ -6,6 +6,7 @@ that cannot be delivered goes back to pending with a backoff, so it is never los
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flows import access
@@ -13,6 +14,7 @@ from flows.codec import encode
 from flows.policy import Policy, next_overdue_reminder
 from flows.tracer import timer_row
 from store.models import Call, NewEvent, Timer
+from store.timer_queries import Closing
 
 if TYPE_CHECKING:
     from flows.engine import Engine
@@ -27,44 +29,61 @@ def backoff(attempts: int) -> float:
 
 
 async def fire(engine: Engine, timer: Timer) -> bool:
-    lock = await engine.store.call(timer.call_id) if timer.call_id else None
-    policy = Policy.from_json(lock.policy if lock else None)
+    return await fire_many(engine, [timer]) == 1
+
+
+async def fire_many(engine: Engine, due: Sequence[Timer]) -> int:
+    """Fire timers due together; returns how many this caller fired. Those that close their
+    call (deadlines, durable sleeps) go in one transaction, whatever their number; nudges
+    (reminders, escalations, kept locks past their deadline) one by one, after: a nudge due
+    with its lock's deadline goes with the lock."""
+    calls = await engine.store.calls_by_id([t.call_id for t in due if t.call_id])
+    found = {c.id: c for c in calls}
+    closing: list[Closing] = []
+    nudges: list[tuple[Timer, Call | None]] = []
+    for timer in due:
+        call = found.get(timer.call_id or "")
+        close = _closing(timer, call)
+        if close is None:
+            nudges.append((timer, call))
+        else:
+            closing.append(close)
+    fired = await _close(engine, closing, found) if closing else 0
+    for timer, call in nudges:
+        fired += await _nudge(engine, timer, call, Policy.from_json(call.policy if call else None))
+    return fired
+
+
+def _closing(timer: Timer, call: Call | None) -> Closing | None:
+    """How a due timer closes its call, or None if it only nudges."""
     if timer.kind == "wake":
-        woke = NewEvent(kind="woke", call_id=timer.call_id)
-        return await _close(engine, timer, None, "done", woke)
-    if timer.kind == "deadline" and policy.on_timeout != "keep":
-        event = NewEvent(kind="expired", call_id=timer.call_id, detail={"then": policy.on_timeout})
-        if policy.on_timeout == "reject":
-            return await _close(engine, timer, lock, "rejected", event, comment=NO_ANSWER)
-        if policy.on_timeout == "approve":
-            default = encode(policy.default)
-            return await _close(engine, timer, lock, "resolved", event, result=default)
-        return await _close(engine, timer, lock, "expired", event)
-    return await _nudge(engine, timer, lock, policy)
+        return Closing(timer, "done", NewEvent(kind="woke", call_id=timer.call_id))
+    policy = Policy.from_json(call.policy if call else None)
+    if timer.kind != "deadline" or policy.on_timeout == "keep" or call is None:
+        return None
+    then = policy.on_timeout
+    event = NewEvent(kind="expired", call_id=timer.call_id, detail={"then": then})
+    if then == "reject":
+        return Closing(timer, "rejected", event, comment=NO_ANSWER)
+    if then == "approve":
+        return Closing(timer, "resolved", event, result=encode(policy.default))
+    return Closing(timer, "expired", event)
 
 
-async def _close(
-    engine: Engine,
-    timer: Timer,
-    lock: Call | None,
-    status: str,
-    event: NewEvent,
-    *,
-    result: object = None,
-    comment: str | None = None,
-) -> bool:
+async def _close(engine: Engine, closing: list[Closing], calls: dict[str, Call]) -> int:
     now = engine.clock.now()
-    execution = await engine.store.fire_timer(
-        timer, now, status=status, event=event, result=result, comment=comment,
-        claim=engine.claim_for(now),
-    )  # fmt: skip
-    if execution is None:
-        return False
-    if lock is not None:
-        change = {"status": status, "result": result, "comment": comment, "decided_at": now}
-        await engine.announce("lock_resolved", execution, lock.model_copy(update=change))
-    engine.wake(timer.execution_id, execution)
-    return True
+    woken = await engine.store.fire_closing(closing, now, engine.claim_for(now))
+    for close in closing:
+        execution = woken.get(close.timer.id)
+        call = calls.get(close.timer.call_id or "")
+        if execution is None:
+            continue
+        if call is not None and call.kind == "lock":
+            change = {"status": close.status, "result": close.result, "decided_at": now}
+            closed = call.model_copy(update=change | {"comment": close.comment})
+            await engine.announce("lock_resolved", execution, closed)
+        engine.wake(close.timer.execution_id, execution)
+    return len(woken)
 
 
 async def _nudge(engine: Engine, timer: Timer, lock: Call | None, policy: Policy) -> bool:

@@ -31,14 +31,14 @@ class Claim:
 
 
 # Hot-path statements, built once: building a statement costs more than SQLite runs it.
-_CLAIMABLE = or_(
+CLAIMABLE = or_(
     executions.c.owner.is_(None),
     executions.c.owner == bindparam("me"),
     executions.c.heartbeat_at < bindparam("stale"),
 )
 _CLAIM = (
     update(executions)
-    .where(executions.c.id == bindparam("eid"), executions.c.status.in_(RUNNABLE), _CLAIMABLE)
+    .where(executions.c.id == bindparam("eid"), executions.c.status.in_(RUNNABLE), CLAIMABLE)
     .values(owner=bindparam("me"), heartbeat_at=bindparam("at"), status="running")
     .returning(*executions.c)
 )
@@ -69,8 +69,8 @@ _WAKE = (
     .returning(*executions.c)
 )
 _WAKE_AND_CLAIM = _WAKE.values(
-    owner=case((_CLAIMABLE, bindparam("me")), else_=executions.c.owner),
-    heartbeat_at=case((_CLAIMABLE, bindparam("at")), else_=executions.c.heartbeat_at),
+    owner=case((CLAIMABLE, bindparam("me")), else_=executions.c.owner),
+    heartbeat_at=case((CLAIMABLE, bindparam("at")), else_=executions.c.heartbeat_at),
 )
 _PARK = (
     update(executions)
@@ -93,7 +93,7 @@ def event_rows(execution_id: str, at: float, new: Iterable[NewEvent]) -> list[di
     return [{"execution_id": execution_id, "at": at, **e.model_dump()} for e in new]
 
 
-def _execution(row: Row[Any]) -> Execution:
+def execution_row(row: Row[Any]) -> Execution:
     return Execution.model_validate({**row._mapping, "context": row.context or {}})
 
 
@@ -107,12 +107,12 @@ def _call(row: Row[Any]) -> Call:
 def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> Execution:
     created = conn.execute(insert(executions).values(**row).returning(*executions.c)).one()
     conn.execute(insert(events), event_rows(row["id"], row["created_at"], [event]))
-    return _execution(created)
+    return execution_row(created)
 
 
 def execution(conn: Connection, execution_id: str) -> Execution | None:
     row = conn.execute(_EXECUTION, {"eid": execution_id}).first()
-    return _execution(row) if row else None
+    return execution_row(row) if row else None
 
 
 def list_executions(
@@ -123,12 +123,12 @@ def list_executions(
         query = query.where(executions.c.initiator == initiator)
     if status:
         query = query.where(executions.c.status.in_(status))
-    return [_execution(r) for r in conn.execute(query)]
+    return [execution_row(r) for r in conn.execute(query)]
 
 
 def claim(conn: Connection, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
     row = conn.execute(_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
-    return (_execution(row), list_calls(conn, execution_id, False)) if row else None
+    return (execution_row(row), list_calls(conn, execution_id, False)) if row else None
 
 
 def heartbeat(conn: Connection, execution_id: str, owner: str, now: float) -> bool:
@@ -255,6 +255,10 @@ def call(conn: Connection, call_id: str) -> Call | None:
     return _call(row) if row else None
 
 
+def calls_by_id(conn: Connection, call_ids: Sequence[str]) -> list[Call]:
+    return [_call(r) for r in conn.execute(select(calls).where(calls.c.id.in_(call_ids)))]
+
+
 def list_calls(conn: Connection, execution_id: str, open_only: bool) -> list[Call]:
     query = _CALLS.where(calls.c.status == "open") if open_only else _CALLS
     return [_call(r) for r in conn.execute(query, {"eid": execution_id})]
@@ -281,7 +285,7 @@ def decide(
     else:
         row = conn.execute(_WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
     conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    return _execution(row) if row else execution(conn, execution_id)
+    return execution_row(row) if row else execution(conn, execution_id)
 
 
 def mark_posted(conn: Connection, call_id: str, message: Any) -> Call | None:

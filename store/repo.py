@@ -15,6 +15,7 @@ from store import timer_queries as tq
 from store.db import checkpoint, connect, migrate
 from store.models import Call, Event, Execution, NewEvent, Timer
 from store.queries import Claim
+from store.timer_queries import Closing
 
 T = TypeVar("T")
 
@@ -155,6 +156,9 @@ class Store:
     async def call(self, call_id: str) -> Call | None:
         return await self.run(q.call, call_id)
 
+    async def calls_by_id(self, call_ids: Sequence[str]) -> list[Call]:
+        return await self.run(q.calls_by_id, call_ids) if call_ids else []
+
     async def calls(self, execution_id: str, *, open_only: bool = False) -> list[Call]:
         return await self.run(q.list_calls, execution_id, open_only)
 
@@ -225,6 +229,13 @@ class Store:
         """Fire a timer exactly once: the timer's own compare-and-set, then the call it closes,
         in one transaction. Returns the woken execution, or None if this caller did not fire it."""
         return await self.run(tq.fire_timer, timer, now, status, result, comment, event, claim)
+
+    async def fire_closing(
+        self, closing: Sequence[Closing], now: float, claim: Claim
+    ) -> dict[int, Execution]:
+        """Fire many timers that close their call, each exactly once, in one transaction:
+        the timers this caller fired, with the execution each woke (see ``fire_closing``)."""
+        return await self.run(tq.fire_closing, closing, now, claim)
 
     async def fire_only(self, timer: Timer, now: float) -> bool:
         """Fire a timer that closes nothing (a reminder): True for the one caller that fires it."""

@@ -102,6 +102,33 @@ async def test_each_on_timeout_policy(env: Any, then: str, status: str, result: 
     assert lock.status == {"reject": "rejected", "approve": "resolved", "fail": "expired"}[then]
 
 
+async def test_deadlines_due_together_fire_in_one_batch_each_once(env: Any) -> None:
+    """Every policy in one batch, one lock answered before its deadline; fired again, nothing.
+    A reminder due with its lock's deadline goes with the lock: nobody is nudged about a form
+    that just closed."""
+    engine, notes, clock = env
+    runs = {
+        then: await start(engine, "policies", {"then": then})
+        for then in ("reject", "approve", "fail")
+    }
+    answered = await start(engine, "policies", {"then": "fail"})
+    [lock] = notes.of("lock_opened", answered)
+    assert (await engine.submit(lock.id, {"ok": True}, "UBOB")).outcome == "accepted"
+    clock.advance(60)
+    due = await engine.store.due_timers(clock.now())
+    assert len(due) == 6  # three reminders, three deadlines (the answered lock's were dropped)
+    assert await engine.fire_many(due) == 3
+    assert await engine.fire_many(due) == 0  # each timer fires once
+    await engine.idle()
+    statuses = {t: (await engine.store.execution(e)).status for t, e in runs.items()}
+    assert statuses == {"reject": "finished", "approve": "finished", "fail": "error"}
+    assert (await engine.store.execution(answered)).status == "finished"
+    for eid in runs.values():
+        events = [e.kind for e in await engine.store.events(eid)]
+        assert events.count("expired") == 1 and "reminded" not in events
+    assert notes.of("reminder") == []
+
+
 async def test_keep_stays_open_and_keeps_reminding(env: Any) -> None:
     engine, notes, clock = env
     eid = await start(engine, "policies", {"then": "keep"})
