@@ -19,6 +19,7 @@ from typing import Self
 
 from aiohttp import web
 
+from bot import fakefiles, fakesocket
 from bot.fakewire import (
     CONTENT,
     Args,
@@ -36,6 +37,7 @@ Outcome = tuple[int, Args, dict[str, str]]  # HTTP status, JSON body, headers
 TEAM_ID, BOT_USER_ID, BOT_ID, APP_ID = "T0001", "UBOT", "BBOT", "A0001"
 WORKSPACE_URL = "https://example.slack.test/"
 TOKEN_PREFIXES = ("xoxb-", "xoxp-")
+APP_TOKEN_PREFIXES = ("xapp-",)  # Socket Mode's connections.open takes the app-level token
 RESPONSE_URL = "response_url"  # the method name recorded for posts to a response URL
 
 
@@ -68,6 +70,8 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self._files = fakefiles.FakeFiles(lambda: f"F{next(self._ids):08d}")
+        self.socket_mode = fakesocket.FakeSocketMode()  # Slack's side of Socket Mode
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -82,25 +86,26 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "reactions.add": self._reactions_add,
             "conversations.open": self._conversations_open,
-            "files.getUploadURLExternal": self._files_get_upload_url,
-            "files.completeUploadExternal": self._files_complete_upload,
+            "apps.connections.open": self._apps_connections_open,
+            "files.getUploadURLExternal": self._files.upload_url,
+            "files.completeUploadExternal": self._files.complete,
         }
-        self._uploads: dict[str, Args] = {}  # file id -> file, once its bytes arrived
-        self._files: list[Args] = []  # files shared, in order
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._serve)
         app.router.add_post("/response/{rid}", self._serve)
-        app.router.add_post("/upload/{fid}", self._receive_upload)
+        app.router.add_post(fakefiles.UPLOAD_PATH, self._files.receive)
+        app.router.add_get(fakesocket.PATH, self.socket_mode.serve)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        self.base_url = self._files.base_url = f"http://{host}:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -177,7 +182,7 @@ class FakeSlack:
 
     def files(self, channel: str | None = None) -> list[Args]:
         """Files shared (``content`` decoded as UTF-8), oldest first."""
-        return [copy.deepcopy(f) for f in self._files if channel in (None, f["channel"])]
+        return self._files.shared(channel)
 
     def show_ephemeral(self, channel: str, user: str, content: Args) -> Args:
         """Show ``user`` a note that is not a Web API call: how Slack shows the answer to a
@@ -201,14 +206,6 @@ class FakeSlack:
             self._feeds.remove(queue)
 
     # the wire
-
-    async def _receive_upload(self, request: web.Request) -> web.Response:
-        """Step 2 of an upload: the bytes, posted to the URL ``files.getUploadURLExternal`` gave."""
-        upload = self._uploads.get(request.match_info["fid"])
-        if upload is None or "content" in upload:
-            return web.Response(status=404, text="no such upload")
-        upload["content"] = (await request.read()).decode("utf-8", errors="replace")
-        return web.Response(text="OK - " + str(len(upload["content"])))
 
     async def _serve(self, request: web.Request) -> web.Response:
         posted_response = "rid" in request.match_info
@@ -239,7 +236,8 @@ class FakeSlack:
         handler = self._handlers.get(method)
         if handler is None:
             return 200, slack_error("unknown_method"), {}
-        if token is None or not token.startswith(TOKEN_PREFIXES):
+        prefixes = APP_TOKEN_PREFIXES if method == "apps.connections.open" else TOKEN_PREFIXES
+        if token is None or not token.startswith(prefixes):
             return 200, slack_error("not_authed"), {}
         try:
             return 200, {"ok": True, **copy.deepcopy(handler(copy.deepcopy(args)))}, {}
@@ -365,32 +363,13 @@ class FakeSlack:
         reactions.append({"name": name, "users": [BOT_USER_ID], "count": 1})
         return {}
 
+    def _apps_connections_open(self, args: Args) -> Args:
+        """Socket Mode: where to connect (``socket_mode`` then speaks to the app)."""
+        return {"url": "ws" + self.base_url.removeprefix("http") + fakesocket.PATH}
+
     def _conversations_open(self, args: Args) -> Args:
         """A direct message with one person: ``D`` + their id."""
         users = need(args, "users", "users_list_not_supplied").split(",")
         if len(users) != 1 or not users[0].startswith(("U", "W")):
             raise Refused("user_not_found")
         return {"channel": {"id": "D" + users[0], "is_im": True, "user": users[0]}}
-
-    def _files_get_upload_url(self, args: Args) -> Args:
-        name = need(args, "filename", "invalid_arguments")
-        if not str(args.get("length", "")).isdigit():
-            raise Refused("invalid_arguments")
-        file_id = f"F{next(self._ids):08d}"
-        self._uploads[file_id] = {"id": file_id, "name": name}
-        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
-
-    def _files_complete_upload(self, args: Args) -> Args:
-        wanted = args.get("files")
-        if not isinstance(wanted, list) or not wanted:
-            raise Refused("invalid_arguments")
-        shared = []
-        for item in wanted:
-            upload = self._uploads.get(item.get("id", ""))
-            if upload is None or "content" not in upload:
-                raise Refused("file_not_found")
-            done = upload | {"title": item.get("title") or upload["name"]}
-            done |= {"channel": args.get("channel_id"), "comment": args.get("initial_comment")}
-            shared.append(done)
-        self._files.extend(shared)
-        return {"files": [{k: f[k] for k in ("id", "name", "title")} for f in shared]}
