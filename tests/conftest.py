@@ -1,5 +1,6 @@
 """Store fixtures: every store-backed test runs on a real SQLite file, and on a real Postgres
-database too when ``LOCKSTEP_TEST_DATABASE_URL`` names a server (CI always sets it)."""
+database too when ``LOCKSTEP_TEST_DATABASE_URL`` names a server (CI always sets it). ``bot``:
+the running Slack bot on that store."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from store import Store, connect, migrate, normalise_url
+from tests.slackbot import Bot, running_bot
 
 PG_URL = os.environ.get("LOCKSTEP_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
@@ -61,3 +63,11 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         await st.run(lambda conn: conn.execute(text("TRUNCATE events, timers, calls, executions")))
     yield st
     await st.close()
+
+
+@pytest.fixture
+async def bot(db_url: str, store: Store) -> AsyncIterator[Bot]:
+    """The real bot over real HTTP, its Web API on a fake Slack (``tests.slackbot``). ``store``
+    first: on Postgres it empties the shared test database."""
+    async with running_bot(db_url) as running:
+        yield running

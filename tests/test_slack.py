@@ -5,30 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from bot.signing import interaction_body, slash_command_body
 from flows import Request
-from store import Store
 from tests.slackbot import (
     CHANNEL,
     Bot,
     assert_valid_surfaces,
     checked,
     input_value,
-    running_bot,
     start_without_form,
 )
-
-
-@pytest.fixture
-async def bot(db_url: str, store: Store) -> AsyncIterator[Bot]:
-    """``store`` first: on Postgres it empties the shared test database."""
-    async with running_bot(db_url) as running:
-        yield running
 
 
 def lock_message(bot: Bot, parent_ts: str, title: str) -> dict:

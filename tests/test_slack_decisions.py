@@ -4,28 +4,16 @@ four-eyes, flow admins, and the audit trail."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from store import Store
 from tests.slackbot import (
     CHANNEL,
     Bot,
     assert_valid_surfaces,
     checked,
     input_value,
-    running_bot,
     start_without_form,
 )
-
-
-@pytest.fixture
-async def bot(db_url: str, store: Store) -> AsyncIterator[Bot]:
-    """``store`` first: on Postgres it empties the shared test database."""
-    async with running_bot(db_url) as running:
-        yield running
 
 
 def current(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
