@@ -12,11 +12,11 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages, surfaces
+from flows import quorum
 from flows.app import Registry
 from flows.clock import Clock
 from flows.decision import approvers
 from flows.policy import Policy, humanize
-from flows.quorum import response
 from store import Call, Execution, Store
 
 log = logging.getLogger("lockstep.slack")
@@ -96,7 +96,7 @@ class SlackNotifier:
         """A quorum lock's approvers, from its recorded responses."""
         if Policy.from_json(lock.policy).quorum <= 1:
             return []
-        return approvers([response(v) for v in await self.store.votes(lock)])
+        return approvers(await quorum.responses(self.store, lock))
 
     async def _link(self, lock: Call) -> str:
         message = lock.message

@@ -142,7 +142,7 @@ class Engine:
             return refused
         form = Model.from_json(lock.form)
         policy = Policy.from_json(lock.policy)
-        earlier = await quorum.responses(self, lock) if policy.quorum > 1 else ()
+        earlier = await quorum.responses(self.store, lock) if policy.quorum > 1 else ()
         try:
             values = parse(form, inputs)
             if actor is not None and actor in approvers(earlier):
@@ -205,20 +205,24 @@ class Engine:
         spec = self.registry.entries.get(execution.flow)
         return spec.admins if spec else ()
 
+    async def manages(self, execution: Execution, actor: str | None) -> bool:
+        """Did ``actor`` start the run, or is it one of its flow's admins?"""
+        admins = self.admins(execution)
+        return await access.manages(admins, actor, execution, self.directory)
+
     async def manage(
         self, execution: Execution, actor: str | None, action: str, *, channel: bool = False
     ) -> None:
         """Raise ``Forbidden`` (and record the attempt) unless ``actor`` started the run or is
         one of its flow's admins: who may cancel a run, or snooze its locks. ``channel``: its
         channel's members too (who may read its history)."""
-        admins = self.admins(execution)
-        if await access.manages(admins, actor, execution, self.directory):
+        if await self.manages(execution, actor):
             return
         if channel and await access.among(("channel",), actor, execution, self.directory):
             return
         refused = NewEvent(kind="refused", actor=actor, detail={"action": action})
         await self.store.append(execution.id, self.clock.now(), refused)
-        raise Forbidden(actor, admins, initiator=False)
+        raise Forbidden(actor, self.admins(execution), initiator=False)
 
     async def _refuse(self, lock: Call, actor: str | None, action: str) -> Decision | None:
         try:

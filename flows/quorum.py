@@ -11,6 +11,7 @@ from flows.codec import decode
 from flows.decision import Decision, Response, approvers
 from flows.policy import Policy
 from store.models import Call, Event, NewEvent
+from store.repo import Store
 
 if TYPE_CHECKING:
     from flows.engine import Engine
@@ -22,8 +23,9 @@ def response(event: Event) -> Response:
     return Response(event.actor, event.kind == "approved", inputs, detail.get("comment"), event.at)
 
 
-async def responses(engine: Engine, lock: Call) -> tuple[Response, ...]:
-    return tuple(response(e) for e in await engine.store.votes(lock))
+async def responses(store: Store, lock: Call) -> tuple[Response, ...]:
+    """A quorum lock's responses so far, oldest first."""
+    return tuple(response(e) for e in await store.votes(lock))
 
 
 async def approve(

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from flows import access
 from flows.codec import encode
 from flows.policy import Policy, next_overdue_reminder
 from flows.tracer import timer_row
@@ -133,9 +132,7 @@ async def snooze(engine: Engine, lock_id: str, actor: str | None) -> Call | None
     if lock is None or not policy.snooze:
         return None
     execution = await engine.store.execution(lock.execution_id)
-    if execution is None or not await access.manages(
-        engine.admins(execution), actor, execution, engine.directory
-    ):
+    if execution is None or not await engine.manages(execution, actor):
         await engine.authorize(lock, actor, "snooze")  # raises Forbidden
     now = engine.clock.now()
     event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})

@@ -182,8 +182,8 @@ def validate(inputs: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, An
     model = resolve(data["model"])
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise FlowConfigError(f"{data['model']} is not a pydantic model")
-    defaulted = {info.alias or name for name, info in model.model_fields.items()}
-    defaulted -= {info.alias or n for n, info in model.model_fields.items() if info.is_required()}
+    fields = model.model_fields.items()
+    defaulted = {info.alias or name for name, info in fields if not info.is_required()}
     given = {k: v for k, v in inputs.items() if not (v in (None, []) and k in defaulted)}
     try:
         return model.model_validate(given).model_dump(mode="json")

@@ -215,21 +215,6 @@ class Store:
     async def due_timers(self, now: float, limit: int = 500) -> list[Timer]:
         return await self.run(tq.due_timers, now, limit)
 
-    async def fire_timer(
-        self,
-        timer: Timer,
-        now: float,
-        *,
-        status: str,
-        event: NewEvent,
-        result: Any = None,
-        comment: str | None = None,
-        claim: Claim | None = None,
-    ) -> Execution | None:
-        """Fire a timer exactly once: the timer's own compare-and-set, then the call it closes,
-        in one transaction. Returns the woken execution, or None if this caller did not fire it."""
-        return await self.run(tq.fire_timer, timer, now, status, result, comment, event, claim)
-
     async def fire_closing(
         self, closing: Sequence[Closing], now: float, claim: Claim
     ) -> dict[int, Execution]:

@@ -18,7 +18,6 @@ from store.queries import (
     LIVE,
     Claim,
     call,
-    decide,
     event_rows,
     execution,
     execution_row,
@@ -44,34 +43,6 @@ def fire_only(conn: Connection, timer_id: int, now: float) -> bool:
         .values(status="fired", fired_at=now, attempts=timers.c.attempts + 1)
     )
     return fired.rowcount == 1
-
-
-def fire_timer(
-    conn: Connection,
-    timer: Timer,
-    now: float,
-    status: str,
-    result: Any,
-    comment: str | None,
-    event: NewEvent,
-    claim: Claim | None,
-) -> Execution | None:
-    """Close the timer's call (its compare-and-set decides) and mark the timer fired. Rows are
-    taken in the order every path uses, call then timers then execution, so a submission
-    racing the deadline cannot deadlock with it."""
-    if timer.call_id is None:
-        return None
-    woken = decide(conn, timer.call_id, now, status, result, None, comment, event, claim)
-    if woken:  # this timer closed the call (decide just dropped it with the call's others)
-        done = {"status": "fired", "fired_at": now, "attempts": timers.c.attempts + 1}
-        conn.execute(update(timers).where(timers.c.id == timer.id).values(**done))
-    else:  # the call was closed by someone else first: the timer has nothing left to do
-        conn.execute(
-            update(timers)
-            .where(timers.c.id == timer.id, timers.c.status == "pending")
-            .values(status="cancelled")
-        )
-    return woken
 
 
 def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:
@@ -143,9 +114,11 @@ _WAKE_MANY = (
 def fire_closing(
     conn: Connection, closing: Sequence[Closing], now: float, claim: Claim
 ) -> dict[int, Execution]:
-    """``fire_timer`` for many timers at once, in a handful of statements whatever their number
-    (a thousand deadlines in the same second cost one transaction). Returns the timers this
-    caller fired, with the execution each woke; a timer whose lock was already closed is
+    """Fire timers that close their call, each exactly once, in a handful of statements
+    whatever their number (a thousand deadlines in the same second cost one transaction): the
+    call's compare-and-set decides, its other pending timers are dropped, its execution woken
+    (and claimed for ``claim``'s owner if no live process holds it). Returns the timers this
+    caller fired, with the execution each woke; a timer whose call was already closed is
     cancelled. Rows are taken in the usual order: calls, then timers, then executions."""
     closed: set[str] = set()
     groups: dict[tuple[str, str, str | None], list[Closing]] = {}
