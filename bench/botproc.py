@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.fakeslack import FakeSlack
+from bot.fake.slack import FakeSlack
 from bot.settings import EXAMPLE_FLOWS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,6 +17,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
 from bench.hitl import app
-from flows import Engine, Request
-from store import Call, Execution, Store, connect, normalise_url
+from flows import Request
+from flows.engine import Call, Engine, Execution
+from store import SQLStore, connect, normalise_url
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -40,7 +42,7 @@ class Locks:
     def __init__(self) -> None:
         self.latest: dict[str, str] = {}
 
-    async def status_changed(self, execution: Execution) -> None:
+    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
         pass
 
     async def progress(self, execution: Execution, kind: str, text: str) -> None:
@@ -49,7 +51,9 @@ class Locks:
     async def lock_opened(self, execution: Execution, lock: Call) -> None:
         self.latest[execution.id] = lock.id
 
-    async def lock_resolved(self, execution: Execution, lock: Call) -> None:
+    async def lock_resolved(
+        self, execution: Execution, lock: Call, approvers: Sequence[str]
+    ) -> None:
         pass
 
 
@@ -59,7 +63,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def run(url: str, n: int, concurrency: int) -> dict[str, Any]:
-    store = await Store.open(url)
+    store = await SQLStore.open(url)
     locks = Locks()
     engine = Engine(store, [app], locks)
     gc.collect()

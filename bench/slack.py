@@ -26,12 +26,12 @@ from typing import Any
 import aiohttp
 
 from bench.botproc import BenchError, BotProcess, bot_process, report_log
-from bot.blocks import ACTION_SUBMIT, ACTIONS_BLOCK_ID
-from bot.fakeslack import FakeSlack
-from bot.fakewire import RecordedCall
-from bot.inputs import input_block_id
-from bot.messages import STATUS_WORDS
-from bot.signing import interaction_body, signed_headers, slash_command_body
+from bot.fake.signing import interaction_body, signed_headers, slash_command_body
+from bot.fake.slack import FakeSlack
+from bot.fake.wire import RecordedCall
+from bot.render.blocks import ACTION_SUBMIT, ACTIONS_BLOCK_ID
+from bot.render.inputs import input_block_id
+from bot.render.messages import STATUS_WORDS
 
 USER, APPROVER = "UBENCH", "UAPPROVER"
 WAIT = 120.0  # seconds for the bot to finish the Web API calls of one phase

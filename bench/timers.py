@@ -37,12 +37,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.timer_flows import app, approve_form, deadline
 from bot.scheduler import TimerScheduler
-from flows import Engine, Request
+from flows import Request
 from flows.app import entry_point_name
-from flows.notifier import NullNotifier
+from flows.engine import Call, Engine, Execution, NullNotifier
+from flows.engine.runs import new_id
 from flows.policy import Policy, make_policy, reminder_times
-from flows.tracer import new_id
-from store import Call, Execution, Store, normalise_url
+from store import SQLStore, normalise_url
 from store.tables import calls, events, executions, timers
 
 BATCH = 5000  # rows of each table per transaction
@@ -70,14 +70,16 @@ class Counting(NullNotifier):
     expect: int = 0
     all_expired: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def status_changed(self, execution: Execution) -> None:
+    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
         self.counts["status_changed"] += 1
 
     async def lock_opened(self, execution: Execution, lock: Call) -> None:
         self.counts["lock_opened"] += 1
         self.opened[execution.id] = lock
 
-    async def lock_resolved(self, execution: Execution, lock: Call) -> None:
+    async def lock_resolved(
+        self, execution: Execution, lock: Call, approvers: Sequence[str]
+    ) -> None:
         self.counts["lock_resolved"] += 1
         if lock.status == "expired":
             self.expired[lock.id] = (time.time(), lock)
@@ -158,7 +160,7 @@ def insert_rows(conn: Connection, rows: Rows) -> None:
             conn.execute(insert(table), batch)
 
 
-async def create_pending(store: Store, count: int, default_timeout: float) -> None:
+async def create_pending(store: SQLStore, count: int, default_timeout: float) -> None:
     plain = make_policy(FAR, default_timeout)
     reminded = make_policy(FAR, default_timeout, remind=[86400, 3600])
     for first in range(0, count, BATCH):
@@ -230,10 +232,10 @@ async def sweep_pass(engine: Engine, scheduler: TimerScheduler) -> float:
 
 
 async def run(url: str, pending: int, due: int, lead: float | None) -> dict[str, Any]:
-    store = await Store.open(url)
+    store = await SQLStore.open(url)
     notes = Counting()
     engine = Engine(store, [app], notes)
-    scheduler = TimerScheduler(engine, engine.sweep, every=SWEEP_EVERY)
+    scheduler = TimerScheduler(engine, every=SWEEP_EVERY)
     try:
         t0 = time.perf_counter()
         await create_pending(store, max(0, pending - WARMUP), engine.config.default_timeout)

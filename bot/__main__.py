@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.app import Lockstep, load_flows
 from bot.settings import Settings, SettingsError, load
-from flows import Registry
+from flows.app import Registry
 
 
 async def http_app(settings: Settings, registry: Registry) -> web.Application:

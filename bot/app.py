@@ -1,22 +1,23 @@
 """The running bot: store, engine and Bolt app wired together, served over HTTP or Socket Mode.
 
-The HTTP path is a thin adapter: verify the signature, check the payload's shape, hand it to
-Bolt, translate the answer back. The scheduler sweeps periodically: due timers, orphaned runs,
-and locks whose message never made it to Slack (the outbox).
+This is the composition root, the one module of ``bot/`` that opens the store (and hands it to
+the engine). The HTTP path is a thin adapter: verify the signature, check the payload's shape,
+hand it to Bolt, translate the answer back. The scheduler fires timers and sweeps.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-from collections.abc import AsyncIterator
-from urllib.parse import parse_qs
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
@@ -30,12 +31,13 @@ from bot.handlers import Handlers
 from bot.notifier import SlackNotifier
 from bot.scheduler import TimerScheduler
 from bot.settings import Settings, SettingsError
-from flows import Engine, EngineConfig, FlowApp, Registry
-from flows.clock import Clock, SystemClock
-from store import Store
+from flows import FlowApp
+from flows.app import Registry
+from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
+from store import SQLStore
 
 log = logging.getLogger("lockstep")
-OUTBOX_GRACE = 10.0  # seconds a lock may take to be posted before the sweep posts it
+_READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
 
 
 def load_flows(modules: list[str]) -> Registry:
@@ -70,7 +72,7 @@ class Lockstep:
         self.bolt = bolt
         secret = settings.slack_signing_secret
         self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
-        self.scheduler = TimerScheduler(engine, self.sweep, settings.sweep_seconds)
+        self.scheduler = TimerScheduler(engine, settings.sweep_seconds)
 
     @classmethod
     async def create(
@@ -79,7 +81,7 @@ class Lockstep:
         if settings.slack_bot_token is None:
             raise SettingsError("SLACK_BOT_TOKEN is missing")
         token = settings.slack_bot_token.get_secret_value()
-        store = await Store.open(settings.database_url)
+        store = await SQLStore.open(settings.database_url)
         session = aiohttp.ClientSession()  # one connection pool for every Web API call
         client = AsyncWebClient(
             session=session,
@@ -98,10 +100,11 @@ class Lockstep:
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
-        notifier = SlackNotifier(client, store, registry, clock)
+        notifier = SlackNotifier(client, registry, clock)
         config = EngineConfig(default_timeout=settings.default_timeout)
         engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
         handlers = Handlers(engine)
+        bolt.middleware(TypedInbound())
         handlers.register(bolt)
         return cls(settings, store, engine, bolt, session, handlers)
 
@@ -115,15 +118,18 @@ class Lockstep:
         return app
 
     async def slack_events(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        if self.verifier is None or not self.verifier.is_valid_request(body, dict(request.headers)):
+        """Verify, read the body once, dispatch to Bolt, answer with Bolt's response."""
+        raw = await request.read()
+        if self.verifier is None or not self.verifier.is_valid_request(raw, dict(request.headers)):
             return web.Response(status=401, text="invalid signature")
-        problem = _malformed(body, request.content_type)
-        if problem:
-            log.warning("refused a malformed Slack request: %s", problem)
+        try:
+            body = inbound.read_body(raw, request.content_type)
+        except inbound.Malformed as exc:
+            log.warning("refused a malformed Slack request: %s", exc)
             return web.Response(status=400, text="malformed payload")
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        # Verified and read: Bolt takes the body as it takes a Socket Mode envelope's.
+        bolt_request = AsyncBoltRequest(body=body, headers=dict(request.headers), mode=_READ)
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -135,14 +141,6 @@ class Lockstep:
         yield
         await self.close()
 
-    async def sweep(self, outbox_grace: float = OUTBOX_GRACE) -> None:
-        await self.engine.sweep()
-        now = self.engine.clock.now()
-        for lock in await self.store.unposted_locks(created_before=now - outbox_grace):
-            execution = await self.store.execution(lock.execution_id)
-            if execution is not None:
-                await self.engine.announce("lock_opened", execution, lock)
-
     async def close(self) -> None:
         self.scheduler.shutdown()
         await self.handlers.drain()
@@ -151,24 +149,21 @@ class Lockstep:
         await self.session.close()
 
 
-def _malformed(body: bytes, content_type: str) -> str | None:
-    """Why a signed request cannot be a Slack command or interaction, or None."""
-    if content_type != "application/x-www-form-urlencoded":
-        return None if content_type == "application/json" else f"content type {content_type}"
-    form = parse_qs(body.decode("utf-8", "replace"))
-    if "payload" not in form:
-        return None if "command" in form else "neither a command nor a payload"
-    try:
-        payload = json.loads(form["payload"][0])
-    except ValueError:
-        return "payload is not JSON"
-    if not isinstance(payload, dict):
-        return "payload is not an object"
-    try:
-        if payload.get("type") == "block_actions":
-            inbound.button_click(payload)
-        elif payload.get("type") == "view_submission":
-            inbound.view_submit(payload)
-    except ValueError as exc:
-        return str(exc)
-    return None
+class TypedInbound(AsyncMiddleware):
+    """Bolt middleware: the body as one typed event (``context["inbound"]``), or a 400. A
+    class, not a function: Bolt reads a function middleware's arguments out of the body, which
+    fails on exactly the malformed bodies this refuses."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        try:
+            req.context["inbound"] = inbound.typed(req.body)
+        except inbound.Malformed as exc:
+            log.warning("refused a malformed Slack request: %s", exc)
+            return BoltResponse(status=400, body="malformed payload")
+        return await next()

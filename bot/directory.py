@@ -1,13 +1,22 @@
-"""Who is in a user group or a channel, from Slack, cached briefly (``flows.access.Directory``)."""
+"""Who is in a user group or a channel, from Slack, cached briefly: the engine's ``Directory``
+port. Slack's names: ``S…`` is a user group, ``"channel"`` the run's channel."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 TTL = 60.0  # seconds a membership answer is trusted
+UNKNOWN = frozenset({"no_such_subteam", "channel_not_found", "not_in_channel"})
+
+
+def _missing(exc: SlackApiError) -> bool:
+    """Slack says there is no such group or channel (for this bot): nobody is in it."""
+    return exc.response.get("error") in UNKNOWN
 
 
 class SlackDirectory:
@@ -27,9 +36,22 @@ class SlackDirectory:
         self._cache[key] = (now, members)
         return members
 
+    async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
+        if principal.startswith("S"):
+            return user in await self.group_members(principal)
+        channel = context.get("channel")
+        if principal == "channel" and isinstance(channel, str):
+            return user in await self.channel_members(channel)
+        return False
+
     async def group_members(self, group: str) -> frozenset[str]:
         async def load() -> frozenset[str]:
-            found = await self.client.usergroups_users_list(usergroup=group)
+            try:
+                found = await self.client.usergroups_users_list(usergroup=group)
+            except SlackApiError as exc:
+                if _missing(exc):
+                    return frozenset()
+                raise
             return frozenset(found.get("users") or ())
 
         return await self._cached(f"group:{group}", load)
@@ -39,9 +61,14 @@ class SlackDirectory:
             members: set[str] = set()
             cursor = None
             for _ in range(100):  # 100 pages of 1,000: a very large channel
-                page = await self.client.conversations_members(
-                    channel=channel, limit=1000, cursor=cursor
-                )
+                try:
+                    page = await self.client.conversations_members(
+                        channel=channel, limit=1000, cursor=cursor
+                    )
+                except SlackApiError as exc:
+                    if _missing(exc):
+                        return frozenset()
+                    raise
                 members.update(page.get("members") or ())
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:

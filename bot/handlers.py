@@ -1,9 +1,10 @@
-"""The listeners: each Slack surface becomes one typed event and takes one path to the engine.
+"""The listeners: each Slack surface becomes one typed event (``bot.inbound``) and takes one
+path to the engine's front door; its typed outcome becomes what the person sees.
 
 Every handler acks first (Slack's 3 s), except where the answer must ride on the ack (modal
 errors); Bolt answers when the listener returns, and the rest runs as a tracked task after it
-(``after``), views first while the trigger is fresh. Nothing here decides:
-the engine does, with compare-and-set, so double clicks and Slack's retries are harmless.
+(``after``), views first while the trigger is fresh. Nothing here decides: the engine does,
+with compare-and-set, so double clicks and Slack's retries are harmless.
 """
 
 from __future__ import annotations
@@ -13,27 +14,44 @@ import json
 import logging
 from collections.abc import Coroutine
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar, assert_never
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks, history, inbound, messages, surfaces
+from bot import inbound
 from bot.commands import parse_command
-from bot.state import read_state
-from flows import Engine, Forbidden, InputsError, Launch, Request, audit
+from bot.render import blocks, history, messages, surfaces
+from bot.render.state import read_state
+from flows import InputsError, Launch, Request
 from flows.app import EntrySpec
-from store import TERMINAL, Call, Event, Execution
+from flows.engine import (
+    Access,
+    Answer,
+    Call,
+    Cancel,
+    Decision,
+    Engine,
+    Snooze,
+    Trail,
+    audit_document,
+)
 
 log = logging.getLogger("lockstep.slack")
-Body = dict[str, Any]
-Trail = tuple[Execution, list[Call], list[Event]]
+E = TypeVar("E", bound=inbound.Inbound)
+
+
+def _event(context: AsyncBoltContext, kind: type[E]) -> E:
+    """The request as the typed event ``bot.app.typed_inbound`` read it."""
+    event = context.get("inbound")
+    if not isinstance(event, kind):
+        raise inbound.Malformed(f"expected a {kind.__name__}, got {type(event).__name__}")
+    return event
 
 
 class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.store = engine.store
         self.tasks: set[asyncio.Task[None]] = set()
 
     def after(self, work: Coroutine[Any, Any, None]) -> None:
@@ -62,23 +80,29 @@ class Handlers:
 
     # /flow ----------------------------------------------------------------------------------
 
-    async def command(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        event = inbound.slash_command(body)
+    async def command(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        event = _event(context, inbound.SlashCommand)
         cmd = parse_command(event.text)
         if cmd.problem:
             await ack(text=messages.BAD_ARGUMENT.format(text=cmd.problem))
-        elif cmd.verb == "list":
-            await ack(text=self._list())
-        elif cmd.verb == "start":
-            await self._start(ack, client, event, cmd.target, cmd.values)
-        elif cmd.verb == "status":
-            await ack(text=await self._status(event.user, cmd.target))
-        elif cmd.verb == "audit":
-            await self._audit(ack, client, event.user, cmd.target)
-        elif cmd.verb == "cancel":
-            await ack(text=await self._cancel(event.user, cmd.target))
-        else:
-            await ack(text=messages.HELP)
+            return
+        match cmd.verb:
+            case "list":
+                await ack(text=self._list())
+            case "start":
+                await self._start(ack, client, event, cmd.target, cmd.values)
+            case "status":
+                await ack(text=await self._status(event.user, cmd.target))
+            case "audit":
+                await self._audit(ack, client, event.user, cmd.target)
+            case "cancel":
+                await ack(text=await self._cancel(event.user, cmd.target))
+            case "help":
+                await ack(text=messages.HELP)
+            case _:
+                assert_never(cmd.verb)
 
     def _list(self) -> str:
         entries = self.engine.registry.entries.values()
@@ -132,30 +156,35 @@ class Handlers:
     async def _launch(self, client: AsyncWebClient, launch: Launch, summary: str) -> None:
         """Post the run's parent message, then start the run in its thread."""
         request = launch.request
-        text = f"*{summary}* · started by {messages.who(request.user)} · starting"
+        who = messages.who(request.user)
+        text = messages.PARENT.format(
+            summary=summary, who=who, status=messages.STATUS_WORDS["starting"]
+        )
         posted = await client.chat_postMessage(channel=request.context["channel"], text=text)
         context = {"channel": posted["channel"], "thread_ts": posted["ts"]}
         await self.engine.launch(replace(launch, request=replace(request, context=context)))
 
     async def _status(self, user: str, execution_id: str | None) -> str:
         if not execution_id:
-            runs = await self.store.executions(initiator=user, limit=10)
+            runs = await self.engine.runs(initiator=user, limit=10)
             lines = [f"• `{r.id}` {r.flow}: {messages.STATUS_WORDS[r.status]}" for r in runs]
             return "\n".join(lines) or messages.NO_RUNS
         trail = await self._visible(user, execution_id, "status")
         return history.status(*trail) if isinstance(trail, tuple) else trail
 
     async def _visible(self, user: str, execution_id: str, action: str) -> Trail | str:
-        """A run's trail if ``user`` may read it (its channel's members, whoever started it,
-        its admins), else what to tell them."""
-        trail = await self.store.trail(execution_id)
-        if trail is None:
-            return messages.UNKNOWN_EXECUTION.format(id=execution_id)
-        try:
-            await self.engine.manage(trail[0], user, action, channel=True)
-        except Forbidden:
-            return messages.NOT_VISIBLE
-        return trail
+        """A run's trail if ``user`` may read it, else what to tell them."""
+        reading = await self.engine.read(execution_id, user, action)
+        match reading.outcome:
+            case Access.SHOWN:
+                assert reading.trail is not None
+                return reading.trail
+            case Access.FORBIDDEN:
+                return messages.NOT_VISIBLE
+            case Access.GONE:
+                return messages.UNKNOWN_EXECUTION.format(id=execution_id)
+            case _:
+                assert_never(reading.outcome)
 
     async def _audit(
         self, ack: AsyncAck, client: AsyncWebClient, user: str, execution_id: str | None
@@ -172,13 +201,13 @@ class Handlers:
 
     async def _send_audit(self, client: AsyncWebClient, user: str, trail: Trail) -> None:
         """Upload the trail as a JSON file into a direct message with the person who asked."""
-        execution, calls, events = trail
-        content = json.dumps(audit.document(execution, calls, events), indent=2, ensure_ascii=False)
+        execution, _, events = trail
+        content = json.dumps(audit_document(*trail), indent=2, ensure_ascii=False)
         dm = await client.conversations_open(users=user)
         await client.files_upload_v2(
             channel=dm["channel"]["id"],
             filename=f"lockstep-{execution.id}.json",
-            title=f"Audit trail {execution.id}",
+            title=messages.AUDIT_TITLE.format(id=execution.id),
             content=content,
             initial_comment=messages.AUDIT_FILE.format(
                 flow=execution.flow, id=execution.id, count=len(events)
@@ -188,22 +217,26 @@ class Handlers:
     async def _cancel(self, user: str, execution_id: str | None) -> str:
         if not execution_id:
             return messages.CANCEL_USAGE
-        execution = await self.store.execution(execution_id)
-        if execution is None:
-            return messages.UNKNOWN_EXECUTION.format(id=execution_id)
-        if execution.status in TERMINAL:
-            return messages.ALREADY_ENDED.format(id=execution.id, status=execution.status)
-        try:
-            cancelled = await self.engine.cancel(execution.id, user)
-        except Forbidden as exc:
-            return messages.cannot_cancel(execution.initiator, exc.allowed)
-        if not cancelled:
-            ended = await self.store.execution(execution.id) or execution
-            return messages.ALREADY_ENDED.format(id=ended.id, status=ended.status)
-        return messages.CANCELLED.format(id=execution.id)
+        cancelled = await self.engine.cancel(execution_id, user)
+        execution = cancelled.execution
+        match cancelled.outcome:
+            case Cancel.CANCELLED:
+                return messages.CANCELLED.format(id=execution_id)
+            case Cancel.ENDED:
+                assert execution is not None
+                return messages.ALREADY_ENDED.format(id=execution.id, status=execution.status)
+            case Cancel.FORBIDDEN:
+                assert execution is not None
+                return messages.cannot_cancel(execution.initiator, cancelled.admins)
+            case Cancel.GONE:
+                return messages.UNKNOWN_EXECUTION.format(id=execution_id)
+            case _:
+                assert_never(cancelled.outcome)
 
-    async def entry_submitted(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        event = inbound.view_submit(body)
+    async def entry_submitted(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        event = _event(context, inbound.ViewSubmit)
         meta = json.loads(event.private_metadata)
         spec = self.engine.registry.entries[meta["flow"]]
         form = spec.model.to_json() if spec.model else []
@@ -219,8 +252,10 @@ class Handlers:
 
     # locks ----------------------------------------------------------------------------------
 
-    async def submit_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        click = inbound.button_click(body)
+    async def submit_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        click = _event(context, inbound.ButtonClick)
         await ack()
         self.after(self._submit(client, click))
 
@@ -230,26 +265,19 @@ class Handlers:
             return
         raw = read_state(lock.form, click.state)
         decision = await self.engine.submit(lock.id, raw, click.user)
-        if decision.outcome == "invalid":
+        if decision.outcome is Answer.INVALID:
             text, rendered = surfaces.lock_message(lock, decision.errors, raw, decision.approvers)
             where = lock.message or {"channel": click.channel, "ts": click.message_ts}
             await client.chat_update(
                 channel=where["channel"], ts=where["ts"], text=text, blocks=rendered
             )
-            await self._whisper(client, click, surfaces.error_list(decision.errors))
-        elif decision.outcome == "failed":
-            await self._whisper(
-                client, click, messages.LEASE_FAILED.format(error_id=decision.error_id)
-            )
-        elif decision.outcome == "forbidden":
-            await self._whisper(client, click, messages.refusal(decision.allowed))
-        elif decision.outcome == "decided":
-            await self._whisper(client, click, surfaces.already_decided(decision.lock))
-        elif decision.outcome in ("counted", "repeat"):
-            await self._whisper(client, click, surfaces.quorum_reply(decision))
+        if note := _note(decision):
+            await self._whisper(client, click, note)
 
-    async def cancel_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        click = inbound.button_click(body)
+    async def cancel_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        click = _event(context, inbound.ButtonClick)
         await ack()
         self.after(self._cancel_lock(client, click))
 
@@ -259,32 +287,41 @@ class Handlers:
             return
         comment = read_state(lock.form, click.state).get("comment")  # kept with the rejection
         text = comment if isinstance(comment, str) and comment.strip() else None
-        decision = await self.engine.reject(click.lock_id, click.user, text)
-        if decision.outcome == "forbidden":
-            await self._whisper(client, click, messages.refusal(decision.allowed))
-        elif decision.outcome == "decided":
-            await self._whisper(client, click, surfaces.already_decided(decision.lock))
-        elif decision.outcome == "counted":
-            await self._whisper(client, click, surfaces.quorum_reply(decision, declined=True))
+        decision = await self.engine.reject(lock.id, click.user, text)
+        if note := _note(decision, declined=True):
+            await self._whisper(client, click, note)
 
-    async def snooze_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        click = inbound.button_click(body)
+    async def snooze_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        click = _event(context, inbound.ButtonClick)
         await ack()
         self.after(self._snooze(client, click))
 
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
-        if await self._open_lock(client, click) is None:
-            return
-        try:
-            snoozed = await self.engine.snooze(click.lock_id, click.user)
-        except Forbidden as exc:
-            await self._whisper(client, click, messages.refusal(exc.allowed))
-            return
-        if snoozed is None:
-            await self._whisper(client, click, messages.CANNOT_SNOOZE)
+        snoozed = await self.engine.snooze(click.lock_id, click.user)
+        note: str | None
+        match snoozed.outcome:
+            case Snooze.SNOOZED:
+                note = None  # the thread says so, for everyone
+            case Snooze.NOT_ALLOWED:
+                note = messages.CANNOT_SNOOZE
+            case Snooze.DECIDED:
+                assert snoozed.lock is not None
+                note = surfaces.already_decided(snoozed.lock)
+            case Snooze.FORBIDDEN:
+                note = messages.refusal(snoozed.allowed)
+            case Snooze.GONE:
+                note = messages.LOCK_GONE
+            case _:
+                assert_never(snoozed.outcome)
+        if note:
+            await self._whisper(client, click, note)
 
-    async def open_clicked(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        click = inbound.button_click(body)
+    async def open_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        click = _event(context, inbound.ButtonClick)
         await ack()
         self.after(self._open_modal(client, click))
 
@@ -299,38 +336,35 @@ class Handlers:
             )
             await client.views_open(trigger_id=click.trigger_id, view=view)
 
-    async def lock_modal_submitted(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        event = inbound.view_submit(body)
-        lock = await self.store.call(event.private_metadata)
-        if lock is None or lock.kind != "lock":
+    async def lock_modal_submitted(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        event = _event(context, inbound.ViewSubmit)
+        lock = await self.engine.lock(event.private_metadata)
+        if lock is None:
             await ack(response_action="update", view=_notice(messages.LOCK_GONE))
             return
         raw = read_state(lock.form, event.state)
         decision = await self.engine.submit(lock.id, raw, event.user)
-        if decision.outcome == "invalid":
-            errors = blocks.modal_errors(decision.errors, form=lock.form)
-            await ack(response_action="errors", errors=errors)
-        elif decision.outcome == "failed":
-            text = messages.LEASE_FAILED.format(error_id=decision.error_id)
-            await ack(
-                response_action="errors",
-                errors=blocks.modal_errors({"_global_": [text]}, form=lock.form),
-            )
-        elif decision.outcome == "decided":
-            await ack(
-                response_action="update", view=_notice(surfaces.already_decided(decision.lock))
-            )
-        elif decision.outcome == "forbidden":
-            await ack(response_action="update", view=_notice(messages.refusal(decision.allowed)))
-        elif decision.outcome in ("counted", "repeat"):
-            await ack(response_action="update", view=_notice(surfaces.quorum_reply(decision)))
-        else:
-            await ack()
+        match decision.outcome:
+            case Answer.INVALID:
+                errors = blocks.modal_errors(decision.errors, form=lock.form)
+                await ack(response_action="errors", errors=errors)
+            case Answer.FAILED:
+                text = messages.LEASE_FAILED.format(error_id=decision.error_id)
+                errors = blocks.modal_errors({"_global_": [text]}, form=lock.form)
+                await ack(response_action="errors", errors=errors)
+            case Answer.ACCEPTED | Answer.REJECTED:
+                await ack()
+            case Answer.DECIDED | Answer.FORBIDDEN | Answer.COUNTED | Answer.REPEAT | Answer.GONE:
+                await ack(response_action="update", view=_notice(_note(decision) or ""))
+            case _:
+                assert_never(decision.outcome)
 
     async def _open_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> Call | None:
         """The clicked lock if it is still open; otherwise tell the clicker why not."""
-        lock = await self.store.call(click.lock_id)
-        if lock is None or lock.kind != "lock":
+        lock = await self.engine.lock(click.lock_id)
+        if lock is None:
             await self._whisper(client, click, messages.LOCK_GONE)
             return None
         if not lock.open:
@@ -345,10 +379,31 @@ class Handlers:
             )
 
 
+def _note(decision: Decision, *, declined: bool = False) -> str | None:
+    """What the person who answered is told privately; None: the thread shows it."""
+    match decision.outcome:
+        case Answer.ACCEPTED | Answer.REJECTED:
+            return None
+        case Answer.INVALID:
+            return surfaces.error_list(decision.errors)
+        case Answer.FAILED:
+            return messages.LEASE_FAILED.format(error_id=decision.error_id)
+        case Answer.FORBIDDEN:
+            return messages.refusal(decision.allowed)
+        case Answer.DECIDED:
+            return surfaces.already_decided(decision.lock) if decision.lock else messages.LOCK_GONE
+        case Answer.COUNTED | Answer.REPEAT:
+            return surfaces.quorum_reply(decision, declined=declined)
+        case Answer.GONE:
+            return messages.LOCK_GONE
+        case _:
+            assert_never(decision.outcome)
+
+
 def _notice(text: str) -> dict[str, Any]:
     return {
         "type": "modal",
-        "title": {"type": "plain_text", "text": "Lockstep"},
-        "close": {"type": "plain_text", "text": "Close"},
+        "title": {"type": "plain_text", "text": messages.NOTICE_TITLE},
+        "close": {"type": "plain_text", "text": messages.CLOSE},
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
     }

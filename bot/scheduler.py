@@ -5,6 +5,9 @@ timer due within the next ``horizon`` seconds joins the date job of its tenth of
 it fires on time rather than at the next sweep. Timers further out cost nothing in memory:
 100,000 pending timers are 100,000 rows, not 100,000 jobs. Firing is the timer's
 compare-and-set, so a job that loses to another process (or to the sweep) does nothing.
+
+Due times are read on the engine's clock; APScheduler's date jobs run on the system's, so a job
+is placed as far from the system's now as its timer is from the engine's.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from flows import Engine
-from store import Timer
+from flows.engine import Engine, Timer
 
 log = logging.getLogger("lockstep.scheduler")
 PLAN_LIMIT = 5000  # date jobs at most at once; the sweep catches the rest
@@ -28,21 +29,19 @@ SLOT = 0.1  # timers due within the same tenth of a second share one date job
 
 
 class TimerScheduler:
-    def __init__(
-        self,
-        engine: Engine,
-        sweep: Callable[[], Awaitable[None]],
-        every: float,
-        horizon: float | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, every: float, horizon: float | None = None) -> None:
         self.engine = engine
-        self.sweep = sweep
         self.every = every
         self.horizon = horizon if horizon is not None else min(2 * every, MAX_HORIZON)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.planned: set[int] = set()
         self.slots: dict[int, list[Timer]] = {}  # timers by the tenth of a second they are due
         self._replan = False
+
+    def _at(self, due_at: float) -> datetime:
+        """The system time at which the engine's clock reads ``due_at`` (now, if past)."""
+        ahead = max(0.0, due_at - self.engine.clock.now())
+        return datetime.now(UTC) + timedelta(seconds=ahead)
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -72,7 +71,7 @@ class TimerScheduler:
 
     async def _sweep(self) -> None:
         try:
-            await self.sweep()
+            await self.engine.sweep()
             await self.plan()
         except asyncio.CancelledError:
             return  # shutting down: the store keeps everything for the next start
@@ -83,7 +82,7 @@ class TimerScheduler:
         """Give every timer due within the horizon a place in a date job; returns how many."""
         now = self.engine.clock.now()
         added = 0
-        for timer in await self.engine.store.due_timers(now + self.horizon, PLAN_LIMIT):
+        for timer in await self.engine.due(self.horizon, PLAN_LIMIT):
             if timer.id in self.planned:
                 continue
             self.planned.add(timer.id)
@@ -92,7 +91,7 @@ class TimerScheduler:
             if batch is None:
                 batch = self.slots[slot] = []
                 self.scheduler.add_job(
-                    self._fire, "date", run_date=datetime.fromtimestamp(slot * SLOT, UTC),
+                    self._fire, "date", run_date=self._at(slot * SLOT),
                     args=[slot], id=f"slot-{slot}", misfire_grace_time=None,
                 )  # fmt: skip
             batch.append(timer)
@@ -100,10 +99,10 @@ class TimerScheduler:
         return added
 
     async def _fire(self, slot: int) -> None:
-        """Fire a slot's timers together: the deadlines in one transaction (``fire_many``)."""
+        """Fire a slot's timers together: the deadlines in one transaction."""
         due = self.slots.pop(slot, [])
         self.planned.difference_update(t.id for t in due)
         try:
-            await self.engine.fire_many(due)
+            await self.engine.fire(due)
         except Exception:
             log.exception("%d timers failed to fire; the sweep retries them", len(due))

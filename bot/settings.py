@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from flows.errors import LockstepError
+from flows.policy import DEFAULT_TIMEOUT
+
 EXAMPLE_FLOWS = ["flows.examples.review", "flows.examples.deploy", "flows.examples.expense"]
 Mode = Literal["http", "socket", "local"]
 
@@ -25,7 +28,7 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)  # 0: any free port
     sweep_seconds: float = Field(default=5.0, alias="LOCKSTEP_SWEEP_SECONDS", gt=0)
-    default_timeout: float = Field(default=3 * 3600.0, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0)
+    default_timeout: float = Field(default=DEFAULT_TIMEOUT, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -83,8 +86,8 @@ class Settings(BaseSettings):
             )
 
 
-class SettingsError(ValueError):
-    pass
+class SettingsError(LockstepError, ValueError):
+    """A setting is missing or malformed; the message names it, in one line."""
 
 
 def load() -> Settings:

@@ -1,44 +1,37 @@
-"""Lockstep's flow SDK, kodosumi-compatible: ``FlowApp``/``ServeAPI``, ``Launch``, ``Tracer``,
-``InputsError``, and the form elements in ``flows.forms``."""
+"""Lockstep's flow SDK, kodosumi-compatible: what a flow author imports. ``FlowApp`` (alias
+``ServeAPI``) and ``Launch``, ``Tracer``, the errors, and the form elements in ``flows.forms``.
+The durable runtime that runs flows is ``flows.engine``."""
 
-from flows.access import Directory, Forbidden
-from flows.app import FlowApp, Launch, Registry, Request, ServeAPI
-from flows.decision import Decision, Response
-from flows.engine import Engine, EngineConfig, UnknownExecution, UnknownFlow, UnknownLock
+from flows.app import FlowApp, Launch, Request, Response, ServeAPI
 from flows.errors import (
     FlowConfigError,
     InputsError,
+    KodosumiError,
     LockCancelled,
     LockExpired,
     LockRejected,
+    LockstepError,
     NonDeterminismError,
+    StepFailed,
 )
-from flows.notifier import Notifier, RecordingNotifier
-from flows.tracer import StepFailed, Tracer
+from flows.policy import Escalation
+from flows.tracer import Tracer
 
 __all__ = [
-    "Decision",
-    "Directory",
-    "Engine",
-    "EngineConfig",
+    "Escalation",
     "FlowApp",
     "FlowConfigError",
-    "Forbidden",
     "InputsError",
+    "KodosumiError",
     "Launch",
     "LockCancelled",
     "LockExpired",
     "LockRejected",
+    "LockstepError",
     "NonDeterminismError",
-    "Notifier",
-    "RecordingNotifier",
-    "Registry",
     "Request",
     "Response",
     "ServeAPI",
     "StepFailed",
     "Tracer",
-    "UnknownExecution",
-    "UnknownFlow",
-    "UnknownLock",
 ]

@@ -43,6 +43,28 @@ class Launch:
 
 
 @dataclass(frozen=True)
+class Response:
+    """One person's answer to a lock: an approval with its parsed inputs, or a rejection with
+    its comment. A lease handler that names ``responses`` gets every one so far, this one last
+    (earlier ones as the audit trail keeps them: passwords are ``***``)."""
+
+    user: str | None
+    approved: bool
+    inputs: dict[str, Any]
+    comment: str | None
+    at: float
+
+
+def approvers(responses: Sequence[Response]) -> list[str]:
+    """Who has approved, first come first, each once."""
+    seen: dict[str, None] = {}
+    for r in responses:
+        if r.approved and r.user is not None:
+            seen.setdefault(r.user)
+    return list(seen)
+
+
+@dataclass(frozen=True)
 class EntrySpec:
     name: str
     handler: Callable[..., Any]

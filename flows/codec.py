@@ -10,11 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
+from flows.errors import NotStorable
+
 _TAGS: dict[str, Any] = {"$date": date, "$time": time, "$datetime": datetime}
-
-
-class NotStorable(TypeError):
-    pass
 
 
 def encode(value: Any) -> Any:

@@ -1,13 +1,22 @@
-"""Errors a flow author raises or catches. Names and wire form follow kodosumi."""
+"""Errors a flow author raises or catches, under one base, ``LockstepError``. Names and wire
+form follow kodosumi (``KodosumiError``, ``InputsError``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from flows.when import stamp
 
 GLOBAL = "_global_"
 
 
-class InputsError(Exception):
+class LockstepError(Exception):
+    """The base of every error Lockstep raises."""
+
+
+class KodosumiError(LockstepError):
+    """kodosumi's base error, kept for code that catches it."""
+
+
+class InputsError(KodosumiError):
     """Form errors, per field and global.
 
     Raised by enter and lease handlers (and by the server-side parser) to keep a form open and
@@ -53,28 +62,24 @@ class InputsError(Exception):
         return ", ".join(parts) or "invalid inputs"
 
 
-def _when(at: float | None) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC") if at else "unknown time"
-
-
-class LockRejected(Exception):
+class LockRejected(LockstepError):
     """A person answered a lock with Cancel/Reject. Uncaught, the execution ends as cancelled."""
 
     def __init__(self, lock: str, by: str | None, at: float | None, comment: str | None) -> None:
         self.lock, self.by, self.at, self.comment = lock, by, at, comment
         reason = f": {comment}" if comment else ""
-        super().__init__(f"{lock} was rejected by {by or 'someone'} at {_when(at)}{reason}")
+        super().__init__(f"{lock} was rejected by {by or 'someone'} at {stamp(at)}{reason}")
 
 
-class LockExpired(TimeoutError):
+class LockExpired(LockstepError, TimeoutError):
     """A lock's deadline passed with no answer. Uncaught, the execution ends as error."""
 
     def __init__(self, lock: str, at: float | None) -> None:
         self.lock, self.at = lock, at
-        super().__init__(f"{lock} expired at {_when(at)} with no answer")
+        super().__init__(f"{lock} expired at {stamp(at)} with no answer")
 
 
-class LockCancelled(Exception):
+class LockCancelled(LockstepError):
     """The execution was cancelled from outside while this lock was open."""
 
     def __init__(self, lock: str) -> None:
@@ -82,9 +87,18 @@ class LockCancelled(Exception):
         super().__init__(f"{lock} was cancelled with its execution")
 
 
-class NonDeterminismError(RuntimeError):
+class NonDeterminismError(LockstepError, RuntimeError):
     """A replay met a different call than the one recorded at the same position."""
 
 
-class FlowConfigError(RuntimeError):
+class FlowConfigError(LockstepError, RuntimeError):
     """A flow is wired wrongly: unknown lock handler, unresolvable runner, bad registration."""
+
+
+class StepFailed(LockstepError, RuntimeError):
+    """A step raised when it first ran; replays raise this with the recorded message."""
+
+
+class NotStorable(LockstepError, TypeError):
+    """A value a flow hands the engine (inputs, data, a step's or lease's result) is not JSON-like
+    and cannot be recorded."""

@@ -7,12 +7,13 @@ bad field. Unknown fields are dropped. Nothing here trusts the client: kodosumi 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flows.errors import InputsError
+from flows.errors import InputsError, LockstepError
 from flows.forms import (
     Checkbox,
     Input,
@@ -30,13 +31,13 @@ from flows.forms import (
 )
 
 REQUIRED = "This field is required."
-_TRUE = {"on", "true", "1", "yes", "y", "checked"}
-_FALSE = {"off", "false", "0", "no", "n", ""}
+TRUE = frozenset({"on", "true", "1", "yes", "y", "checked"})  # what a ticked box may send
+FALSE = frozenset({"off", "false", "0", "no", "n", ""})
 _USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 MAX_TEXT = 3000
 
 
-class FieldError(ValueError):
+class FieldError(LockstepError, ValueError):
     """One field's problem, in words a person can act on."""
 
 
@@ -128,7 +129,7 @@ def _number(element: InputNumber, value: Any) -> int | float:
     if element.step:
         base = element.min_value or 0
         steps = (number - base) / element.step
-        if abs(steps - round(steps)) > 1e-9:
+        if not math.isfinite(steps) or abs(steps - round(steps)) > 1e-9:
             raise FieldError(f"Enter a multiple of {_fmt(element.step)}.")
     return number
 
@@ -198,9 +199,9 @@ def _boolean(value: Any) -> bool:
         return False
     if isinstance(value, list) and len(value) == 1:
         return _boolean(value[0]) if isinstance(value[0], bool) else True
-    if isinstance(value, str) and value.strip().lower() in _TRUE:
+    if isinstance(value, str) and value.strip().lower() in TRUE:
         return True
-    if isinstance(value, str) and value.strip().lower() in _FALSE:
+    if isinstance(value, str) and value.strip().lower() in FALSE:
         return False
     raise FieldError("Tick the box or leave it empty.")
 

@@ -7,12 +7,35 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 OnTimeout = Literal["fail", "reject", "approve", "keep"]
 ON_TIMEOUT: frozenset[str] = frozenset({"fail", "reject", "approve", "keep"})
 MAX_REMINDERS = 50
+DEFAULT_TIMEOUT = 3 * 3600.0  # kodosumi's: a lock waits three hours unless told otherwise
 Duration = float | int | timedelta
+
+
+class LockOptions(TypedDict, total=False):
+    """What ``tracer.lock`` (and every typed prompt) takes besides name, data and timeout.
+
+    ``remind``: a duration (nudge that often) or a list (nudge that long before the deadline).
+    ``escalate``: ``Escalation.of(after, to)``, or several. ``on_timeout``: ``"fail"`` (raise
+    ``LockExpired``), ``"reject"`` (raise ``LockRejected``), ``("approve", value)`` (return
+    ``value``) or ``"keep"`` (stay open, keep reminding). ``snooze``: people may push the
+    deadline by this much from the lock message. ``approvers``: user ids, user groups (``S…``)
+    or ``"channel"`` (default: anyone in the channel). ``exclude_initiator``: four-eyes.
+    ``quorum``: that many distinct people must approve; a rejection ends the lock unless
+    ``veto=False``."""
+
+    remind: Duration | Sequence[Duration] | None
+    escalate: Escalation | Sequence[Escalation] | None
+    on_timeout: OnTimeout | tuple[OnTimeout, Any]
+    snooze: Duration | None
+    approvers: Sequence[str] | None
+    exclude_initiator: bool
+    quorum: int
+    veto: bool
 
 
 def seconds(value: Duration | None, what: str, default: float | None = None) -> float:
@@ -81,7 +104,7 @@ class Policy:
     @classmethod
     def from_json(cls, raw: dict[str, Any] | None) -> Policy:
         if not raw:
-            return cls(timeout=3 * 3600.0)
+            return cls(timeout=DEFAULT_TIMEOUT)
         return cls(
             timeout=raw["timeout"],
             remind_every=raw.get("remind_every"),
@@ -101,20 +124,20 @@ class Policy:
 
 def make_policy(
     timeout: Duration | None,
-    default_timeout: float,
-    remind: Duration | Sequence[Duration] | None = None,
-    escalate: Escalation | Sequence[Escalation] | None = None,
-    on_timeout: OnTimeout | tuple[OnTimeout, Any] = "fail",
-    snooze: Duration | None = None,
-    approvers: Sequence[str] | None = None,
-    exclude_initiator: bool = False,
-    quorum: int = 1,
-    veto: bool = True,
+    default_timeout: float = DEFAULT_TIMEOUT,
+    **options: Unpack[LockOptions],
 ) -> Policy:
-    """Read ``tracer.lock``'s keyword arguments. ``remind``: one duration (every so often) or a
-    list of durations (that long before the deadline). ``on_timeout``: ``"fail"``, ``"reject"``,
-    ``"keep"``, or ``("approve", value)``."""
+    """Read ``tracer.lock``'s options (see ``LockOptions``); a bad one is a ``ValueError`` or
+    ``TypeError`` naming it. Unknown options are refused too."""
+    unknown = options.keys() - LockOptions.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"tracer.lock got unknown options: {', '.join(sorted(unknown))}")
     total = seconds(timeout, "timeout", default_timeout)
+    remind = options.get("remind")
+    escalate = options.get("escalate")
+    on_timeout = options.get("on_timeout", "fail")
+    snooze = options.get("snooze")
+    approvers = options.get("approvers")
     every: float | None = None
     before: tuple[float, ...] = ()
     if isinstance(remind, list | tuple):
@@ -141,9 +164,9 @@ def make_policy(
         default=default,
         snooze=seconds(snooze, "snooze") if snooze is not None else None,
         approvers=who,
-        exclude_initiator=exclude_initiator,
-        quorum=check_quorum(quorum, who),
-        veto=bool(veto),
+        exclude_initiator=bool(options.get("exclude_initiator", False)),
+        quorum=check_quorum(options.get("quorum", 1), who),
+        veto=bool(options.get("veto", True)),
     )
 
 

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from flows import typed
 from flows.errors import FlowConfigError, LockRejected
 from flows.forms import (
     Cancel,
@@ -29,6 +28,7 @@ from flows.forms import (
     Select,
     Submit,
 )
+from flows.typed import form_for, model_path
 
 T = TypeVar("T")
 PREFIX = "prompt."
@@ -89,8 +89,8 @@ class Prompts:
         pydantic model, whose fields make the form (see ``flows.typed``) and which validates
         the answer: the flow gets a model instance."""
         if isinstance(kind, type) and issubclass(kind, BaseModel):
-            form = typed.form_for(kind, prompt)
-            data = {"model": typed.model_path(kind)}
+            form = form_for(kind, prompt)
+            data = {"model": model_path(kind)}
             answer = await self._prompt("input", form, options, data)
             return kind.model_validate(answer)
         build = _FIELDS.get(kind)

@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from flows.app import resolve
-from flows.errors import GLOBAL, FlowConfigError, InputsError
+from flows.errors import GLOBAL, FlowConfigError, InputsError, LockstepError
 from flows.forms import (
     Checkbox,
     Input,
@@ -83,7 +83,7 @@ def form_for(model: type[BaseModel], prompt: str | None = None) -> Model:
     return Model(*elements, Submit("Send"))
 
 
-class _NoElement(TypeError):
+class _NoElement(LockstepError, TypeError):
     """The argument names the type that has no form element."""
 
 

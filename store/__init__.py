@@ -1,20 +1,9 @@
-"""Lockstep's durable store: SQLite by default, Postgres by URL."""
+"""Lockstep's durable store: the engine's store port on SQLModel tables, SQLite by default and
+Postgres by URL. ``SQLStore.open(url)`` connects and migrates; the modules hold the tables
+(``tables``), every transaction as a function (``transactions``, ``timer_transactions``),
+connecting and migrating (``database``) and the Alembic migrations (``migrations/``)."""
 
-from store.db import BadDatabaseURL, connect, migrate, normalise_url
-from store.models import TERMINAL, Call, Event, Execution, Lock, NewEvent, Timer
-from store.repo import Store
+from store.database import BadDatabaseURL, connect, migrate, normalise_url
+from store.sqlstore import SQLStore
 
-__all__ = [
-    "TERMINAL",
-    "BadDatabaseURL",
-    "Call",
-    "Event",
-    "Execution",
-    "Lock",
-    "NewEvent",
-    "Store",
-    "Timer",
-    "connect",
-    "migrate",
-    "normalise_url",
-]
+__all__ = ["BadDatabaseURL", "SQLStore", "connect", "migrate", "normalise_url"]

@@ -1,4 +1,4 @@
-"""Store fixtures: every store-backed test runs on a real SQLite file, and on a real Postgres
+"""SQLStore fixtures: every store-backed test runs on a real SQLite file, and on a real Postgres
 database too when ``LOCKSTEP_TEST_DATABASE_URL`` names a server (CI always sets it). ``bot``:
 the running Slack bot on that store."""
 
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from store import Store, connect, migrate, normalise_url
+from store import SQLStore, connect, migrate, normalise_url
 from tests.slackbot import Bot, running_bot
 
 PG_URL = os.environ.get("LOCKSTEP_TEST_DATABASE_URL")
@@ -57,8 +57,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    st = await Store.open(db_url)
+async def store(db_url: str) -> AsyncIterator[SQLStore]:
+    st = await SQLStore.open(db_url)
     if db_url.startswith("postgresql"):
         await st.run(lambda conn: conn.execute(text("TRUNCATE events, timers, calls, executions")))
     yield st
@@ -66,7 +66,7 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def bot(db_url: str, store: Store) -> AsyncIterator[Bot]:
+async def bot(db_url: str, store: SQLStore) -> AsyncIterator[Bot]:
     """The real bot over real HTTP, its Web API on a fake Slack (``tests.slackbot``). ``store``
     first: on Postgres it empties the shared test database."""
     async with running_bot(db_url) as running:

@@ -13,10 +13,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 
 from bot.scheduler import TimerScheduler
-from flows import Engine, EngineConfig, Request
-from store import Call, Execution, Store
+from flows import Request
+from flows.engine import Call, Engine, EngineConfig, Execution
+from store import SQLStore
 from tests.sample_flows import app
 
 
@@ -33,7 +35,7 @@ class Printer:
         self.ended: dict[str, str] = {}
         self.changed = asyncio.Event()
 
-    async def status_changed(self, execution: Execution) -> None:
+    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
         print("status", execution.id, execution.status, flush=True)
         if execution.done:
             self.ended[execution.id] = execution.status
@@ -45,12 +47,14 @@ class Printer:
     async def lock_opened(self, execution: Execution, lock: Call) -> None:
         print("lock", execution.id, lock.id, lock.name, flush=True)
 
-    async def lock_resolved(self, execution: Execution, lock: Call) -> None:
+    async def lock_resolved(
+        self, execution: Execution, lock: Call, approvers: Sequence[str]
+    ) -> None:
         print("resolved", execution.id, lock.id, lock.status, flush=True)
 
 
 async def main(url: str, cmd: str, *args: str) -> None:
-    store = await Store.open(url)
+    store = await SQLStore.open(url)
     printer = Printer()
     clock = OffsetClock(float(os.environ.get("CLOCK_OFFSET", "0")))
     engine = Engine(store, [app], printer, clock, EngineConfig(heartbeat_interval=0.2))
@@ -74,7 +78,7 @@ async def main(url: str, cmd: str, *args: str) -> None:
         await store.close()
         return
     until_done = "--until-done" in args
-    scheduler = TimerScheduler(engine, engine.sweep, every=0.05)  # APScheduler, as the bot runs
+    scheduler = TimerScheduler(engine, every=0.05)  # APScheduler, as the bot runs
     scheduler.start()
     while not (until_done and watch in printer.ended):
         printer.changed.clear()

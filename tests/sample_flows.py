@@ -8,16 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from flows import (
-    FlowApp,
-    InputsError,
-    Launch,
-    LockExpired,
-    LockRejected,
-    Request,
-    Response,
-    Tracer,
-)
+from flows import FlowApp, InputsError, Launch, LockExpired, LockRejected, Request, Response, Tracer
 from flows.forms import Cancel, Checkbox, InputNumber, InputText, Markdown, Model, Submit
 from flows.policy import Escalation
 

@@ -15,10 +15,10 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.app import Lockstep, load_flows
-from bot.fakeslack import FakeSlack
+from bot.fake.signing import interaction_body, signed_headers, slash_command_body
+from bot.fake.slack import FakeSlack
 from bot.settings import Settings
-from bot.signing import interaction_body, signed_headers, slash_command_body
-from flows.clock import Clock
+from flows.engine import Clock
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0CHANNEL"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block as SlackBlock
 from slack_sdk.models.views import View
 
-from bot.blocks import (
+from bot.render.blocks import (
     ACTION_CANCEL,
     ACTION_OPEN,
     ACTION_SUBMIT,
@@ -29,7 +29,7 @@ from bot.blocks import (
     modal_view,
     open_form_blocks,
 )
-from bot.state import read_state
+from bot.render.state import read_state
 from flows.errors import InputsError
 from flows.forms import (
     HR,

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.fakeslack import FakeSlack
+from bot.fake.slack import FakeSlack
 from tests.slackbot import CHANNEL, SECRET, Bot, checked, input_value
 
 ROOT = Path(__file__).resolve().parent.parent

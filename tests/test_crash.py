@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from flows import Engine, RecordingNotifier, Request
-from store import Store
+from flows import Request
+from flows.engine import Engine, RecordingNotifier
+from store import SQLStore
 from tests.sample_flows import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ async def test_killed_while_awaiting_and_mid_step_finishes_once(
 
 
 async def test_a_timer_due_while_the_bot_is_down_fires_once_after_restart(
-    db_url: str, store: Store
+    db_url: str, store: SQLStore
 ) -> None:
     first = await Proc.spawn(db_url, "start", "quick", json.dumps({"timeout": 30}))
     _, eid, lock_id, _ = await first.expect("lock")
@@ -101,7 +102,7 @@ async def test_a_timer_due_while_the_bot_is_down_fires_once_after_restart(
 
 
 async def test_two_processes_fire_a_thousand_due_timers_exactly_once(
-    db_url: str, store: Store
+    db_url: str, store: SQLStore
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("several bot processes share Postgres, not a SQLite file")

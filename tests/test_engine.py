@@ -10,10 +10,19 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from flows import Engine, EngineConfig, InputsError, RecordingNotifier, Request, UnknownFlow
-from flows.clock import FakeClock
-from store import Call, NewEvent, Store
-from store.repo import Claim
+from flows import InputsError, Request
+from flows.engine import (
+    Call,
+    Cancel,
+    Engine,
+    EngineConfig,
+    FakeClock,
+    NewEvent,
+    RecordingNotifier,
+    UnknownFlow,
+)
+from flows.engine.records import Claim
+from store import SQLStore
 from store.tables import calls
 from tests.sample_flows import app
 
@@ -21,7 +30,7 @@ pytestmark = pytest.mark.asyncio
 
 
 class Harness:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SQLStore) -> None:
         self.store = store
         self.clock = FakeClock()
         self.notes = RecordingNotifier()
@@ -45,7 +54,7 @@ class Harness:
 
 
 @pytest.fixture
-async def h(store: Store) -> AsyncIterator[Harness]:
+async def h(store: SQLStore) -> AsyncIterator[Harness]:
     harness = Harness(store)
     yield harness
     await harness.engine.close()
@@ -202,8 +211,9 @@ async def test_missing_lock_form_is_a_clear_error(h: Harness) -> None:
 async def test_cancel_from_outside(h: Harness) -> None:
     eid = await h.start("review", {"doc": "d"})
     [lock] = h.open_locks(eid)
-    assert await h.engine.cancel(eid, "U1")  # who started it
-    assert not await h.engine.cancel(eid, "U1")
+    assert (await h.engine.cancel(eid, "U1")).outcome is Cancel.CANCELLED  # who started it
+    again = await h.engine.cancel(eid, "U1")
+    assert again.outcome is Cancel.ENDED and again.execution.status == "cancelled"
     assert await h.status(eid) == "cancelled"
     late = await h.engine.submit(lock.id, {"score": "5"}, "UBOB")
     assert late.outcome == "decided" and late.lock.status == "cancelled"

@@ -22,8 +22,8 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.fakeslack import FakeSlack
-from bot.signing import interaction_body, sign, signed_headers, slash_command_body
+from bot.fake.signing import interaction_body, sign, signed_headers, slash_command_body
+from bot.fake.slack import FakeSlack
 
 SECRET = "test-signing-secret"
 NOW = 1_700_000_000

@@ -7,7 +7,8 @@ import warnings
 
 import pytest
 
-from flows import FlowApp, FlowConfigError, InputsError, Registry, ServeAPI
+from flows import FlowApp, FlowConfigError, InputsError, ServeAPI
+from flows.app import Registry
 from flows.forms import (
     Cancel,
     Checkbox,

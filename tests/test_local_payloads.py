@@ -15,12 +15,13 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks, inbound
-from bot.fakeslack import FakeSlack
+from bot import inbound
+from bot.fake.signing import signed_headers
+from bot.fake.slack import FakeSlack
 from bot.local import payloads
 from bot.local.workspace import Workspace
-from bot.signing import signed_headers
-from bot.state import read_state
+from bot.render import blocks
+from bot.render.state import read_state
 from flows.forms import (
     Cancel,
     Checkbox,

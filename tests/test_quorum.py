@@ -9,16 +9,22 @@ from typing import Any
 
 import pytest
 
-from flows import Engine, RecordingNotifier, Request
-from flows.clock import FakeClock
+from flows import Request
+from flows.engine import Call, Engine, FakeClock, RecordingNotifier
 from flows.policy import make_policy
-from store import Call, Store
+from store import SQLStore
+from tests.reading import calls, events
 from tests.sample_flows import app
 
 
 @pytest.fixture
-async def engine(store: Store) -> AsyncIterator[Engine]:
-    engine = Engine(store, [app], RecordingNotifier(), FakeClock())
+def notes() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+async def engine(store: SQLStore, notes: RecordingNotifier) -> AsyncIterator[Engine]:
+    engine = Engine(store, [app], notes, FakeClock())
     yield engine
     await engine.close()
 
@@ -26,35 +32,35 @@ async def engine(store: Store) -> AsyncIterator[Engine]:
 async def panel(engine: Engine, **inputs: Any) -> Call:
     eid = await engine.start("panel", inputs, Request("panel", "UALICE", {"channel": "C1"}))
     await engine.settled(eid)
-    [lock] = [c for c in await engine.store.calls(eid) if c.kind == "lock"]
+    [lock] = [c for c in await calls(engine, eid) if c.kind == "lock"]
     return lock
 
 
 async def result(engine: Engine, lock: Call) -> Any:
     await engine.settled(lock.execution_id)
-    execution = await engine.store.execution(lock.execution_id)
+    execution = await engine.execution(lock.execution_id)
     assert execution is not None and execution.status == "finished", execution
     return execution.result
 
 
-async def test_two_different_people_must_approve(engine: Engine) -> None:
+async def test_two_different_people_must_approve(engine: Engine, notes: RecordingNotifier) -> None:
     lock = await panel(engine)
     first = await engine.submit(lock.id, {"score": 4}, "UBOB")
     assert first.outcome == "counted" and first.approvers == ["UBOB"]
     again = await engine.submit(lock.id, {"score": 9}, "UBOB")
     assert again.outcome == "repeat" and again.approvers == ["UBOB"]
-    assert (await engine.store.call(lock.id)).open  # the same person twice counts once
+    assert (await engine.lock(lock.id)).open  # the same person twice counts once
     second = await engine.submit(lock.id, {"score": 8}, "UCAROL")
     assert second.outcome == "accepted" and second.approvers == ["UBOB", "UCAROL"]
     assert await result(engine, lock) == {
         "mean": 6.0, "approvers": ["UBOB", "UCAROL"], "declined": [],
     }  # fmt: skip
-    notified = engine.notifier.of("voted", lock.execution_id)  # type: ignore[attr-defined]
+    notified = notes.of("voted", lock.execution_id)
     assert notified == [("panel", ["UBOB"])]
-    kinds = [(e.kind, e.actor) for e in await engine.store.events(lock.execution_id)]
+    kinds = [(e.kind, e.actor) for e in await events(engine, lock.execution_id)]
     assert ("approved", "UBOB") in kinds and ("approved", "UCAROL") in kinds
     assert kinds.count(("approved", "UBOB")) == 1
-    quorum = [e for e in await engine.store.events(lock.execution_id) if e.kind == "quorum"]
+    quorum = [e for e in await events(engine, lock.execution_id) if e.kind == "quorum"]
     assert quorum[0].detail == {"approvers": ["UBOB", "UCAROL"]}
 
 
@@ -92,7 +98,7 @@ async def test_concurrent_last_approvals_decide_once(engine: Engine) -> None:
     )
     outcomes = sorted(d.outcome for d in racing)  # the 2nd, 3rd and 4th approvals, in any order
     assert outcomes == ["accepted", "counted", "decided"]
-    decided = await engine.store.call(lock.id)
+    decided = await engine.lock(lock.id)
     assert decided is not None and decided.status == "resolved"
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from bot.scheduler import TimerScheduler
-from flows import Engine, RecordingNotifier, Request
-from store import Call, Execution, Store
+from flows import Request
+from flows.engine import Call, Engine, Execution, FakeClock, RecordingNotifier
+from store import SQLStore
 from tests.sample_flows import app
 
 
@@ -16,39 +18,51 @@ class Watcher(RecordingNotifier):
         super().__init__()
         self.resolved = asyncio.Event()
 
-    async def lock_resolved(self, execution: Execution, lock: Call) -> None:
-        await super().lock_resolved(execution, lock)
+    async def lock_resolved(
+        self, execution: Execution, lock: Call, approvers: Sequence[str]
+    ) -> None:
+        await super().lock_resolved(execution, lock, approvers)
         self.resolved.set()
 
 
-async def test_a_deadline_fires_on_time_without_waiting_for_the_sweep(store: Store) -> None:
+async def test_a_deadline_fires_on_time_without_waiting_for_the_sweep(store: SQLStore) -> None:
     notes = Watcher()
-    engine = Engine(store, [app], notes)
-    scheduler = TimerScheduler(engine, engine.sweep, every=3600)
-    scheduler.start()
+    clock = FakeClock()
+    engine = Engine(store, [app], notes, clock)
+    scheduler = TimerScheduler(engine, every=3600)  # the sweep is an hour away
+    scheduler.scheduler.start()
     try:
-        eid = await engine.start("quick", {"timeout": 0.3}, Request("quick", "U1"))
+        eid = await engine.start("quick", {"timeout": 30}, Request("quick", "U1"))
         await engine.settled(eid)
         [lock] = notes.of("lock_opened", eid)
+        clock.advance(30)  # the deadline is now: its date job runs at once
+        assert await scheduler.plan() == 1
         await asyncio.wait_for(notes.resolved.wait(), 5)
-        lag = time.time() - (lock.deadline or 0)
-        assert 0 <= lag < 5, lag  # the sweep is an hour away: a date job fired it
+        [expired] = notes.of("lock_resolved", eid)
+        assert expired.status == "expired" and expired.decided_at == lock.deadline
         await engine.settled(eid)
-        execution = await store.execution(eid)
-        assert (
-            execution and execution.status == "error" and "final expired" in (execution.error or "")
-        )
+        execution = await engine.execution(eid)
+        assert execution and execution.status == "error"
+        assert "final expired" in (execution.error or "")
     finally:
         scheduler.shutdown()
         await engine.close()
 
 
-async def test_only_timers_due_within_the_horizon_become_jobs(store: Store) -> None:
+def test_jobs_run_when_the_engine_clock_reaches_their_time(store: SQLStore) -> None:
+    clock = FakeClock(1000.0)
+    scheduler = TimerScheduler(Engine(store, [app], clock=clock), every=10)
+    ahead = (scheduler._at(1012.5) - datetime.now(UTC)).total_seconds()
+    assert 12 < ahead <= 12.5
+    assert (scheduler._at(990.0) - datetime.now(UTC)).total_seconds() <= 0  # overdue: now
+
+
+async def test_only_timers_due_within_the_horizon_become_jobs(store: SQLStore) -> None:
     engine = Engine(store, [app], RecordingNotifier())
     for i in range(30):
         eid = await engine.start("quick", {"timeout": 3600 if i % 10 else 5}, Request("quick"))
         await engine.settled(eid)
-    scheduler = TimerScheduler(engine, engine.sweep, every=10)
+    scheduler = TimerScheduler(engine, every=10)
     scheduler.scheduler.start(paused=True)
     try:
         assert (

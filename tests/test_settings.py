@@ -88,8 +88,8 @@ def test_the_mode_is_decided_by_which_credentials_are_set(monkeypatch: pytest.Mo
 def test_unloadable_flows_are_named() -> None:
     with pytest.raises(SettingsError, match=r"cannot import no\.such\.module"):
         load_flows(["no.such.module"])
-    with pytest.raises(SettingsError, match=r"bot\.messages defines no FlowApp"):
-        load_flows(["bot.messages"])
+    with pytest.raises(SettingsError, match=r"bot\.render\.messages defines no FlowApp"):
+        load_flows(["bot.render.messages"])
 
 
 def test_the_bot_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from bot.signing import interaction_body, slash_command_body
+from bot.fake.signing import interaction_body, slash_command_body
 from flows import Request
 from tests.slackbot import (
     CHANNEL,
@@ -192,8 +192,8 @@ async def test_a_lock_that_could_not_be_posted_is_posted_by_the_sweep_once(bot: 
     [lock] = await bot.lockstep.store.calls(eid)
     assert lock.open and not lock.posted
     assert [c.status for c in bot.slack.calls_to("chat.postMessage")] == [500, 500, 500]
-    await bot.lockstep.sweep(outbox_grace=0)
-    await bot.lockstep.sweep(outbox_grace=0)
+    await bot.lockstep.engine.sweep(grace=0)
+    await bot.lockstep.engine.sweep(grace=0)
     posts = [c for c in bot.slack.calls_to("chat.postMessage") if c.ok]
     assert len(posts) == 1 and posts[0].args["thread_ts"] == context["thread_ts"]
     stored = await bot.lockstep.store.call(lock.id)
@@ -233,7 +233,7 @@ async def test_a_click_on_an_expired_lock_says_so(bot: Bot) -> None:
     [execution] = await bot.lockstep.store.executions()
     await bot.lockstep.engine.settled(execution.id)  # its lock message is posted
     [timer] = await bot.lockstep.store.due_timers(execution.created_at + 3601)
-    await bot.lockstep.engine.fire(timer)
+    await bot.lockstep.engine.fire([timer])
     await bot.lockstep.engine.settled(execution.id)
     expired = next(m for m in bot.slack.thread(CHANNEL, lock["thread_ts"]) if m["ts"] == lock["ts"])
     assert "Expired at" in expired["text"] and "no answer" in expired["text"]

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from flows.clock import FakeClock
-from store import Store
+from flows.engine import FakeClock
+from store import SQLStore
 from tests.slackbot import CHANNEL, Bot, running_bot
 
 H = 3600.0
 
 
 @pytest.fixture
-async def clocked(db_url: str, store: Store) -> AsyncIterator[tuple[Bot, FakeClock]]:
+async def clocked(db_url: str, store: SQLStore) -> AsyncIterator[tuple[Bot, FakeClock]]:
     clock = FakeClock()
     async with running_bot(db_url, clock) as bot:
         yield bot, clock

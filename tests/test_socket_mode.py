@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.fakeslack import FakeSlack
+from bot.fake.slack import FakeSlack
 from tests.slackbot import CHANNEL, input_value
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,13 +12,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from flows import Engine, RecordingNotifier, Request
-from flows.clock import FakeClock
-from store import Store, normalise_url
+from flows import Request
+from flows.engine import Engine, FakeClock, RecordingNotifier
+from store import SQLStore, normalise_url
 from tests.sample_flows import app
 
 
-async def test_migration_creates_exactly_the_models_schema(store: Store) -> None:
+async def test_migration_creates_exactly_the_models_schema(store: SQLStore) -> None:
     def diff(sync_conn: Any) -> list[Any]:
         context = MigrationContext.configure(sync_conn, opts={"compare_type": False})
         return list(compare_metadata(context, SQLModel.metadata))
@@ -28,11 +28,26 @@ async def test_migration_creates_exactly_the_models_schema(store: Store) -> None
     assert {"executions", "calls", "events", "timers", "alembic_version"} <= tables
 
 
-async def test_migrating_twice_changes_nothing(db_url: str) -> None:
-    first = await Store.open(db_url)
-    await first.close()
-    again = await Store.open(db_url)
-    await again.close()
+async def test_migrating_twice_changes_nothing(db_url: str, store: SQLStore) -> None:
+    def schema(conn: Any) -> tuple[Any, ...]:
+        found = inspect(conn)
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        return version, sorted(
+            (t, c["name"]) for t in found.get_table_names() for c in found.get_columns(t)
+        )
+
+    engine = Engine(store, [app], RecordingNotifier(), FakeClock())
+    eid = await engine.start("review", {"doc": "kept"}, Request("review", "UA"))
+    await engine.settled(eid)
+    before = await store.run(schema)
+    again = await SQLStore.open(db_url)  # a second start-up migrates the same database
+    try:
+        assert await again.run(schema) == before
+        kept = await again.execution(eid)
+        assert kept is not None and kept.inputs == {"doc": "kept"}
+    finally:
+        await again.close()
+        await engine.close()
 
 
 def test_database_urls() -> None:
@@ -48,12 +63,12 @@ def test_database_urls() -> None:
             raise AssertionError(bad)
 
 
-async def test_two_engines_on_separate_connections_one_wins(db_url: str, store: Store) -> None:
+async def test_two_engines_on_separate_connections_one_wins(db_url: str, store: SQLStore) -> None:
     """Two processes' worth of engines (each its own pool) answer one lock at the same moment."""
     clock = FakeClock()
     notes = RecordingNotifier()
     first = Engine(store, [app], notes, clock)
-    other_store = await Store.open(db_url)
+    other_store = await SQLStore.open(db_url)
     second = Engine(other_store, [app], RecordingNotifier(), clock)
     try:
         for _ in range(5):
@@ -81,7 +96,7 @@ async def test_two_engines_on_separate_connections_one_wins(db_url: str, store: 
         await other_store.close()
 
 
-async def test_the_audit_trail_is_append_only(store: Store) -> None:
+async def test_the_audit_trail_is_append_only(store: SQLStore) -> None:
     """No code path updates or deletes an event, and the database refuses it to any that tried."""
     engine = Engine(store, [app], RecordingNotifier(), FakeClock())
     eid = await engine.start("review", {"doc": "d"}, Request("review", "UALICE"))

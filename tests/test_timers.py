@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from flows import Engine, EngineConfig, RecordingNotifier, Request
-from flows.clock import FakeClock
+from flows import Request
+from flows.engine import Call, Engine, EngineConfig, Execution, FakeClock, RecordingNotifier, Snooze
 from flows.policy import Escalation, Policy, humanize, make_policy, reminder_times
-from store import Call, Execution, Store
+from store import SQLStore
+from tests.reading import events
 from tests.sample_flows import app
 
 H = 3600.0
@@ -34,7 +35,7 @@ class Flaky(RecordingNotifier):
 
 
 @pytest.fixture
-async def env(store: Store) -> AsyncIterator[tuple[Engine, RecordingNotifier, FakeClock]]:
+async def env(store: SQLStore) -> AsyncIterator[tuple[Engine, RecordingNotifier, FakeClock]]:
     clock = FakeClock()
     notes = Flaky(0)
     engine = Engine(store, [app], notes, clock, EngineConfig())
@@ -66,9 +67,9 @@ async def test_reminders_and_escalation_at_the_right_times(env: Any) -> None:
     assert await tick(engine, clock, 0.5 * H) == 1  # second reminder now mentions the manager
     assert notes.of("reminder", eid) == [("final", []), ("final", ["UMANAGER"])]
     assert await tick(engine, clock, H) == 1  # the deadline: no reminder at 3 h, it expires
-    execution = await engine.store.execution(eid)
+    execution = await engine.execution(eid)
     assert execution.status == "error" and "final expired" in execution.error
-    kinds = [e.kind for e in await engine.store.events(eid)]
+    kinds = [e.kind for e in await events(engine, eid)]
     assert kinds.count("reminded") == 2 and kinds.count("escalated") == 1
     assert kinds.count("expired") == 1
 
@@ -96,7 +97,7 @@ async def test_each_on_timeout_policy(env: Any, then: str, status: str, result: 
     eid = await start(engine, "policies", {"then": then})
     assert await tick(engine, clock, 30) == 1  # the reminder 30 s before the deadline
     assert await tick(engine, clock, 30) == 1
-    execution = await engine.store.execution(eid)
+    execution = await engine.execution(eid)
     assert (execution.status, execution.result) == (status, result)
     [lock] = notes.of("lock_resolved", eid)
     assert lock.status == {"reject": "rejected", "approve": "resolved", "fail": "expired"}[then]
@@ -115,17 +116,17 @@ async def test_deadlines_due_together_fire_in_one_batch_each_once(env: Any) -> N
     [lock] = notes.of("lock_opened", answered)
     assert (await engine.submit(lock.id, {"ok": True}, "UBOB")).outcome == "accepted"
     clock.advance(60)
-    due = await engine.store.due_timers(clock.now())
+    due = await engine.due(0)
     assert len(due) == 6  # three reminders, three deadlines (the answered lock's were dropped)
-    assert await engine.fire_many(due) == 3
-    assert await engine.fire_many(due) == 0  # each timer fires once
+    assert await engine.fire(due) == 3
+    assert await engine.fire(due) == 0  # each timer fires once
     await engine.idle()
-    statuses = {t: (await engine.store.execution(e)).status for t, e in runs.items()}
+    statuses = {t: (await engine.execution(e)).status for t, e in runs.items()}
     assert statuses == {"reject": "finished", "approve": "finished", "fail": "error"}
-    assert (await engine.store.execution(answered)).status == "finished"
+    assert (await engine.execution(answered)).status == "finished"
     for eid in runs.values():
-        events = [e.kind for e in await engine.store.events(eid)]
-        assert events.count("expired") == 1 and "reminded" not in events
+        kinds = [e.kind for e in await events(engine, eid)]
+        assert kinds.count("expired") == 1 and "reminded" not in kinds
     assert notes.of("reminder") == []
 
 
@@ -135,14 +136,14 @@ async def test_keep_stays_open_and_keeps_reminding(env: Any) -> None:
     await tick(engine, clock, 60)
     await tick(engine, clock, 60)
     await tick(engine, clock, 60)
-    assert (await engine.store.execution(eid)).status == "awaiting"
+    assert (await engine.execution(eid)).status == "awaiting"
     assert len(notes.of("reminder", eid)) >= 3  # 30 s before, at the deadline, and on
-    kinds = [e.kind for e in await engine.store.events(eid)]
+    kinds = [e.kind for e in await events(engine, eid)]
     assert "overdue" in kinds and "expired" not in kinds
     [lock] = notes.of("lock_opened", eid)
     assert (await engine.submit(lock.id, {"ok": True}, "UBOB")).outcome == "accepted"
     await engine.settled(eid)
-    assert (await engine.store.execution(eid)).result == {"ok": True}
+    assert (await engine.execution(eid)).result == {"ok": True}
 
 
 async def test_snooze_moves_the_deadline_and_is_audited(env: Any) -> None:
@@ -150,20 +151,21 @@ async def test_snooze_moves_the_deadline_and_is_audited(env: Any) -> None:
     eid = await start(engine, "snoozable")
     [lock] = notes.of("lock_opened", eid)
     snoozed = await engine.snooze(lock.id, "UBOB")
-    assert snoozed and snoozed.deadline == lock.deadline + 86400
+    assert snoozed.outcome is Snooze.SNOOZED and snoozed.lock.deadline == lock.deadline + 86400
     assert await tick(engine, clock, H) == 0  # the old deadline passes quietly
-    assert (await engine.store.execution(eid)).status == "awaiting"
+    assert (await engine.execution(eid)).status == "awaiting"
     assert await tick(engine, clock, 86400) == 1
-    assert (await engine.store.execution(eid)).status == "error"
-    [event] = [e for e in await engine.store.events(eid) if e.kind == "snoozed"]
+    assert (await engine.execution(eid)).status == "error"
+    [event] = [e for e in await events(engine, eid) if e.kind == "snoozed"]
     assert (event.actor, event.detail) == ("UBOB", {"by": 86400.0})
     assert notes.of("snoozed", eid) == [("final", "UBOB", lock.deadline + 86400)]
     other = await start(engine, "reminded")
     [no_snooze] = notes.of("lock_opened", other)
-    assert await engine.snooze(no_snooze.id, "UBOB") is None  # the flow does not allow it
+    not_allowed = await engine.snooze(no_snooze.id, "UBOB")
+    assert not_allowed.outcome is Snooze.NOT_ALLOWED  # the flow does not allow it
 
 
-async def test_an_undelivered_reminder_is_retried_with_backoff(store: Store) -> None:
+async def test_an_undelivered_reminder_is_retried_with_backoff(store: SQLStore) -> None:
     clock = FakeClock()
     notes = Flaky(failures=2)
     engine = Engine(store, [app], notes, clock)
@@ -214,13 +216,13 @@ async def test_a_submission_racing_its_deadline_has_exactly_one_outcome(env: Any
         eid = await start(engine, "quick", {"timeout": 60})
         [lock] = notes.of("lock_opened", eid)
         clock.advance(60)
-        [timer] = [t for t in await engine.store.due_timers(clock.now()) if t.call_id == lock.id]
+        [timer] = [t for t in await engine.due(0) if t.call_id == lock.id]
         decision, fired = await asyncio.gather(
-            engine.submit(lock.id, {"ok": True}, "UBOB"), engine.fire(timer)
+            engine.submit(lock.id, {"ok": True}, "UBOB"), engine.fire([timer])
         )
         await engine.settled(eid)
-        execution = await engine.store.execution(eid)
-        kinds = [e.kind for e in await engine.store.events(eid)]
+        execution = await engine.execution(eid)
+        kinds = [e.kind for e in await events(engine, eid)]
         if decision.outcome == "accepted":  # the answer committed first: the expiry is discarded
             assert not fired and execution.status == "finished" and "expired" not in kinds
         else:  # the expiry won: the person is told it expired

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, SecretStr, create_model
 
-from bot.blocks import message_blocks, modal_view
-from bot.state import read_state
+from bot.render.blocks import message_blocks, modal_view
+from bot.render.state import read_state
 from flows.errors import FlowConfigError, InputsError
 from flows.forms import (
     Checkbox,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.fake.signing import interaction_body, slash_command_body
 from bot.local.workspace import Person, Workspace
-from bot.signing import interaction_body, slash_command_body
 
 Args = dict[str, Any]
 Raw = Mapping[str, Mapping[str, Any]]  # block_id -> action_id -> the value the page shows

@@ -18,12 +18,12 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import Lockstep
-from bot.fakeslack import FakeSlack
+from bot.fake.slack import FakeSlack
 from bot.local.standin import StandIn
 from bot.local.web import LocalPage
 from bot.local.workspace import Workspace
 from bot.settings import Settings, SettingsError
-from flows import Registry
+from flows.app import Registry
 
 HOST = "127.0.0.1"  # loopback only: the page acts as anyone in the pretend workspace
 LOCAL_DATABASE = "sqlite:///lockstep-local.db"  # demo runs never mix with a workspace's runs

@@ -21,11 +21,12 @@ from typing import Any
 
 import aiohttp
 
-from bot.fakeslack import FakeSlack
-from bot.fakewire import RecordedCall
+from bot.fake.signing import signed_headers
+from bot.fake.slack import FakeSlack
+from bot.fake.wire import RecordedCall
 from bot.local import payloads
 from bot.local.workspace import Person, Workspace
-from bot.signing import signed_headers
+from flows.errors import LockstepError
 
 log = logging.getLogger("lockstep.local")
 Args = dict[str, Any]
@@ -33,7 +34,7 @@ TRIGGER_TTL = 3.0  # seconds, as on Slack: views.open must use a trigger this fr
 KEPT_TRIGGERS = 500
 
 
-class ActionError(ValueError):
+class ActionError(LockstepError, ValueError):
     """A request from the page that Slack's client could not have sent; the page shows it."""
 
 

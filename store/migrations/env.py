@@ -1,5 +1,5 @@
-"""Alembic environment. Lockstep runs migrations itself (``store.db.migrate``) on an open
-connection; ``python -m store upgrade`` does the same from a shell."""
+"""Alembic environment. Lockstep runs migrations itself (``store.database.migrate``, at every
+start-up) on a connection it opens and hands over here."""
 
 from alembic import context
 from sqlmodel import SQLModel
@@ -8,7 +8,7 @@ import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations with `python -m store upgrade`, which supplies a connection")
+    raise RuntimeError("migrations run through store.database.migrate, which supplies a connection")
 
 context.configure(
     connection=connection,

@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from flows.errors import LockstepError
+
 DEFAULT_URL = "sqlite:///lockstep.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 _DRIVERS = {
@@ -23,8 +25,8 @@ _DRIVERS = {
 }
 
 
-class BadDatabaseURL(ValueError):
-    pass
+class BadDatabaseURL(LockstepError, ValueError):
+    """``DATABASE_URL`` is not one Lockstep can use."""
 
 
 def normalise_url(url: str | None) -> str:

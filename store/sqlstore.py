@@ -1,4 +1,6 @@
-"""The async store: each method runs one transaction of ``store.queries`` whole."""
+"""``SQLStore``: the engine's store port (``flows.engine.ports.Store``) on SQLAlchemy. Each
+method runs one transaction of ``store.transactions`` (or ``store.timer_transactions``) whole:
+inline on SQLite, through the asyncpg pool on Postgres."""
 
 from __future__ import annotations
 
@@ -10,12 +12,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store import queries as q
-from store import timer_queries as tq
-from store.db import checkpoint, connect, migrate
-from store.models import Call, Event, Execution, NewEvent, Timer
-from store.queries import Claim
-from store.timer_queries import Closing
+from flows.engine.records import (
+    Call,
+    Claim,
+    Closing,
+    Decided,
+    Event,
+    Execution,
+    NewEvent,
+    Timer,
+    Trail,
+)
+from store import timer_transactions as tq
+from store import transactions as q
+from store.database import checkpoint, connect, migrate
 
 T = TypeVar("T")
 
@@ -28,41 +38,39 @@ def _retryable(exc: DBAPIError) -> bool:
     return code in {"40P01", "40001"} or "deadlock detected" in str(exc.orig)
 
 
-class Store:
-    def __init__(self, engine: Engine | AsyncEngine) -> None:
-        self.engine = engine
+class SQLStore:
+    """``db`` is SQLAlchemy's engine: a sync one for SQLite, an async one for Postgres."""
+
+    def __init__(self, db: Engine | AsyncEngine) -> None:
+        self.db = db
 
     @classmethod
-    async def open(cls, url: str | None = None, **kwargs: Any) -> Store:
-        engine = connect(url, **kwargs)
-        await migrate(engine)
-        return cls(engine)
+    async def open(cls, url: str | None = None, **kwargs: Any) -> SQLStore:
+        """Connect to ``url`` (default: ``./lockstep.db``) and migrate the schema to head."""
+        db = connect(url, **kwargs)
+        await migrate(db)
+        return cls(db)
 
     async def close(self) -> None:
-        if isinstance(self.engine, AsyncEngine):
-            await self.engine.dispose()
+        if isinstance(self.db, AsyncEngine):
+            await self.db.dispose()
         else:
-            self.engine.dispose()
-
-    @property
-    def concurrent(self) -> bool:
-        """Whether transactions can overlap (Postgres); SQLite's run one at a time, inline."""
-        return isinstance(self.engine, AsyncEngine)
+            self.db.dispose()
 
     async def checkpoint(self) -> None:
         """SQLite: move the WAL's pages into the database file, in a worker thread."""
-        if isinstance(self.engine, Engine):
-            await asyncio.to_thread(checkpoint, self.engine)
+        if isinstance(self.db, Engine):
+            await asyncio.to_thread(checkpoint, self.db)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(connection, *args)`` as one transaction: committed if it returns. On
         Postgres, a transaction chosen as a deadlock victim is run again (it changed nothing)."""
-        if not isinstance(self.engine, AsyncEngine):
-            with self.engine.begin() as sync_conn:
+        if not isinstance(self.db, AsyncEngine):
+            with self.db.begin() as sync_conn:
                 return fn(sync_conn, *args)
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
-                async with self.engine.begin() as conn:
+                async with self.db.begin() as conn:
                     return await conn.run_sync(fn, *args)
             except DBAPIError as exc:
                 if attempt == DEADLOCK_RETRIES or not _retryable(exc):
@@ -173,7 +181,7 @@ class Store:
         comment: str | None = None,
         event: NewEvent,
         claim: Claim | None = None,
-    ) -> Execution | None:
+    ) -> Decided | None:
         """Close an open call (lock answered, rejected or expired; sleep woken) and wake its
         execution. Exactly one caller wins and gets the execution back (claimed for ``claim``'s
         owner if no live process holds it); the rest get None."""
@@ -197,9 +205,8 @@ class Store:
     async def events(self, execution_id: str) -> list[Event]:
         return await self.run(q.list_events, execution_id)
 
-    async def trail(self, execution_id: str) -> tuple[Execution, list[Call], list[Event]] | None:
-        """A run with its calls and its whole audit trail, read together; None if unknown.
-        ``flows.audit.export`` turns it into a JSON document."""
+    async def trail(self, execution_id: str) -> Trail | None:
+        """A run with its calls and its whole audit trail, read together; None if unknown."""
         return await self.run(q.trail, execution_id)
 
     async def votes(self, lock: Call) -> list[Event]:
@@ -209,7 +216,7 @@ class Store:
     async def vote(
         self, call_id: str, now: float, event: NewEvent
     ) -> tuple[bool, list[Event]] | None:
-        """Record a response to an open quorum lock; see ``queries.vote``."""
+        """Record a response to an open quorum lock; see ``transactions.vote``."""
         return await self.run(q.vote, call_id, now, event)
 
     async def due_timers(self, now: float, limit: int = 500) -> list[Timer]:
@@ -233,6 +240,3 @@ class Store:
     async def snooze(self, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
         """Push an open lock's deadline back; None if the lock is no longer open."""
         return await self.run(tq.snooze, call_id, by, now, event)
-
-
-__all__ = ["Claim", "Store"]

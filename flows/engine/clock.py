@@ -1,14 +1,8 @@
-"""Time, injected: the engine never reads the wall clock directly, so tests move time by hand."""
+"""Clocks for the ``ports.Clock`` port: the system's, and one tests move by hand."""
 
 from __future__ import annotations
 
 import time
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> float:
-        """Seconds since the epoch, UTC."""
 
 
 class SystemClock:

@@ -1,6 +1,6 @@
 """Every transaction of the store, as one plain function over a SQLAlchemy ``Connection``.
 
-``Store`` runs each of them whole: inline on SQLite (no thread hop, and a transaction never
+``SQLStore`` runs each of them whole: inline on SQLite (no thread hop, and a transaction never
 yields to the event loop), through ``AsyncConnection.run_sync`` on Postgres. Every write that
 decides something is a compare-and-set whose row count, or returned row, says who won.
 """
@@ -8,26 +8,16 @@ decides something is a compare-and-set whose row count, or returned row, says wh
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
-from store.models import TERMINAL, Call, Event, Execution, NewEvent
+from flows.engine.records import TERMINAL, Call, Claim, Decided, Event, Execution, NewEvent
 from store.tables import calls, events, executions, timers
 
 LIVE = executions.c.status.not_in(TERMINAL)
 RUNNABLE = ("starting", "running")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Who wants to run an execution, and which heartbeats count as dead."""
-
-    owner: str
-    now: float
-    stale_before: float
 
 
 # Hot-path statements, built once: building a statement costs more than SQLite runs it.
@@ -55,7 +45,7 @@ _CLOSE_CALL = (
         comment=bindparam("d_comment"),
         decided_at=bindparam("at"),
     )
-    .returning(calls.c.execution_id)
+    .returning(calls.c.execution_id, calls.c.message)
 )
 _DROP_TIMERS = (
     update(timers)
@@ -274,18 +264,21 @@ def decide(
     comment: str | None,
     event: NewEvent,
     claim: Claim | None,
-) -> Execution | None:
+) -> Decided | None:
     decision = {"d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment}
-    execution_id = conn.execute(_CLOSE_CALL, {"cid": call_id, "at": now, **decision}).scalar()
-    if execution_id is None:
+    closed = conn.execute(_CLOSE_CALL, {"cid": call_id, "at": now, **decision}).first()
+    if closed is None:
         return None
+    execution_id, message = closed
     conn.execute(_DROP_TIMERS, {"cid": call_id})
     if claim is None:
         row = conn.execute(_WAKE, {"eid": execution_id, "at": now}).first()
     else:
         row = conn.execute(_WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
     conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    return execution_row(row) if row else execution(conn, execution_id)
+    woken = execution_row(row) if row else execution(conn, execution_id)
+    assert woken is not None  # the call's execution exists: a foreign key says so
+    return Decided(woken, message)
 
 
 def mark_posted(conn: Connection, call_id: str, message: Any) -> Call | None:

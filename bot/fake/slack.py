@@ -19,8 +19,9 @@ from typing import Self
 
 from aiohttp import web
 
-from bot import fakefiles, fakesocket
-from bot.fakewire import (
+from bot.fake import files as fakefiles
+from bot.fake import socket as fakesocket
+from bot.fake.wire import (
     CONTENT,
     Args,
     RecordedCall,

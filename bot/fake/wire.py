@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from flows.errors import LockstepError
+
 Args = dict[str, Any]
 JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata", "files"})
 CONTENT = ("text", "blocks", "attachments", "metadata")
@@ -34,7 +36,7 @@ class RecordedCall:
         return self.status == 200 and self.response.get("ok") is True
 
 
-class Refused(Exception):
+class Refused(LockstepError):
     """A Slack API error; its one argument is the error code."""
 
 

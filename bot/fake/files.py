@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.fakewire import Args, Refused, need
+from bot.fake.wire import Args, Refused, need
 
 UPLOAD_PATH = "/upload/{fid}"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.inputs import (
+from bot.render.inputs import (
     OPTION_VALUE_MAX,
     Form,
     action_id_for,

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bot.inputs import (
+from bot.render.inputs import (
     ID_MAX,
     LABEL_MAX,
     Block,
@@ -26,7 +26,15 @@ from bot.inputs import (
     plain,
     text_of,
 )
-from bot.mrkdwn import chunks, cut, html_to_mrkdwn, markdown_to_mrkdwn, mrkdwn_escape
+from bot.render.messages import (
+    CANCEL_TEXT,
+    EMPTY_FORM_TEXT,
+    MODAL_TITLE,
+    MORE_TEXT,
+    OPEN_TEXT,
+    SUBMIT_TEXT,
+)
+from bot.render.mrkdwn import chunks, cut, html_to_mrkdwn, markdown_to_mrkdwn, mrkdwn_escape
 from flows.errors import GLOBAL
 
 ACTION_SUBMIT = "lockstep_submit"
@@ -35,13 +43,6 @@ ACTION_OPEN = "lockstep_open"
 LOCK_CALLBACK = "lockstep_lock"
 ENTRY_CALLBACK = "lockstep_entry"
 ACTIONS_BLOCK_ID = "lock_actions"
-
-SUBMIT_TEXT = "Submit"
-CANCEL_TEXT = "Cancel"
-OPEN_TEXT = "Open form"
-MODAL_TITLE = "Lockstep"
-EMPTY_FORM_TEXT = "Nothing to fill in."
-MORE_TEXT = "_…the rest is in the form._"
 
 MESSAGE_MAX_BLOCKS = 50
 MESSAGE_MAX_CHARS = 12_000  # JSON of the blocks; Slack fails near 13k with msg_blocks_too_long

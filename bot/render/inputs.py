@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from bot.mrkdwn import cut
+from bot.render.mrkdwn import cut
+from flows.parse import TRUE
 
 UNNAMED = "(unnamed)"
 ID_MAX, LABEL_MAX, OPTION_VALUE_MAX = 255, 2000, 150
@@ -20,7 +21,6 @@ _PLACEHOLDER, _OPTION_TEXT, _OPTIONS, _TEXT_INPUT, _MAX_EPOCH = 150, 75, 100, 30
 _TEXTUAL = frozenset({"text", "password", "textarea", "number"})
 _CHOICES = frozenset({"boolean", "select", "multiselect", "user"})
 INPUT_TYPES = _TEXTUAL | _CHOICES | {"date", "time", "datetime-local"}
-_TRUE = frozenset({"on", "true", "1", "yes"})
 
 Block = dict[str, Any]
 Form = list[dict[str, Any]]
@@ -39,12 +39,6 @@ def action_id_for(name: str) -> str:
 
 def plain(text: str, limit: int) -> dict[str, str]:
     return {"type": "plain_text", "text": cut(text, limit)}
-
-
-def _checked_id(value: str, limit: int, what: str) -> str:
-    if len(value) > limit:
-        raise ValueError(f"{what} is longer than Slack's {limit} characters")
-    return value
 
 
 def text_of(item: Mapping[str, Any] | None, *keys: str) -> str | None:
@@ -167,7 +161,7 @@ def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
     elif kind == "boolean":
         text = plain(text_of(el, "option", "label", "name") or UNNAMED, _OPTION_TEXT)
         option: Block = {"text": text, "value": "on"}
-        on = value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
+        on = value is True or (isinstance(value, str) and value.strip().lower() in TRUE)
         out |= {
             "type": "checkboxes",
             "options": [option],

@@ -1,9 +1,10 @@
-"""Values that leave the store: small, frozen, typed. Tables never leave ``store/``."""
+"""The records that cross the store port: small, frozen, typed. The store returns them and takes
+them; the engine reasons about them; adapters read them. Tables never leave ``store/``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,11 +19,9 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-def utc(at: float | None) -> datetime | None:
-    return datetime.fromtimestamp(at, UTC) if at is not None else None
-
-
 class Execution(_Frozen):
+    """One run of a flow. ``context`` holds the surface's ids (Slack: channel, thread)."""
+
     id: str
     flow: str
     runner: str
@@ -45,6 +44,8 @@ class Execution(_Frozen):
 
 
 class Call(_Frozen):
+    """A recorded call of a flow at position ``seq``: a lock, a step or a durable sleep."""
+
     id: str
     execution_id: str
     seq: int
@@ -68,10 +69,9 @@ class Call(_Frozen):
         return self.status == "open"
 
 
-Lock = Call
-
-
 class Event(_Frozen):
+    """One fact of the audit trail. Events are only ever appended."""
+
     id: int
     execution_id: str
     at: float
@@ -98,3 +98,34 @@ class Timer(_Frozen):
     attempts: int
     fired_at: float | None
     payload: Any
+
+
+class Decided(NamedTuple):
+    """A call closed by this caller: the execution it woke, and where the call is shown."""
+
+    execution: Execution
+    message: Any
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who wants to run an execution, and which heartbeats count as dead."""
+
+    owner: str
+    now: float
+    stale_before: float
+
+
+@dataclass(frozen=True)
+class Closing:
+    """A due timer that closes its call: how (``status``, ``result``, ``comment``) and the
+    event that says so."""
+
+    timer: Timer
+    status: str
+    event: NewEvent
+    result: Any = None
+    comment: str | None = None
+
+
+Trail = tuple[Execution, list[Call], list[Event]]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import blocks, messages
-from flows.decision import Decision
+from bot.render import blocks, messages
+from flows.engine import Answer, Call, Decision, Execution
+from flows.errors import GLOBAL
 from flows.policy import Policy, humanize
-from store import Call, Execution
 
 SNOOZE_ACTION = "lockstep_snooze"
 
@@ -29,18 +29,20 @@ def parent(execution: Execution, summary: str, open_locks: list[str]) -> Surface
     status = messages.STATUS_WORDS[execution.status]
     if execution.status == "awaiting" and open_locks:
         status += " " + ", ".join(messages.title(n) for n in open_locks)
-    text = f"*{summary}* · started by {messages.who(execution.initiator)} · {status}"
-    return text, [_section(text), _context(f"Run `{execution.id}`")]
+    text = messages.PARENT.format(
+        summary=summary, who=messages.who(execution.initiator), status=status
+    )
+    return text, [_section(text), _context(messages.RUN_ID.format(id=execution.id))]
 
 
 def ending(execution: Execution) -> str:
     """The thread's last word: the result, or why the run stopped."""
     if execution.status == "finished":
         result = json.dumps(execution.result, ensure_ascii=False, indent=1)
-        return f"✅ Finished.\n```{result[:2800]}```"
+        return messages.FINISHED.format(result=result[:2800])
     if execution.status == "cancelled":
-        return f"🚫 Cancelled: {execution.error or 'no reason given'}"
-    return f"❌ Failed: {execution.error or 'unknown error'}"
+        return messages.ENDED_CANCELLED.format(reason=execution.error or messages.NO_REASON)
+    return messages.ENDED_FAILED.format(reason=execution.error or messages.UNKNOWN_ERROR)
 
 
 def quorum_line(needed: int, approvers: list[str]) -> str:
@@ -80,7 +82,7 @@ def lock_message(
                 "text": {"type": "plain_text", "text": text[:75]},
             }
         )
-    return f"{title}: waiting for an answer", body
+    return messages.WAITING.format(title=title), body
 
 
 def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
@@ -103,15 +105,19 @@ def already_decided(lock: Call) -> str:
 
 def quorum_reply(decision: Decision, *, declined: bool = False) -> str:
     """What the person who answered a quorum lock is told, privately."""
-    needed = Policy.from_json(decision.lock.policy).quorum
+    needed = Policy.from_json(decision.lock.policy if decision.lock else None).quorum
     count = len(decision.approvers)
     if declined:
         return messages.DECLINE_COUNTED.format(needed=needed)
-    if decision.outcome == "repeat":
+    if decision.outcome is Answer.REPEAT:
         return messages.REPEAT.format(left=max(1, needed - count))
     return messages.COUNTED.format(count=count, needed=needed)
 
 
 def error_list(errors: dict[str, list[str]]) -> str:
-    lines = [f"• *{'Form' if k == '_global_' else k}*: {m}" for k, ms in errors.items() for m in ms]
+    lines = [
+        messages.ERROR_LINE.format(field=messages.FORM_FIELD if k == GLOBAL else k, message=m)
+        for k, ms in errors.items()
+        for m in ms
+    ]
     return messages.FIX_FIELDS.format(errors="\n".join(lines))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from flows.when import clock
 
 HELP = (
     "*Lockstep* runs workflows that wait for people.\n"
@@ -34,9 +34,7 @@ LEASE_FAILED = (
     "Something went wrong while saving your answer (error id `{error_id}`). "
     "The form is still open: try again, or tell your admin the error id."
 )
-START_FAILED = "Something went wrong while starting the flow (error id `{error_id}`)."
 LOCK_GONE = "This form no longer exists."
-NOT_IN_CHANNEL = "I can only start flows in a channel I'm a member of: invite me first."
 
 REMINDER = "⏰ {people}*{title}* has waited {waited}; it expires in {left}. {link}"
 OVERDUE = "⏰ {people}*{title}* is overdue by {late}; it stays open until someone answers. {link}"
@@ -53,6 +51,56 @@ DECLINE_COUNTED = "Your rejection is recorded; this still waits for {needed} app
 REPEAT = "You have already approved this; it needs {left} more from someone else."
 FORBIDDEN = "Only {who} can decide this."
 FOUR_EYES = "You started this run, so someone else has to decide this."
+
+PARENT = "*{summary}* · started by {who} · {status}"
+RUN_ID = "Run `{id}`"
+FINISHED = "✅ Finished.\n```{result}```"
+ENDED_CANCELLED = "🚫 Cancelled: {reason}"
+ENDED_FAILED = "❌ Failed: {reason}"
+NO_REASON = "no reason given"
+UNKNOWN_ERROR = "unknown error"
+WAITING = "{title}: waiting for an answer"
+ERROR_LINE = "• *{field}*: {message}"
+FORM_FIELD = "Form"  # what an error for the form as a whole is shown under
+WARNING_PREFIX = "⚠️ "
+AUDIT_TITLE = "Audit trail {id}"
+NOTICE_TITLE = "Lockstep"
+CLOSE = "Close"
+
+SUBMIT_TEXT = "Submit"
+CANCEL_TEXT = "Cancel"
+OPEN_TEXT = "Open form"
+MODAL_TITLE = "Lockstep"
+EMPTY_FORM_TEXT = "Nothing to fill in."
+MORE_TEXT = "_…the rest is in the form._"
+
+# One line of a run's history per audit event: {who} acted on {what} (a lock, or the run);
+# the other fields come from the event's detail.
+EVENT_LINES = {
+    "started": "started by {who}{inputs}",
+    "lock_opened": "{what} waits for an answer",
+    "lease": "{who} answered {what}{inputs}",
+    "approved": "{who} approved {what}{inputs}",
+    "quorum": "{what} decided: approved by {approvers}",
+    "declined": "{who} rejected {what}{said}",
+    "rejected": "{who} rejected {what}{said}",
+    "invalid": "{who}'s answer to {what} was refused: {errors}",
+    "lease_failed": "{who}'s answer to {what} failed (error id `{error_id}`)",
+    "refused": "{who} may not {action} {what}",
+    "reminded": "reminder sent for {what}",
+    "overdue": "{what} is overdue; reminder sent",
+    "escalated": "{what} escalated to {to}",
+    "expired": "{what} expired with no answer (then: {then})",
+    "snoozed": "{who} snoozed {what} by {by}",
+    "cancelled": "cancelled by {who}: {reason}",
+    "progress": "{level}: {text}",
+    "woke": "a durable sleep ended",
+    "status": "the run is {status}",
+    "finished": "finished",
+    "error": "failed: {error}",
+}
+UNKNOWN_EVENT = "{kind} ({who})"
+THE_RUN = "the run"
 
 STATUS_WORDS = {
     "starting": "starting",
@@ -79,9 +127,7 @@ DECIDED_ALREADY = {
 
 
 def when(at: float | None) -> str:
-    if at is None:
-        return "an unknown time"
-    return datetime.fromtimestamp(at, UTC).strftime("%H:%M UTC on %b %d").replace(" 0", " ")
+    return clock(at)
 
 
 def who(user: str | None) -> str:

@@ -1,28 +1,25 @@
-"""The timers' transactions (see ``queries`` for how ``Store`` runs them): what is due, firing
-each timer exactly once, retrying a nudge, and snoozing a lock's deadline."""
+"""The timers' transactions (see ``transactions`` for how ``SQLStore`` runs them): what is
+due, firing each timer exactly once, retrying a nudge, and snoozing a lock's deadline."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection
 
-from store.models import Call, Execution, NewEvent, Timer
-from store.queries import (
+from flows.engine.records import Call, Claim, Closing, Execution, NewEvent, Timer
+from store.tables import calls, executions, timers
+from store.transactions import (
     CLAIMABLE,
     INSERT_EVENTS,
     LIVE,
-    Claim,
     call,
     event_rows,
     execution,
     execution_row,
 )
-from store.tables import calls, executions, timers
 
 
 def due_timers(conn: Connection, now: float, limit: int) -> list[Timer]:
@@ -72,18 +69,6 @@ def snooze(conn: Connection, call_id: str, by: float, now: float, event: NewEven
     )
     conn.execute(INSERT_EVENTS, event_rows(moved, now, [event]))
     return call(conn, call_id)
-
-
-@dataclass(frozen=True)
-class Closing:
-    """A due timer that closes its lock: how (``status``, ``result``, ``comment``) and the
-    event that says so."""
-
-    timer: Timer
-    status: str
-    event: NewEvent
-    result: Any = None
-    comment: str | None = None
 
 
 _CLOSE_MANY = (

@@ -6,18 +6,13 @@ escalations, expiries). Events are only ever appended; this only reads them. Pas
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from flows.engine.records import Call, Event, Execution, Trail
 from flows.forms import Model, redacted
-from store.models import Call, Event, Execution
-from store.repo import Store
+from flows.when import iso
 
 FORMAT = "lockstep.audit/1"
-
-
-def iso(at: float | None) -> str | None:
-    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
 
 def document(
@@ -70,7 +65,11 @@ def _lock(call: Call) -> dict[str, Any]:
     }
 
 
-async def export(store: Store, execution_id: str) -> dict[str, Any] | None:
-    """The audit document of one run, or None if there is no such run."""
-    trail = await store.trail(execution_id)
+class _Trails(Protocol):
+    async def trail(self, execution_id: str) -> Trail | None: ...
+
+
+async def export(engine: _Trails, execution_id: str) -> dict[str, Any] | None:
+    """The audit document of one run (``await export(engine, id)``), or None if unknown."""
+    trail = await engine.trail(execution_id)
     return document(*trail) if trail else None

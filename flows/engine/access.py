@@ -1,0 +1,66 @@
+"""Who may answer a lock, and who may manage a run. Checked on every answer, rejection, snooze
+and cancel, not only when a form is shown. Names other than a user's own id (user groups, the
+run's channel) are resolved by the ``Directory``; the engine knows no id formats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flows.engine.ports import Directory
+from flows.engine.records import Execution
+from flows.policy import Policy
+
+
+class NoDirectory:
+    """Knows no groups or channels: only people named by their own id are anyone."""
+
+    async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why someone may not act: ``allowed`` may (empty: anyone but the run's initiator)."""
+
+    allowed: tuple[str, ...]
+
+
+async def among(
+    people: tuple[str, ...], actor: str | None, execution: Execution, directory: Directory
+) -> bool:
+    """Is ``actor`` one of ``people``, or in a group or channel one of them names?"""
+    if actor is None:
+        return False
+    if actor in people:
+        return True
+    for principal in people:
+        if await directory.includes(principal, actor, execution.context):
+            return True
+    return False
+
+
+async def may_decide(
+    policy: Policy,
+    execution: Execution,
+    escalated: list[str],
+    actor: str | None,
+    directory: Directory,
+) -> Refusal | None:
+    """None if ``actor`` may decide a lock with this policy, else why not."""
+    allowed = (*policy.approvers, *escalated) if policy.approvers else ()
+    if policy.exclude_initiator and actor is not None and actor == execution.initiator:
+        return Refusal(allowed)
+    if allowed and not await among(allowed, actor, execution, directory):
+        return Refusal(allowed)
+    return None
+
+
+async def manages(
+    admins: tuple[str, ...], actor: str | None, execution: Execution, directory: Directory
+) -> bool:
+    """May ``actor`` cancel the run and snooze its locks: its initiator, or a flow admin?"""
+    if actor is not None and actor == execution.initiator:
+        return True
+    return await among(admins, actor, execution, directory)

@@ -1,0 +1,84 @@
+"""What the front door answers: each kind of request has its own outcome enum, handled with
+``match`` by the adapters. A refusal is always an outcome (``FORBIDDEN``), never an exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from flows.app import Response, approvers
+from flows.engine.records import Call, Execution, Trail
+
+
+class Answer(StrEnum):
+    """What became of an answer (Submit or Reject) to a lock."""
+
+    ACCEPTED = "accepted"  # this answer decided it
+    REJECTED = "rejected"  # this rejection decided it
+    INVALID = "invalid"  # ``errors`` (kodosumi's wire form); the lock stays open
+    DECIDED = "decided"  # someone or something decided first; ``lock`` says who, how and when
+    FAILED = "failed"  # the lease handler crashed; ``error_id`` is in the log; still open
+    FORBIDDEN = "forbidden"  # this person may not decide it (``allowed`` says who may)
+    COUNTED = "counted"  # a quorum lock took this response and waits for more
+    REPEAT = "repeat"  # this person already approved this quorum lock; it counts once
+    GONE = "gone"  # there is no such lock
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer's outcome, with the lock as it now stands (None only when ``GONE``)."""
+
+    outcome: Answer
+    lock: Call | None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    error_id: str | None = None
+    allowed: tuple[str, ...] = ()  # FORBIDDEN: who may decide (empty: anyone but the initiator)
+    responses: tuple[Response, ...] = ()
+
+    @property
+    def approvers(self) -> list[str]:
+        """Who has approved so far, first come first, each once."""
+        return approvers(self.responses)
+
+
+class Snooze(StrEnum):
+    SNOOZED = "snoozed"  # the deadline moved; ``lock.deadline`` is the new one
+    NOT_ALLOWED = "not_allowed"  # the flow gave this lock no snooze
+    DECIDED = "decided"  # the lock is no longer open
+    FORBIDDEN = "forbidden"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Snoozed:
+    outcome: Snooze
+    lock: Call | None
+    allowed: tuple[str, ...] = ()
+
+
+class Cancel(StrEnum):
+    CANCELLED = "cancelled"
+    ENDED = "ended"  # it had already ended; ``execution.status`` says how
+    FORBIDDEN = "forbidden"  # only its initiator or its flow's admins (``admins``) may
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    outcome: Cancel
+    execution: Execution | None
+    admins: tuple[str, ...] = ()
+
+
+class Access(StrEnum):
+    SHOWN = "shown"
+    FORBIDDEN = "forbidden"  # only the run's channel members, its initiator and its admins
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A run's whole trail, if the reader may see it."""
+
+    outcome: Access
+    trail: Trail | None = None

@@ -1,0 +1,435 @@
+"""Running executions: claim one, replay its flow with recorded answers, and either park it
+(every branch waits for a person or a timer) or end it. Each wake-up is a fresh replay, so the
+recovery path after a crash is the normal path.
+
+``Replay`` is the tracer's ``Recorder`` for one replay: calls at positions (``seq``) are
+answered from the record, or opened and recorded. ``Runs`` drives replays, at most one per
+execution in this process, and across processes through the store's claims with heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from flows.app import Registry, call, resolve
+from flows.codec import decode, encode
+from flows.engine.announce import Announcer
+from flows.engine.ports import Clock, Store
+from flows.engine.records import Call, Claim, Execution, NewEvent
+from flows.errors import (
+    FlowConfigError,
+    LockCancelled,
+    LockExpired,
+    LockRejected,
+    NonDeterminismError,
+    NotStorable,
+    StepFailed,
+)
+from flows.forms import Model
+from flows.policy import Policy, reminder_times
+from flows.tracer import Tracer
+
+log = logging.getLogger("lockstep.engine")
+SETTLE_ROUNDS = 3  # loop turns a run gets to open sibling locks before it is parked
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def timer_row(
+    execution_id: str, call_id: str, kind: str, due_at: float, payload: Any = None
+) -> dict[str, Any]:
+    """A new pending timer, as the store inserts it."""
+    return {
+        "execution_id": execution_id, "call_id": call_id, "kind": kind, "due_at": due_at,
+        "status": "pending", "attempts": 0, "fired_at": None, "payload": payload,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What running executions needs: the ports, the flows, and this process's identity."""
+
+    store: Store
+    clock: Clock
+    registry: Registry
+    announce: Announcer
+    owner: str
+    default_timeout: float
+    heartbeat_interval: float
+    claim_ttl: float
+
+    def claim(self) -> Claim:
+        now = self.clock.now()
+        return Claim(self.owner, now, now - self.claim_ttl)
+
+
+class Replay:
+    """One replay of one execution: what was recorded, and what this replay opened."""
+
+    def __init__(self, setup: Setup, execution: Execution, recorded: list[Call]) -> None:
+        self.setup = setup
+        self.execution = execution
+        self.execution_id = execution.id
+        self.initiator = execution.initiator
+        self.default_timeout = setup.default_timeout
+        self.recorded = {c.seq: c for c in recorded}
+        self.seq = 0
+        self.progress_seen = 0
+        self.progress_recorded = execution.progress
+        self.new_calls: list[dict[str, Any]] = []
+        self.new_timers: list[dict[str, Any]] = []
+        self.new_events: list[NewEvent] = []
+        self.opened_locks: list[str] = []
+        self.waiting = 0
+        self.in_step = 0
+        self.changed = asyncio.Event()
+        self.fatal: Exception | None = None
+
+    def fail(self, error: Exception) -> Exception:
+        """Stop the run with ``error`` whatever the flow does with it (a wiring mistake)."""
+        self.fatal = error
+        return error
+
+    def next(self, kind: str, name: str) -> Call | None:
+        seq = self.seq = self.seq + 1
+        recorded = self.recorded.get(seq)
+        if recorded is not None and (recorded.kind, recorded.name) != (kind, name):
+            raise self.fail(
+                NonDeterminismError(
+                    f"replay reached {kind} {name!r} at position {seq}, but the recorded run "
+                    f"had {recorded.kind} {recorded.name!r} there: the flow's code path changed"
+                )
+            )
+        return recorded
+
+    def open(self, kind: str, name: str, deadline: float | None, **fields: Any) -> str:
+        now = self.setup.clock.now()
+        row = {
+            "id": new_id(), "execution_id": self.execution.id, "seq": self.seq, "kind": kind,
+            "name": name, "status": "open", "data": None, "form": None, "result": None,
+            "actor": None, "comment": None, "deadline": deadline, "created_at": now,
+            "decided_at": None, "posted": False, "message": None, **fields,
+        }  # fmt: skip
+        self.new_calls.append(row)
+        if deadline is not None:
+            timer_kind = "deadline" if kind == "lock" else "wake"
+            self.new_timers.append(timer_row(self.execution.id, row["id"], timer_kind, deadline))
+        if kind == "lock":
+            self.opened_locks.append(name)
+            detail = {"name": name, "deadline": deadline}
+            self.new_events.append(NewEvent(kind="lock_opened", call_id=row["id"], detail=detail))
+        return str(row["id"])
+
+    def open_lock(self, name: str, policy: Policy, **fields: Any) -> None:
+        """Open a lock with its deadline, reminder and escalation timers."""
+        opened = self.setup.clock.now()
+        deadline = opened + policy.timeout
+        lock_id = self.open("lock", name, deadline, policy=policy.to_json(), **fields)
+        extra: list[tuple[float, str, Any]]
+        extra = [(at, "remind", None) for at in reminder_times(policy, opened, deadline)]
+        extra += [(opened + e.after, "escalate", {"to": list(e.to)}) for e in policy.escalate]
+        for due_at, kind, payload in extra:
+            self.new_timers.append(timer_row(self.execution.id, lock_id, kind, due_at, payload))
+
+    def waiting_on(self) -> list[str]:
+        """The names of the locks open once this replay parks: recorded ones still open, and
+        those it opened."""
+        names = [c.name for c in self.recorded.values() if c.kind == "lock" and c.open]
+        return names + self.opened_locks
+
+    def take_new(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[NewEvent]]:
+        taken = self.new_calls, self.new_timers, self.new_events
+        self.new_calls, self.new_timers, self.new_events = [], [], []
+        return taken
+
+    async def wait(self) -> NoReturn:
+        """Park this branch until the run is stopped; the answer comes by replay."""
+        self.waiting += 1
+        self.changed.set()
+        await asyncio.get_running_loop().create_future()
+        raise AssertionError("a parked branch is only ever cancelled")
+
+    # the Recorder ---------------------------------------------------------------------------
+
+    async def lock(
+        self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None
+    ) -> Any:
+        recorded = self.next("lock", name)
+        if recorded is None:
+            form = form or await self._form(name, data)
+            try:
+                stored = encode(data)
+            except NotStorable as exc:
+                raise self.fail(
+                    FlowConfigError(f"lock {name!r}: data must be JSON-like: {exc}")
+                ) from exc
+            self.open_lock(name, policy, data=stored, form=form.to_json())
+            await self.wait()
+        match recorded.status:
+            case "resolved":
+                return decode(recorded.result)
+            case "rejected":
+                raise LockRejected(name, recorded.actor, recorded.decided_at, recorded.comment)
+            case "expired":
+                raise LockExpired(name, recorded.deadline)
+            case "cancelled":
+                raise LockCancelled(name)
+        await self.wait()
+
+    async def _form(self, name: str, data: dict[str, Any] | None) -> Model:
+        handler = self.setup.registry.locks.get(name)
+        if handler is None:
+            raise self.fail(
+                FlowConfigError(
+                    f"the flow reached lock {name!r}, but no @app.lock({name!r}) form is registered"
+                )
+            )
+        form = await call(handler, data=data if data is not None else {})
+        if not isinstance(form, Model):
+            raise self.fail(
+                FlowConfigError(
+                    f"@app.lock({name!r}) must return a Model, not {type(form).__name__}"
+                )
+            )
+        return form
+
+    async def step(
+        self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        recorded = self.next("step", name)
+        if recorded is not None:
+            if recorded.status == "failed":
+                raise StepFailed(f"step {name!r} failed: {recorded.result}")
+            return decode(recorded.result)
+        seq = self.seq
+        self.in_step += 1
+        try:
+            result = fn(*args, **kwargs)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+        except Exception as exc:
+            await self._record_step(seq, name, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self.in_step -= 1
+            self.changed.set()
+        try:
+            stored = encode(result)
+        except NotStorable as exc:
+            raise self.fail(
+                FlowConfigError(f"step {name!r} returned a value that cannot be recorded: {exc}")
+            ) from exc
+        await self._record_step(seq, name, "done", stored)
+        return result
+
+    async def _record_step(self, seq: int, name: str, status: str, result: Any) -> None:
+        now = self.setup.clock.now()
+        row = {
+            "id": new_id(), "execution_id": self.execution.id, "seq": seq, "kind": "step",
+            "name": name, "status": status, "result": result, "created_at": now,
+            "decided_at": now, "posted": True,
+        }  # fmt: skip
+        await self.setup.store.add(self.execution.id, now, new_calls=[row])
+
+    async def sleep(self, seconds: float) -> None:
+        recorded = self.next("sleep", "sleep")
+        if recorded is None:
+            if seconds:
+                self.open("sleep", "sleep", self.setup.clock.now() + seconds)
+                await self.wait()
+            return
+        if recorded.status == "open":
+            await self.wait()
+
+    async def progress(self, kind: str, text: str) -> None:
+        index, self.progress_seen = self.progress_seen, self.progress_seen + 1
+        if index < self.progress_recorded:
+            return  # announced by an earlier run
+        now = self.setup.clock.now()
+        event = NewEvent(kind="progress", detail={"level": kind, "text": text})
+        await self.setup.store.add(self.execution.id, now, new_events=[event], progress=1)
+        self.progress_recorded += 1
+        await self.setup.announce.progress(self.execution, kind, text)
+
+
+class Runs:
+    """Drives executions in this process: ``wake`` asks for a run; a run already going goes
+    round again. Every run claims its execution in the store first (or is handed the claim by
+    the decision that woke it), so an execution runs in at most one process at a time."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.timer_hook: Callable[[float], None] | None = None  # told the earliest new timer
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wanted: set[str] = set()
+        self._claimed: dict[str, Execution] = {}
+
+    def wake(self, execution_id: str, claimed: Execution | None = None) -> None:
+        """``claimed``: the execution as this process just claimed it (saves the claim's
+        round trip)."""
+        if claimed is not None and claimed.owner == self.setup.owner:
+            self._claimed[execution_id] = claimed
+        self._wanted.add(execution_id)
+        if execution_id not in self._tasks:
+            self._tasks[execution_id] = asyncio.create_task(self._drive(execution_id))
+
+    async def settled(self, execution_id: str) -> None:
+        while (task := self._tasks.get(execution_id)) is not None:
+            await asyncio.shield(task)
+
+    async def idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*map(asyncio.shield, list(self._tasks.values())))
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def recover(self) -> int:
+        """Wake executions that have work and no live owner (a crashed process's runs)."""
+        setup = self.setup
+        ids = await setup.store.runnable(setup.clock.now() - setup.claim_ttl)
+        for eid in ids:
+            self.wake(eid)
+        return len(ids)
+
+    def timers_added(self, new_timers: Iterable[Mapping[str, Any]]) -> None:
+        """Tell the scheduler (if any) when the earliest of some new timers is due."""
+        due = [t["due_at"] for t in new_timers]
+        if due and self.timer_hook is not None:
+            self.timer_hook(min(due))
+
+    async def _drive(self, execution_id: str) -> None:
+        try:
+            while execution_id in self._wanted:
+                self._wanted.discard(execution_id)
+                try:
+                    await self._run(execution_id)
+                except Exception:
+                    log.exception("run of execution %s failed; recovery will retry", execution_id)
+        finally:
+            del self._tasks[execution_id]
+
+    async def _take_claim(self, execution_id: str) -> tuple[Execution, list[Call]] | None:
+        handed = self._claimed.pop(execution_id, None)
+        if handed is not None:
+            return handed, await self.setup.store.calls(execution_id)
+        return await self.setup.store.claim(execution_id, self.setup.claim())
+
+    async def _run(self, execution_id: str) -> None:
+        beat = asyncio.create_task(self._heartbeat(execution_id))
+        try:
+            while claimed := await self._take_claim(execution_id):
+                execution, recorded = claimed
+                if execution.done or await self._replay(Replay(self.setup, execution, recorded)):
+                    return
+        finally:
+            beat.cancel()
+
+    async def _heartbeat(self, execution_id: str) -> None:
+        setup = self.setup
+        while True:
+            await asyncio.sleep(setup.heartbeat_interval)
+            await setup.store.heartbeat(execution_id, setup.owner, setup.clock.now())
+
+    async def _replay(self, run: Replay) -> bool:
+        """One run of the flow. True when finished (or nothing more to do), False when the
+        execution was woken while this run was parking it, so it must run again."""
+        try:
+            runner = resolve(run.execution.runner)
+        except FlowConfigError as exc:
+            return await self._end(run, "error", None, str(exc))
+        inputs = decode(run.execution.inputs)
+        flow = asyncio.ensure_future(call(runner, inputs=inputs, tracer=Tracer(run)))
+        parked = await self._until_parked(run, flow)
+        if run.fatal:
+            return await self._end(run, "error", None, str(run.fatal))
+        if parked:
+            return await self._park(run)
+        try:
+            value = flow.result()
+        except (LockRejected, LockCancelled) as exc:
+            return await self._end(run, "cancelled", None, str(exc))
+        except Exception as exc:
+            log.info("execution %s ended with %s: %s", run.execution.id, type(exc).__name__, exc)
+            return await self._end(run, "error", None, _describe(exc))
+        try:
+            result = encode(value)
+        except NotStorable as exc:
+            return await self._end(
+                run, "error", None, f"the flow's result cannot be recorded: {exc}"
+            )
+        return await self._end(run, "finished", result, None)
+
+    async def _until_parked(self, run: Replay, flow: asyncio.Future[Any]) -> bool:
+        """Drive the flow until it returns, or until every branch waits and no step runs."""
+        while not flow.done():
+            run.changed.clear()
+            changed = asyncio.ensure_future(run.changed.wait())
+            await asyncio.wait((flow, changed), return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+            for _ in range(SETTLE_ROUNDS):
+                await asyncio.sleep(0)
+            if flow.done() or not run.waiting:
+                continue
+            if run.in_step:
+                await self._flush(run)  # show the open locks now; a step is still running
+                continue
+            flow.cancel()
+            await asyncio.gather(flow, return_exceptions=True)
+            return True
+        return False
+
+    async def _flush(self, run: Replay) -> None:
+        new_calls, new_timers, new_events = run.take_new()
+        if new_calls:
+            now = self.setup.clock.now()
+            await self.setup.store.add(run.execution.id, now, new_calls, new_timers, new_events)
+            self.timers_added(new_timers)
+            await self._announce_opened(run.execution, new_calls)
+
+    async def _park(self, run: Replay) -> bool:
+        setup = self.setup
+        new_calls, new_timers, new_events = run.take_new()
+        now = setup.clock.now()
+        awaiting = NewEvent(kind="status", detail={"status": "awaiting"})
+        released = await setup.store.suspend(
+            run.execution.id, setup.owner, run.execution.wakeups, now,
+            new_calls, new_timers, new_events, awaiting,
+        )  # fmt: skip
+        self.timers_added(new_timers)
+        current = run.execution.model_copy(update={"status": "awaiting", "updated_at": now})
+        await self._announce_opened(current, new_calls)
+        if released:
+            await setup.announce.status(current, run.waiting_on())
+        return released
+
+    async def _announce_opened(self, execution: Execution, new_calls: list[dict[str, Any]]) -> None:
+        for row in new_calls:
+            if row["kind"] == "lock":
+                await self.setup.announce.opened(execution, Call.model_validate(row))
+
+    async def _end(self, run: Replay, status: str, result: Any, error: str | None) -> bool:
+        await self._flush(run)
+        setup = self.setup
+        now = setup.clock.now()
+        event = NewEvent(kind=status, detail={"error": error} if error else None)
+        eid = run.execution.id
+        if await setup.store.finish(eid, setup.owner, now, status, result, error, event):
+            ended = await setup.store.execution(eid)
+            if ended:
+                await setup.announce.status(ended)
+        return True
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

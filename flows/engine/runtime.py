@@ -1,0 +1,441 @@
+"""``Engine``: the runtime's front door. Every surface (Slack, tests, a script) starts runs,
+answers locks, snoozes, cancels and reads through it, and gets a typed outcome back.
+
+Every fact is committed before it is announced. A waiting execution holds no coroutine: an
+answer (or a timer, or recovery after a crash) wakes it, and it is replayed from the top with
+recorded answers (``flows.engine.runs``). At most one process runs an execution at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flows import typed
+from flows.app import FlowApp, Launch, Registry, Request, Response, approvers, call
+from flows.codec import decode, encode
+from flows.engine import access, quorum
+from flows.engine.access import NoDirectory, Refusal
+from flows.engine.announce import Announcer
+from flows.engine.clock import SystemClock
+from flows.engine.notifiers import NullNotifier
+from flows.engine.outcomes import (
+    Access,
+    Answer,
+    Cancel,
+    Cancelled,
+    Decision,
+    Reading,
+    Snooze,
+    Snoozed,
+)
+from flows.engine.ports import Clock, Directory, Notifier, Store
+from flows.engine.records import Call, Execution, NewEvent, Timer, Trail
+from flows.engine.runs import Runs, Setup, new_id
+from flows.engine.timers import Timers, escalated_to
+from flows.errors import FlowConfigError, InputsError, LockstepError, NotStorable
+from flows.forms import Model, redacted
+from flows.parse import parse
+from flows.policy import DEFAULT_TIMEOUT, Policy
+
+log = logging.getLogger("lockstep.engine")
+BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
+OUTBOX_GRACE = 10.0  # seconds a lock may take to be shown before the sweep offers it again
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    default_timeout: float = DEFAULT_TIMEOUT
+    heartbeat_interval: float = 10.0
+    claim_ttl: float = 60.0  # a claim whose heartbeat is older than this is taken over
+    outbox_grace: float = OUTBOX_GRACE
+
+
+class UnknownFlow(LockstepError, LookupError):
+    """``start``/``prepare`` named a flow no loaded ``FlowApp`` registers."""
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        apps: Registry | Iterable[FlowApp],
+        notifier: Notifier | None = None,
+        clock: Clock | None = None,
+        config: EngineConfig | None = None,
+        directory: Directory | None = None,
+    ) -> None:
+        self.registry = apps if isinstance(apps, Registry) else Registry(apps)
+        self.clock: Clock = clock or SystemClock()
+        self.config = config or EngineConfig()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._store = store
+        self._directory: Directory = directory or NoDirectory()
+        self._announce = Announcer(notifier or NullNotifier(), store)
+        config = self.config
+        setup = Setup(
+            store, self.clock, self.registry, self._announce, self.owner,
+            config.default_timeout, config.heartbeat_interval, config.claim_ttl,
+        )  # fmt: skip
+        self._runs = Runs(setup)
+        self._timers = Timers(self._runs)
+
+    @property
+    def timer_hook(self) -> Callable[[float], None] | None:
+        """Told when the earliest of some new timers is due (the scheduler plans it)."""
+        return self._runs.timer_hook
+
+    @timer_hook.setter
+    def timer_hook(self, hook: Callable[[float], None] | None) -> None:
+        self._runs.timer_hook = hook
+
+    # starting -------------------------------------------------------------------------------
+
+    async def prepare(
+        self, flow: str, inputs: Mapping[str, Any] | None, request: Request | None = None
+    ) -> Launch:
+        """Validate the entry form and call the enter handler: what would start. Raises
+        ``UnknownFlow``, or ``InputsError`` (from the parser or the enter handler)."""
+        spec = self.registry.entries.get(flow)
+        if spec is None:
+            raise UnknownFlow(f"no flow named {flow!r}")
+        request = request or Request(flow=flow)
+        values = parse(spec.model, inputs or {}) if spec.model else dict(inputs or {})
+        launch = await call(spec.handler, inputs=values, request=request)
+        if not isinstance(launch, Launch):
+            raise FlowConfigError(f"enter handler of {flow!r} must return Launch(...)")
+        return launch
+
+    async def launch(self, launch: Launch, *, execution_id: str | None = None) -> str:
+        """Record a prepared launch and run it. With ``execution_id`` given, a second launch
+        with the same id changes nothing."""
+        request = launch.request
+        spec = self.registry.entries.get(request.flow)
+        eid = execution_id or new_id()
+        now = self.clock.now()
+        try:
+            stored = encode(dict(launch.inputs or {}))
+        except NotStorable as exc:
+            raise FlowConfigError(f"inputs of {request.flow!r} cannot be recorded: {exc}") from exc
+        row = {
+            "id": eid, "flow": request.flow, "runner": launch.runner, "inputs": stored,
+            "status": "starting", "initiator": request.user, "context": dict(request.context),
+            "created_at": now, "updated_at": now, "wakeups": 0, "progress": 0,
+            "owner": self.owner, "heartbeat_at": now,
+        }  # fmt: skip
+        detail = {"inputs": redacted(spec.model if spec else None, stored)}
+        execution = await self._store.create_execution(
+            row, NewEvent(kind="started", actor=request.user, detail=detail)
+        )
+        if execution:  # created claimed by this process: it runs at once
+            await self._announce.status(execution)
+            self._runs.wake(eid, execution)
+        return eid
+
+    async def start(
+        self,
+        flow: str,
+        inputs: Mapping[str, Any] | None = None,
+        request: Request | None = None,
+        *,
+        execution_id: str | None = None,
+    ) -> str:
+        """``prepare`` then ``launch``: the whole start of a flow."""
+        launch = await self.prepare(flow, inputs, request or Request(flow=flow))
+        return await self.launch(launch, execution_id=execution_id)
+
+    # answers --------------------------------------------------------------------------------
+
+    async def submit(self, lock_id: str, inputs: Mapping[str, Any], actor: str | None) -> Decision:
+        """Parse and validate a submission, run the lease handler, and resolve the lock."""
+        lock = await self.lock(lock_id)
+        if lock is None:
+            return Decision(Answer.GONE, None)
+        if not lock.open:
+            return Decision(Answer.DECIDED, lock)
+        if refused := await self._may_decide(lock, actor, "submit"):
+            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        form = Model.from_json(lock.form)
+        policy = Policy.from_json(lock.policy)
+        earlier = await quorum.responses(self._store, lock) if policy.quorum > 1 else ()
+        try:
+            values = parse(form, inputs)
+            if actor is not None and actor in approvers(earlier):
+                return Decision(Answer.REPEAT, lock, responses=earlier)
+            mine = Response(actor, True, values, None, self.clock.now())
+            lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
+            value = (
+                await call(lease, inputs=values, data=decode(lock.data), responses=[*earlier, mine])
+                if lease
+                else values
+            )
+            result = encode(value)
+        except InputsError as exc:
+            detail = {"inputs": redacted(form, _loose(inputs)), "errors": exc.wire()}
+            await self._record(lock, NewEvent(kind="invalid", actor=actor, detail=detail))
+            return Decision(Answer.INVALID, lock, errors=exc.wire(), responses=earlier)
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("lease %r failed (error id %s, lock %s)", lock.name, error_id, lock.id)
+            failed = NewEvent(kind="lease_failed", actor=actor, detail={"error_id": error_id})
+            await self._record(lock, failed)
+            return Decision(Answer.FAILED, lock, error_id=error_id)
+        detail = {"inputs": redacted(form, encode(values))}
+        if policy.quorum > 1:
+            return await self._approve(lock, policy, result, actor, detail)
+        return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+
+    async def reject(self, lock_id: str, actor: str | None, comment: str | None = None) -> Decision:
+        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``."""
+        lock = await self.lock(lock_id)
+        if lock is None:
+            return Decision(Answer.GONE, None)
+        if not lock.open:
+            return Decision(Answer.DECIDED, lock)
+        if refused := await self._may_decide(lock, actor, "reject"):
+            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        policy = Policy.from_json(lock.policy)
+        if policy.quorum > 1 and not policy.veto:
+            return await self._decline(lock, actor, comment)
+        detail = {"comment": comment} if comment else None
+        return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
+
+    async def snooze(self, lock_id: str, actor: str | None) -> Snoozed:
+        """Push an open lock's deadline back by its policy's ``snooze``. Open to whoever may
+        decide the lock, the run's initiator and its flow's admins."""
+        lock = await self.lock(lock_id)
+        if lock is None:
+            return Snoozed(Snooze.GONE, None)
+        if not lock.open:
+            return Snoozed(Snooze.DECIDED, lock)
+        policy = Policy.from_json(lock.policy)
+        if not policy.snooze:
+            return Snoozed(Snooze.NOT_ALLOWED, lock)
+        execution = await self._store.execution(lock.execution_id)
+        if execution is None or not await self._manages(execution, actor):
+            if refused := await self._may_decide(lock, actor, "snooze"):
+                return Snoozed(Snooze.FORBIDDEN, lock, refused.allowed)
+        now = self.clock.now()
+        event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
+        snoozed = await self._store.snooze(lock.id, policy.snooze, now, event)
+        if snoozed is None:
+            return Snoozed(Snooze.DECIDED, await self.lock(lock.id))
+        execution = await self._store.execution(snoozed.execution_id)
+        if execution is not None:
+            await self._announce.tell("snoozed", execution, snoozed, actor)
+        return Snoozed(Snooze.SNOOZED, snoozed)
+
+    async def cancel(
+        self, execution_id: str, actor: str | None, reason: str | None = None
+    ) -> Cancelled:
+        """Cancel a live execution from outside; its open locks close. A person (``actor``)
+        must have started it or be one of its flow's admins; ``None`` is the system itself."""
+        execution = await self._store.execution(execution_id)
+        if execution is None:
+            return Cancelled(Cancel.GONE, None)
+        if execution.done:
+            return Cancelled(Cancel.ENDED, execution)
+        if actor is not None and not await self._manages(execution, actor):
+            await self._refused(execution.id, actor, "cancel")
+            return Cancelled(Cancel.FORBIDDEN, execution, self._admins(execution))
+        now = self.clock.now()
+        why = reason or f"cancelled by {actor or 'someone'}"
+        event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
+        open_locks = [c for c in await self._store.calls(execution_id, open_only=True)]
+        if not await self._store.cancel(execution_id, now, why, event):
+            return Cancelled(Cancel.ENDED, await self._store.execution(execution_id) or execution)
+        ended = await self._store.execution(execution_id) or execution
+        for lock in open_locks:
+            if lock.kind == "lock":
+                closed = lock.model_copy(update={"status": "cancelled", "decided_at": now})
+                await self._announce.resolved(ended, closed)
+        await self._announce.status(ended)
+        return Cancelled(Cancel.CANCELLED, ended)
+
+    # reading --------------------------------------------------------------------------------
+
+    async def lock(self, lock_id: str) -> Call | None:
+        """The lock as the store has it now; None if there is no such lock."""
+        lock = await self._store.call(lock_id)
+        return lock if lock is not None and lock.kind == "lock" else None
+
+    async def execution(self, execution_id: str) -> Execution | None:
+        return await self._store.execution(execution_id)
+
+    async def runs(
+        self, *, initiator: str | None = None, status: tuple[str, ...] = (), limit: int = 20
+    ) -> list[Execution]:
+        """Executions, newest first: someone's, or in some statuses."""
+        return await self._store.executions(initiator=initiator, status=status, limit=limit)
+
+    async def trail(self, execution_id: str) -> Trail | None:
+        """A run with its calls and its whole audit trail (``flows.engine.audit.document``
+        makes it a JSON document). No access check: for code, not for people."""
+        return await self._store.trail(execution_id)
+
+    async def read(self, execution_id: str, reader: str, action: str = "status") -> Reading:
+        """A run's trail for a person: its channel's members, whoever started it and its
+        flow's admins may read it; anyone else is refused (and the attempt recorded)."""
+        trail = await self._store.trail(execution_id)
+        if trail is None:
+            return Reading(Access.GONE)
+        execution = trail[0]
+        if await self._manages(execution, reader) or await access.among(
+            ("channel",), reader, execution, self._directory
+        ):
+            return Reading(Access.SHOWN, trail)
+        await self._refused(execution.id, reader, action)
+        return Reading(Access.FORBIDDEN)
+
+    # timers and upkeep ----------------------------------------------------------------------
+
+    async def due(self, within: float, limit: int = 500) -> list[Timer]:
+        """Pending timers due within ``within`` seconds from now (or overdue)."""
+        return await self._store.due_timers(self.clock.now() + within, limit)
+
+    async def fire(self, timers: list[Timer]) -> int:
+        """Fire timers due together (each once across processes); returns how many fired here."""
+        return await self._timers.fire_many(timers)
+
+    async def fire_due(self, limit: int = 500) -> int:
+        """Fire every timer due now (lock deadlines, reminders, durable sleeps)."""
+        return await self._timers.fire_many(await self._store.due_timers(self.clock.now(), limit))
+
+    async def sweep(self, *, grace: float | None = None) -> None:
+        """Periodic upkeep: due timers, runs whose process died, locks never shown (their
+        ``lock_opened`` failed and they are older than ``grace``, by default the config's),
+        and the store's housekeeping."""
+        await self.fire_due()
+        await self._runs.recover()
+        before = self.clock.now() - (self.config.outbox_grace if grace is None else grace)
+        for lock in await self._store.unposted_locks(created_before=before):
+            execution = await self._store.execution(lock.execution_id)
+            if execution is not None:
+                await self._announce.opened(execution, lock)
+        await self._store.checkpoint()
+
+    async def recover(self) -> int:
+        """Wake executions that have work and no live owner (a crashed process's runs)."""
+        return await self._runs.recover()
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    async def settled(self, execution_id: str) -> None:
+        """Wait until this process has nothing left to do for the execution."""
+        await self._runs.settled(execution_id)
+
+    async def idle(self) -> None:
+        """Wait until this process runs nothing."""
+        await self._runs.idle()
+
+    async def close(self) -> None:
+        """Stop in-flight runs. Nothing is lost: their claims go stale and another process (or
+        this one, restarted) takes them over."""
+        await self._runs.close()
+
+    # behind the door ------------------------------------------------------------------------
+
+    async def _record(self, lock: Call, event: NewEvent) -> None:
+        tied = event.model_copy(update={"call_id": lock.id})
+        await self._store.append(lock.execution_id, self.clock.now(), tied)
+
+    async def _refused(self, execution_id: str, actor: str | None, action: str) -> None:
+        refused = NewEvent(kind="refused", actor=actor, detail={"action": action})
+        await self._store.append(execution_id, self.clock.now(), refused)
+
+    async def _may_decide(self, lock: Call, actor: str | None, action: str) -> Refusal | None:
+        """None if ``actor`` may decide ``lock``; else the refusal, recorded."""
+        policy = Policy.from_json(lock.policy)
+        if not policy.approvers and not policy.exclude_initiator:
+            return None  # anyone in the channel: nothing to look up
+        execution = await self._store.execution(lock.execution_id)
+        if execution is None:
+            return None
+        escalated = await escalated_to(self._store, lock)
+        refused = await access.may_decide(policy, execution, escalated, actor, self._directory)
+        if refused is not None:
+            detail = {"action": action}
+            await self._record(lock, NewEvent(kind="refused", actor=actor, detail=detail))
+        return refused
+
+    def _admins(self, execution: Execution) -> tuple[str, ...]:
+        spec = self.registry.entries.get(execution.flow)
+        return spec.admins if spec else ()
+
+    async def _manages(self, execution: Execution, actor: str | None) -> bool:
+        """Did ``actor`` start the run, or is it one of its flow's admins?"""
+        return await access.manages(self._admins(execution), actor, execution, self._directory)
+
+    async def _decide(
+        self,
+        lock: Call,
+        status: str,
+        result: Any,
+        actor: str | None,
+        comment: str | None,
+        kind: str,
+        detail: Any,
+        approved_by: Sequence[str] = (),
+    ) -> Decision:
+        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run.
+        ``approved_by``: a quorum's approvers, shown with the decision."""
+        now = self.clock.now()
+        event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
+        won = await self._store.decide(
+            lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
+            claim=self._runs.setup.claim(),
+        )  # fmt: skip
+        if won is None:
+            return Decision(Answer.DECIDED, await self.lock(lock.id))
+        execution, message = won
+        change = {"status": status, "result": result, "actor": actor, "comment": comment}
+        decided = lock.model_copy(update=change | {"decided_at": now, "message": message})
+        await self._announce.resolved(execution, decided, approved_by)
+        self._runs.wake(lock.execution_id, execution)
+        return Decision(Answer.ACCEPTED if status == "resolved" else Answer.REJECTED, decided)
+
+    async def _approve(
+        self, lock: Call, policy: Policy, result: Any, actor: str | None, detail: Any
+    ) -> Decision:
+        """Count an approval of a quorum lock; decide it once ``policy.quorum`` distinct people
+        have approved."""
+        event = NewEvent(kind="approved", actor=actor, call_id=lock.id, detail=detail)
+        voted = await self._store.vote(lock.id, self.clock.now(), event)
+        if voted is None:
+            return Decision(Answer.DECIDED, await self.lock(lock.id))
+        recorded, events = voted
+        so_far = tuple(quorum.response(e) for e in events)
+        if not recorded:
+            return Decision(Answer.REPEAT, lock, responses=so_far)
+        people = approvers(so_far)
+        if len(people) < policy.quorum:
+            await self._announce.voted(lock, people)
+            return Decision(Answer.COUNTED, lock, responses=so_far)
+        decided = await self._decide(
+            lock, "resolved", result, actor, None, "quorum", {"approvers": people}, people
+        )
+        return Decision(decided.outcome, decided.lock, responses=so_far)
+
+    async def _decline(self, lock: Call, actor: str | None, comment: str | None) -> Decision:
+        """A rejection of a quorum lock without veto: recorded, and the lock waits on."""
+        detail = {"comment": comment} if comment else None
+        event = NewEvent(kind="declined", actor=actor, call_id=lock.id, detail=detail)
+        voted = await self._store.vote(lock.id, self.clock.now(), event)
+        if voted is None:
+            return Decision(Answer.DECIDED, await self.lock(lock.id))
+        so_far = tuple(quorum.response(e) for e in voted[1])
+        await self._announce.voted(lock, approvers(so_far))
+        return Decision(Answer.COUNTED, lock, responses=so_far)
+
+
+def _loose(values: Mapping[str, Any]) -> Any:
+    """Raw submitted values for the audit trail; anything odd is kept as its repr."""
+    try:
+        return encode(dict(values))
+    except NotStorable:
+        return {k: repr(v) for k, v in values.items()}
