@@ -19,6 +19,7 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
@@ -37,6 +38,7 @@ from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
 from store import SQLStore
 
 log = logging.getLogger("lockstep")
+CALL_TIMEOUT = 10.0  # seconds a Web API call may take, retries included
 _READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
 
 
@@ -82,15 +84,22 @@ class Lockstep:
             raise SettingsError("SLACK_BOT_TOKEN is missing")
         token = settings.slack_bot_token.get_secret_value()
         store = await SQLStore.open(settings.database_url)
-        session = aiohttp.ClientSession()  # one connection pool for every Web API call
-        client = AsyncWebClient(
+        # One connection pool for every Web API call; no call may take longer than this.
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT))
+        client = AsyncWebClient(  # for answering people: a quick retry, then a private note
             session=session,
             token=token,
             base_url=settings.slack_api_url,
             retry_handlers=[
-                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-                AsyncServerErrorRetryHandler(max_retry_count=2),
+                AsyncConnectionErrorRetryHandler(max_retry_count=1),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+                AsyncServerErrorRetryHandler(max_retry_count=1),
             ],
+        )
+        # The outbox retries with backoff, honouring Retry-After, and looks before it
+        # re-posts; a retry inside the client would only hold a delivery up.
+        deliveries = AsyncWebClient(
+            session=session, token=token, base_url=settings.slack_api_url, retry_handlers=[]
         )
         secret = settings.slack_signing_secret
         bolt = AsyncApp(
@@ -100,7 +109,7 @@ class Lockstep:
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
-        notifier = SlackNotifier(client, registry, clock)
+        notifier = SlackNotifier(deliveries, clock)
         config = EngineConfig(default_timeout=settings.default_timeout)
         engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
         handlers = Handlers(engine)

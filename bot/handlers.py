@@ -10,10 +10,11 @@ with compare-and-set, so double clicks and Slack's retries are harmless.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Coroutine
-from dataclasses import replace
 from typing import Any, TypeVar, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -23,7 +24,7 @@ from bot import inbound
 from bot.commands import parse_command
 from bot.render import blocks, history, messages, surfaces
 from bot.render.state import read_state
-from flows import InputsError, Launch, Request
+from flows import InputsError, Request
 from flows.app import EntrySpec
 from flows.engine import (
     Access,
@@ -54,16 +55,40 @@ class Handlers:
         self.engine = engine
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def after(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` after the ack has gone: Bolt answers Slack when the listener returns."""
-        task = asyncio.create_task(work)
+    def after(
+        self,
+        work: Coroutine[Any, Any, None],
+        client: AsyncWebClient,
+        who: inbound.SlashCommand | inbound.ButtonClick,
+    ) -> None:
+        """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns).
+        If it fails for good, ``who`` gets a private note saying so, with an error id."""
+        task = asyncio.create_task(self._guarded(work, client, who))
         self.tasks.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(self.tasks.discard)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("handling a Slack request failed", exc_info=task.exception())
+    async def _guarded(
+        self,
+        work: Coroutine[Any, Any, None],
+        client: AsyncWebClient,
+        who: inbound.SlashCommand | inbound.ButtonClick,
+    ) -> None:
+        try:
+            await work
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("handling a Slack request failed (error id %s)", error_id)
+            channel = who.channel
+            if channel is None:
+                return
+            thread = who.thread_ts if isinstance(who, inbound.ButtonClick) else None
+            try:
+                await client.chat_postEphemeral(
+                    channel=channel, user=who.user, thread_ts=thread,
+                    text=messages.FOLLOW_UP_FAILED.format(error_id=error_id),
+                )  # fmt: skip
+            except Exception:
+                log.exception("could not tell %s that their request failed", who.user)
 
     async def drain(self) -> None:
         while self.tasks:
@@ -96,7 +121,7 @@ class Handlers:
             case "status":
                 await ack(text=await self._status(event.user, cmd.target))
             case "audit":
-                await self._audit(ack, client, event.user, cmd.target)
+                await self._audit(ack, client, event, cmd.target)
             case "cancel":
                 await ack(text=await self._cancel(event.user, cmd.target))
             case "help":
@@ -123,7 +148,7 @@ class Handlers:
             await ack(text=text)
             return
         await ack()
-        self.after(self._open_entry(client, event, spec, values))
+        self.after(self._open_entry(client, event, spec, values), client, event)
 
     async def _open_entry(
         self,
@@ -141,7 +166,8 @@ class Handlers:
                     channel=event.channel, user=event.user, text=surfaces.error_list(exc.wire())
                 )
                 return
-            await self._launch(client, launch, spec.summary)
+            # a retried command (same trigger) starts nothing new
+            await self.engine.launch(launch, execution_id=run_id("trigger", event.trigger_id))
             return
         metadata = json.dumps({"flow": spec.name, "channel": event.channel})
         view = blocks.modal_view(
@@ -152,17 +178,6 @@ class Handlers:
             values=values,
         )
         await client.views_open(trigger_id=event.trigger_id, view=view)
-
-    async def _launch(self, client: AsyncWebClient, launch: Launch, summary: str) -> None:
-        """Post the run's parent message, then start the run in its thread."""
-        request = launch.request
-        who = messages.who(request.user)
-        text = messages.PARENT.format(
-            summary=summary, who=who, status=messages.STATUS_WORDS["starting"]
-        )
-        posted = await client.chat_postMessage(channel=request.context["channel"], text=text)
-        context = {"channel": posted["channel"], "thread_ts": posted["ts"]}
-        await self.engine.launch(replace(launch, request=replace(request, context=context)))
 
     async def _status(self, user: str, execution_id: str | None) -> str:
         if not execution_id:
@@ -187,17 +202,21 @@ class Handlers:
                 assert_never(reading.outcome)
 
     async def _audit(
-        self, ack: AsyncAck, client: AsyncWebClient, user: str, execution_id: str | None
+        self,
+        ack: AsyncAck,
+        client: AsyncWebClient,
+        event: inbound.SlashCommand,
+        execution_id: str | None,
     ) -> None:
         if not execution_id:
             await ack(text=messages.AUDIT_USAGE)
             return
-        trail = await self._visible(user, execution_id, "audit")
+        trail = await self._visible(event.user, execution_id, "audit")
         if not isinstance(trail, tuple):
             await ack(text=trail)
             return
         await ack(text=messages.AUDIT_COMING.format(id=execution_id))
-        self.after(self._send_audit(client, user, trail))
+        self.after(self._send_audit(client, event.user, trail), client, event)
 
     async def _send_audit(self, client: AsyncWebClient, user: str, trail: Trail) -> None:
         """Upload the trail as a JSON file into a direct message with the person who asked."""
@@ -247,8 +266,10 @@ class Handlers:
             errors = blocks.modal_errors(exc.wire(), form=form)
             await ack(response_action="errors", errors=errors)
             return
+        # Stored before the modal closes, keyed by the view: the run's message is posted from
+        # the store, and a retried or replayed submission starts nothing new.
+        await self.engine.launch(launch, execution_id=run_id("view", event.view_id))
         await ack()
-        self.after(self._launch(client, launch, spec.summary))
 
     # locks ----------------------------------------------------------------------------------
 
@@ -257,7 +278,7 @@ class Handlers:
     ) -> None:
         click = _event(context, inbound.ButtonClick)
         await ack()
-        self.after(self._submit(client, click))
+        self.after(self._submit(client, click), client, click)
 
     async def _submit(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
@@ -265,13 +286,7 @@ class Handlers:
             return
         raw = read_state(lock.form, click.state)
         decision = await self.engine.submit(lock.id, raw, click.user)
-        if decision.outcome is Answer.INVALID:
-            text, rendered = surfaces.lock_message(lock, decision.errors, raw, decision.approvers)
-            where = lock.message or {"channel": click.channel, "ts": click.message_ts}
-            await client.chat_update(
-                channel=where["channel"], ts=where["ts"], text=text, blocks=rendered
-            )
-        if note := _note(decision):
+        if note := _note(decision):  # a refused answer also shows under the fields, for all
             await self._whisper(client, click, note)
 
     async def cancel_clicked(
@@ -279,7 +294,7 @@ class Handlers:
     ) -> None:
         click = _event(context, inbound.ButtonClick)
         await ack()
-        self.after(self._cancel_lock(client, click))
+        self.after(self._cancel_lock(client, click), client, click)
 
     async def _cancel_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
@@ -296,7 +311,7 @@ class Handlers:
     ) -> None:
         click = _event(context, inbound.ButtonClick)
         await ack()
-        self.after(self._snooze(client, click))
+        self.after(self._snooze(client, click), client, click)
 
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         snoozed = await self.engine.snooze(click.lock_id, click.user)
@@ -323,7 +338,7 @@ class Handlers:
     ) -> None:
         click = _event(context, inbound.ButtonClick)
         await ack()
-        self.after(self._open_modal(client, click))
+        self.after(self._open_modal(client, click), client, click)
 
     async def _open_modal(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
@@ -377,6 +392,11 @@ class Handlers:
             await client.chat_postEphemeral(
                 channel=click.channel, user=click.user, text=text, thread_ts=click.thread_ts
             )
+
+
+def run_id(kind: str, key: str) -> str:
+    """A run's id derived from what started it, so the same start twice is one run."""
+    return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:32]
 
 
 def _note(decision: Decision, *, declined: bool = False) -> str | None:

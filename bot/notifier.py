@@ -1,137 +1,205 @@
-"""The engine's ``Notifier`` port for Slack: everything a run announces lands in its thread.
+"""The engine's ``Notifier`` port for Slack: shows each outbox row as a Slack message.
 
-A run's context carries ``channel`` and ``thread_ts`` (its parent message). Web API failures
-are retried by the client's retry handlers; one that still fails raises, and the engine keeps
-what was not shown (an unposted lock is offered again by the sweep).
+The run's message goes into the channel it was started from; its locks, progress, reminders,
+escalations and result go into that message's thread; escalations also go to each person
+directly. Every message carries Slack message metadata naming its outbox row (``key``), so a
+post whose outcome was lost (the process died, the connection dropped) is found again
+(``conversations.replies``/``history`` with ``include_all_metadata``) instead of posted twice.
+A rate limit is ``Unavailable`` with Slack's ``Retry-After``; any other failure raises as it
+is, and the deliverer backs off.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import messages, surfaces
-from flows.app import Registry
-from flows.engine import Call, Clock, Execution
+from flows.engine import Call, Clock, Execution, Show, Unavailable
 from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
+EVENT_TYPE = "lockstep_message"
+Where = dict[str, str]
+Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
+LOOKUP_PAGES = 5  # pages of 200 messages searched for a post whose outcome was lost
+LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be dated
 
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient, registry: Registry, clock: Clock) -> None:
+    def __init__(self, client: AsyncWebClient, clock: Clock) -> None:
         self.client = client
-        self.registry = registry
         self.clock = clock
 
-    @staticmethod
-    def _thread(execution: Execution) -> tuple[str, str] | None:
-        channel, ts = execution.context.get("channel"), execution.context.get("thread_ts")
-        return (channel, ts) if isinstance(channel, str) and isinstance(ts, str) else None
+    async def show(self, show: Show) -> Any:
+        try:
+            return await self._show(show)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                    "retry-after"
+                )
+                raise Unavailable("rate limited", _seconds(after)) from exc
+            raise
 
-    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
-        thread = self._thread(execution)
-        if thread is None:
-            return
-        channel, ts = thread
-        entry = self.registry.entries.get(execution.flow)
-        summary = entry.summary if entry else execution.flow
-        text, blocks = surfaces.parent(execution, summary, [n for n in waiting if n != "sleep"])
-        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-        if execution.done:
-            await self.client.chat_postMessage(
-                channel=channel, thread_ts=ts, text=surfaces.ending(execution)
-            )
+    async def _show(self, show: Show) -> Where | None:
+        execution = show.execution
+        match show.kind:
+            case "run":
+                channel = execution.context.get("channel")
+                if not isinstance(channel, str):
+                    return None  # started without a channel: nowhere to show it
+                parent: Content = surfaces.parent(execution, show.summary, show.waiting)
+                return await self._put(show, channel, None, parent)
+            case "lock":
+                assert show.lock is not None and isinstance(show.thread, dict)
+                return await self._put(
+                    show, show.thread["channel"], show.thread["ts"], self._lock(show)
+                )
+            case "post":
+                assert isinstance(show.thread, dict)
+                content = (await self._post_text(show), None)
+                return await self._put(show, show.thread["channel"], show.thread["ts"], content)
+            case "direct":
+                to = show.payload.get("to")
+                if not isinstance(to, str) or not to.startswith(("U", "W")):
+                    return None  # a user group has no direct messages
+                if not _channel(execution):
+                    return None  # nowhere to point them to
+                opened = await self.client.conversations_open(users=to)
+                content = (await self._direct_text(show), None)
+                return await self._put(show, opened["channel"]["id"], None, content)
+            case _:
+                raise ValueError(f"unknown outbox row kind {show.kind!r}")
 
-    async def progress(self, execution: Execution, kind: str, text: str) -> None:
-        thread = self._thread(execution)
-        if thread is not None:
-            prefix = messages.WARNING_PREFIX if kind == "warning" else ""
-            await self.client.chat_postMessage(
-                channel=thread[0], thread_ts=thread[1], text=prefix + text[:3900]
-            )
-
-    async def lock_opened(self, execution: Execution, lock: Call) -> Any:
-        thread = self._thread(execution)
-        if thread is None:
-            return None
-        text, blocks = surfaces.lock_message(lock)
-        posted = await self.client.chat_postMessage(
-            channel=thread[0], thread_ts=thread[1], text=text, blocks=blocks
-        )
-        return {"channel": posted["channel"], "ts": posted["ts"]}
-
-    async def lock_resolved(
-        self, execution: Execution, lock: Call, approvers: Sequence[str]
-    ) -> None:
-        message = lock.message
-        if not isinstance(message, dict):
-            return  # never shown: nothing to update
-        text, blocks = surfaces.decided(lock, list(approvers))
-        await self.client.chat_update(
-            channel=message["channel"], ts=message["ts"], text=text, blocks=blocks
-        )
-
-    async def voted(self, execution: Execution, lock: Call, approvers: Sequence[str]) -> None:
-        message = lock.message
-        if isinstance(message, dict):
-            text, blocks = surfaces.lock_message(lock, approvers=list(approvers))
+    async def _put(
+        self, show: Show, channel: str, thread_ts: str | None, content: Content
+    ) -> Where:
+        """Post the message, or update it where it is; a retried post looks for itself first."""
+        text, blocks = content
+        where = show.location if isinstance(show.location, dict) else None
+        if where is None and show.retry:
+            where = await self._find(show, channel, thread_ts)
+            if where is not None and show.kind in ("post", "direct"):
+                return where  # a post shows what it showed: adopting it is enough
+        if where is not None:
             await self.client.chat_update(
-                channel=message["channel"], ts=message["ts"], text=text, blocks=blocks
+                channel=where["channel"], ts=where["ts"], text=text, blocks=blocks or []
             )
+            return where
+        posted = await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
+        )  # fmt: skip
+        return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
 
-    async def _link(self, lock: Call) -> str:
-        message = lock.message
-        if not isinstance(message, dict):
-            return ""
-        found = await self.client.chat_getPermalink(
-            channel=message["channel"], message_ts=message["ts"]
-        )
-        return messages.OPEN_LINK.format(url=found["permalink"])
+    async def _find(self, show: Show, channel: str, thread_ts: str | None) -> Where | None:
+        """The message an earlier attempt posted for this row, if Slack has it."""
+        oldest = f"{show.execution.created_at - LOOKUP_BEFORE:.6f}"
+        cursor = None
+        for _ in range(LOOKUP_PAGES):
+            if thread_ts is None:
+                page = await self.client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
+                    cursor=cursor,
+                )  # fmt: skip
+            else:
+                page = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200,
+                    cursor=cursor,
+                )  # fmt: skip
+            for message in page.get("messages") or ():
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == show.key:
+                    log.info("adopted %s, posted by an earlier attempt", show.key)
+                    return {"channel": channel, "ts": str(message["ts"])}
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
 
-    async def reminder(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        thread = self._thread(execution)
-        if thread is None:
-            return
+    # what each message says -----------------------------------------------------------------
+
+    def _lock(self, show: Show) -> Content:
+        lock = show.lock
+        assert lock is not None
+        if not lock.open:
+            return surfaces.decided(lock, show.approvers)
+        draft = show.payload if show.payload.get("errors") else {}
+        return surfaces.lock_message(lock, draft.get("errors"), draft.get("values"), show.approvers)
+
+    async def _post_text(self, show: Show) -> str:
+        payload, lock, execution = show.payload, show.lock, show.execution
+        match payload.get("type"):
+            case "progress":
+                prefix = messages.WARNING_PREFIX if payload.get("level") == "warning" else ""
+                return prefix + str(payload.get("text", ""))[:3900]
+            case "ending":
+                return surfaces.ending(execution)
+            case "reminder":
+                assert lock is not None
+                return await self._reminder(lock, list(payload.get("people") or ()), show)
+            case "escalated":
+                assert lock is not None
+                people = list(payload.get("to") or ())
+                return messages.ESCALATED.format(
+                    people=messages.mention(people), title=messages.title(lock.name),
+                    waited=humanize(self.clock.now() - lock.created_at),
+                    link=await self._link(show.lock_at),
+                )  # fmt: skip
+            case "snoozed":
+                assert lock is not None
+                return messages.SNOOZED.format(
+                    who=messages.who(payload.get("actor")),
+                    title=messages.title(lock.name),
+                    when=messages.when(lock.deadline),
+                )
+            case other:
+                raise ValueError(f"unknown post type {other!r}")
+
+    async def _reminder(self, lock: Call, people: list[str], show: Show) -> str:
         now = self.clock.now()
         left = (lock.deadline or now) - now
         words = {
-            "people": messages.mention(list(people)) + " " if people else "",
+            "people": messages.mention(people) + " " if people else "",
             "title": messages.title(lock.name),
-            "link": await self._link(lock),
+            "link": await self._link(show.lock_at),
         }
         if left > 0:
-            text = messages.REMINDER.format(
+            return messages.REMINDER.format(
                 waited=humanize(now - lock.created_at), left=humanize(left), **words
             )
-        else:
-            text = messages.OVERDUE.format(late=humanize(-left), **words)
-        await self.client.chat_postMessage(channel=thread[0], thread_ts=thread[1], text=text)
+        return messages.OVERDUE.format(late=humanize(-left), **words)
 
-    async def escalated(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        thread = self._thread(execution)
-        if thread is None:
-            return
-        title, link = messages.title(lock.name), await self._link(lock)
-        waited = humanize(self.clock.now() - lock.created_at)
-        text = messages.ESCALATED.format(
-            people=messages.mention(list(people)), title=title, waited=waited, link=link
+    async def _direct_text(self, show: Show) -> str:
+        lock, execution = show.lock, show.execution
+        assert lock is not None
+        return messages.ESCALATED_DM.format(
+            title=messages.title(lock.name),
+            channel=_channel(execution),
+            link=await self._link(show.lock_at),
         )
-        await self.client.chat_postMessage(channel=thread[0], thread_ts=thread[1], text=text)
-        for person in people:
-            if not person.startswith("S"):  # a user group has no direct messages
-                dm = messages.ESCALATED_DM.format(title=title, channel=thread[0], link=link)
-                await self.client.chat_postMessage(channel=person, text=dm)
 
-    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
-        thread = self._thread(execution)
-        if thread is not None:
-            text = messages.SNOOZED.format(
-                who=messages.who(actor),
-                title=messages.title(lock.name),
-                when=messages.when(lock.deadline),
-            )
-            await self.client.chat_postMessage(channel=thread[0], thread_ts=thread[1], text=text)
+    async def _link(self, where: Any) -> str:
+        if not isinstance(where, dict):
+            return ""
+        found = await self.client.chat_getPermalink(
+            channel=where["channel"], message_ts=where["ts"]
+        )
+        return messages.OPEN_LINK.format(url=found["permalink"])
+
+
+def _channel(execution: Execution) -> str:
+    channel = execution.context.get("channel")
+    return channel if isinstance(channel, str) else ""
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None

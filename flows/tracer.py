@@ -93,7 +93,14 @@ class Tracer(Prompts):
         return await self.lock_form(PREFIX + kind, form, data, **options)
 
     async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a side effect once; replays return its recorded result without running it."""
+        """Run a side effect and record its result; replays return the recorded result without
+        running it again.
+
+        At least once, not exactly once: if the process dies after ``fn``'s effect but before
+        its result is recorded, ``fn`` runs again when the run resumes. A ``fn`` with a
+        parameter named ``idempotency_key`` gets a key that is the same on every such run (the
+        run's id and the step's position): hand it to an API that de-duplicates by key (an
+        ``Idempotency-Key`` header) and the effect happens once."""
         return await self._recorder.step(name, fn, args, kwargs)
 
     async def sleep(self, delay: float | timedelta) -> None:

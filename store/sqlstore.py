@@ -16,13 +16,16 @@ from flows.engine.records import (
     Call,
     Claim,
     Closing,
-    Decided,
+    Delivery,
     Event,
     Execution,
     NewEvent,
+    Post,
+    ShowState,
     Timer,
     Trail,
 )
+from store import outbox as ob
 from store import timer_transactions as tq
 from store import transactions as q
 from store.database import checkpoint, connect, migrate
@@ -140,12 +143,21 @@ class SQLStore:
         result: Any,
         error: str | None,
         event: NewEvent,
+        posts: Sequence[Post] = (),
     ) -> bool:
-        """End an execution; its open locks and pending timers end with it."""
-        return await self.run(q.finish, execution_id, owner, now, status, result, error, event)
+        return await self.run(
+            q.finish, execution_id, owner, now, status, result, error, event, posts
+        )
 
-    async def cancel(self, execution_id: str, now: float, reason: str, event: NewEvent) -> bool:
-        return await self.run(q.cancel, execution_id, now, reason, event)
+    async def cancel(
+        self,
+        execution_id: str,
+        now: float,
+        reason: str,
+        event: NewEvent,
+        posts: Sequence[Post] = (),
+    ) -> bool:
+        return await self.run(q.cancel, execution_id, now, reason, event, posts)
 
     # calls ----------------------------------------------------------------------------------
 
@@ -157,9 +169,9 @@ class SQLStore:
         new_timers: Sequence[dict[str, Any]] = (),
         new_events: Sequence[NewEvent] = (),
         progress: int = 0,
+        posts: Sequence[Post] = (),
     ) -> None:
-        """Record facts of a running execution in one transaction (steps, progress, locks)."""
-        await self.run(q.add, execution_id, now, new_calls, new_timers, new_events, progress)
+        await self.run(q.add, execution_id, now, new_calls, new_timers, new_events, progress, posts)
 
     async def call(self, call_id: str) -> Call | None:
         return await self.run(q.call, call_id)
@@ -181,43 +193,34 @@ class SQLStore:
         comment: str | None = None,
         event: NewEvent,
         claim: Claim | None = None,
-    ) -> Decided | None:
-        """Close an open call (lock answered, rejected or expired; sleep woken) and wake its
-        execution. Exactly one caller wins and gets the execution back (claimed for ``claim``'s
-        owner if no live process holds it); the rest get None."""
+    ) -> Execution | None:
         return await self.run(q.decide, call_id, now, status, result, actor, comment, event, claim)
 
-    async def mark_posted(self, call_id: str, message: Any) -> Call | None:
-        """Outbox: the surface has shown this lock; the sweep will not post it again. Returns
-        the lock as it now stands (it may have been decided meanwhile)."""
-        return await self.run(q.mark_posted, call_id, message)
-
-    async def unposted_locks(self, created_before: float, limit: int = 100) -> list[Call]:
-        """Open locks no surface has shown, older than ``created_before`` (younger ones are
-        probably being posted right now)."""
-        return await self.run(q.unposted_locks, created_before, limit)
-
-    # events and timers ----------------------------------------------------------------------
+    # events ---------------------------------------------------------------------------------
 
     async def append(self, execution_id: str, now: float, *new: NewEvent) -> None:
         await self.run(q.append, execution_id, now, new)
+
+    async def refuse(
+        self, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
+    ) -> None:
+        await self.run(q.refuse, execution_id, now, event, call_id, draft)
 
     async def events(self, execution_id: str) -> list[Event]:
         return await self.run(q.list_events, execution_id)
 
     async def trail(self, execution_id: str) -> Trail | None:
-        """A run with its calls and its whole audit trail, read together; None if unknown."""
         return await self.run(q.trail, execution_id)
 
     async def votes(self, lock: Call) -> list[Event]:
-        """A quorum lock's responses (``approved`` and ``declined`` events), oldest first."""
         return await self.run(q.list_votes, lock.execution_id, lock.id)
 
     async def vote(
         self, call_id: str, now: float, event: NewEvent
     ) -> tuple[bool, list[Event]] | None:
-        """Record a response to an open quorum lock; see ``transactions.vote``."""
         return await self.run(q.vote, call_id, now, event)
+
+    # timers ---------------------------------------------------------------------------------
 
     async def due_timers(self, now: float, limit: int = 500) -> list[Timer]:
         return await self.run(tq.due_timers, now, limit)
@@ -225,18 +228,47 @@ class SQLStore:
     async def fire_closing(
         self, closing: Sequence[Closing], now: float, claim: Claim
     ) -> dict[int, Execution]:
-        """Fire many timers that close their call, each exactly once, in one transaction:
-        the timers this caller fired, with the execution each woke (see ``fire_closing``)."""
         return await self.run(tq.fire_closing, closing, now, claim)
 
-    async def fire_only(self, timer: Timer, now: float) -> bool:
-        """Fire a timer that closes nothing (a reminder): True for the one caller that fires it."""
-        return await self.run(tq.fire_only, timer.id, now)
+    async def fire_only(
+        self,
+        timer: Timer,
+        now: float,
+        posts: Sequence[Post] = (),
+        new_events: Sequence[NewEvent] = (),
+        new_timers: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        return await self.run(tq.fire_only, timer.id, now, posts, new_events, new_timers)
 
-    async def retry_timer(self, timer: Timer, due_at: float) -> None:
-        """A fired timer whose action failed goes back to pending, due again at ``due_at``."""
-        await self.run(tq.retry_timer, timer.id, due_at)
+    async def snooze(
+        self, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post] = ()
+    ) -> Call | None:
+        return await self.run(tq.snooze, call_id, by, now, event, posts)
 
-    async def snooze(self, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
-        """Push an open lock's deadline back; None if the lock is no longer open."""
-        return await self.run(tq.snooze, call_id, by, now, event)
+    # the outbox -----------------------------------------------------------------------------
+
+    async def claim_deliveries(
+        self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
+    ) -> list[Delivery]:
+        return await self.run(ob.claim, owner, now, lease, limit, execution)
+
+    async def show_states(
+        self, rows: Sequence[tuple[int, str, str | None]]
+    ) -> dict[int, ShowState]:
+        return await self.run(q.show_states, rows) if rows else {}
+
+    async def delivered(
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+    ) -> dict[int, int]:
+        return await self.run(ob.delivered, owner, shown, now) if shown else {}
+
+    async def retry_delivery(
+        self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
+    ) -> None:
+        await self.run(ob.retry, row_id, owner, due_at, error, tried, now)
+
+    async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
+        await self.run(ob.renew, row_ids, owner, until)
+
+    async def backlog(self, now: float) -> tuple[int, float | None]:
+        return await self.run(ob.backlog, now)

@@ -36,10 +36,7 @@ class CallRow(SQLModel, table=True):
     """One recorded call of a flow: a lock, a step or a durable sleep, by position (``seq``)."""
 
     __tablename__ = "calls"
-    __table_args__ = (
-        UniqueConstraint("execution_id", "seq", name="uq_calls_execution_seq"),
-        Index("ix_calls_unposted", "kind", "status", "posted"),
-    )
+    __table_args__ = (UniqueConstraint("execution_id", "seq", name="uq_calls_execution_seq"),)
 
     id: str = Field(primary_key=True, max_length=64)
     execution_id: str = Field(foreign_key="executions.id", max_length=64)
@@ -55,8 +52,6 @@ class CallRow(SQLModel, table=True):
     deadline: float | None = None
     created_at: float
     decided_at: float | None = None
-    posted: bool = False
-    message: Any = Field(default=None, sa_column=Column(JSON))
     policy: Any = Field(default=None, sa_column=Column(JSON))
 
 
@@ -93,7 +88,39 @@ class TimerRow(SQLModel, table=True):
     payload: Any = Field(default=None, sa_column=Column(JSON))
 
 
+class OutboxRow(SQLModel, table=True):
+    """What people should see, as the store knows it: one row per message Lockstep owns (the
+    run's parent message, each lock's message, each post and direct message). A state change
+    bumps ``version`` in its own transaction; the deliverer shows the row's newest version and
+    records it as ``shown``, so a lost update is repeated and a late one never goes back."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending_due", "pending", "due_at"),  # the deliverer: what is due
+        Index("ix_outbox_execution", "execution_id", "id"),  # a run's rows, in order
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # also in the message's metadata
+    execution_id: str = Field(foreign_key="executions.id", max_length=64)
+    call_id: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=16)  # run | lock | post | direct
+    payload: Any = Field(default=None, sa_column=Column(JSON))
+    version: int = 1
+    shown: int = 0  # the version last delivered; 0: never
+    pending: bool = True  # version > shown
+    location: Any = Field(default=None, sa_column=Column(JSON))  # where it is shown
+    due_at: float
+    attempts: int = 0  # since it was last shown: a retry looks for an earlier attempt's post
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: float | None = None
+    error: str | None = None  # the last failure, for operators
+    created_at: float
+    updated_at: float
+
+
 executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 calls = CallRow.__table__  # type: ignore[attr-defined]
 events = EventRow.__table__  # type: ignore[attr-defined]
 timers = TimerRow.__table__  # type: ignore[attr-defined]
+outbox = OutboxRow.__table__  # type: ignore[attr-defined]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import Call, Claim, Closing, Execution, NewEvent, Timer
+from flows.engine.records import Call, Claim, Closing, Execution, NewEvent, Post, Timer
+from store import outbox as ob
 from store.tables import calls, executions, timers
 from store.transactions import (
     CLAIMABLE,
@@ -32,14 +34,30 @@ def due_timers(conn: Connection, now: float, limit: int) -> list[Timer]:
     return [Timer.model_validate(r._mapping) for r in conn.execute(query)]
 
 
-def fire_only(conn: Connection, timer_id: int, now: float) -> bool:
-    """The timer's compare-and-set: exactly one caller moves it from pending to fired."""
+def fire_only(
+    conn: Connection,
+    timer_id: int,
+    now: float,
+    posts: Sequence[Post],
+    new_events: Sequence[NewEvent],
+    new_timers: Sequence[dict[str, Any]],
+) -> bool:
+    """The timer's compare-and-set: exactly one caller moves it from pending to fired, and
+    records what firing it says (``posts``), means (``new_events``) and plans next."""
     fired = conn.execute(
         update(timers)
         .where(timers.c.id == timer_id, timers.c.status == "pending")
         .values(status="fired", fired_at=now, attempts=timers.c.attempts + 1)
-    )
-    return fired.rowcount == 1
+        .returning(timers.c.execution_id)
+    ).scalar()
+    if fired is None:
+        return False
+    ob.add_posts(conn, fired, posts, now)
+    if new_events:
+        conn.execute(INSERT_EVENTS, event_rows(fired, now, new_events))
+    if new_timers:
+        conn.execute(insert(timers), list(new_timers))
+    return True
 
 
 def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:
@@ -50,7 +68,9 @@ def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:
     )
 
 
-def snooze(conn: Connection, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
+def snooze(
+    conn: Connection, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post]
+) -> Call | None:
     """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds."""
     moved = conn.execute(
         update(calls)
@@ -68,6 +88,7 @@ def snooze(conn: Connection, call_id: str, by: float, now: float, event: NewEven
         .values(due_at=timers.c.due_at + by)
     )
     conn.execute(INSERT_EVENTS, event_rows(moved, now, [event]))
+    ob.add_posts(conn, moved, posts, now)
     return call(conn, call_id)
 
 
@@ -113,6 +134,7 @@ def fire_closing(
         params = {"d_status": status, "d_result": group[0].result, "d_comment": comment}
         cids = [c.timer.call_id for c in group]
         closed.update(conn.execute(_CLOSE_MANY, {"cids": cids, "at": now, **params}).scalars())
+    ob.bump(conn, [ob.lock_key(cid) for cid in sorted(closed)], now)
     won = [c for c in closing if c.timer.call_id in closed]
     won_ids = [c.timer.id for c in won]
     conn.execute(

@@ -13,8 +13,18 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
-from flows.engine.records import TERMINAL, Call, Claim, Decided, Event, Execution, NewEvent
-from store.tables import calls, events, executions, timers
+from flows.engine.records import (
+    TERMINAL,
+    Call,
+    Claim,
+    Event,
+    Execution,
+    NewEvent,
+    Post,
+    ShowState,
+)
+from store import outbox as ob
+from store.tables import calls, events, executions, outbox, timers
 
 LIVE = executions.c.status.not_in(TERMINAL)
 RUNNABLE = ("starting", "running")
@@ -45,7 +55,7 @@ _CLOSE_CALL = (
         comment=bindparam("d_comment"),
         decided_at=bindparam("at"),
     )
-    .returning(calls.c.execution_id, calls.c.message)
+    .returning(calls.c.execution_id)
 )
 _DROP_TIMERS = (
     update(timers)
@@ -97,6 +107,7 @@ def _call(row: Row[Any]) -> Call:
 def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> Execution:
     created = conn.execute(insert(executions).values(**row).returning(*executions.c)).one()
     conn.execute(insert(events), event_rows(row["id"], row["created_at"], [event]))
+    ob.add_run(conn, row["id"], row["created_at"])
     return execution_row(created)
 
 
@@ -156,6 +167,8 @@ def suspend(
     add(conn, execution_id, now, new_calls, new_timers, (), 0)
     params = {"eid": execution_id, "me": owner, "seen": wakeups, "at": now}
     released = conn.execute(_PARK, params).rowcount == 1
+    if released:
+        ob.bump(conn, [ob.run_key(execution_id)], now)
     logged = [*new_events, awaiting] if released else list(new_events)
     if logged:
         conn.execute(INSERT_EVENTS, event_rows(execution_id, now, logged))
@@ -175,6 +188,7 @@ def finish(
     result: Any,
     error: str | None,
     event: NewEvent,
+    posts: Sequence[Post],
 ) -> bool:
     ended = conn.execute(
         update(executions)
@@ -185,10 +199,19 @@ def finish(
         return False
     close_open(conn, execution_id, now)
     conn.execute(insert(events), event_rows(execution_id, now, [event]))
+    ob.bump(conn, [ob.run_key(execution_id)], now)
+    ob.add_posts(conn, execution_id, posts, now)
     return True
 
 
-def cancel(conn: Connection, execution_id: str, now: float, reason: str, event: NewEvent) -> bool:
+def cancel(
+    conn: Connection,
+    execution_id: str,
+    now: float,
+    reason: str,
+    event: NewEvent,
+    posts: Sequence[Post],
+) -> bool:
     close_open(conn, execution_id, now)  # calls and timers first: the order every path uses
     ended = conn.execute(
         update(executions)
@@ -198,10 +221,20 @@ def cancel(conn: Connection, execution_id: str, now: float, reason: str, event: 
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
     conn.execute(insert(events), event_rows(execution_id, now, [event]))
+    ob.bump(conn, [ob.run_key(execution_id)], now)
+    ob.add_posts(conn, execution_id, posts, now)
     return True
 
 
+_OPEN_LOCKS = select(calls.c.id).where(
+    calls.c.execution_id == bindparam("eid"), calls.c.status == "open", calls.c.kind == "lock"
+)
+
+
 def close_open(conn: Connection, execution_id: str, now: float) -> None:
+    """Close an ending run's open calls (their messages show it) and drop its timers."""
+    open_locks = conn.execute(_OPEN_LOCKS, {"eid": execution_id}).scalars()
+    ob.bump(conn, [ob.lock_key(cid) for cid in open_locks], now)
     conn.execute(
         update(calls)
         .where(calls.c.execution_id == execution_id, calls.c.status == "open")
@@ -225,9 +258,12 @@ def add(
     new_timers: Sequence[dict[str, Any]],
     new_events: Sequence[NewEvent],
     progress: int,
+    posts: Sequence[Post] = (),
 ) -> None:
     if new_calls:
         conn.execute(insert(calls), list(new_calls))
+        ob.add_locks(conn, new_calls, now)
+    ob.add_posts(conn, execution_id, posts, now)
     if new_timers:
         conn.execute(insert(timers), list(new_timers))
     if new_events:
@@ -264,42 +300,19 @@ def decide(
     comment: str | None,
     event: NewEvent,
     claim: Claim | None,
-) -> Decided | None:
+) -> Execution | None:
     decision = {"d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment}
-    closed = conn.execute(_CLOSE_CALL, {"cid": call_id, "at": now, **decision}).first()
-    if closed is None:
+    execution_id = conn.execute(_CLOSE_CALL, {"cid": call_id, "at": now, **decision}).scalar()
+    if execution_id is None:
         return None
-    execution_id, message = closed
     conn.execute(_DROP_TIMERS, {"cid": call_id})
+    ob.bump(conn, [ob.lock_key(call_id)], now)
     if claim is None:
         row = conn.execute(_WAKE, {"eid": execution_id, "at": now}).first()
     else:
         row = conn.execute(_WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
     conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    woken = execution_row(row) if row else execution(conn, execution_id)
-    assert woken is not None  # the call's execution exists: a foreign key says so
-    return Decided(woken, message)
-
-
-def mark_posted(conn: Connection, call_id: str, message: Any) -> Call | None:
-    posted = update(calls).where(calls.c.id == call_id).values(posted=True, message=message)
-    row = conn.execute(posted.returning(*calls.c)).first()
-    return _call(row) if row else None
-
-
-def unposted_locks(conn: Connection, created_before: float, limit: int) -> list[Call]:
-    query = (
-        select(calls)
-        .where(
-            calls.c.kind == "lock",
-            calls.c.status == "open",
-            calls.c.posted.is_(False),
-            calls.c.created_at < created_before,
-        )
-        .order_by(calls.c.created_at)
-        .limit(limit)
-    )
-    return [_call(r) for r in conn.execute(query)]
+    return execution_row(row) if row else execution(conn, execution_id)
 
 
 # events --------------------------------------------------------------------------------
@@ -307,6 +320,14 @@ def unposted_locks(conn: Connection, created_before: float, limit: int) -> list[
 
 def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
     conn.execute(insert(events), event_rows(execution_id, now, new))
+
+
+def refuse(
+    conn: Connection, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
+) -> None:
+    """An answer to a lock was refused (``event``); its message shows why (``draft``)."""
+    conn.execute(insert(events), event_rows(execution_id, now, [event]))
+    ob.bump_draft(conn, call_id, draft, now)
 
 
 VOTES = ("approved", "declined")
@@ -346,6 +367,7 @@ def vote(
     ):
         return False, votes
     conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
+    ob.bump(conn, [ob.lock_key(call_id)], now)
     return True, list_votes(conn, execution_id, call_id)
 
 
@@ -359,3 +381,59 @@ def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], l
     if found is None:
         return None
     return found, list_calls(conn, execution_id, False), list_events(conn, execution_id)
+
+
+# the outbox's reads -----------------------------------------------------------------------
+
+_WAITING = (
+    select(calls.c.execution_id, calls.c.name)
+    .where(calls.c.execution_id.in_(bindparam("eids", expanding=True)))
+    .where(calls.c.status == "open", calls.c.kind == "lock")
+    .order_by(calls.c.seq)
+)
+_EXECUTIONS = select(executions).where(executions.c.id.in_(bindparam("eids", expanding=True)))
+_PAYLOADS = select(outbox.c.id, outbox.c.payload).where(
+    outbox.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _quorum(call: Call) -> int:
+    quorum = call.policy.get("quorum") if isinstance(call.policy, dict) else None
+    return quorum if isinstance(quorum, int) else 1
+
+
+def show_states(
+    conn: Connection, rows: Sequence[tuple[int, str, str | None]]
+) -> dict[int, ShowState]:
+    """What each ``(row id, execution id, call id)`` shows, read together (see
+    ``ports.Store.show_states``)."""
+    eids = sorted({eid for _, eid, _ in rows})
+    cids = sorted({cid for _, _, cid in rows if cid})
+    runs = {r.id: execution_row(r) for r in conn.execute(_EXECUTIONS, {"eids": eids})}
+    found = {c.id: c for c in calls_by_id(conn, cids)} if cids else {}
+    waiting: dict[str, list[str]] = {}
+    awaiting = [eid for eid, run in runs.items() if run.status == "awaiting"]
+    if awaiting:
+        for eid, name in conn.execute(_WAITING, {"eids": awaiting}):
+            waiting.setdefault(eid, []).append(name)
+    quorum = [
+        c for c in found.values() if isinstance(c.policy, dict) and c.policy.get("quorum", 1) > 1
+    ]
+    votes: dict[str, list[Event]] = {}
+    if quorum:
+        query = select(events).where(
+            events.c.call_id.in_([c.id for c in quorum]), events.c.kind.in_(VOTES)
+        )
+        for row in conn.execute(query.order_by(events.c.id)):
+            votes.setdefault(row.call_id, []).append(Event.model_validate(row._mapping))
+    payloads: dict[int, Any] = dict(conn.execute(_PAYLOADS, {"ids": [i for i, _, _ in rows]}).all())
+    return {
+        i: ShowState(
+            runs.get(eid),
+            found.get(cid) if cid else None,
+            waiting.get(eid, []),
+            votes.get(cid or "", []),
+            payloads.get(i),
+        )
+        for i, eid, cid in rows
+    }

@@ -60,7 +60,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def store(db_url: str) -> AsyncIterator[SQLStore]:
     st = await SQLStore.open(db_url)
     if db_url.startswith("postgresql"):
-        await st.run(lambda conn: conn.execute(text("TRUNCATE events, timers, calls, executions")))
+        await st.run(
+            lambda conn: conn.execute(text("TRUNCATE outbox, events, timers, calls, executions"))
+        )
     yield st
     await st.close()
 

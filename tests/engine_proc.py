@@ -13,11 +13,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from typing import Any
 
 from bot.scheduler import TimerScheduler
 from flows import Request
-from flows.engine import Call, Engine, EngineConfig, Execution
+from flows.engine import Engine, EngineConfig, Show
 from store import SQLStore
 from tests.sample_flows import app
 
@@ -35,22 +35,22 @@ class Printer:
         self.ended: dict[str, str] = {}
         self.changed = asyncio.Event()
 
-    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
-        print("status", execution.id, execution.status, flush=True)
-        if execution.done:
-            self.ended[execution.id] = execution.status
-            self.changed.set()
-
-    async def progress(self, execution: Execution, kind: str, text: str) -> None:
-        print("progress", execution.id, text, flush=True)
-
-    async def lock_opened(self, execution: Execution, lock: Call) -> None:
-        print("lock", execution.id, lock.id, lock.name, flush=True)
-
-    async def lock_resolved(
-        self, execution: Execution, lock: Call, approvers: Sequence[str]
-    ) -> None:
-        print("resolved", execution.id, lock.id, lock.status, flush=True)
+    async def show(self, show: Show) -> Any:
+        """Prints each moment a person would see; a lock the first time it is shown."""
+        execution, lock = show.execution, show.lock
+        if show.kind == "run":
+            print("status", execution.id, execution.status, flush=True)
+            if execution.done:
+                self.ended[execution.id] = execution.status
+                self.changed.set()
+        elif show.kind == "lock" and lock is not None:
+            if lock.open and show.location is None:
+                print("lock", execution.id, lock.id, lock.name, flush=True)
+            elif not lock.open:
+                print("resolved", execution.id, lock.id, lock.status, flush=True)
+        elif show.payload.get("type") == "progress":
+            print("progress", execution.id, show.payload.get("text"), flush=True)
+        return {"printed": show.key}
 
 
 async def main(url: str, cmd: str, *args: str) -> None:

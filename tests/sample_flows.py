@@ -94,6 +94,26 @@ async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
     return int(first + second)
 
 
+@app.flow("keyed_effect")
+async def keyed_effect(inputs: dict[str, Any], tracer: Tracer) -> str:
+    """A step whose effect goes to an "API" that de-duplicates by key (a file of keys); the
+    first time, the process is killed after the effect and before it is recorded."""
+    attempts, effects = Path(inputs["attempts"]), Path(inputs["effects"])
+
+    async def charge(amount: int, idempotency_key: str) -> str:
+        with attempts.open("a") as f:
+            f.write(idempotency_key + "\n")
+        if idempotency_key not in effects.read_text().split():
+            with effects.open("a") as f:
+                f.write(f"{idempotency_key} {amount}\n")
+        if len(attempts.read_text().split()) == 1:
+            print("charged", idempotency_key, flush=True)
+            await asyncio.sleep(3600)  # the crash test kills the process here
+        return idempotency_key
+
+    return str(await tracer.step("charge", charge, 42))
+
+
 @app.flow("drifting")
 async def drifting(inputs: dict[str, Any], tracer: Tracer) -> None:
     name = "final" if not Path(inputs["flag"]).exists() else "content"

@@ -98,7 +98,12 @@ async def test_review_survives_bot_restarts_between_steps(tmp_path: Path) -> Non
             assert posts[-1].args["text"].startswith("✅ Finished.")
             [parent] = slack.messages(CHANNEL)
             assert parent["text"].endswith("✅ finished")
-            locks = [c for c in slack.calls_to("chat.postMessage") if c.args.get("blocks")]
-            assert len(locks) == 2  # each lock posted once, restarts notwithstanding
+            keys = [
+                c.args["metadata"]["event_payload"]["key"]
+                for c in slack.calls_to("chat.postMessage")
+                if c.ok
+            ]
+            assert len(keys) == len(set(keys)) == 6  # each posted once, restarts notwithstanding
+            assert sum(k.startswith("lock:") for k in keys) == 2
         finally:
             await process.kill()

@@ -85,6 +85,24 @@ async def test_killed_while_awaiting_and_mid_step_finishes_once(
     assert effects == ["first", "second"]  # each side effect happened exactly once
 
 
+async def test_a_step_killed_after_its_effect_runs_again_with_the_same_key(
+    db_url: str, tmp_path: Path
+) -> None:
+    """At least once, made exactly once by the key: the step runs twice, the effect once."""
+    attempts, effects = tmp_path / "attempts", tmp_path / "effects"
+    effects.write_text("")
+    inputs = {"attempts": str(attempts), "effects": str(effects)}
+    first = await Proc.spawn(db_url, "start", "keyed_effect", json.dumps(inputs))
+    _, eid = await first.expect("started")
+    _, key = await first.expect("charged")
+    await first.kill()  # after the effect, before the step's result is recorded
+    second = await Proc.spawn(db_url, "serve", eid, "--until-done", offset=60)
+    assert await second.expect("done") == ["done", json.dumps(key)]
+    await second.proc.wait()
+    assert attempts.read_text().split() == [key, key] and key.startswith(eid)
+    assert effects.read_text().split() == [key, "42"]
+
+
 async def test_a_timer_due_while_the_bot_is_down_fires_once_after_restart(
     db_url: str, store: SQLStore
 ) -> None:

@@ -99,8 +99,9 @@ async def test_a_document_review_through_the_page_api(
     await answer(http, local, BOB, content, score="2")
     seen = await until(standin, BOB, lambda s: said(s, "Please explain a score below 3."))
     assert not said(standin.snapshot(ALICE), "Please explain")  # ephemeral: Bob's only
-    hinted = lock(seen, "Content review")
-    assert "Please explain" in json.dumps(hinted["blocks"])
+    seen = await until(
+        standin, BOB, lambda s: "Please explain" in json.dumps(lock(s, "Content review"))
+    )  # and under the field, for everyone
     await answer(http, local, BOB, content, score="2", comments="Tighten the intro")
     seen = await until(standin, CAROL, lambda s: lock(s, "Final review"))
 

@@ -17,7 +17,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.directory import SlackDirectory
 from bot.fake.slack import FakeSlack
 from bot.notifier import SlackNotifier
-from flows.app import Registry
 from flows.engine import (
     Call,
     Execution,
@@ -26,14 +25,15 @@ from flows.engine import (
     NoDirectory,
     NullNotifier,
     RecordingNotifier,
+    Show,
     SystemClock,
+    Unavailable,
     ports,
 )
 from flows.engine.records import Claim
 from flows.engine.runs import new_id
 from flows.forms import InputText, Model, Submit
 from store import SQLStore
-from tests.sample_flows import app
 
 CHANNEL = "C0PORTS"
 
@@ -73,8 +73,7 @@ def lock(execution_id: str, **change: Any) -> Call:
     found = Call(
         id=new_id(), execution_id=execution_id, seq=1, kind="lock", name="content_review",
         status="open", data={}, form=form, result=None, actor=None, comment=None,
-        deadline=time.time() + 3600, created_at=time.time(), decided_at=None, posted=False,
-        message=None, policy=None,
+        deadline=time.time() + 3600, created_at=time.time(), decided_at=None, policy=None,
     )  # fmt: skip
     return found.model_copy(update=change)
 
@@ -96,37 +95,85 @@ async def client(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
 NOTIFIERS: dict[str, Callable[[AsyncWebClient], ports.Notifier]] = {
     "null": lambda _: NullNotifier(),
     "recording": lambda _: RecordingNotifier(),
-    "slack": lambda client: SlackNotifier(client, Registry([app]), SystemClock()),
+    "slack": lambda client: SlackNotifier(client, SystemClock()),
 }
 
 
+def shows(run: Execution, opened: Call) -> list[Show]:
+    """One of each kind of message, in the order a run makes them (thread and lock filled in
+    by ``show_all``)."""
+    decided = opened.model_copy(update={"status": "resolved", "actor": "UBOB", "decided_at": 2.0})
+    ended = run.model_copy(update={"status": "finished", "result": {"ok": True}})
+    post = {"key": "", "kind": "post", "execution": run, "lock": opened}
+    return [
+        Show(key=f"run:{run.id}", kind="run", execution=run, summary="Review"),
+        Show(key=f"lock:{opened.id}", kind="lock", execution=run, lock=opened),
+        Show(
+            **post | {"key": "p1", "payload": {"type": "progress", "level": "debug", "text": "hi"}}
+        ),
+        Show(**post | {"key": "p2", "payload": {"type": "reminder", "people": ["UBOB"]}}),
+        Show(**post | {"key": "p3", "payload": {"type": "escalated", "to": ["UBOB", "SOPS"]}}),
+        Show(**post | {"key": "p4", "payload": {"type": "snoozed", "actor": "UBOB"}}),
+        Show(
+            key="d1",
+            kind="direct",
+            execution=run,
+            lock=opened,
+            payload={"type": "escalated_dm", "to": "UBOB"},
+        ),
+        Show(
+            key="d2",
+            kind="direct",
+            execution=run,
+            lock=opened,
+            payload={"type": "escalated_dm", "to": "SOPS"},
+        ),
+        Show(key=f"lock:{opened.id}", kind="lock", execution=run, lock=decided),
+        Show(key="end", kind="post", execution=ended, payload={"type": "ending"}),
+        Show(key=f"run:{run.id}", kind="run", execution=ended, summary="Review"),
+    ]
+
+
+async def show_all(notifier: ports.Notifier, run: Execution, opened: Call) -> dict[str, Any]:
+    """Show each message the way the deliverer does; returns where each key is."""
+    where: dict[str, Any] = {}
+    for show in shows(run, opened):
+        thread = where.get(f"run:{run.id}")
+        placed = show.model_copy(
+            update={
+                "location": where.get(show.key),
+                "thread": thread,
+                "lock_at": where.get(f"lock:{opened.id}"),
+            }
+        )
+        if show.kind in ("lock", "post") and thread is None:
+            continue  # nowhere to show the run: nowhere to show its thread
+        found = await notifier.show(placed)
+        json.dumps(found)  # kept in the store as the message's location: JSON, or None
+        where[show.key] = found
+    return where
+
+
 @pytest.mark.parametrize("kind", sorted(NOTIFIERS))
-async def test_every_notifier_takes_every_announcement(
+async def test_every_notifier_shows_every_kind_of_message(
     kind: str, client: AsyncWebClient, slack: FakeSlack
 ) -> None:
     notifier = NOTIFIERS[kind](client)
     assert_implements(notifier, ports.Notifier)
-    parent = await client.chat_postMessage(channel=CHANNEL, text="a run")
-    run = execution(channel=CHANNEL, thread_ts=parent["ts"])
-    opened = lock(run.id)
-    where = await notifier.lock_opened(run, opened)
-    json.dumps(where)  # kept in the store as the lock's message: JSON, or None
-    shown = opened.model_copy(update={"message": where})
-    await notifier.status_changed(run, ["content_review"])
-    await notifier.progress(run, "debug", "working")
-    await notifier.voted(run, shown, ["UBOB"])
-    await notifier.reminder(run, shown, ["UBOB"])
-    await notifier.escalated(run, shown, ["UBOB", "SOPS"])
-    await notifier.snoozed(run, shown, "UBOB")
-    decided = shown.model_copy(update={"status": "resolved", "actor": "UBOB", "decided_at": 2.0})
-    await notifier.lock_resolved(run, decided, [])
-    ended = run.model_copy(update={"status": "finished", "result": {"ok": True}})
-    await notifier.status_changed(ended, [])
-    if kind == "slack":  # where the lock was shown, its decision is shown, without buttons
-        assert where is not None and where["channel"] == CHANNEL
-        [message] = [m for m in slack.thread(CHANNEL, parent["ts"]) if m["ts"] == where["ts"]]
-        assert "Answered by <@UBOB>" in message["text"]
-        assert not any(b["type"] == "actions" for b in message["blocks"])
+    run = execution(channel=CHANNEL)
+    where = await show_all(notifier, run, lock(run.id))
+    if kind != "slack":
+        return
+    parent = where[f"run:{run.id}"]
+    [message] = [m for m in slack.messages(CHANNEL) if m["ts"] == parent["ts"]]
+    assert "finished" in message["text"]
+    thread = slack.thread(CHANNEL, parent["ts"])
+    decided = [m for m in thread if "Answered by <@UBOB>" in m.get("text", "")]
+    assert decided and not any(b["type"] == "actions" for b in decided[0].get("blocks", []))
+    assert where["d2"] is None  # a user group has no direct messages
+    assert slack.calls_to("chat.postMessage")[0].args["metadata"]["event_payload"] == {
+        "key": f"run:{run.id}"
+    }  # every post names its row, so a lost outcome is found again
 
 
 @pytest.mark.parametrize("kind", sorted(NOTIFIERS))
@@ -134,24 +181,40 @@ async def test_a_run_with_nowhere_to_show_is_not_an_error(
     kind: str, client: AsyncWebClient
 ) -> None:
     notifier = NOTIFIERS[kind](client)
-    run = execution()  # no channel, no thread: started from code
-    where = await notifier.lock_opened(run, lock(run.id))
-    json.dumps(where)
-    await notifier.status_changed(run, [])
-    await notifier.lock_resolved(run, lock(run.id, status="expired"), [])
+    run = execution()  # no channel: started from code
+    where = await show_all(notifier, run, lock(run.id))
+    if kind in ("null", "slack"):
+        assert set(where.values()) == {None}  # and its escalations send no direct messages
 
 
-async def test_the_slack_notifier_raises_what_it_could_not_deliver(
+async def test_a_retried_post_is_found_not_posted_twice(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(client, Registry([app]), SystemClock())
-    run = execution(channel=CHANNEL, thread_ts="1700000000.000001")
+    notifier = SlackNotifier(client, SystemClock())
+    run = execution(channel=CHANNEL)
+    parent = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run))
+    opened = lock(run.id)
+    first = Show(key=f"lock:{opened.id}", kind="lock", execution=run, lock=opened, thread=parent)
+    posted = await notifier.show(first)  # its outcome "lost": the deliverer tries again
+    again = await notifier.show(first.model_copy(update={"retry": True}))
+    assert again == posted
+    assert len(slack.thread(CHANNEL, parent["ts"])) == 2  # the parent and one lock message
+    lost = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run, retry=True))
+    assert lost == parent and len(slack.messages(CHANNEL)) == 1
+
+
+async def test_the_slack_notifier_raises_what_it_could_not_show(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    notifier = SlackNotifier(client, SystemClock())
+    run = execution(channel=CHANNEL)
+    slack.fail_next("chat.postMessage", status=429, retry_after=7)
+    with pytest.raises(Unavailable) as limited:
+        await notifier.show(Show(key="r", kind="run", execution=run))
+    assert limited.value.retry_after == 7.0
     slack.fail_next("chat.postMessage", error="channel_not_found")
     with pytest.raises(SlackApiError):
-        await notifier.lock_opened(run, lock(run.id))  # not shown: the engine offers it again
-    slack.fail_next("chat.postMessage", error="channel_not_found")
-    with pytest.raises(SlackApiError):
-        await notifier.reminder(run, lock(run.id), [])  # not sent: the timer is retried
+        await notifier.show(Show(key="r", kind="run", execution=run))
 
 
 # directories --------------------------------------------------------------------------------
@@ -212,10 +275,20 @@ async def test_decisions_are_compare_and_set(store: SQLStore) -> None:
     """Two deciders, one open lock: exactly one gets the execution back."""
     eid, now = new_id(), time.time()
     row = {
-        "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
-        "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
-        "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
-    }  # fmt: skip
+        "id": eid,
+        "flow": "review",
+        "runner": "tests.sample_flows:review",
+        "inputs": {},
+        "status": "starting",
+        "initiator": "UA",
+        "context": {},
+        "created_at": now,
+        "updated_at": now,
+        "wakeups": 0,
+        "progress": 0,
+        "owner": "me",
+        "heartbeat_at": now,
+    }
     assert await store.create_execution(row, NewEvent(kind="started"))
     assert await store.create_execution(row, NewEvent(kind="started")) is None  # same id
     opened = lock(eid).model_dump()
@@ -224,7 +297,7 @@ async def test_decisions_are_compare_and_set(store: SQLStore) -> None:
     claim = Claim("me", now, now - 60)
     first = await store.decide(opened["id"], now, status="resolved", event=event, claim=claim)
     second = await store.decide(opened["id"], now, status="rejected", event=event, claim=claim)
-    assert first is not None and first.execution.id == eid and second is None
+    assert first is not None and first.id == eid and second is None
     decided = await store.call(opened["id"])
     assert decided is not None and decided.status == "resolved"
     assert await store.snooze(opened["id"], 60, now, NewEvent(kind="snoozed")) is None

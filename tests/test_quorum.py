@@ -47,6 +47,8 @@ async def test_two_different_people_must_approve(engine: Engine, notes: Recordin
     lock = await panel(engine)
     first = await engine.submit(lock.id, {"score": 4}, "UBOB")
     assert first.outcome == "counted" and first.approvers == ["UBOB"]
+    await engine.settled(lock.execution_id)
+    assert notes.of("voted", lock.execution_id) == [("panel", ["UBOB"])]  # shown on the lock
     again = await engine.submit(lock.id, {"score": 9}, "UBOB")
     assert again.outcome == "repeat" and again.approvers == ["UBOB"]
     assert (await engine.lock(lock.id)).open  # the same person twice counts once
@@ -55,8 +57,8 @@ async def test_two_different_people_must_approve(engine: Engine, notes: Recordin
     assert await result(engine, lock) == {
         "mean": 6.0, "approvers": ["UBOB", "UCAROL"], "declined": [],
     }  # fmt: skip
-    notified = notes.of("voted", lock.execution_id)
-    assert notified == [("panel", ["UBOB"])]
+    [decided] = [s for s in notes.shows if s.kind == "lock" and s.lock and not s.lock.open]
+    assert decided.lock.status == "resolved" and decided.approvers == ["UBOB", "UCAROL"]
     kinds = [(e.kind, e.actor) for e in await events(engine, lock.execution_id)]
     assert ("approved", "UBOB") in kinds and ("approved", "UCAROL") in kinds
     assert kinds.count(("approved", "UBOB")) == 1

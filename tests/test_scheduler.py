@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.scheduler import TimerScheduler
 from flows import Request
-from flows.engine import Call, Engine, Execution, FakeClock, RecordingNotifier
+from flows.engine import Engine, FakeClock, RecordingNotifier, Show
 from store import SQLStore
 from tests.sample_flows import app
 
@@ -18,11 +18,11 @@ class Watcher(RecordingNotifier):
         super().__init__()
         self.resolved = asyncio.Event()
 
-    async def lock_resolved(
-        self, execution: Execution, lock: Call, approvers: Sequence[str]
-    ) -> None:
-        await super().lock_resolved(execution, lock, approvers)
-        self.resolved.set()
+    async def show(self, show: Show) -> Any:
+        shown = await super().show(show)
+        if show.lock is not None and not show.lock.open:
+            self.resolved.set()
+        return shown
 
 
 async def test_a_deadline_fires_on_time_without_waiting_for_the_sweep(store: SQLStore) -> None:

@@ -9,12 +9,15 @@ from typing import Any
 
 from bot.fake.signing import interaction_body, slash_command_body
 from flows import Request
+from flows.engine import FakeClock
+from store import SQLStore
 from tests.slackbot import (
     CHANNEL,
     Bot,
     assert_valid_surfaces,
     checked,
     input_value,
+    running_bot,
     start_without_form,
 )
 
@@ -58,6 +61,7 @@ async def test_document_review_from_slash_command_to_result(bot: Bot) -> None:
     assert status == 200
     [note] = [c.args for c in await slack.wait_for("chat.postEphemeral")]
     assert note["user"] == "UBOB" and "Please explain a score below 3." in note["text"]
+    await bot.lockstep.engine.idle()
     content = lock_message(bot, parent["ts"], "Content review")
     comments = next(b for b in content["blocks"] if b.get("block_id") == "f_comments")
     assert "Please explain a score below 3." in comments["hint"]["text"]
@@ -161,6 +165,16 @@ async def test_a_crashing_lease_answers_with_an_error_id_and_keeps_the_lock(bot:
     assert done[-1].args["text"].startswith("✅ Finished.")
 
 
+async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(bot: Bot) -> None:
+    message = await start_without_form(bot, "fragile")
+    broken = {"f_x": {"x": {"type": "plain_text_input", "value": ["not", "text"]}}}
+    assert (await bot.click(message, "lockstep_submit", "UBOB", broken))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["user"] == "UBOB" and "went wrong" in note.args["text"]
+    assert "error id `" in note.args["text"]
+    assert (await bot.lockstep.engine.lock(message["blocks"][-1]["elements"][0]["value"])).open
+
+
 async def test_double_clicks_and_slack_retries_resolve_once(bot: Bot) -> None:
     message = await start_without_form(bot, "fragile")
     values = input_value("x", "once")
@@ -184,20 +198,34 @@ async def test_rate_limits_are_retried(bot: Bot) -> None:
     assert statuses == [429, 200, 200]
 
 
-async def test_a_lock_that_could_not_be_posted_is_posted_by_the_sweep_once(bot: Bot) -> None:
-    bot.slack.fail_next("chat.postMessage", status=500, times=3)  # the first try and 2 retries
-    context = {"channel": CHANNEL, "thread_ts": "1700000000.000001"}
-    eid = await bot.lockstep.engine.start("fragile", {}, Request("fragile", "UALICE", context))
-    await bot.lockstep.engine.settled(eid)
-    [lock] = await bot.lockstep.store.calls(eid)
-    assert lock.open and not lock.posted
-    assert [c.status for c in bot.slack.calls_to("chat.postMessage")] == [500, 500, 500]
-    await bot.lockstep.engine.sweep(grace=0)
-    await bot.lockstep.engine.sweep(grace=0)
-    posts = [c for c in bot.slack.calls_to("chat.postMessage") if c.ok]
-    assert len(posts) == 1 and posts[0].args["thread_ts"] == context["thread_ts"]
-    stored = await bot.lockstep.store.call(lock.id)
-    assert stored and stored.posted and stored.message["ts"] == posts[0].response["ts"]
+async def test_messages_slack_refused_are_posted_later_exactly_once(
+    db_url: str, store: SQLStore
+) -> None:
+    clock = FakeClock(time.time())
+    async with running_bot(db_url, clock) as bot:
+        engine, slack = bot.lockstep.engine, bot.slack
+        slack.fail_next("chat.postMessage", status=500, times=2)
+        slack.fail_next("chat.postMessage", status=429, retry_after=30)
+        eid = await engine.start("fragile", {}, Request("fragile", "UALICE", {"channel": CHANNEL}))
+        await engine.settled(eid)
+        attempts = [c.status for c in slack.calls_to("chat.postMessage")]
+        assert attempts == [500]  # the run's message failed; its lock waits behind it
+        for seconds in (1, 2):  # backing off: 1 s, then 2 s
+            clock.advance(seconds)
+            await engine.sweep()
+            await engine.idle()
+        assert [c.status for c in slack.calls_to("chat.postMessage")] == [500, 500, 429]
+        clock.advance(29)  # Slack said: again in 30 s
+        await engine.sweep()
+        await engine.idle()
+        assert len(slack.calls_to("chat.postMessage")) == 3
+        clock.advance(1)
+        await engine.sweep()
+        await engine.idle()
+        [parent] = slack.messages(CHANNEL)
+        [_, lock] = slack.thread(CHANNEL, parent["ts"])
+        assert lock["blocks"] and await engine.backlog() == (0, None)
+        assert len([c for c in slack.calls_to("chat.postMessage") if c.ok]) == 2
 
 
 async def test_health_check(bot: Bot) -> None:

@@ -96,6 +96,7 @@ async def test_a_pydantic_model_form_validates_each_field(bot: Bot) -> None:
     assert (
         notes[-1].args["text"] == "Please fix the form:\n• *budget*: Input should be greater than 0"
     )
+    await bot.lockstep.engine.idle()  # the message shows the newest refusal, for everyone
     shown = hints(current(bot, message))
     assert shown == {"f_city": "Where to", "f_budget": "⚠️ Input should be greater than 0"}
     assert (await bot.lockstep.store.executions())[0].status == "awaiting"

@@ -51,7 +51,7 @@ async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any
     escalated = thread(bot)[-1]["text"]
     assert escalated.startswith("📣 <@UMANAGER>, <!subteam^SREVIEWERS>: you can now answer")
     [dm] = [
-        c.args for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == "UMANAGER"
+        c.args for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == "DUMANAGER"
     ]
     assert f"<#{CHANNEL}>" in dm["text"] and "Open the form" in dm["text"]
 

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from flows import Request
-from flows.engine import Call, Engine, EngineConfig, Execution, FakeClock, RecordingNotifier, Snooze
+from flows.engine import (
+    Engine,
+    EngineConfig,
+    FakeClock,
+    RecordingNotifier,
+    Show,
+    Snooze,
+)
 from flows.policy import Escalation, Policy, humanize, make_policy, reminder_times
 from store import SQLStore
 from tests.reading import events
@@ -27,11 +34,11 @@ class Flaky(RecordingNotifier):
         super().__init__()
         self.failures = failures
 
-    async def reminder(self, execution: Execution, lock: Call, people: list[str]) -> None:
-        if self.failures:
+    async def show(self, show: Show) -> Any:
+        if show.payload.get("type") == "reminder" and self.failures:
             self.failures -= 1
             raise ConnectionError("slack is down")
-        await super().reminder(execution, lock, people)
+        return await super().show(show)
 
 
 @pytest.fixture
@@ -165,16 +172,26 @@ async def test_snooze_moves_the_deadline_and_is_audited(env: Any) -> None:
     assert not_allowed.outcome is Snooze.NOT_ALLOWED  # the flow does not allow it
 
 
-async def test_an_undelivered_reminder_is_retried_with_backoff(store: SQLStore) -> None:
+async def test_an_undelivered_reminder_is_shown_later_and_once(store: SQLStore) -> None:
     clock = FakeClock()
     notes = Flaky(failures=2)
     engine = Engine(store, [app], notes, clock)
     eid = await start(engine, "reminded")
-    assert await tick(engine, clock, H) == 0  # failed: back to pending
-    assert await tick(engine, clock, 4) == 0  # not due again yet
-    assert await tick(engine, clock, 1) == 0  # 5 s later: failed again
-    assert await tick(engine, clock, 10) == 1  # 10 s later: delivered
-    assert notes.of("reminder", eid) == [("final", [])]
+
+    async def drain_after(seconds: float) -> list[Any]:
+        clock.advance(seconds)
+        await engine.sweep()
+        await engine.idle()
+        return notes.of("reminder", eid)
+
+    assert await tick(engine, clock, H) == 1  # the timer fires once; Slack is down
+    assert notes.of("reminder", eid) == [] and await engine.backlog() == (1, 0.0)
+    assert await drain_after(0.5) == []  # backing off: 1 s after the first failure
+    assert await drain_after(0.5) == []  # tried again, failed again: 2 s more
+    assert await drain_after(1.9) == []
+    assert await drain_after(0.1) == [("final", [])]  # shown
+    assert await drain_after(60) == [("final", [])]  # and only once
+    assert (await engine.backlog())[0] == 0
     assert [e.kind for e in await store.events(eid)].count("reminded") == 1
     await engine.close()
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, SecretStr, create_model
 
-from bot.render.blocks import message_blocks, modal_view
+from bot.render.blocks import fits_message, message_blocks, modal_view, open_form_blocks
 from bot.render.state import read_state
 from flows.errors import FlowConfigError, InputsError
 from flows.forms import (
@@ -165,7 +165,10 @@ def test_any_model_renders_to_valid_block_kit_or_is_refused_naming_the_field(
         kind = spec[named[0]][0]
         assert any(bad in (kind, *getattr(kind, "__args__", ())) for bad in UNSUPPORTED), message
         return
-    blocks = message_blocks(form.to_json(), lock_id="L1", title="Drawn")
+    if fits_message(form.to_json()):  # as a message, or behind an "Open form" button
+        blocks = message_blocks(form.to_json(), lock_id="L1", title="Drawn")
+    else:
+        blocks = open_form_blocks(form.to_json(), lock_id="L1", title="Drawn")
     assert_valid_message(blocks)
     view = modal_view(form.to_json(), title="Drawn", callback_id="cb", private_metadata="L1")
     assert_valid_view(view)

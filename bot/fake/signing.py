@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 FORM = "application/x-www-form-urlencoded"
-DEFAULT_TRIGGER_ID = "1700000000.1.fake-trigger"
+_TRIGGERS = itertools.count(1)
 # Loopback port 9 refuses connections: a request that forgot its response URL fails fast and
 # never reaches the real Slack. Pass ``FakeSlack.response_url()`` to see what was posted.
 UNSET_RESPONSE_URL = "http://127.0.0.1:9/response/unset"
@@ -44,13 +45,15 @@ def slash_command_body(
     *,
     user_id: str,
     channel_id: str,
-    trigger_id: str = DEFAULT_TRIGGER_ID,
+    trigger_id: str | None = None,
     team_id: str = "T0001",
     response_url: str = UNSET_RESPONSE_URL,
     user_name: str | None = None,
     channel_name: str | None = None,
 ) -> bytes:
-    """The form body of a slash command invocation, with the fields Slack sends."""
+    """The form body of a slash command invocation, with the fields Slack sends; each gets a
+    trigger id of its own unless one is given, as on Slack."""
+    trigger_id = trigger_id or f"{int(time.time())}.{next(_TRIGGERS)}.fake-trigger"
     fields = {
         "token": "unused-verification-token",
         "team_id": team_id,

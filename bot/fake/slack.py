@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -67,7 +68,7 @@ class FakeSlack:
         self._messages: dict[str, dict[str, Args]] = {}
         self._ephemerals: list[Args] = []
         self._views: dict[str, Args] = {}
-        self._ts = itertools.count(1_700_000_000_000_100, 100)
+        self._last_ts = 0
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -87,6 +88,8 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "reactions.add": self._reactions_add,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "apps.connections.open": self._apps_connections_open,
             "files.getUploadURLExternal": self._files.upload_url,
             "files.completeUploadExternal": self._files.complete,
@@ -248,8 +251,9 @@ class FakeSlack:
     # the model
 
     def _next_ts(self) -> str:
-        micros = next(self._ts)
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+        """Slack's ts: the time a message was made, in microseconds, never twice the same."""
+        self._last_ts = max(self._last_ts + 1, int(time.time() * 1_000_000))
+        return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
 
     def _find(self, channel: str, ts: str) -> Args:
         found = self._messages.get(channel, {}).get(ts)
@@ -367,6 +371,31 @@ class FakeSlack:
     def _apps_connections_open(self, args: Args) -> Args:
         """Socket Mode: where to connect (``socket_mode`` then speaks to the app)."""
         return {"url": "ws" + self.base_url.removeprefix("http") + fakesocket.PATH}
+
+    def _listed(self, found: list[Args], args: Args) -> Args:
+        """A page of messages as Slack lists them: metadata only with ``include_all_metadata``,
+        ``limit`` per page and a cursor to the next."""
+        if str(args.get("include_all_metadata", "")).lower() not in ("true", "1"):
+            found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+        limit = max(1, min(int(args.get("limit") or 100), 1000))
+        start = int(str(args.get("cursor") or "0").removeprefix("next_"))
+        page, more = found[start : start + limit], start + limit < len(found)
+        cursor = f"next_{start + limit}" if more else ""
+        return {"messages": page, "has_more": more, "response_metadata": {"next_cursor": cursor}}
+
+    def _conversations_history(self, args: Args) -> Args:
+        """Top-level messages, newest first, at or after ``oldest``."""
+        channel = need(args, "channel", "channel_not_found")
+        oldest = float(args.get("oldest") or 0)
+        found = [m for m in self.messages(channel) if float(m["ts"]) >= oldest]
+        return self._listed(found[::-1], args)
+
+    def _conversations_replies(self, args: Args) -> Args:
+        """A thread: its parent, then its replies, oldest first."""
+        channel = need(args, "channel", "channel_not_found")
+        ts = need(args, "ts", "thread_not_found")
+        self._find(channel, ts)
+        return self._listed(self.thread(channel, ts), args)
 
     def _conversations_open(self, args: Args) -> Args:
         """A direct message with one person: ``D`` + their id."""

@@ -35,6 +35,10 @@ LEASE_FAILED = (
     "The form is still open: try again, or tell your admin the error id."
 )
 LOCK_GONE = "This form no longer exists."
+FOLLOW_UP_FAILED = (
+    "Something went wrong while handling that (error id `{error_id}`). If the form is still "
+    "open, try again; if it keeps failing, tell your admin the error id."
+)
 
 REMINDER = "⏰ {people}*{title}* has waited {waited}; it expires in {left}. {link}"
 OVERDUE = "⏰ {people}*{title}* is overdue by {late}; it stays open until someone answers. {link}"

@@ -5,7 +5,7 @@ that cross those ports are in ``records``. Nothing here imports Slack or SQL.
 
 Inside: ``runs`` (claiming and replaying executions), ``timers`` (what a due timer does),
 ``access`` (who may decide or manage), ``quorum`` (reading a quorum's responses),
-``announce`` (telling the notifier after each commit), ``audit`` (the trail as a document).
+``delivery`` (showing the outbox through the notifier), ``audit`` (the trail as a document).
 """
 
 from flows.engine.access import NoDirectory
@@ -22,8 +22,18 @@ from flows.engine.outcomes import (
     Snooze,
     Snoozed,
 )
-from flows.engine.ports import Clock, Directory, Notifier, Store
-from flows.engine.records import TERMINAL, Call, Event, Execution, NewEvent, Timer, Trail
+from flows.engine.ports import Clock, Directory, Notifier, Store, Unavailable
+from flows.engine.records import (
+    TERMINAL,
+    Call,
+    Event,
+    Execution,
+    NewEvent,
+    Post,
+    Show,
+    Timer,
+    Trail,
+)
 from flows.engine.runtime import Engine, EngineConfig, UnknownFlow
 
 __all__ = [
@@ -45,14 +55,17 @@ __all__ = [
     "NoDirectory",
     "Notifier",
     "NullNotifier",
+    "Post",
     "Reading",
     "RecordingNotifier",
+    "Show",
     "Snooze",
     "Snoozed",
     "Store",
     "SystemClock",
     "Timer",
     "Trail",
+    "Unavailable",
     "UnknownFlow",
     "audit_document",
 ]

@@ -1,76 +1,72 @@
-"""Notifiers that need no surface: ``NullNotifier`` (tells no one) and ``RecordingNotifier``
-(keeps every notification, for tests and scripts). Both implement ``ports.Notifier``."""
+"""Notifiers that need no surface: ``NullNotifier`` (shows nothing) and ``RecordingNotifier``
+(keeps what it was asked to show, for tests and scripts). Both implement ``ports.Notifier``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.engine.records import Call, Execution
+from flows.engine.records import Show
 
 
 class NullNotifier:
-    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
-        pass
-
-    async def progress(self, execution: Execution, kind: str, text: str) -> None:
-        pass
-
-    async def lock_opened(self, execution: Execution, lock: Call) -> Any:
+    async def show(self, show: Show) -> Any:
         return None
-
-    async def lock_resolved(
-        self, execution: Execution, lock: Call, approvers: Sequence[str]
-    ) -> None:
-        pass
-
-    async def voted(self, execution: Execution, lock: Call, approvers: Sequence[str]) -> None:
-        pass
-
-    async def reminder(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        pass
-
-    async def escalated(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        pass
-
-    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
-        pass
 
 
 @dataclass
 class RecordingNotifier:
-    """Keeps every notification, in order, as ``(method, execution_id, detail)``. A lock is
-    "shown" at ``{"recorded": n}``, its place in ``calls``."""
+    """Keeps every message shown, in order, as ``(event, execution_id, detail)``, named as the
+    moments people see them: ``status_changed`` (the run's message; its status),
+    ``lock_opened`` (a lock's first showing; the lock), ``lock_resolved`` (a lock shown closed),
+    ``voted`` (an open lock showing a quorum's approvers), ``lock_updated`` (an open lock shown
+    again), ``progress``, ``reminder``, ``escalated``, ``snoozed``, ``ended`` (posts) and
+    ``direct``. A message is shown at ``{"recorded": n}``, its place in ``calls``."""
 
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    shows: list[Show] = field(default_factory=list)
 
-    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
-        self.calls.append(("status_changed", execution.id, execution.status))
+    async def show(self, show: Show) -> Any:
+        self.shows.append(show)
+        self.calls.append((_moment(show), show.execution.id, _detail(show)))
+        return show.location or {"recorded": len(self.calls) - 1}
 
-    async def progress(self, execution: Execution, kind: str, text: str) -> None:
-        self.calls.append(("progress", execution.id, (kind, text)))
+    def of(self, event: str, execution_id: str | None = None) -> list[Any]:
+        return [d for m, e, d in self.calls if m == event and execution_id in (None, e)]
 
-    async def lock_opened(self, execution: Execution, lock: Call) -> Any:
-        self.calls.append(("lock_opened", execution.id, lock))
-        return {"recorded": len(self.calls) - 1}
 
-    async def lock_resolved(
-        self, execution: Execution, lock: Call, approvers: Sequence[str]
-    ) -> None:
-        self.calls.append(("lock_resolved", execution.id, lock))
+def _moment(show: Show) -> str:
+    if show.kind == "run":
+        return "status_changed"
+    if show.kind == "direct":
+        return "direct"
+    if show.kind == "post":
+        kind = show.payload.get("type", "post")
+        return "ended" if kind == "ending" else str(kind)
+    lock = show.lock
+    if lock is not None and not lock.open:
+        return "lock_resolved"
+    if show.location is None:
+        return "lock_opened"
+    return "voted" if show.approvers else "lock_updated"
 
-    async def voted(self, execution: Execution, lock: Call, approvers: Sequence[str]) -> None:
-        self.calls.append(("voted", execution.id, (lock.name, list(approvers))))
 
-    async def reminder(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        self.calls.append(("reminder", execution.id, (lock.name, list(people))))
-
-    async def escalated(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        self.calls.append(("escalated", execution.id, (lock.name, list(people))))
-
-    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
-        self.calls.append(("snoozed", execution.id, (lock.name, actor, lock.deadline)))
-
-    def of(self, method: str, execution_id: str | None = None) -> list[Any]:
-        return [d for m, e, d in self.calls if m == method and execution_id in (None, e)]
+def _detail(show: Show) -> Any:
+    lock, payload = show.lock, show.payload
+    match _moment(show):
+        case "status_changed" | "ended":
+            return show.execution.status
+        case "lock_opened" | "lock_resolved" | "lock_updated":
+            return lock
+        case "voted":
+            return (lock.name if lock else None, list(show.approvers))
+        case "progress":
+            return (payload.get("level"), payload.get("text"))
+        case "reminder":
+            return (lock.name if lock else None, payload.get("people"))
+        case "escalated":
+            return (lock.name if lock else None, payload.get("to"))
+        case "snoozed":
+            return (lock.name if lock else None, payload.get("actor"), lock and lock.deadline)
+        case _:
+            return payload

@@ -12,13 +12,17 @@ from flows.engine.records import (
     Call,
     Claim,
     Closing,
-    Decided,
+    Delivery,
     Event,
     Execution,
     NewEvent,
+    Post,
+    Show,
+    ShowState,
     Timer,
     Trail,
 )
+from flows.errors import LockstepError
 
 
 class Clock(Protocol):
@@ -35,40 +39,28 @@ class Directory(Protocol):
         run's channel (``context`` is the run's: its surface's ids)? False if unknown."""
 
 
+class Unavailable(LockstepError):
+    """Raised by a notifier whose surface refuses for now (rate limited, down): nothing was
+    shown; try again after ``retry_after`` seconds (None: back off as usual)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class Notifier(Protocol):
-    """How the engine tells people what happened. Every call comes after the fact is
-    committed. A method that raises has not been delivered: the engine logs it and carries on;
-    a lock whose ``lock_opened`` failed stays unposted and the sweep offers it again, and a
-    reminder that failed is retried with backoff."""
+    """Shows people what the store says they should see. The engine's deliverer calls it for
+    each outbox row that is behind, with the state read just before (``Show``), one row at a
+    time per message and per process.
 
-    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
-        """The execution's status changed; ``waiting``: names of its open locks."""
+    Returns where the message is (JSON, kept and handed back as ``location``), or None when
+    there is nowhere to show it (a run started without a surface). Raising means not shown:
+    the row is tried again with backoff (``Unavailable`` says when), never dropped. When
+    ``retry`` is set, an earlier attempt may have posted the message (the process died, or
+    the answer was lost): look for ``key`` first and adopt what is found, so nothing is posted
+    twice. Showing the same version twice must leave the same message."""
 
-    async def progress(self, execution: Execution, kind: str, text: str) -> None:
-        """The flow called ``tracer.debug/markdown/result/warning``."""
-
-    async def lock_opened(self, execution: Execution, lock: Call) -> Any:
-        """A lock waits for a person; ``lock.form`` is its form as kodosumi JSON. Returns where
-        it is shown (JSON, kept as ``lock.message``), or None when there is nowhere to show it."""
-
-    async def lock_resolved(
-        self, execution: Execution, lock: Call, approvers: Sequence[str]
-    ) -> None:
-        """A lock was answered, rejected, expired or cancelled (``lock.status`` says which);
-        ``approvers``: a quorum lock's approvers. ``lock.message`` is where it was shown."""
-
-    async def voted(self, execution: Execution, lock: Call, approvers: Sequence[str]) -> None:
-        """A quorum lock took a response and waits for more; ``approvers`` approved so far."""
-
-    async def reminder(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        """Nudge about a lock still open (past its deadline when ``lock.deadline`` is past);
-        ``people`` may answer it (named approvers, and those added by escalation)."""
-
-    async def escalated(self, execution: Execution, lock: Call, people: Sequence[str]) -> None:
-        """``people`` (user ids, or ``S…`` user groups) may now answer; tell them."""
-
-    async def snoozed(self, execution: Execution, lock: Call, actor: str | None) -> None:
-        """``actor`` pushed the lock's deadline back; ``lock.deadline`` is the new one."""
+    async def show(self, show: Show) -> Any: ...
 
 
 class Store(Protocol):
@@ -125,10 +117,19 @@ class Store(Protocol):
         result: Any,
         error: str | None,
         event: NewEvent,
+        posts: Sequence[Post] = (),
     ) -> bool:
-        """End an execution ``owner`` holds; its open calls and pending timers end with it."""
+        """End an execution ``owner`` holds; its open calls and pending timers end with it.
+        Its message and its open locks' are shown again; ``posts`` are added."""
 
-    async def cancel(self, execution_id: str, now: float, reason: str, event: NewEvent) -> bool:
+    async def cancel(
+        self,
+        execution_id: str,
+        now: float,
+        reason: str,
+        event: NewEvent,
+        posts: Sequence[Post] = (),
+    ) -> bool:
         """End a live execution from outside; False if it had already ended."""
 
     # calls
@@ -141,8 +142,10 @@ class Store(Protocol):
         new_timers: Sequence[dict[str, Any]] = (),
         new_events: Sequence[NewEvent] = (),
         progress: int = 0,
+        posts: Sequence[Post] = (),
     ) -> None:
-        """Record facts of a running execution (steps, progress, locks)."""
+        """Record facts of a running execution (steps, progress, locks, with a message for each
+        new lock) and the ``posts`` they make."""
 
     async def call(self, call_id: str) -> Call | None: ...
 
@@ -162,20 +165,20 @@ class Store(Protocol):
         comment: str | None = None,
         event: NewEvent,
         claim: Claim | None = None,
-    ) -> Decided | None:
+    ) -> Execution | None:
         """Close an open call and wake its execution (claimed for ``claim`` when no live
-        process holds it). Exactly one caller gets the execution back, with where the call is
-        shown; the rest get None."""
-
-    async def mark_posted(self, call_id: str, message: Any) -> Call | None:
-        """A surface has shown this lock at ``message``; returns the lock as it now stands."""
-
-    async def unposted_locks(self, created_before: float, limit: int = 100) -> list[Call]:
-        """Open locks no surface has shown, created before ``created_before``."""
+        process holds it); the call's message is shown again. Exactly one caller gets the
+        execution back; the rest get None."""
 
     # events
 
     async def append(self, execution_id: str, now: float, *new: NewEvent) -> None: ...
+
+    async def refuse(
+        self, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
+    ) -> None:
+        """Record a refused answer (``event``); the lock's message shows ``draft`` (errors and
+        values) until the lock is decided."""
 
     async def events(self, execution_id: str) -> list[Event]:
         """Oldest first."""
@@ -204,11 +207,49 @@ class Store(Protocol):
         """Fire timers that close their call, each exactly once across processes: the ids of
         the timers this caller fired, with the execution each woke."""
 
-    async def fire_only(self, timer: Timer, now: float) -> bool:
-        """Fire a timer that closes nothing (a reminder): True for the one caller that does."""
+    async def fire_only(
+        self,
+        timer: Timer,
+        now: float,
+        posts: Sequence[Post] = (),
+        new_events: Sequence[NewEvent] = (),
+        new_timers: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """Fire a timer that closes nothing (a reminder), with what it says, means and plans
+        next: True for the one caller that does."""
 
-    async def retry_timer(self, timer: Timer, due_at: float) -> None:
-        """A fired timer whose action failed goes back to pending, due at ``due_at``."""
-
-    async def snooze(self, call_id: str, by: float, now: float, event: NewEvent) -> Call | None:
+    async def snooze(
+        self, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post] = ()
+    ) -> Call | None:
         """Push an open lock's deadline (and its deadline timer) back; None if not open."""
+
+    # the outbox
+
+    async def claim_deliveries(
+        self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
+    ) -> list[Delivery]:
+        """Take due rows (of one ``execution``, or any) for ``owner`` until ``now + lease``,
+        oldest first; a run's new messages in order. Each claim counts as an attempt."""
+
+    async def show_states(
+        self, rows: Sequence[tuple[int, str, str | None]]
+    ) -> dict[int, ShowState]:
+        """What each ``(row id, execution id, call id)`` shows, read together."""
+
+    async def delivered(
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+    ) -> dict[int, int]:
+        """``owner`` showed each ``(row id, version, where)``. Returns the rows whose state
+        changed meanwhile, with the version to show now (``owner`` keeps their lease); the
+        others are settled."""
+
+    async def retry_delivery(
+        self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
+    ) -> None:
+        """Give a claimed row back, due again at ``due_at``; ``tried`` False: not attempted."""
+
+    async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
+        """``owner`` is still showing these rows: extend its lease until ``until``."""
+
+    async def backlog(self, now: float) -> tuple[int, float | None]:
+        """How many rows wait to be shown, and how long the oldest has waited."""

@@ -60,8 +60,6 @@ class Call(_Frozen):
     deadline: float | None
     created_at: float
     decided_at: float | None
-    posted: bool
-    message: Any
     policy: Any = None
 
     @property
@@ -100,11 +98,70 @@ class Timer(_Frozen):
     payload: Any
 
 
-class Decided(NamedTuple):
-    """A call closed by this caller: the execution it woke, and where the call is shown."""
+class Post(_Frozen):
+    """A message to add where people see the run: ``kind`` ``post`` goes into the run's thread,
+    ``direct`` to one person (``payload["to"]``). ``key`` names it for good: a post is shown
+    once however often its delivery is tried. ``payload`` says what to show."""
 
+    key: str
+    kind: Literal["post", "direct"] = "post"
+    call_id: str | None = None
+    payload: dict[str, Any]
+
+
+class Delivery(_Frozen):
+    """An outbox row claimed for showing: ``version`` is what to show (or newer), ``location``
+    where it is already shown (None: not yet), ``thread`` where its run's thread is (for a row
+    in it; ``thread_ready`` False: the run's message is not shown yet), ``lock_at`` where its
+    lock is shown. ``attempts`` above 1: an earlier attempt may have posted it already."""
+
+    id: int
+    key: str
+    execution_id: str
+    call_id: str | None
+    kind: Literal["run", "lock", "post", "direct"]
+    payload: Any
+    version: int
+    location: Any
+    attempts: int
+    thread: Any = None
+    thread_ready: bool = False
+    lock_at: Any = None
+
+
+class Show(_Frozen):
+    """One message to show, with the state it shows, read when it is shown: the run's message
+    (``run``: ``execution``, its flow's ``summary`` and the locks it is ``waiting`` on), a lock's
+    (``lock``: ``lock``, a quorum's ``approvers``, a refused answer's ``payload`` while it is
+    open), a post in the run's thread or a direct message (``payload`` says what; ``lock`` the
+    lock it is about). ``location``: where this message already is (None: not yet);
+    ``thread``: where the run's message is; ``lock_at``: where the lock's message is. ``retry``:
+    an earlier attempt may have posted it already, so look for ``key`` before posting again."""
+
+    key: str
+    kind: Literal["run", "lock", "post", "direct"]
     execution: Execution
-    message: Any
+    summary: str = ""
+    lock: Call | None = None
+    waiting: list[str] = []
+    approvers: list[str] = []
+    payload: dict[str, Any] = {}
+    location: Any = None
+    thread: Any = None
+    lock_at: Any = None
+    retry: bool = False
+
+
+class ShowState(NamedTuple):
+    """What an outbox row shows, as the store has it now: the run, the call (if the row is
+    about one), the names of the locks the run waits on, the call's quorum responses, and the
+    row's own payload."""
+
+    execution: Execution | None
+    call: Call | None
+    waiting: list[str]
+    votes: list[Event]
+    payload: Any
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ execution in this process, and across processes through the store's claims with 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -18,9 +19,8 @@ from typing import Any, NoReturn
 
 from flows.app import Registry, call, resolve
 from flows.codec import decode, encode
-from flows.engine.announce import Announcer
 from flows.engine.ports import Clock, Store
-from flows.engine.records import Call, Claim, Execution, NewEvent
+from flows.engine.records import Call, Claim, Execution, NewEvent, Post
 from flows.errors import (
     FlowConfigError,
     LockCancelled,
@@ -36,6 +36,7 @@ from flows.tracer import Tracer
 
 log = logging.getLogger("lockstep.engine")
 SETTLE_ROUNDS = 3  # loop turns a run gets to open sibling locks before it is parked
+IDEMPOTENCY_KEY = "idempotency_key"  # a step function that names it gets a key for its effect
 
 
 def new_id() -> str:
@@ -59,7 +60,7 @@ class Setup:
     store: Store
     clock: Clock
     registry: Registry
-    announce: Announcer
+    soon: Callable[[str], None]  # the run's state changed: show it
     owner: str
     default_timeout: float
     heartbeat_interval: float
@@ -86,7 +87,6 @@ class Replay:
         self.new_calls: list[dict[str, Any]] = []
         self.new_timers: list[dict[str, Any]] = []
         self.new_events: list[NewEvent] = []
-        self.opened_locks: list[str] = []
         self.waiting = 0
         self.in_step = 0
         self.changed = asyncio.Event()
@@ -122,7 +122,6 @@ class Replay:
             timer_kind = "deadline" if kind == "lock" else "wake"
             self.new_timers.append(timer_row(self.execution.id, row["id"], timer_kind, deadline))
         if kind == "lock":
-            self.opened_locks.append(name)
             detail = {"name": name, "deadline": deadline}
             self.new_events.append(NewEvent(kind="lock_opened", call_id=row["id"], detail=detail))
         return str(row["id"])
@@ -137,12 +136,6 @@ class Replay:
         extra += [(opened + e.after, "escalate", {"to": list(e.to)}) for e in policy.escalate]
         for due_at, kind, payload in extra:
             self.new_timers.append(timer_row(self.execution.id, lock_id, kind, due_at, payload))
-
-    def waiting_on(self) -> list[str]:
-        """The names of the locks open once this replay parks: recorded ones still open, and
-        those it opened."""
-        names = [c.name for c in self.recorded.values() if c.kind == "lock" and c.open]
-        return names + self.opened_locks
 
     def take_new(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[NewEvent]]:
         taken = self.new_calls, self.new_timers, self.new_events
@@ -209,6 +202,8 @@ class Replay:
                 raise StepFailed(f"step {name!r} failed: {recorded.result}")
             return decode(recorded.result)
         seq = self.seq
+        if _takes(fn, IDEMPOTENCY_KEY) and IDEMPOTENCY_KEY not in kwargs:
+            kwargs = {**kwargs, IDEMPOTENCY_KEY: f"{self.execution.id}-{seq}"}
         self.in_step += 1
         try:
             result = fn(*args, **kwargs)
@@ -253,10 +248,14 @@ class Replay:
         if index < self.progress_recorded:
             return  # announced by an earlier run
         now = self.setup.clock.now()
+        eid = self.execution.id
         event = NewEvent(kind="progress", detail={"level": kind, "text": text})
-        await self.setup.store.add(self.execution.id, now, new_events=[event], progress=1)
+        post = Post(
+            key=f"progress:{eid}:{index}", payload={"type": "progress", "level": kind, "text": text}
+        )
+        await self.setup.store.add(eid, now, new_events=[event], progress=1, posts=[post])
         self.progress_recorded += 1
-        await self.setup.announce.progress(self.execution, kind, text)
+        self.setup.soon(eid)
 
 
 class Runs:
@@ -395,7 +394,7 @@ class Runs:
             now = self.setup.clock.now()
             await self.setup.store.add(run.execution.id, now, new_calls, new_timers, new_events)
             self.timers_added(new_timers)
-            await self._announce_opened(run.execution, new_calls)
+            self.setup.soon(run.execution.id)
 
     async def _park(self, run: Replay) -> bool:
         setup = self.setup
@@ -407,16 +406,8 @@ class Runs:
             new_calls, new_timers, new_events, awaiting,
         )  # fmt: skip
         self.timers_added(new_timers)
-        current = run.execution.model_copy(update={"status": "awaiting", "updated_at": now})
-        await self._announce_opened(current, new_calls)
-        if released:
-            await setup.announce.status(current, run.waiting_on())
+        setup.soon(run.execution.id)
         return released
-
-    async def _announce_opened(self, execution: Execution, new_calls: list[dict[str, Any]]) -> None:
-        for row in new_calls:
-            if row["kind"] == "lock":
-                await self.setup.announce.opened(execution, Call.model_validate(row))
 
     async def _end(self, run: Replay, status: str, result: Any, error: str | None) -> bool:
         await self._flush(run)
@@ -424,11 +415,22 @@ class Runs:
         now = setup.clock.now()
         event = NewEvent(kind=status, detail={"error": error} if error else None)
         eid = run.execution.id
-        if await setup.store.finish(eid, setup.owner, now, status, result, error, event):
-            ended = await setup.store.execution(eid)
-            if ended:
-                await setup.announce.status(ended)
+        ending = [ending_post(eid)]
+        if await setup.store.finish(eid, setup.owner, now, status, result, error, event, ending):
+            setup.soon(eid)
         return True
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+
+
+def ending_post(execution_id: str) -> Post:
+    """The run's last word in its thread: its result, or why it stopped."""
+    return Post(key=f"end:{execution_id}", payload={"type": "ending"})
 
 
 def _describe(exc: BaseException) -> str:

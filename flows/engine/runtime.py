@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,8 @@ from flows.app import FlowApp, Launch, Registry, Request, Response, approvers, c
 from flows.codec import decode, encode
 from flows.engine import access, quorum
 from flows.engine.access import NoDirectory, Refusal
-from flows.engine.announce import Announcer
 from flows.engine.clock import SystemClock
+from flows.engine.delivery import Deliverer
 from flows.engine.notifiers import NullNotifier
 from flows.engine.outcomes import (
     Access,
@@ -35,8 +35,8 @@ from flows.engine.outcomes import (
     Snoozed,
 )
 from flows.engine.ports import Clock, Directory, Notifier, Store
-from flows.engine.records import Call, Execution, NewEvent, Timer, Trail
-from flows.engine.runs import Runs, Setup, new_id
+from flows.engine.records import Call, Execution, NewEvent, Post, Timer, Trail
+from flows.engine.runs import Runs, Setup, ending_post, new_id
 from flows.engine.timers import Timers, escalated_to
 from flows.errors import FlowConfigError, InputsError, LockstepError, NotStorable
 from flows.forms import Model, redacted
@@ -45,15 +45,13 @@ from flows.policy import DEFAULT_TIMEOUT, Policy
 
 log = logging.getLogger("lockstep.engine")
 BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
-OUTBOX_GRACE = 10.0  # seconds a lock may take to be shown before the sweep offers it again
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     default_timeout: float = DEFAULT_TIMEOUT
-    heartbeat_interval: float = 10.0
-    claim_ttl: float = 60.0  # a claim whose heartbeat is older than this is taken over
-    outbox_grace: float = OUTBOX_GRACE
+    heartbeat_interval: float = 2.0
+    claim_ttl: float = 8.0  # a claim whose heartbeat is older than this is taken over
 
 
 class UnknownFlow(LockstepError, LookupError):
@@ -76,10 +74,12 @@ class Engine:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._store = store
         self._directory: Directory = directory or NoDirectory()
-        self._announce = Announcer(notifier or NullNotifier(), store)
+        self._deliver = Deliverer(
+            store, notifier or NullNotifier(), self.clock, self.registry, self.owner
+        )
         config = self.config
         setup = Setup(
-            store, self.clock, self.registry, self._announce, self.owner,
+            store, self.clock, self.registry, self._deliver.soon, self.owner,
             config.default_timeout, config.heartbeat_interval, config.claim_ttl,
         )  # fmt: skip
         self._runs = Runs(setup)
@@ -133,7 +133,7 @@ class Engine:
             row, NewEvent(kind="started", actor=request.user, detail=detail)
         )
         if execution:  # created claimed by this process: it runs at once
-            await self._announce.status(execution)
+            self._deliver.soon(eid)
             self._runs.wake(eid, execution)
         return eid
 
@@ -176,8 +176,12 @@ class Engine:
             )
             result = encode(value)
         except InputsError as exc:
+            shown = _shown(form, inputs)
             detail = {"inputs": redacted(form, _loose(inputs)), "errors": exc.wire()}
-            await self._record(lock, NewEvent(kind="invalid", actor=actor, detail=detail))
+            invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
+            draft = {"errors": exc.wire(), "values": shown}
+            await self._store.refuse(lock.execution_id, self.clock.now(), invalid, lock.id, draft)
+            self._deliver.soon(lock.execution_id)
             return Decision(Answer.INVALID, lock, errors=exc.wire(), responses=earlier)
         except Exception:
             error_id = secrets.token_hex(4)
@@ -222,12 +226,12 @@ class Engine:
                 return Snoozed(Snooze.FORBIDDEN, lock, refused.allowed)
         now = self.clock.now()
         event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
-        snoozed = await self._store.snooze(lock.id, policy.snooze, now, event)
+        said = Post(key=f"snooze:{lock.id}:{now}", call_id=lock.id,
+                    payload={"type": "snoozed", "actor": actor})  # fmt: skip
+        snoozed = await self._store.snooze(lock.id, policy.snooze, now, event, [said])
         if snoozed is None:
             return Snoozed(Snooze.DECIDED, await self.lock(lock.id))
-        execution = await self._store.execution(snoozed.execution_id)
-        if execution is not None:
-            await self._announce.tell("snoozed", execution, snoozed, actor)
+        self._deliver.soon(lock.execution_id)
         return Snoozed(Snooze.SNOOZED, snoozed)
 
     async def cancel(
@@ -246,15 +250,10 @@ class Engine:
         now = self.clock.now()
         why = reason or f"cancelled by {actor or 'someone'}"
         event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
-        open_locks = [c for c in await self._store.calls(execution_id, open_only=True)]
-        if not await self._store.cancel(execution_id, now, why, event):
+        if not await self._store.cancel(execution_id, now, why, event, [ending_post(execution_id)]):
             return Cancelled(Cancel.ENDED, await self._store.execution(execution_id) or execution)
+        self._deliver.soon(execution_id)
         ended = await self._store.execution(execution_id) or execution
-        for lock in open_locks:
-            if lock.kind == "lock":
-                closed = lock.model_copy(update={"status": "cancelled", "decided_at": now})
-                await self._announce.resolved(ended, closed)
-        await self._announce.status(ended)
         return Cancelled(Cancel.CANCELLED, ended)
 
     # reading --------------------------------------------------------------------------------
@@ -306,18 +305,18 @@ class Engine:
         """Fire every timer due now (lock deadlines, reminders, durable sleeps)."""
         return await self._timers.fire_many(await self._store.due_timers(self.clock.now(), limit))
 
-    async def sweep(self, *, grace: float | None = None) -> None:
-        """Periodic upkeep: due timers, runs whose process died, locks never shown (their
-        ``lock_opened`` failed and they are older than ``grace``, by default the config's),
-        and the store's housekeeping."""
+    async def sweep(self) -> None:
+        """Periodic upkeep: due timers, runs whose process died, whatever people should see
+        and do not yet (deliveries that failed or whose process died), and the store's
+        housekeeping."""
         await self.fire_due()
         await self._runs.recover()
-        before = self.clock.now() - (self.config.outbox_grace if grace is None else grace)
-        for lock in await self._store.unposted_locks(created_before=before):
-            execution = await self._store.execution(lock.execution_id)
-            if execution is not None:
-                await self._announce.opened(execution, lock)
+        self._deliver.drain()
         await self._store.checkpoint()
+
+    async def backlog(self) -> tuple[int, float | None]:
+        """How many messages wait to be shown, and how long the oldest has waited."""
+        return await self._store.backlog(self.clock.now())
 
     async def recover(self) -> int:
         """Wake executions that have work and no live owner (a crashed process's runs)."""
@@ -326,17 +325,21 @@ class Engine:
     # lifecycle ------------------------------------------------------------------------------
 
     async def settled(self, execution_id: str) -> None:
-        """Wait until this process has nothing left to do for the execution."""
+        """Wait until this process has nothing left to do for the execution (running it, and
+        showing what it did)."""
         await self._runs.settled(execution_id)
+        await self._deliver.idle(execution_id)
 
     async def idle(self) -> None:
-        """Wait until this process runs nothing."""
+        """Wait until this process runs and shows nothing."""
         await self._runs.idle()
+        await self._deliver.idle()
 
     async def close(self) -> None:
-        """Stop in-flight runs. Nothing is lost: their claims go stale and another process (or
-        this one, restarted) takes them over."""
+        """Stop in-flight runs and deliveries. Nothing is lost: their claims and leases go
+        stale and another process (or this one, restarted) takes them over."""
         await self._runs.close()
+        await self._deliver.close()
 
     # behind the door ------------------------------------------------------------------------
 
@@ -380,22 +383,19 @@ class Engine:
         comment: str | None,
         kind: str,
         detail: Any,
-        approved_by: Sequence[str] = (),
     ) -> Decision:
-        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run.
-        ``approved_by``: a quorum's approvers, shown with the decision."""
+        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run."""
         now = self.clock.now()
         event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
-        won = await self._store.decide(
+        execution = await self._store.decide(
             lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
             claim=self._runs.setup.claim(),
         )  # fmt: skip
-        if won is None:
+        if execution is None:
             return Decision(Answer.DECIDED, await self.lock(lock.id))
-        execution, message = won
         change = {"status": status, "result": result, "actor": actor, "comment": comment}
-        decided = lock.model_copy(update=change | {"decided_at": now, "message": message})
-        await self._announce.resolved(execution, decided, approved_by)
+        decided = lock.model_copy(update=change | {"decided_at": now})
+        self._deliver.soon(lock.execution_id)
         self._runs.wake(lock.execution_id, execution)
         return Decision(Answer.ACCEPTED if status == "resolved" else Answer.REJECTED, decided)
 
@@ -414,10 +414,10 @@ class Engine:
             return Decision(Answer.REPEAT, lock, responses=so_far)
         people = approvers(so_far)
         if len(people) < policy.quorum:
-            await self._announce.voted(lock, people)
+            self._deliver.soon(lock.execution_id)
             return Decision(Answer.COUNTED, lock, responses=so_far)
         decided = await self._decide(
-            lock, "resolved", result, actor, None, "quorum", {"approvers": people}, people
+            lock, "resolved", result, actor, None, "quorum", {"approvers": people}
         )
         return Decision(decided.outcome, decided.lock, responses=so_far)
 
@@ -429,8 +429,15 @@ class Engine:
         if voted is None:
             return Decision(Answer.DECIDED, await self.lock(lock.id))
         so_far = tuple(quorum.response(e) for e in voted[1])
-        await self._announce.voted(lock, approvers(so_far))
+        self._deliver.soon(lock.execution_id)
         return Decision(Answer.COUNTED, lock, responses=so_far)
+
+
+def _shown(form: Model, values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a refused answer's message shows again: the values typed, but for passwords."""
+    secret = {e.name for e in form.inputs if e.type == "password"}
+    loose = _loose({k: v for k, v in values.items() if k not in secret})
+    return loose if isinstance(loose, dict) else {}
 
 
 def _loose(values: Mapping[str, Any]) -> Any:

@@ -1,7 +1,7 @@
 """What a due timer does. Deadlines close their lock as the lock's policy says (expired,
 rejected, or approved with a default) or, for ``keep``, leave it open and nudge; reminders and
-escalations nudge. Every timer fires once across processes (its own compare-and-set); a nudge
-that cannot be delivered goes back to pending with a backoff, so it is never lost."""
+escalations nudge. Every timer fires once across processes (its own compare-and-set), and its
+nudge is an outbox post written with the firing, so it is shown once and never lost."""
 
 from __future__ import annotations
 
@@ -10,17 +10,12 @@ from collections.abc import Sequence
 
 from flows.codec import encode
 from flows.engine.ports import Store
-from flows.engine.records import Call, Closing, NewEvent, Timer
+from flows.engine.records import Call, Closing, NewEvent, Post, Timer
 from flows.engine.runs import Runs, timer_row
 from flows.policy import Policy, next_overdue_reminder
 
 log = logging.getLogger("lockstep.timers")
 NO_ANSWER = "no answer by the deadline"
-
-
-def backoff(attempts: int) -> float:
-    """Seconds before a failed nudge is tried again: 5 s, 10 s, 20 s ... at most 10 min."""
-    return float(min(600, 5 * 2 ** max(0, attempts - 1)))
 
 
 def closing(timer: Timer, call: Call | None) -> Closing | None:
@@ -67,56 +62,58 @@ class Timers:
                 nudges.append((timer, call))
             else:
                 closes.append(close)
-        fired = await self._close(closes, found) if closes else 0
+        fired = await self._close(closes) if closes else 0
         for timer, call in nudges:
             fired += await self._nudge(timer, call)
         return fired
 
-    async def _close(self, closes: list[Closing], calls: dict[str, Call]) -> int:
+    async def _close(self, closes: list[Closing]) -> int:
         setup = self.setup
         now = setup.clock.now()
         woken = await setup.store.fire_closing(closes, now, setup.claim())
         for close in closes:
             execution = woken.get(close.timer.id)
-            call = calls.get(close.timer.call_id or "")
             if execution is None:
                 continue
-            if call is not None and call.kind == "lock":
-                change = {"status": close.status, "result": close.result, "decided_at": now}
-                closed = call.model_copy(update=change | {"comment": close.comment})
-                await setup.announce.resolved(execution, closed)
+            setup.soon(close.timer.execution_id)
             self.runs.wake(close.timer.execution_id, execution)
         return len(woken)
 
     async def _nudge(self, timer: Timer, lock: Call | None) -> bool:
+        """A reminder or an escalation: a post in the thread (and direct messages), written
+        with the firing."""
         setup = self.setup
         store, now = setup.store, setup.clock.now()
-        if not await store.fire_only(timer, now):
-            return False
         if lock is None or not lock.open:
-            return False  # answered meanwhile: nothing to say
-        execution = await store.execution(lock.execution_id)
-        if execution is None:
-            return False
+            return await store.fire_only(timer, now)  # answered meanwhile: nothing to say
         policy = Policy.from_json(lock.policy)
-        named = [p for p in policy.approvers if p != "channel"]
-        people = named + [p for p in await escalated_to(store, lock) if p not in named]
+        new_timers: list[dict[str, object]] = []
         if timer.kind == "escalate":
             to = list((timer.payload or {}).get("to", []))
             event = NewEvent(kind="escalated", call_id=lock.id, detail={"to": to})
-            told = await setup.announce.tell("escalated", execution, lock, to)
+            posts = [Post(key=f"escalate:{timer.id}", call_id=lock.id,
+                          payload={"type": "escalated", "to": to})]  # fmt: skip
+            posts += [
+                Post(
+                    key=f"escalate:{timer.id}:{person}",
+                    kind="direct",
+                    call_id=lock.id,
+                    payload={"type": "escalated_dm", "to": person},
+                )
+                for person in to
+            ]
         else:
+            named = [p for p in policy.approvers if p != "channel"]
+            people = named + [p for p in await escalated_to(store, lock) if p not in named]
             overdue = lock.deadline is not None and now >= lock.deadline
             if overdue and policy.on_timeout == "keep":
-                again = timer_row(
-                    lock.execution_id, lock.id, "remind", next_overdue_reminder(policy, now)
-                )
-                await store.add(lock.execution_id, now, new_timers=[again])
-                self.runs.timers_added([again])
+                at = next_overdue_reminder(policy, now)
+                new_timers.append(timer_row(lock.execution_id, lock.id, "remind", at))
             event = NewEvent(kind="overdue" if overdue else "reminded", call_id=lock.id)
-            told = await setup.announce.tell("reminder", execution, lock, people)
-        if told:
-            await store.append(lock.execution_id, now, event)
-        else:
-            await store.retry_timer(timer, now + backoff(timer.attempts + 1))
-        return told
+            posts = [Post(key=f"remind:{timer.id}", call_id=lock.id,
+                          payload={"type": "reminder", "people": people})]  # fmt: skip
+        fired = await store.fire_only(timer, now, posts, [event], new_timers)
+        if fired:
+            self.runs.timers_added(new_timers)
+            setup.soon(lock.execution_id)
+        return fired

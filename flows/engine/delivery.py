@@ -1,0 +1,224 @@
+"""Showing what the store says people should see: the outbox's deliverer.
+
+Every state change writes or bumps its outbox rows in its own transaction (``store``); this
+shows them through the ``Notifier``. Right after a change, the rows of that run go at once
+(``soon``); the periodic sweep (``drain``) takes anything still behind, oldest first: rows whose
+delivery failed (after their backoff), and rows of a process that died. A row is shown by one
+deliverer at a time (a lease in the store), so its updates go in order, and it records the
+version it showed, so a lost update is shown again and a late one never goes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import Any
+
+from flows.app import Registry, approvers
+from flows.engine.ports import Clock, Notifier, Store, Unavailable
+from flows.engine.quorum import response
+from flows.engine.records import Delivery, Show, ShowState
+
+log = logging.getLogger("lockstep.delivery")
+LEASE = 6.0  # seconds a deliverer holds a row unless it renews it: a dead one's go soon
+RENEW = 2.0  # seconds between renewals while a delivery takes long
+BATCH = 50
+CONCURRENCY = 8  # runs shown at once; a run's own rows go one after another
+MAX_BACKOFF = 600.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before a failed row is tried again: 1 s, 2 s, 4 s ... at most 10 min."""
+    return min(MAX_BACKOFF, float(2 ** max(0, min(attempts - 1, 20))))
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        registry: Registry,
+        owner: str,
+        lease: float = LEASE,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.registry = registry
+        self.owner = owner
+        self.lease = lease
+        self._gate = asyncio.Semaphore(CONCURRENCY)
+        self._tasks: dict[str | None, asyncio.Task[None]] = {}  # by run id (None: any run)
+        self._wanted: dict[str | None, bool] = {}  # run id -> another pass wanted
+        self._retry: asyncio.TimerHandle | None = None
+
+    # asking -------------------------------------------------------------------------------
+
+    def soon(self, execution_id: str) -> None:
+        """A run's state changed: show its rows now."""
+        self._pass(execution_id)
+
+    def drain(self) -> None:
+        """Show every row that is due, oldest first."""
+        self._pass(None)
+
+    def _pass(self, execution_id: str | None) -> None:
+        if execution_id in self._wanted:
+            self._wanted[execution_id] = True  # running: it goes round once more
+            return
+        self._wanted[execution_id] = False
+        task = asyncio.create_task(self._passes(execution_id))
+        self._tasks[execution_id] = task
+
+    async def idle(self, execution_id: str | None = None) -> None:
+        """Wait until this process is showing nothing (of ``execution_id``, if given)."""
+        while True:
+            if execution_id is not None:  # the run's own pass, and a pass over every run
+                found = (self._tasks.get(execution_id), self._tasks.get(None))
+                waiting = [t for t in found if t is not None]
+            else:
+                waiting = list(self._tasks.values())
+            if not waiting:
+                return
+            await asyncio.gather(*map(asyncio.shield, waiting), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # showing ------------------------------------------------------------------------------
+
+    async def _passes(self, execution_id: str | None) -> None:
+        try:
+            while True:
+                try:
+                    full = await self._once(execution_id)
+                except Exception:
+                    log.exception("delivery pass failed; the sweep tries again")
+                    full = False
+                if not full and not self._wanted.get(execution_id):
+                    return
+                self._wanted[execution_id] = False
+        finally:
+            self._wanted.pop(execution_id, None)
+            self._tasks.pop(execution_id, None)
+
+    async def _once(self, execution_id: str | None) -> bool:
+        """One batch; True when it was full (more may be due). The batch's state is read in
+        one transaction and what was shown recorded in one; a row whose state changed while it
+        was being shown goes round again."""
+        now = self.clock.now()
+        rows = await self.store.claim_deliveries(self.owner, now, self.lease, BATCH, execution_id)
+        renewal = asyncio.create_task(self._renew([row.id for row in rows]))
+        try:
+            pending = rows
+            while pending:
+                pending = await self._show_all(pending, execution_id)
+        finally:
+            renewal.cancel()
+        return len(rows) == BATCH
+
+    async def _show_all(self, rows: list[Delivery], target: str | None) -> list[Delivery]:
+        """Show ``rows``; returns those to show again (their state moved on meanwhile)."""
+        states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
+        chains: dict[str, list[Delivery]] = {}
+        for row in rows:
+            chains.setdefault(row.execution_id, []).append(row)
+        shown: list[tuple[Delivery, Any]] = []
+        await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
+        marks = [(row.id, row.version, where) for row, where in shown]
+        behind = await self.store.delivered(self.owner, marks, self.clock.now())
+        for eid in {row.execution_id for row, _ in shown if row.location is None} - {target}:
+            self.soon(eid)  # its new messages may have waited behind this one
+        return [
+            row.model_copy(update={"version": behind[row.id], "location": where, "attempts": 0})
+            for row, where in shown
+            if row.id in behind
+        ]
+
+    async def _renew(self, row_ids: list[int]) -> None:
+        """Keep the lease on rows being shown, however long Slack takes."""
+        while True:
+            await asyncio.sleep(RENEW)
+            until = self.clock.now() + self.lease
+            await self.store.renew_deliveries(row_ids, self.owner, until)
+
+    async def _chain(
+        self,
+        chain: list[Delivery],
+        states: dict[int, ShowState],
+        shown: list[tuple[Delivery, Any]],
+    ) -> None:
+        """A run's rows, in order; the first that fails holds back the new ones behind it."""
+        async with self._gate:
+            thread, ready = chain[0].thread, chain[0].thread_ready
+            failed = False
+            for row in chain:
+                if failed and row.location is None and row.kind not in ("run", "direct"):
+                    await self._give_back(row, self.clock.now(), None, tried=False)
+                    continue  # a new message waits for the ones before it
+                if row.kind in ("lock", "post") and not ready:
+                    await self._give_back(row, self.clock.now() + 1, None, tried=False)
+                    failed = True  # its run's message is not shown yet
+                    continue
+                row = row.model_copy(update={"thread": thread, "thread_ready": ready})
+                try:
+                    show = self._show(row, states[row.id])
+                    where = None if show is None else await self.notifier.show(show)
+                except Exception as exc:
+                    await self._failed(row, exc)
+                    failed = True
+                    continue
+                shown.append((row, where))
+                if row.kind == "run":
+                    thread, ready = where, True
+
+    def _show(self, row: Delivery, state: ShowState) -> Show | None:
+        """What to show for ``row``; None: nothing (its run or lock is gone, or its run is
+        shown nowhere)."""
+        execution, lock, waiting, votes, payload = state
+        if execution is None or (row.call_id and lock is None):
+            return None
+        if row.kind in ("lock", "post") and row.thread is None:
+            return None  # the run is shown nowhere, so is its thread
+        spec = self.registry.entries.get(execution.flow)
+        return Show(
+            key=row.key, kind=row.kind, execution=execution, summary=spec.summary if spec else "",
+            lock=lock, waiting=waiting, approvers=approvers([response(v) for v in votes]),
+            payload=payload if isinstance(payload, dict) else {}, location=row.location,
+            thread=row.thread, lock_at=row.lock_at, retry=row.attempts > 1,
+        )  # fmt: skip
+
+    async def _failed(self, row: Delivery, exc: Exception) -> None:
+        now = self.clock.now()
+        after = exc.retry_after if isinstance(exc, Unavailable) else None
+        wait = backoff(row.attempts) if after is None or not math.isfinite(after) else after
+        log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
+                    row.attempts, wait, exc)  # fmt: skip
+        await self._give_back(row, now + max(0.0, wait), f"{type(exc).__name__}: {exc}", True)
+
+    async def _give_back(
+        self, row: Delivery, due_at: float, error: str | None, tried: bool
+    ) -> None:
+        await self.store.retry_delivery(row.id, self.owner, due_at, error, tried, self.clock.now())
+        self._remind_at(due_at)
+
+    def _remind_at(self, due_at: float) -> None:
+        """Drain again once ``due_at`` comes (the sweep would, later)."""
+        delay = max(0.0, due_at - self.clock.now())
+        loop = asyncio.get_running_loop()
+        if self._retry is not None and self._retry.when() <= loop.time() + delay:
+            return
+        if self._retry is not None:
+            self._retry.cancel()
+        self._retry = loop.call_later(delay, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        self.drain()

@@ -1,0 +1,250 @@
+"""The outbox's transactions (see ``transactions`` for how ``SQLStore`` runs them), and the
+helpers every other transaction uses to keep it in step with the state it shows.
+
+Views (the run's message, each lock's message) are rows the store creates with the run and the
+lock and bumps whenever their state changes, in the same transaction. Posts and direct messages
+are rows the engine asks for, named by a key that makes them idempotent. The deliverer claims
+due rows under a lease (one deliverer per row across processes), shows their newest version
+and records it, or backs off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from flows.engine.records import Delivery, Post
+from store.tables import outbox
+
+RUN, LOCK = "run", "lock"
+
+
+def run_key(execution_id: str) -> str:
+    return f"run:{execution_id}"
+
+
+def lock_key(call_id: str) -> str:
+    return f"lock:{call_id}"
+
+
+def _insert(conn: Connection) -> Any:
+    """An insert that leaves a row with the same key alone (a post asked for twice)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+
+
+def _row(
+    key: str, execution_id: str, call_id: str | None, kind: str, payload: Any, now: float
+) -> dict[str, Any]:
+    return {
+        "key": key, "execution_id": execution_id, "call_id": call_id, "kind": kind,
+        "payload": payload, "version": 1, "shown": 0, "pending": True, "location": None,
+        "due_at": now, "attempts": 0, "lease_owner": None, "lease_until": None, "error": None,
+        "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def add_run(conn: Connection, execution_id: str, now: float) -> None:
+    conn.execute(_insert(conn), [_row(run_key(execution_id), execution_id, None, RUN, None, now)])
+
+
+def add_locks(conn: Connection, calls: Iterable[dict[str, Any]], now: float) -> None:
+    rows = [
+        _row(lock_key(c["id"]), c["execution_id"], c["id"], LOCK, None, now)
+        for c in calls
+        if c["kind"] == "lock"
+    ]
+    if rows:
+        conn.execute(_insert(conn), rows)
+
+
+def add_posts(conn: Connection, execution_id: str, posts: Sequence[Post], now: float) -> None:
+    rows = [_row(p.key, execution_id, p.call_id, p.kind, p.payload, now) for p in posts]
+    if rows:
+        conn.execute(_insert(conn), rows)
+
+
+_BUMP = (
+    update(outbox)
+    .where(outbox.c.key.in_(bindparam("keys", expanding=True)))
+    .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
+)
+_BUMP_DRAFT = _BUMP.values(payload=bindparam("draft"))
+
+
+def bump(conn: Connection, keys: Sequence[str], now: float) -> None:
+    """The state these views show changed: show them again."""
+    if keys:
+        conn.execute(_BUMP, {"keys": list(keys), "at": now})
+
+
+def bump_draft(conn: Connection, call_id: str, draft: Any, now: float) -> None:
+    """A lock's message shows a refused answer (``draft``: its errors and values) until the
+    lock is decided."""
+    conn.execute(_BUMP_DRAFT, {"keys": [lock_key(call_id)], "at": now, "draft": draft})
+
+
+# the deliverer ------------------------------------------------------------------------------
+
+_FREE = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < bindparam("now"))
+_EARLIER = outbox.alias("earlier")
+_BLOCKED_BEHIND = exists().where(  # an earlier new message of the run that cannot go now
+    _EARLIER.c.execution_id == outbox.c.execution_id,
+    _EARLIER.c.id < outbox.c.id,
+    _EARLIER.c.pending,
+    _EARLIER.c.shown == 0,
+    _EARLIER.c.kind != "direct",
+    or_(_EARLIER.c.due_at > bindparam("now"), _EARLIER.c.lease_until >= bindparam("now")),
+)
+_DUE = (
+    select(outbox.c.id)
+    .where(
+        outbox.c.pending,
+        outbox.c.due_at <= bindparam("now"),
+        _FREE,
+        or_(outbox.c.shown > 0, outbox.c.kind == "direct", ~_BLOCKED_BEHIND),
+    )
+    .order_by(outbox.c.id)
+    .limit(bindparam("limit"))
+)
+_DUE_OF_RUN = _DUE.where(outbox.c.execution_id == bindparam("eid"))
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.pending, _FREE)
+    .values(
+        lease_owner=bindparam("me"),
+        lease_until=bindparam("until"),
+        attempts=outbox.c.attempts + 1,
+    )
+    .returning(*outbox.c)
+)
+_DELIVERY_FIELDS = (
+    "id",
+    "key",
+    "execution_id",
+    "call_id",
+    "kind",
+    "payload",
+    "version",
+    "location",
+    "attempts",
+)
+_WHERE_SHOWN = select(outbox.c.key, outbox.c.shown, outbox.c.location).where(
+    outbox.c.key.in_(bindparam("keys", expanding=True))
+)
+
+
+def claim(
+    conn: Connection, owner: str, now: float, lease: float, limit: int, execution: str | None
+) -> list[Delivery]:
+    """Take up to ``limit`` due rows (of one ``execution``, or any) for ``owner`` until
+    ``now + lease``, oldest first. A run's new messages are taken in order: one waits while an
+    earlier one cannot go."""
+    due = _DUE if execution is None else _DUE_OF_RUN
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(conn.execute(due, {"now": now, "limit": limit, "eid": execution}).scalars())
+    if not ids:
+        return []
+    params = {"ids": ids, "me": owner, "until": now + lease, "now": now}
+    rows = sorted(conn.execute(_CLAIM, params), key=lambda r: r.id)
+    keys = {run_key(r.execution_id) for r in rows}
+    keys |= {lock_key(r.call_id) for r in rows if r.call_id}
+    places = {k: (n, at) for k, n, at in conn.execute(_WHERE_SHOWN, {"keys": sorted(keys)})}
+    found = []
+    for r in rows:
+        run_shown, thread = places.get(run_key(r.execution_id), (0, None))
+        lock_at = places.get(lock_key(r.call_id), (0, None))[1] if r.call_id else None
+        fields = {k: getattr(r, k) for k in _DELIVERY_FIELDS}
+        found.append(Delivery(**fields, thread=thread, thread_ready=run_shown > 0, lock_at=lock_at))
+    return found
+
+
+def _shown(larger: Any) -> Any:
+    return (
+        update(outbox)
+        .where(outbox.c.id == bindparam("oid"), outbox.c.lease_owner == bindparam("me"))
+        .values(
+            shown=larger(outbox.c.shown, bindparam("v")),
+            location=bindparam("where"),
+            attempts=0,
+            error=None,
+        )
+    )
+
+
+_SHOWN = {"sqlite": _shown(func.max), "postgresql": _shown(func.greatest)}
+_BEHIND = select(outbox.c.id, outbox.c.version).where(
+    outbox.c.id.in_(bindparam("ids", expanding=True)),
+    outbox.c.lease_owner == bindparam("me"),
+    outbox.c.version > outbox.c.shown,
+)
+_SETTLE = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(bindparam("ids", expanding=True)),
+        outbox.c.lease_owner == bindparam("me"),
+        outbox.c.version <= outbox.c.shown,
+    )
+    .values(pending=False, lease_owner=None, lease_until=None)
+)
+
+
+def delivered(
+    conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+) -> dict[int, int]:
+    """``owner`` showed each ``(row id, version, where)``. Returns the rows whose state
+    changed meanwhile, with their newest version (``owner`` keeps the lease to show them);
+    the rest are settled. A row whose lease was lost is left to whoever holds it."""
+    if not shown:
+        return {}
+    params = [{"oid": i, "me": owner, "v": v, "where": where} for i, v, where in shown]
+    conn.execute(_SHOWN[conn.dialect.name], params)
+    ids = [i for i, _, _ in shown]
+    behind = {int(i): int(v) for i, v in conn.execute(_BEHIND, {"ids": ids, "me": owner})}
+    conn.execute(_SETTLE, {"ids": ids, "me": owner})
+    return behind
+
+
+def retry(
+    conn: Connection,
+    row_id: int,
+    owner: str,
+    due_at: float,
+    error: str | None,
+    tried: bool,
+    now: float,
+) -> None:
+    """Give the row back, due again at ``due_at``. ``tried`` False: nothing was sent this time,
+    so the attempt does not count."""
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "due_at": due_at}
+    values["error"] = error
+    if not tried:
+        values["attempts"] = outbox.c.attempts - 1
+    conn.execute(
+        update(outbox).where(outbox.c.id == row_id, outbox.c.lease_owner == owner).values(**values)
+    )
+
+
+def renew(conn: Connection, row_ids: Sequence[int], owner: str, until: float) -> None:
+    """``owner`` is still showing these rows: keep them until ``until``."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(row_ids), outbox.c.lease_owner == owner)
+        .values(lease_until=until)
+    )
+
+
+def backlog(conn: Connection, now: float) -> tuple[int, float | None]:
+    """How many rows wait to be shown, and how long ago the oldest state among them changed."""
+    found = conn.execute(
+        select(func.count(), func.min(outbox.c.updated_at)).where(outbox.c.pending)
+    ).one()
+    return int(found[0]), (now - found[1]) if found[1] is not None else None
+
+
+def location(conn: Connection, key: str) -> Any:
+    return conn.execute(select(outbox.c.location).where(outbox.c.key == key)).scalar()
