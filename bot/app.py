@@ -100,7 +100,7 @@ class Lockstep:
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
-        notifier = SlackNotifier(client, registry, clock)
+        notifier = SlackNotifier(client, registry, clock, store.trail)
         config = EngineConfig(default_timeout=settings.default_timeout)
         engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
         handlers = Handlers(engine)

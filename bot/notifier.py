@@ -8,24 +8,32 @@ what was not shown (an unposted lock is offered again by the sweep).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render import messages, surfaces
+from bot.render import messages, outcome, surfaces
 from flows.app import Registry
-from flows.engine import Call, Clock, Execution
+from flows.engine import Call, Clock, Execution, Trail
 from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
 
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient, registry: Registry, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        registry: Registry,
+        clock: Clock,
+        trail: Callable[[str], Awaitable[Trail | None]] | None = None,
+    ) -> None:
+        """``trail``: reads a run's trail (the store's), to say how an ended run ended."""
         self.client = client
         self.registry = registry
         self.clock = clock
+        self.trail = trail
 
     @staticmethod
     def _thread(execution: Execution) -> tuple[str, str] | None:
@@ -39,20 +47,25 @@ class SlackNotifier:
         channel, ts = thread
         entry = self.registry.entries.get(execution.flow)
         summary = entry.summary if entry else execution.flow
-        text, blocks = surfaces.parent(execution, summary, [n for n in waiting if n != "sleep"])
+        if not execution.done:
+            text, blocks = surfaces.parent(execution, summary, [n for n in waiting if n != "sleep"])
+            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            return
+        # How it ended (approved, rejected...) is read from its trail: its last decision.
+        trail = await self.trail(execution.id) if self.trail else None
+        execution, calls, events = trail or (execution, [], [])
+        conclusion = outcome.conclude(execution, calls, events)
+        text, blocks = surfaces.parent(execution, summary, [], conclusion)
         await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-        if execution.done:
-            await self.client.chat_postMessage(
-                channel=channel, thread_ts=ts, text=surfaces.ending(execution)
-            )
+        forms = [entry.model.to_json() if entry and entry.model else [], *(c.form for c in calls)]
+        text, blocks = surfaces.ending(conclusion, execution.result, forms)
+        await self.client.chat_postMessage(channel=channel, thread_ts=ts, text=text, blocks=blocks)
 
     async def progress(self, execution: Execution, kind: str, text: str) -> None:
         thread = self._thread(execution)
         if thread is not None:
-            prefix = messages.WARNING_PREFIX if kind == "warning" else ""
-            await self.client.chat_postMessage(
-                channel=thread[0], thread_ts=thread[1], text=prefix + text[:3900]
-            )
+            said = surfaces.progress(kind, text)
+            await self.client.chat_postMessage(channel=thread[0], thread_ts=thread[1], text=said)
 
     async def lock_opened(self, execution: Execution, lock: Call) -> Any:
         thread = self._thread(execution)

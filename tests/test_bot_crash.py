@@ -95,10 +95,11 @@ async def test_review_survives_bot_restarts_between_steps(tmp_path: Path) -> Non
             bot.url = f"http://127.0.0.1:{process.port}/slack/events"
             await bot.click(final, "lockstep_submit", "UCAROL", checked("publish"))
             posts = await slack.wait_for("chat.postMessage", count=6, timeout=20)
-            assert posts[-1].args["text"].startswith("✅ Finished.")
+            assert posts[-1].args["text"].startswith("✅ *Approved* by <@UCAROL>")
             [parent] = slack.messages(CHANNEL)
-            assert parent["text"].endswith("✅ finished")
-            locks = [c for c in slack.calls_to("chat.postMessage") if c.args.get("blocks")]
+            assert parent["text"].endswith("✅ approved by <@UCAROL>")
+            posted = [c.args["text"] for c in slack.calls_to("chat.postMessage")]
+            locks = [text for text in posted if text.endswith(": waiting for an answer")]
             assert len(locks) == 2  # each lock posted once, restarts notwithstanding
         finally:
             await process.kill()

@@ -208,6 +208,23 @@ async def test_the_store_implements_the_port(store: SQLStore) -> None:
     assert_implements(store, ports.Store)
 
 
+async def test_runs_are_found_by_any_prefix_of_their_id(store: SQLStore) -> None:
+    now = time.time()
+    for eid in ("ab12cd", "AB12ef", "ab3", "a_b%", "zz"):
+        row = {
+            "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
+            "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
+            "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
+        }  # fmt: skip
+        assert await store.create_execution(row, NewEvent(kind="started"))
+    assert sorted(await store.find_executions("ab12")) == ["AB12ef", "ab12cd"]  # any case
+    assert len(await store.find_executions("ab")) == 3
+    assert len(await store.find_executions("a", limit=2)) == 2
+    assert await store.find_executions("a_") == ["a_b%"]  # LIKE's wildcards are just text
+    assert await store.find_executions("a%") == []
+    assert await store.find_executions("zz") == ["zz"] and await store.find_executions("y") == []
+
+
 async def test_decisions_are_compare_and_set(store: SQLStore) -> None:
     """Two deciders, one open lock: exactly one gets the execution back."""
     eid, now = new_id(), time.time()
