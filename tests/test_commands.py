@@ -101,8 +101,9 @@ async def test_flow_names_in_any_case_and_unknown_prefill_keys_are_reported(bot:
 
 async def test_runs_are_named_by_any_unique_prefix_of_their_id(bot: Bot) -> None:
     engine = bot.lockstep.engine
-    context = {"channel": CHANNEL, "thread_ts": "1700000000.000001"}
     for eid in ("abc12345aaaa", "abc12345bbbb", "f00d"):
+        parent = await bot.lockstep.bolt.client.chat_postMessage(channel=CHANNEL, text=eid)
+        context = {"channel": CHANNEL, "thread_ts": parent["ts"]}
         await engine.start("fragile", {}, Request("fragile", "UALICE", context), execution_id=eid)
         await engine.settled(eid)
     _, listed = await bot.command("status")
@@ -126,8 +127,8 @@ async def test_errors_in_a_message_name_fields_by_their_labels(bot: Bot) -> None
     [opened] = await bot.slack.wait_for("views.open")
     await bot.submit_view(opened.response["view"], input_value("document", "Q3"), "UALICE")
     await bot.slack.wait_for("chat.postMessage", count=3)  # parent, progress, content review
-    content = bot.slack.messages(CHANNEL)[0]
-    lock = bot.slack.thread(CHANNEL, content["ts"])[-1]
+    [parent] = bot.slack.messages(CHANNEL)
+    lock = next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if "lock_actions" in str(m))
     await bot.click(lock, "lockstep_submit", "UBOB", input_value("score", "9"))
     [note] = await bot.slack.wait_for("chat.postEphemeral")
     assert note.args["text"] == (
