@@ -24,6 +24,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbound
 from bot.directory import SlackDirectory
@@ -35,6 +37,7 @@ from flows import FlowApp
 from flows.app import Registry
 from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
 from store import SQLStore
+from store.database import DEFAULT_URL, BadDatabaseURL
 
 log = logging.getLogger("lockstep")
 _READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
@@ -52,6 +55,20 @@ def load_flows(modules: list[str]) -> Registry:
             raise SettingsError(f"LOCKSTEP_FLOWS: {name} defines no FlowApp")
         apps.extend(found)
     return Registry(apps)
+
+
+async def open_store(url: str | None) -> SQLStore:
+    """The store at ``DATABASE_URL``, or ``SettingsError``: one line naming the setting, the
+    database (password hidden) and why, never a traceback."""
+    try:
+        return await SQLStore.open(url)
+    except BadDatabaseURL as exc:
+        raise SettingsError(str(exc)) from None
+    except (OSError, SQLAlchemyError) as exc:
+        where = make_url(url).render_as_string(hide_password=True) if url else DEFAULT_URL
+        cause = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        raise SettingsError(f"DATABASE_URL: cannot open {where}: {reason}") from None
 
 
 class Lockstep:
@@ -81,7 +98,7 @@ class Lockstep:
         if settings.slack_bot_token is None:
             raise SettingsError("SLACK_BOT_TOKEN is missing")
         token = settings.slack_bot_token.get_secret_value()
-        store = await SQLStore.open(settings.database_url)
+        store = await open_store(settings.database_url)
         session = aiohttp.ClientSession()  # one connection pool for every Web API call
         client = AsyncWebClient(
             session=session,
@@ -143,6 +160,7 @@ class Lockstep:
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        await self.scheduler.drain()
         await self.handlers.drain()
         await self.engine.close()
         await self.store.close()
