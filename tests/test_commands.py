@@ -134,3 +134,8 @@ async def test_errors_in_a_message_name_fields_by_their_labels(bot: Bot) -> None
     assert note.args["text"] == (
         "Please fix the form:\n• *Score (1 to 5)*: Enter a number of at most 5."
     )
+    # Slack does not hold a message's required field to it, so the server does
+    await bot.click(lock, "lockstep_submit", "UBOB", {})
+    notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    required = "Please fix the form:\n• *Score (1 to 5)*: This field is required."
+    assert notes[-1].args["text"] == required

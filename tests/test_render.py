@@ -224,6 +224,10 @@ def test_a_decided_lock_shows_its_answer_who_and_when() -> None:
     }
     question = lock(form=Model(InputText("name", "Name"), Submit()).to_json(), result="Aurora")
     assert "✅ Answered by <@UBOB>" in surfaces.decided(question)[0]
+    quoting = Model(Markdown(f"# Review {HOSTILE}"), Submit(), Cancel()).to_json()
+    text, shown = surfaces.decided(lock(form=quoting))
+    assert text.startswith(f"Review {literal(HOSTILE)}: ✅ Approved by <@UBOB>")
+    assert shown[0]["text"] == {"type": "plain_text", "text": f"Review {HOSTILE}"}
     rejected = surfaces.decided(lock("rejected", comment=HOSTILE))[1]
     [(label, said)] = cells(rejected)
     assert (label, said["type"], said["text"]) == ("Comment", "plain_text", HOSTILE)

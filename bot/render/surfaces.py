@@ -132,7 +132,7 @@ def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
     answer = answers.answer_blocks(lock.form, value, lock.comment)
     title, _ = blocks.titled(lock.form, messages.title(lock.name))
     rendered = blocks.decided_blocks(lock.form, title=title, outcome=line, answer=answer)
-    return f"{title}: {line}", rendered
+    return f"{literal(title)}: {line}", rendered  # a heading may quote what a person typed
 
 
 def already_decided(lock: Call) -> str:
