@@ -52,7 +52,10 @@ async def test_document_review_from_slash_command_to_result(bot: Bot) -> None:
     assert "started by <@UALICE>" in parent["text"]
     await slack.wait_for("chat.update", count=1)
     content = lock_message(bot, parent["ts"], "Content review")
-    assert any(b.get("block_id") == "f_score" for b in content["blocks"])
+    inputs = {b["block_id"]: b for b in content["blocks"] if b["type"] == "input"}
+    assert (inputs["f_score"]["optional"], inputs["f_comments"]["optional"]) == (False, True)
+    assert inputs["f_score"]["label"]["text"] == "Score (1 to 5)"  # Block Kit marks it, no star
+    assert "*Content review*" not in json.dumps(content["blocks"])  # the title shows once
 
     # a failed validation: the message keeps the values and shows the error; a private note
     status, _ = await bot.click(content, "lockstep_submit", "UBOB", input_value("score", "2"))
