@@ -6,7 +6,7 @@ in-process ``FakeSlack``) and drives it with signed requests from N concurrent c
 JSON line: HTTP ack round trips (p50/p99 ms) for ``/flow list``, ``/flow start deploy``, entry
 modal submissions and lock Submit clicks, command throughput, how long the bot takes to finish
 the clicked runs, and, one run at a time, the time from a Submit click until the next message
-lands in the run's thread and until the "✅ Finished" message does.
+lands in the run's thread and until its "✅ Approved" ending does.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from bot.render.messages import STATUS_WORDS
 USER, APPROVER = "UBENCH", "UAPPROVER"
 WAIT = 120.0  # seconds for the bot to finish the Web API calls of one phase
 WARMUP = 20  # requests before measuring: Bolt's first request also calls auth.test
-FINISHED = "✅ Finished"  # how the run's last thread message begins
+FINISHED = "✅ *Approved*"  # how an approved run's last thread message begins
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbound
 from bot.directory import SlackDirectory
@@ -36,6 +38,7 @@ from flows import FlowApp
 from flows.app import Registry
 from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
 from store import SQLStore
+from store.database import DEFAULT_URL, BadDatabaseURL
 
 log = logging.getLogger("lockstep")
 CALL_TIMEOUT = 10.0  # seconds a Web API call may take, retries included
@@ -54,6 +57,20 @@ def load_flows(modules: list[str]) -> Registry:
             raise SettingsError(f"LOCKSTEP_FLOWS: {name} defines no FlowApp")
         apps.extend(found)
     return Registry(apps)
+
+
+async def open_store(url: str | None) -> SQLStore:
+    """The store at ``DATABASE_URL``, or ``SettingsError``: one line naming the setting, the
+    database (password hidden) and why, never a traceback."""
+    try:
+        return await SQLStore.open(url)
+    except BadDatabaseURL as exc:
+        raise SettingsError(str(exc)) from None
+    except (OSError, SQLAlchemyError) as exc:
+        where = make_url(url).render_as_string(hide_password=True) if url else DEFAULT_URL
+        cause = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        raise SettingsError(f"DATABASE_URL: cannot open {where}: {reason}") from None
 
 
 class Lockstep:
@@ -83,7 +100,7 @@ class Lockstep:
         if settings.slack_bot_token is None:
             raise SettingsError("SLACK_BOT_TOKEN is missing")
         token = settings.slack_bot_token.get_secret_value()
-        store = await SQLStore.open(settings.database_url)
+        store = await open_store(settings.database_url)
         # One connection pool for every Web API call; no call may take longer than this.
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT))
         client = AsyncWebClient(  # for answering people: a quick retry, then a private note
@@ -109,9 +126,10 @@ class Lockstep:
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
-        notifier = SlackNotifier(deliveries, clock)
+        notifier = SlackNotifier(deliveries, registry, clock)
         config = EngineConfig(default_timeout=settings.default_timeout)
         engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
+        notifier.trail = engine.trail
         handlers = Handlers(engine)
         bolt.middleware(TypedInbound())
         handlers.register(bolt)
@@ -152,6 +170,7 @@ class Lockstep:
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        await self.scheduler.drain()
         await self.handlers.drain()
         await self.engine.close()
         await self.store.close()

@@ -1,34 +1,45 @@
-"""``/flow`` command text as a typed command (pure)."""
+"""``/flow`` command text as a typed command, and the forgiving reading of what people type
+(pure): subcommands and flow names in any case, the nearest command or flow for a typo, prefill
+keys matched to the form's fields, runs named by any unique prefix of their id."""
 
 from __future__ import annotations
 
+import difflib
 import shlex
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Verb = Literal["list", "start", "status", "audit", "cancel", "help"]
-VERBS: frozenset[str] = frozenset({"list", "start", "status", "audit", "cancel", "help"})
+Verb = Literal["list", "start", "status", "audit", "cancel", "help", "unknown"]
+VERBS: tuple[Verb, ...] = ("list", "start", "status", "audit", "cancel", "help")
+_CLOSE_ENOUGH = 0.6  # difflib's ratio: "strat" ~ "start", "reveiw" ~ "review"
 
 
 @dataclass(frozen=True)
 class Command:
+    """``unknown``: the first word is no subcommand; ``target`` is that word, ``rest`` the
+    words after it (to suggest the whole command back)."""
+
     verb: Verb
     target: str | None = None
     values: dict[str, str] = field(default_factory=dict)
     problem: str | None = None  # what could not be read; the reply says so
+    rest: tuple[str, ...] = ()
 
 
 def parse_command(text: str) -> Command:
     """``start review doc="Q3 plan" owner=U1`` -> Command("start", "review", {...}).
 
-    Unknown verbs, and empty text, are ``help``."""
+    Empty text is ``help``; a first word that is no subcommand is ``unknown``."""
     try:
         words = shlex.split(text)
     except ValueError:
         words = text.split()
-    if not words or words[0].lower() not in VERBS:
+    if not words:
         return Command("help")
-    verb: Verb = words[0].lower()  # type: ignore[assignment]
+    verb = next((v for v in VERBS if v == words[0].casefold()), None)
+    if verb is None:
+        return Command("unknown", words[0], rest=tuple(words[1:]))
     target = words[1] if len(words) > 1 else None
     values: dict[str, str] = {}
     for word in words[2:]:
@@ -37,3 +48,72 @@ def parse_command(text: str) -> Command:
             return Command(verb, target, values, problem=word)
         values[key] = value
     return Command(verb, target, values)
+
+
+def nearest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word``, whatever the case, if any is close enough."""
+    by_folded = {c.casefold(): c for c in choices}
+    found = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=_CLOSE_ENOUGH)
+    return by_folded[found[0]] if found else None
+
+
+def find_name(name: str, choices: Iterable[str]) -> str | None:
+    """The choice ``name`` names (a flow, a field): exactly, else whatever the case, when that
+    is one choice."""
+    names = list(choices)
+    if name in names:
+        return name
+    folded = [n for n in names if n.casefold() == name.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def suggestion(command: Command, flows: Iterable[str]) -> str | None:
+    """What an ``unknown`` command probably meant, as a whole command to type: ``strat
+    review`` -> ``/flow start review``; a flow's name alone -> ``/flow start <it>``."""
+    assert command.verb == "unknown" and command.target is not None
+    names = list(flows)
+    word, rest = command.target, " ".join(command.rest)
+    flow = find_name(word, names) or (None if command.rest else nearest(word, names))
+    if flow is not None:
+        return " ".join(filter(None, ["/flow start", flow, rest]))
+    verb = nearest(word, VERBS)
+    if verb is None:
+        return None
+    if verb == "start" and command.rest:
+        target = command.rest[0]
+        known = find_name(target, names) or nearest(target, names) or target
+        rest = " ".join([known, *command.rest[1:]])
+    return " ".join(filter(None, ["/flow", verb, rest]))
+
+
+def distinct_prefixes(ids: Iterable[str], shortest: int) -> list[str]:
+    """``ids`` cut as short as they can be, but no shorter than ``shortest``, while still told
+    apart: what to show when a prefix names several runs."""
+    found = list(ids)
+    length = shortest
+    while len({i[:length] for i in found}) < len(set(found)) and length < max(map(len, found)):
+        length += 1
+    return [i[:length] for i in found]
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """Prefill values matched to a form's fields: ``values`` by field name, and the keys that
+    name no field (``unknown``), to be reported rather than silently dropped."""
+
+    values: dict[str, str]
+    unknown: tuple[str, ...]
+
+
+def prefill(values: Mapping[str, str], fields: Iterable[str]) -> Prefill:
+    """``key=value`` pairs for a form: keys match field names exactly, else whatever the case."""
+    names = list(fields)
+    known: dict[str, str] = {}
+    unknown: list[str] = []
+    for key, value in values.items():
+        name = find_name(key, names)
+        if name is None:
+            unknown.append(key)
+        else:
+            known[name] = value
+    return Prefill(known, tuple(unknown))

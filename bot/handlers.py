@@ -14,15 +14,25 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
-from bot.commands import parse_command
+from bot.commands import (
+    Command,
+    distinct_prefixes,
+    find_name,
+    nearest,
+    parse_command,
+    prefill,
+    suggestion,
+)
 from bot.render import blocks, history, messages, surfaces
+from bot.render.mrkdwn import literal
 from bot.render.state import read_state
 from flows import InputsError, Request
 from flows.app import EntrySpec
@@ -111,7 +121,7 @@ class Handlers:
         event = _event(context, inbound.SlashCommand)
         cmd = parse_command(event.text)
         if cmd.problem:
-            await ack(text=messages.BAD_ARGUMENT.format(text=cmd.problem))
+            await ack(text=messages.BAD_ARGUMENT.format(text=literal(cmd.problem)))
             return
         match cmd.verb:
             case "list":
@@ -126,6 +136,8 @@ class Handlers:
                 await ack(text=await self._cancel(event.user, cmd.target))
             case "help":
                 await ack(text=messages.HELP)
+            case "unknown":
+                await ack(text=self._unknown(cmd))
             case _:
                 assert_never(cmd.verb)
 
@@ -133,6 +145,14 @@ class Handlers:
         entries = self.engine.registry.entries.values()
         lines = [f"• `{e.name}`: {e.summary}" for e in sorted(entries, key=lambda e: e.name)]
         return "\n".join(lines) or messages.NO_FLOWS
+
+    def _unknown(self, cmd: Command) -> str:
+        """Not a subcommand: what it probably meant, else the help."""
+        word = literal(cmd.target or "")
+        meant = suggestion(cmd, self.engine.registry.entries)
+        if meant is None:
+            return messages.UNKNOWN_COMMAND.format(word=word) + "\n" + messages.HELP
+        return messages.DID_YOU_MEAN.format(word=word, meant=literal(meant))
 
     async def _start(
         self,
@@ -142,11 +162,22 @@ class Handlers:
         name: str | None,
         values: dict[str, str],
     ) -> None:
-        spec = self.engine.registry.entries.get(name or "")
-        if spec is None:
-            text = messages.UNKNOWN_FLOW.format(name=name) if name else messages.START_USAGE
-            await ack(text=text)
+        flows = self.engine.registry.entries
+        found = find_name(name, flows) if name else None
+        if found is None:
+            await ack(text=_no_such_flow(name, flows) if name else messages.START_USAGE)
             return
+        spec = flows[found]
+        if spec.model is not None:
+            fields = [e.name for e in spec.model.inputs]
+            matched = prefill(values, fields)
+            values = matched.values
+            if matched.unknown:  # said with the ack: the form opens all the same
+                unknown = ", ".join(f"`{literal(k)}`" for k in matched.unknown)
+                known = ", ".join(f"`{f}`" for f in fields) or messages.NO_FIELDS
+                await ack(text=messages.UNKNOWN_KEYS.format(keys=unknown, fields=known))
+                self.after(self._open_entry(client, event, spec, values), client, event)
+                return
         await ack()
         self.after(self._open_entry(client, event, spec, values), client, event)
 
@@ -162,9 +193,8 @@ class Handlers:
             try:
                 launch = await self.engine.prepare(spec.name, values, request)
             except InputsError as exc:
-                await client.chat_postEphemeral(
-                    channel=event.channel, user=event.user, text=surfaces.error_list(exc.wire())
-                )
+                errors = surfaces.error_list(exc.wire())
+                await client.chat_postEphemeral(channel=event.channel, user=event.user, text=errors)
                 return
             # a retried command (same trigger) starts nothing new
             await self.engine.launch(launch, execution_id=run_id("trigger", event.trigger_id))
@@ -175,17 +205,38 @@ class Handlers:
             title=spec.summary,
             callback_id=blocks.ENTRY_CALLBACK,
             private_metadata=metadata,
+            close=messages.CANCEL_TEXT,
             values=values,
         )
         await client.views_open(trigger_id=event.trigger_id, view=view)
 
-    async def _status(self, user: str, execution_id: str | None) -> str:
-        if not execution_id:
+    async def _status(self, user: str, name: str | None) -> str:
+        if not name:
             runs = await self.engine.runs(initiator=user, limit=10)
-            lines = [f"• `{r.id}` {r.flow}: {messages.STATUS_WORDS[r.status]}" for r in runs]
+            lines = [
+                messages.RUN_LINE.format(
+                    id=messages.short(r.id), flow=r.flow, status=messages.STATUS_WORDS[r.status]
+                )
+                for r in runs
+            ]
             return "\n".join(lines) or messages.NO_RUNS
-        trail = await self._visible(user, execution_id, "status")
+        found = await self._run_id(name)
+        if found.id is None:
+            return found.problem
+        trail = await self._visible(user, found.id, "status")
         return history.status(*trail) if isinstance(trail, tuple) else trail
+
+    async def _run_id(self, name: str) -> RunName:
+        """The run ``name`` names: its id, or any prefix of it no other run's id shares."""
+        found = await self.engine.find_runs(name.strip(), limit=5)
+        if name in found:
+            return RunName(name)
+        if len(found) == 1:
+            return RunName(found[0])
+        if not found:
+            return RunName(None, messages.UNKNOWN_EXECUTION.format(id=literal(name)))
+        ids = ", ".join(f"`{f}`" for f in distinct_prefixes(found, messages.SHORT_ID))
+        return RunName(None, messages.AMBIGUOUS_RUN.format(id=literal(name), ids=ids))
 
     async def _visible(self, user: str, execution_id: str, action: str) -> Trail | str:
         """A run's trail if ``user`` may read it, else what to tell them."""
@@ -197,7 +248,7 @@ class Handlers:
             case Access.FORBIDDEN:
                 return messages.NOT_VISIBLE
             case Access.GONE:
-                return messages.UNKNOWN_EXECUTION.format(id=execution_id)
+                return messages.UNKNOWN_EXECUTION.format(id=messages.short(execution_id))
             case _:
                 assert_never(reading.outcome)
 
@@ -206,16 +257,20 @@ class Handlers:
         ack: AsyncAck,
         client: AsyncWebClient,
         event: inbound.SlashCommand,
-        execution_id: str | None,
+        name: str | None,
     ) -> None:
-        if not execution_id:
+        if not name:
             await ack(text=messages.AUDIT_USAGE)
             return
-        trail = await self._visible(event.user, execution_id, "audit")
+        found = await self._run_id(name)
+        if found.id is None:
+            await ack(text=found.problem)
+            return
+        trail = await self._visible(event.user, found.id, "audit")
         if not isinstance(trail, tuple):
             await ack(text=trail)
             return
-        await ack(text=messages.AUDIT_COMING.format(id=execution_id))
+        await ack(text=messages.AUDIT_COMING.format(id=messages.short(found.id)))
         self.after(self._send_audit(client, event.user, trail), client, event)
 
     async def _send_audit(self, client: AsyncWebClient, user: str, trail: Trail) -> None:
@@ -229,26 +284,30 @@ class Handlers:
             title=messages.AUDIT_TITLE.format(id=execution.id),
             content=content,
             initial_comment=messages.AUDIT_FILE.format(
-                flow=execution.flow, id=execution.id, count=len(events)
+                flow=execution.flow, id=messages.short(execution.id), count=len(events)
             ),
         )
 
-    async def _cancel(self, user: str, execution_id: str | None) -> str:
-        if not execution_id:
+    async def _cancel(self, user: str, name: str | None) -> str:
+        if not name:
             return messages.CANCEL_USAGE
-        cancelled = await self.engine.cancel(execution_id, user)
+        found = await self._run_id(name)
+        if found.id is None:
+            return found.problem
+        cancelled = await self.engine.cancel(found.id, user)
         execution = cancelled.execution
+        short = messages.short(found.id)
         match cancelled.outcome:
             case Cancel.CANCELLED:
-                return messages.CANCELLED.format(id=execution_id)
+                return messages.CANCELLED.format(id=short)
             case Cancel.ENDED:
                 assert execution is not None
-                return messages.ALREADY_ENDED.format(id=execution.id, status=execution.status)
+                return messages.ALREADY_ENDED.format(id=short, status=execution.status)
             case Cancel.FORBIDDEN:
                 assert execution is not None
                 return messages.cannot_cancel(execution.initiator, cancelled.admins)
             case Cancel.GONE:
-                return messages.UNKNOWN_EXECUTION.format(id=execution_id)
+                return messages.UNKNOWN_EXECUTION.format(id=short)
             case _:
                 assert_never(cancelled.outcome)
 
@@ -405,7 +464,8 @@ def _note(decision: Decision, *, declined: bool = False) -> str | None:
         case Answer.ACCEPTED | Answer.REJECTED:
             return None
         case Answer.INVALID:
-            return surfaces.error_list(decision.errors)
+            form = decision.lock.form if decision.lock else None
+            return surfaces.error_list(decision.errors, form)
         case Answer.FAILED:
             return messages.LEASE_FAILED.format(error_id=decision.error_id)
         case Answer.FORBIDDEN:
@@ -418,6 +478,20 @@ def _note(decision: Decision, *, declined: bool = False) -> str | None:
             return messages.LOCK_GONE
         case _:
             assert_never(decision.outcome)
+
+
+@dataclass(frozen=True)
+class RunName:
+    """What a name a person gave for a run came to: the run's id, or what to tell them."""
+
+    id: str | None
+    problem: str = ""
+
+
+def _no_such_flow(name: str, flows: Iterable[str]) -> str:
+    meant = nearest(name, flows)
+    text = messages.UNKNOWN_FLOW.format(name=literal(name))
+    return text + (" " + messages.MEANT_FLOW.format(name=meant) if meant else "")
 
 
 def _notice(text: str) -> dict[str, Any]:

@@ -12,13 +12,15 @@ is, and the deliverer backs off.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render import messages, surfaces
-from flows.engine import Call, Clock, Execution, Show, Unavailable
+from bot.render import messages, outcome, surfaces
+from flows.app import Registry
+from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable
 from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
@@ -30,9 +32,18 @@ LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be d
 
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        registry: Registry,
+        clock: Clock,
+        trail: Callable[[str], Awaitable[Trail | None]] | None = None,
+    ) -> None:
+        """``trail``: reads a run's trail (``Engine.trail``), to say how an ended run ended."""
         self.client = client
+        self.registry = registry
         self.clock = clock
+        self.trail = trail
 
     async def show(self, show: Show) -> Any:
         try:
@@ -52,8 +63,7 @@ class SlackNotifier:
                 channel = execution.context.get("channel")
                 if not isinstance(channel, str):
                     return None  # started without a channel: nowhere to show it
-                parent: Content = surfaces.parent(execution, show.summary, show.waiting)
-                return await self._put(show, channel, None, parent)
+                return await self._put(show, channel, None, await self._parent(show))
             case "lock":
                 assert show.lock is not None and isinstance(show.thread, dict)
                 return await self._put(
@@ -61,7 +71,7 @@ class SlackNotifier:
                 )
             case "post":
                 assert isinstance(show.thread, dict)
-                content = (await self._post_text(show), None)
+                content = await self._post(show)
                 return await self._put(show, show.thread["channel"], show.thread["ts"], content)
             case "direct":
                 to = show.payload.get("to")
@@ -124,6 +134,31 @@ class SlackNotifier:
 
     # what each message says -----------------------------------------------------------------
 
+    async def _ended(self, execution: Execution) -> tuple[outcome.Conclusion, Trail]:
+        """How an ended run ended (approved, rejected...), read from its trail."""
+        found = await self.trail(execution.id) if self.trail else None
+        trail: Trail = found or (execution, [], [])
+        return outcome.conclude(*trail), trail
+
+    async def _parent(self, show: Show) -> Content:
+        execution = show.execution
+        if not execution.done:
+            waiting = [n for n in show.waiting if n != "sleep"]
+            return surfaces.parent(execution, show.summary, waiting)
+        conclusion, _ = await self._ended(execution)
+        return surfaces.parent(execution, show.summary, [], conclusion)
+
+    async def _ending(self, execution: Execution) -> Content:
+        conclusion, (ended, calls, _) = await self._ended(execution)
+        entry = self.registry.entries.get(execution.flow)
+        forms = [entry.model.to_json() if entry and entry.model else [], *(c.form for c in calls)]
+        return surfaces.ending(conclusion, ended.result, forms)
+
+    async def _post(self, show: Show) -> Content:
+        if show.payload.get("type") == "ending":
+            return await self._ending(show.execution)
+        return await self._post_text(show), None
+
     def _lock(self, show: Show) -> Content:
         lock = show.lock
         assert lock is not None
@@ -133,13 +168,10 @@ class SlackNotifier:
         return surfaces.lock_message(lock, draft.get("errors"), draft.get("values"), show.approvers)
 
     async def _post_text(self, show: Show) -> str:
-        payload, lock, execution = show.payload, show.lock, show.execution
+        payload, lock = show.payload, show.lock
         match payload.get("type"):
             case "progress":
-                prefix = messages.WARNING_PREFIX if payload.get("level") == "warning" else ""
-                return prefix + str(payload.get("text", ""))[:3900]
-            case "ending":
-                return surfaces.ending(execution)
+                return surfaces.progress(str(payload.get("level")), str(payload.get("text", "")))
             case "reminder":
                 assert lock is not None
                 return await self._reminder(lock, list(payload.get("people") or ()), show)

@@ -37,6 +37,7 @@ class TimerScheduler:
         self.planned: set[int] = set()
         self.slots: dict[int, list[Timer]] = {}  # timers by the tenth of a second they are due
         self._replan = False
+        self._running: set[asyncio.Task[object]] = set()  # jobs under way (they use the store)
 
     def _at(self, due_at: float) -> datetime:
         """The system time at which the engine's clock reads ``due_at`` (now, if past)."""
@@ -56,6 +57,18 @@ class TimerScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
+    async def drain(self) -> None:
+        """After ``shutdown``: wait for the jobs still under way, so none holds a store
+        connection when the store closes (``shutdown(wait=False)`` does not wait for them)."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _under_way(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
     def soon(self, due_at: float) -> None:
         """The engine made a timer: plan it now if it is due before the next plan would run.
         A burst of new timers is planned in one pass."""
@@ -66,10 +79,12 @@ class TimerScheduler:
         self.scheduler.add_job(self._plan_soon, "date", run_date=run_at, id="plan")
 
     async def _plan_soon(self) -> None:
+        self._under_way()
         self._replan = False
         await self.plan()
 
     async def _sweep(self) -> None:
+        self._under_way()
         try:
             await self.engine.sweep()
             await self.plan()
@@ -100,6 +115,7 @@ class TimerScheduler:
 
     async def _fire(self, slot: int) -> None:
         """Fire a slot's timers together: the deadlines in one transaction."""
+        self._under_way()
         due = self.slots.pop(slot, [])
         self.planned.difference_update(t.id for t in due)
         try:

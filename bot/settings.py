@@ -3,6 +3,7 @@ line naming it; secrets are never printed."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    explicit_mode: Mode | None = Field(default=None, alias="LOCKSTEP_MODE")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     flows: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(EXAMPLE_FLOWS), alias="LOCKSTEP_FLOWS"
@@ -35,14 +37,24 @@ class Settings(BaseSettings):
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
-        return value
+        return _real(value, "the Bot User OAuth Token (xoxb-…) of your Slack app")
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _real(value, "your Slack app's Signing Secret (Basic Information)")
 
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
-        return value
+        return _real(value, "an app-level token (xapp-…) with connections:write")
+
+    @field_validator("explicit_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        return value.strip().lower() or None if isinstance(value, str) else value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -63,8 +75,11 @@ class Settings(BaseSettings):
 
     @property
     def mode(self) -> Mode:
-        """``local`` without any Slack credentials: a stand-in for Slack on a local page.
-        ``socket`` with ``SLACK_APP_TOKEN``, else ``http``."""
+        """``LOCKSTEP_MODE`` when set (a deploy should set it: then a missing token is an
+        error, never a quiet start in local mode). Unset: ``local`` without any Slack
+        credentials, ``socket`` with ``SLACK_APP_TOKEN``, else ``http``."""
+        if self.explicit_mode is not None:
+            return self.explicit_mode
         if self.slack_app_token is not None:
             return "socket"
         if self.slack_bot_token is None and self.slack_signing_secret is None:
@@ -72,18 +87,47 @@ class Settings(BaseSettings):
         return "http"
 
     def check(self) -> None:
-        if self.mode == "local":
+        """The settings the mode needs are there, and none contradicts it."""
+        mode, explicit = self.mode, self.explicit_mode is not None
+        if mode == "local":
             return
+        why = f"LOCKSTEP_MODE={mode}" if explicit else None
         if self.slack_bot_token is None:
             raise SettingsError(
-                "SLACK_BOT_TOKEN is missing: set it too, or unset SLACK_SIGNING_SECRET and "
+                f"SLACK_BOT_TOKEN is missing: {why} needs it"
+                if why
+                else "SLACK_BOT_TOKEN is missing: set it too, or unset SLACK_SIGNING_SECRET and "
                 "SLACK_APP_TOKEN for local mode"
             )
-        if self.mode == "http" and self.slack_signing_secret is None:
+        if mode == "http" and self.slack_signing_secret is None:
             raise SettingsError(
-                "SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN): set it too, "
-                "or unset SLACK_BOT_TOKEN for local mode"
+                f"SLACK_SIGNING_SECRET is missing: {why} needs it"
+                if why
+                else "SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN): set it "
+                "too, or unset SLACK_BOT_TOKEN for local mode"
             )
+        if mode == "http" and self.slack_app_token is not None:
+            raise SettingsError(
+                "SLACK_APP_TOKEN is set, but LOCKSTEP_MODE=http: unset one (the app token is "
+                "for Socket Mode)"
+            )
+        if mode == "socket" and self.slack_app_token is None:
+            raise SettingsError("SLACK_APP_TOKEN is missing: LOCKSTEP_MODE=socket needs it")
+
+
+_PLACEHOLDER = re.compile(
+    r"\.\.\.|…|[<>{}]|\b(your|example|placeholder|changeme|change[-_ ]me|replace|todo|"
+    r"fixme|dummy|secret[-_]here|token[-_]here)\b|^(x+|xoxb-x+|xapp-x+)$",
+    re.IGNORECASE,
+)
+
+
+def _real(value: SecretStr | None, what: str) -> SecretStr | None:
+    """Refuse the obvious placeholders (``xoxb-...`` from ``.env.example``, ``<your token>``):
+    an unedited copy must not start the bot with them."""
+    if value is not None and _PLACEHOLDER.search(value.get_secret_value()):
+        raise ValueError(f"is a placeholder: set it to {what}, or remove it for local mode")
+    return value
 
 
 class SettingsError(LockstepError, ValueError):
@@ -98,6 +142,7 @@ def load() -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
         problem = "is missing" if first["type"] == "missing" else first["msg"]
+        problem = problem.removeprefix("Value error, ")
         raise SettingsError(f"{name} {problem}") from None
     settings.check()
     return settings

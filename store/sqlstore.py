@@ -97,6 +97,9 @@ class SQLStore:
     ) -> list[Execution]:
         return await self.run(q.list_executions, initiator, status, limit)
 
+    async def find_executions(self, prefix: str, limit: int = 5) -> list[str]:
+        return await self.run(q.find_executions, prefix, limit)
+
     async def claim(self, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
         """Take the right to run an execution that has work to do; None if it has none or a
         live process holds it. Returns the execution and its recorded calls."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from flows.engine.records import (
@@ -125,6 +125,13 @@ def list_executions(
     if status:
         query = query.where(executions.c.status.in_(status))
     return [execution_row(r) for r in conn.execute(query)]
+
+
+def find_executions(conn: Connection, prefix: str, limit: int) -> list[str]:
+    """A scan: it serves a person typing a short id, not a hot path."""
+    matches = func.lower(executions.c.id).startswith(prefix.lower(), autoescape=True)
+    query = select(executions.c.id).where(matches).order_by(executions.c.id).limit(limit)
+    return list(conn.scalars(query))
 
 
 def claim(conn: Connection, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:

@@ -153,5 +153,16 @@ def checked(name: str) -> dict[str, Any]:
     return {f"f_{name}": {name: {"type": "checkboxes", "selected_options": [option]}}}
 
 
+def fields(message: dict[str, Any]) -> dict[str, str]:
+    """A message's labelled fields (sections of label and value, two columns), as the label's
+    words to the value's text; ``message``: a posted message or a call's arguments."""
+    found: dict[str, str] = {}
+    for block in message.get("blocks") or []:
+        cells = block.get("fields") or []
+        for label, value in zip(cells[::2], cells[1::2], strict=True):
+            found[label["text"].strip("*")] = value["text"]
+    return found
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value)

@@ -172,13 +172,18 @@ def test_every_element_renders_into_a_valid_message() -> None:
     assert fits_message(FORM)
     blocks = message_blocks(FORM, lock_id="lock-1", title="Expense 42")
     assert_valid_message(blocks)
-    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Expense 42"}}
+    # the form's opening heading is its title, shown once: as the header, not again in bold
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Expense review"}}
+    assert "Expense review" not in json.dumps(blocks[1:])
     inputs = [b for b in blocks if b["type"] == "input"]
     assert [b["block_id"] for b in inputs] == [f"f_{e.name}" for e in EVERYTHING.inputs]
-    assert all(b["optional"] is True and b["dispatch_action"] is False for b in inputs)
+    assert all(b["dispatch_action"] is False for b in inputs)
+    # Block Kit's own marking: required fields are not optional, and no hand-made star
+    required = {b["block_id"] for b in inputs if b["optional"] is False}
+    assert required == {"f_title", "f_amount"}
     assert [b["element"]["action_id"] for b in inputs] == [e.name for e in EVERYTHING.inputs]
     assert sum(b["type"] == "divider" for b in blocks) == 2
-    assert by_id(blocks)["f_title"]["label"]["text"] == "Title *"
+    assert by_id(blocks)["f_title"]["label"]["text"] == "Title"
     assert by_id(blocks)["f_notes"]["label"]["text"] == "Notes"
     assert element(blocks, "amount")["type"] == "plain_text_input"  # number_input is modal-only
     assert element(blocks, "pin") == {
@@ -201,11 +206,10 @@ def test_every_element_renders_into_a_valid_message() -> None:
 def test_markdown_and_html_become_mrkdwn_sections() -> None:
     blocks = message_blocks(FORM, lock_id="lock-1", title="")
     texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
-    assert texts[0] == (
-        "*Expense review*\nCheck *every* line &amp; <https://example.com/p|the policy>."
-    )
+    assert texts[0] == "Check *every* line &amp; <https://example.com/p|the policy>."
     assert texts[1] == "*Context*\n\nFiled by *Ada* &amp; team\n\n• one\n• two"
-    assert blocks[0]["type"] == "section"  # no title, no header
+    untitled = Model(Markdown("Just *text*"), InputText("a")).to_json()
+    assert message_blocks(untitled, lock_id="L", title="")[0]["type"] == "section"  # no header
 
 
 def test_the_actions_block_carries_the_lock_id() -> None:
@@ -314,8 +318,15 @@ def test_every_element_renders_into_a_valid_modal() -> None:
     assert_valid_view(view)
     assert (view["callback_id"], view["private_metadata"]) == (LOCK_CALLBACK, "L1")
     assert view["title"]["text"] == "Expense 42"
-    assert (view["submit"]["text"], view["close"]["text"]) == ("Approve", "Reject")
-    assert not any(b["type"] in ("actions", "header") for b in view["blocks"])
+    # closing a lock's modal decides nothing, so its button says Close, never the form's Reject
+    assert (view["submit"]["text"], view["close"]["text"]) == ("Approve", "Close")
+    assert view["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Expense review"},
+    }  # the heading differs from the modal's title: it opens the body
+    same = modal_view(FORM, title="expense  Review", callback_id="c", private_metadata="")
+    assert same["blocks"][0]["type"] == "section"  # the title says it already
+    assert not any(b["type"] == "actions" for b in view["blocks"])
     assert element(view["blocks"], "amount") == {
         "type": "number_input",
         "action_id": "amount",
@@ -359,7 +370,9 @@ def test_modal_defaults_and_cut_texts() -> None:
     assert_valid_view(view)
     assert view["title"]["text"] == "A title much longer tha…"
     assert len(view["submit"]["text"]) == 24
-    assert view["close"]["text"] == "Cancel"
+    assert view["close"]["text"] == "Close"
+    entry = modal_view(form, title="t", callback_id="c", private_metadata="", close="Cancel")
+    assert entry["close"]["text"] == "Cancel"
     assert "initial_value" not in element(view["blocks"], "n")  # 2.5 is not an allowed integer
     empty = modal_view([], title=" ", callback_id="c", private_metadata="")
     assert_valid_view(empty)
@@ -428,7 +441,7 @@ def test_long_texts_are_cut_or_split() -> None:
     assert len(sections) == 4 and all(len(s) <= 3000 for s in sections)
     assert " ".join(" ".join(sections).split()) == " ".join(long_md.split())
     label = by_id(blocks)["f_t"]["label"]["text"]
-    assert len(label) == 2000 and label.endswith("… *")
+    assert len(label) == 2000 and label.endswith("…")
     assert len(element(blocks, "t")["placeholder"]["text"]) == 150
     select = element(blocks, "s")
     assert len(select["options"]) == 100
@@ -457,7 +470,7 @@ def test_open_form_and_decided_blocks_cap_long_text() -> None:
 
 
 def test_decided_blocks_show_text_and_outcome_only() -> None:
-    outcome = "✅ Approved by <@U1> at 12:04 & filed"
+    outcome = "✅ Approved by <@U1> · <!date^1775031300^{time}|09:15 UTC>"
     blocks = decided_blocks(FORM, title="Expense 42", outcome=outcome)
     assert_valid_message(blocks)
     assert [b["type"] for b in blocks] == [
@@ -468,9 +481,8 @@ def test_decided_blocks_show_text_and_outcome_only() -> None:
         "divider",
         "context",
     ]
-    assert blocks[-1]["elements"] == [
-        {"type": "mrkdwn", "text": "✅ Approved by <@U1> at 12:04 &amp; filed"}
-    ]
+    assert blocks[0]["text"]["text"] == "Expense review"  # the form's heading, once
+    assert blocks[-1]["elements"] == [{"type": "mrkdwn", "text": outcome}]  # the bot's own words
 
 
 # --- reading answers --------------------------------------------------------------------------

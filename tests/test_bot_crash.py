@@ -95,9 +95,9 @@ async def test_review_survives_bot_restarts_between_steps(tmp_path: Path) -> Non
             bot.url = f"http://127.0.0.1:{process.port}/slack/events"
             await bot.click(final, "lockstep_submit", "UCAROL", checked("publish"))
             posts = await slack.wait_for("chat.postMessage", count=6, timeout=20)
-            assert posts[-1].args["text"].startswith("✅ Finished.")
+            assert posts[-1].args["text"].startswith("✅ *Approved* by <@UCAROL>")
             [parent] = slack.messages(CHANNEL)
-            assert parent["text"].endswith("✅ finished")
+            assert parent["text"].endswith("✅ approved by <@UCAROL>")
             keys = [
                 c.args["metadata"]["event_payload"]["key"]
                 for c in slack.calls_to("chat.postMessage")

@@ -70,8 +70,11 @@ async def test_a_document_review_in_the_browser(browser: Browser, tmp_path: Path
         await page.press("#composer", "Enter")
         modal = page.locator(".modal")
         await expect(modal.locator("h2")).to_have_text("Document review")
+        # required is Block Kit's own: the field is not marked optional, so (as Slack does) the
+        # modal refuses to send an empty one; the author field is marked "(optional)"
+        await expect(modal.locator(".optional")).to_have_count(1)
         await modal.locator("button[type=submit]").click()
-        await expect(modal.locator(".error")).to_have_text("This field is required.")
+        await expect(modal.locator(".error")).to_have_text("Please complete this required field.")
         await field(modal, "document").fill("Q3 plan")
         await modal.locator("button[type=submit]").click()
         await expect(page.locator("#overlay")).to_be_hidden()
@@ -96,8 +99,13 @@ async def test_a_document_review_in_the_browser(browser: Browser, tmp_path: Path
         await expect(note).to_contain_text("Only visible to you")
         await field(content, "comments").fill("Tighten the introduction.")
         await content.locator('button[data-action-id="lockstep_submit"]').click()
-        await expect(content).to_contain_text("Answered by @Bob Reviewer")
+        await expect(content).to_contain_text("Approved by @Bob Reviewer")
         await expect(content.locator("button")).to_have_count(0)
+        # the answer itself, under its labels; the time in the reader's own time zone
+        await expect(content.locator(".blk-fields")).to_contain_text("Tighten the introduction.")
+        await expect(content.locator(".blk-fields")).to_contain_text("Score (1 to 5)")
+        await expect(content.locator("time")).to_contain_text("Today at")
+        assert "@date" not in await content.inner_text()
 
         # the final review is four-eyes: Alice started the run, so she may not sign off
         final = lock_message(page, "Final review")
@@ -112,16 +120,16 @@ async def test_a_document_review_in_the_browser(browser: Browser, tmp_path: Path
         if os.environ.get("LOCKSTEP_SCREENSHOT"):
             shutil.copyfile(screenshot, os.environ["LOCKSTEP_SCREENSHOT"])
 
-        # Carol signs off; the thread ends with the result, the parent says it finished
+        # Carol signs off; the thread ends with the result, the parent says it was approved
         await act_as(page, "U0CAROL")
         await field(final, "publish").locator("input").check()
         await final.locator('button[data-action-id="lockstep_submit"]').click()
-        result = page.locator("#thread .message", has_text="✅ Finished.")
-        await expect(result.locator("pre")).to_contain_text('"published": true')
-        await expect(result.locator("pre")).to_contain_text('"score": 2')
-        await expect(page.locator("#thread .message").last).to_contain_text("✅ Finished.")
-        await expect(final).to_contain_text("Answered by @Carol Reviewer")
-        await expect(parent).to_contain_text("✅ finished")
+        result = page.locator("#thread .message").last
+        await expect(result).to_contain_text("✅ Approved by @Carol Reviewer")
+        await expect(result.locator(".blk-fields")).to_contain_text("PublishedYes")
+        await expect(result.locator(".blk-fields")).to_contain_text("Score (1 to 5)2")
+        await expect(final).to_contain_text("Approved by @Carol Reviewer")
+        await expect(parent).to_contain_text("✅ approved by @Carol Reviewer")
         assert problems == []
 
 
@@ -158,16 +166,16 @@ async def test_every_input_in_a_modal_and_in_a_message(browser: Browser, tmp_pat
         await expect(page.locator("#overlay")).to_be_hidden()
 
         await page.locator("#history .replies button").click()
-        message = lock_message(page, "Every input")
+        message = lock_message(page, "In a message")  # the form's heading is its title
         await expect(field(message, "count")).to_have_attribute("type", "text")  # plain text
         await fill_every_input(message, "4")
         await message.locator('button[data-action-id="lockstep_submit"]').click()
-        result = page.locator("#thread .message pre")
+        result = page.locator("#thread .message .blk-fields")
         typed = (
             "agree=True at=09:30:00 count={} day=2026-03-04 many=['a', 'c'] one=b "
             "owner=U0BOB team=['U0ALICE', 'U0CAROL'] text=hello when=2026-03-04 05:06:00"
         )
-        await expect(result).to_contain_text(f'"entry": "{typed.format(3)}"')
-        await expect(result).to_contain_text(f'"lock": "{typed.format(4)}"')
+        await expect(result.last).to_contain_text(f"Entry{typed.format(3)}")
+        await expect(result.last).to_contain_text(f"Lock{typed.format(4)}")
         assert problems == []
     await context.close()

@@ -18,6 +18,7 @@ from bot.app import load_flows
 from bot.local.run import LocalBot, local_bot
 from bot.settings import EXAMPLE_FLOWS, Settings, SettingsError
 from tests.localbot import Snapshot, local_env, local_process, until
+from tests.slackbot import fields
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 
@@ -110,9 +111,9 @@ async def test_a_document_review_through_the_page_api(
     await until(standin, ALICE, lambda s: said(s, "someone else has to decide"))
     await answer(http, local, CAROL, final, publish=["on"])
     seen = await until(
-        standin, CAROL, lambda s: any("✅ Finished" in m["text"] for m in s["messages"])
+        standin, CAROL, lambda s: any("✅ *Approved*" in m["text"] for m in s["messages"])
     )
-    assert '"published": true' in seen["messages"][-1]["text"]
+    assert fields(seen["messages"][-1])["Published"] == "Yes"
     replies = [m for m in seen["messages"] if m["ts"] != parent["ts"]]
     assert len(replies) == 5 and all(m["thread_ts"] == parent["ts"] for m in replies)
     users = [c.args["user"] for c in local.slack.calls_to("users.info")]

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.directory import SlackDirectory
 from bot.fake.slack import FakeSlack
 from bot.notifier import SlackNotifier
+from flows.app import Registry
 from flows.engine import (
     Call,
     Execution,
@@ -34,6 +35,7 @@ from flows.engine.records import Claim
 from flows.engine.runs import new_id
 from flows.forms import InputText, Model, Submit
 from store import SQLStore
+from tests.sample_flows import app
 
 CHANNEL = "C0PORTS"
 
@@ -95,7 +97,7 @@ async def client(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
 NOTIFIERS: dict[str, Callable[[AsyncWebClient], ports.Notifier]] = {
     "null": lambda _: NullNotifier(),
     "recording": lambda _: RecordingNotifier(),
-    "slack": lambda client: SlackNotifier(client, SystemClock()),
+    "slack": lambda client: SlackNotifier(client, Registry([app]), SystemClock()),
 }
 
 
@@ -190,7 +192,7 @@ async def test_a_run_with_nowhere_to_show_is_not_an_error(
 async def test_a_retried_post_is_found_not_posted_twice(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(client, SystemClock())
+    notifier = SlackNotifier(client, Registry([app]), SystemClock())
     run = execution(channel=CHANNEL)
     parent = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run))
     opened = lock(run.id)
@@ -206,7 +208,7 @@ async def test_a_retried_post_is_found_not_posted_twice(
 async def test_the_slack_notifier_raises_what_it_could_not_show(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(client, SystemClock())
+    notifier = SlackNotifier(client, Registry([app]), SystemClock())
     run = execution(channel=CHANNEL)
     slack.fail_next("chat.postMessage", status=429, retry_after=7)
     with pytest.raises(Unavailable) as limited:
@@ -269,6 +271,23 @@ def test_a_fake_clock_moves_only_when_told() -> None:
 
 async def test_the_store_implements_the_port(store: SQLStore) -> None:
     assert_implements(store, ports.Store)
+
+
+async def test_runs_are_found_by_any_prefix_of_their_id(store: SQLStore) -> None:
+    now = time.time()
+    for eid in ("ab12cd", "AB12ef", "ab3", "a_b%", "zz"):
+        row = {
+            "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
+            "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
+            "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
+        }  # fmt: skip
+        assert await store.create_execution(row, NewEvent(kind="started"))
+    assert sorted(await store.find_executions("ab12")) == ["AB12ef", "ab12cd"]  # any case
+    assert len(await store.find_executions("ab")) == 3
+    assert len(await store.find_executions("a", limit=2)) == 2
+    assert await store.find_executions("a_") == ["a_b%"]  # LIKE's wildcards are just text
+    assert await store.find_executions("a%") == []
+    assert await store.find_executions("zz") == ["zz"] and await store.find_executions("y") == []
 
 
 async def test_decisions_are_compare_and_set(store: SQLStore) -> None:

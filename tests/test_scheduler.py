@@ -74,3 +74,40 @@ async def test_only_timers_due_within_the_horizon_become_jobs(store: SQLStore) -
     finally:
         scheduler.scheduler.shutdown(wait=False)
         await engine.close()
+
+
+class SlowSweep(Engine):
+    """An engine whose sweep is under way at shutdown, and takes a while to let go of the store
+    when cancelled (as a Postgres query does: the connection goes back to the pool)."""
+
+    def __init__(self, store: SQLStore) -> None:
+        super().__init__(store, [app], RecordingNotifier())
+        self.sweeping = asyncio.Event()
+        self.release = asyncio.Event()
+        self.let_go = False
+
+    async def sweep(self, *, grace: float | None = None) -> None:
+        self.sweeping.set()
+        try:
+            await asyncio.Event().wait()  # mid-transaction, until cancelled
+        finally:
+            await self.release.wait()
+            self.let_go = True
+
+
+async def test_shutdown_waits_for_a_sweep_under_way_before_the_store_closes(
+    store: SQLStore,
+) -> None:
+    engine = SlowSweep(store)
+    scheduler = TimerScheduler(engine, every=3600)
+    scheduler.start()  # the first sweep runs at once
+    await asyncio.wait_for(engine.sweeping.wait(), 5)
+    scheduler.shutdown()  # APScheduler cancels the job, and does not wait for it
+    drained = asyncio.ensure_future(scheduler.drain())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not drained.done() and not engine.let_go  # the sweep still holds the store
+    engine.release.set()
+    await asyncio.wait_for(drained, 5)
+    assert engine.let_go  # only now may the store close
+    await engine.close()

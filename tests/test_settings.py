@@ -46,20 +46,38 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ({"SLACK_SIGNING_SECRET": "s3cret"}, "SLACK_BOT_TOKEN is missing: set it too"),
         ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN is missing: set it too"),
-        ({"SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN Value error, must be a bot token"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN must be a bot token"),
         ({**GOOD, "PORT": "eighty"}, "PORT Input should be a valid integer"),
         ({**GOOD, "PORT": "70000"}, "PORT Input should be less than or equal to 65535"),
-        ({**GOOD, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL Value error, must be an http(s)"),
+        ({**GOOD, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL must be an http(s)"),
         (
             {**GOOD, "SLACK_APP_TOKEN": "xoxb-2"},
-            "SLACK_APP_TOKEN Value error, must be an app-level",
+            "SLACK_APP_TOKEN must be an app-level",
         ),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
-        ({**GOOD, "LOCKSTEP_FLOWS": " , "}, "LOCKSTEP_FLOWS Value error, must name at least one"),
+        ({**GOOD, "LOCKSTEP_FLOWS": " , "}, "LOCKSTEP_FLOWS must name at least one"),
         (
             {**GOOD, "LOCKSTEP_DEFAULT_TIMEOUT": "0"},
             "LOCKSTEP_DEFAULT_TIMEOUT Input should be greater",
         ),
+        # placeholders, as .env.example has them or as people write them
+        ({**GOOD, "SLACK_BOT_TOKEN": "xoxb-..."}, "SLACK_BOT_TOKEN is a placeholder: set it to"),
+        ({**GOOD, "SLACK_BOT_TOKEN": "xoxb-<your-token>"}, "SLACK_BOT_TOKEN is a placeholder"),
+        ({**GOOD, "SLACK_SIGNING_SECRET": "..."}, "SLACK_SIGNING_SECRET is a placeholder"),
+        ({**GOOD, "SLACK_SIGNING_SECRET": "changeme"}, "SLACK_SIGNING_SECRET is a placeholder"),
+        ({**GOOD, "SLACK_APP_TOKEN": "xapp-…"}, "SLACK_APP_TOKEN is a placeholder"),
+        # an explicit mode needs its credentials, and none that contradicts it
+        ({"LOCKSTEP_MODE": "http"}, "SLACK_BOT_TOKEN is missing: LOCKSTEP_MODE=http needs it"),
+        (
+            {"LOCKSTEP_MODE": "HTTP", "SLACK_BOT_TOKEN": "xoxb-1"},
+            "SLACK_SIGNING_SECRET is missing: LOCKSTEP_MODE=http needs it",
+        ),
+        ({**GOOD, "LOCKSTEP_MODE": "socket"}, "SLACK_APP_TOKEN is missing: LOCKSTEP_MODE=socket"),
+        (
+            {**GOOD, "LOCKSTEP_MODE": "http", "SLACK_APP_TOKEN": "xapp-1"},
+            "SLACK_APP_TOKEN is set, but LOCKSTEP_MODE=http",
+        ),
+        ({"LOCKSTEP_MODE": "production"}, "LOCKSTEP_MODE Input should be 'http', 'socket'"),
     ],
 )
 def test_bad_settings_name_the_setting(
@@ -85,11 +103,69 @@ def test_the_mode_is_decided_by_which_credentials_are_set(monkeypatch: pytest.Mo
     assert load().port == 0  # any free port
 
 
+def test_an_explicit_mode_wins_over_what_the_credentials_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOCKSTEP_MODE", "local")
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load().mode == "local"
+    monkeypatch.setenv("LOCKSTEP_MODE", " Socket ")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    assert load().mode == "socket"
+    monkeypatch.setenv("LOCKSTEP_MODE", "")
+    assert load().mode == "socket"  # blank is unset: the credentials say
+
+
+def test_an_unedited_copy_of_env_example_does_not_start(tmp_path: Path) -> None:
+    """The README says to copy ``.env.example`` to ``.env``: as it stands, it must be refused,
+    not start HTTP mode with placeholder tokens."""
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    with pytest.raises(SettingsError, match=r"^SLACK_BOT_TOKEN is a placeholder"):
+        load()
+
+
 def test_unloadable_flows_are_named() -> None:
     with pytest.raises(SettingsError, match=r"cannot import no\.such\.module"):
         load_flows(["no.such.module"])
     with pytest.raises(SettingsError, match=r"bot\.render\.messages defines no FlowApp"):
         load_flows(["bot.render.messages"])
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"DATABASE_URL": "mysql://me:pw@db/x"}, "DATABASE_URL must be sqlite or postgresql"),
+        (
+            {"DATABASE_URL": "postgresql://me:hunter2@127.0.0.1:1/lockstep"},
+            "DATABASE_URL: cannot open postgresql://me:***@127.0.0.1:1/lockstep: ",
+        ),
+        (
+            {"DATABASE_URL": "sqlite:////no/such/dir/lockstep.db", **GOOD, "LOCKSTEP_MODE": "http"},
+            "DATABASE_URL: cannot open sqlite:////no/such/dir/lockstep.db: unable to open",
+        ),
+        ({"LOCKSTEP_MODE": "http"}, "SLACK_BOT_TOKEN is missing: LOCKSTEP_MODE=http needs it"),
+    ],
+)
+def test_a_database_or_a_mode_that_cannot_start_is_one_line(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    """``python -m bot`` itself, in local and HTTP mode: one line naming the setting, exit 2,
+    no traceback, no password."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LOCKSTEP_"))}
+    clean |= {"PORT": "0", "PYTHONPATH": str(ROOT), **env}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("lockstep: " + line)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
 
 
 def test_the_bot_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:

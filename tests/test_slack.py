@@ -16,6 +16,7 @@ from tests.slackbot import (
     Bot,
     assert_valid_surfaces,
     checked,
+    fields,
     input_value,
     running_bot,
     start_without_form,
@@ -54,7 +55,10 @@ async def test_document_review_from_slash_command_to_result(bot: Bot) -> None:
     assert "started by <@UALICE>" in parent["text"]
     await slack.wait_for("chat.update", count=1)
     content = lock_message(bot, parent["ts"], "Content review")
-    assert any(b.get("block_id") == "f_score" for b in content["blocks"])
+    inputs = {b["block_id"]: b for b in content["blocks"] if b["type"] == "input"}
+    assert (inputs["f_score"]["optional"], inputs["f_comments"]["optional"]) == (False, True)
+    assert inputs["f_score"]["label"]["text"] == "Score (1 to 5)"  # Block Kit marks it, no star
+    assert "*Content review*" not in json.dumps(content["blocks"])  # the title shows once
 
     # a failed validation: the message keeps the values and shows the error; a private note
     status, _ = await bot.click(content, "lockstep_submit", "UBOB", input_value("score", "2"))
@@ -73,21 +77,27 @@ async def test_document_review_from_slash_command_to_result(bot: Bot) -> None:
     await bot.click(content, "lockstep_submit", "UBOB", values)
     await slack.wait_for("chat.postMessage", count=5)  # + progress, final lock
     decided = next(m for m in slack.thread(CHANNEL, parent["ts"]) if m["ts"] == content["ts"])
-    assert "Answered by <@UBOB>" in decided["text"]
+    assert "✅ Approved by <@UBOB> · <!date^" in decided["text"]  # each reader's local time
     assert not any(b["type"] == "actions" for b in decided["blocks"])
+    # the answer itself, under the labels the reviewer saw
+    assert fields(decided) == {"Score (1 to 5)": "2", "Comments": "Needs work on the intro"}
 
     # a late click on the decided lock changes nothing and says who decided
     await bot.click(content, "lockstep_submit", "UCAROL", values)
     late = await slack.wait_for("chat.postEphemeral", count=2)
-    assert "Already answered by <@UBOB>" in late[-1].args["text"]
+    assert late[-1].args["text"].startswith("Already answered by <@UBOB> (<!date^")
 
     final = lock_message(bot, parent["ts"], "Final review")
     await bot.click(final, "lockstep_submit", "UCAROL", checked("publish"))
     posts = await slack.wait_for("chat.postMessage", count=6)
-    assert posts[-1].args["text"].startswith("✅ Finished.")
-    assert '"published": true' in posts[-1].args["text"]
+    assert posts[-1].args["text"].startswith("✅ *Approved* by <@UCAROL> · <!date^")
+    assert fields(posts[-1].args) == {
+        "Document (title or link)": "Q3 plan",
+        "Score (1 to 5)": "2",
+        "Published": "Yes",
+    }
     [parent] = slack.messages(CHANNEL)
-    assert "✅ finished" in parent["text"]
+    assert parent["text"].endswith("✅ approved by <@UCAROL>")
     assert assert_valid_surfaces(slack) >= 8
 
 
@@ -126,8 +136,11 @@ async def test_cancel_is_for_the_initiator_only(bot: Bot) -> None:
     await bot.slack.wait_for("chat.postMessage", count=3)
     [parent] = bot.slack.messages(CHANNEL)
     assert "🚫 cancelled" in parent["text"]
-    [lock] = [m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m.get("blocks") and m != parent]
+    thread = bot.slack.thread(CHANNEL, parent["ts"])
+    [lock] = [m for m in thread if m["text"].startswith("Deploy approval:")]
     assert "Cancelled with its run" in lock["text"]
+    assert thread[-1]["text"].startswith("🚫 *Cancelled* by <@UALICE>")
+    assert parent["text"].endswith("🚫 cancelled by <@UALICE>")
     status = (await bot.command(f"status {execution.id}", user="UBOB"))[1]
     assert "cancelled by <@UALICE>" in status and "started by <@UALICE>" in status
 
@@ -147,7 +160,8 @@ async def test_a_form_too_big_for_a_message_opens_as_a_modal(bot: Bot) -> None:
     status, body = await bot.submit_view(view, input_value("q0", "first"), "UBOB")
     assert (status, body) == (200, "")
     done = await bot.slack.wait_for("chat.postMessage", count=3)
-    assert '"q0": "first"' in done[-1].args["text"]
+    assert fields(done[-1].args) == {"Question 0": "first"}
+    assert view["close"]["text"] == "Close"  # closing it decides nothing
     status, body = await bot.submit_view(view, input_value("q0", "again"), "UCAROL")
     assert json.loads(body)["response_action"] == "update"
     assert "Already answered by <@UBOB>" in json.dumps(json.loads(body)["view"])
@@ -162,7 +176,8 @@ async def test_a_crashing_lease_answers_with_an_error_id_and_keeps_the_lock(bot:
     assert all("hunter2" not in json.dumps(c.args) for c in bot.slack.calls)
     await bot.click(message, "lockstep_submit", "UBOB", input_value("x", "fine"))
     done = await bot.slack.wait_for("chat.postMessage", count=3)
-    assert done[-1].args["text"].startswith("✅ Finished.")
+    assert done[-1].args["text"].startswith("✅ *Finished* · ")  # an answer, not an approval
+    assert fields(done[-1].args) == {"X": "fine"}
 
 
 async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(bot: Bot) -> None:
@@ -184,7 +199,7 @@ async def test_double_clicks_and_slack_retries_resolve_once(bot: Bot) -> None:
     )
     assert first[0] == second[0] == 200
     [note] = await bot.slack.wait_for("chat.postEphemeral")
-    assert "Already answered by <@UBOB>" in note.args["text"]
+    assert note.args["text"].startswith("Already answered by <@UBOB>")
     [execution] = await bot.lockstep.store.executions()
     leases = [e for e in await bot.lockstep.store.events(execution.id) if e.kind == "lease"]
     assert len(leases) == 1
@@ -247,8 +262,12 @@ async def test_cancel_button_is_a_recorded_rejection(bot: Bot) -> None:
     lock = await start_deploy(bot)
     await bot.click(lock, "lockstep_cancel", "UBOB")
     posts = await bot.slack.wait_for("chat.postMessage", count=4)  # + warning, result
-    assert "Deploy rejected" in posts[-2].args["text"]
-    assert '"deployed": false' in posts[-1].args["text"]
+    assert "api 1.2.3 will not be deployed." in posts[-2].args["text"]
+    # a rejected deploy reads as rejected, not finished: in the thread, the result and the parent
+    assert posts[-1].args["text"].startswith("🚫 *Rejected* by <@UBOB>")
+    assert fields(posts[-1].args) == {"Deployed": "No"}
+    [parent] = bot.slack.messages(CHANNEL)
+    assert parent["text"].endswith("🚫 rejected by <@UBOB>")
     decided = next(m for m in bot.slack.thread(CHANNEL, lock["thread_ts"]) if m["ts"] == lock["ts"])
     assert "Rejected by <@UBOB>" in decided["text"]
     [execution] = await bot.lockstep.store.executions()
@@ -264,10 +283,14 @@ async def test_a_click_on_an_expired_lock_says_so(bot: Bot) -> None:
     await bot.lockstep.engine.fire([timer])
     await bot.lockstep.engine.settled(execution.id)
     expired = next(m for m in bot.slack.thread(CHANNEL, lock["thread_ts"]) if m["ts"] == lock["ts"])
-    assert "Expired at" in expired["text"] and "no answer" in expired["text"]
+    assert "⌛ Expired with no answer · <!date^" in expired["text"]
     await bot.click(lock, "lockstep_submit", "UBOB", input_value("comment", "late"))
     [note] = await bot.slack.wait_for("chat.postEphemeral")
-    assert note.args["text"].startswith("This expired at")
+    assert note.args["text"].startswith("This expired with no answer (<!date^")
+    ending = bot.slack.thread(CHANNEL, lock["thread_ts"])[-1]
+    assert ending["text"].startswith("⌛ *Expired*: *Deploy approval* had no answer")
+    [parent] = bot.slack.messages(CHANNEL)
+    assert parent["text"].endswith("⌛ expired: *Deploy approval* had no answer")
 
 
 async def test_only_approvers_may_decide_and_outsiders_are_told_who_may(bot: Bot) -> None:
@@ -282,7 +305,7 @@ async def test_only_approvers_may_decide_and_outsiders_are_told_who_may(bot: Bot
     assert (await bot.lockstep.store.execution(execution.id)).status == "awaiting"
     await bot.click(message, "lockstep_submit", "UGROUPIE", input_value("x", "ok"))  # in SREVIEW
     done = await bot.slack.wait_for("chat.postMessage", count=3)
-    assert done[-1].args["text"].startswith("✅ Finished.")
+    assert done[-1].args["text"].startswith("✅ *Approved* by <@UGROUPIE>")
     events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
     assert events.count(("refused", "UOUTSIDER")) == 2 and ("lease", "UGROUPIE") in events
 
@@ -292,8 +315,52 @@ async def test_an_approval_prompt_rejected_with_a_comment(bot: Bot) -> None:
     assert message["blocks"][0]["text"]["text"] == "Approval"
     await bot.click(message, "lockstep_cancel", "UBOB", input_value("comment", "not on Friday"))
     done = await bot.slack.wait_for("chat.postMessage", count=3)
-    assert done[-1].args["text"] == "✅ Finished.\n```false```"
+    assert done[-1].args["text"].startswith("🚫 *Rejected* by <@UBOB>")
+    assert fields(done[-1].args) == {"Comment": "not on Friday", "Result": "No"}
     decided = next(
         m for m in bot.slack.thread(CHANNEL, message["thread_ts"]) if m["ts"] == message["ts"]
     )
-    assert "Rejected by <@UBOB>" in decided["text"] and "not on Friday" in decided["text"]
+    assert "Rejected by <@UBOB>" in decided["text"] and fields(decided) == {
+        "Comment": "not on Friday"
+    }
+
+
+HOSTILE = "<!channel> *now* <https://evil.example|your bank> <@U0BOSS>"
+
+
+def live_texts(args: dict[str, Any]) -> list[str]:
+    """Every text of a Web API call that Slack parses: ``text`` and mrkdwn text objects."""
+
+    def walk(node: Any) -> list[str]:
+        if isinstance(node, list):
+            return [t for item in node for t in walk(item)]
+        if not isinstance(node, dict):
+            return []
+        own = [node["text"]] if node.get("type") == "mrkdwn" else []
+        return own + [t for value in node.values() for t in walk(value)]
+
+    top = [args["text"]] if isinstance(args.get("text"), str) else []
+    return top + walk(args.get("blocks", [])) + walk(args.get("view", {}))
+
+
+async def test_what_people_type_shows_as_typed_and_pings_no_one(bot: Bot) -> None:
+    await bot.command("start review")
+    [opened] = await bot.slack.wait_for("views.open")
+    await bot.submit_view(opened.response["view"], input_value("document", HOSTILE), "UALICE")
+    await bot.slack.wait_for("chat.postMessage", count=3)  # parent, progress, content review
+    [parent] = bot.slack.messages(CHANNEL)
+    content = lock_message(bot, parent["ts"], "Content review")
+    answer = {**input_value("score", "4"), **input_value("comments", HOSTILE)}
+    await bot.click(content, "lockstep_submit", "UBOB", answer)
+    final = await bot.slack.wait_for("chat.postMessage", count=5)
+    await bot.click(final[-1].response["message"], "lockstep_cancel", "UCAROL", {})
+    await bot.slack.wait_for("chat.postMessage", count=6)
+    decided = next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m["ts"] == content["ts"])
+    assert fields(decided)["Comments"] == HOSTILE  # plain text: exactly as typed
+    for call in bot.slack.calls:
+        for text in live_texts(call.args):
+            assert "<!channel>" not in text and "<https://evil" not in text, (call.method, text)
+            assert "<@U0BOSS>" not in text, (call.method, text)
+    thread = bot.slack.thread(CHANNEL, parent["ts"])
+    assert any("&lt;!channel&gt;" in m["text"] for m in thread)  # quoted, escaped
+    assert assert_valid_surfaces(bot.slack) >= 6

@@ -11,6 +11,7 @@ from tests.slackbot import (
     Bot,
     assert_valid_surfaces,
     checked,
+    fields,
     input_value,
     start_without_form,
 )
@@ -53,9 +54,10 @@ async def test_quorum_of_two_needs_two_different_people(bot: Bot) -> None:
 
     await bot.click(message, "lockstep_submit", "UCAROL")
     done = await bot.slack.wait_for("chat.postMessage", count=3)
-    assert done[-1].args["text"] == "✅ Finished.\n```true```"
+    assert done[-1].args["text"].startswith("✅ *Approved* by <@UBOB>, <@UCAROL> · <!date^")
+    assert fields(done[-1].args) == {"Result": "Yes"}
     decided = current(bot, message)
-    assert decided["text"].startswith("Approval: ✅ Answered by <@UBOB>, <@UCAROL> at ")
+    assert decided["text"].startswith("Approval: ✅ Approved by <@UBOB>, <@UCAROL> · ")
     assert assert_valid_surfaces(bot.slack) > 3
 
 
@@ -66,7 +68,7 @@ async def test_flow_admins_may_cancel_a_run_others_may_not(bot: Bot) -> None:
     assert text == "Only <@UALICE>, who started this run, or <!subteam^SREVIEW> can cancel it."
     assert (await bot.lockstep.store.execution(execution.id)).status == "awaiting"
     _, text = await bot.command(f"cancel {execution.id}", user="UGROUPIE")  # in SREVIEW
-    assert text == f"Run `{execution.id}` is cancelled."
+    assert text == f"Run `{execution.id[:8]}` is cancelled."
     events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
     assert ("refused", "UBOB") in events and ("cancelled", "UGROUPIE") in events
 
@@ -89,12 +91,12 @@ async def test_a_pydantic_model_form_validates_each_field(bot: Bot) -> None:
     too_long = city | input_value("nights", "20") | input_value("budget", "600")
     await bot.click(message, "lockstep_submit", "UBOB", too_long | cabin)
     [note] = await bot.slack.wait_for("chat.postEphemeral")
-    assert note.args["text"] == "Please fix the form:\n• *nights*: Enter a number of at most 14."
+    assert note.args["text"] == "Please fix the form:\n• *Nights*: Enter a number of at most 14."
     free = city | input_value("nights", "4") | input_value("budget", "0")
     await bot.click(message, "lockstep_submit", "UBOB", free | cabin)
     notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
     assert (
-        notes[-1].args["text"] == "Please fix the form:\n• *budget*: Input should be greater than 0"
+        notes[-1].args["text"] == "Please fix the form:\n• *Budget*: Input should be greater than 0"
     )
     await bot.lockstep.engine.idle()  # the message shows the newest refusal, for everyone
     shown = hints(current(bot, message))
@@ -104,7 +106,8 @@ async def test_a_pydantic_model_form_validates_each_field(bot: Bot) -> None:
     good = input_value("city", "Lisbon") | input_value("nights", "4") | input_value("budget", "600")
     await bot.click(message, "lockstep_submit", "UBOB", good | cabin)
     done = await bot.slack.wait_for("chat.postMessage", count=3)
-    assert done[-1].args["text"].startswith("✅ Finished.")
+    assert done[-1].args["text"].startswith("✅ *Finished* · ")  # answered: nothing to approve
+    assert fields(done[-1].args) == {"City": "Lisbon", "Nights": "4", "Per night": "150"}
     [execution] = await bot.lockstep.store.executions()
     assert (await bot.lockstep.store.execution(execution.id)).result == {
         "city": "Lisbon", "nights": 4, "per_night": 150.0,
@@ -126,14 +129,12 @@ async def test_status_shows_the_history_and_audit_sends_the_whole_trail(bot: Bot
 
     _, status = await bot.command(f"status {execution.id}", user="UBOB")  # in the channel
     lines = status.splitlines()
-    assert lines[0] == f"*trip* `{execution.id}`: ✅ finished"
+    assert lines[0] == f"*trip* `{execution.id[:8]}`: ✅ finished"  # a short id
     assert lines[1].endswith(": started by <@UALICE>")
     assert (
-        "<@UBOB>'s answer to *Input* was refused: nights: Enter a number of at least 1." in status
+        "<@UBOB>'s answer to *Input* was refused: Nights: Enter a number of at least 1." in status
     )
-    assert (
-        '<@UCAROL> answered *Input*: city="Oslo", nights=3, budget=900, cabin="economy"' in status
-    )
+    assert "<@UCAROL> answered *Input*: City=Oslo, Nights=3, Budget=900, Cabin=economy" in status
     assert lines[-1].endswith(": finished")
 
     _, refused = await bot.command(f"audit {execution.id}", user="UOUTSIDER")  # not in it
@@ -141,7 +142,7 @@ async def test_status_shows_the_history_and_audit_sends_the_whole_trail(bot: Bot
         refused == "Only people in the run's channel, whoever started it, or its admins can see it."
     )
     _, reply = await bot.command(f"audit {execution.id}", user="UBOB")
-    assert reply == f"The audit trail of run `{execution.id}` is on its way to you as a file."
+    assert reply == f"The audit trail of run `{execution.id[:8]}` is on its way to you as a file."
     await bot.slack.wait_for("files.completeUploadExternal")
     [shared] = bot.slack.files()
     assert shared["channel"] == "DUBOB" and shared["name"] == f"lockstep-{execution.id}.json"
@@ -189,7 +190,7 @@ async def test_typed_prompts_from_slack_return_typed_values(bot: Bot) -> None:
     for number, answer in enumerate(answers):
         if number == 4:  # the refused answer: the same lock, now showing the error
             [note] = await bot.slack.wait_for("chat.postEphemeral")
-            assert note.args["text"].startswith("Please fix the form:\n• *value*: ")
+            assert note.args["text"].startswith("Please fix the form:\n• *How many canaries?*: ")
             message = current(bot, message)
         elif number:
             posted = await bot.slack.wait_for("chat.postMessage", count=number + 2 - (number > 4))
@@ -197,7 +198,15 @@ async def test_typed_prompts_from_slack_return_typed_values(bot: Bot) -> None:
         await bot.click(message, "lockstep_submit", "UBOB", answer)
     done = await bot.slack.wait_for("chat.postMessage", count=8)  # parent, 6 locks, the end
     [execution] = await bot.lockstep.store.executions()
-    assert done[-1].args["text"].startswith("✅ Finished.")
+    assert done[-1].args["text"].startswith("✅ *Finished* · ")
+    assert fields(done[-1].args) == {
+        "Name": "Aurora",
+        "Channel": "beta",
+        "Regions": "eu, ap",
+        "Canaries": "3",
+        "Day": "2026-12-01",
+        "Announce": "Yes",
+    }  # keys no field is named after, readable
     assert (await bot.lockstep.store.execution(execution.id)).result == {
         "name": "Aurora", "channel": "beta", "regions": ["eu", "ap"], "canaries": 3,
         "day": "2026-12-01", "announce": True,

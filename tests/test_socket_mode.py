@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.fake.slack import FakeSlack
-from tests.slackbot import CHANNEL, input_value
+from tests.slackbot import CHANNEL, fields, input_value
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -78,6 +78,7 @@ async def test_a_deploy_approval_over_socket_mode(slack: FakeSlack) -> None:
     }  # fmt: skip
     await slack.socket_mode.send("interactive", click)
     done = await slack.wait_for("chat.postMessage", count=4)  # + "Deploying…", the result
-    assert done[-1].args["text"] == (
-        '✅ Finished.\n```{\n "deployed": true,\n "comment": "ship it"\n}```'
-    )
+    assert done[-1].args["text"].startswith("✅ *Approved* by <@UBOB> · <!date^")
+    assert fields(done[-1].args) == {"Deployed": "Yes"}
+    decided = [c.args for c in slack.calls_to("chat.update") if c.args["ts"] == lock["ts"]]
+    assert fields(decided[-1]) == {"Comment": "ship it"}  # the answer, on the approval itself

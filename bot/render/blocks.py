@@ -1,11 +1,12 @@
-"""Forms (kodosumi JSON) as Block Kit, and Slack's ``state.values`` back as raw inputs (pure).
+"""Forms (kodosumi JSON) as Block Kit messages and modals (pure).
 
 Messages and modals share ids (block ``input_block_id(name)``, action ``name``), so ``read_state``
-reads either surface and a re-rendered message keeps what was typed. Inputs are always optional:
-``flows.parse`` validates, and its errors come back as hints (messages) or as
-``response_action: "errors"`` (modals). Display text is cut to Slack's limits; identifiers that
-cutting would corrupt (lock id, callback id, private metadata) raise ValueError instead. Text
-conversion (markdown/HTML to mrkdwn, escaping, cutting, splitting) lives in ``bot.mrkdwn``.
+reads either surface and a re-rendered message keeps what was typed. Required inputs are marked
+Block Kit's way (``optional: false``); ``flows.parse`` validates every answer all the same, and
+its errors come back as hints (messages) or as ``response_action: "errors"`` (modals). Display
+text is cut to Slack's limits; identifiers that cutting would corrupt (lock id, callback id,
+private metadata) raise ValueError instead. Text conversion (markdown/HTML to mrkdwn, escaping,
+cutting, splitting) lives in ``bot.render.mrkdwn``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,21 @@ from bot.render.inputs import (
 )
 from bot.render.messages import (
     CANCEL_TEXT,
+    CLOSE,
     EMPTY_FORM_TEXT,
     MODAL_TITLE,
     MORE_TEXT,
     OPEN_TEXT,
     SUBMIT_TEXT,
 )
-from bot.render.mrkdwn import chunks, cut, html_to_mrkdwn, markdown_to_mrkdwn, mrkdwn_escape
+from bot.render.mrkdwn import (
+    chunks,
+    cut,
+    html_to_mrkdwn,
+    literal,
+    markdown_to_mrkdwn,
+    split_heading,
+)
 from flows.errors import GLOBAL
 
 ACTION_SUBMIT = "lockstep_submit"
@@ -61,9 +70,12 @@ def _checked_id(value: str, limit: int, what: str) -> str:
 # --- text ------------------------------------------------------------------------------------
 
 
-def _sections(text: str) -> list[Block]:
+def _sections(text: str, *, verbatim: bool = False) -> list[Block]:
+    """``verbatim``: the text holds what a person typed, so Slack must not link anything in it."""
+    extra = {"verbatim": True} if verbatim else {}
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(text, _SECTION)
+        {"type": "section", "text": {"type": "mrkdwn", "text": c, **extra}}
+        for c in chunks(text, _SECTION)
     ]
 
 
@@ -134,6 +146,23 @@ def _header(title: str) -> list[Block]:
     return [{"type": "header", "text": plain(title.strip(), _HEADER)}] if title.strip() else []
 
 
+def titled(form: Form, title: str) -> tuple[str, Form]:
+    """The form's title and the form without it. A form that opens with a Markdown heading
+    (kodosumi forms do: ``# Content review``) is titled by that heading, taken out of its text
+    so it shows once, as the header; any other form by ``title``."""
+    first = form[0] if form and isinstance(form[0], Mapping) else None
+    if first is None or first.get("type") != "markdown" or not isinstance(first.get("text"), str):
+        return title, form
+    heading, rest = split_heading(first["text"])
+    if heading is None:
+        return title, form
+    return heading, ([{**first, "text": rest}] if rest else []) + form[1:]
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 def _size(blocks: list[Block]) -> int:
     return len(json.dumps(blocks, ensure_ascii=False, separators=(",", ":")))
 
@@ -172,8 +201,10 @@ def _split_errors(
 def _message(
     form: Form, lock_id: str, title: str, errors: Mapping[str, Any] | None, values: Any
 ) -> list[Block]:
+    title, form = titled(form, title)
     glob, fields = _split_errors(form, errors)
-    warning = _sections(cut("\n".join(f":warning: {mrkdwn_escape(m)}" for m in glob), _SECTION))
+    lines = "\n".join(f":warning: {literal(m)}" for m in glob)
+    warning = _sections(cut(lines, _SECTION), verbatim=True)
     body = _form_blocks(form, modal=False, values=values, errors=fields)
     return _header(title) + warning + body + [_actions(form, lock_id)]
 
@@ -206,13 +237,20 @@ def message_blocks(
 
 
 def open_form_blocks(form: Form, *, lock_id: str, title: str) -> list[Block]:
-    return _capped(_header(title), _text_blocks(form), [_actions(form, lock_id, open_form=True)])
+    title, shown = titled(form, title)
+    actions = [_actions(form, lock_id, open_form=True)]
+    return _capped(_header(title), _text_blocks(shown), actions)
 
 
-def decided_blocks(form: Form, *, title: str, outcome: str) -> list[Block]:
-    line = {"type": "mrkdwn", "text": cut(mrkdwn_escape(outcome.strip()), _SECTION)}
-    tail = [{"type": "context", "elements": [line]}] if outcome.strip() else []
-    return _capped(_header(title), _text_blocks(form), tail)
+def decided_blocks(
+    form: Form, *, title: str, outcome: str, answer: list[Block] | None = None
+) -> list[Block]:
+    """The lock once closed: its text, the answer (``answer``: blocks from ``bot.render.answers``)
+    and the outcome line (mrkdwn the bot wrote: mentions and date tokens stay live)."""
+    title, shown = titled(form, title)
+    line = {"type": "mrkdwn", "text": cut(outcome.strip(), _SECTION)}
+    tail = (answer or []) + ([{"type": "context", "elements": [line]}] if outcome.strip() else [])
+    return _capped(_header(title), _text_blocks(shown), tail)
 
 
 def modal_view(
@@ -221,10 +259,15 @@ def modal_view(
     title: str,
     callback_id: str,
     private_metadata: str,
+    close: str = CLOSE,
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The form as a modal. Past 100 blocks inputs win: the last display blocks go first."""
-    blocks = _form_blocks(form, modal=True, values=values, errors={})
+    """The form as a modal. ``close`` labels the button that only closes it (never the form's
+    Cancel: closing a lock's modal decides nothing). A heading the title already says is left
+    out; another opens the body. Past 100 blocks inputs win: the last display blocks go first."""
+    heading, shown = titled(form, title)
+    head = [] if _same(heading, title) else _header(heading)
+    blocks = head + _form_blocks(shown, modal=True, values=values, errors={})
     if len(blocks) > MODAL_MAX_BLOCKS:
         spare = MODAL_MAX_BLOCKS - sum(b["type"] == "input" for b in blocks)
         kept = []
@@ -239,7 +282,7 @@ def modal_view(
         "callback_id": _checked_id(callback_id, ID_MAX, "callback_id"),
         "title": plain(title.strip() or MODAL_TITLE, _VIEW_TEXT),
         "submit": plain(text_of(_find(form, "submit"), "text") or SUBMIT_TEXT, _VIEW_TEXT),
-        "close": plain(text_of(_find(form, "cancel"), "text") or CANCEL_TEXT, _VIEW_TEXT),
+        "close": plain(close, _VIEW_TEXT),
         "blocks": blocks or _sections(EMPTY_FORM_TEXT),
     } | ({"private_metadata": metadata} if metadata else {})
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.render import messages
+from bot.render import answers, messages, outcome, surfaces
+from bot.render.inputs import form_inputs, label_of
+from bot.render.mrkdwn import cut, literal
+from flows.codec import decode
 from flows.engine import Call, Event, Execution
 from flows.policy import humanize
 
@@ -15,55 +17,67 @@ _VALUE = 160  # characters of a submitted value shown
 
 
 def status(execution: Execution, calls: Sequence[Call], events: Sequence[Event]) -> str:
-    names = {c.id: messages.title(c.name) for c in calls}
+    """Person-typed values (inputs, comments, refused answers) show literally: escaped, so no
+    mention or link in them goes live."""
+    locks = {c.id: c for c in calls}
+    state = messages.STATUS_WORDS[execution.status]
+    if execution.done:
+        state = surfaces.ending_words(outcome.conclude(execution, calls, events))
     lines = [
-        f"*{execution.flow}* `{execution.id}`: {messages.STATUS_WORDS[execution.status]}",
-        *(f"• waiting: *{names[c.id]}*" for c in calls if c.kind == "lock" and c.open),
+        f"*{execution.flow}* `{messages.short(execution.id)}`: {state}",
+        *(f"• waiting: *{messages.title(c.name)}*" for c in calls if c.kind == "lock" and c.open),
     ]
     if len(events) > SHOWN:
-        lines.append(messages.EARLIER_EVENTS.format(count=len(events) - SHOWN, id=execution.id))
+        short = messages.short(execution.id)
+        lines.append(messages.EARLIER_EVENTS.format(count=len(events) - SHOWN, id=short))
     for event in events[-SHOWN:]:
-        lines.append(f"  {messages.when(event.at)}: {line(event, names.get(event.call_id or ''))}")
+        lines.append(f"  {messages.when(event.at)}: {line(event, locks.get(event.call_id or ''))}")
     return "\n".join(lines)
 
 
-def line(event: Event, lock: str | None) -> str:
-    """One event, e.g. ``<@UBOB> answered *Content review*: score=5``."""
+def line(event: Event, lock: Call | None) -> str:
+    """One event, e.g. ``<@UBOB> answered *Content review*: Score=5``."""
     template = messages.EVENT_LINES.get(event.kind)
     detail = event.detail if isinstance(event.detail, dict) else {}
     who = messages.who(event.actor)
     if template is None:
-        return messages.UNKNOWN_EVENT.format(kind=event.kind, who=who)
+        return messages.UNKNOWN_EVENT.format(kind=literal(event.kind), who=who)
     comment = detail.get("comment")
+    labels = _labels(lock)
     return template.format(
         who=who,
-        what=f"*{lock}*" if lock else messages.THE_RUN,
-        inputs=_values(detail.get("inputs")),
+        what=f"*{messages.title(lock.name)}*" if lock else messages.THE_RUN,
+        inputs=_values(detail.get("inputs"), labels),
         approvers=messages.mention(detail.get("approvers", [])),
-        said=f": “{comment}”" if comment else "",
-        errors=_errors(detail.get("errors")),
+        said=f": “{literal(cut(str(comment), _VALUE))}”" if comment else "",
+        errors=_errors(detail.get("errors"), labels),
         error_id=detail.get("error_id"),
         action=detail.get("action", "act on"),
         to=messages.mention(detail.get("to", [])),
         then=detail.get("then", "fail"),
         by=humanize(detail.get("by", 0)),
-        reason=detail.get("reason") or detail.get("error"),
+        reason=literal(str(detail.get("reason") or detail.get("error"))),
         level=detail.get("level", "note"),
-        text=str(detail.get("text", ""))[:_VALUE],
+        text=literal(str(detail.get("text", ""))[:_VALUE]),
         status=detail.get("status", "waiting"),
-        error=detail.get("error", messages.UNKNOWN_ERROR),
+        error=literal(str(detail.get("error", messages.UNKNOWN_ERROR))),
     )
 
 
-def _values(values: Any) -> str:
+def _labels(lock: Call | None) -> dict[str, str]:
+    form = lock.form if lock is not None and isinstance(lock.form, list) else []
+    return {e["name"]: label_of(e) for e in form_inputs(form)}
+
+
+def _values(values: Any, labels: dict[str, str]) -> str:
     if not isinstance(values, dict) or not values:
         return ""
-    parts = [f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in values.items()]
-    text = ", ".join(parts)
-    return ": " + (text if len(text) <= _VALUE else text[: _VALUE - 1] + "…")
+    parts = [f"{labels.get(k, k)}={answers.text(decode(v))}" for k, v in values.items()]
+    return ": " + literal(cut(", ".join(parts), _VALUE))
 
 
-def _errors(errors: Any) -> str:
+def _errors(errors: Any, labels: dict[str, str]) -> str:
     if not isinstance(errors, dict):
         return ""
-    return "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items() if v)
+    parts = [f"{labels.get(k, k)}: {' '.join(map(str, v))}" for k, v in errors.items() if v]
+    return literal("; ".join(parts))

@@ -147,6 +147,12 @@ def _text_input(el: Mapping[str, Any], value: Any) -> Block:
     }
 
 
+def _required(el: Mapping[str, Any]) -> bool:
+    """A checkbox is never required in Slack's sense (at least one option ticked): unticked is
+    an answer, and ``flows.parse`` takes it as False."""
+    return el.get("required") is True and el["type"] != "boolean"
+
+
 def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
     kind, name = el["type"], el["name"]
     out: Block = {"action_id": action_id_for(name)}
@@ -199,15 +205,22 @@ def initial(el: Mapping[str, Any], values: Mapping[str, Any] | None) -> Any:
     return el.get("value")
 
 
+def label_of(el: Mapping[str, Any]) -> str:
+    """The words a person sees for a field: its label, else its name."""
+    return text_of(el, "label", "name") or UNNAMED
+
+
 def input_block(el: Mapping[str, Any], value: Any, errors: list[str], *, modal: bool) -> Block:
-    mark = " *" if el.get("required") else ""
-    label = cut(text_of(el, "label", "name") or UNNAMED, LABEL_MAX - len(mark)) + mark
+    """Required fields are Block Kit's own ``optional: false``: Slack marks the others
+    "(optional)", and in a modal it refuses an empty required field before it sends anything.
+    In a message Slack enforces nothing (and a Reject must go through with fields empty), so
+    ``flows.parse`` checks every answer on the server, whichever surface it came from."""
     block: Block = {
         "type": "input",
         "block_id": input_block_id(el["name"]),
-        "optional": True,
+        "optional": not _required(el),
         "dispatch_action": False,
-        "label": {"type": "plain_text", "text": label},
+        "label": plain(label_of(el), LABEL_MAX),
         "element": _element(el, value, modal=modal),
     }
     if errors:

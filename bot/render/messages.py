@@ -11,13 +11,21 @@ HELP = (
     "• `/flow status [id]`: one run with its open steps and history, or your recent runs\n"
     "• `/flow audit <id>`: a run's whole audit trail, as a JSON file sent to you\n"
     "• `/flow cancel <id>`: cancel a run you started (or one of the flow's admins)\n"
-    "• `/flow help`: this message"
+    "• `/flow help`: this message\n"
+    "A run's id may be shortened to its first few characters, as shown with each run."
 )
 NO_FLOWS = "No flows are loaded."
-UNKNOWN_FLOW = "There is no flow called `{name}`. Try `/flow list`."
+UNKNOWN_COMMAND = "`/flow {word}` is not a command I know."
+DID_YOU_MEAN = "`/flow {word}` is not a command I know. Did you mean `{meant}`?"
+UNKNOWN_FLOW = "There is no flow called `{name}`."
+MEANT_FLOW = "Did you mean `{name}`? `/flow list` shows them all."
 START_USAGE = "Say which flow to start: `/flow start <name>`. Try `/flow list`."
+UNKNOWN_KEYS = "The form has no field {keys}, so I left it out. Its fields: {fields}."
+NO_FIELDS = "none"
 CANCEL_USAGE = "Say which run to cancel: `/flow cancel <id>`."
 UNKNOWN_EXECUTION = "There is no run `{id}`."
+AMBIGUOUS_RUN = "`{id}` starts the ids of several runs ({ids}): give more of it."
+RUN_LINE = "• `{id}` {flow}: {status}"
 NOT_INITIATOR = "Only {who}, who started this run, can cancel it."
 NOT_MANAGER = "Only {who}, who started this run, or {admins} can cancel it."
 ALREADY_ENDED = "Run `{id}` has already ended ({status})."
@@ -44,7 +52,7 @@ REMINDER = "⏰ {people}*{title}* has waited {waited}; it expires in {left}. {li
 OVERDUE = "⏰ {people}*{title}* is overdue by {late}; it stays open until someone answers. {link}"
 ESCALATED = "📣 {people}: you can now answer *{title}* (waiting for {waited}). {link}"
 ESCALATED_DM = "📣 You have been asked to answer *{title}* in <#{channel}>. {link}"
-SNOOZED = "⏰ {who} snoozed *{title}*: it now expires at {when}."
+SNOOZED = "⏰ {who} snoozed *{title}*: it now waits until {when}."
 SNOOZE_BUTTON = "Snooze +{by}"
 CANNOT_SNOOZE = "This form cannot be snoozed."
 OPEN_LINK = "<{url}|Open the form>"
@@ -58,10 +66,7 @@ FOUR_EYES = "You started this run, so someone else has to decide this."
 
 PARENT = "*{summary}* · started by {who} · {status}"
 RUN_ID = "Run `{id}`"
-FINISHED = "✅ Finished.\n```{result}```"
-ENDED_CANCELLED = "🚫 Cancelled: {reason}"
-ENDED_FAILED = "❌ Failed: {reason}"
-NO_REASON = "no reason given"
+SHORT_ID = 8
 UNKNOWN_ERROR = "unknown error"
 WAITING = "{title}: waiting for an answer"
 ERROR_LINE = "• *{field}*: {message}"
@@ -110,28 +115,72 @@ STATUS_WORDS = {
     "starting": "starting",
     "running": "running",
     "awaiting": "awaiting",
-    "finished": "✅ finished",
+    "finished": "finished",  # how it went (approved, rejected...) needs its trail: ENDINGS
     "error": "❌ failed",
     "cancelled": "🚫 cancelled",
 }
+# A lock once closed; "approved" where the form offered a rejection, "answered" otherwise.
 OUTCOME_WORDS = {
-    "resolved": "✅ Answered by {who} at {when}",
-    "rejected": "🚫 Rejected by {who} at {when}",
-    "auto-resolved": "✅ Approved automatically at {when}, with no answer",
-    "auto-rejected": "🚫 Rejected automatically at {when}, with no answer",
-    "expired": "⌛ Expired at {when}, no answer",
-    "cancelled": "🚫 Cancelled with its run at {when}",
+    "approved": "✅ Approved by {who} · {when}",
+    "answered": "✅ Answered by {who} · {when}",
+    "rejected": "🚫 Rejected by {who} · {when}",
+    "auto-resolved": "✅ Approved automatically, with no answer by the deadline · {when}",
+    "auto-rejected": "🚫 Rejected automatically, with no answer by the deadline · {when}",
+    "expired": "⌛ Expired with no answer · {when}",
+    "cancelled": "🚫 Cancelled with its run · {when}",
 }
 DECIDED_ALREADY = {
-    "resolved": "Already answered by {who} at {when}.",
-    "rejected": "Already rejected by {who} at {when}.",
-    "expired": "This expired at {when}.",
-    "cancelled": "This run was cancelled at {when}.",
+    "resolved": "Already answered by {who} ({when}).",
+    "rejected": "Already rejected by {who} ({when}).",
+    "expired": "This expired with no answer ({when}).",
+    "cancelled": "This run was cancelled ({when}).",
 }
+# How a run ended (bot.render.outcome.Ending): short, in the parent message...
+ENDINGS = {
+    "approved": "✅ approved by {who}",
+    "approved-auto": "✅ approved automatically",
+    "finished": "✅ finished",
+    "rejected": "🚫 rejected by {who}",
+    "rejected-auto": "🚫 rejected automatically",
+    "expired": "⌛ expired: {lock} had no answer",
+    "failed": "❌ failed",
+    "cancelled": "🚫 cancelled by {who}",
+    "cancelled-auto": "🚫 cancelled",
+}
+# ...and as the thread's last word, above the result.
+ENDING_LINES = {
+    "approved": "✅ *Approved* by {who} · {when}",
+    "approved-auto": "✅ *Approved* automatically, with no answer by the deadline · {when}",
+    "finished": "✅ *Finished* · {when}",
+    "rejected": "🚫 *Rejected* by {who} · {when}",
+    "rejected-auto": "🚫 *Rejected* automatically, with no answer by the deadline · {when}",
+    "expired": "⌛ *Expired*: {lock} had no answer by the deadline · {when}",
+    "failed": "❌ *Failed* · {when}",
+    "cancelled": "🚫 *Cancelled* by {who} · {when}",
+    "cancelled-auto": "🚫 *Cancelled* · {when}",
+}
+YES, NO = "Yes", "No"
+HIDDEN = "••••••"  # a password field's answer
+ANSWER_LABEL = "Answer"
+RESULT_LABEL = "Result"
+COMMENT_LABEL = "Comment"
+REASON_LABEL = "Reason"
+MORE_FIELDS = "…and {count} more: `/flow status` has them all."
+UNKNOWN_TIME = "an unknown time"
 
 
 def when(at: float | None) -> str:
-    return clock(at)
+    """A moment as each reader's own local time (Slack's date token), UTC for clients that
+    cannot show it."""
+    if at is None:
+        return UNKNOWN_TIME
+    return f"<!date^{int(at)}^{{date_short_pretty}} at {{time}}|{clock(at)}>"
+
+
+def short(run_id: str) -> str:
+    """The first 8 characters of a run's id: what people see and type (any unique prefix
+    names a run)."""
+    return run_id[:SHORT_ID]
 
 
 def who(user: str | None) -> str:

@@ -6,7 +6,6 @@ import html
 import re
 from collections.abc import Callable, Iterator
 
-_SLACK_SEQ = re.compile(r"(<(?:[@#!][^<>|\s]+|(?:https?|mailto):[^<>|\s]+)(?:\|[^<>]*)?>)")
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
@@ -32,28 +31,52 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def mrkdwn_escape(text: str) -> str:
-    """Escapes ``&<>`` but keeps Slack's own sequences: mentions, ``<!here>``, links."""
-    parts = _SLACK_SEQ.split(text)
-    return "".join(p if i % 2 else _escape(p) for i, p in enumerate(parts))
+def literal(text: str) -> str:
+    """Text for mrkdwn that shows as it is: ``&<>`` escaped, so no mention, broadcast or link
+    written in it goes live. Text a person typed goes in a text object with ``verbatim: true``
+    as well, so Slack does not link it either."""
+    return _escape(text)
 
 
-def _link(m: re.Match[str]) -> str:
-    label, url = m.group(1), m.group(2)
-    return f"<{url}|{label}>" if _URL.match(url) else f"{label} ({url})"
+def split_heading(text: str) -> tuple[str | None, str]:
+    """A Markdown text that opens with a heading: the heading's words (for a header block) and
+    the rest; else None and the text as it was."""
+    lines = text.strip().splitlines()
+    found = _HEADING.match(lines[0]) if lines else None
+    if found is None:
+        return None, text
+    words = _LINK.sub(lambda m: m.group(1), _BOLD.sub(lambda m: m.group(1) or m.group(2), found[1]))
+    return words.replace("`", "").strip() or None, "\n".join(lines[1:]).strip()
+
+
+def _links(line: str) -> str:
+    """``[label](url)`` as a Slack link (other targets as "label (url)"), the rest escaped."""
+    parts = _LINK.split(line)  # text, label, url, text, label, url, ..., text
+    out = [_escape(parts[0])]
+    for at in range(1, len(parts), 3):
+        label, url = _escape(parts[at]), _escape(parts[at + 1])
+        out.append(f"<{url}|{label}>" if _URL.match(url) else f"{label} ({url})")
+        out.append(_escape(parts[at + 2]))
+    return "".join(out)
 
 
 def markdown_to_mrkdwn(text: str) -> str:
-    """Headings become bold lines (mrkdwn has none); ``**bold**`` and links are translated."""
+    """Headings become bold lines (mrkdwn has none); ``**bold**`` and links are translated.
+
+    Everything else is escaped: a raw Slack sequence (``<!channel>``, ``<@U…>``, ``<url|x>``)
+    shows as text, as it would in kodosumi's page, so a value a flow puts into its Markdown
+    cannot ping a channel."""
     lines, fenced = [], False
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
         elif not fenced:
-            line = _LINK.sub(_link, _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", line))
-            line = _HEADING.sub(lambda m: f"*{m.group(1).replace('*', '')}*", line)
-        lines.append(line)
-    return mrkdwn_escape("\n".join(lines)).strip()
+            line = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", line)
+            line = _links(_HEADING.sub(lambda m: f"*{m.group(1).replace('*', '')}*", line))
+            lines.append(line)
+            continue
+        lines.append(_escape(line))
+    return "\n".join(lines).strip()
 
 
 def html_to_mrkdwn(text: str) -> str:

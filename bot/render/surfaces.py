@@ -3,15 +3,17 @@ messages before and after their decision (pure: data in, text and blocks out).""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from bot.render import blocks, messages
+from bot.render import answers, blocks, messages, outcome
+from bot.render.inputs import form_inputs, label_of
+from bot.render.mrkdwn import cut, literal, markdown_to_mrkdwn
 from flows.engine import Answer, Call, Decision, Execution
 from flows.errors import GLOBAL
 from flows.policy import Policy, humanize
 
 SNOOZE_ACTION = "lockstep_snooze"
+_PROGRESS = 3900  # characters of a progress message
 
 Surface = tuple[str, list[dict[str, Any]]]  # notification text, blocks
 
@@ -24,25 +26,56 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
-def parent(execution: Execution, summary: str, open_locks: list[str]) -> Surface:
-    """ "Document review · started by @alice · awaiting Content review", kept current."""
+def parent(
+    execution: Execution,
+    summary: str,
+    open_locks: list[str],
+    conclusion: outcome.Conclusion | None = None,
+) -> Surface:
+    """ "Document review · started by @alice · awaiting Content review", kept current; once the
+    run has ended, how (``conclusion``): "rejected by @bob"."""
     status = messages.STATUS_WORDS[execution.status]
     if execution.status == "awaiting" and open_locks:
         status += " " + ", ".join(messages.title(n) for n in open_locks)
+    if conclusion is not None:
+        status = ending_words(conclusion)
     text = messages.PARENT.format(
         summary=summary, who=messages.who(execution.initiator), status=status
     )
-    return text, [_section(text), _context(messages.RUN_ID.format(id=execution.id))]
+    run_id = messages.RUN_ID.format(id=messages.short(execution.id))
+    return text, [_section(text), _context(run_id)]
 
 
-def ending(execution: Execution) -> str:
-    """The thread's last word: the result, or why the run stopped."""
-    if execution.status == "finished":
-        result = json.dumps(execution.result, ensure_ascii=False, indent=1)
-        return messages.FINISHED.format(result=result[:2800])
-    if execution.status == "cancelled":
-        return messages.ENDED_CANCELLED.format(reason=execution.error or messages.NO_REASON)
-    return messages.ENDED_FAILED.format(reason=execution.error or messages.UNKNOWN_ERROR)
+def ending_words(conclusion: outcome.Conclusion, templates: dict[str, str] | None = None) -> str:
+    """How a run ended, short ("rejected by @bob"), or with ``templates`` another way."""
+    templates = messages.ENDINGS if templates is None else templates
+    key = conclusion.ending.value
+    if not conclusion.people and f"{key}-auto" in templates:
+        key += "-auto"
+    return templates[key].format(
+        who=messages.mention(list(conclusion.people)),
+        when=messages.when(conclusion.at),
+        lock=f"*{messages.title(conclusion.lock or '')}*",
+    )
+
+
+def ending(conclusion: outcome.Conclusion, result: Any, forms: list[Any]) -> Surface:
+    """The thread's last word: how the run ended, who decided, the comment or the reason, and
+    the result as labelled fields (``forms``: the run's forms, whose labels the result's keys
+    take)."""
+    line = ending_words(conclusion, messages.ENDING_LINES)
+    notes = answers.notes(
+        [(messages.COMMENT_LABEL, conclusion.comment), (messages.REASON_LABEL, conclusion.reason)]
+    )
+    return line, [_section(line), *notes, *answers.result_blocks(result, forms)]
+
+
+def progress(kind: str, text: str) -> str:
+    """What a flow said (``tracer.markdown``, ``debug``, ``warning``...) as a thread message:
+    Markdown made mrkdwn, with everything else escaped, so a value the flow quotes cannot
+    ping anyone."""
+    prefix = messages.WARNING_PREFIX if kind == "warning" else ""
+    return prefix + cut(markdown_to_mrkdwn(text), _PROGRESS)
 
 
 def quorum_line(needed: int, approvers: list[str]) -> str:
@@ -86,16 +119,20 @@ def lock_message(
 
 
 def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
-    """The lock once closed; ``approvers``: a quorum's people, all named."""
+    """The lock once closed: who decided how and when, and the answer itself (its values under
+    their labels, the comment); ``approvers``: a quorum's people, all named."""
     automatic = lock.actor is None and lock.status in ("resolved", "rejected")
     key = f"auto-{lock.status}" if automatic else lock.status
+    if key == "resolved":
+        key = "approved" if outcome.is_decision(lock) else "answered"
     template = messages.OUTCOME_WORDS.get(key, "{when}")
     who = messages.mention(approvers) if approvers else messages.who(lock.actor)
-    outcome = template.format(who=who, when=messages.when(lock.decided_at))
-    if lock.comment:
-        outcome += f": “{lock.comment}”"
-    title = messages.title(lock.name)
-    return f"{title}: {outcome}", blocks.decided_blocks(lock.form, title=title, outcome=outcome)
+    line = template.format(who=who, when=messages.when(lock.decided_at))
+    value = lock.result if lock.status == "resolved" else None
+    answer = answers.answer_blocks(lock.form, value, lock.comment)
+    title, _ = blocks.titled(lock.form, messages.title(lock.name))
+    rendered = blocks.decided_blocks(lock.form, title=title, outcome=line, answer=answer)
+    return f"{literal(title)}: {line}", rendered  # a heading may quote what a person typed
 
 
 def already_decided(lock: Call) -> str:
@@ -114,9 +151,14 @@ def quorum_reply(decision: Decision, *, declined: bool = False) -> str:
     return messages.COUNTED.format(count=count, needed=needed)
 
 
-def error_list(errors: dict[str, list[str]]) -> str:
+def error_list(errors: dict[str, list[str]], form: Any = None) -> str:
+    """What was wrong, each under the label the person sees (``form``: the form answered)."""
+    labels = {e["name"]: label_of(e) for e in form_inputs(form if isinstance(form, list) else [])}
     lines = [
-        messages.ERROR_LINE.format(field=messages.FORM_FIELD if k == GLOBAL else k, message=m)
+        messages.ERROR_LINE.format(
+            field=literal(messages.FORM_FIELD if k == GLOBAL else labels.get(k, k)),
+            message=literal(m),
+        )
         for k, ms in errors.items()
         for m in ms
     ]

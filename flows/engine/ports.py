@@ -85,6 +85,10 @@ class Store(Protocol):
     ) -> list[Execution]:
         """Newest first."""
 
+    async def find_executions(self, prefix: str, limit: int = 5) -> list[str]:
+        """Ids of executions whose id starts with ``prefix``, whatever the case; at most
+        ``limit``, in id order (how people name a run by a short id)."""
+
     async def claim(self, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
         """The right to run an execution that has work to do, with its recorded calls; None if
         it has none or a live process holds it."""

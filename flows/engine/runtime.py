@@ -272,6 +272,11 @@ class Engine:
         """Executions, newest first: someone's, or in some statuses."""
         return await self._store.executions(initiator=initiator, status=status, limit=limit)
 
+    async def find_runs(self, prefix: str, limit: int = 5) -> list[str]:
+        """Ids of runs that start with ``prefix`` (whatever the case), at most ``limit``: how
+        a person names a run by the first few characters of its id."""
+        return await self._store.find_executions(prefix, limit) if prefix else []
+
     async def trail(self, execution_id: str) -> Trail | None:
         """A run with its calls and its whole audit trail (``flows.engine.audit.document``
         makes it a JSON document). No access check: for code, not for people."""

@@ -1,4 +1,5 @@
-"""Deploy approval: someone approves or rejects a deploy, with a comment."""
+"""Deploy approval: someone other than the requester approves or rejects a deploy, with a
+comment. The service and version are checked against patterns, so the flow may quote them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ app = FlowApp()
     "deploy",
     model=Model(
         InputText("service", "Service", required=True, pattern=r"[a-z0-9][a-z0-9-]*"),
-        InputText("version", "Version", required=True),
+        InputText("version", "Version", required=True, pattern=r"[0-9A-Za-z][0-9A-Za-z.+-]*"),
         Select(
             "environment",
             [InputOption("staging", "Staging"), InputOption("production", "Production", True)],
@@ -26,12 +27,12 @@ app = FlowApp()
 )
 async def deploy(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
     try:
-        answer = await tracer.lock("deploy_approval", data=inputs, timeout=3600)
-    except LockRejected as rejected:
-        await tracer.warning(f"Deploy rejected: {rejected.comment or 'no comment'}")
-        return {"deployed": False, "by": rejected.by}
+        await tracer.lock("deploy_approval", data=inputs, timeout=3600, exclude_initiator=True)
+    except LockRejected:
+        await tracer.warning(f"{inputs['service']} {inputs['version']} will not be deployed.")
+        return {"deployed": False}  # the thread says who rejected it, and their comment
     await tracer.markdown(f"Deploying {inputs['service']} {inputs['version']}…")
-    return {"deployed": True, "comment": answer["comment"]}
+    return {"deployed": True}  # the approval, and its comment, show on the approval itself
 
 
 @app.lock("deploy_approval")

@@ -1,4 +1,5 @@
-"""Expense approval: an amount, a category, and a manager's decision."""
+"""Expense approval: an amount, a category, and a decision by someone other than whoever filed
+it (four-eyes), who may approve less than was asked for."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ async def start(inputs: dict[str, Any], request: Request) -> Launch:
 
 
 async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
-    decision = await tracer.lock("expense_approval", data=inputs)
+    # Four-eyes: whoever files the expense may not approve it (a Reject ends the run rejected).
+    decision = await tracer.lock("expense_approval", data=inputs, exclude_initiator=True)
     return {"amount": inputs["amount"], "approved_amount": decision["approved_amount"]}
 
 

@@ -1,0 +1,141 @@
+"""``/flow`` as people type it: parsed without Slack (pure), then answered by the real bot."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import (
+    Command,
+    distinct_prefixes,
+    find_name,
+    nearest,
+    parse_command,
+    prefill,
+    suggestion,
+)
+from flows import Request
+from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, input_value
+
+FLOWS = ["review", "deploy", "expense"]
+
+
+def test_subcommands_in_any_case_and_values() -> None:
+    assert parse_command('START review doc="Q3 plan" owner=U1') == Command(
+        "start", "review", {"doc": "Q3 plan", "owner": "U1"}
+    )
+    assert parse_command("") == Command("help")
+    assert parse_command("Status") == Command("status")
+    assert parse_command("start review oops").problem == "oops"
+    assert parse_command("strat review x=1") == Command("unknown", "strat", rest=("review", "x=1"))
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("strat review", "/flow start review"),
+        ("strat reveiw doc=x", "/flow start review doc=x"),
+        ("review", "/flow start review"),
+        ("Deploy", "/flow start deploy"),
+        ("reveiw", "/flow start review"),
+        ("stauts", "/flow status"),
+        ("stats 4f1c", "/flow status 4f1c"),
+        ("cancle 4f1c", "/flow cancel 4f1c"),
+        ("frobnicate", None),
+    ],
+)
+def test_a_typo_suggests_the_nearest_command_or_flow(text: str, meant: str | None) -> None:
+    assert suggestion(parse_command(text), FLOWS) == meant
+
+
+def test_names_match_exactly_then_whatever_the_case() -> None:
+    assert find_name("Review", FLOWS) == "review"
+    assert find_name("review", ["Review", "review"]) == "review"
+    assert find_name("REVIEW", ["Review", "review"]) is None  # two in other cases: ambiguous
+    assert nearest("expnse", FLOWS) == "expense" and nearest("zzz", FLOWS) is None
+
+
+def test_ids_are_shown_as_short_as_tells_them_apart() -> None:
+    assert distinct_prefixes(["4f1c9e2ab3d5", "77aa0011ffff"], 8) == ["4f1c9e2a", "77aa0011"]
+    assert distinct_prefixes(["abc12345aa", "abc12345bb"], 8) == ["abc12345a", "abc12345b"]
+    assert distinct_prefixes(["f00d"], 8) == ["f00d"]
+
+
+def test_prefill_keys_are_matched_and_unknown_ones_kept_to_report() -> None:
+    matched = prefill({"Document": "Q3", "doc": "x", "author": "me"}, ["document", "author"])
+    assert matched.values == {"document": "Q3", "author": "me"}
+    assert matched.unknown == ("doc",)
+
+
+# --- through the bot ------------------------------------------------------------------------------
+
+
+async def test_a_typo_is_answered_with_what_was_probably_meant(bot: Bot) -> None:
+    _, text = await bot.command("strat review")
+    assert text == "`/flow strat` is not a command I know. Did you mean `/flow start review`?"
+    _, text = await bot.command("frobnicate <!channel>")
+    assert text.startswith("`/flow frobnicate` is not a command I know.\n*Lockstep*")
+    _, text = await bot.command("start reveiw")
+    assert text == (
+        "There is no flow called `reveiw`. Did you mean `review`? `/flow list` shows them all."
+    )
+    _, text = await bot.command("<!channel>")
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+
+
+async def test_flow_names_in_any_case_and_unknown_prefill_keys_are_reported(bot: Bot) -> None:
+    status, text = await bot.command("START Review Document=Q3 doc=oops")
+    assert status == 200
+    assert text == (
+        "The form has no field `doc`, so I left it out. Its fields: `document`, `author`."
+    )
+    [opened] = await bot.slack.wait_for("views.open")  # the form opens all the same
+    view = opened.response["view"]
+    document = next(b for b in view["blocks"] if b.get("block_id") == "f_document")
+    assert document["element"]["initial_value"] == "Q3"
+    assert (document["optional"], document["label"]["text"]) == (False, "Document (title or link)")
+    author = next(b for b in view["blocks"] if b.get("block_id") == "f_author")
+    assert author["optional"] is True
+    assert view["close"]["text"] == "Cancel"  # closing the entry form starts nothing
+    assert assert_valid_surfaces(bot.slack) == 1
+
+
+async def test_runs_are_named_by_any_unique_prefix_of_their_id(bot: Bot) -> None:
+    engine = bot.lockstep.engine
+    for eid in ("abc12345aaaa", "abc12345bbbb", "f00d"):
+        parent = await bot.lockstep.bolt.client.chat_postMessage(channel=CHANNEL, text=eid)
+        context = {"channel": CHANNEL, "thread_ts": parent["ts"]}
+        await engine.start("fragile", {}, Request("fragile", "UALICE", context), execution_id=eid)
+        await engine.settled(eid)
+    _, listed = await bot.command("status")
+    assert "• `abc12345` fragile: awaiting" in listed.splitlines()
+    _, text = await bot.command("status abc1")
+    assert text == (
+        "`abc1` starts the ids of several runs (`abc12345a`, `abc12345b`): give more of it."
+    )
+    _, text = await bot.command("status ABC12345B")  # any case, any unique length
+    assert text.startswith("*fragile* `abc12345`: awaiting")
+    _, text = await bot.command("cancel f0")
+    assert text == "Run `f00d` is cancelled."
+    _, text = await bot.command("audit nope")
+    assert text == "There is no run `nope`."
+    _, text = await bot.command("status f00d")  # a whole id is always that run
+    assert text.startswith("*fragile* `f00d`: 🚫 cancelled by <@UALICE>")
+
+
+async def test_errors_in_a_message_name_fields_by_their_labels(bot: Bot) -> None:
+    await bot.command("start review")
+    [opened] = await bot.slack.wait_for("views.open")
+    await bot.submit_view(opened.response["view"], input_value("document", "Q3"), "UALICE")
+    await bot.slack.wait_for("chat.postMessage", count=3)  # parent, progress, content review
+    [parent] = bot.slack.messages(CHANNEL)
+    lock = next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if "lock_actions" in str(m))
+    await bot.click(lock, "lockstep_submit", "UBOB", input_value("score", "9"))
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["text"] == (
+        "Please fix the form:\n• *Score (1 to 5)*: Enter a number of at most 5."
+    )
+    # Slack does not hold a message's required field to it, so the server does
+    await bot.click(lock, "lockstep_submit", "UBOB", {})
+    notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    required = "Please fix the form:\n• *Score (1 to 5)*: This field is required."
+    assert notes[-1].args["text"] == required

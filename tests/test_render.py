@@ -1,0 +1,278 @@
+"""What people read in a run's thread, rendered without Slack (pure): answers and results as
+labelled fields, how a run ended, times as date tokens, error notes by label, and what a person
+typed shown literally wherever it lands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import Block as SlackBlock
+
+from bot.render import answers, history, messages, outcome, surfaces
+from bot.render.blocks import titled
+from bot.render.mrkdwn import literal, markdown_to_mrkdwn, split_heading
+from bot.render.outcome import Ending
+from flows.codec import encode
+from flows.engine import Call, Event, Execution
+from flows.errors import LockExpired, LockRejected
+from flows.forms import (
+    Cancel,
+    InputArea,
+    InputDateTime,
+    InputNumber,
+    InputOption,
+    InputPassword,
+    InputText,
+    Markdown,
+    Model,
+    MultiSelect,
+    Submit,
+    UserSelect,
+)
+
+AT = 1_796_000_000.0
+HOSTILE = "<!channel> *now* <https://evil.example|your bank> <@U0BOSS> &amp;"
+
+
+def run(status: str = "finished", **change: Any) -> Execution:
+    found = Execution(
+        id="4f1c9e2ab3d54e6f8a7b9c0d1e2f3a4b", flow="deploy", runner="m:f", inputs={},
+        status=status, initiator="UALICE", context={}, result=None, error=None,
+        created_at=AT - 60, updated_at=AT + 5, owner=None, heartbeat_at=None, wakeups=0,
+        progress=0,
+    )  # fmt: skip
+    return found.model_copy(update=change)
+
+
+FORM = Model(
+    Markdown("# Deploy approval\nShip it?"),
+    InputText("comment", "Comment"),
+    InputPassword("token", "Token"),
+    InputNumber("amount", "Amount (EUR)"),
+    MultiSelect("regions", (InputOption("eu", "Europe"), InputOption("us", "Americas")), "Regions"),
+    UserSelect("owner", "Owner"),
+    InputDateTime("when", "When"),
+    Submit("Approve"),
+    Cancel("Reject"),
+).to_json()
+
+
+def lock(status: str = "resolved", seq: int = 1, **change: Any) -> Call:
+    found = Call(
+        id=f"lock-{seq}", execution_id="4f1c9e2ab3d54e6f8a7b9c0d1e2f3a4b", seq=seq, kind="lock",
+        name="deploy_approval", status=status, data={}, form=FORM, result=None, actor="UBOB",
+        comment=None, deadline=AT, created_at=AT - 30, decided_at=AT + seq, posted=True,
+        message=None, policy=None,
+    )  # fmt: skip
+    return found.model_copy(update=change)
+
+
+def assert_valid(blocks: list[dict[str, Any]]) -> None:
+    for block in blocks:
+        parsed = SlackBlock.parse(block)
+        assert parsed is not None and parsed.to_dict() == block, block
+
+
+def cells(blocks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(label words, value text object) for every field row."""
+    found = []
+    for block in blocks:
+        row = block.get("fields", [])
+        found += [(a["text"].strip("*"), b) for a, b in zip(row[::2], row[1::2], strict=True)]
+    return found
+
+
+# --- what a person typed stays text ------------------------------------------------------------
+
+
+def test_typed_text_never_becomes_a_mention_a_link_or_formatting() -> None:
+    assert literal(HOSTILE) == (
+        "&lt;!channel&gt; *now* &lt;https://evil.example|your bank&gt; &lt;@U0BOSS&gt; &amp;amp;"
+    )
+    blocks = answers.answer_blocks(FORM, {"comment": HOSTILE}, comment=HOSTILE)
+    assert_valid(blocks)
+    for _, value in cells(blocks):  # plain text: Slack parses nothing in it
+        assert value == {"type": "plain_text", "text": HOSTILE, "emoji": False}
+    # a flow that puts such a value into its Markdown shows it as text too
+    assert markdown_to_mrkdwn(f"Review *{HOSTILE}*") == f"Review *{literal(HOSTILE)}*"
+    assert markdown_to_mrkdwn("See [the policy](https://example.com/p?a=1&b=2)") == (
+        "See <https://example.com/p?a=1&amp;b=2|the policy>"
+    )
+
+
+def test_a_value_that_looks_like_a_user_id_is_a_mention_only_in_a_person_field() -> None:
+    value = {"owner": "U0BOB", "comment": "U0BOB", "reviewer": "U0BOB"}
+    shown = dict(cells(answers.answer_blocks(FORM, value)))
+    assert shown["Owner"] == {"type": "mrkdwn", "text": "<@U0BOB>", "verbatim": True}
+    assert shown["Comment"]["type"] == shown["Reviewer"]["type"] == "plain_text"
+    forged = dict(cells(answers.answer_blocks(FORM, {"owner": "<!channel>"})))
+    assert forged["Owner"]["type"] == "plain_text"  # not a user id: shown as typed
+    # a run's result: keys named like a person field of the run's forms may mention
+    result = dict(cells(answers.result_blocks({"owner": "U0BOB", "by": "U0BOB"}, [FORM])))
+    assert result["Owner"]["text"] == "<@U0BOB>" and result["By"]["type"] == "plain_text"
+
+
+def test_answers_read_as_their_fields_say() -> None:
+    when = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    value = encode(
+        {
+            "comment": "",
+            "token": "hunter2",
+            "amount": 120.0,
+            "regions": ["eu", "us"],
+            "when": when,
+            "extra_note": True,
+        }
+    )
+    blocks = answers.answer_blocks(FORM, value)
+    assert_valid(blocks)
+    shown = {label: v["text"] for label, v in cells(blocks)}
+    assert shown == {
+        "Token": messages.HIDDEN,  # a password is never shown
+        "Amount (EUR)": "120",
+        "Regions": "Europe, Americas",  # the options' labels
+        "When": f"<!date^{int(when.timestamp())}^{{date_short}} {{time}}|2026-11-30 14:00 UTC>",
+        "Extra note": "Yes",  # a key no field has, readable
+    }  # the blank comment is left out
+    only = Model(InputArea("notes", "Notes"), Submit()).to_json()
+    assert cells(answers.answer_blocks(only, "just this")) == [
+        ("Notes", {"type": "plain_text", "text": "just this", "emoji": False})
+    ]
+
+
+def test_many_answers_are_capped_and_say_so() -> None:
+    blocks = answers.result_blocks({f"k{i}": i for i in range(30)}, [])
+    assert_valid(blocks)
+    assert len(cells(blocks)) == answers.MAX_PAIRS
+    assert all(len(b.get("fields", [])) <= 10 for b in blocks)
+    assert blocks[-1]["elements"][0]["text"].startswith("…and 10 more")
+
+
+# --- how a run ended ---------------------------------------------------------------------------
+
+
+def test_a_rejection_the_flow_caught_still_reads_rejected() -> None:
+    rejected = lock("rejected", comment="not on Friday")
+    ended = outcome.conclude(run(result={"deployed": False}), [rejected])
+    assert ended == outcome.Conclusion(
+        Ending.REJECTED, AT + 1, ("UBOB",), "deploy_approval", "not on Friday"
+    )
+    text, blocks = surfaces.parent(run(), "Deploy approval", [], ended)
+    assert text == "*Deploy approval* · started by <@UALICE> · 🚫 rejected by <@UBOB>"
+    assert blocks[1]["elements"][0]["text"] == "Run `4f1c9e2a`"  # a short id
+    line, rendered = surfaces.ending(ended, {"deployed": False}, [FORM])
+    assert line.startswith("🚫 *Rejected* by <@UBOB> · <!date^1796000001^")
+    assert_valid(rendered)
+    shown = {label: v["text"] for label, v in cells(rendered)}
+    assert shown == {"Comment": "not on Friday", "Deployed": "No"}
+
+
+def test_an_uncaught_rejection_reads_rejected_not_cancelled() -> None:
+    rejected = lock("rejected", comment="no")
+    error = str(LockRejected("deploy_approval", "UBOB", AT + 1, "no"))
+    assert outcome.conclude(run("cancelled", error=error), [rejected]).ending is Ending.REJECTED
+    cancel = Event(
+        id=9, execution_id="x", at=AT, kind="cancelled", actor="UALICE", call_id=None,
+        detail={"reason": "cancelled by UALICE"},
+    )  # fmt: skip
+    by_hand = outcome.conclude(run("cancelled", error="cancelled by UALICE"), [], [cancel])
+    assert (by_hand.ending, by_hand.people, by_hand.reason) == (
+        Ending.CANCELLED, ("UALICE",), None,
+    )  # fmt: skip
+    assert surfaces.ending_words(by_hand) == "🚫 cancelled by <@UALICE>"
+
+
+def test_expiries_failures_and_plain_answers() -> None:
+    expired = lock("expired", actor=None)
+    stopped = LockExpired("deploy_approval", AT)
+    error = f"LockExpired: {stopped}"
+    assert outcome.conclude(run("error", error=error), [expired]).ending is Ending.EXPIRED
+    failed = outcome.conclude(run("error", error="KeyError: 'x'"), [expired])
+    assert (failed.ending, failed.reason) == (Ending.FAILED, "KeyError: 'x'")
+    line, blocks = surfaces.ending(failed, None, [])
+    assert line.startswith("❌ *Failed*") and cells(blocks)[0][1]["text"] == "KeyError: 'x'"
+    assert outcome.conclude(run(), []).ending is Ending.FINISHED  # no lock at all
+    question = Model(InputText("name", "Name"), Submit()).to_json()
+    answered = lock(form=question, result={"name": "Aurora"})
+    assert outcome.conclude(run(), [answered]).ending is Ending.FINISHED  # not an approval
+    automatic = lock(actor=None, result={"ok": True})
+    auto = outcome.conclude(run(), [automatic])
+    assert (auto.ending, auto.people) == (Ending.APPROVED, ())
+    assert surfaces.ending_words(auto) == "✅ approved automatically"
+    later = lock("resolved", seq=2)  # the last decision counts: resubmitted and approved
+    assert outcome.conclude(run(), [lock("rejected"), later]).ending is Ending.APPROVED
+    with pytest.raises(ValueError, match="has not ended"):
+        outcome.conclude(run("awaiting"), [])
+
+
+# --- a decided lock -----------------------------------------------------------------------------
+
+
+def test_a_decided_lock_shows_its_answer_who_and_when() -> None:
+    decided = lock(result={"comment": "ship it", "amount": 3})
+    text, blocks = surfaces.decided(decided)
+    assert_valid(blocks)
+    assert text == f"Deploy approval: ✅ Approved by <@UBOB> · {messages.when(AT + 1)}"
+    assert blocks[0]["text"]["text"] == "Deploy approval"  # the heading, once
+    assert "Deploy approval" not in json.dumps(blocks[1:-1])
+    assert {label: v["text"] for label, v in cells(blocks)} == {
+        "Comment": "ship it",
+        "Amount (EUR)": "3",
+    }
+    question = lock(form=Model(InputText("name", "Name"), Submit()).to_json(), result="Aurora")
+    assert "✅ Answered by <@UBOB>" in surfaces.decided(question)[0]
+    quoting = Model(Markdown(f"# Review {HOSTILE}"), Submit(), Cancel()).to_json()
+    text, shown = surfaces.decided(lock(form=quoting))
+    assert text.startswith(f"Review {literal(HOSTILE)}: ✅ Approved by <@UBOB>")
+    assert shown[0]["text"] == {"type": "plain_text", "text": f"Review {HOSTILE}"}
+    rejected = surfaces.decided(lock("rejected", comment=HOSTILE))[1]
+    [(label, said)] = cells(rejected)
+    assert (label, said["type"], said["text"]) == ("Comment", "plain_text", HOSTILE)
+
+
+def test_times_are_date_tokens_with_a_utc_fallback() -> None:
+    assert messages.when(1796047200.0) == (
+        "<!date^1796047200^{date_short_pretty} at {time}|14:00 UTC on Nov 30>"
+    )
+    assert messages.when(None) == messages.UNKNOWN_TIME
+    late = surfaces.already_decided(lock())
+    assert late == f"Already answered by <@UBOB> ({messages.when(AT + 1)})."
+
+
+def test_error_notes_name_fields_by_their_labels() -> None:
+    errors = {"amount": ["Enter a number."], "_global_": ["Try again."], "gone": [HOSTILE]}
+    assert surfaces.error_list(errors, FORM) == (
+        "Please fix the form:\n• *Amount (EUR)*: Enter a number.\n• *Form*: Try again.\n"
+        f"• *gone*: {literal(HOSTILE)}"
+    )
+
+
+def test_a_status_history_reads_labels_and_typed_text_literally() -> None:
+    answered = Event(
+        id=1, execution_id="x", at=AT, kind="lease", actor="UBOB", call_id="lock-1",
+        detail={"inputs": {"comment": HOSTILE, "token": "***", "amount": 2}},
+    )  # fmt: skip
+    rejected = lock("rejected", comment=HOSTILE)
+    text = history.status(run(), [rejected], [answered])
+    assert text.splitlines()[0] == "*deploy* `4f1c9e2a`: 🚫 rejected by <@UBOB>"
+    assert f"Comment={literal(HOSTILE)}, Token=***, Amount (EUR)=2" in text
+    assert "<!channel>" not in text and "<@U0BOSS>" not in text
+
+
+# --- titles ---------------------------------------------------------------------------------------
+
+
+def test_a_form_is_titled_by_its_opening_heading_once() -> None:
+    assert split_heading("## **Expense**: [policy](https://x)\nbody") == (
+        "Expense: policy",
+        "body",
+    )
+    assert split_heading("Not a heading\n# later") == (None, "Not a heading\n# later")
+    title, rest = titled(FORM, "Deploy approval lock")
+    assert title == "Deploy approval" and rest[0]["text"] == "Ship it?"
+    only = Model(Markdown("# Just a title"), InputText("a")).to_json()
+    assert titled(only, "x") == ("Just a title", only[1:])  # the emptied text goes
+    assert titled(Model(InputText("a")).to_json(), "Lock name")[0] == "Lock name"
