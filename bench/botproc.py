@@ -47,8 +47,11 @@ class BotProcess:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(slack: FakeSlack, tmp: Path, secret: str) -> AsyncIterator[BotProcess]:
-    """``python -m bot`` on a free loopback port, its output in ``tmp/bot.log``."""
+async def bot_process(
+    slack: FakeSlack, tmp: Path, secret: str, env_extra: dict[str, str] | None = None
+) -> AsyncIterator[BotProcess]:
+    """``python -m bot`` on a free loopback port, its output in ``tmp/bot.log``; ``env_extra``
+    overrides its settings."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LOCKSTEP_"))}
     env |= {
@@ -60,7 +63,7 @@ async def bot_process(slack: FakeSlack, tmp: Path, secret: str) -> AsyncIterator
         "LOCKSTEP_FLOWS": ",".join(EXAMPLE_FLOWS),
         "LOCKSTEP_SWEEP_SECONDS": "3600",
         "PYTHONPATH": str(ROOT),
-    }
+    } | (env_extra or {})
     with open(tmp / "bot.log", "wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=ROOT, env=env, stdout=log, stderr=log

@@ -41,7 +41,6 @@ from store import SQLStore
 from store.database import DEFAULT_URL, BadDatabaseURL
 
 log = logging.getLogger("lockstep")
-CALL_TIMEOUT = 10.0  # seconds a Web API call may take, retries included
 _READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
 
 
@@ -102,7 +101,8 @@ class Lockstep:
         token = settings.slack_bot_token.get_secret_value()
         store = await open_store(settings.database_url)
         # One connection pool for every Web API call; no call may take longer than this.
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT))
+        timeout = aiohttp.ClientTimeout(total=settings.slack_timeout)
+        session = aiohttp.ClientSession(timeout=timeout)
         client = AsyncWebClient(  # for answering people: a quick retry, then a private note
             session=session,
             token=token,
@@ -127,7 +127,7 @@ class Lockstep:
         )
         clock = clock or SystemClock()
         notifier = SlackNotifier(deliveries, registry, clock)
-        config = EngineConfig(default_timeout=settings.default_timeout)
+        config = EngineConfig(default_timeout=settings.default_timeout, takeover=settings.takeover)
         engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
         notifier.trail = engine.trail
         handlers = Handlers(engine)

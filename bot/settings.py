@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)  # 0: any free port
     sweep_seconds: float = Field(default=5.0, alias="LOCKSTEP_SWEEP_SECONDS", gt=0)
+    slack_timeout: float = Field(default=10.0, alias="LOCKSTEP_SLACK_TIMEOUT", gt=0, le=60)
+    takeover: float = Field(default=8.0, alias="LOCKSTEP_TAKEOVER_SECONDS", ge=1, le=600)
     default_timeout: float = Field(default=DEFAULT_TIMEOUT, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0)
 
     @field_validator("slack_bot_token")

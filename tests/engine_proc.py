@@ -57,7 +57,7 @@ async def main(url: str, cmd: str, *args: str) -> None:
     store = await SQLStore.open(url)
     printer = Printer()
     clock = OffsetClock(float(os.environ.get("CLOCK_OFFSET", "0")))
-    engine = Engine(store, [app], printer, clock, EngineConfig(heartbeat_interval=0.2))
+    engine = Engine(store, [app], printer, clock, EngineConfig(takeover=0.8))
     watch = None
     if cmd == "start":
         watch = await engine.start(args[0], json.loads(args[1]), Request(args[0], "UALICE"))

@@ -106,3 +106,19 @@ async def launch(tracer: Tracer) -> dict[str, Any]:
         "day": (await tracer.input("Which day?", date)).isoformat(),
         "announce": await tracer.input("Announce it?", bool),
     }
+
+
+def _note(item: str, step: int) -> str:
+    return f"{item}:{step}"
+
+
+@app.flow("ledger", model=Model(InputText("item", "Item", required=True)), summary="Ledger")
+async def ledger(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
+    """Two locks and three side-effect steps: what the crash tests drive to the end."""
+    item = inputs["item"]
+    first = await tracer.step("one", _note, item, 1)
+    checked = await tracer.approve(f"Check {item}", comment=False)
+    second = await tracer.step("two", _note, item, 2)
+    signed = await tracer.approve(f"Sign {item}", comment=False)
+    third = await tracer.step("three", _note, item, 3)
+    return {"steps": [first, second, third], "checked": checked, "signed": signed}

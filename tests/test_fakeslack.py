@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import pytest
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -371,3 +372,30 @@ async def test_bolt_accepts_signed_requests_and_talks_to_the_fake(slack: FakeSla
     resp = await app.async_dispatch(signed_request(body, secret="not-the-secret"))
     assert resp.status == 401
     assert [c.method for c in slack.calls] == ["auth.test", "response_url", "chat.postMessage"]
+
+
+async def test_faults_drop_hang_and_hook_as_asked() -> None:
+    """The fake fails the way Slack and networks do: dropped before or after acting, slow."""
+    async with FakeSlack() as slack, aiohttp.ClientSession() as http:
+        client = AsyncWebClient(
+            token="xoxb-t", base_url=slack.api_url, session=http, retry_handlers=[]
+        )
+        slack.drop_next("chat.postMessage")
+        with pytest.raises(aiohttp.ClientError):
+            await client.chat_postMessage(channel="C1", text="lost before")
+        assert slack.messages("C1") == []
+        slack.drop_next("chat.postMessage", when="after")
+        with pytest.raises(aiohttp.ClientError):
+            await client.chat_postMessage(channel="C1", text="made, answer lost")
+        assert [m["text"] for m in slack.messages("C1")] == ["made, answer lost"]
+        slack.hang_next("chat.postMessage", 1.5)
+        slow = AsyncWebClient(
+            token="xoxb-t", base_url=slack.api_url, timeout=0.5, retry_handlers=[]
+        )
+        with pytest.raises(TimeoutError):
+            await slow.chat_postMessage(channel="C1", text="too slow")
+        seen: list[str] = []
+        slack.on_call("chat.update", lambda: seen.append("hook"), when="after")
+        posted = await client.chat_postMessage(channel="C1", text="x")
+        await client.chat_update(channel="C1", ts=posted["ts"], text="y")
+        assert seen == ["hook"]

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.fake import files as fakefiles
 from bot.fake import socket as fakesocket
+from bot.fake.faults import Fault, Faults, RateLimit, When
 from bot.fake.wire import (
     CONTENT,
     Args,
@@ -74,6 +75,8 @@ class FakeSlack:
         self.base_url = ""
         self._files = fakefiles.FakeFiles(lambda: f"F{next(self._ids):08d}")
         self.socket_mode = fakesocket.FakeSocketMode()  # Slack's side of Socket Mode
+        self.faults = Faults()
+        self._limits: dict[str, RateLimit] = {}
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -166,6 +169,41 @@ class FakeSlack:
             [(status, slack_error(code), headers)] * times
         )
 
+    def drop_next(
+        self, method: str, *, when: When = "before", times: int = 1, skip: int = 0
+    ) -> None:
+        """Close the connection of the next ``times`` calls to ``method`` (after ``skip`` good
+        ones) without answering: ``before`` it acts, or ``after`` it acted."""
+        self.faults.add(method, Fault("drop", when), times=times, skip=skip)
+
+    def hang_next(
+        self, method: str, seconds: float, *, when: When = "before", times: int = 1
+    ) -> None:
+        """Answer the next ``times`` calls to ``method`` only after ``seconds``."""
+        self.faults.add(method, Fault("hang", when, seconds), times=times)
+
+    def on_call(
+        self, method: str, hook: Callable[[], None], *, when: When = "before", skip: int = 0
+    ) -> None:
+        """Call ``hook`` when the call to ``method`` after ``skip`` others arrives (``before``
+        it acts) or has acted (``after``, before it answers): where a test kills the bot."""
+        self.faults.add(method, Fault("hook", when, hook=hook), skip=skip)
+
+    def rate_limit(self, methods: Sequence[str], per_second: float, burst: int = 1) -> RateLimit:
+        """Limit these methods together, as Slack does: past the rate, 429 with Retry-After."""
+        limit = RateLimit(per_second, burst)
+        self._limits.update(dict.fromkeys(methods, limit))
+        return limit
+
+    async def until(self, check: Callable[[], bool], timeout: float = 10) -> None:
+        """Wait until ``check()`` holds; it is asked again after every call that arrives."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(check)
+        except TimeoutError:
+            seen = [c.method for c in self._calls[-20:]]
+            raise TimeoutError(f"not so after {timeout}s; last calls {seen}") from None
+
     def messages(self, channel: str) -> list[Args]:
         """Channel history, oldest first: top-level messages (replies are in ``thread``)."""
         found = self._messages.get(channel, {}).values()
@@ -214,13 +252,23 @@ class FakeSlack:
     async def _serve(self, request: web.Request) -> web.Response:
         posted_response = "rid" in request.match_info
         method = RESPONSE_URL if posted_response else request.match_info["method"]
+        fault = self.faults.take(method)
         try:
             args, token = await read_request(request)
         except ValueError:
             args, token = {}, None
             outcome: Outcome = (200, slack_error("invalid_json"), {})
         else:
-            outcome = self._outcome(method, args, token, posted_response)
+            if (
+                fault is not None
+                and fault.when == "before"
+                and await self.faults.act(fault, request)
+            ):
+                outcome = (0, {"ok": False, "dropped": "before acting"}, {})
+            else:
+                outcome = self._outcome(method, args, token, posted_response)
+                if fault is not None and fault.when == "after":
+                    await self.faults.act(fault, request)
         status, body, headers = outcome
         call = RecordedCall(method=method, args=args, token=token, status=status, response=body)
         async with self._changed:
@@ -235,6 +283,9 @@ class FakeSlack:
     ) -> Outcome:
         if self._failures.get(method):
             return self._failures[method].popleft()
+        limit = self._limits.get(method)
+        if limit is not None and (wait := limit.take()) is not None:
+            return 429, slack_error("ratelimited"), {"Retry-After": str(wait)}
         if posted_response:
             return 200, {"ok": True}, {}
         handler = self._handlers.get(method)

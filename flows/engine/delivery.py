@@ -22,7 +22,6 @@ from flows.engine.records import Delivery, Show, ShowState
 
 log = logging.getLogger("lockstep.delivery")
 LEASE = 6.0  # seconds a deliverer holds a row unless it renews it: a dead one's go soon
-RENEW = 2.0  # seconds between renewals while a delivery takes long
 BATCH = 50
 CONCURRENCY = 8  # runs shown at once; a run's own rows go one after another
 MAX_BACKOFF = 600.0
@@ -53,6 +52,7 @@ class Deliverer:
         self._tasks: dict[str | None, asyncio.Task[None]] = {}  # by run id (None: any run)
         self._wanted: dict[str | None, bool] = {}  # run id -> another pass wanted
         self._retry: asyncio.TimerHandle | None = None
+        self._paused_until = 0.0  # the surface said "not now" (rate limited): nothing goes
 
     # asking -------------------------------------------------------------------------------
 
@@ -114,6 +114,9 @@ class Deliverer:
         one transaction and what was shown recorded in one; a row whose state changed while it
         was being shown goes round again."""
         now = self.clock.now()
+        if now < self._paused_until:
+            self._remind_at(self._paused_until)
+            return False
         rows = await self.store.claim_deliveries(self.owner, now, self.lease, BATCH, execution_id)
         renewal = asyncio.create_task(self._renew([row.id for row in rows]))
         try:
@@ -145,7 +148,7 @@ class Deliverer:
     async def _renew(self, row_ids: list[int]) -> None:
         """Keep the lease on rows being shown, however long Slack takes."""
         while True:
-            await asyncio.sleep(RENEW)
+            await asyncio.sleep(self.lease / 3)
             until = self.clock.now() + self.lease
             await self.store.renew_deliveries(row_ids, self.owner, until)
 
@@ -160,6 +163,9 @@ class Deliverer:
             thread, ready = chain[0].thread, chain[0].thread_ready
             failed = False
             for row in chain:
+                if self.clock.now() < self._paused_until:
+                    await self._give_back(row, self._paused_until, None, tried=False)
+                    continue  # the surface asked for a pause: everything waits it out
                 if failed and row.location is None and row.kind not in ("run", "direct"):
                     await self._give_back(row, self.clock.now(), None, tried=False)
                     continue  # a new message waits for the ones before it
@@ -196,9 +202,12 @@ class Deliverer:
         )  # fmt: skip
 
     async def _failed(self, row: Delivery, exc: Exception) -> None:
+        """Back the row off; a rate limit (``Unavailable`` with a time) pauses every row."""
         now = self.clock.now()
         after = exc.retry_after if isinstance(exc, Unavailable) else None
         wait = backoff(row.attempts) if after is None or not math.isfinite(after) else after
+        if after is not None and math.isfinite(after):
+            self._paused_until = max(self._paused_until, now + after)
         log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
                     row.attempts, wait, exc)  # fmt: skip
         await self._give_back(row, now + max(0.0, wait), f"{type(exc).__name__}: {exc}", True)

@@ -49,9 +49,20 @@ BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers ne
 
 @dataclass(frozen=True)
 class EngineConfig:
+    """``takeover``: seconds after which a dead process's runs and deliveries are taken over
+    by another (or by the same, restarted); heartbeats and lease renewals run often enough
+    that a live process never loses them."""
+
     default_timeout: float = DEFAULT_TIMEOUT
-    heartbeat_interval: float = 2.0
-    claim_ttl: float = 8.0  # a claim whose heartbeat is older than this is taken over
+    takeover: float = 8.0
+
+    @property
+    def claim_ttl(self) -> float:
+        return self.takeover
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.takeover / 4
 
 
 class UnknownFlow(LockstepError, LookupError):
@@ -75,8 +86,9 @@ class Engine:
         self._store = store
         self._directory: Directory = directory or NoDirectory()
         self._deliver = Deliverer(
-            store, notifier or NullNotifier(), self.clock, self.registry, self.owner
-        )
+            store, notifier or NullNotifier(), self.clock, self.registry, self.owner,
+            lease=self.config.takeover * 0.75,
+        )  # fmt: skip
         config = self.config
         setup = Setup(
             store, self.clock, self.registry, self._deliver.soon, self.owner,
