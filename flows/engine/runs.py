@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from flows.app import Registry, call, resolve
+from flows.app import Registry, Request, call, resolve
 from flows.codec import decode, encode
 from flows.engine.announce import Announcer
 from flows.engine.ports import Clock, Store
 from flows.engine.records import Call, Claim, Execution, NewEvent
+from flows.entry import run as run_flow
 from flows.errors import (
     FlowConfigError,
     LockCancelled,
@@ -30,6 +31,7 @@ from flows.errors import (
     NotStorable,
     StepFailed,
 )
+from flows.files import FileStore
 from flows.forms import Model
 from flows.policy import Policy, reminder_times
 from flows.tracer import Tracer
@@ -64,6 +66,7 @@ class Setup:
     default_timeout: float
     heartbeat_interval: float
     claim_ttl: float
+    files: FileStore | None = None
 
     def claim(self) -> Claim:
         now = self.clock.now()
@@ -79,6 +82,8 @@ class Replay:
         self.execution_id = execution.id
         self.initiator = execution.initiator
         self.default_timeout = setup.default_timeout
+        self.context: Mapping[str, Any] = execution.context
+        self.files = setup.files
         self.recorded = {c.seq: c for c in recorded}
         self.seq = 0
         self.progress_seen = 0
@@ -191,7 +196,11 @@ class Replay:
                     f"the flow reached lock {name!r}, but no @app.lock({name!r}) form is registered"
                 )
             )
-        form = await call(handler, data=data if data is not None else {})
+        if data is None and name not in self.setup.registry.kodosumi:
+            data = {}  # kodosumi hands a lock handler the data as given, None included
+        execution = self.execution
+        request = Request(execution.flow, execution.initiator, execution.context)
+        form = await call(handler, data=data, request=request)
         if not isinstance(form, Model):
             raise self.fail(
                 FlowConfigError(
@@ -349,7 +358,7 @@ class Runs:
         except FlowConfigError as exc:
             return await self._end(run, "error", None, str(exc))
         inputs = decode(run.execution.inputs)
-        flow = asyncio.ensure_future(call(runner, inputs=inputs, tracer=Tracer(run)))
+        flow = asyncio.ensure_future(run_flow(runner, inputs, Tracer(run)))
         parked = await self._until_parked(run, flow)
         if run.fatal:
             return await self._end(run, "error", None, str(run.fatal))
