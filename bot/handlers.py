@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any, TypeVar, assert_never
@@ -32,10 +33,12 @@ from flows.engine import (
     Cancel,
     Decision,
     Engine,
+    EntryFailed,
     Snooze,
     Trail,
     audit_document,
 )
+from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
@@ -76,6 +79,7 @@ class Handlers:
         app.action(blocks.ACTION_SUBMIT)(self.submit_clicked)
         app.action(blocks.ACTION_CANCEL)(self.cancel_clicked)
         app.action(blocks.ACTION_OPEN)(self.open_clicked)
+        app.action(re.compile(rf"^{blocks.ACTION_PRESS}\.\d+$"))(self.action_clicked)
         app.action(surfaces.SNOOZE_ACTION)(self.snooze_clicked)
 
     # /flow ----------------------------------------------------------------------------------
@@ -136,12 +140,14 @@ class Handlers:
         if spec.model is None:
             try:
                 launch = await self.engine.prepare(spec.name, values, request)
+            except EntryFailed as exc:
+                text = _cannot_start(spec, exc)
             except InputsError as exc:
-                await client.chat_postEphemeral(
-                    channel=event.channel, user=event.user, text=surfaces.error_list(exc.wire())
-                )
+                text = surfaces.error_list(_said(exc.wire()))
+            else:
+                await self._launch(client, launch, spec.summary)
                 return
-            await self._launch(client, launch, spec.summary)
+            await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
             return
         metadata = json.dumps({"flow": spec.name, "channel": event.channel})
         view = blocks.modal_view(
@@ -158,10 +164,12 @@ class Handlers:
         request = launch.request
         who = messages.who(request.user)
         text = messages.PARENT.format(
-            summary=summary, who=who, status=messages.STATUS_WORDS["starting"]
+            summary=launch.summary or summary, who=who, status=messages.STATUS_WORDS["starting"]
         )
         posted = await client.chat_postMessage(channel=request.context["channel"], text=text)
-        context = {"channel": posted["channel"], "thread_ts": posted["ts"]}
+        context = {**request.context, "channel": posted["channel"], "thread_ts": posted["ts"]}
+        if launch.summary:
+            context["summary"] = launch.summary  # this run's, shown on its parent message
         await self.engine.launch(replace(launch, request=replace(request, context=context)))
 
     async def _status(self, user: str, execution_id: str | None) -> str:
@@ -237,15 +245,20 @@ class Handlers:
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         event = _event(context, inbound.ViewSubmit)
-        meta = json.loads(event.private_metadata)
+        metadata = event.private_metadata
+        meta = json.loads(metadata)
         spec = self.engine.registry.entries[meta["flow"]]
         form = spec.model.to_json() if spec.model else []
         request = Request(spec.name, event.user, {"channel": meta["channel"]})
+        raw = read_state(form, event.state)
         try:
-            launch = await self.engine.prepare(spec.name, read_state(form, event.state), request)
+            launch = await self.engine.prepare(spec.name, raw, request)
         except InputsError as exc:
-            errors = blocks.modal_errors(exc.wire(), form=form)
-            await ack(response_action="errors", errors=errors)
+            view = {"title": spec.summary, "callback_id": blocks.ENTRY_CALLBACK}
+            await _refuse(ack, form, exc.wire(), raw, view | {"private_metadata": metadata})
+            return
+        except EntryFailed as exc:
+            await ack(response_action="update", view=_notice(_cannot_start(spec, exc)))
             return
         await ack()
         self.after(self._launch(client, launch, spec.summary))
@@ -259,11 +272,24 @@ class Handlers:
         await ack()
         self.after(self._submit(client, click))
 
-    async def _submit(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
+    async def action_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """A kodosumi ``Action`` button: Submit, with the button's name set to its value."""
+        click = _event(context, inbound.ButtonClick)
+        await ack()
+        self.after(self._submit(client, click, pressed=int(click.action.rsplit(".", 1)[1])))
+
+    async def _submit(
+        self, client: AsyncWebClient, click: inbound.ButtonClick, pressed: int | None = None
+    ) -> None:
         lock = await self._open_lock(client, click)
         if lock is None:
             return
         raw = read_state(lock.form, click.state)
+        button = lock.form[pressed] if pressed is not None and pressed < len(lock.form) else {}
+        if button.get("type") == "action" and button.get("name"):
+            raw[button["name"]] = button.get("value")  # the stored form says what it sets
         decision = await self.engine.submit(lock.id, raw, click.user)
         if decision.outcome is Answer.INVALID:
             text, rendered = surfaces.lock_message(lock, decision.errors, raw, decision.approvers)
@@ -346,14 +372,14 @@ class Handlers:
             return
         raw = read_state(lock.form, event.state)
         decision = await self.engine.submit(lock.id, raw, event.user)
+        view = {"title": messages.title(lock.name), "callback_id": blocks.LOCK_CALLBACK}
+        view["private_metadata"] = lock.id
         match decision.outcome:
             case Answer.INVALID:
-                errors = blocks.modal_errors(decision.errors, form=lock.form)
-                await ack(response_action="errors", errors=errors)
+                await _refuse(ack, lock.form, decision.errors, raw, view)
             case Answer.FAILED:
                 text = messages.LEASE_FAILED.format(error_id=decision.error_id)
-                errors = blocks.modal_errors({"_global_": [text]}, form=lock.form)
-                await ack(response_action="errors", errors=errors)
+                await _refuse(ack, lock.form, {GLOBAL: [text]}, raw, view)
             case Answer.ACCEPTED | Answer.REJECTED:
                 await ack()
             case Answer.DECIDED | Answer.FORBIDDEN | Answer.COUNTED | Answer.REPEAT | Answer.GONE:
@@ -398,6 +424,30 @@ def _note(decision: Decision, *, declined: bool = False) -> str | None:
             return messages.LOCK_GONE
         case _:
             assert_never(decision.outcome)
+
+
+def _said(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors as given, or a plain refusal when a handler refused without a word."""
+    return errors if any(errors.values()) else {GLOBAL: [messages.FORM_REFUSED]}
+
+
+async def _refuse(
+    ack: AsyncAck, form: list[dict[str, Any]], wire: dict[str, list[str]], raw: Any, view: Any
+) -> None:
+    """Refuse a modal submission, showing why: under the fields (Slack's
+    ``response_action: "errors"``), or, when no input can carry the messages (a form without
+    inputs), the modal again with them on top."""
+    wire = _said(wire)
+    errors = blocks.modal_errors(wire, form=form)
+    if errors:
+        await ack(response_action="errors", errors=errors)
+    else:
+        await ack(response_action="update", view=blocks.modal_view(form, values=raw, errors=wire,
+                                                                   **view))  # fmt: skip
+
+
+def _cannot_start(spec: EntrySpec, failed: EntryFailed) -> str:
+    return messages.cannot_start(spec.summary, failed.problem, failed.detail, failed.error_id)
 
 
 def _notice(text: str) -> dict[str, Any]:

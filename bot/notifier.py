@@ -38,7 +38,7 @@ class SlackNotifier:
             return
         channel, ts = thread
         entry = self.registry.entries.get(execution.flow)
-        summary = entry.summary if entry else execution.flow
+        summary = execution.context.get("summary") or (entry.summary if entry else execution.flow)
         text, blocks = surfaces.parent(execution, summary, [n for n in waiting if n != "sleep"])
         await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         if execution.done:
@@ -49,9 +49,8 @@ class SlackNotifier:
     async def progress(self, execution: Execution, kind: str, text: str) -> None:
         thread = self._thread(execution)
         if thread is not None:
-            prefix = messages.WARNING_PREFIX if kind == "warning" else ""
             await self.client.chat_postMessage(
-                channel=thread[0], thread_ts=thread[1], text=prefix + text[:3900]
+                channel=thread[0], thread_ts=thread[1], text=surfaces.progress(kind, text)
             )
 
     async def lock_opened(self, execution: Execution, lock: Call) -> Any:

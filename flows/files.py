@@ -13,8 +13,12 @@ import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from flows.app import Request
+from flows.forms import InputFiles, Model
 
 T = TypeVar("T")
 ROOTS = ("in", "out")
@@ -30,6 +34,24 @@ class FileStore(Protocol):
     async def write(self, context: Mapping[str, Any], name: str, content: bytes) -> dict[str, Any]:
         """Share a file where the run is (``context``: the run's surface ids); returns its
         description, with at least ``name`` and ``size``."""
+
+
+FILE_KEYS = ("id", "name", "size", "mimetype", "filetype", "created")
+
+
+def with_uploads(request: Request, form: Model, raw: Mapping[str, Any]) -> Request:
+    """``request`` with the files uploaded through ``form``'s file inputs as
+    ``context["files"]`` (their descriptions, each with its ``field``): what ``in`` holds."""
+    found = []
+    for element in form.inputs:
+        value = raw.get(element.name) if isinstance(element, InputFiles) else None
+        for item in value if isinstance(value, list) else []:
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                kept = {k: item[k] for k in FILE_KEYS if k in item}
+                found.append(kept | {"field": element.name})
+    if not found:
+        return request
+    return replace(request, context={**request.context, "files": found})
 
 
 def _root(path: str) -> tuple[str, str]:

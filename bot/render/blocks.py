@@ -19,6 +19,8 @@ from bot.render.inputs import (
     LABEL_MAX,
     Block,
     Form,
+    action_block,
+    action_groups,
     form_inputs,
     initial,
     input_block,
@@ -40,6 +42,8 @@ from flows.errors import GLOBAL
 ACTION_SUBMIT = "lockstep_submit"
 ACTION_CANCEL = "lockstep_cancel"
 ACTION_OPEN = "lockstep_open"
+ACTION_PRESS = "lockstep_action"  # + "." + the Action element's index in the form
+MAX_ACTION_BUTTONS = 20  # an actions block holds 25 elements: room for Submit, Cancel, Snooze
 LOCK_CALLBACK = "lockstep_lock"
 ENTRY_CALLBACK = "lockstep_entry"
 ACTIONS_BLOCK_ID = "lock_actions"
@@ -71,8 +75,14 @@ def _text_blocks(form: Form) -> list[Block]:
     return [b for e in form if isinstance(e, Mapping) for b in _display_blocks(e)]
 
 
+def _warnings(msgs: list[str]) -> list[Block]:
+    return _sections(cut("\n".join(f":warning: {mrkdwn_escape(m)}" for m in msgs), _SECTION))
+
+
 def _display_blocks(element: Mapping[str, Any]) -> list[Block]:
     kind, text = element.get("type"), element.get("text")
+    if kind == "errors":  # kodosumi's Errors(): the global messages it was built with
+        return _warnings(_messages(element.get("error")))
     if kind in ("markdown", "html") and isinstance(text, str):
         return _sections(markdown_to_mrkdwn(text) if kind == "markdown" else html_to_mrkdwn(text))
     return [{"type": "divider"}] if kind in ("break", "hr") else []
@@ -88,10 +98,14 @@ def _form_blocks(
 ) -> list[Block]:
     blocks: list[Block] = []
     inputs = {id(e) for e in form_inputs(form)}
+    groups = action_groups(form) if modal else {}
     for el in form:
         if id(el) in inputs:
-            errs = _messages(errors.get(el["name"]))
+            errs = _messages(errors.get(el["name"])) or _messages(el.get("error"))
             blocks.append(input_block(el, initial(el, values), errs, modal=modal))
+        elif isinstance(el, Mapping) and el.get("name") in groups:
+            actions = groups.pop(el["name"])  # a modal asks which, at the first of the group
+            blocks.append(action_block(el["name"], actions, _messages(errors.get(el["name"]))))
         elif isinstance(el, Mapping):
             blocks.extend(_display_blocks(el))
     return blocks
@@ -127,7 +141,22 @@ def _actions(form: Form, lock_id: str, *, open_form: bool = False) -> Block:
     if cancel:
         text = text_of(cancel, "text") or CANCEL_TEXT
         buttons.append(_button(text, ACTION_CANCEL, lock_id, "danger"))
+    if not open_form:
+        buttons += _action_buttons(form, lock_id)
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": buttons}
+
+
+def _action_buttons(form: Form, lock_id: str) -> list[Block]:
+    """kodosumi's ``Action`` elements: each submits the form with its name set to its value
+    (the handler reads the element back from the stored form by its index)."""
+    found = []
+    for index, el in enumerate(form):
+        if isinstance(el, Mapping) and el.get("type") == "action":
+            text = text_of(el, "text", "value", "name") or SUBMIT_TEXT
+            value = _checked_id(lock_id, _BUTTON_VALUE, "lock_id")
+            found.append({"type": "button", "action_id": f"{ACTION_PRESS}.{index}",
+                          "text": plain(text, _BUTTON), "value": value})  # fmt: skip
+    return found[:MAX_ACTION_BUTTONS]
 
 
 def _header(title: str) -> list[Block]:
@@ -173,7 +202,7 @@ def _message(
     form: Form, lock_id: str, title: str, errors: Mapping[str, Any] | None, values: Any
 ) -> list[Block]:
     glob, fields = _split_errors(form, errors)
-    warning = _sections(cut("\n".join(f":warning: {mrkdwn_escape(m)}" for m in glob), _SECTION))
+    warning = _warnings(glob)
     body = _form_blocks(form, modal=False, values=values, errors=fields)
     return _header(title) + warning + body + [_actions(form, lock_id)]
 
@@ -185,6 +214,8 @@ def fits_message(form: Form) -> bool:
     with a title and errors (not for long typed values: Slack's limit counts those too). No
     element is modal-only: numbers render as text, ``datetimepicker`` works in messages.
     """
+    if any(e.get("type") == "file" for e in form_inputs(form)):
+        return False  # Slack's file input exists only in modals
     blocks = _message(form, "", "", None, None)
     reserve = HINT_RESERVE * sum(b["type"] == "input" for b in blocks)
     return len(blocks) < MESSAGE_MAX_BLOCKS and _size(blocks) + reserve <= MESSAGE_MAX_CHARS
@@ -222,9 +253,13 @@ def modal_view(
     callback_id: str,
     private_metadata: str,
     values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The form as a modal. Past 100 blocks inputs win: the last display blocks go first."""
-    blocks = _form_blocks(form, modal=True, values=values, errors={})
+    """The form as a modal. Past 100 blocks inputs win: the last display blocks go first.
+    ``errors`` (InputsError's wire form) re-render it refused: global messages on top (Slack's
+    ``response_action: "errors"`` can only point at inputs), the others under their fields."""
+    glob, fields = _split_errors(form, errors)
+    blocks = _warnings(glob) + _form_blocks(form, modal=True, values=values, errors=fields)
     if len(blocks) > MODAL_MAX_BLOCKS:
         spare = MODAL_MAX_BLOCKS - sum(b["type"] == "input" for b in blocks)
         kept = []

@@ -35,6 +35,14 @@ LEASE_FAILED = (
     "The form is still open: try again, or tell your admin the error id."
 )
 LOCK_GONE = "This form no longer exists."
+FORM_REFUSED = "The form was not accepted."  # a handler refused it without saying why
+CANNOT_START = {  # the flow's code failed at its entry; by ``EntryProblem``
+    "crashed": "*{flow}* could not start: its entry handler failed.",
+    "not_launch": "*{flow}* could not start: its entry handler returned {detail}, not Launch.",
+    "entry_point": "*{flow}* could not start: its entry point `{detail}` cannot be loaded.",
+    "not_storable": "*{flow}* could not start: the inputs it was given cannot be recorded.",
+}
+NOTHING_STARTED = " Nothing was started. Tell the flow's owner the error id `{error_id}`."
 
 REMINDER = "⏰ {people}*{title}* has waited {waited}; it expires in {left}. {link}"
 OVERDUE = "⏰ {people}*{title}* is overdue by {late}; it stays open until someone answers. {link}"
@@ -55,6 +63,7 @@ FOUR_EYES = "You started this run, so someone else has to decide this."
 PARENT = "*{summary}* · started by {who} · {status}"
 RUN_ID = "Run `{id}`"
 FINISHED = "✅ Finished.\n```{result}```"
+FINISHED_TEXT = "✅ Finished.\n{text}"  # a flow that returned Markdown, HTML or Text
 ENDED_CANCELLED = "🚫 Cancelled: {reason}"
 ENDED_FAILED = "❌ Failed: {reason}"
 NO_REASON = "no reason given"
@@ -153,6 +162,13 @@ def cannot_cancel(initiator: str | None, admins: tuple[str, ...]) -> str:
     if admins:
         return NOT_MANAGER.format(who=who(initiator), admins=answerers(admins))
     return NOT_INITIATOR.format(who=who(initiator))
+
+
+def cannot_start(flow: str, problem: str, detail: str, error_id: str) -> str:
+    safe = detail[:200].replace("`", "'").replace("&", "&amp;").replace("<", "&lt;")
+    safe = safe.replace(">", "&gt;")
+    text = CANNOT_START.get(problem, CANNOT_START["crashed"]).format(flow=flow, detail=safe)
+    return text + NOTHING_STARTED.format(error_id=error_id)
 
 
 def title(name: str) -> str:

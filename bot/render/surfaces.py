@@ -3,10 +3,14 @@ messages before and after their decision (pure: data in, text and blocks out).""
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
 from bot.render import blocks, messages
+from bot.render.mrkdwn import cut, html_to_mrkdwn, markdown_to_mrkdwn, mrkdwn_escape
+from flows import response
+from flows.codec import decode, plain
 from flows.engine import Answer, Call, Decision, Execution
 from flows.errors import GLOBAL
 from flows.policy import Policy, humanize
@@ -35,10 +39,46 @@ def parent(execution: Execution, summary: str, open_locks: list[str]) -> Surface
     return text, [_section(text), _context(messages.RUN_ID.format(id=execution.id))]
 
 
+PROGRESS_MAX = 3900
+
+
+def formatted(kind: str, text: str) -> str | None:
+    """Markdown, HTML or preformatted text as mrkdwn; None for other kinds."""
+    match kind:
+        case "markdown":
+            return markdown_to_mrkdwn(text)
+        case "html":
+            return html_to_mrkdwn(text)
+        case "text" | "stdout":
+            return _code(text) if text.strip() else ""
+    return None
+
+
+def _code(text: str) -> str:
+    """Preformatted, literally: nothing in it is a mention or a link."""
+    return "```" + html.escape(text, quote=False).replace("```", "'''") + "```"
+
+
+def progress(kind: str, text: str) -> str:
+    """A flow's output as a thread message: ``debug``/``result``/``action`` as written (JSON
+    as code), ``markdown``/``html`` converted, ``text`` and ``print()`` preformatted,
+    warnings and ``stderr`` flagged."""
+    shown = formatted(kind, text)
+    if shown is None and kind in ("warning", "stderr"):
+        shown = messages.WARNING_PREFIX + mrkdwn_escape(text)
+    elif shown is None and kind in ("result", "action") and text.lstrip()[:1] in ("{", "["):
+        shown = _code(text)
+    return cut(text if shown is None else shown, PROGRESS_MAX) or "…"
+
+
 def ending(execution: Execution) -> str:
     """The thread's last word: the result, or why the run stopped."""
     if execution.status == "finished":
-        result = json.dumps(execution.result, ensure_ascii=False, indent=1)
+        value = decode(execution.result)
+        if isinstance(value, response.Body):
+            text = formatted(value.kind, value.body) or ""
+            return messages.FINISHED_TEXT.format(text=cut(text, 2800))
+        result = json.dumps(plain(execution.result), ensure_ascii=False, indent=1)
         return messages.FINISHED.format(result=result[:2800])
     if execution.status == "cancelled":
         return messages.ENDED_CANCELLED.format(reason=execution.error or messages.NO_REASON)

@@ -18,11 +18,13 @@ from flows.engine.outcomes import (
     Cancel,
     Cancelled,
     Decision,
+    EntryFailed,
+    EntryProblem,
     Reading,
     Snooze,
     Snoozed,
 )
-from flows.engine.ports import Clock, Directory, Notifier, Store
+from flows.engine.ports import Clock, Directory, Files, Notifier, Store
 from flows.engine.records import TERMINAL, Call, Event, Execution, NewEvent, Timer, Trail
 from flows.engine.runtime import Engine, EngineConfig, UnknownFlow
 
@@ -38,9 +40,12 @@ __all__ = [
     "Directory",
     "Engine",
     "EngineConfig",
+    "EntryFailed",
+    "EntryProblem",
     "Event",
     "Execution",
     "FakeClock",
+    "Files",
     "NewEvent",
     "NoDirectory",
     "Notifier",

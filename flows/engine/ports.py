@@ -1,7 +1,9 @@
-"""What the engine needs from the world, stated once: the store, the notifier, the directory
-and the clock. Each is a protocol with its contract in the docstrings; adapters implement them
-(``store.SQLStore``; ``bot.notifier.SlackNotifier`` and ``bot.directory.SlackDirectory``) and
-the contract tests in ``tests/test_ports.py`` run over every implementation."""
+"""What the engine needs from the world, stated once: the store, the notifier, the directory,
+the clock, and where runs' files are (``Files``, the SDK's ``FileStore``: the engine hands it to
+each run's tracer for ``tracer.fs()``). Each is a protocol with its contract in the
+docstrings; adapters implement them (``store.SQLStore``; ``bot.notifier.SlackNotifier``,
+``bot.directory.SlackDirectory`` and ``bot.files.SlackFiles``) and the contract tests in
+``tests/test_ports.py`` run over every implementation."""
 
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ from flows.engine.records import (
     Timer,
     Trail,
 )
+from flows.files import FileStore as Files
+
+__all__ = ["Clock", "Directory", "Files", "Notifier", "Store"]
 
 
 class Clock(Protocol):
