@@ -10,7 +10,18 @@ from typing import Any
 
 import pytest
 
-from flows import InputsError, KodosumiError, LockstepError, response
+from bot.render.blocks import message_blocks
+from bot.render.inputs import input_block
+from flows import (
+    FlowApp,
+    FlowConfigError,
+    InputsError,
+    KodosumiError,
+    LockstepError,
+    ServeAPI,
+    response,
+)
+from flows.app import Registry, flow_name
 from flows.codec import decode, encode, plain
 from flows.errors import GLOBAL
 from flows.forms import (
@@ -246,3 +257,52 @@ def test_actions_and_files_are_checked_on_the_server() -> None:
         parse(one, {"f": []})
     with pytest.raises(InputsError, match="Upload one file"):
         parse(one, {"f": [{"name": "a"}, {"name": "b"}]})
+
+
+def test_flow_names_come_from_path_summary_or_module() -> None:
+    assert flow_name("/review", None, "m") == "review"
+    assert flow_name("/much/deeper/", "Deep", "m") == "much/deeper"
+    assert flow_name("/", "Simple HITL Demo!", "m") == "simple-hitl-demo"
+    assert flow_name("/", None, "my_flows.hitl.app") == "hitl"
+    assert flow_name("/", "🎵", "pkg.hymn.main") == "hymn"
+    assert flow_name("/", "Any", "m", name="chosen") == "chosen"
+    with pytest.raises(FlowConfigError, match="no spaces"):
+        flow_name("/two words", None, "m")
+
+    app = ServeAPI()
+    model = Model(InputText("x"), Submit("Go"))
+
+    @app.enter("/", model, summary="Prime gaps", tags=["math"], author="a@b.c", version="1")
+    async def enter(inputs: dict[str, Any], request: Any) -> None: ...
+
+    @app.enter("/async", model)
+    async def other(request: Any, inputs: dict[str, Any]) -> None: ...
+
+    assert sorted(app.entries) == ["async", "prime-gaps"]
+    assert app.entries["prime-gaps"].meta == {"tags": ["math"], "author": "a@b.c", "version": "1"}
+    assert app.entries["async"].kodosumi and not FlowApp().kodosumi
+    with pytest.raises(FlowConfigError, match="registered twice: give one of them name="):
+        app.enter("/", model, summary="Prime gaps")(enter)
+
+    @app.lock(name="l", anything="ignored")
+    async def form() -> Model: ...
+
+    @app.lease("l", methods=["POST"])
+    async def lease(inputs: dict[str, Any]) -> None: ...
+
+    assert Registry([app]).kodosumi == {"l"}  # its lock gets kodosumi's values
+    with pytest.raises(AttributeError, match="not a FastAPI app"):
+        app.get("/x")  # type: ignore[attr-defined]
+
+
+def test_element_errors_show_under_their_fields_and_in_errors() -> None:
+    form = Model.model_validate(
+        Model(Errors(), InputText("name", "Name"), Submit("Go")).to_json(),
+        errors={"name": ["Too short"], GLOBAL: ["Check the form"]},
+    ).to_json()
+    shown = message_blocks(form, lock_id="L1", title="T")
+    assert shown[1]["text"]["text"] == ":warning: Check the form"  # where Errors() is
+    name = next(b for b in shown if b.get("block_id") == "f_name")
+    assert name["hint"]["text"] == "⚠️ Too short"
+    checkbox = input_block(Checkbox("c", label="Agree").to_json(), None, [], modal=True)
+    assert checkbox["element"]["options"][0]["text"]["text"] == "Agree"  # not kodosumi's "on"

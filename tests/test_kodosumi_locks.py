@@ -244,3 +244,11 @@ def test_flows_that_do_not_fit_together_stop_start_up_in_one_line() -> None:
         load_flows(["tests.kodosumi_apps.locks", "flows.examples.review"])
     with pytest.raises(SettingsError, match="cannot load runner"):
         load_flows(["tests.kodosumi_apps.wrong_runner"])
+
+
+async def test_a_flow_without_a_form_that_cannot_start_says_so_privately(bot: Bot) -> None:
+    assert await bot.command("start at-once") == (200, "")
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["user"] == "UALICE"
+    assert "`tests.kodosumi_apps.failures:gone` cannot be loaded" in note.args["text"]
+    assert bot.slack.calls_to("chat.postMessage") == []

@@ -35,3 +35,8 @@ async def confirm(request: Any, inputs: dict) -> Any:
     error = InputsError("Not today.")
     error.flash("Try again tomorrow.")
     raise error
+
+
+@app.enter("/at-once", summary="Starts at once")  # no form: starts straight from /flow start
+async def at_once(request: Any) -> Any:
+    return Launch(request, "tests.kodosumi_apps.failures:gone")
