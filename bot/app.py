@@ -150,7 +150,7 @@ class Lockstep:
         await self.close()
 
     async def close(self) -> None:
-        self.scheduler.shutdown()
+        await self.scheduler.stop()
         await self.handlers.drain()
         await self.engine.close()
         await self.store.close()

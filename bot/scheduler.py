@@ -37,6 +37,7 @@ class TimerScheduler:
         self.planned: set[int] = set()
         self.slots: dict[int, list[Timer]] = {}  # timers by the tenth of a second they are due
         self._replan = False
+        self._working: set[asyncio.Task[object]] = set()  # sweeps and firings under way
 
     def _at(self, due_at: float) -> datetime:
         """The system time at which the engine's clock reads ``due_at`` (now, if past)."""
@@ -56,6 +57,18 @@ class TimerScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
+    async def stop(self) -> None:
+        """Shut down, and let a sweep or firing under way finish: the store may close next,
+        and a query cut off by that would leave its connection behind."""
+        self.shutdown()
+        await asyncio.gather(*self._working, return_exceptions=True)
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._working.add(task)
+            task.add_done_callback(self._working.discard)
+
     def soon(self, due_at: float) -> None:
         """The engine made a timer: plan it now if it is due before the next plan would run.
         A burst of new timers is planned in one pass."""
@@ -70,6 +83,7 @@ class TimerScheduler:
         await self.plan()
 
     async def _sweep(self) -> None:
+        self._track()
         try:
             await self.engine.sweep()
             await self.plan()
@@ -100,6 +114,7 @@ class TimerScheduler:
 
     async def _fire(self, slot: int) -> None:
         """Fire a slot's timers together: the deadlines in one transaction."""
+        self._track()
         due = self.slots.pop(slot, [])
         self.planned.difference_update(t.id for t in due)
         try:
