@@ -411,7 +411,7 @@ def _note(decision: Decision, *, declined: bool = False) -> str | None:
         case Answer.ACCEPTED | Answer.REJECTED:
             return None
         case Answer.INVALID:
-            return surfaces.error_list(decision.errors)
+            return surfaces.error_list(_said(decision.errors))
         case Answer.FAILED:
             return messages.LEASE_FAILED.format(error_id=decision.error_id)
         case Answer.FORBIDDEN:

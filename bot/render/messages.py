@@ -72,6 +72,7 @@ WAITING = "{title}: waiting for an answer"
 ERROR_LINE = "• *{field}*: {message}"
 FORM_FIELD = "Form"  # what an error for the form as a whole is shown under
 WARNING_PREFIX = "⚠️ "
+NOTHING_TO_SHOW = "…"  # output with no text Slack can show (an HTML divider)
 AUDIT_TITLE = "Audit trail {id}"
 NOTICE_TITLE = "Lockstep"
 CLOSE = "Close"

@@ -68,7 +68,7 @@ def progress(kind: str, text: str) -> str:
         shown = messages.WARNING_PREFIX + mrkdwn_escape(text)
     elif shown is None and kind in ("result", "action") and text.lstrip()[:1] in ("{", "["):
         shown = _code(text)
-    return cut(text if shown is None else shown, PROGRESS_MAX) or "…"
+    return cut(text if shown is None else shown, PROGRESS_MAX) or messages.NOTHING_TO_SHOW
 
 
 def ending(execution: Execution) -> str:
