@@ -12,7 +12,15 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -185,6 +193,27 @@ class AsyncFileSystem:
 
     async def __aexit__(self, *_exc: object) -> None:
         return None
+
+
+class Opening:
+    """What ``tracer.fs()`` returns: awaited, the file system (kodosumi's
+    ``async with await tracer.fs() as fs``); or used as ``async with tracer.fs() as fs``
+    directly, as some kodosumi apps do."""
+
+    def __init__(self, fs: AsyncFileSystem) -> None:
+        self._fs = fs
+
+    def __await__(self) -> Generator[Any, None, AsyncFileSystem]:
+        return self._ready().__await__()
+
+    async def _ready(self) -> AsyncFileSystem:
+        return self._fs
+
+    async def __aenter__(self) -> AsyncFileSystem:
+        return self._fs
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._fs.close()
 
 
 def _write(target: Path, content: bytes) -> None:

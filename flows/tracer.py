@@ -28,7 +28,7 @@ from typing import Any, Protocol, Unpack
 from flows import output, response
 from flows.codec import encode, plain
 from flows.errors import NotStorable
-from flows.files import AsyncFileSystem, FileStore, SyncFileSystem
+from flows.files import AsyncFileSystem, FileStore, Opening, SyncFileSystem
 from flows.forms import Model
 from flows.policy import Duration, LockOptions, Policy, make_policy, seconds
 from flows.prompts import PREFIX, Prompts
@@ -252,10 +252,13 @@ class Tracer(Prompts):
 
     # files ----------------------------------------------------------------------------------
 
-    async def fs(self) -> AsyncFileSystem:
-        """The run's files (``await tracer.fs()``; also ``async with await tracer.fs() as fs``)."""
-        return AsyncFileSystem(
-            self._recorder.files, self._recorder.context, self._uploaded, self._record
+    def fs(self) -> Opening:
+        """The run's files: ``await tracer.fs()``, ``async with await tracer.fs() as fs``, or
+        ``async with tracer.fs() as fs``."""
+        return Opening(
+            AsyncFileSystem(
+                self._recorder.files, self._recorder.context, self._uploaded, self._record
+            )
         )
 
     def fs_sync(self) -> SyncFileSystem:

@@ -31,4 +31,6 @@ async def enter(request: Any, inputs: dict) -> Any:
 
 async def run_financial_report(inputs: dict, tracer: Tracer) -> dict:
     await tracer.debug(f"report for {inputs['account']}")
-    return {"account": inputs["account"], "key_length": len(inputs["api_key"])}
+    async with tracer.fs() as fs:  # without await, as this app has it
+        uploaded = await fs.ls("in")
+    return {"account": inputs["account"], "key_length": len(inputs["api_key"]), "in": uploaded}
