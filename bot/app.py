@@ -30,11 +30,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbound
 from bot.directory import SlackDirectory
+from bot.files import SlackFiles
 from bot.handlers import Handlers
 from bot.notifier import SlackNotifier
 from bot.scheduler import TimerScheduler
 from bot.settings import Settings, SettingsError
-from flows import FlowApp
+from flows import FlowApp, FlowConfigError
 from flows.app import Registry
 from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
 from store import SQLStore
@@ -45,17 +46,23 @@ _READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse agai
 
 
 def load_flows(modules: list[str]) -> Registry:
+    """The flows of ``modules``; a module that fails to load, whatever it raises, or flows
+    that do not fit together, are one ``SettingsError`` line naming the module."""
     apps = []
     for name in modules:
         try:
             module = importlib.import_module(name)
-        except ImportError as exc:
-            raise SettingsError(f"LOCKSTEP_FLOWS: cannot import {name}: {exc}") from None
+        except (Exception, SystemExit) as exc:
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise SettingsError(f"LOCKSTEP_FLOWS: cannot import {name}: {why}") from None
         found = [v for v in vars(module).values() if isinstance(v, FlowApp)]
         if not found:
-            raise SettingsError(f"LOCKSTEP_FLOWS: {name} defines no FlowApp")
+            raise SettingsError(f"LOCKSTEP_FLOWS: {name} defines no FlowApp or ServeAPI")
         apps.extend(found)
-    return Registry(apps)
+    try:
+        return Registry(apps)
+    except FlowConfigError as exc:
+        raise SettingsError(f"LOCKSTEP_FLOWS: {exc}") from None
 
 
 async def open_store(url: str | None) -> SQLStore:
@@ -128,7 +135,8 @@ class Lockstep:
         clock = clock or SystemClock()
         notifier = SlackNotifier(deliveries, registry, clock)
         config = EngineConfig(default_timeout=settings.default_timeout, takeover=settings.takeover)
-        engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
+        files = SlackFiles(client, session, token)
+        engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client), files)
         notifier.trail = engine.trail
         handlers = Handlers(engine)
         bolt.middleware(TypedInbound())

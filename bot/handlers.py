@@ -13,9 +13,10 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import secrets
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -34,7 +35,7 @@ from bot.commands import (
 from bot.render import blocks, history, messages, surfaces
 from bot.render.mrkdwn import literal
 from bot.render.state import read_state
-from flows import InputsError, Request
+from flows import InputsError, Launch, Request
 from flows.app import EntrySpec
 from flows.engine import (
     Access,
@@ -43,10 +44,12 @@ from flows.engine import (
     Cancel,
     Decision,
     Engine,
+    EntryFailed,
     Snooze,
     Trail,
     audit_document,
 )
+from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
@@ -111,6 +114,7 @@ class Handlers:
         app.action(blocks.ACTION_SUBMIT)(self.submit_clicked)
         app.action(blocks.ACTION_CANCEL)(self.cancel_clicked)
         app.action(blocks.ACTION_OPEN)(self.open_clicked)
+        app.action(re.compile(rf"^{blocks.ACTION_PRESS}\.\d+$"))(self.action_clicked)
         app.action(surfaces.SNOOZE_ACTION)(self.snooze_clicked)
 
     # /flow ----------------------------------------------------------------------------------
@@ -192,12 +196,15 @@ class Handlers:
         if spec.model is None:
             try:
                 launch = await self.engine.prepare(spec.name, values, request)
+            except EntryFailed as exc:
+                text = _cannot_start(spec, exc)
             except InputsError as exc:
-                errors = surfaces.error_list(exc.wire())
-                await client.chat_postEphemeral(channel=event.channel, user=event.user, text=errors)
+                text = surfaces.error_list(_said(exc.wire()))
+            else:  # a retried command (same trigger) starts nothing new
+                eid = run_id("trigger", event.trigger_id)
+                await self.engine.launch(_summarised(launch), execution_id=eid)
                 return
-            # a retried command (same trigger) starts nothing new
-            await self.engine.launch(launch, execution_id=run_id("trigger", event.trigger_id))
+            await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
             return
         metadata = json.dumps({"flow": spec.name, "channel": event.channel})
         view = blocks.modal_view(
@@ -315,19 +322,24 @@ class Handlers:
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         event = _event(context, inbound.ViewSubmit)
-        meta = json.loads(event.private_metadata)
+        metadata = event.private_metadata
+        meta = json.loads(metadata)
         spec = self.engine.registry.entries[meta["flow"]]
         form = spec.model.to_json() if spec.model else []
         request = Request(spec.name, event.user, {"channel": meta["channel"]})
+        raw = read_state(form, event.state)
         try:
-            launch = await self.engine.prepare(spec.name, read_state(form, event.state), request)
+            launch = await self.engine.prepare(spec.name, raw, request)
         except InputsError as exc:
-            errors = blocks.modal_errors(exc.wire(), form=form)
-            await ack(response_action="errors", errors=errors)
+            view = {"title": spec.summary, "callback_id": blocks.ENTRY_CALLBACK}
+            await _refuse(ack, form, exc.wire(), raw, view | {"private_metadata": metadata})
+            return
+        except EntryFailed as exc:
+            await ack(response_action="update", view=_notice(_cannot_start(spec, exc)))
             return
         # Stored before the modal closes, keyed by the view: the run's message is posted from
         # the store, and a retried or replayed submission starts nothing new.
-        await self.engine.launch(launch, execution_id=run_id("view", event.view_id))
+        await self.engine.launch(_summarised(launch), execution_id=run_id("view", event.view_id))
         await ack()
 
     # locks ----------------------------------------------------------------------------------
@@ -339,11 +351,25 @@ class Handlers:
         await ack()
         self.after(self._submit(client, click), client, click)
 
-    async def _submit(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
+    async def action_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """A kodosumi ``Action`` button: Submit, with the button's name set to its value."""
+        click = _event(context, inbound.ButtonClick)
+        await ack()
+        pressed = int(click.action.rsplit(".", 1)[1])
+        self.after(self._submit(client, click, pressed=pressed), client, click)
+
+    async def _submit(
+        self, client: AsyncWebClient, click: inbound.ButtonClick, pressed: int | None = None
+    ) -> None:
         lock = await self._open_lock(client, click)
         if lock is None:
             return
         raw = read_state(lock.form, click.state)
+        button = lock.form[pressed] if pressed is not None and pressed < len(lock.form) else {}
+        if button.get("type") == "action" and button.get("name"):
+            raw[button["name"]] = button.get("value")  # the stored form says what it sets
         decision = await self.engine.submit(lock.id, raw, click.user)
         if note := _note(decision):  # a refused answer also shows under the fields, for all
             await self._whisper(client, click, note)
@@ -420,14 +446,14 @@ class Handlers:
             return
         raw = read_state(lock.form, event.state)
         decision = await self.engine.submit(lock.id, raw, event.user)
+        view = {"title": messages.title(lock.name), "callback_id": blocks.LOCK_CALLBACK}
+        view["private_metadata"] = lock.id
         match decision.outcome:
             case Answer.INVALID:
-                errors = blocks.modal_errors(decision.errors, form=lock.form)
-                await ack(response_action="errors", errors=errors)
+                await _refuse(ack, lock.form, decision.errors, raw, view)
             case Answer.FAILED:
                 text = messages.LEASE_FAILED.format(error_id=decision.error_id)
-                errors = blocks.modal_errors({"_global_": [text]}, form=lock.form)
-                await ack(response_action="errors", errors=errors)
+                await _refuse(ack, lock.form, {GLOBAL: [text]}, raw, view)
             case Answer.ACCEPTED | Answer.REJECTED:
                 await ack()
             case Answer.DECIDED | Answer.FORBIDDEN | Answer.COUNTED | Answer.REPEAT | Answer.GONE:
@@ -465,7 +491,7 @@ def _note(decision: Decision, *, declined: bool = False) -> str | None:
             return None
         case Answer.INVALID:
             form = decision.lock.form if decision.lock else None
-            return surfaces.error_list(decision.errors, form)
+            return surfaces.error_list(_said(decision.errors), form)
         case Answer.FAILED:
             return messages.LEASE_FAILED.format(error_id=decision.error_id)
         case Answer.FORBIDDEN:
@@ -492,6 +518,39 @@ def _no_such_flow(name: str, flows: Iterable[str]) -> str:
     meant = nearest(name, flows)
     text = messages.UNKNOWN_FLOW.format(name=literal(name))
     return text + (" " + messages.MEANT_FLOW.format(name=meant) if meant else "")
+
+
+def _summarised(launch: Launch) -> Launch:
+    """The launch with its own summary (kodosumi's ``Launch(summary=...)``) in the run's
+    context, where the run's message shows it."""
+    if not launch.summary:
+        return launch
+    context = {**launch.request.context, "summary": launch.summary}
+    return replace(launch, request=replace(launch.request, context=context))
+
+
+def _said(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors as given, or a plain refusal when a handler refused without a word."""
+    return errors if any(errors.values()) else {GLOBAL: [messages.FORM_REFUSED]}
+
+
+async def _refuse(
+    ack: AsyncAck, form: list[dict[str, Any]], wire: dict[str, list[str]], raw: Any, view: Any
+) -> None:
+    """Refuse a modal submission, showing why: under the fields (Slack's
+    ``response_action: "errors"``), or, when no input can carry the messages (a form without
+    inputs), the modal again with them on top."""
+    wire = _said(wire)
+    errors = blocks.modal_errors(wire, form=form)
+    if errors:
+        await ack(response_action="errors", errors=errors)
+    else:
+        await ack(response_action="update", view=blocks.modal_view(form, values=raw, errors=wire,
+                                                                   **view))  # fmt: skip
+
+
+def _cannot_start(spec: EntrySpec, failed: EntryFailed) -> str:
+    return messages.cannot_start(spec.summary, failed.problem, failed.detail, failed.error_id)
 
 
 def _notice(text: str) -> dict[str, Any]:

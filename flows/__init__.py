@@ -1,7 +1,10 @@
-"""Lockstep's flow SDK, kodosumi-compatible: what a flow author imports. ``FlowApp`` (alias
-``ServeAPI``) and ``Launch``, ``Tracer``, the errors, and the form elements in ``flows.forms``.
-The durable runtime that runs flows is ``flows.engine``."""
+"""Lockstep's flow SDK, kodosumi-compatible: what a flow author imports. ``ServeAPI`` (kodosumi's
+registry; ``FlowApp`` is Lockstep's, with typed values) and ``Launch``, ``Tracer``, the errors,
+the form elements in ``forms`` and the formatted results in ``response``: a kodosumi app's
+``from kodosumi.core import ...`` becomes ``from flows import ...`` (docs/kodosumi.md maps every
+import path). The durable runtime that runs flows is ``flows.engine``."""
 
+from flows import forms, response
 from flows.app import FlowApp, Launch, Request, Response, ServeAPI
 from flows.errors import (
     FlowConfigError,
@@ -34,4 +37,6 @@ __all__ = [
     "ServeAPI",
     "StepFailed",
     "Tracer",
+    "forms",
+    "response",
 ]

@@ -1,28 +1,38 @@
-"""The flow registry: kodosumi's ``ServeAPI`` decorators, named ``FlowApp`` here.
+"""The flow registry: kodosumi's ``ServeAPI`` decorators (``enter``, ``lock``, ``lease``), and
+``FlowApp``, Lockstep's own flavour of it.
 
-Handlers are called with the arguments they name (``inputs``, ``request``, ``data``, ``tracer``),
-as kodosumi does; sync and async handlers both work.
+The two differ in one thing, what enter and lease handlers are handed: a ``ServeAPI`` app's get
+kodosumi's values (strings as a form submits them; see ``flows.submitted``), a ``FlowApp``'s get
+typed values (numbers, dates, booleans). Both are parsed and checked on the server first.
+Handlers are called with the arguments they name (``inputs``, ``request``, ``data``...), sync
+or async (``flows.entry``).
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import re
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from flows.entry import call, entry_point_name, resolve
 from flows.errors import FlowConfigError
 from flows.forms import Model
 from flows.policy import check_approvers
 
 F = TypeVar("F", bound=Callable[..., Any])
+GENERIC_MODULES = frozenset({"app", "main", "__main__", "__init__"})
+
+__all__ = ["EntrySpec", "FlowApp", "Launch", "Registry", "Request", "Response", "ServeAPI"]
+__all__ += ["approvers", "call", "entry_point_name", "flow_name", "resolve"]
 
 
 @dataclass(frozen=True)
 class Request:
-    """Who is starting a flow, and from where (the surface's ids, e.g. Slack channel)."""
+    """Who is starting a flow, and from where (the surface's ids, e.g. Slack channel; files
+    uploaded with the entry form under ``files``). Lock and lease handlers that name
+    ``request`` get one for the run (lease: with the person answering as ``user``)."""
 
     flow: str
     user: str | None = None
@@ -31,11 +41,21 @@ class Request:
 
 @dataclass(frozen=True)
 class Launch:
-    """What an enter handler returns: start ``entry_point`` with ``inputs``."""
+    """What an enter handler returns: start ``entry_point`` with ``inputs``.
+
+    ``entry_point``: a function, a crew, or a name (``"pkg.mod:runner"`` or
+    ``"pkg.mod.runner"``). ``inputs``: anything recordable (a dict, a pydantic model...), handed
+    to the flow as it is. ``summary``/``description`` override the entry's for this run;
+    ``reference`` (kodosumi's way to find the entry of a launch) is accepted and not needed:
+    the request names its flow.
+    """
 
     request: Request
-    entry_point: Callable[..., Awaitable[Any]] | str
-    inputs: Mapping[str, Any] | None = None
+    entry_point: Any
+    inputs: Any = None
+    reference: Callable[..., Any] | None = None
+    summary: str | None = None
+    description: str | None = None
 
     @property
     def runner(self) -> str:
@@ -72,58 +92,41 @@ class EntrySpec:
     summary: str
     description: str | None
     admins: tuple[str, ...] = ()  # besides the initiator, who may cancel a run or snooze its locks
+    kodosumi: bool = False  # its handler gets kodosumi's values (a ServeAPI app)
+    runner: str | None = None  # ``@app.flow``: the runner, resolved when the flows load
+    meta: Mapping[str, Any] = field(default_factory=dict)  # tags, author, version...
 
 
-def entry_point_name(entry_point: Callable[..., Any] | str, *, check: bool = True) -> str:
-    """A runner is stored by name so any process can replay it; check the name resolves."""
-    if isinstance(entry_point, str):
-        name = entry_point
-    else:
-        name = f"{entry_point.__module__}:{entry_point.__qualname__}"
-        if "<" in name:
-            raise FlowConfigError(f"runner {name} must be a module-level function")
-    if check:
-        resolve(name)
-    return name
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def resolve(name: str) -> Callable[..., Any]:
-    module, _, attr = name.partition(":")
-    if not module or not attr:
-        raise FlowConfigError(f"runner {name!r} must look like 'package.module:function'")
-    try:
-        target: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise FlowConfigError(f"cannot load runner {name!r}: {exc}") from exc
-    if not callable(target):
-        raise FlowConfigError(f"runner {name!r} is not callable")
-    return target  # type: ignore[no-any-return]
-
-
-async def call(fn: Callable[..., Any], **available: Any) -> Any:
-    """Call ``fn`` with the arguments it names out of ``available``; await it if async."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = available
-    else:
-        kwargs = {k: v for k, v in available.items() if k in params}
-    result = fn(**kwargs)
-    return await result if inspect.isawaitable(result) else result
-
-
-def _flow_name(path: str) -> str:
-    name = path.strip().strip("/")
-    if not name or " " in name:
-        raise FlowConfigError(f"flow path {path!r} must be a single word like '/review'")
-    return name
+def flow_name(path: str, summary: str | None, module: str, name: str | None = None) -> str:
+    """The name ``/flow start`` knows a flow by: ``name`` if given (FastAPI's route name);
+    else the path without its outer slashes (``/review`` -> ``review``, ``/much/deeper`` ->
+    ``much/deeper``); for ``/``, the summary as a slug (``Simple HITL Demo`` ->
+    ``simple-hitl-demo``); without one, the module's last part that is not ``app`` or ``main``
+    (``my_flows.hitl.app`` -> ``hitl``)."""
+    found = (name or "").strip() or path.strip().strip("/")
+    if not found and summary:
+        found = _slug(summary)
+    if not found:
+        parts = [p for p in module.split(".") if p not in GENERIC_MODULES]
+        found = _slug(parts[-1]) if parts else ""
+    if not found or re.search(r"\s", found):
+        raise FlowConfigError(
+            f"cannot name the flow at path {path!r}: give it name='...' (no spaces)"
+        )
+    return found
 
 
 class FlowApp:
-    """Registry of flows (``enter``/``flow``), lock forms (``lock``) and leases (``lease``)."""
+    """Registry of flows (``enter``/``flow``), lock forms (``lock``) and leases (``lease``).
+    Its handlers get typed values; ``ServeAPI``'s get kodosumi's."""
 
-    def __init__(self) -> None:
+    kodosumi: ClassVar[bool] = False
+
+    def __init__(self, *_args: Any, **_kwargs: Any) -> None:
         self.entries: dict[str, EntrySpec] = {}
         self.locks: dict[str, Callable[..., Any]] = {}
         self.leases: dict[str, Callable[..., Any]] = {}
@@ -136,20 +139,43 @@ class FlowApp:
         description: str | None = None,
         *,
         admins: Sequence[str] = (),
-        **_: Any,
+        name: str | None = None,
+        **meta: Any,
     ) -> Callable[[F], F]:
-        """``admins``: user ids, user groups (``S…``) or ``"channel"`` who, besides whoever
+        """Register an entry form at ``path`` (any URL path; see ``flow_name`` for the name
+        it gets). kodosumi's other keywords (``tags``, ``author``, ``version``...) are kept.
+        ``admins``: user ids, user groups (``S…``) or ``"channel"`` who, besides whoever
         started a run, may cancel it and snooze its locks."""
+        return self._enter(path, model, summary, description, admins, name, None, meta)
+
+    def _enter(
+        self,
+        path: str,
+        model: Model | None,
+        summary: str | None,
+        description: str | None,
+        admins: Sequence[str],
+        name: str | None,
+        runner: str | None,
+        meta: Mapping[str, Any],
+    ) -> Callable[[F], F]:
+        if model is not None and not isinstance(model, Model):
+            raise FlowConfigError(f"the form of {path!r} must be a Model")
 
         def register(fn: F) -> F:
-            name = _flow_name(path)
-            if name in self.entries:
-                raise FlowConfigError(f"flow {name!r} is registered twice")
+            flow = flow_name(path, summary, getattr(fn, "__module__", "") or "", name)
+            if flow in self.entries:
+                raise FlowConfigError(
+                    f"flow {flow!r} is registered twice: give one of them name='...'"
+                )
             try:
                 people = check_approvers(admins, "admins")
             except (TypeError, ValueError) as exc:
-                raise FlowConfigError(f"flow {name!r}: {exc}") from None
-            self.entries[name] = EntrySpec(name, fn, model, summary or name, description, people)
+                raise FlowConfigError(f"flow {flow!r}: {exc}") from None
+            self.entries[flow] = EntrySpec(
+                flow, fn, model, summary or flow, description, people, self.kodosumi, runner,
+                dict(meta),
+            )  # fmt: skip
             return fn
 
         return register
@@ -168,18 +194,22 @@ class FlowApp:
         def register(fn: F) -> F:
             runner = entry_point_name(fn, check=False)  # its module is still being imported
 
-            async def start(inputs: dict[str, Any], request: Request) -> Launch:
+            async def start(inputs: Any, request: Request) -> Launch:
                 return Launch(request, runner, inputs=inputs)
 
-            self.enter(name, model, summary, description, admins=admins)(start)
+            self._enter(name, model, summary, description, admins, None, runner, {})(start)
             return fn
 
         return register
 
-    def lock(self, name: str) -> Callable[[F], F]:
+    def lock(self, name: str, **_kwargs: Any) -> Callable[[F], F]:
+        """The form of lock ``name``; its handler gets ``data`` (what the flow passed to
+        ``tracer.lock``) and ``request``. kodosumi's other keywords are accepted."""
         return self._handler(self.locks, name)
 
-    def lease(self, name: str) -> Callable[[F], F]:
+    def lease(self, name: str, **_kwargs: Any) -> Callable[[F], F]:
+        """What a submission of lock ``name`` becomes; its handler gets ``inputs``, ``data``,
+        ``request`` and ``responses``."""
         return self._handler(self.leases, name)
 
     @staticmethod
@@ -192,17 +222,31 @@ class FlowApp:
 
         return register
 
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise AttributeError(
+            f"{type(self).__name__}.{attr}: Lockstep's registry is not a FastAPI app; it has "
+            "enter, lock, lease and flow (see docs/kodosumi.md)"
+        )
 
-ServeAPI = FlowApp
+
+class ServeAPI(FlowApp):
+    """kodosumi's registry: enter and lease handlers get kodosumi's values
+    (``flows.submitted``), and lock handlers the ``data`` exactly as the flow passed it."""
+
+    kodosumi: ClassVar[bool] = True
 
 
 class Registry:
-    """Every loaded FlowApp merged: what the engine looks flows and handlers up in."""
+    """Every loaded FlowApp merged: what the engine looks flows and handlers up in. Building it
+    resolves every ``@app.flow`` runner, so a wrong one stops start-up."""
 
     def __init__(self, apps: Iterable[FlowApp]) -> None:
         self.entries: dict[str, EntrySpec] = {}
         self.locks: dict[str, Callable[..., Any]] = {}
         self.leases: dict[str, Callable[..., Any]] = {}
+        kodosumi: set[str] = set()  # locks whose handlers get kodosumi's values
         for app in apps:
             for target, source in (
                 (self.entries, app.entries),
@@ -213,6 +257,12 @@ class Registry:
                 if clash:
                     raise FlowConfigError(f"registered by two FlowApps: {', '.join(sorted(clash))}")
                 target.update(source)  # type: ignore[arg-type]
+            if app.kodosumi:
+                kodosumi |= app.locks.keys() | app.leases.keys()
+        self.kodosumi: frozenset[str] = frozenset(kodosumi)
+        for spec in self.entries.values():
+            if spec.runner is not None:
+                resolve(spec.runner)
         for name in sorted(self.leases.keys() - self.locks.keys()):
             warnings.warn(
                 f"lease {name!r} has no @lock({name!r}) form: a flow reaching it will fail",

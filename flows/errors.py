@@ -3,6 +3,8 @@ form follow kodosumi (``KodosumiError``, ``InputsError``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flows.when import stamp
 
 GLOBAL = "_global_"
@@ -17,45 +19,54 @@ class KodosumiError(LockstepError):
 
 
 class InputsError(KodosumiError):
-    """Form errors, per field and global.
+    """Form errors, per field and global, with kodosumi's behaviour.
 
     Raised by enter and lease handlers (and by the server-side parser) to keep a form open and
-    show the person what to fix. Wire form: ``{"field": ["msg", ...], "_global_": [...]}``.
+    show the person what to fix. ``InputsError("msg", field="msg")``: positional messages are
+    the exception's ``args`` and are shown as global messages; keywords go to their fields.
+    ``add(**fields)`` appends per field, ``flash(msg)`` appends a global message. As in
+    kodosumi, ``has_errors()`` (and truth) counts field and flashed messages, not positional
+    ones, so ``if error.has_errors(): raise error`` raises only for what was added. Wire form:
+    ``{"field": ["msg", ...], "_global_": [flashed..., positional...]}``, ``_global_`` always
+    present.
     """
 
-    def __init__(self, *global_msgs: str, **field_msgs: str | list[str]) -> None:
-        self.errors: dict[str, list[str]] = {GLOBAL: []}
-        self.flash(*global_msgs)
+    def __init__(self, *args: Any, **field_msgs: str | list[str]) -> None:
+        super().__init__(*args)
+        self.errors: dict[str, list[str]] = {}
         self.add(**field_msgs)
-        super().__init__()
 
     def add(self, **field_msgs: str | list[str]) -> InputsError:
-        for field, msgs in field_msgs.items():
+        """Append messages per field; a list adds each of its messages."""
+        for name, msgs in field_msgs.items():
             items = [msgs] if isinstance(msgs, str) else list(msgs)
-            self.errors.setdefault(field, []).extend(items)
+            if items:
+                self.errors.setdefault(name, []).extend(str(m) for m in items)
         return self
 
     def flash(self, *msgs: str) -> InputsError:
-        self.errors[GLOBAL].extend(msgs)
+        """Append global messages (shown for the form as a whole)."""
+        if msgs:
+            self.errors.setdefault(GLOBAL, []).extend(str(m) for m in msgs)
         return self
 
     def has_errors(self) -> bool:
-        return any(self.errors.values())
+        return bool(self.errors)
 
     def __bool__(self) -> bool:
         return self.has_errors()
 
     def wire(self) -> dict[str, list[str]]:
-        """The kodosumi wire form: fields with messages, plus ``_global_`` always present."""
-        out = {k: list(v) for k, v in self.errors.items() if v and k != GLOBAL}
-        out[GLOBAL] = list(self.errors[GLOBAL])
+        """The kodosumi wire form: fields with messages, plus ``_global_`` always present
+        (flashed messages first, then the positional ones)."""
+        out = {k: list(v) for k, v in self.errors.items()}
+        out[GLOBAL] = out.get(GLOBAL, []) + [str(a) for a in self.args]
         return out
 
     @classmethod
     def from_wire(cls, errors: dict[str, list[str]]) -> InputsError:
-        err = cls(*errors.get(GLOBAL, []))
-        err.add(**{k: v for k, v in errors.items() if k != GLOBAL})
-        return err
+        err = cls().flash(*errors.get(GLOBAL, []))
+        return err.add(**{k: v for k, v in errors.items() if k != GLOBAL})
 
     def __str__(self) -> str:
         parts = [f"{k}: {'; '.join(v)}" for k, v in self.wire().items() if v]

@@ -1,8 +1,10 @@
 """Server-side parsing and validation of a form submission (pure).
 
-Surfaces hand in raw values (strings from text boxes, option names, booleans, ISO dates, lists);
-``parse`` returns typed values keyed by field name, or raises ``InputsError`` with one message per
-bad field. Unknown fields are dropped. Nothing here trusts the client: kodosumi checks none of it.
+Surfaces hand in raw values (strings from text boxes, option names, booleans, ISO dates, lists,
+uploaded files' descriptions); ``parse`` returns typed values keyed by field name, or raises
+``InputsError`` with one message per bad field. Unknown fields are dropped. Nothing here trusts
+the client: kodosumi checks none of it. ``flows.submitted`` turns typed values back into what
+kodosumi hands its handlers.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 
 from flows.errors import InputsError, LockstepError
 from flows.forms import (
+    Action,
     Checkbox,
     Input,
     InputArea,
     InputDate,
     InputDateTime,
+    InputFiles,
     InputNumber,
     InputPassword,
     InputText,
@@ -49,6 +53,11 @@ def parse(model: Model, raw: Mapping[str, Any]) -> dict[str, Any]:
             values[element.name] = parse_field(element, raw.get(element.name))
         except FieldError as exc:
             errors.add(**{element.name: str(exc)})
+    for name, buttons in model.actions.items():
+        try:
+            values[name] = _action(buttons, raw.get(name))
+        except FieldError as exc:
+            errors.add(**{name: str(exc)})
     if errors:
         raise errors
     return values
@@ -59,6 +68,8 @@ def parse_field(element: Input, value: Any) -> Any:
         return _boolean(value)
     if isinstance(element, MultiSelect):
         return _multi(element, value)
+    if isinstance(element, InputFiles):
+        return _files(element, value)
     if isinstance(element, UserSelect) and element.multiple:
         users = [_user(v) for v in _as_list(value) if not _blank(v)]
         if element.required and not users:
@@ -225,6 +236,33 @@ def _multi(element: MultiSelect, value: Any) -> list[str]:
     if element.max_selected is not None and len(chosen) > element.max_selected:
         raise FieldError(f"Choose at most {element.max_selected}.")
     return [n for n in names if n in chosen]
+
+
+def _action(buttons: list[Action], value: Any) -> str | None:
+    """The value of the ``Action`` button pressed (None: another button submitted the form)."""
+    if _blank(value):
+        return None
+    if value not in {b.value for b in buttons}:
+        raise FieldError("Press one of the form's buttons.")
+    result: str = value
+    return result
+
+
+def _files(element: InputFiles, value: Any) -> list[str]:
+    """Uploaded files by name (a surface hands in their descriptions: ``{"name": ...}``)."""
+    names = [_file_name(v) for v in _as_list(value) if not _blank(v)]
+    if element.required and not names:
+        raise FieldError(REQUIRED)
+    if not element.multiple and len(names) > 1:
+        raise FieldError("Upload one file.")
+    return names
+
+
+def _file_name(value: Any) -> str:
+    name = value.get("name") if isinstance(value, Mapping) else value
+    if not isinstance(name, str) or not name.strip():
+        raise FieldError("Upload a file.")
+    return name
 
 
 def _user(value: Any) -> str:

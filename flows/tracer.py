@@ -6,14 +6,29 @@ the runtime behind it (``Recorder``, implemented by ``flows.engine``) records an
 
 A run never waits in memory for a person. When all of a flow's branches are waiting (and no step
 is running), the engine stops the run; when an answer arrives, the flow is replayed from the top.
+
+Output (``debug``, ``markdown``, ``html``, ``text``, ``result``, ``action``, ``warning``, and
+``print()``) is recorded once however often the flow is replayed, in the order the flow made
+it. Each has a ``*_sync`` twin for sync code: a sync flow runs in a worker thread, and its
+``*_sync`` calls wait until the output is recorded; called on the event loop itself (a sync
+helper inside an async flow, ``print()``), the output is queued in order and recorded before
+the flow's next durable call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import json
+import traceback
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, Protocol, Unpack
 
+from flows import output, response
+from flows.codec import encode, plain
+from flows.errors import NotStorable
+from flows.files import AsyncFileSystem, FileStore, Opening, SyncFileSystem
 from flows.forms import Model
 from flows.policy import Duration, LockOptions, Policy, make_policy, seconds
 from flows.prompts import PREFIX, Prompts
@@ -25,6 +40,8 @@ class Recorder(Protocol):
     execution_id: str
     initiator: str | None
     default_timeout: float
+    context: Mapping[str, Any]  # the run's surface ids, and files uploaded with its entry form
+    files: FileStore | None
 
     async def lock(
         self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None
@@ -40,7 +57,20 @@ class Recorder(Protocol):
         """A durable sleep."""
 
     async def progress(self, kind: str, text: str) -> None:
-        """A progress message, announced once however often the flow is replayed."""
+        """Output, announced once however often the flow is replayed."""
+
+
+def shown(kind: str, obj: Any) -> tuple[str, str]:
+    """How one object given to ``result``/``action`` is recorded: a response body as its kind,
+    text as it is, anything else as JSON."""
+    if isinstance(obj, response.Body):
+        return obj.kind, obj.body
+    if isinstance(obj, str):
+        return kind, obj
+    try:
+        return kind, json.dumps(plain(encode(obj)), ensure_ascii=False, default=str)
+    except NotStorable:
+        return kind, str(obj)
 
 
 class Tracer(Prompts):
@@ -48,9 +78,20 @@ class Tracer(Prompts):
 
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._tail: asyncio.Task[None] | None = None  # output queued from sync code, last
+        self._uploaded: list[dict[str, Any]] = []  # the run's ``out`` files so far
 
     @property
     def execution_id(self) -> str:
+        return self._recorder.execution_id
+
+    @property
+    def fid(self) -> str:
+        """kodosumi's name for the execution id."""
         return self._recorder.execution_id
 
     @property
@@ -73,6 +114,7 @@ class Tracer(Prompts):
         Raises ``LockRejected`` (Cancel pressed), ``LockExpired`` (deadline passed, a
         ``TimeoutError``) or ``LockCancelled`` (execution cancelled from outside)."""
         policy = make_policy(timeout, self._recorder.default_timeout, **options)
+        await self.flush()
         return await self._recorder.lock(name, data, policy, None)
 
     async def lock_form(
@@ -85,6 +127,7 @@ class Tracer(Prompts):
     ) -> Any:
         """Like ``lock``, with the form given here instead of by ``@app.lock(name)``."""
         policy = make_policy(timeout, self._recorder.default_timeout, **options)
+        await self.flush()
         return await self._recorder.lock(name, data, policy, form)
 
     async def _prompt(
@@ -101,23 +144,145 @@ class Tracer(Prompts):
         parameter named ``idempotency_key`` gets a key that is the same on every such run (the
         run's id and the step's position): hand it to an API that de-duplicates by key (an
         ``Idempotency-Key`` header) and the effect happens once."""
+        await self.flush()
         return await self._recorder.step(name, fn, args, kwargs)
 
     async def sleep(self, delay: float | timedelta) -> None:
         """A durable sleep: survives restarts, and the clock is not reset by them."""
+        await self.flush()
         await self._recorder.sleep(0.0 if delay == 0 else seconds(delay, "sleep"))
 
+    # output ---------------------------------------------------------------------------------
+
     async def debug(self, *msgs: Any) -> None:
-        await self._progress("debug", msgs)
+        await self._say("debug", "\n".join(map(str, msgs)))
 
     async def markdown(self, *msgs: Any) -> None:
-        await self._progress("markdown", msgs)
+        """Markdown, the messages joined by a blank line (as kodosumi)."""
+        await self._say("markdown", "\n\n".join(map(str, msgs)))
 
-    async def warning(self, *msgs: Any) -> None:
-        await self._progress("warning", msgs)
+    async def html(self, *msgs: Any) -> None:
+        await self._say("html", "\n".join(map(str, msgs)))
+
+    async def text(self, *msgs: Any) -> None:
+        """Preformatted text."""
+        await self._say("text", "\n".join(map(str, msgs)))
+
+    async def warning(self, *msgs: Any, exc_info: bool = False) -> None:
+        """``exc_info=True`` adds the traceback of the exception being handled."""
+        await self._say("warning", _warning(msgs, exc_info))
 
     async def result(self, *objs: Any) -> None:
-        await self._progress("result", objs)
+        """One output per object: response bodies formatted, text as it is, others as JSON."""
+        for obj in objs:
+            await self._say(*shown("result", obj))
 
-    async def _progress(self, kind: str, msgs: tuple[Any, ...]) -> None:
-        await self._recorder.progress(kind, " ".join(str(m) for m in msgs))
+    async def action(self, *objs: Any) -> None:
+        for obj in objs:
+            await self._say(*shown("action", obj))
+
+    def debug_sync(self, *msgs: Any) -> None:
+        self._later("debug", "\n".join(map(str, msgs)))
+
+    def markdown_sync(self, *msgs: Any) -> None:
+        self._later("markdown", "\n\n".join(map(str, msgs)))
+
+    def html_sync(self, *msgs: Any) -> None:
+        self._later("html", "\n".join(map(str, msgs)))
+
+    def text_sync(self, *msgs: Any) -> None:
+        self._later("text", "\n".join(map(str, msgs)))
+
+    def warning_sync(self, *msgs: Any, exc_info: bool = False) -> None:
+        self._later("warning", _warning(msgs, exc_info))
+
+    def result_sync(self, *objs: Any) -> None:
+        for obj in objs:
+            self._later(*shown("result", obj))
+
+    def action_sync(self, *objs: Any) -> None:
+        for obj in objs:
+            self._later(*shown("action", obj))
+
+    async def _say(self, kind: str, text: str) -> None:
+        await self.flush()
+        await self._progress(kind, text)
+
+    async def _progress(self, kind: str, text: str) -> None:
+        with output.uncaptured():
+            await self._recorder.progress(kind, text)
+
+    def _later(self, kind: str, text: str) -> None:
+        """Record output from sync code: queued in order on the loop's own thread, waited for
+        from any other thread."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("this tracer belongs to no running flow")
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._queue(kind, text)
+        else:
+            asyncio.run_coroutine_threadsafe(self._queued(kind, text), loop).result()
+
+    def _queue(self, kind: str, text: str) -> asyncio.Task[None]:
+        assert self._loop is not None
+        task = self._loop.create_task(self._after(self._tail, kind, text))
+        self._tail = task
+        return task
+
+    async def _queued(self, kind: str, text: str) -> None:
+        await self._queue(kind, text)
+
+    async def _after(self, before: asyncio.Task[None] | None, kind: str, text: str) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+            if (failed := before.exception()) is not None:
+                raise failed
+        await self._progress(kind, text)
+
+    async def flush(self) -> None:
+        """Wait until output queued from sync code is recorded (raises if recording failed)."""
+        while (tail := self._tail) is not None and not tail.done():
+            await asyncio.wait([tail])
+        if tail is not None:
+            self._tail = None
+            tail.result()
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[None]:
+        """While the flow runs, ``print()`` is its output (``stdout``/``stderr``)."""
+        with output.captured(self._later):
+            yield
+
+    # files ----------------------------------------------------------------------------------
+
+    def fs(self) -> Opening:
+        """The run's files: ``await tracer.fs()``, ``async with await tracer.fs() as fs``, or
+        ``async with tracer.fs() as fs``."""
+        return Opening(
+            AsyncFileSystem(
+                self._recorder.files, self._recorder.context, self._uploaded, self._record
+            )
+        )
+
+    def fs_sync(self) -> SyncFileSystem:
+        """The run's files for sync code off the event loop."""
+        if self._loop is None:
+            raise RuntimeError("this tracer belongs to no running flow")
+        fs = AsyncFileSystem(
+            self._recorder.files, self._recorder.context, self._uploaded, self._record
+        )
+        return SyncFileSystem(fs, self._loop)
+
+    async def _record(self, name: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        return await self.step(name, fn)
+
+
+def _warning(msgs: tuple[Any, ...], exc_info: bool) -> str:
+    lines = [str(m) for m in msgs]
+    if exc_info:
+        lines.append(traceback.format_exc().rstrip())
+    return "\n".join(lines)

@@ -270,6 +270,9 @@ class SQLStore:
     ) -> None:
         await self.run(ob.retry, row_id, owner, due_at, error, tried, now)
 
+    async def run_shown_at(self, execution_id: str) -> Any:
+        return await self.run(ob.location, ob.run_key(execution_id))
+
     async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
         await self.run(ob.renew, row_ids, owner, until)
 

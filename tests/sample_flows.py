@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,8 @@ async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
         marker = Path(inputs.get("marker", "/nonexistent"))
         if inputs.get("block_in") == tag and not marker.exists():
             marker.write_text("blocked once")
-            print("blocked", tag, flush=True)
+            # to the test watching this process: print() inside a flow is the run's output
+            print("blocked", tag, file=sys.__stdout__, flush=True)
             await asyncio.sleep(3600)  # the crash test kills the process here
         with log.open("a") as f:
             f.write(f"{tag}:{os.getpid()}\n")
@@ -107,7 +109,7 @@ async def keyed_effect(inputs: dict[str, Any], tracer: Tracer) -> str:
             with effects.open("a") as f:
                 f.write(f"{idempotency_key} {amount}\n")
         if len(attempts.read_text().split()) == 1:
-            print("charged", idempotency_key, flush=True)
+            os.write(1, f"charged {idempotency_key}\n".encode())  # past print()'s capture
             await asyncio.sleep(3600)  # the crash test kills the process here
         return idempotency_key
 

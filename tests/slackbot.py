@@ -100,11 +100,15 @@ def settings(slack: FakeSlack, database_url: str, **extra: Any) -> Settings:
     )
 
 
+EXAMPLES = "flows.examples.review,flows.examples.deploy,tests.slack_flows"
+
+
 @asynccontextmanager
-async def running_bot(database_url: str, clock: Clock | None = None) -> AsyncIterator[Bot]:
+async def running_bot(
+    database_url: str, clock: Clock | None = None, flows: str = EXAMPLES
+) -> AsyncIterator[Bot]:
     people = ["UALICE", "UBOB", "UCAROL", "UGROUPIE"]
     async with FakeSlack(members={CHANNEL: people}, usergroups={"SREVIEW": ["UGROUPIE"]}) as slack:
-        flows = "flows.examples.review,flows.examples.deploy,tests.slack_flows"
         config = settings(slack, database_url, LOCKSTEP_SWEEP_SECONDS=3600, LOCKSTEP_FLOWS=flows)
         lockstep = await Lockstep.create(config, load_flows(config.flows), clock)
         server = TestServer(lockstep.web_app(), host="127.0.0.1", port=0)

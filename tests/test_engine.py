@@ -93,9 +93,9 @@ async def test_two_lock_flow_end_to_end_with_audit_trail(h: Harness) -> None:
         ("lease", "UCAROL"),
         ("finished", None),
     ]
-    assert events[1].detail == {"level": "debug", "text": "reviewing spec.md"}
+    assert events[1].detail == {"level": "debug", "text": "reviewing\nspec.md"}  # one per line
     assert events[4].detail == {"inputs": {"score": 4, "comment": "fine"}}
-    assert h.notes.of("progress", eid) == [("debug", "reviewing spec.md")]  # once, not per replay
+    assert h.notes.of("progress", eid) == [("debug", "reviewing\nspec.md")]  # once, not per replay
     shown = h.notes.of("status_changed", eid)  # the run's message follows its state, and
     assert shown[-1] == "finished" and "starting" not in shown[1:]  # never goes back
 

@@ -274,5 +274,6 @@ def test_a_form_is_titled_by_its_opening_heading_once() -> None:
     title, rest = titled(FORM, "Deploy approval lock")
     assert title == "Deploy approval" and rest[0]["text"] == "Ship it?"
     only = Model(Markdown("# Just a title"), InputText("a")).to_json()
-    assert titled(only, "x") == ("Just a title", only[1:])  # the emptied text goes
+    emptied = [{"type": "markdown", "text": ""}, *only[1:]]  # kept in its place: Action ids
+    assert titled(only, "x") == ("Just a title", emptied)  # count places; it shows nothing
     assert titled(Model(InputText("a")).to_json(), "Lock name")[0] == "Lock name"

@@ -96,6 +96,7 @@ class FakeSlack:
             "apps.connections.open": self._apps_connections_open,
             "files.getUploadURLExternal": self._files.upload_url,
             "files.completeUploadExternal": self._files.complete,
+            "files.info": self._files.info,
         }
 
     async def __aenter__(self) -> Self:
@@ -103,6 +104,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._serve)
         app.router.add_post("/response/{rid}", self._serve)
         app.router.add_post(fakefiles.UPLOAD_PATH, self._files.receive)
+        app.router.add_get(fakefiles.DOWNLOAD_PATH, self._files.download)
         app.router.add_get(fakesocket.PATH, self.socket_mode.serve)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -225,6 +227,11 @@ class FakeSlack:
     def files(self, channel: str | None = None) -> list[Args]:
         """Files shared (``content`` decoded as UTF-8), oldest first."""
         return self._files.shared(channel)
+
+    def uploaded(self, user: str, name: str, content: bytes, mimetype: str = "text/plain") -> Args:
+        """A file ``user`` uploaded through a file input: its description, for the
+        ``file_input`` value in a ``view_submission`` (the bot fetches its bytes)."""
+        return self._files.uploaded(user, name, content, mimetype)
 
     def show_ephemeral(self, channel: str, user: str, content: Args) -> Args:
         """Show ``user`` a note that is not a Web API call: how Slack shows the answer to a

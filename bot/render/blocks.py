@@ -20,6 +20,8 @@ from bot.render.inputs import (
     LABEL_MAX,
     Block,
     Form,
+    action_block,
+    action_groups,
     form_inputs,
     initial,
     input_block,
@@ -49,6 +51,8 @@ from flows.errors import GLOBAL
 ACTION_SUBMIT = "lockstep_submit"
 ACTION_CANCEL = "lockstep_cancel"
 ACTION_OPEN = "lockstep_open"
+ACTION_PRESS = "lockstep_action"  # + "." + the Action element's index in the form
+MAX_ACTION_BUTTONS = 20  # an actions block holds 25 elements: room for Submit, Cancel, Snooze
 LOCK_CALLBACK = "lockstep_lock"
 ENTRY_CALLBACK = "lockstep_entry"
 ACTIONS_BLOCK_ID = "lock_actions"
@@ -83,8 +87,16 @@ def _text_blocks(form: Form) -> list[Block]:
     return [b for e in form if isinstance(e, Mapping) for b in _display_blocks(e)]
 
 
+def _warnings(msgs: list[str]) -> list[Block]:
+    """Messages for the form as a whole, shown literally: a handler may quote what was typed."""
+    lines = "\n".join(f":warning: {literal(m)}" for m in msgs)
+    return _sections(cut(lines, _SECTION), verbatim=True)
+
+
 def _display_blocks(element: Mapping[str, Any]) -> list[Block]:
     kind, text = element.get("type"), element.get("text")
+    if kind == "errors":  # kodosumi's Errors(): the global messages it was built with
+        return _warnings(_messages(element.get("error")))
     if kind in ("markdown", "html") and isinstance(text, str):
         return _sections(markdown_to_mrkdwn(text) if kind == "markdown" else html_to_mrkdwn(text))
     return [{"type": "divider"}] if kind in ("break", "hr") else []
@@ -100,10 +112,14 @@ def _form_blocks(
 ) -> list[Block]:
     blocks: list[Block] = []
     inputs = {id(e) for e in form_inputs(form)}
+    groups = action_groups(form) if modal else {}
     for el in form:
         if id(el) in inputs:
-            errs = _messages(errors.get(el["name"]))
+            errs = _messages(errors.get(el["name"])) or _messages(el.get("error"))
             blocks.append(input_block(el, initial(el, values), errs, modal=modal))
+        elif isinstance(el, Mapping) and el.get("name") in groups:
+            actions = groups.pop(el["name"])  # a modal asks which, at the first of the group
+            blocks.append(action_block(el["name"], actions, _messages(errors.get(el["name"]))))
         elif isinstance(el, Mapping):
             blocks.extend(_display_blocks(el))
     return blocks
@@ -139,7 +155,22 @@ def _actions(form: Form, lock_id: str, *, open_form: bool = False) -> Block:
     if cancel:
         text = text_of(cancel, "text") or CANCEL_TEXT
         buttons.append(_button(text, ACTION_CANCEL, lock_id, "danger"))
+    if not open_form:
+        buttons += _action_buttons(form, lock_id)
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": buttons}
+
+
+def _action_buttons(form: Form, lock_id: str) -> list[Block]:
+    """kodosumi's ``Action`` elements: each submits the form with its name set to its value
+    (the handler reads the element back from the stored form by its index)."""
+    found = []
+    for index, el in enumerate(form):
+        if isinstance(el, Mapping) and el.get("type") == "action":
+            text = text_of(el, "text", "value", "name") or SUBMIT_TEXT
+            value = _checked_id(lock_id, _BUTTON_VALUE, "lock_id")
+            found.append({"type": "button", "action_id": f"{ACTION_PRESS}.{index}",
+                          "text": plain(text, _BUTTON), "value": value})  # fmt: skip
+    return found[:MAX_ACTION_BUTTONS]
 
 
 def _header(title: str) -> list[Block]:
@@ -156,7 +187,7 @@ def titled(form: Form, title: str) -> tuple[str, Form]:
     heading, rest = split_heading(first["text"])
     if heading is None:
         return title, form
-    return heading, ([{**first, "text": rest}] if rest else []) + form[1:]
+    return heading, [{**first, "text": rest}, *form[1:]]  # same places: Action ids count them
 
 
 def _same(a: str, b: str) -> bool:
@@ -203,8 +234,7 @@ def _message(
 ) -> list[Block]:
     title, form = titled(form, title)
     glob, fields = _split_errors(form, errors)
-    lines = "\n".join(f":warning: {literal(m)}" for m in glob)
-    warning = _sections(cut(lines, _SECTION), verbatim=True)
+    warning = _warnings(glob)
     body = _form_blocks(form, modal=False, values=values, errors=fields)
     return _header(title) + warning + body + [_actions(form, lock_id)]
 
@@ -216,6 +246,8 @@ def fits_message(form: Form) -> bool:
     with a title and errors (not for long typed values: Slack's limit counts those too). No
     element is modal-only: numbers render as text, ``datetimepicker`` works in messages.
     """
+    if any(e.get("type") == "file" for e in form_inputs(form)):
+        return False  # Slack's file input exists only in modals
     blocks = _message(form, "", "", None, None)
     reserve = HINT_RESERVE * sum(b["type"] == "input" for b in blocks)
     return len(blocks) < MESSAGE_MAX_BLOCKS and _size(blocks) + reserve <= MESSAGE_MAX_CHARS
@@ -261,13 +293,17 @@ def modal_view(
     private_metadata: str,
     close: str = CLOSE,
     values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The form as a modal. ``close`` labels the button that only closes it (never the form's
     Cancel: closing a lock's modal decides nothing). A heading the title already says is left
-    out; another opens the body. Past 100 blocks inputs win: the last display blocks go first."""
+    out; another opens the body. Past 100 blocks inputs win: the last display blocks go first.
+    ``errors`` (InputsError's wire form) re-render it refused: global messages on top (Slack's
+    ``response_action: "errors"`` can only point at inputs), the others under their fields."""
     heading, shown = titled(form, title)
     head = [] if _same(heading, title) else _header(heading)
-    blocks = head + _form_blocks(shown, modal=True, values=values, errors={})
+    glob, fields = _split_errors(shown, errors)
+    blocks = head + _warnings(glob) + _form_blocks(shown, modal=True, values=values, errors=fields)
     if len(blocks) > MODAL_MAX_BLOCKS:
         spare = MODAL_MAX_BLOCKS - sum(b["type"] == "input" for b in blocks)
         kept = []

@@ -20,7 +20,8 @@ _PLACEHOLDER, _OPTION_TEXT, _OPTIONS, _TEXT_INPUT, _MAX_EPOCH = 150, 75, 100, 30
 
 _TEXTUAL = frozenset({"text", "password", "textarea", "number"})
 _CHOICES = frozenset({"boolean", "select", "multiselect", "user"})
-INPUT_TYPES = _TEXTUAL | _CHOICES | {"date", "time", "datetime-local"}
+INPUT_TYPES = _TEXTUAL | _CHOICES | {"date", "time", "datetime-local", "file"}
+MAX_FILES = 10  # Slack's file input takes at most ten
 
 Block = dict[str, Any]
 Form = list[dict[str, Any]]
@@ -112,6 +113,46 @@ def form_inputs(form: Form) -> list[dict[str, Any]]:
     return [e for e in form if isinstance(e, dict) and e.get("type") in INPUT_TYPES and _named(e)]
 
 
+def action_groups(form: Form) -> dict[str, list[dict[str, Any]]]:
+    """Named ``Action`` buttons by name (each name is one field of the form)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in form:
+        if isinstance(e, dict) and e.get("type") == "action" and _named(e):
+            groups.setdefault(e["name"], []).append(e)
+    return groups
+
+
+def action_choices(actions: list[dict[str, Any]]) -> list[Block]:
+    """A group of ``Action`` buttons as radio options (a modal has one submit button)."""
+    out: dict[str, Block] = {}
+    for a in actions:
+        if isinstance(a.get("value"), str) and a["value"]:
+            value = a["value"][:OPTION_VALUE_MAX]
+            text = plain(text_of(a, "text", "value") or UNNAMED, _OPTION_TEXT)
+            out.setdefault(value, {"text": text, "value": value})
+    return list(out.values())[:_OPTIONS]
+
+
+def action_block(name: str, actions: list[dict[str, Any]], errors: list[str]) -> Block:
+    """In a modal, a group of ``Action`` buttons is a choice made before Submit."""
+    label = text_of(actions[0], "text", "name") if len(actions) == 1 else name
+    block: Block = {
+        "type": "input",
+        "block_id": input_block_id(name),
+        "optional": True,
+        "dispatch_action": False,
+        "label": plain(label or UNNAMED, LABEL_MAX),
+        "element": {
+            "type": "radio_buttons",
+            "action_id": action_id_for(name),
+            "options": action_choices(actions),
+        },
+    }
+    if errors:
+        block["hint"] = plain("⚠️ " + " ".join(errors), LABEL_MAX)
+    return block
+
+
 def option_items(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     items = element.get("option")
     items = items if isinstance(items, list) else []
@@ -164,8 +205,11 @@ def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
     elif kind in _PICKERS:
         widget, key = _PICKERS[kind]
         out |= {"type": widget, key: _picker_value(kind, value)}
+    elif kind == "file":  # a modal-only element: forms with one open as a modal
+        out |= {"type": "file_input", "max_files": MAX_FILES if el.get("multiple") else 1}
     elif kind == "boolean":
-        text = plain(text_of(el, "option", "label", "name") or UNNAMED, _OPTION_TEXT)
+        keys = ("option", "label", "name") if el.get("option") != "on" else ("label", "name")
+        text = plain(text_of(el, *keys) or UNNAMED, _OPTION_TEXT)
         option: Block = {"text": text, "value": "on"}
         on = value is True or (isinstance(value, str) and value.strip().lower() in TRUE)
         out |= {

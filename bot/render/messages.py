@@ -47,6 +47,14 @@ FOLLOW_UP_FAILED = (
     "Something went wrong while handling that (error id `{error_id}`). If the form is still "
     "open, try again; if it keeps failing, tell your admin the error id."
 )
+FORM_REFUSED = "The form was not accepted."  # a handler refused it without saying why
+CANNOT_START = {  # the flow's code failed at its entry; by ``EntryProblem``
+    "crashed": "*{flow}* could not start: its entry handler failed.",
+    "not_launch": "*{flow}* could not start: its entry handler returned {detail}, not Launch.",
+    "entry_point": "*{flow}* could not start: its entry point `{detail}` cannot be loaded.",
+    "not_storable": "*{flow}* could not start: the inputs it was given cannot be recorded.",
+}
+NOTHING_STARTED = " Nothing was started. Tell the flow's owner the error id `{error_id}`."
 
 REMINDER = "⏰ {people}*{title}* has waited {waited}; it expires in {left}. {link}"
 OVERDUE = "⏰ {people}*{title}* is overdue by {late}; it stays open until someone answers. {link}"
@@ -72,6 +80,7 @@ WAITING = "{title}: waiting for an answer"
 ERROR_LINE = "• *{field}*: {message}"
 FORM_FIELD = "Form"  # what an error for the form as a whole is shown under
 WARNING_PREFIX = "⚠️ "
+NOTHING_TO_SHOW = "…"  # output with no text Slack can show (an HTML divider)
 AUDIT_TITLE = "Audit trail {id}"
 NOTICE_TITLE = "Lockstep"
 CLOSE = "Close"
@@ -206,6 +215,13 @@ def cannot_cancel(initiator: str | None, admins: tuple[str, ...]) -> str:
     if admins:
         return NOT_MANAGER.format(who=who(initiator), admins=answerers(admins))
     return NOT_INITIATOR.format(who=who(initiator))
+
+
+def cannot_start(flow: str, problem: str, detail: str, error_id: str) -> str:
+    safe = detail[:200].replace("`", "'").replace("&", "&amp;").replace("<", "&lt;")
+    safe = safe.replace(">", "&gt;")
+    text = CANNOT_START.get(problem, CANNOT_START["crashed"]).format(flow=flow, detail=safe)
+    return text + NOTHING_STARTED.format(error_id=error_id)
 
 
 def title(name: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from bot.render.inputs import (
     OPTION_VALUE_MAX,
     Form,
+    action_groups,
     action_id_for,
     form_inputs,
     input_block_id,
@@ -62,6 +63,11 @@ def _read(el: Mapping[str, Any], action: Mapping[str, Any]) -> Any:
     if kind == "multi_static_select":
         chosen = _items(action.get("selected_options"), "selected_options")
         return [n for n in (_option_name(o, names) for o in chosen) if n is not None]
+    if kind == "file_input":  # the uploaded files' descriptions, as Slack sends them
+        files = _items(action.get("files"), "files")
+        if not all(isinstance(f, Mapping) for f in files):
+            raise ValueError("a file must be an object")
+        return [dict(f) for f in files]
     if kind == "multi_users_select":
         users = _items(action.get("selected_users"), "selected_users")
         return [_str_or_none(u, "selected_users") for u in users if u is not None]
@@ -82,4 +88,16 @@ def read_state(form: Form, state_values: Mapping[str, Mapping[str, Any]]) -> dic
         if not isinstance(action, Mapping):
             raise ValueError(f"state.values has no object for field {el['name']!r}")
         raw[el["name"]] = _read(el, action)
+    for name, actions in action_groups(form).items():
+        chosen = _cell(state_values, name)
+        if chosen is not None and chosen.get("type") == "radio_buttons":
+            values = {a["value"][:OPTION_VALUE_MAX]: a["value"] for a in reversed(actions)
+                      if isinstance(a.get("value"), str)}  # fmt: skip
+            raw[name] = _option_name(chosen.get("selected_option"), values)
     return raw
+
+
+def _cell(state_values: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    block = state_values.get(input_block_id(name))
+    action = block.get(action_id_for(name)) if isinstance(block, Mapping) else None
+    return action if isinstance(action, Mapping) else None

@@ -3,11 +3,14 @@ messages before and after their decision (pure: data in, text and blocks out).""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from bot.render import answers, blocks, messages, outcome
 from bot.render.inputs import form_inputs, label_of
-from bot.render.mrkdwn import cut, literal, markdown_to_mrkdwn
+from bot.render.mrkdwn import cut, html_to_mrkdwn, literal, markdown_to_mrkdwn
+from flows import response
+from flows.codec import decode
 from flows.engine import Answer, Call, Decision, Execution
 from flows.errors import GLOBAL
 from flows.policy import Policy, humanize
@@ -61,21 +64,53 @@ def ending_words(conclusion: outcome.Conclusion, templates: dict[str, str] | Non
 
 def ending(conclusion: outcome.Conclusion, result: Any, forms: list[Any]) -> Surface:
     """The thread's last word: how the run ended, who decided, the comment or the reason, and
-    the result as labelled fields (``forms``: the run's forms, whose labels the result's keys
-    take)."""
+    the result: formatted when the flow returned Markdown, HTML or text (kodosumi's
+    ``response``), else as labelled fields (``forms``: the run's forms, whose labels the
+    result's keys take)."""
     line = ending_words(conclusion, messages.ENDING_LINES)
     notes = answers.notes(
         [(messages.COMMENT_LABEL, conclusion.comment), (messages.REASON_LABEL, conclusion.reason)]
     )
+    value = decode(result)
+    if isinstance(value, response.Body):
+        body = formatted(value.kind, value.body) or ""
+        shown = [_section(cut(body, 3000))] if body.strip() else []
+        return line, [_section(line), *notes, *shown]
     return line, [_section(line), *notes, *answers.result_blocks(result, forms)]
 
 
+def formatted(kind: str, text: str) -> str | None:
+    """Markdown, HTML or preformatted text as mrkdwn (mentions and links in it stay inert);
+    None for other kinds."""
+    match kind:
+        case "markdown":
+            return markdown_to_mrkdwn(text)
+        case "html":
+            return html_to_mrkdwn(text)
+        case "text" | "stdout":
+            return _code(text) if text.strip() else ""
+    return None
+
+
+def _code(text: str) -> str:
+    """Preformatted, literally: nothing in it is a mention or a link."""
+    fence = "`" * 3
+    return fence + html.escape(text, quote=False).replace(fence, "'" * 3) + fence
+
+
 def progress(kind: str, text: str) -> str:
-    """What a flow said (``tracer.markdown``, ``debug``, ``warning``...) as a thread message:
-    Markdown made mrkdwn, with everything else escaped, so a value the flow quotes cannot
-    ping anyone."""
-    prefix = messages.WARNING_PREFIX if kind == "warning" else ""
-    return prefix + cut(markdown_to_mrkdwn(text), _PROGRESS)
+    """A flow's output as a thread message: ``markdown``/``html`` converted, ``text`` and
+    ``print()`` preformatted, ``result``/``action`` JSON as code, warnings and ``stderr``
+    flagged; everything else as Markdown, escaped, so a value the flow quotes cannot ping
+    anyone."""
+    shown = formatted(kind, text)
+    if shown is None and kind in ("warning", "stderr"):
+        shown = messages.WARNING_PREFIX + literal(text)
+    elif shown is None and kind in ("result", "action") and text.lstrip()[:1] in ("{", "["):
+        shown = _code(text)
+    elif shown is None:
+        shown = markdown_to_mrkdwn(text)
+    return cut(shown, _PROGRESS) or messages.NOTHING_TO_SHOW
 
 
 def quorum_line(needed: int, approvers: list[str]) -> str:

@@ -18,11 +18,13 @@ from flows.engine.outcomes import (
     Cancel,
     Cancelled,
     Decision,
+    EntryFailed,
+    EntryProblem,
     Reading,
     Snooze,
     Snoozed,
 )
-from flows.engine.ports import Clock, Directory, Notifier, Store, Unavailable
+from flows.engine.ports import Clock, Directory, Files, Notifier, Store, Unavailable
 from flows.engine.records import (
     TERMINAL,
     Call,
@@ -48,9 +50,12 @@ __all__ = [
     "Directory",
     "Engine",
     "EngineConfig",
+    "EntryFailed",
+    "EntryProblem",
     "Event",
     "Execution",
     "FakeClock",
+    "Files",
     "NewEvent",
     "NoDirectory",
     "Notifier",

@@ -194,8 +194,10 @@ class Deliverer:
         if row.kind in ("lock", "post") and row.thread is None:
             return None  # the run is shown nowhere, so is its thread
         spec = self.registry.entries.get(execution.flow)
+        own = execution.context.get("summary")  # the run's own (``Launch(summary=...)``)
+        summary = own if isinstance(own, str) and own else spec.summary if spec else ""
         return Show(
-            key=row.key, kind=row.kind, execution=execution, summary=spec.summary if spec else "",
+            key=row.key, kind=row.kind, execution=execution, summary=summary,
             lock=lock, waiting=waiting, approvers=approvers([response(v) for v in votes]),
             payload=payload if isinstance(payload, dict) else {}, location=row.location,
             thread=row.thread, lock_at=row.lock_at, retry=row.attempts > 1,

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from flows.app import Response, approvers
 from flows.engine.records import Call, Execution, Trail
+from flows.errors import LockstepError
 
 
 class Answer(StrEnum):
@@ -82,3 +83,22 @@ class Reading:
 
     outcome: Access
     trail: Trail | None = None
+
+
+class EntryProblem(StrEnum):
+    """Why a flow could not start, though its form was fine: the flow's code is at fault, so
+    the person is told plainly, and nothing was started."""
+
+    CRASHED = "crashed"  # the enter handler raised (the log has it, under ``error_id``)
+    NOT_LAUNCH = "not_launch"  # it returned something other than ``Launch(...)``
+    ENTRY_POINT = "entry_point"  # the entry point it named does not resolve
+    NOT_STORABLE = "not_storable"  # the inputs it launched with cannot be recorded
+
+
+class EntryFailed(LockstepError):
+    """Raised by ``Engine.prepare``: the flow's code failed at its entry. ``detail`` is safe to
+    show (a type name, an entry point's name), never an exception's message."""
+
+    def __init__(self, flow: str, problem: EntryProblem, detail: str, error_id: str) -> None:
+        self.flow, self.problem, self.detail, self.error_id = flow, problem, detail, error_id
+        super().__init__(f"flow {flow!r} cannot start ({problem}): {detail} [{error_id}]")

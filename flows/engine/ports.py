@@ -1,7 +1,9 @@
-"""What the engine needs from the world, stated once: the store, the notifier, the directory
-and the clock. Each is a protocol with its contract in the docstrings; adapters implement them
-(``store.SQLStore``; ``bot.notifier.SlackNotifier`` and ``bot.directory.SlackDirectory``) and
-the contract tests in ``tests/test_ports.py`` run over every implementation."""
+"""What the engine needs from the world, stated once: the store, the notifier, the directory,
+the clock, and where runs' files are (``Files``, the SDK's ``FileStore``: the engine hands it to
+each run's tracer for ``tracer.fs()``). Each is a protocol with its contract in the
+docstrings; adapters implement them (``store.SQLStore``; ``bot.notifier.SlackNotifier``,
+``bot.directory.SlackDirectory`` and ``bot.files.SlackFiles``) and the contract tests in
+``tests/test_ports.py`` run over every implementation."""
 
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ from flows.engine.records import (
     Trail,
 )
 from flows.errors import LockstepError
+from flows.files import FileStore as Files
+
+__all__ = ["Clock", "Directory", "Files", "Notifier", "Store", "Unavailable"]
 
 
 class Clock(Protocol):
@@ -251,6 +256,10 @@ class Store(Protocol):
         self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
     ) -> None:
         """Give a claimed row back, due again at ``due_at``; ``tried`` False: not attempted."""
+
+    async def run_shown_at(self, execution_id: str) -> Any:
+        """Where the run's message is shown (as the notifier said), or None (not yet, or
+        nowhere)."""
 
     async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
         """``owner`` is still showing these rows: extend its lease until ``until``."""

@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from flows.app import Registry, call, resolve
+from flows.app import Registry, Request, call, resolve
 from flows.codec import decode, encode
 from flows.engine.ports import Clock, Store
 from flows.engine.records import Call, Claim, Execution, NewEvent, Post
+from flows.entry import run as run_flow
 from flows.errors import (
     FlowConfigError,
     LockCancelled,
@@ -30,6 +31,7 @@ from flows.errors import (
     NotStorable,
     StepFailed,
 )
+from flows.files import FileStore
 from flows.forms import Model
 from flows.policy import Policy, reminder_times
 from flows.tracer import Tracer
@@ -65,10 +67,25 @@ class Setup:
     default_timeout: float
     heartbeat_interval: float
     claim_ttl: float
+    files: FileStore | None = None
 
     def claim(self) -> Claim:
         now = self.clock.now()
         return Claim(self.owner, now, now - self.claim_ttl)
+
+
+class _InThread:
+    """The surface's file store, told where the run's message is when a file is shared."""
+
+    def __init__(self, files: FileStore, store: Store, execution_id: str) -> None:
+        self.inner, self.store, self.execution_id = files, store, execution_id
+
+    async def read(self, file: Mapping[str, Any]) -> bytes:
+        return await self.inner.read(file)
+
+    async def write(self, context: Mapping[str, Any], name: str, content: bytes) -> dict[str, Any]:
+        thread = await self.store.run_shown_at(self.execution_id)
+        return await self.inner.write({**context, "thread": thread}, name, content)
 
 
 class Replay:
@@ -80,6 +97,10 @@ class Replay:
         self.execution_id = execution.id
         self.initiator = execution.initiator
         self.default_timeout = setup.default_timeout
+        self.context: Mapping[str, Any] = execution.context
+        self.files: FileStore | None = (
+            _InThread(setup.files, setup.store, execution.id) if setup.files else None
+        )
         self.recorded = {c.seq: c for c in recorded}
         self.seq = 0
         self.progress_seen = 0
@@ -115,7 +136,7 @@ class Replay:
             "id": new_id(), "execution_id": self.execution.id, "seq": self.seq, "kind": kind,
             "name": name, "status": "open", "data": None, "form": None, "result": None,
             "actor": None, "comment": None, "deadline": deadline, "created_at": now,
-            "decided_at": None, "posted": False, "message": None, **fields,
+            "decided_at": None, **fields,
         }  # fmt: skip
         self.new_calls.append(row)
         if deadline is not None:
@@ -184,7 +205,11 @@ class Replay:
                     f"the flow reached lock {name!r}, but no @app.lock({name!r}) form is registered"
                 )
             )
-        form = await call(handler, data=data if data is not None else {})
+        if data is None and name not in self.setup.registry.kodosumi:
+            data = {}  # kodosumi hands a lock handler the data as given, None included
+        execution = self.execution
+        request = Request(execution.flow, execution.initiator, execution.context)
+        form = await call(handler, data=data, request=request)
         if not isinstance(form, Model):
             raise self.fail(
                 FlowConfigError(
@@ -229,7 +254,7 @@ class Replay:
         row = {
             "id": new_id(), "execution_id": self.execution.id, "seq": seq, "kind": "step",
             "name": name, "status": status, "result": result, "created_at": now,
-            "decided_at": now, "posted": True,
+            "decided_at": now,
         }  # fmt: skip
         await self.setup.store.add(self.execution.id, now, new_calls=[row])
 
@@ -348,7 +373,7 @@ class Runs:
         except FlowConfigError as exc:
             return await self._end(run, "error", None, str(exc))
         inputs = decode(run.execution.inputs)
-        flow = asyncio.ensure_future(call(runner, inputs=inputs, tracer=Tracer(run)))
+        flow = asyncio.ensure_future(run_flow(runner, inputs, Tracer(run)))
         parked = await self._until_parked(run, flow)
         if run.fatal:
             return await self._end(run, "error", None, str(run.fatal))

@@ -19,7 +19,7 @@ from typing import Any
 from flows import typed
 from flows.app import FlowApp, Launch, Registry, Request, Response, approvers, call
 from flows.codec import decode, encode
-from flows.engine import access, quorum
+from flows.engine import access, entries, quorum
 from flows.engine.access import NoDirectory, Refusal
 from flows.engine.clock import SystemClock
 from flows.engine.delivery import Deliverer
@@ -38,10 +38,13 @@ from flows.engine.ports import Clock, Directory, Notifier, Store
 from flows.engine.records import Call, Execution, NewEvent, Post, Timer, Trail
 from flows.engine.runs import Runs, Setup, ending_post, new_id
 from flows.engine.timers import Timers, escalated_to
+from flows.entry import wants
 from flows.errors import FlowConfigError, InputsError, LockstepError, NotStorable
+from flows.files import FileStore, with_uploads
 from flows.forms import Model, redacted
 from flows.parse import parse
 from flows.policy import DEFAULT_TIMEOUT, Policy
+from flows.submitted import as_submitted
 
 log = logging.getLogger("lockstep.engine")
 BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
@@ -78,6 +81,7 @@ class Engine:
         clock: Clock | None = None,
         config: EngineConfig | None = None,
         directory: Directory | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self.registry = apps if isinstance(apps, Registry) else Registry(apps)
         self.clock: Clock = clock or SystemClock()
@@ -92,7 +96,7 @@ class Engine:
         config = self.config
         setup = Setup(
             store, self.clock, self.registry, self._deliver.soon, self.owner,
-            config.default_timeout, config.heartbeat_interval, config.claim_ttl,
+            config.default_timeout, config.heartbeat_interval, config.claim_ttl, files,
         )  # fmt: skip
         self._runs = Runs(setup)
         self._timers = Timers(self._runs)
@@ -112,16 +116,17 @@ class Engine:
         self, flow: str, inputs: Mapping[str, Any] | None, request: Request | None = None
     ) -> Launch:
         """Validate the entry form and call the enter handler: what would start. Raises
-        ``UnknownFlow``, or ``InputsError`` (from the parser or the enter handler)."""
+        ``UnknownFlow``, ``InputsError`` (from the parser or the enter handler), or
+        ``EntryFailed`` (the flow's code failed: see ``EntryProblem``)."""
         spec = self.registry.entries.get(flow)
         if spec is None:
             raise UnknownFlow(f"no flow named {flow!r}")
-        request = request or Request(flow=flow)
-        values = parse(spec.model, inputs or {}) if spec.model else dict(inputs or {})
-        launch = await call(spec.handler, inputs=values, request=request)
-        if not isinstance(launch, Launch):
-            raise FlowConfigError(f"enter handler of {flow!r} must return Launch(...)")
-        return launch
+        request, raw = request or Request(flow=flow), inputs or {}
+        values = parse(spec.model, raw) if spec.model else dict(raw)
+        if spec.model is not None:
+            request = with_uploads(request, spec.model, raw)
+            values = as_submitted(spec.model, values) if spec.kodosumi else values
+        return await entries.enter(spec, values, request)
 
     async def launch(self, launch: Launch, *, execution_id: str | None = None) -> str:
         """Record a prepared launch and run it. With ``execution_id`` given, a second launch
@@ -131,7 +136,7 @@ class Engine:
         eid = execution_id or new_id()
         now = self.clock.now()
         try:
-            stored = encode(dict(launch.inputs or {}))
+            stored = encode(launch.inputs)
         except NotStorable as exc:
             raise FlowConfigError(f"inputs of {request.flow!r} cannot be recorded: {exc}") from exc
         row = {
@@ -181,11 +186,15 @@ class Engine:
                 return Decision(Answer.REPEAT, lock, responses=earlier)
             mine = Response(actor, True, values, None, self.clock.now())
             lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
-            value = (
-                await call(lease, inputs=values, data=decode(lock.data), responses=[*earlier, mine])
-                if lease
-                else values
-            )
+            handed = as_submitted(form, values) if lock.name in self.registry.kodosumi else values
+            if lease is None:
+                value = handed
+            else:
+                request = await self._request(lock, actor) if wants(lease, "request") else None
+                value = await call(
+                    lease, inputs=handed, data=decode(lock.data), responses=[*earlier, mine],
+                    request=request,
+                )  # fmt: skip
             result = encode(value)
         except InputsError as exc:
             shown = _shown(form, inputs)
@@ -359,6 +368,12 @@ class Engine:
         await self._deliver.close()
 
     # behind the door ------------------------------------------------------------------------
+
+    async def _request(self, lock: Call, actor: str | None) -> Request:
+        """The run's request, as the person answering ``lock`` makes it."""
+        execution = await self._store.execution(lock.execution_id)
+        flow, context = (execution.flow, execution.context) if execution else ("", {})
+        return Request(flow, actor, context)
 
     async def _record(self, lock: Call, event: NewEvent) -> None:
         tied = event.model_copy(update={"call_id": lock.id})

@@ -1,0 +1,69 @@
+"""kodosumi's values: what kodosumi hands enter and lease handlers, made from Lockstep's parsed
+values (pure).
+
+Lockstep parses every submission on the server first (``flows.parse``: required fields,
+patterns, limits, types), then hands a ``ServeAPI`` app's handlers the values as a kodosumi
+form would have submitted them: text as typed (``""`` when left blank), numbers as the digits
+typed (``"5"``), dates and times as browsers send them (``"2025-01-31"``, ``"14:30"``,
+``"2025-01-31T14:30"``), a checkbox as ``True``/``False``, a select as the chosen option's name
+(``None`` when nothing is chosen), an ``Action`` as the value of the button pressed (else
+``None``), uploaded files as a ``set`` of names (``None`` when none), and ``"_global_": None``
+when the form has ``Errors()``. Keys follow the form's order. ``FlowApp`` apps get the parsed,
+typed values instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any
+
+from flows.errors import GLOBAL
+from flows.forms import (
+    Action,
+    Checkbox,
+    Errors,
+    Input,
+    InputArea,
+    InputDate,
+    InputDateTime,
+    InputFiles,
+    InputText,
+    InputTime,
+    Model,
+    Select,
+)
+
+
+def as_submitted(model: Model, values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for element in model.elements:
+        if isinstance(element, Errors):
+            out[GLOBAL] = None
+        elif isinstance(element, Action) and element.name:
+            out.setdefault(element.name, values.get(element.name))
+        elif isinstance(element, Input):
+            out[element.name] = _submitted(element, values.get(element.name))
+    return out
+
+
+def _submitted(element: Input, value: Any) -> Any:
+    if isinstance(element, Checkbox):
+        return bool(value)
+    if isinstance(element, InputFiles):
+        return set(value) if value else None
+    if isinstance(element, Select):
+        return value
+    if isinstance(element, InputText | InputArea | InputDate | InputTime | InputDateTime):
+        return "" if value is None else _text(value)
+    return value  # Lockstep's own elements (MultiSelect, UserSelect) keep their values
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds" if value.second else "minutes")
+    if isinstance(value, time):
+        return value.isoformat(timespec="seconds" if value.second else "minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)  # a number as its digits
