@@ -76,10 +76,14 @@ async def open_store(url: str | None) -> SQLStore:
     except UnknownRevision as exc:
         raise SettingsError(f"DATABASE_URL: {exc}") from None
     except (OSError, SQLAlchemyError) as exc:
-        where = make_url(url).render_as_string(hide_password=True) if url else DEFAULT_URL
-        cause = getattr(exc, "orig", None) or exc
-        reason = " ".join(str(cause).split()) or type(cause).__name__
-        raise SettingsError(f"DATABASE_URL: cannot open {where}: {reason}") from None
+        raise _cannot("open", url, exc) from None
+
+
+def _cannot(what: str, url: str | None, exc: Exception) -> SettingsError:
+    where = make_url(url).render_as_string(hide_password=True) if url else DEFAULT_URL
+    cause = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(cause).split()) or type(cause).__name__
+    return SettingsError(f"DATABASE_URL: cannot {what} {where}: {reason}")
 
 
 async def migrate_store(url: str | None, target: str = "head") -> tuple[str | None, str | None]:
@@ -92,10 +96,7 @@ async def migrate_store(url: str | None, target: str = "head") -> tuple[str | No
     try:
         return await migrate(db, target)
     except (OSError, SQLAlchemyError) as exc:
-        where = make_url(url).render_as_string(hide_password=True) if url else DEFAULT_URL
-        cause = getattr(exc, "orig", None) or exc
-        reason = " ".join(str(cause).split()) or type(cause).__name__
-        raise SettingsError(f"DATABASE_URL: cannot migrate {where}: {reason}") from None
+        raise _cannot("migrate", url, exc) from None
     except UnknownRevision as exc:
         raise SettingsError(f"migrate {target}: {exc}") from None
     finally:
@@ -178,10 +179,10 @@ class Lockstep:
         )
         notifier.trail = engine.trail
         handlers = Handlers(engine)
-        bolt.middleware(TypedInbound())
-        bolt.middleware(logs.RequestScope())
         if metrics:
             bolt.middleware(SlackKind())
+        bolt.middleware(TypedInbound())
+        bolt.middleware(logs.RequestScope())
         handlers.register(bolt)
         return cls(settings, store, engine, bolt, session, handlers, metrics)
 
@@ -245,7 +246,7 @@ class Lockstep:
                 await self.handlers.drain()
         except TimeoutError:
             log.warning("shutting down: work still under way after the grace is left to recovery")
-            late = [*self.handlers.tasks]
+            late = [*self.handlers.tasks, *self.scheduler.under_way()]
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)

@@ -77,6 +77,10 @@ class TimerScheduler:
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 
+    def under_way(self) -> list[asyncio.Task[object]]:
+        """The jobs running now (a shutdown that cannot wait for them cancels them)."""
+        return list(self._running)
+
     def _under_way(self) -> None:
         task = asyncio.current_task()
         if task is not None:

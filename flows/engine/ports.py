@@ -286,9 +286,10 @@ class Store(Protocol):
     # operations
 
     async def health(self, timeout: float) -> str | None:
-        """None when the database answers within ``timeout`` seconds, writes would not wait
-        on a lock, and the schema is the newest this code knows; else why not, in a line
-        naming the part (``database: ...``, ``schema: ...``). Never raises."""
+        """None when the database answers within ``timeout`` seconds (on a connection of its
+        own: a database that hangs costs the probe, not the store's work) and its schema is
+        not behind this code's; else why not, in a line naming the part (``database: ...``,
+        ``schema: ...``). Never raises."""
 
     async def open_locks(self) -> dict[str, int]:
         """How many locks are open, by flow."""

@@ -14,7 +14,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from flows.app import Registry, call, resolve
@@ -67,7 +67,7 @@ class Setup:
     default_timeout: float
     heartbeat_interval: float
     claim_ttl: float
-    observer: Observer = NullObserver()  # noqa: RUF009 (stateless, shared)
+    observer: Observer = field(default_factory=NullObserver)
 
     def claim(self) -> Claim:
         now = self.clock.now()

@@ -13,9 +13,10 @@ LOCK: ContextVar[str | None] = ContextVar("lockstep_lock", default=None)
 
 
 @contextmanager
-def scope(run: str | None = None, lock: str | None = None) -> Iterator[None]:
-    """Within the block, log lines name ``run`` and ``lock`` (those given)."""
-    tokens = [(var, var.set(value)) for var, value in ((RUN, run), (LOCK, lock)) if value]
+def scope(run: str | None, lock: str | None) -> Iterator[None]:
+    """Within the block, log lines name ``run`` and ``lock`` (None: none, whatever the work
+    around it is for)."""
+    tokens = [(RUN, RUN.set(run)), (LOCK, LOCK.set(lock))]
     try:
         yield
     finally:
