@@ -16,14 +16,24 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot import logs
 from bot.fake.slack import FakeSlack
-from flows.engine import mark_scope
+from flows import FlowApp, Tracer
+from flows.engine import Engine, FakeClock, mark_scope
+from store import SQLStore
 from tests.opsproc import bot_process, environment, free_port
 from tests.slackbot import CHANNEL, SECRET, Bot, input_value
 
 TOKEN = "xoxb-" + secrets.token_hex(12)
+leaks = FlowApp()
+
+
+@leaks.flow("leaky", summary="A flow whose error quotes its input")
+async def leaky(inputs: dict[str, Any], tracer: Tracer) -> None:
+    raise ValueError(f"cannot file {inputs['note']}")
 
 
 @pytest.fixture
@@ -136,3 +146,29 @@ async def test_a_run_logs_ids_as_json_and_never_a_secret_or_a_value(tmp_path: Pa
     clicked = [e for b in lock["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert decided["lock"] == clicked[0]["value"]  # the lock's id
     assert said["run of deploy ended: finished"]["run"] == run_id
+
+
+async def test_a_failed_run_logs_its_error_s_type_not_its_message(
+    store: SQLStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    typed = "note-" + secrets.token_hex(6)
+    caplog.set_level(logging.INFO, logger="lockstep")
+    engine = Engine(store, [leaks], clock=FakeClock())
+    try:
+        eid = await engine.start("leaky", {"note": typed})
+        await engine.settled(eid)
+    finally:
+        await engine.close()
+    assert "the flow raised ValueError" in caplog.messages
+    assert "run of leaky ended: error" in caplog.messages
+    assert typed not in caplog.text
+    ended = await store.execution(eid)
+    assert ended is not None and ended.error == f"ValueError: cannot file {typed}"  # the trail
+
+
+async def test_database_errors_never_quote_values(store: SQLStore) -> None:
+    typed = "typed-" + secrets.token_hex(6)
+    query = text("SELECT * FROM no_such_table WHERE x = :v")
+    with pytest.raises(DBAPIError) as raised:
+        await store.run(lambda conn: conn.execute(query, {"v": typed}))
+    assert "no_such_table" in str(raised.value) and typed not in str(raised.value)
