@@ -1,19 +1,28 @@
 """``python -m bot``: run Lockstep in its mode (``LOCKSTEP_MODE``, or as the credentials say):
 HTTP on $PORT, Socket Mode with SLACK_APP_TOKEN, or local mode, with a page standing in for
-Slack, when no Slack credentials are set."""
+Slack, when no Slack credentials are set.
+
+``python -m bot migrate [REVISION]``: move the store's schema to the newest migration (or to
+REVISION, up or down) and exit, for a release phase or a rollback; it needs only
+``DATABASE_URL``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from typing import assert_never
 
 from aiohttp import web
 
-from bot.app import Lockstep, load_flows
+from bot import logs
+from bot.app import Lockstep, load_flows, migrate_store
 from bot.settings import Settings, SettingsError, load
 from flows.app import Registry
+
+USAGE = "usage: python -m bot [migrate [REVISION]]"
+log = logging.getLogger("lockstep")
 
 
 async def http_app(settings: Settings, registry: Registry) -> web.Application:
@@ -22,28 +31,60 @@ async def http_app(settings: Settings, registry: Registry) -> web.Application:
 
 
 async def socket_mode(settings: Settings, registry: Registry, app_token: str) -> None:
+    """Until SIGTERM or SIGINT; then the connection closes (no new work) and what is under way
+    gets ``LOCKSTEP_SHUTDOWN_SECONDS`` to finish."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     lockstep = await Lockstep.create(settings, registry)
     handler = AsyncSocketModeHandler(lockstep.bolt, app_token)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     lockstep.scheduler.start()
     try:
-        await handler.start_async()  # type: ignore[no-untyped-call]
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("Lockstep is connected to Slack over Socket Mode")
+        await stop.wait()
+        lockstep.stop()
     finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
         await lockstep.close()
 
 
-def main() -> None:
-    """Run the bot in its mode. Whatever stops start-up for want of a good setting (including
-    a database that cannot be opened) is one line on stderr naming it, and exit status 2."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def main(argv: list[str] | None = None) -> None:
+    """Run the bot in its mode, or a command. Whatever stops start-up for want of a good
+    setting (including a database that cannot be opened) is one line on stderr naming it, and
+    exit status 2."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        run(load())
+        match args:
+            case []:
+                settings = load()
+                configure_logs(settings)
+                run(settings)
+            case ["migrate", *rest] if len(rest) <= 1:
+                settings = load(check=False)
+                configure_logs(settings)
+                migrate(settings, rest[0] if rest else "head")
+            case _:
+                print(USAGE, file=sys.stderr)
+                raise SystemExit(2)
     except SettingsError as exc:
         print(f"lockstep: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def configure_logs(settings: Settings) -> None:
+    logs.configure(settings.log_level, settings.log_format, settings.secrets())
+
+
+def migrate(settings: Settings, target: str) -> None:
+    before, after = asyncio.run(migrate_store(settings.database_url, target))
+    if before == after:
+        print(f"lockstep: the store is at {after or 'no revision'}; nothing to do", flush=True)
+    else:
+        print(f"lockstep: the store went from {before or 'nothing'} to {after}", flush=True)
 
 
 def run(settings: Settings) -> None:
@@ -58,9 +99,11 @@ def run(settings: Settings) -> None:
             token = settings.slack_app_token.get_secret_value()
             asyncio.run(socket_mode(settings, registry, token))
         case "http":
-            announce = logging.getLogger("lockstep").info
             app = http_app(settings, registry)
-            web.run_app(app, port=settings.port, print=announce, access_log=None)
+            web.run_app(
+                app, port=settings.port, print=log.info, access_log=None,
+                shutdown_timeout=settings.shutdown_seconds,
+            )  # fmt: skip
         case _:
             assert_never(settings.mode)
 

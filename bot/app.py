@@ -2,11 +2,14 @@
 
 This is the composition root, the one module of ``bot/`` that opens the store (and hands it to
 the engine). The HTTP path is a thin adapter: verify the signature, check the payload's shape,
-hand it to Bolt, translate the answer back. The scheduler fires timers and sweeps.
+hand it to Bolt, translate the answer back. The scheduler fires timers and sweeps. Health,
+metrics and logs are built in their own modules (``health``, ``metrics``, ``logs``) and mounted
+here; SIGTERM stops the work in a bounded time (``Lockstep.stop``, then ``close``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -27,11 +31,14 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import inbound
+from bot import inbound, logs
 from bot.directory import SlackDirectory
 from bot.files import SlackFiles
 from bot.handlers import Handlers
+from bot.health import Readiness, alive
+from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier
 from bot.scheduler import TimerScheduler
 from bot.settings import Settings, SettingsError
@@ -39,7 +46,7 @@ from flows import FlowApp, FlowConfigError
 from flows.app import Registry
 from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
 from store import SQLStore
-from store.database import DEFAULT_URL, BadDatabaseURL
+from store.database import DEFAULT_URL, BadDatabaseURL, UnknownRevision, connect, migrate
 
 log = logging.getLogger("lockstep")
 _READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
@@ -72,11 +79,37 @@ async def open_store(url: str | None) -> SQLStore:
         return await SQLStore.open(url)
     except BadDatabaseURL as exc:
         raise SettingsError(str(exc)) from None
+    except UnknownRevision as exc:
+        raise SettingsError(f"DATABASE_URL: {exc}") from None
     except (OSError, SQLAlchemyError) as exc:
-        where = make_url(url).render_as_string(hide_password=True) if url else DEFAULT_URL
-        cause = getattr(exc, "orig", None) or exc
-        reason = " ".join(str(cause).split()) or type(cause).__name__
-        raise SettingsError(f"DATABASE_URL: cannot open {where}: {reason}") from None
+        raise _cannot("open", url, exc) from None
+
+
+def _cannot(what: str, url: str | None, exc: Exception) -> SettingsError:
+    where = make_url(url).render_as_string(hide_password=True) if url else DEFAULT_URL
+    cause = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(cause).split()) or type(cause).__name__
+    return SettingsError(f"DATABASE_URL: cannot {what} {where}: {reason}")
+
+
+async def migrate_store(url: str | None, target: str = "head") -> tuple[str | None, str | None]:
+    """``python -m bot migrate [revision]``: move the store's schema to ``target`` (up or
+    down) and nothing else; returns the revisions before and after, or ``SettingsError``."""
+    try:
+        db = connect(url)
+    except BadDatabaseURL as exc:
+        raise SettingsError(str(exc)) from None
+    try:
+        return await migrate(db, target)
+    except (OSError, SQLAlchemyError) as exc:
+        raise _cannot("migrate", url, exc) from None
+    except UnknownRevision as exc:
+        raise SettingsError(f"migrate {target}: {exc}") from None
+    finally:
+        if isinstance(db, AsyncEngine):
+            await db.dispose()
+        else:
+            db.dispose()
 
 
 class Lockstep:
@@ -88,8 +121,10 @@ class Lockstep:
         bolt: AsyncApp,
         session: aiohttp.ClientSession,
         handlers: Handlers,
+        metrics: Metrics | None = None,
     ) -> None:
         self.session = session
+        self.metrics = metrics
         self.handlers = handlers
         self.settings = settings
         self.store = store
@@ -98,6 +133,8 @@ class Lockstep:
         secret = settings.slack_signing_secret
         self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
         self.scheduler = TimerScheduler(engine, settings.sweep_seconds)
+        self.readiness = Readiness(engine, self.scheduler, settings.ready_lag)
+        self._stop_by: float | None = None  # loop time by which shutdown must be done
 
     @classmethod
     async def create(
@@ -107,6 +144,14 @@ class Lockstep:
             raise SettingsError("SLACK_BOT_TOKEN is missing")
         token = settings.slack_bot_token.get_secret_value()
         store = await open_store(settings.database_url)
+        metrics = None
+        if settings.metrics:
+            bearer = settings.metrics_token
+            metrics = Metrics(bearer.get_secret_value() if bearer else None)
+        # Every call of every client is counted (first), when metrics are on.
+        meter: list[AsyncRetryHandler] = []
+        if metrics:
+            meter.append(metrics.slack_meter(settings.slack_api_url))
         # One connection pool for every Web API call; no call may take longer than this.
         timeout = aiohttp.ClientTimeout(total=settings.slack_timeout)
         session = aiohttp.ClientSession(timeout=timeout)
@@ -115,6 +160,7 @@ class Lockstep:
             token=token,
             base_url=settings.slack_api_url,
             retry_handlers=[
+                *meter,
                 AsyncConnectionErrorRetryHandler(max_retry_count=1),
                 AsyncRateLimitErrorRetryHandler(max_retry_count=1),
                 AsyncServerErrorRetryHandler(max_retry_count=1),
@@ -123,7 +169,7 @@ class Lockstep:
         # The outbox retries with backoff, honouring Retry-After, and looks before it
         # re-posts; a retry inside the client would only hold a delivery up.
         deliveries = AsyncWebClient(
-            session=session, token=token, base_url=settings.slack_api_url, retry_handlers=[]
+            session=session, token=token, base_url=settings.slack_api_url, retry_handlers=[*meter]
         )
         secret = settings.slack_signing_secret
         bolt = AsyncApp(
@@ -136,19 +182,29 @@ class Lockstep:
         notifier = SlackNotifier(deliveries, registry, clock)
         config = EngineConfig(default_timeout=settings.default_timeout, takeover=settings.takeover)
         files = SlackFiles(client, session, token)
-        engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client), files)
+        directory = SlackDirectory(client)
+        engine = Engine(
+            store, registry, notifier, clock, config, directory, files, observer=metrics
+        )
         notifier.trail = engine.trail
         handlers = Handlers(engine)
+        if metrics:
+            bolt.middleware(SlackKind())
         bolt.middleware(TypedInbound())
+        bolt.middleware(logs.RequestScope())
         handlers.register(bolt)
-        return cls(settings, store, engine, bolt, session, handlers)
+        return cls(settings, store, engine, bolt, session, handlers, metrics)
 
     # HTTP -----------------------------------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.metrics.timed] if self.metrics else [])
         app.router.add_post("/slack/events", self.slack_events)
-        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/healthz", alive)
+        app.router.add_get("/readyz", self.readiness.handle)
+        if self.metrics:
+            app.router.add_get("/metrics", self.metrics.route(self.engine))
+        app.on_shutdown.append(self._stop)
         app.cleanup_ctx.append(self._background)
         return app
 
@@ -166,9 +222,6 @@ class Lockstep:
         bolt_request = AsyncBoltRequest(body=body, headers=dict(request.headers), mode=_READ)
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
-    async def healthz(self, _request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
     # background -----------------------------------------------------------------------------
 
     async def _background(self, _app: web.Application) -> AsyncIterator[None]:
@@ -176,10 +229,36 @@ class Lockstep:
         yield
         await self.close()
 
-    async def close(self) -> None:
+    async def _stop(self, _app: web.Application) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Shutdown begins (SIGTERM): no new timers or sweeps, not ready; requests under way
+        and the work they started have ``LOCKSTEP_SHUTDOWN_SECONDS`` to finish."""
+        if self._stop_by is None:
+            grace = self.settings.shutdown_seconds
+            self._stop_by = asyncio.get_running_loop().time() + grace
+            log.info("stopping: no new work; up to %g s for the work under way", grace)
+        self.readiness.stopping = True
         self.scheduler.shutdown()
-        await self.scheduler.drain()
-        await self.handlers.drain()
+
+    async def close(self) -> None:
+        """Stop, let work under way finish until the shutdown deadline, then close. Runs and
+        deliveries still going are left as they are in the store: their claims and leases go
+        stale and the next process takes them over."""
+        self.stop()
+        assert self._stop_by is not None
+        left = max(1.0, self._stop_by - asyncio.get_running_loop().time())
+        try:
+            async with asyncio.timeout(left):
+                await self.scheduler.drain()
+                await self.handlers.drain()
+        except TimeoutError:
+            log.warning("shutting down: work still under way after the grace is left to recovery")
+            late = [*self.handlers.tasks, *self.scheduler.under_way()]
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.engine.close()
         await self.store.close()
         await self.session.close()

@@ -38,6 +38,7 @@ class TimerScheduler:
         self.slots: dict[int, list[Timer]] = {}  # timers by the tenth of a second they are due
         self._replan = False
         self._running: set[asyncio.Task[object]] = set()  # jobs under way (they use the store)
+        self.swept_at: float | None = None  # engine time the last sweep finished (or it started)
 
     def _at(self, due_at: float) -> datetime:
         """The system time at which the engine's clock reads ``due_at`` (now, if past)."""
@@ -50,7 +51,20 @@ class TimerScheduler:
             next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
         )  # fmt: skip
         self.scheduler.start()
+        self.swept_at = self.engine.clock.now()
         self.engine.timer_hook = self.soon
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def since_sweep(self) -> float | None:
+        """Seconds since the last sweep finished (or the scheduler started); None: not
+        running. A sweep that fails or hangs leaves this growing: the readiness probe reads
+        it."""
+        if not self.running or self.swept_at is None:
+            return None
+        return self.engine.clock.now() - self.swept_at
 
     def shutdown(self) -> None:
         self.engine.timer_hook = None
@@ -62,6 +76,10 @@ class TimerScheduler:
         connection when the store closes (``shutdown(wait=False)`` does not wait for them)."""
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+
+    def under_way(self) -> list[asyncio.Task[object]]:
+        """The jobs running now (a shutdown that cannot wait for them cancels them)."""
+        return list(self._running)
 
     def _under_way(self) -> None:
         task = asyncio.current_task()
@@ -88,6 +106,7 @@ class TimerScheduler:
         try:
             await self.engine.sweep()
             await self.plan()
+            self.swept_at = self.engine.clock.now()
         except asyncio.CancelledError:
             return  # shutting down: the store keeps everything for the next start
         except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -14,6 +15,8 @@ from flows.policy import DEFAULT_TIMEOUT
 
 EXAMPLE_FLOWS = ["flows.examples.review", "flows.examples.deploy", "flows.examples.expense"]
 Mode = Literal["http", "socket", "local"]
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class Settings(BaseSettings):
@@ -33,6 +36,12 @@ class Settings(BaseSettings):
     slack_timeout: float = Field(default=10.0, alias="LOCKSTEP_SLACK_TIMEOUT", gt=0, le=60)
     takeover: float = Field(default=8.0, alias="LOCKSTEP_TAKEOVER_SECONDS", ge=1, le=600)
     default_timeout: float = Field(default=DEFAULT_TIMEOUT, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0)
+    log_format: LogFormat = Field(default="text", alias="LOG_FORMAT")
+    log_level: LogLevel = Field(default="INFO", alias="LOG_LEVEL")
+    metrics: bool = Field(default=False, alias="LOCKSTEP_METRICS")  # off | on
+    metrics_token: SecretStr | None = Field(default=None, alias="LOCKSTEP_METRICS_TOKEN")
+    ready_lag: float = Field(default=60.0, alias="LOCKSTEP_READY_LAG", gt=0)
+    shutdown_seconds: float = Field(default=10.0, alias="LOCKSTEP_SHUTDOWN_SECONDS", ge=0)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -53,10 +62,40 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return _real(value, "an app-level token (xapp-…) with connections:write")
 
-    @field_validator("explicit_mode", mode="before")
+    @field_validator("explicit_mode", "log_format", mode="before")
     @classmethod
     def _mode(cls, value: object) -> object:
         return value.strip().lower() or None if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("off", "on"):
+            return value.strip().lower() == "on"
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return _real(value, "a long random string Prometheus sends as its bearer token")
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, so that logs can be kept clear of them."""
+        found = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        found.append(self.metrics_token)
+        values = [s.get_secret_value() for s in found if s is not None]
+        if self.database_url and "@" in self.database_url:
+            password = _password(self.database_url)
+            if password:
+                values.append(password)
+        return values
 
     @field_validator("slack_api_url")
     @classmethod
@@ -136,8 +175,18 @@ class SettingsError(LockstepError, ValueError):
     """A setting is missing or malformed; the message names it, in one line."""
 
 
-def load() -> Settings:
-    """Settings from the environment, or ``SettingsError`` with one line naming the setting."""
+def _password(url: str) -> str | None:
+    try:
+        found = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(found) if found else None
+
+
+def load(*, check: bool = True) -> Settings:
+    """Settings from the environment, or ``SettingsError`` with one line naming the setting.
+    ``check=False``: whatever the mode needs is not asked for (``python -m bot migrate``
+    needs only the database)."""
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -146,5 +195,6 @@ def load() -> Settings:
         problem = "is missing" if first["type"] == "missing" else first["msg"]
         problem = problem.removeprefix("Value error, ")
         raise SettingsError(f"{name} {problem}") from None
-    settings.check()
+    if check:
+        settings.check()
     return settings

@@ -1,14 +1,20 @@
-"""Connecting: URL rules, SQLite pragmas, and running the Alembic migrations."""
+"""Connecting: URL rules, SQLite pragmas, and running the Alembic migrations (to the newest at
+start-up, or to any revision for ``python -m bot migrate``)."""
 
 from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
@@ -27,6 +33,11 @@ _DRIVERS = {
 
 class BadDatabaseURL(LockstepError, ValueError):
     """``DATABASE_URL`` is not one Lockstep can use."""
+
+
+class UnknownRevision(LockstepError, ValueError):
+    """The database is at a migration this code does not know (a newer release made it), or
+    was asked for one that does not exist."""
 
 
 def normalise_url(url: str | None) -> str:
@@ -67,21 +78,67 @@ def connect(url: str | None = None, **kwargs: Any) -> Engine | AsyncEngine:
     more. A SQLite transaction never yields to the event loop, so none interleave."""
     full = normalise_url(url)
     if full.startswith("sqlite"):
+        kwargs.setdefault("hide_parameters", True)  # errors never quote values people typed
         engine = create_engine(full, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("hide_parameters", True)
     return create_async_engine(full, **kwargs)
 
 
-def _upgrade(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":  # several bot processes may start at once
-        connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+def _config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    return config
+
+
+@cache
+def head() -> str:
+    """The newest migration this code knows."""
+    found = ScriptDirectory.from_config(_config()).get_current_head()
+    assert found is not None, "no migrations"
+    return found
+
+
+@cache
+def known() -> frozenset[str]:
+    """Every migration this code ships."""
+    script = ScriptDirectory.from_config(_config())
+    return frozenset(s.revision for s in script.walk_revisions())
+
+
+def revision(connection: Connection) -> str | None:
+    """The migration the database is at (None: none ran)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _move(connection: Connection, target: str) -> tuple[str | None, str | None]:
+    """Upgrade or downgrade to ``target``, whichever it takes; returns (before, after)."""
+    if connection.dialect.name == "postgresql":  # several bot processes may start at once
+        connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+    config = _config(connection)
+    before = revision(connection)
+    if before is not None and before not in known():
+        raise UnknownRevision(
+            f"the database is at migration {before}, which this version does not know (a newer "
+            "release migrated it): run that release, or its `python -m bot migrate <revision>`"
+        )
+    below = set()
+    if before is not None and target not in ("head", "heads"):
+        script = ScriptDirectory.from_config(config)
+        below = {s.revision for s in script.iterate_revisions(before, "base") if s is not None}
+    try:
+        if target == "base" or target in below:
+            command.downgrade(config, target)
+        else:
+            command.upgrade(config, target)
+    except (CommandError, RevisionError) as exc:
+        have = ", ".join(sorted(known()))
+        raise UnknownRevision(f"there is no such migration (this version has {have})") from exc
+    return before, revision(connection)
 
 
 def checkpoint(engine: Engine) -> None:
@@ -92,11 +149,14 @@ def checkpoint(engine: Engine) -> None:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-async def migrate(engine: Engine | AsyncEngine) -> None:
-    """Bring the schema to the newest migration (idempotent; safe with concurrent starters)."""
+async def migrate(
+    engine: Engine | AsyncEngine, target: str = "head"
+) -> tuple[str | None, str | None]:
+    """Bring the schema to ``target`` (the newest migration by default), up or down, in one
+    transaction; idempotent and safe with concurrent starters. Returns the revisions before
+    and after."""
     if isinstance(engine, AsyncEngine):
         async with engine.begin() as conn:
-            await conn.run_sync(_upgrade)
-    else:
-        with engine.begin() as sync_conn:
-            _upgrade(sync_conn)
+            return await conn.run_sync(_move, target)
+    with engine.begin() as sync_conn:
+        return _move(sync_conn, target)

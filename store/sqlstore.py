@@ -25,6 +25,7 @@ from flows.engine.records import (
     Timer,
     Trail,
 )
+from store import health
 from store import outbox as ob
 from store import timer_transactions as tq
 from store import transactions as q
@@ -278,3 +279,11 @@ class SQLStore:
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
         return await self.run(ob.backlog, now)
+
+    # operations -----------------------------------------------------------------------------
+
+    async def health(self, timeout: float) -> str | None:
+        return await health.check(self.db, timeout)
+
+    async def open_locks(self) -> dict[str, int]:
+        return await self.run(health.open_locks)

@@ -1,17 +1,20 @@
 """The durable runtime, behind one front door: ``Engine`` (start, submit, reject, snooze,
-cancel, read, trail, sweep, fire), whose answers are the typed outcomes of ``outcomes``. What it
-needs from the world is stated in ``ports`` (store, notifier, directory, clock); the records
-that cross those ports are in ``records``. Nothing here imports Slack or SQL.
+cancel, read, trail, sweep, fire, health), whose answers are the typed outcomes of
+``outcomes``. What it needs from the world is stated in ``ports`` (store, notifier, directory,
+clock, observer); the records that cross those ports are in ``records``. Nothing here imports
+Slack or SQL.
 
 Inside: ``runs`` (claiming and replaying executions), ``timers`` (what a due timer does),
 ``access`` (who may decide or manage), ``quorum`` (reading a quorum's responses),
-``delivery`` (showing the outbox through the notifier), ``audit`` (the trail as a document).
+``delivery`` (showing the outbox through the notifier), ``audit`` (the trail as a document),
+``scope`` (which run and lock a log line is about).
 """
 
 from flows.engine.access import NoDirectory
 from flows.engine.audit import document as audit_document
 from flows.engine.clock import FakeClock, SystemClock
 from flows.engine.notifiers import NullNotifier, RecordingNotifier
+from flows.engine.observers import NullObserver
 from flows.engine.outcomes import (
     Access,
     Answer,
@@ -24,12 +27,13 @@ from flows.engine.outcomes import (
     Snooze,
     Snoozed,
 )
-from flows.engine.ports import Clock, Directory, Files, Notifier, Store, Unavailable
+from flows.engine.ports import Clock, Directory, Files, Notifier, Observer, Store, Unavailable
 from flows.engine.records import (
     TERMINAL,
     Call,
     Event,
     Execution,
+    Health,
     NewEvent,
     Post,
     Show,
@@ -37,6 +41,8 @@ from flows.engine.records import (
     Trail,
 )
 from flows.engine.runtime import Engine, EngineConfig, UnknownFlow
+from flows.engine.scope import current as current_scope
+from flows.engine.scope import mark as mark_scope
 
 __all__ = [
     "TERMINAL",
@@ -56,10 +62,13 @@ __all__ = [
     "Execution",
     "FakeClock",
     "Files",
+    "Health",
     "NewEvent",
     "NoDirectory",
     "Notifier",
     "NullNotifier",
+    "NullObserver",
+    "Observer",
     "Post",
     "Reading",
     "RecordingNotifier",
@@ -73,4 +82,6 @@ __all__ = [
     "Unavailable",
     "UnknownFlow",
     "audit_document",
+    "current_scope",
+    "mark_scope",
 ]

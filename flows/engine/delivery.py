@@ -16,9 +16,11 @@ import math
 from typing import Any
 
 from flows.app import Registry, approvers
-from flows.engine.ports import Clock, Notifier, Store, Unavailable
+from flows.engine.observers import NullObserver
+from flows.engine.ports import Clock, Notifier, Observer, Store, Unavailable
 from flows.engine.quorum import response
 from flows.engine.records import Delivery, Show, ShowState
+from flows.engine.scope import scope
 
 log = logging.getLogger("lockstep.delivery")
 LEASE = 6.0  # seconds a deliverer holds a row unless it renews it: a dead one's go soon
@@ -41,6 +43,7 @@ class Deliverer:
         registry: Registry,
         owner: str,
         lease: float = LEASE,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -48,6 +51,9 @@ class Deliverer:
         self.registry = registry
         self.owner = owner
         self.lease = lease
+        self.observer: Observer = observer or NullObserver()
+        self.closed = False
+        self._batches: dict[object, float] = {}  # batches under way -> when each began
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self._tasks: dict[str | None, asyncio.Task[None]] = {}  # by run id (None: any run)
         self._wanted: dict[str | None, bool] = {}  # run id -> another pass wanted
@@ -64,7 +70,14 @@ class Deliverer:
         """Show every row that is due, oldest first."""
         self._pass(None)
 
+    def busy(self) -> float | None:
+        """How long the oldest batch under way has been (None: none is). A batch takes as
+        long as Slack does; one that takes minutes means the deliverer is stuck."""
+        return self.clock.now() - min(self._batches.values()) if self._batches else None
+
     def _pass(self, execution_id: str | None) -> None:
+        if self.closed:
+            return  # shutting down: another process, or this one restarted, shows the rest
         if execution_id in self._wanted:
             self._wanted[execution_id] = True  # running: it goes round once more
             return
@@ -85,6 +98,7 @@ class Deliverer:
             await asyncio.gather(*map(asyncio.shield, waiting), return_exceptions=True)
 
     async def close(self) -> None:
+        self.closed = True
         if self._retry is not None:
             self._retry.cancel()
         tasks = list(self._tasks.values())
@@ -117,14 +131,21 @@ class Deliverer:
         if now < self._paused_until:
             self._remind_at(self._paused_until)
             return False
-        rows = await self.store.claim_deliveries(self.owner, now, self.lease, BATCH, execution_id)
-        renewal = asyncio.create_task(self._renew([row.id for row in rows]))
+        batch = object()
+        self._batches[batch] = now
         try:
-            pending = rows
-            while pending:
-                pending = await self._show_all(pending, execution_id)
+            rows = await self.store.claim_deliveries(
+                self.owner, now, self.lease, BATCH, execution_id
+            )
+            renewal = asyncio.create_task(self._renew([row.id for row in rows]))
+            try:
+                pending = rows
+                while pending:
+                    pending = await self._show_all(pending, execution_id)
+            finally:
+                renewal.cancel()
         finally:
-            renewal.cancel()
+            del self._batches[batch]
         return len(rows) == BATCH
 
     async def _show_all(self, rows: list[Delivery], target: str | None) -> list[Delivery]:
@@ -175,12 +196,17 @@ class Deliverer:
                     continue
                 row = row.model_copy(update={"thread": thread, "thread_ready": ready})
                 try:
-                    show = self._show(row, states[row.id])
-                    where = None if show is None else await self.notifier.show(show)
+                    with scope(row.execution_id, row.call_id):
+                        show = self._show(row, states[row.id])
+                        where = None if show is None else await self.notifier.show(show)
                 except Exception as exc:
-                    await self._failed(row, exc)
+                    self.observer.delivered(row.kind, False)
+                    with scope(row.execution_id, row.call_id):
+                        await self._failed(row, exc)
                     failed = True
                     continue
+                if show is not None:
+                    self.observer.delivered(row.kind, True)
                 shown.append((row, where))
                 if row.kind == "run":
                     thread, ready = where, True

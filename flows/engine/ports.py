@@ -1,8 +1,9 @@
 """What the engine needs from the world, stated once: the store, the notifier, the directory,
-the clock, and where runs' files are (``Files``, the SDK's ``FileStore``: the engine hands it to
-each run's tracer for ``tracer.fs()``). Each is a protocol with its contract in the
-docstrings; adapters implement them (``store.SQLStore``; ``bot.notifier.SlackNotifier``,
-``bot.directory.SlackDirectory`` and ``bot.files.SlackFiles``) and the contract tests in
+the clock, where runs' files are (``Files``, the SDK's ``FileStore``: the engine hands it to
+each run's tracer for ``tracer.fs()``), and an observer told what happens (metrics). Each is a
+protocol with its contract in the docstrings; adapters implement them (``store.SQLStore``;
+``bot.notifier.SlackNotifier``, ``bot.directory.SlackDirectory``, ``bot.files.SlackFiles`` and
+``bot.metrics.Metrics``) and the contract tests in
 ``tests/test_ports.py`` run over every implementation."""
 
 from __future__ import annotations
@@ -66,6 +67,30 @@ class Notifier(Protocol):
     twice. Showing the same version twice must leave the same message."""
 
     async def show(self, show: Show) -> Any: ...
+
+
+class Observer(Protocol):
+    """Told what the runtime does, as it happens: how a surface counts it (metrics). Every
+    method returns at once and never raises: it is called on the engine's own path.
+    ``NullObserver`` ignores everything."""
+
+    def run_started(self, flow: str) -> None:
+        """A run of ``flow`` was recorded (once per run, whichever process started it)."""
+
+    def run_ended(self, flow: str, status: str) -> None:
+        """A run ended here: ``finished``, ``error`` or ``cancelled``."""
+
+    def lock_decided(self, flow: str, outcome: str, waited: float) -> None:
+        """A lock of ``flow`` closed ``waited`` seconds after it opened: ``resolved`` or
+        ``rejected`` by a person, ``expired`` by its deadline (whatever its policy then did)."""
+
+    def timer_fired(self, kind: str, lag: float) -> None:
+        """A timer (``deadline``, ``remind``, ``escalate``, ``wake``) fired here, ``lag``
+        seconds after it was due."""
+
+    def delivered(self, kind: str, ok: bool) -> None:
+        """An outbox row (``run``, ``lock``, ``post``, ``direct``) was shown (``ok``) or its
+        showing failed (it goes back, with backoff)."""
 
 
 class Store(Protocol):
@@ -266,3 +291,14 @@ class Store(Protocol):
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
         """How many rows wait to be shown, and how long the oldest has waited."""
+
+    # operations
+
+    async def health(self, timeout: float) -> str | None:
+        """None when the database answers within ``timeout`` seconds (on a connection of its
+        own: a database that hangs costs the probe, not the store's work) and its schema is
+        not behind this code's; else why not, in a line naming the part (``database: ...``,
+        ``schema: ...``). Never raises."""
+
+    async def open_locks(self) -> dict[str, int]:
+        """How many locks are open, by flow."""

@@ -164,6 +164,21 @@ class ShowState(NamedTuple):
     payload: Any
 
 
+class Health(_Frozen):
+    """How this process's runtime is doing (``Engine.health``), for readiness and metrics.
+    ``store``: why the store cannot be used (None: it answers and its schema is current);
+    ``backlog``: outbox rows waiting to be shown, and how long the ``oldest`` has waited (None:
+    unknown, the store did not answer; or no row waits); ``busy``: how long this process's
+    oldest delivery batch has been under way (None: none is); ``delivering``: False once the
+    deliverer has stopped."""
+
+    store: str | None = None
+    backlog: int | None = None
+    oldest: float | None = None
+    busy: float | None = None
+    delivering: bool = True
+
+
 @dataclass(frozen=True)
 class Claim:
     """Who wants to run an execution, and which heartbeats count as dead."""

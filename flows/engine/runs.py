@@ -14,13 +14,15 @@ import inspect
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from flows.app import Registry, Request, call, resolve
 from flows.codec import decode, encode
-from flows.engine.ports import Clock, Store
+from flows.engine.observers import NullObserver
+from flows.engine.ports import Clock, Observer, Store
 from flows.engine.records import Call, Claim, Execution, NewEvent, Post
+from flows.engine.scope import ids, mark
 from flows.entry import run as run_flow
 from flows.errors import (
     FlowConfigError,
@@ -68,6 +70,7 @@ class Setup:
     heartbeat_interval: float
     claim_ttl: float
     files: FileStore | None = None
+    observer: Observer = field(default_factory=NullObserver)
 
     def claim(self) -> Claim:
         now = self.clock.now()
@@ -333,6 +336,7 @@ class Runs:
             self.timer_hook(min(due))
 
     async def _drive(self, execution_id: str) -> None:
+        mark(run=execution_id)  # this task's log lines name the run
         try:
             while execution_id in self._wanted:
                 self._wanted.discard(execution_id)
@@ -384,7 +388,8 @@ class Runs:
         except (LockRejected, LockCancelled) as exc:
             return await self._end(run, "cancelled", None, str(exc))
         except Exception as exc:
-            log.info("execution %s ended with %s: %s", run.execution.id, type(exc).__name__, exc)
+            # The message stays in the trail: a flow's exception may quote what people typed.
+            log.info("the flow raised %s", type(exc).__name__, extra=ids(run.execution.id))
             return await self._end(run, "error", None, _describe(exc))
         try:
             result = encode(value)
@@ -442,6 +447,9 @@ class Runs:
         eid = run.execution.id
         ending = [ending_post(eid)]
         if await setup.store.finish(eid, setup.owner, now, status, result, error, event, ending):
+            flow = run.execution.flow
+            log.info("run of %s ended: %s", flow, status, extra=ids(eid))
+            setup.observer.run_ended(flow, status)
             setup.soon(eid)
         return True
 

@@ -24,6 +24,7 @@ from flows.engine.access import NoDirectory, Refusal
 from flows.engine.clock import SystemClock
 from flows.engine.delivery import Deliverer
 from flows.engine.notifiers import NullNotifier
+from flows.engine.observers import NullObserver
 from flows.engine.outcomes import (
     Access,
     Answer,
@@ -34,9 +35,10 @@ from flows.engine.outcomes import (
     Snooze,
     Snoozed,
 )
-from flows.engine.ports import Clock, Directory, Notifier, Store
-from flows.engine.records import Call, Execution, NewEvent, Post, Timer, Trail
+from flows.engine.ports import Clock, Directory, Notifier, Observer, Store
+from flows.engine.records import Call, Execution, Health, NewEvent, Post, Timer, Trail
 from flows.engine.runs import Runs, Setup, ending_post, new_id
+from flows.engine.scope import ids
 from flows.engine.timers import Timers, escalated_to
 from flows.entry import wants
 from flows.errors import FlowConfigError, InputsError, LockstepError, NotStorable
@@ -82,21 +84,27 @@ class Engine:
         config: EngineConfig | None = None,
         directory: Directory | None = None,
         files: FileStore | None = None,
+        *,
+        observer: Observer | None = None,
     ) -> None:
+        """``observer`` is told what happens (runs, decisions, timers, deliveries) as it
+        happens: how a surface counts it."""
         self.registry = apps if isinstance(apps, Registry) else Registry(apps)
         self.clock: Clock = clock or SystemClock()
         self.config = config or EngineConfig()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._store = store
         self._directory: Directory = directory or NoDirectory()
+        self.observer: Observer = observer or NullObserver()
         self._deliver = Deliverer(
             store, notifier or NullNotifier(), self.clock, self.registry, self.owner,
-            lease=self.config.takeover * 0.75,
+            lease=self.config.takeover * 0.75, observer=self.observer,
         )  # fmt: skip
         config = self.config
         setup = Setup(
             store, self.clock, self.registry, self._deliver.soon, self.owner,
             config.default_timeout, config.heartbeat_interval, config.claim_ttl, files,
+            observer=self.observer,
         )  # fmt: skip
         self._runs = Runs(setup)
         self._timers = Timers(self._runs)
@@ -150,6 +158,8 @@ class Engine:
             row, NewEvent(kind="started", actor=request.user, detail=detail)
         )
         if execution:  # created claimed by this process: it runs at once
+            log.info("run of %s started", request.flow, extra=ids(eid))
+            self.observer.run_started(request.flow)
             self._deliver.soon(eid)
             self._runs.wake(eid, execution)
         return eid
@@ -206,7 +216,10 @@ class Engine:
             return Decision(Answer.INVALID, lock, errors=exc.wire(), responses=earlier)
         except Exception:
             error_id = secrets.token_hex(4)
-            log.exception("lease %r failed (error id %s, lock %s)", lock.name, error_id, lock.id)
+            log.exception(
+                "lease %r failed (error id %s)", lock.name, error_id,
+                extra=ids(lock.execution_id, lock.id),
+            )  # fmt: skip
             failed = NewEvent(kind="lease_failed", actor=actor, detail={"error_id": error_id})
             await self._record(lock, failed)
             return Decision(Answer.FAILED, lock, error_id=error_id)
@@ -273,6 +286,8 @@ class Engine:
         event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
         if not await self._store.cancel(execution_id, now, why, event, [ending_post(execution_id)]):
             return Cancelled(Cancel.ENDED, await self._store.execution(execution_id) or execution)
+        log.info("run of %s ended: cancelled", execution.flow, extra=ids(execution_id))
+        self.observer.run_ended(execution.flow, "cancelled")
         self._deliver.soon(execution_id)
         ended = await self._store.execution(execution_id) or execution
         return Cancelled(Cancel.CANCELLED, ended)
@@ -343,6 +358,26 @@ class Engine:
     async def backlog(self) -> tuple[int, float | None]:
         """How many messages wait to be shown, and how long the oldest has waited."""
         return await self._store.backlog(self.clock.now())
+
+    async def health(self, timeout: float = 2.0) -> Health:
+        """How this process's runtime is doing: whether the store answers (within
+        ``timeout`` seconds) with a current schema, the outbox's backlog, and whether this
+        process's deliverer is stuck or stopped. For readiness probes and metrics; never
+        raises."""
+        busy, delivering = self._deliver.busy(), not self._deliver.closed
+        problem = await self._store.health(timeout)
+        if problem is not None:
+            return Health(store=problem, busy=busy, delivering=delivering)
+        try:
+            backlog, oldest = await self._store.backlog(self.clock.now())
+        except Exception as exc:  # the database went away since it answered
+            why = f"database: {type(exc).__name__}"
+            return Health(store=why, busy=busy, delivering=delivering)
+        return Health(backlog=backlog, oldest=oldest, busy=busy, delivering=delivering)
+
+    async def open_locks(self) -> dict[str, int]:
+        """How many locks wait for people, by flow (in the whole store)."""
+        return await self._store.open_locks()
 
     async def recover(self) -> int:
         """Wake executions that have work and no live owner (a crashed process's runs)."""
@@ -425,6 +460,10 @@ class Engine:
         )  # fmt: skip
         if execution is None:
             return Decision(Answer.DECIDED, await self.lock(lock.id))
+        waited = now - lock.created_at
+        log.info("lock %r %s by %s after %.0f s", lock.name, status, actor, waited,
+                 extra=ids(lock.execution_id, lock.id))  # fmt: skip
+        self.observer.lock_decided(execution.flow, status, waited)
         change = {"status": status, "result": result, "actor": actor, "comment": comment}
         decided = lock.model_copy(update=change | {"decided_at": now})
         self._deliver.soon(lock.execution_id)

@@ -12,6 +12,7 @@ from flows.codec import encode
 from flows.engine.ports import Store
 from flows.engine.records import Call, Closing, NewEvent, Post, Timer
 from flows.engine.runs import Runs, timer_row
+from flows.engine.scope import ids
 from flows.policy import Policy, next_overdue_reminder
 
 log = logging.getLogger("lockstep.timers")
@@ -62,12 +63,12 @@ class Timers:
                 nudges.append((timer, call))
             else:
                 closes.append(close)
-        fired = await self._close(closes) if closes else 0
+        fired = await self._close(closes, found) if closes else 0
         for timer, call in nudges:
             fired += await self._nudge(timer, call)
         return fired
 
-    async def _close(self, closes: list[Closing]) -> int:
+    async def _close(self, closes: list[Closing], calls: dict[str, Call]) -> int:
         setup = self.setup
         now = setup.clock.now()
         woken = await setup.store.fire_closing(closes, now, setup.claim())
@@ -75,6 +76,12 @@ class Timers:
             execution = woken.get(close.timer.id)
             if execution is None:
                 continue
+            timer = close.timer
+            setup.observer.timer_fired(timer.kind, now - timer.due_at)
+            lock = calls.get(timer.call_id or "")
+            if timer.kind == "deadline" and lock is not None:
+                log.info("lock %r expired", lock.name, extra=ids(lock.execution_id, lock.id))
+                setup.observer.lock_decided(execution.flow, "expired", now - lock.created_at)
             setup.soon(close.timer.execution_id)
             self.runs.wake(close.timer.execution_id, execution)
         return len(woken)
@@ -85,7 +92,10 @@ class Timers:
         setup = self.setup
         store, now = setup.store, setup.clock.now()
         if lock is None or not lock.open:
-            return await store.fire_only(timer, now)  # answered meanwhile: nothing to say
+            fired = await store.fire_only(timer, now)  # answered meanwhile: nothing to say
+            if fired:
+                setup.observer.timer_fired(timer.kind, now - timer.due_at)
+            return fired
         policy = Policy.from_json(lock.policy)
         new_timers: list[dict[str, object]] = []
         if timer.kind == "escalate":
@@ -114,6 +124,7 @@ class Timers:
                           payload={"type": "reminder", "people": people})]  # fmt: skip
         fired = await store.fire_only(timer, now, posts, [event], new_timers)
         if fired:
+            setup.observer.timer_fired(timer.kind, now - timer.due_at)
             self.runs.timers_added(new_timers)
             setup.soon(lock.execution_id)
         return fired

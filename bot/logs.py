@@ -1,0 +1,147 @@
+"""Logs: one line per record, as text or as JSON (``LOG_FORMAT``), at ``LOG_LEVEL``, each naming
+the workspace (``team``), the run and the lock it is about whenever the work under way knows
+them (a Slack request sets the team and the clicked lock; the engine sets the run).
+
+Never in a log: a secret, or what a person typed. Every secret setting's value is scrubbed
+from every line, tracebacks included. Lockstep's own lines name ids, never values, and the
+libraries that log whole request and response bodies at DEBUG (slack_sdk, slack_bolt) are held
+at INFO or above whatever ``LOG_LEVEL`` says: ``DEBUG`` is for Lockstep's own lines. APScheduler's
+two lines per job (a sweep every few seconds) are held at WARNING, and of Alembic's only the
+steps it runs are kept (not its "Context impl" preamble, twice at every start).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot import inbound
+from flows.engine import current_scope, mark_scope
+
+TEAM: ContextVar[str | None] = ContextVar("lockstep_team", default=None)
+OWN = "lockstep"  # Lockstep's own loggers; LOG_LEVEL is theirs
+QUIET = {"apscheduler": logging.WARNING, "sqlalchemy": logging.WARNING, "asyncpg": logging.WARNING}
+REDACTED = "[redacted]"
+_FIELDS = ("team", "run", "lock")
+
+
+class Scope(logging.Filter):
+    """Adds ``team``, ``run`` and ``lock`` to every record, from the work under way unless the
+    line gave them (``extra=``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        run, lock = current_scope()
+        found = {"team": TEAM.get(), "run": run, "lock": lock}
+        for name in _FIELDS:
+            if getattr(record, name, None) is None:
+                setattr(record, name, found[name])
+        return True
+
+
+class Chatter(logging.Filter):
+    """Drops lines that say nothing at every start: Alembic's preamble."""
+
+    PREAMBLE = ("Context impl ", "Will assume ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "alembic.runtime.migration":
+            return True
+        return not str(record.msg).startswith(self.PREAMBLE)
+
+
+class _Scrubbed(logging.Formatter):
+    def __init__(self, secrets: Sequence[str], fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+class TextFormatter(_Scrubbed):
+    """``time LEVEL logger: message [team=… run=… lock=…]``, then any traceback."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__(secrets, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = " ".join(f"{n}={v}" for n in _FIELDS if (v := getattr(record, n, None)))
+        if ids:
+            head, newline, rest = line.partition("\n")
+            line = f"{head} [{ids}]{newline}{rest}"
+        return self.scrub(line)
+
+
+class JsonFormatter(_Scrubbed):
+    """One JSON object per line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
+    and ``team``, ``run``, ``lock``, ``exception`` when there are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        line: dict[str, Any] = {
+            "time": at.replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line |= {n: v for n in _FIELDS if (v := getattr(record, n, None))}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        return self.scrub(json.dumps(line, ensure_ascii=False, default=str))
+
+
+def configure(
+    level: str = "INFO",
+    fmt: str = "text",
+    secrets: Sequence[str] = (),
+    stream: IO[str] | None = None,
+) -> logging.Handler:
+    """Send every log line to ``stream`` (stderr), formatted as ``fmt`` says, scrubbed of
+    ``secrets``. Replaces the root logger's handlers; returns the one it installed."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets) if fmt == "json" else TextFormatter(secrets))
+    handler.addFilter(Chatter())
+    handler.addFilter(Scope())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    own = logging.getLevelNamesMapping()[level]
+    root.setLevel(max(own, logging.INFO))  # other libraries: never DEBUG (bodies, values)
+    logging.getLogger(OWN).setLevel(own)
+    for name, quiet in QUIET.items():
+        logging.getLogger(name).setLevel(quiet)
+    return handler
+
+
+class RequestScope(AsyncMiddleware):
+    """Bolt middleware: the rest of this request's work (and the tasks it starts) logs its
+    workspace and, for a click on a lock's message, the lock. Each request is a task of its
+    own, so nothing carries over to the next."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        TEAM.set(req.context.team_id)
+        event = req.context.get("inbound")
+        if isinstance(event, inbound.ButtonClick):
+            mark_scope(lock=event.lock_id)
+        return await next()

@@ -1,0 +1,189 @@
+"""``/healthz`` and ``/readyz`` on the running bot, with the database made unavailable for
+real (a SQLite file locked by another connection; a Postgres database that stops taking
+connections, or holds a lock), its schema behind, the deliverer stuck on a Slack that does not
+answer, and the scheduler stalled or stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from flows import Request
+from flows.engine import FakeClock
+from store import SQLStore, connect, normalise_url
+from store.database import head
+from tests.conftest import PG_URL
+from tests.opsbot import OpsBot, ops_bot
+from tests.slackbot import CHANNEL
+
+QUICK = 0.5  # seconds the store has to answer a probe here
+
+
+def quick(ops: OpsBot) -> OpsBot:
+    ops.lockstep.readiness.timeout = QUICK
+    return ops
+
+
+async def test_ready_when_everything_answers(db_url: str, store: SQLStore) -> None:
+    async with ops_bot(db_url) as ops:
+        assert (await ops.get("/healthz")) == (200, '{"ok": true}')
+        status, body = await ops.ready()
+        assert (status, body["ready"], body["reasons"]) == (200, True, [])
+        assert body["outbox"] == {"backlog": 0, "oldest_seconds": None}
+
+
+async def test_not_ready_while_the_sqlite_file_is_locked(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    async with ops_bot(f"sqlite:///{path}") as ops:
+        quick(ops)
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN EXCLUSIVE")  # another process writing, and not letting go
+            status, body = await ops.ready()
+            assert (status, body["ready"]) == (503, False)
+            assert body["reasons"] == ["database: database is locked"]
+            assert (await ops.get("/healthz"))[0] == 200  # alive all the same
+            other.execute("ROLLBACK")
+        assert (await ops.ready())[0] == 200
+
+
+async def _admin(sql: str) -> None:
+    assert PG_URL
+    engine = connect(PG_URL, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+@asynccontextmanager
+async def own_database() -> AsyncIterator[tuple[str, str]]:
+    """A Postgres database of this test's own, to make unavailable; its name and URL."""
+    if not PG_URL:
+        pytest.skip("LOCKSTEP_TEST_DATABASE_URL is not set")
+    name = f"lockstep_ready_{secrets.token_hex(4)}"
+    await _admin(f"CREATE DATABASE {name}")
+    url = make_url(normalise_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield name, url
+    finally:
+        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def test_not_ready_while_postgres_refuses_connections() -> None:
+    async with own_database() as (name, url), ops_bot(url) as ops:
+        quick(ops)
+        assert (await ops.ready())[0] == 200
+        await _admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        await _admin(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )
+        status, body = await ops.ready()
+        assert status == 503
+        [reason] = body["reasons"]
+        assert reason == f'database: database "{name}" is not currently accepting connections'
+        assert (await ops.get("/healthz"))[0] == 200
+
+        await _admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        assert (await ops.ready())[0] == 200  # back without a restart
+
+
+async def test_not_ready_while_postgres_holds_a_lock_too_long() -> None:
+    async with own_database() as (_, url), ops_bot(url) as ops:
+        quick(ops)
+        other = connect(url)
+        async with other.connect() as conn:
+            await conn.execute(text("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE"))
+            status, body = await ops.ready()
+            assert status == 503
+            assert body["reasons"] == [f"database: no answer within {QUICK:g} s"]
+            await conn.rollback()
+        await other.dispose()
+        assert (await ops.ready())[0] == 200
+
+
+async def test_not_ready_when_the_schema_is_behind_only(db_url: str, store: SQLStore) -> None:
+    async with ops_bot(db_url) as ops:
+        back = "UPDATE alembic_version SET version_num = '{}'"
+        await store.run(lambda conn: conn.execute(text(back.format("0004"))))
+        try:
+            status, body = await ops.ready()
+        finally:
+            await store.run(lambda conn: conn.execute(text(back.format(head()))))
+        assert status == 503
+        assert body["reasons"] == [
+            f"schema: at 0004, this code needs {head()} (run `python -m bot migrate`)"
+        ]
+        assert (await ops.ready())[0] == 200
+
+        await store.run(lambda conn: conn.execute(text(back.format("0099"))))
+        try:  # a newer release migrated it: this process serves on until it is replaced
+            assert (await ops.ready())[0] == 200
+        finally:
+            await store.run(lambda conn: conn.execute(text(back.format(head()))))
+
+
+@asynccontextmanager
+async def silent_slack() -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """A Web API that takes every call and never answers, until the block ends; its URL and
+    an event set when the first call arrives."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def hang(_request: web.Request) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return web.json_response({"ok": False, "error": "fatal_error"}, status=503)
+
+    app = web.Application()
+    app.router.add_route("*", "/api/{method}", hang)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/api/", arrived
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+async def test_not_ready_while_the_deliverer_is_stalled(tmp_path: Path) -> None:
+    clock = FakeClock()
+    database = f"sqlite:///{tmp_path / 'stalled.db'}"
+    async with silent_slack() as (api, arrived), ops_bot(database, clock, api_url=api) as ops:
+        engine = ops.lockstep.engine
+        await engine.start("ship", request=Request("ship", "UALICE", {"channel": CHANNEL}))
+        await asyncio.wait_for(arrived.wait(), 5)  # posting the run's message: no answer
+        assert (await ops.ready())[0] == 200  # stuck, but not for long yet
+
+        clock.advance(61)
+        status, body = await ops.ready()
+        assert status == 503
+        assert body["reasons"] == [
+            "outbox: 2 messages waiting, the oldest for 61 s (more than 60 s)",
+            "deliverer: a batch has been under way for 61 s (more than 60 s)",
+        ]
+        assert body["outbox"] == {"backlog": 2, "oldest_seconds": 61.0}
+
+
+async def test_not_ready_when_the_scheduler_stalls_or_stops(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with ops_bot(f"sqlite:///{tmp_path / 'sweeps.db'}", clock) as ops:
+        assert (await ops.ready())[0] == 200
+        clock.advance(3 * 3600 + 1)  # sweeps every hour here: three missed
+        status, body = await ops.ready()
+        assert (status, body["reasons"]) == (
+            503, ["scheduler: no sweep for 10801 s (one is due every 3600 s)"],
+        )  # fmt: skip
+
+        ops.lockstep.stop()  # what SIGTERM does first
+        status, body = await ops.ready()
+        assert (status, body["reasons"]) == (503, ["shutting down", "scheduler: not running"])
+        assert (await ops.get("/healthz"))[0] == 200

@@ -1,0 +1,186 @@
+"""Stopping and upgrading: ``python -m bot`` told SIGTERM with a request under way stops taking
+new ones, finishes it, and exits within its grace; ``python -m bot migrate`` moves the schema
+up and down on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from bot.fake.slack import FakeSlack
+from store import connect
+from store.database import head
+from tests.opsproc import ROOT, bot_process, environment, free_port, run_command
+from tests.slackbot import CHANNEL, SECRET, Bot, input_value
+from tests.test_health import own_database
+
+pytestmark = pytest.mark.slow
+
+
+def bot_env(slack: FakeSlack, tmp_path: Path, port: int, grace: float) -> dict[str, str]:
+    return environment(
+        SLACK_BOT_TOKEN="xoxb-" + secrets.token_hex(8),
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'stop.db'}",
+        PORT=str(port),
+        LOCKSTEP_MODE="http",
+        LOCKSTEP_FLOWS="tests.ops_flows",
+        LOCKSTEP_SHUTDOWN_SECONDS=str(grace),
+    )
+
+
+async def slow_entry(bot: Bot, seconds: float) -> asyncio.Task[tuple[int, str]]:
+    """Open the slow flow's form and submit it: the submission is under way for ``seconds``."""
+    await bot.command("start slow")
+    [opened] = await bot.slack.wait_for("views.open")
+    view = opened.response["view"]
+    values = input_value("seconds", str(seconds))
+    return asyncio.create_task(bot.submit_view(view, values, "UALICE"))
+
+
+async def test_sigterm_finishes_the_request_under_way_and_takes_no_new_one(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with (
+        FakeSlack(members={CHANNEL: ["UALICE"]}) as slack,
+        bot_process(bot_env(slack, tmp_path, port, grace=10)) as proc,
+        aiohttp.ClientSession() as http,
+    ):
+        bot = Bot(None, slack, url, http)
+        under_way = await slow_entry(bot, 2)
+        await proc.wait_for_line("slow entry began")
+
+        proc.terminate()
+        stopped_at = time.monotonic()
+        await proc.wait_for_line("stopping: no new work; up to 10 s for the work under way")
+        with pytest.raises(aiohttp.ClientConnectorError):  # not listening any more
+            async with aiohttp.ClientSession() as fresh:
+                await fresh.get(f"http://127.0.0.1:{port}/healthz")
+
+        assert await under_way == (200, "")  # finished: the modal closes, the run starts
+        assert await proc.wait() == 0
+        assert time.monotonic() - stopped_at < 10
+        started = [c for c in slack.calls_to("chat.postMessage") if c.args["channel"] == CHANNEL]
+        assert started, proc.log()  # the run it started was shown before the bot went
+        assert "Traceback" not in proc.log()
+
+
+async def test_sigterm_exits_within_the_grace_whatever_is_under_way(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with (
+        FakeSlack(members={CHANNEL: ["UALICE"]}) as slack,
+        bot_process(bot_env(slack, tmp_path, port, grace=1)) as proc,
+        aiohttp.ClientSession() as http,
+    ):
+        under_way = await slow_entry(Bot(None, slack, url, http), 600)
+        await proc.wait_for_line("slow entry began")
+        proc.terminate()
+        stopped_at = time.monotonic()
+        assert await proc.wait(timeout=15) == 0
+        assert time.monotonic() - stopped_at < 5  # 1 s for requests, 1 s for the rest
+        with pytest.raises(aiohttp.ClientError):
+            await under_way  # dropped: Slack retries it, or the person submits again
+
+
+def revision(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as conn:
+        return str(conn.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+
+async def test_migrate_moves_the_schema_up_and_down_and_does_nothing_else(
+    tmp_path: Path,
+) -> None:
+    assert "release: python -m bot migrate\n" in (ROOT / "Procfile").read_text()
+    path = tmp_path / "release.db"
+    env = environment(DATABASE_URL=f"sqlite:///{path}")  # no Slack settings needed
+    code, out, err = await run_command("migrate", env=env)
+    assert (code, out) == (0, f"lockstep: the store went from nothing to {head()}\n")
+    assert "Running upgrade  -> 0001" in err  # Alembic says each step
+    assert revision(path) == head()
+    code, out, err = await run_command("migrate", "0004", env=env)
+    assert (code, out) == (0, f"lockstep: the store went from {head()} to 0004\n")
+    assert f"Running downgrade {head()} -> 0004" in err
+    assert revision(path) == "0004"
+    assert (await run_command("migrate", env=env))[1].endswith(f"from 0004 to {head()}\n")
+    assert (await run_command("migrate", env=env))[1] == (
+        f"lockstep: the store is at {head()}; nothing to do\n"
+    )
+
+    code, out, err = await run_command("migrate", "0099", env=env)
+    assert (code, out) == (2, "")
+    assert err == (
+        "lockstep: migrate 0099: there is no such migration (this version has 0001, 0002, "
+        f"0003, 0004, {head()})\n"
+    )
+    assert (await run_command("migrate", "a", "b", env=env))[::2] == (
+        2, "usage: python -m bot [migrate [REVISION]]\n",
+    )  # fmt: skip
+
+
+async def test_migrate_on_postgres() -> None:
+    async with own_database() as (_, url):
+        env = environment(DATABASE_URL=url)
+        assert (await run_command("migrate", env=env))[:2] == (
+            0, f"lockstep: the store went from nothing to {head()}\n",
+        )  # fmt: skip
+        assert (await run_command("migrate", "0004", env=env))[0] == 0
+        db = connect(url)
+        async with db.connect() as conn:
+            found = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            assert found.scalar() == "0004"
+            tables = await conn.execute(text("SELECT to_regclass('outbox')"))
+            assert tables.scalar() is None  # 0005's table is gone
+        await db.dispose()
+        assert (await run_command("migrate", env=env))[1].endswith(f"from 0004 to {head()}\n")
+
+
+async def test_sigterm_stops_socket_mode_within_the_grace(tmp_path: Path) -> None:
+    async with FakeSlack() as slack:
+        env = environment(
+            SLACK_BOT_TOKEN="xoxb-socket-stop",
+            SLACK_APP_TOKEN="xapp-socket-stop",
+            SLACK_API_URL=slack.api_url,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
+            LOCKSTEP_SHUTDOWN_SECONDS="1",
+        )
+        async with bot_process(env, started="connected to Slack over Socket Mode") as proc:
+            proc.terminate()
+            stopped_at = time.monotonic()
+            assert await proc.wait(timeout=15) == 0
+            assert time.monotonic() - stopped_at < 5
+            await proc.wait_for_line("stopping: no new work; up to 1 s for the work under way")
+            assert "Traceback" not in proc.log()
+
+
+async def test_a_version_older_than_its_store_stops_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    env = environment(DATABASE_URL=f"sqlite:///{path}")
+    assert (await run_command("migrate", env=env))[0] == 0
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")  # a newer release's
+    code, out, err = await run_command("migrate", env=env)
+    assert (code, out) == (2, "")
+    assert err == (
+        "lockstep: migrate head: the database is at migration 0099, which this version does "
+        "not know (a newer release migrated it): run that release, or its `python -m bot "
+        "migrate <revision>`\n"
+    )
+    async with FakeSlack() as slack:
+        started = env | bot_env(slack, tmp_path, free_port(), grace=1)
+        started["DATABASE_URL"] = env["DATABASE_URL"]
+        code, out, err = await run_command(env=started)
+    assert code == 2
+    assert err.startswith("lockstep: DATABASE_URL: the database is at migration 0099, ")
+    assert err.count("\n") == 1
