@@ -29,11 +29,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbound
+from bot.api import Feed, TokenDirectory, mount
 from bot.directory import SlackDirectory
 from bot.handlers import Handlers
 from bot.notifier import SlackNotifier
+from bot.permalinks import Permalinks
 from bot.scheduler import TimerScheduler
 from bot.settings import Settings, SettingsError
+from bot.webhooks import Routed, WebhookSender
 from flows import FlowApp
 from flows.app import Registry
 from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
@@ -82,8 +85,12 @@ class Lockstep:
         bolt: AsyncApp,
         session: aiohttp.ClientSession,
         handlers: Handlers,
+        links: Permalinks | None = None,
     ) -> None:
         self.session = session
+        self.links = links
+        self.feed = Feed()  # readers of runs' event streams, woken by the engine's changes
+        engine.on_change = self.feed.changed
         self.handlers = handlers
         self.settings = settings
         self.store = store
@@ -127,13 +134,18 @@ class Lockstep:
         )
         clock = clock or SystemClock()
         notifier = SlackNotifier(deliveries, registry, clock)
+        links = Permalinks(client)
+        # webhook rows of the same outbox go to their receivers, the rest to Slack
+        hooks = WebhookSender(session, store.webhook, lambda eid: _link(engine, links, eid),
+                              clock.now)  # fmt: skip
         config = EngineConfig(default_timeout=settings.default_timeout)
-        engine = Engine(store, registry, notifier, clock, config, SlackDirectory(client))
-        notifier.trail = engine.trail
+        directory = TokenDirectory(SlackDirectory(client), store.token_named)
+        engine = Engine(store, registry, Routed(notifier, hooks), clock, config, directory)
+        notifier.trail = hooks.trail = engine.trail
         handlers = Handlers(engine)
         bolt.middleware(TypedInbound())
         handlers.register(bolt)
-        return cls(settings, store, engine, bolt, session, handlers)
+        return cls(settings, store, engine, bolt, session, handlers, links)
 
     # HTTP -----------------------------------------------------------------------------------
 
@@ -141,6 +153,10 @@ class Lockstep:
         app = web.Application()
         app.router.add_post("/slack/events", self.slack_events)
         app.router.add_get("/healthz", self.healthz)
+        if isinstance(self.store, SQLStore) and self.links is not None:
+            links = self.links
+            mount(app, self.engine, self.store, lambda eid: _link(self.engine, links, eid),
+                  self.feed)  # fmt: skip
         app.cleanup_ctx.append(self._background)
         return app
 
@@ -175,6 +191,11 @@ class Lockstep:
         await self.engine.close()
         await self.store.close()
         await self.session.close()
+
+
+async def _link(engine: Engine, links: Permalinks, execution_id: str) -> str | None:
+    """The Slack link to a run's message, once it is posted."""
+    return await links.of(await engine.where(execution_id))
 
 
 class TypedInbound(AsyncMiddleware):

@@ -101,10 +101,14 @@ def settings(slack: FakeSlack, database_url: str, **extra: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_bot(database_url: str, clock: Clock | None = None) -> AsyncIterator[Bot]:
+async def running_bot(
+    database_url: str, clock: Clock | None = None, more_flows: str = ""
+) -> AsyncIterator[Bot]:
+    """``more_flows``: modules of flows to load besides the usual ones (comma-separated)."""
     people = ["UALICE", "UBOB", "UCAROL", "UGROUPIE"]
     async with FakeSlack(members={CHANNEL: people}, usergroups={"SREVIEW": ["UGROUPIE"]}) as slack:
         flows = "flows.examples.review,flows.examples.deploy,tests.slack_flows"
+        flows += f",{more_flows}" if more_flows else ""
         config = settings(slack, database_url, LOCKSTEP_SWEEP_SECONDS=3600, LOCKSTEP_FLOWS=flows)
         lockstep = await Lockstep.create(config, load_flows(config.flows), clock)
         server = TestServer(lockstep.web_app(), host="127.0.0.1", port=0)

@@ -25,12 +25,16 @@ from flows.engine.outcomes import (
 from flows.engine.ports import Clock, Directory, Notifier, Store, Unavailable
 from flows.engine.records import (
     TERMINAL,
+    WEBHOOK_EVENTS,
+    ApiToken,
     Call,
     Event,
     Execution,
     NewEvent,
     Post,
+    RunQuery,
     Show,
+    Subscription,
     Timer,
     Trail,
 )
@@ -38,8 +42,10 @@ from flows.engine.runtime import Engine, EngineConfig, UnknownFlow
 
 __all__ = [
     "TERMINAL",
+    "WEBHOOK_EVENTS",
     "Access",
     "Answer",
+    "ApiToken",
     "Call",
     "Cancel",
     "Cancelled",
@@ -58,10 +64,12 @@ __all__ = [
     "Post",
     "Reading",
     "RecordingNotifier",
+    "RunQuery",
     "Show",
     "Snooze",
     "Snoozed",
     "Store",
+    "Subscription",
     "SystemClock",
     "Timer",
     "Trail",

@@ -127,9 +127,9 @@ class Deliverer:
     async def _show_all(self, rows: list[Delivery], target: str | None) -> list[Delivery]:
         """Show ``rows``; returns those to show again (their state moved on meanwhile)."""
         states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
-        chains: dict[str, list[Delivery]] = {}
-        for row in rows:
-            chains.setdefault(row.execution_id, []).append(row)
+        chains: dict[tuple[str, Any], list[Delivery]] = {}
+        for row in rows:  # each webhook receiver apart: one that is down holds nothing back
+            chains.setdefault((row.execution_id, _receiver(row)), []).append(row)
         shown: list[tuple[Delivery, Any]] = []
         await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
         marks = [(row.id, row.version, where) for row, where in shown]
@@ -222,3 +222,10 @@ class Deliverer:
     def _retry_now(self) -> None:
         self._retry = None
         self.drain()
+
+
+def _receiver(row: Delivery) -> Any:
+    """Whom a row is for: a webhook subscription, or (None) the people in Slack."""
+    if row.kind == "webhook" and isinstance(row.payload, dict):
+        return row.payload.get("subscription")
+    return None
