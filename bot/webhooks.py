@@ -32,7 +32,8 @@ BUSY = (429, 502, 503, 504)
 class WebhookSender:
     """The ``Notifier`` for webhook rows. ``subscription`` finds a row's subscription (None or
     removed: the row is dropped, nothing sent); ``trail`` reads the run (how it ended);
-    ``link`` makes a link to where the run is shown."""
+    ``link`` makes a link to where the run is shown; ``clock`` (the wall clock) dates the
+    signatures."""
 
     def __init__(
         self,

@@ -180,7 +180,9 @@ class WebhookData(_Model):
 
 class WebhookEvent(_Model):
     """A webhook's body (Standard Webhooks): signed in the ``webhook-signature`` header, named by
-    ``webhook-id`` (the same on every retry: de-duplicate by it)."""
+    ``webhook-id`` (the same on every retry: de-duplicate by it). ``timestamp``: when the event
+    happened; ``data``: the run and the lock as they are when it is sent (a retry may show them
+    further on)."""
 
     type: WebhookType
     timestamp: str

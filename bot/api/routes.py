@@ -63,7 +63,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             api.flows,
             "Flows this token may start or read, with their entry forms",
             "flows",
-            {200: FlowList, **DENIED},
+            {200: FlowList, 401: Problem},
         ),
         Operation(
             "POST",

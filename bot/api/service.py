@@ -149,8 +149,8 @@ class Api:
             return reply(await self.view(earlier), 200, Location=f"/api/v1/runs/{eid}")
         try:
             eid = await self.engine.launch(launch, execution_id=eid)
-        except FlowConfigError as exc:
-            raise refuse(422, "bad_request", str(exc)) from None
+        except FlowConfigError as exc:  # the enter handler made inputs that cannot be kept
+            raise invalid({"_global_": [str(exc)]}) from None
         started = await self.engine.execution(eid)
         assert started is not None
         self._same(started, launch.request.flow, launch.inputs, context)  # a racing twin

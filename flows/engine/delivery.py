@@ -11,6 +11,7 @@ version it showed, so a lost update is shown again and a late one never goes bac
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import math
 from typing import Any
@@ -26,6 +27,7 @@ RENEW = 2.0  # seconds between renewals while a delivery takes long
 BATCH = 50
 CONCURRENCY = 8  # runs shown at once; a run's own rows go one after another
 MAX_BACKOFF = 600.0
+LATE = 0.01  # seconds after a row is due that the deliverer looks again
 
 
 def backoff(attempts: int) -> float:
@@ -53,6 +55,7 @@ class Deliverer:
         self._tasks: dict[str | None, asyncio.Task[None]] = {}  # by run id (None: any run)
         self._wanted: dict[str | None, bool] = {}  # run id -> another pass wanted
         self._retry: asyncio.TimerHandle | None = None
+        self._due: list[float] = []  # when rows given back are due again (a heap)
 
     # asking -------------------------------------------------------------------------------
 
@@ -210,8 +213,18 @@ class Deliverer:
         self._remind_at(due_at)
 
     def _remind_at(self, due_at: float) -> None:
-        """Drain again once ``due_at`` comes (the sweep would, later)."""
-        delay = max(0.0, due_at - self.clock.now())
+        """Drain again once ``due_at`` comes (the sweep would, later). Every time asked for is
+        kept until it has come, so a row given back for later is not forgotten when an
+        earlier drain finds it not yet due."""
+        heapq.heappush(self._due, due_at)
+        self._arm()
+
+    def _arm(self) -> None:
+        """One timer, for the earliest time wanted; a little after it, as the loop's timer
+        may fire a hair early by the clock."""
+        if not self._due:
+            return
+        delay = max(0.0, self._due[0] - self.clock.now()) + LATE
         loop = asyncio.get_running_loop()
         if self._retry is not None and self._retry.when() <= loop.time() + delay:
             return
@@ -221,7 +234,11 @@ class Deliverer:
 
     def _retry_now(self) -> None:
         self._retry = None
+        now = self.clock.now()
+        while self._due and self._due[0] <= now:
+            heapq.heappop(self._due)
         self.drain()
+        self._arm()
 
 
 def _receiver(row: Delivery) -> Any:
