@@ -4,13 +4,16 @@ Runs ``python -m bot`` as a subprocess (SQLite in a temporary directory, its Web
 an in-process ``FakeSlack``), with two API tokens made in its database first. Prints one JSON
 line with:
 
-- ``answer_to_resumed_ms``: one run at a time, from sending ``POST /api/v1/locks/{id}/answer``
-  until the run's event stream (already open) says the flow resumed and finished (its
-  ``finished`` event), p50/p90/p99; and the answer request's own round trip;
+- ``answer_to_resumed_ms``: one deploy run at a time, from sending
+  ``POST /api/v1/locks/{id}/answer`` until the run's event stream (already open) shows the flow
+  resumed (its first event after the lock, the ``progress`` of ``tracer.markdown``), p50/p90/p99;
+  likewise until it finished (``answer_to_finished_ms``), and the answer request's own round
+  trip;
 - ``waiters``: N runs started, then N concurrent ``lockstep start --wait`` clients (the CLI's
   own ``remote.wait``, each its own event stream) held open by the one bot process: how long
   they took to connect, the bot's memory and CPU while it held them, and, once every run was
-  answered, how long until every client had its ending and its exit status (all must be 0).
+  answered, how long until every client had its ending and its exit status (all must be 0);
+- with ``--processes N``, the same with N real ``lockstep start … --wait`` processes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -28,7 +32,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.botproc import BenchError, BotProcess, bot_process, report_log
+from bench.botproc import ROOT, BenchError, BotProcess, bot_process, report_log
 from bot.api import Scopes, new_token
 from bot.cli import remote
 from bot.fake.slack import FakeSlack
@@ -86,7 +90,9 @@ async def resumed(
     http: aiohttp.ClientSession, starter: remote.Remote, approver: remote.Remote, n: int
 ) -> dict[str, Any]:
     """One run at a time: answer it, and time until its open event stream says it finished."""
-    to_resumed, round_trips = [], []
+    to_resumed: list[float] = []
+    to_finished: list[float] = []
+    round_trips: list[float] = []
     for i in range(n):
         run = await start(http, starter, i)
         stream = remote.events(http, starter, run["id"], None)
@@ -96,12 +102,17 @@ async def resumed(
         begin = time.perf_counter()
         round_trips.append(await answer(http, approver, run["locks"][0]["id"]))
         async for _, kind, _ in stream:
-            if kind == "finished":
+            if kind == "progress":  # the flow's first word after the lock: it resumed
                 to_resumed.append((time.perf_counter() - begin) * 1000)
+            if kind == "finished":
+                to_finished.append((time.perf_counter() - begin) * 1000)
                 break
         await stream.aclose()
-    return {"answer_to_resumed_ms": percentiles(to_resumed),
-            "answer_round_trip_ms": percentiles(round_trips)}  # fmt: skip
+    return {
+        "answer_to_resumed_ms": percentiles(to_resumed),
+        "answer_to_finished_ms": percentiles(to_finished),
+        "answer_round_trip_ms": percentiles(round_trips),
+    }
 
 
 async def waiters(
@@ -148,7 +159,62 @@ async def waiters(
     }
 
 
-async def main(answers: int, clients: int) -> dict[str, Any]:
+async def processes(
+    http: aiohttp.ClientSession, bot: BotProcess, approver: remote.Remote, token: str, n: int
+) -> dict[str, Any]:
+    """N real ``lockstep start deploy … --wait`` processes, each its own run and stream."""
+    base = approver.url
+    env = {**os.environ, "LOCKSTEP_URL": base, "LOCKSTEP_TOKEN": token,
+           "LOCKSTEP_CHANNEL": CHANNEL, "PYTHONPATH": str(ROOT)}  # fmt: skip
+    begin = time.perf_counter()
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "start",
+            "deploy",
+            f"service=p{i}",
+            "version=1",
+            "--wait",
+            "--timeout",
+            "600",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for i in range(n)
+    ]
+    for proc in procs:  # each prints its run's link, then follows its events
+        assert proc.stdout is not None
+        await asyncio.wait_for(proc.stdout.readline(), 300)
+    await asyncio.sleep(2.0)  # their streams connect
+    started_s = time.perf_counter() - begin
+    held = {"bot_rss_mb": rss_mb(bot.pid)}
+    locks: list[str] = []
+    after = ""
+    while True:
+        _, page = await remote.call(
+            http, approver, "GET", f"/api/v1/runs?status=awaiting&flow=deploy&limit=100{after}"
+        )
+        locks += [r["locks"][0]["id"] for r in page["runs"] if r["locks"]]
+        if not page["next"]:
+            break
+        after = f"&after={page['next']}"
+    answered = time.perf_counter()
+    await asyncio.gather(*(answer(http, approver, lock) for lock in locks))
+    codes = await asyncio.gather(*(proc.wait() for proc in procs))
+    return {
+        "processes": n,
+        "all_started_and_waiting_s": round(started_s, 1),
+        **held,
+        "answer_all_until_every_process_exited_s": round(time.perf_counter() - answered, 2),
+        "exit_statuses": sorted(set(codes)),
+    }
+
+
+async def main(answers: int, clients: int, procs: int) -> dict[str, Any]:
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory() as tmp:
         starter_token, approver_token = await make_tokens(Path(tmp) / "bench.db")
@@ -162,6 +228,10 @@ async def main(answers: int, clients: int) -> dict[str, Any]:
                     await resumed(http, starter, approver, 20)  # warm up
                     figures = await resumed(http, starter, approver, answers)
                     figures["waiters"] = await waiters(http, bot, starter, approver, clients)
+                    if procs:
+                        figures["cli_processes"] = await processes(
+                            http, bot, approver, starter_token, procs
+                        )
             report_log(Path(tmp) / "bot.log")
     return {"bench": "api", "store": "sqlite", "answers": answers, **figures}
 
@@ -170,9 +240,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answers", type=int, default=200)
     parser.add_argument("--waiters", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=0,
+                        help="also this many real `lockstep start --wait` processes")  # fmt: skip
     args = parser.parse_args()
     try:
-        print(json.dumps(asyncio.run(main(args.answers, args.waiters))))
+        print(json.dumps(asyncio.run(main(args.answers, args.waiters, args.processes))))
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

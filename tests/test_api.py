@@ -5,6 +5,7 @@ shows as decided by the token. Every answer is checked against the OpenAPI docum
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,7 +40,10 @@ async def test_without_any_token_no_api_route_is_served(api: Api) -> None:
         assert response.status == 200
 
 
-async def test_tokens_missing_wrong_or_revoked_get_401(api: Api) -> None:
+async def test_tokens_missing_wrong_or_revoked_get_401(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     token = await api.token("ci", read=("*",))
     assert (await api.call("GET", "/api/v1/flows", token)).status == 200
     missing = await api.call("GET", "/api/v1/flows")
@@ -53,6 +57,8 @@ async def test_tokens_missing_wrong_or_revoked_get_401(api: Api) -> None:
     assert (await api.call("GET", "/api/v1/flows", token)).status == 401
     assert await api.store.revoke_token("other", 2.0)  # no token left: no API at all
     assert (await api.call("GET", "/api/v1/flows", token, check=False)).status == 404
+    secret = token.rsplit("_", 1)[1]
+    assert caplog.records and secret not in caplog.text  # never logged
 
 
 async def test_flows_come_with_their_entry_forms_as_kodosumi_elements(api: Api) -> None:
@@ -326,6 +332,11 @@ async def test_kodosumi_routes_answer_in_kodosumi_shapes(api: Api) -> None:
     final = (await api.call("GET", f"/outputs/status/{fid}", token)).body
     assert final["status"] == "finished" and final["locks"] == []
     assert final["final"] == '{"dict": {"service": "web", "replicas": 2}}'
+    other = await started(api, token, {"flow": "gate", "inputs": {"service": "db"}})
+    cancelled = await api.call("POST", f"/api/v1/runs/{other['id']}/cancel", token, {})
+    assert cancelled.status == 200
+    status = (await api.call("GET", f"/outputs/status/{other['id']}", token)).body
+    assert status["status"] == "error"  # kodosumi has no "cancelled": its clients stop waiting
     missing = await api.call("GET", "/outputs/status/nope", token)
     assert missing.body == {"status_code": 404, "detail": "Execution nope not found."}
     assert (await api.call("GET", f"/lock/{fid}/nope", token)).body["detail"] == (

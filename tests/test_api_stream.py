@@ -14,6 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from bot.api.models import Run
+from flows.engine import Engine
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, running_bot
@@ -152,3 +153,24 @@ async def test_every_route_answers_as_the_document_says(api: Api) -> None:
     doc = await api.doc()
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert {(m, p) for m, p, _ in api.checked} == documented
+
+
+async def test_a_stream_sees_what_another_process_did(api: Api, db_url: str) -> None:
+    """Another bot process on the same database answers the lock: the stream, not told by its
+    own engine, finds it at its next poll."""
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await _start(api, token)
+    elsewhere = await SQLStore.open(db_url)
+    assert api.bot.lockstep is not None
+    other = Engine(elsewhere, api.bot.lockstep.engine.registry)
+    kinds: list[str] = []
+    try:
+        async for _, kind, _ in api.stream(f"/api/v1/runs/{run['id']}/events", token):
+            kinds.append(kind)
+            if kind == "status":
+                decided = await other.submit(run["locks"][0]["id"], {"replicas": "2"}, "api:ci")
+                assert decided.outcome.value == "accepted"
+    finally:
+        await other.close()
+        await elsewhere.close()
+    assert kinds[-3:] == ["lease", "finished", "end"]

@@ -170,3 +170,17 @@ async def test_a_deadline_is_announced_as_expired(db_url: str, store: SQLStore) 
         assert failed["data"]["run"]["id"] == run["id"]
         assert failed["data"]["run"]["outcome"] == "expired"
         await receiver.stop()
+
+
+async def test_a_receiver_that_is_down_holds_back_no_other(api: Api, receiver: Receiver) -> None:
+    down = Receiver(down=500)
+    await subscribe(api, await down.start(), ["lock.opened"])
+    await subscribe(api, await receiver.start(), ["lock.opened"])
+    token = await api.token("ci", start=("gate",))
+    await gate_run(api, token)
+    await receiver.wait_for({"lock.opened"}, timeout=5)
+    while not down.deliveries:  # tried too, and refused
+        down.changed.clear()
+        await asyncio.wait_for(down.changed.wait(), 5)
+    assert down.accepted == [] and len(receiver.accepted) == 1
+    await down.stop()

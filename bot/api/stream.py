@@ -106,16 +106,26 @@ class Stream:
                     run = (await self.view(execution)).model_dump_json()
                     await response.write(f"event: end\ndata: {run}\n\n".encode())
                     break
-                try:
-                    await asyncio.wait_for(woken.wait(), self.poll)
-                except TimeoutError:
+                while not await self._changed(woken, execution.id, after, sent):
                     quiet += self.poll
                     if quiet >= self.keepalive:
                         await response.write(b": keepalive\n\n")
                         quiet = 0.0
-                else:
-                    quiet = 0.0
+                quiet = 0.0
         return response
+
+
+    async def _changed(
+        self, woken: asyncio.Event, execution_id: str, after: int, sent: set[int]
+    ) -> bool:
+        """Wait for this process to change the run, or ``poll`` seconds; then, True if there
+        is anything to send (a poll reads only the run's events, not the whole trail)."""
+        try:
+            await asyncio.wait_for(woken.wait(), self.poll)
+        except TimeoutError:
+            events = await self.engine.events(execution_id, after)
+            return any(e.id not in sent for e in events)
+        return True
 
 
 def _after(request: web.Request) -> int:
