@@ -25,7 +25,7 @@ class Problem(_Model):
     """Any refusal: ``error`` is a stable code, ``message`` says what to do about it."""
 
     error: Literal[
-        "unauthorized", "forbidden", "not_found", "conflict", "bad_request", "gone", "failed"
+        "unauthorized", "forbidden", "not_found", "conflict", "bad_request", "failed"
     ]
     message: str
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
-from typing import assert_never
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, assert_never
 
 from aiohttp import web
 
@@ -115,7 +115,7 @@ class Api:
         found = await self.engine.search(query)
         page = found
         if waiting_on := q.get("waiting_on"):
-            page = await self.engine.search(query, waiting_on=waiting_on)
+            page = await self.engine.waiting_on(found, waiting_on)
         shown = [await self.view(e) for e in page if who.scopes.reads(e.flow)]
         last = found[-1] if len(found) == limit else None
         following = cursor(last.created_at, last.id) if last else None
@@ -162,17 +162,19 @@ class Api:
         return reply(await self.view(now), 201, Location=f"/api/v1/runs/{eid}")
 
     @staticmethod
-    def _same(earlier: Execution, flow: str, inputs: object, context: dict[str, str]) -> None:
+    def _same(
+        earlier: Execution, flow: str, inputs: Mapping[str, Any] | None, context: dict[str, str]
+    ) -> None:
         """An ``Idempotency-Key`` used again must come with the same request."""
         try:
-            same_inputs = earlier.inputs == encode(dict(inputs or {}))  # type: ignore[call-overload]
+            same_inputs = earlier.inputs == encode(dict(inputs or {}))
         except NotStorable:
             same_inputs = False
         if earlier.flow != flow or not same_inputs or earlier.context != context:
             raise refuse(409, "conflict", "this Idempotency-Key was used for a different start")
 
     async def answer(self, request: web.Request, who: Principal) -> web.StreamResponse:
-        lock = await self.lock_of(request.match_info["lock_id"], who)
+        lock, _ = await self.lock_of(request.match_info["lock_id"], who)
         asked = await read(request, AnswerRequest)
         if not who.scopes.answers:
             raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
@@ -205,16 +207,14 @@ class Api:
             case _:
                 assert_never(decision.outcome)
 
-    async def lock_of(self, lock_id: str, who: Principal) -> Call:
+    async def lock_of(self, lock_id: str, who: Principal) -> tuple[Call, Execution]:
         lock = await self.engine.lock(lock_id)
         if lock is None:
             raise refuse(404, "not_found", f"there is no lock {lock_id}")
-        await self.readable(lock.execution_id, who)
-        return lock
+        return lock, await self.readable(lock.execution_id, who)
 
     async def lock(self, request: web.Request, who: Principal) -> web.StreamResponse:
-        lock = await self.lock_of(request.match_info["lock_id"], who)
-        execution = await self.readable(lock.execution_id, who)
+        lock, execution = await self.lock_of(request.match_info["lock_id"], who)
         events = await self.engine.events(execution.id)
         approved = [e.actor for e in events if e.call_id == lock.id and e.kind == "approved"]
         people = list(dict.fromkeys(a for a in approved if a))

@@ -114,7 +114,6 @@ class Stream:
                 quiet = 0.0
         return response
 
-
     async def _changed(
         self, woken: asyncio.Event, execution_id: str, after: int, sent: set[int]
     ) -> bool:

@@ -293,36 +293,25 @@ class Engine:
         """Executions, newest first: someone's, or in some statuses."""
         return await self._store.executions(initiator=initiator, status=status, limit=limit)
 
-    async def search(self, query: RunQuery, waiting_on: str | None = None) -> list[Execution]:
-        """A page of runs matching ``query``, newest first. ``waiting_on``: only runs with an
-        open lock that this person (or principal) may decide; such a page may be shorter than
-        ``query.limit`` while more follow (page on from its last run)."""
-        found = await self._store.search(query)
-        if waiting_on is None:
-            return found
+    async def search(self, query: RunQuery) -> list[Execution]:
+        """A page of runs matching ``query``, newest first (page on from its last run)."""
+        return await self._store.search(query)
+
+    async def waiting_on(self, executions: list[Execution], actor: str) -> list[Execution]:
+        """Those of ``executions`` with an open lock that ``actor`` may decide now."""
         kept = []
-        for execution in found:
+        for execution in executions:
             if execution.status != "awaiting":
                 continue
             for lock in await self._store.calls(execution.id, open_only=True):
-                if lock.kind == "lock" and await self.may_decide(lock, waiting_on):
+                if lock.kind == "lock" and await self.may_decide(lock, actor):
                     kept.append(execution)
                     break
         return kept
 
     async def may_decide(self, lock: Call, actor: str) -> bool:
-        """Could ``actor`` decide ``lock`` now (as ``submit`` would check; nothing recorded)?"""
-        policy = Policy.from_json(lock.policy)
-        if not lock.open:
-            return False
-        if not policy.approvers and not policy.exclude_initiator:
-            return True
-        execution = await self._store.execution(lock.execution_id)
-        if execution is None:
-            return False
-        escalated = await escalated_to(self._store, lock)
-        refused = await access.may_decide(policy, execution, escalated, actor, self._directory)
-        return refused is None
+        """Could ``actor`` decide ``lock`` now (as ``submit`` checks it; nothing recorded)?"""
+        return lock.open and await self._refusal(lock, actor) is None
 
     async def events(self, execution_id: str, after: int = 0) -> list[Event]:
         """A run's audit events, oldest first; with ``after``, those with a larger id only
@@ -422,6 +411,14 @@ class Engine:
 
     async def _may_decide(self, lock: Call, actor: str | None, action: str) -> Refusal | None:
         """None if ``actor`` may decide ``lock``; else the refusal, recorded."""
+        refused = await self._refusal(lock, actor)
+        if refused is not None:
+            detail = {"action": action}
+            await self._record(lock, NewEvent(kind="refused", actor=actor, detail=detail))
+        return refused
+
+    async def _refusal(self, lock: Call, actor: str | None) -> Refusal | None:
+        """Why ``actor`` may not decide ``lock``, or None if they may."""
         policy = Policy.from_json(lock.policy)
         if not policy.approvers and not policy.exclude_initiator:
             return None  # anyone in the channel: nothing to look up
@@ -429,11 +426,7 @@ class Engine:
         if execution is None:
             return None
         escalated = await escalated_to(self._store, lock)
-        refused = await access.may_decide(policy, execution, escalated, actor, self._directory)
-        if refused is not None:
-            detail = {"action": action}
-            await self._record(lock, NewEvent(kind="refused", actor=actor, detail=detail))
-        return refused
+        return await access.may_decide(policy, execution, escalated, actor, self._directory)
 
     def _admins(self, execution: Execution) -> tuple[str, ...]:
         spec = self.registry.entries.get(execution.flow)
