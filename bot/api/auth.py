@@ -136,6 +136,8 @@ class TokenDirectory:
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         if not user.startswith(ACTOR):
             return await self.people.includes(principal, user, context)
+        if principal.startswith(ACTOR):
+            return False  # a token stands for people, never for another token
         token = await self.token_named(user.removeprefix(ACTOR))
         if token is None:
             return False  # revoked meanwhile
