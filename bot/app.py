@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -34,14 +35,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import inbound, logs
+from bot.api import Feed, TokenDirectory, mount
 from bot.directory import SlackDirectory
 from bot.files import SlackFiles
 from bot.handlers import Handlers
 from bot.health import Readiness, alive
 from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier
+from bot.permalinks import Permalinks
 from bot.scheduler import TimerScheduler
 from bot.settings import Settings, SettingsError
+from bot.webhooks import Routed, WebhookSender
 from flows import FlowApp, FlowConfigError
 from flows.app import Registry
 from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
@@ -122,9 +126,13 @@ class Lockstep:
         session: aiohttp.ClientSession,
         handlers: Handlers,
         metrics: Metrics | None = None,
+        links: Permalinks | None = None,
     ) -> None:
         self.session = session
         self.metrics = metrics
+        self.links = links
+        self.feed = Feed()  # readers of runs' event streams, woken by the engine's changes
+        engine.on_change = self.feed.changed
         self.handlers = handlers
         self.settings = settings
         self.store = store
@@ -180,20 +188,26 @@ class Lockstep:
         )
         clock = clock or SystemClock()
         notifier = SlackNotifier(deliveries, registry, clock)
+        links = Permalinks(client)
+        # webhook rows of the same outbox go to their receivers, the rest to Slack
+        # (signed with the wall clock's time: receivers refuse a signature five minutes off)
+        hooks = WebhookSender(session, store.webhook, lambda eid: _link(engine, links, eid),
+                              time.time)  # fmt: skip
         config = EngineConfig(default_timeout=settings.default_timeout, takeover=settings.takeover)
         files = SlackFiles(client, session, token)
-        directory = SlackDirectory(client)
+        directory = TokenDirectory(SlackDirectory(client), store.token_named)
         engine = Engine(
-            store, registry, notifier, clock, config, directory, files, observer=metrics
-        )
-        notifier.trail = engine.trail
+            store, registry, Routed(notifier, hooks), clock, config, directory, files,
+            observer=metrics,
+        )  # fmt: skip
+        notifier.trail = hooks.trail = engine.trail
         handlers = Handlers(engine)
         if metrics:
             bolt.middleware(SlackKind())
         bolt.middleware(TypedInbound())
         bolt.middleware(logs.RequestScope())
         handlers.register(bolt)
-        return cls(settings, store, engine, bolt, session, handlers, metrics)
+        return cls(settings, store, engine, bolt, session, handlers, metrics, links)
 
     # HTTP -----------------------------------------------------------------------------------
 
@@ -205,6 +219,10 @@ class Lockstep:
         if self.metrics:
             app.router.add_get("/metrics", self.metrics.route(self.engine))
         app.on_shutdown.append(self._stop)
+        if isinstance(self.store, SQLStore) and self.links is not None:
+            links = self.links
+            mount(app, self.engine, self.store, lambda eid: _link(self.engine, links, eid),
+                  self.feed)  # fmt: skip
         app.cleanup_ctx.append(self._background)
         return app
 
@@ -262,6 +280,11 @@ class Lockstep:
         await self.engine.close()
         await self.store.close()
         await self.session.close()
+
+
+async def _link(engine: Engine, links: Permalinks, execution_id: str) -> str | None:
+    """The Slack link to a run's message, once it is posted."""
+    return await links.of(await engine.where(execution_id))
 
 
 class TypedInbound(AsyncMiddleware):

@@ -44,16 +44,22 @@ class SlackNotifier:
         self.registry = registry
         self.clock = clock
         self.trail = trail
+        self._paused_until = 0.0
 
     async def show(self, show: Show) -> Any:
+        """Show one row. When Slack says to wait (429 with ``Retry-After``), every row waits
+        that long: they are refused here, without a call, until then."""
+        wait = self._paused_until - self.clock.now()
+        if wait > 0:
+            raise Unavailable("rate limited: waiting as Slack asked", wait)
         try:
             return await self._show(show)
         except SlackApiError as exc:
             if exc.response.status_code == 429:
-                after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                    "retry-after"
-                )
-                raise Unavailable("rate limited", _seconds(after)) from exc
+                headers = exc.response.headers
+                after = _seconds(headers.get("Retry-After") or headers.get("retry-after"))
+                self._paused_until = self.clock.now() + (after or 1.0)
+                raise Unavailable("rate limited", after) from exc
             raise
 
     async def _show(self, show: Show) -> Where | None:

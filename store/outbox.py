@@ -17,9 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import Delivery, Post
-from store.tables import outbox
+from store.tables import outbox, webhooks
 
-RUN, LOCK = "run", "lock"
+RUN, LOCK, HOOK = "run", "lock", "webhook"
+UNORDERED = ("direct", HOOK)  # rows that neither wait for a run's earlier rows nor hold them
 
 
 def run_key(execution_id: str) -> str:
@@ -40,11 +41,23 @@ def _row(
     key: str, execution_id: str, call_id: str | None, kind: str, payload: Any, now: float
 ) -> dict[str, Any]:
     return {
-        "key": key, "execution_id": execution_id, "call_id": call_id, "kind": kind,
-        "payload": payload, "version": 1, "shown": 0, "pending": True, "location": None,
-        "due_at": now, "attempts": 0, "lease_owner": None, "lease_until": None, "error": None,
-        "created_at": now, "updated_at": now,
-    }  # fmt: skip
+        "key": key,
+        "execution_id": execution_id,
+        "call_id": call_id,
+        "kind": kind,
+        "payload": payload,
+        "version": 1,
+        "shown": 0,
+        "pending": True,
+        "location": None,
+        "due_at": now,
+        "attempts": 0,
+        "lease_owner": None,
+        "lease_until": None,
+        "error": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def add_run(conn: Connection, execution_id: str, now: float) -> None:
@@ -52,10 +65,41 @@ def add_run(conn: Connection, execution_id: str, now: float) -> None:
 
 
 def add_locks(conn: Connection, calls: Iterable[dict[str, Any]], now: float) -> None:
+    locks = [c for c in calls if c["kind"] == "lock"]
+    rows = [_row(lock_key(c["id"]), c["execution_id"], c["id"], LOCK, None, now) for c in locks]
+    if rows:
+        conn.execute(_insert(conn), rows)
+        add_hooks(conn, [(c["execution_id"], c["id"], "lock.opened") for c in locks], now)
+
+
+_SUBSCRIBED = select(webhooks.c.id, webhooks.c.events).where(webhooks.c.removed_at.is_(None))
+
+
+def hook_key(subscription: int, event: str, subject: str) -> str:
+    """A webhook row's key, also its ``webhook-id``: one per subscription and event."""
+    return f"hook:{subscription}:{event}:{subject}"
+
+
+def add_hooks(
+    conn: Connection, happened: Sequence[tuple[str, str | None, str]], now: float
+) -> None:
+    """A row for each live webhook subscription to each event that ``happened``
+    (``(execution id, call id, event type)``), written with the change that is the event."""
+    if not happened:
+        return
+    subscriptions = conn.execute(_SUBSCRIBED).all()
     rows = [
-        _row(lock_key(c["id"]), c["execution_id"], c["id"], LOCK, None, now)
-        for c in calls
-        if c["kind"] == "lock"
+        _row(
+            hook_key(sid, kind, cid or eid),
+            eid,
+            cid,
+            HOOK,
+            {"subscription": sid, "type": kind, "at": now},
+            now,
+        )
+        for eid, cid, kind in happened
+        for sid, events in subscriptions
+        if kind in (events or ())
     ]
     if rows:
         conn.execute(_insert(conn), rows)
@@ -96,7 +140,7 @@ _BLOCKED_BEHIND = exists().where(  # an earlier new message of the run that cann
     _EARLIER.c.id < outbox.c.id,
     _EARLIER.c.pending,
     _EARLIER.c.shown == 0,
-    _EARLIER.c.kind != "direct",
+    _EARLIER.c.kind.not_in(UNORDERED),
     or_(_EARLIER.c.due_at > bindparam("now"), _EARLIER.c.lease_until >= bindparam("now")),
 )
 _DUE = (
@@ -105,7 +149,7 @@ _DUE = (
         outbox.c.pending,
         outbox.c.due_at <= bindparam("now"),
         _FREE,
-        or_(outbox.c.shown > 0, outbox.c.kind == "direct", ~_BLOCKED_BEHIND),
+        or_(outbox.c.shown > 0, outbox.c.kind.in_(UNORDERED), ~_BLOCKED_BEHIND),
     )
     .order_by(outbox.c.id)
     .limit(bindparam("limit"))

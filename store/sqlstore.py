@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.engine.records import (
+    ApiToken,
     Call,
     Claim,
     Closing,
@@ -21,10 +22,13 @@ from flows.engine.records import (
     Execution,
     NewEvent,
     Post,
+    RunQuery,
     ShowState,
+    Subscription,
     Timer,
     Trail,
 )
+from store import api_transactions as aq
 from store import health
 from store import outbox as ob
 from store import timer_transactions as tq
@@ -97,6 +101,9 @@ class SQLStore:
         self, *, initiator: str | None = None, status: Sequence[str] = (), limit: int = 20
     ) -> list[Execution]:
         return await self.run(q.list_executions, initiator, status, limit)
+
+    async def search(self, query: RunQuery) -> list[Execution]:
+        return await self.run(q.search, query)
 
     async def find_executions(self, prefix: str, limit: int = 5) -> list[str]:
         return await self.run(q.find_executions, prefix, limit)
@@ -210,8 +217,8 @@ class SQLStore:
     ) -> None:
         await self.run(q.refuse, execution_id, now, event, call_id, draft)
 
-    async def events(self, execution_id: str) -> list[Event]:
-        return await self.run(q.list_events, execution_id)
+    async def events(self, execution_id: str, after: int = 0) -> list[Event]:
+        return await self.run(q.list_events, execution_id, after)
 
     async def trail(self, execution_id: str) -> Trail | None:
         return await self.run(q.trail, execution_id)
@@ -287,3 +294,39 @@ class SQLStore:
 
     async def open_locks(self) -> dict[str, int]:
         return await self.run(health.open_locks)
+
+    async def where_shown(self, key: str) -> Any:
+        return await self.run(ob.location, key)
+
+    # the HTTP API's tokens and webhooks (not the engine's: the adapter's) ---------------------
+
+    async def create_token(self, row: dict[str, Any]) -> ApiToken | None:
+        """Insert a token; None if a live token already has its name."""
+        return await self.run(aq.create_token, row)
+
+    async def token(self, token_id: str) -> ApiToken | None:
+        return await self.run(aq.token, token_id)
+
+    async def token_named(self, name: str) -> ApiToken | None:
+        return await self.run(aq.token_named, name)
+
+    async def tokens(self, *, revoked: bool = False) -> list[ApiToken]:
+        return await self.run(aq.tokens, revoked)
+
+    async def any_token(self) -> bool:
+        return await self.run(aq.any_token)
+
+    async def revoke_token(self, name: str, now: float) -> bool:
+        return await self.run(aq.revoke_token, name, now)
+
+    async def add_webhook(self, url: str, secret: str, events: list[str], now: float) -> int:
+        return await self.run(aq.add_webhook, url, secret, events, now)
+
+    async def webhook(self, subscription: int) -> Subscription | None:
+        return await self.run(aq.webhook, subscription)
+
+    async def webhooks(self) -> list[Subscription]:
+        return await self.run(aq.list_webhooks)
+
+    async def remove_webhook(self, subscription: int, now: float) -> bool:
+        return await self.run(aq.remove_webhook, subscription, now)

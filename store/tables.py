@@ -13,7 +13,11 @@ from sqlmodel import Field, SQLModel
 
 class ExecutionRow(SQLModel, table=True):
     __tablename__ = "executions"
-    __table_args__ = (Index("ix_executions_status_heartbeat", "status", "heartbeat_at"),)
+    __table_args__ = (
+        Index("ix_executions_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_executions_flow_created", "flow", "created_at"),  # the API's run listings
+        Index("ix_executions_created", "created_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     flow: str = Field(max_length=200)
@@ -104,7 +108,7 @@ class OutboxRow(SQLModel, table=True):
     key: str = Field(max_length=200, unique=True)  # also in the message's metadata
     execution_id: str = Field(foreign_key="executions.id", max_length=64)
     call_id: str | None = Field(default=None, max_length=64)
-    kind: str = Field(max_length=16)  # run | lock | post | direct
+    kind: str = Field(max_length=16)  # run | lock | post | direct | webhook
     payload: Any = Field(default=None, sa_column=Column(JSON))
     version: int = 1
     shown: int = 0  # the version last delivered; 0: never
@@ -119,8 +123,37 @@ class OutboxRow(SQLModel, table=True):
     updated_at: float
 
 
+class ApiTokenRow(SQLModel, table=True):
+    """A bearer token of the HTTP API. Only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_name", "name"),)
+
+    id: str = Field(primary_key=True, max_length=32)  # the token's public part
+    name: str = Field(max_length=40)  # one live token per name; revoked ones are kept
+    secret_hash: str = Field(max_length=64)
+    scopes: Any = Field(default=None, sa_column=Column(JSON))
+    created_at: float
+    revoked_at: float | None = None
+
+
+class WebhookRow(SQLModel, table=True):
+    """A webhook subscription: which events go to which URL, signed with which secret."""
+
+    __tablename__ = "webhooks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)  # needed to sign, so kept as it is
+    events: Any = Field(default=None, sa_column=Column(JSON))
+    created_at: float
+    removed_at: float | None = None
+
+
 executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 calls = CallRow.__table__  # type: ignore[attr-defined]
 events = EventRow.__table__  # type: ignore[attr-defined]
 timers = TimerRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+api_tokens = ApiTokenRow.__table__  # type: ignore[attr-defined]
+webhooks = WebhookRow.__table__  # type: ignore[attr-defined]

@@ -136,6 +136,8 @@ def fire_closing(
         closed.update(conn.execute(_CLOSE_MANY, {"cids": cids, "at": now, **params}).scalars())
     ob.bump(conn, [ob.lock_key(cid) for cid in sorted(closed)], now)
     won = [c for c in closing if c.timer.call_id in closed]
+    deadlines = [c.timer for c in won if c.timer.kind == "deadline"]
+    ob.add_hooks(conn, [(t.execution_id, t.call_id, "lock.expired") for t in deadlines], now)
     won_ids = [c.timer.id for c in won]
     conn.execute(
         update(timers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from flows.engine.records import (
@@ -21,6 +21,7 @@ from flows.engine.records import (
     Execution,
     NewEvent,
     Post,
+    RunQuery,
     ShowState,
 )
 from store import outbox as ob
@@ -127,6 +128,29 @@ def list_executions(
     return [execution_row(r) for r in conn.execute(query)]
 
 
+def search(conn: Connection, query: RunQuery) -> list[Execution]:
+    """A page of runs, newest first; see ``ports.Store.search``."""
+    order = (executions.c.created_at.desc(), executions.c.id.desc())
+    found = select(executions).order_by(*order).limit(query.limit)
+    if query.flow is not None:
+        found = found.where(executions.c.flow == query.flow)
+    if query.status:
+        found = found.where(executions.c.status.in_(query.status))
+    if query.initiator is not None:
+        found = found.where(executions.c.initiator == query.initiator)
+    if query.channel is not None:
+        found = found.where(executions.c.context["channel"].as_string() == query.channel)
+    if query.before is not None:
+        at, eid = query.before
+        found = found.where(
+            or_(
+                executions.c.created_at < at,
+                and_(executions.c.created_at == at, executions.c.id < eid),
+            )
+        )
+    return [execution_row(r) for r in conn.execute(found)]
+
+
 def find_executions(conn: Connection, prefix: str, limit: int) -> list[str]:
     """A scan: it serves a person typing a short id, not a hot path."""
     matches = func.lower(executions.c.id).startswith(prefix.lower(), autoescape=True)
@@ -208,7 +232,11 @@ def finish(
     conn.execute(insert(events), event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.run_key(execution_id)], now)
     ob.add_posts(conn, execution_id, posts, now)
+    ob.add_hooks(conn, [(execution_id, None, RUN_EVENTS.get(status, "run.failed"))], now)
     return True
+
+
+RUN_EVENTS = {"finished": "run.finished", "error": "run.failed", "cancelled": "run.cancelled"}
 
 
 def cancel(
@@ -230,6 +258,7 @@ def cancel(
     conn.execute(insert(events), event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.run_key(execution_id)], now)
     ob.add_posts(conn, execution_id, posts, now)
+    ob.add_hooks(conn, [(execution_id, None, "run.cancelled")], now)
     return True
 
 
@@ -314,6 +343,7 @@ def decide(
         return None
     conn.execute(_DROP_TIMERS, {"cid": call_id})
     ob.bump(conn, [ob.lock_key(call_id)], now)
+    ob.add_hooks(conn, [(execution_id, call_id, "lock.decided")], now)
     if claim is None:
         row = conn.execute(_WAKE, {"eid": execution_id, "at": now}).first()
     else:
@@ -378,8 +408,10 @@ def vote(
     return True, list_votes(conn, execution_id, call_id)
 
 
-def list_events(conn: Connection, execution_id: str) -> list[Event]:
+def list_events(conn: Connection, execution_id: str, after: int = 0) -> list[Event]:
     query = select(events).where(events.c.execution_id == execution_id).order_by(events.c.id)
+    if after:
+        query = query.where(events.c.id > after)
     return [Event.model_validate(r._mapping) for r in conn.execute(query)]
 
 

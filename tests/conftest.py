@@ -61,7 +61,9 @@ async def store(db_url: str) -> AsyncIterator[SQLStore]:
     st = await SQLStore.open(db_url)
     if db_url.startswith("postgresql"):
         await st.run(
-            lambda conn: conn.execute(text("TRUNCATE outbox, events, timers, calls, executions"))
+            lambda conn: conn.execute(
+                text("TRUNCATE outbox, events, timers, calls, executions, api_tokens, webhooks")
+            )
         )
     yield st
     await st.close()

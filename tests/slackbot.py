@@ -105,10 +105,12 @@ EXAMPLES = "flows.examples.review,flows.examples.deploy,tests.slack_flows"
 
 @asynccontextmanager
 async def running_bot(
-    database_url: str, clock: Clock | None = None, flows: str = EXAMPLES
+    database_url: str, clock: Clock | None = None, flows: str = EXAMPLES, more_flows: str = ""
 ) -> AsyncIterator[Bot]:
+    """``flows``: the modules of flows to load; ``more_flows``: more besides (comma-separated)."""
     people = ["UALICE", "UBOB", "UCAROL", "UGROUPIE"]
     async with FakeSlack(members={CHANNEL: people}, usergroups={"SREVIEW": ["UGROUPIE"]}) as slack:
+        flows += f",{more_flows}" if more_flows else ""
         config = settings(slack, database_url, LOCKSTEP_SWEEP_SECONDS=3600, LOCKSTEP_FLOWS=flows)
         lockstep = await Lockstep.create(config, load_flows(config.flows), clock)
         server = TestServer(lockstep.web_app(), host="127.0.0.1", port=0)

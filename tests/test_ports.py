@@ -208,12 +208,19 @@ async def test_a_retried_post_is_found_not_posted_twice(
 async def test_the_slack_notifier_raises_what_it_could_not_show(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(client, Registry([app]), SystemClock())
+    clock = FakeClock()
+    notifier = SlackNotifier(client, Registry([app]), clock)
     run = execution(channel=CHANNEL)
     slack.fail_next("chat.postMessage", status=429, retry_after=7)
     with pytest.raises(Unavailable) as limited:
         await notifier.show(Show(key="r", kind="run", execution=run))
     assert limited.value.retry_after == 7.0
+    clock.advance(5)  # Slack said 7 s: every row waits, refused here without a call
+    calls = len(slack.calls)
+    with pytest.raises(Unavailable) as waiting:
+        await notifier.show(Show(key="r2", kind="run", execution=run))
+    assert waiting.value.retry_after == 2.0 and len(slack.calls) == calls
+    clock.advance(2)
     slack.fail_next("chat.postMessage", error="channel_not_found")
     with pytest.raises(SlackApiError):
         await notifier.show(Show(key="r", kind="run", execution=run))

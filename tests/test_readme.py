@@ -62,10 +62,11 @@ def readme_modules(root: Path) -> dict[str, ModuleType]:
 
 
 class Everyone:
-    """A directory in which everyone is in every group and in the run's channel."""
+    """A directory in which everyone is in every group and in the run's channel (and nobody
+    stands for anyone else)."""
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
-        return True
+        return not principal.startswith(("U", "W"))
 
 
 def answer_for(form: list[dict[str, Any]]) -> dict[str, Any]:

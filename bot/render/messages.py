@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.render.mrkdwn import literal
 from flows.when import clock
 
 HELP = (
@@ -192,13 +193,19 @@ def short(run_id: str) -> str:
     return run_id[:SHORT_ID]
 
 
+API_ACTOR = "api:"  # an HTTP API token acting: ``api:<its name>``
+
+
 def who(user: str | None) -> str:
+    """A person as a mention; an API token (``api:ci``) as its name, shown literally."""
+    if user and user.startswith(API_ACTOR):
+        return literal(user.removeprefix(API_ACTOR))
     return f"<@{user}>" if user else "someone"
 
 
 def mention(people: list[str]) -> str:
-    """Users as ``<@U…>``, user groups as ``<!subteam^S…>``."""
-    return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in people)
+    """Users as ``<@U…>``, user groups as ``<!subteam^S…>``, API tokens by name."""
+    return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else who(p) for p in people)
 
 
 def answerers(allowed: tuple[str, ...]) -> str:

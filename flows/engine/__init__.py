@@ -30,13 +30,17 @@ from flows.engine.outcomes import (
 from flows.engine.ports import Clock, Directory, Files, Notifier, Observer, Store, Unavailable
 from flows.engine.records import (
     TERMINAL,
+    WEBHOOK_EVENTS,
+    ApiToken,
     Call,
     Event,
     Execution,
     Health,
     NewEvent,
     Post,
+    RunQuery,
     Show,
+    Subscription,
     Timer,
     Trail,
 )
@@ -46,8 +50,10 @@ from flows.engine.scope import mark as mark_scope
 
 __all__ = [
     "TERMINAL",
+    "WEBHOOK_EVENTS",
     "Access",
     "Answer",
+    "ApiToken",
     "Call",
     "Cancel",
     "Cancelled",
@@ -72,10 +78,12 @@ __all__ = [
     "Post",
     "Reading",
     "RecordingNotifier",
+    "RunQuery",
     "Show",
     "Snooze",
     "Snoozed",
     "Store",
+    "Subscription",
     "SystemClock",
     "Timer",
     "Trail",

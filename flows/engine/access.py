@@ -50,11 +50,21 @@ async def may_decide(
 ) -> Refusal | None:
     """None if ``actor`` may decide a lock with this policy, else why not."""
     allowed = (*policy.approvers, *escalated) if policy.approvers else ()
-    if policy.exclude_initiator and actor is not None and actor == execution.initiator:
+    if policy.exclude_initiator and await _is_initiator(actor, execution, directory):
         return Refusal(allowed)
     if allowed and not await among(allowed, actor, execution, directory):
         return Refusal(allowed)
     return None
+
+
+async def _is_initiator(actor: str | None, execution: Execution, directory: Directory) -> bool:
+    """Four-eyes: is ``actor`` whoever started the run, or someone the directory says stands
+    for them (an API token that answers on their behalf)?"""
+    if actor is None or execution.initiator is None:
+        return False
+    if actor == execution.initiator:
+        return True
+    return await directory.includes(execution.initiator, actor, execution.context)
 
 
 async def manages(

@@ -11,6 +11,7 @@ version it showed, so a lost update is shown again and a late one never goes bac
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import math
 from typing import Any
@@ -27,6 +28,7 @@ LEASE = 6.0  # seconds a deliverer holds a row unless it renews it: a dead one's
 BATCH = 50
 CONCURRENCY = 8  # runs shown at once; a run's own rows go one after another
 MAX_BACKOFF = 600.0
+LATE = 0.01  # seconds after a row is due that the deliverer looks again
 
 
 def backoff(attempts: int) -> float:
@@ -58,7 +60,7 @@ class Deliverer:
         self._tasks: dict[str | None, asyncio.Task[None]] = {}  # by run id (None: any run)
         self._wanted: dict[str | None, bool] = {}  # run id -> another pass wanted
         self._retry: asyncio.TimerHandle | None = None
-        self._paused_until = 0.0  # the surface said "not now" (rate limited): nothing goes
+        self._due: list[float] = []  # when rows given back are due again (a heap)
 
     # asking -------------------------------------------------------------------------------
 
@@ -128,9 +130,6 @@ class Deliverer:
         one transaction and what was shown recorded in one; a row whose state changed while it
         was being shown goes round again."""
         now = self.clock.now()
-        if now < self._paused_until:
-            self._remind_at(self._paused_until)
-            return False
         batch = object()
         self._batches[batch] = now
         try:
@@ -151,9 +150,9 @@ class Deliverer:
     async def _show_all(self, rows: list[Delivery], target: str | None) -> list[Delivery]:
         """Show ``rows``; returns those to show again (their state moved on meanwhile)."""
         states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
-        chains: dict[str, list[Delivery]] = {}
-        for row in rows:
-            chains.setdefault(row.execution_id, []).append(row)
+        chains: dict[tuple[str, Any], list[Delivery]] = {}
+        for row in rows:  # each webhook receiver apart: one that is down holds nothing back
+            chains.setdefault((row.execution_id, _receiver(row)), []).append(row)
         shown: list[tuple[Delivery, Any]] = []
         await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
         marks = [(row.id, row.version, where) for row, where in shown]
@@ -184,9 +183,6 @@ class Deliverer:
             thread, ready = chain[0].thread, chain[0].thread_ready
             failed = False
             for row in chain:
-                if self.clock.now() < self._paused_until:
-                    await self._give_back(row, self._paused_until, None, tried=False)
-                    continue  # the surface asked for a pause: everything waits it out
                 if failed and row.location is None and row.kind not in ("run", "direct"):
                     await self._give_back(row, self.clock.now(), None, tried=False)
                     continue  # a new message waits for the ones before it
@@ -230,12 +226,10 @@ class Deliverer:
         )  # fmt: skip
 
     async def _failed(self, row: Delivery, exc: Exception) -> None:
-        """Back the row off; a rate limit (``Unavailable`` with a time) pauses every row."""
+        """Back the row off, as long as the surface asked (``Unavailable.retry_after``)."""
         now = self.clock.now()
         after = exc.retry_after if isinstance(exc, Unavailable) else None
         wait = backoff(row.attempts) if after is None or not math.isfinite(after) else after
-        if after is not None and math.isfinite(after):
-            self._paused_until = max(self._paused_until, now + after)
         log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
                     row.attempts, wait, exc)  # fmt: skip
         await self._give_back(row, now + max(0.0, wait), f"{type(exc).__name__}: {exc}", True)
@@ -247,8 +241,18 @@ class Deliverer:
         self._remind_at(due_at)
 
     def _remind_at(self, due_at: float) -> None:
-        """Drain again once ``due_at`` comes (the sweep would, later)."""
-        delay = max(0.0, due_at - self.clock.now())
+        """Drain again once ``due_at`` comes (the sweep would, later). Every time asked for is
+        kept until it has come, so a row given back for later is not forgotten when an
+        earlier drain finds it not yet due."""
+        heapq.heappush(self._due, due_at)
+        self._arm()
+
+    def _arm(self) -> None:
+        """One timer, for the earliest time wanted; a little after it, as the loop's timer
+        may fire a hair early by the clock."""
+        if not self._due:
+            return
+        delay = max(0.0, self._due[0] - self.clock.now()) + LATE
         loop = asyncio.get_running_loop()
         if self._retry is not None and self._retry.when() <= loop.time() + delay:
             return
@@ -258,4 +262,15 @@ class Deliverer:
 
     def _retry_now(self) -> None:
         self._retry = None
+        now = self.clock.now()
+        while self._due and self._due[0] <= now:
+            heapq.heappop(self._due)
         self.drain()
+        self._arm()
+
+
+def _receiver(row: Delivery) -> Any:
+    """Whom a row is for: a webhook subscription, or (None) the people in Slack."""
+    if row.kind == "webhook" and isinstance(row.payload, dict):
+        return row.payload.get("subscription")
+    return None

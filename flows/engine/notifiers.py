@@ -20,8 +20,9 @@ class RecordingNotifier:
     moments people see them: ``status_changed`` (the run's message; its status),
     ``lock_opened`` (a lock's first showing; the lock), ``lock_resolved`` (a lock shown closed),
     ``voted`` (an open lock showing a quorum's approvers), ``lock_updated`` (an open lock shown
-    again), ``progress``, ``reminder``, ``escalated``, ``snoozed``, ``ended`` (posts) and
-    ``direct``. A message is shown at ``{"recorded": n}``, its place in ``calls``."""
+    again), ``progress``, ``reminder``, ``escalated``, ``snoozed``, ``ended`` (posts), ``direct``
+    and ``webhook`` (its payload). A message is shown at ``{"recorded": n}``, its place in
+    ``calls``."""
 
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     shows: list[Show] = field(default_factory=list)
@@ -38,8 +39,8 @@ class RecordingNotifier:
 def _moment(show: Show) -> str:
     if show.kind == "run":
         return "status_changed"
-    if show.kind == "direct":
-        return "direct"
+    if show.kind in ("direct", "webhook"):
+        return show.kind
     if show.kind == "post":
         kind = show.payload.get("type", "post")
         return "ended" if kind == "ending" else str(kind)

@@ -20,6 +20,7 @@ from flows.engine.records import (
     Execution,
     NewEvent,
     Post,
+    RunQuery,
     Show,
     ShowState,
     Timer,
@@ -42,7 +43,9 @@ class Directory(Protocol):
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         """Is ``user`` in the group ``principal`` names, or (``"channel"``) a member of the
-        run's channel (``context`` is the run's: its surface's ids)? False if unknown."""
+        run's channel (``context`` is the run's: its surface's ids)? False if unknown. When
+        ``principal`` names one person: does ``user`` act for them (an API token answering on
+        their behalf)? Then four-eyes holds ``user`` to be that person."""
 
 
 class Unavailable(LockstepError):
@@ -114,6 +117,10 @@ class Store(Protocol):
         self, *, initiator: str | None = None, status: Sequence[str] = (), limit: int = 20
     ) -> list[Execution]:
         """Newest first."""
+
+    async def search(self, query: RunQuery) -> list[Execution]:
+        """Executions matching ``query``, newest first (``created_at``, then ``id``), those
+        after ``query.before`` only: a page of a listing."""
 
     async def find_executions(self, prefix: str, limit: int = 5) -> list[str]:
         """Ids of executions whose id starts with ``prefix``, whatever the case; at most
@@ -214,8 +221,8 @@ class Store(Protocol):
         """Record a refused answer (``event``); the lock's message shows ``draft`` (errors and
         values) until the lock is decided."""
 
-    async def events(self, execution_id: str) -> list[Event]:
-        """Oldest first."""
+    async def events(self, execution_id: str, after: int = 0) -> list[Event]:
+        """Oldest first; with ``after``, only those with a larger id."""
 
     async def trail(self, execution_id: str) -> Trail | None:
         """A run with its calls and its whole audit trail, read together."""
@@ -302,3 +309,6 @@ class Store(Protocol):
 
     async def open_locks(self) -> dict[str, int]:
         """How many locks are open, by flow."""
+
+    async def where_shown(self, key: str) -> Any:
+        """Where the outbox row ``key`` was last shown (the notifier's answer), or None."""

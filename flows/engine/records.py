@@ -15,6 +15,20 @@ CallKind = Literal["lock", "step", "sleep"]
 CallStatus = Literal["open", "resolved", "rejected", "expired", "cancelled", "done", "failed"]
 
 
+# run: the run's message; lock: a lock's; post: in the run's thread; direct: to one person;
+# webhook: one event for one webhook subscription (``payload``: its ``subscription``, ``type``
+# and ``at``), never shown in Slack.
+OutboxKind = Literal["run", "lock", "post", "direct", "webhook"]
+WEBHOOK_EVENTS: tuple[str, ...] = (
+    "lock.opened",
+    "lock.decided",
+    "lock.expired",
+    "run.finished",
+    "run.failed",
+    "run.cancelled",
+)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -119,7 +133,7 @@ class Delivery(_Frozen):
     key: str
     execution_id: str
     call_id: str | None
-    kind: Literal["run", "lock", "post", "direct"]
+    kind: OutboxKind
     payload: Any
     version: int
     location: Any
@@ -139,7 +153,7 @@ class Show(_Frozen):
     an earlier attempt may have posted it already, so look for ``key`` before posting again."""
 
     key: str
-    kind: Literal["run", "lock", "post", "direct"]
+    kind: OutboxKind
     execution: Execution
     summary: str = ""
     lock: Call | None = None
@@ -198,6 +212,43 @@ class Closing:
     event: NewEvent
     result: Any = None
     comment: str | None = None
+
+
+class RunQuery(_Frozen):
+    """Which runs to list, newest first: each filter narrows (None or empty: any).
+    ``before``: the ``(created_at, id)`` of the last run of the previous page."""
+
+    flow: str | None = None
+    status: tuple[str, ...] = ()
+    initiator: str | None = None
+    channel: str | None = None
+    before: tuple[float, str] | None = None
+    limit: int = 20
+
+
+class ApiToken(_Frozen):
+    """A bearer token of the HTTP API: ``id`` is its public part, ``secret_hash`` the SHA-256 of
+    its secret (the secret itself is never stored). ``scopes``: what it may do (the adapter
+    reads them). Revoked tokens are kept, so the audit trail's names stay explained."""
+
+    id: str
+    name: str
+    secret_hash: str
+    scopes: dict[str, Any]
+    created_at: float
+    revoked_at: float | None = None
+
+
+class Subscription(_Frozen):
+    """A webhook subscription: every event of ``events`` (``WEBHOOK_EVENTS``) is sent to
+    ``url``, signed with ``secret``. Removed ones are kept (``removed_at``) for their rows."""
+
+    id: int
+    url: str
+    secret: str
+    events: list[str]
+    created_at: float
+    removed_at: float | None = None
 
 
 Trail = tuple[Execution, list[Call], list[Event]]

@@ -36,7 +36,17 @@ from flows.engine.outcomes import (
     Snoozed,
 )
 from flows.engine.ports import Clock, Directory, Notifier, Observer, Store
-from flows.engine.records import Call, Execution, Health, NewEvent, Post, Timer, Trail
+from flows.engine.records import (
+    Call,
+    Event,
+    Execution,
+    Health,
+    NewEvent,
+    Post,
+    RunQuery,
+    Timer,
+    Trail,
+)
 from flows.engine.runs import Runs, Setup, ending_post, new_id
 from flows.engine.scope import ids
 from flows.engine.timers import Timers, escalated_to
@@ -100,14 +110,26 @@ class Engine:
             store, notifier or NullNotifier(), self.clock, self.registry, self.owner,
             lease=self.config.takeover * 0.75, observer=self.observer,
         )  # fmt: skip
+        self.on_change: Callable[[str], None] | None = None
         config = self.config
         setup = Setup(
-            store, self.clock, self.registry, self._deliver.soon, self.owner,
+            store, self.clock, self.registry, self._changed, self.owner,
             config.default_timeout, config.heartbeat_interval, config.claim_ttl, files,
             observer=self.observer,
         )  # fmt: skip
         self._runs = Runs(setup)
         self._timers = Timers(self._runs)
+
+    def _changed(self, execution_id: str) -> None:
+        """A run's state changed in this process: show it, and tell ``on_change`` (a feed of
+        run events wakes its readers at once instead of at its next poll)."""
+        self._deliver.soon(execution_id)
+        self._told(execution_id)
+
+    def _told(self, execution_id: str) -> None:
+        """Only the run's audit trail grew (nothing to show): tell ``on_change``."""
+        if self.on_change is not None:
+            self.on_change(execution_id)
 
     @property
     def timer_hook(self) -> Callable[[float], None] | None:
@@ -160,7 +182,7 @@ class Engine:
         if execution:  # created claimed by this process: it runs at once
             log.info("run of %s started", request.flow, extra=ids(eid))
             self.observer.run_started(request.flow)
-            self._deliver.soon(eid)
+            self._changed(eid)
             self._runs.wake(eid, execution)
         return eid
 
@@ -212,7 +234,7 @@ class Engine:
             invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
             draft = {"errors": exc.wire(), "values": shown}
             await self._store.refuse(lock.execution_id, self.clock.now(), invalid, lock.id, draft)
-            self._deliver.soon(lock.execution_id)
+            self._changed(lock.execution_id)
             return Decision(Answer.INVALID, lock, errors=exc.wire(), responses=earlier)
         except Exception:
             error_id = secrets.token_hex(4)
@@ -265,7 +287,7 @@ class Engine:
         snoozed = await self._store.snooze(lock.id, policy.snooze, now, event, [said])
         if snoozed is None:
             return Snoozed(Snooze.DECIDED, await self.lock(lock.id))
-        self._deliver.soon(lock.execution_id)
+        self._changed(lock.execution_id)
         return Snoozed(Snooze.SNOOZED, snoozed)
 
     async def cancel(
@@ -288,7 +310,7 @@ class Engine:
             return Cancelled(Cancel.ENDED, await self._store.execution(execution_id) or execution)
         log.info("run of %s ended: cancelled", execution.flow, extra=ids(execution_id))
         self.observer.run_ended(execution.flow, "cancelled")
-        self._deliver.soon(execution_id)
+        self._changed(execution_id)
         ended = await self._store.execution(execution_id) or execution
         return Cancelled(Cancel.CANCELLED, ended)
 
@@ -307,6 +329,36 @@ class Engine:
     ) -> list[Execution]:
         """Executions, newest first: someone's, or in some statuses."""
         return await self._store.executions(initiator=initiator, status=status, limit=limit)
+
+    async def search(self, query: RunQuery) -> list[Execution]:
+        """A page of runs matching ``query``, newest first (page on from its last run)."""
+        return await self._store.search(query)
+
+    async def waiting_on(self, executions: list[Execution], actor: str) -> list[Execution]:
+        """Those of ``executions`` with an open lock that ``actor`` may decide now."""
+        kept = []
+        for execution in executions:
+            if execution.status != "awaiting":
+                continue
+            for lock in await self._store.calls(execution.id, open_only=True):
+                if lock.kind == "lock" and await self.may_decide(lock, actor):
+                    kept.append(execution)
+                    break
+        return kept
+
+    async def may_decide(self, lock: Call, actor: str) -> bool:
+        """Could ``actor`` decide ``lock`` now (as ``submit`` checks it; nothing recorded)?"""
+        return lock.open and await self._refusal(lock, actor) is None
+
+    async def events(self, execution_id: str, after: int = 0) -> list[Event]:
+        """A run's audit events, oldest first; with ``after``, those with a larger id only
+        (ids grow with time: how a reader that has some picks up the rest)."""
+        return await self._store.events(execution_id, after)
+
+    async def where(self, execution_id: str) -> Any:
+        """Where the run's message is shown (the notifier's answer: Slack's channel and ts),
+        or None while it is not shown yet, or nowhere."""
+        return await self._store.where_shown(f"run:{execution_id}")
 
     async def find_runs(self, prefix: str, limit: int = 5) -> list[str]:
         """Ids of runs that start with ``prefix`` (whatever the case), at most ``limit``: how
@@ -413,13 +465,23 @@ class Engine:
     async def _record(self, lock: Call, event: NewEvent) -> None:
         tied = event.model_copy(update={"call_id": lock.id})
         await self._store.append(lock.execution_id, self.clock.now(), tied)
+        self._told(lock.execution_id)
 
     async def _refused(self, execution_id: str, actor: str | None, action: str) -> None:
         refused = NewEvent(kind="refused", actor=actor, detail={"action": action})
         await self._store.append(execution_id, self.clock.now(), refused)
+        self._told(execution_id)
 
     async def _may_decide(self, lock: Call, actor: str | None, action: str) -> Refusal | None:
         """None if ``actor`` may decide ``lock``; else the refusal, recorded."""
+        refused = await self._refusal(lock, actor)
+        if refused is not None:
+            detail = {"action": action}
+            await self._record(lock, NewEvent(kind="refused", actor=actor, detail=detail))
+        return refused
+
+    async def _refusal(self, lock: Call, actor: str | None) -> Refusal | None:
+        """Why ``actor`` may not decide ``lock``, or None if they may."""
         policy = Policy.from_json(lock.policy)
         if not policy.approvers and not policy.exclude_initiator:
             return None  # anyone in the channel: nothing to look up
@@ -427,11 +489,7 @@ class Engine:
         if execution is None:
             return None
         escalated = await escalated_to(self._store, lock)
-        refused = await access.may_decide(policy, execution, escalated, actor, self._directory)
-        if refused is not None:
-            detail = {"action": action}
-            await self._record(lock, NewEvent(kind="refused", actor=actor, detail=detail))
-        return refused
+        return await access.may_decide(policy, execution, escalated, actor, self._directory)
 
     def _admins(self, execution: Execution) -> tuple[str, ...]:
         spec = self.registry.entries.get(execution.flow)
@@ -466,7 +524,7 @@ class Engine:
         self.observer.lock_decided(execution.flow, status, waited)
         change = {"status": status, "result": result, "actor": actor, "comment": comment}
         decided = lock.model_copy(update=change | {"decided_at": now})
-        self._deliver.soon(lock.execution_id)
+        self._changed(lock.execution_id)
         self._runs.wake(lock.execution_id, execution)
         return Decision(Answer.ACCEPTED if status == "resolved" else Answer.REJECTED, decided)
 
@@ -485,7 +543,7 @@ class Engine:
             return Decision(Answer.REPEAT, lock, responses=so_far)
         people = approvers(so_far)
         if len(people) < policy.quorum:
-            self._deliver.soon(lock.execution_id)
+            self._changed(lock.execution_id)
             return Decision(Answer.COUNTED, lock, responses=so_far)
         decided = await self._decide(
             lock, "resolved", result, actor, None, "quorum", {"approvers": people}
@@ -500,7 +558,7 @@ class Engine:
         if voted is None:
             return Decision(Answer.DECIDED, await self.lock(lock.id))
         so_far = tuple(quorum.response(e) for e in voted[1])
-        self._deliver.soon(lock.execution_id)
+        self._changed(lock.execution_id)
         return Decision(Answer.COUNTED, lock, responses=so_far)
 
 

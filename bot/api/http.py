@@ -1,0 +1,110 @@
+"""The API's HTTP edges (aiohttp): bearer authentication around each handler, bodies read
+into models, answers written from models, refusals as ``Problem``s, page cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from bot.api.auth import Principal, Tokens, authenticate
+from bot.api.models import Invalid, Problem
+
+log = logging.getLogger("lockstep.api")
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+Plain = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Refused(Exception):
+    """A request that changes nothing: answered with ``problem`` (or ``body``) and ``status``."""
+
+    def __init__(self, status: int, problem: BaseModel) -> None:
+        super().__init__(status)
+        self.status = status
+        self.problem = problem
+
+
+def refuse(status: int, error: str, message: str) -> Refused:
+    return Refused(status, Problem(error=error, message=message))
+
+
+def reply(model: BaseModel | list[Any], status: int = 200, **headers: str) -> web.Response:
+    """``model`` as JSON (``None`` fields kept: the document says they may be null)."""
+    if isinstance(model, BaseModel):
+        text = model.model_dump_json()
+    else:
+        text = json.dumps(model)
+    return web.Response(
+        text=text, status=status, content_type="application/json", headers=headers or None
+    )
+
+
+async def read(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body as ``model``: 400 if it is not JSON or not that shape."""
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise refuse(400, "bad_request", f"{where}: {first['msg']}") from None
+
+
+def invalid(errors: dict[str, list[str]]) -> Refused:
+    fields = [k for k in errors if k != "_global_" and errors[k]]
+    message = (
+        f"fix the fields: {', '.join(fields)}" if fields else "; ".join(errors.get("_global_", []))
+    )
+    return Refused(422, Invalid(message=message or "the inputs were refused", errors=errors))
+
+
+def guarded(tokens: Tokens, handler: Handler) -> Plain:
+    """Authenticate, then run ``handler`` with the caller. No token at all configured: the API
+    is not served (404). A missing, malformed, unknown or revoked token: 401. The token itself
+    is never logged."""
+
+    async def guard(request: web.Request) -> web.StreamResponse:
+        who = await authenticate(tokens, request.headers.get("Authorization"))
+        if who is None:
+            if not await tokens.any_token():
+                raise web.HTTPNotFound()
+            problem = Problem(error="unauthorized", message="send a valid API token: Bearer lst_…")
+            answer = reply(problem, 401)
+            answer.headers["WWW-Authenticate"] = 'Bearer realm="lockstep"'
+            return answer
+        try:
+            return await handler(request, who)
+        except Refused as exc:
+            return reply(exc.problem, exc.status)
+
+    return guard
+
+
+def served(tokens: Tokens, handler: Plain) -> Plain:
+    """A route without authentication (the OpenAPI document), still only while tokens exist."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        if not await tokens.any_token():
+            raise web.HTTPNotFound()
+        return await handler(request)
+
+    return serve
+
+
+def cursor(at: float, run_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([at, run_id]).encode()).decode().rstrip("=")
+
+
+def uncursor(text: str) -> tuple[float, str]:
+    try:
+        at, run_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return float(at), str(run_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise refuse(400, "bad_request", "after: not a cursor this API gave") from None

@@ -1,0 +1,130 @@
+"""kodosumi's routes, in kodosumi's shapes, for its clients: ``GET /lock/{fid}/{lid}`` (the
+lock's form as an element list), ``POST /lock/{fid}/{lid}`` (the field values: ``{"result":
+…, "elements": […]}`` or ``{"errors": {…}, "elements": […]}`` with status 200, the lock staying
+open) and ``GET /outputs/status/{fid}`` (its 16 keys). A missing run or lock is kodosumi's 404
+``{"status_code": 404, "detail": …}``. Unlike kodosumi's, they need a bearer token, check who
+answers (the token, as in ``bot.api.service``) and record it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.api.auth import Principal
+from bot.api.http import Refused, refuse, reply
+from bot.api.models import KodosumiLockAnswer, KodosumiNotFound, KodosumiStatus
+from bot.api.views import plain
+from flows.codec import decode
+from flows.engine import Answer, Call, Engine, Execution
+
+
+class Kodosumi:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def _lock(self, request: web.Request, who: Principal) -> tuple[Execution, Call]:
+        fid, lid = request.match_info["fid"], request.match_info["lid"]
+        execution = await self.engine.execution(fid)
+        if execution is None:
+            raise _missing(f"Execution {fid} not found.")
+        if not who.scopes.reads(execution.flow):
+            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        lock = await self.engine.lock(lid)
+        if lock is None or lock.execution_id != fid:
+            raise _missing(f"Lock {lid} for {fid} not found.")
+        if not lock.open:
+            raise _missing(f"Lock {lid} for {fid} released.")
+        return execution, lock
+
+    async def form(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        _, lock = await self._lock(request, who)
+        return reply(list(lock.form or []))
+
+    async def answer(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        _, lock = await self._lock(request, who)
+        if not who.scopes.answers:
+            raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
+        try:
+            values = json.loads(await request.read() or b"{}")
+        except ValueError:
+            values = {}  # as kodosumi: a body that is not JSON is no values
+        if not isinstance(values, dict):
+            values = {}
+        decision = await self.engine.submit(lock.id, values, who.actor)
+        elements = list(lock.form or [])
+        match decision.outcome:
+            case Answer.ACCEPTED | Answer.COUNTED:
+                decided = decision.lock or lock
+                result = plain(decided.result) if decided.status == "resolved" else None
+                return reply(KodosumiLockAnswer(result=result, elements=elements))
+            case Answer.INVALID:
+                return reply(KodosumiLockAnswer(errors=decision.errors, elements=elements))
+            case Answer.FORBIDDEN:
+                raise refuse(403, "forbidden", "this token may not decide this lock")
+            case Answer.FAILED:
+                raise refuse(500, "failed", f"the lease failed (error id {decision.error_id})")
+            case Answer.DECIDED | Answer.REPEAT | Answer.REJECTED | Answer.GONE:
+                raise _missing(f"Lock {lock.id} for {lock.execution_id} released.")
+
+    async def status(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        fid = request.match_info["fid"]
+        trail = await self.engine.trail(fid)
+        if trail is None:
+            raise _missing(f"Execution {fid} not found.")
+        execution, calls, _ = trail
+        if not who.scopes.reads(execution.flow):
+            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        spec = self.engine.registry.entries.get(execution.flow)
+        return reply(
+            KodosumiStatus(
+                status=_status(execution),
+                timestamp=execution.updated_at,
+                final=_final(execution),
+                fid=execution.id,
+                summary=spec.summary if spec else None,
+                description=spec.description if spec else None,
+                tags=[],
+                deprecated=None,
+                author=None,
+                organization=None,
+                version=None,
+                kodosumi_version=None,
+                app_url=None,
+                entry_point=execution.runner,
+                username=execution.initiator,
+                locks=[c.id for c in calls if c.kind == "lock" and c.open],
+            )
+        )
+
+
+def _missing(detail: str) -> Refused:
+    return Refused(404, KodosumiNotFound(status_code=404, detail=detail))
+
+
+def _status(execution: Execution) -> Any:
+    """kodosumi has no ``cancelled``: a cancelled run is an ``error`` there, so its clients,
+    which wait for ``finished`` or ``error``, stop waiting."""
+    return "error" if execution.status == "cancelled" else execution.status
+
+
+def _final(execution: Execution) -> str | None:
+    """kodosumi's ``final``: the result wrapped under its type's name, as a JSON string; a
+    failed run's error as a ``Text``."""
+    if execution.status == "finished":
+        return json.dumps(serialize(decode(execution.result)), default=str)
+    if execution.error:
+        return json.dumps({"Text": {"body": execution.error}})
+    return None
+
+
+def serialize(value: Any) -> Any:
+    """kodosumi's ``serialize``: ``{"dict": …}``, ``{"str": …}``, ``{"__list__": […]}``…"""
+    if isinstance(value, list | tuple):
+        return {"__list__": [serialize(v) for v in value]}
+    if isinstance(value, bool | int | float | str | dict):
+        return {type(value).__name__: plain(value) if isinstance(value, dict) else value}
+    if value is None:
+        return {"TypeError": "None"}
+    return {type(value).__name__: str(value)}

@@ -1,0 +1,199 @@
+"""The API's route table, read top to bottom: every route with what it takes and answers. The
+same table mounts the handlers and makes the OpenAPI document (``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.api.auth import Principal, Tokens
+from bot.api.http import guarded, served
+from bot.api.kodosumi import Kodosumi
+from bot.api.models import (
+    Answered,
+    AnswerRequest,
+    Audit,
+    CancelRequest,
+    FlowList,
+    Invalid,
+    KodosumiLockAnswer,
+    KodosumiNotFound,
+    KodosumiStatus,
+    Lock,
+    Problem,
+    Run,
+    RunPage,
+    StartRequest,
+    WebhookEvent,
+)
+from bot.api.openapi import SSE, Operation, Param, document
+from bot.api.service import MAX_PAGE, Api
+from bot.api.stream import Feed, Stream
+from flows.engine import Engine
+
+V1 = "/api/v1"
+OPENAPI = f"{V1}/openapi.json"
+INFO = {
+    "title": "Lockstep",
+    "version": "1",
+    "description": "Start Lockstep flows, read their runs, and answer their locks over HTTP; "
+    "the people answer in Slack. Every action is recorded with the token's name.",
+}
+DENIED = {401: Problem, 403: Problem}
+_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[Operation]:
+    run_filters = (
+        Param("flow", "query", "Only runs of this flow"),
+        Param("status", "query", "Only runs in these statuses (comma-separated)"),
+        Param("initiator", "query", "Only runs started by this Slack user id, or api:<name>"),
+        Param("channel", "query", "Only runs in this Slack channel"),
+        Param("waiting_on", "query", "Only runs with an open lock this user may decide"),
+        Param("limit", "query", f"Runs per page, 1 to {MAX_PAGE} (20)", {"type": "integer"}),
+        Param("after", "query", "The `next` cursor of the previous page"),
+    )
+    return [
+        Operation("GET", OPENAPI, spec, "This document", "meta", {200: _OBJECT}),
+        Operation(
+            "GET",
+            f"{V1}/flows",
+            api.flows,
+            "Flows this token may start or read, with their entry forms",
+            "flows",
+            {200: FlowList, 401: Problem},
+        ),
+        Operation(
+            "POST",
+            f"{V1}/runs",
+            api.start,
+            "Start a run (inputs checked as the entry form checks them)",
+            "runs",
+            {200: Run, 201: Run, 400: Problem, **DENIED, 404: Problem, 409: Problem, 422: Invalid},
+            body=StartRequest,
+            params=(Param("Idempotency-Key", "header", "The same key again: the same run"),),
+        ),
+        Operation(
+            "GET",
+            f"{V1}/runs",
+            api.runs,
+            "List runs, newest first",
+            "runs",
+            {200: RunPage, 400: Problem, **DENIED},
+            params=run_filters,
+        ),
+        Operation(
+            "GET",
+            f"{V1}/runs/{{run_id}}",
+            api.run,
+            "A run: status, open locks, result or error, Slack link",
+            "runs",
+            {200: Run, **DENIED, 404: Problem},
+        ),
+        Operation(
+            "POST",
+            f"{V1}/runs/{{run_id}}/cancel",
+            api.cancel,
+            "Cancel a run",
+            "runs",
+            {200: Run, 400: Problem, **DENIED, 404: Problem, 409: Problem},
+            body=CancelRequest,
+        ),
+        Operation(
+            "GET",
+            f"{V1}/runs/{{run_id}}/audit",
+            api.audit,
+            "A run's audit trail",
+            "runs",
+            {200: Audit, **DENIED, 404: Problem},
+        ),
+        Operation(
+            "GET",
+            f"{V1}/runs/{{run_id}}/events",
+            stream.events,
+            "A run's events as server-sent events (data: RunEvent; last: `end` with the Run)",
+            "runs",
+            {200: {"type": "string"}, 400: Problem, **DENIED, 404: Problem},
+            params=(
+                Param("Last-Event-ID", "header", "Resume after this event"),
+                Param("after", "query", "Resume after this event id", {"type": "integer"}),
+            ),
+            media=SSE,
+        ),
+        Operation(
+            "GET",
+            f"{V1}/locks/{{lock_id}}",
+            api.lock,
+            "A lock: its form and data",
+            "locks",
+            {200: Lock, **DENIED, 404: Problem},
+        ),
+        Operation(
+            "POST",
+            f"{V1}/locks/{{lock_id}}/answer",
+            api.answer,
+            "Answer a lock (Submit with inputs, or reject); its lease checks the inputs",
+            "locks",
+            {
+                200: Answered,
+                400: Problem,
+                **DENIED,
+                404: Problem,
+                409: Problem,
+                422: Invalid,
+                500: Problem,
+            },
+            body=AnswerRequest,
+        ),
+        Operation(
+            "GET",
+            "/lock/{fid}/{lid}",
+            kodosumi.form,
+            "kodosumi: a lock's form",
+            "kodosumi",
+            {200: {"type": "array", "items": _OBJECT}, **DENIED, 404: KodosumiNotFound},
+        ),
+        Operation(
+            "POST",
+            "/lock/{fid}/{lid}",
+            kodosumi.answer,
+            "kodosumi: answer a lock",
+            "kodosumi",
+            {200: KodosumiLockAnswer, **DENIED, 404: KodosumiNotFound, 500: Problem},
+            body=_OBJECT,
+        ),
+        Operation(
+            "GET",
+            "/outputs/status/{fid}",
+            kodosumi.status,
+            "kodosumi: a run's status",
+            "kodosumi",
+            {200: KodosumiStatus, **DENIED, 404: KodosumiNotFound},
+        ),
+    ]
+
+
+def mount(
+    app: web.Application,
+    engine: Engine,
+    tokens: Tokens,
+    link: Callable[[str], Awaitable[str | None]],
+    feed: Feed,
+) -> list[Operation]:
+    """Serve the API on ``app``. While no token exists, every route answers 404."""
+    api = Api(engine, link)
+    stream = Stream(engine, feed, api.readable, api.view)
+    kodosumi = Kodosumi(engine)
+    made: dict[str, Any] = {}
+
+    async def spec(request: web.Request, who: Principal | None = None) -> web.StreamResponse:
+        return web.json_response(made["doc"])
+
+    table = operations(api, stream, kodosumi, spec)
+    made["doc"] = document(table, WebhookEvent, INFO)
+    for op in table:
+        handler = served(tokens, spec) if op.path == OPENAPI else guarded(tokens, op.handler)
+        app.router.add_route(op.method, op.path, handler)
+    return table

@@ -1,0 +1,259 @@
+"""The API's handlers for flows, runs and locks. Each reads its request, checks the token's
+scopes, calls the engine's front door with the token as the actor (``api:<name>``: the engine
+applies approvers, four-eyes and quorum to it and records it in the audit trail), and answers
+from ``bot.api.models``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, assert_never
+
+from aiohttp import web
+
+from bot.api import views
+from bot.api.auth import Principal
+from bot.api.http import cursor, invalid, read, refuse, reply, uncursor
+from bot.api.models import (
+    Answered,
+    AnswerRequest,
+    Audit,
+    CancelRequest,
+    Flow,
+    FlowList,
+    LockSummary,
+    Run,
+    RunPage,
+    StartRequest,
+)
+from flows import InputsError, Request
+from flows.codec import encode
+from flows.engine import (
+    Answer,
+    Call,
+    Cancel,
+    Engine,
+    Execution,
+    RunQuery,
+    UnknownFlow,
+    audit_document,
+)
+from flows.errors import FlowConfigError, NotStorable
+
+START_WAIT = 3.0  # seconds a start waits for the run to park, to answer with its locks and link
+MAX_PAGE = 100
+STATUSES = ("starting", "running", "awaiting", "finished", "error", "cancelled")
+
+
+def run_id(token: str, key: str) -> str:
+    """A run's id from the token and its ``Idempotency-Key``: the same start twice is one run."""
+    return hashlib.sha256(f"api:{token}:{key}".encode()).hexdigest()[:32]
+
+
+class Api:
+    def __init__(self, engine: Engine, link: Callable[[str], Awaitable[str | None]]) -> None:
+        """``link``: the Slack link to a run's message, or None while it is not posted."""
+        self.engine = engine
+        self.link = link
+
+    # reading --------------------------------------------------------------------------------
+
+    async def flows(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        listed = [
+            Flow(
+                name=spec.name,
+                summary=spec.summary,
+                description=spec.description,
+                elements=spec.model.to_json() if spec.model else [],
+            )
+            for spec in self.engine.registry.entries.values()
+            if who.scopes.reads(spec.name)
+        ]
+        return reply(FlowList(flows=listed))
+
+    async def run(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        return reply(await self.view(await self.readable(request.match_info["run_id"], who)))
+
+    async def view(self, execution: Execution) -> Run:
+        trail = await self.engine.trail(execution.id)
+        _, calls, events = trail or (execution, [], [])
+        link = await self.link(execution.id)
+        return views.run_view(execution, calls, events, link)
+
+    async def readable(self, execution_id: str, who: Principal) -> Execution:
+        execution = await self.engine.execution(execution_id)
+        if execution is None:
+            raise refuse(404, "not_found", f"there is no run {execution_id}")
+        if not who.scopes.reads(execution.flow):
+            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        return execution
+
+    async def runs(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        q = request.query
+        flow = q.get("flow") or None
+        if flow is not None and not who.scopes.reads(flow):
+            raise refuse(403, "forbidden", f"this token may not read runs of {flow}")
+        status = tuple(s for part in q.getall("status", []) for s in part.split(",") if s)
+        if unknown := [s for s in status if s not in STATUSES]:
+            raise refuse(400, "bad_request", f"status: no status {unknown[0]!r}")
+        try:
+            limit = int(q.get("limit", "20"))
+        except ValueError:
+            raise refuse(400, "bad_request", "limit: not a whole number") from None
+        if not 1 <= limit <= MAX_PAGE:
+            raise refuse(400, "bad_request", f"limit: from 1 to {MAX_PAGE}")
+        after = q.get("after")
+        query = RunQuery(
+            flow=flow,
+            status=status,
+            initiator=q.get("initiator") or None,
+            channel=q.get("channel") or None,
+            before=uncursor(after) if after else None,
+            limit=limit,
+        )
+        found = await self.engine.search(query)
+        page = found
+        if waiting_on := q.get("waiting_on"):
+            page = await self.engine.waiting_on(found, waiting_on)
+        shown = [await self.view(e) for e in page if who.scopes.reads(e.flow)]
+        last = found[-1] if len(found) == limit else None
+        following = cursor(last.created_at, last.id) if last else None
+        return reply(RunPage(runs=shown, next=following))
+
+    async def audit(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        execution = await self.readable(request.match_info["run_id"], who)
+        trail = await self.engine.trail(execution.id)
+        assert trail is not None
+        return reply(Audit.model_validate(audit_document(*trail)))
+
+    # changing -------------------------------------------------------------------------------
+
+    async def start(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        asked = await read(request, StartRequest)
+        if not who.scopes.starts(asked.flow):
+            raise refuse(403, "forbidden", f"this token may not start {asked.flow}")
+        context = {"channel": asked.channel} if asked.channel else {}
+        try:
+            launch = await self.engine.prepare(
+                asked.flow, asked.inputs, Request(asked.flow, who.actor, context)
+            )
+        except UnknownFlow:
+            raise refuse(404, "not_found", f"there is no flow {asked.flow}") from None
+        except InputsError as exc:
+            raise invalid(exc.wire()) from None
+        key = request.headers.get("Idempotency-Key")
+        eid = run_id(who.name, key) if key else None
+        if eid is not None and (earlier := await self.engine.execution(eid)) is not None:
+            self._same(earlier, launch.request.flow, launch.inputs, context)
+            return reply(await self.view(earlier), 200, Location=f"/api/v1/runs/{eid}")
+        try:
+            eid = await self.engine.launch(launch, execution_id=eid)
+        except FlowConfigError as exc:  # the enter handler made inputs that cannot be kept
+            raise invalid({"_global_": [str(exc)]}) from None
+        started = await self.engine.execution(eid)
+        assert started is not None
+        self._same(started, launch.request.flow, launch.inputs, context)  # a racing twin
+        try:  # answer with its first locks and its link (at once, but for a slow flow or Slack)
+            await asyncio.wait_for(asyncio.shield(self.engine.settled(eid)), START_WAIT)
+        except TimeoutError:
+            pass
+        now = await self.engine.execution(eid) or started
+        return reply(await self.view(now), 201, Location=f"/api/v1/runs/{eid}")
+
+    @staticmethod
+    def _same(
+        earlier: Execution, flow: str, inputs: Mapping[str, Any] | None, context: dict[str, str]
+    ) -> None:
+        """An ``Idempotency-Key`` used again must come with the same request."""
+        try:
+            same_inputs = earlier.inputs == encode(dict(inputs or {}))
+        except NotStorable:
+            same_inputs = False
+        if earlier.flow != flow or not same_inputs or earlier.context != context:
+            raise refuse(409, "conflict", "this Idempotency-Key was used for a different start")
+
+    async def answer(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        lock, _ = await self.lock_of(request.match_info["lock_id"], who)
+        asked = await read(request, AnswerRequest)
+        if not who.scopes.answers:
+            raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
+        if asked.decision == "reject":
+            decision = await self.engine.reject(lock.id, who.actor, asked.comment)
+        else:
+            decision = await self.engine.submit(lock.id, asked.inputs, who.actor)
+        decided = decision.lock or lock
+        summary = views.lock_summary(decided)
+        match decision.outcome:
+            case Answer.ACCEPTED | Answer.REJECTED | Answer.COUNTED:
+                outcome = decision.outcome.value
+                return reply(
+                    Answered(outcome=outcome, lock=summary, approved_by=decision.approvers)
+                )
+            case Answer.INVALID:
+                raise invalid(decision.errors)
+            case Answer.DECIDED:
+                raise refuse(409, "conflict", _decided(summary))
+            case Answer.REPEAT:
+                raise refuse(409, "conflict", "this token has already approved this lock")
+            case Answer.FORBIDDEN:
+                raise refuse(403, "forbidden", _refusal(decision.allowed))
+            case Answer.FAILED:
+                raise refuse(
+                    500, "failed", f"the lease failed (error id {decision.error_id}); still open"
+                )
+            case Answer.GONE:
+                raise refuse(404, "not_found", f"there is no lock {lock.id}")
+            case _:
+                assert_never(decision.outcome)
+
+    async def lock_of(self, lock_id: str, who: Principal) -> tuple[Call, Execution]:
+        lock = await self.engine.lock(lock_id)
+        if lock is None:
+            raise refuse(404, "not_found", f"there is no lock {lock_id}")
+        return lock, await self.readable(lock.execution_id, who)
+
+    async def lock(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        lock, execution = await self.lock_of(request.match_info["lock_id"], who)
+        events = await self.engine.events(execution.id)
+        approved = [e.actor for e in events if e.call_id == lock.id and e.kind == "approved"]
+        people = list(dict.fromkeys(a for a in approved if a))
+        return reply(views.lock_view(lock, execution, people))
+
+    async def cancel(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        execution = await self.readable(request.match_info["run_id"], who)
+        asked = await read(request, CancelRequest)
+        reason = asked.reason or f"cancelled by {who.name} (API)"
+        cancelled = await self.engine.cancel(execution.id, who.actor, reason)
+        match cancelled.outcome:
+            case Cancel.CANCELLED:
+                assert cancelled.execution is not None
+                return reply(await self.view(cancelled.execution))
+            case Cancel.ENDED:
+                raise refuse(409, "conflict", f"the run has already ended ({execution.status})")
+            case Cancel.FORBIDDEN:
+                admins = ", ".join(cancelled.admins)
+                raise refuse(
+                    403,
+                    "forbidden",
+                    "only whoever started the run"
+                    + (f" or {admins}" if admins else "")
+                    + " may cancel it",
+                )
+            case Cancel.GONE:
+                raise refuse(404, "not_found", f"there is no run {execution.id}")
+            case _:
+                assert_never(cancelled.outcome)
+
+
+def _refusal(allowed: tuple[str, ...]) -> str:
+    if allowed:
+        return f"only {', '.join(allowed)} (or a token answering for them) may decide this"
+    return "four eyes: this token started the run, or answers for whoever did"
+
+
+def _decided(lock: LockSummary) -> str:
+    by = f" by {lock.decided_by}" if lock.decided_by else ""
+    return (
+        f"the lock is no longer open: {lock.status}{by} at {lock.decided_at or 'an unknown time'}"
+    )

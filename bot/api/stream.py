@@ -1,0 +1,136 @@
+"""A run's events as server-sent events, so a client waits without polling.
+
+Each event of the run's audit trail is sent once, with its id as the SSE ``id`` (ids grow with
+time), its kind as the SSE ``event`` and ``RunEvent`` JSON as ``data``; a client that comes back
+with ``Last-Event-ID`` (or ``?after=``) gets only what followed. Once the run has ended and its
+last event is sent, an ``end`` event carries the run (``Run``, with how it ended) and the
+stream closes. The stream re-reads the run when this process changes it (``Feed.changed``, told
+by the engine), and every ``poll`` seconds for changes made by other processes; a comment line
+every ``keepalive`` seconds keeps proxies from closing an idle stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+
+from aiohttp import web
+
+from bot.api import views
+from bot.api.auth import Principal
+from bot.api.http import refuse
+from bot.api.models import Run
+from flows.engine import Engine, Execution
+
+POLL = 1.0
+KEEPALIVE = 15.0
+
+
+class Feed:
+    """Who is reading which run's events in this process, to wake them when it changes."""
+
+    def __init__(self) -> None:
+        self._readers: dict[str, set[asyncio.Event]] = {}
+
+    def changed(self, execution_id: str) -> None:
+        for woken in self._readers.get(execution_id, ()):
+            woken.set()
+
+    @contextlib.contextmanager
+    def watch(self, execution_id: str) -> Iterator[asyncio.Event]:
+        woken = asyncio.Event()
+        self._readers.setdefault(execution_id, set()).add(woken)
+        try:
+            yield woken
+        finally:
+            readers = self._readers[execution_id]
+            readers.discard(woken)
+            if not readers:
+                del self._readers[execution_id]
+
+    @property
+    def readers(self) -> int:
+        return sum(len(r) for r in self._readers.values())
+
+
+class Stream:
+    def __init__(
+        self,
+        engine: Engine,
+        feed: Feed,
+        readable: Callable[[str, Principal], Awaitable[Execution]],
+        view: Callable[[Execution], Awaitable[Run]],
+        poll: float = POLL,
+        keepalive: float = KEEPALIVE,
+    ) -> None:
+        self.engine = engine
+        self.feed = feed
+        self.readable = readable
+        self.view = view
+        self.poll = poll
+        self.keepalive = keepalive
+
+    async def events(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        execution = await self.readable(request.match_info["run_id"], who)
+        after = _after(request)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        sent: set[int] = set()
+        quiet = 0.0
+        with (
+            self.feed.watch(execution.id) as woken,
+            contextlib.suppress(ConnectionResetError),
+        ):
+            while True:
+                woken.clear()
+                trail = await self.engine.trail(execution.id)
+                if trail is None:
+                    break
+                execution, calls, events = trail
+                names = {c.id: c.name for c in calls}
+                fresh = [e for e in events if e.id > after and e.id not in sent]
+                for event in fresh:
+                    data = views.event_view(event, names, execution.status).model_dump_json()
+                    await response.write(
+                        f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
+                    )
+                    sent.add(event.id)
+                if execution.done:
+                    run = (await self.view(execution)).model_dump_json()
+                    await response.write(f"event: end\ndata: {run}\n\n".encode())
+                    break
+                while not await self._changed(woken, execution.id, after, sent):
+                    quiet += self.poll
+                    if quiet >= self.keepalive:
+                        await response.write(b": keepalive\n\n")
+                        quiet = 0.0
+                quiet = 0.0
+        return response
+
+    async def _changed(
+        self, woken: asyncio.Event, execution_id: str, after: int, sent: set[int]
+    ) -> bool:
+        """Wait for this process to change the run, or ``poll`` seconds; then, True if there
+        is anything to send (a poll reads only the run's events, not the whole trail)."""
+        try:
+            await asyncio.wait_for(woken.wait(), self.poll)
+        except TimeoutError:
+            events = await self.engine.events(execution_id, after)
+            return any(e.id not in sent for e in events)
+        return True
+
+
+def _after(request: web.Request) -> int:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
+    try:
+        after = int(raw)
+    except ValueError:
+        raise refuse(400, "bad_request", "Last-Event-ID: not an event id") from None
+    return max(after, 0)

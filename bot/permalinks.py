@@ -1,0 +1,42 @@
+"""Links to messages in Slack (``chat.getPermalink``), remembered: a message's link never
+changes, so each is asked for once per process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger("lockstep.slack")
+KEEP = 10_000  # links remembered before the oldest are forgotten
+
+
+class Permalinks:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._known: dict[tuple[str, str], str] = {}
+
+    async def of(self, where: Any) -> str | None:
+        """The link to the message at ``where`` (``{"channel", "ts"}``, as the notifier
+        records it); None when it is nowhere yet or Slack will not say."""
+        if not isinstance(where, dict):
+            return None
+        channel, ts = where.get("channel"), where.get("ts")
+        if not isinstance(channel, str) or not isinstance(ts, str):
+            return None
+        if (found := self._known.get((channel, ts))) is not None:
+            return found
+        try:
+            answer = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except SlackApiError as exc:
+            log.warning("no link to a message in %s: %s", channel, exc.response.get("error"))
+            return None
+        link = answer.get("permalink")
+        if not isinstance(link, str):
+            return None
+        if len(self._known) >= KEEP:
+            self._known.pop(next(iter(self._known)))
+        self._known[(channel, ts)] = link
+        return link

@@ -1,0 +1,344 @@
+"""The HTTP API through real HTTP against the running bot (its Web API on the fake Slack):
+every route, each refusal, tokens and their scopes, idempotent starts, answers that Slack
+shows as decided by the token. Every answer is checked against the OpenAPI document
+(``tests.apiclient``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from flows import Request
+from store import SQLStore
+from tests.apiclient import Api, base_of
+from tests.slackbot import CHANNEL, assert_valid_surfaces, running_bot
+
+DEPLOY = {"flow": "deploy", "inputs": {"service": "api", "version": "1.4"}, "channel": CHANNEL}
+
+
+@pytest.fixture
+async def api(db_url: str, store: SQLStore) -> AsyncIterator[Api]:
+    async with running_bot(db_url, more_flows="tests.api_flows") as bot:
+        yield Api(bot, base_of(bot))
+
+
+async def started(api: Api, token: str, body: dict[str, Any] = DEPLOY) -> dict[str, Any]:
+    answer = await api.call("POST", "/api/v1/runs", token, body)
+    assert answer.status == 201, answer.body
+    return dict(answer.body)
+
+
+async def test_without_any_token_no_api_route_is_served(api: Api) -> None:
+    for path in ("/api/v1/openapi.json", "/api/v1/flows", "/api/v1/runs", "/api/v1/runs/x",
+                 "/lock/a/b", "/outputs/status/a"):  # fmt: skip
+        async with api.bot.http.get(api.base + path) as response:
+            assert response.status == 404, path
+    async with api.bot.http.get(api.base + "/healthz") as response:
+        assert response.status == 200
+
+
+async def test_tokens_missing_wrong_or_revoked_get_401(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = await api.token("ci", read=("*",))
+    assert (await api.call("GET", "/api/v1/flows", token)).status == 200
+    missing = await api.call("GET", "/api/v1/flows")
+    assert missing.status == 401 and missing.body["error"] == "unauthorized"
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+    assert (await api.call("GET", "/api/v1/flows", wrong)).status == 401
+    assert (await api.call("GET", "/api/v1/flows", "not-a-token")).status == 401
+    await api.token("other", read=("*",))
+    assert await api.store.revoke_token("ci", 2.0)
+    assert (await api.call("GET", "/api/v1/flows", token)).status == 401
+    assert await api.store.revoke_token("other", 2.0)  # no token left: no API at all
+    assert (await api.call("GET", "/api/v1/flows", token, check=False)).status == 404
+    secret = token.rsplit("_", 1)[1]
+    assert caplog.records and secret not in caplog.text  # never logged
+
+
+async def test_flows_come_with_their_entry_forms_as_kodosumi_elements(api: Api) -> None:
+    token = await api.token("ci", start=("deploy",))
+    listed = (await api.call("GET", "/api/v1/flows", token)).body["flows"]
+    assert [f["name"] for f in listed] == ["deploy"]
+    [flow] = listed
+    assert flow["summary"] == "Deploy approval"
+    service = flow["elements"][0]
+    assert service == {"type": "text", "name": "service", "label": "Service", "value": None,
+                       "required": True, "placeholder": None, "size": None,
+                       "pattern": "[a-z0-9][a-z0-9-]*"}  # fmt: skip
+    everything = await api.token("reader", read=("*",))
+    names = {f["name"] for f in (await api.call("GET", "/api/v1/flows", everything)).body["flows"]}
+    assert {"deploy", "review", "gate", "release"} <= names
+
+
+async def test_a_start_is_validated_as_the_entry_modal_validates_it(api: Api) -> None:
+    token = await api.token("ci", start=("deploy",))
+    body = {"flow": "deploy", "inputs": {"service": "Bad Name!"}, "channel": CHANNEL}
+    refused = await api.call("POST", "/api/v1/runs", token, body)
+    assert refused.status == 422
+    errors = refused.body["errors"]
+    assert set(errors) >= {"service", "version"} and errors["service"] and errors["version"]
+    assert await api.store.executions() == []  # nothing started, nothing posted
+    assert api.bot.slack.calls_to("chat.postMessage") == []
+    malformed = await api.call("POST", "/api/v1/runs", token, raw=b"{not json")
+    assert malformed.status == 400 and malformed.body["error"] == "bad_request"
+    wrong_shape = await api.call("POST", "/api/v1/runs", token, {"inputs": {}})
+    assert wrong_shape.status == 400 and "flow" in wrong_shape.body["message"]
+
+
+async def test_a_run_starts_in_its_channel_with_a_link_to_it(api: Api) -> None:
+    token = await api.token("ci", start=("deploy",))
+    run = await started(api, token)
+    assert run["status"] == "awaiting" and run["initiator"] == "api:ci"
+    assert run["slack_url"] and run["slack_url"].startswith("https://")
+    [lock] = run["locks"]
+    assert lock["name"] == "deploy_approval" and lock["exclude_initiator"] is True
+    parent = api.bot.slack.messages(CHANNEL)[0]
+    assert parent["text"].startswith("*Deploy approval* · started by ci · ")
+    again = await api.call("GET", f"/api/v1/runs/{run['id']}", token)
+    assert again.status == 200 and again.body["slack_url"] == run["slack_url"]
+    assert (await api.call("GET", "/api/v1/runs/nope", token)).status == 404
+
+
+async def test_a_token_for_one_flow_cannot_start_another(api: Api) -> None:
+    token = await api.token("ci", start=("deploy",))
+    body = {"flow": "review", "inputs": {"document": "x"}, "channel": CHANNEL}
+    refused = await api.call("POST", "/api/v1/runs", token, body)
+    assert refused.status == 403 and refused.body["error"] == "forbidden"
+    anything = await api.token("admin", start=("*",))
+    unknown = await api.call("POST", "/api/v1/runs", anything, {"flow": "nope", "inputs": {}})
+    assert unknown.status == 404
+    run = await started(api, anything)
+    reader = await api.token("other", read=("review",))
+    assert (await api.call("GET", f"/api/v1/runs/{run['id']}", reader)).status == 403
+
+
+async def test_starts_are_idempotent_with_an_idempotency_key(api: Api) -> None:
+    token = await api.token("ci", start=("deploy",))
+    key = {"Idempotency-Key": "build-1234"}
+    first = await api.call("POST", "/api/v1/runs", token, DEPLOY, key)
+    second = await api.call("POST", "/api/v1/runs", token, DEPLOY, key)
+    assert (first.status, second.status) == (201, 200)
+    assert first.body["id"] == second.body["id"]
+    assert len(await api.store.executions()) == 1
+    parents = [c for c in api.bot.slack.calls_to("chat.postMessage") if "thread_ts" not in c.args
+               or not c.args["thread_ts"]]  # fmt: skip
+    assert len(parents) == 1
+    changed = {**DEPLOY, "inputs": {"service": "api", "version": "2.0"}}
+    conflict = await api.call("POST", "/api/v1/runs", token, changed, key)
+    assert conflict.status == 409 and conflict.body["error"] == "conflict"
+    other = await api.call("POST", "/api/v1/runs", token, DEPLOY, {"Idempotency-Key": "build-2"})
+    assert other.status == 201 and other.body["id"] != first.body["id"]
+
+
+async def test_an_answer_by_api_shows_in_slack_as_decided_by_the_token(api: Api) -> None:
+    starter = await api.token("ci", start=("deploy",))
+    approver = await api.token("release-bot", read=("deploy",), answer=("UBOB",))
+    run = await started(api, starter)
+    lock = run["locks"][0]["id"]
+    form = await api.call("GET", f"/api/v1/locks/{lock}", approver)
+    assert form.status == 200 and form.body["data"] == {"service": "api", "version": "1.4",
+                                                         "environment": None}  # fmt: skip
+    assert [e["type"] for e in form.body["elements"]] == ["markdown", "text", "submit", "cancel"]
+    answered = await api.call(
+        "POST", f"/api/v1/locks/{lock}/answer", approver, {"inputs": {"comment": "ship it"}}
+    )
+    assert answered.status == 200, answered.body
+    assert answered.body["outcome"] == "accepted"
+    assert answered.body["lock"]["decided_by"] == "api:release-bot"
+    await api.bot.lockstep.engine.idle()
+    thread = api.bot.slack.thread(CHANNEL, api.bot.slack.messages(CHANNEL)[0]["ts"])
+    decided = next(m for m in thread if m["text"].startswith("Deploy approval: "))
+    assert decided["text"].startswith("Deploy approval: ✅ Approved by release-bot · ")
+    assert "<@" not in decided["text"]
+    ended = (await api.call("GET", f"/api/v1/runs/{run['id']}", starter)).body
+    assert (ended["status"], ended["outcome"], ended["result"]) == (
+        "finished", "approved", {"deployed": True},
+    )  # fmt: skip
+    assert api.bot.slack.messages(CHANNEL)[0]["text"].endswith("✅ approved by release-bot")
+    audit = (await api.call("GET", f"/api/v1/runs/{run['id']}/audit", starter)).body
+    actors = {(e["kind"], e["actor"]) for e in audit["events"]}
+    assert ("started", "api:ci") in actors and ("lease", "api:release-bot") in actors
+    again = await api.call("POST", f"/api/v1/locks/{lock}/answer", approver, {"inputs": {}})
+    assert again.status == 409 and "api:release-bot" in again.body["message"]
+    assert assert_valid_surfaces(api.bot.slack) > 2
+
+
+async def test_a_read_only_token_cannot_answer(api: Api) -> None:
+    starter = await api.token("ci", start=("deploy",))
+    reader = await api.token("dashboard", read=("*",))
+    run = await started(api, starter)
+    lock = run["locks"][0]["id"]
+    assert (await api.call("GET", f"/api/v1/locks/{lock}", reader)).status == 200
+    refused = await api.call("POST", f"/api/v1/locks/{lock}/answer", reader, {"inputs": {}})
+    assert refused.status == 403
+    kodosumi = await api.call("POST", f"/lock/{run['id']}/{lock}", reader, {})
+    assert kodosumi.status == 403
+    assert (await api.bot.lockstep.engine.lock(lock)).open
+
+
+async def test_four_eyes_and_approvers_apply_to_the_token(api: Api) -> None:
+    starter = await api.token("ci", start=("deploy", "vetted"), answer=("UBOB",))
+    run = await started(api, starter)
+    lock = run["locks"][0]["id"]
+    own = await api.call("POST", f"/api/v1/locks/{lock}/answer", starter, {"inputs": {}})
+    assert own.status == 403 and "four eyes" in own.body["message"]
+    events = await api.bot.lockstep.engine.events(run["id"])
+    assert ("refused", "api:ci") in [(e.kind, e.actor) for e in events]
+    # a token answering for the person who started a run is held to four-eyes too
+    engine = api.bot.lockstep.engine
+    alices = await engine.start(
+        "deploy", DEPLOY["inputs"], Request("deploy", "UALICE", {"channel": CHANNEL})
+    )
+    await engine.settled(alices)
+    [alice_lock] = [c for c in await api.store.calls(alices, open_only=True)]
+    for_alice = await api.token("alices-bot", read=("deploy",), answer=("UALICE",))
+    path = f"/api/v1/locks/{alice_lock.id}/answer"
+    assert (await api.call("POST", path, for_alice, {"inputs": {}})).status == 403
+    assert (await api.call("POST", path, starter, {"inputs": {}})).status == 200
+    # approvers: UAPPROVER or the group SREVIEW (UGROUPIE)
+    vetted = await started(api, starter, {"flow": "vetted", "inputs": {}, "channel": CHANNEL})
+    vetted_lock = vetted["locks"][0]["id"]
+    path = f"/api/v1/locks/{vetted_lock}/answer"
+    refused = await api.call("POST", path, starter, {"inputs": {"x": "1"}})
+    assert refused.status == 403 and "UAPPROVER" in refused.body["message"]
+    groupie = await api.token("groupie-bot", read=("vetted",), answer=("UGROUPIE",))
+    rejected = await api.call(
+        "POST", path, groupie, {"decision": "reject", "comment": "not <!channel> now"}
+    )
+    assert rejected.status == 200 and rejected.body["outcome"] == "rejected"
+    await engine.idle()
+    ended = (await api.call("GET", f"/api/v1/runs/{vetted['id']}", starter)).body
+    assert ended["outcome"] == "rejected" and ended["status"] == "cancelled"
+
+
+async def test_a_quorum_counts_each_token_once(api: Api) -> None:
+    starter = await api.token("ci", start=("release",))
+    run = await started(api, starter, {"flow": "release", "inputs": {}, "channel": CHANNEL})
+    path = f"/api/v1/locks/{run['locks'][0]['id']}/answer"
+    one = await api.token("one", read=("release",), answer=("UBOB",))
+    two = await api.token("two", read=("release",), answer=("UCAROL",))
+    first = await api.call("POST", path, one, {"inputs": {}})
+    assert first.body["outcome"] == "counted" and first.body["approved_by"] == ["api:one"]
+    repeat = await api.call("POST", path, one, {"inputs": {}})
+    assert repeat.status == 409
+    last = await api.call("POST", path, two, {"inputs": {}})
+    assert last.body["outcome"] == "accepted"
+    assert last.body["approved_by"] == ["api:one", "api:two"]
+
+
+async def test_refused_inputs_come_back_under_their_fields(api: Api) -> None:
+    token = await api.token("ci", start=("gate", "fragile"), answer=("*",))
+    run = await started(api, token, {"flow": "gate", "inputs": {"service": "web"}})
+    assert run["channel"] is None and run["slack_url"] is None
+    path = f"/api/v1/locks/{run['locks'][0]['id']}/answer"
+    bad = await api.call("POST", path, token, {"inputs": {"replicas": "99"}})
+    assert bad.status == 422 and list(bad.body["errors"]["replicas"])
+    lease = await api.call("POST", path, token, {"inputs": {"replicas": "7"}})
+    assert lease.status == 422 and lease.body["errors"]["why"] == ["Say why more than 5"]
+    good = await api.call("POST", path, token, {"inputs": {"replicas": "7", "why": "load",
+                                                            "pin": "1234"}})  # fmt: skip
+    assert good.status == 200
+    lock = (await api.call("GET", f"/api/v1/locks/{run['locks'][0]['id']}", token)).body
+    assert lock["result"] == {"replicas": 7, "pin": "***"}  # passwords never come out
+    fragile = await started(api, token, {"flow": "fragile", "inputs": {}})
+    path = f"/api/v1/locks/{fragile['locks'][0]['id']}/answer"
+    crashed = await api.call("POST", path, token, {"inputs": {"x": "boom"}})
+    assert crashed.status == 500 and "hunter2" not in crashed.body["message"]
+    assert (await api.call("POST", "/api/v1/locks/nope/answer", token, {})).status == 404
+    bad_body = await api.call("POST", path, token, {"decision": "maybe"})
+    assert bad_body.status == 400
+
+
+async def test_runs_are_cancelled_by_who_may(api: Api) -> None:
+    starter = await api.token("ci", start=("deploy",))
+    other = await api.token("other", read=("deploy",), answer=("UBOB",))
+    run = await started(api, starter)
+    path = f"/api/v1/runs/{run['id']}/cancel"
+    refused = await api.call("POST", path, other, {})
+    assert refused.status == 403
+    cancelled = await api.call("POST", path, starter, {"reason": "superseded"})
+    assert cancelled.status == 200 and cancelled.body["status"] == "cancelled"
+    assert cancelled.body["outcome"] == "cancelled"
+    assert (await api.call("POST", path, starter, {})).status == 409
+    assert (await api.call("POST", "/api/v1/runs/nope/cancel", starter, {})).status == 404
+    events = await api.bot.lockstep.engine.events(run["id"])
+    assert ("cancelled", "api:ci") in [(e.kind, e.actor) for e in events]
+
+
+async def test_runs_are_listed_by_filters_a_page_at_a_time(api: Api) -> None:
+    token = await api.token("ci", start=("deploy", "vetted", "gate"), read=("*",))
+    ids = [(await started(api, token))["id"] for _ in range(3)]
+    vetted = await started(api, token, {"flow": "vetted", "inputs": {}, "channel": "C0OTHER"})
+    gate = await started(api, token, {"flow": "gate", "inputs": {"service": "web"}})
+    await api.bot.lockstep.engine.cancel(ids[0], None)
+
+    async def listed(query: str) -> list[str]:
+        found, after = [], ""
+        while True:
+            page = await api.call("GET", f"/api/v1/runs?{query}{after}", token)
+            assert page.status == 200, page.body
+            found += [r["id"] for r in page.body["runs"]]
+            if not page.body["next"]:
+                return found
+            after = f"&after={page.body['next']}"
+
+    assert await listed("limit=2") == [gate["id"], vetted["id"], *reversed(ids)]
+    assert await listed("flow=deploy&limit=1") == list(reversed(ids))
+    assert await listed("status=cancelled") == [ids[0]]
+    assert await listed("status=awaiting,cancelled&flow=deploy") == list(reversed(ids))
+    assert await listed("channel=C0OTHER") == [vetted["id"]]
+    assert await listed("initiator=api:ci&flow=gate") == [gate["id"]]
+    assert await listed("waiting_on=UGROUPIE&flow=vetted") == [vetted["id"]]
+    assert await listed("waiting_on=UBOB&flow=vetted") == []
+    assert (await api.call("GET", "/api/v1/runs?limit=0", token)).status == 400
+    assert (await api.call("GET", "/api/v1/runs?status=asleep", token)).status == 400
+    assert (await api.call("GET", "/api/v1/runs?after=%%%", token)).status == 400
+    narrow = await api.token("narrow", read=("gate",))
+    assert (await api.call("GET", "/api/v1/runs?flow=deploy", narrow)).status == 403
+    only = (await api.call("GET", "/api/v1/runs", narrow)).body["runs"]
+    assert [r["id"] for r in only] == [gate["id"]]
+
+
+async def test_kodosumi_routes_answer_in_kodosumi_shapes(api: Api) -> None:
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await started(api, token, {"flow": "gate", "inputs": {"service": "web"}})
+    fid, lid = run["id"], run["locks"][0]["id"]
+    status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+    assert list(status) == [
+        "status", "timestamp", "final", "fid", "summary", "description", "tags",
+        "deprecated", "author", "organization", "version", "kodosumi_version", "app_url",
+        "entry_point", "username", "locks",
+    ]  # fmt: skip
+    assert (status["status"], status["locks"], status["final"]) == ("awaiting", [lid], None)
+    form = await api.call("GET", f"/lock/{fid}/{lid}", token)
+    assert form.status == 200 and [e["type"] for e in form.body] == [
+        "number", "text", "password", "submit", "cancel",
+    ]  # fmt: skip
+    errors = await api.call("POST", f"/lock/{fid}/{lid}", token, {"replicas": "0"})
+    assert errors.status == 200 and errors.body["errors"]["replicas"]
+    assert errors.body["elements"] == form.body
+    done = await api.call("POST", f"/lock/{fid}/{lid}", token, {"replicas": "2"})
+    assert done.status == 200 and done.body["result"] == {"replicas": 2, "pin": None}
+    released = await api.call("GET", f"/lock/{fid}/{lid}", token)
+    assert released.status == 404
+    assert released.body == {"status_code": 404, "detail": f"Lock {lid} for {fid} released."}
+    await api.bot.lockstep.engine.idle()
+    final = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+    assert final["status"] == "finished" and final["locks"] == []
+    assert final["final"] == '{"dict": {"service": "web", "replicas": 2}}'
+    other = await started(api, token, {"flow": "gate", "inputs": {"service": "db"}})
+    cancelled = await api.call("POST", f"/api/v1/runs/{other['id']}/cancel", token, {})
+    assert cancelled.status == 200
+    status = (await api.call("GET", f"/outputs/status/{other['id']}", token)).body
+    assert status["status"] == "error"  # kodosumi has no "cancelled": its clients stop waiting
+    missing = await api.call("GET", "/outputs/status/nope", token)
+    assert missing.body == {"status_code": 404, "detail": "Execution nope not found."}
+    assert (await api.call("GET", f"/lock/{fid}/nope", token)).body["detail"] == (
+        f"Lock nope for {fid} not found."
+    )

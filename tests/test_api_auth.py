@@ -1,0 +1,89 @@
+"""Tokens and scopes without a server: what a token may do, who it answers for in the engine's
+access checks, how Slack names it, and a token's secret never stored."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bot.api.auth import Scopes, TokenDirectory, authenticate, hash_secret, new_token
+from bot.render import messages
+from flows.engine import ApiToken
+
+
+class People:
+    """SREVIEW holds UGROUPIE; the run's channel holds UBOB."""
+
+    async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
+        return (principal, user) in {("SREVIEW", "UGROUPIE"), ("channel", "UBOB")}
+
+
+class Tokens:
+    def __init__(self, *tokens: ApiToken) -> None:
+        self.by_id = {t.id: t for t in tokens}
+
+    async def token(self, token_id: str) -> ApiToken | None:
+        return self.by_id.get(token_id)
+
+    async def token_named(self, name: str) -> ApiToken | None:
+        return next((t for t in self.by_id.values() if t.name == name), None)
+
+    async def any_token(self) -> bool:
+        return bool(self.by_id)
+
+
+def made(name: str, **scopes: tuple[str, ...]) -> tuple[str, ApiToken]:
+    secret, row = new_token(name, Scopes(**scopes), 1.0)
+    return secret, ApiToken.model_validate(row)
+
+
+def test_scopes_say_what_a_token_may_do() -> None:
+    scopes = Scopes(start=("deploy",), read=("review",))
+    assert scopes.starts("deploy") and not scopes.starts("review")
+    assert scopes.reads("deploy") and scopes.reads("review") and not scopes.reads("expense")
+    assert not scopes.answers
+    everything = Scopes(start=("*",), answer=("*",))
+    assert everything.starts("anything") and everything.reads("anything") and everything.answers
+    with pytest.raises(ValidationError):
+        Scopes(answer=("bob",))
+
+
+async def test_a_token_is_found_by_its_secret_only() -> None:
+    secret, token = made("ci", read=("*",))
+    assert secret.split("_")[-1] not in token.model_dump_json()
+    assert token.secret_hash == hash_secret(secret.split("_", 2)[2])
+    tokens = Tokens(token)
+    found = await authenticate(tokens, f"Bearer {secret}")
+    assert found is not None and found.actor == "api:ci"
+    flipped = secret[:-1] + ("B" if secret.endswith("A") else "A")
+    for header in (None, secret, f"Bearer {secret}x", f"Bearer {flipped}", "Bearer lst_"):
+        assert await authenticate(tokens, header) is None, header
+    with pytest.raises(ValueError):
+        new_token("no spaces", Scopes(), 1.0)
+
+
+async def test_a_token_stands_for_the_people_it_answers_for() -> None:
+    _, bob = made("bobs", answer=("UBOB",))
+    _, groupie = made("groupies", answer=("UGROUPIE",))
+    _, anyone = made("all", answer=("*",))
+    directory = TokenDirectory(People(), Tokens(bob, groupie, anyone).token_named)
+    context = {"channel": "C1"}
+    assert await directory.includes("UBOB", "api:bobs", context)  # four-eyes holds it to UBOB
+    assert await directory.includes("channel", "api:bobs", context)  # UBOB is in the channel
+    assert not await directory.includes("SREVIEW", "api:bobs", context)
+    assert await directory.includes("SREVIEW", "api:groupies", context)
+    assert await directory.includes("SREVIEW", "api:all", context)
+    assert not await directory.includes("api:ci", "api:all", context)  # nor another token
+    assert not await directory.includes("UBOB", "api:gone", context)  # revoked or unknown
+    assert await directory.includes("SREVIEW", "UGROUPIE", context)  # people: as before
+    assert not await directory.includes("UALICE", "UBOB", context)
+
+
+def test_slack_names_a_token_by_its_name_literally() -> None:
+    assert messages.who("api:release-bot") == "release-bot"
+    assert messages.who("UBOB") == "<@UBOB>"
+    assert messages.mention(["UBOB", "api:ci", "SREVIEW"]) == "<@UBOB>, ci, <!subteam^SREVIEW>"
+    assert messages.who("api:<!channel>") == "&lt;!channel&gt;"

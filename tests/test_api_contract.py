@@ -1,0 +1,110 @@
+"""Every route of the API, with every status its document names, through real HTTP: one walk
+that makes each answer happen, each checked against its schema by ``tests.apiclient``, and
+then the walk is held to the document: nothing documented was left out, nothing answered was
+undocumented."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from store import SQLStore
+from tests.apiclient import Api, base_of
+from tests.slackbot import CHANNEL, running_bot
+
+GATE = {"flow": "gate", "inputs": {"service": "web"}, "channel": CHANNEL}
+
+
+@pytest.fixture
+async def api(db_url: str, store: SQLStore) -> AsyncIterator[Api]:
+    async with running_bot(db_url, more_flows="tests.api_flows") as bot:
+        yield Api(bot, base_of(bot))
+
+
+async def test_every_route_gives_every_answer_its_document_names(api: Api) -> None:
+    ci = await api.token("ci", start=("gate", "fragile"), answer=("*",))
+    reader = await api.token("reader", read=("gate", "fragile"))
+    stranger = await api.token("stranger", read=("deploy",))
+    call = api.call
+
+    async def start(body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        answer = await call("POST", "/api/v1/runs", ci, body, {"Idempotency-Key": key} if key
+                            else None)  # fmt: skip
+        assert answer.status in (200, 201), answer.body
+        return dict(answer.body)
+
+    await call("GET", "/api/v1/openapi.json")
+    await call("GET", "/api/v1/flows", ci)
+    await call("GET", "/api/v1/flows")  # 401
+    # starting
+    run = await start(GATE, "k1")
+    await start(GATE, "k1")  # 200: the same run
+    assert (await call("POST", "/api/v1/runs", ci, {**GATE, "inputs": {"service": "db"}},
+                       {"Idempotency-Key": "k1"})).status == 409  # fmt: skip
+    assert (await call("POST", "/api/v1/runs", ci, raw=b"[")).status == 400
+    assert (await call("POST", "/api/v1/runs", ci, {"flow": "nope"})).status == 403
+    assert (await call("POST", "/api/v1/runs", reader, GATE)).status == 403
+    everything = await api.token("everything", start=("*",))
+    assert (await call("POST", "/api/v1/runs", everything, {"flow": "nope"})).status == 404
+    assert (await call("POST", "/api/v1/runs", ci, {"flow": "gate", "inputs": {}})).status == 422
+    assert (await call("POST", "/api/v1/runs", None, GATE)).status == 401
+    # reading
+    rid, lid = run["id"], run["locks"][0]["id"]
+    for path in (f"/api/v1/runs/{rid}", f"/api/v1/runs/{rid}/audit", f"/api/v1/locks/{lid}",
+                 f"/outputs/status/{rid}", f"/lock/{rid}/{lid}"):  # fmt: skip
+        assert (await call("GET", path, reader)).status == 200
+        assert (await call("GET", path, stranger)).status == 403
+        assert (await call("GET", path)).status == 401
+    for path in ("/api/v1/runs/nope", "/api/v1/runs/nope/audit", "/api/v1/locks/nope",
+                 "/outputs/status/nope", f"/lock/{rid}/nope"):  # fmt: skip
+        assert (await call("GET", path, reader)).status == 404
+    assert (await call("GET", "/api/v1/runs", reader)).status == 200
+    assert (await call("GET", "/api/v1/runs?limit=x", reader)).status == 400
+    assert (await call("GET", "/api/v1/runs?flow=deploy", reader)).status == 403
+    assert (await call("GET", "/api/v1/runs")).status == 401
+    # the event stream
+    events = f"/api/v1/runs/{rid}/events"
+    assert (await call("GET", events, reader, headers={"Last-Event-ID": "x"})).status == 400
+    assert (await call("GET", events, stranger)).status == 403
+    assert (await call("GET", events)).status == 401
+    assert (await call("GET", "/api/v1/runs/nope/events", reader)).status == 404
+    # answering
+    answer = f"/api/v1/locks/{lid}/answer"
+    assert (await call("POST", answer, ci, {"decision": "later"})).status == 400
+    assert (await call("POST", answer, reader, {"inputs": {}})).status == 403
+    assert (await call("POST", answer, None, {"inputs": {}})).status == 401
+    assert (await call("POST", "/api/v1/locks/nope/answer", ci, {})).status == 404
+    assert (await call("POST", answer, ci, {"inputs": {"replicas": "0"}})).status == 422
+    kodosumi = f"/lock/{rid}/{lid}"
+    assert (await call("POST", kodosumi, reader, {})).status == 403
+    assert (await call("POST", kodosumi, None, {})).status == 401
+    assert (await call("POST", f"/lock/{rid}/nope", ci, {})).status == 404
+    assert (await call("POST", kodosumi, ci, {"replicas": "0"})).status == 200  # its errors
+    assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 200
+    assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 409
+    fragile = await start({"flow": "fragile", "inputs": {}})
+    crash = f"/api/v1/locks/{fragile['locks'][0]['id']}/answer"
+    assert (await call("POST", crash, ci, {"inputs": {"x": "boom"}})).status == 500
+    crash = f"/lock/{fragile['id']}/{fragile['locks'][0]['id']}"
+    assert (await call("POST", crash, ci, {"x": "boom"})).status == 500
+    assert (await call("GET", events, reader)).status == 200  # ended: the whole stream
+    # cancelling
+    other = await start(GATE)
+    cancel = f"/api/v1/runs/{other['id']}/cancel"
+    assert (await call("POST", cancel, ci, raw=b"{")).status == 400
+    assert (await call("POST", cancel, reader, {})).status == 403
+    assert (await call("POST", cancel, None, {})).status == 401
+    assert (await call("POST", "/api/v1/runs/nope/cancel", ci, {})).status == 404
+    assert (await call("POST", cancel, ci, {})).status == 200
+    assert (await call("POST", cancel, ci, {})).status == 409
+
+    doc = await api.doc()
+    documented = {
+        (method.upper(), path, int(status))
+        for path, operations in doc["paths"].items()
+        for method, operation in operations.items()
+        for status in operation["responses"]
+    }
+    assert set(api.checked) == documented

@@ -1,0 +1,177 @@
+"""The event stream of a run (server-sent events) through real HTTP: each event once, in
+order, ending with the run; resumed with ``Last-Event-ID`` without a gap or a repeat. And the
+OpenAPI document: valid, made from the models, and naming every route the bot serves, each
+of which answers as it says (``tests.apiclient`` checks every answer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from bot.api.models import Run
+from flows.engine import Engine
+from store import SQLStore
+from tests.apiclient import Api, base_of
+from tests.slackbot import CHANNEL, running_bot
+
+GATE = {"flow": "gate", "inputs": {"service": "web"}}
+
+
+@pytest.fixture
+async def api(db_url: str, store: SQLStore) -> AsyncIterator[Api]:
+    async with running_bot(db_url, more_flows="tests.api_flows") as bot:
+        yield Api(bot, base_of(bot))
+
+
+async def _start(api: Api, token: str, body: dict[str, Any] = GATE) -> dict[str, Any]:
+    answer = await api.call("POST", "/api/v1/runs", token, body)
+    assert answer.status == 201, answer.body
+    return dict(answer.body)
+
+
+async def _answer(api: Api, token: str, lock: str, replicas: str = "2") -> None:
+    body = {"inputs": {"replicas": replicas}}
+    answered = await api.call("POST", f"/api/v1/locks/{lock}/answer", token, body)
+    assert answered.status == 200, answered.body
+
+
+async def test_the_stream_sends_each_event_once_then_the_run(api: Api) -> None:
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await _start(api, token)
+    got: list[tuple[str | None, str, str]] = []
+    opened = asyncio.Event()
+
+    async def read() -> None:
+        async for event in api.stream(f"/api/v1/runs/{run['id']}/events", token):
+            got.append(event)
+            if event[1] == "status":
+                opened.set()
+
+    reader = asyncio.create_task(read())
+    await asyncio.wait_for(opened.wait(), 5)
+    await _answer(api, token, run["locks"][0]["id"])
+    await asyncio.wait_for(reader, 5)
+    *events, (end_id, end, data) = got
+    ids = [int(i) for i, _, _ in events if i is not None]
+    assert ids == sorted(set(ids)) and len(ids) == len(events)
+    trail = await api.bot.lockstep.engine.events(run["id"])
+    assert ids == [e.id for e in trail]  # every event of the trail, each once
+    kinds = [kind for _, kind, _ in events]
+    assert kinds[:2] == ["started", "lock_opened"] and kinds[-2:] == ["lease", "finished"]
+    lease = json.loads(events[-2][2])
+    assert (lease["actor"], lease["lock"]) == ("api:ci", "gate_check")
+    assert (end_id, end) == (None, "end")
+    ended = Run.model_validate_json(data)
+    assert (ended.status, ended.result) == ("finished", {"service": "web", "replicas": 2})
+
+
+async def test_a_stream_resumes_after_the_last_event_it_saw(api: Api) -> None:
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await _start(api, token)
+    path = f"/api/v1/runs/{run['id']}/events"
+    first: list[tuple[str | None, str, str]] = []
+    async for event in api.stream(path, token):
+        first.append(event)
+        if event[1] == "lock_opened":
+            break  # the client goes away
+    refused = await api.call(
+        "POST", f"/api/v1/locks/{run['locks'][0]['id']}/answer", token, {"inputs": {}}
+    )
+    assert refused.status == 422  # an ``invalid`` event
+    await _answer(api, token, run["locks"][0]["id"])
+    last = first[-1][0]
+    assert last is not None
+    rest = [event async for event in api.stream(path, token, last_event_id=last)]
+    seen = [int(i) for i, _, _ in first + rest if i is not None]
+    trail = await api.bot.lockstep.engine.events(run["id"])
+    assert seen == [e.id for e in trail]  # nothing missed, nothing twice
+    assert [kind for _, kind, _ in rest][:2] == ["status", "invalid"]
+    assert rest[-1][1] == "end"
+    after = [event async for event in api.stream(f"{path}?after={trail[-1].id}", token)]
+    assert [kind for _, kind, _ in after] == ["end"]  # an ended run: only how it ended
+
+
+async def test_a_stream_is_refused_as_the_run_would_be(api: Api) -> None:
+    token = await api.token("ci", start=("gate",))
+    run = await _start(api, token)
+    path = f"/api/v1/runs/{run['id']}/events"
+    bad = await api.call("GET", path, token, headers={"Last-Event-ID": "soon"})
+    assert bad.status == 400
+    other = await api.token("other", read=("deploy",))
+    assert (await api.call("GET", path, other)).status == 403
+    assert (await api.call("GET", "/api/v1/runs/nope/events", token)).status == 404
+    assert (await api.call("GET", path)).status == 401
+
+
+async def test_the_openapi_document_is_valid_and_names_every_route(api: Api) -> None:
+    await api.token("ci", read=("*",))
+    doc = await api.doc()
+    validate(doc)  # OpenAPI 3.1, by openapi-spec-validator
+    assert doc["openapi"] == "3.1.0"
+    assert api.bot.lockstep is not None
+    app = api.bot.lockstep.web_app()  # the same routes the running bot serves
+    served = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    operations = ("/slack/events", "/healthz", "/readyz", "/metrics")  # not the API's
+    assert documented == {r for r in served if r[1] not in operations}
+    schemas = doc["components"]["schemas"]
+    run = Run.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    assert schemas["Run"]["properties"] == run["properties"]
+    assert set(doc["webhooks"]) == {
+        "lock.opened", "lock.decided", "lock.expired", "run.finished", "run.failed",
+        "run.cancelled",
+    }  # fmt: skip
+
+
+async def test_every_route_answers_as_the_document_says(api: Api) -> None:
+    """One walk through every route; each answer (and those of every other test) is checked
+    against its schema in the document by ``Api.call``."""
+    token = await api.token("ci", start=("gate", "deploy"), read=("*",), answer=("*",))
+    run = await _start(api, token, {**GATE, "channel": CHANNEL})
+    lock = run["locks"][0]["id"]
+    await api.call("GET", "/api/v1/flows", token)
+    await api.call("GET", "/api/v1/runs?limit=5", token)
+    await api.call("GET", f"/api/v1/runs/{run['id']}", token)
+    await api.call("GET", f"/api/v1/locks/{lock}", token)
+    await api.call("GET", f"/outputs/status/{run['id']}", token)
+    await api.call("GET", f"/lock/{run['id']}/{lock}", token)
+    await api.call("POST", f"/lock/{run['id']}/{lock}", token, {"replicas": "0"})
+    await api.call("POST", f"/api/v1/locks/{lock}/answer", token, {"inputs": {"replicas": "3"}})
+    await api.call("GET", f"/api/v1/runs/{run['id']}/audit", token)
+    await api.call("GET", f"/api/v1/runs/{run['id']}/events", token)
+    other = await _start(api, token, {**GATE, "channel": CHANNEL})
+    await api.call("POST", f"/api/v1/runs/{other['id']}/cancel", token, {})
+    await api.call("GET", "/api/v1/openapi.json")
+    doc = await api.doc()
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    assert {(m, p) for m, p, _ in api.checked} == documented
+
+
+async def test_a_stream_sees_what_another_process_did(api: Api, db_url: str) -> None:
+    """Another bot process on the same database answers the lock: the stream, not told by its
+    own engine, finds it at its next poll."""
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await _start(api, token)
+    elsewhere = await SQLStore.open(db_url)
+    assert api.bot.lockstep is not None
+    other = Engine(elsewhere, api.bot.lockstep.engine.registry)
+    kinds: list[str] = []
+    try:
+        async for _, kind, _ in api.stream(f"/api/v1/runs/{run['id']}/events", token):
+            kinds.append(kind)
+            if kind == "status":
+                decided = await other.submit(run["locks"][0]["id"], {"replicas": "2"}, "api:ci")
+                assert decided.outcome.value == "accepted"
+    finally:
+        await other.close()
+        await elsewhere.close()
+    assert kinds[-3:] == ["lease", "finished", "end"]
