@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import messages, outcome, surfaces
+from bot.render.mrkdwn import cut
 from flows.app import Registry
 from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable
 from flows.policy import humanize
@@ -29,6 +30,7 @@ Where = dict[str, str]
 Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
 LOOKUP_PAGES = 5  # pages of 200 messages searched for a post whose outcome was lost
 LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be dated
+TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
 
 class SlackNotifier:
@@ -90,6 +92,7 @@ class SlackNotifier:
     ) -> Where:
         """Post the message, or update it where it is; a retried post looks for itself first."""
         text, blocks = content
+        text = cut(text, TEXT_MAX)
         where = show.location if isinstance(show.location, dict) else None
         if where is None and show.retry:
             where = await self._find(show, channel, thread_ts)

@@ -275,3 +275,6 @@ class SQLStore:
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
         return await self.run(ob.backlog, now)
+
+    async def shown_at(self, call_id: str) -> Any:
+        return await self.run(ob.location, ob.lock_key(call_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.render.mrkdwn import literal
 from flows.when import clock
 
 HELP = (
@@ -43,6 +44,13 @@ LEASE_FAILED = (
     "The form is still open: try again, or tell your admin the error id."
 )
 LOCK_GONE = "This form no longer exists."
+NOT_THIS_MESSAGE = "That button does not belong to the form it was on, so nothing changed."
+NOT_SHOWN_YET = "This form is still being posted: try again in a moment."
+FORM_UNKNOWN = "This form cannot be submitted: it was not one Lockstep opened. Nothing changed."
+FORM_UNREADABLE = "The form's values could not be read, so nothing changed. Try again."
+TOO_LONG_COMMAND = (
+    "That is too long for a command ({used} characters; at most {limit}). Nothing was started."
+)
 FOLLOW_UP_FAILED = (
     "Something went wrong while handling that (error id `{error_id}`). If the form is still "
     "open, try again; if it keeps failing, tell your admin the error id."
@@ -179,8 +187,8 @@ def when(at: float | None) -> str:
 
 def short(run_id: str) -> str:
     """The first 8 characters of a run's id: what people see and type (any unique prefix
-    names a run)."""
-    return run_id[:SHORT_ID]
+    names a run). Escaped: a run's id may have been chosen by whoever started it."""
+    return literal(run_id[:SHORT_ID])
 
 
 def who(user: str | None) -> str:

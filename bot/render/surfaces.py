@@ -40,7 +40,7 @@ def parent(
     if conclusion is not None:
         status = ending_words(conclusion)
     text = messages.PARENT.format(
-        summary=summary, who=messages.who(execution.initiator), status=status
+        summary=literal(summary), who=messages.who(execution.initiator), status=status
     )
     run_id = messages.RUN_ID.format(id=messages.short(execution.id))
     return text, [_section(text), _context(run_id)]
@@ -71,11 +71,13 @@ def ending(conclusion: outcome.Conclusion, result: Any, forms: list[Any]) -> Sur
 
 
 def progress(kind: str, text: str) -> str:
-    """What a flow said (``tracer.markdown``, ``debug``, ``warning``...) as a thread message:
-    Markdown made mrkdwn, with everything else escaped, so a value the flow quotes cannot
-    ping anyone."""
+    """What a flow said as a thread message: ``tracer.markdown`` as Markdown made mrkdwn (the
+    mentions the author asked for with ``flows.mention`` live, every other Slack sequence
+    escaped); ``debug``, ``warning`` and ``result`` as the plain text they are, so a value the
+    flow quotes cannot ping anyone or link anywhere."""
     prefix = messages.WARNING_PREFIX if kind == "warning" else ""
-    return prefix + cut(markdown_to_mrkdwn(text), _PROGRESS)
+    shown = markdown_to_mrkdwn(text) if kind == "markdown" else literal(text)
+    return prefix + cut(shown, _PROGRESS)
 
 
 def quorum_line(needed: int, approvers: list[str]) -> str:

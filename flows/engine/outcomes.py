@@ -82,3 +82,12 @@ class Reading:
 
     outcome: Access
     trail: Trail | None = None
+
+
+class Place(StrEnum):
+    """Whether a lock is shown where a surface says a person acted on it."""
+
+    HERE = "here"  # this is the lock's own message
+    ELSEWHERE = "elsewhere"  # its message is somewhere else: the action named another lock
+    UNSHOWN = "unshown"  # its message is not recorded yet (being posted): try again shortly
+    GONE = "gone"  # there is no such lock

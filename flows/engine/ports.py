@@ -38,6 +38,11 @@ class Directory(Protocol):
         """Is ``user`` in the group ``principal`` names, or (``"channel"``) a member of the
         run's channel (``context`` is the run's: its surface's ids)? False if unknown."""
 
+    async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
+        """Is ``user`` among the people who see the run where it is shown (Slack: a member of
+        its channel)? A lock that names no ``approvers`` is theirs to answer. True when the
+        run is shown nowhere that has members (started without a channel)."""
+
 
 class Unavailable(LockstepError):
     """Raised by a notifier whose surface refuses for now (rate limited, down): nothing was
@@ -257,3 +262,7 @@ class Store(Protocol):
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
         """How many rows wait to be shown, and how long the oldest has waited."""
+
+    async def shown_at(self, call_id: str) -> Any:
+        """Where the lock's message is (the notifier's answer, recorded when it was shown);
+        None while it is not shown yet, or for no such lock."""

@@ -30,6 +30,7 @@ from flows.engine.outcomes import (
     Cancel,
     Cancelled,
     Decision,
+    Place,
     Reading,
     Snooze,
     Snoozed,
@@ -40,8 +41,9 @@ from flows.engine.runs import Runs, Setup, ending_post, new_id
 from flows.engine.timers import Timers, escalated_to
 from flows.errors import FlowConfigError, InputsError, LockstepError, NotStorable
 from flows.forms import Model, redacted
-from flows.parse import parse
+from flows.parse import MAX_TEXT, TOO_LONG, parse
 from flows.policy import DEFAULT_TIMEOUT, Policy
+from flows.text import clean, cleaned
 
 log = logging.getLogger("lockstep.engine")
 BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
@@ -105,7 +107,8 @@ class Engine:
         if spec is None:
             raise UnknownFlow(f"no flow named {flow!r}")
         request = request or Request(flow=flow)
-        values = parse(spec.model, inputs or {}) if spec.model else dict(inputs or {})
+        inputs = cleaned(dict(inputs or {}))
+        values = parse(spec.model, inputs) if spec.model else inputs
         launch = await call(spec.handler, inputs=values, request=request)
         if not isinstance(launch, Launch):
             raise FlowConfigError(f"enter handler of {flow!r} must return Launch(...)")
@@ -152,7 +155,9 @@ class Engine:
     # answers --------------------------------------------------------------------------------
 
     async def submit(self, lock_id: str, inputs: Mapping[str, Any], actor: str | None) -> Decision:
-        """Parse and validate a submission, run the lease handler, and resolve the lock."""
+        """Parse and validate a submission, run the lease handler, and resolve the lock. What
+        people typed is cleaned first (``flows.text.clean``): every backend can store it."""
+        inputs = cleaned(dict(inputs))
         lock = await self.lock(lock_id)
         if lock is None:
             return Decision(Answer.GONE, None)
@@ -195,7 +200,10 @@ class Engine:
         return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
 
     async def reject(self, lock_id: str, actor: str | None, comment: str | None = None) -> Decision:
-        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``."""
+        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``.
+        A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
+        ``comment``)."""
+        comment = clean(comment).strip() or None if comment else None
         lock = await self.lock(lock_id)
         if lock is None:
             return Decision(Answer.GONE, None)
@@ -203,6 +211,11 @@ class Engine:
             return Decision(Answer.DECIDED, lock)
         if refused := await self._may_decide(lock, actor, "reject"):
             return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        if comment is not None and len(comment) > MAX_TEXT:
+            errors = {"comment": [TOO_LONG.format(limit=MAX_TEXT, used=len(comment))]}
+            said = {"errors": errors, "comment": comment[:MAX_TEXT]}
+            await self._record(lock, NewEvent(kind="invalid", actor=actor, detail=said))
+            return Decision(Answer.INVALID, lock, errors=errors)
         policy = Policy.from_json(lock.policy)
         if policy.quorum > 1 and not policy.veto:
             return await self._decline(lock, actor, comment)
@@ -265,6 +278,19 @@ class Engine:
 
     async def execution(self, execution_id: str) -> Execution | None:
         return await self._store.execution(execution_id)
+
+    async def shows(self, lock_id: str, where: Mapping[str, Any]) -> Place:
+        """Is ``where`` (a surface's location, as its notifier records it: Slack's channel
+        and message ts) the lock's own message? A surface asks before it acts on a click, so
+        a click acts only on the lock its message shows, whatever the click says it is."""
+        location = await self._store.shown_at(lock_id)
+        if location is None:
+            lock = await self.lock(lock_id)
+            if lock is None:
+                return Place.GONE
+            self._deliver.soon(lock.execution_id)  # show it now, if it is free to show
+            return Place.UNSHOWN
+        return Place.HERE if location == dict(where) else Place.ELSEWHERE
 
     async def runs(
         self, *, initiator: str | None = None, status: tuple[str, ...] = (), limit: int = 20
@@ -359,12 +385,13 @@ class Engine:
     async def _may_decide(self, lock: Call, actor: str | None, action: str) -> Refusal | None:
         """None if ``actor`` may decide ``lock``; else the refusal, recorded."""
         policy = Policy.from_json(lock.policy)
-        if not policy.approvers and not policy.exclude_initiator:
-            return None  # anyone in the channel: nothing to look up
         execution = await self._store.execution(lock.execution_id)
         if execution is None:
             return None
-        escalated = await escalated_to(self._store, lock)
+
+        async def escalated() -> list[str]:
+            return await escalated_to(self._store, lock)
+
         refused = await access.may_decide(policy, execution, escalated, actor, self._directory)
         if refused is not None:
             detail = {"action": action}
@@ -446,8 +473,19 @@ def _shown(form: Model, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _loose(values: Mapping[str, Any]) -> Any:
-    """Raw submitted values for the audit trail; anything odd is kept as its repr."""
+    """Raw submitted values for the audit trail and a refused answer's message, each text cut
+    to ``MAX_TEXT``; anything odd is kept as its repr."""
     try:
-        return encode(dict(values))
+        return encode(_cut(dict(values)))
     except NotStorable:
-        return {k: repr(v) for k, v in values.items()}
+        return {k: repr(v)[:MAX_TEXT] for k, v in values.items()}
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if isinstance(value, dict):
+        return {k: _cut(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut(v) for v in value]
+    return value
