@@ -235,7 +235,7 @@ def _action_state(raw: Any) -> dict[str, Any]:
         if not isinstance(value, kinds) or isinstance(value, bool):
             raise Malformed(f"state.values: {key} is malformed")
         if isinstance(value, str):
-            value = clean(value[:MAX_TEXT])
+            value = clean(value)  # its length is the form's to judge, and to say
         elif isinstance(value, dict):
             value = _option(value)
         elif isinstance(value, list):
@@ -246,7 +246,7 @@ def _action_state(raw: Any) -> dict[str, Any]:
 
 def _option(raw: Mapping[str, Any]) -> dict[str, str]:
     value = raw.get("value")
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
+    if not isinstance(value, str) or len(value) > 255:  # Slack's limit is 150
         raise Malformed("state.values: an option has no value")
     return {"value": clean(value)}
 

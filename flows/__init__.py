@@ -15,6 +15,7 @@ from flows.errors import (
     StepFailed,
 )
 from flows.policy import Escalation
+from flows.text import mention, quote
 from flows.tracer import Tracer
 
 __all__ = [
@@ -34,4 +35,6 @@ __all__ = [
     "ServeAPI",
     "StepFailed",
     "Tracer",
+    "mention",
+    "quote",
 ]
