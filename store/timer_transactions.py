@@ -151,13 +151,14 @@ def fire_closing(
         .values(fired_at=case((timers.c.id.in_(won_ids), now), else_=timers.c.fired_at))
         .values(attempts=timers.c.attempts + case((timers.c.id.in_(won_ids), 1), else_=0))
     )
-    lost = [c.timer.id for c in closing if c.timer.call_id not in closed]
-    if lost:
-        closed_calls = select(calls.c.id).where(calls.c.status != "open")
+    lost = [c for c in closing if c.timer.call_id not in closed]
+    if lost:  # already closed: the timer goes; still open (snoozed): it waits
+        lost_calls = [c.timer.call_id for c in lost]
+        decided = select(calls.c.id).where(calls.c.id.in_(lost_calls), calls.c.status != "open")
         conn.execute(
             update(timers)
-            .where(timers.c.id.in_(lost), timers.c.status == "pending")
-            .where(timers.c.call_id.in_(closed_calls))
+            .where(timers.c.id.in_([c.timer.id for c in lost]), timers.c.status == "pending")
+            .where(timers.c.call_id.in_(decided))
             .values(status="cancelled")
         )
     if not won:
