@@ -12,6 +12,7 @@ is, and the deliverer backs off.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ Where = dict[str, str]
 Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
 LOOKUP_PAGES = 5  # pages of 200 messages searched for a post whose outcome was lost
 LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be dated
+_CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
 
@@ -229,8 +231,9 @@ class SlackNotifier:
 
 
 def _channel(execution: Execution) -> str:
+    """The run's channel id, if it has one shaped like Slack's (it is written into links)."""
     channel = execution.context.get("channel")
-    return channel if isinstance(channel, str) else ""
+    return channel if isinstance(channel, str) and _CHANNEL.fullmatch(channel) else ""
 
 
 def _seconds(value: Any) -> float | None:

@@ -9,13 +9,14 @@ import json
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
-from bot.inbound import MAX_BODY
+from bot.inbound import MAX_BODY, MEMBER_EVENTS
 from store import SQLStore
 from tests.slackbot import (
     CHANNEL,
@@ -307,6 +308,15 @@ async def test_outsiders_cannot_answer_a_lock_that_names_no_approvers(bot: Bot) 
     assert len(bot.slack.calls_to("conversations.members")) == lookups  # no new lookup
 
 
+def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> None:
+    manifest = (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
+    events = re.search(r"\n( +)bot_events:\n((?:\1 +- .*\n)+)", manifest)
+    assert events is not None
+    assert re.findall(r"- (\w+)", events[2]) == list(MEMBER_EVENTS)
+    scopes = re.findall(r"^ +- ([\w:.]+)", manifest.split("scopes:", 1)[1], re.MULTILINE)
+    assert {"channels:read", "groups:read"} <= set(scopes)  # what the events need
+
+
 async def test_outsiders_cannot_answer_in_a_modal_either(bot: Bot) -> None:
     survey = await start_without_form(bot, "survey")
     await bot.click(survey, "lockstep_open", "UOUTSIDER")  # opening a form decides nothing
@@ -399,7 +409,11 @@ async def test_what_people_type_never_pings_or_links_anywhere(bot: Bot) -> None:
     [upload] = await bot.slack.wait_for("files.completeUploadExternal")
     [named] = bot.slack.calls_to("files.getUploadURLExternal")
     assert named.args["filename"] == f"lockstep-{execution.id}.json"
-    texts = [*every_live_text(bot), status, json.dumps(upload.args)]
+    answers = [(await bot.command(text))[1] for text in (HOSTILE, f"start {HOSTILE}",
+               f"status {HOSTILE}", f'start echo "{HOSTILE}"=1', f"cancel {TYPED[0]}")]  # fmt: skip
+    for answer in answers:
+        assert "&lt;" in answer, answer  # each says what was typed, escaped
+    texts = [*every_live_text(bot), status, json.dumps(upload.args), *answers]
     assert foreign_markup(texts) == []
     parent = bot.slack.messages(CHANNEL)[-1]
     assert parent["text"].startswith("*Echo &lt;!channel&gt;* · started by <@UALICE>")

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.render.messages import mention as mention_people
+from bot.render.messages import who
 from bot.render.mrkdwn import literal, markdown_to_mrkdwn, split_heading
 from bot.render.surfaces import progress
 from flows import mention, quote
@@ -73,3 +75,12 @@ def test_a_quoted_value_always_shows_as_typed(typed: str) -> None:
     tidy = clean(typed).replace("\n", " ").replace("&", "").replace("<", "").replace(">", "")
     if tidy.strip() and "```" not in tidy:
         assert markdown_to_mrkdwn(quote(tidy)) == tidy.strip()
+
+
+def test_only_ids_become_mentions() -> None:
+    """People and groups the engine recorded are mentioned; a name another surface recorded
+    that is not shaped like an id shows as it is."""
+    assert who("UBOB") == "<@UBOB>" and who(None) == "someone"
+    assert mention_people(["UBOB", "S0OPS", "W1X"]) == "<@UBOB>, <!subteam^S0OPS>, <@W1X>"
+    assert who("U1> <!channel") == "U1&gt; &lt;!channel"
+    assert mention_people(["bob", "<!here>"]) == "bob, &lt;!here&gt;"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.render.mrkdwn import literal
 from flows.when import clock
+
+_PERSON = re.compile(r"[UWS][A-Z0-9]{1,40}")  # a user (U…, W…) or a user group (S…)
 
 HELP = (
     "*Lockstep* runs workflows that wait for people.\n"
@@ -192,12 +196,19 @@ def short(run_id: str) -> str:
 
 
 def who(user: str | None) -> str:
-    return f"<@{user}>" if user else "someone"
+    return mention([user]) if user else "someone"
 
 
 def mention(people: list[str]) -> str:
-    """Users as ``<@U…>``, user groups as ``<!subteam^S…>``."""
-    return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in people)
+    """Users as ``<@U…>``, user groups as ``<!subteam^S…>``; anything not shaped like either
+    (a name some other surface recorded) shows literally."""
+    return ", ".join(_mention(p) for p in people)
+
+
+def _mention(person: str) -> str:
+    if not isinstance(person, str) or not _PERSON.fullmatch(person):
+        return literal(str(person))
+    return f"<!subteam^{person}>" if person.startswith("S") else f"<@{person}>"
 
 
 def answerers(allowed: tuple[str, ...]) -> str:
