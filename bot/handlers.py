@@ -341,7 +341,13 @@ class Handlers:
         form = spec.model.to_json() if spec.model else []
         request = Request(spec.name, event.user, {"channel": channel})
         try:
-            launch = await self.engine.prepare(spec.name, read_state(form, event.state), request)
+            raw = read_state(form, event.state)
+        except ValueError as exc:  # the state of another form: Slack would not send it
+            log.warning("refused an entry form whose values are malformed: %s", exc)
+            await ack(response_action="update", view=_notice(messages.FORM_UNREADABLE))
+            return
+        try:
+            launch = await self.engine.prepare(spec.name, raw, request)
         except InputsError as exc:
             errors = blocks.modal_errors(exc.wire(), form=form)
             await ack(response_action="errors", errors=errors)

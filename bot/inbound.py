@@ -38,8 +38,6 @@ _STRING = (str, type(None))
 _STATE: dict[str, dict[str, tuple[type, ...]]] = {
     "plain_text_input": {"value": _STRING},
     "number_input": {"value": _STRING},
-    "email_text_input": {"value": _STRING},
-    "url_text_input": {"value": _STRING},
     "datepicker": {"selected_date": _STRING},
     "timepicker": {"selected_time": _STRING},
     "datetimepicker": {"selected_date_time": (int, type(None))},
@@ -48,7 +46,6 @@ _STATE: dict[str, dict[str, tuple[type, ...]]] = {
     "checkboxes": {"selected_options": (list, type(None))},
     "multi_static_select": {"selected_options": (list, type(None))},
     "static_select": {"selected_option": (dict, type(None))},
-    "radio_buttons": {"selected_option": (dict, type(None))},
 }
 
 

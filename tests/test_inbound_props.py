@@ -36,6 +36,7 @@ from tests.slackbot import CHANNEL, SECRET, Bot, input_value, running_bot
 T = TypeVar("T")
 MEMBERS = ("UALICE", "UBOB", "UCAROL", "UGROUPIE")  # the channel's, in tests.slackbot
 JSON_TYPE = "application/json"
+FUZZ = "C0FUZZ"  # the one channel where generated requests may start runs
 
 
 class Errors(logging.Handler):
@@ -163,9 +164,9 @@ header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_si
 
 
 def _templates(live: Live) -> dict[str, tuple[dict[str, Any], str]]:
-    """Realistic requests to mutate, none of them one that may change anything: a command, a
-    click and a lock form on the guarded lock (only UAPPROVER may decide it), an entry form
-    whose metadata the bot did not seal, member events, Slack's handshakes."""
+    """Realistic requests to mutate: a command, a click and a lock form on the guarded lock
+    (only UAPPROVER may decide it), entry forms (one the bot sealed for the channel FUZZ, where
+    anyone may start a run, one it did not), member events, Slack's handshakes."""
     message, lock = live.guarded_message, live.guarded
     button = next(b for b in message["blocks"] if b["type"] == "actions")["elements"][0]
     sealed = Seal(SECRET).close(lock.id)
@@ -179,7 +180,10 @@ def _templates(live: Live) -> dict[str, tuple[dict[str, Any], str]]:
         "id": "V0001", "type": "modal", "callback_id": "lockstep_lock",
         "private_metadata": sealed, "state": {"values": input_value("x", "hi")},
     }  # fmt: skip
-    entry = view | {"callback_id": "lockstep_entry", "private_metadata": '{"flow": "deploy"}'}
+    unsealed = view | {"callback_id": "lockstep_entry", "private_metadata": '{"flow": "deploy"}'}
+    metadata = Seal(SECRET).close(json.dumps({"flow": "deploy", "channel": FUZZ}))
+    values = input_value("service", "api") | input_value("version", "1.2.3")
+    entry = unsealed | {"private_metadata": metadata, "state": {"values": values}}
     submission = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": "UBOB"}}
     return {
         "command": (
@@ -197,6 +201,7 @@ def _templates(live: Live) -> dict[str, tuple[dict[str, Any], str]]:
         "click": (click, "payload"),
         "lock form": (submission | {"view": view}, "payload"),
         "entry form": (submission | {"view": entry}, "payload"),
+        "unsealed entry form": (submission | {"view": unsealed}, "payload"),
         "member": (
             {
                 "type": "event_callback",
@@ -244,7 +249,7 @@ COMMAND_TEXTS = ["list", "help", "status", "status a", "audit", "start deploy", 
 @st.composite
 def requests(draw: st.DrawFn, live: Live) -> tuple[bytes, dict[str, str], str]:
     """A body, its headers, and what it was (for the report)."""
-    kind = draw(st.sampled_from(["template"] * 4 + ["bytes", "json", "form", "payload"]))
+    kind = draw(st.sampled_from(["template"] * 8 + ["bytes", "json", "form", "payload"]))
     content_type = FORM
     if kind == "bytes":
         body = draw(st.binary(max_size=300))
@@ -298,33 +303,46 @@ def _guarded_state(live: Live) -> tuple[Any, ...]:
         execution = await engine.execution(live.guarded.execution_id)
         runs = await engine.runs(limit=1000)
         assert lock is not None and execution is not None
-        return (lock.status, lock.deadline, lock.result, execution.status, len(runs))
+        elsewhere = [r for r in runs if r.context.get("channel") != FUZZ]
+        return (lock.status, lock.deadline, lock.result, execution.status, len(elsewhere))
 
     return live.run(read())
 
 
+def _started(live: Live) -> int:
+    async def count() -> int:
+        assert live.bot.lockstep is not None
+        runs = await live.bot.lockstep.engine.runs(limit=1000)
+        return sum(r.context.get("channel") == FUZZ for r in runs)
+
+    return live.run(count())
+
+
 def _shown(live: Live) -> int:
-    slack = live.bot.slack
-    return len(slack.calls_to("chat.postMessage")) + len(slack.calls_to("chat.update"))
+    """Messages posted or changed anywhere but FUZZ."""
+    calls = live.bot.slack.calls_to("chat.postMessage") + live.bot.slack.calls_to("chat.update")
+    return sum(c.args.get("channel") != FUZZ for c in calls)
 
 
 PROPERTY = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )  # fmt: skip
 
 
 @PROPERTY
 @given(data=st.data())
 def test_any_request_gets_a_2xx_or_4xx_and_changes_nothing(live: Live, data: st.DataObject) -> None:
-    before, shown = _guarded_state(live), _shown(live)
+    before, shown, started = _guarded_state(live), _shown(live), _started(live)
     body, headers, what = data.draw(requests(live))
     status = _post(live, body, headers)
     live.run(_settle(live.bot))
     event(f"{status} for {what.split(',')[0]}")  # --hypothesis-show-statistics: what was sent
     assert 200 <= status < 300 or 400 <= status < 500, (status, what)
     assert live.errors.records == [], what
-    assert _guarded_state(live) == before, what
-    assert _shown(live) == shown, what  # no message posted or changed, only private notes
+    assert _guarded_state(live) == before, what  # runs start in FUZZ only, by entry forms
+    if _started(live) > started:
+        event("a run started in FUZZ")
+    assert _shown(live) == shown, what  # no message posted or changed elsewhere
 
 
 # valid and invalid actions, and exactly the valid ones change something ----------------------
