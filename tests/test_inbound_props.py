@@ -137,6 +137,8 @@ def live(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+        if request.param != "sqlite":
+            asyncio.run(_empty(url))  # the shared database as the next module expects it
 
 
 async def _empty(url: str) -> None:
