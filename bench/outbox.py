@@ -125,7 +125,8 @@ async def bench(n: int, rate: float, people: int) -> dict[str, Any]:
         await backlog(url, n)
         made_s = time.perf_counter() - made
         secret = secrets.token_hex(16)
-        async with FakeSlack() as slack, aiohttp.ClientSession() as http:
+        members = {f"CNEW{i:04d}": ["UALICE", "UBOB"] for i in range(people)}
+        async with FakeSlack(members=members) as slack, aiohttp.ClientSession() as http:
             limit = slack.rate_limit(["chat.postMessage", "chat.update"], rate, int(rate) or 1)
             env = {"DATABASE_URL": url, "LOCKSTEP_FLOWS": "bench.hitl",
                    "LOCKSTEP_SWEEP_SECONDS": "1"}  # fmt: skip

@@ -247,7 +247,8 @@ def latency(name: str, values: list[float]) -> dict[str, float]:
 async def bench(clients: int, requests: int, flows: int, samples: int) -> dict[str, Any]:
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="lockstep-bench-") as tmp:
-        async with FakeSlack() as slack:
+        members = {channel(i): [USER, APPROVER] for i in range(flows + samples)}
+        async with FakeSlack(members=members) as slack:  # only channel members may answer
             try:
                 async with (
                     bot_process(slack, Path(tmp), secret) as bot,

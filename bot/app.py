@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -28,7 +28,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,7 +43,9 @@ from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier
 from bot.permalinks import Permalinks
 from bot.scheduler import TimerScheduler
+from bot.seal import Seal
 from bot.settings import Settings, SettingsError
+from bot.signature import Verifier
 from bot.webhooks import Routed, WebhookSender
 from flows import FlowApp, FlowConfigError
 from flows.app import Registry
@@ -139,7 +140,7 @@ class Lockstep:
         self.engine = engine
         self.bolt = bolt
         secret = settings.slack_signing_secret
-        self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+        self.verifier = Verifier(secret.get_secret_value()) if secret else None
         self.scheduler = TimerScheduler(engine, settings.sweep_seconds)
         self.readiness = Readiness(engine, self.scheduler, settings.ready_lag)
         self._stop_by: float | None = None  # loop time by which shutdown must be done
@@ -182,8 +183,7 @@ class Lockstep:
         secret = settings.slack_signing_secret
         bolt = AsyncApp(
             client=client,
-            signing_secret=secret.get_secret_value() if secret else None,
-            request_verification_enabled=settings.slack_app_token is None,
+            request_verification_enabled=False,  # the HTTP adapter verifies, once (Verifier)
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
@@ -195,18 +195,22 @@ class Lockstep:
                               time.time)  # fmt: skip
         config = EngineConfig(default_timeout=settings.default_timeout, takeover=settings.takeover)
         files = SlackFiles(client, session, token)
-        directory = TokenDirectory(SlackDirectory(client), store.token_named)
+        slack_directory = SlackDirectory(client)
+        directory = TokenDirectory(slack_directory, store.token_named)
         engine = Engine(
             store, registry, Routed(notifier, hooks), clock, config, directory, files,
             observer=metrics,
         )  # fmt: skip
         notifier.trail = hooks.trail = engine.trail
-        handlers = Handlers(engine)
+        # private_metadata is sealed with a key of the bot's own: the signing secret, or in
+        # Socket Mode (which has none) the bot token
+        handlers = Handlers(engine, Seal(secret.get_secret_value() if secret else token))
         if metrics:
             bolt.middleware(SlackKind())
         bolt.middleware(TypedInbound())
         bolt.middleware(logs.RequestScope())
         handlers.register(bolt)
+        _follow_members(bolt, slack_directory)
         return cls(settings, store, engine, bolt, session, handlers, metrics, links)
 
     # HTTP -----------------------------------------------------------------------------------
@@ -227,17 +231,25 @@ class Lockstep:
         return app
 
     async def slack_events(self, request: web.Request) -> web.StreamResponse:
-        """Verify, read the body once, dispatch to Bolt, answer with Bolt's response."""
-        raw = await request.read()
-        if self.verifier is None or not self.verifier.is_valid_request(raw, dict(request.headers)):
+        """Bound, verify, read the body once into a typed event, dispatch to Bolt, answer with
+        Bolt's response. Whatever is not a signed request Slack could send is a 4xx."""
+        raw = await _bounded_body(request)
+        if raw is None:
+            return web.Response(status=413, text="payload too large")
+        if self.verifier is None or not self.verifier.valid(request.headers, raw, time.time()):
             return web.Response(status=401, text="invalid signature")
         try:
-            body = inbound.read_body(raw, request.content_type)
+            event = inbound.typed(inbound.read_body(raw, request.content_type))
         except inbound.Malformed as exc:
             log.warning("refused a malformed Slack request: %s", exc)
             return web.Response(status=400, text="malformed payload")
-        # Verified and read: Bolt takes the body as it takes a Socket Mode envelope's.
-        bolt_request = AsyncBoltRequest(body=body, headers=dict(request.headers), mode=_READ)
+        if isinstance(event, inbound.OtherEvent):
+            return web.Response(status=200)  # an event Lockstep does not subscribe to
+        # Verified and typed: Bolt gets only what it routes by, as a Socket Mode envelope.
+        bolt_request = AsyncBoltRequest(
+            body=inbound.for_bolt(event), headers=dict(request.headers), mode=_READ,
+            context={"inbound": event},
+        )  # fmt: skip
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     # background -----------------------------------------------------------------------------
@@ -287,10 +299,37 @@ async def _link(engine: Engine, links: Permalinks, execution_id: str) -> str | N
     return await links.of(await engine.where(execution_id))
 
 
+async def _bounded_body(request: web.Request) -> bytes | None:
+    """The request's body, or None if it is longer than any Slack sends."""
+    if (request.content_length or 0) > inbound.MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > inbound.MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _follow_members(bolt: AsyncApp, directory: SlackDirectory) -> None:
+    """Channel members join and leave: the directory's cached members follow at once (where
+    the app subscribes to the events), not only when the cache expires."""
+
+    async def changed(context: AsyncBoltContext) -> None:
+        event = context.get("inbound")
+        if isinstance(event, inbound.MemberEvent):
+            directory.member_changed(event.channel, event.user, joined=event.joined)
+
+    for kind in inbound.MEMBER_EVENTS:
+        bolt.event(kind)(changed)
+
+
 class TypedInbound(AsyncMiddleware):
-    """Bolt middleware: the body as one typed event (``context["inbound"]``), or a 400. A
-    class, not a function: Bolt reads a function middleware's arguments out of the body, which
-    fails on exactly the malformed bodies this refuses."""
+    """Bolt middleware: the body as one typed event (``context["inbound"]``), or a 400. The HTTP
+    adapter has typed it already; in Socket Mode this does. A class, not a function: Bolt reads
+    a function middleware's arguments out of the body, which fails on exactly the malformed
+    bodies this refuses."""
 
     async def async_process(
         self,
@@ -299,9 +338,13 @@ class TypedInbound(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse:
+        if "inbound" in req.context:
+            return await next()
         try:
-            req.context["inbound"] = inbound.typed(req.body)
+            event = req.context["inbound"] = inbound.typed(req.body)
         except inbound.Malformed as exc:
             log.warning("refused a malformed Slack request: %s", exc)
             return BoltResponse(status=400, body="malformed payload")
+        if isinstance(event, inbound.OtherEvent):
+            return BoltResponse(status=200, body="")
         return await next()

@@ -1,5 +1,7 @@
 """Who is in a user group or a channel, from Slack, cached briefly: the engine's ``Directory``
-port. Slack's names: ``S…`` is a user group, ``"channel"`` the run's channel."""
+port. Slack's names: ``S…`` is a user group, ``"channel"`` the run's channel. A channel's
+cached members follow ``member_joined_channel``/``member_left_channel`` events as they come
+(``member_changed``), so someone who left cannot answer for the rest of the minute."""
 
 from __future__ import annotations
 
@@ -43,6 +45,20 @@ class SlackDirectory:
         if principal == "channel" and isinstance(channel, str):
             return user in await self.channel_members(channel)
         return False
+
+    async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
+        channel = context.get("channel")
+        if not isinstance(channel, str):
+            return True  # a run shown in no channel has no one outside it
+        return user in await self.channel_members(channel)
+
+    def member_changed(self, channel: str, user: str, *, joined: bool) -> None:
+        """``user`` joined or left ``channel`` (a Slack event said so)."""
+        key = f"channel:{channel}"
+        hit = self._cache.get(key)
+        if hit is not None:
+            at, members = hit
+            self._cache[key] = (at, members | {user} if joined else members - {user})
 
     async def group_members(self, group: str) -> frozenset[str]:
         async def load() -> frozenset[str]:

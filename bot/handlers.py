@@ -33,8 +33,9 @@ from bot.commands import (
     suggestion,
 )
 from bot.render import blocks, history, messages, surfaces
-from bot.render.mrkdwn import literal
+from bot.render.mrkdwn import cut, literal
 from bot.render.state import read_state
+from bot.seal import Seal
 from flows import InputsError, Launch, Request
 from flows.app import EntrySpec
 from flows.engine import (
@@ -45,6 +46,7 @@ from flows.engine import (
     Decision,
     Engine,
     EntryFailed,
+    Place,
     Snooze,
     Trail,
     audit_document,
@@ -53,6 +55,11 @@ from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
+MAX_COMMAND = 2000  # characters of /flow text: longer is refused with a note
+NOTE_MAX = 3000  # characters of a private note
+# seconds between looks for where a lock's message is, while it is being posted (or after a
+# crash, until another process has found the message again): about 15 s in all
+UNSHOWN_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 5.0)
 
 
 def _event(context: AsyncBoltContext, kind: type[E]) -> E:
@@ -64,8 +71,11 @@ def _event(context: AsyncBoltContext, kind: type[E]) -> E:
 
 
 class Handlers:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, seal: Seal) -> None:
+        """``seal``: signs what the bot puts in a modal's ``private_metadata``, so what comes
+        back is what it put there."""
         self.engine = engine
+        self.seal = seal
         self.tasks: set[asyncio.Task[None]] = set()
 
     def after(
@@ -123,6 +133,10 @@ class Handlers:
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         event = _event(context, inbound.SlashCommand)
+        if len(event.text) > MAX_COMMAND:
+            used = len(event.text)
+            await ack(text=messages.TOO_LONG_COMMAND.format(limit=MAX_COMMAND, used=used))
+            return
         cmd = parse_command(event.text)
         if cmd.problem:
             await ack(text=messages.BAD_ARGUMENT.format(text=literal(cmd.problem)))
@@ -147,7 +161,9 @@ class Handlers:
 
     def _list(self) -> str:
         entries = self.engine.registry.entries.values()
-        lines = [f"• `{e.name}`: {e.summary}" for e in sorted(entries, key=lambda e: e.name)]
+        lines = [
+            f"• `{e.name}`: {literal(e.summary)}" for e in sorted(entries, key=lambda e: e.name)
+        ]
         return "\n".join(lines) or messages.NO_FLOWS
 
     def _unknown(self, cmd: Command) -> str:
@@ -206,7 +222,7 @@ class Handlers:
                 return
             await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
             return
-        metadata = json.dumps({"flow": spec.name, "channel": event.channel})
+        metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": event.channel}))
         view = blocks.modal_view(
             spec.model.to_json(),
             title=spec.summary,
@@ -287,7 +303,7 @@ class Handlers:
         dm = await client.conversations_open(users=user)
         await client.files_upload_v2(
             channel=dm["channel"]["id"],
-            filename=f"lockstep-{execution.id}.json",
+            filename=f"lockstep-{_file_safe(execution.id)}.json",
             title=messages.AUDIT_TITLE.format(id=execution.id),
             content=content,
             initial_comment=messages.AUDIT_FILE.format(
@@ -322,12 +338,21 @@ class Handlers:
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         event = _event(context, inbound.ViewSubmit)
+        entry = self._entry(event.private_metadata)
+        if entry is None:
+            log.warning("refused an entry form whose metadata the bot did not seal")
+            await ack(response_action="update", view=_notice(messages.FORM_UNKNOWN))
+            return
+        spec, channel = entry
         metadata = event.private_metadata
-        meta = json.loads(metadata)
-        spec = self.engine.registry.entries[meta["flow"]]
         form = spec.model.to_json() if spec.model else []
-        request = Request(spec.name, event.user, {"channel": meta["channel"]})
-        raw = read_state(form, event.state)
+        request = Request(spec.name, event.user, {"channel": channel})
+        try:
+            raw = read_state(form, event.state)
+        except ValueError as exc:  # the state of another form: Slack would not send it
+            log.warning("refused an entry form whose values are malformed: %s", exc)
+            await ack(response_action="update", view=_notice(messages.FORM_UNREADABLE))
+            return
         try:
             launch = await self.engine.prepare(spec.name, raw, request)
         except InputsError as exc:
@@ -341,6 +366,22 @@ class Handlers:
         # the store, and a retried or replayed submission starts nothing new.
         await self.engine.launch(_summarised(launch), execution_id=run_id("view", event.view_id))
         await ack()
+
+    def _entry(self, metadata: str) -> tuple[EntrySpec, str] | None:
+        """The flow and channel an entry form's sealed metadata names, if the bot sealed it
+        and the flow is still loaded."""
+        opened = self.seal.open(metadata)
+        try:
+            meta = json.loads(opened) if opened is not None else None
+        except ValueError:
+            return None
+        if not isinstance(meta, dict):
+            return None
+        flow, channel = meta.get("flow"), meta.get("channel")
+        if not isinstance(flow, str) or not isinstance(channel, str):
+            return None
+        spec = self.engine.registry.entries.get(flow)
+        return (spec, channel) if spec is not None else None
 
     # locks ----------------------------------------------------------------------------------
 
@@ -366,7 +407,9 @@ class Handlers:
         lock = await self._open_lock(client, click)
         if lock is None:
             return
-        raw = read_state(lock.form, click.state)
+        raw = await self._read(client, click, lock)
+        if raw is None:
+            return
         button = lock.form[pressed] if pressed is not None and pressed < len(lock.form) else {}
         if button.get("type") == "action" and button.get("name"):
             raw[button["name"]] = button.get("value")  # the stored form says what it sets
@@ -385,7 +428,10 @@ class Handlers:
         lock = await self._open_lock(client, click)
         if lock is None:
             return
-        comment = read_state(lock.form, click.state).get("comment")  # kept with the rejection
+        raw = await self._read(client, click, lock)
+        if raw is None:
+            return
+        comment = raw.get("comment")  # kept with the rejection
         text = comment if isinstance(comment, str) and comment.strip() else None
         decision = await self.engine.reject(lock.id, click.user, text)
         if note := _note(decision, declined=True):
@@ -399,6 +445,8 @@ class Handlers:
         self.after(self._snooze(client, click), client, click)
 
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
+        if not await self._on_its_message(client, click):
+            return
         snoozed = await self.engine.snooze(click.lock_id, click.user)
         note: str | None
         match snoozed.outcome:
@@ -432,7 +480,7 @@ class Handlers:
                 lock.form,
                 title=messages.title(lock.name),
                 callback_id=blocks.LOCK_CALLBACK,
-                private_metadata=lock.id,
+                private_metadata=self.seal.close(lock.id),
             )
             await client.views_open(trigger_id=click.trigger_id, view=view)
 
@@ -440,11 +488,21 @@ class Handlers:
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         event = _event(context, inbound.ViewSubmit)
-        lock = await self.engine.lock(event.private_metadata)
+        lock_id = self.seal.open(event.private_metadata)
+        if lock_id is None:
+            log.warning("refused a lock form whose metadata the bot did not seal")
+            await ack(response_action="update", view=_notice(messages.FORM_UNKNOWN))
+            return
+        lock = await self.engine.lock(lock_id)
         if lock is None:
             await ack(response_action="update", view=_notice(messages.LOCK_GONE))
             return
-        raw = read_state(lock.form, event.state)
+        try:
+            raw = read_state(lock.form, event.state)
+        except ValueError as exc:
+            log.warning("refused a lock form whose values are malformed: %s", exc)
+            await ack(response_action="update", view=_notice(messages.FORM_UNREADABLE))
+            return
         decision = await self.engine.submit(lock.id, raw, event.user)
         view = {"title": messages.title(lock.name), "callback_id": blocks.LOCK_CALLBACK}
         view["private_metadata"] = lock.id
@@ -461,8 +519,50 @@ class Handlers:
             case _:
                 assert_never(decision.outcome)
 
+    async def _on_its_message(self, client: AsyncWebClient, click: inbound.ButtonClick) -> bool:
+        """Is the clicked message the lock's own? A click acts only on the lock its message
+        shows: a button value naming another lock (of this run or another) changes nothing."""
+        if click.channel is None or click.message_ts is None:
+            log.warning("refused a click on %s from no message", click.lock_id)
+            return False
+        where = {"channel": click.channel, "ts": click.message_ts}
+        place = await self.engine.shows(click.lock_id, where)
+        for pause in UNSHOWN_PAUSES:  # posted, its place not recorded yet: a quick click
+            if place is not Place.UNSHOWN:
+                break
+            await asyncio.sleep(pause)
+            place = await self.engine.shows(click.lock_id, where)
+        match place:
+            case Place.HERE:
+                return True
+            case Place.ELSEWHERE:
+                log.warning("refused a click naming %s from another message", click.lock_id)
+                note = messages.NOT_THIS_MESSAGE
+            case Place.UNSHOWN:
+                note = messages.NOT_SHOWN_YET
+            case Place.GONE:
+                note = messages.LOCK_GONE
+            case _:
+                assert_never(place)
+        await self._whisper(client, click, note)
+        return False
+
+    async def _read(
+        self, client: AsyncWebClient, click: inbound.ButtonClick, lock: Call
+    ) -> dict[str, Any] | None:
+        """The clicked form's values, or None (and a note) if they cannot be read."""
+        try:
+            return read_state(lock.form, click.state)
+        except ValueError as exc:
+            log.warning("refused a click whose form values are malformed: %s", exc)
+            await self._whisper(client, click, messages.FORM_UNREADABLE)
+            return None
+
     async def _open_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> Call | None:
-        """The clicked lock if it is still open; otherwise tell the clicker why not."""
+        """The clicked lock if it is its message's and still open; otherwise tell the clicker
+        why not."""
+        if not await self._on_its_message(client, click):
+            return None
         lock = await self.engine.lock(click.lock_id)
         if lock is None:
             await self._whisper(client, click, messages.LOCK_GONE)
@@ -475,8 +575,9 @@ class Handlers:
     async def _whisper(self, client: AsyncWebClient, click: inbound.ButtonClick, text: str) -> None:
         if click.channel:
             await client.chat_postEphemeral(
-                channel=click.channel, user=click.user, text=text, thread_ts=click.thread_ts
-            )
+                channel=click.channel, user=click.user, text=cut(text, NOTE_MAX),
+                thread_ts=click.thread_ts,
+            )  # fmt: skip
 
 
 def run_id(kind: str, key: str) -> str:
@@ -551,6 +652,11 @@ async def _refuse(
 
 def _cannot_start(spec: EntrySpec, failed: EntryFailed) -> str:
     return messages.cannot_start(spec.summary, failed.problem, failed.detail, failed.error_id)
+
+
+def _file_safe(name: str) -> str:
+    """A run's id as part of a file name: letters, digits, dots, dashes and underscores."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
 
 
 def _notice(text: str) -> dict[str, Any]:

@@ -1,11 +1,19 @@
 """Slack's requests as typed inbound events (pure). Every request is read once: the HTTP
-adapter decodes the signed body (``read_body``) and hands Bolt the result; a Bolt middleware
-(``bot.app``) types it (``typed``) for the listeners, in HTTP and Socket Mode alike. Anything
-malformed is ``Malformed``, answered with 400 and one log line, and changes nothing."""
+adapter decodes the signed body (``read_body``, bounded in size and depth), types it (``typed``)
+and hands Bolt only what Bolt routes by (``for_bolt``), built from the typed event, so nothing
+in Bolt ever meets a shape Slack would not send. In Socket Mode a Bolt middleware (``bot.app``)
+types the body the same way. Anything malformed is ``Malformed``, answered with 400 and one
+log line, and changes nothing.
+
+Every id is checked against the shape Slack gives it, every text is cleaned of the characters
+no one types (``flows.text.clean``) and every field has a size, so what reaches the engine and
+the store is always storable.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -13,8 +21,34 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, ConfigDict
 
 from flows.errors import LockstepError
+from flows.text import clean
 
 FORM = "application/x-www-form-urlencoded"
+MAX_BODY = 1 << 20  # bytes; Slack's largest payloads (a modal's state) are far smaller
+MAX_DEPTH = 64  # JSON nesting; Slack's payloads stay below 20
+MAX_TEXT = 40_000  # characters of any text field
+_ID = re.compile(r"[A-Z][A-Z0-9]{1,40}")  # users, channels, teams: U012AB, C0CHANNEL, T01
+_TS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")  # a message's timestamp
+_TOKEN = re.compile(r"[!-~]{1,255}")  # trigger and view ids, action ids: printable ASCII
+_LOCK = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # a lock's id in a button's value
+_COMMAND = re.compile(r"/[!-~]{1,64}")
+MEMBER_EVENTS = ("member_joined_channel", "member_left_channel")
+# the element types of ``state.values`` Lockstep renders, and the fields each holds
+_STRING = (str, type(None))
+_STATE: dict[str, dict[str, tuple[type, ...]]] = {
+    "plain_text_input": {"value": _STRING},
+    "number_input": {"value": _STRING},
+    "datepicker": {"selected_date": _STRING},
+    "timepicker": {"selected_time": _STRING},
+    "datetimepicker": {"selected_date_time": (int, type(None))},
+    "users_select": {"selected_user": _STRING},
+    "multi_users_select": {"selected_users": (list, type(None))},
+    "checkboxes": {"selected_options": (list, type(None))},
+    "multi_static_select": {"selected_options": (list, type(None))},
+    "static_select": {"selected_option": (dict, type(None))},
+    "radio_buttons": {"selected_option": (dict, type(None))},
+    "file_input": {"files": (list, type(None))},
+}
 
 
 class Malformed(LockstepError, ValueError):
@@ -24,20 +58,22 @@ class Malformed(LockstepError, ValueError):
 class Inbound(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    user: str
     team: str | None = None
 
 
 class SlashCommand(Inbound):
+    user: str
     channel: str
     text: str
     trigger_id: str
+    command: str = "/flow"
     response_url: str | None = None
 
 
 class ButtonClick(Inbound):
     """A Submit, Cancel, Snooze or Open form button on a lock message."""
 
+    user: str
     action: str
     lock_id: str
     channel: str | None
@@ -45,13 +81,51 @@ class ButtonClick(Inbound):
     thread_ts: str | None
     trigger_id: str
     state: dict[str, dict[str, Any]]
+    block_id: str | None = None
 
 
 class ViewSubmit(Inbound):
+    user: str
     callback_id: str
     private_metadata: str
     state: dict[str, dict[str, Any]]
     view_id: str
+
+
+class MemberEvent(Inbound):
+    """Someone joined (``joined``) or left a channel the bot is in."""
+
+    user: str
+    channel: str
+    joined: bool
+
+
+class Handshake(Inbound):
+    """Slack checking the URL (``url_verification``, with its ``challenge``) or its
+    certificate (``ssl_check``): Bolt answers."""
+
+    challenge: str | None = None
+
+
+class OtherEvent(Inbound):
+    """An event Lockstep does not subscribe to: acknowledged, nothing else."""
+
+    kind: str
+
+
+# reading the body ---------------------------------------------------------------------------
+
+
+def _depth_ok(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -61,12 +135,16 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
         raise Malformed(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise Malformed(f"{what} is not an object")
+    if not _depth_ok(value):
+        raise Malformed(f"{what} is nested deeper than {MAX_DEPTH}")
     return value
 
 
 def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """A request body as Slack means it: a JSON body (events), a form with a JSON ``payload``
-    (interactions), or a plain form (slash commands)."""
+    (interactions), or a plain form (slash commands, ``ssl_check``)."""
+    if len(raw) > MAX_BODY:
+        raise Malformed(f"the body is longer than {MAX_BODY} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -74,7 +152,7 @@ def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
     if content_type == "application/json":
         return _json_object(text, "the body")
     if content_type != FORM:
-        raise Malformed(f"content type {content_type or 'none'}")
+        raise Malformed(f"content type {content_type[:40] or 'none'}")
     try:
         fields = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
     except ValueError:
@@ -87,9 +165,12 @@ def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
     form = dict(fields)
     if len(form) != len(fields):
         raise Malformed("the form repeats a field")
-    if "command" not in form:
+    if "command" not in form and "ssl_check" not in form:
         raise Malformed("neither a command nor a payload")
     return form
+
+
+# fields -------------------------------------------------------------------------------------
 
 
 def _get(payload: Mapping[str, Any], *path: str) -> Any:
@@ -101,44 +182,126 @@ def _get(payload: Mapping[str, Any], *path: str) -> Any:
     return value
 
 
-def _str(payload: Mapping[str, Any], *path: str) -> str:
+def _str(payload: Mapping[str, Any], *path: str, shape: re.Pattern[str] | None = None) -> str:
     value = _get(payload, *path)
     if not isinstance(value, str) or not value:
         raise Malformed(f"payload field {'.'.join(path)} is not a string")
+    if shape is not None and not shape.fullmatch(value):
+        raise Malformed(f"payload field {'.'.join(path)} is malformed")
+    if len(value) > MAX_TEXT:
+        raise Malformed(f"payload field {'.'.join(path)} is too long")
     return value
 
 
-def _opt_str(payload: Mapping[str, Any], *path: str) -> str | None:
-    try:
-        return _str(payload, *path)
-    except Malformed:
+def _opt_str(
+    payload: Mapping[str, Any], *path: str, shape: re.Pattern[str] | None = None
+) -> str | None:
+    """The field if it is there as a string; None if it is absent or null. Present and
+    malformed is ``Malformed``: nothing Slack sends."""
+    value: Any = payload
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    if value is None or value == "":
         return None
+    return _str(payload, *path, shape=shape)
 
 
-def _state(raw: Any) -> dict[str, dict[str, Any]]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping) or not all(isinstance(v, Mapping) for v in raw.values()):
-        raise Malformed("state.values is malformed")
-    return {str(k): dict(v) for k, v in raw.items()}
+def _text(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise Malformed(f"payload field {key} is not a string")
+    return clean(value)
 
 
-def _values(container: Mapping[str, Any]) -> Any:
+def _team(body: Mapping[str, Any]) -> str | None:
+    team = body.get("team")
+    if team is not None and not isinstance(team, Mapping):
+        raise Malformed("team is not an object")
+    return _opt_str(body, "team", "id", shape=_ID)
+
+
+def _action_state(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("type"), str):
+        raise Malformed("state.values holds something that is no element's state")
+    fields = _STATE.get(raw["type"])
+    if fields is None:
+        raise Malformed("state.values holds an element Lockstep does not render")
+    state: dict[str, Any] = {"type": raw["type"]}
+    for key, kinds in fields.items():
+        value = raw.get(key)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise Malformed(f"state.values: {key} is malformed")
+        if isinstance(value, str):
+            value = clean(value)  # its length is the form's to judge, and to say
+        elif isinstance(value, dict):
+            value = _option(value)
+        elif isinstance(value, list) and key == "files":
+            value = [_file(v) for v in value]
+        elif isinstance(value, list):
+            value = [_option(v) if isinstance(v, Mapping) else _choice(v) for v in value]
+        state[key] = value
+    return state
+
+
+def _option(raw: Mapping[str, Any]) -> dict[str, str]:
+    value = raw.get("value")
+    if not isinstance(value, str) or len(value) > 255:  # Slack's limit is 150
+        raise Malformed("state.values: an option has no value")
+    return {"value": clean(value)}
+
+
+def _file(raw: Any) -> dict[str, Any]:
+    """An uploaded file's description: its id, and its other plain fields (name, type, size,
+    urls) cleaned; nested objects are dropped."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
+        raise Malformed("state.values: a file has no id")
+    if not _ID.fullmatch(raw["id"]):
+        raise Malformed("state.values: a file id is malformed")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and len(value) <= MAX_TEXT:
+            out[str(key)[:64]] = clean(value)
+        elif isinstance(value, int | float | bool):
+            out[str(key)[:64]] = value
+    return out
+
+
+def _choice(raw: Any) -> str:
+    if not isinstance(raw, str) or not _ID.fullmatch(raw):
+        raise Malformed("state.values: a chosen person is malformed")
+    return raw
+
+
+def _state(container: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     state = container.get("state")
     if state is None:
-        return None
+        return {}
     if not isinstance(state, Mapping):
         raise Malformed("state is not an object")
-    return state.get("values")
+    values = state.get("values")
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping) or not all(isinstance(v, Mapping) for v in values.values()):
+        raise Malformed("state.values is malformed")
+    return {
+        str(block)[:255]: {str(action)[:255]: _action_state(s) for action, s in actions.items()}
+        for block, actions in values.items()
+    }
+
+
+# events -------------------------------------------------------------------------------------
 
 
 def slash_command(body: Mapping[str, Any]) -> SlashCommand:
     return SlashCommand(
-        user=_str(body, "user_id"),
-        team=_opt_str(body, "team_id"),
-        channel=_str(body, "channel_id"),
-        text=str(body.get("text") or ""),
-        trigger_id=_str(body, "trigger_id"),
+        user=_str(body, "user_id", shape=_ID),
+        team=_opt_str(body, "team_id", shape=_ID),
+        channel=_str(body, "channel_id", shape=_ID),
+        text=_text(body, "text"),
+        trigger_id=_str(body, "trigger_id", shape=_TOKEN),
+        command=_str(body, "command", shape=_COMMAND),
         response_url=_opt_str(body, "response_url"),
     )
 
@@ -147,16 +310,20 @@ def button_click(body: Mapping[str, Any]) -> ButtonClick:
     actions = _get(body, "actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         raise Malformed("payload has no actions")
+    for key in ("channel", "message", "container"):
+        if body.get(key) is not None and not isinstance(body[key], Mapping):
+            raise Malformed(f"{key} is not an object")
     return ButtonClick(
-        user=_str(body, "user", "id"),
-        team=_opt_str(body, "team", "id"),
-        action=_str(actions[0], "action_id"),
-        lock_id=_str(actions[0], "value"),
-        channel=_opt_str(body, "channel", "id"),
-        message_ts=_opt_str(body, "message", "ts"),
-        thread_ts=_opt_str(body, "message", "thread_ts"),
-        trigger_id=_str(body, "trigger_id"),
-        state=_state(_values(body)),
+        user=_str(body, "user", "id", shape=_ID),
+        team=_team(body),
+        action=_str(actions[0], "action_id", shape=_TOKEN),
+        block_id=_opt_str(actions[0], "block_id", shape=_TOKEN),
+        lock_id=_str(actions[0], "value", shape=_LOCK),
+        channel=_opt_str(body, "channel", "id", shape=_ID),
+        message_ts=_opt_str(body, "message", "ts", shape=_TS),
+        thread_ts=_opt_str(body, "message", "thread_ts", shape=_TS),
+        trigger_id=_str(body, "trigger_id", shape=_TOKEN),
+        state=_state(body),
     )
 
 
@@ -165,27 +332,86 @@ def view_submit(body: Mapping[str, Any]) -> ViewSubmit:
     if not isinstance(view, Mapping):
         raise Malformed("view is not an object")
     metadata = view.get("private_metadata") or ""
-    if not isinstance(metadata, str):
+    if not isinstance(metadata, str) or len(metadata) > 3000:
         raise Malformed("private_metadata is not a string")
     return ViewSubmit(
-        user=_str(body, "user", "id"),
-        team=_opt_str(body, "team", "id"),
-        callback_id=_str(view, "callback_id"),
+        user=_str(body, "user", "id", shape=_ID),
+        team=_team(body),
+        callback_id=_str(view, "callback_id", shape=_TOKEN),
         private_metadata=metadata,
-        state=_state(_values(view)),
-        view_id=_str(view, "id"),
+        state=_state(view),
+        view_id=_str(view, "id", shape=_TOKEN),
     )
 
 
-def typed(body: Mapping[str, Any]) -> Inbound | None:
-    """The event a body carries, or None for kinds Lockstep has no typed event for (Bolt
-    answers those itself)."""
+def event(body: Mapping[str, Any]) -> MemberEvent | OtherEvent:
+    inner = _get(body, "event")
+    if not isinstance(inner, Mapping):
+        raise Malformed("event is not an object")
+    kind = _str(inner, "type", shape=_TOKEN)
+    team = _opt_str(body, "team_id", shape=_ID)
+    if kind not in MEMBER_EVENTS:
+        return OtherEvent(team=team, kind=kind)
+    return MemberEvent(
+        team=team,
+        user=_str(inner, "user", shape=_ID),
+        channel=_str(inner, "channel", shape=_ID),
+        joined=kind == "member_joined_channel",
+    )
+
+
+def typed(body: Mapping[str, Any]) -> Inbound:
+    """The event a body carries; ``Malformed`` for anything else."""
     if "command" in body:
         return slash_command(body)
+    if "ssl_check" in body:
+        return Handshake()
     match body.get("type"):
         case "block_actions":
             return button_click(body)
         case "view_submission":
             return view_submit(body)
+        case "event_callback":
+            return event(body)
+        case "url_verification":
+            return Handshake(challenge=_str(body, "challenge", shape=_TOKEN))
         case _:
-            return None
+            raise Malformed("a kind of request Lockstep does not take")
+
+
+def for_bolt(event: Inbound) -> dict[str, Any]:
+    """The body Bolt routes, rebuilt from the typed event: only the fields Bolt reads, each
+    with the shape Bolt expects. Listeners read the typed event, never this."""
+    team = {"team": {"id": event.team}} if event.team else {}
+    match event:
+        case SlashCommand():
+            body = {
+                "command": event.command, "text": event.text, "user_id": event.user,
+                "channel_id": event.channel, "trigger_id": event.trigger_id,
+            }  # fmt: skip
+            return body | ({"team_id": event.team} if event.team else {})
+        case ButtonClick():
+            action = {"type": "button", "action_id": event.action, "value": event.lock_id}
+            action |= {"block_id": event.block_id} if event.block_id else {}
+            channel = {"channel": {"id": event.channel}} if event.channel else {}
+            return {
+                "type": "block_actions", "user": {"id": event.user}, "actions": [action],
+                "trigger_id": event.trigger_id,
+            } | team | channel  # fmt: skip
+        case ViewSubmit():
+            view = {
+                "id": event.view_id, "type": "modal", "callback_id": event.callback_id,
+                "private_metadata": event.private_metadata, "state": {"values": event.state},
+            }  # fmt: skip
+            return {"type": "view_submission", "user": {"id": event.user}, "view": view} | team
+        case MemberEvent():
+            kind = MEMBER_EVENTS[0] if event.joined else MEMBER_EVENTS[1]
+            inner = {"type": kind, "user": event.user, "channel": event.channel}
+            return {"type": "event_callback", "event": inner} | (
+                {"team_id": event.team} if event.team else {}
+            )
+        case Handshake(challenge=None):
+            return {"ssl_check": "1"}
+        case Handshake():
+            return {"type": "url_verification", "challenge": event.challenge}
+    raise ValueError(f"{type(event).__name__} does not go to Bolt")

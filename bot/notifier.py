@@ -12,6 +12,7 @@ is, and the deliverer backs off.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import messages, outcome, surfaces
+from bot.render.mrkdwn import cut
 from flows.app import Registry
 from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable
 from flows.policy import humanize
@@ -29,6 +31,8 @@ Where = dict[str, str]
 Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
 LOOKUP_PAGES = 5  # pages of 200 messages searched for a post whose outcome was lost
 LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be dated
+_CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
+TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
 
 class SlackNotifier:
@@ -96,6 +100,7 @@ class SlackNotifier:
     ) -> Where:
         """Post the message, or update it where it is; a retried post looks for itself first."""
         text, blocks = content
+        text = cut(text, TEXT_MAX)
         where = show.location if isinstance(show.location, dict) else None
         if where is None and show.retry:
             where = await self._find(show, channel, thread_ts)
@@ -232,8 +237,9 @@ class SlackNotifier:
 
 
 def _channel(execution: Execution) -> str:
+    """The run's channel id, if it has one shaped like Slack's (it is written into links)."""
     channel = execution.context.get("channel")
-    return channel if isinstance(channel, str) else ""
+    return channel if isinstance(channel, str) and _CHANNEL.fullmatch(channel) else ""
 
 
 def _seconds(value: Any) -> float | None:

@@ -8,6 +8,9 @@ compare-and-set, so a job that loses to another process (or to the sweep) does n
 
 Due times are read on the engine's clock; APScheduler's date jobs run on the system's, so a job
 is placed as far from the system's now as its timer is from the engine's.
+
+A job fires its timers as the store has them when it runs: one moved later meanwhile (a lock
+snoozed in its last seconds) is not due, stays pending and is planned again for its new time.
 """
 
 from __future__ import annotations
@@ -125,8 +128,8 @@ class TimerScheduler:
             if batch is None:
                 batch = self.slots[slot] = []
                 self.scheduler.add_job(
-                    self._fire, "date", run_date=self._at(slot * SLOT),
-                    args=[slot], id=f"slot-{slot}", misfire_grace_time=None,
+                    self._fire, "date", run_date=self._at(slot * SLOT), args=[slot],
+                    id=f"slot-{slot}", misfire_grace_time=None, replace_existing=True,
                 )  # fmt: skip
             batch.append(timer)
             added += 1
@@ -138,6 +141,7 @@ class TimerScheduler:
         due = self.slots.pop(slot, [])
         self.planned.difference_update(t.id for t in due)
         try:
-            await self.engine.fire(due)
+            if await self.engine.fire(due) < len(due):
+                await self.plan()  # moved later, or a moment early: planned again
         except Exception:
             log.exception("%d timers failed to fire; the sweep retries them", len(due))

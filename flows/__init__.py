@@ -18,6 +18,7 @@ from flows.errors import (
     StepFailed,
 )
 from flows.policy import Escalation
+from flows.text import mention, quote
 from flows.tracer import Tracer
 
 __all__ = [
@@ -38,5 +39,7 @@ __all__ = [
     "StepFailed",
     "Tracer",
     "forms",
+    "mention",
+    "quote",
     "response",
 ]

@@ -38,7 +38,12 @@ REQUIRED = "This field is required."
 TRUE = frozenset({"on", "true", "1", "yes", "y", "checked"})  # what a ticked box may send
 FALSE = frozenset({"off", "false", "0", "no", "n", ""})
 _USER = re.compile(r"[UW][A-Z0-9]{2,30}")
-MAX_TEXT = 3000
+# A number as people write one with a keyboard's digits, ASCII only (Python's int() also takes
+# Arabic-Indic or fullwidth digits, which no one means to type): a sign, a point, an exponent.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_NUMBER_MAX = 100  # characters
+MAX_TEXT = 3000  # characters of any text field without a ``max_length`` of its own
+TOO_LONG = "Use at most {limit} characters (you used {used})."
 
 
 class FieldError(LockstepError, ValueError):
@@ -105,7 +110,7 @@ def _input_text(element: Any, value: Any) -> str:
     text = _text(value)
     limit = getattr(element, "max_length", None) or MAX_TEXT
     if len(text) > limit:
-        raise FieldError(f"Use at most {limit} characters (you used {len(text)}).")
+        raise FieldError(TOO_LONG.format(limit=limit, used=len(text)))
     min_length = getattr(element, "min_length", None)
     if min_length and len(text) < min_length:
         raise FieldError(f"Use at least {min_length} characters.")
@@ -122,15 +127,12 @@ def _number(element: InputNumber, value: Any) -> int | float:
         number: int | float = value
     else:
         text = _text(value).strip()
-        if "_" in text:
+        if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise FieldError("Enter a finite number.")
+        if len(text) > _NUMBER_MAX or not _NUMBER.fullmatch(text):
             raise FieldError("Enter a number.")
-        try:
-            number = int(text)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                raise FieldError("Enter a number.") from None
+        is_int = all(c.isdigit() or c in "+-" for c in text)
+        number = int(text) if is_int else float(text)
     if number != number or number in (float("inf"), float("-inf")):
         raise FieldError("Enter a finite number.")
     if element.min_value is not None and number < element.min_value:

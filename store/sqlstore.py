@@ -281,6 +281,9 @@ class SQLStore:
     async def run_shown_at(self, execution_id: str) -> Any:
         return await self.run(ob.location, ob.run_key(execution_id))
 
+    async def lock_shown_at(self, call_id: str) -> Any:
+        return await self.run(ob.location, ob.lock_key(call_id))
+
     async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
         await self.run(ob.renew, row_ids, owner, until)
 
@@ -294,9 +297,6 @@ class SQLStore:
 
     async def open_locks(self) -> dict[str, int]:
         return await self.run(health.open_locks)
-
-    async def where_shown(self, key: str) -> Any:
-        return await self.run(ob.location, key)
 
     # the HTTP API's tokens and webhooks (not the engine's: the adapter's) ---------------------
 

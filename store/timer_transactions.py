@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import Call, Claim, Closing, Execution, NewEvent, Post, Timer
@@ -43,10 +43,11 @@ def fire_only(
     new_timers: Sequence[dict[str, Any]],
 ) -> bool:
     """The timer's compare-and-set: exactly one caller moves it from pending to fired, and
-    records what firing it says (``posts``), means (``new_events``) and plans next."""
+    records what firing it says (``posts``), means (``new_events``) and plans next. A timer
+    moved later meanwhile is not due: it waits for its new time."""
     fired = conn.execute(
         update(timers)
-        .where(timers.c.id == timer_id, timers.c.status == "pending")
+        .where(timers.c.id == timer_id, timers.c.status == "pending", timers.c.due_at <= now)
         .values(status="fired", fired_at=now, attempts=timers.c.attempts + 1)
         .returning(timers.c.execution_id)
     ).scalar()
@@ -94,7 +95,11 @@ def snooze(
 
 _CLOSE_MANY = (
     update(calls)
-    .where(calls.c.id.in_(bindparam("cids", expanding=True)), calls.c.status == "open")
+    .where(
+        calls.c.id.in_(bindparam("cids", expanding=True)),
+        calls.c.status == "open",
+        or_(calls.c.deadline.is_(None), calls.c.deadline <= bindparam("at")),  # not snoozed
+    )
     .values(
         status=bindparam("d_status"),
         result=bindparam("d_result"),
@@ -125,7 +130,9 @@ def fire_closing(
     call's compare-and-set decides, its other pending timers are dropped, its execution woken
     (and claimed for ``claim``'s owner if no live process holds it). Returns the timers this
     caller fired, with the execution each woke; a timer whose call was already closed is
-    cancelled. Rows are taken in the usual order: calls, then timers, then executions."""
+    cancelled. A call whose deadline moved later (a snooze, even one committed while this
+    runs) stays open, its timer pending for the new time. Rows are taken in the usual order:
+    calls, then timers, then executions."""
     closed: set[str] = set()
     groups: dict[tuple[str, str, str | None], list[Closing]] = {}
     for c in closing:
@@ -146,11 +153,14 @@ def fire_closing(
         .values(fired_at=case((timers.c.id.in_(won_ids), now), else_=timers.c.fired_at))
         .values(attempts=timers.c.attempts + case((timers.c.id.in_(won_ids), 1), else_=0))
     )
-    lost = [c.timer.id for c in closing if c.timer.call_id not in closed]
-    if lost:
+    lost = [c for c in closing if c.timer.call_id not in closed]
+    if lost:  # already closed: the timer goes; still open (snoozed): it waits
+        lost_calls = [c.timer.call_id for c in lost]
+        decided = select(calls.c.id).where(calls.c.id.in_(lost_calls), calls.c.status != "open")
         conn.execute(
             update(timers)
-            .where(timers.c.id.in_(lost), timers.c.status == "pending")
+            .where(timers.c.id.in_([c.timer.id for c in lost]), timers.c.status == "pending")
+            .where(timers.c.call_id.in_(decided))
             .values(status="cancelled")
         )
     if not won:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from flows.engine import Execution
+from flows.engine import Clock, Execution
 from tests.slackbot import CHANNEL, Bot, running_bot
 
 APPS = ",".join(
@@ -21,8 +21,8 @@ APPS = ",".join(
 
 
 @asynccontextmanager
-async def kodosumi_bot(db_url: str) -> AsyncIterator[Bot]:
-    async with running_bot(db_url, flows=APPS) as bot:
+async def kodosumi_bot(db_url: str, clock: Clock | None = None) -> AsyncIterator[Bot]:
+    async with running_bot(db_url, clock, flows=APPS) as bot:
         yield bot
 
 

@@ -1,4 +1,5 @@
-"""Extra flows for the Slack tests: a form too big for a message, and a lease that crashes."""
+"""Extra flows for the Slack tests: a form too big for a message, a lease that crashes, a flow
+that echoes what people type every way it can."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from flows import FlowApp, Tracer
-from flows.forms import Cancel, InputText, Model, Submit
+from flows import FlowApp, Tracer, mention, quote
+from flows.forms import Cancel, InputArea, InputText, Markdown, Model, Submit
 from flows.policy import Escalation
 
 app = FlowApp()
@@ -122,3 +123,30 @@ async def ledger(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
     signed = await tracer.approve(f"Sign {item}", comment=False)
     third = await tracer.step("three", _note, item, 3)
     return {"steps": [first, second, third], "checked": checked, "signed": signed}
+
+
+@app.flow(
+    "echo",
+    summary="Echo <!channel>",  # an author's text is literal too, unless it asks otherwise
+    model=Model(InputText("words", "Words"), Submit("Go")),
+)
+async def echo(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
+    """Everything a person typed, shown back every way a flow can: debug, Markdown, a lock's
+    heading and form, its answer, its rejection, the result."""
+    words = inputs["words"] or ""
+    await tracer.debug("typed:", words)
+    await tracer.markdown(f"{mention('UALICE')}: *{quote(words)}*")
+    answer = await tracer.lock("echo_form", data={"words": words}, snooze=60)
+    return {"words": words, "note": answer["note"]}
+
+
+@app.lock("echo_form")
+def echo_form(data: dict[str, Any]) -> Model:
+    words = data["words"]
+    return Model(
+        Markdown(f"# Check {words}\nYou typed *{quote(words)}*."),
+        InputText("note", "Note"),
+        InputArea("comment", "Comment"),
+        Submit("OK"),
+        Cancel("Reject"),
+    )

@@ -15,12 +15,18 @@ from tests.sample_flows import app
 
 
 class Directory:
-    """SREVIEW holds UGROUPIE; channel C1 holds UMEMBER."""
+    """SREVIEW holds UGROUPIE; channel C1 holds UMEMBER, UALICE and UBOB."""
+
+    members = {"UMEMBER", "UALICE", "UBOB"}
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         if principal == "SREVIEW":
             return user == "UGROUPIE"
-        return principal == "channel" and context.get("channel") == "C1" and user == "UMEMBER"
+        return principal == "channel" and context.get("channel") == "C1" and user in self.members
+
+    async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
+        channel = context.get("channel")
+        return channel is None or (channel == "C1" and user in self.members)
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ class BotProcess:
 
 async def test_review_survives_bot_restarts_between_steps(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'lockstep.db'}"
-    async with FakeSlack() as slack, aiohttp.ClientSession() as http:
+    people = {CHANNEL: ["UALICE", "UBOB", "UCAROL"]}
+    async with FakeSlack(members=people) as slack, aiohttp.ClientSession() as http:
         process = await BotProcess.start(slack, database_url)
         try:
             bot = Bot(None, slack, f"http://127.0.0.1:{process.port}/slack/events", http)

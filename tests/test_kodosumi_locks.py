@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from bot.app import load_flows
 from bot.render import surfaces
 from bot.settings import SettingsError
 from flows import response
+from flows.engine import FakeClock
 from store import SQLStore
 from tests.kodosumi_apps import execution as execution_app
 from tests.kodosumi_slack import (
@@ -83,7 +85,15 @@ async def test_a_lease_validating_a_keyword_named_checkbox_keeps_the_lock_open(b
     assert run.result == {"continue": True, "name": "yes", "by": "UBOB"}
 
 
-async def test_a_lock_past_its_timeout_ends_the_run_with_a_timeout_error(bot: Bot) -> None:
+async def test_a_lock_past_its_timeout_ends_the_run_with_a_timeout_error(
+    db_url: str, store: SQLStore
+) -> None:
+    clock = FakeClock(time.time())
+    async with kodosumi_bot(db_url, clock) as bot:
+        await _a_lock_past_its_timeout(bot, clock)
+
+
+async def _a_lock_past_its_timeout(bot: Bot, clock: FakeClock) -> None:
     view = await open_entry(bot, "timeout")
     assert view["blocks"] == [
         {"type": "section", "text": {"type": "mrkdwn", "text": "Nothing to fill in."}}
@@ -93,7 +103,8 @@ async def test_a_lock_past_its_timeout_ends_the_run_with_a_timeout_error(bot: Bo
     engine = bot.lockstep.engine  # type: ignore[union-attr]
     [lock] = [c for c in await bot.lockstep.store.calls(run.id) if c.kind == "lock"]  # type: ignore[union-attr]
     assert lock.deadline == pytest.approx(lock.created_at + 3)
-    await engine.fire(await engine.due(within=4))
+    clock.advance(4)
+    await engine.fire_due()
     await engine.settled(run.id)
     ended = await engine.execution(run.id)
     assert ended and ended.status == "error" and "LockExpired" in (ended.error or "")

@@ -22,6 +22,7 @@ from tests.slackbot import CHANNEL
 
 pytestmark = pytest.mark.slow
 WRITES = ("views.open", "chat.postMessage", "chat.update")
+MEMBERS = {CHANNEL: ["UALICE", "UBOB"]}  # who may answer a lock without approvers
 Fault = Callable[[FakeSlack, Callable[[], None]], None]  # arms the fake; the callable kills
 
 
@@ -86,7 +87,7 @@ def assert_durable(slack: FakeSlack, people: list[Person]) -> None:
 async def one_run(tmp_path: Path, fault: Fault | None) -> tuple[FakeSlack, bool]:
     """A ledger run driven to its end with ``fault`` armed; whether the fault struck."""
     struck: list[bool] = []
-    async with FakeSlack() as slack, aiohttp.ClientSession() as http:
+    async with FakeSlack(members=MEMBERS) as slack, aiohttp.ClientSession() as http:
         url = f"sqlite:///{tmp_path / f'{secrets.token_hex(3)}.db'}"
         bots = [await BotProcess.start(slack, url, FAST)]
 
@@ -155,7 +156,7 @@ async def test_two_processes_on_postgres_killed_at_random(pg_url: str, tmp_path:
 
 async def under_load(tmp_path: Path, url: str, processes: int) -> None:
     rng = random.Random(20261130)
-    async with FakeSlack() as slack, aiohttp.ClientSession() as http:
+    async with FakeSlack(members=MEMBERS) as slack, aiohttp.ClientSession() as http:
         bots = [await BotProcess.start(slack, url, FAST) for _ in range(processes)]
         for method in ("chat.postMessage", "chat.update"):
             slack.fail_next(method, status=429, retry_after=1, times=2)

@@ -108,6 +108,30 @@ def test_pattern_and_number_words() -> None:
     assert errors_of({"name": "Al", "amount": "nan"})["amount"] == ["Enter a finite number."]
 
 
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [("3", 3), (" 3 ", 3), ("+3", 3), ("-3", -3), ("2.5", 2.5), (".5", 0.5), ("5.", 5.0),
+     ("1e3", 1000.0), ("2E-1", 0.2), ("007", 7)],
+)  # fmt: skip
+def test_numbers_are_written_with_ascii_digits(typed: str, number: float) -> None:
+    form = Model(InputNumber("n"))
+    assert parse(form, {"n": typed}) == {"n": number}
+    assert type(parse(form, {"n": typed})["n"]) is type(number)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["\u0663", "\uff13", "\u0663.\u0665", "\u0967\u0966", "1_000", "1,5", "0x10", "1e",
+     "e3", "--3", "3-", ". ", "1e99999", "½", "³", "1" * 101],
+)  # fmt: skip
+def test_other_digits_and_shapes_are_not_numbers(typed: str) -> None:
+    """Python's int() takes Arabic-Indic, Devanagari and fullwidth digits; a form does not: no
+    one means them, and they read differently in every other system the number goes to."""
+    with pytest.raises(InputsError) as refused:
+        parse(Model(InputNumber("n")), {"n": typed})
+    assert refused.value.wire()["n"] in (["Enter a number."], ["Enter a finite number."])
+
+
 def test_kodosumi_checkbox_and_slack_shapes() -> None:
     form = Model(Checkbox("ok"), InputDateTime("when"))
     assert parse(form, {"ok": "on", "when": 1_800_000_000}) == {

@@ -248,6 +248,24 @@ async def test_every_directory_answers_yes_or_no(kind: str, client: AsyncWebClie
     assert await directory.includes("SOPS", "UBOB", context) is knows
     assert await directory.includes("channel", "UALICE", context) is knows
     assert not await directory.includes("channel", "UCAROL", context)
+    # who sees the run, and so may answer a lock that names no approvers
+    assert await directory.sees("UCAROL", {})  # a run shown in no channel: anyone
+    assert await directory.sees("UALICE", context)
+    assert await directory.sees("UCAROL", context) is not knows  # not a member
+
+
+async def test_the_slack_directory_follows_members_who_join_and_leave(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    directory = SlackDirectory(client)
+    context = {"channel": CHANNEL}
+    directory.member_changed(CHANNEL, "UCAROL", joined=True)  # nothing cached yet: no effect
+    assert not await directory.sees("UCAROL", context)
+    directory.member_changed(CHANNEL, "UCAROL", joined=True)
+    directory.member_changed(CHANNEL, "UBOB", joined=False)
+    assert await directory.sees("UCAROL", context) and not await directory.sees("UBOB", context)
+    assert await directory.includes("channel", "UCAROL", context)
+    assert len(slack.calls_to("conversations.members")) == 1  # one lookup, then events
 
 
 # clocks -------------------------------------------------------------------------------------
@@ -328,3 +346,21 @@ async def test_decisions_are_compare_and_set(store: SQLStore) -> None:
     assert decided is not None and decided.status == "resolved"
     assert await store.snooze(opened["id"], 60, now, NewEvent(kind="snoozed")) is None
     assert await store.vote(opened["id"], now, NewEvent(kind="approved", actor="UC")) is None
+
+
+async def test_a_lock_is_shown_where_its_message_was_recorded(store: SQLStore) -> None:
+    eid, now = new_id(), time.time()
+    row = {
+        "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
+        "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
+        "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
+    }  # fmt: skip
+    assert await store.create_execution(row, NewEvent(kind="started"))
+    opened = lock(eid).model_dump()
+    await store.add(eid, now, new_calls=[opened])
+    assert await store.lock_shown_at(opened["id"]) is None  # not shown yet
+    assert await store.lock_shown_at("no such lock") is None
+    [row_] = [d for d in await store.claim_deliveries("me", now, 30) if d.call_id == opened["id"]]
+    where = {"channel": "C1", "ts": "1.2"}
+    await store.delivered("me", [(row_.id, row_.version, where)], now)
+    assert await store.lock_shown_at(opened["id"]) == where

@@ -6,9 +6,11 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+
 from bot.scheduler import TimerScheduler
 from flows import Request
-from flows.engine import Engine, FakeClock, RecordingNotifier, Show
+from flows.engine import Engine, FakeClock, RecordingNotifier, Show, Snooze
 from store import SQLStore
 from tests.sample_flows import app
 
@@ -111,3 +113,60 @@ async def test_shutdown_waits_for_a_sweep_under_way_before_the_store_closes(
     await asyncio.wait_for(drained, 5)
     assert engine.let_go  # only now may the store close
     await engine.close()
+
+
+async def test_a_snooze_in_the_last_seconds_moves_the_deadline_that_fires(
+    store: SQLStore,
+) -> None:
+    """The date job was planned with the old deadline; it fires the timer as the store has it
+    when it runs: moved a day later, it waits for its new time, and fires then."""
+    notes = Watcher()
+    clock = FakeClock()
+    engine = Engine(store, [app], notes, clock)
+    scheduler = TimerScheduler(engine, every=3600)  # the horizon: a minute
+    ran = asyncio.Event()
+    scheduler.scheduler.add_listener(lambda _: ran.set(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.scheduler.start(paused=True)
+    try:
+        eid = await engine.start("snoozable", {}, Request("snoozable", "U1"))
+        await engine.settled(eid)
+        [lock] = notes.of("lock_opened", eid)
+        clock.advance(3600 - 0.2)  # a fifth of a second left
+        assert await scheduler.plan() == 1  # its date job is planned for the old deadline
+        snoozed = await engine.snooze(lock.id, "U1")
+        assert snoozed.lock is not None and snoozed.lock.deadline == lock.deadline + 86400
+        clock.advance(1)  # the old deadline has passed; the job runs
+        scheduler.scheduler.resume()
+        await asyncio.wait_for(ran.wait(), 5)
+        assert (await engine.lock(lock.id)).open  # not expired: it was snoozed
+        [timer] = await engine.due(86400)
+        assert (timer.kind, timer.due_at) == ("deadline", lock.deadline + 86400)
+        assert not scheduler.slots  # a day away: a row, not a job
+        clock.advance(86400)
+        assert await scheduler.plan() == 1
+        await asyncio.wait_for(notes.resolved.wait(), 5)
+        expired = await engine.lock(lock.id)
+        assert expired.status == "expired" and expired.decided_at == clock.now()
+    finally:
+        scheduler.shutdown()
+        await engine.close()
+
+
+async def test_a_timer_moved_later_does_not_fire_at_its_old_time(store: SQLStore) -> None:
+    """Whoever holds the timer as it was (a planned job, another process) fires nothing."""
+    clock = FakeClock()
+    engine = Engine(store, [app], RecordingNotifier(), clock)
+    try:
+        eid = await engine.start("snoozable", {}, Request("snoozable", "U1"))
+        await engine.settled(eid)
+        [stale] = await engine.due(3600)
+        assert (await engine.snooze(stale.call_id or "", "U1")).outcome is Snooze.SNOOZED
+        clock.advance(3600)
+        assert await engine.fire([stale]) == 0
+        assert await engine.fire_due() == 0
+        assert (await engine.lock(stale.call_id or "")).open
+        clock.advance(86400)
+        assert await engine.fire_due() == 1
+        assert (await engine.lock(stale.call_id or "")).status == "expired"
+    finally:
+        await engine.close()

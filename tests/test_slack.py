@@ -115,7 +115,7 @@ async def test_commands_answer_privately(bot: Bot) -> None:
     """A command's answer is the HTTP response to it: Slack shows it to the caller only."""
     status, body = await bot.command("list")
     assert status == 200 and "`review`: Document review" in body
-    assert body.count("•") == 11
+    assert body.count("•") == 12
     assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
     assert "no flow called `nope`" in (await bot.command("start nope"))[1]
     assert "not started any runs" in (await bot.command("status"))[1]
@@ -181,12 +181,20 @@ async def test_a_crashing_lease_answers_with_an_error_id_and_keeps_the_lock(bot:
 
 
 async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(bot: Bot) -> None:
-    message = await start_without_form(bot, "fragile")
-    broken = {"f_x": {"x": {"type": "plain_text_input", "value": ["not", "text"]}}}
-    assert (await bot.click(message, "lockstep_submit", "UBOB", broken))[0] == 200
+    message = await start_without_form(bot, "survey")
+    bot.slack.fail_next("views.open", status=500, times=2)  # Slack fails, and the retry too
+    assert (await bot.click(message, "lockstep_open", "UBOB"))[0] == 200
     [note] = await bot.slack.wait_for("chat.postEphemeral")
     assert note.args["user"] == "UBOB" and "went wrong" in note.args["text"]
     assert "error id `" in note.args["text"]
+    assert (await bot.lockstep.engine.lock(message["blocks"][-1]["elements"][0]["value"])).open
+
+
+async def test_form_values_slack_would_never_send_are_refused(bot: Bot) -> None:
+    message = await start_without_form(bot, "fragile")
+    broken = {"f_x": {"x": {"type": "plain_text_input", "value": ["not", "text"]}}}
+    assert (await bot.click(message, "lockstep_submit", "UBOB", broken))[0] == 400
+    assert bot.slack.calls_to("chat.postEphemeral") == []
     assert (await bot.lockstep.engine.lock(message["blocks"][-1]["elements"][0]["value"])).open
 
 
@@ -275,12 +283,21 @@ async def test_cancel_button_is_a_recorded_rejection(bot: Bot) -> None:
     assert [e.actor for e in rejected] == ["UBOB"]
 
 
-async def test_a_click_on_an_expired_lock_says_so(bot: Bot) -> None:
+async def test_a_click_on_an_expired_lock_says_so(db_url: str, store: SQLStore) -> None:
+    clock = FakeClock(time.time())
+    async with running_bot(db_url, clock) as bot:
+        await _click_on_an_expired_lock(bot, clock)
+
+
+async def _click_on_an_expired_lock(bot: Bot, clock: FakeClock) -> None:
     lock = await start_deploy(bot)
     [execution] = await bot.lockstep.store.executions()
     await bot.lockstep.engine.settled(execution.id)  # its lock message is posted
     [timer] = await bot.lockstep.store.due_timers(execution.created_at + 3601)
-    await bot.lockstep.engine.fire([timer])
+    assert await bot.lockstep.engine.fire([timer]) == 0  # not due yet: nothing happens
+    assert (await bot.lockstep.store.due_timers(execution.created_at + 3601)) == [timer]
+    clock.advance(3601)
+    assert await bot.lockstep.engine.fire([timer]) == 1
     await bot.lockstep.engine.settled(execution.id)
     expired = next(m for m in bot.slack.thread(CHANNEL, lock["thread_ts"]) if m["ts"] == lock["ts"])
     assert "⌛ Expired with no answer · <!date^" in expired["text"]

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def slack(tmp_path: Path) -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
+    async with FakeSlack(members={CHANNEL: ["UALICE", "UBOB"]}) as fake:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LOCKSTEP_"))}
         env |= {
             "SLACK_BOT_TOKEN": "xoxb-socket-test",

@@ -148,3 +148,19 @@ class TokenDirectory:
             if person[:1] in ("U", "W") and await self.people.includes(principal, person, context):
                 return True
         return False
+
+    async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
+        """A token sees a run when it answers for anyone (``*``), for its channel, or for
+        someone who sees it."""
+        if not user.startswith(ACTOR):
+            return await self.people.sees(user, context)
+        token = await self.token_named(user.removeprefix(ACTOR))
+        if token is None:
+            return False
+        answer = Scopes.model_validate(token.scopes).answer
+        if ANY in answer or "channel" in answer:
+            return True
+        for person in answer:
+            if person[:1] in ("U", "W") and await self.people.sees(person, context):
+                return True
+        return False

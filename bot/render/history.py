@@ -56,11 +56,11 @@ def line(event: Event, lock: Call | None) -> str:
         to=messages.mention(detail.get("to", [])),
         then=detail.get("then", "fail"),
         by=humanize(detail.get("by", 0)),
-        reason=literal(str(detail.get("reason") or detail.get("error"))),
+        reason=literal(cut(str(detail.get("reason") or detail.get("error")), _VALUE)),
         level=detail.get("level", "note"),
         text=literal(str(detail.get("text", ""))[:_VALUE]),
         status=detail.get("status", "waiting"),
-        error=literal(str(detail.get("error", messages.UNKNOWN_ERROR))),
+        error=literal(cut(str(detail.get("error", messages.UNKNOWN_ERROR)), _VALUE)),
     )
 
 
@@ -80,4 +80,4 @@ def _errors(errors: Any, labels: dict[str, str]) -> str:
     if not isinstance(errors, dict):
         return ""
     parts = [f"{labels.get(k, k)}: {' '.join(map(str, v))}" for k, v in errors.items() if v]
-    return literal("; ".join(parts))
+    return literal(cut("; ".join(parts), _VALUE))

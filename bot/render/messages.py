@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.render.mrkdwn import literal
 from flows.when import clock
+
+_PERSON = re.compile(r"[UWS][A-Z0-9]{1,40}")  # a user (U…, W…) or a user group (S…)
 
 HELP = (
     "*Lockstep* runs workflows that wait for people.\n"
@@ -44,6 +48,13 @@ LEASE_FAILED = (
     "The form is still open: try again, or tell your admin the error id."
 )
 LOCK_GONE = "This form no longer exists."
+NOT_THIS_MESSAGE = "That button does not belong to the form it was on, so nothing changed."
+NOT_SHOWN_YET = "This form is still being posted: try again in a moment."
+FORM_UNKNOWN = "This form cannot be submitted: it was not one Lockstep opened. Nothing changed."
+FORM_UNREADABLE = "The form's values could not be read, so nothing changed. Try again."
+TOO_LONG_COMMAND = (
+    "That is too long for a command ({used} characters; at most {limit}). Nothing was started."
+)
 FOLLOW_UP_FAILED = (
     "Something went wrong while handling that (error id `{error_id}`). If the form is still "
     "open, try again; if it keeps failing, tell your admin the error id."
@@ -189,8 +200,8 @@ def when(at: float | None) -> str:
 
 def short(run_id: str) -> str:
     """The first 8 characters of a run's id: what people see and type (any unique prefix
-    names a run)."""
-    return run_id[:SHORT_ID]
+    names a run). Escaped: a run's id may have been chosen by whoever started it."""
+    return literal(run_id[:SHORT_ID])
 
 
 API_ACTOR = "api:"  # an HTTP API token acting: ``api:<its name>``
@@ -198,14 +209,22 @@ API_ACTOR = "api:"  # an HTTP API token acting: ``api:<its name>``
 
 def who(user: str | None) -> str:
     """A person as a mention; an API token (``api:ci``) as its name, shown literally."""
-    if user and user.startswith(API_ACTOR):
-        return literal(user.removeprefix(API_ACTOR))
-    return f"<@{user}>" if user else "someone"
+    return mention([user]) if user else "someone"
 
 
 def mention(people: list[str]) -> str:
-    """Users as ``<@U…>``, user groups as ``<!subteam^S…>``, API tokens by name."""
-    return ", ".join(f"<!subteam^{p}>" if p.startswith("S") else who(p) for p in people)
+    """Users as ``<@U…>``, user groups as ``<!subteam^S…>``; an API token (``api:ci``) by its
+    name, and anything else not shaped like a person (a name some other surface recorded),
+    literally."""
+    return ", ".join(_mention(p) for p in people)
+
+
+def _mention(person: str) -> str:
+    if isinstance(person, str) and person.startswith(API_ACTOR):
+        return literal(person.removeprefix(API_ACTOR))
+    if not isinstance(person, str) or not _PERSON.fullmatch(person):
+        return literal(str(person))
+    return f"<!subteam^{person}>" if person.startswith("S") else f"<@{person}>"
 
 
 def answerers(allowed: tuple[str, ...]) -> str:

@@ -6,10 +6,15 @@ import html
 import re
 from collections.abc import Callable, Iterator
 
+from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
+
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
 _URL = re.compile(r"(https?|mailto):")
+_ESCAPED = re.compile(r"\\([\\`*_\[\]()#])")  # Markdown's backslash escapes (``flows.quote``)
+_HIDDEN = 0xF0000  # escaped characters wait in Unicode's private use plane 15 meanwhile
+_MENTION = re.compile(f"{MENTION_OPEN}([^{MENTION_CLOSE}]*){MENTION_CLOSE}")
 _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
 _HTML_RULES: list[_Rule] = [
     (r"(?is)<(script|style)\b.*?</\1\s*>", ""),
@@ -33,9 +38,33 @@ def _escape(text: str) -> str:
 
 def literal(text: str) -> str:
     """Text for mrkdwn that shows as it is: ``&<>`` escaped, so no mention, broadcast or link
-    written in it goes live. Text a person typed goes in a text object with ``verbatim: true``
-    as well, so Slack does not link it either."""
-    return _escape(text)
+    written in it goes live (nor a ``flows.mention`` mark: ``clean`` drops it). Text a person
+    typed goes in a text object with ``verbatim: true`` as well, so Slack does not link it
+    either."""
+    return _escape(clean(text))
+
+
+def _live(text: str) -> str:
+    """The mentions a flow's author asked for (``flows.mention``) as Slack's syntax."""
+
+    def slack(found: re.Match[str]) -> str:
+        target = found[1]
+        if not MENTIONABLE.fullmatch(target):
+            return target
+        if target in ("here", "channel", "everyone"):
+            return f"<!{target}>"
+        return f"<!subteam^{target}>" if target.startswith("S") else f"<@{target}>"
+
+    return _MENTION.sub(slack, text).replace(MENTION_OPEN, "").replace(MENTION_CLOSE, "")
+
+
+def _hide(text: str) -> str:
+    """Escaped characters out of the way of the Markdown rules (``_unhide`` brings them back)."""
+    return _ESCAPED.sub(lambda m: chr(_HIDDEN + ord(m[1])), text)
+
+
+def _unhide(text: str) -> str:
+    return re.sub("[\U000f0000-\U000f007f]", lambda m: chr(ord(m[0]) - _HIDDEN), text)
 
 
 def split_heading(text: str) -> tuple[str | None, str]:
@@ -45,8 +74,10 @@ def split_heading(text: str) -> tuple[str | None, str]:
     found = _HEADING.match(lines[0]) if lines else None
     if found is None:
         return None, text
-    words = _LINK.sub(lambda m: m.group(1), _BOLD.sub(lambda m: m.group(1) or m.group(2), found[1]))
-    return words.replace("`", "").strip() or None, "\n".join(lines[1:]).strip()
+    words = _hide(found[1])
+    words = _LINK.sub(lambda m: m.group(1), _BOLD.sub(lambda m: m.group(1) or m.group(2), words))
+    words = clean(_unhide(words.replace("`", ""))).strip()  # plain text: no mention marks
+    return words or None, "\n".join(lines[1:]).strip()
 
 
 def _links(line: str) -> str:
@@ -65,18 +96,20 @@ def markdown_to_mrkdwn(text: str) -> str:
 
     Everything else is escaped: a raw Slack sequence (``<!channel>``, ``<@U…>``, ``<url|x>``)
     shows as text, as it would in kodosumi's page, so a value a flow puts into its Markdown
-    cannot ping a channel."""
+    cannot ping a channel. Backslash escapes (``flows.quote``) show the character itself; the
+    mentions ``flows.mention`` marks are live."""
     lines, fenced = [], False
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
         elif not fenced:
+            line = _hide(line)
             line = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", line)
             line = _links(_HEADING.sub(lambda m: f"*{m.group(1).replace('*', '')}*", line))
             lines.append(line)
             continue
         lines.append(_escape(line))
-    return "\n".join(lines).strip()
+    return _live(_unhide("\n".join(lines).strip()))
 
 
 def html_to_mrkdwn(text: str) -> str:
@@ -85,7 +118,7 @@ def html_to_mrkdwn(text: str) -> str:
     for pattern, replacement in _HTML_RULES:
         text = re.sub(pattern, replacement, text)
     text = re.sub(r" *\n *", "\n", _escape(html.unescape(text)))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _live(re.sub(r"\n{3,}", "\n\n", text).strip())
 
 
 def chunks(text: str, limit: int) -> Iterator[str]:

@@ -43,7 +43,7 @@ def parent(
     if conclusion is not None:
         status = ending_words(conclusion)
     text = messages.PARENT.format(
-        summary=summary, who=messages.who(execution.initiator), status=status
+        summary=literal(summary), who=messages.who(execution.initiator), status=status
     )
     run_id = messages.RUN_ID.format(id=messages.short(execution.id))
     return text, [_section(text), _context(run_id)]
@@ -99,18 +99,18 @@ def _code(text: str) -> str:
 
 
 def progress(kind: str, text: str) -> str:
-    """A flow's output as a thread message: ``markdown``/``html`` converted, ``text`` and
-    ``print()`` preformatted, ``result``/``action`` JSON as code, warnings and ``stderr``
-    flagged; everything else as Markdown, escaped, so a value the flow quotes cannot ping
-    anyone."""
+    """A flow's output as a thread message: ``markdown`` as Markdown made mrkdwn (the mentions
+    the author asked for with ``flows.mention`` live, every other Slack sequence escaped),
+    ``html`` converted, ``text`` and ``print()`` preformatted, ``result``/``action`` JSON as
+    code; ``debug``, ``warning``, ``stderr`` and other results as the plain text they are, so
+    a value the flow quotes cannot ping anyone or link anywhere."""
     shown = formatted(kind, text)
-    if shown is None and kind in ("warning", "stderr"):
-        shown = messages.WARNING_PREFIX + literal(text)
-    elif shown is None and kind in ("result", "action") and text.lstrip()[:1] in ("{", "["):
+    if shown is None and kind in ("result", "action") and text.lstrip()[:1] in ("{", "["):
         shown = _code(text)
-    elif shown is None:
-        shown = markdown_to_mrkdwn(text)
-    return cut(shown, _PROGRESS) or messages.NOTHING_TO_SHOW
+    if shown is None:
+        shown = literal(text)
+    prefix = messages.WARNING_PREFIX if kind in ("warning", "stderr") else ""
+    return cut(prefix + shown, _PROGRESS) or messages.NOTHING_TO_SHOW
 
 
 def quorum_line(needed: int, approvers: list[str]) -> str:

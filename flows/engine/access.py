@@ -4,7 +4,7 @@ run's channel) are resolved by the ``Directory``; the engine knows no id formats
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,10 +14,14 @@ from flows.policy import Policy
 
 
 class NoDirectory:
-    """Knows no groups or channels: only people named by their own id are anyone."""
+    """Knows no groups or channels: only people named by their own id are anyone, and a lock
+    without approvers is anyone's."""
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         return False
+
+    async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
+        return True
 
 
 @dataclass(frozen=True)
@@ -44,17 +48,23 @@ async def among(
 async def may_decide(
     policy: Policy,
     execution: Execution,
-    escalated: list[str],
+    escalated: Callable[[], Awaitable[list[str]]],
     actor: str | None,
     directory: Directory,
 ) -> Refusal | None:
-    """None if ``actor`` may decide a lock with this policy, else why not."""
-    allowed = (*policy.approvers, *escalated) if policy.approvers else ()
+    """None if ``actor`` may decide a lock with this policy, else why not. Without
+    ``approvers`` a lock is for the people who see the run (its channel's members); with or
+    without, for anyone it was escalated to (``escalated`` reads who, when it matters)."""
     if policy.exclude_initiator and await _is_initiator(actor, execution, directory):
+        allowed = (*policy.approvers, *await escalated()) if policy.approvers else ()
         return Refusal(allowed)
-    if allowed and not await among(allowed, actor, execution, directory):
-        return Refusal(allowed)
-    return None
+    if policy.approvers:
+        allowed = (*policy.approvers, *await escalated())
+        return None if await among(allowed, actor, execution, directory) else Refusal(allowed)
+    if actor is None or await directory.sees(actor, execution.context):
+        return None
+    added = await escalated()
+    return None if actor in added else Refusal(("channel", *added))
 
 
 async def _is_initiator(actor: str | None, execution: Execution, directory: Directory) -> bool:

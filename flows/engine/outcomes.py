@@ -102,3 +102,12 @@ class EntryFailed(LockstepError):
     def __init__(self, flow: str, problem: EntryProblem, detail: str, error_id: str) -> None:
         self.flow, self.problem, self.detail, self.error_id = flow, problem, detail, error_id
         super().__init__(f"flow {flow!r} cannot start ({problem}): {detail} [{error_id}]")
+
+
+class Place(StrEnum):
+    """Whether a lock is shown where a surface says a person acted on it."""
+
+    HERE = "here"  # this is the lock's own message
+    ELSEWHERE = "elsewhere"  # its message is somewhere else: the action named another lock
+    UNSHOWN = "unshown"  # its message is not recorded yet (being posted): try again shortly
+    GONE = "gone"  # there is no such lock

@@ -47,6 +47,11 @@ class Directory(Protocol):
         ``principal`` names one person: does ``user`` act for them (an API token answering on
         their behalf)? Then four-eyes holds ``user`` to be that person."""
 
+    async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
+        """Is ``user`` among the people who see the run where it is shown (Slack: a member of
+        its channel)? A lock that names no ``approvers`` is theirs to answer. True when the
+        run is shown nowhere that has members (started without a channel)."""
+
 
 class Unavailable(LockstepError):
     """Raised by a notifier whose surface refuses for now (rate limited, down): nothing was
@@ -293,6 +298,10 @@ class Store(Protocol):
         """Where the run's message is shown (as the notifier said), or None (not yet, or
         nowhere)."""
 
+    async def lock_shown_at(self, call_id: str) -> Any:
+        """Where the lock's message is (the notifier's answer, recorded when it was shown);
+        None while it is not shown yet, or for no such lock."""
+
     async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
         """``owner`` is still showing these rows: extend its lease until ``until``."""
 
@@ -309,6 +318,3 @@ class Store(Protocol):
 
     async def open_locks(self) -> dict[str, int]:
         """How many locks are open, by flow."""
-
-    async def where_shown(self, key: str) -> Any:
-        """Where the outbox row ``key`` was last shown (the notifier's answer), or None."""

@@ -31,6 +31,7 @@ from flows.engine.outcomes import (
     Cancel,
     Cancelled,
     Decision,
+    Place,
     Reading,
     Snooze,
     Snoozed,
@@ -54,9 +55,10 @@ from flows.entry import wants
 from flows.errors import FlowConfigError, InputsError, LockstepError, NotStorable
 from flows.files import FileStore, with_uploads
 from flows.forms import Model, redacted
-from flows.parse import parse
+from flows.parse import MAX_TEXT, TOO_LONG, parse
 from flows.policy import DEFAULT_TIMEOUT, Policy
 from flows.submitted import as_submitted
+from flows.text import clean, cleaned
 
 log = logging.getLogger("lockstep.engine")
 BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
@@ -151,7 +153,7 @@ class Engine:
         spec = self.registry.entries.get(flow)
         if spec is None:
             raise UnknownFlow(f"no flow named {flow!r}")
-        request, raw = request or Request(flow=flow), inputs or {}
+        request, raw = request or Request(flow=flow), cleaned(dict(inputs or {}))
         values = parse(spec.model, raw) if spec.model else dict(raw)
         if spec.model is not None:
             request = with_uploads(request, spec.model, raw)
@@ -201,7 +203,9 @@ class Engine:
     # answers --------------------------------------------------------------------------------
 
     async def submit(self, lock_id: str, inputs: Mapping[str, Any], actor: str | None) -> Decision:
-        """Parse and validate a submission, run the lease handler, and resolve the lock."""
+        """Parse and validate a submission, run the lease handler, and resolve the lock. What
+        people typed is cleaned first (``flows.text.clean``): every backend can store it."""
+        inputs = cleaned(dict(inputs))
         lock = await self.lock(lock_id)
         if lock is None:
             return Decision(Answer.GONE, None)
@@ -251,7 +255,10 @@ class Engine:
         return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
 
     async def reject(self, lock_id: str, actor: str | None, comment: str | None = None) -> Decision:
-        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``."""
+        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``.
+        A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
+        ``comment``)."""
+        comment = clean(comment).strip() or None if comment else None
         lock = await self.lock(lock_id)
         if lock is None:
             return Decision(Answer.GONE, None)
@@ -259,6 +266,11 @@ class Engine:
             return Decision(Answer.DECIDED, lock)
         if refused := await self._may_decide(lock, actor, "reject"):
             return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        if comment is not None and len(comment) > MAX_TEXT:
+            errors = {"comment": [TOO_LONG.format(limit=MAX_TEXT, used=len(comment))]}
+            said = {"errors": errors, "comment": comment[:MAX_TEXT]}
+            await self._record(lock, NewEvent(kind="invalid", actor=actor, detail=said))
+            return Decision(Answer.INVALID, lock, errors=errors)
         policy = Policy.from_json(lock.policy)
         if policy.quorum > 1 and not policy.veto:
             return await self._decline(lock, actor, comment)
@@ -324,6 +336,19 @@ class Engine:
     async def execution(self, execution_id: str) -> Execution | None:
         return await self._store.execution(execution_id)
 
+    async def shows(self, lock_id: str, where: Mapping[str, Any]) -> Place:
+        """Is ``where`` (a surface's location, as its notifier records it: Slack's channel
+        and message ts) the lock's own message? A surface asks before it acts on a click, so
+        a click acts only on the lock its message shows, whatever the click says it is."""
+        location = await self._store.lock_shown_at(lock_id)
+        if location is None:
+            lock = await self.lock(lock_id)
+            if lock is None:
+                return Place.GONE
+            self._deliver.soon(lock.execution_id)  # show it now, if it is free to show
+            return Place.UNSHOWN
+        return Place.HERE if location == dict(where) else Place.ELSEWHERE
+
     async def runs(
         self, *, initiator: str | None = None, status: tuple[str, ...] = (), limit: int = 20
     ) -> list[Execution]:
@@ -358,7 +383,7 @@ class Engine:
     async def where(self, execution_id: str) -> Any:
         """Where the run's message is shown (the notifier's answer: Slack's channel and ts),
         or None while it is not shown yet, or nowhere."""
-        return await self._store.where_shown(f"run:{execution_id}")
+        return await self._store.run_shown_at(execution_id)
 
     async def find_runs(self, prefix: str, limit: int = 5) -> list[str]:
         """Ids of runs that start with ``prefix`` (whatever the case), at most ``limit``: how
@@ -483,12 +508,13 @@ class Engine:
     async def _refusal(self, lock: Call, actor: str | None) -> Refusal | None:
         """Why ``actor`` may not decide ``lock``, or None if they may."""
         policy = Policy.from_json(lock.policy)
-        if not policy.approvers and not policy.exclude_initiator:
-            return None  # anyone in the channel: nothing to look up
         execution = await self._store.execution(lock.execution_id)
         if execution is None:
             return None
-        escalated = await escalated_to(self._store, lock)
+
+        async def escalated() -> list[str]:
+            return await escalated_to(self._store, lock)
+
         return await access.may_decide(policy, execution, escalated, actor, self._directory)
 
     def _admins(self, execution: Execution) -> tuple[str, ...]:
@@ -570,8 +596,19 @@ def _shown(form: Model, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _loose(values: Mapping[str, Any]) -> Any:
-    """Raw submitted values for the audit trail; anything odd is kept as its repr."""
+    """Raw submitted values for the audit trail and a refused answer's message, each text cut
+    to ``MAX_TEXT``; anything odd is kept as its repr."""
     try:
-        return encode(dict(values))
+        return encode(_cut(dict(values)))
     except NotStorable:
-        return {k: repr(v) for k, v in values.items()}
+        return {k: repr(v)[:MAX_TEXT] for k, v in values.items()}
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if isinstance(value, dict):
+        return {k: _cut(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut(v) for v in value]
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows import FlowApp, InputsError, Launch, Request, Tracer
+from flows import FlowApp, InputsError, Launch, Request, Tracer, quote
 from flows.forms import (
     Cancel,
     InputNumber,
@@ -51,7 +51,9 @@ async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
 @app.lock("expense_approval")
 async def approval_form(data: dict[str, Any]) -> Model:
     return Model(
-        Markdown(f"# Expense: {data['amount']:.2f} EUR\n{data['category']}: {data['description']}"),
+        Markdown(
+            f"# Expense: {data['amount']:.2f} EUR\n{data['category']}: {quote(data['description'])}"
+        ),
         InputNumber("approved_amount", "Approved amount", value=data["amount"], min_value=0),
         Submit("Approve"),
         Cancel("Reject"),

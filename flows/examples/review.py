@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows import FlowApp, InputsError, Launch, Request, Tracer
+from flows import FlowApp, InputsError, Launch, Request, Tracer, quote
 from flows.forms import Cancel, Checkbox, InputArea, InputNumber, InputText, Markdown, Model, Submit
 
 app = FlowApp()
@@ -26,7 +26,7 @@ async def start(inputs: dict[str, Any], request: Request) -> Launch:
 
 
 async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
-    await tracer.markdown(f"Review of *{inputs['document']}* has started.")
+    await tracer.markdown(f"Review of *{quote(inputs['document'])}* has started.")
     content = await tracer.lock("content_review", data={"document": inputs["document"]})
     await tracer.debug(f"Content review scored {content['score']}/5.")
     final = await tracer.lock("final_review", data={**inputs, **content}, exclude_initiator=True)
@@ -40,7 +40,7 @@ async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
 @app.lock("content_review")
 async def content_form(data: dict[str, Any]) -> Model:
     return Model(
-        Markdown(f"# Content review\nPlease review *{data['document']}*."),
+        Markdown(f"# Content review\nPlease review *{quote(data['document'])}*."),
         InputNumber("score", "Score (1 to 5)", required=True, min_value=1, max_value=5, step=1),
         InputArea("comments", "Comments", max_length=2000),
         Submit("Approve"),
@@ -58,7 +58,7 @@ async def content_lease(inputs: dict[str, Any]) -> dict[str, Any]:
 @app.lock("final_review")
 async def final_form(data: dict[str, Any]) -> Model:
     return Model(
-        Markdown(f"# Final review\n*{data['document']}* scored {data['score']}/5."),
+        Markdown(f"# Final review\n*{quote(data['document'])}* scored {data['score']}/5."),
         Checkbox("publish", "Publish it now", "Publish"),
         Submit("Sign off"),
         Cancel("Reject"),

@@ -1,0 +1,428 @@
+"""Hostile and careless requests, through the real Bolt app with signed requests: whatever is not
+a valid, authorised action gets a 4xx (or the answer Slack expects), one log line, and changes
+nothing; whatever a person typed shows as typed; every field has a limit."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
+from bot.inbound import MAX_BODY, MEMBER_EVENTS
+from store import SQLStore
+from tests.slackbot import (
+    CHANNEL,
+    SECRET,
+    Bot,
+    assert_valid_surfaces,
+    fields,
+    input_value,
+    start_without_form,
+)
+from tests.test_slack import live_texts
+
+TYPED = [
+    "<!channel>",
+    "<!here>",
+    "<@U0BOSS>",
+    "<https://evil.example|click here>",
+    "[click here](https://evil.example)",
+    "\ufdd0here\ufdd1",  # the mark flows.mention makes: typed, it is nothing
+]
+HOSTILE = " ".join(TYPED)
+# What the bot itself may write in Slack's markup: its people, dates, groups, channel, links.
+OWN_MARKUP = re.compile(
+    r"<(@U(ALICE|BOB|CAROL|GROUPIE)|!date\^\d+\^[^|<>]*\|[^<>]*|!subteam\^SREVIEW|#C0CHANNEL"
+    r"|https://fake\.slack\.com/[^|<>]*\|Open the form)>"
+)
+
+
+def foreign_markup(texts: list[str]) -> list[str]:
+    """Slack markup (``<…>``) in ``texts`` that the bot did not mean to write."""
+    return [m for t in texts for m in re.findall(r"<[^<>]*>", t) if not OWN_MARKUP.fullmatch(m)]
+
+
+def every_live_text(bot: Bot) -> list[str]:
+    return [t for call in bot.slack.calls for t in live_texts(call.args)]
+
+
+async def post(bot: Bot, body: bytes, headers: dict[str, str]) -> int:
+    data = io.BytesIO(body) if len(body) > 1 << 20 else body  # aiohttp warns of big bytes
+    async with bot.http.post(bot.url, data=data, headers=headers) as response:
+        return response.status
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    found = [r.getMessage() for r in caplog.records if r.name.startswith("lockstep")]
+    caplog.clear()
+    return found
+
+
+async def nothing_changed(bot: Bot) -> None:
+    assert await bot.lockstep.store.executions() == []
+    assert {c.method for c in bot.slack.calls} <= {"auth.test"}
+
+
+# without a valid signature: 401 ----------------------------------------------------------
+
+
+async def test_a_request_without_a_valid_signature_is_401(bot: Bot) -> None:
+    body = slash_command_body("/flow", "start deploy", user_id="UALICE", channel_id=CHANNEL)
+    now = int(time.time())
+    for timestamp in ["abc", "1e9", "", "0x10", "12.5", " 123", "+123", "-5", "١٢٣", "9" * 30]:
+        headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": timestamp}
+        headers["X-Slack-Signature"] = sign(SECRET, now, body)  # right, but for another time
+        assert await post(bot, body, headers) == 401, timestamp
+    good = signed_headers(SECRET, body)
+    for name, value in [
+        ("X-Slack-Signature", good["X-Slack-Signature"].upper()),
+        ("X-Slack-Signature", good["X-Slack-Signature"][3:]),
+        ("X-Slack-Signature", "v0=" + "0" * 64),
+        ("X-Slack-Signature", ""),
+        ("X-Slack-Request-Timestamp", str(now - 301)),  # a replay
+        ("X-Slack-Request-Timestamp", str(now + 301)),
+    ]:
+        assert await post(bot, body, good | {name: value}) == 401, (name, value)
+    assert await post(bot, body, {"Content-Type": FORM}) == 401
+    assert await post(bot, b"\xff\xfe not utf-8", {"Content-Type": FORM}) == 401
+    assert (await bot.post(body, secret="not the secret"))[0] == 401
+    await nothing_changed(bot)
+
+
+async def test_a_body_larger_than_slack_sends_is_413(bot: Bot) -> None:
+    body = urlencode({"command": "/flow", "text": "x" * MAX_BODY}).encode()
+    assert await post(bot, body, signed_headers(SECRET, body)) == 413
+    await nothing_changed(bot)
+
+
+# signed, but malformed: 400, one log line, nothing changed ---------------------------------
+
+
+def _command(**drop_or_set: str | None) -> bytes:
+    body = slash_command_body("/flow", "start deploy", user_id="UALICE", channel_id=CHANNEL)
+    form = dict(parse_qsl(body.decode())) | drop_or_set
+    return urlencode({k: v for k, v in form.items() if v is not None}).encode()
+
+
+def _click(**changes: Any) -> dict[str, Any]:
+    payload = {
+        "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": "UBOB"},
+        "trigger_id": "1.2.t", "channel": {"id": CHANNEL},
+        "message": {"ts": "1700000000.000100"}, "state": {"values": {}},
+        "actions": [{"action_id": "lockstep_submit", "value": "0" * 32}],
+    }  # fmt: skip
+    return payload | changes
+
+
+MALFORMED: list[tuple[str, bytes, str]] = [
+    ("nested 2,000 deep", ("[" * 2000 + "]" * 2000).encode(), "application/json"),
+    ("payload nested 2,000 deep", b"payload=" + b"%5B" * 2000 + b"%5D" * 2000, FORM),
+    ("nested 100 deep", ('{"a":' * 100 + "1" + "}" * 100).encode(), "application/json"),
+    ("[]", b"[]", "application/json"),
+    ("null", b"null", "application/json"),
+    ("invalid JSON", b"{not json", "application/json"),
+    ("not UTF-8", b"\xff\xfe", FORM),
+    ("two payloads", b"payload=%7B%7D&payload=%7B%7D", FORM),
+    ("a repeated field", _command() + b"&user_id=UBOB", FORM),
+    ("no user_id", _command(user_id=None), FORM),
+    ("no trigger_id", _command(trigger_id=None), FORM),
+    ("no channel_id", _command(channel_id=None), FORM),
+    ("a user id with NUL", _command(user_id="U\x00A"), FORM),
+    ("a form of nothing", b"a=b", FORM),
+    ("plain text", b"command=/flow", "text/plain"),
+    ("team a string", interaction_body(_click(team="T0001")), FORM),
+    ("team a number", interaction_body(_click(team=1)), FORM),
+    ("team a list", interaction_body(_click(team=[])), FORM),
+    ("state a string", interaction_body(_click(state="x")), FORM),
+    ("state.values a list", interaction_body(_click(state={"values": []})), FORM),
+    ("state of no element", interaction_body(_click(state={"values": {"b": {"a": 1}}})), FORM),
+    ("channel a string", interaction_body(_click(channel="C0CHANNEL")), FORM),
+    ("no actions", interaction_body(_click(actions=[])), FORM),
+    (
+        "a lock id of a path",
+        interaction_body(_click(actions=[{"action_id": "a", "value": "../x"}])),
+        FORM,
+    ),
+    ("a user id object", interaction_body(_click(user={"id": {"id": "U1"}})), FORM),
+    ("an event of a string", b'{"type":"event_callback","event":"x"}', "application/json"),
+    ("authorizations", b'{"type":"event_callback","authorizations":"x"}', "application/json"),
+    (
+        "a member of a number",
+        b'{"type":"event_callback","event":{"type":"member_left_channel","user":5,"channel":"C1"}}',
+        "application/json",
+    ),
+    ("an unknown type", b'{"type":"shortcut","user":{"id":"U1"}}', "application/json"),
+    (
+        "a view of a list",
+        interaction_body({"type": "view_submission", "user": {"id": "U1"}, "view": []}),
+        FORM,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "content_type"), MALFORMED, ids=[m[0] for m in MALFORMED])
+async def test_a_signed_malformed_request_is_400_logs_one_line_and_changes_nothing(
+    bot: Bot, caplog: pytest.LogCaptureFixture, name: str, body: bytes, content_type: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    warnings(caplog)
+    headers = signed_headers(SECRET, body, content_type=content_type)
+    assert await post(bot, body, headers) == 400
+    [line] = warnings(caplog)
+    assert line.startswith("refused a malformed Slack request: ")
+    await bot.lockstep.handlers.drain()
+    await nothing_changed(bot)
+
+
+async def test_slack_checking_the_url_is_answered(bot: Bot) -> None:
+    body = b'{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY"}'
+    async with bot.http.post(
+        bot.url, data=body, headers=signed_headers(SECRET, body, content_type="application/json")
+    ) as response:
+        assert (response.status, await response.json()) == (
+            200,
+            {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY"},
+        )
+    ssl = b"ssl_check=1&token=x"
+    assert await post(bot, ssl, signed_headers(SECRET, ssl)) == 200
+    other = b'{"type":"event_callback","event":{"type":"app_mention","user":"U1"}}'
+    assert await post(bot, other, signed_headers(SECRET, other, content_type="application/json"))
+    await nothing_changed(bot)
+
+
+# tampered metadata, clicks on another lock -------------------------------------------------
+
+
+async def test_tampered_entry_metadata_starts_nothing(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bot.command("start deploy")
+    [opened] = await bot.slack.wait_for("views.open")
+    view = opened.response["view"]
+    sealed = view["private_metadata"]
+    assert '"channel": "C0CHANNEL"' in sealed  # readable, but sealed: a change breaks the seal
+    values = input_value("service", "api") | input_value("version", "1.2.3")
+    caplog.set_level(logging.INFO)
+    for metadata in [
+        sealed.replace("C0CHANNEL", "C0ELSEWHERE"),
+        json.dumps({"flow": "deploy", "channel": "C0ELSEWHERE"}),
+        sealed.split(".", 1)[1],
+        "x",
+        "",
+        sealed.replace("deploy", "review"),
+    ]:
+        warnings(caplog)
+        status, body = await bot.submit_view(
+            view | {"private_metadata": metadata}, values, "UALICE"
+        )
+        assert status == 200 and json.loads(body)["response_action"] == "update"
+        assert "not one Lockstep opened" in body
+        assert len(warnings(caplog)) == 1
+    assert await bot.lockstep.store.executions() == []
+    assert await bot.submit_view(view, values, "UALICE") == (200, "")  # untouched: it starts
+    [execution] = await bot.lockstep.store.executions()
+    assert execution.context["channel"] == CHANNEL
+
+
+async def test_a_click_acts_only_on_the_lock_its_message_shows(bot: Bot) -> None:
+    mine = await start_echo(bot, "mine")
+    other = await start_echo(bot, "other")
+    other_lock = other["blocks"][-1]["elements"][0]["value"]
+    forged = mine | {"blocks": other["blocks"]}  # my message, the other lock's buttons
+    assert (await bot.click(forged, "lockstep_submit", "UBOB", input_value("note", "hi")))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "does not belong to the form it was on" in note.args["text"]
+    assert (await bot.lockstep.engine.lock(other_lock)).open
+    await bot.click(forged, "lockstep_cancel", "UBOB")
+    await bot.click(forged, "lockstep_snooze", "UBOB")
+    await bot.click(other | {"ts": "1234.5678"}, "lockstep_submit", "UBOB")  # no such message
+    await bot.slack.wait_for("chat.postEphemeral", count=4)
+    assert (await bot.lockstep.engine.lock(other_lock)).open
+    events = await bot.lockstep.store.events(
+        (await bot.lockstep.engine.lock(other_lock)).execution_id
+    )
+    assert [e.kind for e in events if e.call_id == other_lock] == ["lock_opened"]
+    await bot.click(other, "lockstep_submit", "UBOB", input_value("note", "hi"))  # its message
+    await bot.lockstep.handlers.drain()
+    assert not (await bot.lockstep.engine.lock(other_lock)).open
+
+
+async def test_tampered_lock_form_metadata_decides_nothing(bot: Bot) -> None:
+    survey = await start_without_form(bot, "survey")
+    fragile = await start_without_form(bot, "fragile")
+    target = fragile["blocks"][-1]["elements"][0]["value"]
+    await bot.click(survey, "lockstep_open", "UBOB")
+    [opened] = await bot.slack.wait_for("views.open")
+    view = opened.response["view"]
+    own = view["private_metadata"]
+    for metadata in [target, f"{own.split('.')[0]}.{target}", ""]:
+        status, body = await bot.submit_view(
+            view | {"private_metadata": metadata}, input_value("x", "mine"), "UBOB"
+        )
+        assert status == 200 and "not one Lockstep opened" in body
+    assert (await bot.lockstep.engine.lock(target)).open
+
+
+# outsiders ---------------------------------------------------------------------------------
+
+
+async def member_event(bot: Bot, kind: str, user: str) -> int:
+    body = json.dumps(
+        {"type": "event_callback", "team_id": "T0001", "event_id": f"Ev{time.monotonic_ns()}",
+         "event": {"type": kind, "user": user, "channel": CHANNEL, "channel_type": "C"}}
+    ).encode()  # fmt: skip
+    return await post(bot, body, signed_headers(SECRET, body, content_type="application/json"))
+
+
+async def test_outsiders_cannot_answer_a_lock_that_names_no_approvers(bot: Bot) -> None:
+    message = await start_without_form(bot, "nudged")  # anyone in the channel may answer
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    await bot.click(message, "lockstep_submit", "UOUTSIDER", input_value("note", "mine"))
+    await bot.click(message, "lockstep_snooze", "UOUTSIDER")
+    notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    assert {n.args["text"] for n in notes} == {"Only members of this channel can decide this."}
+    assert (await bot.lockstep.engine.lock(lock_id)).open
+    trail = await bot.lockstep.engine.trail((await bot.lockstep.engine.lock(lock_id)).execution_id)
+    refused = [(e.actor, e.detail["action"]) for e in trail[2] if e.kind == "refused"]
+    assert sorted(refused) == [("UOUTSIDER", "snooze"), ("UOUTSIDER", "submit")]
+
+    # Slack says who joins and leaves: the cached members follow at once
+    lookups = len(bot.slack.calls_to("conversations.members"))
+    assert await member_event(bot, "member_left_channel", "UBOB") == 200
+    await bot.click(message, "lockstep_submit", "UBOB", input_value("note", "gone"))
+    await bot.slack.wait_for("chat.postEphemeral", count=3)
+    assert (await bot.lockstep.engine.lock(lock_id)).open
+    assert await member_event(bot, "member_joined_channel", "UOUTSIDER") == 200
+    await bot.click(message, "lockstep_submit", "UOUTSIDER", input_value("note", "joined"))
+    await bot.lockstep.handlers.drain()
+    decided = await bot.lockstep.engine.lock(lock_id)
+    assert decided.actor == "UOUTSIDER" and decided.result == {"note": "joined"}
+    assert len(bot.slack.calls_to("conversations.members")) == lookups  # no new lookup
+
+
+def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> None:
+    manifest = (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
+    events = re.search(r"\n( +)bot_events:\n((?:\1 +- .*\n)+)", manifest)
+    assert events is not None
+    assert re.findall(r"- (\w+)", events[2]) == list(MEMBER_EVENTS)
+    scopes = re.findall(r"^ +- ([\w:.]+)", manifest.split("scopes:", 1)[1], re.MULTILINE)
+    assert {"channels:read", "groups:read"} <= set(scopes)  # what the events need
+
+
+async def test_outsiders_cannot_answer_in_a_modal_either(bot: Bot) -> None:
+    survey = await start_without_form(bot, "survey")
+    await bot.click(survey, "lockstep_open", "UOUTSIDER")  # opening a form decides nothing
+    [opened] = await bot.slack.wait_for("views.open")
+    status, body = await bot.submit_view(
+        opened.response["view"], input_value("q0", "mine"), "UOUTSIDER"
+    )
+    assert status == 200 and "Only members of this channel can decide this." in body
+    assert (await bot.lockstep.engine.lock(survey["blocks"][-1]["elements"][0]["value"])).open
+
+
+# bounds ------------------------------------------------------------------------------------
+
+
+async def test_a_comment_too_long_is_refused_with_a_note(bot: Bot) -> None:
+    message = await start_echo(bot, "hello")
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    values = input_value("comment", "x" * 200_000)
+    assert (await bot.click(message, "lockstep_cancel", "UBOB", values))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "*Comment*: Use at most 3000 characters (you used 200000)." in note.args["text"]
+    assert (await bot.lockstep.engine.lock(lock_id)).open
+    values = input_value("note", "y" * 200_000)
+    await bot.click(message, "lockstep_submit", "UBOB", values)
+    [_, note] = await bot.slack.wait_for("chat.postEphemeral", count=2)
+    assert "*Note*: Use at most 3000 characters (you used 200000)." in note.args["text"]
+    assert (await bot.lockstep.engine.lock(lock_id)).open
+    await bot.lockstep.engine.idle()
+    for call in bot.slack.calls:
+        assert len(call.args.get("text") or "") <= 4000, call.method
+        assert len(json.dumps(call.args.get("blocks") or [])) <= 13_000, call.method
+    assert "too long for a command (5000 characters" in (await bot.command("x" * 5000))[1]
+    assert_valid_surfaces(bot.slack)
+
+
+async def test_control_characters_are_taken_out_on_every_backend(bot: Bot, store: SQLStore) -> None:
+    message = await start_echo(bot, "nul\x00 in\x07 here")
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    values = input_value("comment", "bad\x00 \ud800comment\x1b[31m")  # NUL, lone surrogate, ESC
+    assert (await bot.click(message, "lockstep_cancel", "UBOB", values))[0] == 200
+    await bot.lockstep.handlers.drain()
+    lock = await bot.lockstep.engine.lock(lock_id)
+    assert (lock.status, lock.comment) == ("rejected", "bad comment[31m")
+    execution = await store.execution(lock.execution_id)
+    assert execution.inputs == {"words": "nul in here"}
+    await bot.lockstep.engine.settled(lock.execution_id)
+    decided = next(
+        m for m in bot.slack.thread(CHANNEL, message["thread_ts"]) if m["ts"] == message["ts"]
+    )
+    assert fields(decided)["Comment"] == "bad comment[31m"
+
+
+# what people type shows as typed ------------------------------------------------------------
+
+
+async def start_echo(bot: Bot, words: str) -> dict[str, Any]:
+    before = len(bot.slack.calls_to("chat.postMessage"))
+    views = len(bot.slack.calls_to("views.open"))
+    await bot.command("start echo")
+    [*_, opened] = await bot.slack.wait_for("views.open", count=views + 1)
+    await bot.submit_view(opened.response["view"], input_value("words", words), "UALICE")
+    await bot.slack.wait_for("chat.postMessage", count=before + 4)  # parent, 2 progress, lock
+    await bot.lockstep.engine.idle()
+    parent = bot.slack.messages(CHANNEL)[-1]
+    return bot.slack.thread(CHANNEL, parent["ts"])[-1]
+
+
+async def test_what_people_type_never_pings_or_links_anywhere(bot: Bot) -> None:
+    message = await start_echo(bot, HOSTILE)
+    thread = bot.slack.thread(CHANNEL, message["thread_ts"])
+    debug, markdown = thread[1]["text"], thread[2]["text"]
+    assert debug == "typed:\n&lt;!channel&gt; &lt;!here&gt; &lt;@U0BOSS&gt; " + (
+        "&lt;https://evil.example|click here&gt; [click here](https://evil.example) here"
+    )
+    assert markdown.startswith("<@UALICE>: *")  # the author asked for that mention, and got it
+    assert "[click here](https://evil.example)" in markdown  # quoted: shown as typed
+    values = input_value("note", HOSTILE) | input_value("comment", HOSTILE)
+    await bot.click(message, "lockstep_snooze", "UBOB")
+    await bot.click(message, "lockstep_cancel", "UBOB", values)
+    await bot.lockstep.handlers.drain()
+    [execution] = await bot.lockstep.store.executions()
+    await bot.lockstep.engine.settled(execution.id)
+    decided = next(
+        m for m in bot.slack.thread(CHANNEL, message["thread_ts"]) if m["ts"] == message["ts"]
+    )
+    assert fields(decided)["Comment"] == HOSTILE.replace("\ufdd0", "").replace("\ufdd1", "")
+    status = (await bot.command(f"status {execution.id[:8]}"))[1]
+    assert "rejected by <@UBOB>" in status and "&lt;!channel&gt;" in status
+    await bot.command(f"audit {execution.id}")
+    [upload] = await bot.slack.wait_for("files.completeUploadExternal")
+    [named] = bot.slack.calls_to("files.getUploadURLExternal")
+    assert named.args["filename"] == f"lockstep-{execution.id}.json"
+    answers = [(await bot.command(text))[1] for text in (HOSTILE, f"start {HOSTILE}",
+               f"status {HOSTILE}", f'start echo "{HOSTILE}"=1', f"cancel {TYPED[0]}")]  # fmt: skip
+    for answer in answers:
+        assert "&lt;" in answer, answer  # each says what was typed, escaped
+    texts = [*every_live_text(bot), status, json.dumps(upload.args), *answers]
+    assert foreign_markup(texts) == []
+    parent = bot.slack.messages(CHANNEL)[-1]
+    assert parent["text"].startswith("*Echo &lt;!channel&gt;* · started by <@UALICE>")
+    assert assert_valid_surfaces(bot.slack) >= 7
+
+
+async def test_an_author_mentions_only_where_asked(bot: Bot) -> None:
+    """``mention()`` is live in the author's Markdown; the same words typed are not."""
+    message = await start_echo(bot, "plain")
+    thread = bot.slack.thread(CHANNEL, message["thread_ts"])
+    assert thread[2]["text"] == "<@UALICE>: *plain*"
+    assert foreign_markup(every_live_text(bot)) == []
