@@ -67,10 +67,16 @@ def _unhide(text: str) -> str:
     return re.sub("[\U000f0000-\U000f007f]", lambda m: chr(ord(m[0]) - _HIDDEN), text)
 
 
+def _lines(text: str) -> list[str]:
+    """Markdown's lines: broken at line feeds and carriage returns only (``str.splitlines``
+    would break at U+2028 and other characters people may type inside a line)."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
 def split_heading(text: str) -> tuple[str | None, str]:
     """A Markdown text that opens with a heading: the heading's words (for a header block) and
     the rest; else None and the text as it was."""
-    lines = text.strip().splitlines()
+    lines = _lines(text.strip())
     found = _HEADING.match(lines[0]) if lines else None
     if found is None:
         return None, text
@@ -99,7 +105,7 @@ def markdown_to_mrkdwn(text: str) -> str:
     cannot ping a channel. Backslash escapes (``flows.quote``) show the character itself; the
     mentions ``flows.mention`` marks are live."""
     lines, fenced = [], False
-    for line in text.splitlines():
+    for line in _lines(text):
         if line.lstrip().startswith("```"):
             fenced = not fenced
         elif not fenced:
