@@ -80,11 +80,11 @@ class SQLStore:
         if not isinstance(self.db, AsyncEngine):
             # SQLite runs inline and a transaction never yields, so one connection serves all
             # of them, one after another (no pool checkout per transaction).
-            conn = self._inline
-            if conn is None or conn.closed or conn.invalidated:
-                conn = self._inline = self.db.connect()
-            with conn.begin():
-                return fn(conn, *args)
+            inline = self._inline
+            if inline is None or inline.closed or inline.invalidated:
+                inline = self._inline = self.db.connect()
+            with inline.begin():
+                return fn(inline, *args)
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
                 async with self.db.begin() as conn:
