@@ -216,3 +216,15 @@ def panel_lease(inputs: dict[str, Any], responses: list[Response]) -> dict[str, 
 @app.flow("managed", admins=["UADMIN", "SREVIEW"])
 async def managed(tracer: Tracer) -> Any:
     return await tracer.lock("final", approvers=["UAPPROVER"], snooze=60)
+
+
+@app.flow("slow_after")
+async def slow_after(inputs: dict[str, Any], tracer: Tracer) -> Any:
+    """A lock, then a step that takes ``inputs["seconds"]``: the decision is shown meanwhile."""
+    answer = await tracer.lock("final")
+
+    async def work() -> str:
+        await asyncio.sleep(inputs["seconds"])
+        return "done"
+
+    return {"answer": answer, "work": await tracer.step("work", work)}

@@ -21,6 +21,7 @@ from flows.engine import (
     RecordingNotifier,
     UnknownFlow,
 )
+from flows.engine.delivery import HOLD
 from flows.engine.records import Claim
 from store import SQLStore
 from store.tables import calls
@@ -324,3 +325,18 @@ async def test_a_resume_is_five_transactions_and_one_delivery_pass(store: SQLSto
         assert [m for m, e, _ in notes.calls if e == eid][-2:] == ["lock_resolved", "lock_opened"]
     finally:
         await engine.close()
+
+
+async def test_a_decision_is_shown_within_the_hold_while_its_run_works_on(h: Harness) -> None:
+    """Its rows wait for the run's next change at most ``HOLD`` seconds, not for a long step."""
+    eid = await h.start("slow_after", {"seconds": 30})
+    [final] = h.open_locks(eid)
+    began = asyncio.get_running_loop().time()
+    decision = await h.engine.submit(final.id, {"ok": "on"}, "UB")
+    assert decision.outcome == "accepted"
+    while not h.notes.of("lock_resolved", eid):
+        await asyncio.sleep(0.02)
+        assert asyncio.get_running_loop().time() - began < 5
+    waited = asyncio.get_running_loop().time() - began
+    assert HOLD <= waited < HOLD + 1.0  # shown while the step still runs
+    assert await h.status(eid) == "running"

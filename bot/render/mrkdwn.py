@@ -13,7 +13,11 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
 _URL = re.compile(r"(https?|mailto):")
 _ESCAPED = re.compile(r"\\([\\`*_\[\]()#])")  # Markdown's backslash escapes (``flows.quote``)
-_HIDDEN = 0xF0000  # escaped characters wait in Unicode's private use plane 15 meanwhile
+# Escaped characters wait as noncharacters meanwhile (``clean`` takes those out of whatever
+# people type, so a typed character never collides with a waiting one).
+_HIDE = {c: chr(0xFDD2 + i) for i, c in enumerate("\\`*_[]()#")}
+_SHOW = {v: k for k, v in _HIDE.items()}
+_HIDDEN = re.compile(f"[{''.join(_SHOW)}]")
 _MENTION = re.compile(f"{MENTION_OPEN}([^{MENTION_CLOSE}]*){MENTION_CLOSE}")
 _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
 _HTML_RULES: list[_Rule] = [
@@ -60,11 +64,11 @@ def _live(text: str) -> str:
 
 def _hide(text: str) -> str:
     """Escaped characters out of the way of the Markdown rules (``_unhide`` brings them back)."""
-    return _ESCAPED.sub(lambda m: chr(_HIDDEN + ord(m[1])), text)
+    return _ESCAPED.sub(lambda m: _HIDE[m[1]], text)
 
 
 def _unhide(text: str) -> str:
-    return re.sub("[\U000f0000-\U000f007f]", lambda m: chr(ord(m[0]) - _HIDDEN), text)
+    return _HIDDEN.sub(lambda m: _SHOW[m[0]], text)
 
 
 def _lines(text: str) -> list[str]:
