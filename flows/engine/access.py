@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.engine.ports import Directory
-from flows.engine.records import Execution
+from flows.engine.records import Execution, Workspace
 from flows.policy import Policy
 
 
@@ -22,6 +22,13 @@ class NoDirectory:
 
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         return True
+
+
+def within(execution: Execution, workspace: Workspace | None) -> bool:
+    """The one rule between workspaces: a run (with its locks, timers and audit trail) is
+    seen, answered, cancelled or read only from its own workspace; from any other it does not
+    exist. ``None`` is Lockstep itself (timers, recovery, code), which sees every workspace."""
+    return workspace is None or execution.workspace == workspace
 
 
 @dataclass(frozen=True)
