@@ -44,7 +44,8 @@ class Directory(Protocol):
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         """Is ``user`` in the group ``principal`` names, or (``"channel"``) a member of the
-        run's channel (``context`` is the run's: its surface's ids)? False if unknown. When
+        run's channel (``context`` is the run's: its surface's ids, and its ``workspace``, a
+        ``Workspace``)? False if unknown. When
         ``principal`` names one person: does ``user`` act for them (an API token answering on
         their behalf)? Then four-eyes holds ``user`` to be that person."""
 

@@ -80,15 +80,17 @@ class Setup:
 class _InThread:
     """The surface's file store, told where the run's message is when a file is shared."""
 
-    def __init__(self, files: FileStore, store: Store, execution_id: str) -> None:
-        self.inner, self.store, self.execution_id = files, store, execution_id
+    def __init__(self, files: FileStore, store: Store, execution: Execution) -> None:
+        self.inner, self.store, self.execution_id = files, store, execution.id
+        self.workspace = execution.workspace  # whose files these are, and whose thread
 
     async def read(self, file: Mapping[str, Any]) -> bytes:
-        return await self.inner.read(file)
+        return await self.inner.read({**file, "workspace": self.workspace})
 
     async def write(self, context: Mapping[str, Any], name: str, content: bytes) -> dict[str, Any]:
         thread = await self.store.run_shown_at(self.execution_id)
-        return await self.inner.write({**context, "thread": thread}, name, content)
+        where = {**context, "thread": thread, "workspace": self.workspace}
+        return await self.inner.write(where, name, content)
 
 
 class Replay:
@@ -102,7 +104,7 @@ class Replay:
         self.default_timeout = setup.default_timeout
         self.context: Mapping[str, Any] = execution.context
         self.files: FileStore | None = (
-            _InThread(setup.files, setup.store, execution.id) if setup.files else None
+            _InThread(setup.files, setup.store, execution) if setup.files else None
         )
         self.recorded = {c.seq: c for c in recorded}
         self.seq = 0
