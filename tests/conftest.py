@@ -63,7 +63,8 @@ async def store(db_url: str) -> AsyncIterator[SQLStore]:
         await st.run(
             lambda conn: conn.execute(
                 text(
-                    "TRUNCATE outbox, events, timers, calls, executions, api_tokens, webhooks, slack_installations, slack_bots, slack_oauth_states"
+                    "TRUNCATE outbox, events, timers, calls, executions, api_tokens, webhooks, "
+                    "slack_installations, slack_bots, slack_oauth_states"
                 )
             )
         )

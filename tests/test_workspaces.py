@@ -61,7 +61,7 @@ async def test_two_workspaces_install_and_each_speaks_with_its_own_token(
 
         # each workspace runs its own flows, and every message of it goes with its own token
         run_a, lock_a = await started(ws, ALPHA, "ship", "UANN")
-        run_b, lock_b = await started(ws, BETA, "nudged", "UBEA")
+        run_b, _ = await started(ws, BETA, "nudged", "UBEA")
         assert (await ws.click(ALPHA, lock_a, SUBMIT, "UAMOS"))[0] == 200
         await ws.lockstep.handlers.drain()
         await engine_of(ws).settled(run_a)
@@ -204,7 +204,8 @@ async def test_a_workspace_that_leaves_ends_its_runs_and_gets_no_more_calls(
         assert await ws.lockstep.store.backlog(time.time()) == (0, None)  # settled, not retried
         # no call since with the revoked token; Bolt finds no installation for A's requests
         assert all(c.token != alpha for c in ws.slack.calls[said:])
-        status, _ = await ws.command(ALPHA, "start ship", "UANN")
+        _, told = await ws.command(ALPHA, "start ship", "UANN")
+        assert "reinstall this app" in told  # Bolt's answer: no installation
         assert [r.id for r in await engine_of(ws).runs(initiator="UANN")] == [run_a]
         assert all(c.token != alpha for c in ws.slack.calls[said:])
 
