@@ -6,6 +6,7 @@ uninstalls the app or revokes its token ends its runs and gets no more calls."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from bot.api import Scopes, new_token
 from bot.installs import REVOKED, UNINSTALLED
+from bot.logs import TextFormatter
 from bot.render import blocks, messages
 from bot.settings import Settings, SettingsError
 from flows.engine import Engine, FakeClock, Workspace
@@ -216,6 +218,32 @@ async def test_a_workspace_that_leaves_ends_its_runs_and_gets_no_more_calls(
         done = await engine_of(ws).execution(run_b)
         assert done is not None and done.status == "finished"
         assert {c.token for c in ws.slack.calls[said:] if c.token} == {beta}
+
+
+async def test_a_rotating_token_is_refreshed_before_it_is_used(
+    db_url: str, store: SQLStore
+) -> None:
+    async with installed_bot(db_url) as ws:
+        ws.slack.oauth.rotating = True
+        ws.slack.oauth.expires_in = 60  # expires within two hours: refreshed when next used
+        await ws.install(ALPHA)
+        [first] = ws.tokens(ALPHA)
+        await started(ws, ALPHA, "ship", "UANN")
+        refreshed = [c for c in ws.slack.calls_to("oauth.v2.access") if c.args.get("grant_type")]
+        assert refreshed and all(c.ok and c.args["grant_type"] == "refresh_token"
+                                 for c in refreshed)  # fmt: skip
+        later = ws.tokens(ALPHA)[1:]
+        posted = [c for c in ws.calls_in(CHANNELS[ALPHA]) if c.method == "chat.postMessage"]
+        assert posted and all(c.token in later for c in posted)  # never the expiring one
+        assert first not in {c.token for c in ws.slack.calls if c.method != "auth.test"}
+
+
+def test_workspace_tokens_never_reach_a_log_line() -> None:
+    formatter = TextFormatter([])
+    record = logging.LogRecord("lockstep", logging.INFO, __file__, 1, "%s", None, None)
+    record.msg = "token xoxb-TALPHA-12 then xoxe.xoxb-1-abc and xoxe-1-TALPHA-3, not xoxo"
+    line = formatter.format(record)
+    assert "TALPHA" not in line and "abc" not in line and "xoxo" in line
 
 
 def test_settings_for_installs_through_oauth() -> None:

@@ -34,6 +34,7 @@ class FakeOAuth:
         self.client_secret = "fake-client-secret"
         self.redirect_url = ""  # the app's configured redirect URL (tests set it)
         self.rotating = False  # token rotation on: tokens expire, with refresh tokens
+        self.expires_in = EXPIRES_IN  # seconds a rotating token lives
         self.workspaces: dict[str, Workspace] = {}
         self._tokens: dict[str, str] = {}  # bot token -> team
         self._refresh: dict[str, str] = {}  # refresh token -> team
@@ -107,5 +108,5 @@ class FakeOAuth:
         if self.rotating:
             refresh = f"xoxe-1-{team_id}-{next(self._serial)}"
             self._refresh[refresh] = team_id
-            answer |= {"refresh_token": refresh, "expires_in": EXPIRES_IN}
+            answer |= {"refresh_token": refresh, "expires_in": self.expires_in}
         return answer
