@@ -7,7 +7,9 @@ uninstalls the app or revokes its token ends its runs and gets no more calls."""
 from __future__ import annotations
 
 import logging
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from bot.api import Scopes, new_token
 from bot.installs import REVOKED, UNINSTALLED
 from bot.logs import TextFormatter
 from bot.render import blocks, messages
-from bot.settings import Settings, SettingsError
+from bot.settings import SCOPES, Settings, SettingsError
 from flows.engine import Engine, FakeClock, Workspace
 from store import SQLStore
 from tests.slackbot import assert_valid_surfaces
@@ -244,6 +246,15 @@ def test_workspace_tokens_never_reach_a_log_line() -> None:
     record.msg = "token xoxb-TALPHA-12 then xoxe.xoxb-1-abc and xoxe-1-TALPHA-3, not xoxo"
     line = formatter.format(record)
     assert "TALPHA" not in line and "abc" not in line and "xoxo" in line
+
+
+def test_the_app_manifest_asks_for_the_scopes_and_redirect_an_install_uses() -> None:
+    manifest = (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
+    oauth = manifest.split("oauth_config:", 1)[1].split("settings:", 1)[0]
+    assert "- https://YOUR-HOST/slack/oauth_redirect" in oauth
+    assert re.findall(r"^ +- ([\w:.]+) ", oauth.split("bot:", 1)[1], re.MULTILINE) == SCOPES
+    events = manifest.split("bot_events:", 1)[1]
+    assert "- app_uninstalled" in events and "- tokens_revoked" in events
 
 
 def test_settings_for_installs_through_oauth() -> None:
