@@ -200,7 +200,7 @@ class Lockstep:
                 client=speaking(None),
             )
             workspaces = Workspaces(speaking, installations=installations, rotator=rotator)
-            oauth = installs.oauth_settings(settings, installations, states)
+            oauth = installs.oauth_settings(settings, installations, states, speaking(None))
         bolt = AsyncApp(
             client=client,
             oauth_settings=oauth,  # None: the one token; else Bolt authorizes each request

@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
 from bot.settings import Settings
@@ -35,14 +37,20 @@ REVOKED = "Lockstep's access to this workspace was revoked"
 
 
 def oauth_settings(
-    settings: Settings, installations: AsyncInstallationStore, states: AsyncOAuthStateStore
+    settings: Settings,
+    installations: AsyncInstallationStore,
+    states: AsyncOAuthStateStore,
+    client: AsyncWebClient,
 ) -> AsyncOAuthSettings:
     """Bolt's OAuth settings from Lockstep's: bot tokens only (no user scopes), refreshed
-    ``ROTATE_MINUTES`` before they expire when the app rotates them."""
+    ``ROTATE_MINUTES`` before they expire when the app rotates them, through ``client`` (at
+    ``SLACK_API_URL``: Bolt's own default would call slack.com whatever the setting). Each
+    token's ``auth.test`` answer is kept, not asked again for every request."""
     assert settings.slack_client_id is not None and settings.slack_client_secret is not None
-    return AsyncOAuthSettings(
+    secret = settings.slack_client_secret.get_secret_value()
+    oauth = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
-        client_secret=settings.slack_client_secret.get_secret_value(),
+        client_secret=secret,
         scopes=settings.slack_scopes,
         user_scopes=[],
         redirect_uri=settings.slack_redirect_uri,
@@ -53,6 +61,17 @@ def oauth_settings(
         state_store=states,
         state_expiration_seconds=STATE_SECONDS,
     )
+    oauth.authorize = AsyncInstallationStoreAuthorize(
+        logger=logging.getLogger("slack_bolt.oauth"),
+        installation_store=installations,
+        client_id=settings.slack_client_id,
+        client_secret=secret,
+        token_rotation_expiration_minutes=ROTATE_MINUTES,
+        bot_only=True,
+        cache_enabled=True,
+        client=client,
+    )
+    return oauth
 
 
 def mount(app: web.Application, flow: AsyncOAuthFlow) -> None:

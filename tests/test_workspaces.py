@@ -223,8 +223,9 @@ async def test_a_workspace_that_leaves_ends_its_runs_and_gets_no_more_calls(
 
 
 async def test_a_rotating_token_is_refreshed_before_it_is_used(
-    db_url: str, store: SQLStore
+    db_url: str, store: SQLStore, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, "slack_sdk")  # every request the clients send
     async with installed_bot(db_url) as ws:
         ws.slack.oauth.rotating = True
         ws.slack.oauth.expires_in = 60  # expires within two hours: refreshed when next used
@@ -238,6 +239,8 @@ async def test_a_rotating_token_is_refreshed_before_it_is_used(
         posted = [c for c in ws.calls_in(CHANNELS[ALPHA]) if c.method == "chat.postMessage"]
         assert posted and all(c.token in later for c in posted)  # never the expiring one
         assert first not in {c.token for c in ws.slack.calls if c.method != "auth.test"}
+        sent = [r.getMessage() for r in caplog.records if "Sending a request" in r.getMessage()]
+        assert sent and all(ws.slack.api_url in line for line in sent)  # only to FakeSlack
 
 
 def test_workspace_tokens_never_reach_a_log_line() -> None:
