@@ -106,12 +106,17 @@ class MemberEvent(Inbound):
 
 
 class Uninstalled(Inbound):
-    """The app left the workspace: uninstalled (``app_uninstalled``), or its bot token revoked
-    (``tokens_revoked`` naming bots). ``users``: user tokens revoked (``tokens_revoked``)."""
+    """The app left the workspace: uninstalled (``app_uninstalled``), or tokens revoked
+    (``tokens_revoked``: ``bots``, the bot users whose tokens went, and ``users``, people's)."""
 
     kind: str = "app_uninstalled"
-    bots: bool = True
+    bots: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
+
+    @property
+    def ends(self) -> bool:
+        """Lockstep can speak there no more: uninstalled, or its bot token revoked."""
+        return self.kind == "app_uninstalled" or bool(self.bots)
 
 
 class Handshake(Inbound):
@@ -396,7 +401,7 @@ def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | OtherEvent:
             raise Malformed("tokens_revoked: tokens are not lists")
         if not all(isinstance(u, str) and _ID.fullmatch(u) for u in [*bots, *users]):
             raise Malformed("tokens_revoked: a token's user is malformed")
-        return Uninstalled(team=team, kind=kind, bots=bool(bots), users=tuple(users), **grid)
+        return Uninstalled(team=team, kind=kind, bots=tuple(bots), users=tuple(users), **grid)
     if kind not in MEMBER_EVENTS:
         return OtherEvent(team=team, kind=kind)
     return MemberEvent(
@@ -461,7 +466,10 @@ def for_bolt(event: Inbound) -> dict[str, Any]:
             inner = {"type": kind, "user": event.user, "channel": event.channel}
             return {"type": "event_callback", "event": inner} | top
         case Uninstalled():
-            return {"type": "event_callback", "event": {"type": event.kind}} | top
+            said: dict[str, Any] = {"type": event.kind}
+            if event.kind == "tokens_revoked":
+                said["tokens"] = {"bot": list(event.bots), "oauth": list(event.users)}
+            return {"type": "event_callback", "event": said} | top
         case Handshake(challenge=None):
             return {"ssl_check": "1"}
         case Handshake():

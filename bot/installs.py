@@ -109,7 +109,7 @@ def follow_uninstalls(
             return
         workspace = workspaces.of(event)
         await workspaces.forget(event)
-        if not event.bots:
+        if not event.ends:
             return
         reason = UNINSTALLED if event.kind == "app_uninstalled" else REVOKED
         log.warning("the app left workspace %s: %s", workspace.team_id, reason)

@@ -111,7 +111,7 @@ class Workspaces:
         enterprise, team = event.enterprise, event.team
         if event.enterprise_install:
             team = None
-        if event.bots:  # Lockstep speaks only as its bot: without it, nothing is left
+        if event.ends:  # Lockstep speaks only as its bot: without it, nothing is left
             await self.installations.async_delete_all(enterprise_id=enterprise, team_id=team)
             return
         for user in event.users:

@@ -128,6 +128,18 @@ async def installs_are_kept(store: SQLStore) -> None:
     assert await workspaces.token(Workspace(team_id="TBETA")) is None
     await installations.async_delete_all(enterprise_id=None, team_id="TALPHA")
     assert await workspaces.token(Workspace(team_id="TALPHA")) is None
+    # Enterprise Grid, installed to the whole organisation: every workspace of it, one token
+    await installations.async_save(
+        Installation(
+            app_id="A0001", enterprise_id="EGRID", team_id=None, bot_token="xoxb-EGRID-1",
+            bot_id="BBOT", bot_user_id="UBOT", user_id="UINSTALLER", is_enterprise_install=True,
+            installed_at=time.time(),
+        )
+    )  # fmt: skip
+    assert await workspaces.token(Workspace(enterprise_id="EGRID", team_id="TONE")) == (
+        "xoxb-EGRID-1"
+    )
+    assert await workspaces.token(Workspace(team_id="TONE")) is None  # not without Grid
 
 
 def test_the_installation_tables_are_slack_sdks_own() -> None:

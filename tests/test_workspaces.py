@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import inbound
 from bot.api import Scopes, new_token
 from bot.installs import REVOKED, UNINSTALLED
 from bot.logs import TextFormatter
 from bot.render import blocks, messages
 from bot.settings import SCOPES, Settings, SettingsError
+from bot.workspaces import Workspaces as Workspaces_
 from flows.engine import Engine, FakeClock, Workspace
 from store import SQLStore
 from tests.slackbot import assert_valid_surfaces
@@ -241,6 +244,29 @@ async def test_a_rotating_token_is_refreshed_before_it_is_used(
         assert first not in {c.token for c in ws.slack.calls if c.method != "auth.test"}
         sent = [r.getMessage() for r in caplog.records if "Sending a request" in r.getMessage()]
         assert sent and all(ws.slack.api_url in line for line in sent)  # only to FakeSlack
+
+
+def test_a_request_names_its_workspace_with_its_enterprise_on_grid() -> None:
+    many = Workspaces_(lambda token: AsyncWebClient(token=token), installations=object())  # type: ignore[arg-type]
+    one = Workspaces_(lambda token: AsyncWebClient(token=token), token="xoxb-1")
+    command = {"command": "/flow", "text": "", "user_id": "U1", "channel_id": "C1",
+               "trigger_id": "t", "team_id": "T1", "enterprise_id": "E1",
+               "is_enterprise_install": "true"}  # fmt: skip
+    click = {"type": "block_actions", "user": {"id": "U1", "team_id": "T1"}, "team": None,
+             "enterprise": {"id": "E1"}, "trigger_id": "t",
+             "actions": [{"action_id": "lockstep_submit", "value": "L1"}]}  # fmt: skip
+    view = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"},
+            "enterprise": {"id": "E1"}, "view": {"id": "V1", "callback_id": "c"}}  # fmt: skip
+    revoked = {"type": "tokens_revoked", "tokens": {"oauth": ["U1"], "bot": []}}
+    gone = {"type": "event_callback", "team_id": "T1", "enterprise_id": "E1", "event": revoked}
+    for body in (command, click, view, gone):
+        event = inbound.typed(body)
+        assert many.of(event) == Workspace(enterprise_id="E1", team_id="T1"), body
+        assert one.of(event) == Workspace()  # one token: one workspace, whatever is said
+        again = inbound.typed(inbound.for_bolt(event))  # what Bolt is given says the same
+        assert (again.team, again.enterprise) == ("T1", "E1")
+    left = inbound.typed(gone)
+    assert isinstance(left, inbound.Uninstalled) and not left.ends and left.users == ("U1",)
 
 
 def test_workspace_tokens_never_reach_a_log_line() -> None:
