@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, assert_never
 
@@ -42,6 +42,7 @@ from bot.workspaces import Workspaces
 from flows import InputsError, Launch, Request
 from flows.app import EntrySpec
 from flows.engine import (
+    SINGLE,
     Access,
     Answer,
     Call,
@@ -61,6 +62,7 @@ log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
 MAX_COMMAND = 2000  # characters of /flow text: longer is refused with a note
 NOTE_MAX = 3000  # characters of a private note
+FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
 # seconds between looks for where a lock's message is, while it is being posted (or after a
 # crash, until another process has found the message again): about 15 s in all
 UNSHOWN_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 5.0)
@@ -75,13 +77,17 @@ def _event(context: AsyncBoltContext, kind: type[E]) -> E:
 
 
 class Handlers:
-    def __init__(self, engine: Engine, seal: Seal, workspaces: Workspaces) -> None:
+    def __init__(self, engine: Engine, seal: Seal, workspaces: Workspaces | None = None) -> None:
         """``seal``: signs what the bot puts in a modal's ``private_metadata``, so what comes
-        back is what it put there. ``workspaces``: whose each request is."""
+        back is what it put there. ``workspaces``: whose each request is (None: one
+        workspace's, a single-token bot's)."""
         self.engine = engine
         self.seal = seal
-        self.workspaces = workspaces
+        self.of: Callable[[inbound.Inbound], Workspace] = (
+            workspaces.of if workspaces is not None else lambda _: SINGLE
+        )
         self.tasks: set[asyncio.Task[None]] = set()
+        self._turns = asyncio.Semaphore(FOLLOW_UPS)
 
     def after(
         self,
@@ -89,8 +95,10 @@ class Handlers:
         client: AsyncWebClient,
         who: inbound.SlashCommand | inbound.ButtonClick,
     ) -> None:
-        """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns).
-        If it fails for good, ``who`` gets a private note saying so, with an error id."""
+        """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns),
+        at most ``FOLLOW_UPS`` at once, in the order they came: a burst of clicks never delays
+        the next ack, which shares the event loop. If it fails for good, ``who`` gets a private
+        note saying so, with an error id."""
         task = asyncio.create_task(self._guarded(work, client, who))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -102,7 +110,11 @@ class Handlers:
         who: inbound.SlashCommand | inbound.ButtonClick,
     ) -> None:
         try:
-            await work
+            async with self._turns:
+                await work
+        except asyncio.CancelledError:
+            work.close()  # cancelled while waiting its turn: it never starts
+            raise
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("handling a Slack request failed (error id %s)", error_id)
@@ -223,7 +235,7 @@ class Handlers:
                 text = surfaces.error_list(_said(exc.wire()))
             else:  # a retried command (same trigger) starts nothing new
                 eid = run_id("trigger", event.trigger_id)
-                ws = self.workspaces.of(event)
+                ws = self.of(event)
                 await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
                 return
             await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
@@ -240,7 +252,7 @@ class Handlers:
         await client.views_open(trigger_id=event.trigger_id, view=view)
 
     async def _status(self, event: inbound.SlashCommand, name: str | None) -> str:
-        user, ws = event.user, self.workspaces.of(event)
+        user, ws = event.user, self.of(event)
         if not name:
             runs = await self.engine.runs(initiator=user, limit=10, workspace=ws)
             lines = [
@@ -295,7 +307,7 @@ class Handlers:
         if not name:
             await ack(text=messages.AUDIT_USAGE)
             return
-        ws = self.workspaces.of(event)
+        ws = self.of(event)
         found = await self._run_id(name, ws)
         if found.id is None:
             await ack(text=found.problem)
@@ -325,7 +337,7 @@ class Handlers:
     async def _cancel(self, event: inbound.SlashCommand, name: str | None) -> str:
         if not name:
             return messages.CANCEL_USAGE
-        ws = self.workspaces.of(event)
+        ws = self.of(event)
         found = await self._run_id(name, ws)
         if found.id is None:
             return found.problem
@@ -376,7 +388,7 @@ class Handlers:
             return
         # Stored before the modal closes, keyed by the view: the run's message is posted from
         # the store, and a retried or replayed submission starts nothing new.
-        eid, ws = run_id("view", event.view_id), self.workspaces.of(event)
+        eid, ws = run_id("view", event.view_id), self.of(event)
         await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
         await ack()
 
@@ -426,7 +438,7 @@ class Handlers:
         button = lock.form[pressed] if pressed is not None and pressed < len(lock.form) else {}
         if button.get("type") == "action" and button.get("name"):
             raw[button["name"]] = button.get("value")  # the stored form says what it sets
-        ws = self.workspaces.of(click)
+        ws = self.of(click)
         decision = await self.engine.submit(lock.id, raw, click.user, workspace=ws)
         if note := _note(decision):  # a refused answer also shows under the fields, for all
             await self._whisper(client, click, note)
@@ -447,7 +459,7 @@ class Handlers:
             return
         comment = raw.get("comment")  # kept with the rejection
         text = comment if isinstance(comment, str) and comment.strip() else None
-        ws = self.workspaces.of(click)
+        ws = self.of(click)
         decision = await self.engine.reject(lock.id, click.user, text, workspace=ws)
         if note := _note(decision, declined=True):
             await self._whisper(client, click, note)
@@ -462,7 +474,7 @@ class Handlers:
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if not await self._on_its_message(client, click):
             return
-        ws = self.workspaces.of(click)
+        ws = self.of(click)
         snoozed = await self.engine.snooze(click.lock_id, click.user, workspace=ws)
         note: str | None
         match snoozed.outcome:
@@ -509,7 +521,7 @@ class Handlers:
             log.warning("refused a lock form whose metadata the bot did not seal")
             await ack(response_action="update", view=_notice(messages.FORM_UNKNOWN))
             return
-        ws = self.workspaces.of(event)
+        ws = self.of(event)
         lock = await self.engine.lock(lock_id, ws)
         if lock is None:
             await ack(response_action="update", view=_notice(messages.LOCK_GONE))
@@ -543,7 +555,7 @@ class Handlers:
             log.warning("refused a click on %s from no message", click.lock_id)
             return False
         where = {"channel": click.channel, "ts": click.message_ts}
-        ws = self.workspaces.of(click)
+        ws = self.of(click)
         place = await self.engine.shows(click.lock_id, where, ws)
         for pause in UNSHOWN_PAUSES:  # posted, its place not recorded yet: a quick click
             if place is not Place.UNSHOWN:
@@ -581,7 +593,7 @@ class Handlers:
         why not."""
         if not await self._on_its_message(client, click):
             return None
-        lock = await self.engine.lock(click.lock_id, self.workspaces.of(click))
+        lock = await self.engine.lock(click.lock_id, self.of(click))
         if lock is None:
             await self._whisper(client, click, messages.LOCK_GONE)
             return None
