@@ -42,6 +42,7 @@ class TimerScheduler:
         self._replan = False
         self._running: set[asyncio.Task[object]] = set()  # jobs under way (they use the store)
         self.swept_at: float | None = None  # engine time the last sweep finished (or it started)
+        self._stopping = False  # shutdown asked (APScheduler stops in a later loop callback)
 
     def _at(self, due_at: float) -> datetime:
         """The system time at which the engine's clock reads ``due_at`` (now, if past)."""
@@ -70,8 +71,12 @@ class TimerScheduler:
         return self.engine.clock.now() - self.swept_at
 
     def shutdown(self) -> None:
+        """Stop planning and sweeping. Idempotent: APScheduler's asyncio scheduler stops in a
+        loop callback, so it still says it is running until then, and a second shutdown would
+        raise there."""
         self.engine.timer_hook = None
-        if self.scheduler.running:
+        if self.scheduler.running and not self._stopping:
+            self._stopping = True
             self.scheduler.shutdown(wait=False)
 
     async def drain(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
 from bot.scheduler import TimerScheduler
@@ -170,3 +171,19 @@ async def test_a_timer_moved_later_does_not_fire_at_its_old_time(store: SQLStore
         assert (await engine.lock(stale.call_id or "")).status == "expired"
     finally:
         await engine.close()
+
+
+async def test_stopping_twice_is_quiet(store: SQLStore, caplog: pytest.LogCaptureFixture) -> None:
+    """SIGTERM and then close both stop the scheduler: the second stop does nothing (APScheduler
+    stops in a loop callback, so it still said it was running)."""
+    engine = Engine(store, [], RecordingNotifier())
+    scheduler = TimerScheduler(engine, every=3600)
+    scheduler.start()
+    scheduler.shutdown()
+    scheduler.shutdown()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not scheduler.scheduler.running
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+    await scheduler.drain()
+    await engine.close()

@@ -216,8 +216,12 @@ class Deliverer:
                     await self._give_back(row, self.clock.now(), None, tried=False)
                     continue  # a new message waits for the ones before it
                 if row.kind in ("lock", "post") and not ready:
-                    await self._give_back(row, self.clock.now() + 1, None, tried=False)
-                    failed = True  # its run's message is not shown yet
+                    # Its run's message is being shown by another pass (claimed together on
+                    # Postgres, each before the other's lease showed): the run goes round
+                    # again once that pass is done, and this row with it.
+                    await self._give_back(row, self.clock.now(), None, tried=False)
+                    self.soon(row.execution_id)
+                    failed = True
                     continue
                 row = row.model_copy(update={"thread": thread, "thread_ready": ready})
                 try:

@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -71,6 +71,7 @@ class Setup:
     claim_ttl: float
     files: FileStore | None = None
     observer: Observer = field(default_factory=NullObserver)
+    shown: Callable[[str], Awaitable[None]] | None = None  # show the run's rows now, and wait
 
     def claim(self) -> Claim:
         now = self.clock.now()
@@ -78,17 +79,20 @@ class Setup:
 
 
 class _InThread:
-    """The surface's file store, told where the run's message is when a file is shared."""
+    """The surface's file store, told where the run's message is when a file is shared (shown
+    first, if it is not yet: a file goes into the thread)."""
 
-    def __init__(self, files: FileStore, store: Store, execution: Execution) -> None:
-        self.inner, self.store, self.execution_id = files, store, execution.id
+    def __init__(self, files: FileStore, setup: Setup, execution: Execution) -> None:
+        self.inner, self.setup, self.execution_id = files, setup, execution.id
         self.workspace = execution.workspace  # whose files these are, and whose thread
 
     async def read(self, file: Mapping[str, Any]) -> bytes:
         return await self.inner.read({**file, "workspace": self.workspace})
 
     async def write(self, context: Mapping[str, Any], name: str, content: bytes) -> dict[str, Any]:
-        thread = await self.store.run_shown_at(self.execution_id)
+        if self.setup.shown is not None:
+            await self.setup.shown(self.execution_id)
+        thread = await self.setup.store.run_shown_at(self.execution_id)
         where = {**context, "thread": thread, "workspace": self.workspace}
         return await self.inner.write(where, name, content)
 
@@ -104,7 +108,7 @@ class Replay:
         self.default_timeout = setup.default_timeout
         self.context: Mapping[str, Any] = execution.context
         self.files: FileStore | None = (
-            _InThread(setup.files, setup.store, execution) if setup.files else None
+            _InThread(setup.files, setup, execution) if setup.files else None
         )
         self.recorded = {c.seq: c for c in recorded}
         self.seq = 0

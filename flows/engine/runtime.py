@@ -120,7 +120,7 @@ class Engine:
         setup = Setup(
             store, self.clock, self.registry, self._changed, self.owner,
             config.default_timeout, config.heartbeat_interval, config.claim_ttl, files,
-            observer=self.observer,
+            observer=self.observer, shown=self._shown,
         )  # fmt: skip
         self._runs = Runs(setup)
         self._timers = Timers(self._runs)
@@ -131,6 +131,11 @@ class Engine:
         process is about to run it, so what it shows next goes with this (``HOLD``)."""
         self._deliver.soon(execution_id, HOLD if woken else 0.0)
         self._told(execution_id)
+
+    async def _shown(self, execution_id: str) -> None:
+        """Show what the run shows now (held or not), and wait until it is shown."""
+        self._deliver.soon(execution_id)
+        await self._deliver.idle(execution_id)
 
     def _told(self, execution_id: str) -> None:
         """Only the run's audit trail grew (nothing to show): tell ``on_change``."""
