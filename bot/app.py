@@ -28,12 +28,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import inbound, logs
+from bot import inbound, installs, logs
 from bot.api import Feed, TokenDirectory, mount
 from bot.directory import SlackDirectory
 from bot.files import SlackFiles
@@ -47,6 +48,7 @@ from bot.seal import Seal
 from bot.settings import Settings, SettingsError
 from bot.signature import Verifier
 from bot.webhooks import Routed, WebhookSender
+from bot.workspaces import Workspaces, stores
 from flows import FlowApp, FlowConfigError
 from flows.app import Registry
 from flows.engine import Clock, Engine, EngineConfig, Store, SystemClock
@@ -149,9 +151,10 @@ class Lockstep:
     async def create(
         cls, settings: Settings, registry: Registry, clock: Clock | None = None
     ) -> Lockstep:
-        if settings.slack_bot_token is None:
+        if settings.slack_bot_token is None and not settings.oauth:
             raise SettingsError("SLACK_BOT_TOKEN is missing")
-        token = settings.slack_bot_token.get_secret_value()
+        bot_token = settings.slack_bot_token
+        token = bot_token.get_secret_value() if bot_token else None  # None: each install's
         store = await open_store(settings.database_url)
         metrics = None
         if settings.metrics:
@@ -175,27 +178,45 @@ class Lockstep:
                 AsyncServerErrorRetryHandler(max_retry_count=1),
             ],
         )
+
         # The outbox retries with backoff, honouring Retry-After, and looks before it
         # re-posts; a retry inside the client would only hold a delivery up.
-        deliveries = AsyncWebClient(
-            session=session, token=token, base_url=settings.slack_api_url, retry_handlers=[*meter]
-        )
+        def speaking(with_token: str | None) -> AsyncWebClient:
+            url = settings.slack_api_url
+            return AsyncWebClient(session=session, token=with_token, base_url=url,
+                                  retry_handlers=[*meter])  # fmt: skip
+
         secret = settings.slack_signing_secret
+        oauth = None
+        if token is not None:  # one workspace, one token
+            workspaces = Workspaces(speaking, token=token)
+        else:  # installs through OAuth: each workspace's token in Lockstep's database
+            assert isinstance(store, SQLStore) and settings.slack_client_secret is not None
+            assert settings.slack_client_id is not None
+            installations, states = stores(store.db, settings.slack_client_id)
+            rotator = AsyncTokenRotator(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret.get_secret_value(),
+                client=speaking(None),
+            )
+            workspaces = Workspaces(speaking, installations=installations, rotator=rotator)
+            oauth = installs.oauth_settings(settings, installations, states, speaking(None))
         bolt = AsyncApp(
             client=client,
+            oauth_settings=oauth,  # None: the one token; else Bolt authorizes each request
             request_verification_enabled=False,  # the HTTP adapter verifies, once (Verifier)
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
-        notifier = SlackNotifier(deliveries, registry, clock)
-        links = Permalinks(client)
+        notifier = SlackNotifier(workspaces, registry, clock)
+        links = Permalinks(workspaces)
         # webhook rows of the same outbox go to their receivers, the rest to Slack
         # (signed with the wall clock's time: receivers refuse a signature five minutes off)
         hooks = WebhookSender(session, store.webhook, lambda eid: _link(engine, links, eid),
                               time.time)  # fmt: skip
         config = EngineConfig(default_timeout=settings.default_timeout, takeover=settings.takeover)
-        files = SlackFiles(client, session, token)
-        slack_directory = SlackDirectory(client)
+        files = SlackFiles(workspaces, session, settings.slack_api_url)
+        slack_directory = SlackDirectory(workspaces)
         directory = TokenDirectory(slack_directory, store.token_named)
         engine = Engine(
             store, registry, Routed(notifier, hooks), clock, config, directory, files,
@@ -204,13 +225,16 @@ class Lockstep:
         notifier.trail = hooks.trail = engine.trail
         # private_metadata is sealed with a key of the bot's own: the signing secret, or in
         # Socket Mode (which has none) the bot token
-        handlers = Handlers(engine, Seal(secret.get_secret_value() if secret else token))
+        key = secret.get_secret_value() if secret else token
+        assert key is not None
+        handlers = Handlers(engine, Seal(key), workspaces)
         if metrics:
             bolt.middleware(SlackKind())
         bolt.middleware(TypedInbound())
         bolt.middleware(logs.RequestScope())
         handlers.register(bolt)
-        _follow_members(bolt, slack_directory)
+        _follow_members(bolt, slack_directory, workspaces)
+        installs.follow_uninstalls(bolt, workspaces, engine, handlers.tasks)
         return cls(settings, store, engine, bolt, session, handlers, metrics, links)
 
     # HTTP -----------------------------------------------------------------------------------
@@ -222,6 +246,8 @@ class Lockstep:
         app.router.add_get("/readyz", self.readiness.handle)
         if self.metrics:
             app.router.add_get("/metrics", self.metrics.route(self.engine))
+        if self.bolt.oauth_flow is not None:
+            installs.mount(app, self.bolt.oauth_flow)
         app.on_shutdown.append(self._stop)
         if isinstance(self.store, SQLStore) and self.links is not None:
             links = self.links
@@ -296,8 +322,11 @@ class Lockstep:
 
 
 async def _link(engine: Engine, links: Permalinks, execution_id: str) -> str | None:
-    """The Slack link to a run's message, once it is posted."""
-    return await links.of(await engine.where(execution_id))
+    """The Slack link to a run's message, once it is posted (asked with its workspace's token)."""
+    execution = await engine.execution(execution_id)
+    if execution is None:
+        return None
+    return await links.of(await engine.where(execution_id), execution.workspace)
 
 
 async def _bounded_body(request: web.Request) -> bytes | None:
@@ -313,14 +342,16 @@ async def _bounded_body(request: web.Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def _follow_members(bolt: AsyncApp, directory: SlackDirectory) -> None:
+def _follow_members(bolt: AsyncApp, directory: SlackDirectory, workspaces: Workspaces) -> None:
     """Channel members join and leave: the directory's cached members follow at once (where
     the app subscribes to the events), not only when the cache expires."""
 
     async def changed(context: AsyncBoltContext) -> None:
         event = context.get("inbound")
         if isinstance(event, inbound.MemberEvent):
-            directory.member_changed(event.channel, event.user, joined=event.joined)
+            directory.member_changed(
+                event.channel, event.user, joined=event.joined, workspace=workspaces.of(event)
+            )
 
     for kind in inbound.MEMBER_EVENTS:
         bolt.event(kind)(changed)

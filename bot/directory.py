@@ -1,7 +1,8 @@
 """Who is in a user group or a channel, from Slack, cached briefly: the engine's ``Directory``
 port. Slack's names: ``S…`` is a user group, ``"channel"`` the run's channel. A channel's
 cached members follow ``member_joined_channel``/``member_left_channel`` events as they come
-(``member_changed``), so someone who left cannot answer for the rest of the minute."""
+(``member_changed``), so someone who left cannot answer for the rest of the minute. Each
+workspace's names are asked of Slack with its own bot token, and cached apart."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.workspaces import Workspaces
+from flows.engine import SINGLE, Workspace
 
 TTL = 60.0  # seconds a membership answer is trusted
 UNKNOWN = frozenset({"no_such_subteam", "channel_not_found", "not_in_channel"})
@@ -22,8 +25,8 @@ def _missing(exc: SlackApiError) -> bool:
 
 
 class SlackDirectory:
-    def __init__(self, client: AsyncWebClient, ttl: float = TTL) -> None:
-        self.client = client
+    def __init__(self, workspaces: Workspaces, ttl: float = TTL) -> None:
+        self.workspaces = workspaces
         self.ttl = ttl
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
@@ -39,46 +42,55 @@ class SlackDirectory:
         return members
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
+        workspace = _workspace(context)
         if principal.startswith("S"):
-            return user in await self.group_members(principal)
+            return user in await self.group_members(principal, workspace)
         channel = context.get("channel")
         if principal == "channel" and isinstance(channel, str):
-            return user in await self.channel_members(channel)
+            return user in await self.channel_members(channel, workspace)
         return False
 
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         channel = context.get("channel")
         if not isinstance(channel, str):
             return True  # a run shown in no channel has no one outside it
-        return user in await self.channel_members(channel)
+        return user in await self.channel_members(channel, _workspace(context))
 
-    def member_changed(self, channel: str, user: str, *, joined: bool) -> None:
+    def member_changed(
+        self, channel: str, user: str, *, joined: bool, workspace: Workspace = SINGLE
+    ) -> None:
         """``user`` joined or left ``channel`` (a Slack event said so)."""
-        key = f"channel:{channel}"
+        key = _key(workspace, "channel", channel)
         hit = self._cache.get(key)
         if hit is not None:
             at, members = hit
             self._cache[key] = (at, members | {user} if joined else members - {user})
 
-    async def group_members(self, group: str) -> frozenset[str]:
+    async def group_members(self, group: str, workspace: Workspace = SINGLE) -> frozenset[str]:
         async def load() -> frozenset[str]:
+            client = await self.workspaces.client(workspace)
+            if client is None:
+                return frozenset()  # the app left the workspace: nobody is anyone there
             try:
-                found = await self.client.usergroups_users_list(usergroup=group)
+                found = await client.usergroups_users_list(usergroup=group)
             except SlackApiError as exc:
                 if _missing(exc):
                     return frozenset()
                 raise
             return frozenset(found.get("users") or ())
 
-        return await self._cached(f"group:{group}", load)
+        return await self._cached(_key(workspace, "group", group), load)
 
-    async def channel_members(self, channel: str) -> frozenset[str]:
+    async def channel_members(self, channel: str, workspace: Workspace = SINGLE) -> frozenset[str]:
         async def load() -> frozenset[str]:
+            client = await self.workspaces.client(workspace)
+            if client is None:
+                return frozenset()
             members: set[str] = set()
             cursor = None
             for _ in range(100):  # 100 pages of 1,000: a very large channel
                 try:
-                    page = await self.client.conversations_members(
+                    page = await client.conversations_members(
                         channel=channel, limit=1000, cursor=cursor
                     )
                 except SlackApiError as exc:
@@ -91,4 +103,13 @@ class SlackDirectory:
                     break
             return frozenset(members)
 
-        return await self._cached(f"channel:{channel}", load)
+        return await self._cached(_key(workspace, "channel", channel), load)
+
+
+def _workspace(context: Mapping[str, Any]) -> Workspace:
+    found = context.get("workspace")
+    return found if isinstance(found, Workspace) else SINGLE
+
+
+def _key(workspace: Workspace, kind: str, name: str) -> str:
+    return f"{workspace.enterprise_id}:{workspace.team_id}:{kind}:{name}"

@@ -4,7 +4,9 @@ path to the engine's front door; its typed outcome becomes what the person sees.
 Every handler acks first (Slack's 3 s), except where the answer must ride on the ack (modal
 errors); Bolt answers when the listener returns, and the rest runs as a tracked task after it
 (``after``), views first while the trigger is fresh. Nothing here decides: the engine does,
-with compare-and-set, so double clicks and Slack's retries are harmless.
+with compare-and-set, so double clicks and Slack's retries are harmless. Every call names the
+workspace the request comes from (``Workspaces.of``): the engine shows, answers and cancels
+nothing of another.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, assert_never
 
@@ -36,9 +38,11 @@ from bot.render import blocks, history, messages, surfaces
 from bot.render.mrkdwn import cut, literal
 from bot.render.state import read_state
 from bot.seal import Seal
+from bot.workspaces import Workspaces
 from flows import InputsError, Launch, Request
 from flows.app import EntrySpec
 from flows.engine import (
+    SINGLE,
     Access,
     Answer,
     Call,
@@ -49,6 +53,7 @@ from flows.engine import (
     Place,
     Snooze,
     Trail,
+    Workspace,
     audit_document,
 )
 from flows.errors import GLOBAL
@@ -72,11 +77,15 @@ def _event(context: AsyncBoltContext, kind: type[E]) -> E:
 
 
 class Handlers:
-    def __init__(self, engine: Engine, seal: Seal) -> None:
+    def __init__(self, engine: Engine, seal: Seal, workspaces: Workspaces | None = None) -> None:
         """``seal``: signs what the bot puts in a modal's ``private_metadata``, so what comes
-        back is what it put there."""
+        back is what it put there. ``workspaces``: whose each request is (None: one
+        workspace's, a single-token bot's)."""
         self.engine = engine
         self.seal = seal
+        self.of: Callable[[inbound.Inbound], Workspace] = (
+            workspaces.of if workspaces is not None else lambda _: SINGLE
+        )
         self.tasks: set[asyncio.Task[None]] = set()
         self._turns = asyncio.Semaphore(FOLLOW_UPS)
 
@@ -155,11 +164,11 @@ class Handlers:
             case "start":
                 await self._start(ack, client, event, cmd.target, cmd.values)
             case "status":
-                await ack(text=await self._status(event.user, cmd.target))
+                await ack(text=await self._status(event, cmd.target))
             case "audit":
                 await self._audit(ack, client, event, cmd.target)
             case "cancel":
-                await ack(text=await self._cancel(event.user, cmd.target))
+                await ack(text=await self._cancel(event, cmd.target))
             case "help":
                 await ack(text=messages.HELP)
             case "unknown":
@@ -226,7 +235,8 @@ class Handlers:
                 text = surfaces.error_list(_said(exc.wire()))
             else:  # a retried command (same trigger) starts nothing new
                 eid = run_id("trigger", event.trigger_id)
-                await self.engine.launch(_summarised(launch), execution_id=eid)
+                ws = self.of(event)
+                await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
                 return
             await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
             return
@@ -241,9 +251,10 @@ class Handlers:
         )
         await client.views_open(trigger_id=event.trigger_id, view=view)
 
-    async def _status(self, user: str, name: str | None) -> str:
+    async def _status(self, event: inbound.SlashCommand, name: str | None) -> str:
+        user, ws = event.user, self.of(event)
         if not name:
-            runs = await self.engine.runs(initiator=user, limit=10)
+            runs = await self.engine.runs(initiator=user, limit=10, workspace=ws)
             lines = [
                 messages.RUN_LINE.format(
                     id=messages.short(r.id), flow=r.flow, status=messages.STATUS_WORDS[r.status]
@@ -251,15 +262,16 @@ class Handlers:
                 for r in runs
             ]
             return "\n".join(lines) or messages.NO_RUNS
-        found = await self._run_id(name)
+        found = await self._run_id(name, ws)
         if found.id is None:
             return found.problem
-        trail = await self._visible(user, found.id, "status")
+        trail = await self._visible(user, found.id, "status", ws)
         return history.status(*trail) if isinstance(trail, tuple) else trail
 
-    async def _run_id(self, name: str) -> RunName:
-        """The run ``name`` names: its id, or any prefix of it no other run's id shares."""
-        found = await self.engine.find_runs(name.strip(), limit=5)
+    async def _run_id(self, name: str, ws: Workspace) -> RunName:
+        """The run ``name`` names: its id, or any prefix of it no other run's id shares (of
+        the workspace's runs)."""
+        found = await self.engine.find_runs(name.strip(), limit=5, workspace=ws)
         if name in found:
             return RunName(name)
         if len(found) == 1:
@@ -269,9 +281,11 @@ class Handlers:
         ids = ", ".join(f"`{f}`" for f in distinct_prefixes(found, messages.SHORT_ID))
         return RunName(None, messages.AMBIGUOUS_RUN.format(id=literal(name), ids=ids))
 
-    async def _visible(self, user: str, execution_id: str, action: str) -> Trail | str:
+    async def _visible(
+        self, user: str, execution_id: str, action: str, ws: Workspace
+    ) -> Trail | str:
         """A run's trail if ``user`` may read it, else what to tell them."""
-        reading = await self.engine.read(execution_id, user, action)
+        reading = await self.engine.read(execution_id, user, action, workspace=ws)
         match reading.outcome:
             case Access.SHOWN:
                 assert reading.trail is not None
@@ -293,11 +307,12 @@ class Handlers:
         if not name:
             await ack(text=messages.AUDIT_USAGE)
             return
-        found = await self._run_id(name)
+        ws = self.of(event)
+        found = await self._run_id(name, ws)
         if found.id is None:
             await ack(text=found.problem)
             return
-        trail = await self._visible(event.user, found.id, "audit")
+        trail = await self._visible(event.user, found.id, "audit", ws)
         if not isinstance(trail, tuple):
             await ack(text=trail)
             return
@@ -319,13 +334,14 @@ class Handlers:
             ),
         )
 
-    async def _cancel(self, user: str, name: str | None) -> str:
+    async def _cancel(self, event: inbound.SlashCommand, name: str | None) -> str:
         if not name:
             return messages.CANCEL_USAGE
-        found = await self._run_id(name)
+        ws = self.of(event)
+        found = await self._run_id(name, ws)
         if found.id is None:
             return found.problem
-        cancelled = await self.engine.cancel(found.id, user)
+        cancelled = await self.engine.cancel(found.id, event.user, workspace=ws)
         execution = cancelled.execution
         short = messages.short(found.id)
         match cancelled.outcome:
@@ -372,7 +388,8 @@ class Handlers:
             return
         # Stored before the modal closes, keyed by the view: the run's message is posted from
         # the store, and a retried or replayed submission starts nothing new.
-        await self.engine.launch(_summarised(launch), execution_id=run_id("view", event.view_id))
+        eid, ws = run_id("view", event.view_id), self.of(event)
+        await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
         await ack()
 
     def _entry(self, metadata: str) -> tuple[EntrySpec, str] | None:
@@ -421,7 +438,8 @@ class Handlers:
         button = lock.form[pressed] if pressed is not None and pressed < len(lock.form) else {}
         if button.get("type") == "action" and button.get("name"):
             raw[button["name"]] = button.get("value")  # the stored form says what it sets
-        decision = await self.engine.submit(lock.id, raw, click.user)
+        ws = self.of(click)
+        decision = await self.engine.submit(lock.id, raw, click.user, workspace=ws)
         if note := _note(decision):  # a refused answer also shows under the fields, for all
             await self._whisper(client, click, note)
 
@@ -441,7 +459,8 @@ class Handlers:
             return
         comment = raw.get("comment")  # kept with the rejection
         text = comment if isinstance(comment, str) and comment.strip() else None
-        decision = await self.engine.reject(lock.id, click.user, text)
+        ws = self.of(click)
+        decision = await self.engine.reject(lock.id, click.user, text, workspace=ws)
         if note := _note(decision, declined=True):
             await self._whisper(client, click, note)
 
@@ -455,7 +474,8 @@ class Handlers:
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if not await self._on_its_message(client, click):
             return
-        snoozed = await self.engine.snooze(click.lock_id, click.user)
+        ws = self.of(click)
+        snoozed = await self.engine.snooze(click.lock_id, click.user, workspace=ws)
         note: str | None
         match snoozed.outcome:
             case Snooze.SNOOZED:
@@ -501,7 +521,8 @@ class Handlers:
             log.warning("refused a lock form whose metadata the bot did not seal")
             await ack(response_action="update", view=_notice(messages.FORM_UNKNOWN))
             return
-        lock = await self.engine.lock(lock_id)
+        ws = self.of(event)
+        lock = await self.engine.lock(lock_id, ws)
         if lock is None:
             await ack(response_action="update", view=_notice(messages.LOCK_GONE))
             return
@@ -511,7 +532,7 @@ class Handlers:
             log.warning("refused a lock form whose values are malformed: %s", exc)
             await ack(response_action="update", view=_notice(messages.FORM_UNREADABLE))
             return
-        decision = await self.engine.submit(lock.id, raw, event.user)
+        decision = await self.engine.submit(lock.id, raw, event.user, workspace=ws)
         view = {"title": messages.title(lock.name), "callback_id": blocks.LOCK_CALLBACK}
         view["private_metadata"] = lock.id
         match decision.outcome:
@@ -534,12 +555,13 @@ class Handlers:
             log.warning("refused a click on %s from no message", click.lock_id)
             return False
         where = {"channel": click.channel, "ts": click.message_ts}
-        place = await self.engine.shows(click.lock_id, where)
+        ws = self.of(click)
+        place = await self.engine.shows(click.lock_id, where, ws)
         for pause in UNSHOWN_PAUSES:  # posted, its place not recorded yet: a quick click
             if place is not Place.UNSHOWN:
                 break
             await asyncio.sleep(pause)
-            place = await self.engine.shows(click.lock_id, where)
+            place = await self.engine.shows(click.lock_id, where, ws)
         match place:
             case Place.HERE:
                 return True
@@ -571,7 +593,7 @@ class Handlers:
         why not."""
         if not await self._on_its_message(client, click):
             return None
-        lock = await self.engine.lock(click.lock_id)
+        lock = await self.engine.lock(click.lock_id, self.of(click))
         if lock is None:
             await self._whisper(client, click, messages.LOCK_GONE)
             return None

@@ -56,9 +56,14 @@ class Malformed(LockstepError, ValueError):
 
 
 class Inbound(BaseModel):
+    """``team`` and ``enterprise`` (on Enterprise Grid; ``enterprise_install``: installed to
+    the whole organisation) name the workspace the request comes from."""
+
     model_config = ConfigDict(frozen=True)
 
     team: str | None = None
+    enterprise: str | None = None
+    enterprise_install: bool = False
 
 
 class SlashCommand(Inbound):
@@ -98,6 +103,20 @@ class MemberEvent(Inbound):
     user: str
     channel: str
     joined: bool
+
+
+class Uninstalled(Inbound):
+    """The app left the workspace: uninstalled (``app_uninstalled``), or tokens revoked
+    (``tokens_revoked``: ``bots``, the bot users whose tokens went, and ``users``, people's)."""
+
+    kind: str = "app_uninstalled"
+    bots: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+
+    @property
+    def ends(self) -> bool:
+        """Lockstep can speak there no more: uninstalled, or its bot token revoked."""
+        return self.kind == "app_uninstalled" or bool(self.bots)
 
 
 class Handshake(Inbound):
@@ -216,10 +235,27 @@ def _text(payload: Mapping[str, Any], key: str) -> str:
 
 
 def _team(body: Mapping[str, Any]) -> str | None:
+    """An interaction's team: ``team.id``, or (installed to a whole Grid organisation, where
+    ``team`` may be null) the person's own ``user.team_id``."""
     team = body.get("team")
     if team is not None and not isinstance(team, Mapping):
         raise Malformed("team is not an object")
-    return _opt_str(body, "team", "id", shape=_ID)
+    return _opt_str(body, "team", "id", shape=_ID) or _opt_str(body, "user", "team_id", shape=_ID)
+
+
+def _grid(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The enterprise fields of a request (Enterprise Grid): ``enterprise_id`` at the top
+    (commands, events) or ``enterprise.id`` (interactions), and ``is_enterprise_install``."""
+    enterprise = body.get("enterprise")
+    if enterprise is not None and not isinstance(enterprise, Mapping | str):
+        raise Malformed("enterprise is not an object")
+    found = _opt_str(body, "enterprise_id", shape=_ID)
+    if isinstance(enterprise, str):
+        found = found or (enterprise if _ID.fullmatch(enterprise) else None)
+    elif enterprise is not None:
+        found = found or _opt_str(body, "enterprise", "id", shape=_ID)
+    install = body.get("is_enterprise_install")
+    return {"enterprise": found, "enterprise_install": install in (True, "true")}
 
 
 def _action_state(raw: Any) -> dict[str, Any]:
@@ -303,6 +339,7 @@ def slash_command(body: Mapping[str, Any]) -> SlashCommand:
         trigger_id=_str(body, "trigger_id", shape=_TOKEN),
         command=_str(body, "command", shape=_COMMAND),
         response_url=_opt_str(body, "response_url"),
+        **_grid(body),
     )
 
 
@@ -324,6 +361,7 @@ def button_click(body: Mapping[str, Any]) -> ButtonClick:
         thread_ts=_opt_str(body, "message", "thread_ts", shape=_TS),
         trigger_id=_str(body, "trigger_id", shape=_TOKEN),
         state=_state(body),
+        **_grid(body),
     )
 
 
@@ -341,18 +379,33 @@ def view_submit(body: Mapping[str, Any]) -> ViewSubmit:
         private_metadata=metadata,
         state=_state(view),
         view_id=_str(view, "id", shape=_TOKEN),
+        **_grid(body),
     )
 
 
-def event(body: Mapping[str, Any]) -> MemberEvent | OtherEvent:
+def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | OtherEvent:
     inner = _get(body, "event")
     if not isinstance(inner, Mapping):
         raise Malformed("event is not an object")
     kind = _str(inner, "type", shape=_TOKEN)
     team = _opt_str(body, "team_id", shape=_ID)
+    grid = _grid(body)
+    if kind == "app_uninstalled":
+        return Uninstalled(team=team, **grid)
+    if kind == "tokens_revoked":
+        tokens = inner.get("tokens")
+        if not isinstance(tokens, Mapping):
+            raise Malformed("tokens_revoked names no tokens")
+        bots, users = tokens.get("bot") or [], tokens.get("oauth") or []
+        if not isinstance(bots, list) or not isinstance(users, list):
+            raise Malformed("tokens_revoked: tokens are not lists")
+        if not all(isinstance(u, str) and _ID.fullmatch(u) for u in [*bots, *users]):
+            raise Malformed("tokens_revoked: a token's user is malformed")
+        return Uninstalled(team=team, kind=kind, bots=tuple(bots), users=tuple(users), **grid)
     if kind not in MEMBER_EVENTS:
         return OtherEvent(team=team, kind=kind)
     return MemberEvent(
+        **grid,
         team=team,
         user=_str(inner, "user", shape=_ID),
         channel=_str(inner, "channel", shape=_ID),
@@ -383,13 +436,17 @@ def for_bolt(event: Inbound) -> dict[str, Any]:
     """The body Bolt routes, rebuilt from the typed event: only the fields Bolt reads, each
     with the shape Bolt expects. Listeners read the typed event, never this."""
     team = {"team": {"id": event.team}} if event.team else {}
+    grid: dict[str, Any] = {"is_enterprise_install": event.enterprise_install}
+    top = grid | ({"team_id": event.team} if event.team else {})
+    top |= {"enterprise_id": event.enterprise} if event.enterprise else {}
+    team |= grid | ({"enterprise": {"id": event.enterprise}} if event.enterprise else {})
     match event:
         case SlashCommand():
             body = {
                 "command": event.command, "text": event.text, "user_id": event.user,
                 "channel_id": event.channel, "trigger_id": event.trigger_id,
             }  # fmt: skip
-            return body | ({"team_id": event.team} if event.team else {})
+            return body | top
         case ButtonClick():
             action = {"type": "button", "action_id": event.action, "value": event.lock_id}
             action |= {"block_id": event.block_id} if event.block_id else {}
@@ -407,9 +464,12 @@ def for_bolt(event: Inbound) -> dict[str, Any]:
         case MemberEvent():
             kind = MEMBER_EVENTS[0] if event.joined else MEMBER_EVENTS[1]
             inner = {"type": kind, "user": event.user, "channel": event.channel}
-            return {"type": "event_callback", "event": inner} | (
-                {"team_id": event.team} if event.team else {}
-            )
+            return {"type": "event_callback", "event": inner} | top
+        case Uninstalled():
+            said: dict[str, Any] = {"type": event.kind}
+            if event.kind == "tokens_revoked":
+                said["tokens"] = {"bot": list(event.bots), "oauth": list(event.users)}
+            return {"type": "event_callback", "event": said} | top
         case Handshake(challenge=None):
             return {"ssl_check": "1"}
         case Handshake():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ TEAM: ContextVar[str | None] = ContextVar("lockstep_team", default=None)
 OWN = "lockstep"  # Lockstep's own loggers; LOG_LEVEL is theirs
 QUIET = {"apscheduler": logging.WARNING, "sqlalchemy": logging.WARNING, "asyncpg": logging.WARNING}
 REDACTED = "[redacted]"
+SLACK_TOKEN = re.compile(r"\bxox[abeoprs](?:\.xox[a-z])?-[A-Za-z0-9-]+")
 _FIELDS = ("team", "run", "lock")
 
 
@@ -66,7 +68,7 @@ class _Scrubbed(logging.Formatter):
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        return SLACK_TOKEN.sub(REDACTED, text)  # workspaces' tokens, installed after start-up
 
 
 class TextFormatter(_Scrubbed):

@@ -6,7 +6,8 @@ directly. Every message carries Slack message metadata naming its outbox row (``
 post whose outcome was lost (the process died, the connection dropped) is found again
 (``conversations.replies``/``history`` with ``include_all_metadata``) instead of posted twice.
 A rate limit is ``Unavailable`` with Slack's ``Retry-After``; any other failure raises as it
-is, and the deliverer backs off.
+is, and the deliverer backs off. Each row is shown with the bot token of its run's workspace,
+looked up as it is shown; a workspace the app has left is shown nothing more.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import messages, outcome, surfaces
 from bot.render.mrkdwn import cut
+from bot.workspaces import Workspaces
 from flows.app import Registry
 from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable
 from flows.policy import humanize
@@ -38,13 +40,13 @@ TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 r
 class SlackNotifier:
     def __init__(
         self,
-        client: AsyncWebClient,
+        workspaces: Workspaces,
         registry: Registry,
         clock: Clock,
         trail: Callable[[str], Awaitable[Trail | None]] | None = None,
     ) -> None:
         """``trail``: reads a run's trail (``Engine.trail``), to say how an ended run ended."""
-        self.client = client
+        self.workspaces = workspaces
         self.registry = registry
         self.clock = clock
         self.trail = trail
@@ -56,8 +58,12 @@ class SlackNotifier:
         wait = self._paused_until - self.clock.now()
         if wait > 0:
             raise Unavailable("rate limited: waiting as Slack asked", wait)
+        client = await self.workspaces.client(show.execution.workspace)
+        if client is None:  # the app left the run's workspace: nothing more is shown there
+            log.info("not shown: no bot token for the run's workspace any more")
+            return show.location
         try:
-            return await self._show(show)
+            return await self._show(client, show)
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 headers = exc.response.headers
@@ -66,69 +72,77 @@ class SlackNotifier:
                 raise Unavailable("rate limited", after) from exc
             raise
 
-    async def _show(self, show: Show) -> Where | None:
+    async def _show(self, client: AsyncWebClient, show: Show) -> Where | None:
         execution = show.execution
         match show.kind:
             case "run":
                 channel = execution.context.get("channel")
                 if not isinstance(channel, str):
                     return None  # started without a channel: nowhere to show it
-                return await self._put(show, channel, None, await self._parent(show))
+                return await self._put(client, show, channel, None, await self._parent(show))
             case "lock":
                 assert show.lock is not None and isinstance(show.thread, dict)
                 return await self._put(
-                    show, show.thread["channel"], show.thread["ts"], self._lock(show)
+                    client, show, show.thread["channel"], show.thread["ts"], self._lock(show)
                 )
             case "post":
                 assert isinstance(show.thread, dict)
-                content = await self._post(show)
-                return await self._put(show, show.thread["channel"], show.thread["ts"], content)
+                content = await self._post(client, show)
+                thread = show.thread
+                return await self._put(client, show, thread["channel"], thread["ts"], content)
             case "direct":
                 to = show.payload.get("to")
                 if not isinstance(to, str) or not to.startswith(("U", "W")):
                     return None  # a user group has no direct messages
                 if not _channel(execution):
                     return None  # nowhere to point them to
-                opened = await self.client.conversations_open(users=to)
-                content = (await self._direct_text(show), None)
-                return await self._put(show, opened["channel"]["id"], None, content)
+                opened = await client.conversations_open(users=to)
+                content = (await self._direct_text(client, show), None)
+                return await self._put(client, show, opened["channel"]["id"], None, content)
             case _:
                 raise ValueError(f"unknown outbox row kind {show.kind!r}")
 
     async def _put(
-        self, show: Show, channel: str, thread_ts: str | None, content: Content
+        self,
+        client: AsyncWebClient,
+        show: Show,
+        channel: str,
+        thread_ts: str | None,
+        content: Content,
     ) -> Where:
         """Post the message, or update it where it is; a retried post looks for itself first."""
         text, blocks = content
         text = cut(text, TEXT_MAX)
         where = show.location if isinstance(show.location, dict) else None
         if where is None and show.retry:
-            where = await self._find(show, channel, thread_ts)
+            where = await self._find(client, show, channel, thread_ts)
             if where is not None and show.kind in ("post", "direct"):
                 return where  # a post shows what it showed: adopting it is enough
         if where is not None:
-            await self.client.chat_update(
+            await client.chat_update(
                 channel=where["channel"], ts=where["ts"], text=text, blocks=blocks or []
             )
             return where
-        posted = await self.client.chat_postMessage(
+        posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
         )  # fmt: skip
         return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
 
-    async def _find(self, show: Show, channel: str, thread_ts: str | None) -> Where | None:
+    async def _find(
+        self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None
+    ) -> Where | None:
         """The message an earlier attempt posted for this row, if Slack has it."""
         oldest = f"{show.execution.created_at - LOOKUP_BEFORE:.6f}"
         cursor = None
         for _ in range(LOOKUP_PAGES):
             if thread_ts is None:
-                page = await self.client.conversations_history(
+                page = await client.conversations_history(
                     channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
                     cursor=cursor,
                 )  # fmt: skip
             else:
-                page = await self.client.conversations_replies(
+                page = await client.conversations_replies(
                     channel=channel, ts=thread_ts, include_all_metadata=True, limit=200,
                     cursor=cursor,
                 )  # fmt: skip
@@ -165,10 +179,10 @@ class SlackNotifier:
         forms = [entry.model.to_json() if entry and entry.model else [], *(c.form for c in calls)]
         return surfaces.ending(conclusion, ended.result, forms)
 
-    async def _post(self, show: Show) -> Content:
+    async def _post(self, client: AsyncWebClient, show: Show) -> Content:
         if show.payload.get("type") == "ending":
             return await self._ending(show.execution)
-        return await self._post_text(show), None
+        return await self._post_text(client, show), None
 
     def _lock(self, show: Show) -> Content:
         lock = show.lock
@@ -178,21 +192,22 @@ class SlackNotifier:
         draft = show.payload if show.payload.get("errors") else {}
         return surfaces.lock_message(lock, draft.get("errors"), draft.get("values"), show.approvers)
 
-    async def _post_text(self, show: Show) -> str:
+    async def _post_text(self, client: AsyncWebClient, show: Show) -> str:
         payload, lock = show.payload, show.lock
         match payload.get("type"):
             case "progress":
                 return surfaces.progress(str(payload.get("level")), str(payload.get("text", "")))
             case "reminder":
                 assert lock is not None
-                return await self._reminder(lock, list(payload.get("people") or ()), show)
+                people = list(payload.get("people") or ())
+                return await self._reminder(client, lock, people, show)
             case "escalated":
                 assert lock is not None
                 people = list(payload.get("to") or ())
                 return messages.ESCALATED.format(
                     people=messages.mention(people), title=messages.title(lock.name),
                     waited=humanize(self.clock.now() - lock.created_at),
-                    link=await self._link(show.lock_at),
+                    link=await self._link(client, show.lock_at),
                 )  # fmt: skip
             case "snoozed":
                 assert lock is not None
@@ -204,13 +219,15 @@ class SlackNotifier:
             case other:
                 raise ValueError(f"unknown post type {other!r}")
 
-    async def _reminder(self, lock: Call, people: list[str], show: Show) -> str:
+    async def _reminder(
+        self, client: AsyncWebClient, lock: Call, people: list[str], show: Show
+    ) -> str:
         now = self.clock.now()
         left = (lock.deadline or now) - now
         words = {
             "people": messages.mention(people) + " " if people else "",
             "title": messages.title(lock.name),
-            "link": await self._link(show.lock_at),
+            "link": await self._link(client, show.lock_at),
         }
         if left > 0:
             return messages.REMINDER.format(
@@ -218,21 +235,19 @@ class SlackNotifier:
             )
         return messages.OVERDUE.format(late=humanize(-left), **words)
 
-    async def _direct_text(self, show: Show) -> str:
+    async def _direct_text(self, client: AsyncWebClient, show: Show) -> str:
         lock, execution = show.lock, show.execution
         assert lock is not None
         return messages.ESCALATED_DM.format(
             title=messages.title(lock.name),
             channel=_channel(execution),
-            link=await self._link(show.lock_at),
+            link=await self._link(client, show.lock_at),
         )
 
-    async def _link(self, where: Any) -> str:
+    async def _link(self, client: AsyncWebClient, where: Any) -> str:
         if not isinstance(where, dict):
             return ""
-        found = await self.client.chat_getPermalink(
-            channel=where["channel"], message_ts=where["ts"]
-        )
+        found = await client.chat_getPermalink(channel=where["channel"], message_ts=where["ts"])
         return messages.OPEN_LINK.format(url=found["permalink"])
 
 

@@ -7,20 +7,22 @@ import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.workspaces import Workspaces
+from flows.engine import SINGLE, Workspace
 
 log = logging.getLogger("lockstep.slack")
 KEEP = 10_000  # links remembered before the oldest are forgotten
 
 
 class Permalinks:
-    def __init__(self, client: AsyncWebClient) -> None:
-        self.client = client
+    def __init__(self, workspaces: Workspaces) -> None:
+        self.workspaces = workspaces
         self._known: dict[tuple[str, str], str] = {}
 
-    async def of(self, where: Any) -> str | None:
+    async def of(self, where: Any, workspace: Workspace = SINGLE) -> str | None:
         """The link to the message at ``where`` (``{"channel", "ts"}``, as the notifier
-        records it); None when it is nowhere yet or Slack will not say."""
+        records it) in ``workspace``; None when it is nowhere yet or Slack will not say."""
         if not isinstance(where, dict):
             return None
         channel, ts = where.get("channel"), where.get("ts")
@@ -28,8 +30,11 @@ class Permalinks:
             return None
         if (found := self._known.get((channel, ts))) is not None:
             return found
+        client = await self.workspaces.client(workspace)
+        if client is None:
+            return None
         try:
-            answer = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+            answer = await client.chat_getPermalink(channel=channel, message_ts=ts)
         except SlackApiError as exc:
             log.warning("no link to a message in %s: %s", channel, exc.response.get("error"))
             return None

@@ -14,6 +14,11 @@ from flows.errors import LockstepError
 from flows.policy import DEFAULT_TIMEOUT
 
 EXAMPLE_FLOWS = ["flows.examples.review", "flows.examples.deploy", "flows.examples.expense"]
+# the bot scopes an install through OAuth asks for: those of slack-app-manifest.yml
+SCOPES = [
+    "commands", "chat:write", "chat:write.public", "users:read", "usergroups:read",
+    "channels:read", "groups:read", "im:write", "files:write",
+]  # fmt: skip
 Mode = Literal["http", "socket", "local"]
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -26,6 +31,13 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    # installs to many workspaces through OAuth, instead of one SLACK_BOT_TOKEN
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(SCOPES), alias="SLACK_SCOPES"
+    )
+    slack_redirect_uri: str | None = Field(default=None, alias="SLACK_REDIRECT_URI")
     explicit_mode: Mode | None = Field(default=None, alias="LOCKSTEP_MODE")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     flows: Annotated[list[str], NoDecode] = Field(
@@ -49,6 +61,35 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
         return _real(value, "the Bot User OAuth Token (xoxb-…) of your Slack app")
+
+    @field_validator("slack_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9]+\.[0-9]+", value.strip()):
+            raise ValueError("must be your Slack app's Client ID (digits.digits)")
+        return value.strip() if value else value
+
+    @field_validator("slack_client_secret")
+    @classmethod
+    def _client_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _real(value, "your Slack app's Client Secret (Basic Information)")
+
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            scopes = [s.strip() for s in value.split(",") if s.strip()]
+            if not scopes or not all(re.fullmatch(r"[a-z.:_]+", s) for s in scopes):
+                raise ValueError("must be comma-separated Slack scopes (chat:write,commands)")
+            return scopes
+        return value
+
+    @field_validator("slack_redirect_uri")
+    @classmethod
+    def _redirect(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be the https:// URL of /slack/oauth_redirect on this bot")
+        return value
 
     @field_validator("slack_signing_secret")
     @classmethod
@@ -89,7 +130,7 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value set, so that logs can be kept clear of them."""
         found = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
-        found.append(self.metrics_token)
+        found += [self.metrics_token, self.slack_client_secret]
         values = [s.get_secret_value() for s in found if s is not None]
         if self.database_url and "@" in self.database_url:
             password = _password(self.database_url)
@@ -115,6 +156,16 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def oauth(self) -> bool:
+        """Installed to many workspaces through OAuth (``SLACK_CLIENT_ID``)."""
+        return self.slack_client_id is not None
+
+    @property
+    def authorize_url(self) -> str:
+        """Slack's page where a person installs the app: beside the Web API's base URL."""
+        return self.slack_api_url.removesuffix("api/") + "oauth/v2/authorize"
+
+    @property
     def mode(self) -> Mode:
         """``LOCKSTEP_MODE`` when set (a deploy should set it: then a missing token is an
         error, never a quiet start in local mode). Unset: ``local`` without any Slack
@@ -123,7 +174,7 @@ class Settings(BaseSettings):
             return self.explicit_mode
         if self.slack_app_token is not None:
             return "socket"
-        if self.slack_bot_token is None and self.slack_signing_secret is None:
+        if self.slack_bot_token is None and self.slack_signing_secret is None and not self.oauth:
             return "local"
         return "http"
 
@@ -131,6 +182,9 @@ class Settings(BaseSettings):
         """The settings the mode needs are there, and none contradicts it."""
         mode, explicit = self.mode, self.explicit_mode is not None
         if mode == "local":
+            return
+        if self.oauth:
+            self._check_oauth(mode)
             return
         why = f"LOCKSTEP_MODE={mode}" if explicit else None
         if self.slack_bot_token is None:
@@ -154,6 +208,24 @@ class Settings(BaseSettings):
             )
         if mode == "socket" and self.slack_app_token is None:
             raise SettingsError("SLACK_APP_TOKEN is missing: LOCKSTEP_MODE=socket needs it")
+
+    def _check_oauth(self, mode: Mode) -> None:
+        """Installs through OAuth: HTTP mode (Slack redirects people to the bot), the client
+        secret and the signing secret; no single bot token besides."""
+        if mode != "http":
+            raise SettingsError(
+                f"SLACK_CLIENT_ID is set, but LOCKSTEP_MODE={mode}: installs through OAuth need "
+                "LOCKSTEP_MODE=http (Slack sends people back to /slack/oauth_redirect)"
+            )
+        if self.slack_client_secret is None:
+            raise SettingsError("SLACK_CLIENT_SECRET is missing: SLACK_CLIENT_ID needs it")
+        if self.slack_signing_secret is None:
+            raise SettingsError("SLACK_SIGNING_SECRET is missing: HTTP mode needs it")
+        if self.slack_bot_token is not None:
+            raise SettingsError(
+                "SLACK_BOT_TOKEN is set, and so is SLACK_CLIENT_ID: unset one (with OAuth, each "
+                "workspace's token comes from its install)"
+            )
 
 
 _PLACEHOLDER = re.compile(

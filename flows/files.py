@@ -37,12 +37,13 @@ class FileStore(Protocol):
     """Where a run's files live, for the surface to implement (Slack: its files)."""
 
     async def read(self, file: Mapping[str, Any]) -> bytes:
-        """The bytes of a file (as described in ``context["files"]`` or by ``write``)."""
+        """The bytes of a file (as described in ``context["files"]`` or by ``write``; the
+        runtime adds ``workspace``: the run's)."""
 
     async def write(self, context: Mapping[str, Any], name: str, content: bytes) -> dict[str, Any]:
-        """Share a file where the run is (``context``: the run's surface ids, and ``thread``:
-        where its message is shown, if it is yet); returns its description, with at least
-        ``name`` and ``size``."""
+        """Share a file where the run is (``context``: the run's surface ids, ``thread``:
+        where its message is shown, if it is yet, and ``workspace``: the run's); returns its
+        description, with at least ``name`` and ``size``."""
 
 
 FILE_KEYS = ("id", "name", "size", "mimetype", "filetype", "created")

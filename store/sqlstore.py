@@ -27,6 +27,7 @@ from flows.engine.records import (
     Subscription,
     Timer,
     Trail,
+    Workspace,
 )
 from store import api_transactions as aq
 from store import health
@@ -107,15 +108,22 @@ class SQLStore:
         return await self.run(q.execution, execution_id)
 
     async def executions(
-        self, *, initiator: str | None = None, status: Sequence[str] = (), limit: int = 20
+        self,
+        *,
+        initiator: str | None = None,
+        status: Sequence[str] = (),
+        limit: int = 20,
+        workspace: Workspace | None = None,
     ) -> list[Execution]:
-        return await self.run(q.list_executions, initiator, status, limit)
+        return await self.run(q.list_executions, initiator, status, limit, workspace)
 
     async def search(self, query: RunQuery) -> list[Execution]:
         return await self.run(q.search, query)
 
-    async def find_executions(self, prefix: str, limit: int = 5) -> list[str]:
-        return await self.run(q.find_executions, prefix, limit)
+    async def find_executions(
+        self, prefix: str, limit: int = 5, workspace: Workspace | None = None
+    ) -> list[str]:
+        return await self.run(q.find_executions, prefix, limit, workspace)
 
     async def claim(self, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
         """Take the right to run an execution that has work to do; None if it has none or a
@@ -176,8 +184,10 @@ class SQLStore:
         reason: str,
         event: NewEvent,
         posts: Sequence[Post] = (),
+        *,
+        expire: bool = False,
     ) -> bool:
-        return await self.run(q.cancel, execution_id, now, reason, event, posts)
+        return await self.run(q.cancel, execution_id, now, reason, event, posts, expire)
 
     # calls ----------------------------------------------------------------------------------
 

@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -17,6 +28,7 @@ class ExecutionRow(SQLModel, table=True):
         Index("ix_executions_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_executions_flow_created", "flow", "created_at"),  # the API's run listings
         Index("ix_executions_created", "created_at", "id"),
+        Index("ix_executions_workspace", "team_id", "enterprise_id", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -34,6 +46,9 @@ class ExecutionRow(SQLModel, table=True):
     heartbeat_at: float | None = None
     wakeups: int = 0
     progress: int = 0
+    # the workspace (Slack team, and enterprise on Grid); "": a single-token bot's one
+    team_id: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
+    enterprise_id: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
 
 
 class CallRow(SQLModel, table=True):
@@ -135,6 +150,8 @@ class ApiTokenRow(SQLModel, table=True):
     scopes: Any = Field(default=None, sa_column=Column(JSON))
     created_at: float
     revoked_at: float | None = None
+    team_id: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
+    enterprise_id: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
 
 
 class WebhookRow(SQLModel, table=True):
@@ -157,3 +174,73 @@ timers = TimerRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 api_tokens = ApiTokenRow.__table__  # type: ignore[attr-defined]
 webhooks = WebhookRow.__table__  # type: ignore[attr-defined]
+
+
+# Installations to many workspaces (OAuth): the tables of slack_sdk's SQLAlchemy installation
+# and OAuth state stores, column for column (a test holds them to slack_sdk's own), in
+# Lockstep's database: made by migration 0007, used by those stores (``bot.workspaces``).
+def _installed(*columns: Column[Any]) -> list[Column[Any]]:
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("client_id", String(32), nullable=False),
+        Column("app_id", String(32), nullable=False),
+        Column("enterprise_id", String(32)),
+        Column("enterprise_name", String(200)),
+        *columns[:1],
+        Column("team_id", String(32)),
+        Column("team_name", String(200)),
+        Column("bot_token", String(200)),
+        Column("bot_id", String(32)),
+        Column("bot_user_id", String(32)),
+        Column("bot_scopes", String(1000)),
+        Column("bot_refresh_token", String(200)),
+        Column("bot_token_expires_at", DateTime),
+        *columns[1:],
+        Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    ]
+
+
+def _installed_at() -> Column[Any]:
+    return Column("installed_at", DateTime, nullable=False, default=func.now())
+
+
+slack_installations = Table(
+    "slack_installations",
+    SQLModel.metadata,
+    *_installed(
+        Column("enterprise_url", String(200)),
+        Column("user_id", String(32), nullable=False),
+        Column("user_token", String(200)),
+        Column("user_scopes", String(1000)),
+        Column("user_refresh_token", String(200)),
+        Column("user_token_expires_at", DateTime),
+        Column("incoming_webhook_url", String(200)),
+        Column("incoming_webhook_channel", String(200)),
+        Column("incoming_webhook_channel_id", String(200)),
+        Column("incoming_webhook_configuration_url", String(200)),
+    ),
+    Column("token_type", String(32)),
+    _installed_at(),
+    Index(
+        "slack_installations_idx",
+        "client_id",
+        "enterprise_id",
+        "team_id",
+        "user_id",
+        "installed_at",
+    ),
+)
+slack_bots = Table(
+    "slack_bots",
+    SQLModel.metadata,
+    *_installed(),
+    _installed_at(),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    SQLModel.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)

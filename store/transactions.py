@@ -24,6 +24,7 @@ from flows.engine.records import (
     Post,
     RunQuery,
     ShowState,
+    Workspace,
 )
 from store import outbox as ob
 from store.lists import any_of, none_of, one_of
@@ -122,6 +123,13 @@ def execution(conn: Connection, execution_id: str) -> Execution | None:
     return execution_row(row) if row else None
 
 
+def _in(workspace: Workspace) -> Any:
+    return and_(
+        executions.c.team_id == workspace.team_id,
+        executions.c.enterprise_id == workspace.enterprise_id,
+    )
+
+
 def call_and_run(conn: Connection, call_id: str) -> tuple[Call, Execution] | None:
     """A call and its execution, read together."""
     found = call(conn, call_id)
@@ -130,9 +138,15 @@ def call_and_run(conn: Connection, call_id: str) -> tuple[Call, Execution] | Non
 
 
 def list_executions(
-    conn: Connection, initiator: str | None, status: Sequence[str], limit: int
+    conn: Connection,
+    initiator: str | None,
+    status: Sequence[str],
+    limit: int,
+    workspace: Workspace | None = None,
 ) -> list[Execution]:
     query = select(executions).order_by(executions.c.created_at.desc()).limit(limit)
+    if workspace is not None:
+        query = query.where(_in(workspace))
     if initiator is not None:
         query = query.where(executions.c.initiator == initiator)
     if status:
@@ -144,6 +158,8 @@ def search(conn: Connection, query: RunQuery) -> list[Execution]:
     """A page of runs, newest first; see ``ports.Store.search``."""
     order = (executions.c.created_at.desc(), executions.c.id.desc())
     found = select(executions).order_by(*order).limit(query.limit)
+    if query.workspace is not None:
+        found = found.where(_in(query.workspace))
     if query.flow is not None:
         found = found.where(executions.c.flow == query.flow)
     if query.status:
@@ -163,10 +179,14 @@ def search(conn: Connection, query: RunQuery) -> list[Execution]:
     return [execution_row(r) for r in conn.execute(found)]
 
 
-def find_executions(conn: Connection, prefix: str, limit: int) -> list[str]:
+def find_executions(
+    conn: Connection, prefix: str, limit: int, workspace: Workspace | None = None
+) -> list[str]:
     """A scan: it serves a person typing a short id, not a hot path."""
     matches = func.lower(executions.c.id).startswith(prefix.lower(), autoescape=True)
     query = select(executions.c.id).where(matches).order_by(executions.c.id).limit(limit)
+    if workspace is not None:
+        query = query.where(_in(workspace))
     return list(conn.scalars(query))
 
 
@@ -258,7 +278,15 @@ def cancel(
     reason: str,
     event: NewEvent,
     posts: Sequence[Post],
+    expire: bool = False,
 ) -> bool:
+    expired = list(conn.execute(_OPEN_LOCKS, {"eid": execution_id}).scalars()) if expire else []
+    if expired:  # they expire, with the reason, before the rest closes
+        conn.execute(
+            update(calls)
+            .where(calls.c.id.in_(expired), calls.c.status == "open")
+            .values(status="expired", comment=reason, decided_at=now)
+        )
     close_open(conn, execution_id, now)  # calls and timers first: the order every path uses
     ended = conn.execute(
         update(executions)
@@ -267,8 +295,9 @@ def cancel(
     )
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
-    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    ob.bump(conn, [ob.run_key(execution_id)], now)
+    said = [NewEvent(kind="expired", call_id=c, detail={"reason": reason}) for c in expired]
+    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [*said, event]))
+    ob.bump(conn, [ob.run_key(execution_id), *map(ob.lock_key, expired)], now)
     ob.add_posts(conn, execution_id, posts, now)
     ob.add_hooks(conn, [(execution_id, None, "run.cancelled")], now)
     return True

@@ -62,7 +62,10 @@ async def store(db_url: str) -> AsyncIterator[SQLStore]:
     if db_url.startswith("postgresql"):
         await st.run(
             lambda conn: conn.execute(
-                text("TRUNCATE outbox, events, timers, calls, executions, api_tokens, webhooks")
+                text(
+                    "TRUNCATE outbox, events, timers, calls, executions, api_tokens, webhooks, "
+                    "slack_installations, slack_bots, slack_oauth_states"
+                )
             )
         )
     yield st

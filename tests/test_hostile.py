@@ -312,7 +312,11 @@ def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> N
     manifest = (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
     events = re.search(r"\n( +)bot_events:\n((?:\1 +- .*\n)+)", manifest)
     assert events is not None
-    assert re.findall(r"- (\w+)", events[2]) == list(MEMBER_EVENTS)
+    assert re.findall(r"- (\w+)", events[2]) == [
+        *MEMBER_EVENTS,
+        "app_uninstalled",
+        "tokens_revoked",
+    ]
     scopes = re.findall(r"^ +- ([\w:.]+)", manifest.split("scopes:", 1)[1], re.MULTILINE)
     assert {"channels:read", "groups:read"} <= set(scopes)  # what the events need
 

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.directory import SlackDirectory
 from bot.fake.slack import FakeSlack
 from bot.notifier import SlackNotifier
+from bot.workspaces import Workspaces
 from flows.app import Registry
 from flows.engine import (
     Call,
@@ -94,10 +95,16 @@ async def client(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
         yield AsyncWebClient(token="xoxb-ports", base_url=slack.api_url, session=session)
 
 
+def one(client: AsyncWebClient) -> Workspaces:
+    """A single-token bot's workspaces: every workspace speaks with ``client``."""
+    assert client.token is not None
+    return Workspaces(lambda _: client, token=client.token)
+
+
 NOTIFIERS: dict[str, Callable[[AsyncWebClient], ports.Notifier]] = {
     "null": lambda _: NullNotifier(),
     "recording": lambda _: RecordingNotifier(),
-    "slack": lambda client: SlackNotifier(client, Registry([app]), SystemClock()),
+    "slack": lambda client: SlackNotifier(one(client), Registry([app]), SystemClock()),
 }
 
 
@@ -192,7 +199,7 @@ async def test_a_run_with_nowhere_to_show_is_not_an_error(
 async def test_a_retried_post_is_found_not_posted_twice(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(client, Registry([app]), SystemClock())
+    notifier = SlackNotifier(one(client), Registry([app]), SystemClock())
     run = execution(channel=CHANNEL)
     parent = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run))
     opened = lock(run.id)
@@ -209,7 +216,7 @@ async def test_the_slack_notifier_raises_what_it_could_not_show(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
     clock = FakeClock()
-    notifier = SlackNotifier(client, Registry([app]), clock)
+    notifier = SlackNotifier(one(client), Registry([app]), clock)
     run = execution(channel=CHANNEL)
     slack.fail_next("chat.postMessage", status=429, retry_after=7)
     with pytest.raises(Unavailable) as limited:
@@ -230,7 +237,7 @@ async def test_the_slack_notifier_raises_what_it_could_not_show(
 
 DIRECTORIES: dict[str, Callable[[AsyncWebClient], ports.Directory]] = {
     "none": lambda _: NoDirectory(),
-    "slack": lambda client: SlackDirectory(client),
+    "slack": lambda client: SlackDirectory(one(client)),
 }
 
 
@@ -257,7 +264,7 @@ async def test_every_directory_answers_yes_or_no(kind: str, client: AsyncWebClie
 async def test_the_slack_directory_follows_members_who_join_and_leave(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    directory = SlackDirectory(client)
+    directory = SlackDirectory(one(client))
     context = {"channel": CHANNEL}
     directory.member_changed(CHANNEL, "UCAROL", joined=True)  # nothing cached yet: no effect
     assert not await directory.sees("UCAROL", context)

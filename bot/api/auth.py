@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from flows.engine import ApiToken, Directory
+from flows.engine import SINGLE, ApiToken, Directory, Workspace
 
 PREFIX = "lst"
 ACTOR = "api:"
@@ -63,10 +63,12 @@ class Scopes(BaseModel):
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of one request: its token's name and scopes."""
+    """The caller of one request: its token's name and scopes, and the workspace it belongs
+    to (it reaches nothing of another)."""
 
     name: str
     scopes: Scopes
+    workspace: Workspace = SINGLE
 
     @property
     def actor(self) -> str:
@@ -81,8 +83,11 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_token(name: str, scopes: Scopes, now: float) -> tuple[str, dict[str, Any]]:
-    """A fresh token (shown once) and the row that stores it (without its secret)."""
+def new_token(
+    name: str, scopes: Scopes, now: float, workspace: Workspace = SINGLE
+) -> tuple[str, dict[str, Any]]:
+    """A fresh token (shown once) and the row that stores it (without its secret), for
+    ``workspace`` (a single-token bot's: ``SINGLE``)."""
     if not NAME.match(name):
         raise ValueError(
             "a token's name is 1 to 40 letters, digits, '.', '_' or '-', starting with a "
@@ -92,6 +97,7 @@ def new_token(name: str, scopes: Scopes, now: float) -> tuple[str, dict[str, Any
     row = {
         "id": token_id, "name": name, "secret_hash": hash_secret(secret),
         "scopes": scopes.model_dump(mode="json"), "created_at": now, "revoked_at": None,
+        **workspace.model_dump(),
     }  # fmt: skip
     return f"{PREFIX}_{token_id}_{secret}", row
 
@@ -119,7 +125,7 @@ async def authenticate(tokens: Tokens, header: str | None) -> Principal | None:
     expected = token.secret_hash if token is not None else _DUMMY
     if not hmac.compare_digest(hash_secret(secret), expected) or token is None:
         return None
-    return Principal(token.name, Scopes.model_validate(token.scopes))
+    return Principal(token.name, Scopes.model_validate(token.scopes), token.workspace)
 
 
 class TokenDirectory:

@@ -26,12 +26,12 @@ class Kodosumi:
 
     async def _lock(self, request: web.Request, who: Principal) -> tuple[Execution, Call]:
         fid, lid = request.match_info["fid"], request.match_info["lid"]
-        execution = await self.engine.execution(fid)
+        execution = await self.engine.execution(fid, who.workspace)
         if execution is None:
             raise _missing(f"Execution {fid} not found.")
         if not who.scopes.reads(execution.flow):
             raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
-        lock = await self.engine.lock(lid)
+        lock = await self.engine.lock(lid, who.workspace)
         if lock is None or lock.execution_id != fid:
             raise _missing(f"Lock {lid} for {fid} not found.")
         if not lock.open:
@@ -52,7 +52,7 @@ class Kodosumi:
             values = {}  # as kodosumi: a body that is not JSON is no values
         if not isinstance(values, dict):
             values = {}
-        decision = await self.engine.submit(lock.id, values, who.actor)
+        decision = await self.engine.submit(lock.id, values, who.actor, workspace=who.workspace)
         elements = list(lock.form or [])
         match decision.outcome:
             case Answer.ACCEPTED | Answer.COUNTED:
@@ -71,7 +71,7 @@ class Kodosumi:
     async def status(self, request: web.Request, who: Principal) -> web.StreamResponse:
         fid = request.match_info["fid"]
         trail = await self.engine.trail(fid)
-        if trail is None:
+        if trail is None or await self.engine.execution(fid, who.workspace) is None:
             raise _missing(f"Execution {fid} not found.")
         execution, calls, _ = trail
         if not who.scopes.reads(execution.flow):

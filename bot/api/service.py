@@ -82,7 +82,7 @@ class Api:
         return views.run_view(execution, calls, events, link)
 
     async def readable(self, execution_id: str, who: Principal) -> Execution:
-        execution = await self.engine.execution(execution_id)
+        execution = await self.engine.execution(execution_id, who.workspace)
         if execution is None:
             raise refuse(404, "not_found", f"there is no run {execution_id}")
         if not who.scopes.reads(execution.flow):
@@ -111,6 +111,7 @@ class Api:
             channel=q.get("channel") or None,
             before=uncursor(after) if after else None,
             limit=limit,
+            workspace=who.workspace,
         )
         found = await self.engine.search(query)
         page = found
@@ -144,11 +145,11 @@ class Api:
             raise invalid(exc.wire()) from None
         key = request.headers.get("Idempotency-Key")
         eid = run_id(who.name, key) if key else None
-        if eid is not None and (earlier := await self.engine.execution(eid)) is not None:
+        if eid is not None and (earlier := await self.engine.execution(eid, who.workspace)):
             self._same(earlier, launch.request.flow, launch.inputs, context)
             return reply(await self.view(earlier), 200, Location=f"/api/v1/runs/{eid}")
         try:
-            eid = await self.engine.launch(launch, execution_id=eid)
+            eid = await self.engine.launch(launch, execution_id=eid, workspace=who.workspace)
         except FlowConfigError as exc:  # the enter handler made inputs that cannot be kept
             raise invalid({"_global_": [str(exc)]}) from None
         started = await self.engine.execution(eid)
@@ -179,9 +180,13 @@ class Api:
         if not who.scopes.answers:
             raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
         if asked.decision == "reject":
-            decision = await self.engine.reject(lock.id, who.actor, asked.comment)
+            decision = await self.engine.reject(
+                lock.id, who.actor, asked.comment, workspace=who.workspace
+            )
         else:
-            decision = await self.engine.submit(lock.id, asked.inputs, who.actor)
+            decision = await self.engine.submit(
+                lock.id, asked.inputs, who.actor, workspace=who.workspace
+            )
         decided = decision.lock or lock
         summary = views.lock_summary(decided)
         match decision.outcome:
@@ -208,7 +213,7 @@ class Api:
                 assert_never(decision.outcome)
 
     async def lock_of(self, lock_id: str, who: Principal) -> tuple[Call, Execution]:
-        lock = await self.engine.lock(lock_id)
+        lock = await self.engine.lock(lock_id, who.workspace)
         if lock is None:
             raise refuse(404, "not_found", f"there is no lock {lock_id}")
         return lock, await self.readable(lock.execution_id, who)
@@ -224,7 +229,9 @@ class Api:
         execution = await self.readable(request.match_info["run_id"], who)
         asked = await read(request, CancelRequest)
         reason = asked.reason or f"cancelled by {who.name} (API)"
-        cancelled = await self.engine.cancel(execution.id, who.actor, reason)
+        cancelled = await self.engine.cancel(
+            execution.id, who.actor, reason, workspace=who.workspace
+        )
         match cancelled.outcome:
             case Cancel.CANCELLED:
                 assert cancelled.execution is not None

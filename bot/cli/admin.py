@@ -12,7 +12,7 @@ from typing import Any
 from bot.api import Scopes, new_token
 from bot.app import open_store
 from bot.cli.remote import CliError
-from flows.engine import WEBHOOK_EVENTS
+from flows.engine import SINGLE, WEBHOOK_EVENTS, Workspace
 
 
 def _listed(values: list[str] | None) -> tuple[str, ...]:
@@ -20,11 +20,18 @@ def _listed(values: list[str] | None) -> tuple[str, ...]:
 
 
 async def token_create(
-    url: str | None, name: str, start: list[str], read: list[str], answer: list[str]
+    url: str | None,
+    name: str,
+    start: list[str],
+    read: list[str],
+    answer: list[str],
+    workspace: Workspace = SINGLE,
 ) -> str:
+    """``workspace``: with installs to many workspaces, the one the token acts in (it reaches
+    no other's runs); a single-token bot's is ``SINGLE``."""
     try:
         scopes = Scopes(start=_listed(start), read=_listed(read), answer=_listed(answer))
-        token, row = new_token(name, scopes, time.time())
+        token, row = new_token(name, scopes, time.time(), workspace)
     except ValueError as exc:
         raise CliError(str(exc).splitlines()[-1].strip()) from None
     store = await open_store(url)
@@ -49,6 +56,7 @@ async def token_list(url: str | None, revoked: bool) -> list[dict[str, Any]]:
             "scopes": t.scopes,
             "created_at": t.created_at,
             "revoked_at": t.revoked_at,
+            "team": t.team_id,
         }
         for t in found
     ]

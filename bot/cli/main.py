@@ -15,6 +15,7 @@ import aiohttp
 from bot.cli import admin, remote
 from bot.cli.remote import ERROR, OK, TIMED_OUT, CliError, Remote
 from bot.settings import SettingsError
+from flows.engine import Workspace
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,6 +57,10 @@ def parser() -> Parser:
     create.add_argument("--read", action="append", help="flows whose runs it may read (or *)")
     create.add_argument("--answer", action="append",
                         help="Slack users, groups (S…), channel or * it answers for")  # fmt: skip
+    create.add_argument("--team", default="",
+                        help="installed to many workspaces: the one it acts in (T…)")  # fmt: skip
+    create.add_argument("--enterprise", default="",
+                        help="... and its Enterprise Grid organisation (E…)")  # fmt: skip
     listing = tokens.add_parser("list", help="the tokens (never their secrets)")
     listing.add_argument("--revoked", action="store_true", help="revoked ones too")
     revoke = tokens.add_parser("revoke", help="revoke a token: its next request gets a 401")
@@ -137,11 +142,14 @@ async def _admin_command(args: argparse.Namespace) -> int:
     url = os.environ.get("DATABASE_URL") or None
     match (args.command, args.action):
         case ("token", "create"):
-            print(await admin.token_create(url, args.name, args.start, args.read, args.answer))
+            where = Workspace(enterprise_id=args.enterprise, team_id=args.team)
+            made = admin.token_create(url, args.name, args.start, args.read, args.answer, where)
+            print(await made)
         case ("token", "list"):
             for t in await admin.token_list(url, args.revoked):
                 state = " (revoked)" if t["revoked_at"] else ""
-                print(f"{t['name']}{state}\t{t['id']}\t{json.dumps(t['scopes'])}")
+                team = f"\t{t['team']}" if t["team"] else ""
+                print(f"{t['name']}{state}\t{t['id']}\t{json.dumps(t['scopes'])}{team}")
         case ("token", "revoke"):
             await admin.token_revoke(url, args.name)
             print(f"revoked {args.name}")

@@ -21,6 +21,7 @@ from typing import Self
 from aiohttp import web
 
 from bot.fake import files as fakefiles
+from bot.fake import oauth as fakeoauth
 from bot.fake import socket as fakesocket
 from bot.fake.faults import Fault, Faults, RateLimit, When
 from bot.fake.wire import (
@@ -75,6 +76,7 @@ class FakeSlack:
         self.base_url = ""
         self._files = fakefiles.FakeFiles(lambda: f"F{next(self._ids):08d}")
         self.socket_mode = fakesocket.FakeSocketMode()  # Slack's side of Socket Mode
+        self.oauth = fakeoauth.FakeOAuth(BOT_USER_ID, APP_ID)  # installs, their tokens
         self.faults = Faults()
         self._limits: dict[str, RateLimit] = {}
         self._handlers: dict[str, Handler] = {
@@ -97,6 +99,7 @@ class FakeSlack:
             "files.getUploadURLExternal": self._files.upload_url,
             "files.completeUploadExternal": self._files.complete,
             "files.info": self._files.info,
+            "oauth.v2.access": self.oauth.access,
         }
 
     async def __aenter__(self) -> Self:
@@ -106,6 +109,7 @@ class FakeSlack:
         app.router.add_post(fakefiles.UPLOAD_PATH, self._files.receive)
         app.router.add_get(fakefiles.DOWNLOAD_PATH, self._files.download)
         app.router.add_get(fakesocket.PATH, self.socket_mode.serve)
+        app.router.add_get(fakeoauth.AUTHORIZE_PATH, self.oauth.authorize)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -277,6 +281,7 @@ class FakeSlack:
                 if fault is not None and fault.when == "after":
                     await self.faults.act(fault, request)
         status, body, headers = outcome
+        args.pop("client_secret", None)  # recorded calls keep no app secret
         call = RecordedCall(method=method, args=args, token=token, status=status, response=body)
         async with self._changed:
             self._calls.append(call)
@@ -299,8 +304,13 @@ class FakeSlack:
         if handler is None:
             return 200, slack_error("unknown_method"), {}
         prefixes = APP_TOKEN_PREFIXES if method == "apps.connections.open" else TOKEN_PREFIXES
-        if token is None or not token.startswith(prefixes):
+        needs_token = method != "oauth.v2.access"  # that one takes the app's credentials
+        if needs_token and (token is None or not token.startswith(prefixes)):
             return 200, slack_error("not_authed"), {}
+        if token is not None and self.oauth.refused(token):
+            return 200, slack_error("token_revoked"), {}
+        if method == "auth.test":
+            return 200, {"ok": True, **self._auth_test_as(token)}, {}
         try:
             return 200, {"ok": True, **copy.deepcopy(handler(copy.deepcopy(args)))}, {}
         except Refused as exc:
@@ -334,7 +344,14 @@ class FakeSlack:
     # the methods
 
     def _auth_test(self, args: Args) -> Args:
-        found = {"url": WORKSPACE_URL, "team": "Test", "user": "lockstep", "team_id": TEAM_ID}
+        return self._auth_test_as(None)
+
+    def _auth_test_as(self, token: str | None) -> Args:
+        """Whose token it is: an installed workspace's, or (any other) the test workspace's."""
+        team = self.oauth.workspaces.get(self.oauth.team_of(token or "") or "")
+        name, team_id = (team.name, team.team_id) if team else ("Test", TEAM_ID)
+        found = {"url": WORKSPACE_URL, "team": name, "user": "lockstep", "team_id": team_id}
+        found |= {"enterprise_id": team.enterprise_id} if team and team.enterprise_id else {}
         return found | {"user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
 
     def _chat_post_message(self, args: Args) -> Args:

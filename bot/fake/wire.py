@@ -3,6 +3,7 @@ bearer token or ``token`` field), how it is recorded, and Slack's error answers.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -76,5 +77,18 @@ async def read_request(request: web.Request) -> tuple[Args, str | None]:
                 pass
     param = args.pop("token", None)
     header = request.headers.get("Authorization", "")
+    args |= basic_auth(header)  # oauth.v2.access: the app's credentials
     token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else param
     return args, None if token is None else str(token)
+
+
+def basic_auth(header: str) -> Args:
+    """``client_id`` and ``client_secret`` from an HTTP Basic ``Authorization`` header."""
+    if not header.startswith("Basic "):
+        return {}
+    try:
+        decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+    except ValueError:
+        return {}
+    client_id, _, secret = decoded.partition(":")
+    return {"client_id": client_id, "client_secret": secret}

@@ -30,6 +30,7 @@ from flows.engine.outcomes import (
 )
 from flows.engine.ports import Clock, Directory, Files, Notifier, Observer, Store, Unavailable
 from flows.engine.records import (
+    SINGLE,
     TERMINAL,
     WEBHOOK_EVENTS,
     ApiToken,
@@ -44,12 +45,14 @@ from flows.engine.records import (
     Subscription,
     Timer,
     Trail,
+    Workspace,
 )
 from flows.engine.runtime import Engine, EngineConfig, UnknownFlow
 from flows.engine.scope import current as current_scope
 from flows.engine.scope import mark as mark_scope
 
 __all__ = [
+    "SINGLE",
     "TERMINAL",
     "WEBHOOK_EVENTS",
     "Access",
@@ -91,6 +94,7 @@ __all__ = [
     "Trail",
     "Unavailable",
     "UnknownFlow",
+    "Workspace",
     "audit_document",
     "current_scope",
     "mark_scope",

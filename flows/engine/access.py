@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.engine.ports import Directory
-from flows.engine.records import Execution
+from flows.engine.records import Execution, Workspace
 from flows.policy import Policy
 
 
@@ -22,6 +22,19 @@ class NoDirectory:
 
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         return True
+
+
+def within(execution: Execution, workspace: Workspace | None) -> bool:
+    """The one rule between workspaces: a run (with its locks, timers and audit trail) is
+    seen, answered, cancelled or read only from its own workspace; from any other it does not
+    exist. ``None`` is Lockstep itself (timers, recovery, code), which sees every workspace."""
+    return workspace is None or execution.workspace == workspace
+
+
+def seen_from(execution: Execution) -> Mapping[str, Any]:
+    """What the directory is told of a run: its context (its surface's ids), and the
+    ``workspace`` it belongs to (whose groups and channels the names mean)."""
+    return {**execution.context, "workspace": execution.workspace}
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ async def among(
     if actor in people:
         return True
     for principal in people:
-        if await directory.includes(principal, actor, execution.context):
+        if await directory.includes(principal, actor, seen_from(execution)):
             return True
     return False
 
@@ -61,7 +74,7 @@ async def may_decide(
     if policy.approvers:
         allowed = (*policy.approvers, *await escalated())
         return None if await among(allowed, actor, execution, directory) else Refusal(allowed)
-    if actor is None or await directory.sees(actor, execution.context):
+    if actor is None or await directory.sees(actor, seen_from(execution)):
         return None
     added = await escalated()
     return None if actor in added else Refusal(("channel", *added))
@@ -74,7 +87,7 @@ async def _is_initiator(actor: str | None, execution: Execution, directory: Dire
         return False
     if actor == execution.initiator:
         return True
-    return await directory.includes(execution.initiator, actor, execution.context)
+    return await directory.includes(execution.initiator, actor, seen_from(execution))
 
 
 async def manages(

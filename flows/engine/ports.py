@@ -25,6 +25,7 @@ from flows.engine.records import (
     ShowState,
     Timer,
     Trail,
+    Workspace,
 )
 from flows.errors import LockstepError
 from flows.files import FileStore as Files
@@ -43,7 +44,8 @@ class Directory(Protocol):
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         """Is ``user`` in the group ``principal`` names, or (``"channel"``) a member of the
-        run's channel (``context`` is the run's: its surface's ids)? False if unknown. When
+        run's channel (``context`` is the run's: its surface's ids, and its ``workspace``, a
+        ``Workspace``)? False if unknown. When
         ``principal`` names one person: does ``user`` act for them (an API token answering on
         their behalf)? Then four-eyes holds ``user`` to be that person."""
 
@@ -119,17 +121,25 @@ class Store(Protocol):
     async def execution(self, execution_id: str) -> Execution | None: ...
 
     async def executions(
-        self, *, initiator: str | None = None, status: Sequence[str] = (), limit: int = 20
+        self,
+        *,
+        initiator: str | None = None,
+        status: Sequence[str] = (),
+        limit: int = 20,
+        workspace: Workspace | None = None,
     ) -> list[Execution]:
-        """Newest first."""
+        """Newest first; with ``workspace``, that workspace's only."""
 
     async def search(self, query: RunQuery) -> list[Execution]:
         """Executions matching ``query``, newest first (``created_at``, then ``id``), those
         after ``query.before`` only: a page of a listing."""
 
-    async def find_executions(self, prefix: str, limit: int = 5) -> list[str]:
+    async def find_executions(
+        self, prefix: str, limit: int = 5, workspace: Workspace | None = None
+    ) -> list[str]:
         """Ids of executions whose id starts with ``prefix``, whatever the case; at most
-        ``limit``, in id order (how people name a run by a short id)."""
+        ``limit``, in id order (how people name a run by a short id); with ``workspace``,
+        that workspace's only."""
 
     async def claim(self, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
         """The right to run an execution that has work to do, with its recorded calls; None if
@@ -175,8 +185,12 @@ class Store(Protocol):
         reason: str,
         event: NewEvent,
         posts: Sequence[Post] = (),
+        *,
+        expire: bool = False,
     ) -> bool:
-        """End a live execution from outside; False if it had already ended."""
+        """End a live execution from outside; False if it had already ended. ``expire``: its
+        open locks expire (with ``reason`` as their comment, and an ``expired`` event each)
+        instead of being cancelled with it."""
 
     # calls
 

@@ -33,8 +33,22 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class Workspace(_Frozen):
+    """The workspace a run, its locks, timers and audit events, or an API token belong to:
+    Slack's team id, and its enterprise id on Enterprise Grid. Both empty: the one workspace
+    of a single-token bot (and of every row made before workspaces were kept apart). From
+    any other workspace, what belongs to one does not exist (``flows.engine.access.within``)."""
+
+    enterprise_id: str = ""
+    team_id: str = ""
+
+
+SINGLE = Workspace()
+
+
 class Execution(_Frozen):
-    """One run of a flow. ``context`` holds the surface's ids (Slack: channel, thread)."""
+    """One run of a flow. ``context`` holds the surface's ids (Slack: channel, thread);
+    ``team_id`` and ``enterprise_id`` its workspace's."""
 
     id: str
     flow: str
@@ -51,10 +65,16 @@ class Execution(_Frozen):
     heartbeat_at: float | None
     wakeups: int
     progress: int
+    team_id: str = ""
+    enterprise_id: str = ""
 
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def workspace(self) -> Workspace:
+        return Workspace(enterprise_id=self.enterprise_id, team_id=self.team_id)
 
 
 class Call(_Frozen):
@@ -224,6 +244,7 @@ class RunQuery(_Frozen):
     channel: str | None = None
     before: tuple[float, str] | None = None
     limit: int = 20
+    workspace: Workspace | None = None  # None: every workspace's (code, not people)
 
 
 class ApiToken(_Frozen):
@@ -237,6 +258,12 @@ class ApiToken(_Frozen):
     scopes: dict[str, Any]
     created_at: float
     revoked_at: float | None = None
+    team_id: str = ""
+    enterprise_id: str = ""
+
+    @property
+    def workspace(self) -> Workspace:
+        return Workspace(enterprise_id=self.enterprise_id, team_id=self.team_id)
 
 
 class Subscription(_Frozen):

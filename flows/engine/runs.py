@@ -82,17 +82,19 @@ class _InThread:
     """The surface's file store, told where the run's message is when a file is shared (shown
     first, if it is not yet: a file goes into the thread)."""
 
-    def __init__(self, files: FileStore, setup: Setup, execution_id: str) -> None:
-        self.inner, self.setup, self.execution_id = files, setup, execution_id
+    def __init__(self, files: FileStore, setup: Setup, execution: Execution) -> None:
+        self.inner, self.setup, self.execution_id = files, setup, execution.id
+        self.workspace = execution.workspace  # whose files these are, and whose thread
 
     async def read(self, file: Mapping[str, Any]) -> bytes:
-        return await self.inner.read(file)
+        return await self.inner.read({**file, "workspace": self.workspace})
 
     async def write(self, context: Mapping[str, Any], name: str, content: bytes) -> dict[str, Any]:
         if self.setup.shown is not None:
             await self.setup.shown(self.execution_id)
         thread = await self.setup.store.run_shown_at(self.execution_id)
-        return await self.inner.write({**context, "thread": thread}, name, content)
+        where = {**context, "thread": thread, "workspace": self.workspace}
+        return await self.inner.write(where, name, content)
 
 
 class Replay:
@@ -106,7 +108,7 @@ class Replay:
         self.default_timeout = setup.default_timeout
         self.context: Mapping[str, Any] = execution.context
         self.files: FileStore | None = (
-            _InThread(setup.files, setup, execution.id) if setup.files else None
+            _InThread(setup.files, setup, execution) if setup.files else None
         )
         self.recorded = {c.seq: c for c in recorded}
         self.seq = 0

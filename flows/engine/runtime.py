@@ -14,7 +14,7 @@ import secrets
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from flows import typed
 from flows.app import FlowApp, Launch, Registry, Request, Response, approvers, call
@@ -38,6 +38,7 @@ from flows.engine.outcomes import (
 )
 from flows.engine.ports import Clock, Directory, Notifier, Observer, Store
 from flows.engine.records import (
+    TERMINAL,
     Call,
     Event,
     Execution,
@@ -45,8 +46,10 @@ from flows.engine.records import (
     NewEvent,
     Post,
     RunQuery,
+    Status,
     Timer,
     Trail,
+    Workspace,
 )
 from flows.engine.runs import Runs, Setup, ending_post, new_id
 from flows.engine.scope import ids
@@ -166,9 +169,15 @@ class Engine:
             values = as_submitted(spec.model, values) if spec.kodosumi else values
         return await entries.enter(spec, values, request)
 
-    async def launch(self, launch: Launch, *, execution_id: str | None = None) -> str:
-        """Record a prepared launch and run it. With ``execution_id`` given, a second launch
-        with the same id changes nothing."""
+    async def launch(
+        self,
+        launch: Launch,
+        *,
+        execution_id: str | None = None,
+        workspace: Workspace | None = None,
+    ) -> str:
+        """Record a prepared launch and run it, in ``workspace`` (None: the single one). With
+        ``execution_id`` given, a second launch with the same id changes nothing."""
         request = launch.request
         spec = self.registry.entries.get(request.flow)
         eid = execution_id or new_id()
@@ -183,6 +192,8 @@ class Engine:
             "created_at": now, "updated_at": now, "wakeups": 0, "progress": 0,
             "owner": self.owner, "heartbeat_at": now,
         }  # fmt: skip
+        if workspace is not None:
+            row |= workspace.model_dump()
         detail = {"inputs": redacted(spec.model if spec else None, stored)}
         execution = await self._store.create_execution(
             row, NewEvent(kind="started", actor=request.user, detail=detail)
@@ -201,18 +212,28 @@ class Engine:
         request: Request | None = None,
         *,
         execution_id: str | None = None,
+        workspace: Workspace | None = None,
     ) -> str:
         """``prepare`` then ``launch``: the whole start of a flow."""
         launch = await self.prepare(flow, inputs, request or Request(flow=flow))
-        return await self.launch(launch, execution_id=execution_id)
+        return await self.launch(launch, execution_id=execution_id, workspace=workspace)
 
     # answers --------------------------------------------------------------------------------
 
-    async def submit(self, lock_id: str, inputs: Mapping[str, Any], actor: str | None) -> Decision:
+    async def submit(
+        self,
+        lock_id: str,
+        inputs: Mapping[str, Any],
+        actor: str | None,
+        *,
+        workspace: Workspace | None = None,
+    ) -> Decision:
         """Parse and validate a submission, run the lease handler, and resolve the lock. What
-        people typed is cleaned first (``flows.text.clean``): every backend can store it."""
+        people typed is cleaned first (``flows.text.clean``): every backend can store it.
+        ``workspace``: where the answer comes from (a lock of another is ``GONE``); every
+        method taking one applies ``access.within``."""
         inputs = cleaned(dict(inputs))
-        found = await self._lock_and_run(lock_id)
+        found = await self._lock_and_run(lock_id, workspace)
         if found is None:
             return Decision(Answer.GONE, None)
         lock, execution = found
@@ -261,12 +282,19 @@ class Engine:
             return await self._approve(lock, policy, result, actor, detail)
         return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
 
-    async def reject(self, lock_id: str, actor: str | None, comment: str | None = None) -> Decision:
+    async def reject(
+        self,
+        lock_id: str,
+        actor: str | None,
+        comment: str | None = None,
+        *,
+        workspace: Workspace | None = None,
+    ) -> Decision:
         """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``.
         A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
         ``comment``)."""
         comment = clean(comment).strip() or None if comment else None
-        found = await self._lock_and_run(lock_id)
+        found = await self._lock_and_run(lock_id, workspace)
         if found is None:
             return Decision(Answer.GONE, None)
         lock, execution = found
@@ -285,10 +313,12 @@ class Engine:
         detail = {"comment": comment} if comment else None
         return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
 
-    async def snooze(self, lock_id: str, actor: str | None) -> Snoozed:
+    async def snooze(
+        self, lock_id: str, actor: str | None, *, workspace: Workspace | None = None
+    ) -> Snoozed:
         """Push an open lock's deadline back by its policy's ``snooze``. Open to whoever may
         decide the lock, the run's initiator and its flow's admins."""
-        lock = await self.lock(lock_id)
+        lock = await self.lock(lock_id, workspace)
         if lock is None:
             return Snoozed(Snooze.GONE, None)
         if not lock.open:
@@ -311,11 +341,18 @@ class Engine:
         return Snoozed(Snooze.SNOOZED, snoozed)
 
     async def cancel(
-        self, execution_id: str, actor: str | None, reason: str | None = None
+        self,
+        execution_id: str,
+        actor: str | None,
+        reason: str | None = None,
+        *,
+        workspace: Workspace | None = None,
+        expire: bool = False,
     ) -> Cancelled:
-        """Cancel a live execution from outside; its open locks close. A person (``actor``)
-        must have started it or be one of its flow's admins; ``None`` is the system itself."""
-        execution = await self._store.execution(execution_id)
+        """Cancel a live execution from outside; its open locks close (``expire``: they
+        expire, with ``reason``). A person (``actor``) must have started it or be one of its
+        flow's admins; ``None`` is the system itself."""
+        execution = await self.execution(execution_id, workspace)
         if execution is None:
             return Cancelled(Cancel.GONE, None)
         if execution.done:
@@ -326,7 +363,8 @@ class Engine:
         now = self.clock.now()
         why = reason or f"cancelled by {actor or 'someone'}"
         event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
-        if not await self._store.cancel(execution_id, now, why, event, [ending_post(execution_id)]):
+        ending = [ending_post(execution_id)]
+        if not await self._store.cancel(execution_id, now, why, event, ending, expire=expire):
             return Cancelled(Cancel.ENDED, await self._store.execution(execution_id) or execution)
         log.info("run of %s ended: cancelled", execution.flow, extra=ids(execution_id))
         self.observer.run_ended(execution.flow, "cancelled")
@@ -336,18 +374,35 @@ class Engine:
 
     # reading --------------------------------------------------------------------------------
 
-    async def lock(self, lock_id: str) -> Call | None:
-        """The lock as the store has it now; None if there is no such lock."""
+    async def lock(self, lock_id: str, workspace: Workspace | None = None) -> Call | None:
+        """The lock as the store has it now; None if there is no such lock (in
+        ``workspace``, when given)."""
+        if workspace is not None:
+            found = await self._lock_and_run(lock_id, workspace)
+            return found[0] if found is not None else None
         lock = await self._store.call(lock_id)
         return lock if lock is not None and lock.kind == "lock" else None
 
-    async def execution(self, execution_id: str) -> Execution | None:
-        return await self._store.execution(execution_id)
+    async def execution(
+        self, execution_id: str, workspace: Workspace | None = None
+    ) -> Execution | None:
+        """The run; None if there is none (in ``workspace``, when given)."""
+        execution = await self._store.execution(execution_id)
+        if execution is None or access.within(execution, workspace):
+            return execution
+        log.warning(
+            "refused: a request from another workspace named a run", extra=ids(execution_id)
+        )
+        return None
 
-    async def shows(self, lock_id: str, where: Mapping[str, Any]) -> Place:
+    async def shows(
+        self, lock_id: str, where: Mapping[str, Any], workspace: Workspace | None = None
+    ) -> Place:
         """Is ``where`` (a surface's location, as its notifier records it: Slack's channel
         and message ts) the lock's own message? A surface asks before it acts on a click, so
         a click acts only on the lock its message shows, whatever the click says it is."""
+        if workspace is not None and await self.lock(lock_id, workspace) is None:
+            return Place.GONE
         location = await self._store.lock_shown_at(lock_id)
         if location is None:
             lock = await self.lock(lock_id)
@@ -358,10 +413,17 @@ class Engine:
         return Place.HERE if location == dict(where) else Place.ELSEWHERE
 
     async def runs(
-        self, *, initiator: str | None = None, status: tuple[str, ...] = (), limit: int = 20
+        self,
+        *,
+        initiator: str | None = None,
+        status: tuple[str, ...] = (),
+        limit: int = 20,
+        workspace: Workspace | None = None,
     ) -> list[Execution]:
-        """Executions, newest first: someone's, or in some statuses."""
-        return await self._store.executions(initiator=initiator, status=status, limit=limit)
+        """Executions, newest first: someone's, or in some statuses (of ``workspace``)."""
+        return await self._store.executions(
+            initiator=initiator, status=status, limit=limit, workspace=workspace
+        )
 
     async def search(self, query: RunQuery) -> list[Execution]:
         """A page of runs matching ``query``, newest first (page on from its last run)."""
@@ -393,21 +455,30 @@ class Engine:
         or None while it is not shown yet, or nowhere."""
         return await self._store.run_shown_at(execution_id)
 
-    async def find_runs(self, prefix: str, limit: int = 5) -> list[str]:
+    async def find_runs(
+        self, prefix: str, limit: int = 5, workspace: Workspace | None = None
+    ) -> list[str]:
         """Ids of runs that start with ``prefix`` (whatever the case), at most ``limit``: how
-        a person names a run by the first few characters of its id."""
-        return await self._store.find_executions(prefix, limit) if prefix else []
+        a person names a run by the first few characters of its id (in ``workspace``)."""
+        return await self._store.find_executions(prefix, limit, workspace) if prefix else []
 
     async def trail(self, execution_id: str) -> Trail | None:
         """A run with its calls and its whole audit trail (``flows.engine.audit.document``
         makes it a JSON document). No access check: for code, not for people."""
         return await self._store.trail(execution_id)
 
-    async def read(self, execution_id: str, reader: str, action: str = "status") -> Reading:
+    async def read(
+        self,
+        execution_id: str,
+        reader: str,
+        action: str = "status",
+        *,
+        workspace: Workspace | None = None,
+    ) -> Reading:
         """A run's trail for a person: its channel's members, whoever started it and its
         flow's admins may read it; anyone else is refused (and the attempt recorded)."""
         trail = await self._store.trail(execution_id)
-        if trail is None:
+        if trail is None or await self.execution(execution_id, workspace) is None:
             return Reading(Access.GONE)
         execution = trail[0]
         if await self._manages(execution, reader) or await access.among(
@@ -416,6 +487,25 @@ class Engine:
             return Reading(Access.SHOWN, trail)
         await self._refused(execution.id, reader, action)
         return Reading(Access.FORBIDDEN)
+
+    async def end_workspace(self, workspace: Workspace, reason: str) -> int:
+        """The app left ``workspace`` (uninstalled, or its bot token revoked): each of its
+        live runs ends, cancelled with ``reason``, its open locks expired with it (the audit
+        trail, the outbox and webhooks record it). Returns how many runs ended."""
+        ended, seen = 0, set[str]()
+        live = tuple(s for s in get_args(Status) if s not in TERMINAL)
+        while page := await self._store.search(
+            RunQuery(workspace=workspace, status=live, limit=100)
+        ):
+            fresh = [e for e in page if e.id not in seen]
+            if not fresh:
+                break  # still live after a cancel: another process is ending them
+            for execution in fresh:
+                seen.add(execution.id)
+                done = await self.cancel(execution.id, None, reason, expire=True)
+                ended += done.outcome is Cancel.CANCELLED
+        log.info("workspace %s left: %d runs ended", workspace.team_id, ended)
+        return ended
 
     # timers and upkeep ----------------------------------------------------------------------
 
@@ -489,10 +579,19 @@ class Engine:
 
     # behind the door ------------------------------------------------------------------------
 
-    async def _lock_and_run(self, lock_id: str) -> tuple[Call, Execution] | None:
-        """A lock and its run, read together; None if there is no such lock."""
+    async def _lock_and_run(
+        self, lock_id: str, workspace: Workspace | None = None
+    ) -> tuple[Call, Execution] | None:
+        """A lock and its run, read together; None if there is no such lock (in
+        ``workspace``, when given: ``access.within``)."""
         found = await self._store.call_and_run(lock_id)
-        return found if found is not None and found[0].kind == "lock" else None
+        if found is None or found[0].kind != "lock":
+            return None
+        if not access.within(found[1], workspace):
+            log.warning("refused: a request from another workspace named a lock",
+                        extra=ids(found[1].id, lock_id))  # fmt: skip
+            return None
+        return found
 
     async def _record(self, lock: Call, event: NewEvent) -> None:
         tied = event.model_copy(update={"call_id": lock.id})
