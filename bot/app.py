@@ -39,6 +39,7 @@ from bot.directory import SlackDirectory
 from bot.files import SlackFiles
 from bot.handlers import Handlers
 from bot.health import Readiness, alive
+from bot.home import HomeHandlers, HomeReader
 from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier
 from bot.permalinks import Permalinks
@@ -202,6 +203,7 @@ class Lockstep:
             observer=metrics,
         )  # fmt: skip
         notifier.trail = hooks.trail = engine.trail
+        notifier.homes = HomeReader(engine, links)
         # private_metadata is sealed with a key of the bot's own: the signing secret, or in
         # Socket Mode (which has none) the bot token
         handlers = Handlers(engine, Seal(secret.get_secret_value() if secret else token))
@@ -210,6 +212,7 @@ class Lockstep:
         bolt.middleware(TypedInbound())
         bolt.middleware(logs.RequestScope())
         handlers.register(bolt)
+        HomeHandlers(handlers).register(bolt)
         _follow_members(bolt, slack_directory)
         return cls(settings, store, engine, bolt, session, handlers, metrics, links)
 

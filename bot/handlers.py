@@ -82,7 +82,7 @@ class Handlers:
         self,
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
-        who: inbound.SlashCommand | inbound.ButtonClick,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
     ) -> None:
         """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns).
         If it fails for good, ``who`` gets a private note saying so, with an error id."""
@@ -94,14 +94,14 @@ class Handlers:
         self,
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
-        who: inbound.SlashCommand | inbound.ButtonClick,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
     ) -> None:
         try:
             await work
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("handling a Slack request failed (error id %s)", error_id)
-            channel = who.channel
+            channel = None if isinstance(who, inbound.Shortcut) else who.channel
             if channel is None:
                 return
             thread = who.thread_ts if isinstance(who, inbound.ButtonClick) else None

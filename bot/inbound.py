@@ -33,6 +33,7 @@ _TOKEN = re.compile(r"[!-~]{1,255}")  # trigger and view ids, action ids: printa
 _LOCK = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # a lock's id in a button's value
 _COMMAND = re.compile(r"/[!-~]{1,64}")
 MEMBER_EVENTS = ("member_joined_channel", "member_left_channel")
+HOME_OPENED = "app_home_opened"
 # the element types of ``state.values`` Lockstep renders, and the fields each holds
 _STRING = (str, type(None))
 _STATE: dict[str, dict[str, tuple[type, ...]]] = {
@@ -48,6 +49,7 @@ _STATE: dict[str, dict[str, tuple[type, ...]]] = {
     "static_select": {"selected_option": (dict, type(None))},
     "radio_buttons": {"selected_option": (dict, type(None))},
     "file_input": {"files": (list, type(None))},
+    "conversations_select": {"selected_conversation": _STRING},
 }
 
 
@@ -98,6 +100,21 @@ class MemberEvent(Inbound):
     user: str
     channel: str
     joined: bool
+
+
+class HomeOpened(Inbound):
+    """Someone opened a tab of the bot's App Home (``home`` or ``messages``)."""
+
+    user: str
+    tab: str
+
+
+class Shortcut(Inbound):
+    """A global shortcut (``callback_id``) someone picked from Slack's shortcut menu."""
+
+    user: str
+    callback_id: str
+    trigger_id: str
 
 
 class Handshake(Inbound):
@@ -344,12 +361,24 @@ def view_submit(body: Mapping[str, Any]) -> ViewSubmit:
     )
 
 
-def event(body: Mapping[str, Any]) -> MemberEvent | OtherEvent:
+def shortcut(body: Mapping[str, Any]) -> Shortcut:
+    return Shortcut(
+        user=_str(body, "user", "id", shape=_ID),
+        team=_team(body),
+        callback_id=_str(body, "callback_id", shape=_TOKEN),
+        trigger_id=_str(body, "trigger_id", shape=_TOKEN),
+    )
+
+
+def event(body: Mapping[str, Any]) -> MemberEvent | HomeOpened | OtherEvent:
     inner = _get(body, "event")
     if not isinstance(inner, Mapping):
         raise Malformed("event is not an object")
     kind = _str(inner, "type", shape=_TOKEN)
     team = _opt_str(body, "team_id", shape=_ID)
+    if kind == HOME_OPENED:
+        tab = _opt_str(inner, "tab", shape=_TOKEN) or "home"
+        return HomeOpened(team=team, user=_str(inner, "user", shape=_ID), tab=tab)
     if kind not in MEMBER_EVENTS:
         return OtherEvent(team=team, kind=kind)
     return MemberEvent(
@@ -371,6 +400,8 @@ def typed(body: Mapping[str, Any]) -> Inbound:
             return button_click(body)
         case "view_submission":
             return view_submit(body)
+        case "shortcut":
+            return shortcut(body)
         case "event_callback":
             return event(body)
         case "url_verification":
@@ -410,6 +441,16 @@ def for_bolt(event: Inbound) -> dict[str, Any]:
             return {"type": "event_callback", "event": inner} | (
                 {"team_id": event.team} if event.team else {}
             )
+        case HomeOpened():
+            inner = {"type": HOME_OPENED, "user": event.user, "tab": event.tab}
+            return {"type": "event_callback", "event": inner} | (
+                {"team_id": event.team} if event.team else {}
+            )
+        case Shortcut():
+            return {
+                "type": "shortcut", "callback_id": event.callback_id, "user": {"id": event.user},
+                "trigger_id": event.trigger_id,
+            } | team  # fmt: skip
         case Handshake(challenge=None):
             return {"ssl_check": "1"}
         case Handshake():

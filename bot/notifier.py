@@ -11,6 +11,8 @@ is, and the deliverer backs off.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -42,12 +44,15 @@ class SlackNotifier:
         registry: Registry,
         clock: Clock,
         trail: Callable[[str], Awaitable[Trail | None]] | None = None,
+        homes: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
-        """``trail``: reads a run's trail (``Engine.trail``), to say how an ended run ended."""
+        """``trail``: reads a run's trail (``Engine.trail``), to say how an ended run ended;
+        ``homes``: renders a person's App Home from the store (``bot.home.HomeReader``)."""
         self.client = client
         self.registry = registry
         self.clock = clock
         self.trail = trail
+        self.homes = homes
         self._paused_until = 0.0
 
     async def show(self, show: Show) -> Any:
@@ -66,8 +71,10 @@ class SlackNotifier:
                 raise Unavailable("rate limited", after) from exc
             raise
 
-    async def _show(self, show: Show) -> Where | None:
-        execution = show.execution
+    async def _show(self, show: Show) -> Any:
+        if show.kind == "home":
+            return await self._home(show)
+        execution = show.run
         match show.kind:
             case "run":
                 channel = execution.context.get("channel")
@@ -95,6 +102,19 @@ class SlackNotifier:
             case _:
                 raise ValueError(f"unknown outbox row kind {show.kind!r}")
 
+    async def _home(self, show: Show) -> Any:
+        """Publish a person's Home as the store has it now; one that reads as it did when it
+        was last published is left as it is (every change bumps every Home)."""
+        user = show.payload.get("user")
+        if not isinstance(user, str) or self.homes is None:
+            return None
+        view = await self.homes(user)
+        digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:32]
+        if isinstance(show.location, dict) and show.location.get("digest") == digest:
+            return show.location
+        await self.client.views_publish(user_id=user, view=view)
+        return {"user": user, "digest": digest}
+
     async def _put(
         self, show: Show, channel: str, thread_ts: str | None, content: Content
     ) -> Where:
@@ -107,10 +127,15 @@ class SlackNotifier:
             if where is not None and show.kind in ("post", "direct"):
                 return where  # a post shows what it showed: adopting it is enough
         if where is not None:
-            await self.client.chat_update(
-                channel=where["channel"], ts=where["ts"], text=text, blocks=blocks or []
-            )
-            return where
+            try:
+                await self.client.chat_update(
+                    channel=where["channel"], ts=where["ts"], text=text, blocks=blocks or []
+                )
+                return where
+            except SlackApiError as exc:
+                if exc.response.get("error") != "message_not_found":
+                    raise
+                log.info("%s: its message is gone (deleted in Slack); posted again", show.key)
         posted = await self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
@@ -119,7 +144,7 @@ class SlackNotifier:
 
     async def _find(self, show: Show, channel: str, thread_ts: str | None) -> Where | None:
         """The message an earlier attempt posted for this row, if Slack has it."""
-        oldest = f"{show.execution.created_at - LOOKUP_BEFORE:.6f}"
+        oldest = f"{show.run.created_at - LOOKUP_BEFORE:.6f}"
         cursor = None
         for _ in range(LOOKUP_PAGES):
             if thread_ts is None:
@@ -152,7 +177,7 @@ class SlackNotifier:
         return outcome.conclude(*trail), trail
 
     async def _parent(self, show: Show) -> Content:
-        execution = show.execution
+        execution = show.run
         if not execution.done:
             waiting = [n for n in show.waiting if n != "sleep"]
             return surfaces.parent(execution, show.summary, waiting)
@@ -167,7 +192,7 @@ class SlackNotifier:
 
     async def _post(self, show: Show) -> Content:
         if show.payload.get("type") == "ending":
-            return await self._ending(show.execution)
+            return await self._ending(show.run)
         return await self._post_text(show), None
 
     def _lock(self, show: Show) -> Content:
@@ -219,7 +244,7 @@ class SlackNotifier:
         return messages.OVERDUE.format(late=humanize(-left), **words)
 
     async def _direct_text(self, show: Show) -> str:
-        lock, execution = show.lock, show.execution
+        lock, execution = show.lock, show.run
         assert lock is not None
         return messages.ESCALATED_DM.format(
             title=messages.title(lock.name),

@@ -2,7 +2,10 @@
 helpers every other transaction uses to keep it in step with the state it shows.
 
 Views (the run's message, each lock's message) are rows the store creates with the run and the
-lock and bumps whenever their state changes, in the same transaction. Posts and direct messages
+lock and bumps whenever their state changes, in the same transaction. A person's App Home is a
+row about no run (``home:<user>``), made when they first open it; it is bumped with every run's
+or lock's change (who may answer a lock is the directory's to say, so the store cannot narrow
+it down) and rendered from the store when it is delivered. Posts and direct messages
 are rows the engine asks for, named by a key that makes them idempotent. The deliverer claims
 due rows under a lease (one deliverer per row across processes), shows their newest version
 and records it, or backs off."""
@@ -19,8 +22,9 @@ from sqlalchemy.engine import Connection
 from flows.engine.records import Delivery, Post
 from store.tables import outbox, webhooks
 
-RUN, LOCK, HOOK = "run", "lock", "webhook"
-UNORDERED = ("direct", HOOK)  # rows that neither wait for a run's earlier rows nor hold them
+RUN, LOCK, HOOK, HOME = "run", "lock", "webhook", "home"
+UNORDERED = ("direct", HOOK, HOME)  # rows that neither wait for a run's earlier rows nor hold them
+_HOMES = (outbox.c.key >= "home:", outbox.c.key < "home;")  # every home:<user> row, by index
 
 
 def run_key(execution_id: str) -> str:
@@ -31,6 +35,10 @@ def lock_key(call_id: str) -> str:
     return f"lock:{call_id}"
 
 
+def home_key(user: str) -> str:
+    return f"home:{user}"
+
+
 def _insert(conn: Connection) -> Any:
     """An insert that leaves a row with the same key alone (a post asked for twice)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -38,7 +46,7 @@ def _insert(conn: Connection) -> Any:
 
 
 def _row(
-    key: str, execution_id: str, call_id: str | None, kind: str, payload: Any, now: float
+    key: str, execution_id: str | None, call_id: str | None, kind: str, payload: Any, now: float
 ) -> dict[str, Any]:
     return {
         "key": key,
@@ -62,6 +70,7 @@ def _row(
 
 def add_run(conn: Connection, execution_id: str, now: float) -> None:
     conn.execute(_insert(conn), [_row(run_key(execution_id), execution_id, None, RUN, None, now)])
+    conn.execute(_BUMP_HOMES, {"at": now})
 
 
 def add_locks(conn: Connection, calls: Iterable[dict[str, Any]], now: float) -> None:
@@ -69,6 +78,7 @@ def add_locks(conn: Connection, calls: Iterable[dict[str, Any]], now: float) -> 
     rows = [_row(lock_key(c["id"]), c["execution_id"], c["id"], LOCK, None, now) for c in locks]
     if rows:
         conn.execute(_insert(conn), rows)
+        conn.execute(_BUMP_HOMES, {"at": now})
         add_hooks(conn, [(c["execution_id"], c["id"], "lock.opened") for c in locks], now)
 
 
@@ -117,12 +127,41 @@ _BUMP = (
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
 _BUMP_DRAFT = _BUMP.values(payload=bindparam("draft"))
+_BUMP_HOMES = (
+    update(outbox)
+    .where(*_HOMES)
+    .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
+)
 
 
 def bump(conn: Connection, keys: Sequence[str], now: float) -> None:
-    """The state these views show changed: show them again."""
+    """The state these views show changed: show them again, and the App Homes that may list
+    them."""
     if keys:
         conn.execute(_BUMP, {"keys": list(keys), "at": now})
+        conn.execute(_BUMP_HOMES, {"at": now})
+
+
+def open_home(conn: Connection, user: str, now: float) -> None:
+    """``user`` opened the App Home: from now on it is kept current; show it now."""
+    row = _row(home_key(user), None, None, HOME, {"user": user}, now)
+    if conn.execute(_insert(conn), [row]).rowcount == 0:
+        conn.execute(_BUMP, {"keys": [home_key(user)], "at": now})
+
+
+def reshow(conn: Connection, live: Any, now: float) -> int:
+    """The surface lost every message (local mode's fake Slack starts empty): show the
+    messages of the runs ``live`` selects, and every App Home, again from scratch. Returns
+    how many rows are shown again."""
+    fresh = {"shown": 0, "location": None, "pending": True, "attempts": 0, "due_at": now}
+    fresh |= {"version": outbox.c.version + 1, "lease_owner": None, "lease_until": None}
+    runs = conn.execute(
+        update(outbox)
+        .where(outbox.c.kind.in_((RUN, LOCK, "post")), outbox.c.execution_id.in_(live))
+        .values(**fresh, updated_at=now)
+    ).rowcount
+    homes = conn.execute(update(outbox).where(*_HOMES).values(**fresh, updated_at=now)).rowcount
+    return int(runs) + int(homes)
 
 
 def bump_draft(conn: Connection, call_id: str, draft: Any, now: float) -> None:
@@ -154,7 +193,10 @@ _DUE = (
     .order_by(outbox.c.id)
     .limit(bindparam("limit"))
 )
-_DUE_OF_RUN = _DUE.where(outbox.c.execution_id == bindparam("eid"))
+# a run's rows, and the App Homes that may list it
+_DUE_OF_RUN = _DUE.where(
+    or_(outbox.c.execution_id == bindparam("eid"), outbox.c.execution_id.is_(None))
+)
 _CLAIM = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.pending, _FREE)
@@ -195,7 +237,7 @@ def claim(
         return []
     params = {"ids": ids, "me": owner, "until": now + lease, "now": now}
     rows = sorted(conn.execute(_CLAIM, params), key=lambda r: r.id)
-    keys = {run_key(r.execution_id) for r in rows}
+    keys = {run_key(r.execution_id) for r in rows if r.execution_id}
     keys |= {lock_key(r.call_id) for r in rows if r.call_id}
     places = {k: (n, at) for k, n, at in conn.execute(_WHERE_SHOWN, {"keys": sorted(keys)})}
     found = []

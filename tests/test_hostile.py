@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
-from bot.inbound import MAX_BODY, MEMBER_EVENTS
+from bot.inbound import HOME_OPENED, MAX_BODY, MEMBER_EVENTS
 from store import SQLStore
 from tests.slackbot import (
     CHANNEL,
@@ -312,7 +312,7 @@ def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> N
     manifest = (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
     events = re.search(r"\n( +)bot_events:\n((?:\1 +- .*\n)+)", manifest)
     assert events is not None
-    assert re.findall(r"- (\w+)", events[2]) == list(MEMBER_EVENTS)
+    assert re.findall(r"- (\w+)", events[2]) == [*MEMBER_EVENTS, HOME_OPENED]
     scopes = re.findall(r"^ +- ([\w:.]+)", manifest.split("scopes:", 1)[1], re.MULTILINE)
     assert {"channels:read", "groups:read"} <= set(scopes)  # what the events need
 

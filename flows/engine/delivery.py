@@ -150,14 +150,15 @@ class Deliverer:
     async def _show_all(self, rows: list[Delivery], target: str | None) -> list[Delivery]:
         """Show ``rows``; returns those to show again (their state moved on meanwhile)."""
         states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
-        chains: dict[tuple[str, Any], list[Delivery]] = {}
+        chains: dict[tuple[str | None, Any], list[Delivery]] = {}
         for row in rows:  # each webhook receiver apart: one that is down holds nothing back
             chains.setdefault((row.execution_id, _receiver(row)), []).append(row)
         shown: list[tuple[Delivery, Any]] = []
         await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
         marks = [(row.id, row.version, where) for row, where in shown]
         behind = await self.store.delivered(self.owner, marks, self.clock.now())
-        for eid in {row.execution_id for row, _ in shown if row.location is None} - {target}:
+        fresh = {row.execution_id for row, _ in shown if row.location is None and row.execution_id}
+        for eid in fresh - {target}:
             self.soon(eid)  # its new messages may have waited behind this one
         return [
             row.model_copy(update={"version": behind[row.id], "location": where, "attempts": 0})
@@ -211,6 +212,10 @@ class Deliverer:
         """What to show for ``row``; None: nothing (its run or lock is gone, or its run is
         shown nowhere)."""
         execution, lock, waiting, votes, payload = state
+        if row.kind == "home":  # about no run: the notifier reads the home as it shows it
+            payload = payload if isinstance(payload, dict) else {}
+            return Show(key=row.key, kind="home", execution=None, payload=payload,
+                        location=row.location, retry=row.attempts > 1)  # fmt: skip
         if execution is None or (row.call_id and lock is None):
             return None
         if row.kind in ("lock", "post") and row.thread is None:
@@ -273,4 +278,6 @@ def _receiver(row: Delivery) -> Any:
     """Whom a row is for: a webhook subscription, or (None) the people in Slack."""
     if row.kind == "webhook" and isinstance(row.payload, dict):
         return row.payload.get("subscription")
+    if row.kind == "home":
+        return row.key  # each person's home apart: one that fails holds nothing back
     return None

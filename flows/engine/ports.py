@@ -278,9 +278,10 @@ class Store(Protocol):
         oldest first; a run's new messages in order. Each claim counts as an attempt."""
 
     async def show_states(
-        self, rows: Sequence[tuple[int, str, str | None]]
+        self, rows: Sequence[tuple[int, str | None, str | None]]
     ) -> dict[int, ShowState]:
-        """What each ``(row id, execution id, call id)`` shows, read together."""
+        """What each ``(row id, execution id, call id)`` shows, read together (no execution id:
+        a row about no run, an App Home)."""
 
     async def delivered(
         self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
@@ -307,6 +308,11 @@ class Store(Protocol):
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
         """How many rows wait to be shown, and how long the oldest has waited."""
+
+    async def open_home(self, user: str, now: float) -> None:
+        """``user`` opened the App Home: keep a row for it (``home``, about no run, its
+        ``payload`` naming the user), due now, and bump it with every run's or lock's
+        change from now on."""
 
     # operations
 
