@@ -63,9 +63,15 @@ async def start_deploy(bot: Bot, user: str = "UALICE") -> str:
     await bot.command("start deploy", user=user)
     calls = await bot.slack.wait_for("views.open", count=opened + 1)
     await bot.submit_view(calls[-1].response["view"], DEPLOY, user)
-    await bot.slack.until(lambda: len(bot.slack.thread(CHANNEL, bot.slack.messages(CHANNEL)[-1]["ts"])) >= 2)
-    lock = bot.slack.thread(CHANNEL, bot.slack.messages(CHANNEL)[-1]["ts"])[-1]
+    await bot.slack.until(lambda: len(last_thread(bot)) >= 2)
+    lock = last_thread(bot)[-1]
     return str(lock["blocks"][-1]["elements"][0]["value"])
+
+
+def last_thread(bot: Bot) -> list[dict[str, Any]]:
+    """The newest run's thread: its message and replies."""
+    runs = bot.slack.messages(CHANNEL)
+    return bot.slack.thread(CHANNEL, runs[-1]["ts"]) if runs else []
 
 
 async def test_the_home_lists_what_waits_for_me_and_stays_current(bot: Bot) -> None:
@@ -90,7 +96,7 @@ async def test_the_home_lists_what_waits_for_me_and_stays_current(bot: Bot) -> N
     assert publishes(bot, "UCAROL") == 0  # never opened it: never published
 
     # Carol approves in the thread: the lock leaves Bob's Home, Alice's run reads approved
-    lock = bot.slack.thread(CHANNEL, bot.slack.messages(CHANNEL)[-1]["ts"])[-1]
+    lock = last_thread(bot)[-1]
     await bot.click(lock, "lockstep_submit", "UCAROL", input_value("comment", "ok"))
     await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [])
     await bot.slack.until(lambda: "approved by" in texts(bot.slack.home("UALICE") or {}))
@@ -113,14 +119,14 @@ async def test_answering_from_the_home_is_checked_like_the_thread(bot: Bot) -> N
 
     # Answer opens the lock's own form as a modal
     await bot.click_view(bobs, home.ANSWER_ACTION, lock_id, "UBOB")
-    [opened] = await bot.slack.wait_for("views.open")
-    form = opened.response["view"]
+    calls = await bot.slack.wait_for("views.open", count=2)  # the entry form, then this
+    form = calls[-1].response["view"]
     assert form["callback_id"] == "lockstep_lock" and form["close"]["text"] == "Close"
 
     # Alice started the run: asking from a Home (a stale one, or a made-up click) shows her
     # why not; her submitting Bob's modal is refused by the engine, audited, and decides nothing
     await bot.click_view(bobs, home.ANSWER_ACTION, lock_id, "UALICE")
-    calls = await bot.slack.wait_for("views.open", count=2)
+    calls = await bot.slack.wait_for("views.open", count=3)
     assert "waits for someone else" in texts(calls[-1].response["view"])
     status, body = await bot.submit_view(form, input_value("comment", "mine"), "UALICE")
     assert status == 200 and "someone else has to decide this" in body
@@ -136,13 +142,11 @@ async def test_answering_from_the_home_is_checked_like_the_thread(bot: Bot) -> N
     assert decided is not None and decided.actor == "UBOB" and decided.comment is None
     assert decided.result["comment"] == "ship it"
     await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [])
-    await bot.slack.until(
-        lambda: "Approved by <@UBOB>" in bot.slack.thread(CHANNEL, bot.slack.messages(CHANNEL)[-1]["ts"])[1]["text"]
-    )
+    await bot.slack.until(lambda: "Approved by <@UBOB>" in last_thread(bot)[1]["text"])
 
     # a late click from the stale Home: already answered, by whom
     await bot.click_view(bobs, home.ANSWER_ACTION, lock_id, "UBOB")
-    calls = await bot.slack.wait_for("views.open", count=3)
+    calls = await bot.slack.wait_for("views.open", count=4)
     assert "Already answered by <@UBOB>" in texts(calls[-1].response["view"])
     assert assert_valid_surfaces(bot.slack) > 0
 
