@@ -45,8 +45,10 @@ def answers(view: dict[str, Any]) -> list[str]:
 async def published(bot: Bot, user: str, count: int) -> dict[str, Any]:
     """``user``'s Home once it has been published ``count`` times."""
     await bot.slack.until(
-        lambda: len([c for c in bot.slack.calls_to("views.publish") if c.args["user_id"] == user])
-        >= count
+        lambda: (
+            len([c for c in bot.slack.calls_to("views.publish") if c.args["user_id"] == user])
+            >= count
+        )
     )
     view = bot.slack.home(user)
     assert view is not None
@@ -162,15 +164,22 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
     def chose(flow: str | None, channel: str | None) -> dict[str, Any]:
         option = {"value": flow} if flow else None
         return {
-            home.CHOOSE_FLOW: {home.CHOOSE_FLOW: {"type": "static_select", "selected_option": option}},
+            home.CHOOSE_FLOW: {
+                home.CHOOSE_FLOW: {"type": "static_select", "selected_option": option}
+            },
             home.CHOOSE_CHANNEL: {
-                home.CHOOSE_CHANNEL: {"type": "conversations_select", "selected_conversation": channel}
+                home.CHOOSE_CHANNEL: {
+                    "type": "conversations_select",
+                    "selected_conversation": channel,
+                }
             },
         }
 
     # a flow no longer loaded, or no channel: said under the field
     status, body = await bot.submit_view(chooser, chose("nope", CHANNEL), "UALICE")
-    assert json.loads(body)["errors"] == {home.CHOOSE_FLOW: "That flow is not loaded any more. Nothing was started."}
+    assert json.loads(body)["errors"] == {
+        home.CHOOSE_FLOW: "That flow is not loaded any more. Nothing was started."
+    }
     status, body = await bot.submit_view(chooser, chose("deploy", None), "UALICE")
     assert home.CHOOSE_CHANNEL in json.loads(body)["errors"]
 
@@ -200,7 +209,9 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
 
 
 def test_the_manifest_enables_the_home_and_the_shortcut() -> None:
-    manifest = yaml.safe_load((Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text())
+    manifest = yaml.safe_load(
+        (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
+    )
     features = manifest["features"]
     assert features["app_home"]["home_tab_enabled"] is True
     assert features["app_home"]["messages_tab_enabled"] is True

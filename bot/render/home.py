@@ -82,7 +82,12 @@ def _waiting(item: Waiting) -> list[Block]:
         "text": _plain(messages.HOME_ANSWER, 75),
     }
     return [
-        {"type": "section", "text": _mrkdwn(line), "accessory": button},
+        {
+            "type": "section",
+            "block_id": f"wait:{item.lock_id}"[:255],
+            "text": _mrkdwn(line),
+            "accessory": button,
+        },  # fmt: skip
         _context(" · ".join(t for t in (due, thread) if t)),
     ]
 
