@@ -87,7 +87,7 @@ def _waiting(item: Waiting) -> list[Block]:
             "block_id": f"wait:{item.lock_id}"[:255],
             "text": _mrkdwn(line),
             "accessory": button,
-        },  # fmt: skip
+        },
         _context(" · ".join(t for t in (due, thread) if t)),
     ]
 
