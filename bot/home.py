@@ -61,6 +61,7 @@ class HomeReader:
                 run_id=execution.id,
                 deadline=lock.deadline,
                 link=await self.links.of(await engine.where(execution.id)),
+                initiator=execution.initiator,
             )
             for execution, lock in found
         ]

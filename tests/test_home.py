@@ -92,6 +92,7 @@ async def test_the_home_lists_what_waits_for_me_and_stays_current(bot: Bot) -> N
     assert listed is not None
     words = texts(listed)
     assert "Deploy approval" in words and "⏰ Due <!date^" in words
+    assert "run `" in words and "started by <@UALICE>" in words
     assert f"<https://example.slack.test/archives/{CHANNEL}/p" in words
     alice = await published(bot, "UALICE", 2)
     assert answers(alice) == [] and "Deploy approval: awaiting" in texts(alice)

@@ -38,6 +38,7 @@ class Waiting:
     run_id: str
     deadline: float | None
     link: str | None
+    initiator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ def _linked(text: str, link: str | None) -> str:
 
 def _waiting(item: Waiting) -> list[Block]:
     due = messages.HOME_DUE.format(when=messages.when(item.deadline)) if item.deadline else ""
+    flow = "" if item.summary == item.title else literal(item.summary) + " · "
     line = messages.HOME_LOCK.format(
-        title=literal(item.title), summary=literal(item.summary), id=messages.short(item.run_id)
-    )
+        title=literal(item.title), flow=flow, id=messages.short(item.run_id),
+        who=messages.who(item.initiator),
+    )  # fmt: skip
     thread = _linked(messages.HOME_THREAD, item.link)
     button = {
         "type": "button",
@@ -93,11 +96,10 @@ def _waiting(item: Waiting) -> list[Block]:
 
 
 def _run(run: RecentRun) -> str:
-    return messages.HOME_RUN.format(
-        id=_linked(f"`{messages.short(run.run_id)}`", run.link),
-        summary=literal(run.summary),
-        state=run.state,
+    line = messages.HOME_RUN.format(
+        id=messages.short(run.run_id), summary=literal(run.summary), state=run.state
     )
+    return line + (" · " + _linked(messages.HOME_THREAD, run.link) if run.link else "")
 
 
 def home_view(waiting: list[Waiting], runs: list[RecentRun], more: int = 0) -> dict[str, Any]:
