@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows import FlowApp, Launch, Request, Tracer
+from flows.policy import Escalation
 from flows.forms import (
     Checkbox,
     InputDate,
@@ -60,3 +61,16 @@ async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
 @app.lock("every_input")
 async def lock_form(data: dict[str, Any]) -> Model:
     return every_input("In a message")
+
+
+@app.flow("escalating", summary="Urgent sign-off")
+async def escalating(tracer: Tracer) -> Any:
+    """Bob's to answer; a second later Carol may too, and is told by direct message."""
+    return await tracer.lock(
+        "urgent", approvers=["U0BOB"], escalate=Escalation.of(1, ["U0CAROL"]), timeout=3600
+    )
+
+
+@app.lock("urgent")
+async def urgent_form(data: dict[str, Any]) -> Model:
+    return Model(Markdown("# Urgent sign-off"), Checkbox("ok", "Signed off", "Yes"), Submit("Sign"))

@@ -149,3 +149,14 @@ async def test_a_restart_in_the_middle_of_a_run_brings_its_forms_back(
         await local.lockstep.engine.idle()
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert "message_not_found" not in caplog.text
+
+
+async def test_an_escalation_reaches_the_persons_direct_messages(tmp_path: Path) -> None:
+    flows = load_flows([*EXAMPLE_FLOWS, "tests.local_flows"])
+    async with local_bot(settings(tmp_path), flows) as local, aiohttp.ClientSession() as http:
+        await post(http, local, "/local/command", user=ALICE, text="/flow start escalating")
+        seen = await until(local.standin, CAROL, lambda s: s["direct"], timeout=15)
+        [dm] = seen["direct"]
+        assert dm["text"].startswith("📣 You have been asked to answer *Urgent* in <#C0LOCKSTEP>")
+        assert "<https://example.slack.test/archives/C0LOCKSTEP/p" in dm["text"]
+        assert local.standin.snapshot(BOB)["direct"] == []  # Bob's was the lock all along
