@@ -1,4 +1,4 @@
-"""A flow for the browser tests: every input the renderer emits, once in the entry modal and once
+"""Flows for the local mode tests: every input the renderer emits, once in the entry modal and once
 in a lock message, each answer summed up in one line of the result."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flows import FlowApp, Launch, Request, Tracer
-from flows.policy import Escalation
 from flows.forms import (
     Checkbox,
     InputDate,
@@ -22,6 +21,7 @@ from flows.forms import (
     Submit,
     UserSelect,
 )
+from flows.policy import Escalation
 
 app = FlowApp()
 OPTIONS = [InputOption("a", "Apple"), InputOption("b", "Banana"), InputOption("c", "Cherry")]
