@@ -10,6 +10,10 @@ from typing import Any
 import yaml
 
 from bot.render import home
+from flows import Request
+from flows.engine import Engine, FakeClock, RecordingNotifier
+from store import SQLStore
+from tests import sample_flows
 from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, input_value
 
 DEPLOY = {**input_value("service", "api"), **input_value("version", "1.2.3")}
@@ -219,3 +223,29 @@ def test_the_manifest_enables_the_home_and_the_shortcut() -> None:
     [shortcut] = features["shortcuts"]
     assert shortcut == shortcut | {"type": "global", "callback_id": home.START_SHORTCUT}
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
+
+
+async def test_a_home_is_an_outbox_row_about_no_run(store: SQLStore) -> None:
+    """The store's side, on every backend: one row per person who opened their Home, about no
+    run, bumped with every run's and lock's change and shown with that run's own pass."""
+    notes = RecordingNotifier()
+    engine = Engine(store, [sample_flows.app], notes, FakeClock(1000.0))
+    try:
+        await engine.open_home("UBOB")
+        await engine.open_home("UBOB")  # again: the same row, shown again
+        await engine.idle()
+        assert notes.of("home") == [{"user": "UBOB"}] * len(notes.of("home"))
+        assert all(s.execution is None for s in notes.shows if s.kind == "home")
+        before = len(notes.of("home"))
+        eid = await engine.start("catching", request=Request("catching", "UALICE", {}))
+        await engine.settled(eid)
+        opened = len(notes.of("home"))
+        assert opened > before  # the lock opened
+        [lock] = await store.calls(eid, open_only=True)
+        assert [(e.id, c.id) for e, c in await engine.inbox("UBOB")] == [(eid, lock.id)]
+        await engine.submit(lock.id, {"ok": True}, "UBOB")
+        await engine.settled(eid)
+        assert len(notes.of("home")) > opened  # and was decided
+        assert await engine.inbox("UBOB") == []
+    finally:
+        await engine.close()
