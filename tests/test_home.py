@@ -249,3 +249,36 @@ async def test_a_home_is_an_outbox_row_about_no_run(store: SQLStore) -> None:
         assert await engine.inbox("UBOB") == []
     finally:
         await engine.close()
+
+
+async def test_the_home_lists_locks_from_every_channel_for_whoever_may_decide(bot: Bot) -> None:
+    """A lock for named approvers (a person and a user group) in another channel: on their
+    Homes, with the deploy of this channel where they may decide that too; not on others'."""
+    for user in ("UAPPROVER", "UGROUPIE", "UBOB"):
+        await bot.open_home(user)
+        await published(bot, user, 1)
+    await bot.shortcut(home.START_SHORTCUT, "UALICE")
+    [opened] = await bot.slack.wait_for("views.open")
+    chosen = {
+        home.CHOOSE_FLOW: {
+            home.CHOOSE_FLOW: {"type": "static_select", "selected_option": {"value": "vetted"}}
+        },
+        home.CHOOSE_CHANNEL: {
+            home.CHOOSE_CHANNEL: {
+                "type": "conversations_select",
+                "selected_conversation": "C0OTHER",
+            }
+        },
+    }
+    await bot.submit_view(opened.response["view"], chosen, "UALICE")
+    await bot.slack.until(lambda: len(bot.slack.messages("C0OTHER")) == 1)
+    deploy = await start_deploy(bot)
+
+    def listed(user: str) -> list[str]:
+        return answers(bot.slack.home(user) or {"blocks": []})
+
+    await bot.slack.until(lambda: len(listed("UGROUPIE")) == 2 and len(listed("UAPPROVER")) == 1)
+    vetted = listed("UAPPROVER")[0]
+    assert listed("UGROUPIE") == [deploy, vetted]  # newest run first; a group member, in C0CHANNEL
+    await bot.slack.until(lambda: listed("UBOB") == [deploy])  # not an approver of the other
+    assert "Vetted approval" in texts(bot.slack.home("UAPPROVER") or {})
