@@ -218,6 +218,10 @@ class FakeSlack:
         found = self._messages.get(channel, {}).values()
         return [copy.deepcopy(m) for m in found if ts in (m["ts"], m.get("thread_ts"))]
 
+    def delete(self, channel: str, ts: str) -> None:
+        """A message deleted in Slack (by a person, or an admin): gone for everyone."""
+        self._messages.get(channel, {}).pop(ts, None)
+
     def ephemerals(self, user: str | None = None) -> list[Args]:
         return [copy.deepcopy(e) for e in self._ephemerals if user in (None, e["user"])]
 
