@@ -1,5 +1,6 @@
 """Flows for the local mode tests: every input the renderer emits, once in the entry modal and once
-in a lock message, each answer summed up in one line of the result."""
+in a lock message, each answer summed up in one line of the result; and a lock that escalates
+to Carol after a second."""
 
 from __future__ import annotations
 

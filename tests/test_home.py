@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from slack_sdk.models.views import View
 
 from bot.render import home
 from flows import Request
@@ -192,6 +193,7 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
     status, body = await bot.submit_view(chooser, chose("deploy", CHANNEL), "UALICE")
     answer = json.loads(body)
     assert answer["response_action"] == "update"
+    assert View(**answer["view"]).to_dict() == answer["view"]  # valid Block Kit, as sent
     entry = answer["view"] | {"id": chooser["id"]}
     assert entry["callback_id"] == "lockstep_entry" and entry["title"]["text"] == "Deploy approval"
     await bot.submit_view(entry, DEPLOY, "UALICE")
@@ -210,6 +212,21 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
     assert status == 200 and body == ""
     await bot.slack.until(lambda: len(bot.slack.messages(CHANNEL)) == 2)
     assert "Long survey" in bot.slack.messages(CHANNEL)[-1]["text"]
+
+    # answered from the Home, the form is validated as in the thread: errors under the field
+    await bot.slack.until(lambda: len(answers(bot.slack.home("UCAROL") or {"blocks": []})) == 2)
+    carols = bot.slack.home("UCAROL") or {}
+    survey = answers(carols)[0]  # the newest run first: the survey, then the deploy
+    assert "Long survey" in texts(
+        {"blocks": [b for b in carols["blocks"] if survey in b.get("block_id", "")]}
+    )
+    await bot.click_view(carols, home.ANSWER_ACTION, survey, "UCAROL")
+    calls = await bot.slack.wait_for("views.open", count=3)
+    status, body = await bot.submit_view(calls[-1].response["view"], {}, "UCAROL")
+    assert json.loads(body) == {
+        "response_action": "errors",
+        "errors": {"f_q0": "This field is required."},
+    }
     assert assert_valid_surfaces(bot.slack) > 0
 
 

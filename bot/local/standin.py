@@ -4,8 +4,10 @@
 servers and client do around it: send the bot signed payloads when a person types a command,
 clicks a button or submits a modal, show a command's answer only to whoever typed it, and keep
 each person's open modals (``views.open`` is routed by its ``trigger_id``, ``views.update`` by
-view id, and a submission's ``response_action`` closes, updates, pushes or shows errors). Each
-change bumps ``version``, which the page waits on.
+view id, and a submission's ``response_action`` closes, updates, pushes or shows errors), tell
+the bot when someone opens the app's Home tab or picks its shortcut, and show each person their
+Home (``views.publish``) and their direct messages with the app (where ``conversations.open``
+puts them: ``D`` + their id). Each change bumps ``version``, which the page waits on.
 """
 
 from __future__ import annotations
