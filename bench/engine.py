@@ -17,7 +17,6 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from bench.hitl import app
 from flows import Request
-from flows.engine import Call, Engine, Execution
+from flows.engine import Engine, Show
 from store import SQLStore, connect, normalise_url
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -37,24 +36,16 @@ def rss() -> int:
 
 
 class Locks:
-    """Keeps only the newest open lock id per execution (what a Slack message would carry)."""
+    """Keeps only the newest open lock id per execution (what a Slack message would carry); a
+    ``ports.Notifier`` that shows nothing else."""
 
     def __init__(self) -> None:
         self.latest: dict[str, str] = {}
 
-    async def status_changed(self, execution: Execution, waiting: Sequence[str]) -> None:
-        pass
-
-    async def progress(self, execution: Execution, kind: str, text: str) -> None:
-        pass
-
-    async def lock_opened(self, execution: Execution, lock: Call) -> None:
-        self.latest[execution.id] = lock.id
-
-    async def lock_resolved(
-        self, execution: Execution, lock: Call, approvers: Sequence[str]
-    ) -> None:
-        pass
+    async def show(self, show: Show) -> Any:
+        if show.kind == "lock" and show.lock is not None and show.lock.open:
+            self.latest[show.execution.id] = show.lock.id
+        return show.location or {"shown": True}
 
 
 def pct(values: list[float], p: float) -> float:

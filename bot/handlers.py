@@ -57,6 +57,7 @@ log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
 MAX_COMMAND = 2000  # characters of /flow text: longer is refused with a note
 NOTE_MAX = 3000  # characters of a private note
+FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
 # seconds between looks for where a lock's message is, while it is being posted (or after a
 # crash, until another process has found the message again): about 15 s in all
 UNSHOWN_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 5.0)
@@ -77,6 +78,7 @@ class Handlers:
         self.engine = engine
         self.seal = seal
         self.tasks: set[asyncio.Task[None]] = set()
+        self._turns = asyncio.Semaphore(FOLLOW_UPS)
 
     def after(
         self,
@@ -84,8 +86,10 @@ class Handlers:
         client: AsyncWebClient,
         who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
     ) -> None:
-        """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns).
-        If it fails for good, ``who`` gets a private note saying so, with an error id."""
+        """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns),
+        at most ``FOLLOW_UPS`` at once, in the order they came: a burst of clicks never delays
+        the next ack, which shares the event loop. If it fails for good, ``who`` gets a private
+        note saying so, with an error id."""
         task = asyncio.create_task(self._guarded(work, client, who))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -97,7 +101,11 @@ class Handlers:
         who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
     ) -> None:
         try:
-            await work
+            async with self._turns:
+                await work
+        except asyncio.CancelledError:
+            work.close()  # cancelled while waiting its turn: it never starts
+            raise
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("handling a Slack request failed (error id %s)", error_id)

@@ -279,6 +279,14 @@ _SETTLE = (
 )
 
 
+_PLACED = (  # a run's message shown for the first time
+    select(outbox.c.id)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.kind == RUN)
+    .where(outbox.c.shown == 0)
+    .limit(1)
+)
+
+
 def delivered(
     conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
 ) -> dict[int, int]:
@@ -287,6 +295,9 @@ def delivered(
     the rest are settled. A row whose lease was lost is left to whoever holds it."""
     if not shown:
         return {}
+    placed = [i for i, _, where in shown if where is not None]
+    if placed and conn.execute(_PLACED, {"ids": placed}).first():
+        conn.execute(_BUMP_HOMES, {"at": now})  # a run's message is somewhere: Homes link it
     params = [{"oid": i, "me": owner, "v": v, "where": where} for i, v, where in shown]
     conn.execute(_SHOWN[conn.dialect.name], params)
     ids = [i for i, _, _ in shown]

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -51,6 +51,7 @@ class SQLStore:
 
     def __init__(self, db: Engine | AsyncEngine) -> None:
         self.db = db
+        self._inline: Connection | None = None  # SQLite: the one connection, kept open
 
     @classmethod
     async def open(cls, url: str | None = None, **kwargs: Any) -> SQLStore:
@@ -60,6 +61,9 @@ class SQLStore:
         return cls(db)
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         if isinstance(self.db, AsyncEngine):
             await self.db.dispose()
         else:
@@ -74,8 +78,13 @@ class SQLStore:
         """Run ``fn(connection, *args)`` as one transaction: committed if it returns. On
         Postgres, a transaction chosen as a deadlock victim is run again (it changed nothing)."""
         if not isinstance(self.db, AsyncEngine):
-            with self.db.begin() as sync_conn:
-                return fn(sync_conn, *args)
+            # SQLite runs inline and a transaction never yields, so one connection serves all
+            # of them, one after another (no pool checkout per transaction).
+            inline = self._inline
+            if inline is None or inline.closed or inline.invalidated:
+                inline = self._inline = self.db.connect()
+            with inline.begin():
+                return fn(inline, *args)
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
                 async with self.db.begin() as conn:
@@ -187,6 +196,9 @@ class SQLStore:
     async def call(self, call_id: str) -> Call | None:
         return await self.run(q.call, call_id)
 
+    async def call_and_run(self, call_id: str) -> tuple[Call, Execution] | None:
+        return await self.run(q.call_and_run, call_id)
+
     async def calls_by_id(self, call_ids: Sequence[str]) -> list[Call]:
         return await self.run(q.calls_by_id, call_ids) if call_ids else []
 
@@ -204,7 +216,7 @@ class SQLStore:
         comment: str | None = None,
         event: NewEvent,
         claim: Claim | None = None,
-    ) -> Execution | None:
+    ) -> tuple[Execution, list[Call] | None] | None:
         return await self.run(q.decide, call_id, now, status, result, actor, comment, event, claim)
 
     # events ---------------------------------------------------------------------------------
@@ -260,8 +272,8 @@ class SQLStore:
 
     async def claim_deliveries(
         self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
-    ) -> list[Delivery]:
-        return await self.run(ob.claim, owner, now, lease, limit, execution)
+    ) -> tuple[list[Delivery], dict[int, ShowState]]:
+        return await self.run(q.claim_deliveries, owner, now, lease, limit, execution)
 
     async def show_states(
         self, rows: Sequence[tuple[int, str | None, str | None]]

@@ -17,6 +17,7 @@ from flows.engine.records import (
     TERMINAL,
     Call,
     Claim,
+    Delivery,
     Event,
     Execution,
     NewEvent,
@@ -116,6 +117,13 @@ def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> 
 def execution(conn: Connection, execution_id: str) -> Execution | None:
     row = conn.execute(_EXECUTION, {"eid": execution_id}).first()
     return execution_row(row) if row else None
+
+
+def call_and_run(conn: Connection, call_id: str) -> tuple[Call, Execution] | None:
+    """A call and its execution, read together."""
+    found = call(conn, call_id)
+    run = execution(conn, found.execution_id) if found else None
+    return (found, run) if found and run else None
 
 
 def list_executions(
@@ -337,7 +345,10 @@ def decide(
     comment: str | None,
     event: NewEvent,
     claim: Claim | None,
-) -> Execution | None:
+) -> tuple[Execution, list[Call] | None] | None:
+    """Close an open lock (compare-and-set) and wake its run; None if it was not open. With
+    ``claim``, the run is also claimed when free, and then comes with its calls (what the
+    claimant replays), all in this one transaction."""
     decision = {"d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment}
     execution_id = conn.execute(_CLOSE_CALL, {"cid": call_id, "at": now, **decision}).scalar()
     if execution_id is None:
@@ -350,7 +361,11 @@ def decide(
     else:
         row = conn.execute(_WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
     conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    return execution_row(row) if row else execution(conn, execution_id)
+    woken = execution_row(row) if row else execution(conn, execution_id)
+    if woken is None:
+        return None
+    mine = claim is not None and woken.owner == claim.owner
+    return woken, list_calls(conn, execution_id, False) if mine else None
 
 
 # events --------------------------------------------------------------------------------
@@ -477,3 +492,12 @@ def show_states(
         )
         for i, eid, cid in rows
     }
+
+
+def claim_deliveries(
+    conn: Connection, owner: str, now: float, lease: float, limit: int, execution: str | None
+) -> tuple[list[Delivery], dict[int, ShowState]]:
+    """Due rows claimed (``outbox.claim``) and what they show, in one transaction."""
+    rows = ob.claim(conn, owner, now, lease, limit, execution)
+    states = show_states(conn, [(r.id, r.execution_id, r.call_id) for r in rows]) if rows else {}
+    return rows, states

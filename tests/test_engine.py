@@ -290,3 +290,37 @@ async def test_concurrent_submissions_one_winner(h: Harness) -> None:
     )
     assert sorted(r.outcome for r in results) == ["accepted"] + ["decided"] * 7
     assert (await h.kinds(eid)).count("lease") == 1
+
+
+class Counted(SQLStore):
+    """The store, counting its transactions by name."""
+
+    def __init__(self, store: SQLStore) -> None:
+        super().__init__(store.db)
+        self.counts: dict[str, int] = {}
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
+        return await super().run(fn, *args)
+
+
+async def test_a_resume_is_five_transactions_and_one_delivery_pass(store: SQLStore) -> None:
+    """An answer read with its run, decided and claimed together, the run parked at its next
+    lock, and the decided lock and the new one shown in one pass: claimed, then recorded."""
+    counted = Counted(store)
+    notes = RecordingNotifier()
+    engine = Engine(counted, [app], notes, FakeClock(), EngineConfig())
+    try:
+        eid = await engine.start("review", {"doc": "d"}, Request("review", "UA", {}))
+        await engine.settled(eid)
+        [content] = notes.of("lock_opened", eid)
+        counted.counts.clear()
+        decision = await engine.submit(content.id, {"score": "4"}, "UB")
+        await engine.settled(eid)
+        assert decision.outcome == "accepted"
+        assert counted.counts == {
+            "call_and_run": 1, "decide": 1, "suspend": 1, "claim_deliveries": 1, "delivered": 1,
+        }  # fmt: skip
+        assert [m for m, e, _ in notes.calls if e == eid][-2:] == ["lock_resolved", "lock_opened"]
+    finally:
+        await engine.close()

@@ -93,6 +93,7 @@ async def test_the_home_lists_what_waits_for_me_and_stays_current(bot: Bot) -> N
     # its deadline as a date token and a link to its thread; Alice's lists her run
     lock_id = await start_deploy(bot)
     await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [lock_id])
+    await bot.lockstep.engine.idle()  # and once the run's message is posted, its link
     listed = bot.slack.home("UBOB")
     assert listed is not None
     words = texts(listed)

@@ -341,7 +341,12 @@ async def test_decisions_are_compare_and_set(store: SQLStore) -> None:
     claim = Claim("me", now, now - 60)
     first = await store.decide(opened["id"], now, status="resolved", event=event, claim=claim)
     second = await store.decide(opened["id"], now, status="rejected", event=event, claim=claim)
-    assert first is not None and first.id == eid and second is None
+    assert first is not None and second is None
+    woken, replayed = first  # claimed with the decision: the run comes with its calls
+    assert woken.id == eid and woken.owner == "me"
+    assert replayed is not None and [(c.id, c.status) for c in replayed] == [
+        (opened["id"], "resolved")
+    ]
     decided = await store.call(opened["id"])
     assert decided is not None and decided.status == "resolved"
     assert await store.snooze(opened["id"], 60, now, NewEvent(kind="snoozed")) is None
@@ -360,7 +365,10 @@ async def test_a_lock_is_shown_where_its_message_was_recorded(store: SQLStore) -
     await store.add(eid, now, new_calls=[opened])
     assert await store.lock_shown_at(opened["id"]) is None  # not shown yet
     assert await store.lock_shown_at("no such lock") is None
-    [row_] = [d for d in await store.claim_deliveries("me", now, 30) if d.call_id == opened["id"]]
+    claimed, states = await store.claim_deliveries("me", now, 30)
+    [row_] = [d for d in claimed if d.call_id == opened["id"]]
+    shows = states[row_.id].call
+    assert shows is not None and shows.id == opened["id"]
     where = {"channel": "C1", "ts": "1.2"}
     await store.delivered("me", [(row_.id, row_.version, where)], now)
     assert await store.lock_shown_at(opened["id"]) == where

@@ -41,8 +41,8 @@ async def test_quorum_of_two_needs_two_different_people(bot: Bot) -> None:
     assert (notes[-1].args["user"], notes[-1].args["text"]) == (
         "UBOB", "Your approval is counted: 1 of 2.",
     )  # fmt: skip
-    await bot.slack.wait_for("chat.update", count=2)  # parent, then the lock's progress
-    assert "👥 Approved by <@UBOB>: 1 of 2." in context_text(current(bot, message))
+    counted = "👥 Approved by <@UBOB>: 1 of 2."
+    await bot.slack.until(lambda: counted in context_text(current(bot, message)))
 
     await bot.click(message, "lockstep_submit", "UBOB")  # the same person twice counts once
     notes = await bot.slack.wait_for("chat.postEphemeral", count=3)

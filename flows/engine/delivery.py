@@ -29,6 +29,7 @@ BATCH = 50
 CONCURRENCY = 8  # runs shown at once; a run's own rows go one after another
 MAX_BACKOFF = 600.0
 LATE = 0.01  # seconds after a row is due that the deliverer looks again
+HOLD = 0.2  # at most this long, a run this process is driving holds its rows for its next change
 
 
 def backoff(attempts: int) -> float:
@@ -61,11 +62,25 @@ class Deliverer:
         self._wanted: dict[str | None, bool] = {}  # run id -> another pass wanted
         self._retry: asyncio.TimerHandle | None = None
         self._due: list[float] = []  # when rows given back are due again (a heap)
+        self._held: dict[str, asyncio.TimerHandle] = {}  # run id -> its release
 
     # asking -------------------------------------------------------------------------------
 
-    def soon(self, execution_id: str) -> None:
-        """A run's state changed: show its rows now."""
+    def soon(self, execution_id: str, hold: float = 0.0) -> None:
+        """A run's state changed: show its rows now. With ``hold``, at most that many seconds
+        later, or with the run's next change, whichever comes first: a decision and the next
+        lock it leads to then go in one pass."""
+        if hold > 0 and not self.closed:
+            if execution_id not in self._held:
+                loop = asyncio.get_running_loop()
+                self._held[execution_id] = loop.call_later(hold, self._release, execution_id)
+            return
+        self._release(execution_id)
+
+    def _release(self, execution_id: str) -> None:
+        held = self._held.pop(execution_id, None)
+        if held is not None:
+            held.cancel()
         self._pass(execution_id)
 
     def drain(self) -> None:
@@ -88,7 +103,12 @@ class Deliverer:
         self._tasks[execution_id] = task
 
     async def idle(self, execution_id: str | None = None) -> None:
-        """Wait until this process is showing nothing (of ``execution_id``, if given)."""
+        """Wait until this process is showing nothing (of ``execution_id``, if given); rows
+        held for a run's next change go now."""
+        held = list(self._held) if execution_id is None else [execution_id]
+        for eid in held:
+            if eid in self._held:
+                self._release(eid)
         while True:
             if execution_id is not None:  # the run's own pass, and a pass over every run
                 found = (self._tasks.get(execution_id), self._tasks.get(None))
@@ -101,6 +121,9 @@ class Deliverer:
 
     async def close(self) -> None:
         self.closed = True
+        for held in self._held.values():
+            held.cancel()
+        self._held.clear()
         if self._retry is not None:
             self._retry.cancel()
         tasks = list(self._tasks.values())
@@ -133,23 +156,29 @@ class Deliverer:
         batch = object()
         self._batches[batch] = now
         try:
-            rows = await self.store.claim_deliveries(
+            rows, read = await self.store.claim_deliveries(
                 self.owner, now, self.lease, BATCH, execution_id
             )
+            states: dict[int, ShowState] | None = read
             renewal = asyncio.create_task(self._renew([row.id for row in rows]))
             try:
                 pending = rows
                 while pending:
-                    pending = await self._show_all(pending, execution_id)
+                    pending = await self._show_all(pending, execution_id, states)
+                    states = None
             finally:
                 renewal.cancel()
         finally:
             del self._batches[batch]
         return len(rows) == BATCH
 
-    async def _show_all(self, rows: list[Delivery], target: str | None) -> list[Delivery]:
-        """Show ``rows``; returns those to show again (their state moved on meanwhile)."""
-        states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
+    async def _show_all(
+        self, rows: list[Delivery], target: str | None, states: dict[int, ShowState] | None
+    ) -> list[Delivery]:
+        """Show ``rows`` (``states``: what they show, if just read); returns those to show
+        again (their state moved on meanwhile)."""
+        if states is None:
+            states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
         chains: dict[tuple[str | None, Any], list[Delivery]] = {}
         for row in rows:  # each webhook receiver apart: one that is down holds nothing back
             chains.setdefault((row.execution_id, _receiver(row)), []).append(row)

@@ -195,6 +195,9 @@ class Store(Protocol):
 
     async def call(self, call_id: str) -> Call | None: ...
 
+    async def call_and_run(self, call_id: str) -> tuple[Call, Execution] | None:
+        """A call and its execution, read together; None if there is no such call."""
+
     async def calls_by_id(self, call_ids: Sequence[str]) -> list[Call]: ...
 
     async def calls(self, execution_id: str, *, open_only: bool = False) -> list[Call]:
@@ -211,10 +214,11 @@ class Store(Protocol):
         comment: str | None = None,
         event: NewEvent,
         claim: Claim | None = None,
-    ) -> Execution | None:
+    ) -> tuple[Execution, list[Call] | None] | None:
         """Close an open call and wake its execution (claimed for ``claim`` when no live
         process holds it); the call's message is shown again. Exactly one caller gets the
-        execution back; the rest get None."""
+        execution back, with its calls when ``claim`` took it (else None); the rest get
+        None."""
 
     # events
 
@@ -273,9 +277,10 @@ class Store(Protocol):
 
     async def claim_deliveries(
         self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
-    ) -> list[Delivery]:
+    ) -> tuple[list[Delivery], dict[int, ShowState]]:
         """Take due rows (of one ``execution``, or any) for ``owner`` until ``now + lease``,
-        oldest first; a run's new messages in order. Each claim counts as an attempt."""
+        oldest first; a run's new messages in order. Each claim counts as an attempt. With
+        the rows, what each shows (as ``show_states``), read in the same transaction."""
 
     async def show_states(
         self, rows: Sequence[tuple[int, str | None, str | None]]

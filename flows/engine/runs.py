@@ -296,13 +296,18 @@ class Runs:
         self.timer_hook: Callable[[float], None] | None = None  # told the earliest new timer
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wanted: set[str] = set()
-        self._claimed: dict[str, Execution] = {}
+        self._claimed: dict[str, tuple[Execution, list[Call]]] = {}
 
-    def wake(self, execution_id: str, claimed: Execution | None = None) -> None:
-        """``claimed``: the execution as this process just claimed it (saves the claim's
-        round trip)."""
-        if claimed is not None and claimed.owner == self.setup.owner:
-            self._claimed[execution_id] = claimed
+    def wake(
+        self,
+        execution_id: str,
+        claimed: Execution | None = None,
+        recorded: list[Call] | None = None,
+    ) -> None:
+        """``claimed``, ``recorded``: the execution as this process just claimed it, and its
+        calls (saves the claim's round trip)."""
+        if claimed is not None and recorded is not None and claimed.owner == self.setup.owner:
+            self._claimed[execution_id] = (claimed, recorded)
         self._wanted.add(execution_id)
         if execution_id not in self._tasks:
             self._tasks[execution_id] = asyncio.create_task(self._drive(execution_id))
@@ -350,7 +355,7 @@ class Runs:
     async def _take_claim(self, execution_id: str) -> tuple[Execution, list[Call]] | None:
         handed = self._claimed.pop(execution_id, None)
         if handed is not None:
-            return handed, await self.setup.store.calls(execution_id)
+            return handed
         return await self.setup.store.claim(execution_id, self.setup.claim())
 
     async def _run(self, execution_id: str) -> None:

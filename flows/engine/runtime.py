@@ -22,7 +22,7 @@ from flows.codec import decode, encode
 from flows.engine import access, entries, quorum
 from flows.engine.access import NoDirectory, Refusal
 from flows.engine.clock import SystemClock
-from flows.engine.delivery import Deliverer
+from flows.engine.delivery import HOLD, Deliverer
 from flows.engine.notifiers import NullNotifier
 from flows.engine.observers import NullObserver
 from flows.engine.outcomes import (
@@ -125,10 +125,11 @@ class Engine:
         self._runs = Runs(setup)
         self._timers = Timers(self._runs)
 
-    def _changed(self, execution_id: str) -> None:
+    def _changed(self, execution_id: str, woken: bool = False) -> None:
         """A run's state changed in this process: show it, and tell ``on_change`` (a feed of
-        run events wakes its readers at once instead of at its next poll)."""
-        self._deliver.soon(execution_id)
+        run events wakes its readers at once instead of at its next poll). ``woken``: this
+        process is about to run it, so what it shows next goes with this (``HOLD``)."""
+        self._deliver.soon(execution_id, HOLD if woken else 0.0)
         self._told(execution_id)
 
     def _told(self, execution_id: str) -> None:
@@ -187,8 +188,8 @@ class Engine:
         if execution:  # created claimed by this process: it runs at once
             log.info("run of %s started", request.flow, extra=ids(eid))
             self.observer.run_started(request.flow)
-            self._changed(eid)
-            self._runs.wake(eid, execution)
+            self._changed(eid, woken=True)
+            self._runs.wake(eid, execution, [])
         return eid
 
     async def start(
@@ -209,12 +210,13 @@ class Engine:
         """Parse and validate a submission, run the lease handler, and resolve the lock. What
         people typed is cleaned first (``flows.text.clean``): every backend can store it."""
         inputs = cleaned(dict(inputs))
-        lock = await self.lock(lock_id)
-        if lock is None:
+        found = await self._lock_and_run(lock_id)
+        if found is None:
             return Decision(Answer.GONE, None)
+        lock, execution = found
         if not lock.open:
             return Decision(Answer.DECIDED, lock)
-        if refused := await self._may_decide(lock, actor, "submit"):
+        if refused := await self._may_decide(lock, actor, "submit", execution):
             return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
         form = Model.from_json(lock.form)
         policy = Policy.from_json(lock.policy)
@@ -229,7 +231,7 @@ class Engine:
             if lease is None:
                 value = handed
             else:
-                request = await self._request(lock, actor) if wants(lease, "request") else None
+                request = _request(execution, actor) if wants(lease, "request") else None
                 value = await call(
                     lease, inputs=handed, data=decode(lock.data), responses=[*earlier, mine],
                     request=request,
@@ -262,12 +264,13 @@ class Engine:
         A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
         ``comment``)."""
         comment = clean(comment).strip() or None if comment else None
-        lock = await self.lock(lock_id)
-        if lock is None:
+        found = await self._lock_and_run(lock_id)
+        if found is None:
             return Decision(Answer.GONE, None)
+        lock, execution = found
         if not lock.open:
             return Decision(Answer.DECIDED, lock)
-        if refused := await self._may_decide(lock, actor, "reject"):
+        if refused := await self._may_decide(lock, actor, "reject", execution):
             return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
         if comment is not None and len(comment) > MAX_TEXT:
             errors = {"comment": [TOO_LONG.format(limit=MAX_TEXT, used=len(comment))]}
@@ -293,7 +296,7 @@ class Engine:
             return Snoozed(Snooze.NOT_ALLOWED, lock)
         execution = await self._store.execution(lock.execution_id)
         if execution is None or not await self._manages(execution, actor):
-            if refused := await self._may_decide(lock, actor, "snooze"):
+            if refused := await self._may_decide(lock, actor, "snooze", execution):
                 return Snoozed(Snooze.FORBIDDEN, lock, refused.allowed)
         now = self.clock.now()
         event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
@@ -502,11 +505,10 @@ class Engine:
 
     # behind the door ------------------------------------------------------------------------
 
-    async def _request(self, lock: Call, actor: str | None) -> Request:
-        """The run's request, as the person answering ``lock`` makes it."""
-        execution = await self._store.execution(lock.execution_id)
-        flow, context = (execution.flow, execution.context) if execution else ("", {})
-        return Request(flow, actor, context)
+    async def _lock_and_run(self, lock_id: str) -> tuple[Call, Execution] | None:
+        """A lock and its run, read together; None if there is no such lock."""
+        found = await self._store.call_and_run(lock_id)
+        return found if found is not None and found[0].kind == "lock" else None
 
     async def _record(self, lock: Call, event: NewEvent) -> None:
         tied = event.model_copy(update={"call_id": lock.id})
@@ -518,18 +520,24 @@ class Engine:
         await self._store.append(execution_id, self.clock.now(), refused)
         self._told(execution_id)
 
-    async def _may_decide(self, lock: Call, actor: str | None, action: str) -> Refusal | None:
-        """None if ``actor`` may decide ``lock``; else the refusal, recorded."""
-        refused = await self._refusal(lock, actor)
+    async def _may_decide(
+        self, lock: Call, actor: str | None, action: str, execution: Execution | None
+    ) -> Refusal | None:
+        """None if ``actor`` may decide ``lock`` (of ``execution``, as just read); else the
+        refusal, recorded."""
+        refused = await self._refusal(lock, actor, execution)
         if refused is not None:
             detail = {"action": action}
             await self._record(lock, NewEvent(kind="refused", actor=actor, detail=detail))
         return refused
 
-    async def _refusal(self, lock: Call, actor: str | None) -> Refusal | None:
-        """Why ``actor`` may not decide ``lock``, or None if they may."""
+    async def _refusal(
+        self, lock: Call, actor: str | None, execution: Execution | None = None
+    ) -> Refusal | None:
+        """Why ``actor`` may not decide ``lock`` (of ``execution``, read if not given), or
+        None if they may."""
         policy = Policy.from_json(lock.policy)
-        execution = await self._store.execution(lock.execution_id)
+        execution = execution or await self._store.execution(lock.execution_id)
         if execution is None:
             return None
 
@@ -559,20 +567,21 @@ class Engine:
         """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run."""
         now = self.clock.now()
         event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
-        execution = await self._store.decide(
+        decided_here = await self._store.decide(
             lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
             claim=self._runs.setup.claim(),
         )  # fmt: skip
-        if execution is None:
+        if decided_here is None:
             return Decision(Answer.DECIDED, await self.lock(lock.id))
+        execution, recorded = decided_here
         waited = now - lock.created_at
         log.info("lock %r %s by %s after %.0f s", lock.name, status, actor, waited,
                  extra=ids(lock.execution_id, lock.id))  # fmt: skip
         self.observer.lock_decided(execution.flow, status, waited)
         change = {"status": status, "result": result, "actor": actor, "comment": comment}
         decided = lock.model_copy(update=change | {"decided_at": now})
-        self._changed(lock.execution_id)
-        self._runs.wake(lock.execution_id, execution)
+        self._changed(lock.execution_id, woken=recorded is not None)
+        self._runs.wake(lock.execution_id, execution, recorded)
         return Decision(Answer.ACCEPTED if status == "resolved" else Answer.REJECTED, decided)
 
     async def _approve(
@@ -607,6 +616,11 @@ class Engine:
         so_far = tuple(quorum.response(e) for e in voted[1])
         self._changed(lock.execution_id)
         return Decision(Answer.COUNTED, lock, responses=so_far)
+
+
+def _request(execution: Execution, actor: str | None) -> Request:
+    """The run's request, as the person answering one of its locks makes it."""
+    return Request(execution.flow, actor, execution.context)
 
 
 def _shown(form: Model, values: Mapping[str, Any]) -> dict[str, Any]:
