@@ -255,6 +255,14 @@ class Lockstep:
         )  # fmt: skip
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
+    async def reshow(self) -> int:
+        """The surface lost every message (local mode's fake Slack starts empty): every live
+        run's messages (its thread, with its open forms) and every App Home are shown again
+        from the store, from scratch. Returns how many messages are shown again."""
+        if not isinstance(self.store, SQLStore):
+            return 0
+        return await self.store.reshow(self.engine.clock.now())
+
     # background -----------------------------------------------------------------------------
 
     async def _background(self, _app: web.Application) -> AsyncIterator[None]:

@@ -24,7 +24,6 @@ from bot.local.web import LocalPage
 from bot.local.workspace import Workspace
 from bot.settings import Settings, SettingsError
 from flows.app import Registry
-from store import SQLStore
 
 HOST = "127.0.0.1"  # loopback only: the page acts as anyone in the pretend workspace
 LOCAL_DATABASE = "sqlite:///lockstep-local.db"  # demo runs never mix with a workspace's runs
@@ -58,8 +57,7 @@ async def local_bot(
             }
         )
         lockstep = await Lockstep.create(config, registry)
-        if isinstance(lockstep.store, SQLStore):  # the fake Slack starts empty: show it all again
-            await lockstep.store.reshow(lockstep.engine.clock.now())
+        await lockstep.reshow()  # the fake Slack starts empty: show what is open again
         standin = StandIn(slack, workspace, secret)
         app = lockstep.web_app()
         LocalPage(standin).attach(app)
