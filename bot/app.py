@@ -284,9 +284,9 @@ class Lockstep:
         self.scheduler.shutdown()
 
     async def close(self) -> None:
-        """Stop, let work under way finish until the shutdown deadline, then close. Runs and
-        deliveries still going are left as they are in the store: their claims and leases go
-        stale and the next process takes them over."""
+        """Stop, let work under way finish until the shutdown deadline (requests, timers, runs
+        and what they show), then close. Runs and deliveries still going are left as they are
+        in the store: their claims and leases go stale and the next process takes them over."""
         self.stop()
         assert self._stop_by is not None
         left = max(1.0, self._stop_by - asyncio.get_running_loop().time())
@@ -294,6 +294,7 @@ class Lockstep:
             async with asyncio.timeout(left):
                 await self.scheduler.drain()
                 await self.handlers.drain()
+                await self.engine.idle()  # runs reach their next lock; what they show goes
         except TimeoutError:
             log.warning("shutting down: work still under way after the grace is left to recovery")
             late = [*self.handlers.tasks, *self.scheduler.under_way()]

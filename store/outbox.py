@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import Delivery, Post
+from store.lists import any_of, none_of, one_of
 from store.tables import outbox, webhooks
 
 RUN, LOCK, HOOK, HOME = "run", "lock", "webhook", "home"
@@ -39,10 +40,14 @@ def home_key(user: str) -> str:
     return f"home:{user}"
 
 
+_INSERTS = {  # an insert that leaves a row with the same key alone (a post asked for twice)
+    name: dialect.insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 def _insert(conn: Connection) -> Any:
-    """An insert that leaves a row with the same key alone (a post asked for twice)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+    return _INSERTS[conn.dialect.name]
 
 
 def _row(
@@ -123,7 +128,7 @@ def add_posts(conn: Connection, execution_id: str, posts: Sequence[Post], now: f
 
 _BUMP = (
     update(outbox)
-    .where(outbox.c.key.in_(bindparam("keys", expanding=True)))
+    .where(one_of(outbox.c.key, "keys"))
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
 _BUMP_DRAFT = _BUMP.values(payload=bindparam("draft"))
@@ -157,7 +162,7 @@ def reshow(conn: Connection, live: Any, now: float) -> int:
     fresh |= {"version": outbox.c.version + 1, "lease_owner": None, "lease_until": None}
     runs = conn.execute(
         update(outbox)
-        .where(outbox.c.kind.in_((RUN, LOCK, "post")), outbox.c.execution_id.in_(live))
+        .where(any_of(outbox.c.kind, (RUN, LOCK, "post")), outbox.c.execution_id.in_(live))
         .values(**fresh, updated_at=now)
     ).rowcount
     homes = conn.execute(update(outbox).where(*_HOMES).values(**fresh, updated_at=now)).rowcount
@@ -179,7 +184,7 @@ _BLOCKED_BEHIND = exists().where(  # an earlier new message of the run that cann
     _EARLIER.c.id < outbox.c.id,
     _EARLIER.c.pending,
     _EARLIER.c.shown == 0,
-    _EARLIER.c.kind.not_in(UNORDERED),
+    none_of(_EARLIER.c.kind, UNORDERED),
     or_(_EARLIER.c.due_at > bindparam("now"), _EARLIER.c.lease_until >= bindparam("now")),
 )
 _DUE = (
@@ -188,7 +193,7 @@ _DUE = (
         outbox.c.pending,
         outbox.c.due_at <= bindparam("now"),
         _FREE,
-        or_(outbox.c.shown > 0, outbox.c.kind.in_(UNORDERED), ~_BLOCKED_BEHIND),
+        or_(outbox.c.shown > 0, any_of(outbox.c.kind, UNORDERED), ~_BLOCKED_BEHIND),
     )
     .order_by(outbox.c.id)
     .limit(bindparam("limit"))
@@ -197,16 +202,27 @@ _DUE = (
 _DUE_OF_RUN = _DUE.where(
     or_(outbox.c.execution_id == bindparam("eid"), outbox.c.execution_id.is_(None))
 )
-_CLAIM = (
-    update(outbox)
-    .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.pending, _FREE)
-    .values(
-        lease_owner=bindparam("me"),
-        lease_until=bindparam("until"),
-        attempts=outbox.c.attempts + 1,
+
+
+def _claims(due: Any) -> Any:
+    """Take the due rows in one statement: the lease is the claim."""
+    return (
+        update(outbox)
+        .where(outbox.c.id.in_(due), outbox.c.pending, _FREE)
+        .values(
+            lease_owner=bindparam("me"),
+            lease_until=bindparam("until"),
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(*outbox.c)
     )
-    .returning(*outbox.c)
-)
+
+
+_CLAIMS = {  # (of one run?, Postgres?) -> the statement; Postgres skips rows another holds
+    (of_run, pg): _claims(due.with_for_update(skip_locked=True) if pg else due)
+    for of_run, due in ((False, _DUE), (True, _DUE_OF_RUN))
+    for pg in (False, True)
+}
 _DELIVERY_FIELDS = (
     "id",
     "key",
@@ -219,7 +235,7 @@ _DELIVERY_FIELDS = (
     "attempts",
 )
 _WHERE_SHOWN = select(outbox.c.key, outbox.c.shown, outbox.c.location).where(
-    outbox.c.key.in_(bindparam("keys", expanding=True))
+    one_of(outbox.c.key, "keys")
 )
 
 
@@ -229,14 +245,11 @@ def claim(
     """Take up to ``limit`` due rows (of one ``execution``, or any) for ``owner`` until
     ``now + lease``, oldest first. A run's new messages are taken in order: one waits while an
     earlier one cannot go."""
-    due = _DUE if execution is None else _DUE_OF_RUN
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    ids = list(conn.execute(due, {"now": now, "limit": limit, "eid": execution}).scalars())
-    if not ids:
+    claims = _CLAIMS[execution is not None, conn.dialect.name == "postgresql"]
+    params = {"now": now, "limit": limit, "eid": execution, "me": owner, "until": now + lease}
+    rows = sorted(conn.execute(claims, params), key=lambda r: r.id)
+    if not rows:
         return []
-    params = {"ids": ids, "me": owner, "until": now + lease, "now": now}
-    rows = sorted(conn.execute(_CLAIM, params), key=lambda r: r.id)
     keys = {run_key(r.execution_id) for r in rows if r.execution_id}
     keys |= {lock_key(r.call_id) for r in rows if r.call_id}
     places = {k: (n, at) for k, n, at in conn.execute(_WHERE_SHOWN, {"keys": sorted(keys)})}
@@ -264,14 +277,14 @@ def _shown(larger: Any) -> Any:
 
 _SHOWN = {"sqlite": _shown(func.max), "postgresql": _shown(func.greatest)}
 _BEHIND = select(outbox.c.id, outbox.c.version).where(
-    outbox.c.id.in_(bindparam("ids", expanding=True)),
+    one_of(outbox.c.id, "ids"),
     outbox.c.lease_owner == bindparam("me"),
     outbox.c.version > outbox.c.shown,
 )
 _SETTLE = (
     update(outbox)
     .where(
-        outbox.c.id.in_(bindparam("ids", expanding=True)),
+        one_of(outbox.c.id, "ids"),
         outbox.c.lease_owner == bindparam("me"),
         outbox.c.version <= outbox.c.shown,
     )
@@ -281,7 +294,7 @@ _SETTLE = (
 
 _PLACED = (  # a run's message shown for the first time
     select(outbox.c.id)
-    .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.kind == RUN)
+    .where(one_of(outbox.c.id, "ids"), outbox.c.kind == RUN)
     .where(outbox.c.shown == 0)
     .limit(1)
 )

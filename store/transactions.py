@@ -26,9 +26,10 @@ from flows.engine.records import (
     ShowState,
 )
 from store import outbox as ob
+from store.lists import any_of, none_of, one_of
 from store.tables import calls, events, executions, outbox, timers
 
-LIVE = executions.c.status.not_in(TERMINAL)
+LIVE = none_of(executions.c.status, TERMINAL)
 LIVE_IDS = select(executions.c.id).where(LIVE)
 RUNNABLE = ("starting", "running")
 
@@ -41,13 +42,14 @@ CLAIMABLE = or_(
 )
 _CLAIM = (
     update(executions)
-    .where(executions.c.id == bindparam("eid"), executions.c.status.in_(RUNNABLE), CLAIMABLE)
+    .where(executions.c.id == bindparam("eid"), any_of(executions.c.status, RUNNABLE), CLAIMABLE)
     .values(owner=bindparam("me"), heartbeat_at=bindparam("at"), status="running")
     .returning(*executions.c)
 )
 _CALLS = select(calls).where(calls.c.execution_id == bindparam("eid")).order_by(calls.c.seq)
 _CALL = select(calls).where(calls.c.id == bindparam("cid"))
 _EXECUTION = select(executions).where(executions.c.id == bindparam("eid"))
+_CALLS_BY_ID = select(calls).where(one_of(calls.c.id, "cids"))
 _CLOSE_CALL = (
     update(calls)
     .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
@@ -81,11 +83,13 @@ _PARK = (
         executions.c.id == bindparam("eid"),
         executions.c.owner == bindparam("me"),
         executions.c.wakeups == bindparam("seen"),
-        executions.c.status.in_(RUNNABLE),
+        any_of(executions.c.status, RUNNABLE),
     )
     .values(status="awaiting", owner=None, updated_at=bindparam("at"))
 )
 INSERT_EVENTS = insert(events)
+INSERT_TIMERS = insert(timers)
+_INSERT_CALLS = insert(calls)
 
 
 def _claim_params(claim: Claim) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def _call(row: Row[Any]) -> Call:
 
 def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> Execution:
     created = conn.execute(insert(executions).values(**row).returning(*executions.c)).one()
-    conn.execute(insert(events), event_rows(row["id"], row["created_at"], [event]))
+    conn.execute(INSERT_EVENTS, event_rows(row["id"], row["created_at"], [event]))
     ob.add_run(conn, row["id"], row["created_at"])
     return execution_row(created)
 
@@ -185,7 +189,7 @@ def runnable(conn: Connection, stale_before: float, limit: int) -> list[str]:
     query = (
         select(executions.c.id)
         .where(
-            executions.c.status.in_(RUNNABLE),
+            any_of(executions.c.status, RUNNABLE),
             or_(executions.c.owner.is_(None), executions.c.heartbeat_at < stale_before),
         )
         .limit(limit)
@@ -238,7 +242,7 @@ def finish(
     if ended.rowcount != 1:
         return False
     close_open(conn, execution_id, now)
-    conn.execute(insert(events), event_rows(execution_id, now, [event]))
+    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.run_key(execution_id)], now)
     ob.add_posts(conn, execution_id, posts, now)
     ob.add_hooks(conn, [(execution_id, None, RUN_EVENTS.get(status, "run.failed"))], now)
@@ -264,7 +268,7 @@ def cancel(
     )
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
-    conn.execute(insert(events), event_rows(execution_id, now, [event]))
+    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.run_key(execution_id)], now)
     ob.add_posts(conn, execution_id, posts, now)
     ob.add_hooks(conn, [(execution_id, None, "run.cancelled")], now)
@@ -306,13 +310,13 @@ def add(
     posts: Sequence[Post] = (),
 ) -> None:
     if new_calls:
-        conn.execute(insert(calls), list(new_calls))
+        conn.execute(_INSERT_CALLS, list(new_calls))
         ob.add_locks(conn, new_calls, now)
     ob.add_posts(conn, execution_id, posts, now)
     if new_timers:
-        conn.execute(insert(timers), list(new_timers))
+        conn.execute(INSERT_TIMERS, list(new_timers))
     if new_events:
-        conn.execute(insert(events), event_rows(execution_id, now, new_events))
+        conn.execute(INSERT_EVENTS, event_rows(execution_id, now, new_events))
     if progress:
         conn.execute(
             update(executions)
@@ -327,7 +331,7 @@ def call(conn: Connection, call_id: str) -> Call | None:
 
 
 def calls_by_id(conn: Connection, call_ids: Sequence[str]) -> list[Call]:
-    return [_call(r) for r in conn.execute(select(calls).where(calls.c.id.in_(call_ids)))]
+    return [_call(r) for r in conn.execute(_CALLS_BY_ID, {"cids": list(call_ids)})]
 
 
 def list_calls(conn: Connection, execution_id: str, open_only: bool) -> list[Call]:
@@ -372,14 +376,14 @@ def decide(
 
 
 def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
-    conn.execute(insert(events), event_rows(execution_id, now, new))
+    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, new))
 
 
 def refuse(
     conn: Connection, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
 ) -> None:
     """An answer to a lock was refused (``event``); its message shows why (``draft``)."""
-    conn.execute(insert(events), event_rows(execution_id, now, [event]))
+    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump_draft(conn, call_id, draft, now)
 
 
@@ -398,7 +402,7 @@ def list_votes(conn: Connection, execution_id: str, call_id: str) -> list[Event]
         .where(
             events.c.execution_id == execution_id,
             events.c.call_id == call_id,
-            events.c.kind.in_(VOTES),
+            any_of(events.c.kind, VOTES),
         )
         .order_by(events.c.id)
     )
@@ -442,14 +446,12 @@ def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], l
 
 _WAITING = (
     select(calls.c.execution_id, calls.c.name)
-    .where(calls.c.execution_id.in_(bindparam("eids", expanding=True)))
+    .where(one_of(calls.c.execution_id, "eids"))
     .where(calls.c.status == "open", calls.c.kind == "lock")
     .order_by(calls.c.seq)
 )
-_EXECUTIONS = select(executions).where(executions.c.id.in_(bindparam("eids", expanding=True)))
-_PAYLOADS = select(outbox.c.id, outbox.c.payload).where(
-    outbox.c.id.in_(bindparam("ids", expanding=True))
-)
+_EXECUTIONS = select(executions).where(one_of(executions.c.id, "eids"))
+_PAYLOADS = select(outbox.c.id, outbox.c.payload).where(one_of(outbox.c.id, "ids"))
 
 
 def _quorum(call: Call) -> int:
@@ -477,7 +479,7 @@ def show_states(
     votes: dict[str, list[Event]] = {}
     if quorum:
         query = select(events).where(
-            events.c.call_id.in_([c.id for c in quorum]), events.c.kind.in_(VOTES)
+            events.c.call_id.in_([c.id for c in quorum]), any_of(events.c.kind, VOTES)
         )
         for row in conn.execute(query.order_by(events.c.id)):
             votes.setdefault(row.call_id, []).append(Event.model_validate(row._mapping))
