@@ -300,3 +300,15 @@ async def test_the_home_lists_locks_from_every_channel_for_whoever_may_decide(bo
     assert listed("UGROUPIE") == [deploy, vetted]  # newest run first; a group member, in C0CHANNEL
     await bot.slack.until(lambda: listed("UBOB") == [deploy])  # not an approver of the other
     assert "Vetted approval" in texts(bot.slack.home("UAPPROVER") or {})
+
+
+def test_a_long_inbox_lists_the_newest_and_says_there_are_more() -> None:
+    waiting = [
+        home.Waiting(f"L{i}", "Approval", "Deploy", f"{i:032d}", 1_800_000_000.0, None)
+        for i in range(home.MAX_WAITING + 1)
+    ]
+    view = home.home_view(waiting, [])
+    assert answers(view) == [f"L{i}" for i in range(home.MAX_WAITING)]
+    assert "… and more: only the 20 newest are listed." in texts(view)
+    assert len(view["blocks"]) <= home.HOME_MAX_BLOCKS
+    assert View(**view).to_dict() == view

@@ -102,8 +102,9 @@ def _run(run: RecentRun) -> str:
     return line + (" · " + _linked(messages.HOME_THREAD, run.link) if run.link else "")
 
 
-def home_view(waiting: list[Waiting], runs: list[RecentRun], more: int = 0) -> dict[str, Any]:
-    """The Home tab: ``waiting`` (``more``: how many others are not listed), ``runs``."""
+def home_view(waiting: list[Waiting], runs: list[RecentRun]) -> dict[str, Any]:
+    """The Home tab: what is ``waiting`` (past ``MAX_WAITING``, the newest are listed and the
+    rest said to be there), the person's recent ``runs``."""
     start = {
         "type": "button",
         "action_id": START_ACTION,
@@ -119,9 +120,8 @@ def home_view(waiting: list[Waiting], runs: list[RecentRun], more: int = 0) -> d
         blocks.append(_context(messages.HOME_NOTHING_WAITING))
     for item in waiting[:MAX_WAITING]:
         blocks.extend(_waiting(item))
-    extra = more + max(0, len(waiting) - MAX_WAITING)
-    if extra:
-        blocks.append(_context(messages.HOME_MORE.format(count=extra)))
+    if len(waiting) > MAX_WAITING:
+        blocks.append(_context(messages.HOME_MORE.format(count=MAX_WAITING)))
     blocks.extend([{"type": "divider"}, _header(messages.HOME_RUNS)])
     if runs:
         lines = "\n".join(_run(r) for r in runs[:MAX_RUNS])
