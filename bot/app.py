@@ -40,6 +40,7 @@ from bot.directory import SlackDirectory
 from bot.files import SlackFiles
 from bot.handlers import Handlers
 from bot.health import Readiness, alive
+from bot.home import HomeHandlers, HomeReader
 from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier
 from bot.permalinks import Permalinks
@@ -223,6 +224,7 @@ class Lockstep:
             observer=metrics,
         )  # fmt: skip
         notifier.trail = hooks.trail = engine.trail
+        notifier.homes = HomeReader(engine, links)
         # private_metadata is sealed with a key of the bot's own: the signing secret, or in
         # Socket Mode (which has none) the bot token
         key = secret.get_secret_value() if secret else token
@@ -233,6 +235,7 @@ class Lockstep:
         bolt.middleware(TypedInbound())
         bolt.middleware(logs.RequestScope())
         handlers.register(bolt)
+        HomeHandlers(handlers).register(bolt)
         _follow_members(bolt, slack_directory, workspaces)
         installs.follow_uninstalls(bolt, workspaces, engine, handlers.tasks)
         return cls(settings, store, engine, bolt, session, handlers, metrics, links)
@@ -277,6 +280,14 @@ class Lockstep:
             context={"inbound": event},
         )  # fmt: skip
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def reshow(self) -> int:
+        """The surface lost every message (local mode's fake Slack starts empty): every live
+        run's messages (its thread, with its open forms) and every App Home are shown again
+        from the store, from scratch. Returns how many messages are shown again."""
+        if not isinstance(self.store, SQLStore):
+            return 0
+        return await self.store.reshow(self.engine.clock.now())
 
     # background -----------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ class Handlers:
         self,
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
-        who: inbound.SlashCommand | inbound.ButtonClick,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
     ) -> None:
         """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns),
         at most ``FOLLOW_UPS`` at once, in the order they came: a burst of clicks never delays
@@ -107,7 +107,7 @@ class Handlers:
         self,
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
-        who: inbound.SlashCommand | inbound.ButtonClick,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
     ) -> None:
         try:
             async with self._turns:
@@ -118,7 +118,7 @@ class Handlers:
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("handling a Slack request failed (error id %s)", error_id)
-            channel = who.channel
+            channel = None if isinstance(who, inbound.Shortcut) else who.channel
             if channel is None:
                 return
             thread = who.thread_ts if isinstance(who, inbound.ButtonClick) else None

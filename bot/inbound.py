@@ -33,6 +33,7 @@ _TOKEN = re.compile(r"[!-~]{1,255}")  # trigger and view ids, action ids: printa
 _LOCK = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # a lock's id in a button's value
 _COMMAND = re.compile(r"/[!-~]{1,64}")
 MEMBER_EVENTS = ("member_joined_channel", "member_left_channel")
+HOME_OPENED = "app_home_opened"
 # the element types of ``state.values`` Lockstep renders, and the fields each holds
 _STRING = (str, type(None))
 _STATE: dict[str, dict[str, tuple[type, ...]]] = {
@@ -48,6 +49,7 @@ _STATE: dict[str, dict[str, tuple[type, ...]]] = {
     "static_select": {"selected_option": (dict, type(None))},
     "radio_buttons": {"selected_option": (dict, type(None))},
     "file_input": {"files": (list, type(None))},
+    "conversations_select": {"selected_conversation": _STRING},
 }
 
 
@@ -117,6 +119,21 @@ class Uninstalled(Inbound):
     def ends(self) -> bool:
         """Lockstep can speak there no more: uninstalled, or its bot token revoked."""
         return self.kind == "app_uninstalled" or bool(self.bots)
+
+
+class HomeOpened(Inbound):
+    """Someone opened a tab of the bot's App Home (``home`` or ``messages``)."""
+
+    user: str
+    tab: str
+
+
+class Shortcut(Inbound):
+    """A global shortcut (``callback_id``) someone picked from Slack's shortcut menu."""
+
+    user: str
+    callback_id: str
+    trigger_id: str
 
 
 class Handshake(Inbound):
@@ -383,7 +400,17 @@ def view_submit(body: Mapping[str, Any]) -> ViewSubmit:
     )
 
 
-def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | OtherEvent:
+def shortcut(body: Mapping[str, Any]) -> Shortcut:
+    return Shortcut(
+        **_grid(body),
+        user=_str(body, "user", "id", shape=_ID),
+        team=_team(body),
+        callback_id=_str(body, "callback_id", shape=_TOKEN),
+        trigger_id=_str(body, "trigger_id", shape=_TOKEN),
+    )
+
+
+def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | HomeOpened | OtherEvent:
     inner = _get(body, "event")
     if not isinstance(inner, Mapping):
         raise Malformed("event is not an object")
@@ -402,6 +429,9 @@ def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | OtherEvent:
         if not all(isinstance(u, str) and _ID.fullmatch(u) for u in [*bots, *users]):
             raise Malformed("tokens_revoked: a token's user is malformed")
         return Uninstalled(team=team, kind=kind, bots=tuple(bots), users=tuple(users), **grid)
+    if kind == HOME_OPENED:
+        tab = _opt_str(inner, "tab", shape=_TOKEN) or "home"
+        return HomeOpened(team=team, **grid, user=_str(inner, "user", shape=_ID), tab=tab)
     if kind not in MEMBER_EVENTS:
         return OtherEvent(team=team, kind=kind)
     return MemberEvent(
@@ -424,6 +454,8 @@ def typed(body: Mapping[str, Any]) -> Inbound:
             return button_click(body)
         case "view_submission":
             return view_submit(body)
+        case "shortcut":
+            return shortcut(body)
         case "event_callback":
             return event(body)
         case "url_verification":
@@ -470,6 +502,14 @@ def for_bolt(event: Inbound) -> dict[str, Any]:
             if event.kind == "tokens_revoked":
                 said["tokens"] = {"bot": list(event.bots), "oauth": list(event.users)}
             return {"type": "event_callback", "event": said} | top
+        case HomeOpened():
+            inner = {"type": HOME_OPENED, "user": event.user, "tab": event.tab}
+            return {"type": "event_callback", "event": inner} | top
+        case Shortcut():
+            return {
+                "type": "shortcut", "callback_id": event.callback_id, "user": {"id": event.user},
+                "trigger_id": event.trigger_id,
+            } | team  # fmt: skip
         case Handshake(challenge=None):
             return {"ssl_check": "1"}
         case Handshake():

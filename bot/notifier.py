@@ -12,6 +12,8 @@ looked up as it is shown; a workspace the app has left is shown nothing more.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -24,7 +26,7 @@ from bot.render import messages, outcome, surfaces
 from bot.render.mrkdwn import cut
 from bot.workspaces import Workspaces
 from flows.app import Registry
-from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable
+from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable, Workspace
 from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
@@ -44,12 +46,16 @@ class SlackNotifier:
         registry: Registry,
         clock: Clock,
         trail: Callable[[str], Awaitable[Trail | None]] | None = None,
+        homes: Callable[[str, Workspace], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
-        """``trail``: reads a run's trail (``Engine.trail``), to say how an ended run ended."""
+        """``trail``: reads a run's trail (``Engine.trail``), to say how an ended run ended;
+        ``homes``: renders a person's App Home in a workspace from the store
+        (``bot.home.HomeReader``)."""
         self.workspaces = workspaces
         self.registry = registry
         self.clock = clock
         self.trail = trail
+        self.homes = homes
         self._paused_until = 0.0
 
     async def show(self, show: Show) -> Any:
@@ -58,9 +64,9 @@ class SlackNotifier:
         wait = self._paused_until - self.clock.now()
         if wait > 0:
             raise Unavailable("rate limited: waiting as Slack asked", wait)
-        client = await self.workspaces.client(show.execution.workspace)
-        if client is None:  # the app left the run's workspace: nothing more is shown there
-            log.info("not shown: no bot token for the run's workspace any more")
+        client = await self.workspaces.client(_workspace(show))
+        if client is None:  # the app left the workspace: nothing more is shown there
+            log.info("not shown: no bot token for the workspace any more")
             return show.location
         try:
             return await self._show(client, show)
@@ -72,8 +78,10 @@ class SlackNotifier:
                 raise Unavailable("rate limited", after) from exc
             raise
 
-    async def _show(self, client: AsyncWebClient, show: Show) -> Where | None:
-        execution = show.execution
+    async def _show(self, client: AsyncWebClient, show: Show) -> Any:
+        if show.kind == "home":
+            return await self._home(client, show)
+        execution = show.run
         match show.kind:
             case "run":
                 channel = execution.context.get("channel")
@@ -102,6 +110,19 @@ class SlackNotifier:
             case _:
                 raise ValueError(f"unknown outbox row kind {show.kind!r}")
 
+    async def _home(self, client: AsyncWebClient, show: Show) -> Any:
+        """Publish a person's Home as the store has it now; one that reads as it did when it
+        was last published is left as it is (every change bumps every Home)."""
+        user = show.payload.get("user")
+        if not isinstance(user, str) or self.homes is None:
+            return None
+        view = await self.homes(user, _workspace(show))
+        digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:32]
+        if isinstance(show.location, dict) and show.location.get("digest") == digest:
+            return show.location
+        await client.views_publish(user_id=user, view=view)
+        return {"user": user, "digest": digest}
+
     async def _put(
         self,
         client: AsyncWebClient,
@@ -119,10 +140,15 @@ class SlackNotifier:
             if where is not None and show.kind in ("post", "direct"):
                 return where  # a post shows what it showed: adopting it is enough
         if where is not None:
-            await client.chat_update(
-                channel=where["channel"], ts=where["ts"], text=text, blocks=blocks or []
-            )
-            return where
+            try:
+                await client.chat_update(
+                    channel=where["channel"], ts=where["ts"], text=text, blocks=blocks or []
+                )
+                return where
+            except SlackApiError as exc:
+                if exc.response.get("error") != "message_not_found":
+                    raise
+                log.info("%s: its message is gone (deleted in Slack); posted again", show.key)
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
@@ -133,7 +159,7 @@ class SlackNotifier:
         self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None
     ) -> Where | None:
         """The message an earlier attempt posted for this row, if Slack has it."""
-        oldest = f"{show.execution.created_at - LOOKUP_BEFORE:.6f}"
+        oldest = f"{show.run.created_at - LOOKUP_BEFORE:.6f}"
         cursor = None
         for _ in range(LOOKUP_PAGES):
             if thread_ts is None:
@@ -166,7 +192,7 @@ class SlackNotifier:
         return outcome.conclude(*trail), trail
 
     async def _parent(self, show: Show) -> Content:
-        execution = show.execution
+        execution = show.run
         if not execution.done:
             waiting = [n for n in show.waiting if n != "sleep"]
             return surfaces.parent(execution, show.summary, waiting)
@@ -181,7 +207,7 @@ class SlackNotifier:
 
     async def _post(self, client: AsyncWebClient, show: Show) -> Content:
         if show.payload.get("type") == "ending":
-            return await self._ending(show.execution)
+            return await self._ending(show.run)
         return await self._post_text(client, show), None
 
     def _lock(self, show: Show) -> Content:
@@ -236,7 +262,7 @@ class SlackNotifier:
         return messages.OVERDUE.format(late=humanize(-left), **words)
 
     async def _direct_text(self, client: AsyncWebClient, show: Show) -> str:
-        lock, execution = show.lock, show.execution
+        lock, execution = show.lock, show.run
         assert lock is not None
         return messages.ESCALATED_DM.format(
             title=messages.title(lock.name),
@@ -262,3 +288,14 @@ def _seconds(value: Any) -> float | None:
         return max(0.0, float(value))
     except (TypeError, ValueError):
         return None
+
+
+def _workspace(show: Show) -> Workspace:
+    """Whose token shows a row: its run's workspace; an App Home's own (in its payload)."""
+    if show.kind != "home":
+        return show.run.workspace
+    team, enterprise = show.payload.get("team"), show.payload.get("enterprise")
+    return Workspace(
+        team_id=team if isinstance(team, str) else "",
+        enterprise_id=enterprise if isinstance(enterprise, str) else "",
+    )

@@ -74,8 +74,8 @@ class WebhookSender:
 
     async def event(self, show: Show) -> WebhookEvent:
         """The body: the event, the run as ``GET /runs/{id}`` shows it, and its lock."""
-        trail = await self.trail(show.execution.id) if self.trail else None
-        execution, calls, events = trail or (show.execution, [], [])
+        trail = await self.trail(show.run.id) if self.trail else None
+        execution, calls, events = trail or (show.run, [], [])
         run = run_view(execution, calls, events, await self.link(execution.id))
         at = show.payload.get("at")
         stamp = iso(at if isinstance(at, float | int) else self.clock())

@@ -2,7 +2,10 @@
 helpers every other transaction uses to keep it in step with the state it shows.
 
 Views (the run's message, each lock's message) are rows the store creates with the run and the
-lock and bumps whenever their state changes, in the same transaction. Posts and direct messages
+lock and bumps whenever their state changes, in the same transaction. A person's App Home is a
+row about no run (``home:<user>``), made when they first open it; it is bumped with every run's
+or lock's change (who may answer a lock is the directory's to say, so the store cannot narrow
+it down) and rendered from the store when it is delivered. Posts and direct messages
 are rows the engine asks for, named by a key that makes them idempotent. The deliverer claims
 due rows under a lease (one deliverer per row across processes), shows their newest version
 and records it, or backs off."""
@@ -16,12 +19,13 @@ from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import Delivery, Post
+from flows.engine.records import Delivery, Post, Workspace
 from store.lists import any_of, none_of, one_of
 from store.tables import outbox, webhooks
 
-RUN, LOCK, HOOK = "run", "lock", "webhook"
-UNORDERED = ("direct", HOOK)  # rows that neither wait for a run's earlier rows nor hold them
+RUN, LOCK, HOOK, HOME = "run", "lock", "webhook", "home"
+UNORDERED = ("direct", HOOK, HOME)  # rows that neither wait for a run's earlier rows nor hold them
+_HOMES = (outbox.c.key >= "home:", outbox.c.key < "home;")  # every home:<user> row, by index
 
 
 def run_key(execution_id: str) -> str:
@@ -30,6 +34,11 @@ def run_key(execution_id: str) -> str:
 
 def lock_key(call_id: str) -> str:
     return f"lock:{call_id}"
+
+
+def home_key(user: str, workspace: Workspace) -> str:
+    """A person's App Home in a workspace (a Grid person may open it in several)."""
+    return f"home:{workspace.enterprise_id}:{workspace.team_id}:{user}"
 
 
 _INSERTS = {  # an insert that leaves a row with the same key alone (a post asked for twice)
@@ -43,7 +52,7 @@ def _insert(conn: Connection) -> Any:
 
 
 def _row(
-    key: str, execution_id: str, call_id: str | None, kind: str, payload: Any, now: float
+    key: str, execution_id: str | None, call_id: str | None, kind: str, payload: Any, now: float
 ) -> dict[str, Any]:
     return {
         "key": key,
@@ -67,6 +76,7 @@ def _row(
 
 def add_run(conn: Connection, execution_id: str, now: float) -> None:
     conn.execute(_insert(conn), [_row(run_key(execution_id), execution_id, None, RUN, None, now)])
+    conn.execute(_BUMP_HOMES, {"at": now})
 
 
 def add_locks(conn: Connection, calls: Iterable[dict[str, Any]], now: float) -> None:
@@ -74,6 +84,7 @@ def add_locks(conn: Connection, calls: Iterable[dict[str, Any]], now: float) -> 
     rows = [_row(lock_key(c["id"]), c["execution_id"], c["id"], LOCK, None, now) for c in locks]
     if rows:
         conn.execute(_insert(conn), rows)
+        conn.execute(_BUMP_HOMES, {"at": now})
         add_hooks(conn, [(c["execution_id"], c["id"], "lock.opened") for c in locks], now)
 
 
@@ -122,12 +133,43 @@ _BUMP = (
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
 _BUMP_DRAFT = _BUMP.values(payload=bindparam("draft"))
+_BUMP_HOMES = (
+    update(outbox)
+    .where(*_HOMES)
+    .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
+)
 
 
 def bump(conn: Connection, keys: Sequence[str], now: float) -> None:
-    """The state these views show changed: show them again."""
+    """The state these views show changed: show them again, and the App Homes that may list
+    them."""
     if keys:
         conn.execute(_BUMP, {"keys": list(keys), "at": now})
+        conn.execute(_BUMP_HOMES, {"at": now})
+
+
+def open_home(conn: Connection, user: str, workspace: Workspace, now: float) -> None:
+    """``user`` opened the App Home in ``workspace``: from now on it is kept current; show it
+    now."""
+    key = home_key(user, workspace)
+    said = {"user": user, "team": workspace.team_id, "enterprise": workspace.enterprise_id}
+    if conn.execute(_insert(conn), [_row(key, None, None, HOME, said, now)]).rowcount == 0:
+        conn.execute(_BUMP, {"keys": [key], "at": now})
+
+
+def reshow(conn: Connection, live: Any, now: float) -> int:
+    """The surface lost every message (local mode's fake Slack starts empty): show the
+    messages of the runs ``live`` selects, and every App Home, again from scratch. Returns
+    how many rows are shown again."""
+    fresh = {"shown": 0, "location": None, "pending": True, "attempts": 0, "due_at": now}
+    fresh |= {"version": outbox.c.version + 1, "lease_owner": None, "lease_until": None}
+    runs = conn.execute(
+        update(outbox)
+        .where(any_of(outbox.c.kind, (RUN, LOCK, "post")), outbox.c.execution_id.in_(live))
+        .values(**fresh, updated_at=now)
+    ).rowcount
+    homes = conn.execute(update(outbox).where(*_HOMES).values(**fresh, updated_at=now)).rowcount
+    return int(runs) + int(homes)
 
 
 def bump_draft(conn: Connection, call_id: str, draft: Any, now: float) -> None:
@@ -159,7 +201,8 @@ _DUE = (
     .order_by(outbox.c.id)
     .limit(bindparam("limit"))
 )
-_DUE_OF_RUN = _DUE.where(outbox.c.execution_id == bindparam("eid"))
+# a run's rows, and the App Homes that may list it
+_DUE_OF_RUN = _DUE.where(outbox.c.execution_id == bindparam("eid"))  # App Homes: drains
 
 
 def _claims(due: Any) -> Any:
@@ -208,7 +251,7 @@ def claim(
     rows = sorted(conn.execute(claims, params), key=lambda r: r.id)
     if not rows:
         return []
-    keys = {run_key(r.execution_id) for r in rows}
+    keys = {run_key(r.execution_id) for r in rows if r.execution_id}
     keys |= {lock_key(r.call_id) for r in rows if r.call_id}
     places = {k: (n, at) for k, n, at in conn.execute(_WHERE_SHOWN, {"keys": sorted(keys)})}
     found = []
@@ -250,6 +293,14 @@ _SETTLE = (
 )
 
 
+_PLACED = (  # a run's message shown for the first time
+    select(outbox.c.id)
+    .where(one_of(outbox.c.id, "ids"), outbox.c.kind == RUN)
+    .where(outbox.c.shown == 0)
+    .limit(1)
+)
+
+
 def delivered(
     conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
 ) -> dict[int, int]:
@@ -258,6 +309,9 @@ def delivered(
     the rest are settled. A row whose lease was lost is left to whoever holds it."""
     if not shown:
         return {}
+    placed = [i for i, _, where in shown if where is not None]
+    if placed and conn.execute(_PLACED, {"ids": placed}).first():
+        conn.execute(_BUMP_HOMES, {"at": now})  # a run's message is somewhere: Homes link it
     params = [{"oid": i, "me": owner, "v": v, "where": where} for i, v, where in shown]
     conn.execute(_SHOWN[conn.dialect.name], params)
     ids = [i for i, _, _ in shown]

@@ -286,7 +286,7 @@ class SQLStore:
         return await self.run(q.claim_deliveries, owner, now, lease, limit, execution)
 
     async def show_states(
-        self, rows: Sequence[tuple[int, str, str | None]]
+        self, rows: Sequence[tuple[int, str | None, str | None]]
     ) -> dict[int, ShowState]:
         return await self.run(q.show_states, rows) if rows else {}
 
@@ -311,6 +311,14 @@ class SQLStore:
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
         return await self.run(ob.backlog, now)
+
+    async def open_home(self, user: str, workspace: Workspace, now: float) -> None:
+        await self.run(ob.open_home, user, workspace, now)
+
+    async def reshow(self, now: float) -> int:
+        """Local mode starts its fake Slack empty: every live run's messages, and every App
+        Home, are shown again from scratch. Not part of the port."""
+        return await self.run(ob.reshow, q.LIVE_IDS, now)
 
     # operations -----------------------------------------------------------------------------
 

@@ -121,9 +121,10 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)  # also in the message's metadata
-    execution_id: str = Field(foreign_key="executions.id", max_length=64)
+    # None: a row about no run (a person's App Home)
+    execution_id: str | None = Field(default=None, foreign_key="executions.id", max_length=64)
     call_id: str | None = Field(default=None, max_length=64)
-    kind: str = Field(max_length=16)  # run | lock | post | direct | webhook
+    kind: str = Field(max_length=16)  # run | lock | post | direct | webhook | home
     payload: Any = Field(default=None, sa_column=Column(JSON))
     version: int = 1
     shown: int = 0  # the version last delivered; 0: never

@@ -31,6 +31,7 @@ from store.lists import any_of, none_of, one_of
 from store.tables import calls, events, executions, outbox, timers
 
 LIVE = none_of(executions.c.status, TERMINAL)
+LIVE_IDS = select(executions.c.id).where(LIVE)
 RUNNABLE = ("starting", "running")
 
 
@@ -488,11 +489,11 @@ def _quorum(call: Call) -> int:
 
 
 def show_states(
-    conn: Connection, rows: Sequence[tuple[int, str, str | None]]
+    conn: Connection, rows: Sequence[tuple[int, str | None, str | None]]
 ) -> dict[int, ShowState]:
     """What each ``(row id, execution id, call id)`` shows, read together (see
     ``ports.Store.show_states``)."""
-    eids = sorted({eid for _, eid, _ in rows})
+    eids = sorted({eid for _, eid, _ in rows if eid})
     cids = sorted({cid for _, _, cid in rows if cid})
     runs = {r.id: execution_row(r) for r in conn.execute(_EXECUTIONS, {"eids": eids})}
     found = {c.id: c for c in calls_by_id(conn, cids)} if cids else {}
@@ -514,9 +515,9 @@ def show_states(
     payloads: dict[int, Any] = dict(conn.execute(_PAYLOADS, {"ids": [i for i, _, _ in rows]}).all())
     return {
         i: ShowState(
-            runs.get(eid),
+            runs.get(eid) if eid else None,
             found.get(cid) if cid else None,
-            waiting.get(eid, []),
+            waiting.get(eid, []) if eid else [],
             votes.get(cid or "", []),
             payloads.get(i),
         )

@@ -37,7 +37,7 @@ class Printer:
 
     async def show(self, show: Show) -> Any:
         """Prints each moment a person would see; a lock the first time it is shown."""
-        execution, lock = show.execution, show.lock
+        execution, lock = show.run, show.lock
         if show.kind == "run":
             print("status", execution.id, execution.status, flush=True)
             if execution.done:

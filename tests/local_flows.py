@@ -1,5 +1,6 @@
-"""A flow for the browser tests: every input the renderer emits, once in the entry modal and once
-in a lock message, each answer summed up in one line of the result."""
+"""Flows for the local mode tests: every input the renderer emits, once in the entry modal and once
+in a lock message, each answer summed up in one line of the result; and a lock that escalates
+to Carol after a second."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from flows.forms import (
     Submit,
     UserSelect,
 )
+from flows.policy import Escalation
 
 app = FlowApp()
 OPTIONS = [InputOption("a", "Apple"), InputOption("b", "Banana"), InputOption("c", "Cherry")]
@@ -60,3 +62,16 @@ async def run(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
 @app.lock("every_input")
 async def lock_form(data: dict[str, Any]) -> Model:
     return every_input("In a message")
+
+
+@app.flow("escalating", summary="Urgent sign-off")
+async def escalating(tracer: Tracer) -> Any:
+    """Bob's to answer; a second later Carol may too, and is told by direct message."""
+    return await tracer.lock(
+        "urgent", approvers=["U0BOB"], escalate=Escalation.of(1, ["U0CAROL"]), timeout=3600
+    )
+
+
+@app.lock("urgent")
+async def urgent_form(data: dict[str, Any]) -> Model:
+    return Model(Markdown("# Urgent sign-off"), Checkbox("ok", "Signed off", "Yes"), Submit("Sign"))

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.app import Lockstep, load_flows
-from bot.fake.signing import interaction_body, signed_headers, slash_command_body
+from bot.fake.signing import event_body, interaction_body, signed_headers, slash_command_body
 from bot.fake.slack import FakeSlack
 from bot.settings import Settings
 from flows.engine import Clock
@@ -41,6 +41,53 @@ class Bot:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         async with self.http.post(self.url, data=body, headers=headers) as response:
             return response.status, await response.text()
+
+    async def event(self, event: dict[str, Any]) -> tuple[int, str]:
+        """An Events API callback, signed, as JSON."""
+        body = event_body(event)
+        headers = signed_headers(SECRET, body, content_type="application/json")
+        async with self.http.post(self.url, data=body, headers=headers) as response:
+            return response.status, await response.text()
+
+    async def open_home(self, user: str) -> tuple[int, str]:
+        """``user`` opens the bot's Home tab."""
+        event = {"type": "app_home_opened", "user": user, "channel": "D" + user, "tab": "home"}
+        return await self.event(event | {"event_ts": f"{time.time():.6f}"})
+
+    async def shortcut(self, callback_id: str, user: str) -> tuple[int, str]:
+        """``user`` picks a global shortcut."""
+        payload = {
+            "type": "shortcut",
+            "token": "unused-verification-token",
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": "T0001", "domain": "test"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+            "callback_id": callback_id,
+            "trigger_id": f"trigger-{time.monotonic_ns()}",
+        }
+        return await self.post(interaction_body(payload))
+
+    async def click_view(
+        self, view: dict[str, Any], action: str, value: str, user: str
+    ) -> tuple[int, str]:
+        """``user`` clicks the button ``action`` (with ``value``) in a view (their Home)."""
+        button = next(
+            e
+            for b in view["blocks"]
+            for e in [*b.get("elements", []), b.get("accessory") or {}]
+            if e.get("action_id") == action and e.get("value") == value
+        )
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0001"},
+            "user": {"id": user},
+            "api_app_id": "A0001",
+            "trigger_id": f"trigger-{time.monotonic_ns()}",
+            "container": {"type": "view", "view_id": view["id"]},
+            "view": view,
+            "actions": [{**button, "block_id": "home"}],
+        }
+        return await self.post(interaction_body(payload))
 
     async def command(self, text: str, user: str = "UALICE") -> tuple[int, str]:
         body = slash_command_body(

@@ -10,6 +10,7 @@ import secrets
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.scheduler import TimerScheduler
 from flows import Request
 from flows.engine import FakeClock
 from store import SQLStore, connect, normalise_url
@@ -177,6 +179,7 @@ async def test_not_ready_when_the_scheduler_stalls_or_stops(tmp_path: Path) -> N
     clock = FakeClock()
     async with ops_bot(f"sqlite:///{tmp_path / 'sweeps.db'}", clock) as ops:
         assert (await ops.ready())[0] == 200
+        await first_sweep_done(ops.lockstep.scheduler)  # else it ends after the clock moves
         clock.advance(3 * 3600 + 1)  # sweeps every hour here: three missed
         status, body = await ops.ready()
         assert (status, body["reasons"]) == (
@@ -187,3 +190,14 @@ async def test_not_ready_when_the_scheduler_stalls_or_stops(tmp_path: Path) -> N
         status, body = await ops.ready()
         assert (status, body["reasons"]) == (503, ["shutting down", "scheduler: not running"])
         assert (await ops.get("/healthz"))[0] == 200
+
+
+async def first_sweep_done(scheduler: TimerScheduler) -> None:
+    """The sweep the scheduler runs when it starts has run and finished."""
+    job = scheduler.scheduler.get_job("sweep")
+    for _ in range(500):
+        due = job.next_run_time if job is not None else None
+        if due is not None and due > datetime.now(UTC) and not scheduler.under_way():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the first sweep did not finish")

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
-from bot.inbound import MAX_BODY, MEMBER_EVENTS
+from bot.inbound import HOME_OPENED, MAX_BODY, MEMBER_EVENTS
 from store import SQLStore
 from tests.slackbot import (
     CHANNEL,
@@ -316,6 +316,7 @@ def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> N
         *MEMBER_EVENTS,
         "app_uninstalled",
         "tokens_revoked",
+        HOME_OPENED,
     ]
     scopes = re.findall(r"^ +- ([\w:.]+)", manifest.split("scopes:", 1)[1], re.MULTILINE)
     assert {"channels:read", "groups:read"} <= set(scopes)  # what the events need

@@ -381,3 +381,26 @@ async def test_what_people_type_shows_as_typed_and_pings_no_one(bot: Bot) -> Non
     thread = bot.slack.thread(CHANNEL, parent["ts"])
     assert any("&lt;!channel&gt;" in m["text"] for m in thread)  # quoted, escaped
     assert assert_valid_surfaces(bot.slack) >= 6
+
+
+async def test_a_message_deleted_in_slack_is_posted_again_at_its_next_update(bot: Bot) -> None:
+    lock = await start_deploy(bot)
+    bot.slack.delete(CHANNEL, lock["ts"])
+    [execution] = await bot.lockstep.store.executions()
+    assert (await bot.command(f"cancel {execution.id[:8]}"))[0] == 200
+    await bot.slack.until(
+        lambda: any(
+            "Cancelled with its run" in m["text"]
+            for m in bot.slack.thread(CHANNEL, lock["thread_ts"])
+        )
+    )
+    failed = [
+        c
+        for c in bot.slack.calls_to("chat.update")
+        if c.response.get("error") == "message_not_found"
+    ]
+    assert [c.args["ts"] for c in failed] == [lock["ts"]]
+    reposted = bot.slack.thread(CHANNEL, lock["thread_ts"])[-1]
+    assert reposted["ts"] != lock["ts"] and "Cancelled with its run" in reposted["text"]
+    await bot.lockstep.engine.idle()
+    assert await bot.lockstep.store.backlog(time.time()) == (0, None)

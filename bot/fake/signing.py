@@ -75,3 +75,17 @@ def slash_command_body(
 def interaction_body(payload: dict[str, Any]) -> bytes:
     """The form body of an interaction (``block_actions``, ``view_submission``, ...)."""
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
+
+
+def event_body(event: dict[str, Any], team_id: str = "T0001") -> bytes:
+    """The JSON body of an Events API callback carrying ``event`` (send it as JSON)."""
+    envelope = {
+        "token": "unused-verification-token",
+        "team_id": team_id,
+        "api_app_id": "A0001",
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{next(_TRIGGERS):08d}",
+        "event_time": int(time.time()),
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()

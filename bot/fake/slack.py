@@ -70,6 +70,7 @@ class FakeSlack:
         self._messages: dict[str, dict[str, Args]] = {}
         self._ephemerals: list[Args] = []
         self._views: dict[str, Args] = {}
+        self._homes: dict[str, Args] = {}  # user -> their App Home, as last published
         self._last_ts = 0
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -88,6 +89,7 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_open,
+            "views.publish": self._views_publish,
             "users.info": self._users_info,
             "conversations.members": self._conversations_members,
             "usergroups.users.list": self._usergroups_users_list,
@@ -220,6 +222,10 @@ class FakeSlack:
         found = self._messages.get(channel, {}).values()
         return [copy.deepcopy(m) for m in found if ts in (m["ts"], m.get("thread_ts"))]
 
+    def delete(self, channel: str, ts: str) -> None:
+        """A message deleted in Slack (by a person, or an admin): gone for everyone."""
+        self._messages.get(channel, {}).pop(ts, None)
+
     def ephemerals(self, user: str | None = None) -> list[Args]:
         return [copy.deepcopy(e) for e in self._ephemerals if user in (None, e["user"])]
 
@@ -227,6 +233,11 @@ class FakeSlack:
     def views(self) -> dict[str, Args]:
         """Views by id, latest version of each."""
         return copy.deepcopy(self._views)
+
+    def home(self, user: str) -> Args | None:
+        """The App Home ``user`` sees (the last ``views.publish`` for them), or None."""
+        found = self._homes.get(user)
+        return copy.deepcopy(found) if found is not None else None
 
     def files(self, channel: str | None = None) -> list[Args]:
         """Files shared (``content`` decoded as UTF-8), oldest first."""
@@ -410,6 +421,20 @@ class FakeSlack:
             raise Refused("hash_conflict")
         kept = ("state", "root_view_id", "previous_view_id", "external_id")
         return {"view": self._view(args, old["id"], {k: old[k] for k in kept})}
+
+    def _views_publish(self, args: Args) -> Args:
+        """A person's App Home: one view per user, replaced whole by each publish."""
+        user = need(args, "user_id", "invalid_arguments")
+        if not user.startswith(("U", "W")):
+            raise Refused("user_not_found")
+        view = args.get("view")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise Refused("invalid_arguments")
+        old = self._homes.get(user)
+        self._homes[user] = found = self._view(
+            args, old["id"] if old else f"V{next(self._ids):08d}", {}
+        )
+        return {"view": found}
 
     def _users_info(self, args: Args) -> Args:
         """Any ``U``/``W`` id is a person: a known one by name, anyone else after their id."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.fake.signing import interaction_body, slash_command_body
+from bot.fake.signing import event_body, interaction_body, slash_command_body
 from bot.local.workspace import Person, Workspace
 
 Args = dict[str, Any]
+FORM = "application/x-www-form-urlencoded"
 Raw = Mapping[str, Mapping[str, Any]]  # block_id -> action_id -> the value the page shows
 
 _TEXT = {
@@ -95,6 +96,8 @@ def element_state(element: Mapping[str, Any], value: Any) -> Args:
         return {"type": kind, "selected_option": chosen[0] if chosen else None}
     if kind == "multi_users_select":
         return {"type": kind, "selected_users": _texts(value, kind)}
+    if kind == "conversations_select":
+        return {"type": kind, "selected_conversation": _text(value, kind)}
     raise ValueError(f"cannot read an element of type {kind!r}")
 
 
@@ -111,6 +114,8 @@ def initial_value(element: Mapping[str, Any]) -> Any:
         return (element.get("initial_option") or {}).get("value")
     if kind == "multi_users_select":
         return list(element.get("initial_users") or [])
+    if kind == "conversations_select":
+        return element.get("initial_conversation")
     return None
 
 
@@ -132,13 +137,19 @@ def state_values(blocks: Sequence[Mapping[str, Any]], raw: Raw) -> dict[str, Arg
     return values
 
 
-def find_button(message: Mapping[str, Any], block_id: str, action_id: str) -> Args:
-    """The button the person clicked, as it was posted; ``ValueError`` if there is none."""
+def find_button(
+    message: Mapping[str, Any], block_id: str, action_id: str, value: str | None = None
+) -> Args:
+    """The button the person clicked (in an actions block, or a section's accessory), as it
+    was posted; ``ValueError`` if there is none."""
     for block in message.get("blocks") or []:
-        if block.get("type") != "actions" or block.get("block_id") != block_id:
+        if block.get("block_id") != block_id:
             continue
-        for element in block.get("elements") or []:
-            if element.get("type") == "button" and element.get("action_id") == action_id:
+        elements = [*(block.get("elements") or []), block.get("accessory") or {}]
+        for element in elements:
+            if element.get("type") != "button" or element.get("action_id") != action_id:
+                continue
+            if value is None or element.get("value") == value:
                 return dict(element)
     raise ValueError(f"the message has no button {block_id}/{action_id}")
 
@@ -172,9 +183,17 @@ def block_actions(
     trigger_id: str,
     response_url: str,
     action_ts: str,
+    shown: Args | None = None,
 ) -> bytes:
-    """A button clicked in a message, with the message's ``state.values``."""
-    button = find_button(message, block_id, action_id)
+    """A button clicked in a message, with the message's ``state.values``. ``shown``: the
+    button as the person's screen still shows it, when the message has changed since (a
+    late click from a stale screen: Slack's client sends it all the same)."""
+    try:
+        button = find_button(message, block_id, action_id)
+    except ValueError:
+        if shown is None:
+            raise
+        button = shown
     container: Args = {"type": "message", "message_ts": message["ts"], "channel_id": channel}
     container["is_ephemeral"] = False
     if message.get("thread_ts"):
@@ -216,3 +235,55 @@ def view_submission(
         "is_enterprise_install": False,
     }
     return interaction_body(payload)
+
+
+def view_actions(
+    ws: Workspace,
+    person: Person,
+    *,
+    view: Mapping[str, Any],
+    block_id: str,
+    action_id: str,
+    value: str | None,
+    trigger_id: str,
+    action_ts: str,
+) -> bytes:
+    """A button clicked in a view (the App Home), with the view's ``state.values``."""
+    button = find_button(view, block_id, action_id, value)
+    payload: Args = {
+        "type": "block_actions",
+        "user": user_object(ws, person),
+        "api_app_id": ws.app_id,
+        "token": "unused-verification-token",
+        "container": {"type": "view", "view_id": view.get("id")},
+        "trigger_id": trigger_id,
+        "team": _team(ws),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": dict(view),
+        "state": {"values": state_values(view.get("blocks") or [], {})},
+        "actions": [{**button, "block_id": block_id, "action_ts": action_ts}],
+    }
+    return interaction_body(payload)
+
+
+def shortcut(ws: Workspace, person: Person, *, callback_id: str, trigger_id: str) -> bytes:
+    """A global shortcut picked from the shortcut menu."""
+    payload: Args = {
+        "type": "shortcut",
+        "token": "unused-verification-token",
+        "action_ts": trigger_id.split(".", 1)[0],
+        "team": _team(ws),
+        "user": user_object(ws, person),
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+    }
+    return interaction_body(payload)
+
+
+def home_opened(ws: Workspace, person: Person) -> bytes:
+    """The Events API callback Slack sends when someone opens the app's Home tab (JSON)."""
+    event = {"type": "app_home_opened", "user": person.id, "channel": "D" + person.id}
+    return event_body(event | {"tab": "home", "event_ts": "0"}, ws.team_id)

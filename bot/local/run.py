@@ -57,6 +57,7 @@ async def local_bot(
             }
         )
         lockstep = await Lockstep.create(config, registry)
+        await lockstep.reshow()  # the fake Slack starts empty: show what is open again
         standin = StandIn(slack, workspace, secret)
         app = lockstep.web_app()
         LocalPage(standin).attach(app)

@@ -4,8 +4,10 @@
 servers and client do around it: send the bot signed payloads when a person types a command,
 clicks a button or submits a modal, show a command's answer only to whoever typed it, and keep
 each person's open modals (``views.open`` is routed by its ``trigger_id``, ``views.update`` by
-view id, and a submission's ``response_action`` closes, updates, pushes or shows errors). Each
-change bumps ``version``, which the page waits on.
+view id, and a submission's ``response_action`` closes, updates, pushes or shows errors), tell
+the bot when someone opens the app's Home tab or picks its shortcut, and show each person their
+Home (``views.publish``) and their direct messages with the app (where ``conversations.open``
+puts them: ``D`` + their id). Each change bumps ``version``, which the page waits on.
 """
 
 from __future__ import annotations
@@ -100,7 +102,9 @@ class StandIn:
             "people": [p.model_dump() for p in ws.people],
             "messages": history,
             "ephemerals": self.slack.ephemerals(me.id),
-            "direct": self.slack.messages(me.id),
+            "direct": self.slack.messages(dm_channel(me.id)),
+            "files": self.slack.files(dm_channel(me.id)),
+            "home": self.slack.home(me.id),
             "modal": modal,
             "modal_errors": self._errors.get(modal["id"], {}) if modal else {},
             "times": self._seen,
@@ -137,6 +141,42 @@ class StandIn:
         elif answer.strip():
             await self._note(person, _reply(answer))
 
+    async def home_opened(self, user_id: str) -> None:
+        """The person opened the app's Home tab: Slack tells the bot (an Events API call)."""
+        body = payloads.home_opened(self.workspace, self.person(user_id))
+        status, _ = await self._send(body, "application/json")
+        if status != 200:
+            raise ActionError(f"The app did not answer (HTTP {status}).")
+
+    async def shortcut(self, user_id: str, callback_id: str) -> None:
+        """A global shortcut, picked from the shortcut menu."""
+        person = self.person(user_id)
+        body = payloads.shortcut(
+            self.workspace, person, callback_id=callback_id, trigger_id=self._trigger(person)
+        )
+        status, _ = await self._send(body)
+        if status != 200:
+            raise ActionError(f"The app did not answer (HTTP {status}).")
+
+    async def click_view(
+        self, user_id: str, *, view_id: str, block_id: str, action_id: str, value: str | None
+    ) -> None:
+        """A button in the person's App Home."""
+        person = self.person(user_id)
+        view = self.slack.home(person.id)
+        if view is None or view["id"] != view_id:
+            raise ActionError("that Home is not shown any more")
+        try:
+            body = payloads.view_actions(
+                self.workspace, person, view=view, block_id=block_id, action_id=action_id,
+                value=value, trigger_id=self._trigger(person), action_ts=f"{time.time():.6f}",
+            )  # fmt: skip
+        except ValueError as exc:
+            raise ActionError(str(exc)) from None
+        status, _ = await self._send(body)
+        if status != 200:
+            raise ActionError(f"The app did not answer (HTTP {status}).")
+
     async def click(
         self,
         user_id: str,
@@ -146,12 +186,18 @@ class StandIn:
         block_id: str,
         action_id: str,
         values: payloads.Raw,
+        value: str | None = None,
     ) -> None:
-        """A button in a message, with what the message's inputs hold."""
+        """A button in a message, with what the message's inputs hold. ``value``: the
+        button's value as the page shows it (a stale page may show a button the message no
+        longer has: Slack's client sends such a click, and the bot says why it is late)."""
         person = self.person(user_id)
         message = next((m for m in self.slack.thread(channel, ts) if m["ts"] == ts), None)
         if message is None:
             raise ActionError("that message is gone")
+        shown = (
+            None if value is None else {"type": "button", "action_id": action_id, "value": value}
+        )
         try:
             body = payloads.block_actions(
                 self.workspace,
@@ -164,6 +210,7 @@ class StandIn:
                 trigger_id=self._trigger(person),
                 response_url=self.slack.response_url(),
                 action_ts=f"{time.time():.6f}",
+                shown=shown,
             )
         except ValueError as exc:
             raise ActionError(str(exc)) from None
@@ -264,11 +311,12 @@ class StandIn:
     def _hash(self) -> str:
         return f"{int(time.time())}.{secrets.token_hex(4)}"
 
-    async def _send(self, body: bytes) -> tuple[int, str]:
-        """Post to the bot's /slack/events exactly as Slack does: signed, form-encoded."""
+    async def _send(self, body: bytes, content_type: str = payloads.FORM) -> tuple[int, str]:
+        """Post to the bot's /slack/events exactly as Slack does: signed, form-encoded (or
+        JSON, for events)."""
         if self._http is None or not self.events_url:
             raise RuntimeError("the stand-in is not started")
-        headers = signed_headers(self._secret, body)
+        headers = signed_headers(self._secret, body, content_type=content_type)
         async with self._http.post(self.events_url, data=body, headers=headers) as response:
             return response.status, await response.text()
 
@@ -281,6 +329,11 @@ class StandIn:
         async with self._changed:
             self.version += 1
             self._changed.notify_all()
+
+
+def dm_channel(user_id: str) -> str:
+    """The direct message channel with a person, as ``conversations.open`` names it."""
+    return "D" + user_id
 
 
 def _view(view: Args, view_id: str, view_hash: str) -> Args:

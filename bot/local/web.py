@@ -70,6 +70,9 @@ class LocalPage:
         app.router.add_post("/local/action", self.action)
         app.router.add_post("/local/submit", self.submit)
         app.router.add_post("/local/close", self.close)
+        app.router.add_post("/local/home", self.home)
+        app.router.add_post("/local/view-action", self.view_action)
+        app.router.add_post("/local/shortcut", self.shortcut)
         app.on_shutdown.append(self._shutdown)
 
     async def _shutdown(self, _app: web.Application) -> None:
@@ -113,8 +116,28 @@ class LocalPage:
             block_id=_str(body, "block_id"),
             action_id=_str(body, "action_id"),
             values=_values(body),
+            value=_opt_str(body, "value"),
         )
         return await _done(done)
+
+    async def home(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        return await _done(self.standin.home_opened(_str(body, "user")))
+
+    async def view_action(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        done = self.standin.click_view(
+            _str(body, "user"),
+            view_id=_str(body, "view_id"),
+            block_id=_str(body, "block_id"),
+            action_id=_str(body, "action_id"),
+            value=_opt_str(body, "value"),
+        )
+        return await _done(done)
+
+    async def shortcut(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        return await _done(self.standin.shortcut(_str(body, "user"), _str(body, "callback_id")))
 
     async def submit(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -156,6 +179,13 @@ def _str(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
         raise web.HTTPBadRequest(text=f"{key} is missing")
+    return value
+
+
+def _opt_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise web.HTTPBadRequest(text=f"{key} must be text")
     return value
 
 

@@ -104,6 +104,26 @@ MODAL_TITLE = "Lockstep"
 EMPTY_FORM_TEXT = "Nothing to fill in."
 MORE_TEXT = "_…the rest is in the form._"
 
+# The App Home, and starting a flow from it or from the global shortcut
+START_A_FLOW = "Start a flow"
+NEXT_TEXT = "Next"
+HOME_WAITING = "Waiting for you"
+HOME_NOTHING_WAITING = "Nothing waits for you. 🎉"
+HOME_LOCK = "*{title}*\n{flow}run `{id}`, started by {who}"
+HOME_DUE = "⏰ Due {when}"
+HOME_THREAD = "Open the thread"
+HOME_ANSWER = "Answer"
+HOME_MORE = "… and more: only the {count} newest are listed."
+HOME_RUNS = "Your recent runs"
+HOME_RUN = "• `{id}` {summary}: {state}"
+NOT_YOURS = "This form waits for someone else: you cannot answer it."
+CHOOSE_FLOW_LABEL = "Flow"
+CHOOSE_FLOW_PLACEHOLDER = "Choose a flow"
+CHOOSE_CHANNEL_LABEL = "Channel"
+CHOOSE_CHANNEL_HINT = "The run's thread goes there, and its channel's members may answer it."
+CHOSEN_UNKNOWN = "That flow is not loaded any more. Nothing was started."
+CHOSEN_NO_CHANNEL = "Choose a channel: the run's thread goes there."
+
 # One line of a run's history per audit event: {who} acted on {what} (a lock, or the run);
 # the other fields come from the event's detail.
 EVENT_LINES = {

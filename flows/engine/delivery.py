@@ -30,6 +30,7 @@ CONCURRENCY = 8  # runs shown at once; a run's own rows go one after another
 MAX_BACKOFF = 600.0
 LATE = 0.01  # seconds after a row is due that the deliverer looks again
 HOLD = 0.2  # at most this long, a run this process is driving holds its rows for its next change
+HOMES_EVERY = 0.5  # after a run's rows are shown, App Homes (bumped with them) follow this soon
 
 
 def backoff(attempts: int) -> float:
@@ -63,6 +64,7 @@ class Deliverer:
         self._retry: asyncio.TimerHandle | None = None
         self._due: list[float] = []  # when rows given back are due again (a heap)
         self._held: dict[str, asyncio.TimerHandle] = {}  # run id -> its release
+        self._homes: asyncio.TimerHandle | None = None  # the drain that shows App Homes
 
     # asking -------------------------------------------------------------------------------
 
@@ -101,6 +103,15 @@ class Deliverer:
         self._wanted[execution_id] = False
         task = asyncio.create_task(self._passes(execution_id))
         self._tasks[execution_id] = task
+        if execution_id is not None and self._homes is None:
+            # A person's App Home lists many runs: it is shown again by a drain, at most
+            # every HOMES_EVERY seconds, not with each run's pass.
+            loop = asyncio.get_running_loop()
+            self._homes = loop.call_later(HOMES_EVERY, self._homes_now)
+
+    def _homes_now(self) -> None:
+        self._homes = None
+        self.drain()
 
     async def idle(self, execution_id: str | None = None) -> None:
         """Wait until this process is showing nothing (of ``execution_id``, if given); rows
@@ -109,6 +120,9 @@ class Deliverer:
         for eid in held:
             if eid in self._held:
                 self._release(eid)
+        if execution_id is None and self._homes is not None:
+            self._homes.cancel()
+            self._homes_now()
         while True:
             if execution_id is not None:  # the run's own pass, and a pass over every run
                 found = (self._tasks.get(execution_id), self._tasks.get(None))
@@ -124,6 +138,9 @@ class Deliverer:
         for held in self._held.values():
             held.cancel()
         self._held.clear()
+        if self._homes is not None:
+            self._homes.cancel()
+            self._homes = None
         if self._retry is not None:
             self._retry.cancel()
         tasks = list(self._tasks.values())
@@ -179,14 +196,15 @@ class Deliverer:
         again (their state moved on meanwhile)."""
         if states is None:
             states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
-        chains: dict[tuple[str, Any], list[Delivery]] = {}
+        chains: dict[tuple[str | None, Any], list[Delivery]] = {}
         for row in rows:  # each webhook receiver apart: one that is down holds nothing back
             chains.setdefault((row.execution_id, _receiver(row)), []).append(row)
         shown: list[tuple[Delivery, Any]] = []
         await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
         marks = [(row.id, row.version, where) for row, where in shown]
         behind = await self.store.delivered(self.owner, marks, self.clock.now())
-        for eid in {row.execution_id for row, _ in shown if row.location is None} - {target}:
+        fresh = {row.execution_id for row, _ in shown if row.location is None and row.execution_id}
+        for eid in fresh - {target}:
             self.soon(eid)  # its new messages may have waited behind this one
         return [
             row.model_copy(update={"version": behind[row.id], "location": where, "attempts": 0})
@@ -220,7 +238,8 @@ class Deliverer:
                     # Postgres, each before the other's lease showed): the run goes round
                     # again once that pass is done, and this row with it.
                     await self._give_back(row, self.clock.now(), None, tried=False)
-                    self.soon(row.execution_id)
+                    if row.execution_id is not None:
+                        self.soon(row.execution_id)
                     failed = True
                     continue
                 row = row.model_copy(update={"thread": thread, "thread_ready": ready})
@@ -244,6 +263,10 @@ class Deliverer:
         """What to show for ``row``; None: nothing (its run or lock is gone, or its run is
         shown nowhere)."""
         execution, lock, waiting, votes, payload = state
+        if row.kind == "home":  # about no run: the notifier reads the home as it shows it
+            payload = payload if isinstance(payload, dict) else {}
+            return Show(key=row.key, kind="home", execution=None, payload=payload,
+                        location=row.location, retry=row.attempts > 1)  # fmt: skip
         if execution is None or (row.call_id and lock is None):
             return None
         if row.kind in ("lock", "post") and row.thread is None:
@@ -306,4 +329,6 @@ def _receiver(row: Delivery) -> Any:
     """Whom a row is for: a webhook subscription, or (None) the people in Slack."""
     if row.kind == "webhook" and isinstance(row.payload, dict):
         return row.payload.get("subscription")
+    if row.kind == "home":
+        return row.key  # each person's home apart: one that fails holds nothing back
     return None

@@ -20,16 +20,17 @@ class RecordingNotifier:
     moments people see them: ``status_changed`` (the run's message; its status),
     ``lock_opened`` (a lock's first showing; the lock), ``lock_resolved`` (a lock shown closed),
     ``voted`` (an open lock showing a quorum's approvers), ``lock_updated`` (an open lock shown
-    again), ``progress``, ``reminder``, ``escalated``, ``snoozed``, ``ended`` (posts), ``direct``
-    and ``webhook`` (its payload). A message is shown at ``{"recorded": n}``, its place in
-    ``calls``."""
+    again), ``progress``, ``reminder``, ``escalated``, ``snoozed``, ``ended`` (posts), ``direct``,
+    ``webhook`` and ``home`` (its payload; the execution id is ""). A message is shown at
+    ``{"recorded": n}``, its place in ``calls``."""
 
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     shows: list[Show] = field(default_factory=list)
 
     async def show(self, show: Show) -> Any:
         self.shows.append(show)
-        self.calls.append((_moment(show), show.execution.id, _detail(show)))
+        run = show.execution.id if show.execution else ""  # "": about no run (a home)
+        self.calls.append((_moment(show), run, _detail(show)))
         return show.location or {"recorded": len(self.calls) - 1}
 
     def of(self, event: str, execution_id: str | None = None) -> list[Any]:
@@ -39,7 +40,7 @@ class RecordingNotifier:
 def _moment(show: Show) -> str:
     if show.kind == "run":
         return "status_changed"
-    if show.kind in ("direct", "webhook"):
+    if show.kind in ("direct", "webhook", "home"):
         return show.kind
     if show.kind == "post":
         kind = show.payload.get("type", "post")
@@ -56,7 +57,7 @@ def _detail(show: Show) -> Any:
     lock, payload = show.lock, show.payload
     match _moment(show):
         case "status_changed" | "ended":
-            return show.execution.status
+            return show.run.status
         case "lock_opened" | "lock_resolved" | "lock_updated":
             return lock
         case "voted":

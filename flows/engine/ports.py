@@ -297,9 +297,10 @@ class Store(Protocol):
         the rows, what each shows (as ``show_states``), read in the same transaction."""
 
     async def show_states(
-        self, rows: Sequence[tuple[int, str, str | None]]
+        self, rows: Sequence[tuple[int, str | None, str | None]]
     ) -> dict[int, ShowState]:
-        """What each ``(row id, execution id, call id)`` shows, read together."""
+        """What each ``(row id, execution id, call id)`` shows, read together (no execution id:
+        a row about no run, an App Home)."""
 
     async def delivered(
         self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
@@ -326,6 +327,11 @@ class Store(Protocol):
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
         """How many rows wait to be shown, and how long the oldest has waited."""
+
+    async def open_home(self, user: str, workspace: Workspace, now: float) -> None:
+        """``user`` opened the App Home in ``workspace``: keep a row for it (``home``, about
+        no run, its ``payload`` naming the user and the workspace), due now, and bump it with
+        every run's or lock's change from now on."""
 
     # operations
 

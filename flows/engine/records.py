@@ -17,8 +17,9 @@ CallStatus = Literal["open", "resolved", "rejected", "expired", "cancelled", "do
 
 # run: the run's message; lock: a lock's; post: in the run's thread; direct: to one person;
 # webhook: one event for one webhook subscription (``payload``: its ``subscription``, ``type``
-# and ``at``), never shown in Slack.
-OutboxKind = Literal["run", "lock", "post", "direct", "webhook"]
+# and ``at``), never shown in Slack; home: one person's App Home (``payload``: its ``user``),
+# about no run.
+OutboxKind = Literal["run", "lock", "post", "direct", "webhook", "home"]
 WEBHOOK_EVENTS: tuple[str, ...] = (
     "lock.opened",
     "lock.decided",
@@ -151,7 +152,7 @@ class Delivery(_Frozen):
 
     id: int
     key: str
-    execution_id: str
+    execution_id: str | None  # None: a row about no run (an App Home)
     call_id: str | None
     kind: OutboxKind
     payload: Any
@@ -170,11 +171,13 @@ class Show(_Frozen):
     open), a post in the run's thread or a direct message (``payload`` says what; ``lock`` the
     lock it is about). ``location``: where this message already is (None: not yet);
     ``thread``: where the run's message is; ``lock_at``: where the lock's message is. ``retry``:
-    an earlier attempt may have posted it already, so look for ``key`` before posting again."""
+    an earlier attempt may have posted it already, so look for ``key`` before posting again.
+    A person's App Home (``home``) is about no run: ``execution`` is None, ``payload`` names
+    the ``user``, and the home is read from the store as it is shown."""
 
     key: str
     kind: OutboxKind
-    execution: Execution
+    execution: Execution | None
     summary: str = ""
     lock: Call | None = None
     waiting: list[str] = []
@@ -184,6 +187,13 @@ class Show(_Frozen):
     thread: Any = None
     lock_at: Any = None
     retry: bool = False
+
+    @property
+    def run(self) -> Execution:
+        """The run the message is about (every kind of row but ``home``)."""
+        if self.execution is None:
+            raise ValueError(f"{self.key} is about no run")
+        return self.execution
 
 
 class ShowState(NamedTuple):

@@ -89,6 +89,9 @@ class UnknownFlow(LockstepError, LookupError):
     """``start``/``prepare`` named a flow no loaded ``FlowApp`` registers."""
 
 
+INBOX_RUNS = 200  # runs waiting for people that an inbox looks through, newest first
+
+
 class Engine:
     def __init__(
         self,
@@ -440,6 +443,29 @@ class Engine:
                     kept.append(execution)
                     break
         return kept
+
+    async def inbox(
+        self, actor: str, workspace: Workspace, limit: int = 20
+    ) -> list[tuple[Execution, Call]]:
+        """The open locks ``actor`` may decide now, across every channel of ``workspace``, the
+        newest runs first (at most ``limit``): what waits for them (the App Home lists it)."""
+        found: list[tuple[Execution, Call]] = []
+        awaiting = await self._store.executions(
+            status=("awaiting",), limit=INBOX_RUNS, workspace=workspace
+        )
+        for execution in awaiting:
+            for lock in await self._store.calls(execution.id, open_only=True):
+                if lock.kind == "lock" and await self.may_decide(lock, actor):
+                    found.append((execution, lock))
+                    if len(found) >= limit:
+                        return found
+        return found
+
+    async def open_home(self, actor: str, workspace: Workspace) -> None:
+        """``actor`` opened their App Home in ``workspace``: show it now, and keep it current
+        from now on (through the outbox, with every change of a run or a lock)."""
+        await self._store.open_home(actor, workspace, self.clock.now())
+        self._deliver.drain()
 
     async def may_decide(self, lock: Call, actor: str) -> bool:
         """Could ``actor`` decide ``lock`` now (as ``submit`` checks it; nothing recorded)?"""

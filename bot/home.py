@@ -1,0 +1,220 @@
+"""The App Home and starting a flow from anywhere in Slack.
+
+A person's Home lists what waits for them (every open lock they may decide, across channels,
+with its deadline, an Answer button and a link to its thread), their recent runs, and a "Start
+a flow" button. It is an outbox row (``home:<user>``), made the first time they open the tab
+and bumped with every change of a run or a lock; ``HomeReader`` renders it from the store when
+it is delivered, and a Home that reads as it did is not published again (Slack's rate limits).
+
+The Answer button opens the lock's form as a modal: the same modal, submitted through the same
+path to the engine (validated, authorised, audited), as the thread's "Open form". The "Start a
+flow" button and the global shortcut open a chooser (which flow, which channel) whose
+submission becomes the flow's entry form, as ``/flow start`` opens it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import inbound
+from bot.handlers import Handlers, run_id
+from bot.permalinks import Permalinks
+from bot.render import blocks, home, messages, outcome, surfaces
+from flows import InputsError, Launch, Request
+from flows.engine import Engine, EntryFailed, Execution, Workspace
+
+log = logging.getLogger("lockstep.slack")
+E = TypeVar("E", bound=inbound.Inbound)
+_CHANNEL = re.compile(r"[CGD][A-Z0-9]{1,40}")
+
+
+def _summary(engine: Engine, execution: Execution) -> str:
+    own = execution.context.get("summary")
+    if isinstance(own, str) and own:
+        return own
+    spec = engine.registry.entries.get(execution.flow)
+    return spec.summary if spec and spec.summary else execution.flow
+
+
+class HomeReader:
+    """Renders a person's Home from the store (``SlackNotifier.homes``)."""
+
+    def __init__(self, engine: Engine, links: Permalinks) -> None:
+        self.engine = engine
+        self.links = links
+
+    async def __call__(self, user: str, workspace: Workspace) -> dict[str, Any]:
+        engine = self.engine
+        found = await engine.inbox(user, workspace, home.MAX_WAITING + 1)
+        waiting = [
+            home.Waiting(
+                lock_id=lock.id,
+                title=messages.title(lock.name),
+                summary=_summary(engine, execution),
+                run_id=execution.id,
+                deadline=lock.deadline,
+                link=await self.links.of(await engine.where(execution.id)),
+                initiator=execution.initiator,
+            )
+            for execution, lock in found
+        ]
+        runs = [
+            home.RecentRun(
+                run_id=run.id,
+                summary=_summary(engine, run),
+                state=await self._state(run),
+                link=await self.links.of(await engine.where(run.id)),
+            )
+            for run in await engine.runs(initiator=user, limit=home.MAX_RUNS, workspace=workspace)
+        ]
+        return home.home_view(waiting, runs)
+
+    async def _state(self, run: Execution) -> str:
+        """How a run stands, or how it ended (approved, rejected, ...) in words."""
+        if not run.done:
+            return messages.STATUS_WORDS[run.status]
+        trail = await self.engine.trail(run.id)
+        return surfaces.ending_words(outcome.conclude(*trail)) if trail else run.status
+
+
+class HomeHandlers:
+    def __init__(self, handlers: Handlers) -> None:
+        self.handlers = handlers
+        self.engine = handlers.engine
+        self.seal = handlers.seal
+
+    def register(self, app: AsyncApp) -> None:
+        app.event(inbound.HOME_OPENED)(self.opened)
+        app.action(home.ANSWER_ACTION)(self.answer_clicked)
+        app.action(home.START_ACTION)(self.start_clicked)
+        app.shortcut(home.START_SHORTCUT)(self.shortcut)
+        app.view(home.CHOOSE_CALLBACK)(self.chosen)
+
+    async def opened(self, context: AsyncBoltContext) -> None:
+        """The Home tab opened: from now on it is kept current; shown now."""
+        event = context.get("inbound")
+        if isinstance(event, inbound.HomeOpened) and event.tab == "home":
+            await self.engine.open_home(event.user, self.handlers.of(event))
+
+    # answering from the Home ------------------------------------------------------------------
+
+    async def answer_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        click = _event(context, inbound.ButtonClick)
+        await ack()
+        self.handlers.after(self._answer(client, click), client, click)
+
+    async def _answer(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
+        """The lock's form as a modal, as the thread's "Open form" opens it; its submission is
+        checked by the engine like any answer."""
+        lock = await self.engine.lock(click.lock_id, self.handlers.of(click))
+        if lock is None:
+            view = notice(messages.LOCK_GONE)
+        elif not lock.open:
+            view = notice(surfaces.already_decided(lock))
+        elif not await self.engine.may_decide(lock, click.user):
+            view = notice(messages.NOT_YOURS)
+        else:
+            view = blocks.modal_view(
+                lock.form,
+                title=messages.title(lock.name),
+                callback_id=blocks.LOCK_CALLBACK,
+                private_metadata=self.seal.close(lock.id),
+            )
+        await client.views_open(trigger_id=click.trigger_id, view=view)
+
+    # starting a flow --------------------------------------------------------------------------
+
+    async def start_clicked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        click = _event(context, inbound.ButtonClick)
+        await ack()
+        self.handlers.after(self._choose(client, click.trigger_id), client, click)
+
+    async def shortcut(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        event = _event(context, inbound.Shortcut)
+        await ack()
+        self.handlers.after(self._choose(client, event.trigger_id), client, event)
+
+    async def _choose(self, client: AsyncWebClient, trigger_id: str) -> None:
+        flows = [(e.name, e.summary) for e in self.engine.registry.entries.values()]
+        await client.views_open(trigger_id=trigger_id, view=home.chooser_view(flows))
+
+    async def chosen(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """The chooser's Next: the flow's entry form in its place (or, for a flow without
+        one, the run started at once)."""
+        event = _event(context, inbound.ViewSubmit)
+        flow = _picked(event.state, home.CHOOSE_FLOW, "selected_option")
+        channel = _picked(event.state, home.CHOOSE_CHANNEL, "selected_conversation")
+        spec = self.engine.registry.entries.get(flow) if flow else None
+        if spec is None:
+            await ack(response_action="errors", errors={home.CHOOSE_FLOW: messages.CHOSEN_UNKNOWN})
+            return
+        if channel is None or not _CHANNEL.fullmatch(channel):
+            errors = {home.CHOOSE_CHANNEL: messages.CHOSEN_NO_CHANNEL}
+            await ack(response_action="errors", errors=errors)
+            return
+        if spec.model is not None:
+            metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": channel}))
+            view = blocks.modal_view(
+                spec.model.to_json(),
+                title=spec.summary,
+                callback_id=blocks.ENTRY_CALLBACK,
+                private_metadata=metadata,
+                close=messages.CANCEL_TEXT,
+            )
+            await ack(response_action="update", view=view)
+            return
+        request = Request(spec.name, event.user, {"channel": channel})
+        try:
+            launch = await self.engine.prepare(spec.name, {}, request)
+        except EntryFailed as exc:
+            text = messages.cannot_start(spec.summary, exc.problem, exc.detail, exc.error_id)
+            await ack(response_action="update", view=notice(text))
+            return
+        except InputsError as exc:
+            await ack(response_action="update", view=notice(surfaces.error_list(exc.wire())))
+            return
+        if launch.summary:  # kodosumi's Launch(summary=...): the run's message shows it
+            own = {**launch.request.context, "summary": launch.summary}
+            launch = replace(launch, request=replace(launch.request, context=own))
+        started: Launch = launch
+        await self.engine.launch(
+            started, execution_id=run_id("view", event.view_id), workspace=self.handlers.of(event)
+        )
+        await ack()
+
+
+def _event(context: AsyncBoltContext, kind: type[E]) -> E:
+    event = context.get("inbound")
+    if not isinstance(event, kind):
+        raise inbound.Malformed(f"expected a {kind.__name__}, got {type(event).__name__}")
+    return event
+
+
+def _picked(state: dict[str, dict[str, Any]], block: str, key: str) -> str | None:
+    """What the chooser's ``block`` holds: an option's value, or a conversation's id."""
+    value = (state.get(block) or {}).get(block, {}).get(key)
+    if isinstance(value, dict):
+        value = value.get("value")
+    return value if isinstance(value, str) and value else None
+
+
+def notice(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": messages.NOTICE_TITLE},
+        "close": {"type": "plain_text", "text": messages.CLOSE},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }

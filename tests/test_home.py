@@ -1,0 +1,316 @@
+"""The App Home and the "Start a flow" shortcut, through the real bot: signed events and clicks
+in, FakeSlack's recorded ``views.publish``/``views.open`` out, every view validated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from slack_sdk.models.views import View
+
+from bot.render import home
+from flows import Request
+from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier
+from store import SQLStore
+from tests import sample_flows
+from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, input_value
+
+DEPLOY = {**input_value("service", "api"), **input_value("version", "1.2.3")}
+
+
+def texts(view: dict[str, Any]) -> str:
+    """Every text of a view, one per line."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(view.get("blocks"))
+    return "\n".join(found)
+
+
+def answers(view: dict[str, Any]) -> list[str]:
+    """The lock ids a Home's Answer buttons name."""
+    return [
+        b["accessory"]["value"]
+        for b in view["blocks"]
+        if (b.get("accessory") or {}).get("action_id") == home.ANSWER_ACTION
+    ]
+
+
+async def published(bot: Bot, user: str, count: int) -> dict[str, Any]:
+    """``user``'s Home once it has been published ``count`` times."""
+    await bot.slack.until(
+        lambda: (
+            len([c for c in bot.slack.calls_to("views.publish") if c.args["user_id"] == user])
+            >= count
+        )
+    )
+    view = bot.slack.home(user)
+    assert view is not None
+    return view
+
+
+def publishes(bot: Bot, user: str) -> int:
+    return len([c for c in bot.slack.calls_to("views.publish") if c.args["user_id"] == user])
+
+
+async def start_deploy(bot: Bot, user: str = "UALICE") -> str:
+    """Alice asks for a deploy; returns the approval lock's id."""
+    opened = len(bot.slack.calls_to("views.open"))
+    await bot.command("start deploy", user=user)
+    calls = await bot.slack.wait_for("views.open", count=opened + 1)
+    await bot.submit_view(calls[-1].response["view"], DEPLOY, user)
+    await bot.slack.until(lambda: len(last_thread(bot)) >= 2)
+    lock = last_thread(bot)[-1]
+    return str(lock["blocks"][-1]["elements"][0]["value"])
+
+
+def last_thread(bot: Bot) -> list[dict[str, Any]]:
+    """The newest run's thread: its message and replies."""
+    runs = bot.slack.messages(CHANNEL)
+    return bot.slack.thread(CHANNEL, runs[-1]["ts"]) if runs else []
+
+
+async def test_the_home_lists_what_waits_for_me_and_stays_current(bot: Bot) -> None:
+    assert (await bot.open_home("UBOB"))[0] == 200
+    empty = await published(bot, "UBOB", 1)
+    assert home.START_ACTION in json.dumps(empty)
+    assert "Nothing waits for you" in texts(empty) and answers(empty) == []
+    await bot.open_home("UALICE")
+    await published(bot, "UALICE", 1)
+
+    # a lock opens: Bob may decide it (four-eyes: Alice may not), so his Home lists it, with
+    # its deadline as a date token and a link to its thread; Alice's lists her run
+    lock_id = await start_deploy(bot)
+    await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [lock_id])
+    await bot.lockstep.engine.idle()  # and once the run's message is posted, its link
+    listed = bot.slack.home("UBOB")
+    assert listed is not None
+    words = texts(listed)
+    assert "Deploy approval" in words and "⏰ Due <!date^" in words
+    assert "run `" in words and "started by <@UALICE>" in words
+    assert f"<https://example.slack.test/archives/{CHANNEL}/p" in words
+    alice = await published(bot, "UALICE", 2)
+    assert answers(alice) == [] and "Deploy approval: awaiting" in texts(alice)
+    assert publishes(bot, "UCAROL") == 0  # never opened it: never published
+
+    # Carol approves in the thread: the lock leaves Bob's Home, Alice's run reads approved
+    lock = last_thread(bot)[-1]
+    await bot.click(lock, "lockstep_submit", "UCAROL", input_value("comment", "ok"))
+    await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [])
+    await bot.slack.until(lambda: "approved by" in texts(bot.slack.home("UALICE") or {}))
+    assert "Nothing waits for you" in texts(bot.slack.home("UBOB") or {})
+    assert assert_valid_surfaces(bot.slack) > 0
+
+    # a Home that reads as it did is not published again: opening it again costs no call
+    before = publishes(bot, "UBOB")
+    await bot.open_home("UBOB")
+    await bot.lockstep.engine.idle()
+    assert publishes(bot, "UBOB") == before
+
+
+async def test_answering_from_the_home_is_checked_like_the_thread(bot: Bot) -> None:
+    await bot.open_home("UBOB")
+    lock_id = await start_deploy(bot)
+    await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [lock_id])
+    bobs = bot.slack.home("UBOB")
+    assert bobs is not None
+
+    # Answer opens the lock's own form as a modal
+    await bot.click_view(bobs, home.ANSWER_ACTION, lock_id, "UBOB")
+    calls = await bot.slack.wait_for("views.open", count=2)  # the entry form, then this
+    form = calls[-1].response["view"]
+    assert form["callback_id"] == "lockstep_lock" and form["close"]["text"] == "Close"
+
+    # Alice started the run: asking from a Home (a stale one, or a made-up click) shows her
+    # why not; her submitting Bob's modal is refused by the engine, audited, and decides nothing
+    await bot.click_view(bobs, home.ANSWER_ACTION, lock_id, "UALICE")
+    calls = await bot.slack.wait_for("views.open", count=3)
+    assert "waits for someone else" in texts(calls[-1].response["view"])
+    status, body = await bot.submit_view(form, input_value("comment", "mine"), "UALICE")
+    assert status == 200 and "someone else has to decide this" in body
+    lock = await bot.lockstep.engine.lock(lock_id)
+    assert lock is not None and lock.open
+    events = await bot.lockstep.engine.events(lock.execution_id)
+    assert [e.actor for e in events if e.kind == "refused"] == ["UALICE"]
+
+    # Bob answers in the modal: decided through the engine; the thread and his Home follow
+    status, body = await bot.submit_view(form, input_value("comment", "ship it"), "UBOB")
+    assert status == 200 and body == ""
+    decided = await bot.lockstep.engine.lock(lock_id)
+    assert decided is not None and decided.actor == "UBOB" and decided.comment is None
+    assert decided.result["comment"] == "ship it"
+    await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [])
+    await bot.slack.until(lambda: "Approved by <@UBOB>" in last_thread(bot)[1]["text"])
+
+    # a late click from the stale Home: already answered, by whom
+    await bot.click_view(bobs, home.ANSWER_ACTION, lock_id, "UBOB")
+    calls = await bot.slack.wait_for("views.open", count=4)
+    assert "Already answered by <@UBOB>" in texts(calls[-1].response["view"])
+    assert assert_valid_surfaces(bot.slack) > 0
+
+
+async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
+    assert (await bot.shortcut(home.START_SHORTCUT, "UALICE"))[0] == 200
+    [opened] = await bot.slack.wait_for("views.open")
+    chooser = opened.response["view"]
+    assert chooser["callback_id"] == home.CHOOSE_CALLBACK
+    offered = [o["value"] for o in chooser["blocks"][0]["element"]["options"]]
+    assert {"deploy", "review", "survey"} <= set(offered)
+
+    def chose(flow: str | None, channel: str | None) -> dict[str, Any]:
+        option = {"value": flow} if flow else None
+        return {
+            home.CHOOSE_FLOW: {
+                home.CHOOSE_FLOW: {"type": "static_select", "selected_option": option}
+            },
+            home.CHOOSE_CHANNEL: {
+                home.CHOOSE_CHANNEL: {
+                    "type": "conversations_select",
+                    "selected_conversation": channel,
+                }
+            },
+        }
+
+    # a flow no longer loaded, or no channel: said under the field
+    status, body = await bot.submit_view(chooser, chose("nope", CHANNEL), "UALICE")
+    assert json.loads(body)["errors"] == {
+        home.CHOOSE_FLOW: "That flow is not loaded any more. Nothing was started."
+    }
+    status, body = await bot.submit_view(chooser, chose("deploy", None), "UALICE")
+    assert home.CHOOSE_CHANNEL in json.loads(body)["errors"]
+
+    # Next: the flow's entry form, as /flow start opens it; its submission starts the run there
+    status, body = await bot.submit_view(chooser, chose("deploy", CHANNEL), "UALICE")
+    answer = json.loads(body)
+    assert answer["response_action"] == "update"
+    assert View(**answer["view"]).to_dict() == answer["view"]  # valid Block Kit, as sent
+    entry = answer["view"] | {"id": chooser["id"]}
+    assert entry["callback_id"] == "lockstep_entry" and entry["title"]["text"] == "Deploy approval"
+    await bot.submit_view(entry, DEPLOY, "UALICE")
+    await bot.slack.wait_for("chat.postMessage", count=2)
+    [parent] = bot.slack.messages(CHANNEL)
+    assert "Deploy approval" in parent["text"] and "<@UALICE>" in parent["text"]
+
+    # the Home's button opens the same chooser; a flow without a form starts at once
+    await bot.open_home("UCAROL")
+    carols = await published(bot, "UCAROL", 1)
+    await bot.click_view(carols, home.START_ACTION, "start", "UCAROL")
+    calls = await bot.slack.wait_for("views.open", count=2)
+    again = calls[-1].response["view"]
+    assert again["callback_id"] == home.CHOOSE_CALLBACK
+    status, body = await bot.submit_view(again, chose("survey", CHANNEL), "UCAROL")
+    assert status == 200 and body == ""
+    await bot.slack.until(lambda: len(bot.slack.messages(CHANNEL)) == 2)
+    assert "Long survey" in bot.slack.messages(CHANNEL)[-1]["text"]
+
+    # answered from the Home, the form is validated as in the thread: errors under the field
+    await bot.slack.until(lambda: len(answers(bot.slack.home("UCAROL") or {"blocks": []})) == 2)
+    carols = bot.slack.home("UCAROL") or {}
+    survey = answers(carols)[0]  # the newest run first: the survey, then the deploy
+    assert "Long survey" in texts(
+        {"blocks": [b for b in carols["blocks"] if survey in b.get("block_id", "")]}
+    )
+    await bot.click_view(carols, home.ANSWER_ACTION, survey, "UCAROL")
+    calls = await bot.slack.wait_for("views.open", count=3)
+    status, body = await bot.submit_view(calls[-1].response["view"], {}, "UCAROL")
+    assert json.loads(body) == {
+        "response_action": "errors",
+        "errors": {"f_q0": "This field is required."},
+    }
+    assert assert_valid_surfaces(bot.slack) > 0
+
+
+def test_the_manifest_enables_the_home_and_the_shortcut() -> None:
+    manifest = yaml.safe_load(
+        (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
+    )
+    features = manifest["features"]
+    assert features["app_home"]["home_tab_enabled"] is True
+    assert features["app_home"]["messages_tab_enabled"] is True
+    [shortcut] = features["shortcuts"]
+    assert shortcut == shortcut | {"type": "global", "callback_id": home.START_SHORTCUT}
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
+
+
+async def test_a_home_is_an_outbox_row_about_no_run(store: SQLStore) -> None:
+    """The store's side, on every backend: one row per person who opened their Home, about no
+    run, bumped with every run's and lock's change, and shown by a drain soon after that run's own
+    pass (``HOMES_EVERY``; at once when the engine is asked to be idle)."""
+    notes = RecordingNotifier()
+    engine = Engine(store, [sample_flows.app], notes, FakeClock(1000.0))
+    try:
+        await engine.open_home("UBOB", SINGLE)
+        await engine.open_home("UBOB", SINGLE)  # again: the same row, shown again
+        await engine.idle()
+        bob = {"user": "UBOB", "team": "", "enterprise": ""}
+        assert notes.of("home") == [bob] * len(notes.of("home"))
+        assert all(s.execution is None for s in notes.shows if s.kind == "home")
+        before = len(notes.of("home"))
+        eid = await engine.start("catching", request=Request("catching", "UALICE", {}))
+        await engine.idle()
+        opened = len(notes.of("home"))
+        assert opened > before  # the lock opened
+        [lock] = await store.calls(eid, open_only=True)
+        assert [(e.id, c.id) for e, c in await engine.inbox("UBOB", SINGLE)] == [(eid, lock.id)]
+        await engine.submit(lock.id, {"ok": True}, "UBOB")
+        await engine.idle()
+        assert len(notes.of("home")) > opened  # and was decided
+        assert await engine.inbox("UBOB", SINGLE) == []
+    finally:
+        await engine.close()
+
+
+async def test_the_home_lists_locks_from_every_channel_for_whoever_may_decide(bot: Bot) -> None:
+    """A lock for named approvers (a person and a user group) in another channel: on their
+    Homes, with the deploy of this channel where they may decide that too; not on others'."""
+    for user in ("UAPPROVER", "UGROUPIE", "UBOB"):
+        await bot.open_home(user)
+        await published(bot, user, 1)
+    await bot.shortcut(home.START_SHORTCUT, "UALICE")
+    [opened] = await bot.slack.wait_for("views.open")
+    chosen = {
+        home.CHOOSE_FLOW: {
+            home.CHOOSE_FLOW: {"type": "static_select", "selected_option": {"value": "vetted"}}
+        },
+        home.CHOOSE_CHANNEL: {
+            home.CHOOSE_CHANNEL: {
+                "type": "conversations_select",
+                "selected_conversation": "C0OTHER",
+            }
+        },
+    }
+    await bot.submit_view(opened.response["view"], chosen, "UALICE")
+    await bot.slack.until(lambda: len(bot.slack.messages("C0OTHER")) == 1)
+    deploy = await start_deploy(bot)
+
+    def listed(user: str) -> list[str]:
+        return answers(bot.slack.home(user) or {"blocks": []})
+
+    await bot.slack.until(lambda: len(listed("UGROUPIE")) == 2 and len(listed("UAPPROVER")) == 1)
+    vetted = listed("UAPPROVER")[0]
+    assert listed("UGROUPIE") == [deploy, vetted]  # newest run first; a group member, in C0CHANNEL
+    await bot.slack.until(lambda: listed("UBOB") == [deploy])  # not an approver of the other
+    assert "Vetted approval" in texts(bot.slack.home("UAPPROVER") or {})
+
+
+def test_a_long_inbox_lists_the_newest_and_says_there_are_more() -> None:
+    waiting = [
+        home.Waiting(f"L{i}", "Approval", "Deploy", f"{i:032d}", 1_800_000_000.0, None)
+        for i in range(home.MAX_WAITING + 1)
+    ]
+    view = home.home_view(waiting, [])
+    assert answers(view) == [f"L{i}" for i in range(home.MAX_WAITING)]
+    assert "… and more: only the 20 newest are listed." in texts(view)
+    assert len(view["blocks"]) <= home.HOME_MAX_BLOCKS
+    assert View(**view).to_dict() == view
