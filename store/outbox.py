@@ -202,7 +202,9 @@ _DUE = (
     .limit(bindparam("limit"))
 )
 # a run's rows, and the App Homes that may list it
-_DUE_OF_RUN = _DUE.where(outbox.c.execution_id == bindparam("eid"))  # App Homes: drains
+_DUE_OF_RUN = _DUE.where(outbox.c.execution_id == bindparam("eid"))
+_DUE_OF_NONE = _DUE.where(outbox.c.execution_id.is_(None))  # rows about no run: App Homes
+NO_RUN = ""  # claims the rows about no run (no run's id is empty)
 
 
 def _claims(due: Any) -> Any:
@@ -219,9 +221,9 @@ def _claims(due: Any) -> Any:
     )
 
 
-_CLAIMS = {  # (of one run?, Postgres?) -> the statement; Postgres skips rows another holds
-    (of_run, pg): _claims(due.with_for_update(skip_locked=True) if pg else due)
-    for of_run, due in ((False, _DUE), (True, _DUE_OF_RUN))
+_CLAIMS = {  # (whose rows, Postgres?) -> the statement; Postgres skips rows another holds
+    (whose, pg): _claims(due.with_for_update(skip_locked=True) if pg else due)
+    for whose, due in (("any", _DUE), ("run", _DUE_OF_RUN), ("none", _DUE_OF_NONE))
     for pg in (False, True)
 }
 _DELIVERY_FIELDS = (
@@ -243,10 +245,11 @@ _WHERE_SHOWN = select(outbox.c.key, outbox.c.shown, outbox.c.location).where(
 def claim(
     conn: Connection, owner: str, now: float, lease: float, limit: int, execution: str | None
 ) -> list[Delivery]:
-    """Take up to ``limit`` due rows (of one ``execution``, or any) for ``owner`` until
-    ``now + lease``, oldest first. A run's new messages are taken in order: one waits while an
-    earlier one cannot go."""
-    claims = _CLAIMS[execution is not None, conn.dialect.name == "postgresql"]
+    """Take up to ``limit`` due rows (of one ``execution``; ``NO_RUN``: the rows about no run;
+    None: any) for ``owner`` until ``now + lease``, oldest first. A run's new messages are
+    taken in order: one waits while an earlier one cannot go."""
+    whose = "any" if execution is None else "none" if execution == NO_RUN else "run"
+    claims = _CLAIMS[whose, conn.dialect.name == "postgresql"]
     params = {"now": now, "limit": limit, "eid": execution, "me": owner, "until": now + lease}
     rows = sorted(conn.execute(claims, params), key=lambda r: r.id)
     if not rows:

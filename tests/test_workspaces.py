@@ -6,6 +6,7 @@ uninstalls the app or revokes its token ends its runs and gets no more calls."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -311,3 +312,30 @@ def test_settings_for_installs_through_oauth() -> None:
     ):
         with pytest.raises(ValueError):
             Settings(**bad)
+
+
+async def test_an_app_home_shows_only_its_own_workspace(db_url: str, store: SQLStore) -> None:
+    """A person in two workspaces opens the Home in each: each is published with that
+    workspace's token and lists only that workspace's locks."""
+    async with installed_bot(db_url) as ws:
+        await ws.install(ALPHA)
+        await ws.install(BETA)
+        [alpha], [beta] = ws.tokens(ALPHA), ws.tokens(BETA)
+        run_a, _ = await started(ws, ALPHA, "ship", "UANN")  # USHARED may decide it in A
+        [lock] = [c for c in await store_calls(ws, run_a) if c.kind == "lock"]
+        opened = {"type": inbound.HOME_OPENED, "user": "USHARED", "tab": "home"}
+        for team in (BETA, ALPHA):
+            assert (await ws.event(team, opened))[0] == 200
+        await ws.lockstep.engine.idle()
+
+        def homes(token: str) -> list[str]:
+            return [
+                json.dumps(c.args["view"])
+                for c in ws.slack.calls_to("views.publish")
+                if c.token == token and c.args["user_id"] == "USHARED"
+            ]
+
+        await ws.slack.until(lambda: bool(homes(alpha)) and bool(homes(beta)))
+        assert any(lock.id in view for view in homes(alpha))  # waits for them in A
+        assert not any(lock.id in view or run_a[:8] in view for view in homes(beta))
+        assert_valid_surfaces(ws.slack)

@@ -31,6 +31,7 @@ MAX_BACKOFF = 600.0
 LATE = 0.01  # seconds after a row is due that the deliverer looks again
 HOLD = 0.2  # at most this long, a run this process is driving holds its rows for its next change
 HOMES_EVERY = 0.5  # after a run's rows are shown, App Homes (bumped with them) follow this soon
+NO_RUN = ""  # a pass over the rows about no run (App Homes), as the store names them
 
 
 def backoff(attempts: int) -> float:
@@ -103,15 +104,15 @@ class Deliverer:
         self._wanted[execution_id] = False
         task = asyncio.create_task(self._passes(execution_id))
         self._tasks[execution_id] = task
-        if execution_id is not None and self._homes is None:
-            # A person's App Home lists many runs: it is shown again by a drain, at most
-            # every HOMES_EVERY seconds, not with each run's pass.
+        if execution_id and self._homes is None:
+            # A person's App Home lists many runs: it is shown again by a pass over the rows
+            # about no run, at most every HOMES_EVERY seconds, not with each run's pass.
             loop = asyncio.get_running_loop()
             self._homes = loop.call_later(HOMES_EVERY, self._homes_now)
 
     def _homes_now(self) -> None:
         self._homes = None
-        self.drain()
+        self._pass(NO_RUN)
 
     async def idle(self, execution_id: str | None = None) -> None:
         """Wait until this process is showing nothing (of ``execution_id``, if given); rows

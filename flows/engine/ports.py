@@ -292,9 +292,10 @@ class Store(Protocol):
     async def claim_deliveries(
         self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
     ) -> tuple[list[Delivery], dict[int, ShowState]]:
-        """Take due rows (of one ``execution``, or any) for ``owner`` until ``now + lease``,
-        oldest first; a run's new messages in order. Each claim counts as an attempt. With
-        the rows, what each shows (as ``show_states``), read in the same transaction."""
+        """Take due rows (of one ``execution``; ``""``: the rows about no run, App Homes;
+        None: any) for ``owner`` until ``now + lease``, oldest first; a run's new messages in
+        order. Each claim counts as an attempt. With the rows, what each shows (as
+        ``show_states``), read in the same transaction."""
 
     async def show_states(
         self, rows: Sequence[tuple[int, str | None, str | None]]
