@@ -165,6 +165,11 @@ class HomeHandlers:
             errors = {home.CHOOSE_CHANNEL: messages.CHOSEN_NO_CHANNEL}
             await ack(response_action="errors", errors=errors)
             return
+        workspace = self.handlers.of(event)
+        if not await self.engine.sees(event.user, {"channel": channel}, workspace):
+            errors = {home.CHOOSE_CHANNEL: messages.CHOSEN_NOT_MEMBER}
+            await ack(response_action="errors", errors=errors)
+            return
         if spec.model is not None:
             metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": channel}))
             view = blocks.modal_view(
@@ -191,7 +196,7 @@ class HomeHandlers:
             launch = replace(launch, request=replace(launch.request, context=own))
         started: Launch = launch
         await self.engine.launch(
-            started, execution_id=run_id("view", event.view_id), workspace=self.handlers.of(event)
+            started, execution_id=run_id("view", event.view_id), workspace=workspace
         )
         await ack()
 

@@ -189,6 +189,10 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
     }
     status, body = await bot.submit_view(chooser, chose("deploy", None), "UALICE")
     assert home.CHOOSE_CHANNEL in json.loads(body)["errors"]
+    status, body = await bot.submit_view(chooser, chose("deploy", "CELSEWHERE"), "UALICE")
+    assert json.loads(body)["errors"] == {
+        home.CHOOSE_CHANNEL: "You are not in that channel: choose one you are in."
+    }  # a channel they are not in (a crafted payload: Slack's picker offers theirs)
 
     # Next: the flow's entry form, as /flow start opens it; its submission starts the run there
     status, body = await bot.submit_view(chooser, chose("deploy", CHANNEL), "UALICE")

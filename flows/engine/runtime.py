@@ -467,6 +467,11 @@ class Engine:
         await self._store.open_home(actor, workspace, self.clock.now())
         self._deliver.drain()
 
+    async def sees(self, actor: str, context: Mapping[str, Any], workspace: Workspace) -> bool:
+        """Would ``actor`` see a run started with ``context`` in ``workspace`` (its channel's
+        members do)? Asked before a run is started where a person chose."""
+        return await self._directory.sees(actor, {**context, "workspace": workspace})
+
     async def may_decide(self, lock: Call, actor: str) -> bool:
         """Could ``actor`` decide ``lock`` now (as ``submit`` checks it; nothing recorded)?"""
         return lock.open and await self._refusal(lock, actor) is None
