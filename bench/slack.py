@@ -160,12 +160,20 @@ async def watch(
         raise BenchError(f"{len(pending)} channels still wait for {method} after {WAIT}s") from None
 
 
+async def parents_say(slack: FakeSlack, channels: list[str], words: str) -> None:
+    """Wait until each channel's run message (posted so, or updated) shows ``words``."""
+
+    def said() -> bool:
+        return all(words in str(slack.messages(ch)[0].get("text")) for ch in channels)
+
+    try:
+        await slack.until(lambda: all(slack.messages(ch) for ch in channels) and said(), WAIT)
+    except TimeoutError:
+        raise BenchError(f"run messages do not all say {words!r} after {WAIT}s") from None
+
+
 def locked(call: RecordedCall) -> bool:
     return is_lock(call.args)
-
-
-def awaiting(call: RecordedCall) -> bool:
-    return STATUS_WORDS["awaiting"] in str(call.args.get("text"))
 
 
 def in_thread(call: RecordedCall) -> bool:
@@ -184,7 +192,7 @@ async def open_runs(
     Returns the runs, and the ack latencies and wall seconds of their entry submissions."""
     channels = [channel(i) for i in range(count)]
     opened = len(slack.calls_to("views.open"))
-    posts, updates = len(slack.calls_to("chat.postMessage")), len(slack.calls_to("chat.update"))
+    posts = len(slack.calls_to("chat.postMessage"))
     commands = [
         slash_command_body(
             "/flow", "start deploy", user_id=USER, channel_id=ch, trigger_id=f"bench-{ch}"
@@ -197,7 +205,7 @@ async def open_runs(
     submissions = [entry_submission(views[f"bench-{ch}"], i) for i, ch in enumerate(channels)]
     entry_acks, wall = await sender.fan_out(submissions, clients, expect="")
     await watch(slack, "chat.postMessage", channels, posts, locked)
-    await watch(slack, "chat.update", channels, updates, awaiting)  # the parent says so
+    await parents_say(slack, channels, STATUS_WORDS["awaiting"])
     runs = []
     for ch in channels:
         [parent] = slack.messages(ch)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -138,14 +138,18 @@ _BUMP_HOMES = (
     .where(*_HOMES)
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
+_BUMP_WITH_HOMES = (  # one statement: a view bumped never goes without the Homes
+    update(outbox)
+    .where(or_(one_of(outbox.c.key, "keys"), and_(*_HOMES)))
+    .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
+)
 
 
 def bump(conn: Connection, keys: Sequence[str], now: float) -> None:
     """The state these views show changed: show them again, and the App Homes that may list
     them."""
     if keys:
-        conn.execute(_BUMP, {"keys": list(keys), "at": now})
-        conn.execute(_BUMP_HOMES, {"at": now})
+        conn.execute(_BUMP_WITH_HOMES, {"keys": list(keys), "at": now})
 
 
 def open_home(conn: Connection, user: str, workspace: Workspace, now: float) -> None:
@@ -207,22 +211,27 @@ _DUE_OF_NONE = _DUE.where(outbox.c.execution_id.is_(None))  # rows about no run:
 NO_RUN = ""  # claims the rows about no run (no run's id is empty)
 
 
-def _claims(due: Any) -> Any:
-    """Take the due rows in one statement: the lease is the claim."""
-    return (
-        update(outbox)
-        .where(outbox.c.id.in_(due), outbox.c.pending, _FREE)
-        .values(
-            lease_owner=bindparam("me"),
-            lease_until=bindparam("until"),
-            attempts=outbox.c.attempts + 1,
-        )
-        .returning(*outbox.c)
-    )
+_LEASE = {
+    "lease_owner": bindparam("me"),
+    "lease_until": bindparam("until"),
+    "attempts": outbox.c.attempts + 1,
+}
 
 
-_CLAIMS = {  # (whose rows, Postgres?) -> the statement; Postgres skips rows another holds
-    (whose, pg): _claims(due.with_for_update(skip_locked=True) if pg else due)
+def _claims(due: Any, pg: bool) -> Any:
+    """Take the due rows in one statement: the lease is the claim. On Postgres the due rows
+    are a CTE joined by id (locked, skipping rows another process holds), so the update finds
+    them by the primary key however large the outbox; SQLite plans ``IN`` that way itself."""
+    if not pg:
+        found = update(outbox).where(outbox.c.id.in_(due), outbox.c.pending, _FREE)
+        return found.values(**_LEASE).returning(*outbox.c)
+    rows = due.with_for_update(skip_locked=True).cte("due")
+    found = update(outbox).where(outbox.c.id == rows.c.id, outbox.c.pending, _FREE)
+    return found.values(**_LEASE).returning(*outbox.c)
+
+
+_CLAIMS = {  # (whose rows, Postgres?) -> the statement
+    (whose, pg): _claims(due, pg)
     for whose, due in (("any", _DUE), ("run", _DUE_OF_RUN), ("none", _DUE_OF_NONE))
     for pg in (False, True)
 }

@@ -281,6 +281,7 @@ async def test_the_home_lists_locks_from_every_channel_for_whoever_may_decide(bo
     for user in ("UAPPROVER", "UGROUPIE", "UBOB"):
         await bot.open_home(user)
         await published(bot, user, 1)
+    bot.slack.join("C0OTHER", "UALICE")  # she starts a run there: she must be in it
     await bot.shortcut(home.START_SHORTCUT, "UALICE")
     [opened] = await bot.slack.wait_for("views.open")
     chosen = {

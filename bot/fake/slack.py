@@ -448,6 +448,11 @@ class FakeSlack:
         user["profile"] = {"display_name": name, "real_name": real_name, "team": TEAM_ID}
         return {"user": user}
 
+    def join(self, channel: str, user: str) -> None:
+        """``user`` is a member of ``channel`` from now on (Slack would send the bot a
+        ``member_joined_channel`` event; tests that need it send one)."""
+        self._members.setdefault(channel, []).append(user)
+
     def _conversations_members(self, args: Args) -> Args:
         members = self._members.get(need(args, "channel", "channel_not_found"), [])
         return {"members": members, "response_metadata": {"next_cursor": ""}}
