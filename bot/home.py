@@ -1,10 +1,11 @@
 """The App Home and starting a flow from anywhere in Slack.
 
-A person's Home lists what waits for them (every open lock they may decide, across channels,
-with its deadline, an Answer button and a link to its thread), their recent runs, and a "Start
-a flow" button. It is an outbox row (``home:<user>``), made the first time they open the tab
-and bumped with every change of a run or a lock; ``HomeReader`` renders it from the store when
-it is delivered, and a Home that reads as it did is not published again (Slack's rate limits).
+A person's Home lists what waits for them (every open lock they may decide, across the
+channels of its workspace, with its deadline, an Answer button and a link to its thread), their
+recent runs, and a "Start a flow" button. It is an outbox row of one workspace
+(``outbox.home_key``), made the first time they open the tab and bumped with every change of a
+run or a lock; ``HomeReader`` renders it from the store when it is delivered, and a Home that
+reads as it did is not published again (Slack's rate limits).
 
 The Answer button opens the lock's form as a modal: the same modal, submitted through the same
 path to the engine (validated, authorised, audited), as the thread's "Open form". The "Start a

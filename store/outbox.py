@@ -3,9 +3,10 @@ helpers every other transaction uses to keep it in step with the state it shows.
 
 Views (the run's message, each lock's message) are rows the store creates with the run and the
 lock and bumps whenever their state changes, in the same transaction. A person's App Home is a
-row about no run (``home:<user>``), made when they first open it; it is bumped with every run's
-or lock's change (who may answer a lock is the directory's to say, so the store cannot narrow
-it down) and rendered from the store when it is delivered. Posts and direct messages
+row about no run, of one workspace (``home_key``), made when they first open it; it is bumped
+with every run's or lock's change (who may answer a lock is the directory's to say, so the
+store cannot narrow it down) and rendered from the store when it is delivered. Posts and
+direct messages
 are rows the engine asks for, named by a key that makes them idempotent. The deliverer claims
 due rows under a lease (one deliverer per row across processes), shows their newest version
 and records it, or backs off."""
@@ -25,7 +26,7 @@ from store.tables import outbox, webhooks
 
 RUN, LOCK, HOOK, HOME = "run", "lock", "webhook", "home"
 UNORDERED = ("direct", HOOK, HOME)  # rows that neither wait for a run's earlier rows nor hold them
-_HOMES = (outbox.c.key >= "home:", outbox.c.key < "home;")  # every home:<user> row, by index
+_HOMES = (outbox.c.key >= "home:", outbox.c.key < "home;")  # every App Home row, by index
 
 
 def run_key(execution_id: str) -> str:
