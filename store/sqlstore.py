@@ -215,6 +215,9 @@ class SQLStore:
     async def calls(self, execution_id: str, *, open_only: bool = False) -> list[Call]:
         return await self.run(q.list_calls, execution_id, open_only)
 
+    async def open_locks_of(self, execution_ids: Sequence[str]) -> dict[str, list[Call]]:
+        return await self.run(q.open_locks_of, execution_ids) if execution_ids else {}
+
     async def decide(
         self,
         call_id: str,

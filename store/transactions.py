@@ -363,6 +363,20 @@ def calls_by_id(conn: Connection, call_ids: Sequence[str]) -> list[Call]:
     return [_call(r) for r in conn.execute(_CALLS_BY_ID, {"cids": list(call_ids)})]
 
 
+_OPEN_LOCKS_OF = (
+    select(calls)
+    .where(one_of(calls.c.execution_id, "eids"), calls.c.status == "open", calls.c.kind == "lock")
+    .order_by(calls.c.seq)
+)
+
+
+def open_locks_of(conn: Connection, execution_ids: Sequence[str]) -> dict[str, list[Call]]:
+    found: dict[str, list[Call]] = {}
+    for row in conn.execute(_OPEN_LOCKS_OF, {"eids": list(execution_ids)}):
+        found.setdefault(row.execution_id, []).append(_call(row))
+    return found
+
+
 def list_calls(conn: Connection, execution_id: str, open_only: bool) -> list[Call]:
     query = _CALLS.where(calls.c.status == "open") if open_only else _CALLS
     return [_call(r) for r in conn.execute(query, {"eid": execution_id})]

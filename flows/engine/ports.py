@@ -217,6 +217,9 @@ class Store(Protocol):
     async def calls(self, execution_id: str, *, open_only: bool = False) -> list[Call]:
         """In ``seq`` order."""
 
+    async def open_locks_of(self, execution_ids: Sequence[str]) -> dict[str, list[Call]]:
+        """The open locks of each of these executions, in ``seq`` order, read together."""
+
     async def decide(
         self,
         call_id: str,

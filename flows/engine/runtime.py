@@ -434,31 +434,34 @@ class Engine:
 
     async def waiting_on(self, executions: list[Execution], actor: str) -> list[Execution]:
         """Those of ``executions`` with an open lock that ``actor`` may decide now."""
-        kept = []
-        for execution in executions:
-            if execution.status != "awaiting":
-                continue
-            for lock in await self._store.calls(execution.id, open_only=True):
-                if lock.kind == "lock" and await self.may_decide(lock, actor):
-                    kept.append(execution)
-                    break
-        return kept
+        return [e for e, _ in await self._decidable(executions, actor, len(executions), True)]
 
     async def inbox(
         self, actor: str, workspace: Workspace, limit: int = 20
     ) -> list[tuple[Execution, Call]]:
         """The open locks ``actor`` may decide now, across every channel of ``workspace``, the
         newest runs first (at most ``limit``): what waits for them (the App Home lists it)."""
-        found: list[tuple[Execution, Call]] = []
         awaiting = await self._store.executions(
             status=("awaiting",), limit=INBOX_RUNS, workspace=workspace
         )
+        return await self._decidable(awaiting, actor, limit, False)
+
+    async def _decidable(
+        self, executions: list[Execution], actor: str, limit: int, first_only: bool
+    ) -> list[tuple[Execution, Call]]:
+        """The open locks of ``executions`` that ``actor`` may decide now, at most ``limit``
+        (with ``first_only``, one per execution); their locks read in one transaction."""
+        awaiting = [e for e in executions if e.status == "awaiting"]
+        opened = await self._store.open_locks_of([e.id for e in awaiting])
+        found: list[tuple[Execution, Call]] = []
         for execution in awaiting:
-            for lock in await self._store.calls(execution.id, open_only=True):
-                if lock.kind == "lock" and await self.may_decide(lock, actor):
+            for lock in opened.get(execution.id, ()):
+                if await self._refusal(lock, actor, execution) is None:
                     found.append((execution, lock))
                     if len(found) >= limit:
                         return found
+                    if first_only:
+                        break
         return found
 
     async def open_home(self, actor: str, workspace: Workspace) -> None:
