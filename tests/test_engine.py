@@ -20,6 +20,7 @@ from flows.engine import (
     NewEvent,
     RecordingNotifier,
     UnknownFlow,
+    delivery,
 )
 from flows.engine.delivery import HOLD
 from flows.engine.records import Claim
@@ -305,9 +306,12 @@ class Counted(SQLStore):
         return await super().run(fn, *args)
 
 
-async def test_a_resume_is_five_transactions_and_one_delivery_pass(store: SQLStore) -> None:
+async def test_a_resume_is_five_transactions_and_one_delivery_pass(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An answer read with its run, decided and claimed together, the run parked at its next
     lock, and the decided lock and the new one shown in one pass: claimed, then recorded."""
+    monkeypatch.setattr(delivery, "HOMES_EVERY", 3600.0)  # no App Home pass in the count
     counted = Counted(store)
     notes = RecordingNotifier()
     engine = Engine(counted, [app], notes, FakeClock(), EngineConfig())
