@@ -32,6 +32,7 @@ LATE = 0.01  # seconds after a row is due that the deliverer looks again
 HOLD = 0.2  # at most this long, a run this process is driving holds its rows for its next change
 HOMES_EVERY = 0.5  # after a run's rows are shown, App Homes (bumped with them) follow this soon
 NO_RUN = ""  # a pass over the rows about no run (App Homes), as the store names them
+UNORDERED = ("direct", "webhook", "home")  # rows that keep no order among a run's messages
 
 
 def backoff(attempts: int) -> float:
@@ -66,6 +67,11 @@ class Deliverer:
         self._due: list[float] = []  # when rows given back are due again (a heap)
         self._held: dict[str, asyncio.TimerHandle] = {}  # run id -> its release
         self._homes: asyncio.TimerHandle | None = None  # the drain that shows App Homes
+        # Rows being shown by some pass of this process, by run. Two passes may claim rows of
+        # one run together (a run's own pass and a drain, on Postgres each before the other's
+        # lease is visible): a row waits for the run's earlier rows that another pass holds.
+        self._inflight: dict[str, set[int]] = {}
+        self._landed = asyncio.Condition()
 
     # asking -------------------------------------------------------------------------------
 
@@ -178,6 +184,9 @@ class Deliverer:
                 self.owner, now, self.lease, BATCH, execution_id
             )
             states: dict[int, ShowState] | None = read
+            for row in rows:
+                if row.execution_id and row.kind not in UNORDERED:
+                    self._inflight.setdefault(row.execution_id, set()).add(row.id)
             renewal = asyncio.create_task(self._renew([row.id for row in rows]))
             try:
                 pending = rows
@@ -186,6 +195,7 @@ class Deliverer:
                     states = None
             finally:
                 renewal.cancel()
+                await self._landed_all(rows)
         finally:
             del self._batches[batch]
         return len(rows) == BATCH
@@ -226,39 +236,73 @@ class Deliverer:
         states: dict[int, ShowState],
         shown: list[tuple[Delivery, Any]],
     ) -> None:
-        """A run's rows, in order; the first that fails holds back the new ones behind it."""
-        async with self._gate:
-            thread, ready = chain[0].thread, chain[0].thread_ready
-            failed = False
-            for row in chain:
-                if failed and row.location is None and row.kind not in ("run", "direct"):
-                    await self._give_back(row, self.clock.now(), None, tried=False)
-                    continue  # a new message waits for the ones before it
-                if row.kind in ("lock", "post") and not ready:
-                    # Its run's message is being shown by another pass (claimed together on
-                    # Postgres, each before the other's lease showed): the run goes round
-                    # again once that pass is done, and this row with it.
-                    await self._give_back(row, self.clock.now(), None, tried=False)
-                    if row.execution_id is not None:
-                        self.soon(row.execution_id)
-                    failed = True
-                    continue
-                row = row.model_copy(update={"thread": thread, "thread_ready": ready})
-                try:
-                    with scope(row.execution_id, row.call_id):
-                        show = self._show(row, states[row.id])
-                        where = None if show is None else await self.notifier.show(show)
-                except Exception as exc:
-                    self.observer.delivered(row.kind, False)
-                    with scope(row.execution_id, row.call_id):
-                        await self._failed(row, exc)
-                    failed = True
-                    continue
-                if show is not None:
-                    self.observer.delivered(row.kind, True)
-                shown.append((row, where))
-                if row.kind == "run":
-                    thread, ready = where, True
+        """A run's rows, in order (after its earlier rows another pass holds); the first that
+        fails holds back the new ones behind it."""
+        mine = {row.id for row in chain}
+        thread, ready = chain[0].thread, chain[0].thread_ready
+        failed = False
+        for row in chain:
+            await self._after_earlier(row, mine)
+            try:
+                async with self._gate:
+                    if failed and row.location is None and row.kind not in ("run", "direct"):
+                        await self._give_back(row, self.clock.now(), None, tried=False)
+                        continue  # a new message waits for the ones before it
+                    if row.kind in ("lock", "post") and not ready:
+                        # Its run's message is being shown by another pass (claimed together on
+                        # Postgres, each before the other's lease showed): the run goes round
+                        # again once that pass is done, and this row with it.
+                        await self._give_back(row, self.clock.now(), None, tried=False)
+                        if row.execution_id is not None:
+                            self.soon(row.execution_id)
+                        failed = True
+                        continue
+                    row = row.model_copy(update={"thread": thread, "thread_ready": ready})
+                    try:
+                        with scope(row.execution_id, row.call_id):
+                            show = self._show(row, states[row.id])
+                            where = None if show is None else await self.notifier.show(show)
+                    except Exception as exc:
+                        self.observer.delivered(row.kind, False)
+                        with scope(row.execution_id, row.call_id):
+                            await self._failed(row, exc)
+                        failed = True
+                        continue
+                    if show is not None:
+                        self.observer.delivered(row.kind, True)
+                    shown.append((row, where))
+                    if row.kind == "run":
+                        thread, ready = where, True
+            finally:
+                await self._landed_one(row)
+
+    async def _after_earlier(self, row: Delivery, mine: set[int]) -> None:
+        """Wait while another pass here holds an earlier row of ``row``'s run (direct
+        messages, webhooks and Homes keep no order, and wait for nothing)."""
+        run = row.execution_id
+        if not run or row.kind in UNORDERED:
+            return
+
+        def clear() -> bool:
+            return not any(i < row.id and i not in mine for i in self._inflight.get(run, ()))
+
+        if not clear():
+            async with self._landed:
+                await self._landed.wait_for(clear)
+
+    async def _landed_one(self, row: Delivery) -> None:
+        await self._landed_all([row])
+
+    async def _landed_all(self, rows: list[Delivery]) -> None:
+        """These rows are done with (shown, or given back): rows waiting behind them go on."""
+        for row in rows:
+            held = self._inflight.get(row.execution_id or "")
+            if held is not None:
+                held.discard(row.id)
+                if not held:
+                    del self._inflight[row.execution_id or ""]
+        async with self._landed:
+            self._landed.notify_all()
 
     def _show(self, row: Delivery, state: ShowState) -> Show | None:
         """What to show for ``row``; None: nothing (its run or lock is gone, or its run is
