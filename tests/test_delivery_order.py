@@ -1,0 +1,76 @@
+"""Two delivery passes of one process that claimed rows of the same run together (a run's own
+pass and a drain: on Postgres each claim can miss the other's uncommitted lease) still show the
+run's messages in order: a row waits for the earlier rows the other pass holds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, cast
+
+from flows.app import Registry
+from flows.engine import Execution, FakeClock, Show
+from flows.engine.delivery import Deliverer
+from flows.engine.ports import Store
+from flows.engine.records import Delivery, ShowState
+
+RUN = Execution(
+    id="R1", flow="f", runner="m:f", inputs={}, status="awaiting", initiator="U", context={},
+    result=None, error=None, created_at=0.0, updated_at=0.0, owner=None, heartbeat_at=None,
+    wakeups=0, progress=0,
+)  # fmt: skip
+THREAD = {"channel": "C1", "ts": "1.0"}
+
+
+def post(row_id: int) -> Delivery:
+    return Delivery(
+        id=row_id, key=f"p{row_id}", execution_id=RUN.id, call_id=None, kind="post",
+        payload={"type": "progress"}, version=1, location=None, attempts=1, thread=THREAD,
+        thread_ready=True,
+    )  # fmt: skip
+
+
+class TwoClaims:
+    """The store's side: the run's own pass claims rows 1 and 2, a drain row 3."""
+
+    def __init__(self) -> None:
+        self.batches = {"R1": [post(1), post(2)], None: [post(3)]}
+
+    async def claim_deliveries(
+        self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
+    ) -> tuple[list[Delivery], dict[int, ShowState]]:
+        rows = self.batches.pop(execution, [])
+        return rows, {r.id: ShowState(RUN, None, [], [], r.payload) for r in rows}
+
+    async def delivered(
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+    ) -> dict[int, int]:
+        return {}
+
+    async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
+        pass
+
+
+class SlowFirst:
+    """Shows in the order asked; the first message takes a while (Slack is slow)."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    async def show(self, show: Show) -> Any:
+        if show.key == "p1":
+            await asyncio.sleep(0.2)
+        self.shown.append(show.key)
+        return {"channel": "C1", "ts": show.key}
+
+
+async def test_a_later_message_waits_for_earlier_ones_another_pass_holds() -> None:
+    notifier = SlowFirst()
+    store = cast(Store, TwoClaims())
+    deliverer = Deliverer(store, notifier, FakeClock(), Registry([]), "me")
+    deliverer.soon("R1")
+    await asyncio.sleep(0)  # the run's pass claims first
+    deliverer.drain()
+    await deliverer.idle()
+    assert notifier.shown == ["p1", "p2", "p3"]  # in the run's order, whoever claimed what
+    await deliverer.close()
