@@ -503,7 +503,9 @@ def _quorum(call: Call) -> int:
 
 
 def show_states(
-    conn: Connection, rows: Sequence[tuple[int, str | None, str | None]]
+    conn: Connection,
+    rows: Sequence[tuple[int, str | None, str | None]],
+    payloads: dict[int, Any] | None = None,
 ) -> dict[int, ShowState]:
     """What each ``(row id, execution id, call id)`` shows, read together (see
     ``ports.Store.show_states``)."""
@@ -526,7 +528,8 @@ def show_states(
         )
         for row in conn.execute(query.order_by(events.c.id)):
             votes.setdefault(row.call_id, []).append(Event.model_validate(row._mapping))
-    payloads: dict[int, Any] = dict(conn.execute(_PAYLOADS, {"ids": [i for i, _, _ in rows]}).all())
+    if payloads is None:  # else the rows' payloads as just claimed, in this transaction
+        payloads = dict(conn.execute(_PAYLOADS, {"ids": [i for i, _, _ in rows]}).all())
     return {
         i: ShowState(
             runs.get(eid) if eid else None,
@@ -544,5 +547,7 @@ def claim_deliveries(
 ) -> tuple[list[Delivery], dict[int, ShowState]]:
     """Due rows claimed (``outbox.claim``) and what they show, in one transaction."""
     rows = ob.claim(conn, owner, now, lease, limit, execution)
-    states = show_states(conn, [(r.id, r.execution_id, r.call_id) for r in rows]) if rows else {}
-    return rows, states
+    if not rows:
+        return rows, {}
+    shows = [(r.id, r.execution_id, r.call_id) for r in rows]
+    return rows, show_states(conn, shows, {r.id: r.payload for r in rows})
