@@ -68,7 +68,7 @@ FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first 
 UNSHOWN_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 5.0)
 
 
-def _event(context: AsyncBoltContext, kind: type[E]) -> E:
+def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
     """The request as the typed event ``bot.app.typed_inbound`` read it."""
     event = context.get("inbound")
     if not isinstance(event, kind):
@@ -149,7 +149,7 @@ class Handlers:
     async def command(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        event = _event(context, inbound.SlashCommand)
+        event = event_of(context, inbound.SlashCommand)
         if len(event.text) > MAX_COMMAND:
             used = len(event.text)
             await ack(text=messages.TOO_LONG_COMMAND.format(limit=MAX_COMMAND, used=used))
@@ -361,11 +361,11 @@ class Handlers:
     async def entry_submitted(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        event = _event(context, inbound.ViewSubmit)
+        event = event_of(context, inbound.ViewSubmit)
         entry = self._entry(event.private_metadata)
         if entry is None:
             log.warning("refused an entry form whose metadata the bot did not seal")
-            await ack(response_action="update", view=_notice(messages.FORM_UNKNOWN))
+            await ack(response_action="update", view=notice(messages.FORM_UNKNOWN))
             return
         spec, channel = entry
         metadata = event.private_metadata
@@ -375,7 +375,7 @@ class Handlers:
             raw = read_state(form, event.state)
         except ValueError as exc:  # the state of another form: Slack would not send it
             log.warning("refused an entry form whose values are malformed: %s", exc)
-            await ack(response_action="update", view=_notice(messages.FORM_UNREADABLE))
+            await ack(response_action="update", view=notice(messages.FORM_UNREADABLE))
             return
         try:
             launch = await self.engine.prepare(spec.name, raw, request)
@@ -384,7 +384,7 @@ class Handlers:
             await _refuse(ack, form, exc.wire(), raw, view | {"private_metadata": metadata})
             return
         except EntryFailed as exc:
-            await ack(response_action="update", view=_notice(_cannot_start(spec, exc)))
+            await ack(response_action="update", view=notice(_cannot_start(spec, exc)))
             return
         # Stored before the modal closes, keyed by the view: the run's message is posted from
         # the store, and a retried or replayed submission starts nothing new.
@@ -413,7 +413,7 @@ class Handlers:
     async def submit_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = _event(context, inbound.ButtonClick)
+        click = event_of(context, inbound.ButtonClick)
         await ack()
         self.after(self._submit(client, click), client, click)
 
@@ -421,7 +421,7 @@ class Handlers:
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         """A kodosumi ``Action`` button: Submit, with the button's name set to its value."""
-        click = _event(context, inbound.ButtonClick)
+        click = event_of(context, inbound.ButtonClick)
         await ack()
         pressed = int(click.action.rsplit(".", 1)[1])
         self.after(self._submit(client, click, pressed=pressed), client, click)
@@ -446,7 +446,7 @@ class Handlers:
     async def cancel_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = _event(context, inbound.ButtonClick)
+        click = event_of(context, inbound.ButtonClick)
         await ack()
         self.after(self._cancel_lock(client, click), client, click)
 
@@ -467,7 +467,7 @@ class Handlers:
     async def snooze_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = _event(context, inbound.ButtonClick)
+        click = event_of(context, inbound.ButtonClick)
         await ack()
         self.after(self._snooze(client, click), client, click)
 
@@ -497,40 +497,44 @@ class Handlers:
     async def open_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = _event(context, inbound.ButtonClick)
+        click = event_of(context, inbound.ButtonClick)
         await ack()
         self.after(self._open_modal(client, click), client, click)
 
     async def _open_modal(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
         if lock is not None:
-            view = blocks.modal_view(
-                lock.form,
-                title=messages.title(lock.name),
-                callback_id=blocks.LOCK_CALLBACK,
-                private_metadata=self.seal.close(lock.id),
-            )
-            await client.views_open(trigger_id=click.trigger_id, view=view)
+            await client.views_open(trigger_id=click.trigger_id, view=self.lock_form(lock))
+
+    def lock_form(self, lock: Call) -> dict[str, Any]:
+        """The lock's form as a modal; its submission comes back to ``lock_modal_submitted``
+        (the lock's id sealed in its metadata)."""
+        return blocks.modal_view(
+            lock.form,
+            title=messages.title(lock.name),
+            callback_id=blocks.LOCK_CALLBACK,
+            private_metadata=self.seal.close(lock.id),
+        )
 
     async def lock_modal_submitted(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        event = _event(context, inbound.ViewSubmit)
+        event = event_of(context, inbound.ViewSubmit)
         lock_id = self.seal.open(event.private_metadata)
         if lock_id is None:
             log.warning("refused a lock form whose metadata the bot did not seal")
-            await ack(response_action="update", view=_notice(messages.FORM_UNKNOWN))
+            await ack(response_action="update", view=notice(messages.FORM_UNKNOWN))
             return
         ws = self.of(event)
         lock = await self.engine.lock(lock_id, ws)
         if lock is None:
-            await ack(response_action="update", view=_notice(messages.LOCK_GONE))
+            await ack(response_action="update", view=notice(messages.LOCK_GONE))
             return
         try:
             raw = read_state(lock.form, event.state)
         except ValueError as exc:
             log.warning("refused a lock form whose values are malformed: %s", exc)
-            await ack(response_action="update", view=_notice(messages.FORM_UNREADABLE))
+            await ack(response_action="update", view=notice(messages.FORM_UNREADABLE))
             return
         decision = await self.engine.submit(lock.id, raw, event.user, workspace=ws)
         view = {"title": messages.title(lock.name), "callback_id": blocks.LOCK_CALLBACK}
@@ -544,7 +548,7 @@ class Handlers:
             case Answer.ACCEPTED | Answer.REJECTED:
                 await ack()
             case Answer.DECIDED | Answer.FORBIDDEN | Answer.COUNTED | Answer.REPEAT | Answer.GONE:
-                await ack(response_action="update", view=_notice(_note(decision) or ""))
+                await ack(response_action="update", view=notice(_note(decision) or ""))
             case _:
                 assert_never(decision.outcome)
 
@@ -689,7 +693,7 @@ def _file_safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
 
 
-def _notice(text: str) -> dict[str, Any]:
+def notice(text: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "title": {"type": "plain_text", "text": messages.NOTICE_TITLE},

@@ -19,20 +19,19 @@ import json
 import logging
 import re
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
-from bot.handlers import Handlers, run_id
+from bot.handlers import Handlers, event_of, notice, run_id
 from bot.permalinks import Permalinks
 from bot.render import blocks, home, messages, outcome, surfaces
 from flows import InputsError, Launch, Request
 from flows.engine import Engine, EntryFailed, Execution, Workspace
 
 log = logging.getLogger("lockstep.slack")
-E = TypeVar("E", bound=inbound.Inbound)
 _CHANNEL = re.compile(r"[CGD][A-Z0-9]{1,40}")
 
 
@@ -109,7 +108,7 @@ class HomeHandlers:
     async def answer_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = _event(context, inbound.ButtonClick)
+        click = event_of(context, inbound.ButtonClick)
         await ack()
         self.handlers.after(self._answer(client, click), client, click)
 
@@ -124,12 +123,7 @@ class HomeHandlers:
         elif not await self.engine.may_decide(lock, click.user):
             view = notice(messages.NOT_YOURS)
         else:
-            view = blocks.modal_view(
-                lock.form,
-                title=messages.title(lock.name),
-                callback_id=blocks.LOCK_CALLBACK,
-                private_metadata=self.seal.close(lock.id),
-            )
+            view = self.handlers.lock_form(lock)
         await client.views_open(trigger_id=click.trigger_id, view=view)
 
     # starting a flow --------------------------------------------------------------------------
@@ -137,14 +131,14 @@ class HomeHandlers:
     async def start_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = _event(context, inbound.ButtonClick)
+        click = event_of(context, inbound.ButtonClick)
         await ack()
         self.handlers.after(self._choose(client, click.trigger_id), client, click)
 
     async def shortcut(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        event = _event(context, inbound.Shortcut)
+        event = event_of(context, inbound.Shortcut)
         await ack()
         self.handlers.after(self._choose(client, event.trigger_id), client, event)
 
@@ -155,7 +149,7 @@ class HomeHandlers:
     async def chosen(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         """The chooser's Next: the flow's entry form in its place (or, for a flow without
         one, the run started at once)."""
-        event = _event(context, inbound.ViewSubmit)
+        event = event_of(context, inbound.ViewSubmit)
         flow = _picked(event.state, home.CHOOSE_FLOW, "selected_option")
         channel = _picked(event.state, home.CHOOSE_CHANNEL, "selected_conversation")
         spec = self.engine.registry.entries.get(flow) if flow else None
@@ -202,25 +196,9 @@ class HomeHandlers:
         await ack()
 
 
-def _event(context: AsyncBoltContext, kind: type[E]) -> E:
-    event = context.get("inbound")
-    if not isinstance(event, kind):
-        raise inbound.Malformed(f"expected a {kind.__name__}, got {type(event).__name__}")
-    return event
-
-
 def _picked(state: dict[str, dict[str, Any]], block: str, key: str) -> str | None:
     """What the chooser's ``block`` holds: an option's value, or a conversation's id."""
     value = (state.get(block) or {}).get(block, {}).get(key)
     if isinstance(value, dict):
         value = value.get("value")
     return value if isinstance(value, str) and value else None
-
-
-def notice(text: str) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "title": {"type": "plain_text", "text": messages.NOTICE_TITLE},
-        "close": {"type": "plain_text", "text": messages.CLOSE},
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
-    }
