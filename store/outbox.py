@@ -20,12 +20,11 @@ from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import Delivery, Post, Workspace
+from flows.engine.records import UNORDERED, Delivery, Post, Workspace
 from store.lists import any_of, none_of, one_of
 from store.tables import outbox, webhooks
 
 RUN, LOCK, HOOK, HOME = "run", "lock", "webhook", "home"
-UNORDERED = ("direct", HOOK, HOME)  # rows that neither wait for a run's earlier rows nor hold them
 _HOMES = (outbox.c.key >= "home:", outbox.c.key < "home;")  # every App Home row, by index
 
 

@@ -20,7 +20,7 @@ from flows.app import Registry, approvers
 from flows.engine.observers import NullObserver
 from flows.engine.ports import Clock, Notifier, Observer, Store, Unavailable
 from flows.engine.quorum import response
-from flows.engine.records import Delivery, Show, ShowState
+from flows.engine.records import UNORDERED, Delivery, Show, ShowState
 from flows.engine.scope import scope
 
 log = logging.getLogger("lockstep.delivery")
@@ -32,7 +32,6 @@ LATE = 0.01  # seconds after a row is due that the deliverer looks again
 HOLD = 0.2  # at most this long, a run this process is driving holds its rows for its next change
 HOMES_EVERY = 0.5  # after a run's rows are shown, App Homes (bumped with them) follow this soon
 NO_RUN = ""  # a pass over the rows about no run (App Homes), as the store names them
-UNORDERED = ("direct", "webhook", "home")  # rows that keep no order among a run's messages
 
 
 def backoff(attempts: int) -> float:
@@ -274,7 +273,7 @@ class Deliverer:
                     if row.kind == "run":
                         thread, ready = where, True
             finally:
-                await self._landed_one(row)
+                await self._landed_all([row])
 
     async def _after_earlier(self, row: Delivery, mine: set[int]) -> None:
         """Wait while another pass here holds an earlier row of ``row``'s run (direct
@@ -289,9 +288,6 @@ class Deliverer:
         if not clear():
             async with self._landed:
                 await self._landed.wait_for(clear)
-
-    async def _landed_one(self, row: Delivery) -> None:
-        await self._landed_all([row])
 
     async def _landed_all(self, rows: list[Delivery]) -> None:
         """These rows are done with (shown, or given back): rows waiting behind them go on."""

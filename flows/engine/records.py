@@ -20,6 +20,9 @@ CallStatus = Literal["open", "resolved", "rejected", "expired", "cancelled", "do
 # and ``at``), never shown in Slack; home: one person's App Home (``payload``: its ``user``),
 # about no run.
 OutboxKind = Literal["run", "lock", "post", "direct", "webhook", "home"]
+# Rows that keep no order among a run's messages: they neither wait for its earlier rows (in
+# the store's claim, in the deliverer) nor hold its later ones.
+UNORDERED: tuple[OutboxKind, ...] = ("direct", "webhook", "home")
 WEBHOOK_EVENTS: tuple[str, ...] = (
     "lock.opened",
     "lock.decided",
