@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -79,12 +79,17 @@ def add_run(conn: Connection, execution_id: str, now: float) -> None:
     conn.execute(_BUMP_HOMES, {"at": now})
 
 
-def add_locks(conn: Connection, calls: Iterable[dict[str, Any]], now: float) -> None:
+def add_locks(
+    conn: Connection, calls: Iterable[dict[str, Any]], now: float, homes: bool = True
+) -> None:
+    """A row for each new lock's message. ``homes`` False: the caller bumps the App Homes (that
+    list the locks) in this transaction itself."""
     locks = [c for c in calls if c["kind"] == "lock"]
     rows = [_row(lock_key(c["id"]), c["execution_id"], c["id"], LOCK, None, now) for c in locks]
     if rows:
         conn.execute(_insert(conn), rows)
-        conn.execute(_BUMP_HOMES, {"at": now})
+        if homes:
+            conn.execute(_BUMP_HOMES, {"at": now})
         add_hooks(conn, [(c["execution_id"], c["id"], "lock.opened") for c in locks], now)
 
 
@@ -289,19 +294,16 @@ def _shown(larger: Any) -> Any:
 
 
 _SHOWN = {"sqlite": _shown(func.max), "postgresql": _shown(func.greatest)}
-_BEHIND = select(outbox.c.id, outbox.c.version).where(
-    one_of(outbox.c.id, "ids"),
-    outbox.c.lease_owner == bindparam("me"),
-    outbox.c.version > outbox.c.shown,
-)
-_SETTLE = (
+_BEHIND = outbox.c.version > outbox.c.shown  # its state changed while it was being shown
+_SETTLE = (  # rows shown as they are now are settled; the rest keep their lease to go again
     update(outbox)
-    .where(
-        one_of(outbox.c.id, "ids"),
-        outbox.c.lease_owner == bindparam("me"),
-        outbox.c.version <= outbox.c.shown,
+    .where(one_of(outbox.c.id, "ids"), outbox.c.lease_owner == bindparam("me"))
+    .values(
+        pending=case((_BEHIND, outbox.c.pending), else_=False),
+        lease_owner=case((_BEHIND, outbox.c.lease_owner), else_=None),
+        lease_until=case((_BEHIND, outbox.c.lease_until), else_=None),
     )
-    .values(pending=False, lease_owner=None, lease_until=None)
+    .returning(outbox.c.id, outbox.c.version, outbox.c.shown)
 )
 
 
@@ -326,10 +328,8 @@ def delivered(
         conn.execute(_BUMP_HOMES, {"at": now})  # a run's message is somewhere: Homes link it
     params = [{"oid": i, "me": owner, "v": v, "where": where} for i, v, where in shown]
     conn.execute(_SHOWN[conn.dialect.name], params)
-    ids = [i for i, _, _ in shown]
-    behind = {int(i): int(v) for i, v in conn.execute(_BEHIND, {"ids": ids, "me": owner})}
-    conn.execute(_SETTLE, {"ids": ids, "me": owner})
-    return behind
+    settled = conn.execute(_SETTLE, {"ids": [i for i, _, _ in shown], "me": owner})
+    return {int(i): int(v) for i, v, at in settled if v > at}
 
 
 def retry(

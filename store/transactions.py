@@ -88,6 +88,12 @@ _PARK = (
     )
     .values(status="awaiting", owner=None, updated_at=bindparam("at"))
 )
+_INSERT_EXECUTION = insert(executions).returning(*executions.c)
+_PROGRESS = (
+    update(executions)
+    .where(executions.c.id == bindparam("eid"))
+    .values(progress=executions.c.progress + bindparam("n"))
+)
 INSERT_EVENTS = insert(events)
 INSERT_TIMERS = insert(timers)
 _INSERT_CALLS = insert(calls)
@@ -113,7 +119,7 @@ def _call(row: Row[Any]) -> Call:
 
 
 def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> Execution:
-    created = conn.execute(insert(executions).values(**row).returning(*executions.c)).one()
+    created = conn.execute(_INSERT_EXECUTION, row).one()
     conn.execute(INSERT_EVENTS, event_rows(row["id"], row["created_at"], [event]))
     ob.add_run(conn, row["id"], row["created_at"])
     return execution_row(created)
@@ -228,7 +234,7 @@ def suspend(
     new_events: Sequence[NewEvent],
     awaiting: NewEvent,
 ) -> bool:
-    add(conn, execution_id, now, new_calls, new_timers, (), 0)
+    add(conn, execution_id, now, new_calls, new_timers, (), 0, homes=False)  # bumped below
     params = {"eid": execution_id, "me": owner, "seen": wakeups, "at": now}
     released = conn.execute(_PARK, params).rowcount == 1
     if released:
@@ -337,21 +343,18 @@ def add(
     new_events: Sequence[NewEvent],
     progress: int,
     posts: Sequence[Post] = (),
+    homes: bool = True,
 ) -> None:
     if new_calls:
         conn.execute(_INSERT_CALLS, list(new_calls))
-        ob.add_locks(conn, new_calls, now)
+        ob.add_locks(conn, new_calls, now, homes)
     ob.add_posts(conn, execution_id, posts, now)
     if new_timers:
         conn.execute(INSERT_TIMERS, list(new_timers))
     if new_events:
         conn.execute(INSERT_EVENTS, event_rows(execution_id, now, new_events))
     if progress:
-        conn.execute(
-            update(executions)
-            .where(executions.c.id == execution_id)
-            .values(progress=executions.c.progress + progress)
-        )
+        conn.execute(_PROGRESS, {"eid": execution_id, "n": progress})
 
 
 def call(conn: Connection, call_id: str) -> Call | None:
