@@ -1,5 +1,7 @@
 """``Engine``: the runtime's front door. Every surface (Slack, tests, a script) starts runs,
-answers locks, snoozes, cancels and reads through it, and gets a typed outcome back.
+answers locks, snoozes, cancels and reads through it, and gets a typed outcome back. Behind
+it: ``answers`` (deciding locks, ending runs), ``guard`` (who may see and do what), ``runs``
+(running executions), ``timers`` and ``delivery`` (showing what happened).
 
 Every fact is committed before it is announced. A waiting execution holds no coroutine: an
 answer (or a timer, or recovery after a crash) wakes it, and it is replayed from the top with
@@ -16,24 +18,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from flows import typed
-from flows.app import FlowApp, Launch, Registry, Request, Response, approvers, call
-from flows.codec import decode, encode
-from flows.engine import access, entries, quorum
-from flows.engine.access import NoDirectory, Refusal
+from flows.app import FlowApp, Launch, Registry, Request
+from flows.codec import encode
+from flows.engine import access, entries
+from flows.engine.access import NoDirectory
+from flows.engine.answers import Answers
 from flows.engine.clock import SystemClock
 from flows.engine.delivery import HOLD, Deliverer
+from flows.engine.guard import Guard
 from flows.engine.notifiers import NullNotifier
 from flows.engine.observers import NullObserver
 from flows.engine.outcomes import (
     Access,
-    Answer,
     Cancel,
     Cancelled,
     Decision,
     Place,
     Reading,
-    Snooze,
     Snoozed,
 )
 from flows.engine.ports import Clock, Directory, Notifier, Observer, Store
@@ -44,27 +45,24 @@ from flows.engine.records import (
     Execution,
     Health,
     NewEvent,
-    Post,
     RunQuery,
     Status,
     Timer,
     Trail,
     Workspace,
 )
-from flows.engine.runs import Runs, Setup, ending_post, new_id
+from flows.engine.runs import Runs, Setup, new_id
 from flows.engine.scope import ids
-from flows.engine.timers import Timers, escalated_to
-from flows.entry import wants
-from flows.errors import FlowConfigError, InputsError, LockstepError, NotStorable
+from flows.engine.timers import Timers
+from flows.errors import FlowConfigError, LockstepError, NotStorable
 from flows.files import FileStore, with_uploads
-from flows.forms import Model, redacted
-from flows.parse import MAX_TEXT, TOO_LONG, parse
-from flows.policy import DEFAULT_TIMEOUT, Policy
+from flows.forms import redacted
+from flows.parse import parse
+from flows.policy import DEFAULT_TIMEOUT
 from flows.submitted import as_submitted
-from flows.text import clean, cleaned
+from flows.text import cleaned
 
 log = logging.getLogger("lockstep.engine")
-BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
 
 
 @dataclass(frozen=True)
@@ -127,6 +125,8 @@ class Engine:
         )  # fmt: skip
         self._runs = Runs(setup)
         self._timers = Timers(self._runs)
+        self._guard = Guard(store, self.clock, self.registry, self._directory, self._told)
+        self._answers = Answers(self._guard, self._runs, self._changed)
 
     def _changed(self, execution_id: str, woken: bool = False) -> None:
         """A run's state changed in this process: show it, and tell ``on_change`` (a feed of
@@ -235,55 +235,7 @@ class Engine:
         people typed is cleaned first (``flows.text.clean``): every backend can store it.
         ``workspace``: where the answer comes from (a lock of another is ``GONE``); every
         method taking one applies ``access.within``."""
-        inputs = cleaned(dict(inputs))
-        found = await self._lock_and_run(lock_id, workspace)
-        if found is None:
-            return Decision(Answer.GONE, None)
-        lock, execution = found
-        if not lock.open:
-            return Decision(Answer.DECIDED, lock)
-        if refused := await self._may_decide(lock, actor, "submit", execution):
-            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
-        form = Model.from_json(lock.form)
-        policy = Policy.from_json(lock.policy)
-        earlier = await quorum.responses(self._store, lock) if policy.quorum > 1 else ()
-        try:
-            values = parse(form, inputs)
-            if actor is not None and actor in approvers(earlier):
-                return Decision(Answer.REPEAT, lock, responses=earlier)
-            mine = Response(actor, True, values, None, self.clock.now())
-            lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
-            handed = as_submitted(form, values) if lock.name in self.registry.kodosumi else values
-            if lease is None:
-                value = handed
-            else:
-                request = _request(execution, actor) if wants(lease, "request") else None
-                value = await call(
-                    lease, inputs=handed, data=decode(lock.data), responses=[*earlier, mine],
-                    request=request,
-                )  # fmt: skip
-            result = encode(value)
-        except InputsError as exc:
-            shown = _shown(form, inputs)
-            detail = {"inputs": redacted(form, _loose(inputs)), "errors": exc.wire()}
-            invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
-            draft = {"errors": exc.wire(), "values": shown}
-            await self._store.refuse(lock.execution_id, self.clock.now(), invalid, lock.id, draft)
-            self._changed(lock.execution_id)
-            return Decision(Answer.INVALID, lock, errors=exc.wire(), responses=earlier)
-        except Exception:
-            error_id = secrets.token_hex(4)
-            log.exception(
-                "lease %r failed (error id %s)", lock.name, error_id,
-                extra=ids(lock.execution_id, lock.id),
-            )  # fmt: skip
-            failed = NewEvent(kind="lease_failed", actor=actor, detail={"error_id": error_id})
-            await self._record(lock, failed)
-            return Decision(Answer.FAILED, lock, error_id=error_id)
-        detail = {"inputs": redacted(form, encode(values))}
-        if policy.quorum > 1:
-            return await self._approve(lock, policy, result, actor, detail)
-        return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+        return await self._answers.submit(lock_id, inputs, actor, workspace=workspace)
 
     async def reject(
         self,
@@ -296,52 +248,14 @@ class Engine:
         """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``.
         A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
         ``comment``)."""
-        comment = clean(comment).strip() or None if comment else None
-        found = await self._lock_and_run(lock_id, workspace)
-        if found is None:
-            return Decision(Answer.GONE, None)
-        lock, execution = found
-        if not lock.open:
-            return Decision(Answer.DECIDED, lock)
-        if refused := await self._may_decide(lock, actor, "reject", execution):
-            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
-        if comment is not None and len(comment) > MAX_TEXT:
-            errors = {"comment": [TOO_LONG.format(limit=MAX_TEXT, used=len(comment))]}
-            said = {"errors": errors, "comment": comment[:MAX_TEXT]}
-            await self._record(lock, NewEvent(kind="invalid", actor=actor, detail=said))
-            return Decision(Answer.INVALID, lock, errors=errors)
-        policy = Policy.from_json(lock.policy)
-        if policy.quorum > 1 and not policy.veto:
-            return await self._decline(lock, actor, comment)
-        detail = {"comment": comment} if comment else None
-        return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
+        return await self._answers.reject(lock_id, actor, comment, workspace=workspace)
 
     async def snooze(
         self, lock_id: str, actor: str | None, *, workspace: Workspace | None = None
     ) -> Snoozed:
         """Push an open lock's deadline back by its policy's ``snooze``. Open to whoever may
         decide the lock, the run's initiator and its flow's admins."""
-        lock = await self.lock(lock_id, workspace)
-        if lock is None:
-            return Snoozed(Snooze.GONE, None)
-        if not lock.open:
-            return Snoozed(Snooze.DECIDED, lock)
-        policy = Policy.from_json(lock.policy)
-        if not policy.snooze:
-            return Snoozed(Snooze.NOT_ALLOWED, lock)
-        execution = await self._store.execution(lock.execution_id)
-        if execution is None or not await self._manages(execution, actor):
-            if refused := await self._may_decide(lock, actor, "snooze", execution):
-                return Snoozed(Snooze.FORBIDDEN, lock, refused.allowed)
-        now = self.clock.now()
-        event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
-        said = Post(key=f"snooze:{lock.id}:{now}", call_id=lock.id,
-                    payload={"type": "snoozed", "actor": actor})  # fmt: skip
-        snoozed = await self._store.snooze(lock.id, policy.snooze, now, event, [said])
-        if snoozed is None:
-            return Snoozed(Snooze.DECIDED, await self.lock(lock.id))
-        self._changed(lock.execution_id)
-        return Snoozed(Snooze.SNOOZED, snoozed)
+        return await self._answers.snooze(lock_id, actor, workspace=workspace)
 
     async def cancel(
         self,
@@ -355,48 +269,22 @@ class Engine:
         """Cancel a live execution from outside; its open locks close (``expire``: they
         expire, with ``reason``). A person (``actor``) must have started it or be one of its
         flow's admins; ``None`` is the system itself."""
-        execution = await self.execution(execution_id, workspace)
-        if execution is None:
-            return Cancelled(Cancel.GONE, None)
-        if execution.done:
-            return Cancelled(Cancel.ENDED, execution)
-        if actor is not None and not await self._manages(execution, actor):
-            await self._refused(execution.id, actor, "cancel")
-            return Cancelled(Cancel.FORBIDDEN, execution, self._admins(execution))
-        now = self.clock.now()
-        why = reason or f"cancelled by {actor or 'someone'}"
-        event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
-        ending = [ending_post(execution_id)]
-        if not await self._store.cancel(execution_id, now, why, event, ending, expire=expire):
-            return Cancelled(Cancel.ENDED, await self._store.execution(execution_id) or execution)
-        log.info("run of %s ended: cancelled", execution.flow, extra=ids(execution_id))
-        self.observer.run_ended(execution.flow, "cancelled")
-        self._changed(execution_id)
-        ended = await self._store.execution(execution_id) or execution
-        return Cancelled(Cancel.CANCELLED, ended)
+        return await self._answers.cancel(
+            execution_id, actor, reason, workspace=workspace, expire=expire
+        )
 
     # reading --------------------------------------------------------------------------------
 
     async def lock(self, lock_id: str, workspace: Workspace | None = None) -> Call | None:
         """The lock as the store has it now; None if there is no such lock (in
         ``workspace``, when given)."""
-        if workspace is not None:
-            found = await self._lock_and_run(lock_id, workspace)
-            return found[0] if found is not None else None
-        lock = await self._store.call(lock_id)
-        return lock if lock is not None and lock.kind == "lock" else None
+        return await self._guard.lock(lock_id, workspace)
 
     async def execution(
         self, execution_id: str, workspace: Workspace | None = None
     ) -> Execution | None:
         """The run; None if there is none (in ``workspace``, when given)."""
-        execution = await self._store.execution(execution_id)
-        if execution is None or access.within(execution, workspace):
-            return execution
-        log.warning(
-            "refused: a request from another workspace named a run", extra=ids(execution_id)
-        )
-        return None
+        return await self._guard.execution(execution_id, workspace)
 
     async def shows(
         self, lock_id: str, where: Mapping[str, Any], workspace: Workspace | None = None
@@ -456,7 +344,7 @@ class Engine:
         found: list[tuple[Execution, Call]] = []
         for execution in awaiting:
             for lock in opened.get(execution.id, ()):
-                if await self._refusal(lock, actor, execution) is None:
+                if await self._guard.refusal(lock, actor, execution) is None:
                     found.append((execution, lock))
                     if len(found) >= limit:
                         return found
@@ -477,7 +365,7 @@ class Engine:
 
     async def may_decide(self, lock: Call, actor: str) -> bool:
         """Could ``actor`` decide ``lock`` now (as ``submit`` checks it; nothing recorded)?"""
-        return lock.open and await self._refusal(lock, actor) is None
+        return lock.open and await self._guard.refusal(lock, actor) is None
 
     async def events(self, execution_id: str, after: int = 0) -> list[Event]:
         """A run's audit events, oldest first; with ``after``, those with a larger id only
@@ -515,11 +403,11 @@ class Engine:
         if trail is None or await self.execution(execution_id, workspace) is None:
             return Reading(Access.GONE)
         execution = trail[0]
-        if await self._manages(execution, reader) or await access.among(
+        if await self._guard.manages(execution, reader) or await access.among(
             ("channel",), reader, execution, self._directory
         ):
             return Reading(Access.SHOWN, trail)
-        await self._refused(execution.id, reader, action)
+        await self._guard.refused(execution.id, reader, action)
         return Reading(Access.FORBIDDEN)
 
     async def end_workspace(self, workspace: Workspace, reason: str) -> int:
@@ -610,157 +498,3 @@ class Engine:
         stale and another process (or this one, restarted) takes them over."""
         await self._runs.close()
         await self._deliver.close()
-
-    # behind the door ------------------------------------------------------------------------
-
-    async def _lock_and_run(
-        self, lock_id: str, workspace: Workspace | None = None
-    ) -> tuple[Call, Execution] | None:
-        """A lock and its run, read together; None if there is no such lock (in
-        ``workspace``, when given: ``access.within``)."""
-        found = await self._store.call_and_run(lock_id)
-        if found is None or found[0].kind != "lock":
-            return None
-        if not access.within(found[1], workspace):
-            log.warning("refused: a request from another workspace named a lock",
-                        extra=ids(found[1].id, lock_id))  # fmt: skip
-            return None
-        return found
-
-    async def _record(self, lock: Call, event: NewEvent) -> None:
-        tied = event.model_copy(update={"call_id": lock.id})
-        await self._store.append(lock.execution_id, self.clock.now(), tied)
-        self._told(lock.execution_id)
-
-    async def _refused(self, execution_id: str, actor: str | None, action: str) -> None:
-        refused = NewEvent(kind="refused", actor=actor, detail={"action": action})
-        await self._store.append(execution_id, self.clock.now(), refused)
-        self._told(execution_id)
-
-    async def _may_decide(
-        self, lock: Call, actor: str | None, action: str, execution: Execution | None
-    ) -> Refusal | None:
-        """None if ``actor`` may decide ``lock`` (of ``execution``, as just read); else the
-        refusal, recorded."""
-        refused = await self._refusal(lock, actor, execution)
-        if refused is not None:
-            detail = {"action": action}
-            await self._record(lock, NewEvent(kind="refused", actor=actor, detail=detail))
-        return refused
-
-    async def _refusal(
-        self, lock: Call, actor: str | None, execution: Execution | None = None
-    ) -> Refusal | None:
-        """Why ``actor`` may not decide ``lock`` (of ``execution``, read if not given), or
-        None if they may."""
-        policy = Policy.from_json(lock.policy)
-        execution = execution or await self._store.execution(lock.execution_id)
-        if execution is None:
-            return None
-
-        async def escalated() -> list[str]:
-            return await escalated_to(self._store, lock)
-
-        return await access.may_decide(policy, execution, escalated, actor, self._directory)
-
-    def _admins(self, execution: Execution) -> tuple[str, ...]:
-        spec = self.registry.entries.get(execution.flow)
-        return spec.admins if spec else ()
-
-    async def _manages(self, execution: Execution, actor: str | None) -> bool:
-        """Did ``actor`` start the run, or is it one of its flow's admins?"""
-        return await access.manages(self._admins(execution), actor, execution, self._directory)
-
-    async def _decide(
-        self,
-        lock: Call,
-        status: str,
-        result: Any,
-        actor: str | None,
-        comment: str | None,
-        kind: str,
-        detail: Any,
-    ) -> Decision:
-        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run."""
-        now = self.clock.now()
-        event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
-        decided_here = await self._store.decide(
-            lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
-            claim=self._runs.setup.claim(),
-        )  # fmt: skip
-        if decided_here is None:
-            return Decision(Answer.DECIDED, await self.lock(lock.id))
-        execution, recorded = decided_here
-        waited = now - lock.created_at
-        log.info("lock %r %s by %s after %.0f s", lock.name, status, actor, waited,
-                 extra=ids(lock.execution_id, lock.id))  # fmt: skip
-        self.observer.lock_decided(execution.flow, status, waited)
-        change = {"status": status, "result": result, "actor": actor, "comment": comment}
-        decided = lock.model_copy(update=change | {"decided_at": now})
-        self._changed(lock.execution_id, woken=recorded is not None)
-        self._runs.wake(lock.execution_id, execution, recorded)
-        return Decision(Answer.ACCEPTED if status == "resolved" else Answer.REJECTED, decided)
-
-    async def _approve(
-        self, lock: Call, policy: Policy, result: Any, actor: str | None, detail: Any
-    ) -> Decision:
-        """Count an approval of a quorum lock; decide it once ``policy.quorum`` distinct people
-        have approved."""
-        event = NewEvent(kind="approved", actor=actor, call_id=lock.id, detail=detail)
-        voted = await self._store.vote(lock.id, self.clock.now(), event)
-        if voted is None:
-            return Decision(Answer.DECIDED, await self.lock(lock.id))
-        recorded, events = voted
-        so_far = tuple(quorum.response(e) for e in events)
-        if not recorded:
-            return Decision(Answer.REPEAT, lock, responses=so_far)
-        people = approvers(so_far)
-        if len(people) < policy.quorum:
-            self._changed(lock.execution_id)
-            return Decision(Answer.COUNTED, lock, responses=so_far)
-        decided = await self._decide(
-            lock, "resolved", result, actor, None, "quorum", {"approvers": people}
-        )
-        return Decision(decided.outcome, decided.lock, responses=so_far)
-
-    async def _decline(self, lock: Call, actor: str | None, comment: str | None) -> Decision:
-        """A rejection of a quorum lock without veto: recorded, and the lock waits on."""
-        detail = {"comment": comment} if comment else None
-        event = NewEvent(kind="declined", actor=actor, call_id=lock.id, detail=detail)
-        voted = await self._store.vote(lock.id, self.clock.now(), event)
-        if voted is None:
-            return Decision(Answer.DECIDED, await self.lock(lock.id))
-        so_far = tuple(quorum.response(e) for e in voted[1])
-        self._changed(lock.execution_id)
-        return Decision(Answer.COUNTED, lock, responses=so_far)
-
-
-def _request(execution: Execution, actor: str | None) -> Request:
-    """The run's request, as the person answering one of its locks makes it."""
-    return Request(execution.flow, actor, execution.context)
-
-
-def _shown(form: Model, values: Mapping[str, Any]) -> dict[str, Any]:
-    """What a refused answer's message shows again: the values typed, but for passwords."""
-    secret = {e.name for e in form.inputs if e.type == "password"}
-    loose = _loose({k: v for k, v in values.items() if k not in secret})
-    return loose if isinstance(loose, dict) else {}
-
-
-def _loose(values: Mapping[str, Any]) -> Any:
-    """Raw submitted values for the audit trail and a refused answer's message, each text cut
-    to ``MAX_TEXT``; anything odd is kept as its repr."""
-    try:
-        return encode(_cut(dict(values)))
-    except NotStorable:
-        return {k: repr(v)[:MAX_TEXT] for k, v in values.items()}
-
-
-def _cut(value: Any) -> Any:
-    if isinstance(value, str):
-        return value[:MAX_TEXT]
-    if isinstance(value, dict):
-        return {k: _cut(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_cut(v) for v in value]
-    return value

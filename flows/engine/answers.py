@@ -1,0 +1,291 @@
+"""``Answers``: how people decide locks and end runs. Each answer is checked (the lock is
+open, the person may decide it, what they typed parses and its lease accepts it), recorded
+with who gave it, and committed before the run is woken (``flows.engine.runs``). A refused
+answer leaves the lock open; a second answer to a decided lock changes nothing."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from flows import typed
+from flows.app import Request, Response, approvers, call
+from flows.codec import decode, encode
+from flows.engine import quorum
+from flows.engine.guard import Guard
+from flows.engine.outcomes import Answer, Cancel, Cancelled, Decision, Snooze, Snoozed
+from flows.engine.records import Call, Execution, NewEvent, Post, Workspace
+from flows.engine.runs import Runs, ending_post
+from flows.engine.scope import ids
+from flows.entry import wants
+from flows.errors import InputsError, NotStorable
+from flows.forms import Model, redacted
+from flows.parse import MAX_TEXT, TOO_LONG, parse
+from flows.policy import Policy
+from flows.submitted import as_submitted
+from flows.text import clean, cleaned
+
+log = logging.getLogger("lockstep.engine")
+BUILT_IN_LEASES = {typed.LOCK: typed.validate}  # typed prompts whose answers need checking
+
+
+class Changed(Protocol):
+    def __call__(self, execution_id: str, woken: bool = False) -> None:
+        """A run's state changed in this process: show it. ``woken``: this process is about
+        to run it."""
+
+
+class Answers:
+    def __init__(self, guard: Guard, runs: Runs, changed: Changed) -> None:
+        self.guard, self.runs, self.changed = guard, runs, changed
+        setup = runs.setup
+        self.store, self.clock = setup.store, setup.clock
+        self.registry, self.observer = setup.registry, setup.observer
+
+    async def submit(
+        self,
+        lock_id: str,
+        inputs: Mapping[str, Any],
+        actor: str | None,
+        *,
+        workspace: Workspace | None = None,
+    ) -> Decision:
+        """Parse and validate a submission, run the lease handler, and resolve the lock. What
+        people typed is cleaned first (``flows.text.clean``): every backend can store it.
+        ``workspace``: where the answer comes from (a lock of another is ``GONE``); every
+        method taking one applies ``access.within``."""
+        inputs = cleaned(dict(inputs))
+        found = await self.guard.lock_and_run(lock_id, workspace)
+        if found is None:
+            return Decision(Answer.GONE, None)
+        lock, execution = found
+        if not lock.open:
+            return Decision(Answer.DECIDED, lock)
+        if refused := await self.guard.may_decide(lock, actor, "submit", execution):
+            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        form = Model.from_json(lock.form)
+        policy = Policy.from_json(lock.policy)
+        earlier = await quorum.responses(self.store, lock) if policy.quorum > 1 else ()
+        try:
+            values = parse(form, inputs)
+            if actor is not None and actor in approvers(earlier):
+                return Decision(Answer.REPEAT, lock, responses=earlier)
+            mine = Response(actor, True, values, None, self.clock.now())
+            lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
+            handed = as_submitted(form, values) if lock.name in self.registry.kodosumi else values
+            if lease is None:
+                value = handed
+            else:
+                request = _request(execution, actor) if wants(lease, "request") else None
+                value = await call(
+                    lease, inputs=handed, data=decode(lock.data), responses=[*earlier, mine],
+                    request=request,
+                )  # fmt: skip
+            result = encode(value)
+        except InputsError as exc:
+            shown = _shown(form, inputs)
+            detail = {"inputs": redacted(form, _loose(inputs)), "errors": exc.wire()}
+            invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
+            draft = {"errors": exc.wire(), "values": shown}
+            await self.store.refuse(lock.execution_id, self.clock.now(), invalid, lock.id, draft)
+            self.changed(lock.execution_id)
+            return Decision(Answer.INVALID, lock, errors=exc.wire(), responses=earlier)
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception(
+                "lease %r failed (error id %s)", lock.name, error_id,
+                extra=ids(lock.execution_id, lock.id),
+            )  # fmt: skip
+            failed = NewEvent(kind="lease_failed", actor=actor, detail={"error_id": error_id})
+            await self.guard.record(lock, failed)
+            return Decision(Answer.FAILED, lock, error_id=error_id)
+        detail = {"inputs": redacted(form, encode(values))}
+        if policy.quorum > 1:
+            return await self._approve(lock, policy, result, actor, detail)
+        return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+
+    async def reject(
+        self,
+        lock_id: str,
+        actor: str | None,
+        comment: str | None = None,
+        *,
+        workspace: Workspace | None = None,
+    ) -> Decision:
+        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``.
+        A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
+        ``comment``)."""
+        comment = clean(comment).strip() or None if comment else None
+        found = await self.guard.lock_and_run(lock_id, workspace)
+        if found is None:
+            return Decision(Answer.GONE, None)
+        lock, execution = found
+        if not lock.open:
+            return Decision(Answer.DECIDED, lock)
+        if refused := await self.guard.may_decide(lock, actor, "reject", execution):
+            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        if comment is not None and len(comment) > MAX_TEXT:
+            errors = {"comment": [TOO_LONG.format(limit=MAX_TEXT, used=len(comment))]}
+            said = {"errors": errors, "comment": comment[:MAX_TEXT]}
+            await self.guard.record(lock, NewEvent(kind="invalid", actor=actor, detail=said))
+            return Decision(Answer.INVALID, lock, errors=errors)
+        policy = Policy.from_json(lock.policy)
+        if policy.quorum > 1 and not policy.veto:
+            return await self._decline(lock, actor, comment)
+        detail = {"comment": comment} if comment else None
+        return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
+
+    async def snooze(
+        self, lock_id: str, actor: str | None, *, workspace: Workspace | None = None
+    ) -> Snoozed:
+        """Push an open lock's deadline back by its policy's ``snooze``. Open to whoever may
+        decide the lock, the run's initiator and its flow's admins."""
+        lock = await self.guard.lock(lock_id, workspace)
+        if lock is None:
+            return Snoozed(Snooze.GONE, None)
+        if not lock.open:
+            return Snoozed(Snooze.DECIDED, lock)
+        policy = Policy.from_json(lock.policy)
+        if not policy.snooze:
+            return Snoozed(Snooze.NOT_ALLOWED, lock)
+        execution = await self.store.execution(lock.execution_id)
+        if execution is None or not await self.guard.manages(execution, actor):
+            if refused := await self.guard.may_decide(lock, actor, "snooze", execution):
+                return Snoozed(Snooze.FORBIDDEN, lock, refused.allowed)
+        now = self.clock.now()
+        event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
+        said = Post(key=f"snooze:{lock.id}:{now}", call_id=lock.id,
+                    payload={"type": "snoozed", "actor": actor})  # fmt: skip
+        snoozed = await self.store.snooze(lock.id, policy.snooze, now, event, [said])
+        if snoozed is None:
+            return Snoozed(Snooze.DECIDED, await self.guard.lock(lock.id))
+        self.changed(lock.execution_id)
+        return Snoozed(Snooze.SNOOZED, snoozed)
+
+    async def cancel(
+        self,
+        execution_id: str,
+        actor: str | None,
+        reason: str | None = None,
+        *,
+        workspace: Workspace | None = None,
+        expire: bool = False,
+    ) -> Cancelled:
+        """Cancel a live execution from outside; its open locks close (``expire``: they
+        expire, with ``reason``). A person (``actor``) must have started it or be one of its
+        flow's admins; ``None`` is the system itself."""
+        execution = await self.guard.execution(execution_id, workspace)
+        if execution is None:
+            return Cancelled(Cancel.GONE, None)
+        if execution.done:
+            return Cancelled(Cancel.ENDED, execution)
+        if actor is not None and not await self.guard.manages(execution, actor):
+            await self.guard.refused(execution.id, actor, "cancel")
+            return Cancelled(Cancel.FORBIDDEN, execution, self.guard.admins(execution))
+        now = self.clock.now()
+        why = reason or f"cancelled by {actor or 'someone'}"
+        event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
+        ending = [ending_post(execution_id)]
+        if not await self.store.cancel(execution_id, now, why, event, ending, expire=expire):
+            return Cancelled(Cancel.ENDED, await self.store.execution(execution_id) or execution)
+        log.info("run of %s ended: cancelled", execution.flow, extra=ids(execution_id))
+        self.observer.run_ended(execution.flow, "cancelled")
+        self.changed(execution_id)
+        ended = await self.store.execution(execution_id) or execution
+        return Cancelled(Cancel.CANCELLED, ended)
+
+    async def _decide(
+        self,
+        lock: Call,
+        status: str,
+        result: Any,
+        actor: str | None,
+        comment: str | None,
+        kind: str,
+        detail: Any,
+    ) -> Decision:
+        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run."""
+        now = self.clock.now()
+        event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
+        decided_here = await self.store.decide(
+            lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
+            claim=self.runs.setup.claim(),
+        )  # fmt: skip
+        if decided_here is None:
+            return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
+        execution, recorded = decided_here
+        waited = now - lock.created_at
+        log.info("lock %r %s by %s after %.0f s", lock.name, status, actor, waited,
+                 extra=ids(lock.execution_id, lock.id))  # fmt: skip
+        self.observer.lock_decided(execution.flow, status, waited)
+        change = {"status": status, "result": result, "actor": actor, "comment": comment}
+        decided = lock.model_copy(update=change | {"decided_at": now})
+        self.changed(lock.execution_id, woken=recorded is not None)
+        self.runs.wake(lock.execution_id, execution, recorded)
+        return Decision(Answer.ACCEPTED if status == "resolved" else Answer.REJECTED, decided)
+
+    async def _approve(
+        self, lock: Call, policy: Policy, result: Any, actor: str | None, detail: Any
+    ) -> Decision:
+        """Count an approval of a quorum lock; decide it once ``policy.quorum`` distinct people
+        have approved."""
+        event = NewEvent(kind="approved", actor=actor, call_id=lock.id, detail=detail)
+        voted = await self.store.vote(lock.id, self.clock.now(), event)
+        if voted is None:
+            return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
+        recorded, events = voted
+        so_far = tuple(quorum.response(e) for e in events)
+        if not recorded:
+            return Decision(Answer.REPEAT, lock, responses=so_far)
+        people = approvers(so_far)
+        if len(people) < policy.quorum:
+            self.changed(lock.execution_id)
+            return Decision(Answer.COUNTED, lock, responses=so_far)
+        decided = await self._decide(
+            lock, "resolved", result, actor, None, "quorum", {"approvers": people}
+        )
+        return Decision(decided.outcome, decided.lock, responses=so_far)
+
+    async def _decline(self, lock: Call, actor: str | None, comment: str | None) -> Decision:
+        """A rejection of a quorum lock without veto: recorded, and the lock waits on."""
+        detail = {"comment": comment} if comment else None
+        event = NewEvent(kind="declined", actor=actor, call_id=lock.id, detail=detail)
+        voted = await self.store.vote(lock.id, self.clock.now(), event)
+        if voted is None:
+            return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
+        so_far = tuple(quorum.response(e) for e in voted[1])
+        self.changed(lock.execution_id)
+        return Decision(Answer.COUNTED, lock, responses=so_far)
+
+
+def _request(execution: Execution, actor: str | None) -> Request:
+    """The run's request, as the person answering one of its locks makes it."""
+    return Request(execution.flow, actor, execution.context)
+
+
+def _shown(form: Model, values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a refused answer's message shows again: the values typed, but for passwords."""
+    secret = {e.name for e in form.inputs if e.type == "password"}
+    loose = _loose({k: v for k, v in values.items() if k not in secret})
+    return loose if isinstance(loose, dict) else {}
+
+
+def _loose(values: Mapping[str, Any]) -> Any:
+    """Raw submitted values for the audit trail and a refused answer's message, each text cut
+    to ``MAX_TEXT``; anything odd is kept as its repr."""
+    try:
+        return encode(_cut(dict(values)))
+    except NotStorable:
+        return {k: repr(v)[:MAX_TEXT] for k, v in values.items()}
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if isinstance(value, dict):
+        return {k: _cut(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut(v) for v in value]
+    return value
