@@ -25,7 +25,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
-from bot.handlers import Handlers, event_of, notice, run_id
+from bot.handlers import Handlers
+from bot.listening import event_of, notice, run_id
 from bot.permalinks import Permalinks
 from bot.render import blocks, home, messages, outcome, surfaces
 from flows import InputsError, Launch, Request

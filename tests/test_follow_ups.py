@@ -9,7 +9,8 @@ from typing import Any, cast
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
-from bot.handlers import FOLLOW_UPS, Handlers
+from bot.handlers import Handlers
+from bot.listening import FOLLOW_UPS
 from bot.seal import Seal
 from flows.engine import Engine
 

@@ -1,0 +1,131 @@
+"""What every listener shares: the request as one typed event, the work that runs after the
+ack (``Listener.after``: bounded, in order, a private note if it fails), the modal that says
+why not (``notice``), a form refused under its fields (``refuse``), and run ids made from what
+started them (``run_id``)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import inbound
+from bot.render import blocks, messages
+from bot.seal import Seal
+from bot.workspaces import Workspaces
+from flows.engine import SINGLE, Engine, Workspace
+from flows.errors import GLOBAL
+
+log = logging.getLogger("lockstep.slack")
+E = TypeVar("E", bound=inbound.Inbound)
+FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
+
+
+def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
+    """The request as the typed event ``bot.app.typed_inbound`` read it."""
+    event = context.get("inbound")
+    if not isinstance(event, kind):
+        raise inbound.Malformed(f"expected a {kind.__name__}, got {type(event).__name__}")
+    return event
+
+
+class Listener:
+    """The base of every listener class: the engine, the seal, whose each request is, and the
+    work after the ack."""
+
+    def __init__(self, engine: Engine, seal: Seal, workspaces: Workspaces | None = None) -> None:
+        """``seal``: signs what the bot puts in a modal's ``private_metadata``, so what comes
+        back is what it put there. ``workspaces``: whose each request is (None: one
+        workspace's, a single-token bot's)."""
+        self.engine = engine
+        self.seal = seal
+        self.of: Callable[[inbound.Inbound], Workspace] = (
+            workspaces.of if workspaces is not None else lambda _: SINGLE
+        )
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._turns = asyncio.Semaphore(FOLLOW_UPS)
+
+    def after(
+        self,
+        work: Coroutine[Any, Any, None],
+        client: AsyncWebClient,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
+    ) -> None:
+        """Run ``work`` after the ack has gone (Bolt answers Slack when the listener returns),
+        at most ``FOLLOW_UPS`` at once, in the order they came: a burst of clicks never delays
+        the next ack, which shares the event loop. If it fails for good, ``who`` gets a private
+        note saying so, with an error id."""
+        task = asyncio.create_task(self._guarded(work, client, who))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _guarded(
+        self,
+        work: Coroutine[Any, Any, None],
+        client: AsyncWebClient,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
+    ) -> None:
+        try:
+            async with self._turns:
+                await work
+        except asyncio.CancelledError:
+            work.close()  # cancelled while waiting its turn: it never starts
+            raise
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("handling a Slack request failed (error id %s)", error_id)
+            channel = None if isinstance(who, inbound.Shortcut) else who.channel
+            if channel is None:
+                return
+            thread = who.thread_ts if isinstance(who, inbound.ButtonClick) else None
+            try:
+                await client.chat_postEphemeral(
+                    channel=channel, user=who.user, thread_ts=thread,
+                    text=messages.FOLLOW_UP_FAILED.format(error_id=error_id),
+                )  # fmt: skip
+            except Exception:
+                log.exception("could not tell %s that their request failed", who.user)
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def run_id(kind: str, key: str) -> str:
+    """A run's id derived from what started it, so the same start twice is one run."""
+    return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:32]
+
+
+def said(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors as given, or a plain refusal when a handler refused without a word."""
+    return errors if any(errors.values()) else {GLOBAL: [messages.FORM_REFUSED]}
+
+
+async def refuse(
+    ack: AsyncAck, form: list[dict[str, Any]], wire: dict[str, list[str]], raw: Any, view: Any
+) -> None:
+    """Refuse a modal submission, showing why: under the fields (Slack's
+    ``response_action: "errors"``), or, when no input can carry the messages (a form without
+    inputs), the modal again with them on top."""
+    wire = said(wire)
+    errors = blocks.modal_errors(wire, form=form)
+    if errors:
+        await ack(response_action="errors", errors=errors)
+    else:
+        await ack(response_action="update", view=blocks.modal_view(form, values=raw, errors=wire,
+                                                                   **view))  # fmt: skip
+
+
+def notice(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": messages.NOTICE_TITLE},
+        "close": {"type": "plain_text", "text": messages.CLOSE},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }

@@ -1,0 +1,332 @@
+"""``/flow`` and the entry form: list, start (the entry form opens as a modal; a flow without
+one starts at once), status, audit and cancel, each with a reply only the person sees, and the
+entry form's submission, validated before the modal closes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import assert_never
+
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import inbound
+from bot.commands import (
+    Command,
+    distinct_prefixes,
+    find_name,
+    nearest,
+    parse_command,
+    prefill,
+    suggestion,
+)
+from bot.listening import Listener, event_of, notice, refuse, run_id, said
+from bot.render import blocks, history, messages, surfaces
+from bot.render.mrkdwn import literal
+from bot.render.state import read_state
+from flows import InputsError, Launch, Request
+from flows.app import EntrySpec
+from flows.engine import Access, Cancel, EntryFailed, Trail, Workspace, audit_document
+
+log = logging.getLogger("lockstep.slack")
+MAX_COMMAND = 2000  # characters of /flow text: longer is refused with a note
+
+
+class SlashCommands(Listener):
+    async def command(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        event = event_of(context, inbound.SlashCommand)
+        if len(event.text) > MAX_COMMAND:
+            used = len(event.text)
+            await ack(text=messages.TOO_LONG_COMMAND.format(limit=MAX_COMMAND, used=used))
+            return
+        cmd = parse_command(event.text)
+        if cmd.problem:
+            await ack(text=messages.BAD_ARGUMENT.format(text=literal(cmd.problem)))
+            return
+        match cmd.verb:
+            case "list":
+                await ack(text=self._list())
+            case "start":
+                await self._start(ack, client, event, cmd.target, cmd.values)
+            case "status":
+                await ack(text=await self._status(event, cmd.target))
+            case "audit":
+                await self._audit(ack, client, event, cmd.target)
+            case "cancel":
+                await ack(text=await self._cancel(event, cmd.target))
+            case "help":
+                await ack(text=messages.HELP)
+            case "unknown":
+                await ack(text=self._unknown(cmd))
+            case _:
+                assert_never(cmd.verb)
+
+    def _list(self) -> str:
+        entries = self.engine.registry.entries.values()
+        lines = [
+            f"• `{e.name}`: {literal(e.summary)}" for e in sorted(entries, key=lambda e: e.name)
+        ]
+        return "\n".join(lines) or messages.NO_FLOWS
+
+    def _unknown(self, cmd: Command) -> str:
+        """Not a subcommand: what it probably meant, else the help."""
+        word = literal(cmd.target or "")
+        meant = suggestion(cmd, self.engine.registry.entries)
+        if meant is None:
+            return messages.UNKNOWN_COMMAND.format(word=word) + "\n" + messages.HELP
+        return messages.DID_YOU_MEAN.format(word=word, meant=literal(meant))
+
+    async def _start(
+        self,
+        ack: AsyncAck,
+        client: AsyncWebClient,
+        event: inbound.SlashCommand,
+        name: str | None,
+        values: dict[str, str],
+    ) -> None:
+        flows = self.engine.registry.entries
+        found = find_name(name, flows) if name else None
+        if found is None:
+            await ack(text=_no_such_flow(name, flows) if name else messages.START_USAGE)
+            return
+        spec = flows[found]
+        if spec.model is not None:
+            fields = [e.name for e in spec.model.inputs]
+            matched = prefill(values, fields)
+            values = matched.values
+            if matched.unknown:  # said with the ack: the form opens all the same
+                unknown = ", ".join(f"`{literal(k)}`" for k in matched.unknown)
+                known = ", ".join(f"`{f}`" for f in fields) or messages.NO_FIELDS
+                await ack(text=messages.UNKNOWN_KEYS.format(keys=unknown, fields=known))
+                self.after(self._open_entry(client, event, spec, values), client, event)
+                return
+        await ack()
+        self.after(self._open_entry(client, event, spec, values), client, event)
+
+    async def _open_entry(
+        self,
+        client: AsyncWebClient,
+        event: inbound.SlashCommand,
+        spec: EntrySpec,
+        values: dict[str, str],
+    ) -> None:
+        request = Request(spec.name, event.user, {"channel": event.channel})
+        if spec.model is None:
+            try:
+                launch = await self.engine.prepare(spec.name, values, request)
+            except EntryFailed as exc:
+                text = _cannot_start(spec, exc)
+            except InputsError as exc:
+                text = surfaces.error_list(said(exc.wire()))
+            else:  # a retried command (same trigger) starts nothing new
+                eid = run_id("trigger", event.trigger_id)
+                ws = self.of(event)
+                await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
+                return
+            await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
+            return
+        metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": event.channel}))
+        view = blocks.modal_view(
+            spec.model.to_json(),
+            title=spec.summary,
+            callback_id=blocks.ENTRY_CALLBACK,
+            private_metadata=metadata,
+            close=messages.CANCEL_TEXT,
+            values=values,
+        )
+        await client.views_open(trigger_id=event.trigger_id, view=view)
+
+    async def _status(self, event: inbound.SlashCommand, name: str | None) -> str:
+        user, ws = event.user, self.of(event)
+        if not name:
+            runs = await self.engine.runs(initiator=user, limit=10, workspace=ws)
+            lines = [
+                messages.RUN_LINE.format(
+                    id=messages.short(r.id), flow=r.flow, status=messages.STATUS_WORDS[r.status]
+                )
+                for r in runs
+            ]
+            return "\n".join(lines) or messages.NO_RUNS
+        found = await self._run_id(name, ws)
+        if found.id is None:
+            return found.problem
+        trail = await self._visible(user, found.id, "status", ws)
+        return history.status(*trail) if isinstance(trail, tuple) else trail
+
+    async def _run_id(self, name: str, ws: Workspace) -> RunName:
+        """The run ``name`` names: its id, or any prefix of it no other run's id shares (of
+        the workspace's runs)."""
+        found = await self.engine.find_runs(name.strip(), limit=5, workspace=ws)
+        if name in found:
+            return RunName(name)
+        if len(found) == 1:
+            return RunName(found[0])
+        if not found:
+            return RunName(None, messages.UNKNOWN_EXECUTION.format(id=literal(name)))
+        ids = ", ".join(f"`{f}`" for f in distinct_prefixes(found, messages.SHORT_ID))
+        return RunName(None, messages.AMBIGUOUS_RUN.format(id=literal(name), ids=ids))
+
+    async def _visible(
+        self, user: str, execution_id: str, action: str, ws: Workspace
+    ) -> Trail | str:
+        """A run's trail if ``user`` may read it, else what to tell them."""
+        reading = await self.engine.read(execution_id, user, action, workspace=ws)
+        match reading.outcome:
+            case Access.SHOWN:
+                assert reading.trail is not None
+                return reading.trail
+            case Access.FORBIDDEN:
+                return messages.NOT_VISIBLE
+            case Access.GONE:
+                return messages.UNKNOWN_EXECUTION.format(id=messages.short(execution_id))
+            case _:
+                assert_never(reading.outcome)
+
+    async def _audit(
+        self,
+        ack: AsyncAck,
+        client: AsyncWebClient,
+        event: inbound.SlashCommand,
+        name: str | None,
+    ) -> None:
+        if not name:
+            await ack(text=messages.AUDIT_USAGE)
+            return
+        ws = self.of(event)
+        found = await self._run_id(name, ws)
+        if found.id is None:
+            await ack(text=found.problem)
+            return
+        trail = await self._visible(event.user, found.id, "audit", ws)
+        if not isinstance(trail, tuple):
+            await ack(text=trail)
+            return
+        await ack(text=messages.AUDIT_COMING.format(id=messages.short(found.id)))
+        self.after(self._send_audit(client, event.user, trail), client, event)
+
+    async def _send_audit(self, client: AsyncWebClient, user: str, trail: Trail) -> None:
+        """Upload the trail as a JSON file into a direct message with the person who asked."""
+        execution, _, events = trail
+        content = json.dumps(audit_document(*trail), indent=2, ensure_ascii=False)
+        dm = await client.conversations_open(users=user)
+        await client.files_upload_v2(
+            channel=dm["channel"]["id"],
+            filename=f"lockstep-{_file_safe(execution.id)}.json",
+            title=messages.AUDIT_TITLE.format(id=execution.id),
+            content=content,
+            initial_comment=messages.AUDIT_FILE.format(
+                flow=execution.flow, id=messages.short(execution.id), count=len(events)
+            ),
+        )
+
+    async def _cancel(self, event: inbound.SlashCommand, name: str | None) -> str:
+        if not name:
+            return messages.CANCEL_USAGE
+        ws = self.of(event)
+        found = await self._run_id(name, ws)
+        if found.id is None:
+            return found.problem
+        cancelled = await self.engine.cancel(found.id, event.user, workspace=ws)
+        execution = cancelled.execution
+        short = messages.short(found.id)
+        match cancelled.outcome:
+            case Cancel.CANCELLED:
+                return messages.CANCELLED.format(id=short)
+            case Cancel.ENDED:
+                assert execution is not None
+                return messages.ALREADY_ENDED.format(id=short, status=execution.status)
+            case Cancel.FORBIDDEN:
+                assert execution is not None
+                return messages.cannot_cancel(execution.initiator, cancelled.admins)
+            case Cancel.GONE:
+                return messages.UNKNOWN_EXECUTION.format(id=short)
+            case _:
+                assert_never(cancelled.outcome)
+
+    async def entry_submitted(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        event = event_of(context, inbound.ViewSubmit)
+        entry = self._entry(event.private_metadata)
+        if entry is None:
+            log.warning("refused an entry form whose metadata the bot did not seal")
+            await ack(response_action="update", view=notice(messages.FORM_UNKNOWN))
+            return
+        spec, channel = entry
+        metadata = event.private_metadata
+        form = spec.model.to_json() if spec.model else []
+        request = Request(spec.name, event.user, {"channel": channel})
+        try:
+            raw = read_state(form, event.state)
+        except ValueError as exc:  # the state of another form: Slack would not send it
+            log.warning("refused an entry form whose values are malformed: %s", exc)
+            await ack(response_action="update", view=notice(messages.FORM_UNREADABLE))
+            return
+        try:
+            launch = await self.engine.prepare(spec.name, raw, request)
+        except InputsError as exc:
+            view = {"title": spec.summary, "callback_id": blocks.ENTRY_CALLBACK}
+            await refuse(ack, form, exc.wire(), raw, view | {"private_metadata": metadata})
+            return
+        except EntryFailed as exc:
+            await ack(response_action="update", view=notice(_cannot_start(spec, exc)))
+            return
+        # Stored before the modal closes, keyed by the view: the run's message is posted from
+        # the store, and a retried or replayed submission starts nothing new.
+        eid, ws = run_id("view", event.view_id), self.of(event)
+        await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
+        await ack()
+
+    def _entry(self, metadata: str) -> tuple[EntrySpec, str] | None:
+        """The flow and channel an entry form's sealed metadata names, if the bot sealed it
+        and the flow is still loaded."""
+        opened = self.seal.open(metadata)
+        try:
+            meta = json.loads(opened) if opened is not None else None
+        except ValueError:
+            return None
+        if not isinstance(meta, dict):
+            return None
+        flow, channel = meta.get("flow"), meta.get("channel")
+        if not isinstance(flow, str) or not isinstance(channel, str):
+            return None
+        spec = self.engine.registry.entries.get(flow)
+        return (spec, channel) if spec is not None else None
+
+
+@dataclass(frozen=True)
+class RunName:
+    """What a name a person gave for a run came to: the run's id, or what to tell them."""
+
+    id: str | None
+    problem: str = ""
+
+
+def _no_such_flow(name: str, flows: Iterable[str]) -> str:
+    meant = nearest(name, flows)
+    text = messages.UNKNOWN_FLOW.format(name=literal(name))
+    return text + (" " + messages.MEANT_FLOW.format(name=meant) if meant else "")
+
+
+def _summarised(launch: Launch) -> Launch:
+    """The launch with its own summary (kodosumi's ``Launch(summary=...)``) in the run's
+    context, where the run's message shows it."""
+    if not launch.summary:
+        return launch
+    context = {**launch.request.context, "summary": launch.summary}
+    return replace(launch, request=replace(launch.request, context=context))
+
+
+def _cannot_start(spec: EntrySpec, failed: EntryFailed) -> str:
+    return messages.cannot_start(spec.summary, failed.problem, failed.detail, failed.error_id)
+
+
+def _file_safe(name: str) -> str:
+    """A run's id as part of a file name: letters, digits, dots, dashes and underscores."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
