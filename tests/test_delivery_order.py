@@ -74,3 +74,27 @@ async def test_a_later_message_waits_for_earlier_ones_another_pass_holds() -> No
     await deliverer.idle()
     assert notifier.shown == ["p1", "p2", "p3"]  # in the run's order, whoever claimed what
     await deliverer.close()
+
+
+class SlowClaim(TwoClaims):
+    """The run's own claim takes a round trip; the drain's would answer at once."""
+
+    async def claim_deliveries(
+        self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
+    ) -> tuple[list[Delivery], dict[int, ShowState]]:
+        if execution == RUN.id:
+            await asyncio.sleep(0.1)
+        return await super().claim_deliveries(owner, now, lease, limit, execution)
+
+
+async def test_a_claim_waits_for_the_claim_under_way() -> None:
+    """Claimed at once, each claim would miss the other's rows: the drain's later row would go
+    before the run's earlier ones, still being claimed."""
+    notifier = SlowFirst()
+    deliverer = Deliverer(cast(Store, SlowClaim()), notifier, FakeClock(), Registry([]), "me")
+    deliverer.soon("R1")
+    await asyncio.sleep(0)  # the run's claim is under way
+    deliverer.drain()
+    await deliverer.idle()
+    assert notifier.shown == ["p1", "p2", "p3"]
+    await deliverer.close()

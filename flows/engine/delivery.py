@@ -71,6 +71,10 @@ class Deliverer:
         # lease is visible): a row waits for the run's earlier rows that another pass holds.
         self._inflight: dict[str, set[int]] = {}
         self._landed = asyncio.Condition()
+        # One claim at a time here, its rows in flight before the next claim begins: on
+        # Postgres two claims at once would each miss the other's leases (not yet committed),
+        # and a run's later row could be claimed, and shown, beside its earlier ones.
+        self._claiming = asyncio.Lock()
 
     # asking -------------------------------------------------------------------------------
 
@@ -179,13 +183,14 @@ class Deliverer:
         batch = object()
         self._batches[batch] = now
         try:
-            rows, read = await self.store.claim_deliveries(
-                self.owner, now, self.lease, BATCH, execution_id
-            )
+            async with self._claiming:
+                rows, read = await self.store.claim_deliveries(
+                    self.owner, now, self.lease, BATCH, execution_id
+                )
+                for row in rows:
+                    if row.execution_id and row.kind not in UNORDERED:
+                        self._inflight.setdefault(row.execution_id, set()).add(row.id)
             states: dict[int, ShowState] | None = read
-            for row in rows:
-                if row.execution_id and row.kind not in UNORDERED:
-                    self._inflight.setdefault(row.execution_id, set()).add(row.id)
             renewal = asyncio.create_task(self._renew([row.id for row in rows]))
             try:
                 pending = rows
