@@ -1,6 +1,7 @@
 """Two delivery passes of one process that claimed rows of the same run together (a run's own
 pass and a drain: on Postgres each claim can miss the other's uncommitted lease) still show the
-run's messages in order: a row waits for the earlier rows the other pass holds."""
+run's messages in order: a row waits for the earlier rows the other pass holds, and a claim for
+the one under way. And the App Homes go again once a run's message has a place to link."""
 
 from __future__ import annotations
 
@@ -97,4 +98,37 @@ async def test_a_claim_waits_for_the_claim_under_way() -> None:
     deliverer.drain()
     await deliverer.idle()
     assert notifier.shown == ["p1", "p2", "p3"]
+    await deliverer.close()
+
+
+class PlacesARun(TwoClaims):
+    """A store where the run's message is shown for the first time: recording that bumps the
+    App Homes (which link it), after any pass over them may have looked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        run = post(1).model_copy(update={"key": "run:R1", "kind": "run", "thread": None})
+        self.batches = {RUN.id: [run.model_copy(update={"thread_ready": False})]}
+        self.said: list[str] = []
+
+    async def claim_deliveries(
+        self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
+    ) -> tuple[list[Delivery], dict[int, ShowState]]:
+        self.said.append(f"claim {execution}")
+        return await super().claim_deliveries(owner, now, lease, limit, execution)
+
+    async def delivered(
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+    ) -> dict[int, int]:
+        self.said.append("delivered")
+        return {}
+
+
+async def test_homes_go_again_once_a_run_s_message_is_placed() -> None:
+    store = PlacesARun()
+    deliverer = Deliverer(cast(Store, store), SlowFirst(), FakeClock(), Registry([]), "me")
+    deliverer.soon(RUN.id)
+    await deliverer.idle()
+    assert "delivered" in store.said
+    assert store.said[store.said.index("delivered") + 1 :] == ["claim "]  # the Homes' pass
     await deliverer.close()

@@ -113,9 +113,13 @@ class Deliverer:
         self._wanted[execution_id] = False
         task = asyncio.create_task(self._passes(execution_id))
         self._tasks[execution_id] = task
-        if execution_id and self._homes is None:
-            # A person's App Home lists many runs: it is shown again by a pass over the rows
-            # about no run, at most every HOMES_EVERY seconds, not with each run's pass.
+        if execution_id:
+            self._homes_soon()
+
+    def _homes_soon(self) -> None:
+        """A person's App Home lists many runs: it is shown again by a pass over the rows about
+        no run, at most every ``HOMES_EVERY`` seconds, not with each run's pass."""
+        if self._homes is None and not self.closed:
             loop = asyncio.get_running_loop()
             self._homes = loop.call_later(HOMES_EVERY, self._homes_now)
 
@@ -130,10 +134,10 @@ class Deliverer:
         for eid in held:
             if eid in self._held:
                 self._release(eid)
-        if execution_id is None and self._homes is not None:
-            self._homes.cancel()
-            self._homes_now()
         while True:
+            if execution_id is None and self._homes is not None:  # Homes go now too
+                self._homes.cancel()
+                self._homes_now()
             if execution_id is not None:  # the run's own pass, and a pass over every run
                 found = (self._tasks.get(execution_id), self._tasks.get(None))
                 waiting = [t for t in found if t is not None]
@@ -221,6 +225,8 @@ class Deliverer:
         fresh = {row.execution_id for row, _ in shown if row.location is None and row.execution_id}
         for eid in fresh - {target}:
             self.soon(eid)  # its new messages may have waited behind this one
+        if any(row.kind == "run" and row.location is None for row, where in shown if where):
+            self._homes_soon()  # a run's message is somewhere now: the Homes link it
         return [
             row.model_copy(update={"version": behind[row.id], "location": where, "attempts": 0})
             for row, where in shown
