@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import UNORDERED, Delivery, Post, Workspace
+from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
 from store.tables import outbox, webhooks
 
@@ -42,12 +43,12 @@ def home_key(user: str, workspace: Workspace) -> str:
 
 
 _INSERTS = {  # an insert that leaves a row with the same key alone (a post asked for twice)
-    name: dialect.insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+    name: Prepared(dialect.insert(outbox).on_conflict_do_nothing(index_elements=["key"]))
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
 
-def _insert(conn: Connection) -> Any:
+def _insert(conn: Connection) -> Prepared:
     return _INSERTS[conn.dialect.name]
 
 
@@ -75,8 +76,8 @@ def _row(
 
 
 def add_run(conn: Connection, execution_id: str, now: float) -> None:
-    conn.execute(_insert(conn), [_row(run_key(execution_id), execution_id, None, RUN, None, now)])
-    conn.execute(_BUMP_HOMES, {"at": now})
+    run(conn, _insert(conn), [_row(run_key(execution_id), execution_id, None, RUN, None, now)])
+    run(conn, _BUMP_HOMES, {"at": now})
 
 
 def add_locks(
@@ -87,13 +88,15 @@ def add_locks(
     locks = [c for c in calls if c["kind"] == "lock"]
     rows = [_row(lock_key(c["id"]), c["execution_id"], c["id"], LOCK, None, now) for c in locks]
     if rows:
-        conn.execute(_insert(conn), rows)
+        run(conn, _insert(conn), rows)
         if homes:
-            conn.execute(_BUMP_HOMES, {"at": now})
+            run(conn, _BUMP_HOMES, {"at": now})
         add_hooks(conn, [(c["execution_id"], c["id"], "lock.opened") for c in locks], now)
 
 
-_SUBSCRIBED = select(webhooks.c.id, webhooks.c.events).where(webhooks.c.removed_at.is_(None))
+_SUBSCRIBED = Prepared(
+    select(webhooks.c.id, webhooks.c.events).where(webhooks.c.removed_at.is_(None))
+)
 
 
 def hook_key(subscription: int, event: str, subject: str) -> str:
@@ -108,7 +111,7 @@ def add_hooks(
     (``(execution id, call id, event type)``), written with the change that is the event."""
     if not happened:
         return
-    subscriptions = conn.execute(_SUBSCRIBED).all()
+    subscriptions = run(conn, _SUBSCRIBED).all()
     rows = [
         _row(
             hook_key(sid, kind, cid or eid),
@@ -123,27 +126,28 @@ def add_hooks(
         if kind in (events or ())
     ]
     if rows:
-        conn.execute(_insert(conn), rows)
+        run(conn, _insert(conn), rows)
 
 
 def add_posts(conn: Connection, execution_id: str, posts: Sequence[Post], now: float) -> None:
     rows = [_row(p.key, execution_id, p.call_id, p.kind, p.payload, now) for p in posts]
     if rows:
-        conn.execute(_insert(conn), rows)
+        run(conn, _insert(conn), rows)
 
 
-_BUMP = (
+_bump = (
     update(outbox)
     .where(one_of(outbox.c.key, "keys"))
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
-_BUMP_DRAFT = _BUMP.values(payload=bindparam("draft"))
-_BUMP_HOMES = (
+_BUMP = Prepared(_bump)
+_BUMP_DRAFT = Prepared(_bump.values(payload=bindparam("draft")))
+_BUMP_HOMES = Prepared(
     update(outbox)
     .where(*_HOMES)
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
-_BUMP_WITH_HOMES = (  # one statement: a view bumped never goes without the Homes
+_BUMP_WITH_HOMES = Prepared(  # one statement: a view bumped never goes without the Homes
     update(outbox)
     .where(or_(one_of(outbox.c.key, "keys"), and_(*_HOMES)))
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
@@ -154,7 +158,7 @@ def bump(conn: Connection, keys: Sequence[str], now: float) -> None:
     """The state these views show changed: show them again, and the App Homes that may list
     them."""
     if keys:
-        conn.execute(_BUMP_WITH_HOMES, {"keys": list(keys), "at": now})
+        run(conn, _BUMP_WITH_HOMES, {"keys": list(keys), "at": now})
 
 
 def open_home(conn: Connection, user: str, workspace: Workspace, now: float) -> None:
@@ -162,8 +166,8 @@ def open_home(conn: Connection, user: str, workspace: Workspace, now: float) -> 
     now."""
     key = home_key(user, workspace)
     said = {"user": user, "team": workspace.team_id, "enterprise": workspace.enterprise_id}
-    if conn.execute(_insert(conn), [_row(key, None, None, HOME, said, now)]).rowcount == 0:
-        conn.execute(_BUMP, {"keys": [key], "at": now})
+    if run(conn, _insert(conn), [_row(key, None, None, HOME, said, now)]).rowcount == 0:
+        run(conn, _BUMP, {"keys": [key], "at": now})
 
 
 def reshow(conn: Connection, live: Any, now: float) -> int:
@@ -184,7 +188,7 @@ def reshow(conn: Connection, live: Any, now: float) -> int:
 def bump_draft(conn: Connection, call_id: str, draft: Any, now: float) -> None:
     """A lock's message shows a refused answer (``draft``: its errors and values) until the
     lock is decided."""
-    conn.execute(_BUMP_DRAFT, {"keys": [lock_key(call_id)], "at": now, "draft": draft})
+    run(conn, _BUMP_DRAFT, {"keys": [lock_key(call_id)], "at": now, "draft": draft})
 
 
 # the deliverer ------------------------------------------------------------------------------
@@ -236,7 +240,7 @@ def _claims(due: Any, pg: bool) -> Any:
 
 
 _CLAIMS = {  # (whose rows, Postgres?) -> the statement
-    (whose, pg): _claims(due, pg)
+    (whose, pg): Prepared(_claims(due, pg))
     for whose, due in (("any", _DUE), ("run", _DUE_OF_RUN), ("none", _DUE_OF_NONE))
     for pg in (False, True)
 }
@@ -251,8 +255,8 @@ _DELIVERY_FIELDS = (
     "location",
     "attempts",
 )
-_WHERE_SHOWN = select(outbox.c.key, outbox.c.shown, outbox.c.location).where(
-    one_of(outbox.c.key, "keys")
+_WHERE_SHOWN = Prepared(
+    select(outbox.c.key, outbox.c.shown, outbox.c.location).where(one_of(outbox.c.key, "keys"))
 )
 
 
@@ -265,12 +269,12 @@ def claim(
     whose = "any" if execution is None else "none" if execution == NO_RUN else "run"
     claims = _CLAIMS[whose, conn.dialect.name == "postgresql"]
     params = {"now": now, "limit": limit, "eid": execution, "me": owner, "until": now + lease}
-    rows = sorted(conn.execute(claims, params), key=lambda r: r.id)
+    rows = sorted(run(conn, claims, params), key=lambda r: r.id)
     if not rows:
         return []
     keys = {run_key(r.execution_id) for r in rows if r.execution_id}
     keys |= {lock_key(r.call_id) for r in rows if r.call_id}
-    places = {k: (n, at) for k, n, at in conn.execute(_WHERE_SHOWN, {"keys": sorted(keys)})}
+    places = {k: (n, at) for k, n, at in run(conn, _WHERE_SHOWN, {"keys": sorted(keys)})}
     found = []
     for r in rows:
         run_shown, thread = places.get(run_key(r.execution_id), (0, None))
@@ -293,9 +297,9 @@ def _shown(larger: Any) -> Any:
     )
 
 
-_SHOWN = {"sqlite": _shown(func.max), "postgresql": _shown(func.greatest)}
+_SHOWN = {"sqlite": Prepared(_shown(func.max)), "postgresql": Prepared(_shown(func.greatest))}
 _BEHIND = outbox.c.version > outbox.c.shown  # its state changed while it was being shown
-_SETTLE = (  # rows shown as they are now are settled; the rest keep their lease to go again
+_SETTLE = Prepared(  # rows shown as they are now are settled; the rest keep their lease to go again
     update(outbox)
     .where(one_of(outbox.c.id, "ids"), outbox.c.lease_owner == bindparam("me"))
     .values(
@@ -307,7 +311,7 @@ _SETTLE = (  # rows shown as they are now are settled; the rest keep their lease
 )
 
 
-_PLACED = (  # a run's message shown for the first time
+_PLACED = Prepared(  # a run's message shown for the first time
     select(outbox.c.id)
     .where(one_of(outbox.c.id, "ids"), outbox.c.kind == RUN)
     .where(outbox.c.shown == 0)
@@ -324,11 +328,11 @@ def delivered(
     if not shown:
         return {}
     placed = [i for i, _, where in shown if where is not None]
-    if placed and conn.execute(_PLACED, {"ids": placed}).first():
-        conn.execute(_BUMP_HOMES, {"at": now})  # a run's message is somewhere: Homes link it
+    if placed and run(conn, _PLACED, {"ids": placed}).first():
+        run(conn, _BUMP_HOMES, {"at": now})  # a run's message is somewhere: Homes link it
     params = [{"oid": i, "me": owner, "v": v, "where": where} for i, v, where in shown]
-    conn.execute(_SHOWN[conn.dialect.name], params)
-    settled = conn.execute(_SETTLE, {"ids": [i for i, _, _ in shown], "me": owner})
+    run(conn, _SHOWN[conn.dialect.name], params)
+    settled = run(conn, _SETTLE, {"ids": [i for i, _, _ in shown], "me": owner})
     return {int(i): int(v) for i, v, at in settled if v > at}
 
 

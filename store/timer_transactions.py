@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from flows.engine.records import Call, Claim, Closing, Execution, NewEvent, Post, Timer
 from store import outbox as ob
+from store.fast import run
 from store.tables import calls, executions, timers
 from store.transactions import (
     CLAIMABLE,
@@ -55,7 +56,7 @@ def fire_only(
         return False
     ob.add_posts(conn, fired, posts, now)
     if new_events:
-        conn.execute(INSERT_EVENTS, event_rows(fired, now, new_events))
+        run(conn, INSERT_EVENTS, event_rows(fired, now, new_events))
     if new_timers:
         conn.execute(insert(timers), list(new_timers))
     return True
@@ -88,7 +89,7 @@ def snooze(
         )
         .values(due_at=timers.c.due_at + by)
     )
-    conn.execute(INSERT_EVENTS, event_rows(moved, now, [event]))
+    run(conn, INSERT_EVENTS, event_rows(moved, now, [event]))
     ob.add_posts(conn, moved, posts, now)
     return call(conn, call_id)
 
@@ -172,5 +173,5 @@ def fire_closing(
         if (ended := execution(conn, eid)) is not None:
             woken[eid] = ended
     events = [row for c in won for row in event_rows(c.timer.execution_id, now, [c.event])]
-    conn.execute(INSERT_EVENTS, events)
+    run(conn, INSERT_EVENTS, events)
     return {c.timer.id: woken[c.timer.execution_id] for c in won if c.timer.execution_id in woken}

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from flows.engine.records import (
     TERMINAL,
@@ -27,6 +27,7 @@ from flows.engine.records import (
     Workspace,
 )
 from store import outbox as ob
+from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
 from store.tables import calls, events, executions, outbox, timers
 
@@ -41,17 +42,19 @@ CLAIMABLE = or_(
     executions.c.owner == bindparam("me"),
     executions.c.heartbeat_at < bindparam("stale"),
 )
-_CLAIM = (
+_CLAIM = Prepared(
     update(executions)
     .where(executions.c.id == bindparam("eid"), any_of(executions.c.status, RUNNABLE), CLAIMABLE)
     .values(owner=bindparam("me"), heartbeat_at=bindparam("at"), status="running")
     .returning(*executions.c)
 )
-_CALLS = select(calls).where(calls.c.execution_id == bindparam("eid")).order_by(calls.c.seq)
-_CALL = select(calls).where(calls.c.id == bindparam("cid"))
-_EXECUTION = select(executions).where(executions.c.id == bindparam("eid"))
-_CALLS_BY_ID = select(calls).where(one_of(calls.c.id, "cids"))
-_CLOSE_CALL = (
+_calls = select(calls).where(calls.c.execution_id == bindparam("eid")).order_by(calls.c.seq)
+_CALLS = Prepared(_calls)
+_OPEN_CALLS = Prepared(_calls.where(calls.c.status == "open"))
+_CALL = Prepared(select(calls).where(calls.c.id == bindparam("cid")))
+_EXECUTION = Prepared(select(executions).where(executions.c.id == bindparam("eid")))
+_CALLS_BY_ID = Prepared(select(calls).where(one_of(calls.c.id, "cids")))
+_CLOSE_CALL = Prepared(
     update(calls)
     .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
     .values(
@@ -63,22 +66,25 @@ _CLOSE_CALL = (
     )
     .returning(calls.c.execution_id)
 )
-_DROP_TIMERS = (
+_DROP_TIMERS = Prepared(
     update(timers)
     .where(timers.c.call_id == bindparam("cid"), timers.c.status == "pending")
     .values(status="cancelled")
 )
-_WAKE = (
+_wake = (
     update(executions)
     .where(executions.c.id == bindparam("eid"), LIVE)
     .values(status="running", wakeups=executions.c.wakeups + 1, updated_at=bindparam("at"))
     .returning(*executions.c)
 )
-_WAKE_AND_CLAIM = _WAKE.values(
-    owner=case((CLAIMABLE, bindparam("me")), else_=executions.c.owner),
-    heartbeat_at=case((CLAIMABLE, bindparam("at")), else_=executions.c.heartbeat_at),
+_WAKE = Prepared(_wake)
+_WAKE_AND_CLAIM = Prepared(
+    _wake.values(
+        owner=case((CLAIMABLE, bindparam("me")), else_=executions.c.owner),
+        heartbeat_at=case((CLAIMABLE, bindparam("at")), else_=executions.c.heartbeat_at),
+    )
 )
-_PARK = (
+_PARK = Prepared(
     update(executions)
     .where(
         executions.c.id == bindparam("eid"),
@@ -88,15 +94,15 @@ _PARK = (
     )
     .values(status="awaiting", owner=None, updated_at=bindparam("at"))
 )
-_INSERT_EXECUTION = insert(executions).returning(*executions.c)
-_PROGRESS = (
+_INSERT_EXECUTION = Prepared(insert(executions).returning(*executions.c))
+_PROGRESS = Prepared(
     update(executions)
     .where(executions.c.id == bindparam("eid"))
     .values(progress=executions.c.progress + bindparam("n"))
 )
-INSERT_EVENTS = insert(events)
-INSERT_TIMERS = insert(timers)
-_INSERT_CALLS = insert(calls)
+INSERT_EVENTS = Prepared(insert(events))
+INSERT_TIMERS = Prepared(insert(timers))
+_INSERT_CALLS = Prepared(insert(calls))
 
 
 def _claim_params(claim: Claim) -> dict[str, Any]:
@@ -107,26 +113,26 @@ def event_rows(execution_id: str, at: float, new: Iterable[NewEvent]) -> list[di
     return [{"execution_id": execution_id, "at": at, **e.model_dump()} for e in new]
 
 
-def execution_row(row: Row[Any]) -> Execution:
-    return Execution.model_validate({**row._mapping, "context": row.context or {}})
+def execution_row(row: Any) -> Execution:
+    return Execution.model_validate({**row._asdict(), "context": row.context or {}})
 
 
-def _call(row: Row[Any]) -> Call:
-    return Call.model_validate(row._mapping)
+def _call(row: Any) -> Call:
+    return Call.model_validate(row._asdict())
 
 
 # executions ---------------------------------------------------------------------------------
 
 
 def create_execution(conn: Connection, row: dict[str, Any], event: NewEvent) -> Execution:
-    created = conn.execute(_INSERT_EXECUTION, row).one()
-    conn.execute(INSERT_EVENTS, event_rows(row["id"], row["created_at"], [event]))
+    created = run(conn, _INSERT_EXECUTION, row).one()
+    run(conn, INSERT_EVENTS, event_rows(row["id"], row["created_at"], [event]))
     ob.add_run(conn, row["id"], row["created_at"])
     return execution_row(created)
 
 
 def execution(conn: Connection, execution_id: str) -> Execution | None:
-    row = conn.execute(_EXECUTION, {"eid": execution_id}).first()
+    row = run(conn, _EXECUTION, {"eid": execution_id}).first()
     return execution_row(row) if row else None
 
 
@@ -198,7 +204,7 @@ def find_executions(
 
 
 def claim(conn: Connection, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
-    row = conn.execute(_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
+    row = run(conn, _CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
     return (execution_row(row), list_calls(conn, execution_id, False)) if row else None
 
 
@@ -236,12 +242,12 @@ def suspend(
 ) -> bool:
     add(conn, execution_id, now, new_calls, new_timers, (), 0, homes=False)  # bumped below
     params = {"eid": execution_id, "me": owner, "seen": wakeups, "at": now}
-    released = conn.execute(_PARK, params).rowcount == 1
+    released = run(conn, _PARK, params).rowcount == 1
     if released:
         ob.bump(conn, [ob.run_key(execution_id)], now)
     logged = [*new_events, awaiting] if released else list(new_events)
     if logged:
-        conn.execute(INSERT_EVENTS, event_rows(execution_id, now, logged))
+        run(conn, INSERT_EVENTS, event_rows(execution_id, now, logged))
     if not released:
         ended = select(executions.c.id).where(executions.c.id == execution_id, ~LIVE)
         if conn.execute(ended).first():  # cancelled meanwhile: what this run opened closes too
@@ -268,7 +274,7 @@ def finish(
     if ended.rowcount != 1:
         return False
     close_open(conn, execution_id, now)
-    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.run_key(execution_id)], now)
     ob.add_posts(conn, execution_id, posts, now)
     ob.add_hooks(conn, [(execution_id, None, RUN_EVENTS.get(status, "run.failed"))], now)
@@ -287,7 +293,7 @@ def cancel(
     posts: Sequence[Post],
     expire: bool = False,
 ) -> bool:
-    expired = list(conn.execute(_OPEN_LOCKS, {"eid": execution_id}).scalars()) if expire else []
+    expired = list(run(conn, _OPEN_LOCKS, {"eid": execution_id}).scalars()) if expire else []
     if expired:  # they expire, with the reason, before the rest closes
         conn.execute(
             update(calls)
@@ -303,21 +309,23 @@ def cancel(
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
     said = [NewEvent(kind="expired", call_id=c, detail={"reason": reason}) for c in expired]
-    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [*said, event]))
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [*said, event]))
     ob.bump(conn, [ob.run_key(execution_id), *map(ob.lock_key, expired)], now)
     ob.add_posts(conn, execution_id, posts, now)
     ob.add_hooks(conn, [(execution_id, None, "run.cancelled")], now)
     return True
 
 
-_OPEN_LOCKS = select(calls.c.id).where(
-    calls.c.execution_id == bindparam("eid"), calls.c.status == "open", calls.c.kind == "lock"
+_OPEN_LOCKS = Prepared(
+    select(calls.c.id).where(
+        calls.c.execution_id == bindparam("eid"), calls.c.status == "open", calls.c.kind == "lock"
+    )
 )
 
 
 def close_open(conn: Connection, execution_id: str, now: float) -> None:
     """Close an ending run's open calls (their messages show it) and drop its timers."""
-    open_locks = conn.execute(_OPEN_LOCKS, {"eid": execution_id}).scalars()
+    open_locks = run(conn, _OPEN_LOCKS, {"eid": execution_id}).scalars()
     ob.bump(conn, [ob.lock_key(cid) for cid in open_locks], now)
     conn.execute(
         update(calls)
@@ -346,27 +354,27 @@ def add(
     homes: bool = True,
 ) -> None:
     if new_calls:
-        conn.execute(_INSERT_CALLS, list(new_calls))
+        run(conn, _INSERT_CALLS, list(new_calls))
         ob.add_locks(conn, new_calls, now, homes)
     ob.add_posts(conn, execution_id, posts, now)
     if new_timers:
-        conn.execute(INSERT_TIMERS, list(new_timers))
+        run(conn, INSERT_TIMERS, list(new_timers))
     if new_events:
-        conn.execute(INSERT_EVENTS, event_rows(execution_id, now, new_events))
+        run(conn, INSERT_EVENTS, event_rows(execution_id, now, new_events))
     if progress:
-        conn.execute(_PROGRESS, {"eid": execution_id, "n": progress})
+        run(conn, _PROGRESS, {"eid": execution_id, "n": progress})
 
 
 def call(conn: Connection, call_id: str) -> Call | None:
-    row = conn.execute(_CALL, {"cid": call_id}).first()
+    row = run(conn, _CALL, {"cid": call_id}).first()
     return _call(row) if row else None
 
 
 def calls_by_id(conn: Connection, call_ids: Sequence[str]) -> list[Call]:
-    return [_call(r) for r in conn.execute(_CALLS_BY_ID, {"cids": list(call_ids)})]
+    return [_call(r) for r in run(conn, _CALLS_BY_ID, {"cids": list(call_ids)})]
 
 
-_OPEN_LOCKS_OF = (
+_OPEN_LOCKS_OF = Prepared(
     select(calls)
     .where(one_of(calls.c.execution_id, "eids"), calls.c.status == "open", calls.c.kind == "lock")
     .order_by(calls.c.seq)
@@ -375,14 +383,14 @@ _OPEN_LOCKS_OF = (
 
 def open_locks_of(conn: Connection, execution_ids: Sequence[str]) -> dict[str, list[Call]]:
     found: dict[str, list[Call]] = {}
-    for row in conn.execute(_OPEN_LOCKS_OF, {"eids": list(execution_ids)}):
+    for row in run(conn, _OPEN_LOCKS_OF, {"eids": list(execution_ids)}):
         found.setdefault(row.execution_id, []).append(_call(row))
     return found
 
 
 def list_calls(conn: Connection, execution_id: str, open_only: bool) -> list[Call]:
-    query = _CALLS.where(calls.c.status == "open") if open_only else _CALLS
-    return [_call(r) for r in conn.execute(query, {"eid": execution_id})]
+    query = _OPEN_CALLS if open_only else _CALLS
+    return [_call(r) for r in run(conn, query, {"eid": execution_id})]
 
 
 def decide(
@@ -400,17 +408,17 @@ def decide(
     ``claim``, the run is also claimed when free, and then comes with its calls (what the
     claimant replays), all in this one transaction."""
     decision = {"d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment}
-    execution_id = conn.execute(_CLOSE_CALL, {"cid": call_id, "at": now, **decision}).scalar()
+    execution_id = run(conn, _CLOSE_CALL, {"cid": call_id, "at": now, **decision}).scalar()
     if execution_id is None:
         return None
-    conn.execute(_DROP_TIMERS, {"cid": call_id})
+    run(conn, _DROP_TIMERS, {"cid": call_id})
     ob.bump(conn, [ob.lock_key(call_id)], now)
     ob.add_hooks(conn, [(execution_id, call_id, "lock.decided")], now)
     if claim is None:
-        row = conn.execute(_WAKE, {"eid": execution_id, "at": now}).first()
+        row = run(conn, _WAKE, {"eid": execution_id, "at": now}).first()
     else:
-        row = conn.execute(_WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
-    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
+        row = run(conn, _WAKE_AND_CLAIM, {"eid": execution_id, **_claim_params(claim)}).first()
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
     woken = execution_row(row) if row else execution(conn, execution_id)
     if woken is None:
         return None
@@ -422,19 +430,19 @@ def decide(
 
 
 def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
-    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, new))
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, new))
 
 
 def refuse(
     conn: Connection, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
 ) -> None:
     """An answer to a lock was refused (``event``); its message shows why (``draft``)."""
-    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump_draft(conn, call_id, draft, now)
 
 
 VOTES = ("approved", "declined")
-_TAKE_OPEN = (  # a no-op write: the lock row's write lock, held until the transaction ends
+_TAKE_OPEN = Prepared(  # a no-op write: the lock row's write lock, held until the transaction ends
     update(calls)
     .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
     .values(status="open")
@@ -461,7 +469,7 @@ def vote(
     """Record one response to an open quorum lock and return every response so far. Taken
     under the lock row's write lock, so two people answering at once each see the other.
     A person's second approval is not recorded (False). None: the lock is no longer open."""
-    execution_id = conn.execute(_TAKE_OPEN, {"cid": call_id}).scalar()
+    execution_id = run(conn, _TAKE_OPEN, {"cid": call_id}).scalar()
     if execution_id is None:
         return None
     votes = list_votes(conn, execution_id, call_id)
@@ -469,7 +477,7 @@ def vote(
         v.kind == "approved" and v.actor == event.actor for v in votes
     ):
         return False, votes
-    conn.execute(INSERT_EVENTS, event_rows(execution_id, now, [event]))
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.lock_key(call_id)], now)
     return True, list_votes(conn, execution_id, call_id)
 
@@ -490,14 +498,14 @@ def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], l
 
 # the outbox's reads -----------------------------------------------------------------------
 
-_WAITING = (
+_WAITING = Prepared(
     select(calls.c.execution_id, calls.c.name)
     .where(one_of(calls.c.execution_id, "eids"))
     .where(calls.c.status == "open", calls.c.kind == "lock")
     .order_by(calls.c.seq)
 )
-_EXECUTIONS = select(executions).where(one_of(executions.c.id, "eids"))
-_PAYLOADS = select(outbox.c.id, outbox.c.payload).where(one_of(outbox.c.id, "ids"))
+_EXECUTIONS = Prepared(select(executions).where(one_of(executions.c.id, "eids")))
+_PAYLOADS = Prepared(select(outbox.c.id, outbox.c.payload).where(one_of(outbox.c.id, "ids")))
 
 
 def _quorum(call: Call) -> int:
@@ -514,12 +522,12 @@ def show_states(
     ``ports.Store.show_states``)."""
     eids = sorted({eid for _, eid, _ in rows if eid})
     cids = sorted({cid for _, _, cid in rows if cid})
-    runs = {r.id: execution_row(r) for r in conn.execute(_EXECUTIONS, {"eids": eids})}
+    runs = {r.id: execution_row(r) for r in run(conn, _EXECUTIONS, {"eids": eids})}
     found = {c.id: c for c in calls_by_id(conn, cids)} if cids else {}
     waiting: dict[str, list[str]] = {}
     awaiting = [eid for eid, run in runs.items() if run.status == "awaiting"]
     if awaiting:
-        for eid, name in conn.execute(_WAITING, {"eids": awaiting}):
+        for eid, name in run(conn, _WAITING, {"eids": awaiting}):
             waiting.setdefault(eid, []).append(name)
     quorum = [
         c for c in found.values() if isinstance(c.policy, dict) and c.policy.get("quorum", 1) > 1
@@ -532,7 +540,7 @@ def show_states(
         for row in conn.execute(query.order_by(events.c.id)):
             votes.setdefault(row.call_id, []).append(Event.model_validate(row._mapping))
     if payloads is None:  # else the rows' payloads as just claimed, in this transaction
-        payloads = dict(conn.execute(_PAYLOADS, {"ids": [i for i, _, _ in rows]}).all())
+        payloads = dict(run(conn, _PAYLOADS, {"ids": [i for i, _, _ in rows]}).all())
     return {
         i: ShowState(
             runs.get(eid) if eid else None,

@@ -17,6 +17,7 @@ from store import SQLStore
 from store import outbox as ob
 from store import timer_transactions as tq
 from store import transactions as q
+from store.fast import Prepared
 from store.lists import any_of, none_of, one_of
 from store.tables import outbox
 
@@ -65,6 +66,7 @@ def test_every_prebuilt_statement_is_cacheable() -> None:
     for module in (q, ob, tq):
         for name, value in vars(module).items():
             found = value.values() if isinstance(value, dict) else [value]
+            found = [s.statement if isinstance(s, Prepared) else s for s in found]
             statements += [(name, s) for s in found if isinstance(s, ClauseElement)]
     assert len(statements) > 20
     uncached = [name for name, s in statements if s._generate_cache_key() is None]
