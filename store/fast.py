@@ -84,14 +84,13 @@ class Prepared:
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         statement, fixed = self.statement, {}
         if isinstance(statement, Insert):  # the columns given, and those with a default
-            table = statement.table
-            for column in table.columns:
+            for column in statement.table.columns:
                 default = column.default
                 if column.key not in keys and isinstance(default, ScalarElementColumnDefault):
                     fixed[column.key] = default.arg
-            compiled = statement.compile(dialect=dialect, column_keys=[*keys, *fixed])
-        else:
-            compiled = statement.compile(dialect=dialect)
+        # as SQLAlchemy does: a parameter named as a column is a value an insert or an
+        # update writes to it
+        compiled = statement.compile(dialect=dialect, column_keys=[*keys, *fixed])
         names = tuple(compiled.positiontup or ())
         binds = []
         for name in names:

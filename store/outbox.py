@@ -373,5 +373,8 @@ def backlog(conn: Connection, now: float) -> tuple[int, float | None]:
     return int(found[0]), (now - found[1]) if found[1] is not None else None
 
 
+_LOCATION = Prepared(select(outbox.c.location).where(outbox.c.key == bindparam("key")))
+
+
 def location(conn: Connection, key: str) -> Any:
-    return conn.execute(select(outbox.c.location).where(outbox.c.key == key)).scalar()
+    return run(conn, _LOCATION, {"key": key}).scalar()

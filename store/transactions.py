@@ -255,6 +255,13 @@ def suspend(
     return released
 
 
+_FINISH = Prepared(
+    update(executions)
+    .where(executions.c.id == bindparam("eid"), executions.c.owner == bindparam("me"), LIVE)
+    .values(owner=None, updated_at=bindparam("at"))
+)
+
+
 def finish(
     conn: Connection,
     execution_id: str,
@@ -266,11 +273,8 @@ def finish(
     event: NewEvent,
     posts: Sequence[Post],
 ) -> bool:
-    ended = conn.execute(
-        update(executions)
-        .where(executions.c.id == execution_id, executions.c.owner == owner, LIVE)
-        .values(status=status, result=result, error=error, owner=None, updated_at=now)
-    )
+    ending = {"status": status, "result": result, "error": error}
+    ended = run(conn, _FINISH, {"eid": execution_id, "me": owner, "at": now, **ending})
     if ended.rowcount != 1:
         return False
     close_open(conn, execution_id, now)
@@ -282,6 +286,13 @@ def finish(
 
 
 RUN_EVENTS = {"finished": "run.finished", "error": "run.failed", "cancelled": "run.cancelled"}
+
+
+_CANCEL = Prepared(
+    update(executions)
+    .where(executions.c.id == bindparam("eid"), LIVE)
+    .values(status="cancelled", updated_at=bindparam("at"))
+)
 
 
 def cancel(
@@ -301,11 +312,7 @@ def cancel(
             .values(status="expired", comment=reason, decided_at=now)
         )
     close_open(conn, execution_id, now)  # calls and timers first: the order every path uses
-    ended = conn.execute(
-        update(executions)
-        .where(executions.c.id == execution_id, LIVE)
-        .values(status="cancelled", error=reason, updated_at=now)
-    )
+    ended = run(conn, _CANCEL, {"eid": execution_id, "error": reason, "at": now})
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
     said = [NewEvent(kind="expired", call_id=c, detail={"reason": reason}) for c in expired]
@@ -323,20 +330,24 @@ _OPEN_LOCKS = Prepared(
 )
 
 
+_CLOSE_CALLS = Prepared(
+    update(calls)
+    .where(calls.c.execution_id == bindparam("eid"), calls.c.status == "open")
+    .values(status="cancelled", decided_at=bindparam("at"))
+)
+_CLOSE_TIMERS = Prepared(
+    update(timers)
+    .where(timers.c.execution_id == bindparam("eid"), timers.c.status == "pending")
+    .values(status="cancelled")
+)
+
+
 def close_open(conn: Connection, execution_id: str, now: float) -> None:
     """Close an ending run's open calls (their messages show it) and drop its timers."""
     open_locks = run(conn, _OPEN_LOCKS, {"eid": execution_id}).scalars()
     ob.bump(conn, [ob.lock_key(cid) for cid in open_locks], now)
-    conn.execute(
-        update(calls)
-        .where(calls.c.execution_id == execution_id, calls.c.status == "open")
-        .values(status="cancelled", decided_at=now)
-    )
-    conn.execute(
-        update(timers)
-        .where(timers.c.execution_id == execution_id, timers.c.status == "pending")
-        .values(status="cancelled")
-    )
+    run(conn, _CLOSE_CALLS, {"eid": execution_id, "at": now})
+    run(conn, _CLOSE_TIMERS, {"eid": execution_id})
 
 
 # calls --------------------------------------------------------------------------------------
@@ -482,11 +493,16 @@ def vote(
     return True, list_votes(conn, execution_id, call_id)
 
 
+_EVENTS = Prepared(
+    select(events)
+    .where(events.c.execution_id == bindparam("eid"), events.c.id > bindparam("after"))
+    .order_by(events.c.id)
+)
+
+
 def list_events(conn: Connection, execution_id: str, after: int = 0) -> list[Event]:
-    query = select(events).where(events.c.execution_id == execution_id).order_by(events.c.id)
-    if after:
-        query = query.where(events.c.id > after)
-    return [Event.model_validate(r._mapping) for r in conn.execute(query)]
+    rows = run(conn, _EVENTS, {"eid": execution_id, "after": after})
+    return [Event.model_validate(r._asdict()) for r in rows]
 
 
 def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], list[Event]] | None:

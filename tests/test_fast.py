@@ -103,3 +103,16 @@ async def test_a_statement_without_parameters_runs(store: SQLStore) -> None:
 
     fast, core = await store.run(counts)
     assert fast == core and fast >= 2
+
+
+async def test_a_parameter_named_as_a_column_is_written_as_by_sqlalchemy(store: SQLStore) -> None:
+    settle = Prepared(update(outbox).where(outbox.c.key == bindparam("k")).values(attempts=7))
+    [given] = rows(1)
+
+    def write(conn: Connection) -> Any:
+        run(conn, INSERT, given)
+        run(conn, settle, {"k": given["key"], "error": "said so", "payload": [1]})
+        return run(conn, SELECT, {"keys": [given["key"]]}).one()
+
+    row = await store.run(write)
+    assert (row.attempts, row.error, row.payload) == (7, "said so", [1])
