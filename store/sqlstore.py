@@ -30,6 +30,7 @@ from flows.engine.records import (
     Workspace,
 )
 from store import api_transactions as aq
+from store import deliveries as dq
 from store import health
 from store import outbox as ob
 from store import timer_transactions as tq
@@ -286,34 +287,34 @@ class SQLStore:
     async def claim_deliveries(
         self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
     ) -> tuple[list[Delivery], dict[int, ShowState]]:
-        return await self.run(q.claim_deliveries, owner, now, lease, limit, execution)
+        return await self.run(dq.claim_deliveries, owner, now, lease, limit, execution)
 
     async def show_states(
         self, rows: Sequence[tuple[int, str | None, str | None]]
     ) -> dict[int, ShowState]:
-        return await self.run(q.show_states, rows) if rows else {}
+        return await self.run(dq.show_states, rows) if rows else {}
 
     async def delivered(
         self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
     ) -> dict[int, int]:
-        return await self.run(ob.delivered, owner, shown, now) if shown else {}
+        return await self.run(dq.delivered, owner, shown, now) if shown else {}
 
     async def retry_delivery(
         self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
     ) -> None:
-        await self.run(ob.retry, row_id, owner, due_at, error, tried, now)
+        await self.run(dq.retry, row_id, owner, due_at, error, tried, now)
 
     async def run_shown_at(self, execution_id: str) -> Any:
-        return await self.run(ob.location, ob.run_key(execution_id))
+        return await self.run(dq.location, ob.run_key(execution_id))
 
     async def lock_shown_at(self, call_id: str) -> Any:
-        return await self.run(ob.location, ob.lock_key(call_id))
+        return await self.run(dq.location, ob.lock_key(call_id))
 
     async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
-        await self.run(ob.renew, row_ids, owner, until)
+        await self.run(dq.renew, row_ids, owner, until)
 
     async def backlog(self, now: float) -> tuple[int, float | None]:
-        return await self.run(ob.backlog, now)
+        return await self.run(dq.backlog, now)
 
     async def open_home(self, user: str, workspace: Workspace, now: float) -> None:
         await self.run(ob.open_home, user, workspace, now)

@@ -17,19 +17,17 @@ from flows.engine.records import (
     TERMINAL,
     Call,
     Claim,
-    Delivery,
     Event,
     Execution,
     NewEvent,
     Post,
     RunQuery,
-    ShowState,
     Workspace,
 )
 from store import outbox as ob
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
-from store.tables import calls, events, executions, outbox, timers
+from store.tables import calls, events, executions, timers
 
 LIVE = none_of(executions.c.status, TERMINAL)
 LIVE_IDS = select(executions.c.id).where(LIVE)
@@ -510,71 +508,3 @@ def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], l
     if found is None:
         return None
     return found, list_calls(conn, execution_id, False), list_events(conn, execution_id)
-
-
-# the outbox's reads -----------------------------------------------------------------------
-
-_WAITING = Prepared(
-    select(calls.c.execution_id, calls.c.name)
-    .where(one_of(calls.c.execution_id, "eids"))
-    .where(calls.c.status == "open", calls.c.kind == "lock")
-    .order_by(calls.c.seq)
-)
-_EXECUTIONS = Prepared(select(executions).where(one_of(executions.c.id, "eids")))
-_PAYLOADS = Prepared(select(outbox.c.id, outbox.c.payload).where(one_of(outbox.c.id, "ids")))
-
-
-def _quorum(call: Call) -> int:
-    quorum = call.policy.get("quorum") if isinstance(call.policy, dict) else None
-    return quorum if isinstance(quorum, int) else 1
-
-
-def show_states(
-    conn: Connection,
-    rows: Sequence[tuple[int, str | None, str | None]],
-    payloads: dict[int, Any] | None = None,
-) -> dict[int, ShowState]:
-    """What each ``(row id, execution id, call id)`` shows, read together (see
-    ``ports.Store.show_states``)."""
-    eids = sorted({eid for _, eid, _ in rows if eid})
-    cids = sorted({cid for _, _, cid in rows if cid})
-    runs = {r.id: execution_row(r) for r in run(conn, _EXECUTIONS, {"eids": eids})}
-    found = {c.id: c for c in calls_by_id(conn, cids)} if cids else {}
-    waiting: dict[str, list[str]] = {}
-    awaiting = [eid for eid, run in runs.items() if run.status == "awaiting"]
-    if awaiting:
-        for eid, name in run(conn, _WAITING, {"eids": awaiting}):
-            waiting.setdefault(eid, []).append(name)
-    quorum = [
-        c for c in found.values() if isinstance(c.policy, dict) and c.policy.get("quorum", 1) > 1
-    ]
-    votes: dict[str, list[Event]] = {}
-    if quorum:
-        query = select(events).where(
-            events.c.call_id.in_([c.id for c in quorum]), any_of(events.c.kind, VOTES)
-        )
-        for row in conn.execute(query.order_by(events.c.id)):
-            votes.setdefault(row.call_id, []).append(Event.model_validate(row._mapping))
-    if payloads is None:  # else the rows' payloads as just claimed, in this transaction
-        payloads = dict(run(conn, _PAYLOADS, {"ids": [i for i, _, _ in rows]}).all())
-    return {
-        i: ShowState(
-            runs.get(eid) if eid else None,
-            found.get(cid) if cid else None,
-            waiting.get(eid, []) if eid else [],
-            votes.get(cid or "", []),
-            payloads.get(i),
-        )
-        for i, eid, cid in rows
-    }
-
-
-def claim_deliveries(
-    conn: Connection, owner: str, now: float, lease: float, limit: int, execution: str | None
-) -> tuple[list[Delivery], dict[int, ShowState]]:
-    """Due rows claimed (``outbox.claim``) and what they show, in one transaction."""
-    rows = ob.claim(conn, owner, now, lease, limit, execution)
-    if not rows:
-        return rows, {}
-    shows = [(r.id, r.execution_id, r.call_id) for r in rows]
-    return rows, show_states(conn, shows, {r.id: r.payload for r in rows})

@@ -14,6 +14,7 @@ from sqlalchemy.sql import ClauseElement
 
 from flows.engine.records import NewEvent, Post
 from store import SQLStore
+from store import deliveries as dq
 from store import outbox as ob
 from store import timer_transactions as tq
 from store import transactions as q
@@ -63,7 +64,7 @@ def test_constant_lists_are_written_into_the_statement() -> None:
 
 def test_every_prebuilt_statement_is_cacheable() -> None:
     statements = []
-    for module in (q, ob, tq):
+    for module in (q, ob, dq, tq):
         for name, value in vars(module).items():
             found = value.values() if isinstance(value, dict) else [value]
             found = [s.statement if isinstance(s, Prepared) else s for s in found]
