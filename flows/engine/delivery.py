@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from flows.app import Registry, approvers
+from flows.engine.every import Every
 from flows.engine.observers import NullObserver
 from flows.engine.ports import Clock, Notifier, Observer, Store, Unavailable
 from flows.engine.quorum import response
@@ -195,14 +196,20 @@ class Deliverer:
                     if row.execution_id and row.kind not in UNORDERED:
                         self._inflight.setdefault(row.execution_id, set()).add(row.id)
             states: dict[int, ShowState] | None = read
-            renewal = asyncio.create_task(self._renew([row.id for row in rows]))
+            ids = [row.id for row in rows]
+
+            async def renew() -> None:  # the lease holds however long Slack takes
+                until = self.clock.now() + self.lease
+                await self.store.renew_deliveries(ids, self.owner, until)
+
+            renewal = Every(self.lease / 3, renew)
             try:
                 pending = rows
                 while pending:
                     pending = await self._show_all(pending, execution_id, states)
                     states = None
             finally:
-                renewal.cancel()
+                renewal.stop()
                 await self._landed_all(rows)
         finally:
             del self._batches[batch]
@@ -219,7 +226,11 @@ class Deliverer:
         for row in rows:  # each webhook receiver apart: one that is down holds nothing back
             chains.setdefault((row.execution_id, _receiver(row)), []).append(row)
         shown: list[tuple[Delivery, Any]] = []
-        await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
+        if len(chains) == 1:  # the common case: one run's rows, no task of their own
+            [chain] = chains.values()
+            await self._chain(chain, states, shown)
+        else:
+            await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
         marks = [(row.id, row.version, where) for row, where in shown]
         behind = await self.store.delivered(self.owner, marks, self.clock.now())
         fresh = {row.execution_id for row, _ in shown if row.location is None and row.execution_id}
@@ -232,13 +243,6 @@ class Deliverer:
             for row, where in shown
             if row.id in behind
         ]
-
-    async def _renew(self, row_ids: list[int]) -> None:
-        """Keep the lease on rows being shown, however long Slack takes."""
-        while True:
-            await asyncio.sleep(self.lease / 3)
-            until = self.clock.now() + self.lease
-            await self.store.renew_deliveries(row_ids, self.owner, until)
 
     async def _chain(
         self,

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from flows.app import Registry, Request, call, resolve
 from flows.codec import decode, encode
+from flows.engine.every import Every
 from flows.engine.observers import NullObserver
 from flows.engine.ports import Clock, Observer, Store
 from flows.engine.records import Call, Claim, Execution, NewEvent, Post
@@ -365,20 +366,19 @@ class Runs:
         return await self.setup.store.claim(execution_id, self.setup.claim())
 
     async def _run(self, execution_id: str) -> None:
-        beat = asyncio.create_task(self._heartbeat(execution_id))
+        setup = self.setup
+
+        async def beat() -> None:  # the claim stays this process's while the run goes on
+            await setup.store.heartbeat(execution_id, setup.owner, setup.clock.now())
+
+        heartbeat = Every(setup.heartbeat_interval, beat)
         try:
             while claimed := await self._take_claim(execution_id):
                 execution, recorded = claimed
-                if execution.done or await self._replay(Replay(self.setup, execution, recorded)):
+                if execution.done or await self._replay(Replay(setup, execution, recorded)):
                     return
         finally:
-            beat.cancel()
-
-    async def _heartbeat(self, execution_id: str) -> None:
-        setup = self.setup
-        while True:
-            await asyncio.sleep(setup.heartbeat_interval)
-            await setup.store.heartbeat(execution_id, setup.owner, setup.clock.now())
+            heartbeat.stop()
 
     async def _replay(self, run: Replay) -> bool:
         """One run of the flow. True when finished (or nothing more to do), False when the
