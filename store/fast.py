@@ -98,6 +98,8 @@ class Prepared:
             if bind.expanding:
                 raise ValueError(f"{name!r} expands per execution: use store.lists.one_of")
             if name not in keys and name not in fixed:
+                if bind.required:  # as SQLAlchemy refuses it: a NULL nobody meant
+                    raise ValueError(f"no value for the parameter {name!r}")
                 fixed[name] = bind.effective_value
             binds.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
         if "POSTCOMPILE" in compiled.string:

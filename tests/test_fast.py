@@ -85,6 +85,11 @@ async def test_a_broken_constraint_is_sqlalchemys_integrity_error(store: SQLStor
     assert await store.run(lambda conn: run(conn, SELECT, {"keys": [given["key"]]}).all()) == []
 
 
+def test_a_parameter_left_out_is_refused_not_written_as_null() -> None:
+    with pytest.raises(ValueError, match="'k'"):
+        TOUCH.compiled(sqlite.dialect(), ("p",))
+
+
 def test_a_statement_that_expands_per_execution_is_refused() -> None:
 
     expanding = Prepared(
