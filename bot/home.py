@@ -15,7 +15,6 @@ submission becomes the flow's entry form, as ``/flow start`` opens it.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import replace
@@ -28,7 +27,7 @@ from bot import inbound
 from bot.handlers import Handlers
 from bot.listening import event_of, notice, run_id
 from bot.permalinks import Permalinks
-from bot.render import blocks, home, messages, outcome, surfaces
+from bot.render import home, messages, outcome, surfaces
 from flows import InputsError, Launch, Request
 from flows.engine import Engine, EntryFailed, Execution, Workspace
 
@@ -167,14 +166,7 @@ class HomeHandlers:
             await ack(response_action="errors", errors=errors)
             return
         if spec.model is not None:
-            metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": channel}))
-            view = blocks.modal_view(
-                spec.model.to_json(),
-                title=spec.summary,
-                callback_id=blocks.ENTRY_CALLBACK,
-                private_metadata=metadata,
-                close=messages.CANCEL_TEXT,
-            )
+            view = self.handlers.entry_form(spec, channel)
             await ack(response_action="update", view=view)
             return
         request = Request(spec.name, event.user, {"channel": channel})

@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import assert_never
+from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
@@ -131,15 +131,7 @@ class SlashCommands(Listener):
                 return
             await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
             return
-        metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": event.channel}))
-        view = blocks.modal_view(
-            spec.model.to_json(),
-            title=spec.summary,
-            callback_id=blocks.ENTRY_CALLBACK,
-            private_metadata=metadata,
-            close=messages.CANCEL_TEXT,
-            values=values,
-        )
+        view = self.entry_form(spec, event.channel, values)
         await client.views_open(trigger_id=event.trigger_id, view=view)
 
     async def _status(self, event: inbound.SlashCommand, name: str | None) -> str:
@@ -282,6 +274,22 @@ class SlashCommands(Listener):
         eid, ws = run_id("view", event.view_id), self.of(event)
         await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
         await ack()
+
+    def entry_form(
+        self, spec: EntrySpec, channel: str, values: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The flow's entry form as a modal, to start a run in ``channel``: its submission
+        comes back to ``entry_submitted`` (flow and channel sealed in its metadata)."""
+        assert spec.model is not None
+        metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": channel}))
+        return blocks.modal_view(
+            spec.model.to_json(),
+            title=spec.summary,
+            callback_id=blocks.ENTRY_CALLBACK,
+            private_metadata=metadata,
+            close=messages.CANCEL_TEXT,
+            values=values,
+        )
 
     def _entry(self, metadata: str) -> tuple[EntrySpec, str] | None:
         """The flow and channel an entry form's sealed metadata names, if the bot sealed it

@@ -52,19 +52,12 @@ class Answers:
         *,
         workspace: Workspace | None = None,
     ) -> Decision:
-        """Parse and validate a submission, run the lease handler, and resolve the lock. What
-        people typed is cleaned first (``flows.text.clean``): every backend can store it.
-        ``workspace``: where the answer comes from (a lock of another is ``GONE``); every
-        method taking one applies ``access.within``."""
+        """As ``Engine.submit`` says."""
         inputs = cleaned(dict(inputs))
-        found = await self.guard.lock_and_run(lock_id, workspace)
-        if found is None:
-            return Decision(Answer.GONE, None)
+        found = await self._answerable(lock_id, actor, "submit", workspace)
+        if isinstance(found, Decision):
+            return found
         lock, execution = found
-        if not lock.open:
-            return Decision(Answer.DECIDED, lock)
-        if refused := await self.guard.may_decide(lock, actor, "submit", execution):
-            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
         form = Model.from_json(lock.form)
         policy = Policy.from_json(lock.policy)
         earlier = await quorum.responses(self.store, lock) if policy.quorum > 1 else ()
@@ -114,18 +107,12 @@ class Answers:
         *,
         workspace: Workspace | None = None,
     ) -> Decision:
-        """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``.
-        A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
-        ``comment``)."""
+        """As ``Engine.reject`` says."""
         comment = clean(comment).strip() or None if comment else None
-        found = await self.guard.lock_and_run(lock_id, workspace)
-        if found is None:
-            return Decision(Answer.GONE, None)
-        lock, execution = found
-        if not lock.open:
-            return Decision(Answer.DECIDED, lock)
-        if refused := await self.guard.may_decide(lock, actor, "reject", execution):
-            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        found = await self._answerable(lock_id, actor, "reject", workspace)
+        if isinstance(found, Decision):
+            return found
+        lock, _ = found
         if comment is not None and len(comment) > MAX_TEXT:
             errors = {"comment": [TOO_LONG.format(limit=MAX_TEXT, used=len(comment))]}
             said = {"errors": errors, "comment": comment[:MAX_TEXT]}
@@ -140,8 +127,7 @@ class Answers:
     async def snooze(
         self, lock_id: str, actor: str | None, *, workspace: Workspace | None = None
     ) -> Snoozed:
-        """Push an open lock's deadline back by its policy's ``snooze``. Open to whoever may
-        decide the lock, the run's initiator and its flow's admins."""
+        """As ``Engine.snooze`` says."""
         lock = await self.guard.lock(lock_id, workspace)
         if lock is None:
             return Snoozed(Snooze.GONE, None)
@@ -173,9 +159,7 @@ class Answers:
         workspace: Workspace | None = None,
         expire: bool = False,
     ) -> Cancelled:
-        """Cancel a live execution from outside; its open locks close (``expire``: they
-        expire, with ``reason``). A person (``actor``) must have started it or be one of its
-        flow's admins; ``None`` is the system itself."""
+        """As ``Engine.cancel`` says."""
         execution = await self.guard.execution(execution_id, workspace)
         if execution is None:
             return Cancelled(Cancel.GONE, None)
@@ -195,6 +179,21 @@ class Answers:
         self.changed(execution_id)
         ended = await self.store.execution(execution_id) or execution
         return Cancelled(Cancel.CANCELLED, ended)
+
+    async def _answerable(
+        self, lock_id: str, actor: str | None, action: str, workspace: Workspace | None
+    ) -> tuple[Call, Execution] | Decision:
+        """The lock and its run, if ``actor`` may answer the lock now; else the ``Decision``
+        saying why not (a refusal is recorded)."""
+        found = await self.guard.lock_and_run(lock_id, workspace)
+        if found is None:
+            return Decision(Answer.GONE, None)
+        lock, execution = found
+        if not lock.open:
+            return Decision(Answer.DECIDED, lock)
+        if refused := await self.guard.may_decide(lock, actor, action, execution):
+            return Decision(Answer.FORBIDDEN, lock, allowed=refused.allowed)
+        return found
 
     async def _decide(
         self,
