@@ -53,14 +53,28 @@ _LEASE = {
 
 
 def _claims(due: Any, pg: bool) -> Any:
-    """Take the due rows in one statement: the lease is the claim. On Postgres the due rows
-    are a CTE joined by id (locked, skipping rows another process holds), so the update finds
-    them by the primary key however large the outbox; SQLite plans ``IN`` that way itself."""
+    """Take the due rows in one statement: the lease is the claim.
+
+    SQLite runs one writer at a time, so ``_DUE``'s rule for a run's order sees every lease.
+    On Postgres another process's claim may hold rows locked, their leases not yet committed:
+    the due rows are locked as they are taken (skipping those), and a run's new message goes
+    only if every earlier new one of its run is taken by this same statement. The due rows are
+    a CTE joined by id, so the update finds them by primary key however large the outbox."""
     if not pg:
         found = update(outbox).where(outbox.c.id.in_(due), outbox.c.pending, _FREE)
         return found.values(**_LEASE).returning(*outbox.c)
-    rows = due.with_for_update(skip_locked=True).cte("due")
-    found = update(outbox).where(outbox.c.id == rows.c.id, outbox.c.pending, _FREE)
+    taken = due.with_for_update(skip_locked=True).cte("due")
+    earlier = outbox.alias("earlier")
+    held_back = exists().where(  # an earlier new message of the run that this claim skipped
+        earlier.c.execution_id == outbox.c.execution_id,
+        earlier.c.id < outbox.c.id,
+        earlier.c.pending,
+        earlier.c.shown == 0,
+        none_of(earlier.c.kind, UNORDERED),
+        earlier.c.id.not_in(select(taken.c.id)),
+    )
+    in_order = or_(outbox.c.shown > 0, any_of(outbox.c.kind, UNORDERED), ~held_back)
+    found = update(outbox).where(outbox.c.id == taken.c.id, outbox.c.pending, _FREE, in_order)
     return found.values(**_LEASE).returning(*outbox.c)
 
 
