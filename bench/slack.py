@@ -37,6 +37,8 @@ USER, APPROVER = "UBENCH", "UAPPROVER"
 WAIT = 120.0  # seconds for the bot to finish the Web API calls of one phase
 WARMUP = 20  # requests before measuring: Bolt's first request also calls auth.test
 FINISHED = "✅ *Approved*"  # how an approved run's last thread message begins
+ENDED = "✅ approved by"  # what its run message says then
+DECIDED = "Approved by"  # and its lock message
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,24 @@ async def parents_say(slack: FakeSlack, channels: list[str], words: str) -> None
         raise BenchError(f"run messages do not all say {words!r} after {WAIT}s") from None
 
 
+async def settled(slack: FakeSlack, runs: Sequence[Run]) -> None:
+    """Wait until each approved run's messages are all edited too (its run message says how it
+    ended, its lock who decided it): the ending is posted first, the edits after it."""
+
+    def edited(run: Run) -> bool:
+        messages = slack.messages(run.channel)
+        if not messages or ENDED not in str(messages[0].get("text")):
+            return False
+        ts = run.lock_message["ts"]
+        lock = [m for m in slack.thread(run.channel, messages[0]["ts"]) if m["ts"] == ts]
+        return bool(lock) and DECIDED in str(lock[0].get("text"))
+
+    try:
+        await slack.until(lambda: all(edited(run) for run in runs), WAIT)
+    except TimeoutError:
+        raise BenchError(f"approved runs' messages are not all edited after {WAIT}s") from None
+
+
 def locked(call: RecordedCall) -> bool:
     return is_lock(call.args)
 
@@ -231,6 +251,7 @@ async def one_at_a_time(
         await watch(slack, "chat.postMessage", [run.channel], posts, finished)
         to_finished.append((time.perf_counter() - begin) * 1000)
         await ack
+        await settled(slack, [run])
     return to_next, to_finished
 
 
@@ -319,6 +340,7 @@ async def measure(
     begin = time.perf_counter()
     submit_acks, wall = await sender.fan_out(clicks, clients, expect="")
     await watch(slack, "chat.postMessage", (r.channel for r in concurrent), posts, finished)
+    await settled(slack, concurrent)
     figures |= acks("submit", submit_acks, wall)
     figures["submitted_runs_finished_per_s"] = round(flows / (time.perf_counter() - begin))
     figures["bot_cpu_ms_per_submit_to_finished"] = cpu_ms_per(cpu, flows)
