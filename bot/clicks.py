@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
@@ -27,13 +28,22 @@ NOTE_MAX = 3000  # characters of a private note
 UNSHOWN_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 5.0)
 
 
+Work = Callable[[AsyncWebClient, inbound.ButtonClick], Coroutine[Any, Any, None]]
+
+
 class LockListeners(Listener):
+    async def _acked(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient, work: Work
+    ) -> None:
+        """Ack the click at once; ``work`` on it runs after (``Listener.after``)."""
+        click = event_of(context, inbound.ButtonClick)
+        await ack()
+        self.after(work(client, click), client, click)
+
     async def submit_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = event_of(context, inbound.ButtonClick)
-        await ack()
-        self.after(self._submit(client, click), client, click)
+        await self._acked(ack, context, client, self._submit)
 
     async def action_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
@@ -64,9 +74,7 @@ class LockListeners(Listener):
     async def cancel_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = event_of(context, inbound.ButtonClick)
-        await ack()
-        self.after(self._cancel_lock(client, click), client, click)
+        await self._acked(ack, context, client, self._cancel_lock)
 
     async def _cancel_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
@@ -85,9 +93,7 @@ class LockListeners(Listener):
     async def snooze_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = event_of(context, inbound.ButtonClick)
-        await ack()
-        self.after(self._snooze(client, click), client, click)
+        await self._acked(ack, context, client, self._snooze)
 
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if not await self._on_its_message(client, click):
@@ -115,9 +121,7 @@ class LockListeners(Listener):
     async def open_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        click = event_of(context, inbound.ButtonClick)
-        await ack()
-        self.after(self._open_modal(client, click), client, click)
+        await self._acked(ack, context, client, self._open_modal)
 
     async def _open_modal(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
