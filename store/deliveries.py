@@ -20,13 +20,23 @@ from store.transactions import VOTES, calls_by_id, execution_row
 
 _FREE = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < bindparam("now"))
 _EARLIER = outbox.alias("earlier")
-_BLOCKED_BEHIND = exists().where(  # an earlier new message of the run that cannot go now
-    _EARLIER.c.execution_id == outbox.c.execution_id,
-    _EARLIER.c.id < outbox.c.id,
-    _EARLIER.c.pending,
-    _EARLIER.c.shown == 0,
-    none_of(_EARLIER.c.kind, UNORDERED),
-    or_(_EARLIER.c.due_at > bindparam("now"), _EARLIER.c.lease_until >= bindparam("now")),
+
+
+def _earlier_new(*such: Any) -> Any:
+    """An earlier message of the row's run that is new (shown nowhere yet, in the run's
+    order) and ``such``."""
+    return exists().where(
+        _EARLIER.c.execution_id == outbox.c.execution_id,
+        _EARLIER.c.id < outbox.c.id,
+        _EARLIER.c.pending,
+        _EARLIER.c.shown == 0,
+        none_of(_EARLIER.c.kind, UNORDERED),
+        *such,
+    )
+
+
+_BLOCKED_BEHIND = _earlier_new(  # one that cannot go now
+    or_(_EARLIER.c.due_at > bindparam("now"), _EARLIER.c.lease_until >= bindparam("now"))
 )
 _DUE = (
     select(outbox.c.id)
@@ -64,15 +74,7 @@ def _claims(due: Any, pg: bool) -> Any:
         found = update(outbox).where(outbox.c.id.in_(due), outbox.c.pending, _FREE)
         return found.values(**_LEASE).returning(*outbox.c)
     taken = due.with_for_update(skip_locked=True).cte("due")
-    earlier = outbox.alias("earlier")
-    held_back = exists().where(  # an earlier new message of the run that this claim skipped
-        earlier.c.execution_id == outbox.c.execution_id,
-        earlier.c.id < outbox.c.id,
-        earlier.c.pending,
-        earlier.c.shown == 0,
-        none_of(earlier.c.kind, UNORDERED),
-        earlier.c.id.not_in(select(taken.c.id)),
-    )
+    held_back = _earlier_new(_EARLIER.c.id.not_in(select(taken.c.id)))  # one it skipped
     in_order = or_(outbox.c.shown > 0, any_of(outbox.c.kind, UNORDERED), ~held_back)
     found = update(outbox).where(outbox.c.id == taken.c.id, outbox.c.pending, _FREE, in_order)
     return found.values(**_LEASE).returning(*outbox.c)
