@@ -4,6 +4,7 @@ start-up, or to any revision for ``python -m bot migrate``)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 from functools import cache
 from pathlib import Path
@@ -17,13 +18,14 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from flows.errors import LockstepError
 
 DEFAULT_URL = "sqlite:///lockstep.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+PING_AFTER = 1.0  # seconds a pooled Postgres connection may sit idle before it is pinged
 _DRIVERS = {
     "sqlite": "sqlite",
     "postgres": "postgresql+asyncpg",
@@ -83,9 +85,35 @@ def connect(url: str | None = None, **kwargs: Any) -> Engine | AsyncEngine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("hide_parameters", True)
-    return create_async_engine(full, **kwargs)
+    ping_after = kwargs.pop("ping_after", PING_AFTER)
+    pooled = create_async_engine(full, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(pooled, ping_after)
+    return pooled
+
+
+def _ping_when_idle(engine: AsyncEngine, after: float) -> None:
+    """Ping a pooled connection before reuse only when it sat idle longer than ``after``
+    seconds: one that died meanwhile (a restarted server, a proxy's timeout) is replaced
+    before a transaction is given it. A ping is three round trips with asyncpg, and a busy
+    connection needs none: one that dies between two transactions fails the next one, and
+    SQLAlchemy then replaces every connection the pool holds."""
+    dialect = engine.dialect
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is not None and time.monotonic() - since > after:
+            try:
+                dialect.do_ping(dbapi)
+            except Exception as exc:
+                raise DisconnectionError("a pooled connection did not answer") from exc
+
+    event.listen(engine.sync_engine.pool, "checkin", checkin)
+    event.listen(engine.sync_engine.pool, "checkout", checkout)
 
 
 def _config(connection: Connection | None = None) -> Config:

@@ -11,6 +11,7 @@ from contextlib import closing
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.database import head, known, revision
@@ -32,8 +33,12 @@ async def check(db: Engine | AsyncEngine, timeout: float) -> str | None:
     try:
         async with asyncio.timeout(timeout + 1):  # the server-side timeouts should come first
             if isinstance(db, AsyncEngine):
-                async with db.connect() as conn:
-                    found = await conn.run_sync(_postgres, timeout)
+                try:
+                    found = await _postgres(db, timeout)
+                except DBAPIError as exc:  # a pooled connection had died: the pool replaced
+                    if not exc.connection_invalidated:  # them all, so ask once more
+                        raise
+                    found = await _postgres(db, timeout)
             else:
                 found = await asyncio.to_thread(_sqlite, db, timeout)
     except TimeoutError:
@@ -48,7 +53,12 @@ async def check(db: Engine | AsyncEngine, timeout: float) -> str | None:
     return None  # at this code's newest, or at a newer release's: that release's to say
 
 
-def _postgres(conn: Connection, timeout: float) -> str | None:
+async def _postgres(db: AsyncEngine, timeout: float) -> str | None:
+    async with db.connect() as conn:
+        return await conn.run_sync(_revision_within, timeout)
+
+
+def _revision_within(conn: Connection, timeout: float) -> str | None:
     limit = f"{max(1, int(timeout * 1000))}ms"
     conn.execute(_TIMEOUTS, {"t": limit})
     return revision(conn)

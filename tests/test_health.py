@@ -201,3 +201,20 @@ async def first_sweep_done(scheduler: TimerScheduler) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the first sweep did not finish")
+
+
+async def test_a_connection_that_died_while_idle_is_replaced_before_use() -> None:
+    """A restarted server or a proxy's timeout kills pooled connections while the bot is quiet;
+    the next transaction gets a live one instead of failing."""
+    async with own_database() as (name, url):
+        store = await SQLStore.open(url, ping_after=0.05)
+        try:
+            before = await store.run(lambda conn: conn.execute(text("SELECT 1")).scalar())
+            await _admin(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            await asyncio.sleep(0.1)
+            after = await store.run(lambda conn: conn.execute(text("SELECT 2")).scalar())
+            assert (before, after) == (1, 2)
+        finally:
+            await store.close()
