@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from flows.engine.records import UNORDERED, Delivery, Event, ShowState
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
-from store.outbox import RUN, bump_homes, lock_key, run_key
+from store.outbox import bump_homes, lock_key, run_key
 from store.tables import calls, events, executions, outbox
 from store.transactions import VOTES, calls_by_id, execution_row
 
@@ -152,24 +152,16 @@ _SETTLE = Prepared(  # rows shown as they are now are settled; the rest keep the
 )
 
 
-_PLACED = Prepared(  # a run's message shown for the first time
-    select(outbox.c.id)
-    .where(one_of(outbox.c.id, "ids"), outbox.c.kind == RUN)
-    .where(outbox.c.shown == 0)
-    .limit(1)
-)
-
-
 def delivered(
-    conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+    conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, placed: bool
 ) -> dict[int, int]:
-    """``owner`` showed each ``(row id, version, where)``. Returns the rows whose state
-    changed meanwhile, with their newest version (``owner`` keeps the lease to show them);
-    the rest are settled. A row whose lease was lost is left to whoever holds it."""
+    """``owner`` showed each ``(row id, version, where)`` (``placed``: a run's message for the
+    first time). Returns the rows whose state changed meanwhile, with their newest version
+    (``owner`` keeps the lease to show them); the rest are settled. A row whose lease was lost
+    is left to whoever holds it."""
     if not shown:
         return {}
-    placed = [i for i, _, where in shown if where is not None]
-    if placed and run(conn, _PLACED, {"ids": placed}).first():
+    if placed:
         bump_homes(conn, now)  # a run's message is somewhere: Homes link it
     params = [{"oid": i, "me": owner, "v": v, "where": where} for i, v, where in shown]
     run(conn, _SHOWN[conn.dialect.name], params)

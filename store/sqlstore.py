@@ -80,13 +80,7 @@ class SQLStore:
         """Run ``fn(connection, *args)`` as one transaction: committed if it returns. On
         Postgres, a transaction chosen as a deadlock victim is run again (it changed nothing)."""
         if not isinstance(self.db, AsyncEngine):
-            # SQLite runs inline and a transaction never yields, so one connection serves all
-            # of them, one after another (no pool checkout per transaction).
-            inline = self._inline
-            if inline is None or inline.closed or inline.invalidated:
-                inline = self._inline = self.db.connect()
-            with inline.begin():
-                return fn(inline, *args)
+            return self._inline_run(fn, *args)
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
                 async with self.db.begin() as conn:
@@ -95,6 +89,26 @@ class SQLStore:
                 if attempt == DEADLOCK_RETRIES or not _retryable(exc):
                     raise
         raise AssertionError("unreachable")
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(connection, *args)``, which reads with one statement: on Postgres outside a
+        transaction (one statement sees one snapshot), so it costs one round trip, not four
+        (BEGIN and COMMIT, and the statement waits for neither)."""
+        if not isinstance(self.db, AsyncEngine):
+            return self._inline_run(fn, *args)
+        async with self.db.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await autocommit.run_sync(fn, *args)
+
+    def _inline_run(self, fn: Callable[..., T], *args: Any) -> T:
+        """SQLite runs inline and a transaction never yields, so one connection serves all of
+        them, one after another (no pool checkout per transaction)."""
+        assert isinstance(self.db, Engine)
+        inline = self._inline
+        if inline is None or inline.closed or inline.invalidated:
+            inline = self._inline = self.db.connect()
+        with inline.begin():
+            return fn(inline, *args)
 
     # executions -----------------------------------------------------------------------------
 
@@ -208,7 +222,7 @@ class SQLStore:
         return await self.run(q.call, call_id)
 
     async def call_and_run(self, call_id: str) -> tuple[Call, Execution] | None:
-        return await self.run(q.call_and_run, call_id)
+        return await self.read(q.call_and_run, call_id)
 
     async def calls_by_id(self, call_ids: Sequence[str]) -> list[Call]:
         return await self.run(q.calls_by_id, call_ids) if call_ids else []
@@ -295,9 +309,9 @@ class SQLStore:
         return await self.run(dq.show_states, rows) if rows else {}
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
     ) -> dict[int, int]:
-        return await self.run(dq.delivered, owner, shown, now) if shown else {}
+        return await self.run(dq.delivered, owner, shown, now, placed) if shown else {}
 
     async def retry_delivery(
         self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float

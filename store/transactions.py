@@ -112,7 +112,11 @@ def event_rows(execution_id: str, at: float, new: Iterable[NewEvent]) -> list[di
 
 
 def execution_row(row: Any) -> Execution:
-    return Execution.model_validate({**row._asdict(), "context": row.context or {}})
+    return _execution(row._asdict())
+
+
+def _execution(values: dict[str, Any]) -> Execution:
+    return Execution.model_validate({**values, "context": values["context"] or {}})
 
 
 def _call(row: Any) -> Call:
@@ -141,11 +145,23 @@ def _in(workspace: Workspace) -> Any:
     )
 
 
+_CALL_AND_RUN = Prepared(
+    select(*calls.c, *executions.c)
+    .join_from(calls, executions, calls.c.execution_id == executions.c.id)
+    .where(calls.c.id == bindparam("cid"))
+)
+_CALL_KEYS = tuple(c.key for c in calls.c)
+_RUN_KEYS = tuple(c.key for c in executions.c)
+
+
 def call_and_run(conn: Connection, call_id: str) -> tuple[Call, Execution] | None:
-    """A call and its execution, read together."""
-    found = call(conn, call_id)
-    run = execution(conn, found.execution_id) if found else None
-    return (found, run) if found and run else None
+    """A call and its execution, read together in one statement."""
+    row = run(conn, _CALL_AND_RUN, {"cid": call_id}).first()
+    if row is None:
+        return None
+    split = len(_CALL_KEYS)
+    found = Call.model_validate(dict(zip(_CALL_KEYS, row[:split], strict=True)))
+    return found, _execution(dict(zip(_RUN_KEYS, row[split:], strict=True)))
 
 
 def list_executions(

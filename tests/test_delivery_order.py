@@ -44,7 +44,7 @@ class TwoClaims:
         return rows, {r.id: ShowState(RUN, None, [], [], r.payload) for r in rows}
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
     ) -> dict[int, int]:
         return {}
 
@@ -118,7 +118,7 @@ class PlacesARun(TwoClaims):
         return await super().claim_deliveries(owner, now, lease, limit, execution)
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
     ) -> dict[int, int]:
         self.said.append("delivered")
         return {}

@@ -295,7 +295,7 @@ async def test_concurrent_submissions_one_winner(h: Harness) -> None:
 
 
 class Counted(SQLStore):
-    """The store, counting its transactions by name."""
+    """The store, counting its transactions (and single-statement reads) by name."""
 
     def __init__(self, store: SQLStore) -> None:
         super().__init__(store.db)
@@ -305,12 +305,17 @@ class Counted(SQLStore):
         self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
         return await super().run(fn, *args)
 
+    async def read(self, fn: Any, *args: Any) -> Any:
+        self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
+        return await super().read(fn, *args)
+
 
 async def test_a_resume_is_five_transactions_and_one_delivery_pass(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An answer read with its run, decided and claimed together, the run parked at its next
-    lock, and the decided lock and the new one shown in one pass: claimed, then recorded."""
+    """An answer read with its run (one statement), decided and claimed together, the run parked
+    at its next lock, and the decided lock and the new one shown in one pass: claimed, then
+    recorded."""
     monkeypatch.setattr(delivery, "HOMES_EVERY", 3600.0)  # no App Home pass in the count
     counted = Counted(store)
     notes = RecordingNotifier()

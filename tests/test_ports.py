@@ -377,5 +377,5 @@ async def test_a_lock_is_shown_where_its_message_was_recorded(store: SQLStore) -
     shows = states[row_.id].call
     assert shows is not None and shows.id == opened["id"]
     where = {"channel": "C1", "ts": "1.2"}
-    await store.delivered("me", [(row_.id, row_.version, where)], now)
+    await store.delivered("me", [(row_.id, row_.version, where)], now, placed=False)
     assert await store.lock_shown_at(opened["id"]) == where

@@ -232,11 +232,13 @@ class Deliverer:
         else:
             await asyncio.gather(*(self._chain(c, states, shown) for c in chains.values()))
         marks = [(row.id, row.version, where) for row, where in shown]
-        behind = await self.store.delivered(self.owner, marks, self.clock.now())
+        placed = any(row.kind == "run" and row.location is None for row, where in shown if where)
+        now = self.clock.now()
+        behind = await self.store.delivered(self.owner, marks, now, placed=placed)
         fresh = {row.execution_id for row, _ in shown if row.location is None and row.execution_id}
         for eid in fresh - {target}:
             self.soon(eid)  # its new messages may have waited behind this one
-        if any(row.kind == "run" and row.location is None for row, where in shown if where):
+        if placed:
             self._homes_soon()  # a run's message is somewhere now: the Homes link it
         return [
             row.model_copy(update={"version": behind[row.id], "location": where, "attempts": 0})

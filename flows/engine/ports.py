@@ -307,11 +307,12 @@ class Store(Protocol):
         a row about no run, an App Home)."""
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float
+        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
     ) -> dict[int, int]:
-        """``owner`` showed each ``(row id, version, where)``. Returns the rows whose state
-        changed meanwhile, with the version to show now (``owner`` keeps their lease); the
-        others are settled."""
+        """``owner`` showed each ``(row id, version, where)``; ``placed``: one of them is a
+        run's message shown for the first time (the App Homes, which link it, are shown again).
+        Returns the rows whose state changed meanwhile, with the version to show now (``owner``
+        keeps their lease); the others are settled."""
 
     async def retry_delivery(
         self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
