@@ -16,6 +16,7 @@ from flows.engine.records import (
     ApiToken,
     Call,
     Claim,
+    Claimed,
     Closing,
     Delivery,
     Event,
@@ -25,6 +26,7 @@ from flows.engine.records import (
     RunQuery,
     ShowState,
     Subscription,
+    Take,
     Timer,
     Trail,
     Workspace,
@@ -46,6 +48,36 @@ DEADLOCK_RETRIES = 3
 def _retryable(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code in {"40P01", "40001"} or "deadlock detected" in str(exc.orig)
+
+
+def park(
+    conn: Connection,
+    take: Take | None,
+    execution_id: str,
+    owner: str,
+    wakeups: int,
+    now: float,
+    *opened: Any,
+) -> tuple[bool, Claimed | None]:
+    """``transactions.suspend`` and, with ``take``, the run's due rows claimed: one
+    transaction, so a run parked at its next lock is on its way to Slack with one commit."""
+    released = q.suspend(conn, execution_id, owner, wakeups, now, *opened)
+    return released, _take(conn, take, execution_id, now)
+
+
+def end(
+    conn: Connection, take: Take | None, execution_id: str, owner: str, now: float, *ending: Any
+) -> tuple[bool, Claimed | None]:
+    """``transactions.finish`` and, with ``take`` and if it ended the run, the run's due rows
+    claimed (its message, its locks', its ending), in one transaction."""
+    ended = q.finish(conn, execution_id, owner, now, *ending)
+    return ended, _take(conn, take, execution_id, now) if ended else None
+
+
+def _take(conn: Connection, take: Take | None, execution_id: str, now: float) -> Claimed | None:
+    if take is None:
+        return None
+    return dq.claim_deliveries(conn, take.owner, now, take.lease, take.limit, execution_id)
 
 
 class SQLStore:
@@ -162,20 +194,13 @@ class SQLStore:
         new_timers: Sequence[dict[str, Any]],
         new_events: Sequence[NewEvent],
         awaiting: NewEvent,
-    ) -> bool:
+        take: Take | None = None,
+    ) -> tuple[bool, Claimed | None]:
         """Record the calls a run opened and, if nothing woke the execution meanwhile, mark it
-        awaiting and release it. False: it was woken (or cancelled), so the caller runs it again."""
-        return await self.run(
-            q.suspend,
-            execution_id,
-            owner,
-            wakeups,
-            now,
-            new_calls,
-            new_timers,
-            new_events,
-            awaiting,
-        )
+        awaiting and release it. False: it was woken (or cancelled), so the caller runs it again.
+        With ``take``, the run's due rows claimed for that deliverer, in this transaction."""
+        opened = (new_calls, new_timers, new_events, awaiting)
+        return await self.run(park, take, execution_id, owner, wakeups, now, *opened)
 
     async def finish(
         self,
@@ -187,10 +212,10 @@ class SQLStore:
         error: str | None,
         event: NewEvent,
         posts: Sequence[Post] = (),
-    ) -> bool:
-        return await self.run(
-            q.finish, execution_id, owner, now, status, result, error, event, posts
-        )
+        take: Take | None = None,
+    ) -> tuple[bool, Claimed | None]:
+        ending = (status, result, error, event, posts)
+        return await self.run(end, take, execution_id, owner, now, *ending)
 
     async def cancel(
         self,

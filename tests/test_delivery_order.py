@@ -1,7 +1,8 @@
 """Two delivery passes of one process that claimed rows of the same run together (a run's own
 pass and a drain: on Postgres each claim can miss the other's uncommitted lease) still show the
 run's messages in order: a row waits for the earlier rows the other pass holds, and a claim for
-the one under way. And the App Homes go again once a run's message has a place to link."""
+the one under way. Rows claimed with a run's change and handed over while its pass is under way
+go next. And the App Homes go again once a run's message has a place to link."""
 
 from __future__ import annotations
 
@@ -53,13 +54,14 @@ class TwoClaims:
 
 
 class SlowFirst:
-    """Shows in the order asked; the first message takes a while (Slack is slow)."""
+    """Shows in the order asked; the ``slow`` message takes a while (Slack is slow)."""
 
-    def __init__(self) -> None:
+    def __init__(self, slow: str = "p1") -> None:
         self.shown: list[str] = []
+        self.slow = slow
 
     async def show(self, show: Show) -> Any:
-        if show.key == "p1":
+        if show.key == self.slow:
             await asyncio.sleep(0.2)
         self.shown.append(show.key)
         return {"channel": "C1", "ts": show.key}
@@ -131,4 +133,23 @@ async def test_homes_go_again_once_a_run_s_message_is_placed() -> None:
     await deliverer.idle()
     assert "delivered" in store.said
     assert "claim " in store.said[store.said.index("delivered") + 1 :]  # the Homes' pass
+    await deliverer.close()
+
+
+async def test_rows_handed_over_while_the_run_s_pass_is_under_way_go_after_it() -> None:
+    """A run changed again (its rows claimed with the change) while its pass still shows its
+    rows: the pass shows the handed-over rows next (a row among them earlier than one the pass
+    has yet to show does not hold that one back), then claims what is left."""
+    notifier = SlowFirst(slow="p2")
+    store = TwoClaims()
+    store.batches = {RUN.id: [post(2), post(4)], None: []}
+    deliverer = Deliverer(cast(Store, store), notifier, FakeClock(), Registry([]), "me")
+    deliverer.soon(RUN.id)
+    await asyncio.sleep(0.05)  # the run's pass has claimed rows 2 and 4, and shows 2 (slowly)
+    assert notifier.shown == []
+    store.batches[RUN.id] = [post(5)]  # due after the handed-over rows: the pass claims it
+    given = [post(3).model_copy(update={"kind": "lock"})]  # an edit, earlier than row 4
+    deliverer.taken(RUN.id, (given, {3: ShowState(RUN, None, [], [], given[0].payload)}))
+    await asyncio.wait_for(deliverer.idle(), 5)
+    assert notifier.shown == ["p2", "p4", "p3", "p5"]
     await deliverer.close()

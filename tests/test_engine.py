@@ -310,12 +310,12 @@ class Counted(SQLStore):
         return await super().read(fn, *args)
 
 
-async def test_a_resume_is_five_transactions_and_one_delivery_pass(
+async def test_a_resume_is_three_transactions_a_read_and_one_delivery_pass(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An answer read with its run (one statement), decided and claimed together, the run parked
-    at its next lock, and the decided lock and the new one shown in one pass: claimed, then
-    recorded."""
+    """An answer read with its run (one statement), decided and the run claimed together, the
+    run parked at its next lock with its messages claimed for showing, and the decided lock and
+    the new one shown in one pass, then recorded."""
     monkeypatch.setattr(delivery, "HOMES_EVERY", 3600.0)  # no App Home pass in the count
     counted = Counted(store)
     notes = RecordingNotifier()
@@ -329,7 +329,7 @@ async def test_a_resume_is_five_transactions_and_one_delivery_pass(
         await engine.settled(eid)
         assert decision.outcome == "accepted"
         assert counted.counts == {
-            "call_and_run": 1, "decide": 1, "suspend": 1, "claim_deliveries": 1, "delivered": 1,
+            "call_and_run": 1, "decide": 1, "park": 1, "delivered": 1,
         }  # fmt: skip
         assert [m for m, e, _ in notes.calls if e == eid][-2:] == ["lock_resolved", "lock_opened"]
     finally:

@@ -2,7 +2,8 @@
 
 Every state change writes or bumps its outbox rows in its own transaction (``store``); this
 shows them through the ``Notifier``. Right after a change, the rows of that run go at once
-(``soon``); the periodic sweep (``drain``) takes anything still behind, oldest first: rows whose
+(``soon``; or ``taken``, claimed in the transaction of the change, when a run parks or ends);
+the periodic sweep (``drain``) takes anything still behind, oldest first: rows whose
 delivery failed (after their backoff), and rows of a process that died. A row is shown by one
 deliverer at a time (a lease in the store), so its updates go in order, and it records the
 version it showed, so a lost update is shown again and a late one never goes back.
@@ -21,7 +22,7 @@ from flows.engine.every import Every
 from flows.engine.observers import NullObserver
 from flows.engine.ports import Clock, Notifier, Observer, Store, Unavailable
 from flows.engine.quorum import response
-from flows.engine.records import UNORDERED, Delivery, Show, ShowState
+from flows.engine.records import UNORDERED, Claimed, Delivery, Show, ShowState, Take
 from flows.engine.scope import scope
 
 log = logging.getLogger("lockstep.delivery")
@@ -76,6 +77,7 @@ class Deliverer:
         # Postgres two claims at once would each miss the other's leases (not yet committed),
         # and a run's later row could be claimed, and shown, beside its earlier ones.
         self._claiming = asyncio.Lock()
+        self._given: dict[str, Claimed] = {}  # run id -> rows claimed for it, not yet shown
 
     # asking -------------------------------------------------------------------------------
 
@@ -91,10 +93,39 @@ class Deliverer:
         self._release(execution_id)
 
     def _release(self, execution_id: str) -> None:
+        self._unhold(execution_id)
+        self._pass(execution_id)
+
+    def _unhold(self, execution_id: str) -> None:
         held = self._held.pop(execution_id, None)
         if held is not None:
             held.cancel()
-        self._pass(execution_id)
+
+    def taking(self) -> Take | None:
+        """What a transaction that changes a run claims for this deliverer (the run's due
+        rows, as ``soon`` would), to hand to ``taken``; None once closed."""
+        return None if self.closed else Take(self.owner, self.lease, BATCH)
+
+    def taken(self, execution_id: str, claimed: Claimed) -> None:
+        """The run's rows claimed for this deliverer with the change that made them due (as
+        ``taking`` said): show them now, without claiming them again."""
+        rows, states = claimed
+        self._unhold(execution_id)
+        if self.closed:
+            return  # their leases lapse: another process, or this one restarted, shows them
+        if not rows:
+            self._pass(execution_id)  # as ``soon``: a pass under way goes round again
+            return
+        if execution_id in self._given:  # a pass of the run has not shown the last ones yet
+            earlier, read = self._given[execution_id]
+            rows, states = [*earlier, *rows], {**read, **states}
+        self._given[execution_id] = (rows, states)
+        if execution_id in self._wanted:
+            # A pass of the run is under way: it shows these when it goes round, then claims
+            # again (a new row may have waited behind one it holds).
+            self._wanted[execution_id] = True
+        else:
+            self._pass(execution_id)
 
     def drain(self) -> None:
         """Show every row that is due, oldest first."""
@@ -153,6 +184,7 @@ class Deliverer:
         for held in self._held.values():
             held.cancel()
         self._held.clear()
+        self._given.clear()
         if self._homes is not None:
             self._homes.cancel()
             self._homes = None
@@ -173,6 +205,8 @@ class Deliverer:
                 except Exception:
                     log.exception("delivery pass failed; the sweep tries again")
                     full = False
+                if execution_id in self._given:
+                    continue  # rows handed over meanwhile go next (a wanted claim after them)
                 if not full and not self._wanted.get(execution_id):
                     return
                 self._wanted[execution_id] = False
@@ -188,13 +222,18 @@ class Deliverer:
         batch = object()
         self._batches[batch] = now
         try:
-            async with self._claiming:
-                rows, read = await self.store.claim_deliveries(
-                    self.owner, now, self.lease, BATCH, execution_id
-                )
-                for row in rows:
-                    if row.execution_id and row.kind not in UNORDERED:
-                        self._inflight.setdefault(row.execution_id, set()).add(row.id)
+            given = self._given.pop(execution_id, None) if execution_id else None
+            if given is not None:
+                # In flight from now, not from when they were handed over: a pass under way
+                # would wait for them while holding them back.
+                rows, read = given
+                self._in_flight(rows)
+            else:
+                async with self._claiming:
+                    rows, read = await self.store.claim_deliveries(
+                        self.owner, now, self.lease, BATCH, execution_id
+                    )
+                    self._in_flight(rows)
             states: dict[int, ShowState] | None = read
             ids = [row.id for row in rows]
 
@@ -291,6 +330,12 @@ class Deliverer:
                         thread, ready = where, True
             finally:
                 await self._landed_all([row])
+
+    def _in_flight(self, rows: list[Delivery]) -> None:
+        """These rows are being shown here: a run's later rows wait for them."""
+        for row in rows:
+            if row.execution_id and row.kind not in UNORDERED:
+                self._inflight.setdefault(row.execution_id, set()).add(row.id)
 
     async def _after_earlier(self, row: Delivery, mine: set[int]) -> None:
         """Wait while another pass here holds an earlier row of ``row``'s run (direct

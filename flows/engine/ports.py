@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from flows.engine.records import (
     Call,
     Claim,
+    Claimed,
     Closing,
     Delivery,
     Event,
@@ -23,6 +24,7 @@ from flows.engine.records import (
     RunQuery,
     Show,
     ShowState,
+    Take,
     Timer,
     Trail,
     Workspace,
@@ -160,9 +162,12 @@ class Store(Protocol):
         new_timers: Sequence[dict[str, Any]],
         new_events: Sequence[NewEvent],
         awaiting: NewEvent,
-    ) -> bool:
+        take: Take | None = None,
+    ) -> tuple[bool, Claimed | None]:
         """Record what a run opened and, if nothing woke the execution meanwhile (``wakeups``
-        unchanged), mark it awaiting and release it. False: run it again."""
+        unchanged), mark it awaiting and release it. False: run it again. With ``take``, the
+        run's due outbox rows are claimed for that deliverer in the same transaction (as
+        ``claim_deliveries`` would) and returned with what they show."""
 
     async def finish(
         self,
@@ -174,9 +179,11 @@ class Store(Protocol):
         error: str | None,
         event: NewEvent,
         posts: Sequence[Post] = (),
-    ) -> bool:
+        take: Take | None = None,
+    ) -> tuple[bool, Claimed | None]:
         """End an execution ``owner`` holds; its open calls and pending timers end with it.
-        Its message and its open locks' are shown again; ``posts`` are added."""
+        Its message and its open locks' are shown again; ``posts`` are added. With ``take``
+        (and if it ended), the run's due rows are claimed as ``suspend`` says."""
 
     async def cancel(
         self,

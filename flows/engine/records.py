@@ -211,6 +211,19 @@ class ShowState(NamedTuple):
     payload: Any
 
 
+Claimed = tuple[list[Delivery], dict[int, ShowState]]  # rows claimed, and what each shows
+
+
+@dataclass(frozen=True)
+class Take:
+    """A deliverer taking a run's due rows in the transaction that changed the run: for
+    ``owner`` until ``lease`` seconds from then, at most ``limit`` rows (as a claim would)."""
+
+    owner: str
+    lease: float
+    limit: int
+
+
 class Health(_Frozen):
     """How this process's runtime is doing (``Engine.health``), for readiness and metrics.
     ``store``: why the store cannot be used (None: it answers and its schema is current);

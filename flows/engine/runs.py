@@ -22,7 +22,7 @@ from flows.codec import decode, encode
 from flows.engine.every import Every
 from flows.engine.observers import NullObserver
 from flows.engine.ports import Clock, Observer, Store
-from flows.engine.records import Call, Claim, Execution, NewEvent, Post
+from flows.engine.records import Call, Claim, Claimed, Execution, NewEvent, Post, Take
 from flows.engine.scope import ids, mark
 from flows.entry import run as run_flow
 from flows.errors import (
@@ -73,6 +73,10 @@ class Setup:
     files: FileStore | None = None
     observer: Observer = field(default_factory=NullObserver)
     shown: Callable[[str], Awaitable[None]] | None = None  # show the run's rows now, and wait
+    # what a change claims for this process's deliverer (None: nothing), and where the rows
+    # claimed go: a run parks with its rows on their way, in one transaction
+    taking: Callable[[], Take | None] = lambda: None
+    taken: Callable[[str, Claimed], None] | None = None
 
     def claim(self) -> Claim:
         now = self.clock.now()
@@ -442,13 +446,25 @@ class Runs:
         new_calls, new_timers, new_events = run.take_new()
         now = setup.clock.now()
         awaiting = NewEvent(kind="status", detail={"status": "awaiting"})
-        released = await setup.store.suspend(
+        released, claimed = await setup.store.suspend(
             run.execution.id, setup.owner, run.execution.wakeups, now,
-            new_calls, new_timers, new_events, awaiting,
+            new_calls, new_timers, new_events, awaiting, self._take(),
         )  # fmt: skip
         self.timers_added(new_timers)
-        setup.soon(run.execution.id)
+        self._show(run.execution.id, claimed)
         return released
+
+    def _take(self) -> Take | None:
+        """What a transaction that changes a run claims of its rows for this process's
+        deliverer."""
+        return self.setup.taking() if self.setup.taken is not None else None
+
+    def _show(self, execution_id: str, claimed: Claimed | None) -> None:
+        """The run changed: show its rows (``claimed`` with the change, or claimed now)."""
+        if claimed is not None and self.setup.taken is not None:
+            self.setup.taken(execution_id, claimed)
+        else:
+            self.setup.soon(execution_id)
 
     async def _end(self, run: Replay, status: str, result: Any, error: str | None) -> bool:
         await self._flush(run)
@@ -457,11 +473,14 @@ class Runs:
         event = NewEvent(kind=status, detail={"error": error} if error else None)
         eid = run.execution.id
         ending = [ending_post(eid)]
-        if await setup.store.finish(eid, setup.owner, now, status, result, error, event, ending):
+        ended, claimed = await setup.store.finish(
+            eid, setup.owner, now, status, result, error, event, ending, self._take()
+        )
+        if ended:
             flow = run.execution.flow
             log.info("run of %s ended: %s", flow, status, extra=ids(eid))
             setup.observer.run_ended(flow, status)
-            setup.soon(eid)
+            self._show(eid, claimed)
         return True
 
 

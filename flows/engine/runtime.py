@@ -41,6 +41,7 @@ from flows.engine.ports import Clock, Directory, Notifier, Observer, Store
 from flows.engine.records import (
     TERMINAL,
     Call,
+    Claimed,
     Event,
     Execution,
     Health,
@@ -122,6 +123,7 @@ class Engine:
             store, self.clock, self.registry, self._changed, self.owner,
             config.default_timeout, config.heartbeat_interval, config.claim_ttl, files,
             observer=self.observer, shown=self._shown,
+            taking=self._deliver.taking, taken=self._taken,
         )  # fmt: skip
         self._runs = Runs(setup)
         self._timers = Timers(self._runs)
@@ -133,6 +135,11 @@ class Engine:
         run events wakes its readers at once instead of at its next poll). ``woken``: this
         process is about to run it, so what it shows next goes with this (``HOLD``)."""
         self._deliver.soon(execution_id, HOLD if woken else 0.0)
+        self._told(execution_id)
+
+    def _taken(self, execution_id: str, claimed: Claimed) -> None:
+        """As ``_changed``, with the run's rows claimed in the transaction that changed it."""
+        self._deliver.taken(execution_id, claimed)
         self._told(execution_id)
 
     async def _shown(self, execution_id: str) -> None:
