@@ -115,18 +115,33 @@ def resolve(name: str) -> Any:
     return target
 
 
+def parameters(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """The names of ``fn``'s parameters, and whether it takes ``**kwargs``; read once per
+    function (a handler is called on every answer, and its signature does not change)."""
+    try:
+        return _parameters(fn)
+    except TypeError:  # a callable that cannot be a cache key (its object is unhashable)
+        return _parameters.__wrapped__(fn)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parameters(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    params = inspect.signature(fn).parameters
+    return frozenset(params), any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def bind(fn: Callable[..., Any], available: dict[str, Any]) -> dict[str, Any]:
     """The arguments ``fn`` names, out of ``available`` (all of them for ``**kwargs``)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+    names, any_keyword = parameters(fn)
+    if any_keyword:
         return dict(available)
-    return {k: v for k, v in available.items() if k in params}
+    return {k: v for k, v in available.items() if k in names}
 
 
 def wants(fn: Callable[..., Any], name: str) -> bool:
     """Does ``fn`` take an argument called ``name``?"""
-    params = inspect.signature(fn).parameters
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    names, any_keyword = parameters(fn)
+    return name in names or any_keyword
 
 
 async def call(fn: Callable[..., Any], **available: Any) -> Any:

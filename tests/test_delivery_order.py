@@ -153,3 +153,23 @@ async def test_rows_handed_over_while_the_run_s_pass_is_under_way_go_after_it() 
     await asyncio.wait_for(deliverer.idle(), 5)
     assert notifier.shown == ["p2", "p4", "p3", "p5"]
     await deliverer.close()
+
+
+async def test_a_run_is_claimed_again_when_its_pass_ran_during_the_change() -> None:
+    """On Postgres a run parks while its pass may still show an earlier new message, which
+    holds back the new lock from the claim made with the park; the pass is over by the time the
+    park hands its rows over. The run is claimed again, so the lock is not left to the sweep."""
+    notifier = SlowFirst(slow="p2")
+    store = TwoClaims()
+    store.batches = {RUN.id: [post(2)], None: []}
+    deliverer = Deliverer(cast(Store, store), notifier, FakeClock(), Registry([]), "me")
+    deliverer.soon(RUN.id)
+    await asyncio.sleep(0.05)  # the run's pass shows row 2 (slowly)
+    assert deliverer.taking(RUN.id) is not None  # the park's transaction begins
+    await deliverer.idle(RUN.id)  # the pass is over before the park's commit comes back
+    store.batches[RUN.id] = [post(4)]  # the row the park's claim could not take
+    given = [post(3).model_copy(update={"kind": "run"})]
+    deliverer.taken(RUN.id, (given, {3: ShowState(RUN, None, [], [], given[0].payload)}))
+    await asyncio.wait_for(deliverer.idle(), 5)
+    assert notifier.shown == ["p2", "p3", "p4"]
+    await deliverer.close()

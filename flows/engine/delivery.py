@@ -78,6 +78,7 @@ class Deliverer:
         # and a run's later row could be claimed, and shown, beside its earlier ones.
         self._claiming = asyncio.Lock()
         self._given: dict[str, Claimed] = {}  # run id -> rows claimed for it, not yet shown
+        self._taking: dict[str, bool] = {}  # run id -> a pass of it ran while a take was open
 
     # asking -------------------------------------------------------------------------------
 
@@ -101,15 +102,21 @@ class Deliverer:
         if held is not None:
             held.cancel()
 
-    def taking(self) -> Take | None:
-        """What a transaction that changes a run claims for this deliverer (the run's due
-        rows, as ``soon`` would), to hand to ``taken``; None once closed."""
-        return None if self.closed else Take(self.owner, self.lease, BATCH)
+    def taking(self, execution_id: str) -> Take | None:
+        """What a transaction that changes the run claims for this deliverer (its due rows, as
+        ``soon`` would), to hand to ``taken``; None once closed."""
+        if self.closed:
+            return None
+        # A pass of the run under way now, or begun before ``taken``, may hold a new row that
+        # holds back a later one from this claim: then the run is claimed again after it.
+        self._taking[execution_id] = execution_id in self._wanted
+        return Take(self.owner, self.lease, BATCH)
 
     def taken(self, execution_id: str, claimed: Claimed) -> None:
         """The run's rows claimed for this deliverer with the change that made them due (as
         ``taking`` said): show them now, without claiming them again."""
         rows, states = claimed
+        contended = self._taking.pop(execution_id, True)
         self._unhold(execution_id)
         if self.closed:
             return  # their leases lapse: another process, or this one restarted, shows them
@@ -120,12 +127,11 @@ class Deliverer:
             earlier, read = self._given[execution_id]
             rows, states = [*earlier, *rows], {**read, **states}
         self._given[execution_id] = (rows, states)
-        if execution_id in self._wanted:
-            # A pass of the run is under way: it shows these when it goes round, then claims
-            # again (a new row may have waited behind one it holds).
-            self._wanted[execution_id] = True
-        else:
+        running = execution_id in self._wanted  # if so, it shows them when it goes round
+        if not running:
             self._pass(execution_id)
+        if running or contended:
+            self._wanted[execution_id] = True  # and then claims what waited behind its rows
 
     def drain(self) -> None:
         """Show every row that is due, oldest first."""
@@ -143,6 +149,8 @@ class Deliverer:
             self._wanted[execution_id] = True  # running: it goes round once more
             return
         self._wanted[execution_id] = False
+        if execution_id in self._taking:
+            self._taking[execution_id] = True
         task = asyncio.create_task(self._passes(execution_id))
         self._tasks[execution_id] = task
         if execution_id:
@@ -185,6 +193,7 @@ class Deliverer:
             held.cancel()
         self._held.clear()
         self._given.clear()
+        self._taking.clear()
         if self._homes is not None:
             self._homes.cancel()
             self._homes = None

@@ -10,7 +10,6 @@ execution in this process, and across processes through the store's claims with 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -24,6 +23,7 @@ from flows.engine.observers import NullObserver
 from flows.engine.ports import Clock, Observer, Store
 from flows.engine.records import Call, Claim, Claimed, Execution, NewEvent, Post, Take
 from flows.engine.scope import ids, mark
+from flows.entry import parameters
 from flows.entry import run as run_flow
 from flows.errors import (
     FlowConfigError,
@@ -75,7 +75,7 @@ class Setup:
     shown: Callable[[str], Awaitable[None]] | None = None  # show the run's rows now, and wait
     # what a change claims for this process's deliverer (None: nothing), and where the rows
     # claimed go: a run parks with its rows on their way, in one transaction
-    taking: Callable[[], Take | None] = lambda: None
+    taking: Callable[[str], Take | None] = lambda _: None
     taken: Callable[[str, Claimed], None] | None = None
 
     def claim(self) -> Claim:
@@ -448,16 +448,16 @@ class Runs:
         awaiting = NewEvent(kind="status", detail={"status": "awaiting"})
         released, claimed = await setup.store.suspend(
             run.execution.id, setup.owner, run.execution.wakeups, now,
-            new_calls, new_timers, new_events, awaiting, self._take(),
+            new_calls, new_timers, new_events, awaiting, self._take(run.execution.id),
         )  # fmt: skip
         self.timers_added(new_timers)
         self._show(run.execution.id, claimed)
         return released
 
-    def _take(self) -> Take | None:
-        """What a transaction that changes a run claims of its rows for this process's
+    def _take(self, execution_id: str) -> Take | None:
+        """What a transaction that changes the run claims of its rows for this process's
         deliverer."""
-        return self.setup.taking() if self.setup.taken is not None else None
+        return self.setup.taking(execution_id) if self.setup.taken is not None else None
 
     def _show(self, execution_id: str, claimed: Claimed | None) -> None:
         """The run changed: show its rows (``claimed`` with the change, or claimed now)."""
@@ -474,7 +474,7 @@ class Runs:
         eid = run.execution.id
         ending = [ending_post(eid)]
         ended, claimed = await setup.store.finish(
-            eid, setup.owner, now, status, result, error, event, ending, self._take()
+            eid, setup.owner, now, status, result, error, event, ending, self._take(eid)
         )
         if ended:
             flow = run.execution.flow
@@ -486,7 +486,7 @@ class Runs:
 
 def _takes(fn: Callable[..., Any], name: str) -> bool:
     try:
-        return name in inspect.signature(fn).parameters
+        return name in parameters(fn)[0]
     except (TypeError, ValueError):  # a builtin without a signature
         return False
 
