@@ -173,3 +173,29 @@ async def test_a_run_is_claimed_again_when_its_pass_ran_during_the_change() -> N
     await asyncio.wait_for(deliverer.idle(), 5)
     assert notifier.shown == ["p2", "p3", "p4"]
     await deliverer.close()
+
+
+class Renewals(TwoClaims):
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewed: list[list[int]] = []
+
+    async def renew_deliveries(self, row_ids: Sequence[int], owner: str, until: float) -> None:
+        self.renewed.append(list(row_ids))
+
+
+async def test_rows_handed_over_keep_their_lease_while_the_run_s_pass_is_slow() -> None:
+    """Slack keeps the run's pass longer than a lease: the rows handed over meanwhile keep
+    theirs, so no other process takes them and shows them too."""
+    notifier = SlowFirst(slow="p2")  # 0.2 s: longer than the lease below
+    store = Renewals()
+    store.batches = {RUN.id: [post(2)], None: []}
+    deliverer = Deliverer(cast(Store, store), notifier, FakeClock(), Registry([]), "me", 0.09)
+    deliverer.soon(RUN.id)
+    await asyncio.sleep(0.01)  # the run's pass shows row 2 (slowly)
+    given = [post(3)]
+    deliverer.taken(RUN.id, (given, {3: ShowState(RUN, None, [], [], given[0].payload)}))
+    await asyncio.wait_for(deliverer.idle(), 5)
+    assert notifier.shown == ["p2", "p3"]
+    assert [3] in store.renewed  # while it waited
+    await deliverer.close()

@@ -78,6 +78,7 @@ class Deliverer:
         # and a run's later row could be claimed, and shown, beside its earlier ones.
         self._claiming = asyncio.Lock()
         self._given: dict[str, Claimed] = {}  # run id -> rows claimed for it, not yet shown
+        self._keeping: dict[str, Every] = {}  # run id -> the leases of its given rows, renewed
         self._taking: dict[str, bool] = {}  # run id -> a pass of it ran while a take was open
 
     # asking -------------------------------------------------------------------------------
@@ -128,10 +129,26 @@ class Deliverer:
             rows, states = [*earlier, *rows], {**read, **states}
         self._given[execution_id] = (rows, states)
         running = execution_id in self._wanted  # if so, it shows them when it goes round
-        if not running:
+        if running:
+            self._keep(execution_id)
+        else:
             self._pass(execution_id)
         if running or contended:
             self._wanted[execution_id] = True  # and then claims what waited behind its rows
+
+    def _keep(self, execution_id: str) -> None:
+        """Renew the leases of the run's given rows while they wait for its pass (Slack may
+        keep it longer than a lease): no other process takes them meanwhile."""
+        if execution_id in self._keeping:
+            return
+
+        async def renew() -> None:
+            rows, _ = self._given.get(execution_id, ([], {}))
+            if rows:
+                until = self.clock.now() + self.lease
+                await self.store.renew_deliveries([r.id for r in rows], self.owner, until)
+
+        self._keeping[execution_id] = Every(self.lease / 3, renew)
 
     def drain(self) -> None:
         """Show every row that is due, oldest first."""
@@ -194,6 +211,9 @@ class Deliverer:
         self._held.clear()
         self._given.clear()
         self._taking.clear()
+        for keeping in self._keeping.values():
+            keeping.stop()
+        self._keeping.clear()
         if self._homes is not None:
             self._homes.cancel()
             self._homes = None
@@ -232,6 +252,9 @@ class Deliverer:
         self._batches[batch] = now
         try:
             given = self._given.pop(execution_id, None) if execution_id else None
+            keeping = self._keeping.pop(execution_id or "", None)
+            if keeping is not None:
+                keeping.stop()  # this batch's own renewal takes over
             if given is not None:
                 # In flight from now, not from when they were handed over: a pass under way
                 # would wait for them while holding them back.
