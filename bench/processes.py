@@ -37,10 +37,14 @@ async def prepare(url: str, runs: int) -> list[str]:
     return ids
 
 
-async def answer(url: str, ids: list[str], concurrency: int) -> int:
-    """Answer both locks of each run in ``ids``; returns the decisions made."""
+async def answer(url: str, ids: list[str], concurrency: int, ready: Any, start: Any) -> int:
+    """Answer both locks of each run in ``ids`` once ``start`` is set (the store open and the
+    engine built before: say so on ``ready``); returns the decisions made."""
     store = await SQLStore.open(url)
     engine = Engine(store, [app], Locks())
+    await store.execution(ids[0])  # the pool has a connection
+    ready.put(True)
+    await asyncio.to_thread(start.wait)  # every process begins together
     queue = list(ids)
     made = 0
 
@@ -62,22 +66,22 @@ async def answer(url: str, ids: list[str], concurrency: int) -> int:
     return made
 
 
-def _process(url: str, ids: list[str], concurrency: int, start: Any, out: Any) -> None:
-    start.wait()  # every process begins together
-    out.put(asyncio.run(answer(url, ids, concurrency)))
+def _process(url: str, ids: list[str], concurrency: int, ready: Any, start: Any, out: Any) -> None:
+    out.put(asyncio.run(answer(url, ids, concurrency, ready, start)))
 
 
 def decide_with(url: str, ids: list[str], processes: int, concurrency: int) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
-    start, out = context.Event(), context.Queue()
+    ready, start, out = context.Queue(), context.Event(), context.Queue()
     shares = [ids[i::processes] for i in range(processes)]
     workers = [
-        context.Process(target=_process, args=(url, share, concurrency, start, out))
+        context.Process(target=_process, args=(url, share, concurrency, ready, start, out))
         for share in shares
     ]
     for worker in workers:
         worker.start()
-    time.sleep(2.0)  # let every interpreter come up before the clock starts
+    for _ in workers:  # every process up, its store open, before the clock starts
+        ready.get()
     t0 = time.perf_counter()
     start.set()
     made = sum(out.get() for _ in workers)
