@@ -199,3 +199,25 @@ async def test_rows_handed_over_keep_their_lease_while_the_run_s_pass_is_slow() 
     assert notifier.shown == ["p2", "p3"]
     assert [3] in store.renewed  # while it waited
     await deliverer.close()
+
+
+async def test_rows_handed_over_by_two_changes_go_in_the_run_s_order() -> None:
+    """Two changes of the run while its pass is slow hand over rows 5, then 3; a drain holds
+    row 4 meanwhile. The pass shows 3 before 5, so neither pass waits for the other."""
+    notifier = SlowFirst(slow="p1")
+
+    def edit(row_id: int) -> Delivery:
+        return post(row_id).model_copy(update={"kind": "lock", "location": THREAD})
+
+    store = TwoClaims()
+    store.batches = {RUN.id: [post(1).model_copy(update={"kind": "run"})], None: [edit(4)]}
+    deliverer = Deliverer(cast(Store, store), notifier, FakeClock(), Registry([]), "me")
+    deliverer.soon(RUN.id)
+    await asyncio.sleep(0.01)  # the run's pass shows row 1 (slowly)
+    for row_id in (5, 3):
+        given = [edit(row_id)]
+        deliverer.taken(RUN.id, (given, {row_id: ShowState(RUN, None, [], [], {})}))
+    deliverer.drain()  # claims row 4, which waits for row 3
+    await asyncio.wait_for(deliverer.idle(), 5)
+    assert notifier.shown == ["p1", "p3", "p4", "p5"]
+    await deliverer.close()

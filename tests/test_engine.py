@@ -349,3 +349,16 @@ async def test_a_decision_is_shown_within_the_hold_while_its_run_works_on(h: Har
     waited = asyncio.get_running_loop().time() - began
     assert HOLD <= waited < HOLD + 1.0  # shown while the step still runs
     assert await h.status(eid) == "running"
+
+
+async def test_a_run_that_ends_elsewhere_leaves_nothing_behind_in_the_deliverer(h: Harness) -> None:
+    """Cancelled while its step runs, the run's own ending changes nothing (it was ended
+    already): the claim it would have made with it is forgotten, not kept for good."""
+    eid = await h.start("slow_after", {"seconds": 0.3})
+    [final] = h.open_locks(eid)
+    assert (await h.engine.submit(final.id, {"ok": "on"}, "UB")).outcome == "accepted"
+    await asyncio.sleep(0.1)  # the step runs
+    await h.engine.cancel(eid, None, "stop")
+    await h.engine.settled(eid)
+    assert await h.status(eid) == "cancelled"
+    assert h.engine._deliver._taking == {}

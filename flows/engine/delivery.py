@@ -113,11 +113,14 @@ class Deliverer:
         self._taking[execution_id] = execution_id in self._wanted
         return Take(self.owner, self.lease, BATCH)
 
-    def taken(self, execution_id: str, claimed: Claimed) -> None:
+    def taken(self, execution_id: str, claimed: Claimed | None) -> None:
         """The run's rows claimed for this deliverer with the change that made them due (as
-        ``taking`` said): show them now, without claiming them again."""
-        rows, states = claimed
+        ``taking`` said): show them now, without claiming them again. None: the change
+        claimed nothing (it failed, or did not happen); the take is forgotten."""
         contended = self._taking.pop(execution_id, True)
+        if claimed is None:
+            return
+        rows, states = claimed
         self._unhold(execution_id)
         if self.closed:
             return  # their leases lapse: another process, or this one restarted, shows them
@@ -126,7 +129,10 @@ class Deliverer:
             return
         if execution_id in self._given:  # a pass of the run has not shown the last ones yet
             earlier, read = self._given[execution_id]
-            rows, states = [*earlier, *rows], {**read, **states}
+            # in the run's order, each row once: a pass's rows go lowest first, so no two
+            # passes wait for each other (``_after_earlier``)
+            merged = {row.id: row for row in [*earlier, *rows]}
+            rows, states = sorted(merged.values(), key=lambda r: r.id), {**read, **states}
         self._given[execution_id] = (rows, states)
         running = execution_id in self._wanted  # if so, it shows them when it goes round
         if running:

@@ -76,7 +76,7 @@ class Setup:
     # what a change claims for this process's deliverer (None: nothing), and where the rows
     # claimed go: a run parks with its rows on their way, in one transaction
     taking: Callable[[str], Take | None] = lambda _: None
-    taken: Callable[[str, Claimed], None] | None = None
+    taken: Callable[[str, Claimed | None], None] | None = None
 
     def claim(self) -> Claim:
         now = self.clock.now()
@@ -446,18 +446,32 @@ class Runs:
         new_calls, new_timers, new_events = run.take_new()
         now = setup.clock.now()
         awaiting = NewEvent(kind="status", detail={"status": "awaiting"})
-        released, claimed = await setup.store.suspend(
-            run.execution.id, setup.owner, run.execution.wakeups, now,
-            new_calls, new_timers, new_events, awaiting, self._take(run.execution.id),
-        )  # fmt: skip
+        eid = run.execution.id
+        suspended = (setup.owner, run.execution.wakeups, now, new_calls, new_timers, new_events)
+        released, claimed = await self._with_take(
+            eid, lambda take: setup.store.suspend(eid, *suspended, awaiting, take)
+        )
         self.timers_added(new_timers)
-        self._show(run.execution.id, claimed)
+        self._show(eid, claimed)
         return released
 
-    def _take(self, execution_id: str) -> Take | None:
-        """What a transaction that changes the run claims of its rows for this process's
-        deliverer."""
-        return self.setup.taking(execution_id) if self.setup.taken is not None else None
+    async def _with_take(
+        self,
+        execution_id: str,
+        change: Callable[[Take | None], Awaitable[tuple[bool, Claimed | None]]],
+    ) -> tuple[bool, Claimed | None]:
+        """Make ``change`` (a transaction on the run) claim the run's due rows for this
+        process's deliverer too; the deliverer forgets the take if it claimed none."""
+        taken, take = self.setup.taken, None
+        if taken is not None:
+            take = self.setup.taking(execution_id)
+        claimed: Claimed | None = None
+        try:
+            done, claimed = await change(take)
+        finally:
+            if taken is not None and take is not None and claimed is None:
+                taken(execution_id, None)
+        return done, claimed
 
     def _show(self, execution_id: str, claimed: Claimed | None) -> None:
         """The run changed: show its rows (``claimed`` with the change, or claimed now)."""
@@ -472,9 +486,10 @@ class Runs:
         now = setup.clock.now()
         event = NewEvent(kind=status, detail={"error": error} if error else None)
         eid = run.execution.id
-        ending = [ending_post(eid)]
-        ended, claimed = await setup.store.finish(
-            eid, setup.owner, now, status, result, error, event, ending, self._take(eid)
+        ending_posts = [ending_post(eid)]
+        ending = (status, result, error, event, ending_posts)
+        ended, claimed = await self._with_take(
+            eid, lambda take: setup.store.finish(eid, setup.owner, now, *ending, take)
         )
         if ended:
             flow = run.execution.flow

@@ -137,10 +137,12 @@ class Engine:
         self._deliver.soon(execution_id, HOLD if woken else 0.0)
         self._told(execution_id)
 
-    def _taken(self, execution_id: str, claimed: Claimed) -> None:
-        """As ``_changed``, with the run's rows claimed in the transaction that changed it."""
+    def _taken(self, execution_id: str, claimed: Claimed | None) -> None:
+        """As ``_changed``, with the run's rows claimed in the transaction that changed it
+        (None: it claimed none, and changed nothing this process shows)."""
         self._deliver.taken(execution_id, claimed)
-        self._told(execution_id)
+        if claimed is not None:
+            self._told(execution_id)
 
     async def _shown(self, execution_id: str) -> None:
         """Show what the run shows now (held or not), and wait until it is shown."""
