@@ -115,7 +115,9 @@ def claim(
         return []
     keys = {run_key(r.execution_id) for r in rows if r.execution_id}
     keys |= {lock_key(r.call_id) for r in rows if r.call_id}
-    places = {k: (n, at) for k, n, at in run(conn, _WHERE_SHOWN, {"keys": sorted(keys)})}
+    places = {r.key: (r.shown, r.location) for r in rows}  # as claimed, in this transaction
+    if missing := sorted(keys - places.keys()):  # a run's or lock's message not claimed here
+        places |= {k: (n, at) for k, n, at in run(conn, _WHERE_SHOWN, {"keys": missing})}
     found = []
     for r in rows:
         run_shown, thread = places.get(run_key(r.execution_id), (0, None))
