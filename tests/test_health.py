@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.scheduler import TimerScheduler
 from flows import Request
@@ -216,5 +218,28 @@ async def test_a_connection_that_died_while_idle_is_replaced_before_use() -> Non
             await asyncio.sleep(0.1)
             after = await store.run(lambda conn: conn.execute(text("SELECT 2")).scalar())
             assert (before, after) == (1, 2)
+        finally:
+            await store.close()
+
+
+async def test_a_connection_that_died_while_busy_fails_one_transaction_then_all_are_new() -> None:
+    """The server restarts while the bot is busy (no idle ping): the transaction that meets a
+    dead connection fails as one under way would; the pool then replaces every connection."""
+    async with own_database() as (name, url):
+        store = await SQLStore.open(url, ping_after=60)
+        try:
+
+            def slow(conn: Any) -> int:  # holds its connection while the other opens
+                return int(conn.execute(text("SELECT 1 FROM pg_sleep(0.2)")).scalar())
+
+            assert await asyncio.gather(store.run(slow), store.run(slow)) == [1, 1]  # two pooled
+            await _admin(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            with pytest.raises(DBAPIError) as failed:
+                await store.run(lambda conn: conn.execute(text("SELECT 1")).scalar())
+            assert failed.value.connection_invalidated
+            after = await asyncio.gather(store.run(slow), store.run(slow))
+            assert after == [1, 1]  # the other dead connection was replaced too
         finally:
             await store.close()
