@@ -74,9 +74,10 @@ class Setup:
     observer: Observer = field(default_factory=NullObserver)
     shown: Callable[[str], Awaitable[None]] | None = None  # show the run's rows now, and wait
     # what a change claims for this process's deliverer (None: nothing), and where the rows
-    # claimed go: a run parks with its rows on their way, in one transaction
+    # claimed go (None: it claimed none): a run parks with its rows on their way, in one
+    # transaction
     taking: Callable[[str], Take | None] = lambda _: None
-    taken: Callable[[str, Claimed | None], None] | None = None
+    taken: Callable[[str, Claimed | None], None] = lambda _, __: None
 
     def claim(self) -> Claim:
         now = self.clock.now()
@@ -462,20 +463,18 @@ class Runs:
     ) -> tuple[bool, Claimed | None]:
         """Make ``change`` (a transaction on the run) claim the run's due rows for this
         process's deliverer too; the deliverer forgets the take if it claimed none."""
-        taken, take = self.setup.taken, None
-        if taken is not None:
-            take = self.setup.taking(execution_id)
+        take = self.setup.taking(execution_id)
         claimed: Claimed | None = None
         try:
             done, claimed = await change(take)
         finally:
-            if taken is not None and take is not None and claimed is None:
-                taken(execution_id, None)
+            if take is not None and claimed is None:
+                self.setup.taken(execution_id, None)
         return done, claimed
 
     def _show(self, execution_id: str, claimed: Claimed | None) -> None:
         """The run changed: show its rows (``claimed`` with the change, or claimed now)."""
-        if claimed is not None and self.setup.taken is not None:
+        if claimed is not None:
             self.setup.taken(execution_id, claimed)
         else:
             self.setup.soon(execution_id)
