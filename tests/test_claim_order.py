@@ -14,15 +14,12 @@ from flows.engine.records import NewEvent, Post
 from store import SQLStore
 from store import deliveries as dq
 from store import outbox as ob
+from tests import rows
 
 
 async def a_run_with_two_posts(store: SQLStore) -> str:
     eid, now = uuid.uuid4().hex, time.time()
-    row = {
-        "id": eid, "flow": "f", "runner": "r", "inputs": {}, "status": "awaiting",
-        "initiator": "UA", "context": {}, "created_at": now, "updated_at": now, "wakeups": 0,
-        "progress": 0, "owner": None, "heartbeat_at": None,
-    }  # fmt: skip
+    row = rows.execution(eid, now, status="awaiting")
     assert await store.create_execution(row, NewEvent(kind="started"))
     posts = [Post(key=f"post:{eid}:{n}", payload={"n": n}) for n in (1, 2)]
     await store.run(ob.add_posts, eid, posts, now)

@@ -21,18 +21,14 @@ from store import transactions as q
 from store.fast import Prepared
 from store.lists import any_of, none_of, one_of
 from store.tables import outbox
+from tests import rows
 
 KEYS = ["run:a", "lock:b", "post:c'; DROP TABLE outbox; --", "run:ü"]
 
 
 async def test_one_of_matches_the_list_whatever_its_values(store: SQLStore) -> None:
     eid, now = uuid.uuid4().hex, time.time()
-    row = {
-        "id": eid, "flow": "f", "runner": "r", "inputs": {}, "status": "starting",
-        "initiator": "UA", "context": {}, "created_at": now, "updated_at": now, "wakeups": 0,
-        "progress": 0, "owner": None, "heartbeat_at": None,
-    }  # fmt: skip
-    assert await store.create_execution(row, NewEvent(kind="started"))
+    assert await store.create_execution(rows.execution(eid, now), NewEvent(kind="started"))
 
     def check(conn: Connection) -> dict[str, Any]:
         ob.add_posts(conn, eid, [Post(key=k, payload={}) for k in KEYS], now)
