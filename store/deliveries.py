@@ -1,7 +1,8 @@
 """The deliverer's side of the outbox (``store.outbox`` writes its rows): due rows claimed
 under a lease, one deliverer per row across processes, with what they show read in the same
-transaction; what was shown recorded (a row whose state moved on meanwhile keeps its lease to
-go again), or the row given back to try later."""
+transaction, or in the transaction of the change that made them due (``park``, ``end``); what
+was shown recorded (a row whose state moved on meanwhile keeps its lease to go again), or the
+row given back to try later."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from typing import Any
 from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import UNORDERED, Delivery, Event, ShowState
+from flows.engine.records import UNORDERED, Claimed, Delivery, Event, ShowState, Take
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
 from store.outbox import bump_homes, lock_key, run_key
 from store.tables import calls, events, executions, outbox
-from store.transactions import VOTES, calls_by_id, execution_row
+from store.transactions import VOTES, calls_by_id, execution_row, finish, suspend
 
 _FREE = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < bindparam("now"))
 _EARLIER = outbox.alias("earlier")
@@ -274,3 +275,36 @@ def claim_deliveries(
         return rows, {}
     shows = [(r.id, r.execution_id, r.call_id) for r in rows]
     return rows, show_states(conn, shows, {r.id: r.payload for r in rows})
+
+
+# a change of a run, its due rows claimed with it ------------------------------------------
+
+
+def park(
+    conn: Connection,
+    take: Take | None,
+    execution_id: str,
+    owner: str,
+    wakeups: int,
+    now: float,
+    *opened: Any,
+) -> tuple[bool, Claimed | None]:
+    """``transactions.suspend`` and, with ``take``, the run's due rows claimed: one
+    transaction, so a run parked at its next lock is on its way to Slack with one commit."""
+    released = suspend(conn, execution_id, owner, wakeups, now, *opened)
+    return released, _take(conn, take, execution_id, now)
+
+
+def end(
+    conn: Connection, take: Take | None, execution_id: str, owner: str, now: float, *ending: Any
+) -> tuple[bool, Claimed | None]:
+    """``transactions.finish`` and, with ``take`` and if it ended the run, the run's due rows
+    claimed (its message, its locks', its ending), in one transaction."""
+    ended = finish(conn, execution_id, owner, now, *ending)
+    return ended, _take(conn, take, execution_id, now) if ended else None
+
+
+def _take(conn: Connection, take: Take | None, execution_id: str, now: float) -> Claimed | None:
+    if take is None:
+        return None
+    return claim_deliveries(conn, take.owner, now, take.lease, take.limit, execution_id)

@@ -50,36 +50,6 @@ def _retryable(exc: DBAPIError) -> bool:
     return code in {"40P01", "40001"} or "deadlock detected" in str(exc.orig)
 
 
-def park(
-    conn: Connection,
-    take: Take | None,
-    execution_id: str,
-    owner: str,
-    wakeups: int,
-    now: float,
-    *opened: Any,
-) -> tuple[bool, Claimed | None]:
-    """``transactions.suspend`` and, with ``take``, the run's due rows claimed: one
-    transaction, so a run parked at its next lock is on its way to Slack with one commit."""
-    released = q.suspend(conn, execution_id, owner, wakeups, now, *opened)
-    return released, _take(conn, take, execution_id, now)
-
-
-def end(
-    conn: Connection, take: Take | None, execution_id: str, owner: str, now: float, *ending: Any
-) -> tuple[bool, Claimed | None]:
-    """``transactions.finish`` and, with ``take`` and if it ended the run, the run's due rows
-    claimed (its message, its locks', its ending), in one transaction."""
-    ended = q.finish(conn, execution_id, owner, now, *ending)
-    return ended, _take(conn, take, execution_id, now) if ended else None
-
-
-def _take(conn: Connection, take: Take | None, execution_id: str, now: float) -> Claimed | None:
-    if take is None:
-        return None
-    return dq.claim_deliveries(conn, take.owner, now, take.lease, take.limit, execution_id)
-
-
 class SQLStore:
     """``db`` is SQLAlchemy's engine: a sync one for SQLite, an async one for Postgres."""
 
@@ -200,7 +170,7 @@ class SQLStore:
         awaiting and release it. False: it was woken (or cancelled), so the caller runs it again.
         With ``take``, the run's due rows claimed for that deliverer, in this transaction."""
         opened = (new_calls, new_timers, new_events, awaiting)
-        return await self.run(park, take, execution_id, owner, wakeups, now, *opened)
+        return await self.run(dq.park, take, execution_id, owner, wakeups, now, *opened)
 
     async def finish(
         self,
@@ -215,7 +185,7 @@ class SQLStore:
         take: Take | None = None,
     ) -> tuple[bool, Claimed | None]:
         ending = (status, result, error, event, posts)
-        return await self.run(end, take, execution_id, owner, now, *ending)
+        return await self.run(dq.end, take, execution_id, owner, now, *ending)
 
     async def cancel(
         self,
