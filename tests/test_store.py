@@ -108,3 +108,21 @@ async def test_the_audit_trail_is_append_only(store: SQLStore) -> None:
             await store.run(lambda conn, sql=statement: conn.execute(text(sql)))
     assert await store.events(eid) == before
     await engine.close()
+
+
+async def test_a_single_statement_read_runs_outside_a_transaction_on_postgres(
+    store: SQLStore,
+) -> None:
+    """``SQLStore.read`` opens no transaction (no BEGIN before its statement, no COMMIT after):
+    each statement is its own, so ``now()`` moves on between two; ``run`` opens one, where it
+    stays."""
+    if store.db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs every transaction inline, without a round trip")
+
+    def moves_on(conn: Any) -> bool:
+        first = conn.execute(text("SELECT now()")).scalar()
+        conn.execute(text("SELECT pg_sleep(0.01)"))
+        return bool(conn.execute(text("SELECT now()")).scalar() != first)
+
+    assert await store.read(moves_on)
+    assert not await store.run(moves_on)
