@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, func, or_, select, update
+from sqlalchemy import JSON, Integer, bindparam, case, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import UNORDERED, Claimed, Delivery, Event, ShowState, Take
@@ -141,7 +142,7 @@ def _shown(larger: Any) -> Any:
     )
 
 
-_SHOWN = {"sqlite": Prepared(_shown(func.max)), "postgresql": Prepared(_shown(func.greatest))}
+_SHOWN = Prepared(_shown(func.max))  # SQLite: each row's record, then the rows settled
 _BEHIND = outbox.c.version > outbox.c.shown  # its state changed while it was being shown
 _SETTLE = Prepared(  # rows shown as they are now are settled; the rest keep their lease to go again
     update(outbox)
@@ -155,20 +156,54 @@ _SETTLE = Prepared(  # rows shown as they are now are settled; the rest keep the
 )
 
 
+def _shown_and_settled() -> Any:
+    """Postgres: both in one statement, the rows' records given as arrays (``SET`` reads the
+    row as it was, so a row is behind when its version is past the larger shown)."""
+    given = func.unnest(
+        bindparam("oids", type_=ARRAY(Integer)),
+        bindparam("versions", type_=ARRAY(Integer)),
+        bindparam("wheres", type_=ARRAY(JSON)),
+    )
+    row = given.table_valued("oid", "v", "at").render_derived()
+    shown = func.greatest(outbox.c.shown, row.c.v)
+    behind = outbox.c.version > shown
+    return (
+        update(outbox)
+        .where(outbox.c.id == row.c.oid, outbox.c.lease_owner == bindparam("me"))
+        .values(
+            shown=shown,
+            location=row.c.at,
+            attempts=0,
+            error=None,
+            pending=case((behind, outbox.c.pending), else_=False),
+            lease_owner=case((behind, outbox.c.lease_owner), else_=None),
+            lease_until=case((behind, outbox.c.lease_until), else_=None),
+        )
+        .returning(outbox.c.id, outbox.c.version, outbox.c.shown)
+    )
+
+
+_SHOWN_AND_SETTLED = Prepared(_shown_and_settled())
+
+
 def delivered(
     conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, placed: bool
 ) -> dict[int, int]:
     """``owner`` showed each ``(row id, version, where)`` (``placed``: a run's message for the
     first time). Returns the rows whose state changed meanwhile, with their newest version
     (``owner`` keeps the lease to show them); the rest are settled. A row whose lease was lost
-    is left to whoever holds it."""
+    is left to whoever holds it. On Postgres, not ``placed`` is one statement."""
     if not shown:
         return {}
     if placed:
         bump_homes(conn, now)  # a run's message is somewhere: Homes link it
-    params = [{"oid": i, "me": owner, "v": v, "where": where} for i, v, where in shown]
-    run(conn, _SHOWN[conn.dialect.name], params)
-    settled = run(conn, _SETTLE, {"ids": [i for i, _, _ in shown], "me": owner})
+    if conn.dialect.name == "postgresql":
+        oids, versions, wheres = (list(column) for column in zip(*shown, strict=True))
+        params = {"oids": oids, "versions": versions, "wheres": wheres, "me": owner}
+        settled = run(conn, _SHOWN_AND_SETTLED, params)
+    else:
+        run(conn, _SHOWN, [{"oid": i, "me": owner, "v": v, "where": w} for i, v, w in shown])
+        settled = run(conn, _SETTLE, {"ids": [i for i, _, _ in shown], "me": owner})
     return {int(i): int(v) for i, v, at in settled if v > at}
 
 

@@ -295,7 +295,7 @@ async def test_concurrent_submissions_one_winner(h: Harness) -> None:
 
 
 class Counted(SQLStore):
-    """The store, counting its transactions (and single-statement reads) by name."""
+    """The store, counting its transactions (and single statements) by name."""
 
     def __init__(self, store: SQLStore) -> None:
         super().__init__(store.db)
@@ -305,9 +305,9 @@ class Counted(SQLStore):
         self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
         return await super().run(fn, *args)
 
-    async def read(self, fn: Any, *args: Any) -> Any:
+    async def single(self, fn: Any, *args: Any) -> Any:
         self.counts[fn.__name__] = self.counts.get(fn.__name__, 0) + 1
-        return await super().read(fn, *args)
+        return await super().single(fn, *args)
 
 
 async def test_a_resume_is_three_transactions_a_read_and_one_delivery_pass(

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from flows import Request
-from flows.engine import Engine, FakeClock, RecordingNotifier
+from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
+from flows.engine.runs import new_id
 from store import SQLStore, normalise_url
+from store.outbox import lock_key, run_key
+from store.tables import outbox
+from tests.rows import execution
 from tests.sample_flows import app
+from tests.test_ports import lock
 
 
 async def test_migration_creates_exactly_the_models_schema(store: SQLStore) -> None:
@@ -113,7 +119,7 @@ async def test_the_audit_trail_is_append_only(store: SQLStore) -> None:
 async def test_a_single_statement_read_runs_outside_a_transaction_on_postgres(
     store: SQLStore,
 ) -> None:
-    """``SQLStore.read`` opens no transaction (no BEGIN before its statement, no COMMIT after):
+    """``SQLStore.single`` opens no transaction (no BEGIN before its statement, no COMMIT after):
     each statement is its own, so ``now()`` moves on between two; ``run`` opens one, where it
     stays."""
     if store.db.dialect.name != "postgresql":
@@ -124,5 +130,59 @@ async def test_a_single_statement_read_runs_outside_a_transaction_on_postgres(
         conn.execute(text("SELECT pg_sleep(0.01)"))
         return bool(conn.execute(text("SELECT now()")).scalar() != first)
 
-    assert await store.read(moves_on)
+    assert await store.single(moves_on)
     assert not await store.run(moves_on)
+
+
+async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
+    store: SQLStore,
+) -> None:
+    """``delivered``: a row shown at its version is settled where it was shown; one whose state
+    moved on meanwhile keeps its lease (and comes back with its new version) to go again; one
+    whose lease went to another deliverer is left to it; what was shown never goes back."""
+    now = time.time()
+    eid = new_id()
+    assert await store.create_execution(execution(eid, now, owner="me"), NewEvent(kind="started"))
+    first, second = (lock(eid, seq=n).model_dump() for n in (1, 2))
+    await store.add(eid, now, new_calls=[first, second])
+    claimed, _ = await store.claim_deliveries("me", now, 30)
+    by_key = {d.key: d for d in claimed}
+    settles, moves_on, taken = (
+        by_key[k] for k in (lock_key(first["id"]), lock_key(second["id"]), run_key(eid))
+    )
+
+    def meanwhile(conn: Any) -> None:
+        conn.execute(
+            update(outbox).where(outbox.c.id == moves_on.id).values(version=outbox.c.version + 1)
+        )
+        conn.execute(update(outbox).where(outbox.c.id == taken.id).values(lease_owner="other"))
+
+    await store.run(meanwhile)
+    shown = [
+        (d.id, d.version, {"channel": "C1", "ts": f"1.{d.id}"}) for d in (settles, moves_on, taken)
+    ]
+    assert await store.delivered("me", shown, now, placed=False) == {
+        moves_on.id: moves_on.version + 1
+    }
+
+    def rows(conn: Any) -> dict[int, Any]:
+        found = conn.execute(select(outbox).where(outbox.c.execution_id == eid))
+        return {r.id: r for r in found}
+
+    after = await store.run(rows)
+    assert (after[settles.id].pending, after[settles.id].lease_owner) == (False, None)
+    assert after[settles.id].shown == settles.version
+    assert after[settles.id].location == {"channel": "C1", "ts": f"1.{settles.id}"}
+    assert (after[moves_on.id].pending, after[moves_on.id].lease_owner) == (True, "me")
+    assert after[moves_on.id].shown == moves_on.version
+    assert (after[taken.id].lease_owner, after[taken.id].shown, after[taken.id].location) == (
+        "other", 0, None,
+    )  # fmt: skip
+    older = [(settles.id, 0, {"channel": "C1", "ts": "0.1"})]  # an older showing, recorded late
+    await store.run(
+        lambda conn: conn.execute(
+            update(outbox).where(outbox.c.id == settles.id).values(lease_owner="me")
+        )
+    )
+    assert await store.delivered("me", older, now, placed=False) == {}
+    assert (await store.run(rows))[settles.id].shown == settles.version
