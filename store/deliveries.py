@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Integer, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import JSON, Integer, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import UNORDERED, Claimed, Delivery, Event, ShowState, Take
+from flows.engine.records import UNORDERED, Call, Claimed, Delivery, Event, ShowState, Take
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
 from store.outbox import bump_homes, lock_key, run_key
 from store.tables import calls, events, executions, outbox
-from store.transactions import VOTES, calls_by_id, execution_row, finish, suspend
+from store.transactions import VOTES, call_row, execution_row, finish, suspend
 
 _FREE = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < bindparam("now"))
 _EARLIER = outbox.alias("earlier")
@@ -251,13 +251,21 @@ def location(conn: Connection, key: str) -> Any:
     return run(conn, _LOCATION, {"key": key}).scalar()
 
 
-_WAITING = Prepared(
-    select(calls.c.execution_id, calls.c.name)
-    .where(one_of(calls.c.execution_id, "eids"))
-    .where(calls.c.status == "open", calls.c.kind == "lock")
+_EXECUTIONS = Prepared(select(executions).where(one_of(executions.c.id, "eids")))
+_CALLS = Prepared(  # the rows' locks, and every open lock of their runs (what a run waits at)
+    select(calls)
+    .where(
+        or_(
+            one_of(calls.c.id, "cids"),
+            and_(
+                one_of(calls.c.execution_id, "eids"),
+                calls.c.status == "open",
+                calls.c.kind == "lock",
+            ),
+        )
+    )
     .order_by(calls.c.seq)
 )
-_EXECUTIONS = Prepared(select(executions).where(one_of(executions.c.id, "eids")))
 _PAYLOADS = Prepared(select(outbox.c.id, outbox.c.payload).where(one_of(outbox.c.id, "ids")))
 
 
@@ -271,15 +279,15 @@ def show_states(
     eids = sorted({eid for _, eid, _ in rows if eid})
     cids = sorted({cid for _, _, cid in rows if cid})
     runs = {r.id: execution_row(r) for r in run(conn, _EXECUTIONS, {"eids": eids})}
-    found = {c.id: c for c in calls_by_id(conn, cids)} if cids else {}
+    awaiting = {eid for eid, r in runs.items() if r.status == "awaiting"}
+    found: dict[str, Call] = {}
     waiting: dict[str, list[str]] = {}
-    awaiting = [eid for eid, run in runs.items() if run.status == "awaiting"]
-    if awaiting:
-        for eid, name in run(conn, _WAITING, {"eids": awaiting}):
-            waiting.setdefault(eid, []).append(name)
-    quorum = [
-        c for c in found.values() if isinstance(c.policy, dict) and c.policy.get("quorum", 1) > 1
-    ]
+    for c in map(call_row, run(conn, _CALLS, {"cids": cids, "eids": eids})):
+        found[c.id] = c
+        if c.execution_id in awaiting and c.status == "open" and c.kind == "lock":
+            waiting.setdefault(c.execution_id, []).append(c.name)
+    shown = [found[cid] for cid in cids if cid in found]
+    quorum = [c for c in shown if isinstance(c.policy, dict) and c.policy.get("quorum", 1) > 1]
     votes: dict[str, list[Event]] = {}
     if quorum:
         query = select(events).where(

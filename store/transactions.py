@@ -119,7 +119,7 @@ def _execution(values: dict[str, Any]) -> Execution:
     return Execution.model_validate({**values, "context": values["context"] or {}})
 
 
-def _call(row: Any) -> Call:
+def call_row(row: Any) -> Call:
     return Call.model_validate(row._asdict())
 
 
@@ -392,11 +392,11 @@ def add(
 
 def call(conn: Connection, call_id: str) -> Call | None:
     row = run(conn, _CALL, {"cid": call_id}).first()
-    return _call(row) if row else None
+    return call_row(row) if row else None
 
 
 def calls_by_id(conn: Connection, call_ids: Sequence[str]) -> list[Call]:
-    return [_call(r) for r in run(conn, _CALLS_BY_ID, {"cids": list(call_ids)})]
+    return [call_row(r) for r in run(conn, _CALLS_BY_ID, {"cids": list(call_ids)})]
 
 
 _OPEN_LOCKS_OF = Prepared(
@@ -409,13 +409,13 @@ _OPEN_LOCKS_OF = Prepared(
 def open_locks_of(conn: Connection, execution_ids: Sequence[str]) -> dict[str, list[Call]]:
     found: dict[str, list[Call]] = {}
     for row in run(conn, _OPEN_LOCKS_OF, {"eids": list(execution_ids)}):
-        found.setdefault(row.execution_id, []).append(_call(row))
+        found.setdefault(row.execution_id, []).append(call_row(row))
     return found
 
 
 def list_calls(conn: Connection, execution_id: str, open_only: bool) -> list[Call]:
     query = _OPEN_CALLS if open_only else _CALLS
-    return [_call(r) for r in run(conn, query, {"eid": execution_id})]
+    return [call_row(r) for r in run(conn, query, {"eid": execution_id})]
 
 
 def decide(

@@ -186,3 +186,32 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
     )
     assert await store.delivered("me", older, now, placed=False) == {}
     assert (await store.run(rows))[settles.id].shown == settles.version
+
+
+async def test_a_run_shows_the_open_locks_it_waits_at_and_a_lock_shows_itself_decided(
+    store: SQLStore,
+) -> None:
+    """``show_states``: a run awaiting names its open locks in order (not a decided one, not
+    another run's); a lock's row shows the lock as it is, decided or not; a running run waits
+    at nothing."""
+    now = time.time()
+    waits, works = new_id(), new_id()
+    for eid, status in ((waits, "awaiting"), (works, "running")):
+        assert await store.create_execution(
+            execution(eid, now, status=status), NewEvent(kind="started")
+        )
+    decided = lock(waits, seq=1, name="first", status="resolved").model_dump()
+    opened = [
+        lock(waits, seq=n, name=name).model_dump() for n, name in ((3, "third"), (2, "second"))
+    ]
+    other = [lock(works, seq=1, name="elsewhere").model_dump()]
+    await store.add(waits, now, new_calls=[decided, *opened])
+    await store.add(works, now, new_calls=other)
+    claimed, _ = await store.claim_deliveries("me", now, 30)
+    rows = {d.key: (d.id, d.execution_id, d.call_id) for d in claimed}
+    states = await store.show_states(list(rows.values()))
+    run_of = {eid: states[rows[run_key(eid)][0]] for eid in (waits, works)}
+    assert run_of[waits].waiting == ["second", "third"]
+    assert run_of[works].waiting == []
+    shown = states[rows[lock_key(decided["id"])][0]].call
+    assert shown is not None and (shown.id, shown.status) == (decided["id"], "resolved")
