@@ -145,11 +145,12 @@ _BUMP_HOMES = Prepared(
     .where(*_HOMES)
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
-_BUMP_WITH_HOMES = Prepared(  # one statement: a view bumped never goes without the Homes
+BUMP_WITH_HOMES = (  # one statement: a view bumped never goes without the Homes
     update(outbox)
     .where(or_(one_of(outbox.c.key, "keys"), and_(*_HOMES)))
     .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
 )
+_BUMP_WITH_HOMES = Prepared(BUMP_WITH_HOMES)
 
 
 def bump_homes(conn: Connection, now: float) -> None:

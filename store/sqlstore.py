@@ -1,6 +1,8 @@
 """``SQLStore``: the engine's store port (``flows.engine.ports.Store``) on SQLAlchemy. Each
 method runs one transaction of ``store.transactions`` (or ``store.timer_transactions``) whole:
-inline on SQLite, through the asyncpg pool on Postgres."""
+inline on SQLite, through the asyncpg pool on Postgres. On Postgres a few run as single
+statements outside a transaction instead (``single``): reading a lock with its run, deciding
+it (``store.at_once``), recording what a delivery showed."""
 
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ from flows.engine.records import (
     Workspace,
 )
 from store import api_transactions as aq
+from store import at_once, health
 from store import deliveries as dq
-from store import health
 from store import outbox as ob
 from store import timer_transactions as tq
 from store import transactions as q
@@ -83,25 +85,32 @@ class SQLStore:
         Postgres, a transaction chosen as a deadlock victim is run again (it changed nothing)."""
         if not isinstance(self.db, AsyncEngine):
             return self._inline_run(fn, *args)
+        return await self._again_on_deadlock(False, fn, *args)
+
+    async def single(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(connection, *args)``, whose statements on Postgres each stand alone (only
+        the first may write): there outside a transaction (one statement sees one snapshot,
+        and its writes commit together), so each costs one round trip, not three (BEGIN and
+        COMMIT are the other two). A deadlock victim is run again, as in ``run``. On SQLite,
+        as ``run``."""
+        if not isinstance(self.db, AsyncEngine):
+            return self._inline_run(fn, *args)
+        return await self._again_on_deadlock(True, fn, *args)
+
+    async def _again_on_deadlock(self, alone: bool, fn: Callable[..., T], *args: Any) -> T:
+        assert isinstance(self.db, AsyncEngine)
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
+                if alone:
+                    async with self.db.connect() as conn:
+                        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                        return await autocommit.run_sync(fn, *args)
                 async with self.db.begin() as conn:
                     return await conn.run_sync(fn, *args)
             except DBAPIError as exc:
                 if attempt == DEADLOCK_RETRIES or not _retryable(exc):
                     raise
         raise AssertionError("unreachable")
-
-    async def single(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(connection, *args)``, which on Postgres runs one statement: there outside a
-        transaction (one statement sees one snapshot, and its writes commit together), so it
-        costs one round trip, not three (BEGIN and COMMIT are the other two). On SQLite, as
-        ``run``."""
-        if not isinstance(self.db, AsyncEngine):
-            return self._inline_run(fn, *args)
-        async with self.db.connect() as conn:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await autocommit.run_sync(fn, *args)
 
     def _inline_run(self, fn: Callable[..., T], *args: Any) -> T:
         """SQLite runs inline and a transaction never yields, so one connection serves all of
@@ -241,7 +250,10 @@ class SQLStore:
         event: NewEvent,
         claim: Claim | None = None,
     ) -> tuple[Execution, list[Call] | None] | None:
-        return await self.run(q.decide, call_id, now, status, result, actor, comment, event, claim)
+        decision = (call_id, now, status, result, actor, comment, event, claim)
+        if isinstance(self.db, AsyncEngine):  # one statement (and a read), not a transaction
+            return await self.single(at_once.decide, *decision)
+        return await self.run(q.decide, *decision)
 
     # events ---------------------------------------------------------------------------------
 

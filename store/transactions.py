@@ -112,10 +112,10 @@ def event_rows(execution_id: str, at: float, new: Iterable[NewEvent]) -> list[di
 
 
 def execution_row(row: Any) -> Execution:
-    return _execution(row._asdict())
+    return execution_values(row._asdict())
 
 
-def _execution(values: dict[str, Any]) -> Execution:
+def execution_values(values: dict[str, Any]) -> Execution:
     return Execution.model_validate({**values, "context": values["context"] or {}})
 
 
@@ -161,7 +161,7 @@ def call_and_run(conn: Connection, call_id: str) -> tuple[Call, Execution] | Non
         return None
     split = len(_CALL_KEYS)
     found = Call.model_validate(dict(zip(_CALL_KEYS, row[:split], strict=True)))
-    return found, _execution(dict(zip(_RUN_KEYS, row[split:], strict=True)))
+    return found, execution_values(dict(zip(_RUN_KEYS, row[split:], strict=True)))
 
 
 def list_executions(
@@ -431,7 +431,7 @@ def decide(
 ) -> tuple[Execution, list[Call] | None] | None:
     """Close an open lock (compare-and-set) and wake its run; None if it was not open. With
     ``claim``, the run is also claimed when free, and then comes with its calls (what the
-    claimant replays), all in this one transaction."""
+    claimant replays), all in this one transaction. Postgres runs ``at_once.decide``."""
     decision = {"d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment}
     execution_id = run(conn, _CLOSE_CALL, {"cid": call_id, "at": now, **decision}).scalar()
     if execution_id is None:

@@ -15,10 +15,11 @@ from sqlmodel import SQLModel
 
 from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
+from flows.engine.records import Claim, Workspace
 from flows.engine.runs import new_id
 from store import SQLStore, normalise_url
 from store.outbox import lock_key, run_key
-from store.tables import outbox
+from store.tables import outbox, timers
 from tests.rows import execution
 from tests.sample_flows import app
 from tests.test_ports import lock
@@ -215,3 +216,78 @@ async def test_a_run_shows_the_open_locks_it_waits_at_and_a_lock_shows_itself_de
     assert run_of[works].waiting == []
     shown = states[rows[lock_key(decided["id"])][0]].call
     assert shown is not None and (shown.id, shown.status) == (decided["id"], "resolved")
+
+
+async def test_a_decision_writes_everything_it_changed_at_once(store: SQLStore) -> None:
+    """``decide`` (one statement on Postgres, a transaction on SQLite): the lock closed with
+    the answer and who gave it, its timers dropped, its message and the App Homes shown again,
+    a row for each live subscription to ``lock.decided`` (none for the rest), the run woken and
+    claimed with its calls, the decision in the trail. A second decision changes nothing."""
+    now = time.time()
+    eid = new_id()
+    assert await store.create_execution(
+        execution(eid, now, status="awaiting"), NewEvent(kind="started")
+    )
+    opened = lock(eid).model_dump()
+    timer = {"execution_id": eid, "call_id": opened["id"], "kind": "remind", "due_at": now + 60}
+    await store.add(eid, now, new_calls=[opened], new_timers=[timer])
+    await store.open_home("UHOME", Workspace(team_id="T1"), now)
+    wanted = await store.add_webhook("https://example.test/a", "s", ["lock.decided"], now)
+    await store.add_webhook("https://example.test/b", "s", ["lock.opened"], now)
+    removed = await store.add_webhook("https://example.test/c", "s", ["lock.decided"], now)
+    assert await store.remove_webhook(removed, now)
+
+    def outbox_rows(conn: Any) -> dict[str, Any]:
+        return {r.key: r for r in conn.execute(select(outbox))}
+
+    before = await store.run(outbox_rows)
+    at, claim = now + 5.25, Claim("me", now + 5.5, now - 60)
+    event = NewEvent(kind="lease", actor="UB", call_id=opened["id"], detail={"note": "ok"})
+    decided = await store.decide(
+        opened["id"], at, status="resolved", result={"ok": True}, actor="UB", comment="fine",
+        event=event, claim=claim,
+    )  # fmt: skip
+    assert decided is not None
+    woken, recorded = decided
+    assert (woken.status, woken.owner, woken.wakeups, woken.heartbeat_at) == (
+        "running",
+        "me",
+        1,
+        claim.now,
+    )
+    assert recorded is not None and [(c.id, c.status) for c in recorded] == [
+        (opened["id"], "resolved")
+    ]
+    call = await store.call(opened["id"])
+    assert call is not None
+    assert (call.status, call.result, call.actor, call.comment, call.decided_at) == (
+        "resolved", {"ok": True}, "UB", "fine", at,
+    )  # fmt: skip
+    timers_left = await store.run(
+        lambda conn: conn.execute(select(timers.c.status)).scalars().all()
+    )
+    assert timers_left == ["cancelled"]
+    after = await store.run(outbox_rows)
+    home = next(k for k in after if k.startswith("home:"))
+    for key in (lock_key(opened["id"]), home):
+        assert (after[key].version, after[key].pending) == (before[key].version + 1, True)
+    assert after[run_key(eid)].version == before[run_key(eid)].version  # the run changes later
+    hooks = {k: r for k, r in after.items() if r.kind == "webhook" and k not in before}
+    key = f"hook:{wanted}:lock.decided:{opened['id']}"
+    assert list(hooks) == [key]
+    assert hooks[key].payload == {"subscription": wanted, "type": "lock.decided", "at": at}
+    assert (hooks[key].execution_id, hooks[key].call_id, hooks[key].due_at) == (
+        eid,
+        opened["id"],
+        at,
+    )
+    [logged] = [e for e in await store.events(eid) if e.kind == "lease"]
+    assert (logged.at, logged.actor, logged.call_id, logged.detail) == (
+        at,
+        "UB",
+        opened["id"],
+        {"note": "ok"},
+    )
+    again = await store.decide(opened["id"], at, status="rejected", event=event, claim=claim)
+    assert again is None
+    assert await store.run(outbox_rows) == after
