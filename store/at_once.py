@@ -1,25 +1,32 @@
-"""Postgres: a lock decided in one statement. ``transactions.decide`` is seven statements in a
-transaction, nine round trips with BEGIN and COMMIT; here its writes are data-modifying CTEs of
-one statement, run outside a transaction (``SQLStore.single``): one round trip, and a second to
-read the claimed run's calls. Same writes, same answer; SQLite keeps the transaction, which
-costs it no round trips."""
+"""Postgres: a lock decided, and a run parked, each in one statement. On SQLite they are
+transactions of several statements (``transactions.decide`` is seven, ``suspend`` up to
+eight), which cost it no round trips; over the network each statement is one, and BEGIN and
+COMMIT two more. Here the same writes are the data-modifying CTEs of one statement: deciding is
+one round trip outside a transaction (``SQLStore.single``) and a second to read the claimed
+run's calls; parking is one, in the transaction that also claims the run's messages
+(``deliveries.park``). The rows a run opened go as JSON arrays (``json_to_recordset``), so
+each statement is prepared once however many rows it writes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Float,
     String,
     bindparam,
     case,
     cast,
+    column,
     exists,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
     true,
     update,
@@ -30,17 +37,21 @@ from sqlalchemy.engine import Connection
 
 from flows.engine.records import Call, Claim, Execution, NewEvent
 from store.fast import Prepared, run
-from store.outbox import BUMP_WITH_HOMES, HOOK, lock_key
+from store.lists import any_of
+from store.outbox import BUMP_WITH_HOMES, HOOK, LOCK, lock_key, run_key
 from store.tables import calls, events, executions, outbox, timers, webhooks
 from store.transactions import (
     CLAIMABLE,
     LIVE,
+    RUNNABLE,
+    close_open,
+    ended,
     execution,
     execution_values,
     list_calls,
 )
 
-DECIDED = "lock.decided"
+DECIDED, OPENED = "lock.decided", "lock.opened"
 
 
 def _decide(claim: bool) -> Any:
@@ -66,34 +77,7 @@ def _decide(claim: bool) -> Any:
         .cte("dropped")
     )
     bumped = BUMP_WITH_HOMES.where(happened).cte("bumped")
-    payload = func.json_build_object(
-        literal_column("'subscription'"), webhooks.c.id,
-        literal_column("'type'"), literal_column(f"'{DECIDED}'"),
-        literal_column("'at'"), at,
-    )  # fmt: skip
-    hook = {  # a row as ``outbox._row`` makes it, for each subscription to the event
-        "key": literal("hook:") + cast(webhooks.c.id, String) + f":{DECIDED}:" + cid,
-        "execution_id": closed.c.execution_id,
-        "call_id": cid,
-        "kind": literal(HOOK),
-        "payload": payload,
-        "version": literal(1),
-        "shown": literal(0),
-        "pending": true(),
-        "due_at": at,
-        "attempts": literal(0),
-        "created_at": at,
-        "updated_at": at,
-    }
-    subscribed = select(*hook.values()).where(
-        webhooks.c.removed_at.is_(None), cast(webhooks.c.events, JSONB).has_key(DECIDED)
-    )
-    hooks = (
-        postgresql.insert(outbox)
-        .from_select(list(hook), subscribed.select_from(closed))
-        .on_conflict_do_nothing(index_elements=["key"])
-        .cte("hooks")
-    )
+    hooks = _hooks(DECIDED, closed.c.execution_id, cid, closed, at).cte("hooks")
     woke_at = bindparam("woke_at", type_=Float)  # the claim's time, as the transaction's
     wake = (
         update(executions)
@@ -122,6 +106,42 @@ def _decide(claim: bool) -> Any:
         .select_from(closed.outerjoin(woken, true()))
         .add_cte(dropped, bumped, hooks, logged.cte("logged"))
     )
+
+
+def _hooks(event: str, execution_id: Any, call_id: Any, source: Any, at: Any) -> Any:
+    """``outbox.add_hooks`` as one insert: a row for each live subscription to ``event``, for
+    each of ``source``'s rows (``execution_id``, ``call_id``: its columns)."""
+    payload = func.json_build_object(
+        literal_column("'subscription'"), webhooks.c.id,
+        literal_column("'type'"), literal_column(f"'{event}'"),
+        literal_column("'at'"), at,
+    )  # fmt: skip
+    key = literal("hook:") + cast(webhooks.c.id, String) + f":{event}:" + call_id
+    row = _outbox_row(key, execution_id, call_id, HOOK, payload, at)
+    subscribed = select(*row.values()).select_from(source)
+    subscribed = subscribed.where(
+        webhooks.c.removed_at.is_(None), cast(webhooks.c.events, JSONB).has_key(event)
+    )
+    return (
+        postgresql.insert(outbox)
+        .from_select(list(row), subscribed)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+
+
+_NULL: Any = literal_column("'null'::json")  # what SQLAlchemy stores for a JSON column's None
+
+
+def _outbox_row(
+    key: Any, execution_id: Any, call_id: Any, kind: str, payload: Any, at: Any
+) -> dict[str, Any]:
+    """A new row as ``outbox._row`` makes it, as columns of a select."""
+    return {
+        "key": key, "execution_id": execution_id, "call_id": call_id, "kind": literal(kind),
+        "payload": payload, "version": literal(1), "shown": literal(0), "pending": true(),
+        "location": _NULL, "due_at": at, "attempts": literal(0), "created_at": at,
+        "updated_at": at,
+    }  # fmt: skip
 
 
 _DECIDE = {claim: Prepared(_decide(claim)) for claim in (False, True)}
@@ -162,3 +182,98 @@ def decide(
         return None
     mine = claim is not None and woken.owner == claim.owner
     return woken, list_calls(conn, execution_id, False) if mine else None
+
+
+def _given(table: Any, name: str, **more: Any) -> Any:
+    """The rows bound as ``name`` (one JSON array of objects) as a table: ``table``'s columns,
+    and ``more``."""
+    typed = [column(c.name, c.type) for c in table.c] + [column(k, t) for k, t in more.items()]
+    rows = func.json_to_recordset(bindparam(name, type_=JSON))
+    return rows.table_valued(*typed).render_derived(with_types=True)
+
+
+def _as_stored(given: Any, table: Any, keys: Sequence[str]) -> list[Any]:
+    """``given``'s columns ``keys`` as inserting them into ``table`` stores them."""
+    return [
+        func.coalesce(given.c[k], _NULL) if isinstance(table.c[k].type, JSON) else given.c[k]
+        for k in keys
+    ]
+
+
+_CALL_COLUMNS = [c.name for c in calls.c]
+_TIMER_COLUMNS = [c.name for c in timers.c if c.name != "id"]
+_EVENT_COLUMNS = ["kind", "actor", "call_id", "detail"]
+
+
+def _park() -> Any:
+    at, eid = bindparam("at", type_=Float), bindparam("eid", type_=String)
+    parked = (
+        update(executions)
+        .where(
+            executions.c.id == eid,
+            executions.c.owner == bindparam("me"),
+            executions.c.wakeups == bindparam("seen"),
+            any_of(executions.c.status, RUNNABLE),
+        )
+        .values(status="awaiting", owner=None, updated_at=at)
+        .returning(executions.c.id)
+        .cte("parked")
+    )
+    released = exists(select(parked.c.id))
+    new_calls = _given(calls, "calls")
+    opened = insert(calls).from_select(
+        _CALL_COLUMNS, select(*_as_stored(new_calls, calls, _CALL_COLUMNS))
+    )
+    locks = select(new_calls).where(new_calls.c.kind == "lock").subquery("locks")
+    key = literal("lock:") + locks.c.id
+    shown = _outbox_row(key, locks.c.execution_id, locks.c.id, LOCK, _NULL, at)
+    lock_rows = postgresql.insert(outbox).from_select(list(shown), select(*shown.values()))
+    new_timers = _given(timers, "timers")
+    timed = insert(timers).from_select(
+        _TIMER_COLUMNS, select(*_as_stored(new_timers, timers, _TIMER_COLUMNS))
+    )
+    new_events = _given(events, "events", when_parked=Boolean())  # logged in the array's order
+    logged = insert(events).from_select(
+        ["execution_id", "at", *_EVENT_COLUMNS],
+        select(eid, at, *_as_stored(new_events, events, _EVENT_COLUMNS)).where(
+            or_(~new_events.c.when_parked, released)
+        ),
+    )
+    return select(released.label("released")).add_cte(
+        opened.cte("opened"),
+        lock_rows.on_conflict_do_nothing(index_elements=["key"]).cte("lock_rows"),
+        _hooks(OPENED, locks.c.execution_id, locks.c.id, locks, at).cte("hooks"),
+        timed.cte("timed"),
+        BUMP_WITH_HOMES.where(released).cte("bumped"),
+        logged.cte("logged"),
+    )
+
+
+_PARK = Prepared(_park())
+
+
+def suspend(
+    conn: Connection,
+    execution_id: str,
+    owner: str,
+    wakeups: int,
+    now: float,
+    new_calls: Sequence[dict[str, Any]],
+    new_timers: Sequence[dict[str, Any]],
+    new_events: Sequence[NewEvent],
+    awaiting: NewEvent,
+) -> bool:
+    """``transactions.suspend`` on Postgres: the calls and timers the run opened, its locks'
+    messages and webhooks' rows, the run parked (and its message and the App Homes bumped if
+    it was) and what happened logged, in one statement."""
+    logged = [{**e.model_dump(), "when_parked": False} for e in new_events]
+    logged.append({**awaiting.model_dump(), "when_parked": True})
+    params = {
+        "eid": execution_id, "me": owner, "seen": wakeups, "at": now,
+        "keys": [run_key(execution_id)], "calls": list(new_calls), "timers": list(new_timers),
+        "events": logged,
+    }  # fmt: skip
+    released = bool(run(conn, _PARK, params).scalar())
+    if not released and ended(conn, execution_id):  # cancelled meanwhile: what it opened closes
+        close_open(conn, execution_id, now)
+    return released

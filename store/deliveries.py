@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import UNORDERED, Call, Claimed, Delivery, Event, ShowState, Take
+from store import at_once
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
 from store.outbox import bump_homes, lock_key, run_key
@@ -334,7 +335,8 @@ def park(
 ) -> tuple[bool, Claimed | None]:
     """``transactions.suspend`` and, with ``take``, the run's due rows claimed: one
     transaction, so a run parked at its next lock is on its way to Slack with one commit."""
-    released = suspend(conn, execution_id, owner, wakeups, now, *opened)
+    parks = at_once.suspend if conn.dialect.name == "postgresql" else suspend
+    released = parks(conn, execution_id, owner, wakeups, now, *opened)
     return released, _take(conn, take, execution_id, now)
 
 

@@ -262,11 +262,14 @@ def suspend(
     logged = [*new_events, awaiting] if released else list(new_events)
     if logged:
         run(conn, INSERT_EVENTS, event_rows(execution_id, now, logged))
-    if not released:
-        ended = select(executions.c.id).where(executions.c.id == execution_id, ~LIVE)
-        if conn.execute(ended).first():  # cancelled meanwhile: what this run opened closes too
-            close_open(conn, execution_id, now)
+    if not released and ended(conn, execution_id):  # cancelled meanwhile: what it opened closes
+        close_open(conn, execution_id, now)
     return released
+
+
+def ended(conn: Connection, execution_id: str) -> bool:
+    found = select(executions.c.id).where(executions.c.id == execution_id, ~LIVE)
+    return conn.execute(found).first() is not None
 
 
 _FINISH = Prepared(

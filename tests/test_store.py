@@ -15,11 +15,11 @@ from sqlmodel import SQLModel
 
 from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
-from flows.engine.records import Claim, Workspace
-from flows.engine.runs import new_id
+from flows.engine.records import Call, Claim, Workspace
+from flows.engine.runs import new_id, timer_row
 from store import SQLStore, normalise_url
 from store.outbox import lock_key, run_key
-from store.tables import outbox, timers
+from store.tables import calls, outbox, timers
 from tests.rows import execution
 from tests.sample_flows import app
 from tests.test_ports import lock
@@ -291,3 +291,94 @@ async def test_a_decision_writes_everything_it_changed_at_once(store: SQLStore) 
     again = await store.decide(opened["id"], at, status="rejected", event=event, claim=claim)
     assert again is None
     assert await store.run(outbox_rows) == after
+
+
+async def test_a_run_parks_with_everything_it_opened(store: SQLStore) -> None:
+    """``suspend`` (one statement on Postgres, a transaction on SQLite): the calls and timers
+    the run opened stored as given, a message row for each lock (not for other calls), a row
+    for each subscription to ``lock.opened``, the run parked with its message and the App Homes
+    shown again, and the trail in order, ending with the wait. Woken meanwhile: the same, but
+    not parked, not bumped, no wait logged. Cancelled meanwhile: what it opened closes."""
+    now = time.time()
+    await store.open_home("UHOME", Workspace(team_id="T1"), now)
+    wanted = await store.add_webhook("https://example.test/a", "s", ["lock.opened"], now)
+    await store.add_webhook("https://example.test/b", "s", ["lock.decided"], now)
+
+    def outbox_rows(conn: Any) -> dict[str, Any]:
+        return {r.key: r for r in conn.execute(select(outbox))}
+
+    async def park(status: str, seen: int) -> tuple[str, dict[str, Any], bool, dict[str, Any]]:
+        eid = new_id()
+        row = execution(eid, now, status=status, owner="me", wakeups=1)
+        assert await store.create_execution(row, NewEvent(kind="started"))
+        opened = lock(eid, data={"n": 1}).model_dump()
+        slept = lock(eid, seq=2, kind="sleep", name="sleep", form=None).model_dump()
+        timer = timer_row(eid, opened["id"], "deadline", now + 60, {"why": "x"})
+        said = [NewEvent(kind="note", detail={"x": 1}), NewEvent(kind="posted", actor="UA")]
+        awaiting = NewEvent(kind="awaiting", call_id=opened["id"])
+        before = await store.run(outbox_rows)
+        released, claimed = await store.suspend(
+            eid, "me", seen, now, [opened, slept], [timer], said, awaiting
+        )
+        assert claimed is None
+        if status == "running":  # stored as given
+            for given in (opened, slept):
+                assert await store.call(given["id"]) == Call.model_validate(given)
+        return eid, opened, released, before
+
+    eid, opened, released, before = await park("running", seen=1)
+    assert released
+    after = await store.run(outbox_rows)
+    home = next(k for k in after if k.startswith("home:"))
+    assert (after[home].version, after[run_key(eid)].version) == (before[home].version + 1, 2)
+    shown = after[lock_key(opened["id"])]
+    assert (shown.kind, shown.version, shown.shown, shown.pending, shown.location) == (
+        "lock",
+        1,
+        0,
+        True,
+        None,
+    )
+    new = sorted(k for k in after if k not in before)
+    hook = f"hook:{wanted}:lock.opened:{opened['id']}"
+    assert new == sorted([lock_key(opened["id"]), hook])
+    assert after[hook].payload == {"subscription": wanted, "type": "lock.opened", "at": now}
+    trail = [(e.kind, e.actor, e.call_id, e.detail) for e in await store.events(eid)]
+    assert trail[1:] == [
+        ("note", None, None, {"x": 1}),
+        ("posted", "UA", None, None),
+        ("awaiting", None, opened["id"], None),
+    ]
+    parked = await store.execution(eid)
+    assert parked is not None and (parked.status, parked.owner) == ("awaiting", None)
+
+    def stored(conn: Any) -> list[Any]:
+        found = select(calls.c.result.is_(None), timers.c.status, timers.c.payload, timers.c.due_at)
+        return list(
+            conn.execute(
+                found.join_from(calls, timers, calls.c.id == timers.c.call_id).where(
+                    calls.c.execution_id == eid
+                )
+            )
+        )
+
+    assert [tuple(r) for r in await store.run(stored)] == [
+        (False, "pending", {"why": "x"}, now + 60)
+    ]
+
+    woken, _, released, before = await park("running", seen=0)
+    assert not released
+    after = await store.run(outbox_rows)
+    assert after[run_key(woken)].version == 1 and after[home].version == before[home].version
+    assert [e.kind for e in await store.events(woken)] == ["started", "note", "posted"]
+
+    ended, opened, released, _ = await park("cancelled", seen=1)
+    assert not released
+    closed = await store.call(opened["id"])
+    assert closed is not None and closed.status == "cancelled"
+    assert [
+        t.status
+        for t in await store.run(
+            lambda c: list(c.execute(select(timers).where(timers.c.execution_id == ended)))
+        )
+    ] == ["cancelled"]
