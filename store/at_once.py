@@ -1,11 +1,13 @@
-"""Postgres: a lock decided, and a run parked, each in one statement. On SQLite they are
-transactions of several statements (``transactions.decide`` is seven, ``suspend`` up to
-eight), which cost it no round trips; over the network each statement is one, and BEGIN and
-COMMIT two more. Here the same writes are the data-modifying CTEs of one statement: deciding is
-one round trip outside a transaction (``SQLStore.single``) and a second to read the claimed
-run's calls; parking is one, in the transaction that also claims the run's messages
-(``deliveries.park``). The rows a run opened go as JSON arrays (``json_to_recordset``), so
-each statement is prepared once however many rows it writes."""
+"""Postgres: a lock decided, a run parked, a run ended, each in one statement. On SQLite they
+are transactions of several statements (``transactions.decide`` is seven, ``suspend`` up to
+eight, ``finish`` up to nine), which cost it no round trips; over the network each statement
+is one, and BEGIN and COMMIT two more. Here the same writes are the data-modifying CTEs of one
+statement: deciding is one round trip outside a transaction (``SQLStore.single``) and a second
+to read the claimed run's calls; parking and ending are one each, in the transaction that also
+claims the run's messages (``deliveries.park``, ``end``). The rows a run opened or posted go as
+JSON arrays (``json_to_recordset``), so each statement is prepared once however many rows it
+writes. No parameter is named as a column: ``fast.Prepared`` would have every update of the
+statement write it."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    null,
     or_,
     select,
     true,
@@ -35,7 +38,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import Call, Claim, Execution, NewEvent
+from flows.engine.records import Call, Claim, Execution, NewEvent, Post
 from store.fast import Prepared, run
 from store.lists import any_of
 from store.outbox import BUMP_WITH_HOMES, HOOK, LOCK, lock_key, run_key
@@ -43,6 +46,7 @@ from store.tables import calls, events, executions, outbox, timers, webhooks
 from store.transactions import (
     CLAIMABLE,
     LIVE,
+    RUN_EVENTS,
     RUNNABLE,
     close_open,
     ended,
@@ -77,7 +81,8 @@ def _decide(claim: bool) -> Any:
         .cte("dropped")
     )
     bumped = BUMP_WITH_HOMES.where(happened).cte("bumped")
-    hooks = _hooks(DECIDED, closed.c.execution_id, cid, closed, at).cte("hooks")
+    decided = literal(DECIDED)
+    hooks = _hooks(decided, cid, closed.c.execution_id, cid, closed, at).cte("hooks")
     woke_at = bindparam("woke_at", type_=Float)  # the claim's time, as the transaction's
     wake = (
         update(executions)
@@ -108,16 +113,16 @@ def _decide(claim: bool) -> Any:
     )
 
 
-def _hooks(event: str, execution_id: Any, call_id: Any, source: Any, at: Any) -> Any:
+def _hooks(event: Any, subject: Any, execution_id: Any, call_id: Any, source: Any, at: Any) -> Any:
     """``outbox.add_hooks`` as one insert: a row for each live subscription to ``event``, for
-    each of ``source``'s rows (``execution_id``, ``call_id``: its columns)."""
+    each of ``source``'s rows (``subject``: the lock's or the run's id, as the key names it)."""
     payload = func.json_build_object(
         literal_column("'subscription'"), webhooks.c.id,
-        literal_column("'type'"), literal_column(f"'{event}'"),
+        literal_column("'type'"), event,
         literal_column("'at'"), at,
     )  # fmt: skip
-    key = literal("hook:") + cast(webhooks.c.id, String) + f":{event}:" + call_id
-    row = _outbox_row(key, execution_id, call_id, HOOK, payload, at)
+    key = literal("hook:") + cast(webhooks.c.id, String) + ":" + event + ":" + subject
+    row = _outbox_row(key, execution_id, call_id, literal(HOOK), payload, at)
     subscribed = select(*row.values()).select_from(source)
     subscribed = subscribed.where(
         webhooks.c.removed_at.is_(None), cast(webhooks.c.events, JSONB).has_key(event)
@@ -133,11 +138,11 @@ _NULL: Any = literal_column("'null'::json")  # what SQLAlchemy stores for a JSON
 
 
 def _outbox_row(
-    key: Any, execution_id: Any, call_id: Any, kind: str, payload: Any, at: Any
+    key: Any, execution_id: Any, call_id: Any, kind: Any, payload: Any, at: Any
 ) -> dict[str, Any]:
     """A new row as ``outbox._row`` makes it, as columns of a select."""
     return {
-        "key": key, "execution_id": execution_id, "call_id": call_id, "kind": literal(kind),
+        "key": key, "execution_id": execution_id, "call_id": call_id, "kind": kind,
         "payload": payload, "version": literal(1), "shown": literal(0), "pending": true(),
         "location": _NULL, "due_at": at, "attempts": literal(0), "created_at": at,
         "updated_at": at,
@@ -226,7 +231,7 @@ def _park() -> Any:
     )
     locks = select(new_calls).where(new_calls.c.kind == "lock").subquery("locks")
     key = literal("lock:") + locks.c.id
-    shown = _outbox_row(key, locks.c.execution_id, locks.c.id, LOCK, _NULL, at)
+    shown = _outbox_row(key, locks.c.execution_id, locks.c.id, literal(LOCK), _NULL, at)
     lock_rows = postgresql.insert(outbox).from_select(list(shown), select(*shown.values()))
     new_timers = _given(timers, "timers")
     timed = insert(timers).from_select(
@@ -242,7 +247,9 @@ def _park() -> Any:
     return select(released.label("released")).add_cte(
         opened.cte("opened"),
         lock_rows.on_conflict_do_nothing(index_elements=["key"]).cte("lock_rows"),
-        _hooks(OPENED, locks.c.execution_id, locks.c.id, locks, at).cte("hooks"),
+        _hooks(literal(OPENED), locks.c.id, locks.c.execution_id, locks.c.id, locks, at).cte(
+            "hooks"
+        ),
         timed.cte("timed"),
         BUMP_WITH_HOMES.where(released).cte("bumped"),
         logged.cte("logged"),
@@ -277,3 +284,92 @@ def suspend(
     if not released and ended(conn, execution_id):  # cancelled meanwhile: what it opened closes
         close_open(conn, execution_id, now)
     return released
+
+
+def _finish() -> Any:
+    at, eid = bindparam("at", type_=Float), bindparam("eid", type_=String)
+    finished = (
+        update(executions)
+        .where(executions.c.id == eid, executions.c.owner == bindparam("me"), LIVE)
+        .values(
+            owner=None,
+            updated_at=at,
+            status=bindparam("f_status"),
+            result=bindparam("f_result"),
+            error=bindparam("f_error"),
+        )
+        .returning(executions.c.id)
+        .cte("finished")
+    )
+    happened = exists(select(finished.c.id))
+    still_open = select(literal("lock:") + calls.c.id).where(
+        calls.c.execution_id == eid, calls.c.status == "open", calls.c.kind == "lock"
+    )
+    locks_shown = (  # the messages of the locks it closes (``close_open``)
+        update(outbox)
+        .where(outbox.c.key.in_(still_open), happened)
+        .values(version=outbox.c.version + 1, pending=True, updated_at=at)
+    )
+    closed = (
+        update(calls)
+        .where(calls.c.execution_id == eid, calls.c.status == "open", happened)
+        .values(status="cancelled", decided_at=at)
+    )
+    dropped = (
+        update(timers)
+        .where(timers.c.execution_id == eid, timers.c.status == "pending", happened)
+        .values(status="cancelled")
+    )
+    logged = insert(events).from_select(
+        ["execution_id", "at", *_EVENT_COLUMNS],
+        select(
+            finished.c.id,
+            at,
+            bindparam("e_kind", type_=String),
+            bindparam("e_actor", type_=String),
+            bindparam("e_call", type_=String),
+            bindparam("e_detail", type_=JSON),
+        ),
+    )
+    posts = _given(outbox, "posts")
+    posted = _outbox_row(posts.c.key, eid, posts.c.call_id, posts.c.kind, posts.c.payload, at)
+    post_rows = postgresql.insert(outbox).from_select(
+        list(posted), select(*posted.values()).where(happened)
+    )
+    hook = bindparam("hook", type_=String)
+    return select(happened.label("ended")).add_cte(
+        BUMP_WITH_HOMES.where(happened).cte("bumped"),
+        locks_shown.cte("locks_shown"),
+        closed.cte("closed"),
+        dropped.cte("dropped"),
+        logged.cte("logged"),
+        post_rows.on_conflict_do_nothing(index_elements=["key"]).cte("posted"),
+        _hooks(hook, eid, eid, null(), finished, at).cte("hooks"),
+    )
+
+
+_FINISH = Prepared(_finish())
+
+
+def finish(
+    conn: Connection,
+    execution_id: str,
+    owner: str,
+    now: float,
+    status: str,
+    result: Any,
+    error: str | None,
+    event: NewEvent,
+    posts: Sequence[Post],
+) -> bool:
+    """``transactions.finish`` on Postgres: the run ended, what it left open closed (their
+    messages bumped), its message and the App Homes bumped, the ending logged, its posts and
+    webhooks' rows written, in one statement."""
+    params = {
+        "eid": execution_id, "me": owner, "at": now, "keys": [run_key(execution_id)],
+        "f_status": status, "f_result": result, "f_error": error,
+        "e_kind": event.kind, "e_actor": event.actor, "e_call": event.call_id,
+        "e_detail": event.detail, "hook": RUN_EVENTS.get(status, "run.failed"),
+        "posts": [p.model_dump() for p in posts],
+    }  # fmt: skip
+    return bool(run(conn, _FINISH, params).scalar())

@@ -345,7 +345,8 @@ def end(
 ) -> tuple[bool, Claimed | None]:
     """``transactions.finish`` and, with ``take`` and if it ended the run, the run's due rows
     claimed (its message, its locks', its ending), in one transaction."""
-    ended = finish(conn, execution_id, owner, now, *ending)
+    ends = at_once.finish if conn.dialect.name == "postgresql" else finish
+    ended = ends(conn, execution_id, owner, now, *ending)
     return ended, _take(conn, take, execution_id, now) if ended else None
 
 

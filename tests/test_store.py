@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
-from flows.engine.records import Call, Claim, Workspace
+from flows.engine.records import Call, Claim, Post, Workspace
 from flows.engine.runs import new_id, timer_row
 from store import SQLStore, normalise_url
 from store.outbox import lock_key, run_key
@@ -382,3 +382,66 @@ async def test_a_run_parks_with_everything_it_opened(store: SQLStore) -> None:
             lambda c: list(c.execute(select(timers).where(timers.c.execution_id == ended)))
         )
     ] == ["cancelled"]
+
+
+async def test_a_run_ends_with_everything_it_left_open_closed(store: SQLStore) -> None:
+    """``finish`` (one statement on Postgres, a transaction on SQLite): the run ended with its
+    result, its open lock closed and its message shown again, its timers dropped, its message
+    and the App Homes shown again, the ending in the trail, its posts written in order, a row
+    for each subscription to how it ended. Ending it again changes nothing."""
+    now = time.time()
+    eid = new_id()
+    assert await store.create_execution(
+        execution(eid, now, status="running", owner="me"), NewEvent(kind="started")
+    )
+    opened = lock(eid).model_dump()
+    await store.add(
+        eid,
+        now,
+        new_calls=[opened],
+        new_timers=[timer_row(eid, opened["id"], "deadline", now + 60)],
+    )
+    await store.open_home("UHOME", Workspace(team_id="T1"), now)
+    wanted = await store.add_webhook("https://example.test/a", "s", ["run.finished"], now)
+    await store.add_webhook("https://example.test/b", "s", ["run.failed", "lock.opened"], now)
+
+    def outbox_rows(conn: Any) -> dict[str, Any]:
+        return {r.key: r for r in conn.execute(select(outbox))}
+
+    before = await store.run(outbox_rows)
+    posts = [Post(key=f"post:{eid}:{n}", payload={"text": n}) for n in ("a", "b")]
+    event = NewEvent(kind="finished", detail={"ok": True})
+    ended, claimed = await store.finish(eid, "me", now, "finished", {"r": 1}, None, event, posts)
+    assert ended and claimed is None
+    done = await store.execution(eid)
+    assert done is not None and (done.status, done.result, done.owner) == (
+        "finished",
+        {"r": 1},
+        None,
+    )
+    closed = await store.call(opened["id"])
+    assert closed is not None and (closed.status, closed.decided_at) == ("cancelled", now)
+    timers_left = await store.run(
+        lambda conn: conn.execute(select(timers.c.status)).scalars().all()
+    )
+    assert timers_left == ["cancelled"]
+    after = await store.run(outbox_rows)
+    home = next(k for k in after if k.startswith("home:"))
+    for key in (run_key(eid), lock_key(opened["id"]), home):
+        assert after[key].version > before[key].version and after[key].pending
+    new = {k: r for k, r in after.items() if k not in before}
+    hook = f"hook:{wanted}:run.finished:{eid}"
+    assert sorted(new) == sorted([p.key for p in posts] + [hook])
+    assert new[posts[0].key].id < new[posts[1].key].id  # in order
+    assert [(new[p.key].kind, new[p.key].payload) for p in posts] == [
+        ("post", {"text": "a"}),
+        ("post", {"text": "b"}),
+    ]
+    assert (new[hook].payload, new[hook].call_id) == (
+        {"subscription": wanted, "type": "run.finished", "at": now},
+        None,
+    )
+    [logged] = [e for e in await store.events(eid) if e.kind == "finished"]
+    assert (logged.at, logged.detail) == (now, {"ok": True})
+    assert await store.finish(eid, "me", now, "error", None, "late", event, posts) == (False, None)
+    assert await store.run(outbox_rows) == after
