@@ -18,6 +18,7 @@ from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.engine.records import Call, Claim, Post, Workspace
 from flows.engine.runs import new_id, timer_row
 from store import SQLStore, normalise_url
+from store.database import POOL_SIZE
 from store.outbox import lock_key, run_key
 from store.tables import calls, outbox, timers
 from tests.rows import execution
@@ -445,3 +446,21 @@ async def test_a_run_ends_with_everything_it_left_open_closed(store: SQLStore) -
     assert (logged.at, logged.detail) == (now, {"ok": True})
     assert await store.finish(eid, "me", now, "error", None, "late", event, posts) == (False, None)
     assert await store.run(outbox_rows) == after
+
+
+async def test_twenty_transactions_at_once_keep_their_connections(store: SQLStore) -> None:
+    """A busy process keeps the Postgres connections it opened (``POOL_SIZE``): a second burst
+    of as many transactions at once runs on them, none opened anew (each new one costs a
+    handshake and every statement prepared again)."""
+    if store.db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs every transaction inline, on one connection")
+
+    def backend(conn: Any) -> int:
+        return int(conn.execute(text("SELECT pg_backend_pid() FROM pg_sleep(0.05)")).scalar())
+
+    async def burst() -> set[int]:
+        return set(await asyncio.gather(*(store.run(backend) for _ in range(POOL_SIZE))))
+
+    first = await burst()
+    assert len(first) == POOL_SIZE
+    assert await burst() <= first
