@@ -95,21 +95,10 @@ def _decide(claim: bool) -> Any:
             heartbeat_at=case((CLAIMABLE, woke_at), else_=executions.c.heartbeat_at),
         )
     woken = wake.returning(*executions.c).cte("woken")
-    logged = insert(events).from_select(
-        ["execution_id", "at", "kind", "actor", "call_id", "detail"],
-        select(
-            closed.c.execution_id,
-            at,
-            bindparam("e_kind", type_=String),
-            bindparam("e_actor", type_=String),
-            bindparam("e_call", type_=String),
-            bindparam("e_detail", type_=JSON),
-        ),
-    )
     return (
         select(closed.c.execution_id.label("decided_in"), *woken.c)
         .select_from(closed.outerjoin(woken, true()))
-        .add_cte(dropped, bumped, hooks, logged.cte("logged"))
+        .add_cte(dropped, bumped, hooks, _log(closed.c.execution_id, at).cte("logged"))
     )
 
 
@@ -131,6 +120,26 @@ def _hooks(event: Any, subject: Any, execution_id: Any, call_id: Any, source: An
         postgresql.insert(outbox)
         .from_select(list(row), subscribed)
         .on_conflict_do_nothing(index_elements=["key"])
+    )
+
+
+_EVENT = {  # the one event a statement logs, bound as ``_event`` gives it
+    "kind": bindparam("e_kind", type_=String),
+    "actor": bindparam("e_actor", type_=String),
+    "call_id": bindparam("e_call", type_=String),
+    "detail": bindparam("e_detail", type_=JSON),
+}
+
+
+def _event(event: NewEvent) -> dict[str, Any]:
+    return {"e_kind": event.kind, "e_actor": event.actor, "e_call": event.call_id,
+            "e_detail": event.detail}  # fmt: skip
+
+
+def _log(execution_id: Any, at: Any) -> Any:
+    """The statement's event (``_event``) logged once for each row of ``execution_id``'s CTE."""
+    return insert(events).from_select(
+        ["execution_id", "at", *_EVENT], select(execution_id, at, *_EVENT.values())
     )
 
 
@@ -169,8 +178,7 @@ def decide(
     params = {
         "cid": call_id, "at": now, "keys": [lock_key(call_id)],
         "d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment,
-        "e_kind": event.kind, "e_actor": event.actor, "e_call": event.call_id,
-        "e_detail": event.detail,
+        **_event(event),
     }  # fmt: skip
     if claim is not None:
         params |= {"me": claim.owner, "stale": claim.stale_before, "woke_at": claim.now}
@@ -207,7 +215,6 @@ def _as_stored(given: Any, table: Any, keys: Sequence[str]) -> list[Any]:
 
 _CALL_COLUMNS = [c.name for c in calls.c]
 _TIMER_COLUMNS = [c.name for c in timers.c if c.name != "id"]
-_EVENT_COLUMNS = ["kind", "actor", "call_id", "detail"]
 
 
 def _park() -> Any:
@@ -239,8 +246,8 @@ def _park() -> Any:
     )
     new_events = _given(events, "events", when_parked=Boolean())  # logged in the array's order
     logged = insert(events).from_select(
-        ["execution_id", "at", *_EVENT_COLUMNS],
-        select(eid, at, *_as_stored(new_events, events, _EVENT_COLUMNS)).where(
+        ["execution_id", "at", *list(_EVENT)],
+        select(eid, at, *_as_stored(new_events, events, list(_EVENT))).where(
             or_(~new_events.c.when_parked, released)
         ),
     )
@@ -320,17 +327,6 @@ def _finish() -> Any:
         .where(timers.c.execution_id == eid, timers.c.status == "pending", happened)
         .values(status="cancelled")
     )
-    logged = insert(events).from_select(
-        ["execution_id", "at", *_EVENT_COLUMNS],
-        select(
-            finished.c.id,
-            at,
-            bindparam("e_kind", type_=String),
-            bindparam("e_actor", type_=String),
-            bindparam("e_call", type_=String),
-            bindparam("e_detail", type_=JSON),
-        ),
-    )
     posts = _given(outbox, "posts")
     posted = _outbox_row(posts.c.key, eid, posts.c.call_id, posts.c.kind, posts.c.payload, at)
     post_rows = postgresql.insert(outbox).from_select(
@@ -342,7 +338,7 @@ def _finish() -> Any:
         locks_shown.cte("locks_shown"),
         closed.cte("closed"),
         dropped.cte("dropped"),
-        logged.cte("logged"),
+        _log(finished.c.id, at).cte("logged"),
         post_rows.on_conflict_do_nothing(index_elements=["key"]).cte("posted"),
         _hooks(hook, eid, eid, null(), finished, at).cte("hooks"),
     )
@@ -368,8 +364,7 @@ def finish(
     params = {
         "eid": execution_id, "me": owner, "at": now, "keys": [run_key(execution_id)],
         "f_status": status, "f_result": result, "f_error": error,
-        "e_kind": event.kind, "e_actor": event.actor, "e_call": event.call_id,
-        "e_detail": event.detail, "hook": RUN_EVENTS.get(status, "run.failed"),
+        **_event(event), "hook": RUN_EVENTS.get(status, "run.failed"),
         "posts": [p.model_dump() for p in posts],
     }  # fmt: skip
     return bool(run(conn, _FINISH, params).scalar())
