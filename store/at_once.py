@@ -246,7 +246,7 @@ def _park() -> Any:
     )
     new_events = _given(events, "events", when_parked=Boolean())  # logged in the array's order
     logged = insert(events).from_select(
-        ["execution_id", "at", *list(_EVENT)],
+        ["execution_id", "at", *_EVENT],
         select(eid, at, *_as_stored(new_events, events, list(_EVENT))).where(
             or_(~new_events.c.when_parked, released)
         ),
