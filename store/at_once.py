@@ -11,6 +11,7 @@ statement write it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from flows.engine.records import Call, Claim, Execution, NewEvent, Post
 from store.fast import Prepared, run
@@ -50,10 +52,11 @@ from store.transactions import (
     RUNNABLE,
     close_open,
     ended,
-    execution,
     execution_values,
     list_calls,
 )
+
+log = logging.getLogger(__name__)
 
 DECIDED, OPENED = "lock.decided", "lock.opened"
 
@@ -95,9 +98,16 @@ def _decide(claim: bool) -> Any:
             heartbeat_at=case((CLAIMABLE, woke_at), else_=executions.c.heartbeat_at),
         )
     woken = wake.returning(*executions.c).cte("woken")
+    current = executions.alias("current")  # the run as it was, if it was not woken
+    run_row = [
+        case((woken.c.id.is_(None), current.c[c.name]), else_=woken.c[c.name]).label(c.name)
+        for c in executions.c
+    ]
     return (
-        select(closed.c.execution_id.label("decided_in"), *woken.c)
-        .select_from(closed.outerjoin(woken, true()))
+        select(closed.c.execution_id.label("decided_in"), *run_row)
+        .select_from(
+            closed.outerjoin(woken, true()).join(current, current.c.id == closed.c.execution_id)
+        )
         .add_cte(dropped, bumped, hooks, _log(closed.c.execution_id, at).cte("logged"))
     )
 
@@ -174,7 +184,9 @@ def decide(
 ) -> tuple[Execution, list[Call] | None] | None:
     """``transactions.decide`` on Postgres: the lock closed, its timers dropped, its message
     and the App Homes bumped, its webhooks' rows written, its run woken (and claimed) and the
-    decision logged, in one statement; then the claimant's calls read."""
+    decision logged, in one statement; then the claimant's calls read. That read failing does
+    not undo the decision: without the calls, the engine claims the run again (it is its own)
+    and reads them with that claim."""
     params = {
         "cid": call_id, "at": now, "keys": [lock_key(call_id)],
         "d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment,
@@ -187,14 +199,17 @@ def decide(
     row = run(conn, _DECIDE[claim is not None], params).first()
     if row is None:  # it was not open
         return None
-    execution_id = row.decided_in
     found = row._asdict()
-    del found["decided_in"]
-    woken = execution_values(found) if row.id is not None else execution(conn, execution_id)
-    if woken is None:
-        return None
-    mine = claim is not None and woken.owner == claim.owner
-    return woken, list_calls(conn, execution_id, False) if mine else None
+    execution_id = found.pop("decided_in")
+    woken = execution_values(found)  # or as it was, when it was not woken
+    if claim is None or woken.owner != claim.owner:
+        return woken, None
+    try:
+        return woken, list_calls(conn, execution_id, False)
+    except DBAPIError as exc:  # decided, and claimed: the engine claims it again, reads them then
+        log.warning("the calls of run %s went unread after its decision: %s", execution_id,
+                    type(exc.orig).__name__)  # fmt: skip
+        return woken, None
 
 
 def _given(table: Any, name: str, **more: Any) -> Any:

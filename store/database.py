@@ -74,13 +74,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-# Postgres connections a process keeps (a new one costs a handshake, and each statement is
-# prepared again on it), and how many more it opens for a burst, each closed after its use.
-POOL_SIZE, POOL_BURST = 20, 10
+# Postgres connections a process keeps, and opens no more: a transaction beyond them waits for
+# one, which costs less than a connection opened and closed (a handshake, and every statement
+# prepared again on it).
+POOL_SIZE = 20
 
 
 def connect(url: str | None = None, **kwargs: Any) -> Engine | AsyncEngine:
-    """Postgres: an asyncpg engine, pooled (``POOL_SIZE``, ``POOL_BURST``). SQLite: the stdlib
+    """Postgres: an asyncpg engine, pooled (``POOL_SIZE``). SQLite: the stdlib
     driver, run inline by ``Store.run``: a local commit takes microseconds, while a thread hop
     per statement (aiosqlite) costs ~40x more. A SQLite transaction never yields to the event
     loop, so none interleave."""
@@ -91,7 +92,7 @@ def connect(url: str | None = None, **kwargs: Any) -> Engine | AsyncEngine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", POOL_SIZE)
-    kwargs.setdefault("max_overflow", POOL_BURST)
+    kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("hide_parameters", True)
     ping_after = kwargs.pop("ping_after", PING_AFTER)
     pooled = create_async_engine(full, **kwargs)

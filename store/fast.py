@@ -118,14 +118,17 @@ class Prepared:
 def run(
     conn: Connection, prepared: Prepared, params: Params | Sequence[Params] | None = None
 ) -> Rows:
-    """Run ``prepared`` with ``params`` (one mapping, or a list of them: one execution each,
-    none if the list is empty) in ``conn``'s transaction."""
+    """Run ``prepared`` with ``params`` (one mapping, or a list of them with the same keys: one
+    execution each, none if the list is empty) in ``conn``'s transaction."""
     many = params is not None and not isinstance(params, Mapping)
     batch: Sequence[Params] = params if many else [params or {}]  # type: ignore[assignment,list-item]
     if not batch:
         return Rows([], 0)
     dialect = conn.dialect
-    compiled = prepared.compiled(dialect, tuple(batch[0]))
+    keys = batch[0].keys()
+    if many and any(p.keys() != keys for p in batch):  # one statement serves them all
+        raise ValueError(f"rows with other columns than the first's ({sorted(keys)})")
+    compiled = prepared.compiled(dialect, tuple(keys))
     values = [_values(compiled, p) for p in batch]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -121,3 +121,21 @@ async def test_a_parameter_named_as_a_column_is_written_as_by_sqlalchemy(store: 
 
     row = await store.run(write)
     assert (row.attempts, row.error, row.payload) == (7, "said so", [1])
+
+
+async def test_rows_with_other_columns_than_the_first_are_refused(store: SQLStore) -> None:
+    """One statement serves a batch, compiled for the first row's columns: a later row with a
+    column more would lose its value, one with a column fewer would fail halfway; both are
+    refused before anything is written."""
+    for first in (0, 1):
+        given = rows(2)
+        del given[first]["location"]
+
+        def write(conn: Connection, batch: list[dict[str, Any]] = given) -> None:
+            run(conn, INSERT, batch)
+
+        with pytest.raises(ValueError, match="other columns"):
+            await store.run(write)
+        keys = [r["key"] for r in given]
+        found = await store.run(lambda conn, k=keys: run(conn, SELECT, {"keys": k}).all())
+        assert found == []

@@ -17,7 +17,7 @@ from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.engine.records import Call, Claim, Post, Workspace
 from flows.engine.runs import new_id, timer_row
-from store import SQLStore, normalise_url
+from store import SQLStore, at_once, normalise_url
 from store.database import POOL_SIZE
 from store.outbox import lock_key, run_key
 from store.tables import calls, outbox, timers
@@ -449,18 +449,73 @@ async def test_a_run_ends_with_everything_it_left_open_closed(store: SQLStore) -
 
 
 async def test_twenty_transactions_at_once_keep_their_connections(store: SQLStore) -> None:
-    """A busy process keeps the Postgres connections it opened (``POOL_SIZE``): a second burst
-    of as many transactions at once runs on them, none opened anew (each new one costs a
-    handshake and every statement prepared again)."""
+    """A busy process keeps the Postgres connections it opened (``POOL_SIZE``) and opens no
+    more: a second burst of twice as many transactions at once runs on them, none opened anew
+    (each new one costs a handshake and every statement prepared again)."""
     if store.db.dialect.name != "postgresql":
         pytest.skip("SQLite runs every transaction inline, on one connection")
 
     def backend(conn: Any) -> int:
         return int(conn.execute(text("SELECT pg_backend_pid() FROM pg_sleep(0.05)")).scalar())
 
-    async def burst() -> set[int]:
-        return set(await asyncio.gather(*(store.run(backend) for _ in range(POOL_SIZE))))
+    async def burst(size: int) -> set[int]:
+        return set(await asyncio.gather(*(store.run(backend) for _ in range(size))))
 
-    first = await burst()
+    first = await burst(POOL_SIZE)
     assert len(first) == POOL_SIZE
-    assert await burst() <= first
+    assert await burst(2 * POOL_SIZE) == first
+
+
+async def test_a_decision_stands_when_reading_its_run_s_calls_after_it_fails(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On Postgres a decision (and the claim of its run) commits before the run's calls are
+    read: that read failing does not undo it or leave the run claimed and idle; the engine
+    claims the run again, reads the calls then, and runs it to its next lock."""
+    if store.db.dialect.name != "postgresql":
+        pytest.skip("SQLite decides in one transaction, with the read")
+    notes = RecordingNotifier()
+    engine = Engine(store, [app], notes, FakeClock())
+    try:
+        eid = await engine.start("review", {"doc": "d"}, Request("review", "UA"))
+        await engine.settled(eid)
+        [content] = notes.of("lock_opened", eid)
+
+        def unread(conn: Any, *args: Any) -> list[Call]:
+            raise DBAPIError("SELECT calls", None, ConnectionResetError("reset by peer"))
+
+        monkeypatch.setattr(at_once, "list_calls", unread)
+        decision = await engine.submit(content.id, {"score": "4"}, "UB")
+        monkeypatch.undo()
+        await engine.settled(eid)
+        assert decision.outcome == "accepted"
+        assert [n for n in (await store.open_locks()).items()] == [("review", 1)]
+        [final] = [c for c in notes.of("lock_opened", eid) if c.id != content.id]
+        assert final.name == "final"
+        assert "went unread after its decision: ConnectionResetError" in caplog.text
+    finally:
+        await engine.close()
+
+
+async def test_a_decision_on_a_run_that_ended_returns_the_run_as_it_is(store: SQLStore) -> None:
+    """A lock still open on a run that ended meanwhile is closed by the answer, but the run is
+    not woken or claimed; the decision comes back with the run as it is."""
+    now = time.time()
+    eid = new_id()
+    row = execution(eid, now, status="cancelled", error="stopped")
+    assert await store.create_execution(row, NewEvent(kind="started"))
+    opened = lock(eid).model_dump()
+    await store.add(eid, now, new_calls=[opened])
+    event = NewEvent(kind="lease", actor="UB", call_id=opened["id"])
+    decided = await store.decide(
+        opened["id"], now, status="resolved", event=event, claim=Claim("me", now, now - 60)
+    )
+    assert decided is not None
+    run, recorded = decided
+    assert (run.status, run.error, run.owner, run.wakeups, recorded) == (
+        "cancelled",
+        "stopped",
+        None,
+        0,
+        None,
+    )

@@ -151,7 +151,7 @@ class Replay:
             "id": new_id(), "execution_id": self.execution.id, "seq": self.seq, "kind": kind,
             "name": name, "status": "open", "data": None, "form": None, "result": None,
             "actor": None, "comment": None, "deadline": deadline, "created_at": now,
-            "decided_at": None, **fields,
+            "decided_at": None, "policy": None, **fields,
         }  # fmt: skip
         self.new_calls.append(row)
         if deadline is not None:
