@@ -9,8 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Integer, and_, bindparam, case, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    JSON,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import UNORDERED, Call, Claimed, Delivery, Event, ShowState, Take
@@ -158,14 +170,11 @@ _SETTLE = Prepared(  # rows shown as they are now are settled; the rest keep the
 
 
 def _shown_and_settled() -> Any:
-    """Postgres: both in one statement, the rows' records given as arrays (``SET`` reads the
-    row as it was, so a row is behind when its version is past the larger shown)."""
-    given = func.unnest(
-        bindparam("oids", type_=ARRAY(Integer)),
-        bindparam("versions", type_=ARRAY(Integer)),
-        bindparam("wheres", type_=ARRAY(JSON)),
-    )
-    row = given.table_valued("oid", "v", "at").render_derived()
+    """Postgres: both in one statement, the rows' records given as one JSON array (``SET``
+    reads the row as it was, so a row is behind when its version is past the larger shown)."""
+    given = func.json_to_recordset(bindparam("records", type_=JSON))
+    typed = (column("oid", Integer()), column("v", Integer()), column("at", JSON()))
+    row = given.table_valued(*typed).render_derived(with_types=True)
     shown = func.greatest(outbox.c.shown, row.c.v)
     behind = outbox.c.version > shown
     return (
@@ -173,7 +182,7 @@ def _shown_and_settled() -> Any:
         .where(outbox.c.id == row.c.oid, outbox.c.lease_owner == bindparam("me"))
         .values(
             shown=shown,
-            location=row.c.at,
+            location=func.coalesce(row.c.at, literal_column("'null'::json")),
             attempts=0,
             error=None,
             pending=case((behind, outbox.c.pending), else_=False),
@@ -199,9 +208,8 @@ def delivered(
     if placed:
         bump_homes(conn, now)  # a run's message is somewhere: Homes link it
     if conn.dialect.name == "postgresql":
-        oids, versions, wheres = (list(column) for column in zip(*shown, strict=True))
-        params = {"oids": oids, "versions": versions, "wheres": wheres, "me": owner}
-        settled = run(conn, _SHOWN_AND_SETTLED, params)
+        records = [{"oid": i, "v": v, "at": where} for i, v, where in shown]
+        settled = run(conn, _SHOWN_AND_SETTLED, {"records": records, "me": owner})
     else:
         run(conn, _SHOWN, [{"oid": i, "me": owner, "v": v, "where": w} for i, v, w in shown])
         settled = run(conn, _SETTLE, {"ids": [i for i, _, _ in shown], "me": owner})

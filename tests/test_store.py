@@ -160,9 +160,9 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
         conn.execute(update(outbox).where(outbox.c.id == taken.id).values(lease_owner="other"))
 
     await store.run(meanwhile)
-    shown = [
-        (d.id, d.version, {"channel": "C1", "ts": f"1.{d.id}"}) for d in (settles, moves_on, taken)
-    ]
+    where: dict[int, Any] = {settles.id: ["C1", "1.1"], moves_on.id: {"channel": "C1"}}
+    where[taken.id] = None  # whatever a surface says it is, stored as it says it
+    shown = [(d.id, d.version, where[d.id]) for d in (settles, moves_on, taken)]
     assert await store.delivered("me", shown, now, placed=False) == {
         moves_on.id: moves_on.version + 1
     }
@@ -174,7 +174,8 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
     after = await store.run(rows)
     assert (after[settles.id].pending, after[settles.id].lease_owner) == (False, None)
     assert after[settles.id].shown == settles.version
-    assert after[settles.id].location == {"channel": "C1", "ts": f"1.{settles.id}"}
+    assert after[settles.id].location == ["C1", "1.1"]
+    assert after[moves_on.id].location == {"channel": "C1"}
     assert (after[moves_on.id].pending, after[moves_on.id].lease_owner) == (True, "me")
     assert after[moves_on.id].shown == moves_on.version
     assert (after[taken.id].lease_owner, after[taken.id].shown, after[taken.id].location) == (
@@ -250,12 +251,8 @@ async def test_a_decision_writes_everything_it_changed_at_once(store: SQLStore) 
     )  # fmt: skip
     assert decided is not None
     woken, recorded = decided
-    assert (woken.status, woken.owner, woken.wakeups, woken.heartbeat_at) == (
-        "running",
-        "me",
-        1,
-        claim.now,
-    )
+    assert (woken.status, woken.owner, woken.wakeups) == ("running", "me", 1)
+    assert woken.heartbeat_at == woken.updated_at == claim.now  # the claim's time
     assert recorded is not None and [(c.id, c.status) for c in recorded] == [
         (opened["id"], "resolved")
     ]
@@ -404,7 +401,7 @@ async def test_a_run_ends_with_everything_it_left_open_closed(store: SQLStore) -
     )
     await store.open_home("UHOME", Workspace(team_id="T1"), now)
     wanted = await store.add_webhook("https://example.test/a", "s", ["run.finished"], now)
-    await store.add_webhook("https://example.test/b", "s", ["run.failed", "lock.opened"], now)
+    failures = await store.add_webhook("https://example.test/b", "s", ["run.failed"], now)
 
     def outbox_rows(conn: Any) -> dict[str, Any]:
         return {r.key: r for r in conn.execute(select(outbox))}
@@ -446,6 +443,17 @@ async def test_a_run_ends_with_everything_it_left_open_closed(store: SQLStore) -
     assert (logged.at, logged.detail) == (now, {"ok": True})
     assert await store.finish(eid, "me", now, "error", None, "late", event, posts) == (False, None)
     assert await store.run(outbox_rows) == after
+
+    failed = new_id()  # a failure: its error kept, announced as ``run.failed``
+    assert await store.create_execution(
+        execution(failed, now, status="running", owner="me"), NewEvent(kind="started")
+    )
+    event = NewEvent(kind="failed")
+    assert await store.finish(failed, "me", now, "error", None, "boom", event) == (True, None)
+    gone = await store.execution(failed)
+    assert gone is not None and (gone.status, gone.error) == ("error", "boom")
+    hooks = [k for k in await store.run(outbox_rows) if k.startswith("hook:") and failed in k]
+    assert hooks == [f"hook:{failures}:run.failed:{failed}"]
 
 
 async def test_twenty_transactions_at_once_keep_their_connections(store: SQLStore) -> None:
