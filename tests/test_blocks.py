@@ -751,3 +751,42 @@ def test_any_form_renders_to_blocks_slack_accepts(form: Form, title: str, lock_i
     )
     assert again == view
     assert_valid_message(decided_blocks(form, title=title, outcome="✅ Approved by <@U1>"))
+
+
+def test_a_form_with_many_options_and_every_field_in_error_still_fits_a_message() -> None:
+    """Found by the property test below: many small objects (a select's options) make the JSON
+    the Web API client sends (``", "``, ``": "``) a good part larger than compact JSON, so a
+    message's room is measured as sent, and a form that fits still fits with an error on every
+    field."""
+
+    def options(prefix: str, n: int, chosen: int = 0) -> list[dict[str, Any]]:
+        return [
+            {"type": "option", "name": f"{prefix}{i}", "label": None, "value": i < chosen}
+            for i in range(n)
+        ]
+
+    text = {"type": "text", "label": None, "value": None, "required": False, "size": None}
+    form: list[dict[str, Any]] = [
+        {"type": "datetime-local", "name": "#0", "label": None, "value": None, "required": False,
+         "placeholder": None, "min_datetime": None, "max_datetime": None, "step": None},
+        {**text, "name": "#1", "placeholder": None, "pattern": None},
+        {"type": "markdown", "text": "0"},
+        {"type": "markdown", "text": "0"},
+        {"type": "submit", "text": ""},
+        {"type": "break", "text": '<div class="space"></div>'},
+        {"type": "cancel", "text": ""},
+        {**text, "name": "#7", "placeholder": "0", "pattern": None},
+        {**text, "name": "#8", "placeholder": "000000000", "pattern": None},
+        {"type": "select", "name": "\x1f#9", "label": None, "value": None,
+         "option": options("000", 98), "error": None},
+        {"type": "multiselect", "name": "0" * 39 + "#10", "option": options("00", 54, chosen=3),
+         "label": None, "value": None, "required": False, "max_selected": 1},
+    ]  # fmt: skip
+    lock_id = "00000000\x1f"
+    if not fits_message(form):
+        assert_valid_message(open_form_blocks(form, lock_id=lock_id, title="0"))
+        return
+    blocks = message_blocks(form, lock_id=lock_id, title="0")
+    raw = read_state(form, echo_state(blocks))
+    wire = {name: ["Fix this."] for name in raw} | {"_global_": ["Try again."]}
+    assert_valid_message(message_blocks(form, lock_id=lock_id, title="0", errors=wire, values=raw))

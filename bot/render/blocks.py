@@ -195,13 +195,14 @@ def _same(a: str, b: str) -> bool:
 
 
 def _size(blocks: list[Block]) -> int:
-    return len(json.dumps(blocks, ensure_ascii=False, separators=(",", ":")))
+    """The blocks' JSON as the Web API client sends it (its separators, not the compact ones)."""
+    return len(json.dumps(blocks, ensure_ascii=False))
 
 
 def _capped(head: list[Block], body: list[Block], tail: list[Block]) -> list[Block]:
     """As much of ``body`` as fits a message; a cut body ends with a pointer to the form."""
     room, chars = MESSAGE_MAX_BLOCKS - len(head + tail), MESSAGE_MAX_CHARS - _size(head + tail)
-    sizes = [_size([b]) - 1 for b in body]  # "[b]" less the two brackets, plus a comma
+    sizes = [_size([b]) for b in body]  # "[b]" less the two brackets, plus ", "
     if len(body) <= room and sum(sizes) <= chars:
         return head + body + tail
     more = _sections(MORE_TEXT)
