@@ -153,7 +153,7 @@ def _log(execution_id: Any, at: Any) -> Any:
     )
 
 
-_NULL: Any = literal_column("'null'::json")  # what SQLAlchemy stores for a JSON column's None
+JSON_NULL: Any = literal_column("'null'::json")  # what SQLAlchemy stores for a JSON column's None
 
 
 def _outbox_row(
@@ -163,7 +163,7 @@ def _outbox_row(
     return {
         "key": key, "execution_id": execution_id, "call_id": call_id, "kind": kind,
         "payload": payload, "version": literal(1), "shown": literal(0), "pending": true(),
-        "location": _NULL, "due_at": at, "attempts": literal(0), "created_at": at,
+        "location": JSON_NULL, "due_at": at, "attempts": literal(0), "created_at": at,
         "updated_at": at,
     }  # fmt: skip
 
@@ -223,7 +223,7 @@ def _given(table: Any, name: str, **more: Any) -> Any:
 def _as_stored(given: Any, table: Any, keys: Sequence[str]) -> list[Any]:
     """``given``'s columns ``keys`` as inserting them into ``table`` stores them."""
     return [
-        func.coalesce(given.c[k], _NULL) if isinstance(table.c[k].type, JSON) else given.c[k]
+        func.coalesce(given.c[k], JSON_NULL) if isinstance(table.c[k].type, JSON) else given.c[k]
         for k in keys
     ]
 
@@ -253,7 +253,7 @@ def _park() -> Any:
     )
     locks = select(new_calls).where(new_calls.c.kind == "lock").subquery("locks")
     key = literal("lock:") + locks.c.id
-    shown = _outbox_row(key, locks.c.execution_id, locks.c.id, literal(LOCK), _NULL, at)
+    shown = _outbox_row(key, locks.c.execution_id, locks.c.id, literal(LOCK), JSON_NULL, at)
     lock_rows = postgresql.insert(outbox).from_select(list(shown), select(*shown.values()))
     new_timers = _given(timers, "timers")
     timed = insert(timers).from_select(

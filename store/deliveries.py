@@ -18,7 +18,6 @@ from sqlalchemy import (
     column,
     exists,
     func,
-    literal_column,
     or_,
     select,
     update,
@@ -142,20 +141,16 @@ def claim(
     return found
 
 
-def _shown(larger: Any) -> Any:
-    return (
-        update(outbox)
-        .where(outbox.c.id == bindparam("oid"), outbox.c.lease_owner == bindparam("me"))
-        .values(
-            shown=larger(outbox.c.shown, bindparam("v")),
-            location=bindparam("where"),
-            attempts=0,
-            error=None,
-        )
+_SHOWN = Prepared(  # SQLite: each row's record, then the rows settled
+    update(outbox)
+    .where(outbox.c.id == bindparam("oid"), outbox.c.lease_owner == bindparam("me"))
+    .values(
+        shown=func.max(outbox.c.shown, bindparam("v")),
+        location=bindparam("where"),
+        attempts=0,
+        error=None,
     )
-
-
-_SHOWN = Prepared(_shown(func.max))  # SQLite: each row's record, then the rows settled
+)
 _BEHIND = outbox.c.version > outbox.c.shown  # its state changed while it was being shown
 _SETTLE = Prepared(  # rows shown as they are now are settled; the rest keep their lease to go again
     update(outbox)
@@ -182,7 +177,7 @@ def _shown_and_settled() -> Any:
         .where(outbox.c.id == row.c.oid, outbox.c.lease_owner == bindparam("me"))
         .values(
             shown=shown,
-            location=func.coalesce(row.c.at, literal_column("'null'::json")),
+            location=func.coalesce(row.c.at, at_once.JSON_NULL),
             attempts=0,
             error=None,
             pending=case((behind, outbox.c.pending), else_=False),
