@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from flows.engine.records import (
     ApiToken,
@@ -101,16 +102,22 @@ class SQLStore:
         assert isinstance(self.db, AsyncEngine)
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
-                if alone:
-                    async with self.db.connect() as conn:
-                        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                        return await autocommit.run_sync(fn, *args)
-                async with self.db.begin() as conn:
-                    return await conn.run_sync(fn, *args)
+                return await greenlet_spawn(self._pooled, alone, fn, *args)
             except DBAPIError as exc:
                 if attempt == DEADLOCK_RETRIES or not _retryable(exc):
                     raise
         raise AssertionError("unreachable")
+
+    def _pooled(self, alone: bool, fn: Callable[..., T], *args: Any) -> T:
+        """Check a connection out, run ``fn`` and give it back, all in one greenlet (as
+        ``AsyncConnection.run_sync`` runs ``fn``): only the driver's I/O yields to the event
+        loop, where the async wrappers of connect, begin and close each cost a loop turn."""
+        assert isinstance(self.db, AsyncEngine)
+        if alone:
+            with self.db.sync_engine.connect() as conn:
+                return fn(conn.execution_options(isolation_level="AUTOCOMMIT"), *args)
+        with self.db.sync_engine.begin() as conn:
+            return fn(conn, *args)
 
     def _inline_run(self, fn: Callable[..., T], *args: Any) -> T:
         """SQLite runs inline and a transaction never yields, so one connection serves all of

@@ -474,6 +474,41 @@ async def test_twenty_transactions_at_once_keep_their_connections(store: SQLStor
     assert await burst(2 * POOL_SIZE) == first
 
 
+async def test_a_transaction_cancelled_midway_undoes_its_writes_and_gives_its_connection_back(
+    store: SQLStore,
+) -> None:
+    """A bot stopping (or a request timing out) cancels store calls mid-statement: what a
+    cancelled transaction wrote is not kept, and the pool gets every connection back, so later
+    transactions still find one."""
+    if store.db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs every transaction inline: nothing awaits inside one")
+    eid = new_id()
+    assert await store.create_execution(execution(eid, 1.0), NewEvent(kind="started"))
+
+    def write_then_wait(conn: Any) -> None:
+        conn.execute(text("UPDATE executions SET error = 'half' WHERE id = :i"), {"i": eid})
+        conn.execute(text("SELECT pg_sleep(5)"))
+
+    def wait(conn: Any) -> None:
+        conn.execute(text("SELECT pg_sleep(5)"))
+
+    for call in [store.run(write_then_wait) for _ in range(POOL_SIZE)] + [
+        store.single(wait) for _ in range(POOL_SIZE)
+    ]:
+        task = asyncio.create_task(call)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    def error(conn: Any) -> Any:
+        found = conn.execute(text("SELECT error FROM executions WHERE id = :i"), {"i": eid})
+        return found.scalar_one()
+
+    assert await asyncio.wait_for(store.run(error), 5) is None
+    assert store.db.sync_engine.pool.checkedout() == 0  # type: ignore[union-attr]
+
+
 async def test_a_decision_stands_when_reading_its_run_s_calls_after_it_fails(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
