@@ -10,6 +10,7 @@ here; SIGTERM stops the work in a bounded time (``Lockstep.stop``, then ``close`
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import time
@@ -58,6 +59,7 @@ from store.database import DEFAULT_URL, BadDatabaseURL, UnknownRevision, connect
 
 log = logging.getLogger("lockstep")
 _READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
+CLIENTS_KEPT = 256  # Web API clients kept, one per bot token (a workspace each)
 
 
 def load_flows(modules: list[str]) -> Registry:
@@ -181,7 +183,9 @@ class Lockstep:
         )
 
         # The outbox retries with backoff, honouring Retry-After, and looks before it
-        # re-posts; a retry inside the client would only hold a delivery up.
+        # re-posts; a retry inside the client would only hold a delivery up. One client per
+        # token, made once (making one reads the environment for proxies).
+        @functools.lru_cache(maxsize=CLIENTS_KEPT)
         def speaking(with_token: str | None) -> AsyncWebClient:
             url = settings.slack_api_url
             return AsyncWebClient(session=session, token=with_token, base_url=url,
