@@ -4,7 +4,7 @@ values (pure).
 Lockstep parses every submission on the server first (``flows.parse``: required fields,
 patterns, limits, types), then hands a ``ServeAPI`` app's handlers the values as a kodosumi
 form would have submitted them: text as typed (``""`` when left blank), numbers as the digits
-typed (``"5"``), dates and times as browsers send them (``"2025-01-31"``, ``"14:30"``,
+typed (``"007"`` stays ``"007"``, ``"0.00001"`` is not ``"1e-05"``), dates and times as browsers send them (``"2025-01-31"``, ``"14:30"``,
 ``"2025-01-31T14:30"``), a checkbox as ``True``/``False``, a select as the chosen option's name
 (``None`` when nothing is chosen), an ``Action`` as the value of the button pressed (else
 ``None``), uploaded files as a ``set`` of names (``None`` when none), and ``"_global_": None``
@@ -28,6 +28,7 @@ from flows.forms import (
     InputDate,
     InputDateTime,
     InputFiles,
+    InputNumber,
     InputText,
     InputTime,
     Model,
@@ -35,7 +36,10 @@ from flows.forms import (
 )
 
 
-def as_submitted(model: Model, values: Mapping[str, Any]) -> dict[str, Any]:
+def as_submitted(
+    model: Model, values: Mapping[str, Any], raw: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``values`` (``flows.parse``'s, of the submission ``raw``) as kodosumi hands them."""
     out: dict[str, Any] = {}
     for element in model.elements:
         if isinstance(element, Errors):
@@ -43,11 +47,14 @@ def as_submitted(model: Model, values: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(element, Action) and element.name:
             out.setdefault(element.name, values.get(element.name))
         elif isinstance(element, Input):
-            out[element.name] = _submitted(element, values.get(element.name))
+            out[element.name] = _submitted(element, values.get(element.name), raw)
     return out
 
 
-def _submitted(element: Input, value: Any) -> Any:
+def _submitted(element: Input, value: Any, raw: Mapping[str, Any]) -> Any:
+    if isinstance(element, InputNumber) and value is not None:
+        typed = raw.get(element.name)  # the parser took it: a number, or its digits
+        return typed.strip() if isinstance(typed, str) else _text(value)
     if isinstance(element, Checkbox):
         return bool(value)
     if isinstance(element, InputFiles):

@@ -234,18 +234,30 @@ def test_a_serveapi_handler_gets_the_values_as_a_kodosumi_form_submits_them() ->
     typed = parse(FORM, raw)
     assert typed["n"] == 5 and typed["d"] == date(2025, 1, 31) and typed["t"] == time(14, 30)
     assert typed["dt"] == datetime(2025, 1, 31, 14, 30) and typed["files"] == ["a.txt", "b.txt"]
-    assert as_submitted(FORM, typed) == {
+    assert as_submitted(FORM, typed, raw) == {
         GLOBAL: None, "name": "", "n": "5", "d": "2025-01-31", "t": "14:30",
         "dt": "2025-01-31T14:30", "ok": True, "s": "b", "area": "", "files": {"a.txt", "b.txt"},
         "act": "stop",
     }  # fmt: skip
-    assert list(as_submitted(FORM, typed))[:2] == [GLOBAL, "name"]  # the form's order
-    empty = as_submitted(FORM, parse(FORM, {}))
+    assert list(as_submitted(FORM, typed, raw))[:2] == [GLOBAL, "name"]  # the form's order
+    empty = as_submitted(FORM, parse(FORM, {}), {})
     assert empty == {
         GLOBAL: None, "name": "", "n": "", "d": "", "t": "", "dt": "", "ok": False, "s": None,
         "area": "", "files": None, "act": None,
     }  # fmt: skip
-    assert GLOBAL not in as_submitted(Model(InputText("x")), {"x": None})  # no Errors(): no key
+    assert GLOBAL not in as_submitted(Model(InputText("x")), {"x": None}, {})  # no Errors(): no key
+
+
+@pytest.mark.parametrize(
+    "typed", ["007", "+5", "2.50", "0.00001", "1e1", "12345678901234567.89", "-0"]
+)
+def test_a_serveapi_handler_gets_a_number_s_digits_as_typed(typed: str) -> None:
+    """kodosumi hands over what the field held: a handler doing ``Decimal(inputs["n"])``
+    gets the digits the person typed, not a float's rendering of them (``1e-05``)."""
+    form = Model(InputNumber("n"))
+    raw = {"n": f" {typed} "}
+    assert as_submitted(form, parse(form, raw), raw) == {"n": typed}
+    assert as_submitted(form, parse(form, {"n": 0.1}), {"n": 0.1}) == {"n": "0.1"}  # JSON
 
 
 def test_actions_and_files_are_checked_on_the_server() -> None:

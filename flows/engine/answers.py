@@ -67,7 +67,8 @@ class Answers:
                 return Decision(Answer.REPEAT, lock, responses=earlier)
             mine = Response(actor, True, values, None, self.clock.now())
             lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
-            handed = as_submitted(form, values) if lock.name in self.registry.kodosumi else values
+            kodosumi = lock.name in self.registry.kodosumi
+            handed = as_submitted(form, values, inputs) if kodosumi else values
             if lease is None:
                 value = handed
             else:

@@ -178,7 +178,7 @@ class Engine:
         values = parse(spec.model, raw) if spec.model else dict(raw)
         if spec.model is not None:
             request = with_uploads(request, spec.model, raw)
-            values = as_submitted(spec.model, values) if spec.kodosumi else values
+            values = as_submitted(spec.model, values, raw) if spec.kodosumi else values
         return await entries.enter(spec, values, request)
 
     async def launch(
