@@ -160,7 +160,7 @@ class LockListeners(Listener):
             return
         decision = await self.engine.submit(lock.id, raw, event.user, workspace=ws)
         view = {"title": messages.title(lock.name), "callback_id": blocks.LOCK_CALLBACK}
-        view["private_metadata"] = lock.id
+        view["private_metadata"] = event.private_metadata  # sealed: the form may come back
         match decision.outcome:
             case Answer.INVALID:
                 await refuse(ack, lock.form, decision.errors, raw, view)

@@ -1,5 +1,5 @@
-"""Extra flows for the Slack tests: a form too big for a message, a lease that crashes, a flow
-that echoes what people type every way it can."""
+"""Extra flows for the Slack tests: a form too big for a message, a lease that crashes, one
+that refuses a form without fields, a flow that echoes what people type every way it can."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from flows import FlowApp, Tracer, mention, quote
+from flows import FlowApp, InputsError, Tracer, mention, quote
 from flows.forms import Cancel, InputArea, InputText, Markdown, Model, Submit
 from flows.policy import Escalation
 
@@ -42,6 +42,26 @@ def fragile_lease(inputs: dict[str, Any]) -> Any:
     if inputs["x"] == "boom":
         raise RuntimeError("database password is hunter2")  # must never reach the person
     return inputs
+
+
+GATE = {"open": False}  # the gate's lease refuses every answer while it is closed
+
+
+@app.flow("gate", summary="Gate")
+async def gate(tracer: Tracer) -> Any:
+    return await tracer.lock("gate_form")
+
+
+@app.lock("gate_form")
+def gate_form(data: dict[str, Any]) -> Model:
+    return Model(Markdown("Go through the gate?"), Submit("Go"), Cancel("Stay"))
+
+
+@app.lease("gate_form")
+def gate_lease(inputs: dict[str, Any]) -> Any:
+    if not GATE["open"]:
+        raise InputsError("The gate is closed: try again later.")
+    return "through"
 
 
 @app.flow("nudged", summary="Nudged approval")

@@ -7,10 +7,15 @@ import json
 import time
 from typing import Any
 
+import pytest
+from slack_sdk.models.views import View
+
 from bot.fake.signing import interaction_body, slash_command_body
+from bot.render import home
 from flows import Request
 from flows.engine import FakeClock
 from store import SQLStore
+from tests import slack_flows
 from tests.slackbot import (
     CHANNEL,
     Bot,
@@ -178,6 +183,31 @@ async def test_a_crashing_lease_answers_with_an_error_id_and_keeps_the_lock(bot:
     done = await bot.slack.wait_for("chat.postMessage", count=3)
     assert done[-1].args["text"].startswith("✅ *Finished* · ")  # an answer, not an approval
     assert fields(done[-1].args) == {"X": "fine"}
+
+
+async def test_a_refused_modal_without_fields_can_be_sent_again(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A form with no fields is refused by showing the modal again with the reason on top;
+    that modal is still the bot's own, so sending it again answers the lock."""
+    monkeypatch.setitem(slack_flows.GATE, "open", False)
+    message = await start_without_form(bot, "gate")
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    answer = {"type": "button", "action_id": home.ANSWER_ACTION, "value": lock_id}
+    bobs_home = {"id": "VHOME", "blocks": [{"type": "section", "accessory": answer}]}
+    await bot.click_view(bobs_home, home.ANSWER_ACTION, lock_id, "UBOB")  # Answer, on his Home
+    [opened] = await bot.slack.wait_for("views.open")
+    view = opened.response["view"]
+    status, body = await bot.submit_view(view, {}, "UBOB")
+    refused = json.loads(body)
+    assert refused["response_action"] == "update"
+    assert "The gate is closed" in json.dumps(refused["view"]["blocks"])
+    assert View(**refused["view"]).to_dict() == refused["view"]
+    monkeypatch.setitem(slack_flows.GATE, "open", True)
+    status, body = await bot.submit_view(refused["view"] | {"id": view["id"]}, {}, "UBOB")
+    assert (status, body) == (200, "")
+    decided = await bot.lockstep.engine.lock(lock_id)
+    assert decided is not None and (decided.status, decided.result) == ("resolved", "through")
 
 
 async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(bot: Bot) -> None:
