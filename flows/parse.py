@@ -151,21 +151,25 @@ def _fmt(n: float) -> str:
     return str(int(n)) if float(n).is_integer() else str(n)
 
 
-def _iso(kind: Callable[[str], Any], label: str) -> Callable[[Any], Any]:
+def _iso(kind: type[date] | type[time], label: str) -> Callable[[Any], Any]:
+    """``kind`` from its ISO text (or itself, not a kin: a ``datetime`` is no ``date`` here).
+    A time of day has no offset: with no date to place it, it cannot be compared or stored."""
+
     def convert(value: Any) -> Any:
-        if isinstance(value, datetime | date | time) and not isinstance(value, str):
-            return value
         try:
-            return kind(_text(value).strip())
+            found = value if type(value) is kind else kind.fromisoformat(_text(value).strip())
         except (ValueError, FieldError):
             raise FieldError(f"Enter a valid {label}.") from None
+        if isinstance(found, time) and found.tzinfo is not None:
+            raise FieldError(f"Enter a valid {label}, without a UTC offset.")
+        return found
 
     return convert
 
 
-_date = _iso(date.fromisoformat, "date (YYYY-MM-DD)")
-_time = _iso(time.fromisoformat, "time (HH:MM)")
-_datetime_iso = _iso(datetime.fromisoformat, "date and time")
+_date = _iso(date, "date (YYYY-MM-DD)")
+_time = _iso(time, "time (HH:MM)")
+_datetime_iso = _iso(datetime, "date and time")
 
 
 def _bounded(value: Any, low: Any, high: Any, convert: Callable[[Any], Any]) -> Any:

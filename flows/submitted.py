@@ -36,9 +36,7 @@ from flows.forms import (
 )
 
 
-def as_submitted(
-    model: Model, values: Mapping[str, Any], raw: Mapping[str, Any]
-) -> dict[str, Any]:
+def as_submitted(model: Model, values: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` (``flows.parse``'s, of the submission ``raw``) as kodosumi hands them."""
     out: dict[str, Any] = {}
     for element in model.elements:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -157,3 +157,58 @@ def test_any_submission_parses_or_yields_field_errors(raw: dict[str, Any]) -> No
         assert all(isinstance(m, str) and m for msgs in wire.values() for m in msgs)
     else:
         assert set(values) == {i.name for i in FORM.inputs}
+
+
+BOUNDED = Model(
+    InputTime("at", min_time="09:00", max_time="17:00"),
+    InputDate("day", min_date="2026-01-01"),
+    InputDateTime("when", min_datetime="2026-01-01T00:00"),
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"at": "10:00+05:00"},
+        {"at": "10:00Z"},
+        {"at": time(10, tzinfo=UTC)},
+        {"at": datetime(2026, 1, 1, 10)},
+        {"day": datetime(2026, 5, 1, 10)},
+        {"day": time(10)},
+        {"when": date(2026, 5, 1)},
+    ],
+)
+def test_a_time_with_an_offset_or_a_value_of_a_kin_type_is_a_field_error(
+    raw: dict[str, Any],
+) -> None:
+    """A time of day with a UTC offset (an API client's, never Slack's picker) cannot be
+    compared with the form's bounds; a datetime is no date. Each is said under its field."""
+    with pytest.raises(InputsError) as refused:
+        parse(BOUNDED, raw)
+    assert set(refused.value.wire()) == set(raw) | {"_global_"}
+
+
+def test_a_date_and_time_with_an_offset_is_the_same_moment_in_utc() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    assert parse(BOUNDED, {"when": "2026-05-01T10:00+02:00"})["when"] == datetime(2026, 5, 1, 8)
+    assert parse(BOUNDED, {"when": datetime(2026, 5, 1, 10, tzinfo=plus_two)})["when"] == (
+        datetime(2026, 5, 1, 8)
+    )
+    assert parse(BOUNDED, {"at": time(10, 30), "day": date(2026, 2, 1)})["at"] == time(10, 30)
+
+
+clock = st.from_regex(r"\A[0-2]?[0-9]:[0-5][0-9](:[0-5][0-9])?([+-][01][0-9]:[0-5][0-9]|Z)?\Z")
+temporal = (
+    clock
+    | st.dates().map(str)
+    | st.datetimes(timezones=st.none() | st.just(UTC)).map(lambda d: d.isoformat())
+)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["at", "day", "when"]), temporal | raw_values))
+def test_any_date_or_time_parses_or_yields_field_errors(raw: dict[str, Any]) -> None:
+    try:
+        parse(BOUNDED, raw)
+    except InputsError as exc:
+        assert set(exc.wire()) <= {"at", "day", "when", "_global_"}
