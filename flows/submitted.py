@@ -5,11 +5,11 @@ Lockstep parses every submission on the server first (``flows.parse``: required 
 patterns, limits, types), then hands a ``ServeAPI`` app's handlers the values as a kodosumi
 form would have submitted them: text as typed (``""`` when left blank), numbers as the digits
 typed (``"007"`` stays ``"007"``, ``"0.00001"`` is not ``"1e-05"``), dates and times as
-browsers send them (``"2025-01-31"``, ``"14:30"``, ``"2025-01-31T14:30"``), a checkbox as ``True``/``False``, a select as the chosen option's name
-(``None`` when nothing is chosen), an ``Action`` as the value of the button pressed (else
-``None``), uploaded files as a ``set`` of names (``None`` when none), and ``"_global_": None``
-when the form has ``Errors()``. Keys follow the form's order. ``FlowApp`` apps get the parsed,
-typed values instead.
+browsers send them (``"2025-01-31"``, ``"14:30"``, ``"2025-01-31T14:30"``), a checkbox as
+``True``/``False``, a select as the chosen option's name (``None`` when nothing is chosen), an
+``Action`` as the value of the button pressed (else ``None``), uploaded files as a ``set`` of
+names (``None`` when none), and ``"_global_": None`` when the form has ``Errors()``. Keys
+follow the form's order. ``FlowApp`` apps get the parsed, typed values instead.
 """
 
 from __future__ import annotations

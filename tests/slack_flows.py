@@ -44,23 +44,23 @@ def fragile_lease(inputs: dict[str, Any]) -> Any:
     return inputs
 
 
-GATE = {"open": False}  # the gate's lease refuses every answer while it is closed
+TURNSTILE = {"open": False}  # its lease refuses every answer while it is closed
 
 
-@app.flow("gate", summary="Gate")
-async def gate(tracer: Tracer) -> Any:
-    return await tracer.lock("gate_form")
+@app.flow("turnstile", summary="Turnstile")
+async def turnstile(tracer: Tracer) -> Any:
+    return await tracer.lock("turnstile_form")
 
 
-@app.lock("gate_form")
-def gate_form(data: dict[str, Any]) -> Model:
-    return Model(Markdown("Go through the gate?"), Submit("Go"), Cancel("Stay"))
+@app.lock("turnstile_form")
+def turnstile_form(data: dict[str, Any]) -> Model:
+    return Model(Markdown("Go through the turnstile?"), Submit("Go"), Cancel("Stay"))
 
 
-@app.lease("gate_form")
-def gate_lease(inputs: dict[str, Any]) -> Any:
-    if not GATE["open"]:
-        raise InputsError("The gate is closed: try again later.")
+@app.lease("turnstile_form")
+def turnstile_lease(inputs: dict[str, Any]) -> Any:
+    if not TURNSTILE["open"]:
+        raise InputsError("The turnstile is closed: try again later.")
     return "through"
 
 

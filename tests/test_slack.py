@@ -190,8 +190,8 @@ async def test_a_refused_modal_without_fields_can_be_sent_again(
 ) -> None:
     """A form with no fields is refused by showing the modal again with the reason on top;
     that modal is still the bot's own, so sending it again answers the lock."""
-    monkeypatch.setitem(slack_flows.GATE, "open", False)
-    message = await start_without_form(bot, "gate")
+    monkeypatch.setitem(slack_flows.TURNSTILE, "open", False)
+    message = await start_without_form(bot, "turnstile")
     lock_id = message["blocks"][-1]["elements"][0]["value"]
     answer = {"type": "button", "action_id": home.ANSWER_ACTION, "value": lock_id}
     bobs_home = {"id": "VHOME", "blocks": [{"type": "section", "accessory": answer}]}
@@ -201,9 +201,9 @@ async def test_a_refused_modal_without_fields_can_be_sent_again(
     status, body = await bot.submit_view(view, {}, "UBOB")
     refused = json.loads(body)
     assert refused["response_action"] == "update"
-    assert "The gate is closed" in json.dumps(refused["view"]["blocks"])
+    assert "The turnstile is closed" in json.dumps(refused["view"]["blocks"])
     assert View(**refused["view"]).to_dict() == refused["view"]
-    monkeypatch.setitem(slack_flows.GATE, "open", True)
+    monkeypatch.setitem(slack_flows.TURNSTILE, "open", True)
     status, body = await bot.submit_view(refused["view"] | {"id": view["id"]}, {}, "UBOB")
     assert (status, body) == (200, "")
     decided = await bot.lockstep.engine.lock(lock_id)
