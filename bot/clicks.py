@@ -18,7 +18,7 @@ from bot.listening import Listener, event_of, notice, refuse, said
 from bot.render import blocks, messages, surfaces
 from bot.render.mrkdwn import cut
 from bot.render.state import read_state
-from flows.engine import Answer, Call, Decision, Place, Snooze
+from flows.engine import Answer, Call, Decision, NoAnswer, Place, Snooze
 from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
@@ -63,9 +63,13 @@ class LockListeners(Listener):
         raw = await self._read(client, click, lock)
         if raw is None:
             return
-        button = lock.form[pressed] if pressed is not None and pressed < len(lock.form) else {}
-        if button.get("type") == "action" and button.get("name"):
-            raw[button["name"]] = button.get("value")  # the stored form says what it sets
+        if pressed is not None:  # the stored form says what the button sets
+            button = lock.form[pressed] if pressed < len(lock.form) else {}
+            if button.get("type") != "action" or not button.get("name"):
+                log.warning("refused a click on %s naming no Action of its form", lock.id)
+                await self._whisper(client, click, messages.NOT_THIS_MESSAGE)
+                return
+            raw[button["name"]] = button.get("value")
         ws = self.of(click)
         decision = await self.engine.submit(lock.id, raw, click.user, workspace=ws)
         if note := _note(decision):  # a refused answer also shows under the fields, for all
@@ -158,9 +162,13 @@ class LockListeners(Listener):
             log.warning("refused a lock form whose values are malformed: %s", exc)
             await ack(response_action="update", view=notice(messages.FORM_UNREADABLE))
             return
-        decision = await self.engine.submit(lock.id, raw, event.user, workspace=ws)
         view = {"title": messages.title(lock.name), "callback_id": blocks.LOCK_CALLBACK}
         view["private_metadata"] = event.private_metadata  # sealed: the form may come back
+        try:
+            decision = await self.engine.submit(lock.id, raw, event.user, workspace=ws)
+        except NoAnswer:  # who may answer is unknown for now: nothing was decided
+            await refuse(ack, lock.form, {GLOBAL: [messages.NO_ANSWER]}, raw, view)
+            return
         match decision.outcome:
             case Answer.INVALID:
                 await refuse(ack, lock.form, decision.errors, raw, view)

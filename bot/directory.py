@@ -6,16 +6,22 @@ workspace's names are asked of Slack with its own bot token, and cached apart.""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.workspaces import Workspaces
-from flows.engine import SINGLE, Workspace
+from flows.engine import SINGLE, NoAnswer, Workspace
+
+log = logging.getLogger("lockstep.slack")
 
 TTL = 60.0  # seconds a membership answer is trusted
+WAIT = 1.5  # seconds a lookup may take, every page of it: the ack it comes before is due in 3
 UNKNOWN = frozenset({"no_such_subteam", "channel_not_found", "not_in_channel"})
 
 
@@ -25,9 +31,12 @@ def _missing(exc: SlackApiError) -> bool:
 
 
 class SlackDirectory:
-    def __init__(self, workspaces: Workspaces, ttl: float = TTL) -> None:
+    """Lookups Slack does not answer within ``wait`` seconds, or fails, raise ``NoAnswer``:
+    most are made before an ack, which Slack wants within three seconds."""
+
+    def __init__(self, workspaces: Workspaces, ttl: float = TTL, wait: float = WAIT) -> None:
         self.workspaces = workspaces
-        self.ttl = ttl
+        self.ttl, self.wait = ttl, wait
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def _cached(
@@ -37,7 +46,12 @@ class SlackDirectory:
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        members = await load()
+        try:
+            async with asyncio.timeout(self.wait):
+                members = await load()
+        except (TimeoutError, SlackClientError, aiohttp.ClientError) as exc:
+            log.warning("Slack did not say who is in %s: %s", key, _why(exc))
+            raise NoAnswer(f"Slack did not say who is in {key}") from None
         self._cache[key] = (now, members)
         return members
 
@@ -104,6 +118,12 @@ class SlackDirectory:
             return frozenset(members)
 
         return await self._cached(_key(workspace, "channel", channel), load)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {exc.response.get('error')}"
+    return "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__
 
 
 def _workspace(context: Mapping[str, Any]) -> Workspace:

@@ -29,7 +29,7 @@ from bot.listening import event_of, notice, run_id
 from bot.permalinks import Permalinks
 from bot.render import home, messages, outcome, surfaces
 from flows import InputsError, Launch, Request
-from flows.engine import Engine, EntryFailed, Execution, Workspace
+from flows.engine import Engine, EntryFailed, Execution, NoAnswer, Workspace
 
 log = logging.getLogger("lockstep.slack")
 _CHANNEL = re.compile(r"[CGD][A-Z0-9]{1,40}")
@@ -120,10 +120,12 @@ class HomeHandlers:
             view = notice(messages.LOCK_GONE)
         elif not lock.open:
             view = notice(surfaces.already_decided(lock))
-        elif not await self.engine.may_decide(lock, click.user):
-            view = notice(messages.NOT_YOURS)
         else:
-            view = self.handlers.lock_form(lock)
+            try:
+                mine = await self.engine.may_decide(lock, click.user)
+                view = self.handlers.lock_form(lock) if mine else notice(messages.NOT_YOURS)
+            except NoAnswer:  # a Home has no channel for a private note: the modal says it
+                view = notice(messages.NO_ANSWER)
         await client.views_open(trigger_id=click.trigger_id, view=view)
 
     # starting a flow --------------------------------------------------------------------------
@@ -161,7 +163,12 @@ class HomeHandlers:
             await ack(response_action="errors", errors=errors)
             return
         workspace = self.handlers.of(event)
-        if not await self.engine.sees(event.user, {"channel": channel}, workspace):
+        try:
+            member = await self.engine.sees(event.user, {"channel": channel}, workspace)
+        except NoAnswer:
+            await ack(response_action="errors", errors={home.CHOOSE_CHANNEL: messages.NO_ANSWER})
+            return
+        if not member:
             errors = {home.CHOOSE_CHANNEL: messages.CHOSEN_NOT_MEMBER}
             await ack(response_action="errors", errors=errors)
             return

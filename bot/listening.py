@@ -19,7 +19,7 @@ from bot import inbound
 from bot.render import blocks, messages
 from bot.seal import Seal
 from bot.workspaces import Workspaces
-from flows.engine import SINGLE, Engine, Workspace
+from flows.engine import SINGLE, Engine, NoAnswer, Workspace
 from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
@@ -77,20 +77,30 @@ class Listener:
         except asyncio.CancelledError:
             work.close()  # cancelled while waiting its turn: it never starts
             raise
+        except NoAnswer:  # who may do it is unknown for now (the directory logged why)
+            await self._tell(client, who, messages.NO_ANSWER)
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("handling a Slack request failed (error id %s)", error_id)
-            channel = None if isinstance(who, inbound.Shortcut) else who.channel
-            if channel is None:
-                return
-            thread = who.thread_ts if isinstance(who, inbound.ButtonClick) else None
-            try:
-                await client.chat_postEphemeral(
-                    channel=channel, user=who.user, thread_ts=thread,
-                    text=messages.FOLLOW_UP_FAILED.format(error_id=error_id),
-                )  # fmt: skip
-            except Exception:
-                log.exception("could not tell %s that their request failed", who.user)
+            await self._tell(client, who, messages.FOLLOW_UP_FAILED.format(error_id=error_id))
+
+    @staticmethod
+    async def _tell(
+        client: AsyncWebClient,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
+        text: str,
+    ) -> None:
+        """A private note to ``who`` where they asked (a shortcut has no channel: none)."""
+        channel = None if isinstance(who, inbound.Shortcut) else who.channel
+        if channel is None:
+            return
+        thread = who.thread_ts if isinstance(who, inbound.ButtonClick) else None
+        try:
+            await client.chat_postEphemeral(
+                channel=channel, user=who.user, thread_ts=thread, text=text
+            )
+        except Exception:
+            log.exception("could not tell %s that their request failed", who.user)
 
     async def drain(self) -> None:
         while self.tasks:

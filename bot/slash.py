@@ -30,7 +30,7 @@ from bot.render.mrkdwn import literal
 from bot.render.state import read_state
 from flows import InputsError, Launch, Request
 from flows.app import EntrySpec
-from flows.engine import Access, Cancel, EntryFailed, Trail, Workspace, audit_document
+from flows.engine import Access, Cancel, EntryFailed, NoAnswer, Trail, Workspace, audit_document
 
 log = logging.getLogger("lockstep.slack")
 MAX_COMMAND = 2000  # characters of /flow text: longer is refused with a note
@@ -49,6 +49,14 @@ class SlashCommands(Listener):
         if cmd.problem:
             await ack(text=messages.BAD_ARGUMENT.format(text=literal(cmd.problem)))
             return
+        try:
+            await self._answer(ack, client, event, cmd)
+        except NoAnswer:  # who may see or cancel the run is unknown for now
+            await ack(text=messages.NO_ANSWER)
+
+    async def _answer(
+        self, ack: AsyncAck, client: AsyncWebClient, event: inbound.SlashCommand, cmd: Command
+    ) -> None:
         match cmd.verb:
             case "list":
                 await ack(text=self._list())

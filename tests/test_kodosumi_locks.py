@@ -15,7 +15,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.app import load_flows
-from bot.render import surfaces
+from bot.render import messages, surfaces
 from bot.settings import SettingsError
 from flows import response
 from flows.engine import FakeClock
@@ -70,6 +70,29 @@ async def test_lock_handlers_without_parameters_leases_echoing_and_action_button
         "lock-result": {"phase": "lease-1", "inputs": {"note": "hi"}},
         "second": {"choice": "right"},
     }
+
+
+async def test_a_click_naming_no_action_button_of_the_form_changes_nothing(bot: Bot) -> None:
+    """Slack sends back the buttons the bot drew; a crafted index that names no ``Action`` of
+    the stored form (another element, or none) is refused, not taken for Submit."""
+    run = await started(bot, "execution-test", text("name", "Ann"))
+    run = await click(bot, run, text("note", "hi"))
+    second = open_lock(bot, run)
+    for index in (0, 99):
+        crafted = json.loads(json.dumps(second))
+        for b in crafted["blocks"]:
+            for e in b.get("elements", []) if b["type"] == "actions" else []:
+                if e["action_id"] == "lockstep_action.2":
+                    e["action_id"] = f"lockstep_action.{index}"
+        assert (await bot.click(crafted, f"lockstep_action.{index}", "UBOB"))[0] == 200
+        assert bot.lockstep is not None
+        await bot.lockstep.handlers.drain()
+    found = await bot.lockstep.engine.execution(run.id)
+    assert found is not None and found.status == "awaiting"
+    notes = [n["text"] for n in bot.slack.ephemerals("UBOB")]
+    assert notes[-2:] == [messages.NOT_THIS_MESSAGE] * 2
+    run = await click(bot, run, action="lockstep_action.2")  # the real one still works
+    assert run.status == "finished"
 
 
 async def test_a_lease_validating_a_keyword_named_checkbox_keeps_the_lock_open(bot: Bot) -> None:

@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.fake.signing import interaction_body, slash_command_body
-from bot.render import home
+from bot.render import home, messages
 from flows import Request
 from flows.engine import FakeClock
 from store import SQLStore
@@ -208,6 +208,64 @@ async def test_a_refused_modal_without_fields_can_be_sent_again(
     assert (status, body) == (200, "")
     decided = await bot.lockstep.engine.lock(lock_id)
     assert decided is not None and (decided.status, decided.result) == ("resolved", "through")
+
+
+async def test_when_slack_does_not_say_who_may_answer_nothing_is_decided_in_time(
+    bot: Bot,
+) -> None:
+    """Who may answer is asked of Slack (the channel's members). After a button's ack, Slack
+    failing is a private note; before a modal's ack, which Slack wants within 3 s, Slack
+    failing or slow is said in time. Either way nothing is decided, and the same answer works
+    once Slack answers."""
+    fragile = await start_without_form(bot, "fragile")
+    bot.slack.fail_next("conversations.members", status=503)
+    await bot.click(fragile, "lockstep_submit", "UBOB", input_value("x", "fine"))
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert (note.args["user"], note.args["text"]) == ("UBOB", messages.NO_ANSWER)
+    assert (await bot.lockstep.engine.lock(lock_of(fragile))).open  # type: ignore[union-attr]
+
+    survey = await start_without_form(bot, "survey")
+    await bot.click(survey, "lockstep_open", "UBOB")
+    [opened] = await bot.slack.wait_for("views.open")
+    view, answer = opened.response["view"], input_value("q0", "first")
+    bot.slack.fail_next("conversations.members", status=500)
+    status, body = await bot.submit_view(view, answer, "UBOB")
+    assert status == 200 and messages.NO_ANSWER in body
+    bot.slack.hang_next("conversations.members", 4)
+    begin = time.monotonic()
+    status, body = await bot.submit_view(view, answer, "UBOB")
+    assert time.monotonic() - begin < 3.5 and status == 200  # before Slack answers, at 4 s
+    assert json.loads(body)["response_action"] == "errors" and messages.NO_ANSWER in body
+    assert (await bot.lockstep.engine.lock(lock_of(survey))).open  # type: ignore[union-attr]
+
+    # the Home's chooser: the channel's members are unknown, so nothing starts
+    await bot.shortcut(home.START_SHORTCUT, "UCAROL")
+    chooser = (await bot.slack.wait_for("views.open", count=2))[-1].response["view"]
+    chose = {
+        home.CHOOSE_FLOW: {
+            home.CHOOSE_FLOW: {"type": "static_select", "selected_option": {"value": "turnstile"}}
+        },
+        home.CHOOSE_CHANNEL: {
+            home.CHOOSE_CHANNEL: {
+                "type": "conversations_select",
+                "selected_conversation": "CELSEWHERE",
+            }
+        },
+    }
+    bot.slack.fail_next("conversations.members", error="fatal_error")
+    status, body = await bot.submit_view(chooser, chose, "UCAROL")
+    assert json.loads(body) == {
+        "response_action": "errors",
+        "errors": {home.CHOOSE_CHANNEL: messages.NO_ANSWER},
+    }
+
+    assert await bot.submit_view(view, answer, "UBOB") == (200, "")  # Slack answers again
+    assert not (await bot.lockstep.engine.lock(lock_of(survey))).open  # type: ignore[union-attr]
+
+
+def lock_of(message: dict[str, Any]) -> str:
+    """The lock a message's buttons name."""
+    return str(message["blocks"][-1]["elements"][0]["value"])
 
 
 async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(bot: Bot) -> None:

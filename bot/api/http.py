@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.api.auth import Principal, Tokens, authenticate
 from bot.api.models import Invalid, Problem
+from flows.engine import NoAnswer
 
 log = logging.getLogger("lockstep.api")
 M = TypeVar("M", bound=BaseModel)
@@ -83,6 +84,9 @@ def guarded(tokens: Tokens, handler: Handler) -> Plain:
             return await handler(request, who)
         except Refused as exc:
             return reply(exc.problem, exc.status)
+        except NoAnswer:  # who may do it is unknown for now: nothing was done
+            problem = Problem(error="unavailable", message="Slack did not answer in time; retry")
+            return reply(problem, 503, **{"Retry-After": "5"})
 
     return guard
 

@@ -48,6 +48,9 @@ LEASE_FAILED = (
     "The form is still open: try again, or tell your admin the error id."
 )
 LOCK_GONE = "This form no longer exists."
+NO_ANSWER = (
+    "Slack did not say in time whether you may do that, so nothing changed. Try again in a moment."
+)
 NOT_THIS_MESSAGE = "That button does not belong to the form it was on, so nothing changed."
 NOT_SHOWN_YET = "This form is still being posted: try again in a moment."
 FORM_UNKNOWN = "This form cannot be submitted: it was not one Lockstep opened. Nothing changed."

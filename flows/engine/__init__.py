@@ -28,7 +28,16 @@ from flows.engine.outcomes import (
     Snooze,
     Snoozed,
 )
-from flows.engine.ports import Clock, Directory, Files, Notifier, Observer, Store, Unavailable
+from flows.engine.ports import (
+    Clock,
+    Directory,
+    Files,
+    NoAnswer,
+    Notifier,
+    Observer,
+    Store,
+    Unavailable,
+)
 from flows.engine.records import (
     SINGLE,
     TERMINAL,
@@ -74,6 +83,7 @@ __all__ = [
     "Files",
     "Health",
     "NewEvent",
+    "NoAnswer",
     "NoDirectory",
     "Notifier",
     "NullNotifier",

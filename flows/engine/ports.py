@@ -32,7 +32,7 @@ from flows.engine.records import (
 from flows.errors import LockstepError
 from flows.files import FileStore as Files
 
-__all__ = ["Clock", "Directory", "Files", "Notifier", "Store", "Unavailable"]
+__all__ = ["Clock", "Directory", "Files", "NoAnswer", "Notifier", "Store", "Unavailable"]
 
 
 class Clock(Protocol):
@@ -55,6 +55,11 @@ class Directory(Protocol):
         """Is ``user`` among the people who see the run where it is shown (Slack: a member of
         its channel)? A lock that names no ``approvers`` is theirs to answer. True when the
         run is shown nowhere that has members (started without a channel)."""
+
+
+class NoAnswer(LockstepError):
+    """Raised by a directory that could not find out in time (Slack slow or failing): whether
+    someone may act is unknown, so what they asked is not done; they may ask again."""
 
 
 class Unavailable(LockstepError):
