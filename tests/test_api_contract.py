@@ -82,6 +82,11 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("POST", kodosumi, None, {})).status == 401
     assert (await call("POST", f"/lock/{rid}/nope", ci, {})).status == 404
     assert (await call("POST", kodosumi, ci, {"replicas": "0"})).status == 200  # its errors
+    for_bob = await api.token("for-bob", read=("gate",), answer=("UBOB",))
+    api.bot.slack.fail_next("conversations.members", status=500, times=2)  # may Bob? unknown
+    unknown = await call("POST", answer, for_bob, {"inputs": {"replicas": "1"}})
+    assert unknown.status == 503 and unknown.headers["Retry-After"] == "5"
+    assert (await call("POST", kodosumi, for_bob, {"replicas": "1"})).status == 503
     assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 200
     assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 409
     fragile = await start({"flow": "fragile", "inputs": {}})

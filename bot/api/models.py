@@ -24,7 +24,9 @@ class _Model(BaseModel):
 class Problem(_Model):
     """Any refusal: ``error`` is a stable code, ``message`` says what to do about it."""
 
-    error: Literal["unauthorized", "forbidden", "not_found", "conflict", "bad_request", "failed"]
+    error: Literal[
+        "unauthorized", "forbidden", "not_found", "conflict", "bad_request", "failed", "unavailable"
+    ]
     message: str
 
 

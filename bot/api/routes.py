@@ -42,6 +42,7 @@ INFO = {
     "the people answer in Slack. Every action is recorded with the token's name.",
 }
 DENIED = {401: Problem, 403: Problem}
+UNKNOWN = {503: Problem}  # who may answer (a channel's or group's members) is not known in time
 _OBJECT: dict[str, Any] = {"type": "object"}
 
 
@@ -144,6 +145,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
                 409: Problem,
                 422: Invalid,
                 500: Problem,
+                **UNKNOWN,
             },
             body=AnswerRequest,
         ),
@@ -161,7 +163,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             kodosumi.answer,
             "kodosumi: answer a lock",
             "kodosumi",
-            {200: KodosumiLockAnswer, **DENIED, 404: KodosumiNotFound, 500: Problem},
+            {200: KodosumiLockAnswer, **DENIED, 404: KodosumiNotFound, 500: Problem, **UNKNOWN},
             body=_OBJECT,
         ),
         Operation(
