@@ -4,14 +4,15 @@ replayed.
 JSON plus tags for the types a form or a flow produces, so a replayed flow gets the same value
 it would have got live: ``date``/``time``/``datetime``, ``set`` (kodosumi hands uploaded files
 as a set of names), ``flows.response`` bodies, and pydantic models defined at module level
-(found again by their path; a model defined elsewhere is recorded as its fields). Anything else
-that is not JSON is refused when recorded, with a clear message, rather than failing later on
-replay.
+(found again by their path; a model defined elsewhere is recorded as its fields). A dict's
+number, boolean or ``None`` keys become strings, as JSON writes them. Anything else that is not
+JSON is refused when recorded, with a clear message, rather than failing later on replay.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 from datetime import date, datetime, time
 from typing import Any
 
@@ -41,9 +42,10 @@ def encode(value: Any) -> Any:
         items = [encode(v) for v in value]
         return {"$set": sorted(items, key=repr)}
     if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise NotStorable("cannot record a dict whose keys are not all strings")
-        return {k: encode(v) for k, v in value.items()}
+        out = {_key(k): encode(v) for k, v in value.items()}
+        if len(out) < len(value):
+            raise NotStorable("cannot record a dict with two keys that JSON writes alike")
+        return out
     if isinstance(value, response.Body):
         return {f"${value.kind}": value.body}
     dump = getattr(value, "model_dump", None)
@@ -52,6 +54,16 @@ def encode(value: Any) -> Any:
         path = f"{type(value).__module__}:{type(value).__qualname__}"
         return fields if "<" in path else {_MODEL: path, "value": fields}
     raise NotStorable(f"cannot record a value of type {type(value).__name__}")
+
+
+def _key(key: Any) -> str:
+    """A dict's key as JSON writes it (kodosumi's results travel as JSON): ``1`` is ``"1"``,
+    ``True`` is ``"true"``, ``None`` is ``"null"``."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(encode(key))
+    raise NotStorable(f"cannot record a dict key of type {type(key).__name__}")
 
 
 def decode(value: Any) -> Any:

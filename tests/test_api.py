@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import pytest
 
-from flows import Request
+from bot.api.kodosumi import serialize
+from flows import Request, response
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, assert_valid_surfaces, running_bot
@@ -342,3 +344,16 @@ async def test_kodosumi_routes_answer_in_kodosumi_shapes(api: Api) -> None:
     assert (await api.call("GET", f"/lock/{fid}/nope", token)).body["detail"] == (
         f"Lock nope for {fid} not found."
     )
+
+
+def test_a_kodosumi_final_wraps_each_result_under_its_type_s_name() -> None:
+    """kodosumi's ``final`` as its clients read it: a formatted result is its fields, and what
+    a dict holds reads as plain JSON (a date as its ISO text, a set as a list, a body as its
+    text), never a Python repr."""
+    assert serialize(response.Markdown("# Done\nok")) == {"Markdown": {"body": "# Done\nok"}}
+    assert serialize({"a": response.Markdown("x"), "d": date(2025, 1, 31), "s": {"f"}}) == {
+        "dict": {"a": "x", "d": "2025-01-31", "s": ["f"]}
+    }
+    assert serialize([1, "x", None]) == {
+        "__list__": [{"int": 1}, {"str": "x"}, {"TypeError": "None"}]
+    }

@@ -23,7 +23,7 @@ from flows import (
 )
 from flows.app import Registry, flow_name
 from flows.codec import decode, encode, plain
-from flows.errors import GLOBAL
+from flows.errors import GLOBAL, NotStorable
 from flows.forms import (
     HR,
     HTML,
@@ -206,6 +206,18 @@ def test_sets_dates_and_models_are_recorded_and_replayed() -> None:
     stored = json.loads(json.dumps(encode(value)))
     assert decode(stored) == value
     assert plain(stored) == {"files": ["a.txt", "b.txt"], "day": "2025-01-31", "body": "x"}
+
+
+def test_a_dict_s_keys_are_recorded_as_json_writes_them() -> None:
+    """kodosumi's lease results travel as JSON: a lease returning ``{1: "a"}`` resumes its
+    flow with ``{"1": "a"}``; keys JSON cannot write, or writes alike, are refused."""
+    value = {1: "a", 2.5: {None: [True]}, False: 0, "s": 1}
+    stored = json.loads(json.dumps(encode(value)))
+    assert decode(stored) == json.loads(json.dumps(value))
+    assert decode(stored) == {"1": "a", "2.5": {"null": [True]}, "false": 0, "s": 1}
+    for bad in ({(1, 2): "t"}, {1: "a", "1": "b"}, {float("nan"): 1}):
+        with pytest.raises(NotStorable):
+            encode(bad)
 
 
 FORM = Model(

@@ -11,11 +11,13 @@ import json
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from bot.api.auth import Principal
 from bot.api.http import Refused, refuse, reply
 from bot.api.models import KodosumiLockAnswer, KodosumiNotFound, KodosumiStatus
 from bot.api.views import plain
+from flows import codec
 from flows.codec import decode
 from flows.engine import Answer, Call, Engine, Execution
 
@@ -120,11 +122,16 @@ def _final(execution: Execution) -> str | None:
 
 
 def serialize(value: Any) -> Any:
-    """kodosumi's ``serialize``: ``{"dict": …}``, ``{"str": …}``, ``{"__list__": […]}``…"""
+    """kodosumi's ``serialize``: ``{"dict": …}``, ``{"str": …}``, ``{"__list__": […]}``, a
+    model (``response.Markdown`` too) as ``{"Markdown": {"body": …}}``…"""
     if isinstance(value, list | tuple):
         return {"__list__": [serialize(v) for v in value]}
-    if isinstance(value, bool | int | float | str | dict):
-        return {type(value).__name__: plain(value) if isinstance(value, dict) else value}
+    if isinstance(value, dict):
+        return {"dict": codec.plain(codec.encode(value))}  # its values as people read them
+    if isinstance(value, bool | int | float | str):
+        return {type(value).__name__: value}
     if value is None:
         return {"TypeError": "None"}
+    if isinstance(value, BaseModel):
+        return {type(value).__name__: value.model_dump(mode="json")}
     return {type(value).__name__: str(value)}
