@@ -31,28 +31,40 @@ def _missing(exc: SlackApiError) -> bool:
 
 
 class SlackDirectory:
-    """Lookups Slack does not answer within ``wait`` seconds, or fails, raise ``NoAnswer``:
-    most are made before an ack, which Slack wants within three seconds."""
+    """One question to Slack per name at a time, however many requests wait on it. Those who
+    wait more than ``wait`` seconds, or whose question fails, get ``NoAnswer`` (most wait before
+    an ack, which Slack wants within three seconds); a question still going is answered into
+    the cache, for the next request (a very large channel takes a few pages)."""
 
     def __init__(self, workspaces: Workspaces, ttl: float = TTL, wait: float = WAIT) -> None:
         self.workspaces = workspaces
         self.ttl, self.wait = ttl, wait
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._asking: dict[str, asyncio.Task[frozenset[str]]] = {}
 
     async def _cached(
         self, key: str, load: Callable[[], Awaitable[frozenset[str]]]
     ) -> frozenset[str]:
-        now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = self._asking[key] = asyncio.create_task(self._ask(key, load))
+            asking.add_done_callback(_seen)
         try:
-            async with asyncio.timeout(self.wait):
-                members = await load()
+            return await asyncio.wait_for(asyncio.shield(asking), self.wait)
         except (TimeoutError, SlackClientError, aiohttp.ClientError) as exc:
             log.warning("Slack did not say who is in %s: %s", key, _why(exc))
             raise NoAnswer(f"Slack did not say who is in {key}") from None
-        self._cache[key] = (now, members)
+
+    async def _ask(self, key: str, load: Callable[[], Awaitable[frozenset[str]]]) -> frozenset[str]:
+        asked = time.monotonic()
+        try:
+            members = await load()
+        finally:
+            del self._asking[key]
+        self._cache[key] = (asked, members)
         return members
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
@@ -118,6 +130,13 @@ class SlackDirectory:
             return frozenset(members)
 
         return await self._cached(_key(workspace, "channel", channel), load)
+
+
+def _seen(task: asyncio.Task[Any]) -> None:
+    """A question nobody waited for to the end still has its failure looked at (logged by
+    those who waited), so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _why(exc: Exception) -> str:

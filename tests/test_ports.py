@@ -3,6 +3,7 @@ contract (``flows.engine.ports``). Stores run on SQLite and Postgres (``store`` 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import time
@@ -24,6 +25,7 @@ from flows.engine import (
     Execution,
     FakeClock,
     NewEvent,
+    NoAnswer,
     NoDirectory,
     NullNotifier,
     RecordingNotifier,
@@ -273,6 +275,31 @@ async def test_the_slack_directory_follows_members_who_join_and_leave(
     assert await directory.sees("UCAROL", context) and not await directory.sees("UBOB", context)
     assert await directory.includes("channel", "UCAROL", context)
     assert len(slack.calls_to("conversations.members")) == 1  # one lookup, then events
+
+
+async def test_the_slack_directory_asks_once_and_says_when_slack_does_not_answer_in_time(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Many requests at once about one channel ask Slack once. Slack failing, or slower than
+    ``wait``, is ``NoAnswer`` for those waiting; a slow answer still fills the cache for the
+    next request (a very large channel), and a failure is asked again next time."""
+    directory = SlackDirectory(one(client), wait=0.2)
+    context = {"channel": CHANNEL}
+    seen = await asyncio.gather(*(directory.sees(u, context) for u in ("UALICE", "UCAROL") * 5))
+    assert seen == [True, False] * 5
+    assert len(slack.calls_to("conversations.members")) == 1
+
+    slack.fail_next("usergroups.users.list", status=500)
+    with pytest.raises(NoAnswer):
+        await directory.includes("SOPS", "UBOB", context)
+    assert await directory.includes("SOPS", "UBOB", context)  # asked again, answered
+    slack.hang_next("conversations.members", 0.4)
+    other = {"channel": "COTHER"}
+    with pytest.raises(NoAnswer):
+        await asyncio.gather(*(directory.sees("UBOB", other) for _ in range(3)))
+    await asyncio.sleep(1.5)  # Slack answers meanwhile, at 0.4 s
+    assert not await directory.sees("UBOB", other)  # the slow answer, kept: no new question
+    assert len(slack.calls_to("conversations.members")) == 2
 
 
 # clocks -------------------------------------------------------------------------------------
