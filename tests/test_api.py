@@ -202,6 +202,9 @@ async def test_four_eyes_and_approvers_apply_to_the_token(api: Api) -> None:
     for_alice = await api.token("alices-bot", read=("deploy",), answer=("UALICE",))
     path = f"/api/v1/locks/{alice_lock.id}/answer"
     assert (await api.call("POST", path, for_alice, {"inputs": {}})).status == 403
+    # so is one answering for a channel, or a group, she is in: it answers for her too
+    for_channel = await api.token("channel-bot", read=("deploy",), answer=("channel",))
+    assert (await api.call("POST", path, for_channel, {"inputs": {}})).status == 403
     assert (await api.call("POST", path, starter, {"inputs": {}})).status == 200
     # approvers: UAPPROVER or the group SREVIEW (UGROUPIE)
     vetted = await started(api, starter, {"flow": "vetted", "inputs": {}, "channel": CHANNEL})

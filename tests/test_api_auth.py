@@ -58,6 +58,7 @@ async def test_a_token_is_found_by_its_secret_only() -> None:
     tokens = Tokens(token)
     found = await authenticate(tokens, f"Bearer {secret}")
     assert found is not None and found.actor == "api:ci"
+    assert await authenticate(tokens, f"bearer {secret}") == found  # any case, as RFC 7235
     flipped = secret[:-1] + ("B" if secret.endswith("A") else "A")
     for header in (None, secret, f"Bearer {secret}x", f"Bearer {flipped}", "Bearer lst_"):
         assert await authenticate(tokens, header) is None, header
@@ -69,7 +70,10 @@ async def test_a_token_stands_for_the_people_it_answers_for() -> None:
     _, bob = made("bobs", answer=("UBOB",))
     _, groupie = made("groupies", answer=("UGROUPIE",))
     _, anyone = made("all", answer=("*",))
-    directory = TokenDirectory(People(), Tokens(bob, groupie, anyone).token_named)
+    _, reviewers = made("reviewers", answer=("SREVIEW",))
+    _, members = made("members", answer=("channel",))
+    tokens = Tokens(bob, groupie, anyone, reviewers, members)
+    directory = TokenDirectory(People(), tokens.token_named)
     context = {"channel": "C1"}
     assert await directory.includes("UBOB", "api:bobs", context)  # four-eyes holds it to UBOB
     assert await directory.includes("channel", "api:bobs", context)  # UBOB is in the channel
@@ -80,6 +84,11 @@ async def test_a_token_stands_for_the_people_it_answers_for() -> None:
     assert not await directory.includes("UBOB", "api:gone", context)  # revoked or unknown
     assert await directory.includes("SREVIEW", "UGROUPIE", context)  # people: as before
     assert not await directory.includes("UALICE", "UBOB", context)
+    # one answering for a group or the channel stands for each person in it (four-eyes too)
+    assert await directory.includes("UGROUPIE", "api:reviewers", context)
+    assert not await directory.includes("UBOB", "api:reviewers", context)
+    assert await directory.includes("UBOB", "api:members", context)
+    assert not await directory.includes("UGROUPIE", "api:members", context)
 
 
 def test_slack_names_a_token_by_its_name_literally() -> None:

@@ -115,9 +115,10 @@ class Tokens(Protocol):
 async def authenticate(tokens: Tokens, header: str | None) -> Principal | None:
     """The principal an ``Authorization: Bearer …`` header names, or None. The secret's hash is
     compared in constant time, and a token that does not exist costs the same comparison."""
-    if not header or not header.startswith("Bearer "):
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != "bearer":  # the scheme's name is case-insensitive (RFC 7235)
         return None
-    found = _TOKEN.match(header.removeprefix("Bearer ").strip())
+    found = _TOKEN.match(credentials.strip())
     if found is None:
         return None
     token_id, secret = found.groups()
@@ -150,9 +151,13 @@ class TokenDirectory:
         answer = Scopes.model_validate(token.scopes).answer
         if ANY in answer or principal in answer:
             return True
-        for person in answer:
-            if person[:1] in ("U", "W") and await self.people.includes(principal, person, context):
-                return True
+        for name in answer:
+            if name[:1] in ("U", "W"):  # a person it answers for is in ``principal``
+                if await self.people.includes(principal, name, context):
+                    return True
+            elif principal[:1] in ("U", "W"):  # ``principal`` is among those it answers for
+                if await self.people.includes(name, principal, context):
+                    return True
         return False
 
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
