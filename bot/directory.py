@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.workspaces import Workspaces
+from bot.workspaces import Workspaces, error_code
 from flows.engine import SINGLE, NoAnswer, Workspace
 
 log = logging.getLogger("lockstep.slack")
@@ -27,7 +27,7 @@ UNKNOWN = frozenset({"no_such_subteam", "channel_not_found", "not_in_channel"})
 
 def _missing(exc: SlackApiError) -> bool:
     """Slack says there is no such group or channel (for this bot): nobody is in it."""
-    return exc.response.get("error") in UNKNOWN
+    return error_code(exc) in UNKNOWN
 
 
 class SlackDirectory:
@@ -141,7 +141,7 @@ def _seen(task: asyncio.Task[Any]) -> None:
 
 def _why(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
-        return f"Slack answered {exc.response.get('error')}"
+        return f"Slack answered {error_code(exc) or exc.response.status_code}"
     return "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__
 
 

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import messages, outcome, surfaces
 from bot.render.mrkdwn import cut
-from bot.workspaces import Workspaces
+from bot.workspaces import Workspaces, error_code
 from flows.app import Registry
 from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable, Workspace
 from flows.policy import humanize
@@ -146,7 +146,7 @@ class SlackNotifier:
                 )
                 return where
             except SlackApiError as exc:
-                if exc.response.get("error") != "message_not_found":
+                if error_code(exc) != "message_not_found":
                     raise
                 log.info("%s: its message is gone (deleted in Slack); posted again", show.key)
         posted = await client.chat_postMessage(

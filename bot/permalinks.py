@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.workspaces import Workspaces
+from bot.workspaces import Workspaces, error_code
 from flows.engine import SINGLE, Workspace
 
 log = logging.getLogger("lockstep.slack")
@@ -36,7 +37,11 @@ class Permalinks:
         try:
             answer = await client.chat_getPermalink(channel=channel, message_ts=ts)
         except SlackApiError as exc:
-            log.warning("no link to a message in %s: %s", channel, exc.response.get("error"))
+            why = error_code(exc) or exc.response.status_code
+            log.warning("no link to a message in %s: %s", channel, why)
+            return None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("no link to a message in %s: %s", channel, type(exc).__name__)
             return None
         link = answer.get("permalink")
         if not isinstance(link, str):

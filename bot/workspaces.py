@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
@@ -39,6 +40,14 @@ from flows.engine import SINGLE, Workspace
 log = logging.getLogger("lockstep.slack")
 ROTATE_MINUTES = 120  # a rotating token is refreshed when it expires sooner than this
 STATE_SECONDS = 600  # an install's OAuth state is good for ten minutes
+
+
+def error_code(exc: SlackApiError) -> str | None:
+    """Slack's error code in a failed call's answer; None when the answer was not Slack's JSON
+    (a proxy's or a load balancer's page on a 5xx)."""
+    data = exc.response.data
+    code = data.get("error") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
 
 
 class Workspaces:

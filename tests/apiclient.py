@@ -5,6 +5,7 @@ the test that got it."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import AsyncIterator
@@ -78,7 +79,10 @@ class Api:
         if data is not None:
             sent.setdefault("Content-Type", "application/json")
         async with self.bot.http.request(
-            method, self.base + path, data=data, headers=sent
+            method,
+            self.base + path,
+            data=io.BytesIO(data) if data is not None else None,
+            headers=sent,
         ) as response:
             text = await response.text()
             found = json.loads(text) if response.content_type == "application/json" else text

@@ -5,6 +5,8 @@ shows as decided by the token. Every answer is checked against the OpenAPI docum
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import date
@@ -347,6 +349,36 @@ async def test_kodosumi_routes_answer_in_kodosumi_shapes(api: Api) -> None:
     assert (await api.call("GET", f"/lock/{fid}/nope", token)).body["detail"] == (
         f"Lock nope for {fid} not found."
     )
+
+
+async def test_names_and_cursors_no_run_could_have_are_refused_before_the_store(api: Api) -> None:
+    """A NUL in a path or a filter (Postgres cannot even look it up), a cursor or event id the
+    API never gave (too large, too deep, a lone surrogate), a channel that is no channel id:
+    each is a 404 or a 400, never a 500, and nothing starts."""
+    token = await api.token("ci", start=("deploy",), read=("*",), answer=("*",))
+    run = await started(api, token)
+    for path in ("/api/v1/runs/a%00b", "/api/v1/runs/a%00b/audit", "/api/v1/locks/a%00b",
+                 "/outputs/status/a%00b", f"/lock/{run['id']}/a%00b"):  # fmt: skip
+        assert (await api.call("GET", path, token)).status == 404, path
+    assert (await api.call("POST", "/api/v1/locks/a%00b/answer", token, {})).status == 404
+    assert (await api.call("POST", "/api/v1/runs/a%00b/cancel", token, {})).status == 404
+    for query in ("flow=a%00", "initiator=%00", "channel=C%00"):
+        assert (await api.call("GET", f"/api/v1/runs?{query}", token)).status == 400, query
+
+    def forged(value: Any) -> str:
+        text = json.dumps(value) if not isinstance(value, str) else value
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    for value in ([10**400, "x"], "[" * 2500 + "]" * 2500, '[1, "\\ud800"]', [1, 2], [1, "a\x00"]):
+        found = await api.call("GET", f"/api/v1/runs?after={forged(value)}", token)
+        assert found.status == 400, value
+    events = f"/api/v1/runs/{run['id']}/events"
+    assert (await api.call("GET", events, token, headers={"Last-Event-ID": "9" * 30})).status == 400
+    assert (await api.call("GET", f"{events}?after={'9' * 30}", token)).status == 400
+    for channel in ("C" + "X" * 100_000, "C0CHANNEL\x00", "#general", "c0lower"):
+        body = {**DEPLOY, "channel": channel}
+        assert (await api.call("POST", "/api/v1/runs", token, body)).status == 400
+    assert len(await api.bot.lockstep.engine.runs()) == 1  # type: ignore[union-attr]
 
 
 def test_a_kodosumi_final_wraps_each_result_under_its_type_s_name() -> None:

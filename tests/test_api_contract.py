@@ -87,6 +87,10 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     unknown = await call("POST", answer, for_bob, {"inputs": {"replicas": "1"}})
     assert unknown.status == 503 and unknown.headers["Retry-After"] == "5"
     assert (await call("POST", kodosumi, for_bob, {"replicas": "1"})).status == 503
+    api.bot.slack.fail_next("conversations.members", status=500)  # whose lock waits on Bob?
+    assert (await call("GET", "/api/v1/runs?waiting_on=UBOB", reader)).status == 503
+    too_big = b'{"replicas": "' + b"9" * (2 << 20) + b'"}'
+    assert (await call("POST", kodosumi, ci, raw=too_big)).status == 400
     assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 200
     assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 409
     fragile = await start({"flow": "fragile", "inputs": {}})
@@ -104,6 +108,12 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("POST", "/api/v1/runs/nope/cancel", ci, {})).status == 404
     assert (await call("POST", cancel, ci, {})).status == 200
     assert (await call("POST", cancel, ci, {})).status == 409
+    release = await api.token("release", start=("release",))
+    released = await call("POST", "/api/v1/runs", release, {"flow": "release", "channel": CHANNEL})
+    admin = await api.token("admin", read=("release",), answer=("UGROUPIE",))
+    api.bot.slack.fail_next("usergroups.users.list", status=500)  # is it a release admin?
+    cancel = f"/api/v1/runs/{released.body['id']}/cancel"
+    assert (await call("POST", cancel, admin, {})).status == 503
 
     doc = await api.doc()
     documented = {

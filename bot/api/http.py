@@ -32,6 +32,11 @@ class Refused(Exception):
         self.problem = problem
 
 
+def named_nothing(name: str) -> bool:
+    """A name no run or lock can have: with a NUL character (Postgres cannot even look it up)."""
+    return "\x00" in name
+
+
 def refuse(status: int, error: str, message: str) -> Refused:
     return Refused(status, Problem(error=error, message=message))
 
@@ -47,9 +52,17 @@ def reply(model: BaseModel | list[Any], status: int = 200, **headers: str) -> we
     )
 
 
+async def body(request: web.Request) -> bytes:
+    """The request's body; a body larger than the server takes is a 400, said as JSON."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise refuse(400, "bad_request", "body: larger than this server takes") from None
+
+
 async def read(request: web.Request, model: type[M]) -> M:
     """The request's JSON body as ``model``: 400 if it is not JSON or not that shape."""
-    raw = await request.read()
+    raw = await body(request)
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -109,6 +122,9 @@ def cursor(at: float, run_id: str) -> str:
 def uncursor(text: str) -> tuple[float, str]:
     try:
         at, run_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        return float(at), str(run_id)
-    except (ValueError, TypeError, binascii.Error):
+        if not isinstance(run_id, str) or named_nothing(run_id):
+            raise ValueError("not a run id")
+        run_id.encode()  # a lone surrogate is no run's id
+        return float(at), run_id
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise refuse(400, "bad_request", "after: not a cursor this API gave") from None

@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.api.auth import Principal
-from bot.api.http import Refused, refuse, reply
+from bot.api.http import Refused, body, named_nothing, refuse, reply
 from bot.api.models import KodosumiLockAnswer, KodosumiNotFound, KodosumiStatus
 from bot.api.views import plain
 from flows import codec
@@ -28,6 +28,8 @@ class Kodosumi:
 
     async def _lock(self, request: web.Request, who: Principal) -> tuple[Execution, Call]:
         fid, lid = request.match_info["fid"], request.match_info["lid"]
+        if named_nothing(fid) or named_nothing(lid):
+            raise _missing(f"Lock {lid!r} for {fid!r} not found.")
         execution = await self.engine.execution(fid, who.workspace)
         if execution is None:
             raise _missing(f"Execution {fid} not found.")
@@ -49,7 +51,7 @@ class Kodosumi:
         if not who.scopes.answers:
             raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
         try:
-            values = json.loads(await request.read() or b"{}")
+            values = json.loads(await body(request) or b"{}")
         except ValueError:
             values = {}  # as kodosumi: a body that is not JSON is no values
         if not isinstance(values, dict):
@@ -72,6 +74,8 @@ class Kodosumi:
 
     async def status(self, request: web.Request, who: Principal) -> web.StreamResponse:
         fid = request.match_info["fid"]
+        if named_nothing(fid):
+            raise _missing(f"Execution {fid!r} not found.")
         trail = await self.engine.trail(fid)
         if trail is None or await self.engine.execution(fid, who.workspace) is None:
             raise _missing(f"Execution {fid} not found.")

@@ -57,6 +57,7 @@ class StartRequest(_Model):
     inputs: dict[str, Any] = Field(default_factory=dict)
     channel: str | None = Field(
         default=None,
+        pattern=r"^[CGD][A-Z0-9]{1,40}$",
         description="The Slack channel id to run in (its thread holds the forms); none: the "
         "run is not shown in Slack and is answered through the API only",
     )

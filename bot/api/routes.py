@@ -42,7 +42,7 @@ INFO = {
     "the people answer in Slack. Every action is recorded with the token's name.",
 }
 DENIED = {401: Problem, 403: Problem}
-UNKNOWN = {503: Problem}  # who may answer (a channel's or group's members) is not known in time
+UNKNOWN = {503: Problem}  # who may (a channel's or a group's members): not known in time
 _OBJECT: dict[str, Any] = {"type": "object"}
 
 
@@ -82,7 +82,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             api.runs,
             "List runs, newest first",
             "runs",
-            {200: RunPage, 400: Problem, **DENIED},
+            {200: RunPage, 400: Problem, **DENIED, **UNKNOWN},
             params=run_filters,
         ),
         Operation(
@@ -99,7 +99,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             api.cancel,
             "Cancel a run",
             "runs",
-            {200: Run, 400: Problem, **DENIED, 404: Problem, 409: Problem},
+            {200: Run, 400: Problem, **DENIED, 404: Problem, 409: Problem, **UNKNOWN},
             body=CancelRequest,
         ),
         Operation(
@@ -163,7 +163,14 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             kodosumi.answer,
             "kodosumi: answer a lock",
             "kodosumi",
-            {200: KodosumiLockAnswer, **DENIED, 404: KodosumiNotFound, 500: Problem, **UNKNOWN},
+            {
+                200: KodosumiLockAnswer,
+                400: Problem,
+                **DENIED,
+                404: KodosumiNotFound,
+                500: Problem,
+                **UNKNOWN,
+            },
             body=_OBJECT,
         ),
         Operation(

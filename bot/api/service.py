@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.api import views
 from bot.api.auth import Principal
-from bot.api.http import cursor, invalid, read, refuse, reply, uncursor
+from bot.api.http import cursor, invalid, named_nothing, read, refuse, reply, uncursor
 from bot.api.models import (
     Answered,
     AnswerRequest,
@@ -82,7 +82,11 @@ class Api:
         return views.run_view(execution, calls, events, link)
 
     async def readable(self, execution_id: str, who: Principal) -> Execution:
-        execution = await self.engine.execution(execution_id, who.workspace)
+        execution = (
+            None
+            if named_nothing(execution_id)
+            else (await self.engine.execution(execution_id, who.workspace))
+        )
         if execution is None:
             raise refuse(404, "not_found", f"there is no run {execution_id}")
         if not who.scopes.reads(execution.flow):
@@ -91,6 +95,8 @@ class Api:
 
     async def runs(self, request: web.Request, who: Principal) -> web.StreamResponse:
         q = request.query
+        if any(named_nothing(v) for v in q.values()):
+            raise refuse(400, "bad_request", "a query parameter holds a NUL character")
         flow = q.get("flow") or None
         if flow is not None and not who.scopes.reads(flow):
             raise refuse(403, "forbidden", f"this token may not read runs of {flow}")
@@ -213,7 +219,7 @@ class Api:
                 assert_never(decision.outcome)
 
     async def lock_of(self, lock_id: str, who: Principal) -> tuple[Call, Execution]:
-        lock = await self.engine.lock(lock_id, who.workspace)
+        lock = None if named_nothing(lock_id) else await self.engine.lock(lock_id, who.workspace)
         if lock is None:
             raise refuse(404, "not_found", f"there is no lock {lock_id}")
         return lock, await self.readable(lock.execution_id, who)

@@ -127,10 +127,15 @@ class Stream:
         return True
 
 
+LAST_ID = 2**63 - 1  # the largest id an event can have (a 64-bit integer column)
+
+
 def _after(request: web.Request) -> int:
     raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
     try:
         after = int(raw)
     except ValueError:
         raise refuse(400, "bad_request", "Last-Event-ID: not an event id") from None
+    if after > LAST_ID:
+        raise refuse(400, "bad_request", "Last-Event-ID: not an event id (too large)")
     return max(after, 0)
