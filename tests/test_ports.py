@@ -212,6 +212,10 @@ async def test_a_retried_post_is_found_not_posted_twice(
     assert len(slack.thread(CHANNEL, parent["ts"])) == 2  # the parent and one lock message
     lost = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run, retry=True))
     assert lost == parent and len(slack.messages(CHANNEL)) == 1
+    for i in range(2500):  # a busy channel: the post is far down its history by the retry
+        slack.say(CHANNEL, f"chatter {i}")
+    lost = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run, retry=True))
+    assert lost == parent and len(slack.messages(CHANNEL)) == 2501
 
 
 async def test_the_slack_notifier_raises_what_it_could_not_show(

@@ -222,6 +222,14 @@ class FakeSlack:
         found = self._messages.get(channel, {}).values()
         return [copy.deepcopy(m) for m in found if ts in (m["ts"], m.get("thread_ts"))]
 
+    def say(self, channel: str, text: str, user: str = "UOTHER") -> str:
+        """Someone else says ``text`` in ``channel`` (a busy channel); its ts."""
+        ts = self._next_ts()
+        self._messages.setdefault(channel, {})[ts] = {
+            "type": "message", "user": user, "team": TEAM_ID, "ts": ts, "text": text,
+        }  # fmt: skip
+        return ts
+
     def delete(self, channel: str, ts: str) -> None:
         """A message deleted in Slack (by a person, or an admin): gone for everyone."""
         self._messages.get(channel, {}).pop(ts, None)
