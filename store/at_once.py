@@ -2,8 +2,8 @@
 are transactions of several statements (``transactions.decide`` is seven, ``suspend`` up to
 eight, ``finish`` up to nine), which cost it no round trips; over the network each statement
 is one, and BEGIN and COMMIT two more. Here the same writes are the data-modifying CTEs of one
-statement: deciding is one round trip outside a transaction (``SQLStore.single``), and returns
-the claimed run's calls; parking and ending are one each, in the transaction that also
+statement: deciding is one round trip outside a transaction (``SQLStore.single``) and a second
+to read the claimed run's calls; parking and ending are one each, in the transaction that also
 claims the run's messages (``deliveries.park``, ``end``). The rows a run opened or posted go as
 JSON arrays (``json_to_recordset``), so each statement is prepared once however many rows it
 writes. No parameter is named as a column: ``fast.Prepared`` would have every update of the
@@ -36,8 +36,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from flows.engine.records import Call, Claim, Execution, NewEvent, Post
 from store.fast import Prepared, run
@@ -52,6 +53,7 @@ from store.transactions import (
     close_open,
     ended,
     execution_values,
+    list_calls,
 )
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ def _decide(claim: bool) -> Any:
             comment=bindparam("d_comment"),
             decided_at=at,
         )
-        .returning(*calls.c)
+        .returning(calls.c.execution_id)
         .cte("closed")
     )
     happened = exists(select(closed.c.execution_id))
@@ -101,9 +103,6 @@ def _decide(claim: bool) -> Any:
         case((woken.c.id.is_(None), current.c[c.name]), else_=woken.c[c.name]).label(c.name)
         for c in executions.c
     ]
-    if claim:  # and the claimant gets the run's calls, the lock as closed
-        its_calls = case((woken.c.owner == bindparam("me"), _calls_after(closed, cid)))
-        run_row.append(its_calls.label("its_calls"))
     return (
         select(closed.c.execution_id.label("decided_in"), *run_row)
         .select_from(
@@ -111,15 +110,6 @@ def _decide(claim: bool) -> Any:
         )
         .add_cte(dropped, bumped, hooks, _log(closed.c.execution_id, at).cte("logged"))
     )
-
-
-def _calls_after(closed: Any, cid: Any) -> Any:
-    """The closed lock's run's calls, as JSON objects in order: the statement sees them as
-    they were before it, so the lock comes from ``closed``, as its update left it."""
-    others = select(calls).where(calls.c.execution_id == closed.c.execution_id, calls.c.id != cid)
-    every = others.union_all(select(closed)).subquery("every")
-    in_order = func.json_agg(aggregate_order_by(every.table_valued(), every.c.seq), type_=JSON)
-    return select(in_order).scalar_subquery()
 
 
 def _hooks(event: Any, subject: Any, execution_id: Any, call_id: Any, source: Any, at: Any) -> Any:
@@ -194,7 +184,9 @@ def decide(
 ) -> tuple[Execution, list[Call] | None] | None:
     """``transactions.decide`` on Postgres: the lock closed, its timers dropped, its message
     and the App Homes bumped, its webhooks' rows written, its run woken (and claimed) and the
-    decision logged, in one statement, which also returns the claimed run's calls."""
+    decision logged, in one statement; then the claimant's calls read. That read failing does
+    not undo the decision: without the calls, the engine claims the run again (it is its own)
+    and reads them with that claim."""
     params = {
         "cid": call_id, "at": now, "keys": [lock_key(call_id)],
         "d_status": status, "d_result": result, "d_actor": actor, "d_comment": comment,
@@ -208,12 +200,16 @@ def decide(
     if row is None:  # it was not open
         return None
     found = row._asdict()
-    del found["decided_in"]
-    its_calls = found.pop("its_calls", None)
+    execution_id = found.pop("decided_in")
     woken = execution_values(found)  # or as it was, when it was not woken
-    if its_calls is None:  # not woken, or not by this claim
+    if claim is None or woken.owner != claim.owner:
         return woken, None
-    return woken, [Call.model_validate(c) for c in its_calls]
+    try:
+        return woken, list_calls(conn, execution_id, False)
+    except DBAPIError as exc:  # decided, and claimed: the engine claims it again, reads them then
+        log.warning("the calls of run %s went unread after its decision: %s", execution_id,
+                    type(exc.orig).__name__)  # fmt: skip
+        return woken, None
 
 
 def _given(table: Any, name: str, **more: Any) -> Any:

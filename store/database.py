@@ -91,9 +91,6 @@ def connect(url: str | None = None, **kwargs: Any) -> Engine | AsyncEngine:
         engine = create_engine(full, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # Floats as JSON (a decision's calls, ``store.at_once``) print exactly as stored, whatever
-    # the server's own setting (Postgres 12+ defaults to this).
-    kwargs.setdefault("connect_args", {"server_settings": {"extra_float_digits": "1"}})
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("hide_parameters", True)

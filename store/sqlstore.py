@@ -258,7 +258,7 @@ class SQLStore:
         claim: Claim | None = None,
     ) -> tuple[Execution, list[Call] | None] | None:
         decision = (call_id, now, status, result, actor, comment, event, claim)
-        if isinstance(self.db, AsyncEngine):  # one statement, not a transaction
+        if isinstance(self.db, AsyncEngine):  # one statement (and a read), not a transaction
             return await self.single(at_once.decide, *decision)
         return await self.run(q.decide, *decision)
 

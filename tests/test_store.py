@@ -17,7 +17,7 @@ from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.engine.records import Call, Claim, Post, Workspace
 from flows.engine.runs import new_id, timer_row
-from store import SQLStore, normalise_url
+from store import SQLStore, at_once, normalise_url
 from store.database import POOL_SIZE
 from store.outbox import lock_key, run_key
 from store.tables import calls, outbox, timers
@@ -515,6 +515,37 @@ async def test_a_transaction_cancelled_midway_undoes_its_writes_and_gives_its_co
 
     assert await asyncio.wait_for(store.run(error), 5) is None
     assert store.db.sync_engine.pool.checkedout() == 0  # type: ignore[union-attr]
+
+
+async def test_a_decision_stands_when_reading_its_run_s_calls_after_it_fails(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On Postgres a decision (and the claim of its run) commits before the run's calls are
+    read: that read failing does not undo it or leave the run claimed and idle; the engine
+    claims the run again, reads the calls then, and runs it to its next lock."""
+    if store.db.dialect.name != "postgresql":
+        pytest.skip("SQLite decides in one transaction, with the read")
+    notes = RecordingNotifier()
+    engine = Engine(store, [app], notes, FakeClock())
+    try:
+        eid = await engine.start("review", {"doc": "d"}, Request("review", "UA"))
+        await engine.settled(eid)
+        [content] = notes.of("lock_opened", eid)
+
+        def unread(conn: Any, *args: Any) -> list[Call]:
+            raise DBAPIError("SELECT calls", None, ConnectionResetError("reset by peer"))
+
+        monkeypatch.setattr(at_once, "list_calls", unread)
+        decision = await engine.submit(content.id, {"score": "4"}, "UB")
+        monkeypatch.undo()
+        await engine.settled(eid)
+        assert decision.outcome == "accepted"
+        assert [n for n in (await store.open_locks()).items()] == [("review", 1)]
+        [final] = [c for c in notes.of("lock_opened", eid) if c.id != content.id]
+        assert final.name == "final"
+        assert "went unread after its decision: ConnectionResetError" in caplog.text
+    finally:
+        await engine.close()
 
 
 async def test_a_decision_on_a_run_that_ended_returns_the_run_as_it_is(store: SQLStore) -> None:
