@@ -41,6 +41,7 @@ class SlackDirectory:
         self.ttl, self.wait = ttl, wait
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
         self._asking: dict[str, asyncio.Task[frozenset[str]]] = {}
+        self._changes: dict[str, int] = {}  # member events seen, per channel
 
     async def _cached(
         self, key: str, load: Callable[[], Awaitable[frozenset[str]]]
@@ -59,12 +60,13 @@ class SlackDirectory:
             raise NoAnswer(f"Slack did not say who is in {key}") from None
 
     async def _ask(self, key: str, load: Callable[[], Awaitable[frozenset[str]]]) -> frozenset[str]:
-        asked = time.monotonic()
+        asked, changes = time.monotonic(), self._changes.get(key, 0)
         try:
             members = await load()
         finally:
             del self._asking[key]
-        self._cache[key] = (asked, members)
+        if self._changes.get(key, 0) == changes:  # else someone joined or left meanwhile: the
+            self._cache[key] = (asked, members)  # answer may predate it, so it is not kept
         return members
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
@@ -87,6 +89,7 @@ class SlackDirectory:
     ) -> None:
         """``user`` joined or left ``channel`` (a Slack event said so)."""
         key = _key(workspace, "channel", channel)
+        self._changes[key] = self._changes.get(key, 0) + 1
         hit = self._cache.get(key)
         if hit is not None:
             at, members = hit

@@ -304,6 +304,13 @@ async def test_the_slack_directory_asks_once_and_says_when_slack_does_not_answer
     await asyncio.sleep(1.5)  # Slack answers meanwhile, at 0.4 s
     assert not await directory.sees("UBOB", other)  # the slow answer, kept: no new question
     assert len(slack.calls_to("conversations.members")) == 2
+    slack.hang_next("conversations.members", 0.4)
+    with pytest.raises(NoAnswer):
+        await directory.sees("UBOB", {"channel": "CTHIRD"})
+    directory.member_changed("CTHIRD", "UBOB", joined=True)  # while Slack was being asked
+    await asyncio.sleep(1.5)
+    await directory.sees("UBOB", {"channel": "CTHIRD"})  # that answer may predate the join:
+    assert len(slack.calls_to("conversations.members")) == 4  # not kept, asked again
 
 
 # clocks -------------------------------------------------------------------------------------
