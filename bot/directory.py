@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.workspaces import Workspaces, error_code
+from bot.workspaces import Workspaces, error_code, failure
 from flows.engine import SINGLE, NoAnswer, Workspace
 
 log = logging.getLogger("lockstep.slack")
@@ -56,7 +56,7 @@ class SlackDirectory:
         try:
             return await asyncio.wait_for(asyncio.shield(asking), self.wait)
         except (TimeoutError, SlackClientError, aiohttp.ClientError) as exc:
-            log.warning("Slack did not say who is in %s: %s", key, _why(exc))
+            log.warning("Slack did not say who is in %s: %s", key, failure(exc))
             raise NoAnswer(f"Slack did not say who is in {key}") from None
 
     async def _ask(self, key: str, load: Callable[[], Awaitable[frozenset[str]]]) -> frozenset[str]:
@@ -140,12 +140,6 @@ def _seen(task: asyncio.Task[Any]) -> None:
     those who waited), so asyncio does not report it as never retrieved."""
     if not task.cancelled():
         task.exception()
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return f"Slack answered {error_code(exc) or exc.response.status_code}"
-    return "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__
 
 
 def _workspace(context: Mapping[str, Any]) -> Workspace:

@@ -33,9 +33,9 @@ log = logging.getLogger("lockstep.slack")
 EVENT_TYPE = "lockstep_message"
 Where = dict[str, str]
 Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
-LOOKUP_PAGES = 50  # pages of 200 messages searched for a post whose outcome was lost; the
-# search stops at messages older than its row (``LOOKUP_BEFORE``), so only a busy channel needs
-# many
+# Pages of 200 messages searched for a post whose outcome was lost. The search stops at
+# messages older than its row (``LOOKUP_BEFORE``): only a busy channel needs many.
+LOOKUP_PAGES = 50
 LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be dated
 _CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)

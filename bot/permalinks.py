@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 
-from bot.workspaces import Workspaces, error_code
+from bot.workspaces import Workspaces, failure
 from flows.engine import SINGLE, Workspace
 
 log = logging.getLogger("lockstep.slack")
@@ -36,12 +36,8 @@ class Permalinks:
             return None
         try:
             answer = await client.chat_getPermalink(channel=channel, message_ts=ts)
-        except SlackApiError as exc:
-            why = error_code(exc) or exc.response.status_code
-            log.warning("no link to a message in %s: %s", channel, why)
-            return None
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("no link to a message in %s: %s", channel, type(exc).__name__)
+            log.warning("no link to a message in %s: %s", channel, failure(exc))
             return None
         link = answer.get("permalink")
         if not isinstance(link, str):

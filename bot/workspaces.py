@@ -50,6 +50,14 @@ def error_code(exc: SlackApiError) -> str | None:
     return code if isinstance(code, str) else None
 
 
+def failure(exc: Exception) -> str:
+    """A failed Web API call in a few words, for a log line: Slack's error code (or the HTTP
+    status of a page that was not Slack's), no answer in time, or the error's type."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {error_code(exc) or exc.response.status_code}"
+    return "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__
+
+
 class Workspaces:
     """``client_for(token)``: a Web API client speaking with ``token``. One ``token``: the one
     workspace's. Else ``installations`` holds each workspace's, refreshed by ``rotator``."""

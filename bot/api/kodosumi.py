@@ -18,7 +18,6 @@ from bot.api.http import Refused, body, named_nothing, refuse, reply
 from bot.api.models import KodosumiLockAnswer, KodosumiNotFound, KodosumiStatus
 from bot.api.views import plain
 from flows import codec
-from flows.codec import decode
 from flows.engine import Answer, Call, Engine, Execution
 
 
@@ -119,7 +118,7 @@ def _final(execution: Execution) -> str | None:
     """kodosumi's ``final``: the result wrapped under its type's name, as a JSON string; a
     failed run's error as a ``Text``."""
     if execution.status == "finished":
-        return json.dumps(serialize(decode(execution.result)), default=str)
+        return json.dumps(serialize(codec.decode(execution.result)), default=str)
     if execution.error:
         return json.dumps({"Text": {"body": execution.error}})
     return None

@@ -82,11 +82,9 @@ class Api:
         return views.run_view(execution, calls, events, link)
 
     async def readable(self, execution_id: str, who: Principal) -> Execution:
-        execution = (
-            None
-            if named_nothing(execution_id)
-            else (await self.engine.execution(execution_id, who.workspace))
-        )
+        execution = None
+        if not named_nothing(execution_id):
+            execution = await self.engine.execution(execution_id, who.workspace)
         if execution is None:
             raise refuse(404, "not_found", f"there is no run {execution_id}")
         if not who.scopes.reads(execution.flow):
