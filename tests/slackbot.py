@@ -17,6 +17,7 @@ from slack_sdk.models.views import View
 from bot.app import Lockstep, load_flows
 from bot.fake.signing import event_body, interaction_body, signed_headers, slash_command_body
 from bot.fake.slack import FakeSlack
+from bot.render import home
 from bot.settings import Settings
 from flows.engine import Clock
 
@@ -195,6 +196,17 @@ async def start_without_form(bot: Bot, flow: str, failures: int = 0) -> dict[str
     await bot.slack.wait_for("chat.postMessage", count=before + 2 + failures)
     parent = bot.slack.messages(CHANNEL)[-1]
     return next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m["ts"] != parent["ts"])
+
+
+def chosen(flow: str | None, channel: str | None) -> dict[str, Any]:
+    """The Home chooser's state: ``flow`` picked (None: no choice) to run in ``channel``."""
+    option = {"value": flow} if flow else None
+    return {
+        home.CHOOSE_FLOW: {home.CHOOSE_FLOW: {"type": "static_select", "selected_option": option}},
+        home.CHOOSE_CHANNEL: {
+            home.CHOOSE_CHANNEL: {"type": "conversations_select", "selected_conversation": channel}
+        },
+    }
 
 
 def input_value(name: str, value: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from flows import Request
 from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier
 from store import SQLStore
 from tests import sample_flows
-from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, input_value
+from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, chosen, input_value
 
 DEPLOY = {**input_value("service", "api"), **input_value("version", "1.2.3")}
 
@@ -168,34 +168,20 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
     offered = [o["value"] for o in chooser["blocks"][0]["element"]["options"]]
     assert {"deploy", "review", "survey"} <= set(offered)
 
-    def chose(flow: str | None, channel: str | None) -> dict[str, Any]:
-        option = {"value": flow} if flow else None
-        return {
-            home.CHOOSE_FLOW: {
-                home.CHOOSE_FLOW: {"type": "static_select", "selected_option": option}
-            },
-            home.CHOOSE_CHANNEL: {
-                home.CHOOSE_CHANNEL: {
-                    "type": "conversations_select",
-                    "selected_conversation": channel,
-                }
-            },
-        }
-
     # a flow no longer loaded, or no channel: said under the field
-    status, body = await bot.submit_view(chooser, chose("nope", CHANNEL), "UALICE")
+    status, body = await bot.submit_view(chooser, chosen("nope", CHANNEL), "UALICE")
     assert json.loads(body)["errors"] == {
         home.CHOOSE_FLOW: "That flow is not loaded any more. Nothing was started."
     }
-    status, body = await bot.submit_view(chooser, chose("deploy", None), "UALICE")
+    status, body = await bot.submit_view(chooser, chosen("deploy", None), "UALICE")
     assert home.CHOOSE_CHANNEL in json.loads(body)["errors"]
-    status, body = await bot.submit_view(chooser, chose("deploy", "CELSEWHERE"), "UALICE")
+    status, body = await bot.submit_view(chooser, chosen("deploy", "CELSEWHERE"), "UALICE")
     assert json.loads(body)["errors"] == {
         home.CHOOSE_CHANNEL: "You are not in that channel: choose one you are in."
     }  # a channel they are not in (a crafted payload: Slack's picker offers theirs)
 
     # Next: the flow's entry form, as /flow start opens it; its submission starts the run there
-    status, body = await bot.submit_view(chooser, chose("deploy", CHANNEL), "UALICE")
+    status, body = await bot.submit_view(chooser, chosen("deploy", CHANNEL), "UALICE")
     answer = json.loads(body)
     assert answer["response_action"] == "update"
     assert View(**answer["view"]).to_dict() == answer["view"]  # valid Block Kit, as sent
@@ -213,7 +199,7 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
     calls = await bot.slack.wait_for("views.open", count=2)
     again = calls[-1].response["view"]
     assert again["callback_id"] == home.CHOOSE_CALLBACK
-    status, body = await bot.submit_view(again, chose("survey", CHANNEL), "UCAROL")
+    status, body = await bot.submit_view(again, chosen("survey", CHANNEL), "UCAROL")
     assert status == 200 and body == ""
     await bot.slack.until(lambda: len(bot.slack.messages(CHANNEL)) == 2)
     assert "Long survey" in bot.slack.messages(CHANNEL)[-1]["text"]
@@ -284,18 +270,7 @@ async def test_the_home_lists_locks_from_every_channel_for_whoever_may_decide(bo
     bot.slack.join("C0OTHER", "UALICE")  # she starts a run there: she must be in it
     await bot.shortcut(home.START_SHORTCUT, "UALICE")
     [opened] = await bot.slack.wait_for("views.open")
-    chosen = {
-        home.CHOOSE_FLOW: {
-            home.CHOOSE_FLOW: {"type": "static_select", "selected_option": {"value": "vetted"}}
-        },
-        home.CHOOSE_CHANNEL: {
-            home.CHOOSE_CHANNEL: {
-                "type": "conversations_select",
-                "selected_conversation": "C0OTHER",
-            }
-        },
-    }
-    await bot.submit_view(opened.response["view"], chosen, "UALICE")
+    await bot.submit_view(opened.response["view"], chosen("vetted", "C0OTHER"), "UALICE")
     await bot.slack.until(lambda: len(bot.slack.messages("C0OTHER")) == 1)
     deploy = await start_deploy(bot)
 

@@ -21,6 +21,7 @@ from tests.slackbot import (
     Bot,
     assert_valid_surfaces,
     checked,
+    chosen,
     fields,
     input_value,
     running_bot,
@@ -241,19 +242,8 @@ async def test_when_slack_does_not_say_who_may_answer_nothing_is_decided_in_time
     # the Home's chooser: the channel's members are unknown, so nothing starts
     await bot.shortcut(home.START_SHORTCUT, "UCAROL")
     chooser = (await bot.slack.wait_for("views.open", count=2))[-1].response["view"]
-    chose = {
-        home.CHOOSE_FLOW: {
-            home.CHOOSE_FLOW: {"type": "static_select", "selected_option": {"value": "turnstile"}}
-        },
-        home.CHOOSE_CHANNEL: {
-            home.CHOOSE_CHANNEL: {
-                "type": "conversations_select",
-                "selected_conversation": "CELSEWHERE",
-            }
-        },
-    }
     bot.slack.fail_next("conversations.members", error="fatal_error")
-    status, body = await bot.submit_view(chooser, chose, "UCAROL")
+    status, body = await bot.submit_view(chooser, chosen("turnstile", "CELSEWHERE"), "UCAROL")
     assert json.loads(body) == {
         "response_action": "errors",
         "errors": {home.CHOOSE_CHANNEL: messages.NO_ANSWER},
