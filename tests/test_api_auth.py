@@ -53,7 +53,7 @@ def test_scopes_say_what_a_token_may_do() -> None:
 
 async def test_a_token_is_found_by_its_secret_only() -> None:
     secret, token = made("ci", read=("*",))
-    assert secret.split("_")[-1] not in token.model_dump_json()
+    assert secret.split("_", 2)[2] not in token.model_dump_json()  # the secret may hold "_"
     assert token.secret_hash == hash_secret(secret.split("_", 2)[2])
     tokens = Tokens(token)
     found = await authenticate(tokens, f"Bearer {secret}")
