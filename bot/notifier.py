@@ -5,6 +5,9 @@ escalations and result go into that message's thread; escalations also go to eac
 directly. Every message carries Slack message metadata naming its outbox row (``key``), so a
 post whose outcome was lost (the process died, the connection dropped) is found again
 (``conversations.replies``/``history`` with ``include_all_metadata``) instead of posted twice.
+A post Slack made only after the bot gave up on it, and after its retry looked and posted again,
+is a copy: a message placed by a retried attempt is marked unsure, and each time it is updated
+within a minute of its posting, copies of it are looked for and deleted.
 A rate limit is ``Unavailable`` with Slack's ``Retry-After``; any other failure raises as it
 is, and the deliverer backs off. Each row is shown with the bot token of its run's workspace,
 looked up as it is shown; a workspace the app has left is shown nothing more.
@@ -16,7 +19,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -31,12 +35,18 @@ from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
 EVENT_TYPE = "lockstep_message"
-Where = dict[str, str]
+Where = dict[str, Any]
 Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
 # Pages of 200 messages searched for a post whose outcome was lost. The search stops at
 # messages older than its row (``LOOKUP_BEFORE``): only a busy channel needs many.
 LOOKUP_PAGES = 50
 LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be dated
+# A message placed by a retried attempt may have a copy: an earlier attempt's post that Slack
+# made after the bot stopped waiting for it (and after the retry looked for it). It is marked so
+# (``UNSURE`` in its location), and its copies are deleted whenever it is updated, until it is
+# ``UNSURE_FOR`` seconds old: no post is expected to land later than that.
+UNSURE = "unsure"
+UNSURE_FOR = 60.0
 _CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
@@ -137,6 +147,7 @@ class SlackNotifier:
         text, blocks = content
         text = cut(text, TEXT_MAX)
         where = show.location if isinstance(show.location, dict) else None
+        unsure = show.retry or bool(where and where.get(UNSURE))
         if where is None and show.retry:
             where = await self._find(client, show, channel, thread_ts)
             if where is not None and show.kind in ("post", "direct"):
@@ -146,21 +157,55 @@ class SlackNotifier:
                 await client.chat_update(
                     channel=where["channel"], ts=where["ts"], text=text, blocks=blocks or []
                 )
-                return where
             except SlackApiError as exc:
                 if error_code(exc) != "message_not_found":
                     raise
                 log.info("%s: its message is gone (deleted in Slack); posted again", show.key)
+            else:
+                return (
+                    await self._without_copies(client, show, where, thread_ts) if unsure else where
+                )
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
         )  # fmt: skip
-        return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+        placed = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+        return {**placed, UNSURE: True} if unsure else placed
+
+    async def _without_copies(
+        self, client: AsyncWebClient, show: Show, where: Where, thread_ts: str | None
+    ) -> Where:
+        """Delete every other message of this row (a late copy); ``where`` stays marked unsure
+        while a copy may still land."""
+        channel, ts = where["channel"], where["ts"]
+        copies = [found async for found in self._ours(client, show, channel, thread_ts)]
+        for copy in copies:
+            if copy == ts:
+                continue
+            try:
+                await client.chat_delete(channel=channel, ts=copy)
+            except SlackApiError as exc:
+                if error_code(exc) != "message_not_found":
+                    raise
+            log.info("deleted a copy of %s that Slack posted late", show.key)
+        placed = {"channel": channel, "ts": ts}
+        settled = self.clock.now() - (_seconds(ts) or 0.0) > UNSURE_FOR
+        return placed if settled else {**placed, UNSURE: True}
 
     async def _find(
         self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None
     ) -> Where | None:
         """The message an earlier attempt posted for this row, if Slack has it."""
+        async with aclosing(self._ours(client, show, channel, thread_ts)) as found:
+            async for ts in found:
+                log.info("adopted %s, posted by an earlier attempt", show.key)
+                return {"channel": channel, "ts": ts}
+        return None
+
+    async def _ours(
+        self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None
+    ) -> AsyncGenerator[str, None]:
+        """The ts of each message in the channel (or thread) posted for this row."""
         oldest = f"{show.run.created_at - LOOKUP_BEFORE:.6f}"
         cursor = None
         for _ in range(LOOKUP_PAGES):
@@ -178,12 +223,10 @@ class SlackNotifier:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == show.key:
-                    log.info("adopted %s, posted by an earlier attempt", show.key)
-                    return {"channel": channel, "ts": str(message["ts"])}
+                    yield str(message["ts"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return None
-        return None
+                return
 
     # what each message says -----------------------------------------------------------------
 

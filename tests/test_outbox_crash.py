@@ -146,6 +146,35 @@ async def test_a_run_survives_slack_failing(tmp_path: Path, fault: Fault) -> Non
     await one_run(tmp_path, fault)
 
 
+async def test_a_post_slack_makes_after_the_bot_gave_up_on_it_is_deleted(tmp_path: Path) -> None:
+    """Slack makes the run's post 3.5 s late: after the bot stopped waiting (2 s) and after its
+    retry looked for the post, found nothing and posted again. The late copy is deleted when
+    the run's message is next updated, and the run goes on in the kept one's thread."""
+    async with FakeSlack(members=MEMBERS) as slack, aiohttp.ClientSession() as http:
+        url = f"sqlite:///{tmp_path / 'late.db'}"
+        bots = [await BotProcess.start(slack, url, FAST)]
+
+        def parents() -> list[dict[str, object]]:
+            return [m for m in slack.messages(CHANNEL) if key_of(m).startswith("run:")]
+
+        slack.hang_next("chat.postMessage", 3.5)  # then makes the post, answering no one
+        person = Person(slack, http, "item-late")
+        try:
+            while not person.accepted:
+                await person.step(bots[0].url)
+            await slack.until(lambda: len(parents()) == 2, timeout=15)
+            await finish(slack, [person], bots, lambda _: BotProcess.start(slack, url, FAST))
+            [parent] = parents()
+            assert parent == person._parent()  # the one the run's thread is under
+            [deleted] = slack.calls_to("chat.delete")
+            assert deleted.ok and deleted.args["ts"] != parent["ts"]
+            keys = [key_of(m) for m in slack.thread(CHANNEL, str(parent["ts"]))]
+            assert len(keys) == len(set(keys)) and len(keys) == 4  # parent, 2 locks, ending
+        finally:
+            for bot in bots:
+                await bot.kill()
+
+
 async def test_random_kills_under_load_with_slack_failing(tmp_path: Path) -> None:
     await under_load(tmp_path, f"sqlite:///{tmp_path / 'load.db'}", processes=1)
 

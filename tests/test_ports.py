@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import SlackDirectory
 from bot.fake.slack import FakeSlack
-from bot.notifier import SlackNotifier
+from bot.notifier import EVENT_TYPE, UNSURE, UNSURE_FOR, SlackNotifier
 from bot.workspaces import Workspaces
 from flows.app import Registry
 from flows.engine import (
@@ -208,14 +208,47 @@ async def test_a_retried_post_is_found_not_posted_twice(
     first = Show(key=f"lock:{opened.id}", kind="lock", execution=run, lock=opened, thread=parent)
     posted = await notifier.show(first)  # its outcome "lost": the deliverer tries again
     again = await notifier.show(first.model_copy(update={"retry": True}))
-    assert again == posted
+    assert again == {**posted, UNSURE: True}  # adopted; marked: a later copy may land
     assert len(slack.thread(CHANNEL, parent["ts"])) == 2  # the parent and one lock message
     lost = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run, retry=True))
-    assert lost == parent and len(slack.messages(CHANNEL)) == 1
+    assert lost == {**parent, UNSURE: True} and len(slack.messages(CHANNEL)) == 1
     for i in range(2500):  # a busy channel: the post is far down its history by the retry
         slack.say(CHANNEL, f"chatter {i}")
     lost = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run, retry=True))
-    assert lost == parent and len(slack.messages(CHANNEL)) == 2501
+    assert lost == {**parent, UNSURE: True} and len(slack.messages(CHANNEL)) == 2501
+
+
+async def test_a_copy_slack_posted_late_is_deleted_when_its_message_is_next_updated(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    clock = FakeClock(time.time())
+    notifier = SlackNotifier(one(client), Registry([app]), clock)
+    run = execution(channel=CHANNEL)
+    row = Show(key=f"run:{run.id}", kind="run", execution=run)
+    placed = await notifier.show(row.model_copy(update={"retry": True}))  # looked, posted
+    assert placed[UNSURE] and len(slack.messages(CHANNEL)) == 1
+    metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": row.key}}
+    late = await client.chat_postMessage(channel=CHANNEL, text="late", metadata=metadata)
+    other = await client.chat_postMessage(channel=CHANNEL, text="another row", metadata={
+        "event_type": EVENT_TYPE, "event_payload": {"key": "run:other"}})  # fmt: skip
+    slack.say(CHANNEL, "a person's message")
+    assert len(slack.messages(CHANNEL)) == 4  # the earlier attempt's post, made at last
+
+    updated = await notifier.show(row.model_copy(update={"location": placed}))
+    assert updated == placed  # still young: a copy may yet land
+    [deleted] = slack.calls_to("chat.delete")
+    assert deleted.args == {"channel": CHANNEL, "ts": late["ts"]}
+    remaining = {m["ts"] for m in slack.messages(CHANNEL)}
+    assert late["ts"] not in remaining and {placed["ts"], other["ts"]} <= remaining
+    assert len(remaining) == 3  # another row's message and a person's stay
+
+    clock.advance(UNSURE_FOR + 1)
+    looked = len(slack.calls_to("conversations.history"))
+    settled = await notifier.show(row.model_copy(update={"location": updated}))
+    assert settled == {"channel": CHANNEL, "ts": placed["ts"]}  # no longer marked
+    never = await notifier.show(row.model_copy(update={"location": settled}))
+    assert never == settled  # a settled message is updated without looking for copies
+    assert len(slack.calls_to("conversations.history")) == looked + 1
 
 
 async def test_the_slack_notifier_raises_what_it_could_not_show(

@@ -212,3 +212,18 @@ async def test_typed_prompts_from_slack_return_typed_values(bot: Bot) -> None:
         "day": "2026-12-01", "announce": True,
     }  # fmt: skip
     assert_valid_surfaces(bot.slack)
+
+
+async def test_a_lock_message_found_again_after_its_answer_was_lost_takes_clicks(bot: Bot) -> None:
+    """Slack made the lock's post but its answer was lost: the retry finds the message and
+    keeps it (noting that a late copy of it may still come), and a click on it decides."""
+    bot.slack.drop_next("chat.postMessage", when="after", skip=1)  # the run's post goes first
+    message = await start_without_form(bot, "ship")
+    await bot.slack.wait_for("chat.update")  # found and updated where it is, not posted again
+    assert len(bot.slack.calls_to("chat.postMessage")) == 2
+    assert (await bot.click(message, "lockstep_submit", "UBOB"))[0] == 200
+    [*_, ending] = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert ending.args["text"].startswith("✅ *Approved* by <@UBOB>")
+    [execution] = await bot.lockstep.store.executions()
+    assert execution.status == "finished" and execution.result is True
+    assert not bot.slack.ephemerals("UBOB")  # no "not this message" note

@@ -84,6 +84,7 @@ class FakeSlack:
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.getPermalink": self._chat_get_permalink,
             "views.open": self._views_open,
@@ -393,6 +394,15 @@ class FakeSlack:
             del message["blocks"]
         self._messages[channel][ts] = message
         return {"channel": channel, "ts": ts, "text": message["text"], "message": message}
+
+    def _chat_delete(self, args: Args) -> Args:
+        """A bot deletes only its own messages (``cant_delete_message`` otherwise)."""
+        channel = need(args, "channel", "channel_not_found")
+        ts = need(args, "ts", "message_not_found")
+        if self._find(channel, ts).get("bot_id") != BOT_ID:
+            raise Refused("cant_delete_message")
+        del self._messages[channel][ts]
+        return {"channel": channel, "ts": ts}
 
     def _chat_post_ephemeral(self, args: Args) -> Args:
         channel = need(args, "channel", "channel_not_found")

@@ -300,7 +300,9 @@ class Engine:
     ) -> Place:
         """Is ``where`` (a surface's location, as its notifier records it: Slack's channel
         and message ts) the lock's own message? A surface asks before it acts on a click, so
-        a click acts only on the lock its message shows, whatever the click says it is."""
+        a click acts only on the lock its message shows, whatever the click says it is. The
+        location may say more than ``where`` (a notifier's own notes); what ``where`` says
+        must match."""
         if workspace is not None and await self.lock(lock_id, workspace) is None:
             return Place.GONE
         location = await self._store.lock_shown_at(lock_id)
@@ -310,7 +312,8 @@ class Engine:
                 return Place.GONE
             self._deliver.soon(lock.execution_id)  # show it now, if it is free to show
             return Place.UNSHOWN
-        return Place.HERE if location == dict(where) else Place.ELSEWHERE
+        here = isinstance(location, dict) and all(location.get(k) == v for k, v in where.items())
+        return Place.HERE if where and here else Place.ELSEWHERE
 
     async def runs(
         self,
