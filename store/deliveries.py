@@ -26,11 +26,12 @@ from sqlalchemy.engine import Connection
 
 from flows.engine.records import UNORDERED, Call, Claimed, Delivery, Event, ShowState, Take
 from store import at_once
+from store.event_transactions import VOTES
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
 from store.outbox import bump_homes, lock_key, run_key
 from store.tables import calls, events, executions, outbox
-from store.transactions import VOTES, call_row, execution_row, finish, suspend
+from store.transactions import call_row, execution_row, finish, suspend
 
 _FREE = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < bindparam("now"))
 _EARLIER = outbox.alias("earlier")

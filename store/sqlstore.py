@@ -35,8 +35,9 @@ from flows.engine.records import (
     Workspace,
 )
 from store import api_transactions as aq
-from store import at_once, health
+from store import at_once, health, searches
 from store import deliveries as dq
+from store import event_transactions as eq
 from store import outbox as ob
 from store import timer_transactions as tq
 from store import transactions as q
@@ -149,15 +150,15 @@ class SQLStore:
         limit: int = 20,
         workspace: Workspace | None = None,
     ) -> list[Execution]:
-        return await self.run(q.list_executions, initiator, status, limit, workspace)
+        return await self.run(searches.list_executions, initiator, status, limit, workspace)
 
     async def search(self, query: RunQuery) -> list[Execution]:
-        return await self.run(q.search, query)
+        return await self.run(searches.search, query)
 
     async def find_executions(
         self, prefix: str, limit: int = 5, workspace: Workspace | None = None
     ) -> list[str]:
-        return await self.run(q.find_executions, prefix, limit, workspace)
+        return await self.run(searches.find_executions, prefix, limit, workspace)
 
     async def claim(self, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
         """Take the right to run an execution that has work to do; None if it has none or a
@@ -265,26 +266,26 @@ class SQLStore:
     # events ---------------------------------------------------------------------------------
 
     async def append(self, execution_id: str, now: float, *new: NewEvent) -> None:
-        await self.run(q.append, execution_id, now, new)
+        await self.run(eq.append, execution_id, now, new)
 
     async def refuse(
         self, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
     ) -> None:
-        await self.run(q.refuse, execution_id, now, event, call_id, draft)
+        await self.run(eq.refuse, execution_id, now, event, call_id, draft)
 
     async def events(self, execution_id: str, after: int = 0) -> list[Event]:
-        return await self.run(q.list_events, execution_id, after)
+        return await self.run(eq.list_events, execution_id, after)
 
     async def trail(self, execution_id: str) -> Trail | None:
-        return await self.run(q.trail, execution_id)
+        return await self.run(eq.trail, execution_id)
 
     async def votes(self, lock: Call) -> list[Event]:
-        return await self.run(q.list_votes, lock.execution_id, lock.id)
+        return await self.run(eq.list_votes, lock.execution_id, lock.id)
 
     async def vote(
         self, call_id: str, now: float, event: NewEvent
     ) -> tuple[bool, list[Event]] | None:
-        return await self.run(q.vote, call_id, now, event)
+        return await self.run(eq.vote, call_id, now, event)
 
     # timers ---------------------------------------------------------------------------------
 

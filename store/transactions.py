@@ -1,4 +1,4 @@
-"""Every transaction of the store, as one plain function over a SQLAlchemy ``Connection``.
+"""A run's transactions and its calls', each a plain function over a SQLAlchemy ``Connection``.
 
 ``SQLStore`` runs each of them whole: inline on SQLite (no thread hop, and a transaction never
 yields to the event loop), through ``AsyncConnection.run_sync`` on Postgres. Every write that
@@ -10,19 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import (
     TERMINAL,
     Call,
     Claim,
-    Event,
     Execution,
     NewEvent,
     Post,
-    RunQuery,
-    Workspace,
 )
 from store import outbox as ob
 from store.fast import Prepared, run
@@ -138,13 +135,6 @@ def execution(conn: Connection, execution_id: str) -> Execution | None:
     return execution_row(row) if row else None
 
 
-def _in(workspace: Workspace) -> Any:
-    return and_(
-        executions.c.team_id == workspace.team_id,
-        executions.c.enterprise_id == workspace.enterprise_id,
-    )
-
-
 _CALL_AND_RUN = Prepared(
     select(*calls.c, *executions.c)
     .join_from(calls, executions, calls.c.execution_id == executions.c.id)
@@ -162,59 +152,6 @@ def call_and_run(conn: Connection, call_id: str) -> tuple[Call, Execution] | Non
     split = len(_CALL_KEYS)
     found = Call.model_validate(dict(zip(_CALL_KEYS, row[:split], strict=True)))
     return found, execution_values(dict(zip(_RUN_KEYS, row[split:], strict=True)))
-
-
-def list_executions(
-    conn: Connection,
-    initiator: str | None,
-    status: Sequence[str],
-    limit: int,
-    workspace: Workspace | None = None,
-) -> list[Execution]:
-    query = select(executions).order_by(executions.c.created_at.desc()).limit(limit)
-    if workspace is not None:
-        query = query.where(_in(workspace))
-    if initiator is not None:
-        query = query.where(executions.c.initiator == initiator)
-    if status:
-        query = query.where(executions.c.status.in_(status))
-    return [execution_row(r) for r in conn.execute(query)]
-
-
-def search(conn: Connection, query: RunQuery) -> list[Execution]:
-    """A page of runs, newest first; see ``ports.Store.search``."""
-    order = (executions.c.created_at.desc(), executions.c.id.desc())
-    found = select(executions).order_by(*order).limit(query.limit)
-    if query.workspace is not None:
-        found = found.where(_in(query.workspace))
-    if query.flow is not None:
-        found = found.where(executions.c.flow == query.flow)
-    if query.status:
-        found = found.where(executions.c.status.in_(query.status))
-    if query.initiator is not None:
-        found = found.where(executions.c.initiator == query.initiator)
-    if query.channel is not None:
-        found = found.where(executions.c.context["channel"].as_string() == query.channel)
-    if query.before is not None:
-        at, eid = query.before
-        found = found.where(
-            or_(
-                executions.c.created_at < at,
-                and_(executions.c.created_at == at, executions.c.id < eid),
-            )
-        )
-    return [execution_row(r) for r in conn.execute(found)]
-
-
-def find_executions(
-    conn: Connection, prefix: str, limit: int, workspace: Workspace | None = None
-) -> list[str]:
-    """A scan: it serves a person typing a short id, not a hot path."""
-    matches = func.lower(executions.c.id).startswith(prefix.lower(), autoescape=True)
-    query = select(executions.c.id).where(matches).order_by(executions.c.id).limit(limit)
-    if workspace is not None:
-        query = query.where(_in(workspace))
-    return list(conn.scalars(query))
 
 
 def claim(conn: Connection, execution_id: str, claim: Claim) -> tuple[Execution, list[Call]] | None:
@@ -452,78 +389,3 @@ def decide(
         return None
     mine = claim is not None and woken.owner == claim.owner
     return woken, list_calls(conn, execution_id, False) if mine else None
-
-
-# events --------------------------------------------------------------------------------
-
-
-def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
-    run(conn, INSERT_EVENTS, event_rows(execution_id, now, new))
-
-
-def refuse(
-    conn: Connection, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
-) -> None:
-    """An answer to a lock was refused (``event``); its message shows why (``draft``)."""
-    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    ob.bump_draft(conn, call_id, draft, now)
-
-
-VOTES = ("approved", "declined")
-_TAKE_OPEN = Prepared(  # a no-op write: the lock row's write lock, held until the transaction ends
-    update(calls)
-    .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
-    .values(status="open")
-    .returning(calls.c.execution_id)
-)
-
-
-def list_votes(conn: Connection, execution_id: str, call_id: str) -> list[Event]:
-    query = (
-        select(events)
-        .where(
-            events.c.execution_id == execution_id,
-            events.c.call_id == call_id,
-            any_of(events.c.kind, VOTES),
-        )
-        .order_by(events.c.id)
-    )
-    return [Event.model_validate(r._mapping) for r in conn.execute(query)]
-
-
-def vote(
-    conn: Connection, call_id: str, now: float, event: NewEvent
-) -> tuple[bool, list[Event]] | None:
-    """Record one response to an open quorum lock and return every response so far. Taken
-    under the lock row's write lock, so two people answering at once each see the other.
-    A person's second approval is not recorded (False). None: the lock is no longer open."""
-    execution_id = run(conn, _TAKE_OPEN, {"cid": call_id}).scalar()
-    if execution_id is None:
-        return None
-    votes = list_votes(conn, execution_id, call_id)
-    if event.kind == "approved" and any(
-        v.kind == "approved" and v.actor == event.actor for v in votes
-    ):
-        return False, votes
-    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    ob.bump(conn, [ob.lock_key(call_id)], now)
-    return True, list_votes(conn, execution_id, call_id)
-
-
-_EVENTS = Prepared(
-    select(events)
-    .where(events.c.execution_id == bindparam("eid"), events.c.id > bindparam("after"))
-    .order_by(events.c.id)
-)
-
-
-def list_events(conn: Connection, execution_id: str, after: int = 0) -> list[Event]:
-    rows = run(conn, _EVENTS, {"eid": execution_id, "after": after})
-    return [Event.model_validate(r._asdict()) for r in rows]
-
-
-def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], list[Event]] | None:
-    found = execution(conn, execution_id)
-    if found is None:
-        return None
-    return found, list_calls(conn, execution_id, False), list_events(conn, execution_id)

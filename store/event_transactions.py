@@ -1,0 +1,89 @@
+"""The audit trail's transactions: events appended, refusals, votes on a quorum lock, and a
+run's trail read whole."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
+
+from flows.engine.records import Call, Event, Execution, NewEvent
+from store import outbox as ob
+from store.fast import Prepared, run
+from store.lists import any_of
+from store.tables import calls, events
+from store.transactions import INSERT_EVENTS, event_rows, execution, list_calls
+
+
+def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, new))
+
+
+def refuse(
+    conn: Connection, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
+) -> None:
+    """An answer to a lock was refused (``event``); its message shows why (``draft``)."""
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
+    ob.bump_draft(conn, call_id, draft, now)
+
+
+VOTES = ("approved", "declined")
+_TAKE_OPEN = Prepared(  # a no-op write: the lock row's write lock, held until the transaction ends
+    update(calls)
+    .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
+    .values(status="open")
+    .returning(calls.c.execution_id)
+)
+
+
+def list_votes(conn: Connection, execution_id: str, call_id: str) -> list[Event]:
+    query = (
+        select(events)
+        .where(
+            events.c.execution_id == execution_id,
+            events.c.call_id == call_id,
+            any_of(events.c.kind, VOTES),
+        )
+        .order_by(events.c.id)
+    )
+    return [Event.model_validate(r._mapping) for r in conn.execute(query)]
+
+
+def vote(
+    conn: Connection, call_id: str, now: float, event: NewEvent
+) -> tuple[bool, list[Event]] | None:
+    """Record one response to an open quorum lock and return every response so far. Taken
+    under the lock row's write lock, so two people answering at once each see the other.
+    A person's second approval is not recorded (False). None: the lock is no longer open."""
+    execution_id = run(conn, _TAKE_OPEN, {"cid": call_id}).scalar()
+    if execution_id is None:
+        return None
+    votes = list_votes(conn, execution_id, call_id)
+    if event.kind == "approved" and any(
+        v.kind == "approved" and v.actor == event.actor for v in votes
+    ):
+        return False, votes
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
+    ob.bump(conn, [ob.lock_key(call_id)], now)
+    return True, list_votes(conn, execution_id, call_id)
+
+
+_EVENTS = Prepared(
+    select(events)
+    .where(events.c.execution_id == bindparam("eid"), events.c.id > bindparam("after"))
+    .order_by(events.c.id)
+)
+
+
+def list_events(conn: Connection, execution_id: str, after: int = 0) -> list[Event]:
+    rows = run(conn, _EVENTS, {"eid": execution_id, "after": after})
+    return [Event.model_validate(r._asdict()) for r in rows]
+
+
+def trail(conn: Connection, execution_id: str) -> tuple[Execution, list[Call], list[Event]] | None:
+    found = execution(conn, execution_id)
+    if found is None:
+        return None
+    return found, list_calls(conn, execution_id, False), list_events(conn, execution_id)
