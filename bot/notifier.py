@@ -19,8 +19,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -47,6 +46,9 @@ LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be d
 # ``UNSURE_FOR`` seconds old: no post is expected to land later than that.
 UNSURE = "unsure"
 UNSURE_FOR = 60.0
+# Slack's answers when the bot may not read a conversation's messages
+UNREADABLE = ("missing_scope", "not_in_channel", "channel_not_found")
+READ_HINT = "posted without looking; give the app the *:history scopes and add it to the channel"
 _CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
@@ -147,11 +149,12 @@ class SlackNotifier:
         text, blocks = content
         text = cut(text, TEXT_MAX)
         where = show.location if isinstance(show.location, dict) else None
-        unsure = show.retry or bool(where and where.get(UNSURE))
-        if where is None and show.retry:
-            where = await self._find(client, show, channel, thread_ts)
-            if where is not None and show.kind in ("post", "direct"):
-                return where  # a post shows what it showed: adopting it is enough
+        if where is None and show.retry:  # an earlier attempt may have posted it
+            if found := await self._ours(client, show, channel, thread_ts):
+                log.info("adopted %s, posted by an earlier attempt", show.key)
+                where = await self._keep_one(client, show, channel, found, min(found, key=float))
+                if show.kind in ("post", "direct"):
+                    return where  # a post shows what it showed: adopting it is enough
         if where is not None:
             try:
                 await client.chat_update(
@@ -162,71 +165,69 @@ class SlackNotifier:
                     raise
                 log.info("%s: its message is gone (deleted in Slack); posted again", show.key)
             else:
-                return (
-                    await self._without_copies(client, show, where, thread_ts) if unsure else where
-                )
+                if not where.get(UNSURE):
+                    return where
+                found = await self._ours(client, show, where["channel"], thread_ts)
+                return await self._keep_one(client, show, where["channel"], found, where["ts"])
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
         )  # fmt: skip
         placed = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
-        return {**placed, UNSURE: True} if unsure else placed
+        return {**placed, UNSURE: True} if show.retry else placed
 
-    async def _without_copies(
-        self, client: AsyncWebClient, show: Show, where: Where, thread_ts: str | None
+    async def _keep_one(
+        self, client: AsyncWebClient, show: Show, channel: str, found: list[str], keep: str
     ) -> Where:
-        """Delete every other message of this row (a late copy); ``where`` stays marked unsure
-        while a copy may still land."""
-        channel, ts = where["channel"], where["ts"]
-        copies = [found async for found in self._ours(client, show, channel, thread_ts)]
-        for copy in copies:
-            if copy == ts:
+        """Keep the message at ``keep`` and delete the row's other messages in ``found`` (late
+        copies); the kept one stays marked unsure while another copy may still land."""
+        for copy in found:
+            if copy == keep:
                 continue
             try:
                 await client.chat_delete(channel=channel, ts=copy)
+                log.info("deleted a copy of %s that Slack posted late", show.key)
             except SlackApiError as exc:
-                if error_code(exc) != "message_not_found":
+                if error_code(exc) not in ("message_not_found", "cant_delete_message"):
                     raise
-            log.info("deleted a copy of %s that Slack posted late", show.key)
-        placed = {"channel": channel, "ts": ts}
-        settled = self.clock.now() - (_seconds(ts) or 0.0) > UNSURE_FOR
-        return placed if settled else {**placed, UNSURE: True}
-
-    async def _find(
-        self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None
-    ) -> Where | None:
-        """The message an earlier attempt posted for this row, if Slack has it."""
-        async with aclosing(self._ours(client, show, channel, thread_ts)) as found:
-            async for ts in found:
-                log.info("adopted %s, posted by an earlier attempt", show.key)
-                return {"channel": channel, "ts": ts}
-        return None
+        kept = {"channel": channel, "ts": keep}
+        settled = self.clock.now() - (_seconds(keep) or 0.0) > UNSURE_FOR
+        return kept if settled else {**kept, UNSURE: True}
 
     async def _ours(
         self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None
-    ) -> AsyncGenerator[str, None]:
-        """The ts of each message in the channel (or thread) posted for this row."""
+    ) -> list[str]:
+        """The ts of each message in the channel (or thread) posted for this row. Empty when
+        the bot may not read it (no ``*:history`` scope, or not a member of the channel): the
+        row is then posted without looking, as the only way left to show it."""
         oldest = f"{show.run.created_at - LOOKUP_BEFORE:.6f}"
-        cursor = None
+        found, cursor = [], None
         for _ in range(LOOKUP_PAGES):
-            if thread_ts is None:
-                page = await client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
-                    cursor=cursor,
-                )  # fmt: skip
-            else:
-                page = await client.conversations_replies(
-                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200,
-                    cursor=cursor,
-                )  # fmt: skip
+            try:
+                if thread_ts is None:
+                    page = await client.conversations_history(
+                        channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
+                        cursor=cursor,
+                    )  # fmt: skip
+                else:
+                    page = await client.conversations_replies(
+                        channel=channel, ts=thread_ts, include_all_metadata=True, limit=200,
+                        cursor=cursor,
+                    )  # fmt: skip
+            except SlackApiError as exc:
+                if (code := error_code(exc)) not in UNREADABLE:
+                    raise
+                log.warning("cannot look for %s in Slack (%s): %s", show.key, code, READ_HINT)
+                return []
             for message in page.get("messages") or ():
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == show.key:
-                    yield str(message["ts"])
+                    found.append(str(message["ts"]))
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return
+                break
+        return found
 
     # what each message says -----------------------------------------------------------------
 

@@ -17,7 +17,8 @@ EXAMPLE_FLOWS = ["flows.examples.review", "flows.examples.deploy", "flows.exampl
 # the bot scopes an install through OAuth asks for: those of slack-app-manifest.yml
 SCOPES = [
     "commands", "chat:write", "chat:write.public", "users:read", "usergroups:read",
-    "channels:read", "groups:read", "im:write", "files:write",
+    "channels:read", "groups:read", "channels:history", "groups:history", "im:history",
+    "im:write", "files:write",
 ]  # fmt: skip
 Mode = Literal["http", "socket", "local"]
 LogFormat = Literal["text", "json"]

@@ -251,6 +251,51 @@ async def test_a_copy_slack_posted_late_is_deleted_when_its_message_is_next_upda
     assert len(slack.calls_to("conversations.history")) == looked + 1
 
 
+async def test_a_retried_update_of_a_known_message_does_not_look_for_copies(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    notifier = SlackNotifier(one(client), Registry([app]), FakeClock(time.time()))
+    run = execution(channel=CHANNEL)
+    row = Show(key=f"run:{run.id}", kind="run", execution=run)
+    placed = await notifier.show(row)
+    again = await notifier.show(row.model_copy(update={"location": placed, "retry": True}))
+    assert again == placed and UNSURE not in placed  # an update makes no copy
+    assert not slack.calls_to("conversations.history")
+
+
+@pytest.mark.parametrize("refusal", ["missing_scope", "not_in_channel"])
+async def test_a_conversation_the_bot_may_not_read_is_posted_to_without_looking(
+    client: AsyncWebClient, slack: FakeSlack, refusal: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No ``*:history`` scope, or not a member: the retry cannot look for an earlier post, so
+    it posts (and warns); a marked message is still updated."""
+    clock = FakeClock(time.time())
+    notifier = SlackNotifier(one(client), Registry([app]), clock)
+    run = execution(channel=CHANNEL)
+    row = Show(key=f"run:{run.id}", kind="run", execution=run, retry=True)
+    slack.fail_next("conversations.history", error=refusal, times=2)
+    placed = await notifier.show(row)
+    assert placed[UNSURE] and len(slack.messages(CHANNEL)) == 1
+    assert f"cannot look for {row.key} in Slack ({refusal})" in caplog.text
+    updated = await notifier.show(row.model_copy(update={"location": placed, "retry": False}))
+    assert updated == placed and len(slack.calls_to("chat.update")) == 1
+    assert "*:history" in caplog.text and "xox" not in caplog.text
+
+
+async def test_a_copy_the_bot_may_not_delete_does_not_hold_its_message_back(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    notifier = SlackNotifier(one(client), Registry([app]), FakeClock(time.time()))
+    run = execution(channel=CHANNEL)
+    row = Show(key=f"run:{run.id}", kind="run", execution=run)
+    placed = await notifier.show(row.model_copy(update={"retry": True}))
+    metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": row.key}}
+    await client.chat_postMessage(channel=CHANNEL, text="late", metadata=metadata)
+    slack.fail_next("chat.delete", error="cant_delete_message")
+    assert await notifier.show(row.model_copy(update={"location": placed})) == placed
+    assert len(slack.calls_to("chat.delete")) == 1
+
+
 async def test_the_slack_notifier_raises_what_it_could_not_show(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
