@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from flows import Request
+from flows import FlowApp, Request, Response, Tracer
 from flows.engine import Call, Engine, FakeClock, RecordingNotifier
+from flows.forms import Cancel, InputText, Model, Submit
 from flows.policy import make_policy
 from store import SQLStore
 from tests.reading import calls, events
@@ -102,6 +103,49 @@ async def test_concurrent_last_approvals_decide_once(engine: Engine) -> None:
     assert outcomes == ["accepted", "counted", "decided"]
     decided = await engine.lock(lock.id)
     assert decided is not None and decided.status == "resolved"
+
+
+jury = FlowApp()
+
+
+@jury.flow("jury")
+async def jury_flow(tracer: Tracer) -> Any:
+    return await tracer.lock("jury", quorum=2)
+
+
+@jury.lock("jury")
+def jury_form(data: dict[str, Any]) -> Model:
+    return Model(InputText("note", "Note"), Submit("Approve"), Cancel("Reject"))
+
+
+@jury.lease("jury")
+async def jury_lease(inputs: dict[str, Any], responses: list[Response]) -> dict[str, Any]:
+    await asyncio.sleep(0.01)  # some I/O: another approval may be counted meanwhile
+    return {
+        "approvers": [r.user for r in responses],
+        "notes": [r.inputs["note"] for r in responses],
+    }
+
+
+async def test_approvals_at_the_same_moment_each_reach_the_lease_that_decides(
+    store: SQLStore,
+) -> None:
+    engine = Engine(store, [jury], RecordingNotifier(), FakeClock())
+    try:
+        eid = await engine.start("jury", {}, Request("jury", "UALICE", {"channel": "C1"}))
+        await engine.settled(eid)
+        [lock] = [c for c in await calls(engine, eid) if c.kind == "lock"]
+        both = await asyncio.gather(
+            engine.submit(lock.id, {"note": "from bob"}, "UBOB"),
+            engine.submit(lock.id, {"note": "from carol"}, "UCAROL"),
+        )
+        assert sorted(d.outcome for d in both) == ["accepted", "counted"]
+        decided = await engine.lock(lock.id)
+        assert decided is not None and decided.status == "resolved"
+        assert sorted(decided.result["approvers"]) == ["UBOB", "UCAROL"]
+        assert sorted(decided.result["notes"]) == ["from bob", "from carol"]
+    finally:
+        await engine.close()
 
 
 def test_quorum_is_checked_when_declared() -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, Protocol
 
 from flows import typed
@@ -66,18 +67,8 @@ class Answers:
             if actor is not None and actor in approvers(earlier):
                 return Decision(Answer.REPEAT, lock, responses=earlier)
             mine = Response(actor, True, values, None, self.clock.now())
-            lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
-            kodosumi = lock.name in self.registry.kodosumi
-            handed = as_submitted(form, values, inputs) if kodosumi else values
-            if lease is None:
-                value = handed
-            else:
-                request = _request(execution, actor) if wants(lease, "request") else None
-                value = await call(
-                    lease, inputs=handed, data=decode(lock.data), responses=[*earlier, mine],
-                    request=request,
-                )  # fmt: skip
-            result = encode(value)
+            lease = partial(self._lease, lock, execution, form, values, inputs, actor)
+            result = await lease([*earlier, mine])
         except InputsError as exc:
             shown = _shown(form, inputs)
             detail = {"inputs": redacted(form, _loose(inputs)), "errors": exc.wire()}
@@ -97,8 +88,31 @@ class Answers:
             return Decision(Answer.FAILED, lock, error_id=error_id)
         detail = {"inputs": redacted(form, encode(values))}
         if policy.quorum > 1:
-            return await self._approve(lock, policy, result, actor, detail)
+            return await self._approve(lock, policy, actor, detail, result, lease, mine, earlier)
         return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+
+    async def _lease(
+        self,
+        lock: Call,
+        execution: Execution,
+        form: Model,
+        values: dict[str, Any],
+        inputs: Mapping[str, Any],
+        actor: str | None,
+        responses: list[Response],
+    ) -> Any:
+        """The lock's value for this answer, given every response so far: its lease's (which
+        may refuse it with ``InputsError``), or the values themselves."""
+        lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
+        kodosumi = lock.name in self.registry.kodosumi
+        handed = as_submitted(form, values, inputs) if kodosumi else values
+        if lease is None:
+            return encode(handed)
+        request = _request(execution, actor) if wants(lease, "request") else None
+        value = await call(
+            lease, inputs=handed, data=decode(lock.data), responses=responses, request=request
+        )
+        return encode(value)
 
     async def reject(
         self,
@@ -227,10 +241,19 @@ class Answers:
         return Decision(Answer.ACCEPTED if status == "resolved" else Answer.REJECTED, decided)
 
     async def _approve(
-        self, lock: Call, policy: Policy, result: Any, actor: str | None, detail: Any
+        self,
+        lock: Call,
+        policy: Policy,
+        actor: str | None,
+        detail: Any,
+        result: Any,
+        lease: Callable[[list[Response]], Awaitable[Any]],
+        mine: Response,
+        earlier: tuple[Response, ...],
     ) -> Decision:
         """Count an approval of a quorum lock; decide it once ``policy.quorum`` distinct people
-        have approved."""
+        have approved. ``result`` is the lease's value given ``earlier`` and ``mine``; when
+        others answered meanwhile, the lease is asked again with every response counted."""
         event = NewEvent(kind="approved", actor=actor, call_id=lock.id, detail=detail)
         voted = await self.store.vote(lock.id, self.clock.now(), event)
         if voted is None:
@@ -243,6 +266,13 @@ class Answers:
         if len(people) < policy.quorum:
             self.changed(lock.execution_id)
             return Decision(Answer.COUNTED, lock, responses=so_far)
+        if _who(so_far) != _who((*earlier, mine)):  # answers landed while the lease ran
+            counted = [mine if r.user == actor and r.approved else r for r in so_far]
+            try:
+                result = await lease(counted)
+            except Exception:  # it took this answer a moment ago: keep what it said then
+                log.exception("lease %r failed on the responses counted", lock.name,
+                              extra=ids(lock.execution_id, lock.id))  # fmt: skip
         decided = await self._decide(
             lock, "resolved", result, actor, None, "quorum", {"approvers": people}
         )
@@ -258,6 +288,10 @@ class Answers:
         so_far = tuple(quorum.response(e) for e in voted[1])
         self.changed(lock.execution_id)
         return Decision(Answer.COUNTED, lock, responses=so_far)
+
+
+def _who(responses: tuple[Response, ...]) -> list[tuple[str | None, bool]]:
+    return [(r.user, r.approved) for r in responses]
 
 
 def _request(execution: Execution, actor: str | None) -> Request:
