@@ -103,7 +103,9 @@ class LockListeners(Listener):
         if not await self._on_its_message(client, click):
             return
         ws = self.of(click)
-        snoozed = await self.engine.snooze(click.lock_id, click.user, workspace=ws)
+        snoozed = await self.engine.snooze(
+            click.lock_id, click.user, workspace=ws, request=click.trigger_id
+        )
         note: str | None
         match snoozed.outcome:
             case Snooze.SNOOZED:

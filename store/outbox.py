@@ -127,10 +127,10 @@ def add_hooks(
         run(conn, _insert(conn), rows)
 
 
-def add_posts(conn: Connection, execution_id: str, posts: Sequence[Post], now: float) -> None:
+def add_posts(conn: Connection, execution_id: str, posts: Sequence[Post], now: float) -> int:
+    """Write each post's row, unless one has its key already; how many were written."""
     rows = [_row(p.key, execution_id, p.call_id, p.kind, p.payload, now) for p in posts]
-    if rows:
-        run(conn, _insert(conn), rows)
+    return sum(run(conn, _insert(conn), row).rowcount for row in rows)
 
 
 _bump = (

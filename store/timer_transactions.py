@@ -73,15 +73,16 @@ def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:
 def snooze(
     conn: Connection, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post]
 ) -> Call | None:
-    """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds."""
-    moved = conn.execute(
-        update(calls)
-        .where(calls.c.id == call_id, calls.c.status == "open")
-        .values(deadline=calls.c.deadline + by)
-        .returning(calls.c.execution_id)
-    ).scalar()
+    """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds.
+    Its ``posts`` are written first: when one is already there under its key, this snooze was
+    made before (the same request again), and nothing moves."""
+    open_lock = (calls.c.id == call_id) & (calls.c.status == "open")
+    moved = conn.execute(select(calls.c.execution_id).where(open_lock)).scalar()
     if moved is None:
         return None
+    if ob.add_posts(conn, moved, posts, now) < len(posts):
+        return call(conn, call_id)
+    conn.execute(update(calls).where(open_lock).values(deadline=calls.c.deadline + by))
     conn.execute(
         update(timers)
         .where(
@@ -90,7 +91,6 @@ def snooze(
         .values(due_at=timers.c.due_at + by)
     )
     run(conn, INSERT_EVENTS, event_rows(moved, now, [event]))
-    ob.add_posts(conn, moved, posts, now)
     return call(conn, call_id)
 
 

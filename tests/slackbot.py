@@ -115,7 +115,10 @@ class Bot:
         user: str,
         values: dict[str, Any] | None = None,
         retry: int = 0,
+        trigger: str | None = None,
     ) -> tuple[int, str]:
+        """``user`` clicks ``action`` on ``message``; the same ``trigger`` again is the same
+        click sent again (as a replayed request)."""
         button = next(
             e
             for b in message["blocks"]
@@ -128,7 +131,7 @@ class Bot:
             "team": {"id": "T0001"},
             "user": {"id": user},
             "api_app_id": "A0001",
-            "trigger_id": f"trigger-{time.monotonic_ns()}",
+            "trigger_id": trigger or f"trigger-{time.monotonic_ns()}",
             "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL},
             "channel": {"id": CHANNEL},
             "message": message,

@@ -73,3 +73,27 @@ async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any
     events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
     assert ("snoozed", "UBOB") in events and ("escalated", None) in events
     assert [k for k, _ in events].count("reminded") == 2
+
+
+async def test_the_same_snooze_click_sent_twice_snoozes_once(clocked: Any) -> None:
+    bot, _ = clocked
+    await bot.command("start nudged")
+    await bot.slack.wait_for("chat.postMessage", count=2)
+    [execution] = await bot.lockstep.store.executions()
+    await bot.lockstep.engine.settled(execution.id)
+    lock = thread(bot)[-1]
+    [lock_id] = {
+        e["value"] for b in lock["blocks"] if b["type"] == "actions" for e in b["elements"]
+    }
+    before = (await bot.lockstep.engine.lock(lock_id)).deadline
+
+    async def deadline_after_click(trigger: str | None) -> float:
+        assert (await bot.click(lock, "lockstep_snooze", "UBOB", trigger=trigger))[0] == 200
+        await bot.lockstep.handlers.drain()
+        return (await bot.lockstep.engine.lock(lock_id)).deadline
+
+    assert await deadline_after_click("trigger-once") == before + 24 * H
+    assert await deadline_after_click("trigger-once") == before + 24 * H  # replayed: no more
+    assert await deadline_after_click(None) == before + 48 * H  # a click of its own
+    events = [e.kind for e in await bot.lockstep.store.events(execution.id)]
+    assert events.count("snoozed") == 2

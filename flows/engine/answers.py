@@ -5,6 +5,7 @@ answer leaves the lock open; a second answer to a decided lock changes nothing."
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -140,7 +141,12 @@ class Answers:
         return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
 
     async def snooze(
-        self, lock_id: str, actor: str | None, *, workspace: Workspace | None = None
+        self,
+        lock_id: str,
+        actor: str | None,
+        *,
+        workspace: Workspace | None = None,
+        request: str | None = None,
     ) -> Snoozed:
         """As ``Engine.snooze`` says."""
         lock = await self.guard.lock(lock_id, workspace)
@@ -157,7 +163,8 @@ class Answers:
                 return Snoozed(Snooze.FORBIDDEN, lock, refused.allowed)
         now = self.clock.now()
         event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
-        said = Post(key=f"snooze:{lock.id}:{now}", call_id=lock.id,
+        named = hashlib.sha256(request.encode()).hexdigest()[:32] if request else f"{now}"
+        said = Post(key=f"snooze:{lock.id}:{named}", call_id=lock.id,
                     payload={"type": "snoozed", "actor": actor})  # fmt: skip
         snoozed = await self.store.snooze(lock.id, policy.snooze, now, event, [said])
         if snoozed is None:

@@ -260,11 +260,17 @@ class Engine:
         return await self._answers.reject(lock_id, actor, comment, workspace=workspace)
 
     async def snooze(
-        self, lock_id: str, actor: str | None, *, workspace: Workspace | None = None
+        self,
+        lock_id: str,
+        actor: str | None,
+        *,
+        workspace: Workspace | None = None,
+        request: str | None = None,
     ) -> Snoozed:
         """Push an open lock's deadline back by its policy's ``snooze``. Open to whoever may
-        decide the lock, the run's initiator and its flow's admins."""
-        return await self._answers.snooze(lock_id, actor, workspace=workspace)
+        decide the lock, the run's initiator and its flow's admins. ``request`` names the
+        request asking (a click's trigger id): the same one again snoozes nothing more."""
+        return await self._answers.snooze(lock_id, actor, workspace=workspace, request=request)
 
     async def cancel(
         self,
