@@ -31,6 +31,7 @@ from bot.render.state import read_state
 from flows import InputsError, Launch, Request
 from flows.app import EntrySpec
 from flows.engine import Access, Cancel, EntryFailed, NoAnswer, Trail, Workspace, audit_document
+from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
 MAX_COMMAND = 2000  # characters of /flow text: longer is refused with a note
@@ -268,18 +269,28 @@ class SlashCommands(Listener):
             log.warning("refused an entry form whose values are malformed: %s", exc)
             await ack(response_action="update", view=notice(messages.FORM_UNREADABLE))
             return
+        view = {"title": spec.summary, "callback_id": blocks.ENTRY_CALLBACK}
+        view |= {"private_metadata": metadata}
+        ws = self.of(event)
+        try:  # asked again as the run starts: they may have left the channel since
+            member = await self.engine.sees(event.user, {"channel": channel}, ws)
+        except NoAnswer:
+            await refuse(ack, form, {GLOBAL: [messages.NO_ANSWER]}, raw, view)
+            return
+        if not member:
+            await ack(response_action="update", view=notice(messages.ENTRY_NOT_MEMBER))
+            return
         try:
             launch = await self.engine.prepare(spec.name, raw, request)
         except InputsError as exc:
-            view = {"title": spec.summary, "callback_id": blocks.ENTRY_CALLBACK}
-            await refuse(ack, form, exc.wire(), raw, view | {"private_metadata": metadata})
+            await refuse(ack, form, exc.wire(), raw, view)
             return
         except EntryFailed as exc:
             await ack(response_action="update", view=notice(_cannot_start(spec, exc)))
             return
         # Stored before the modal closes, keyed by the view: the run's message is posted from
         # the store, and a retried or replayed submission starts nothing new.
-        eid, ws = run_id("view", event.view_id), self.of(event)
+        eid = run_id("view", event.view_id)
         await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
         await ack()
 

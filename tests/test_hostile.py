@@ -17,12 +17,14 @@ import pytest
 
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
 from bot.inbound import HOME_OPENED, MAX_BODY, MEMBER_EVENTS
+from bot.render import home
 from store import SQLStore
 from tests.slackbot import (
     CHANNEL,
     SECRET,
     Bot,
     assert_valid_surfaces,
+    chosen,
     fields,
     input_value,
     start_without_form,
@@ -306,6 +308,41 @@ async def test_outsiders_cannot_answer_a_lock_that_names_no_approvers(bot: Bot) 
     decided = await bot.lockstep.engine.lock(lock_id)
     assert decided.actor == "UOUTSIDER" and decided.result == {"note": "joined"}
     assert len(bot.slack.calls_to("conversations.members")) == lookups  # no new lookup
+
+
+async def test_an_entry_form_is_refused_to_someone_who_left_its_channel_since(bot: Bot) -> None:
+    """Who may start a run in a channel is asked again as the form comes back: /flow start
+    was typed there, the Home's chooser checked it at Next, and people leave."""
+    assert (await bot.command("start deploy", "UALICE"))[0] == 200
+    [opened] = await bot.slack.wait_for("views.open")
+    entry = opened.response["view"]
+    deploy = {**input_value("service", "api"), **input_value("version", "1.2.3")}
+
+    bot.slack.hang_next("conversations.members", 3)  # Slack slow to say who is in it
+    status, body = await bot.submit_view(entry, deploy, "UALICE")
+    assert status == 200 and "did not say in time" in body
+    assert await bot.lockstep.store.executions() == []
+
+    bot.slack.leave(CHANNEL, "UALICE")
+    assert await member_event(bot, "member_left_channel", "UALICE") == 200
+    status, body = await bot.submit_view(entry, deploy, "UALICE")
+    assert status == 200 and "no longer in the channel" in json.loads(body)["view"]["blocks"][0][
+        "text"]["text"]  # fmt: skip
+    assert await bot.lockstep.store.executions() == []
+    bot.slack.join(CHANNEL, "UALICE")
+    assert await member_event(bot, "member_joined_channel", "UALICE") == 200
+    status, body = await bot.submit_view(entry, deploy, "UALICE")
+    assert (status, body) == (200, "")
+    assert len(await bot.lockstep.store.executions()) == 1
+
+    await bot.shortcut(home.START_SHORTCUT, "UBOB")  # the same, from the Home's chooser
+    chooser = (await bot.slack.wait_for("views.open", count=2))[-1].response["view"]
+    _, body = await bot.submit_view(chooser, chosen("deploy", CHANNEL), "UBOB")
+    chosen_entry = json.loads(body)["view"] | {"id": chooser["id"]}
+    bot.slack.leave(CHANNEL, "UBOB")
+    assert await member_event(bot, "member_left_channel", "UBOB") == 200
+    status, body = await bot.submit_view(chosen_entry, deploy, "UBOB")
+    assert "no longer in the channel" in body and len(await bot.lockstep.store.executions()) == 1
 
 
 def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> None:

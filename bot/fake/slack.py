@@ -471,6 +471,10 @@ class FakeSlack:
         ``member_joined_channel`` event; tests that need it send one)."""
         self._members.setdefault(channel, []).append(user)
 
+    def leave(self, channel: str, user: str) -> None:
+        """``user`` is no longer a member of ``channel`` (as ``join``: tests send the event)."""
+        self._members[channel] = [u for u in self._members.get(channel, []) if u != user]
+
     def _conversations_members(self, args: Args) -> Args:
         members = self._members.get(need(args, "channel", "channel_not_found"), [])
         return {"members": members, "response_metadata": {"next_cursor": ""}}
