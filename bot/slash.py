@@ -4,6 +4,7 @@ entry form's submission, validated before the modal closes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -142,6 +143,10 @@ class SlashCommands(Listener):
             return
         view = self.entry_form(spec, event.channel, values)
         await client.views_open(trigger_id=event.trigger_id, view=view)
+        # Who is in the channel is asked now, while they fill the form in: the submission asks
+        # again (they may leave meanwhile), answered then from the directory's cache.
+        with contextlib.suppress(NoAnswer):
+            await self.engine.sees(event.user, {"channel": event.channel}, self.of(event))
 
     async def _status(self, event: inbound.SlashCommand, name: str | None) -> str:
         user, ws = event.user, self.of(event)

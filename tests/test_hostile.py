@@ -313,12 +313,12 @@ async def test_outsiders_cannot_answer_a_lock_that_names_no_approvers(bot: Bot) 
 async def test_an_entry_form_is_refused_to_someone_who_left_its_channel_since(bot: Bot) -> None:
     """Who may start a run in a channel is asked again as the form comes back: /flow start
     was typed there, the Home's chooser checked it at Next, and people leave."""
+    bot.slack.hang_next("conversations.members", 3)  # Slack slow to say who is in it
     assert (await bot.command("start deploy", "UALICE"))[0] == 200
     [opened] = await bot.slack.wait_for("views.open")
     entry = opened.response["view"]
     deploy = {**input_value("service", "api"), **input_value("version", "1.2.3")}
-
-    bot.slack.hang_next("conversations.members", 3)  # Slack slow to say who is in it
+    # asked as the form opened (or now, whichever comes first): one question, still asked
     status, body = await bot.submit_view(entry, deploy, "UALICE")
     assert status == 200 and "did not say in time" in body
     assert await bot.lockstep.store.executions() == []
@@ -343,6 +343,16 @@ async def test_an_entry_form_is_refused_to_someone_who_left_its_channel_since(bo
     assert await member_event(bot, "member_left_channel", "UBOB") == 200
     status, body = await bot.submit_view(chosen_entry, deploy, "UBOB")
     assert "no longer in the channel" in body and len(await bot.lockstep.store.executions()) == 1
+
+
+async def test_who_is_in_the_channel_is_asked_as_the_entry_form_opens(bot: Bot) -> None:
+    """So the submission's own question costs no wait on Slack before the modal's ack."""
+    assert (await bot.command("start deploy", "UALICE"))[0] == 200
+    [opened] = await bot.slack.wait_for("views.open")
+    await bot.slack.wait_for("conversations.members")
+    deploy = {**input_value("service", "api"), **input_value("version", "1.2.3")}
+    assert await bot.submit_view(opened.response["view"], deploy, "UALICE") == (200, "")
+    assert len(bot.slack.calls_to("conversations.members")) == 1
 
 
 def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> None:
