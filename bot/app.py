@@ -358,8 +358,8 @@ async def _bounded_body(request: web.Request) -> bytes | None:
 
 
 def _follow_members(bolt: AsyncApp, directory: SlackDirectory, workspaces: Workspaces) -> None:
-    """Channel members join and leave: the directory's cached members follow at once (where
-    the app subscribes to the events), not only when the cache expires."""
+    """Channel members join and leave, user groups change: the directory's cached members
+    follow at once (where the app subscribes to the events), not only when the cache expires."""
 
     async def changed(context: AsyncBoltContext) -> None:
         event = context.get("inbound")
@@ -367,8 +367,12 @@ def _follow_members(bolt: AsyncApp, directory: SlackDirectory, workspaces: Works
             directory.member_changed(
                 event.channel, event.user, joined=event.joined, workspace=workspaces.of(event)
             )
+        elif isinstance(event, inbound.GroupEvent):
+            directory.group_changed(
+                event.group, event.added, event.removed, workspace=workspaces.of(event)
+            )
 
-    for kind in inbound.MEMBER_EVENTS:
+    for kind in (*inbound.MEMBER_EVENTS, inbound.GROUP_CHANGED):
         bolt.event(kind)(changed)
 
 

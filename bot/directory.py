@@ -1,7 +1,8 @@
 """Who is in a user group or a channel, from Slack, cached briefly: the engine's ``Directory``
 port. Slack's names: ``S…`` is a user group, ``"channel"`` the run's channel. A channel's
 cached members follow ``member_joined_channel``/``member_left_channel`` events as they come
-(``member_changed``), so someone who left cannot answer for the rest of the minute. Each
+(``member_changed``), and a group's ``subteam_members_changed`` (``group_changed``), so someone
+who left cannot answer for the rest of the minute. Each
 workspace's names are asked of Slack with its own bot token, and cached apart."""
 
 from __future__ import annotations
@@ -88,12 +89,25 @@ class SlackDirectory:
         self, channel: str, user: str, *, joined: bool, workspace: Workspace = SINGLE
     ) -> None:
         """``user`` joined or left ``channel`` (a Slack event said so)."""
-        key = _key(workspace, "channel", channel)
+        added, removed = ((user,), ()) if joined else ((), (user,))
+        self._changed(_key(workspace, "channel", channel), added, removed)
+
+    def group_changed(
+        self,
+        group: str,
+        added: tuple[str, ...],
+        removed: tuple[str, ...],
+        workspace: Workspace = SINGLE,
+    ) -> None:
+        """People were added to or removed from user group ``group`` (a Slack event said so)."""
+        self._changed(_key(workspace, "group", group), added, removed)
+
+    def _changed(self, key: str, added: tuple[str, ...], removed: tuple[str, ...]) -> None:
         self._changes[key] = self._changes.get(key, 0) + 1
         hit = self._cache.get(key)
         if hit is not None:
             at, members = hit
-            self._cache[key] = (at, members | {user} if joined else members - {user})
+            self._cache[key] = (at, (members | set(added)) - set(removed))
 
     async def group_members(self, group: str, workspace: Workspace = SINGLE) -> frozenset[str]:
         async def load() -> frozenset[str]:

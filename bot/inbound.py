@@ -33,6 +33,7 @@ _TOKEN = re.compile(r"[!-~]{1,255}")  # trigger and view ids, action ids: printa
 _LOCK = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # a lock's id in a button's value
 _COMMAND = re.compile(r"/[!-~]{1,64}")
 MEMBER_EVENTS = ("member_joined_channel", "member_left_channel")
+GROUP_CHANGED = "subteam_members_changed"
 HOME_OPENED = "app_home_opened"
 # the element types of ``state.values`` Lockstep renders, and the fields each holds
 _STRING = (str, type(None))
@@ -105,6 +106,14 @@ class MemberEvent(Inbound):
     user: str
     channel: str
     joined: bool
+
+
+class GroupEvent(Inbound):
+    """People were added to (``added``) or removed from a user group."""
+
+    group: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
 
 
 class Uninstalled(Inbound):
@@ -410,7 +419,9 @@ def shortcut(body: Mapping[str, Any]) -> Shortcut:
     )
 
 
-def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | HomeOpened | OtherEvent:
+def event(
+    body: Mapping[str, Any],
+) -> MemberEvent | GroupEvent | Uninstalled | HomeOpened | OtherEvent:
     inner = _get(body, "event")
     if not isinstance(inner, Mapping):
         raise Malformed("event is not an object")
@@ -432,6 +443,10 @@ def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | HomeOpened | O
     if kind == HOME_OPENED:
         tab = _opt_str(inner, "tab", shape=_TOKEN) or "home"
         return HomeOpened(team=team, **grid, user=_str(inner, "user", shape=_ID), tab=tab)
+    if kind == GROUP_CHANGED:
+        group = _str(inner, "subteam_id", shape=_ID)
+        added, removed = _users(inner, "added_users"), _users(inner, "removed_users")
+        return GroupEvent(team=team, **grid, group=group, added=added, removed=removed)
     if kind not in MEMBER_EVENTS:
         return OtherEvent(team=team, kind=kind)
     return MemberEvent(
@@ -441,6 +456,15 @@ def event(body: Mapping[str, Any]) -> MemberEvent | Uninstalled | HomeOpened | O
         channel=_str(inner, "channel", shape=_ID),
         joined=kind == "member_joined_channel",
     )
+
+
+def _users(payload: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    users = payload.get(key) or []
+    if not isinstance(users, list) or not all(
+        isinstance(u, str) and _ID.fullmatch(u) for u in users
+    ):
+        raise Malformed(f"{key} is not a list of user ids")
+    return tuple(users)
 
 
 def typed(body: Mapping[str, Any]) -> Inbound:
@@ -496,6 +520,9 @@ def for_bolt(event: Inbound) -> dict[str, Any]:
         case MemberEvent():
             kind = MEMBER_EVENTS[0] if event.joined else MEMBER_EVENTS[1]
             inner = {"type": kind, "user": event.user, "channel": event.channel}
+            return {"type": "event_callback", "event": inner} | top
+        case GroupEvent():
+            inner = {"type": GROUP_CHANGED, "subteam_id": event.group}
             return {"type": "event_callback", "event": inner} | top
         case Uninstalled():
             said: dict[str, Any] = {"type": event.kind}

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
-from bot.inbound import HOME_OPENED, MAX_BODY, MEMBER_EVENTS
+from bot.inbound import GROUP_CHANGED, HOME_OPENED, MAX_BODY, MEMBER_EVENTS
 from bot.render import home
 from store import SQLStore
 from tests.slackbot import (
@@ -355,18 +355,53 @@ async def test_who_is_in_the_channel_is_asked_as_the_entry_form_opens(bot: Bot) 
     assert len(bot.slack.calls_to("conversations.members")) == 1
 
 
+async def group_event(bot: Bot, group: str, added: list[str], removed: list[str]) -> int:
+    body = json.dumps(
+        {"type": "event_callback", "team_id": "T0001", "event_id": f"Ev{time.monotonic_ns()}",
+         "event": {"type": "subteam_members_changed", "subteam_id": group, "team_id": "T0001",
+                   "added_users": added, "removed_users": removed}}
+    ).encode()  # fmt: skip
+    return await post(bot, body, signed_headers(SECRET, body, content_type="application/json"))
+
+
+async def test_someone_taken_out_of_an_approvers_group_cannot_answer_from_then_on(
+    bot: Bot,
+) -> None:
+    """Slack says who joins and leaves a user group: the cached members follow at once."""
+    message = await start_without_form(bot, "vetted")  # UAPPROVER or the group SREVIEW
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    await bot.click(message, "lockstep_submit", "UCAROL", input_value("x", "not yet"))
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "can decide this" in note.args["text"]  # the group is asked, and cached
+    lookups = len(bot.slack.calls_to("usergroups.users.list"))
+    assert await group_event(bot, "SREVIEW", ["UCAROL"], ["UGROUPIE"]) == 200
+    await bot.click(message, "lockstep_submit", "UGROUPIE", input_value("x", "gone"))
+    await bot.slack.wait_for("chat.postEphemeral", count=2)
+    assert (await bot.lockstep.engine.lock(lock_id)).open
+    await bot.click(message, "lockstep_submit", "UCAROL", input_value("x", "added"))
+    await bot.lockstep.handlers.drain()
+    decided = await bot.lockstep.engine.lock(lock_id)
+    assert decided.actor == "UCAROL" and decided.result == {"x": "added"}
+    assert len(bot.slack.calls_to("usergroups.users.list")) == lookups  # no new lookup
+    for malformed in ([5], ["not an id"], "UCAROL"):
+        assert await group_event(bot, "SREVIEW", malformed, []) == 400  # type: ignore[arg-type]
+
+
 def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> None:
     manifest = (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
     events = re.search(r"\n( +)bot_events:\n((?:\1 +- .*\n)+)", manifest)
     assert events is not None
     assert re.findall(r"- (\w+)", events[2]) == [
         *MEMBER_EVENTS,
+        GROUP_CHANGED,
         "app_uninstalled",
         "tokens_revoked",
         HOME_OPENED,
     ]
     scopes = re.findall(r"^ +- ([\w:.]+)", manifest.split("scopes:", 1)[1], re.MULTILINE)
-    assert {"channels:read", "groups:read"} <= set(scopes)  # what the events need
+    assert {"channels:read", "groups:read", "usergroups:read"} <= set(
+        scopes
+    )  # what the events need
 
 
 async def test_outsiders_cannot_answer_in_a_modal_either(bot: Bot) -> None:
