@@ -15,8 +15,9 @@ from bot.render import answers, history, messages, outcome, surfaces
 from bot.render.blocks import titled
 from bot.render.mrkdwn import literal, markdown_to_mrkdwn, split_heading
 from bot.render.outcome import Ending
+from flows.app import Response
 from flows.codec import encode
-from flows.engine import Call, Event, Execution
+from flows.engine import Answer, Call, Decision, Event, Execution
 from flows.errors import LockExpired, LockRejected
 from flows.forms import (
     Cancel,
@@ -32,6 +33,7 @@ from flows.forms import (
     Submit,
     UserSelect,
 )
+from flows.policy import make_policy
 
 AT = 1_796_000_000.0
 HOSTILE = "<!channel> *now* <https://evil.example|your bank> <@U0BOSS> &amp;"
@@ -277,3 +279,19 @@ def test_a_form_is_titled_by_its_opening_heading_once() -> None:
     emptied = [{"type": "markdown", "text": ""}, *only[1:]]  # kept in its place: Action ids
     assert titled(only, "x") == ("Just a title", emptied)  # count places; it shows nothing
     assert titled(Model(InputText("a")).to_json(), "Lock name")[0] == "Lock name"
+
+
+def test_a_rejection_of_a_quorum_lock_says_how_many_approvals_are_left() -> None:
+    bob = Response("UBOB", True, {}, None, 1.0)
+    carol = Response("UCAROL", False, {}, "no", 2.0)
+
+    def told(quorum: int) -> str:
+        policy = make_policy(None, approvers=["UBOB", "UCAROL", "UDAN"], quorum=quorum, veto=False)
+        opened = lock("open", policy=policy.to_json())
+        decision = Decision(Answer.COUNTED, opened, responses=(bob, carol))
+        return surfaces.quorum_reply(decision, declined=True)
+
+    assert told(3) == (
+        "Your rejection is recorded; this still needs 2 more approvals (1 of 3 so far)."
+    )
+    assert told(2).endswith("still needs 1 more approval (1 of 2 so far).")

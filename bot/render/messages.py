@@ -82,7 +82,10 @@ OPEN_LINK = "<{url}|Open the form>"
 QUORUM_WAITING = "👥 Needs approval from {needed} different people."
 QUORUM_PROGRESS = "👥 Approved by {who}: {count} of {needed}."
 COUNTED = "Your approval is counted: {count} of {needed}."
-DECLINE_COUNTED = "Your rejection is recorded; this still waits for {needed} approvals."
+DECLINE_COUNTED = (
+    "Your rejection is recorded; this still needs {left} more {approvals} "
+    "({count} of {needed} so far)."
+)
 REPEAT = "You have already approved this; it needs {left} more from someone else."
 FORBIDDEN = "Only {who} can decide this."
 FOUR_EYES = "You started this run, so someone else has to decide this."

@@ -180,7 +180,11 @@ def quorum_reply(decision: Decision, *, declined: bool = False) -> str:
     needed = Policy.from_json(decision.lock.policy if decision.lock else None).quorum
     count = len(decision.approvers)
     if declined:
-        return messages.DECLINE_COUNTED.format(needed=needed)
+        left = max(1, needed - count)
+        approvals = "approval" if left == 1 else "approvals"
+        return messages.DECLINE_COUNTED.format(
+            left=left, approvals=approvals, count=count, needed=needed
+        )
     if decision.outcome is Answer.REPEAT:
         return messages.REPEAT.format(left=max(1, needed - count))
     return messages.COUNTED.format(count=count, needed=needed)
