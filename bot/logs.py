@@ -50,11 +50,16 @@ class Scope(logging.Filter):
 
 
 class Chatter(logging.Filter):
-    """Drops lines that say nothing at every start: Alembic's preamble."""
+    """Drops lines that say nothing at every start: Alembic's preamble, and Bolt's warning that
+    the token it read from ``SLACK_BOT_TOKEN`` goes unused (the bot gives it a client, which
+    holds that token)."""
 
     PREAMBLE = ("Context impl ", "Will assume ")
+    UNUSED_TOKEN = "As you gave `client` as well, `token` will be unused."
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("slack_bolt"):
+            return record.getMessage() != self.UNUSED_TOKEN
         if record.name != "alembic.runtime.migration":
             return True
         return not str(record.msg).startswith(self.PREAMBLE)

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from flows.errors import LockstepError
 from flows.policy import DEFAULT_TIMEOUT
 
+LOCAL_DATABASE = "sqlite:///lockstep-local.db"  # local mode's runs never mix with a workspace's
 EXAMPLE_FLOWS = ["flows.examples.review", "flows.examples.deploy", "flows.examples.expense"]
 # the bot scopes an install through OAuth asks for: those of slack-app-manifest.yml
 SCOPES = [
@@ -165,6 +166,14 @@ class Settings(BaseSettings):
     def authorize_url(self) -> str:
         """Slack's page where a person installs the app: beside the Web API's base URL."""
         return self.slack_api_url.removesuffix("api/") + "oauth/v2/authorize"
+
+    @property
+    def store_url(self) -> str | None:
+        """The database: ``DATABASE_URL``; unset, local mode's own SQLite file, or (None)
+        ``./lockstep.db``."""
+        if self.database_url:
+            return self.database_url
+        return LOCAL_DATABASE if self.mode == "local" else None
 
     @property
     def mode(self) -> Mode:

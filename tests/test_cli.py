@@ -156,3 +156,26 @@ async def test_webhooks_are_added_listed_and_removed(api: Api, db_url: str) -> N
 def test_the_console_script_is_lockstep() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["scripts"] == {"lockstep": "bot.cli:main"}
+
+
+async def test_without_settings_a_token_is_made_where_local_mode_will_read_it(
+    tmp_path: Path,
+) -> None:
+    """No Slack credentials and no DATABASE_URL: the bot runs in local mode on its own file,
+    and the CLI writes there too, so the token it prints works on that bot."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCKSTEP_", "SLACK_"))}
+    env.pop("DATABASE_URL", None)
+    made = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "token", "create", "local-ci", "--start", "deploy",
+        cwd=tmp_path, env=env | {"PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(made.communicate(), 60)
+    assert made.returncode == 0, err.decode()
+    assert not (tmp_path / "lockstep.db").exists()
+    store = await SQLStore.open(f"sqlite:///{tmp_path / 'lockstep-local.db'}")
+    try:
+        found = await store.token_named("local-ci")
+        assert found is not None and out.decode().startswith(f"lst_{found.id}_")
+    finally:
+        await store.close()

@@ -98,6 +98,18 @@ def test_debug_is_for_lockstep_s_own_lines(restored: None) -> None:
     assert [json.loads(x)["message"] for x in out.getvalue().splitlines()] == ["ours"]
 
 
+def test_bolt_s_unused_token_warning_is_not_logged_but_its_other_warnings_are(
+    restored: None,
+) -> None:
+    """Bolt reads SLACK_BOT_TOKEN itself, then warns that the client the bot gives it wins."""
+    out = configured("text")
+    bolt = logging.getLogger("slack_bolt.AsyncApp")
+    bolt.warning("As you gave `client` as well, `token` will be unused.")
+    bolt.warning("something else worth saying")
+    [line] = out.getvalue().splitlines()
+    assert line.endswith("slack_bolt.AsyncApp: something else worth saying")
+
+
 def read(lines: list[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 

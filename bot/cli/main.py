@@ -14,7 +14,7 @@ import aiohttp
 
 from bot.cli import admin, remote
 from bot.cli.remote import ERROR, OK, TIMED_OUT, CliError, Remote
-from bot.settings import SettingsError
+from bot.settings import Settings, SettingsError
 from flows.engine import Workspace
 
 
@@ -138,8 +138,17 @@ async def _remote_command(args: argparse.Namespace) -> int:
     raise CliError(f"unknown command {args.command}")
 
 
+def _database() -> str | None:
+    """The database the bot would open here (``DATABASE_URL``, local mode's own file, or
+    ``./lockstep.db``), read from the environment and ``.env`` as the bot reads them."""
+    try:
+        return Settings().store_url
+    except ValueError:  # a setting the bot would refuse: this command needs only the database
+        return os.environ.get("DATABASE_URL") or None
+
+
 async def _admin_command(args: argparse.Namespace) -> int:
-    url = os.environ.get("DATABASE_URL") or None
+    url = _database()
     match (args.command, args.action):
         case ("token", "create"):
             where = Workspace(enterprise_id=args.enterprise, team_id=args.team)

@@ -26,7 +26,6 @@ from bot.settings import Settings, SettingsError
 from flows.app import Registry
 
 HOST = "127.0.0.1"  # loopback only: the page acts as anyone in the pretend workspace
-LOCAL_DATABASE = "sqlite:///lockstep-local.db"  # demo runs never mix with a workspace's runs
 SHUTDOWN_GRACE = 5.0  # seconds open requests get when the bot stops
 
 
@@ -53,7 +52,7 @@ async def local_bot(
                 "slack_bot_token": SecretStr(token),
                 "slack_signing_secret": SecretStr(secret),
                 "slack_api_url": slack.api_url,
-                "database_url": settings.database_url or LOCAL_DATABASE,
+                "database_url": settings.store_url,
             }
         )
         lockstep = await Lockstep.create(config, registry)
