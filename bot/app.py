@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import inbound, installs, logs
 from bot.api import Feed, TokenDirectory, mount
-from bot.directory import SlackDirectory
+from bot.directory import AckBudget, SlackDirectory
 from bot.files import SlackFiles
 from bot.handlers import Handlers
 from bot.health import Readiness, alive
@@ -238,6 +238,7 @@ class Lockstep:
             bolt.middleware(SlackKind())
         bolt.middleware(TypedInbound())
         bolt.middleware(logs.RequestScope())
+        bolt.middleware(AckBudget())
         handlers.register(bolt)
         HomeHandlers(handlers).register(bolt)
         _follow_members(bolt, slack_directory, workspaces)

@@ -11,9 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.workspaces import Workspaces, error_code, failure
@@ -23,6 +28,38 @@ log = logging.getLogger("lockstep.slack")
 
 TTL = 60.0  # seconds a membership answer is trusted
 WAIT = 1.5  # seconds a lookup may take, every page of it: the ack it comes before is due in 3
+BUDGET = 2.0  # seconds all the lookups one request makes before its ack may take together
+
+
+@dataclass
+class _Budget:
+    until: float
+    spent: bool = False  # acked: what follows waits on each lookup up to WAIT
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("lockstep_lookup_budget", default=None)
+
+
+class AckBudget(AsyncMiddleware):
+    """Bolt middleware: the lookups a request makes before it acks share ``BUDGET`` seconds
+    (a decision may ask about a group, a channel and admins, each slow), so the ack still goes
+    within Slack's three seconds; the work after the ack waits on each lookup as usual."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        budget = _Budget(time.monotonic() + BUDGET)
+        _BUDGET.set(budget)
+        try:
+            return await next()
+        finally:
+            budget.spent = True
+
+
 UNKNOWN = frozenset({"no_such_subteam", "channel_not_found", "not_in_channel"})
 
 
@@ -54,8 +91,11 @@ class SlackDirectory:
         if asking is None:
             asking = self._asking[key] = asyncio.create_task(self._ask(key, load))
             asking.add_done_callback(_seen)
+        wait, budget = self.wait, _BUDGET.get()
+        if budget is not None and not budget.spent:
+            wait = max(0.0, min(wait, budget.until - time.monotonic()))
         try:
-            return await asyncio.wait_for(asyncio.shield(asking), self.wait)
+            return await asyncio.wait_for(asyncio.shield(asking), wait)
         except (TimeoutError, SlackClientError, aiohttp.ClientError) as exc:
             log.warning("Slack did not say who is in %s: %s", key, failure(exc))
             raise NoAnswer(f"Slack did not say who is in {key}") from None

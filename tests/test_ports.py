@@ -12,10 +12,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.directory import SlackDirectory
+from bot import directory as directory_module
+from bot.directory import AckBudget, SlackDirectory
 from bot.fake.slack import FakeSlack
 from bot.notifier import EVENT_TYPE, UNSURE, UNSURE_FOR, SlackNotifier
 from bot.workspaces import Workspaces
@@ -389,6 +392,42 @@ async def test_the_slack_directory_asks_once_and_says_when_slack_does_not_answer
     await asyncio.sleep(1.5)
     await directory.sees("UBOB", {"channel": "CTHIRD"})  # that answer may predate the join:
     assert len(slack.calls_to("conversations.members")) == 4  # not kept, asked again
+
+
+async def test_lookups_before_an_ack_share_one_budget_and_later_ones_wait_as_usual(
+    slack: FakeSlack, client: AsyncWebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request may ask about a group and then a channel before it acks, each slow: together
+    they take at most ``BUDGET``. Work the request leaves for after its ack is not held to it."""
+    monkeypatch.setattr(directory_module, "BUDGET", 1.0)
+    directory = SlackDirectory(one(client), wait=0.9)
+    slack.hang_next("usergroups.users.list", 0.7)
+    slack.hang_next("conversations.members", 0.7)
+    slack.hang_next("conversations.members", 0.7)
+    released = asyncio.Event()
+
+    async def after_the_ack() -> bool:
+        await released.wait()
+        return await directory.sees("UBOB", {"channel": "CLATER"})  # 0.7 s: within ``wait``
+
+    later: list[asyncio.Task[bool]] = []
+
+    async def decide() -> BoltResponse:
+        later.append(asyncio.create_task(after_the_ack()))
+        await directory.includes("SOPS", "UBOB", {"channel": CHANNEL})  # 0.7 s of 1.0
+        await directory.sees("UBOB", {"channel": CHANNEL})  # 0.3 s left of 0.7: no answer
+        return BoltResponse(status=200)
+
+    begin = time.monotonic()
+    with pytest.raises(NoAnswer):
+        await AckBudget().async_process(
+            req=AsyncBoltRequest(body=""), resp=BoltResponse(status=200), next=decide
+        )
+    assert time.monotonic() - begin < 1.2
+    released.set()
+    assert await later[0] is False  # asked after the budget ran out, and answered
+    await directory.sees("UBOB", {"channel": CHANNEL})  # the late answer was kept
+    assert len(slack.calls_to("conversations.members")) == 2  # one question per channel
 
 
 # clocks -------------------------------------------------------------------------------------
