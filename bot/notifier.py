@@ -46,6 +46,7 @@ LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be d
 # ``UNSURE_FOR`` seconds old: no post is expected to land later than that.
 UNSURE = "unsure"
 UNSURE_FOR = 60.0
+READING = ("conversations.history", "conversations.replies")  # looking for a lost post
 # Slack's answers when the bot may not read a conversation's messages
 UNREADABLE = ("missing_scope", "not_in_channel", "channel_not_found")
 READ_HINT = "posted without looking; give the app the *:history scopes and add it to the channel"
@@ -74,7 +75,9 @@ class SlackNotifier:
 
     async def show(self, show: Show) -> Any:
         """Show one row. When Slack says to wait (429 with ``Retry-After``), every row waits
-        that long: they are refused here, without a call, until then."""
+        that long: they are refused here, without a call, until then. A limit on reading a
+        conversation (looking for a lost post) holds back only the row that looked: the
+        history methods have limits of their own, far tighter than posting's."""
         wait = self._paused_until - self.clock.now()
         if wait > 0:
             raise Unavailable("rate limited: waiting as Slack asked", wait)
@@ -88,7 +91,8 @@ class SlackNotifier:
             if exc.response.status_code == 429:
                 headers = exc.response.headers
                 after = _seconds(headers.get("Retry-After") or headers.get("retry-after"))
-                self._paused_until = self.clock.now() + (after or 1.0)
+                if not str(exc.response.api_url).endswith(READING):
+                    self._paused_until = self.clock.now() + (after or 1.0)
                 raise Unavailable("rate limited", after) from exc
             raise
 

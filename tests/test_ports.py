@@ -319,6 +319,13 @@ async def test_the_slack_notifier_raises_what_it_could_not_show(
     with pytest.raises(SlackApiError):
         await notifier.show(Show(key="r", kind="run", execution=run))
 
+    slack.fail_next("conversations.history", status=429, retry_after=60)
+    with pytest.raises(Unavailable) as looking:  # a retry looking for its lost post
+        await notifier.show(Show(key="r3", kind="run", execution=run, retry=True))
+    assert looking.value.retry_after == 60.0
+    posted = await notifier.show(Show(key="r4", kind="run", execution=run))
+    assert posted["channel"] == CHANNEL  # reading's own limit holds back no other row
+
 
 # directories --------------------------------------------------------------------------------
 
