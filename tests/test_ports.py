@@ -221,13 +221,18 @@ async def test_a_retried_post_is_found_not_posted_twice(
     assert lost == {**parent, UNSURE: True} and len(slack.messages(CHANNEL)) == 2501
 
 
+def run_row(client: AsyncWebClient) -> tuple[SlackNotifier, FakeClock, Show]:
+    """A Slack notifier on a clock at the wall's time (Slack's ts are), and a run's row."""
+    clock = FakeClock(time.time())
+    run = execution(channel=CHANNEL)
+    notifier = SlackNotifier(one(client), Registry([app]), clock)
+    return notifier, clock, Show(key=f"run:{run.id}", kind="run", execution=run)
+
+
 async def test_a_copy_slack_posted_late_is_deleted_when_its_message_is_next_updated(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    clock = FakeClock(time.time())
-    notifier = SlackNotifier(one(client), Registry([app]), clock)
-    run = execution(channel=CHANNEL)
-    row = Show(key=f"run:{run.id}", kind="run", execution=run)
+    notifier, clock, row = run_row(client)
     placed = await notifier.show(row.model_copy(update={"retry": True}))  # looked, posted
     assert placed[UNSURE] and len(slack.messages(CHANNEL)) == 1
     metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": row.key}}
@@ -257,9 +262,7 @@ async def test_a_copy_slack_posted_late_is_deleted_when_its_message_is_next_upda
 async def test_a_retried_update_of_a_known_message_does_not_look_for_copies(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(one(client), Registry([app]), FakeClock(time.time()))
-    run = execution(channel=CHANNEL)
-    row = Show(key=f"run:{run.id}", kind="run", execution=run)
+    notifier, _, row = run_row(client)
     placed = await notifier.show(row)
     again = await notifier.show(row.model_copy(update={"location": placed, "retry": True}))
     assert again == placed and UNSURE not in placed  # an update makes no copy
@@ -272,10 +275,8 @@ async def test_a_conversation_the_bot_may_not_read_is_posted_to_without_looking(
 ) -> None:
     """No ``*:history`` scope, or not a member: the retry cannot look for an earlier post, so
     it posts (and warns); a marked message is still updated."""
-    clock = FakeClock(time.time())
-    notifier = SlackNotifier(one(client), Registry([app]), clock)
-    run = execution(channel=CHANNEL)
-    row = Show(key=f"run:{run.id}", kind="run", execution=run, retry=True)
+    notifier, _, row = run_row(client)
+    row = row.model_copy(update={"retry": True})
     slack.fail_next("conversations.history", error=refusal, times=2)
     placed = await notifier.show(row)
     assert placed[UNSURE] and len(slack.messages(CHANNEL)) == 1
@@ -288,9 +289,7 @@ async def test_a_conversation_the_bot_may_not_read_is_posted_to_without_looking(
 async def test_a_copy_the_bot_may_not_delete_does_not_hold_its_message_back(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(one(client), Registry([app]), FakeClock(time.time()))
-    run = execution(channel=CHANNEL)
-    row = Show(key=f"run:{run.id}", kind="run", execution=run)
+    notifier, _, row = run_row(client)
     placed = await notifier.show(row.model_copy(update={"retry": True}))
     metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": row.key}}
     await client.chat_postMessage(channel=CHANNEL, text="late", metadata=metadata)

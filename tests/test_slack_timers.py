@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flows.engine import FakeClock
+from flows.engine import Execution, FakeClock
 from store import SQLStore
 from tests.slackbot import CHANNEL, Bot, running_bot
 
@@ -32,13 +32,18 @@ def thread(bot: Bot) -> list[dict[str, Any]]:
     return bot.slack.thread(CHANNEL, parent["ts"])
 
 
-async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any) -> None:
-    bot, clock = clocked
+async def nudged(bot: Bot) -> tuple[Execution, dict[str, Any]]:
+    """A run of the ``nudged`` flow, paused at its lock: the run and the lock's message."""
     await bot.command("start nudged")
     await bot.slack.wait_for("chat.postMessage", count=2)
     [execution] = await bot.lockstep.store.executions()
     await bot.lockstep.engine.settled(execution.id)
-    lock = thread(bot)[-1]
+    return execution, thread(bot)[-1]
+
+
+async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any) -> None:
+    bot, clock = clocked
+    execution, lock = await nudged(bot)
     snooze = [e for b in lock["blocks"] if b["type"] == "actions" for e in b["elements"]][-1]
     assert snooze["action_id"] == "lockstep_snooze" and snooze["text"]["text"] == "Snooze +1 day"
 
@@ -77,11 +82,7 @@ async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any
 
 async def test_the_same_snooze_click_sent_twice_snoozes_once(clocked: Any) -> None:
     bot, _ = clocked
-    await bot.command("start nudged")
-    await bot.slack.wait_for("chat.postMessage", count=2)
-    [execution] = await bot.lockstep.store.executions()
-    await bot.lockstep.engine.settled(execution.id)
-    lock = thread(bot)[-1]
+    execution, lock = await nudged(bot)
     [lock_id] = {
         e["value"] for b in lock["blocks"] if b["type"] == "actions" for e in b["elements"]
     }
