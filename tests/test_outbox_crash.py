@@ -147,7 +147,7 @@ async def test_a_run_survives_slack_failing(tmp_path: Path, fault: Fault) -> Non
 
 
 async def test_a_post_slack_makes_after_the_bot_gave_up_on_it_is_deleted(tmp_path: Path) -> None:
-    """Slack makes the run's post 3.5 s late: after the bot stopped waiting (2 s) and after its
+    """Slack makes the run's post 6 s late: after the bot stopped waiting (2 s) and after its
     retry looked for the post, found nothing and posted again. The late copy is deleted when
     the run's message is next updated, and the run goes on in the kept one's thread."""
     async with FakeSlack(members=MEMBERS) as slack, aiohttp.ClientSession() as http:
@@ -157,7 +157,7 @@ async def test_a_post_slack_makes_after_the_bot_gave_up_on_it_is_deleted(tmp_pat
         def parents() -> list[dict[str, object]]:
             return [m for m in slack.messages(CHANNEL) if key_of(m).startswith("run:")]
 
-        slack.hang_next("chat.postMessage", 3.5)  # then makes the post, answering no one
+        slack.hang_next("chat.postMessage", 6)  # then makes the post, answering no one
         person = Person(slack, http, "item-late")
         try:
             while not person.accepted:

@@ -406,7 +406,7 @@ async def test_lookups_before_an_ack_share_one_budget_and_later_ones_wait_as_usu
     """A request may ask about a group and then a channel before it acks, each slow: together
     they take at most ``BUDGET``. Work the request leaves for after its ack is not held to it."""
     monkeypatch.setattr(directory_module, "BUDGET", 1.0)
-    directory = SlackDirectory(one(client), wait=0.9)
+    directory = SlackDirectory(one(client), wait=1.5)
     slack.hang_next("usergroups.users.list", 0.7)
     slack.hang_next("conversations.members", 0.7)
     slack.hang_next("conversations.members", 0.7)
