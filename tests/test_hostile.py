@@ -322,6 +322,7 @@ async def test_an_entry_form_is_refused_to_someone_who_left_its_channel_since(bo
     status, body = await bot.submit_view(entry, deploy, "UALICE")
     assert status == 200 and "did not say in time" in body
     assert await bot.lockstep.store.executions() == []
+    await bot.slack.wait_for("conversations.members")  # Slack answers at last: cached
 
     bot.slack.leave(CHANNEL, "UALICE")
     assert await member_event(bot, "member_left_channel", "UALICE") == 200
