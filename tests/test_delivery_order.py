@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from flows.app import Registry
-from flows.engine import Execution, FakeClock, Show
-from flows.engine.delivery import Deliverer
+from flows.engine import Execution, FakeClock, Show, Unavailable
+from flows.engine.delivery import Deliverer, backoff
 from flows.engine.ports import Store
 from flows.engine.records import Delivery, ShowState
 
@@ -220,4 +220,39 @@ async def test_rows_handed_over_by_two_changes_go_in_the_run_s_order() -> None:
     deliverer.drain()  # claims row 4, which waits for row 3
     await asyncio.wait_for(deliverer.idle(), 5)
     assert notifier.shown == ["p1", "p3", "p4", "p5"]
+    await deliverer.close()
+
+
+class GivesBack(TwoClaims):
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: list[tuple[int, float, bool]] = []
+
+    async def retry_delivery(
+        self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
+    ) -> None:
+        self.given.append((row_id, due_at, tried))
+
+
+class Refuses:
+    """Slack's rate limit on the first row (it says how long to wait); a failure on the next."""
+
+    async def show(self, show: Show) -> Any:
+        if show.key == "p1":
+            raise Unavailable("rate limited", 30.0)
+        raise ConnectionError("dropped")
+
+
+async def test_a_wait_the_surface_asks_for_is_not_counted_as_a_failed_attempt() -> None:
+    """Else a run of rate limits grows the backoff of the next real failure to minutes."""
+    store = GivesBack()
+    clock = FakeClock(1000.0)
+    deliverer = Deliverer(cast(Store, store), Refuses(), clock, Registry([]), "me")
+    deliverer.soon("R1")  # rows 1 and 2 of the run (2 waits for 1)
+    await asyncio.sleep(0)
+    deliverer.drain()  # row 3
+    await deliverer.idle()
+    given = {row_id: (due_at, tried) for row_id, due_at, tried in store.given}
+    assert given[1] == (1030.0, False)  # as Slack asked; the attempt not counted
+    assert given[3] == (1000.0 + backoff(1), True)  # a failure: counted, backed off
     await deliverer.close()

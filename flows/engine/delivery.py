@@ -423,13 +423,16 @@ class Deliverer:
         )  # fmt: skip
 
     async def _failed(self, row: Delivery, exc: Exception) -> None:
-        """Back the row off, as long as the surface asked (``Unavailable.retry_after``)."""
+        """Back the row off, as long as the surface asked (``Unavailable.retry_after``). A wait
+        the surface asked for (a rate limit) is its pacing, not a failure: it does not count
+        as an attempt, so the backoff of later failures does not grow with it."""
         now = self.clock.now()
         after = exc.retry_after if isinstance(exc, Unavailable) else None
-        wait = backoff(row.attempts) if after is None or not math.isfinite(after) else after
+        paced = after is not None and math.isfinite(after)
+        wait = after if paced and after is not None else backoff(row.attempts)
         log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
                     row.attempts, wait, exc)  # fmt: skip
-        await self._give_back(row, now + max(0.0, wait), f"{type(exc).__name__}: {exc}", True)
+        await self._give_back(row, now + max(0.0, wait), f"{type(exc).__name__}: {exc}", not paced)
 
     async def _give_back(
         self, row: Delivery, due_at: float, error: str | None, tried: bool
