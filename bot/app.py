@@ -213,7 +213,9 @@ class Lockstep:
             process_before_response=True,  # listeners ack, then hand slow work to tasks
         )
         clock = clock or SystemClock()
-        notifier = SlackNotifier(workspaces, registry, clock)
+        # a retry looks once more when a request Slack held past the timeout has surely landed
+        recheck = 3 * settings.slack_timeout
+        notifier = SlackNotifier(workspaces, registry, clock, recheck=recheck)
         links = Permalinks(workspaces)
         # webhook rows of the same outbox go to their receivers, the rest to Slack
         # (signed with the wall clock's time: receivers refuse a signature five minutes off)

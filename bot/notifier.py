@@ -5,9 +5,10 @@ escalations and result go into that message's thread; escalations also go to eac
 directly. Every message carries Slack message metadata naming its outbox row (``key``), so a
 post whose outcome was lost (the process died, the connection dropped) is found again
 (``conversations.replies``/``history`` with ``include_all_metadata``) instead of posted twice.
-A post Slack made only after the bot gave up on it, and after its retry looked and posted again,
-is a copy: a message placed by a retried attempt is marked unsure, and each time it is updated
-within a minute of its posting, copies of it are looked for and deleted.
+A request Slack acts on only after the bot gave up on it leaves a copy of a post (the retry
+looked, found nothing and posted again) or an older state over a newer one: whatever a retried
+attempt shows is shown once more ``recheck`` seconds later (the location's ``AGAIN_AT``), the
+newest state put back and copies of the message deleted.
 A rate limit is ``Unavailable`` with Slack's ``Retry-After``; any other failure raises as it
 is, and the deliverer backs off. Each row is shown with the bot token of its run's workspace,
 looked up as it is shown; a workspace the app has left is shown nothing more.
@@ -29,7 +30,7 @@ from bot.render import messages, outcome, surfaces
 from bot.render.mrkdwn import cut
 from bot.workspaces import Workspaces, error_code
 from flows.app import Registry
-from flows.engine import Call, Clock, Execution, Show, Trail, Unavailable, Workspace
+from flows.engine import AGAIN_AT, Call, Clock, Execution, Show, Trail, Unavailable, Workspace
 from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
@@ -40,12 +41,11 @@ Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
 # messages older than its row (``LOOKUP_BEFORE``): only a busy channel needs many.
 LOOKUP_PAGES = 50
 LOOKUP_BEFORE = 120.0  # seconds before a row was made that its message may be dated
-# A message placed by a retried attempt may have a copy: an earlier attempt's post that Slack
-# made after the bot stopped waiting for it (and after the retry looked for it). It is marked so
-# (``UNSURE`` in its location), and its copies are deleted whenever it is updated, until it is
-# ``UNSURE_FOR`` seconds old: no post is expected to land later than that.
-UNSURE = "unsure"
-UNSURE_FOR = 60.0
+# A retried attempt is unsure of what Slack shows: an earlier attempt's request that Slack acts on
+# after the bot stopped waiting (and after the retry looked for it) leaves a copy of a post, or
+# puts an older state over a newer one. Its location asks to be shown once more ``RECHECK``
+# seconds later (``AGAIN_AT``): the newest state is put back, and copies are deleted.
+RECHECK = 30.0
 READING = ("conversations.history", "conversations.replies")  # looking for a lost post
 # Slack's answers when the bot may not read a conversation's messages
 UNREADABLE = ("missing_scope", "not_in_channel", "channel_not_found")
@@ -62,10 +62,12 @@ class SlackNotifier:
         clock: Clock,
         trail: Callable[[str], Awaitable[Trail | None]] | None = None,
         homes: Callable[[str, Workspace], Awaitable[dict[str, Any]]] | None = None,
+        recheck: float = RECHECK,
     ) -> None:
         """``trail``: reads a run's trail (``Engine.trail``), to say how an ended run ended;
         ``homes``: renders a person's App Home in a workspace from the store
-        (``bot.home.HomeReader``)."""
+        (``bot.home.HomeReader``); ``recheck``: how long after a retry it looks once more."""
+        self.recheck = recheck
         self.workspaces = workspaces
         self.registry = registry
         self.clock = clock
@@ -153,10 +155,12 @@ class SlackNotifier:
         text, blocks = content
         text = cut(text, TEXT_MAX)
         where = show.location if isinstance(show.location, dict) else None
+        again = self.clock.now() + self.recheck  # when a retry looks once more
         if where is None and show.retry:  # an earlier attempt may have posted it
             if found := await self._ours(client, show, channel, thread_ts):
                 log.info("adopted %s, posted by an earlier attempt", show.key)
-                where = await self._keep_one(client, show, channel, found, min(found, key=float))
+                oldest = min(found, key=float)
+                where = await self._keep_one(client, show, channel, found, oldest, again)
                 if show.kind in ("post", "direct"):
                     return where  # a post shows what it showed: adopting it is enough
         if where is not None:
@@ -169,22 +173,29 @@ class SlackNotifier:
                     raise
                 log.info("%s: its message is gone (deleted in Slack); posted again", show.key)
             else:
-                if not where.get(UNSURE):
-                    return where
+                due = where.get(AGAIN_AT)
+                if not isinstance(due, int | float):  # sure of it: a retry looks once more
+                    return {**where, AGAIN_AT: again} if show.retry else where
                 found = await self._ours(client, show, where["channel"], thread_ts)
-                return await self._keep_one(client, show, where["channel"], found, where["ts"])
+                return await self._keep_one(client, show, where["channel"], found, where["ts"], due)
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
         )  # fmt: skip
         placed = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
-        return {**placed, UNSURE: True} if show.retry else placed
+        return {**placed, AGAIN_AT: again} if show.retry else placed
 
     async def _keep_one(
-        self, client: AsyncWebClient, show: Show, channel: str, found: list[str], keep: str
+        self,
+        client: AsyncWebClient,
+        show: Show,
+        channel: str,
+        found: list[str],
+        keep: str,
+        due: float,
     ) -> Where:
         """Keep the message at ``keep`` and delete the row's other messages in ``found`` (late
-        copies); the kept one stays marked unsure while another copy may still land."""
+        copies); until ``due`` it is looked at once more then, as a copy may still land."""
         for copy in found:
             if copy == keep:
                 continue
@@ -194,9 +205,8 @@ class SlackNotifier:
             except SlackApiError as exc:
                 if error_code(exc) not in ("message_not_found", "cant_delete_message"):
                     raise
-        kept = {"channel": channel, "ts": keep}
-        settled = self.clock.now() - (_seconds(keep) or 0.0) > UNSURE_FOR
-        return kept if settled else {**kept, UNSURE: True}
+        kept: Where = {"channel": channel, "ts": keep}
+        return kept if self.clock.now() >= due else {**kept, AGAIN_AT: due}
 
     async def _ours(
         self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None

@@ -44,6 +44,7 @@ from flows.engine.records import Call, Claim, Execution, NewEvent, Post
 from store.fast import Prepared, run
 from store.lists import any_of
 from store.outbox import BUMP_WITH_HOMES, HOOK, LOCK, lock_key, run_key
+from store.outbox import bumped as bump_values
 from store.tables import calls, events, executions, outbox, timers, webhooks
 from store.transactions import (
     CLAIMABLE,
@@ -328,9 +329,7 @@ def _finish() -> Any:
         calls.c.execution_id == eid, calls.c.status == "open", calls.c.kind == "lock"
     )
     locks_shown = (  # the messages of the locks it closes (``close_open``)
-        update(outbox)
-        .where(outbox.c.key.in_(still_open), happened)
-        .values(version=outbox.c.version + 1, pending=True, updated_at=at)
+        update(outbox).where(outbox.c.key.in_(still_open), happened).values(**bump_values(at))
     )
     closed = (
         update(calls)

@@ -6,7 +6,7 @@ row given back to try later."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -192,15 +192,37 @@ def _shown_and_settled() -> Any:
 _SHOWN_AND_SETTLED = Prepared(_shown_and_settled())
 
 
+_AGAIN = Prepared(  # a settled row, to be shown once more at ``at`` (as it is then)
+    update(outbox)
+    .where(outbox.c.id == bindparam("oid"), ~outbox.c.pending)
+    .values(pending=True, due_at=bindparam("at"))
+)
+
+
 def delivered(
-    conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, placed: bool
+    conn: Connection,
+    owner: str,
+    shown: Sequence[tuple[int, int, Any]],
+    now: float,
+    placed: bool,
+    again: Mapping[int, float] | None = None,
 ) -> dict[int, int]:
     """``owner`` showed each ``(row id, version, where)`` (``placed``: a run's message for the
     first time). Returns the rows whose state changed meanwhile, with their newest version
-    (``owner`` keeps the lease to show them); the rest are settled. A row whose lease was lost
-    is left to whoever holds it. On Postgres, not ``placed`` is one statement."""
+    (``owner`` keeps the lease to show them); the rest are settled, those in ``again`` due to
+    be shown once more at the time it gives. A row whose lease was lost is left to whoever
+    holds it. On Postgres, not ``placed`` and no ``again`` is one statement."""
     if not shown:
         return {}
+    behind = _recorded(conn, owner, shown, now, placed)
+    if again:
+        run(conn, _AGAIN, [{"oid": i, "at": at} for i, at in again.items() if i not in behind])
+    return behind
+
+
+def _recorded(
+    conn: Connection, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, placed: bool
+) -> dict[int, int]:
     if placed:
         bump_homes(conn, now)  # a run's message is somewhere: Homes link it
     if conn.dialect.name == "postgresql":
@@ -242,10 +264,11 @@ def renew(conn: Connection, row_ids: Sequence[int], owner: str, until: float) ->
 
 
 def backlog(conn: Connection, now: float) -> tuple[int, float | None]:
-    """How many rows wait to be shown, and how long ago the oldest state among them changed."""
-    found = conn.execute(
-        select(func.count(), func.min(outbox.c.updated_at)).where(outbox.c.pending)
-    ).one()
+    """How many rows wait to be shown, and how long ago the oldest state among them changed.
+    A row due to be shown once more, as it already is (``delivered``'s ``again``), is not
+    behind."""
+    behind = outbox.c.pending & (outbox.c.version > outbox.c.shown)
+    found = conn.execute(select(func.count(), func.min(outbox.c.updated_at)).where(behind)).one()
     return int(found[0]), (now - found[1]) if found[1] is not None else None
 
 

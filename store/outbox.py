@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -133,22 +133,23 @@ def add_posts(conn: Connection, execution_id: str, posts: Sequence[Post], now: f
     return sum(run(conn, _insert(conn), row).rowcount for row in rows)
 
 
-_bump = (
-    update(outbox)
-    .where(one_of(outbox.c.key, "keys"))
-    .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
-)
+def bumped(at: Any) -> dict[str, Any]:
+    """The values of a row whose state changed at ``at``: shown anew. A row waiting only to be
+    shown once more later (``deliveries.delivered``'s ``again``) goes now; one backing off
+    after a failure still waits its turn."""
+    waits_to_look = and_(outbox.c.shown >= outbox.c.version, outbox.c.due_at > at)
+    due = case((waits_to_look, at), else_=outbox.c.due_at)
+    return {"version": outbox.c.version + 1, "pending": True, "updated_at": at, "due_at": due}
+
+
+_bump = update(outbox).where(one_of(outbox.c.key, "keys")).values(**bumped(bindparam("at")))
 _BUMP = Prepared(_bump)
 _BUMP_DRAFT = Prepared(_bump.values(payload=bindparam("draft")))
-_BUMP_HOMES = Prepared(
-    update(outbox)
-    .where(*_HOMES)
-    .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
-)
+_BUMP_HOMES = Prepared(update(outbox).where(*_HOMES).values(**bumped(bindparam("at"))))
 BUMP_WITH_HOMES = (  # one statement: a view bumped never goes without the Homes
     update(outbox)
     .where(or_(one_of(outbox.c.key, "keys"), and_(*_HOMES)))
-    .values(version=outbox.c.version + 1, pending=True, updated_at=bindparam("at"))
+    .values(**bumped(bindparam("at")))
 )
 _BUMP_WITH_HOMES = Prepared(BUMP_WITH_HOMES)
 

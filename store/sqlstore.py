@@ -7,7 +7,7 @@ it (``store.at_once``), recording what a delivery showed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -325,12 +325,19 @@ class SQLStore:
         return await self.run(dq.show_states, rows) if rows else {}
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
+        self,
+        owner: str,
+        shown: Sequence[tuple[int, int, Any]],
+        now: float,
+        *,
+        placed: bool,
+        again: Mapping[int, float] | None = None,
     ) -> dict[int, int]:
         if not shown:
             return {}
-        record = self.run if placed else self.single  # one statement unless Homes are bumped
-        return await record(dq.delivered, owner, shown, now, placed)
+        alone = not placed and not again  # one statement, unless Homes are bumped or rows kept
+        record = self.single if alone else self.run
+        return await record(dq.delivered, owner, shown, now, placed, again)
 
     async def retry_delivery(
         self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float

@@ -7,7 +7,7 @@ go next. And the App Homes go again once a run's message has a place to link."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from flows.app import Registry
@@ -45,7 +45,13 @@ class TwoClaims:
         return rows, {r.id: ShowState(RUN, None, [], [], r.payload) for r in rows}
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
+        self,
+        owner: str,
+        shown: Sequence[tuple[int, int, Any]],
+        now: float,
+        *,
+        placed: bool,
+        again: Mapping[int, float] | None = None,
     ) -> dict[int, int]:
         return {}
 
@@ -120,7 +126,13 @@ class PlacesARun(TwoClaims):
         return await super().claim_deliveries(owner, now, lease, limit, execution)
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
+        self,
+        owner: str,
+        shown: Sequence[tuple[int, int, Any]],
+        now: float,
+        *,
+        placed: bool,
+        again: Mapping[int, float] | None = None,
     ) -> dict[int, int]:
         self.said.append("delivered")
         return {}

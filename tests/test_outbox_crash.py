@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.fake.faults import Fault as SlackFault
 from bot.fake.slack import FakeSlack
 from tests.botproc import FAST, BotProcess, Person, has_buttons, key_of, posted_keys
 from tests.slackbot import CHANNEL
@@ -170,6 +171,43 @@ async def test_a_post_slack_makes_after_the_bot_gave_up_on_it_is_deleted(tmp_pat
             assert deleted.ok and deleted.args["ts"] != parent["ts"]
             keys = [key_of(m) for m in slack.thread(CHANNEL, str(parent["ts"]))]
             assert len(keys) == len(set(keys)) and len(keys) == 4  # parent, 2 locks, ending
+        finally:
+            for bot in bots:
+                await bot.kill()
+
+
+def thread_is_whole(slack: FakeSlack, person: Person) -> bool:
+    """Each message once, every lock decided without buttons, the run's message approved."""
+    thread = person._thread()
+    keys = [key_of(m) for m in thread]
+    locks = [m for m in thread if key_of(m).startswith("lock:")]
+    parents = [m for m in slack.messages(CHANNEL) if key_of(m).startswith("run:")]
+    return (
+        len(keys) == len(set(keys)) and len(locks) == 2 and not any(map(has_buttons, locks))
+        and len(parents) == 1 and "approved" in parents[0].get("text", "")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "skip", "seconds"),
+    [("chat.postMessage", 3, 5), ("chat.postMessage", 2, 5), ("chat.update", 0, 6)],
+    ids=["ending-copy", "lock-copy-after-its-decision", "old-update-over-a-newer"],
+)
+async def test_a_request_slack_acts_on_after_the_bot_gave_up_is_undone(
+    tmp_path: Path, method: str, skip: int, seconds: float
+) -> None:
+    """Slack acts on a request seconds after the bot stopped waiting (2 s), after the retry
+    went and after the message's last change: a copy of the ending or of a decided lock's form,
+    or the run's message put back to an older state. What a retry shows is shown once more
+    later (3 x the timeout), and puts the newest state back and the copies away."""
+    async with FakeSlack(members=MEMBERS) as slack, aiohttp.ClientSession() as http:
+        url = f"sqlite:///{tmp_path / 'late.db'}"
+        bots = [await BotProcess.start(slack, url, FAST)]
+        slack.faults.add(method, SlackFault("hang", "before", seconds), skip=skip)
+        person = Person(slack, http, f"item-{method}-{skip}")
+        try:
+            await finish(slack, [person], bots, lambda _: BotProcess.start(slack, url, FAST))
+            await slack.until(lambda: thread_is_whole(slack, person), timeout=30)
         finally:
             for bot in bots:
                 await bot.kill()

@@ -20,10 +20,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import directory as directory_module
 from bot.directory import AckBudget, SlackDirectory
 from bot.fake.slack import FakeSlack
-from bot.notifier import EVENT_TYPE, UNSURE, UNSURE_FOR, SlackNotifier
+from bot.notifier import EVENT_TYPE, RECHECK, SlackNotifier
 from bot.workspaces import Workspaces
 from flows.app import Registry
 from flows.engine import (
+    AGAIN_AT,
     Call,
     Execution,
     FakeClock,
@@ -204,21 +205,23 @@ async def test_a_run_with_nowhere_to_show_is_not_an_error(
 async def test_a_retried_post_is_found_not_posted_twice(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier = SlackNotifier(one(client), Registry([app]), SystemClock())
+    clock = FakeClock(time.time())
+    notifier = SlackNotifier(one(client), Registry([app]), clock)
     run = execution(channel=CHANNEL)
     parent = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run))
     opened = lock(run.id)
     first = Show(key=f"lock:{opened.id}", kind="lock", execution=run, lock=opened, thread=parent)
     posted = await notifier.show(first)  # its outcome "lost": the deliverer tries again
     again = await notifier.show(first.model_copy(update={"retry": True}))
-    assert again == {**posted, UNSURE: True}  # adopted; marked: a later copy may land
+    later = clock.now() + RECHECK  # adopted, and looked at once more then: a copy may land
+    assert again == {**posted, AGAIN_AT: later}
     assert len(slack.thread(CHANNEL, parent["ts"])) == 2  # the parent and one lock message
     lost = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run, retry=True))
-    assert lost == {**parent, UNSURE: True} and len(slack.messages(CHANNEL)) == 1
+    assert lost == {**parent, AGAIN_AT: later} and len(slack.messages(CHANNEL)) == 1
     for i in range(2500):  # a busy channel: the post is far down its history by the retry
         slack.say(CHANNEL, f"chatter {i}")
     lost = await notifier.show(Show(key=f"run:{run.id}", kind="run", execution=run, retry=True))
-    assert lost == {**parent, UNSURE: True} and len(slack.messages(CHANNEL)) == 2501
+    assert lost == {**parent, AGAIN_AT: later} and len(slack.messages(CHANNEL)) == 2501
 
 
 def run_row(client: AsyncWebClient) -> tuple[SlackNotifier, FakeClock, Show]:
@@ -229,12 +232,12 @@ def run_row(client: AsyncWebClient) -> tuple[SlackNotifier, FakeClock, Show]:
     return notifier, clock, Show(key=f"run:{run.id}", kind="run", execution=run)
 
 
-async def test_a_copy_slack_posted_late_is_deleted_when_its_message_is_next_updated(
+async def test_a_copy_slack_posted_late_is_deleted_when_its_message_is_shown_again(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
     notifier, clock, row = run_row(client)
     placed = await notifier.show(row.model_copy(update={"retry": True}))  # looked, posted
-    assert placed[UNSURE] and len(slack.messages(CHANNEL)) == 1
+    assert placed[AGAIN_AT] == clock.now() + RECHECK and len(slack.messages(CHANNEL)) == 1
     metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": row.key}}
     late = await client.chat_postMessage(channel=CHANNEL, text="late", metadata=metadata)
     other = await client.chat_postMessage(channel=CHANNEL, text="another row", metadata={
@@ -243,30 +246,32 @@ async def test_a_copy_slack_posted_late_is_deleted_when_its_message_is_next_upda
     assert len(slack.messages(CHANNEL)) == 4  # the earlier attempt's post, made at last
 
     updated = await notifier.show(row.model_copy(update={"location": placed}))
-    assert updated == placed  # still young: a copy may yet land
+    assert updated == placed  # updated before its time to look again: looks now, and then
     [deleted] = slack.calls_to("chat.delete")
     assert deleted.args == {"channel": CHANNEL, "ts": late["ts"]}
     remaining = {m["ts"] for m in slack.messages(CHANNEL)}
     assert late["ts"] not in remaining and {placed["ts"], other["ts"]} <= remaining
     assert len(remaining) == 3  # another row's message and a person's stay
 
-    clock.advance(UNSURE_FOR + 1)
+    clock.advance(RECHECK)
     looked = len(slack.calls_to("conversations.history"))
     settled = await notifier.show(row.model_copy(update={"location": updated}))
-    assert settled == {"channel": CHANNEL, "ts": placed["ts"]}  # no longer marked
+    assert settled == {"channel": CHANNEL, "ts": placed["ts"]}  # looked once more: done
     never = await notifier.show(row.model_copy(update={"location": settled}))
     assert never == settled  # a settled message is updated without looking for copies
     assert len(slack.calls_to("conversations.history")) == looked + 1
 
 
-async def test_a_retried_update_of_a_known_message_does_not_look_for_copies(
+async def test_a_retried_update_is_put_again_later_without_looking_for_copies_now(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
-    notifier, _, row = run_row(client)
+    """The lost update may yet take effect, over a newer one: it is shown once more later."""
+    notifier, clock, row = run_row(client)
     placed = await notifier.show(row)
+    assert AGAIN_AT not in placed
     again = await notifier.show(row.model_copy(update={"location": placed, "retry": True}))
-    assert again == placed and UNSURE not in placed  # an update makes no copy
-    assert not slack.calls_to("conversations.history")
+    assert again == {**placed, AGAIN_AT: clock.now() + RECHECK}
+    assert not slack.calls_to("conversations.history")  # an update makes no copy
 
 
 @pytest.mark.parametrize("refusal", ["missing_scope", "not_in_channel"])
@@ -279,7 +284,7 @@ async def test_a_conversation_the_bot_may_not_read_is_posted_to_without_looking(
     row = row.model_copy(update={"retry": True})
     slack.fail_next("conversations.history", error=refusal, times=2)
     placed = await notifier.show(row)
-    assert placed[UNSURE] and len(slack.messages(CHANNEL)) == 1
+    assert placed[AGAIN_AT] and len(slack.messages(CHANNEL)) == 1
     assert f"cannot look for {row.key} in Slack ({refusal})" in caplog.text
     updated = await notifier.show(row.model_copy(update={"location": placed, "retry": False}))
     assert updated == placed and len(slack.calls_to("chat.update")) == 1

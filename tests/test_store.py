@@ -191,6 +191,34 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
     assert (await store.run(rows))[settles.id].shown == settles.version
 
 
+async def test_a_row_shown_once_more_later_waits_for_then_unless_its_state_changes(
+    store: SQLStore,
+) -> None:
+    """``delivered(again=...)``: the row is settled as shown, and due once more at the time
+    given, not behind (no backlog); a change of its state makes it due at once."""
+    now = time.time()
+    eid = new_id()
+    assert await store.create_execution(execution(eid, now, owner="me"), NewEvent(kind="started"))
+    opened = lock(eid).model_dump()
+    await store.add(eid, now, new_calls=[opened])
+    claimed, _ = await store.claim_deliveries("me", now, 30)
+    row = next(d for d in claimed if d.key == lock_key(opened["id"]))
+    others = [(d.id, d.version, {"ts": "1"}) for d in claimed if d.id != row.id]
+    where = {"channel": "C1", "ts": "2.0", "again_at": now + 30}
+    shown = [(row.id, row.version, where), *others]
+    assert await store.delivered("me", shown, now, placed=False, again={row.id: now + 30}) == {}
+    assert await store.backlog(now) == (0, None)
+    assert (await store.claim_deliveries("me", now + 1, 30))[0] == []  # not due yet
+    again, _ = await store.claim_deliveries("me", now + 30, 30, execution=eid)
+    assert [(d.id, d.location) for d in again] == [(row.id, where)]
+    await store.delivered("me", [(row.id, row.version, where)], now + 30, placed=False,
+                          again={row.id: now + 60})  # fmt: skip
+    await store.append(eid, now + 31, NewEvent(kind="note"))  # no change to the lock's state
+    await store.refuse(eid, now + 31, NewEvent(kind="invalid"), opened["id"], {"errors": {}})
+    changed, _ = await store.claim_deliveries("me", now + 31, 30, execution=eid)
+    assert [d.id for d in changed] == [row.id]  # its state changed: due now, not at +60
+
+
 async def test_a_run_shows_the_open_locks_it_waits_at_and_a_lock_shows_itself_decided(
     store: SQLStore,
 ) -> None:

@@ -29,6 +29,7 @@ from flows.engine.outcomes import (
     Snoozed,
 )
 from flows.engine.ports import (
+    AGAIN_AT,
     Clock,
     Directory,
     Files,
@@ -61,6 +62,7 @@ from flows.engine.scope import current as current_scope
 from flows.engine.scope import mark as mark_scope
 
 __all__ = [
+    "AGAIN_AT",
     "SINGLE",
     "TERMINAL",
     "WEBHOOK_EVENTS",

@@ -20,7 +20,7 @@ from typing import Any
 from flows.app import Registry, approvers
 from flows.engine.every import Every
 from flows.engine.observers import NullObserver
-from flows.engine.ports import Clock, Notifier, Observer, Store, Unavailable
+from flows.engine.ports import AGAIN_AT, Clock, Notifier, Observer, Store, Unavailable
 from flows.engine.quorum import response
 from flows.engine.records import UNORDERED, Claimed, Delivery, Show, ShowState, Take
 from flows.engine.scope import scope
@@ -34,6 +34,12 @@ LATE = 0.01  # seconds after a row is due that the deliverer looks again
 HOLD = 0.2  # at most this long, a run this process is driving holds its rows for its next change
 HOMES_EVERY = 0.5  # after a run's rows are shown, App Homes (bumped with them) follow this soon
 NO_RUN = ""  # a pass over the rows about no run (App Homes), as the store names them
+
+
+def _again_at(where: Any) -> float | None:
+    """When the notifier asked to show a row once more (``ports.AGAIN_AT``), if it did."""
+    at = where.get(AGAIN_AT) if isinstance(where, dict) else None
+    return float(at) if isinstance(at, int | float) and math.isfinite(at) else None
 
 
 def backoff(attempts: int) -> float:
@@ -311,7 +317,10 @@ class Deliverer:
         marks = [(row.id, row.version, where) for row, where in shown]
         placed = any(row.kind == "run" and row.location is None for row, where in shown if where)
         now = self.clock.now()
-        behind = await self.store.delivered(self.owner, marks, now, placed=placed)
+        again = {row.id: at for row, where in shown if (at := _again_at(where)) is not None}
+        behind = await self.store.delivered(self.owner, marks, now, placed=placed, again=again)
+        for at in again.values():
+            self._remind_at(at)
         fresh = {row.execution_id for row, _ in shown if row.location is None and row.execution_id}
         for eid in fresh - {target}:
             self.soon(eid)  # its new messages may have waited behind this one

@@ -71,6 +71,9 @@ class Unavailable(LockstepError):
         self.retry_after = retry_after
 
 
+AGAIN_AT = "again_at"  # in a location: when to show the row once more (epoch seconds)
+
+
 class Notifier(Protocol):
     """Shows people what the store says they should see. The engine's deliverer calls it for
     each outbox row that is behind, with the state read just before (``Show``), one row at a
@@ -81,7 +84,9 @@ class Notifier(Protocol):
     the row is tried again with backoff (``Unavailable`` says when), never dropped. When
     ``retry`` is set, an earlier attempt may have posted the message (the process died, or
     the answer was lost): look for ``key`` first and adopt what is found, so nothing is posted
-    twice. Showing the same version twice must leave the same message."""
+    twice. Showing the same version twice must leave the same message. A location whose
+    ``AGAIN_AT`` is a time asks for the row to be shown once more then (the surface is unsure
+    of what it shows: a request whose answer it lost may yet take effect)."""
 
     async def show(self, show: Show) -> Any: ...
 
@@ -319,12 +324,19 @@ class Store(Protocol):
         a row about no run, an App Home)."""
 
     async def delivered(
-        self, owner: str, shown: Sequence[tuple[int, int, Any]], now: float, *, placed: bool
+        self,
+        owner: str,
+        shown: Sequence[tuple[int, int, Any]],
+        now: float,
+        *,
+        placed: bool,
+        again: Mapping[int, float] | None = None,
     ) -> dict[int, int]:
         """``owner`` showed each ``(row id, version, where)``; ``placed``: one of them is a
         run's message shown for the first time (the App Homes, which link it, are shown again).
         Returns the rows whose state changed meanwhile, with the version to show now (``owner``
-        keeps their lease); the others are settled."""
+        keeps their lease); the others are settled, and those in ``again`` are due to be shown
+        once more, as they are then, at the time it gives."""
 
     async def retry_delivery(
         self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
