@@ -39,7 +39,9 @@ NO_RUN = ""  # a pass over the rows about no run (App Homes), as the store names
 def _again_at(where: Any) -> float | None:
     """When the notifier asked to show a row once more (``ports.AGAIN_AT``), if it did."""
     at = where.get(AGAIN_AT) if isinstance(where, dict) else None
-    return float(at) if isinstance(at, int | float) and math.isfinite(at) else None
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        return None
+    return float(at)
 
 
 def backoff(attempts: int) -> float:
