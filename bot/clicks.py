@@ -130,9 +130,20 @@ class LockListeners(Listener):
         await self._acked(ack, context, client, self._open_modal)
 
     async def _open_modal(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
+        """The lock's form as a modal, for someone who may answer it; anyone else is told so at
+        once. When Slack does not say who may (``NoAnswer``), the modal opens: its submission
+        is checked like any answer."""
         lock = await self._open_lock(client, click)
-        if lock is not None:
-            await client.views_open(trigger_id=click.trigger_id, view=self.lock_form(lock))
+        if lock is None:
+            return
+        try:
+            mine = await self.engine.may_decide(lock, click.user)
+        except NoAnswer:
+            mine = True
+        if not mine:
+            await self._whisper(client, click, messages.NOT_YOURS)
+            return
+        await client.views_open(trigger_id=click.trigger_id, view=self.lock_form(lock))
 
     def lock_form(self, lock: Call) -> dict[str, Any]:
         """The lock's form as a modal; its submission comes back to ``lock_modal_submitted``

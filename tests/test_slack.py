@@ -174,6 +174,19 @@ async def test_a_form_too_big_for_a_message_opens_as_a_modal(bot: Bot) -> None:
     assert_valid_surfaces(bot.slack)
 
 
+async def test_open_form_tells_someone_who_may_not_answer_at_once(bot: Bot) -> None:
+    """An outsider's "Open form" opens no modal: a private note says the form is not theirs,
+    as the Home's Answer does; a member of the channel gets the form."""
+    message = await start_without_form(bot, "survey")
+    await bot.click(message, "lockstep_open", "UOUTSIDER")
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert (note.args["user"], note.args["text"]) == ("UOUTSIDER", messages.NOT_YOURS)
+    assert bot.slack.calls_to("views.open") == []
+    await bot.click(message, "lockstep_open", "UBOB")
+    [opened] = await bot.slack.wait_for("views.open")
+    assert opened.response["view"]["callback_id"] == "lockstep_lock"
+
+
 async def test_a_crashing_lease_answers_with_an_error_id_and_keeps_the_lock(bot: Bot) -> None:
     message = await start_without_form(bot, "fragile")
     await bot.click(message, "lockstep_submit", "UBOB", input_value("x", "boom"))
@@ -226,6 +239,7 @@ async def test_when_slack_does_not_say_who_may_answer_nothing_is_decided_in_time
     assert (await bot.lockstep.engine.lock(lock_of(fragile))).open  # type: ignore[union-attr]
 
     survey = await start_without_form(bot, "survey")
+    bot.slack.fail_next("conversations.members", status=500)  # the form opens all the same
     await bot.click(survey, "lockstep_open", "UBOB")
     [opened] = await bot.slack.wait_for("views.open")
     view, answer = opened.response["view"], input_value("q0", "first")
