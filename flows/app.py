@@ -65,8 +65,9 @@ class Launch:
 @dataclass(frozen=True)
 class Response:
     """One person's answer to a lock: an approval with its parsed inputs, or a rejection with
-    its comment. A lease handler that names ``responses`` gets every one so far, this one last
-    (earlier ones as the audit trail keeps them: passwords are ``***``)."""
+    its comment. A lease handler that names ``responses`` gets each person's latest so far
+    (``standing``), this one last (earlier ones as the audit trail keeps them: passwords are
+    ``***``)."""
 
     user: str | None
     approved: bool
@@ -75,13 +76,20 @@ class Response:
     at: float
 
 
+def standing(responses: Sequence[Response]) -> list[Response]:
+    """The responses that count: each person's latest, oldest first (a rejection after a
+    person's approval withdraws it; approving again counts again)."""
+    latest: dict[str | int, Response] = {}
+    for i, r in enumerate(responses):
+        key = r.user if r.user is not None else i  # nobody named: each stands alone
+        latest.pop(key, None)
+        latest[key] = r
+    return list(latest.values())
+
+
 def approvers(responses: Sequence[Response]) -> list[str]:
-    """Who has approved, first come first, each once."""
-    seen: dict[str, None] = {}
-    for r in responses:
-        if r.approved and r.user is not None:
-            seen.setdefault(r.user)
-    return list(seen)
+    """Who approves (their latest response is an approval), each once."""
+    return [r.user for r in standing(responses) if r.approved and r.user is not None]
 
 
 @dataclass(frozen=True)

@@ -56,14 +56,14 @@ def vote(
 ) -> tuple[bool, list[Event]] | None:
     """Record one response to an open quorum lock and return every response so far. Taken
     under the lock row's write lock, so two people answering at once each see the other.
-    A person's second approval is not recorded (False). None: the lock is no longer open."""
+    An approval from someone whose latest response is an approval is not recorded (False).
+    None: the lock is no longer open."""
     execution_id = run(conn, _TAKE_OPEN, {"cid": call_id}).scalar()
     if execution_id is None:
         return None
     votes = list_votes(conn, execution_id, call_id)
-    if event.kind == "approved" and any(
-        v.kind == "approved" and v.actor == event.actor for v in votes
-    ):
+    theirs = [v.kind for v in votes if v.actor == event.actor]
+    if event.kind == "approved" and theirs and theirs[-1] == "approved":
         return False, votes
     run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.lock_key(call_id)], now)

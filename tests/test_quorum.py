@@ -93,6 +93,25 @@ async def test_without_veto_a_rejection_is_recorded_and_the_lease_sees_it(engine
     }  # fmt: skip
 
 
+async def test_without_veto_a_rejection_withdraws_the_same_persons_approval(
+    engine: Engine,
+) -> None:
+    """A person's latest response counts: Bob approves, then rejects (his approval no longer
+    counts, and the lease sees only the rejection), then approves again (it counts again)."""
+    lock = await panel(engine, veto=False, quorum=2)
+    assert (await engine.submit(lock.id, {"score": 3}, "UBOB")).approvers == ["UBOB"]
+    changed = await engine.reject(lock.id, "UBOB", "on second thought")
+    assert changed.outcome == "counted" and changed.approvers == []
+    carol = await engine.submit(lock.id, {"score": 5}, "UCAROL")
+    assert carol.outcome == "counted" and carol.approvers == ["UCAROL"]
+    assert (await engine.lock(lock.id)).open  # one approval standing, two needed
+    again = await engine.submit(lock.id, {"score": 7}, "UBOB")
+    assert again.outcome == "accepted" and again.approvers == ["UCAROL", "UBOB"]
+    assert await result(engine, lock) == {
+        "mean": 6.0, "approvers": ["UCAROL", "UBOB"], "declined": [],
+    }  # fmt: skip
+
+
 async def test_concurrent_last_approvals_decide_once(engine: Engine) -> None:
     lock = await panel(engine, quorum=3)
     await engine.submit(lock.id, {"score": 1}, "UBOB")

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from flows import typed
-from flows.app import Request, Response, approvers, call
+from flows.app import Request, Response, approvers, call, standing
 from flows.codec import decode, encode
 from flows.engine import quorum
 from flows.engine.guard import Guard
@@ -69,7 +69,7 @@ class Answers:
                 return Decision(Answer.REPEAT, lock, responses=earlier)
             mine = Response(actor, True, values, None, self.clock.now())
             lease = partial(self._lease, lock, execution, form, values, inputs, actor)
-            result = await lease([*earlier, mine])
+            result = await lease(standing([*earlier, mine]))
         except InputsError as exc:
             shown = _shown(form, inputs)
             detail = {"inputs": redacted(form, _loose(inputs)), "errors": exc.wire()}
@@ -102,8 +102,9 @@ class Answers:
         actor: str | None,
         responses: list[Response],
     ) -> Any:
-        """The lock's value for this answer, given every response so far: its lease's (which
-        may refuse it with ``InputsError``), or the values themselves."""
+        """The lock's value for this answer, given the responses that count so far
+        (``standing``): its lease's (which may refuse it with ``InputsError``), or the values
+        themselves."""
         lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
         kodosumi = lock.name in self.registry.kodosumi
         handed = as_submitted(form, values, inputs) if kodosumi else values
@@ -276,7 +277,7 @@ class Answers:
         if _who(so_far) != _who((*earlier, mine)):  # answers landed while the lease ran
             counted = [mine if r.user == actor and r.approved else r for r in so_far]
             try:
-                result = await lease(counted)
+                result = await lease(standing(counted))
             except Exception:  # it took this answer a moment ago: keep what it said then
                 log.exception("lease %r failed on the responses counted", lock.name,
                               extra=ids(lock.execution_id, lock.id))  # fmt: skip

@@ -277,8 +277,9 @@ class Store(Protocol):
         self, call_id: str, now: float, event: NewEvent
     ) -> tuple[bool, list[Event]] | None:
         """Record a response to an open quorum lock under the lock's row lock, so answers that
-        arrive together count each other; returns whether it was recorded (a person's second
-        approval is not) and every response so far. None: the lock is no longer open."""
+        arrive together count each other; returns whether it was recorded (an approval from
+        someone whose latest response is one is not) and every response so far. None: the
+        lock is no longer open."""
 
     # timers
 
