@@ -140,6 +140,28 @@ async def test_starts_are_idempotent_with_an_idempotency_key(api: Api) -> None:
     assert other.status == 201 and other.body["id"] != first.body["id"]
 
 
+@pytest.mark.parametrize(("flow", "got"), [("no-inputs", "None"), ("as-model", "Job(topic='x')")])
+async def test_a_kodosumi_launch_without_a_dict_of_inputs_starts_once(
+    db_url: str, store: SQLStore, flow: str, got: str
+) -> None:
+    """An enter handler may launch with no inputs or with a pydantic model: the start answers
+    201 with its run (without a key), and the same key again answers that run (200)."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.launches") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        body = {"flow": flow, "inputs": {"topic": "x"}, "channel": CHANNEL}
+        plain = await api.call("POST", "/api/v1/runs", token, body)
+        assert plain.status == 201, plain.body
+        key = {"Idempotency-Key": f"{flow}-1"}
+        first = await api.call("POST", "/api/v1/runs", token, body, key)
+        again = await api.call("POST", "/api/v1/runs", token, body, key)
+        assert (first.status, again.status) == (201, 200), again.body
+        assert first.body["id"] == again.body["id"] != plain.body["id"]
+        await bot.lockstep.engine.settled(first.body["id"])
+        runs = await bot.lockstep.store.executions()
+        assert len(runs) == 2 and {r.result["got"] for r in runs} == {got}
+
+
 async def test_an_answer_by_api_shows_in_slack_as_decided_by_the_token(api: Api) -> None:
     starter = await api.token("ci", start=("deploy",))
     approver = await api.token("release-bot", read=("deploy",), answer=("UBOB",))

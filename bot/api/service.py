@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, assert_never
 
 from aiohttp import web
@@ -158,7 +158,8 @@ class Api:
             raise invalid({"_global_": [str(exc)]}) from None
         started = await self.engine.execution(eid)
         assert started is not None
-        self._same(started, launch.request.flow, launch.inputs, context)  # a racing twin
+        if key:  # a twin with the same key may have raced this one: it must be the same start
+            self._same(started, launch.request.flow, launch.inputs, context)
         try:  # answer with its first locks and its link (at once, but for a slow flow or Slack)
             await asyncio.wait_for(asyncio.shield(self.engine.settled(eid)), START_WAIT)
         except TimeoutError:
@@ -167,12 +168,11 @@ class Api:
         return reply(await self.view(now), 201, Location=f"/api/v1/runs/{eid}")
 
     @staticmethod
-    def _same(
-        earlier: Execution, flow: str, inputs: Mapping[str, Any] | None, context: dict[str, str]
-    ) -> None:
-        """An ``Idempotency-Key`` used again must come with the same request."""
+    def _same(earlier: Execution, flow: str, inputs: Any, context: dict[str, str]) -> None:
+        """An ``Idempotency-Key`` used again must come with the same request: the same flow,
+        context and inputs (as the enter handler launched them, recorded as ``launch`` does)."""
         try:
-            same_inputs = earlier.inputs == encode(dict(inputs or {}))
+            same_inputs = earlier.inputs == encode(inputs)
         except NotStorable:
             same_inputs = False
         if earlier.flow != flow or not same_inputs or earlier.context != context:

@@ -1,0 +1,30 @@
+"""Enter handlers whose ``Launch`` carries no inputs, or a pydantic model, as kodosumi allows."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+# kodosumi: from kodosumi.core import ServeAPI, Launch, Tracer
+from flows import Launch, ServeAPI, Tracer
+from flows.forms import InputText, Model, Submit
+
+app = ServeAPI()
+TOPIC = Model(InputText("topic", "Topic"), Submit("Go"))
+
+
+class Job(BaseModel):
+    topic: str
+
+
+@app.enter("/no-inputs", model=TOPIC, summary="No inputs")
+async def no_inputs(request: Any, inputs: dict) -> Any:
+    return Launch(request, runner)
+
+
+@app.enter("/as-model", model=TOPIC, summary="As model")
+async def as_model(request: Any, inputs: dict) -> Any:
+    return Launch(request, runner, inputs=Job(topic=inputs["topic"]))
+
+
+async def runner(inputs: Any, tracer: Tracer) -> dict:
+    return {"got": repr(inputs)}
