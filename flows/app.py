@@ -248,31 +248,62 @@ class ServeAPI(FlowApp):
 
 class Registry:
     """Every loaded FlowApp merged: what the engine looks flows and handlers up in. Building it
-    resolves every ``@app.flow`` runner, so a wrong one stops start-up."""
+    resolves every ``@app.flow`` runner, so a wrong one stops start-up. Flow names are unique
+    across apps; lock and lease names are each app's own (as each kodosumi service is its own
+    app): a flow finds its app's handlers first, then any other app's of a name only one app
+    uses."""
 
     def __init__(self, apps: Iterable[FlowApp]) -> None:
         self.entries: dict[str, EntrySpec] = {}
-        self.locks: dict[str, Callable[..., Any]] = {}
-        self.leases: dict[str, Callable[..., Any]] = {}
-        kodosumi: set[str] = set()  # locks whose handlers get kodosumi's values
+        self._app_of: dict[str, FlowApp] = {}  # each flow's app
+        apps = list(apps)
         for app in apps:
-            for target, source in (
-                (self.entries, app.entries),
-                (self.locks, app.locks),
-                (self.leases, app.leases),
-            ):
-                clash = target.keys() & source.keys()
-                if clash:
-                    raise FlowConfigError(f"registered by two FlowApps: {', '.join(sorted(clash))}")
-                target.update(source)  # type: ignore[arg-type]
-            if app.kodosumi:
-                kodosumi |= app.locks.keys() | app.leases.keys()
-        self.kodosumi: frozenset[str] = frozenset(kodosumi)
+            if clash := sorted(self.entries.keys() & app.entries.keys()):
+                raise FlowConfigError(f"flows registered by two FlowApps: {', '.join(clash)}")
+            self.entries.update(app.entries)
+            self._app_of |= dict.fromkeys(app.entries, app)
+        self._shared = {  # each lock name used by one app only: that app
+            name: owners[0]
+            for name, owners in _by_name(apps).items()
+            if len(owners) == 1
+        }
         for spec in self.entries.values():
             if spec.runner is not None:
                 resolve(spec.runner)
-        for name in sorted(self.leases.keys() - self.locks.keys()):
-            warnings.warn(
-                f"lease {name!r} has no @lock({name!r}) form: a flow reaching it will fail",
-                stacklevel=2,
-            )
+        for app in apps:
+            for name in sorted(app.leases.keys() - app.locks.keys()):
+                warnings.warn(
+                    f"lease {name!r} has no @lock({name!r}) form: a flow reaching it will fail",
+                    stacklevel=2,
+                )
+
+    def _app(self, flow: str, name: str) -> FlowApp | None:
+        """The app whose handlers serve lock ``name`` of ``flow``'s runs."""
+        own = self._app_of.get(flow)
+        if own is not None and (name in own.locks or name in own.leases):
+            return own
+        return self._shared.get(name)
+
+    def lock(self, flow: str, name: str) -> Callable[..., Any] | None:
+        """The ``@app.lock(name)`` form handler for a run of ``flow``."""
+        app = self._app(flow, name)
+        return app.locks.get(name) if app else None
+
+    def lease(self, flow: str, name: str) -> Callable[..., Any] | None:
+        """The ``@app.lease(name)`` handler for a run of ``flow``."""
+        app = self._app(flow, name)
+        return app.leases.get(name) if app else None
+
+    def kodosumi(self, flow: str, name: str) -> bool:
+        """Do lock ``name``'s handlers (for ``flow``) get kodosumi's values?"""
+        app = self._app(flow, name)
+        return app is not None and app.kodosumi
+
+
+def _by_name(apps: Sequence[FlowApp]) -> dict[str, list[FlowApp]]:
+    """Each lock or lease name, with the apps that have handlers for it."""
+    found: dict[str, list[FlowApp]] = {}
+    for app in apps:
+        for name in app.locks.keys() | app.leases.keys():
+            found.setdefault(name, []).append(app)
+    return found

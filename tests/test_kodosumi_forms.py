@@ -314,7 +314,7 @@ def test_flow_names_come_from_path_summary_or_module() -> None:
     @app.lease("l", methods=["POST"])
     async def lease(inputs: dict[str, Any]) -> None: ...
 
-    assert Registry([app]).kodosumi == {"l"}  # its lock gets kodosumi's values
+    assert Registry([app]).kodosumi("async", "l")  # its lock gets kodosumi's values
     with pytest.raises(AttributeError, match="not a FastAPI app"):
         app.get("/x")  # type: ignore[attr-defined]
 

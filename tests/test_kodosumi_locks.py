@@ -17,10 +17,11 @@ from slack_sdk.models.views import View
 from bot.app import load_flows
 from bot.render import messages, surfaces
 from bot.settings import SettingsError
-from flows import response
-from flows.engine import FakeClock
+from flows import Request, response
+from flows.engine import Engine, FakeClock, RecordingNotifier
 from store import SQLStore
 from tests.kodosumi_apps import execution as execution_app
+from tests.kodosumi_apps import twins
 from tests.kodosumi_slack import (
     block,
     box,
@@ -37,6 +38,7 @@ from tests.kodosumi_slack import (
     texts,
     thread,
 )
+from tests.reading import calls
 from tests.slackbot import Bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +280,21 @@ def test_a_flows_module_failing_with_any_exception_stops_start_up_in_one_line() 
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"lockstep: {caught.value}"]
+
+
+async def test_two_services_each_keep_their_own_lock_of_the_same_name(store: SQLStore) -> None:
+    """Lock and lease names are each app's own: two services with an "approval" lock load
+    together, and each run gets its own service's form and lease."""
+    engine = Engine(store, [twins.a, twins.b], RecordingNotifier(), FakeClock())
+    for tag in ("a", "b"):
+        eid = await engine.start(f"svc-{tag}", {}, Request(f"svc-{tag}", "UALICE"))
+        await engine.settled(eid)
+        [lock] = [c for c in await calls(engine, eid) if c.kind == "lock"]
+        assert f"Service {tag} approval" in json.dumps(lock.form)
+        assert (await engine.submit(lock.id, {"note": "fine"}, "UBOB")).outcome == "accepted"
+        await engine.settled(eid)
+        assert (await engine.execution(eid)).result == {"svc": tag, "note": "fine"}  # type: ignore[union-attr]
+    await engine.close()
 
 
 def test_flows_that_do_not_fit_together_stop_start_up_in_one_line() -> None:

@@ -105,8 +105,9 @@ class Answers:
         """The lock's value for this answer, given the responses that count so far
         (``standing``): its lease's (which may refuse it with ``InputsError``), or the values
         themselves."""
-        lease = self.registry.leases.get(lock.name) or BUILT_IN_LEASES.get(lock.name)
-        kodosumi = lock.name in self.registry.kodosumi
+        flow = execution.flow
+        lease = self.registry.lease(flow, lock.name) or BUILT_IN_LEASES.get(lock.name)
+        kodosumi = self.registry.kodosumi(flow, lock.name)
         handed = as_submitted(form, values, inputs) if kodosumi else values
         if lease is None:
             return encode(handed)

@@ -213,14 +213,14 @@ class Replay:
         await self.wait()
 
     async def _form(self, name: str, data: dict[str, Any] | None) -> Model:
-        handler = self.setup.registry.locks.get(name)
+        handler = self.setup.registry.lock(self.execution.flow, name)
         if handler is None:
             raise self.fail(
                 FlowConfigError(
                     f"the flow reached lock {name!r}, but no @app.lock({name!r}) form is registered"
                 )
             )
-        if data is None and name not in self.setup.registry.kodosumi:
+        if data is None and not self.setup.registry.kodosumi(self.execution.flow, name):
             data = {}  # kodosumi hands a lock handler the data as given, None included
         execution = self.execution
         request = Request(execution.flow, execution.initiator, execution.context)
