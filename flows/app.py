@@ -263,9 +263,7 @@ class Registry:
             self.entries.update(app.entries)
             self._app_of |= dict.fromkeys(app.entries, app)
         self._shared = {  # each lock name used by one app only: that app
-            name: owners[0]
-            for name, owners in _by_name(apps).items()
-            if len(owners) == 1
+            name: owners[0] for name, owners in _by_name(apps).items() if len(owners) == 1
         }
         for spec in self.entries.values():
             if spec.runner is not None:
