@@ -250,7 +250,10 @@ class Lockstep:
     # HTTP -----------------------------------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        app = web.Application(middlewares=[self.metrics.timed] if self.metrics else [])
+        app = web.Application(
+            middlewares=[self.metrics.timed] if self.metrics else [],
+            handler_args={"logger": logs.HTTP},  # a malformed request: one warning line
+        )
         app.router.add_post("/slack/events", self.slack_events)
         app.router.add_get("/healthz", alive)
         app.router.add_get("/readyz", self.readiness.handle)

@@ -251,6 +251,15 @@ def _opt_str(
     return _str(payload, *path, shape=shape)
 
 
+def _encodable(text: str) -> bool:
+    """Is ``text`` what UTF-8 can carry (no lone surrogate, which JSON's ``\\ud800`` allows)?"""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(payload: Mapping[str, Any], key: str) -> str:
     value = payload.get(key)
     if value is None:
@@ -396,7 +405,7 @@ def view_submit(body: Mapping[str, Any]) -> ViewSubmit:
     if not isinstance(view, Mapping):
         raise Malformed("view is not an object")
     metadata = view.get("private_metadata") or ""
-    if not isinstance(metadata, str) or len(metadata) > 3000:
+    if not isinstance(metadata, str) or len(metadata) > 3000 or not _encodable(metadata):
         raise Malformed("private_metadata is not a string")
     return ViewSubmit(
         user=_str(body, "user", "id", shape=_ID),
@@ -428,6 +437,8 @@ def event(
     kind = _str(inner, "type", shape=_TOKEN)
     team = _opt_str(body, "team_id", shape=_ID)
     grid = _grid(body)
+    if kind in ("app_uninstalled", "tokens_revoked") and not (team or grid["enterprise"]):
+        raise Malformed(f"{kind} names no workspace")  # Slack's always names the one it left
     if kind == "app_uninstalled":
         return Uninstalled(team=team, **grid)
     if kind == "tokens_revoked":

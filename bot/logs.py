@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from aiohttp.http_exceptions import HttpProcessingError
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -63,6 +64,24 @@ class Chatter(logging.Filter):
         if record.name != "alembic.runtime.migration":
             return True
         return not str(record.msg).startswith(self.PREAMBLE)
+
+
+class MalformedHttp(logging.Filter):
+    """A request aiohttp could not read as HTTP (a request line or header too long, two
+    ``Content-Length``) is the client's mistake, answered 400: one warning line, not an error
+    with aiohttp's traceback, which anyone reaching the port could fill the log with."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and exc.code < 500:
+            record.msg, record.args = "refused a malformed HTTP request: %s", (exc.message,)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+HTTP = logging.getLogger(f"{OWN}.http")  # aiohttp's server logs here (``handler_args``)
+HTTP.addFilter(MalformedHttp())
 
 
 class _Scrubbed(logging.Formatter):

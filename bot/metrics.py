@@ -169,8 +169,11 @@ class Metrics:
     def allowed(self, authorization: str) -> bool:
         if self.token is None:
             return True
-        given = authorization.removeprefix("Bearer ").strip().encode()
-        return hmac.compare_digest(given, self.token.encode())
+        given = authorization.removeprefix("Bearer ").strip()
+        try:
+            return hmac.compare_digest(given.encode(), self.token.encode())
+        except UnicodeEncodeError:  # a header byte that is not UTF-8: no token has one
+            return False
 
     # requests -----------------------------------------------------------------------------
 

@@ -35,4 +35,7 @@ class Seal:
         mac, dot, text = sealed.partition(".")
         if not dot:
             return None
-        return text if hmac.compare_digest(mac.encode(), self._mac(text).encode()) else None
+        try:
+            return text if hmac.compare_digest(mac.encode(), self._mac(text).encode()) else None
+        except UnicodeEncodeError:  # a lone surrogate: nothing this seal closed
+            return None

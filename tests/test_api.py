@@ -298,6 +298,13 @@ async def test_runs_are_cancelled_by_who_may(api: Api) -> None:
     assert (await api.call("POST", "/api/v1/runs/nope/cancel", starter, {})).status == 404
     events = await api.bot.lockstep.engine.events(run["id"])
     assert ("cancelled", "api:ci") in [(e.kind, e.actor) for e in events]
+    second = await started(api, starter)  # a reason of any length is kept, cut to 3,000
+    path = f"/api/v1/runs/{second['id']}/cancel"
+    assert (await api.call("POST", path, starter, {"reason": "x" * 200_000})).status == 200
+    [kept] = [
+        e for e in await api.bot.lockstep.engine.events(second["id"]) if e.kind == "cancelled"
+    ]
+    assert kept.detail == {"reason": "x" * 3000}
 
 
 async def test_runs_are_listed_by_filters_a_page_at_a_time(api: Api) -> None:

@@ -124,6 +124,18 @@ def _click(**changes: Any) -> dict[str, Any]:
     return payload | changes
 
 
+def _view(callback: str, metadata: str) -> bytes:
+    view = {"id": "V0X", "callback_id": callback, "private_metadata": metadata, "state": {}}
+    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": "UALICE"}}
+    return interaction_body(payload | {"view": view | {"state": {"values": {}}}})
+
+
+def _event(event: dict[str, Any]) -> bytes:
+    """An event callback without the ``team_id`` Slack always sends."""
+    return json.dumps({"type": "event_callback", "api_app_id": "A0001", "event": event}).encode()
+
+
+JSON = "application/json"
 MALFORMED: list[tuple[str, bytes, str]] = [
     ("nested 2,000 deep", ("[" * 2000 + "]" * 2000).encode(), "application/json"),
     ("payload nested 2,000 deep", b"payload=" + b"%5B" * 2000 + b"%5D" * 2000, FORM),
@@ -166,6 +178,14 @@ MALFORMED: list[tuple[str, bytes, str]] = [
         "a view of a list",
         interaction_body({"type": "view_submission", "user": {"id": "U1"}, "view": []}),
         FORM,
+    ),
+    *(
+        (f"a lone surrogate in {callback}'s metadata", _view(callback, "\ud800.x"), FORM)
+        for callback in ("lockstep_entry", "lockstep_lock")
+    ),
+    *(
+        (f"{kind} naming no workspace", _event({"type": kind, "tokens": {"bot": ["U1"]}}), JSON)
+        for kind in ("app_uninstalled", "tokens_revoked")
     ),
 ]
 
@@ -407,8 +427,8 @@ def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> N
 
 async def test_outsiders_cannot_answer_in_a_modal_either(bot: Bot) -> None:
     survey = await start_without_form(bot, "survey")
-    await bot.click(survey, "lockstep_open", "UOUTSIDER")  # opening a form decides nothing
-    [opened] = await bot.slack.wait_for("views.open")
+    await bot.click(survey, "lockstep_open", "UBOB")  # the modal an outsider sends is Bob's
+    [opened] = await bot.slack.wait_for("views.open")  # (or theirs from before they left)
     status, body = await bot.submit_view(
         opened.response["view"], input_value("q0", "mine"), "UOUTSIDER"
     )

@@ -51,7 +51,7 @@ class Kodosumi:
             raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
         try:
             values = json.loads(await body(request) or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the parser goes
             values = {}  # as kodosumi: a body that is not JSON is no values
         if not isinstance(values, dict):
             values = {}

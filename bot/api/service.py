@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, assert_never
 
@@ -44,6 +45,10 @@ from flows.errors import FlowConfigError, NotStorable
 START_WAIT = 3.0  # seconds a start waits for the run to park, to answer with its locks and link
 MAX_PAGE = 100
 STATUSES = ("starting", "running", "awaiting", "finished", "error", "cancelled")
+
+
+KEY = re.compile(r"[ -~]{1,255}")
+KEY_RULE = "at most 255 printable ASCII characters"
 
 
 def run_id(token: str, key: str) -> str:
@@ -148,6 +153,8 @@ class Api:
         except InputsError as exc:
             raise invalid(exc.wire()) from None
         key = request.headers.get("Idempotency-Key")
+        if key and not KEY.fullmatch(key):
+            raise refuse(400, "bad_request", f"Idempotency-Key: {KEY_RULE}")
         eid = run_id(who.name, key) if key else None
         if eid is not None and (earlier := await self.engine.execution(eid, who.workspace)):
             self._same(earlier, launch.request.flow, launch.inputs, context)

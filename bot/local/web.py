@@ -168,7 +168,7 @@ async def _done(work: Awaitable[None]) -> web.Response:
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes
         raise web.HTTPBadRequest(text="body is not JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="body is not an object")
@@ -179,13 +179,22 @@ def _str(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
         raise web.HTTPBadRequest(text=f"{key} is missing")
-    return value
+    return _utf8(value, key)
 
 
 def _opt_str(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise web.HTTPBadRequest(text=f"{key} must be text")
+    return value if value is None else _utf8(value, key)
+
+
+def _utf8(value: str, key: str) -> str:
+    """``value``, if UTF-8 can carry it (JSON's ``\\ud800`` is a lone surrogate it cannot)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise web.HTTPBadRequest(text=f"{key} is not text") from None
     return value
 
 

@@ -193,6 +193,7 @@ class Answers:
             await self.guard.refused(execution.id, actor, "cancel")
             return Cancelled(Cancel.FORBIDDEN, execution, self.guard.admins(execution))
         now = self.clock.now()
+        reason = clean(reason).strip()[:MAX_TEXT] if reason else None  # free text: cut, kept
         why = reason or f"cancelled by {actor or 'someone'}"
         event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
         ending = [ending_post(execution_id)]

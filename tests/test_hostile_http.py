@@ -1,0 +1,114 @@
+"""Bytes no client of ours sends, on every HTTP surface: a header that is not UTF-8, JSON
+nested past what the parser goes, text with a lone surrogate, a request aiohttp cannot read.
+Each is refused with a 4xx and no error in the log; nothing changes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import load_flows
+from bot.local.run import local_bot
+from bot.settings import EXAMPLE_FLOWS, Settings
+from store import SQLStore
+from tests.apiclient import Api, base_of
+from tests.opsbot import ops_bot
+from tests.rawhttp import request, send
+from tests.slackbot import CHANNEL, running_bot
+
+DEPLOY = {"flow": "deploy", "inputs": {"service": "api", "version": "1.4"}, "channel": CHANNEL}
+DEEP = b"[" * 100_000 + b"]" * 100_000
+METRICS = "metrics-token-0123456789"
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.fixture
+async def api(db_url: str, store: SQLStore) -> AsyncIterator[Api]:
+    async with running_bot(db_url, more_flows="tests.api_flows") as bot:
+        yield Api(bot, base_of(bot))
+
+
+async def test_an_idempotency_key_that_is_not_ascii_is_400(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await api.token("ci", start=("deploy",))
+    headers = {b"Authorization": b"Bearer " + token.encode(), b"Idempotency-Key": b"gha-\xff",
+               b"Content-Type": b"application/json"}  # fmt: skip
+    assert (
+        await send(api.base, request("POST", b"/api/v1/runs", headers, json.dumps(DEPLOY).encode()))
+        == 400
+    )
+    assert await api.store.executions() == [] and errors(caplog) == []
+
+
+async def test_kodosumi_s_answer_route_takes_json_nested_too_deep_as_no_values(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    starter = await api.token("ci", start=("deploy",))
+    approver = await api.token("bob", read=("deploy",), answer=("UBOB",))
+    run = (await api.call("POST", "/api/v1/runs", starter, DEPLOY)).body
+    lock = run["locks"][0]["id"]
+    headers = {b"Authorization": b"Bearer " + approver.encode()}
+    status = await send(
+        api.base, request("POST", f"/lock/{run['id']}/{lock}".encode(), headers, DEEP)
+    )
+    assert status == 200 and errors(caplog) == []  # as kodosumi: no values, so the answer is
+    decided = await api.bot.lockstep.engine.lock(lock)  # the form's defaults
+    assert decided is not None and decided.status == "resolved" and decided.actor == "api:bob"
+
+
+async def test_a_metrics_bearer_that_is_not_utf8_is_401(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path}/metrics.db"
+    async with ops_bot(url, LOCKSTEP_METRICS="on", LOCKSTEP_METRICS_TOKEN=METRICS) as ops:
+        bad = request("GET", b"/metrics", {b"Authorization": b"Bearer \xff"})
+        assert await send(ops.base, bad) == 401
+        good = request("GET", b"/metrics", {b"Authorization": f"Bearer {METRICS}".encode()})
+        assert await send(ops.base, good) == 200
+    assert errors(caplog) == []
+
+
+async def test_local_mode_refuses_json_too_deep_and_lone_surrogates(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = Settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'local.db'}", PORT=0, LOCKSTEP_SWEEP_SECONDS=3600
+    )
+    async with local_bot(config, load_flows(EXAMPLE_FLOWS)) as local:
+        json_type = {b"Content-Type": b"application/json"}
+        assert await send(local.url, request("POST", b"/local/command", json_type, DEEP)) == 400
+        async with aiohttp.ClientSession() as http:
+            lone = {"user": "U0ALICE", "text": "/flow start review\ud800"}
+            async with http.post(local.url + "local/command", json=lone) as answer:
+                assert answer.status == 400
+        assert await local.lockstep.store.executions() == []
+    assert errors(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        request("POST", b"/slack/events?" + b"x" * 9000, {}),
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    ],
+    ids=["a request line too long", "Content-Length twice"],
+)
+async def test_a_request_aiohttp_cannot_read_is_400_and_one_warning(
+    db_url: str, store: SQLStore, caplog: pytest.LogCaptureFixture, raw: bytes
+) -> None:
+    async with running_bot(db_url) as bot:
+        caplog.set_level(logging.INFO)
+        assert await send(bot.url, raw) == 400
+    assert errors(caplog) == []
+    [line] = [r.getMessage() for r in caplog.records if "malformed HTTP" in r.getMessage()]
+    assert line.startswith("refused a malformed HTTP request: ")
