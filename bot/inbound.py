@@ -332,10 +332,11 @@ def _file(raw: Any) -> dict[str, Any]:
         raise Malformed("state.values: a file id is malformed")
     out: dict[str, Any] = {}
     for key, value in raw.items():
+        name = clean(str(key))[:64]
         if isinstance(value, str) and len(value) <= MAX_TEXT:
-            out[str(key)[:64]] = clean(value)
+            out[name] = clean(value)
         elif isinstance(value, int | float | bool):
-            out[str(key)[:64]] = value
+            out[name] = value
     return out
 
 

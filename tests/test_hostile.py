@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from bot import inbound
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
 from bot.inbound import GROUP_CHANGED, HOME_OPENED, MAX_BODY, MEMBER_EVENTS
 from bot.render import home
@@ -534,3 +535,14 @@ async def test_an_author_mentions_only_where_asked(bot: Bot) -> None:
     thread = bot.slack.thread(CHANNEL, message["thread_ts"])
     assert thread[2]["text"] == "<@UALICE>: *plain*"
     assert foreign_markup(every_live_text(bot)) == []
+
+
+def test_what_a_file_upload_says_is_kept_only_as_storable_text() -> None:
+    """A file's fields come back cleaned, its keys too (a lone surrogate is no key a store
+    could keep)."""
+    upload = {"type": "file_input", "files": [{"id": "F1", "na\ud800me": "a\ud800.txt", "size": 3}]}
+    view = {"id": "V1", "callback_id": "lockstep_lock", "state": {"values": {"b": {"f": upload}}}}
+    body = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "view": view}
+    [file] = inbound.view_submit(body).state["b"]["f"]["files"]
+    assert file == {"id": "F1", "name": "a.txt", "size": 3}
+    json.dumps(file).encode()  # storable as it is
