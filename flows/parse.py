@@ -9,10 +9,12 @@ kodosumi hands its handlers.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from flows.errors import InputsError, LockstepError
@@ -114,10 +116,23 @@ def _input_text(element: Any, value: Any) -> str:
     min_length = getattr(element, "min_length", None)
     if min_length and len(text) < min_length:
         raise FieldError(f"Use at least {min_length} characters.")
-    pattern = getattr(element, "pattern", None)
-    if pattern and not re.fullmatch(pattern, text):
+    pattern = _pattern(getattr(element, "pattern", None))
+    if pattern is not None and not pattern.fullmatch(text):
         raise FieldError("This value does not have the expected format.")
     return text
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(source: Any) -> re.Pattern[str] | None:
+    """A field's ``pattern`` (HTML's: the whole value must match), or None when it is none
+    Python can read (``\\p{L}``, a browser's Unicode classes): kodosumi leaves checking it to
+    the browser, so here it goes unchecked rather than refusing every answer."""
+    if not source or not isinstance(source, str):
+        return None
+    try:
+        return re.compile(source)
+    except re.error:
+        return None
 
 
 def _number(element: InputNumber, value: Any) -> int | float:
@@ -135,16 +150,38 @@ def _number(element: InputNumber, value: Any) -> int | float:
         number = int(text) if is_int else float(text)
     if number != number or number in (float("inf"), float("-inf")):
         raise FieldError("Enter a finite number.")
-    if element.min_value is not None and number < element.min_value:
-        raise FieldError(f"Enter a number of at least {_fmt(element.min_value)}.")
-    if element.max_value is not None and number > element.max_value:
-        raise FieldError(f"Enter a number of at most {_fmt(element.max_value)}.")
-    if element.step:
-        base = element.min_value or 0
-        steps = (number - base) / element.step
-        if not math.isfinite(steps) or abs(steps - round(steps)) > 1e-9:
-            raise FieldError(f"Enter a multiple of {_fmt(element.step)}.")
+    low, high, step = (_attribute(element, k) for k in ("min_value", "max_value", "step"))
+    if low is not None and number < low:
+        raise FieldError(f"Enter a number of at least {_fmt(low)}.")
+    if high is not None and number > high:
+        raise FieldError(f"Enter a number of at most {_fmt(high)}.")
+    if step and step > 0 and not _on_step(number, low or 0, step):
+        raise FieldError(f"Enter a multiple of {_fmt(step)}.")
     return number
+
+
+def _attribute(element: InputNumber, name: str) -> float | None:
+    """A number attribute as HTML takes it: a number or its text; anything else (``"any"``,
+    ``""``) is none."""
+    value = getattr(element, name, None)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _on_step(number: float, base: float, step: float) -> bool:
+    """Is ``number`` ``base`` plus a whole number of ``step``s, in decimal as it was typed
+    (``1234567.89`` is on a step of ``0.01``, which binary floats get wrong)?"""
+    with localcontext() as exact:
+        exact.prec = 2000  # every digit of any finite float: the remainder is exact
+        try:
+            return (Decimal(repr(number)) - Decimal(repr(base))) % Decimal(repr(step)) == 0
+        except InvalidOperation:
+            return False
 
 
 def _fmt(n: float) -> str:

@@ -108,6 +108,28 @@ def test_pattern_and_number_words() -> None:
     assert errors_of({"name": "Al", "amount": "nan"})["amount"] == ["Enter a finite number."]
 
 
+@given(cents=st.integers(min_value=0, max_value=10**12))
+def test_a_step_of_a_cent_takes_every_amount_in_cents(cents: int) -> None:
+    """Steps are checked in decimal, as typed: ``1234567.89`` is on a step of 0.01 (binary
+    floats say it is not)."""
+    amount = f"{cents // 100}.{cents % 100:02d}"
+    form = Model(InputNumber("amount", min_value=0, step=0.01))
+    assert parse(form, {"amount": amount}) == {"amount": float(amount)}
+    with pytest.raises(InputsError):
+        parse(form, {"amount": amount + "1"})
+
+
+def test_html_attribute_values_a_browser_takes_are_taken_too() -> None:
+    """``step="any"``, numbers as text, and a pattern only a browser reads (``\\p{L}``) come
+    from kodosumi apps, which leave them to the browser: none breaks an answer."""
+    number = Model(InputNumber("n", step="any", min_value="1", max_value="10"))  # type: ignore[arg-type]
+    assert parse(number, {"n": "3.3"}) == {"n": 3.3}
+    with pytest.raises(InputsError, match="at least 1"):
+        parse(number, {"n": "0.5"})
+    letters = Model(InputText("name", pattern=r"[\p{L} \-]+"))
+    assert parse(letters, {"name": "Zoë-Ann"}) == {"name": "Zoë-Ann"}
+
+
 @pytest.mark.parametrize(
     ("typed", "number"),
     [("3", 3), (" 3 ", 3), ("+3", 3), ("-3", -3), ("2.5", 2.5), (".5", 0.5), ("5.", 5.0),
