@@ -32,6 +32,7 @@ from tests.kodosumi_slack import (
     merged,
     open_entry,
     open_lock,
+    settled,
     started,
     submit,
     text,
@@ -39,7 +40,7 @@ from tests.kodosumi_slack import (
     thread,
 )
 from tests.reading import calls
-from tests.slackbot import Bot
+from tests.slackbot import Bot, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,6 +137,45 @@ async def _a_lock_past_its_timeout(bot: Bot, clock: FakeClock) -> None:
     line, _ = ending(bot, ended)
     assert line.startswith("⌛ *Expired*") or line.startswith("❌ *Failed*"), line
     assert "*Lock timeout*" in line
+
+
+async def test_a_rejection_by_action_button_reads_as_the_answer_it_is(
+    db_url: str, store: SQLStore
+) -> None:
+    """kodosumi apps approve or reject with ``Action`` buttons (Cancel only goes back): the
+    buttons are the form's own (no Submit added), and pressing Reject is no "Approved by"."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.decisions") as bot:
+        view = await open_entry(bot, "go-no-go")
+        assert await submit(bot, view, text("service", "api")) is None
+        run = await settled(bot)
+        [actions] = [b for b in open_lock(bot, run)["blocks"] if b["type"] == "actions"]
+        buttons = {e["text"]["text"]: e["action_id"] for e in actions["elements"]}
+        assert list(buttons) == ["Back", "Approve", "Reject"]
+        run = await click(bot, run, text("reason", "tests red"), action=buttons["Reject"])
+        assert run.result == {"deployed": False, "reason": "tests red"}
+        said = texts(bot, run)
+        assert not any("Approved" in s for s in said), said
+        assert ending(bot, run)[0].startswith("✅ *Finished*")
+
+
+async def test_a_timeout_the_flow_catches_ends_as_the_flow_does(
+    db_url: str, store: SQLStore
+) -> None:
+    """kodosumi: an expired lock raises ``TimeoutError``; a flow that catches it goes on, so
+    its run reads as finished, not expired."""
+    clock = FakeClock(time.time())
+    async with running_bot(db_url, clock, flows="tests.kodosumi_apps.decisions") as bot:
+        view = await open_entry(bot, "patient")
+        assert await submit(bot, view, {}) is None
+        run = await settled(bot)
+        clock.advance(6)
+        await bot.lockstep.engine.fire_due()  # type: ignore[union-attr]
+        await bot.lockstep.engine.settled(run.id)  # type: ignore[union-attr]
+        await bot.lockstep.handlers.drain()  # type: ignore[union-attr]
+        ended = await bot.lockstep.engine.execution(run.id)  # type: ignore[union-attr]
+        assert ended is not None and (ended.status, ended.result) == ("finished", "fallback")
+        line, _ = ending(bot, ended)
+        assert line.startswith("✅ *Finished*") and "Expired" not in line, line
 
 
 async def test_the_locks_guide_approval_and_document_review(bot: Bot) -> None:

@@ -144,12 +144,13 @@ def _button(text: str, action_id: str, lock_id: str, style: str) -> Block:
 
 
 def _actions(form: Form, lock_id: str, *, open_form: bool = False) -> Block:
-    """Submit shows when the form has one or has inputs, and whenever it'd be the only button."""
+    """Submit shows when the form has one; else, in a form without kodosumi ``Action``
+    buttons (which submit it themselves), when it has inputs or it'd be the only button."""
     submit, cancel = _find(form, "submit"), _find(form, "cancel")
     buttons = []
     if open_form:
         buttons.append(_button(OPEN_TEXT, ACTION_OPEN, lock_id, "primary"))
-    elif submit or form_inputs(form) or not cancel:
+    elif submit or (not _find(form, "action") and (form_inputs(form) or not cancel)):
         text = text_of(submit, "text") or SUBMIT_TEXT
         buttons.append(_button(text, ACTION_SUBMIT, lock_id, "primary"))
     if cancel:

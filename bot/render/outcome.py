@@ -25,7 +25,7 @@ class Ending(StrEnum):
     APPROVED = "approved"  # the last decision was an approval
     FINISHED = "finished"  # the flow returned, with no decision to speak of
     REJECTED = "rejected"  # the last decision was a rejection (caught by the flow or not)
-    EXPIRED = "expired"  # a lock's deadline passed and the run stopped there
+    EXPIRED = "expired"  # a lock's deadline passed and the run stopped there (not caught)
     FAILED = "failed"  # the flow raised
     CANCELLED = "cancelled"  # someone cancelled the run
 
@@ -46,9 +46,11 @@ class Conclusion:
 
 def is_decision(lock: Call) -> bool:
     """An answer to this lock is an approval: its form could have rejected it instead, or it
-    waits for a quorum of approvals. Any other answer is just an answer."""
+    waits for a quorum of approvals. Any other answer is just an answer, and so is a choice
+    among kodosumi ``Action`` buttons (one may say "Reject": its value is the answer)."""
     form = lock.form if isinstance(lock.form, list) else []
-    offers_reject = any(isinstance(e, dict) and e.get("type") == "cancel" for e in form)
+    kinds = {e.get("type") for e in form if isinstance(e, dict)}
+    offers_reject = "cancel" in kinds and "action" not in kinds
     return offers_reject or Policy.from_json(lock.policy).quorum > 1
 
 
@@ -104,6 +106,8 @@ def conclude(
                 if execution.error == f"{type(expired).__name__}: {expired}":
                     return _decided(last, events, at)
             return Conclusion(Ending.FAILED, at, reason=execution.error)
-        case "finished":
-            return Conclusion(Ending.FINISHED, at) if last is None else _decided(last, events, at)
+        case "finished":  # a lock that expired and was caught: the flow went on, and finished
+            if last is None or last.status == "expired":
+                return Conclusion(Ending.FINISHED, at)
+            return _decided(last, events, at)
     raise ValueError(f"run {execution.id} has not ended ({execution.status})")
