@@ -1,10 +1,11 @@
 """The form elements, with kodosumi's names, arguments and JSON; plus MultiSelect and
 UserSelect. Authors import them from ``flows.forms``, which adds ``Model``.
 
-Elements are small frozen values. ``to_json()`` (kodosumi: ``to_dict()``) gives kodosumi's dict,
-key for key and in kodosumi's key order. Keys Lockstep adds (``hint``, ``error``, a select's
-``required``) appear only when set, so an element that does not use them has exactly
-kodosumi's JSON.
+Elements are small dataclasses, mutable as kodosumi's are (a lock handler may set a copied
+template's ``value`` before returning it). ``to_json()`` (kodosumi: ``to_dict()``) gives
+kodosumi's dict, key for key and in kodosumi's key order. Keys Lockstep adds (``hint``,
+``error``, a select's ``required``) appear only when set, so an element that does not use them
+has exactly kodosumi's JSON.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _ext(default: Any) -> Any:
     return field(default=default, metadata={"extension": True})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Element:
     """``error``: messages shown with the element (kodosumi's ``error=``, on every element)."""
 
@@ -70,7 +71,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass
 class Input(Element):
     input: ClassVar[bool] = True
     name: str = ""
@@ -82,7 +83,7 @@ class Input(Element):
             raise FlowConfigError(f"{type(self).__name__} needs a name")
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputText(Input):
     type: ClassVar[str] = "text"
     label: str | None = None
@@ -93,14 +94,14 @@ class InputText(Input):
     pattern: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputPassword(InputText):
     type: ClassVar[str] = "password"
     min_length: int | None = None
     max_length: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputArea(Input):
     type: ClassVar[str] = "textarea"
     label: str | None = None
@@ -112,7 +113,7 @@ class InputArea(Input):
     max_length: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputNumber(InputText):
     type: ClassVar[str] = "number"
     value: Any = None
@@ -121,7 +122,7 @@ class InputNumber(InputText):
     step: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputDate(Input):
     type: ClassVar[str] = "date"
     label: str | None = None
@@ -132,7 +133,7 @@ class InputDate(Input):
     max_date: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputTime(Input):
     type: ClassVar[str] = "time"
     label: str | None = None
@@ -144,7 +145,7 @@ class InputTime(Input):
     step: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputDateTime(Input):
     type: ClassVar[str] = "datetime-local"
     label: str | None = None
@@ -156,7 +157,7 @@ class InputDateTime(Input):
     step: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Checkbox(Input):
     """``option`` is the text beside the box (kodosumi: ``"on"`` when not given, which is also
     what a browser submits for a ticked box)."""
@@ -176,7 +177,7 @@ class Checkbox(Input):
         return value is True or value == "on"
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputOption(Element):
     """One choice of a select: ``name`` is what is submitted, ``value`` marks it chosen."""
 
@@ -198,7 +199,7 @@ def options_of(option: Any) -> tuple[InputOption, ...]:
     return items
 
 
-@dataclass(frozen=True)
+@dataclass
 class Select(Input):
     """As in kodosumi, a ``value`` marks its option chosen and the others not; with no
     ``value``, options keep their own marks (kodosumi clears them)."""
@@ -218,7 +219,7 @@ class Select(Input):
         object.__setattr__(self, "option", options)
 
 
-@dataclass(frozen=True)
+@dataclass
 class MultiSelect(Input):
     type: ClassVar[str] = "multiselect"
     option: Sequence[InputOption] = ()
@@ -232,7 +233,7 @@ class MultiSelect(Input):
         object.__setattr__(self, "option", options_of(self.option))
 
 
-@dataclass(frozen=True)
+@dataclass
 class UserSelect(Input):
     """A Slack user picker; the value is a user id (``U…``/``W…``), a list when ``multiple``."""
 
@@ -243,7 +244,7 @@ class UserSelect(Input):
     multiple: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputFiles(Input):
     """Files people upload with the form (Slack: a file input, which only a modal has). The
     handler gets their names; the run reads them with ``tracer.fs()``."""
@@ -256,7 +257,7 @@ class InputFiles(Input):
     directory: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class Action(Element):
     """A button that submits the form with ``name`` set to ``value`` (kodosumi's third
     argument is ``required``, which it ignores: pass ``text`` by keyword)."""
@@ -269,7 +270,7 @@ class Action(Element):
     text: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Markdown(Element):
     type: ClassVar[str] = "markdown"
     text: str | None = ""
@@ -280,13 +281,13 @@ class Markdown(Element):
             object.__setattr__(self, "text", "")
 
 
-@dataclass(frozen=True)
+@dataclass
 class HTML(Markdown):
     type: ClassVar[str] = "html"
     text: str | None = None
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(init=False)
 class Break(Element):
     """Arguments are ignored, as in kodosumi; the JSON carries its HTML."""
 
@@ -298,13 +299,13 @@ class Break(Element):
         object.__setattr__(self, "text", type(self).text)
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(init=False)
 class HR(Break):
     type: ClassVar[str] = "hr"
     text: str = RULE
 
 
-@dataclass(frozen=True)
+@dataclass
 class Errors(Element):
     """Where the form's global messages (``_global_``) show. A form with ``Errors()`` hands
     kodosumi-style handlers ``inputs["_global_"] = None``."""
@@ -313,13 +314,13 @@ class Errors(Element):
     name: ClassVar[str] = GLOBAL
 
 
-@dataclass(frozen=True)
+@dataclass
 class Submit(Element):
     type: ClassVar[str] = "submit"
     text: str = "Submit"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Cancel(Element):
     type: ClassVar[str] = "cancel"
     text: str = "Cancel"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
@@ -79,14 +80,16 @@ class Model:
     be unique; several ``Action`` buttons may share one name."""
 
     def __init__(self, *elements: Element, **_kwargs: Any) -> None:
-        for e in elements:
+        self.elements: list[Element] = list(elements)
+        self._check()
+
+    def _check(self) -> None:
+        for e in self.elements:
             if not isinstance(e, Element):
                 raise FlowConfigError(f"not a form element: {e!r}")
-        names = [e.name for e in elements if isinstance(e, Input)]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise FlowConfigError(f"form field names must be unique: {', '.join(sorted(dupes))}")
-        self.elements: tuple[Element, ...] = elements
+        names = Counter(e.name for e in self.elements if isinstance(e, Input))
+        if dupes := sorted(n for n, seen in names.items() if seen > 1):
+            raise FlowConfigError(f"form field names must be unique: {', '.join(dupes)}")
 
     def __iter__(self) -> Iterator[Element]:
         return iter(self.elements)
@@ -100,7 +103,9 @@ class Model:
         return f"Model{self.elements!r}"
 
     @property
-    def children(self) -> tuple[Element, ...]:
+    def children(self) -> list[Element]:
+        """The elements, as kodosumi's list: a lock handler may change them (``.value``,
+        ``append``) before it returns the form; they are checked again as it is stored."""
         return self.elements
 
     @property
@@ -121,6 +126,7 @@ class Model:
         return next((e for e in self.inputs if e.name == name), None)
 
     def to_json(self) -> list[dict[str, Any]]:
+        self._check()  # a handler may have changed the elements since
         return [e.to_json() for e in self.elements]
 
     def get_model(self) -> list[dict[str, Any]]:
@@ -173,7 +179,7 @@ class Model:
             elif data and isinstance(e, Input | Action) and e.name and e.name in data:
                 e = replace(e, value=e.parse_value(data[e.name]))
             updated.append(e)
-        self.elements = tuple(updated)
+        self.elements = updated
 
 
 def redacted(form: Model | None, values: Any) -> Any:

@@ -4,6 +4,7 @@ response bodies; and the values a ServeAPI app's handlers get."""
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date, datetime, time
 from typing import Any
@@ -166,6 +167,22 @@ def test_model_methods() -> None:
     assert form.children[1].value is True  # type: ignore[attr-defined]
     form.set_data({})
     assert form.children[1].value is False  # type: ignore[attr-defined]
+
+
+def test_a_form_is_changed_in_place_as_kodosumi_apps_change_theirs() -> None:
+    """kodosumi's elements and ``children`` are mutable: apps copy a template form and set
+    values, or append elements, in their lock handler. A change that breaks the form (two
+    fields of one name) is refused when the form is written out."""
+    template = Model(Markdown("Hello"), InputText("name", "Name"), Submit("Go"))
+    form = copy.deepcopy(template)
+    form.children[1].value = "Ann"  # type: ignore[attr-defined]
+    form.children.insert(2, Checkbox("ok", option="OK"))
+    assert [e["type"] for e in form.to_json()] == ["markdown", "text", "boolean", "submit"]
+    assert form.to_json()[1]["value"] == "Ann" and template.to_json()[1]["value"] is None
+    assert parse(form, {"name": "Bo", "ok": True}) == {"name": "Bo", "ok": True}
+    form.children.append(InputText("name"))
+    with pytest.raises(FlowConfigError, match="unique: name"):
+        form.to_json()
 
 
 def test_inputs_error_behaves_as_kodosumis() -> None:
