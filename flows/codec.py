@@ -100,6 +100,14 @@ def _model(path: str, fields: Any) -> Any:
         return fields
 
 
+def as_fields(value: Any) -> Any:
+    """A recorded value with a pydantic model's record opened to its fields (as a dict would
+    show them); anything else as it is."""
+    if isinstance(value, dict) and value.keys() == {_MODEL, "value"}:
+        return value["value"]
+    return value
+
+
 def plain(value: Any) -> Any:
     """A recorded value as plain JSON for people to read: tags become their ISO strings,
     lists, bodies and fields."""

@@ -178,6 +178,17 @@ async def test_a_timeout_the_flow_catches_ends_as_the_flow_does(
         assert line.startswith("✅ *Finished*") and "Expired" not in line, line
 
 
+async def test_a_pydantic_model_as_the_result_shows_its_fields(
+    db_url: str, store: SQLStore
+) -> None:
+    async with running_bot(db_url, flows="tests.kodosumi_apps.launches") as bot:
+        view = await open_entry(bot, "model-result")
+        assert await submit(bot, view, text("topic", "budget")) is None
+        run = await settled(bot)
+        line, shown = ending(bot, run)
+        assert line.startswith("✅ *Finished*") and shown == "*Topic*\nbudget", shown
+
+
 async def test_the_locks_guide_approval_and_document_review(bot: Bot) -> None:
     run = await started(bot, "approval", text("topic", "budget"))
     approve = block(open_lock(bot, run), "approve")["element"]

@@ -19,6 +19,7 @@ from typing import Any
 from bot.render import messages
 from bot.render.inputs import Block, Form, form_inputs, label_of, option_items
 from bot.render.mrkdwn import cut, literal
+from flows import codec
 from flows.codec import decode
 
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
@@ -111,7 +112,9 @@ def _pairs(
     values: Any, inputs: Mapping[str, Mapping[str, Any]], single: str, *, one_field: bool
 ) -> list[tuple[str, Block]]:
     """(label, value) for each non-empty value: a dict's keys by their fields' labels (or the
-    key, readable); anything else under ``single``, or (``one_field``) under the one field."""
+    key, readable); anything else under ``single``, or (``one_field``) under the one field. A
+    pydantic model shows its fields, as a dict would."""
+    values = codec.as_fields(values)
     if not isinstance(values, dict):
         only = next(iter(inputs.values())) if one_field and len(inputs) == 1 else None
         shown = value_object(only, values)

@@ -28,3 +28,12 @@ async def as_model(request: Any, inputs: dict) -> Any:
 
 async def runner(inputs: Any, tracer: Tracer) -> dict:
     return {"got": repr(inputs)}
+
+
+@app.enter("/model-result", model=TOPIC, summary="A model as the result")
+async def model_result(request: Any, inputs: dict) -> Any:
+    return Launch(request, as_job, inputs=inputs)
+
+
+async def as_job(inputs: dict, tracer: Tracer) -> Job:
+    return Job(topic=inputs["topic"])
