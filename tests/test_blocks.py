@@ -29,6 +29,7 @@ from bot.render.blocks import (
     modal_view,
     open_form_blocks,
 )
+from bot.render.mrkdwn import html_to_mrkdwn, markdown_to_mrkdwn
 from bot.render.state import read_state
 from flows.errors import InputsError
 from flows.forms import (
@@ -210,6 +211,37 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
     assert texts[1] == "*Context*\n\nFiled by *Ada* &amp; team\n\n• one\n• two"
     untitled = Model(Markdown("Just *text*"), InputText("a")).to_json()
     assert message_blocks(untitled, lock_id="L", title="")[0]["type"] == "section"  # no header
+
+
+@pytest.mark.parametrize(
+    ("markdown", "mrkdwn"),
+    [
+        ("*italic* and **bold** and _also_", "_italic_ and *bold* and _also_"),
+        ("2*3*4 and a * b", "2*3*4 and a * b"),  # no emphasis: left as written
+        ("> quoted <@U1>", "> quoted &lt;@U1&gt;"),
+        ("![chart](https://example.com/c.png)", "<https://example.com/c.png|chart>"),
+        ("```python\nx = 1 < 2\n```", "```\nx = 1 &lt; 2\n```"),
+        ("- one\n* two\n  + three", "• one\n• two\n  • three"),
+    ],
+)
+def test_markdown_reads_in_slack_as_it_would_in_a_browser(markdown: str, mrkdwn: str) -> None:
+    assert markdown_to_mrkdwn(markdown) == mrkdwn
+
+
+@pytest.mark.parametrize(
+    ("source", "mrkdwn"),
+    [
+        ('see <a href="https://e.x/r?a=1&amp;b=2">the <b>report</b></a>',
+         "see <https://e.x/r?a=1&amp;b=2|the report>"),
+        ('<a href="javascript:go()">x</a>', "x (javascript:go())"),
+        ('<a href="https://e.x/">&lt;!channel&gt;</a>', "<https://e.x/|&lt;!channel&gt;>"),
+        ("<pre>a  b\n  c &lt;x&gt;</pre><p>after</p>", "```\na  b\n  c &lt;x&gt;\n```\n\nafter"),
+        ("<table><tr><td>1</td><td>2</td></tr><tr><td>3</td><td>4</td></tr></table>",
+         "1 | 2\n\n3 | 4"),
+    ],
+)  # fmt: skip
+def test_html_reads_in_slack_as_it_would_in_a_browser(source: str, mrkdwn: str) -> None:
+    assert html_to_mrkdwn(source) == mrkdwn
 
 
 def test_the_actions_block_carries_the_lock_id() -> None:

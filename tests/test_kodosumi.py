@@ -73,7 +73,7 @@ async def test_hitl_demo_lock_without_data_or_lease_returns_markdown(bot: Bot) -
         "$markdown": "## Thanks\nYou rated it *good*: no comment"  # comment "" as kodosumi's
     }
     line, shown = ending(bot, run)
-    assert line.startswith("✅ *Finished*") and shown == "*Thanks*\nYou rated it *good*: no comment"
+    assert line.startswith("✅ *Finished*") and shown == "*Thanks*\nYou rated it _good_: no comment"
     assert assert_valid_surfaces(bot.slack) >= 3
 
 

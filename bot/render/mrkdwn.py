@@ -10,7 +10,10 @@ from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
 
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
-_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
+_ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])(.+?)(?<![\s*])\*(?![*\w])")  # *x*; **x** is bold
+_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=\S)")
+_QUOTE = re.compile(r"^ {0,3}>[ \t]?")
+_LINK = re.compile(r"!?\[([^\]\n]+)\]\(([^)\s]+)\)")  # an image too: a link to it
 _URL = re.compile(r"(https?|mailto):")
 _ESCAPED = re.compile(r"\\([\\`*_\[\]()#])")  # Markdown's backslash escapes (``flows.quote``)
 # Escaped characters wait as noncharacters meanwhile (``clean`` takes those out of whatever
@@ -20,12 +23,18 @@ _SHOW = {v: k for k, v in _HIDE.items()}
 _HIDDEN = re.compile(f"[{''.join(_SHOW)}]")
 _MENTION = re.compile(f"{MENTION_OPEN}([^{MENTION_CLOSE}]*){MENTION_CLOSE}")
 _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
+# A link and a preformatted block wait as noncharacters too while the other tags go.
+_OPEN, _CLOSE, _PRE = "\ufddb", "\ufddc", "\ufddd"
+_WAITING = re.compile(f"[{_OPEN}{_CLOSE}{_PRE}]")
+_HREF = re.compile(r"""(?is)<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>(.*?)</a\s*>""")
+_PRE_BLOCK = re.compile(r"(?is)<pre\b[^>]*>(.*?)</pre\s*>")
 _HTML_RULES: list[_Rule] = [
     (r"(?is)<(script|style)\b.*?</\1\s*>", ""),
     (r"(?is)<h[1-6]\b[^>]*>(.*?)</h[1-6]\s*>", lambda m: f"\n*{m.group(1).strip()}*\n"),
     (r"(?i)</?(b|strong)\b[^>]*>", "*"),
     (r"(?i)</?(i|em)\b[^>]*>", "_"),
     (r"(?i)<li\b[^>]*>", "\n• "),
+    (r"(?i)</t[dh]\s*>(?=\s*<t[dh]\b)", " | "),  # cells of a row, side by side
     (r"(?i)<br\s*/?>|</?(p|div|ul|ol|tr|table|pre|blockquote)\b[^>]*>", "\n"),
     (r"<[^>]*>", ""),
 ]
@@ -102,7 +111,9 @@ def _links(line: str) -> str:
 
 
 def markdown_to_mrkdwn(text: str) -> str:
-    """Headings become bold lines (mrkdwn has none); ``**bold**`` and links are translated.
+    """Headings become bold lines (mrkdwn has none); ``**bold**``, ``*italic*``, links and
+    images (a link to the image), ``> quotes`` and ``- lists`` are translated; a code fence
+    keeps its code and drops its language.
 
     Everything else is escaped: a raw Slack sequence (``<!channel>``, ``<@U…>``, ``<url|x>``)
     shows as text, as it would in kodosumi's page, so a value a flow puts into its Markdown
@@ -112,23 +123,53 @@ def markdown_to_mrkdwn(text: str) -> str:
     for line in _lines(text):
         if line.lstrip().startswith("```"):
             fenced = not fenced
+            lines.append("```")
         elif not fenced:
-            line = _hide(line)
-            line = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", line)
-            line = _links(_HEADING.sub(lambda m: f"*{m.group(1).replace('*', '')}*", line))
-            lines.append(line)
-            continue
-        lines.append(_escape(line))
+            lines.append(_markdown_line(_hide(line)))
+        else:
+            lines.append(_escape(line))
     return _live(_unhide("\n".join(lines).strip()))
 
 
+def _markdown_line(line: str) -> str:
+    quoted = _QUOTE.match(line)
+    if quoted:  # mrkdwn's quote is a bare ">" that opens the line
+        return "> " + _markdown_line(line[quoted.end() :])
+    line = _BULLET.sub(lambda m: f"{m[1]}• ", line)
+    line = _ITALIC.sub(lambda m: f"_{m[1]}_", line)
+    line = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", line)
+    return _links(_HEADING.sub(lambda m: f"*{m.group(1).replace('*', '')}*", line))
+
+
 def html_to_mrkdwn(text: str) -> str:
-    """Tags become mrkdwn marks or line breaks, or go; entities are decoded, then re-escaped."""
+    """Tags become mrkdwn marks or line breaks, or go: ``<a href>`` a link (web and mail
+    addresses only), ``<pre>`` a code block with its spacing; entities are decoded, then
+    re-escaped."""
+    blocks: list[str] = []
+
+    def pre(found: re.Match[str]) -> str:
+        code = html.unescape(re.sub(r"<[^>]*>", "", found[1])).strip("\n")
+        blocks.append(f"\n```\n{_escape(code)}\n```\n")
+        return _PRE
+
+    text = _PRE_BLOCK.sub(pre, _WAITING.sub("", text))
     text = re.sub(r"\s+", " ", text)  # as in a browser: only tags make line breaks
+    text = _HREF.sub(_anchor, text)
     for pattern, replacement in _HTML_RULES:
         text = re.sub(pattern, replacement, text)
     text = re.sub(r" *\n *", "\n", _escape(html.unescape(text)))
+    text = text.replace(_OPEN, "<").replace(_CLOSE, ">")
+    text = re.sub(_PRE, lambda _: blocks.pop(0), text)
     return _live(re.sub(r"\n{3,}", "\n\n", text).strip())
+
+
+def _anchor(found: re.Match[str]) -> str:
+    url = html.unescape(found[1] if found[1] is not None else found[2]).strip()
+    label = re.sub(r"<[^>]*>", "", found[3]).strip()
+    if not _URL.match(url) or any(c in url for c in "<>| "):
+        return f"{label} ({url})" if label else url
+    shown = label.replace("|", "¦") or url
+    return f"{_OPEN}{url}|{shown}{_CLOSE}"
 
 
 def chunks(text: str, limit: int) -> Iterator[str]:
