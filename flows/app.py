@@ -14,6 +14,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, ClassVar, TypeVar
 
 from flows.entry import call, entry_point_name, resolve
@@ -37,6 +38,11 @@ class Request:
     flow: str
     user: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> SimpleNamespace:
+        """kodosumi's ``request.state`` (its middleware sets ``state.user``): who is asking."""
+        return SimpleNamespace(user=self.user)
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,11 @@ async def test_a_kodosumi_launch_without_a_dict_of_inputs_starts_once(
         await bot.lockstep.engine.settled(first.body["id"])
         runs = await bot.lockstep.store.executions()
         assert len(runs) == 2 and {r.result["got"] for r in runs} == {got}
+        status = (await api.call("GET", f"/outputs/status/{first.body['id']}", token)).body
+        described = (status["tags"], status["author"], status["version"])  # as @app.enter said
+        assert described == (
+            (["demo"], "ops@example.com", "1.2") if flow == "no-inputs" else ([], None, None)
+        )
 
 
 async def test_an_answer_by_api_shows_in_slack_as_decided_by_the_token(api: Api) -> None:

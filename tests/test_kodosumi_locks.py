@@ -21,7 +21,7 @@ from flows import Request, response
 from flows.engine import Engine, FakeClock, RecordingNotifier
 from store import SQLStore
 from tests.kodosumi_apps import execution as execution_app
-from tests.kodosumi_apps import twins
+from tests.kodosumi_apps import launches, twins
 from tests.kodosumi_slack import (
     block,
     box,
@@ -176,6 +176,16 @@ async def test_a_timeout_the_flow_catches_ends_as_the_flow_does(
         assert ended is not None and (ended.status, ended.result) == ("finished", "fallback")
         line, _ = ending(bot, ended)
         assert line.startswith("✅ *Finished*") and "Expired" not in line, line
+
+
+async def test_request_state_user_names_who_starts_as_kodosumi_s_middleware_does(
+    store: SQLStore,
+) -> None:
+    engine = Engine(store, [launches.app], RecordingNotifier(), FakeClock())
+    eid = await engine.start("whoami", {}, Request("whoami", "UALICE"))
+    await engine.settled(eid)
+    assert (await engine.execution(eid)).result == {"by": "UALICE"}  # type: ignore[union-attr]
+    await engine.close()
 
 
 async def test_a_pydantic_model_as_the_result_shows_its_fields(

@@ -82,6 +82,7 @@ class Kodosumi:
         if not who.scopes.reads(execution.flow):
             raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
         spec = self.engine.registry.entries.get(execution.flow)
+        meta = spec.meta if spec else {}
         return reply(
             KodosumiStatus(
                 status=_status(execution),
@@ -90,11 +91,13 @@ class Kodosumi:
                 fid=execution.id,
                 summary=spec.summary if spec else None,
                 description=spec.description if spec else None,
-                tags=[],
-                deprecated=None,
-                author=None,
-                organization=None,
-                version=None,
+                tags=_texts(meta.get("tags")),
+                deprecated=meta.get("deprecated")
+                if isinstance(meta.get("deprecated"), bool)
+                else None,
+                author=_text(meta.get("author")),
+                organization=_text(meta.get("organization")),
+                version=_text(meta.get("version")),
                 kodosumi_version=None,
                 app_url=None,
                 entry_point=execution.runner,
@@ -102,6 +105,17 @@ class Kodosumi:
                 locks=[c.id for c in calls if c.kind == "lock" and c.open],
             )
         )
+
+
+def _text(value: Any) -> str | None:
+    """An entry's ``@app.enter(author=...)`` and the like, as kodosumi's status shows them."""
+    return (
+        str(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+    )
+
+
+def _texts(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 def _missing(detail: str) -> Refused:

@@ -16,7 +16,10 @@ class Job(BaseModel):
     topic: str
 
 
-@app.enter("/no-inputs", model=TOPIC, summary="No inputs")
+@app.enter(
+    "/no-inputs", model=TOPIC, summary="No inputs", tags=["demo"], author="ops@example.com",
+    version="1.2",
+)  # fmt: skip
 async def no_inputs(request: Any, inputs: dict) -> Any:
     return Launch(request, runner)
 
@@ -37,3 +40,12 @@ async def model_result(request: Any, inputs: dict) -> Any:
 
 async def as_job(inputs: dict, tracer: Tracer) -> Job:
     return Job(topic=inputs["topic"])
+
+
+@app.enter("/whoami", model=Model(Submit("Go")), summary="Who asks")
+async def whoami(request: Any) -> Any:
+    return Launch(request, echo, inputs={"by": request.state.user})  # kodosumi's middleware
+
+
+async def echo(inputs: dict) -> dict:
+    return inputs
