@@ -391,6 +391,26 @@ def test_decimals_are_allowed_unless_the_step_makes_integers(
     assert element(view["blocks"], "n")["is_decimal_allowed"] is decimal
 
 
+@pytest.mark.parametrize("kind", [Select, MultiSelect])
+def test_a_select_of_more_than_100_options_offers_every_one_in_groups(kind: type) -> None:
+    """Slack's select holds 100 options; a list of countries has more: groups of 100 (Slack's
+    type-ahead searches them all), the preselected one among them, each answerable."""
+    options = [InputOption(f"c{i}", f"Country {i}", value=i == 120) for i in range(250)]
+    form = Model(kind("country", options)).to_json()
+    assert not fits_message(form)  # it opens as a modal
+    view = modal_view(form, title="t", callback_id="c", private_metadata="")
+    assert_valid_view(view)
+    widget = element(view["blocks"], "country")
+    assert "options" not in widget and [len(g["options"]) for g in widget["option_groups"]] == [
+        100, 100, 50,
+    ]  # fmt: skip
+    assert widget["option_groups"][1]["label"]["text"] == "101–200: Country 100 …"
+    state = echo_state(view["blocks"])
+    chosen = read_state(form, state)["country"]
+    assert chosen == ("c120" if kind is Select else ["c120"])
+    assert parse(Model.from_json(form), {"country": "c249" if kind is Select else ["c249"]})
+
+
 def test_modal_defaults_and_cut_texts() -> None:
     form = Model(InputNumber("n", value=2.5, step=1), Submit("S" * 40), Cancel("")).to_json()
     view = modal_view(

@@ -160,13 +160,27 @@ def option_items(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _options(element: Mapping[str, Any]) -> list[Block]:
+    """Every option once, up to what groups of options hold (``_choices``)."""
     out: dict[str, Block] = {}
     for o in option_items(element):
         text = plain(text_of(o, "label", "name") or UNNAMED, _OPTION_TEXT)
         out.setdefault(
             o["name"][:OPTION_VALUE_MAX], {"text": text, "value": o["name"][:OPTION_VALUE_MAX]}
         )
-    return list(out.values())[:_OPTIONS]
+    return list(out.values())[: _OPTIONS * _OPTIONS]
+
+
+def _choices(options: list[Block]) -> Block:
+    """A select's options: up to 100 as they are; more (a list of countries) in groups of 100,
+    as Slack takes them (its type-ahead searches every group)."""
+    if len(options) <= _OPTIONS:
+        return {"options": options}
+    groups = []
+    for at in range(0, len(options), _OPTIONS):
+        part = options[at : at + _OPTIONS]
+        label = f"{at + 1}–{at + len(part)}: {part[0]['text']['text']} …"
+        groups.append({"label": plain(label, _OPTION_TEXT), "options": part})
+    return {"option_groups": groups}
 
 
 def _number_input(el: Mapping[str, Any], value: Any) -> Block:
@@ -222,11 +236,11 @@ def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
         wanted = {v[:OPTION_VALUE_MAX] for v in _as_list(value) if isinstance(v, str)}
         chosen = [o for o in options if o["value"] in wanted]
         if kind == "select":
-            out |= {"type": "static_select", "options": options}
+            out |= {"type": "static_select", **_choices(options)}
             out["initial_option"] = chosen[0] if chosen else None
         else:
             most = el.get("max_selected")
-            out |= {"type": "multi_static_select", "options": options}
+            out |= {"type": "multi_static_select", **_choices(options)}
             out["initial_options"] = chosen or None
             out["max_selected_items"] = most if type(most) is int and most >= 1 else None
     else:
