@@ -178,7 +178,7 @@ def _choices(options: list[Block]) -> Block:
     groups = []
     for at in range(0, len(options), _OPTIONS):
         part = options[at : at + _OPTIONS]
-        label = f"{at + 1}–{at + len(part)}: {part[0]['text']['text']} …"
+        label = f"{at + 1}-{at + len(part)}: {part[0]['text']['text']} …"
         groups.append({"label": plain(label, _OPTION_TEXT), "options": part})
     return {"option_groups": groups}
 
