@@ -155,7 +155,7 @@ async def echo(inputs: dict[str, Any], tracer: Tracer) -> dict[str, Any]:
     heading and form, its answer, its rejection, the result."""
     words = inputs["words"] or ""
     await tracer.debug("typed:", words)
-    await tracer.markdown(f"{mention('UALICE')}: *{quote(words)}*")
+    await tracer.markdown(f"{mention('UALICE')}: **{quote(words)}**")
     answer = await tracer.lock("echo_form", data={"words": words}, snooze=60)
     return {"words": words, "note": answer["note"]}
 
