@@ -9,8 +9,11 @@ A request Slack acts on only after the bot gave up on it leaves a copy of a post
 looked, found nothing and posted again) or an older state over a newer one: whatever a retried
 attempt shows is shown once more ``recheck`` seconds later (the location's ``AGAIN_AT``), the
 newest state put back and copies of the message deleted.
-A rate limit is ``Unavailable`` with Slack's ``Retry-After``; any other failure raises as it
-is, and the deliverer backs off. Each row is shown with the bot token of its run's workspace,
+A rate limit is ``Unavailable`` with Slack's ``Retry-After`` (at most ``MAX_PAUSE``). A refusal
+that trying again cannot change (an archived channel, one the bot was removed from, a message
+Slack will not take) is logged and the row left as it is shown, until its state changes: it
+holds back neither the run's other messages nor the bot's readiness. Any other failure raises
+as it is, and the deliverer backs off. Each row is shown with the bot token of its run's workspace,
 looked up as it is shown; a workspace the app has left is shown nothing more.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,6 +54,20 @@ READING = ("conversations.history", "conversations.replies")  # looking for a lo
 # Slack's answers when the bot may not read a conversation's messages
 UNREADABLE = ("missing_scope", "not_in_channel", "channel_not_found")
 READ_HINT = "posted without looking; give the app the *:history scopes and add it to the channel"
+# Slack's answers that trying the same again cannot change: the conversation is gone, closed to
+# the bot or to posts, or the person is; or the message is one Slack will never take (a bug).
+FOR_GOOD = frozenset({
+    "channel_not_found", "is_archived", "not_in_channel", "restricted_action",
+    "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
+    "restricted_action_non_threadable_channel", "cannot_reply_to_message",
+    "team_access_not_granted", "ekm_access_denied", "message_not_found",
+    "cant_update_message", "edit_window_closed", "user_not_found", "user_disabled",
+    "cannot_dm_bot", "messages_tab_disabled", "msg_too_long", "no_text", "invalid_blocks",
+    "invalid_blocks_format", "invalid_metadata_format", "metadata_too_large",
+})  # fmt: skip
+OUR_MISTAKES = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format",
+                          "invalid_metadata_format", "metadata_too_large"})  # fmt: skip
+MAX_PAUSE = 300.0  # seconds: a Retry-After longer than this is taken as this
 _CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
@@ -96,7 +114,12 @@ class SlackNotifier:
                 if not str(exc.response.api_url).endswith(READING):
                     self._paused_until = self.clock.now() + (after or 1.0)
                 raise Unavailable("rate limited", after) from exc
-            raise
+            code = error_code(exc)
+            if code not in FOR_GOOD:
+                raise
+            say = log.error if code in OUR_MISTAKES else log.warning
+            say("%s not shown: Slack refuses it (%s); tried again when it changes", show.key, code)
+            return show.location
 
     async def _show(self, client: AsyncWebClient, show: Show) -> Any:
         if show.kind == "home":
@@ -345,9 +368,10 @@ def _channel(execution: Execution) -> str:
 
 def _seconds(value: Any) -> float | None:
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except (TypeError, ValueError):
         return None
+    return min(max(0.0, seconds), MAX_PAUSE) if math.isfinite(seconds) else None
 
 
 def _workspace(show: Show) -> Workspace:

@@ -319,9 +319,21 @@ async def test_the_slack_notifier_raises_what_it_could_not_show(
         await notifier.show(Show(key="r2", kind="run", execution=run))
     assert waiting.value.retry_after == 2.0 and len(slack.calls) == calls
     clock.advance(2)
-    slack.fail_next("chat.postMessage", error="channel_not_found")
+    slack.fail_next("chat.postMessage", error="fatal_error")  # Slack's own trouble: again later
     with pytest.raises(SlackApiError):
         await notifier.show(Show(key="r", kind="run", execution=run))
+    for code in ("is_archived", "channel_not_found", "not_in_channel", "invalid_blocks"):
+        slack.fail_next("chat.postMessage", error=code)  # for good: left as it is shown
+        assert await notifier.show(Show(key="r", kind="run", execution=run)) is None
+        placed = {"channel": CHANNEL, "ts": "1.000001"}
+        slack.fail_next("chat.update", error=code)
+        shown = Show(key="r", kind="run", execution=run, location=placed)
+        assert await notifier.show(shown) == placed
+    slack.fail_next("chat.postMessage", status=429, retry_after=86_400)
+    with pytest.raises(Unavailable) as paused:  # a pause asked for is never longer than 5 min
+        await notifier.show(Show(key="r5", kind="run", execution=run))
+    assert paused.value.retry_after == 300.0
+    clock.advance(300)
 
     slack.fail_next("conversations.history", status=429, retry_after=60)
     with pytest.raises(Unavailable) as looking:  # a retry looking for its lost post

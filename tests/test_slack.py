@@ -314,6 +314,24 @@ async def test_rate_limits_are_retried(bot: Bot) -> None:
     assert statuses == [429, 200, 200]
 
 
+async def test_an_archived_channel_holds_back_no_other_run_and_not_readiness(bot: Bot) -> None:
+    """Slack refusing for good (the channel archived) is not tried again and again: the run
+    goes on (its locks answerable from the Home or the API), nothing waits to be shown, and
+    the next run's messages go as usual."""
+    bot.slack.fail_next("chat.postMessage", error="is_archived")
+    assert (await bot.command("start fragile"))[0] == 200
+    [archived] = await bot.lockstep.store.executions()
+    await bot.lockstep.engine.settled(archived.id)
+    await bot.lockstep.handlers.drain()
+    await asyncio.sleep(0.1)
+    assert await bot.lockstep.engine.backlog() == (0, None)  # readiness counts nothing behind
+    assert [c.response.get("error") for c in bot.slack.calls_to("chat.postMessage")] == [
+        "is_archived"
+    ]
+    message = await start_without_form(bot, "fragile")
+    assert message["blocks"]
+
+
 async def test_messages_slack_refused_are_posted_later_exactly_once(
     db_url: str, store: SQLStore
 ) -> None:
