@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import Call, Event, Execution, NewEvent
+from flows.engine.records import Call, Claim, Event, Execution, NewEvent
 from store import outbox as ob
 from store.fast import Prepared, run
 from store.lists import any_of
 from store.tables import calls, events
-from store.transactions import INSERT_EVENTS, event_rows, execution, list_calls
+from store.transactions import INSERT_EVENTS, decide, event_rows, execution, list_calls
 
 
 def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEvent]) -> None:
@@ -68,6 +68,28 @@ def vote(
     run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.lock_key(call_id)], now)
     return True, list_votes(conn, execution_id, call_id)
+
+
+def decide_counted(
+    conn: Connection,
+    call_id: str,
+    now: float,
+    status: str,
+    result: Any,
+    actor: str | None,
+    comment: str | None,
+    event: NewEvent,
+    claim: Claim | None,
+    votes: int,
+) -> tuple[Execution, list[Call] | None] | None:
+    """``transactions.decide`` for a quorum lock, only while it has exactly ``votes``
+    responses: taken under the row lock ``vote`` takes, so no response lands uncounted
+    between the count and the decision (on Postgres each statement reads what committed
+    before it, the votes that held the lock included). None: not open, or more responses."""
+    execution_id = run(conn, _TAKE_OPEN, {"cid": call_id}).scalar()
+    if execution_id is None or len(list_votes(conn, execution_id, call_id)) != votes:
+        return None
+    return decide(conn, call_id, now, status, result, actor, comment, event, claim)
 
 
 _EVENTS = Prepared(

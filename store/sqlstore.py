@@ -257,8 +257,11 @@ class SQLStore:
         comment: str | None = None,
         event: NewEvent,
         claim: Claim | None = None,
+        votes: int | None = None,
     ) -> tuple[Execution, list[Call] | None] | None:
         decision = (call_id, now, status, result, actor, comment, event, claim)
+        if votes is not None:  # a quorum's: under the row lock its votes take
+            return await self.run(eq.decide_counted, *decision, votes)
         if isinstance(self.db, AsyncEngine):  # one statement (and a read), not a transaction
             return await self.single(at_once.decide, *decision)
         return await self.run(q.decide, *decision)

@@ -124,6 +124,40 @@ async def test_concurrent_last_approvals_decide_once(engine: Engine) -> None:
     assert decided is not None and decided.status == "resolved"
 
 
+async def test_an_approval_landing_while_the_quorum_is_decided_is_in_its_value(
+    engine: Engine, store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carol's approval completes the quorum; Dan's vote lands after hers and before her
+    decision is written (and his own decision comes last). The lock's value and its
+    ``quorum`` event name all three: no approval is recorded and left out of the value."""
+    lock = await panel(engine)
+    await engine.submit(lock.id, {"score": 3}, "UBOB")
+    decide = store.decide
+    turns = [asyncio.Event(), asyncio.Event()]  # Carol's first decision, Dan's
+    reached = [asyncio.Event(), asyncio.Event()]
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        turn = next((i for i, r in enumerate(reached) if not r.is_set()), None)
+        if turn is not None:
+            reached[turn].set()
+            await turns[turn].wait()
+        return await decide(*args, **kwargs)
+
+    monkeypatch.setattr(store, "decide", held)
+    carol = asyncio.create_task(engine.submit(lock.id, {"score": 6}, "UCAROL"))
+    await reached[0].wait()
+    dan = asyncio.create_task(engine.submit(lock.id, {"score": 9}, "UDAN"))
+    await reached[1].wait()  # both voted; Carol decides first, with Dan's vote in the store
+    turns[0].set()
+    assert (await carol).outcome == "accepted"
+    turns[1].set()
+    assert (await dan).outcome == "decided"
+    everyone = ["UBOB", "UCAROL", "UDAN"]
+    assert await result(engine, lock) == {"mean": 6.0, "approvers": everyone, "declined": []}
+    [event] = [e for e in await events(engine, lock.execution_id) if e.kind == "quorum"]
+    assert event.detail == {"approvers": everyone}
+
+
 jury = FlowApp()
 
 

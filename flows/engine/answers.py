@@ -229,13 +229,15 @@ class Answers:
         comment: str | None,
         kind: str,
         detail: Any,
+        votes: int | None = None,
     ) -> Decision:
-        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run."""
+        """Close ``lock`` (compare-and-set), record ``kind`` in the audit trail and wake the run.
+        ``votes``: only while the lock has that many responses (a quorum's, as counted)."""
         now = self.clock.now()
         event = NewEvent(kind=kind, actor=actor, call_id=lock.id, detail=detail)
         decided_here = await self.store.decide(
             lock.id, now, status=status, result=result, actor=actor, comment=comment, event=event,
-            claim=self.runs.setup.claim(),
+            claim=self.runs.setup.claim(), votes=votes,
         )  # fmt: skip
         if decided_here is None:
             return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
@@ -272,21 +274,28 @@ class Answers:
         so_far = tuple(quorum.response(e) for e in events)
         if not recorded:
             return Decision(Answer.REPEAT, lock, responses=so_far)
-        people = approvers(so_far)
-        if len(people) < policy.quorum:
-            self.changed(lock.execution_id)
-            return Decision(Answer.COUNTED, lock, responses=so_far)
-        if _who(so_far) != _who((*earlier, mine)):  # answers landed while the lease ran
-            counted = [mine if r.user == actor and r.approved else r for r in so_far]
-            try:
-                result = await lease(standing(counted))
-            except Exception:  # it took this answer a moment ago: keep what it said then
-                log.exception("lease %r failed on the responses counted", lock.name,
-                              extra=ids(lock.execution_id, lock.id))  # fmt: skip
-        decided = await self._decide(
-            lock, "resolved", result, actor, None, "quorum", {"approvers": people}
-        )
-        return Decision(decided.outcome, decided.lock, responses=so_far)
+        seen = (*earlier, mine)
+        while True:  # until the lock is decided with every response counted, or by another
+            people = approvers(so_far)
+            if len(people) < policy.quorum:
+                self.changed(lock.execution_id)
+                return Decision(Answer.COUNTED, lock, responses=so_far)
+            if _who(so_far) != _who(seen):  # answers landed while the lease ran
+                counted = [mine if r.user == actor and r.approved else r for r in so_far]
+                try:
+                    result = await lease(standing(counted))
+                except Exception:  # it took this answer a moment ago: keep what it said then
+                    log.exception("lease %r failed on the responses counted", lock.name,
+                                  extra=ids(lock.execution_id, lock.id))  # fmt: skip
+                seen = so_far
+            decided = await self._decide(
+                lock, "resolved", result, actor, None, "quorum", {"approvers": people},
+                votes=len(so_far),
+            )  # fmt: skip
+            if decided.outcome != Answer.DECIDED or decided.lock is None or not decided.lock.open:
+                return Decision(decided.outcome, decided.lock, responses=so_far)
+            # still open: responses landed since they were counted; count them too
+            so_far = tuple(quorum.response(e) for e in await self.store.votes(lock))
 
     async def _decline(self, lock: Call, actor: str | None, comment: str | None) -> Decision:
         """A rejection of a quorum lock without veto: recorded, and the lock waits on."""

@@ -248,11 +248,13 @@ class Store(Protocol):
         comment: str | None = None,
         event: NewEvent,
         claim: Claim | None = None,
+        votes: int | None = None,
     ) -> tuple[Execution, list[Call] | None] | None:
         """Close an open call and wake its execution (claimed for ``claim`` when no live
         process holds it); the call's message is shown again. Exactly one caller gets the
         execution back, with its calls when ``claim`` took it (else None); the rest get
-        None."""
+        None. With ``votes``, only while the call has exactly that many responses (``vote``
+        takes the same row lock): else None, and the call stays open."""
 
     # events
 
