@@ -123,6 +123,31 @@ _WAKE_MANY = (
 )
 
 
+NUDGES = {"remind": "reminder", "escalate": "escalation"}
+
+
+def _missed(conn: Connection, closed: set[str], fired: list[int], now: float) -> list[Any]:
+    """Event rows for the reminders and escalations of ``closed`` calls that were due and never
+    went (no process ran then, and the deadline came with them): the trail says so, as they
+    are dropped with their call."""
+    if not closed:
+        return []
+    query = (
+        select(timers.c.execution_id, timers.c.call_id, timers.c.kind, timers.c.due_at)
+        .where(timers.c.call_id.in_(closed), timers.c.status == "pending")
+        .where(timers.c.kind.in_(list(NUDGES)), timers.c.due_at <= now, timers.c.id.not_in(fired))
+        .order_by(timers.c.due_at, timers.c.id)
+    )
+    return [
+        row
+        for eid, cid, kind, due in conn.execute(query)
+        for row in event_rows(eid, now, [NewEvent(
+            kind="missed", call_id=cid,
+            detail={"timer": NUDGES[kind], "due_at": due, "instead": "the deadline"},
+        )])
+    ]  # fmt: skip
+
+
 def fire_closing(
     conn: Connection, closing: Sequence[Closing], now: float, claim: Claim
 ) -> dict[int, Execution]:
@@ -147,6 +172,7 @@ def fire_closing(
     deadlines = [c.timer for c in won if c.timer.kind == "deadline"]
     ob.add_hooks(conn, [(t.execution_id, t.call_id, "lock.expired") for t in deadlines], now)
     won_ids = [c.timer.id for c in won]
+    missed = _missed(conn, closed, won_ids, now)
     conn.execute(
         update(timers)
         .where(timers.c.call_id.in_(closed), timers.c.status == "pending")
@@ -173,5 +199,5 @@ def fire_closing(
         if (ended := execution(conn, eid)) is not None:
             woken[eid] = ended
     events = [row for c in won for row in event_rows(c.timer.execution_id, now, [c.event])]
-    run(conn, INSERT_EVENTS, events)
+    run(conn, INSERT_EVENTS, events + missed)
     return {c.timer.id: woken[c.timer.execution_id] for c in won if c.timer.execution_id in woken}

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.render import history
 from flows import Request
 from flows.engine import (
     Engine,
@@ -79,6 +80,39 @@ async def test_reminders_and_escalation_at_the_right_times(env: Any) -> None:
     kinds = [e.kind for e in await events(engine, eid)]
     assert kinds.count("reminded") == 2 and kinds.count("escalated") == 1
     assert kinds.count("expired") == 1
+
+
+async def test_nudges_missed_while_no_bot_ran_are_in_the_trail(env: Any) -> None:
+    """No process ran from before the first reminder until past the deadline: the deadline
+    closes the lock, and the reminders and the escalation that never went are in the trail
+    (``missed``, each with when it was due), not silently gone; none is sent late."""
+    engine, notes, clock = env
+    eid = await start(engine, "reminded")
+    [lock] = notes.of("lock_opened", eid)
+    opened = lock.created_at
+    assert await tick(engine, clock, 4 * H) == 1  # only the deadline fires
+    assert notes.of("reminder", eid) == [] and notes.of("escalated", eid) == []
+    missed = [e for e in await events(engine, eid) if e.kind == "missed"]
+    assert [(e.call_id, e.detail) for e in missed] == [
+        (lock.id, {"timer": "reminder", "due_at": opened + H, "instead": "the deadline"}),
+        (lock.id, {"timer": "escalation", "due_at": opened + 1.5 * H, "instead": "the deadline"}),
+        (lock.id, {"timer": "reminder", "due_at": opened + 2 * H, "instead": "the deadline"}),
+    ]
+    status = history.line(missed[1], lock)
+    assert status.startswith("the escalation for *Final* due <!date^")
+    assert status.endswith("was never sent: no bot was running then, and the deadline came with it")
+
+
+async def test_reminders_missed_together_go_as_one(env: Any) -> None:
+    """Two reminders came due while no process ran (the deadline not yet): one reminder is
+    sent, not two alike back to back; the earlier is in the trail as missed."""
+    engine, notes, clock = env
+    eid = await start(engine, "reminded")
+    assert await tick(engine, clock, 2.2 * H) == 3  # two reminders and the escalation
+    assert notes.of("reminder", eid) == [("final", ["UMANAGER"])]
+    assert notes.of("escalated", eid) == [("final", ["UMANAGER"])]
+    kinds = [(e.kind, (e.detail or {}).get("instead")) for e in await events(engine, eid)]
+    assert ("missed", "a later reminder") in kinds and kinds.count(("reminded", None)) == 1
 
 
 async def test_answering_cancels_the_remaining_reminders(env: Any) -> None:

@@ -148,6 +148,8 @@ EVENT_LINES = {
     "reminded": "reminder sent for {what}",
     "overdue": "{what} is overdue; reminder sent",
     "escalated": "{what} escalated to {to}",
+    "missed": "the {timer} for {what} due {due} was never sent: no bot was running then, and "
+    "{instead} came with it",
     "expired": "{what} expired with no answer (then: {then})",
     "snoozed": "{who} snoozed {what} by {by}",
     "cancelled": "cancelled by {who}: {reason}",

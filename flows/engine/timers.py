@@ -64,8 +64,22 @@ class Timers:
             else:
                 closes.append(close)
         fired = await self._close(closes, found) if closes else 0
+        latest = {(t.call_id, t.kind): t.id for t, _ in sorted(nudges, key=lambda n: n[0].due_at)}
         for timer, call in nudges:
-            fired += await self._nudge(timer, call)
+            if timer.kind == "remind" and latest[timer.call_id, timer.kind] != timer.id:
+                fired += await self._missed(timer, call)  # a later reminder is due too: it says
+            else:  # the same, now
+                fired += await self._nudge(timer, call)
+        return fired
+
+    async def _missed(self, timer: Timer, lock: Call | None) -> bool:
+        """A reminder due when a later one of its lock is due too (no process ran between):
+        only the later one is sent, this one is in the trail as ``missed``."""
+        detail = {"timer": "reminder", "due_at": timer.due_at, "instead": "a later reminder"}
+        event = NewEvent(kind="missed", call_id=timer.call_id, detail=detail)
+        fired = await self.setup.store.fire_only(timer, self.setup.clock.now(), [], [event])
+        if fired and lock is not None:
+            self.setup.soon(lock.execution_id)
         return fired
 
     async def _close(self, closes: list[Closing], calls: dict[str, Call]) -> int:
