@@ -12,19 +12,23 @@ import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
 from bot.render import blocks, messages
 from bot.seal import Seal
-from bot.workspaces import Workspaces
+from bot.workspaces import Workspaces, failure
 from flows.engine import SINGLE, Engine, NoAnswer, Workspace
 from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
 FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
+# a Web API call failed on Slack's side: an error answer, no answer in time, a dropped connection
+SLACK_TROUBLE = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
 def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
@@ -79,6 +83,9 @@ class Listener:
             raise
         except NoAnswer:  # who may do it is unknown for now (the directory logged why)
             await self._tell(client, who, messages.NO_ANSWER)
+        except SLACK_TROUBLE as exc:  # a call of the reply failed on Slack's side: no bug here
+            log.warning("a reply to %s's request did not reach Slack: %s", who.user, failure(exc))
+            await self._tell(client, who, messages.SLACK_FAILED)
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("handling a Slack request failed (error id %s)", error_id)
@@ -99,8 +106,10 @@ class Listener:
             await client.chat_postEphemeral(
                 channel=channel, user=who.user, thread_ts=thread, text=text
             )
+        except SLACK_TROUBLE as exc:
+            log.warning("could not tell %s how their request went: %s", who.user, failure(exc))
         except Exception:
-            log.exception("could not tell %s that their request failed", who.user)
+            log.exception("could not tell %s how their request went", who.user)
 
     async def drain(self) -> None:
         while self.tasks:

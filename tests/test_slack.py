@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -273,14 +274,37 @@ def lock_of(message: dict[str, Any]) -> str:
     return str(message["blocks"][-1]["elements"][0]["value"])
 
 
-async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(bot: Bot) -> None:
+async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack failing a call of the reply is Slack's trouble, not a bug: the person is told,
+    and the log has one warning line, no error with a traceback."""
     message = await start_without_form(bot, "survey")
     bot.slack.fail_next("views.open", status=500, times=2)  # Slack fails, and the retry too
     assert (await bot.click(message, "lockstep_open", "UBOB"))[0] == 200
     [note] = await bot.slack.wait_for("chat.postEphemeral")
-    assert note.args["user"] == "UBOB" and "went wrong" in note.args["text"]
-    assert "error id `" in note.args["text"]
+    assert (note.args["user"], note.args["text"]) == ("UBOB", messages.SLACK_FAILED)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    [line] = [r.getMessage() for r in caplog.records if "did not reach Slack" in r.getMessage()]
+    assert line == "a reply to UBOB's request did not reach Slack: Slack answered internal_error"
     assert (await bot.lockstep.engine.lock(message["blocks"][-1]["elements"][0]["value"])).open
+
+
+async def test_a_click_whose_handling_breaks_is_told_an_error_id(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = await start_without_form(bot, "survey")
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bot.lockstep.engine, "lock", broken)
+    assert (await bot.click(message, "lockstep_open", "UBOB"))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["user"] == "UBOB" and "went wrong" in note.args["text"]
+    error_id = note.args["text"].split("`")[1]
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert logged.getMessage() == f"handling a Slack request failed (error id {error_id})"
 
 
 async def test_form_values_slack_would_never_send_are_refused(bot: Bot) -> None:

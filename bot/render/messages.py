@@ -58,6 +58,10 @@ FORM_UNREADABLE = "The form's values could not be read, so nothing changed. Try 
 TOO_LONG_COMMAND = (
     "That is too long for a command ({used} characters; at most {limit}). Nothing was started."
 )
+SLACK_FAILED = (
+    "Slack did not take Lockstep's reply just now. What you did shows in the run's thread if "
+    "it went through; if it did not, try again in a moment."
+)
 FOLLOW_UP_FAILED = (
     "Something went wrong while handling that (error id `{error_id}`). If the form is still "
     "open, try again; if it keeps failing, tell your admin the error id."
