@@ -31,7 +31,7 @@ from bot.render.blocks import (
 )
 from bot.render.mrkdwn import html_to_mrkdwn, markdown_to_mrkdwn
 from bot.render.state import read_state
-from flows.errors import InputsError
+from flows.errors import GLOBAL, InputsError
 from flows.forms import (
     HR,
     HTML,
@@ -242,6 +242,20 @@ def test_markdown_reads_in_slack_as_it_would_in_a_browser(markdown: str, mrkdwn:
 )  # fmt: skip
 def test_html_reads_in_slack_as_it_would_in_a_browser(source: str, mrkdwn: str) -> None:
     assert html_to_mrkdwn(source) == mrkdwn
+
+
+def test_error_messages_written_as_html_read_as_plain_text() -> None:
+    """kodosumi shows its errors as HTML, so apps write ``<br/>`` and ``<b>`` into them;
+    Slack shows them as plain text: the tags go, the entities read as what they stand for,
+    and what only looks like a tag stays."""
+    errors = {"name": ["Bad name.<br/>Use <b>letters</b> only &amp; no digits"],
+              GLOBAL: ["x < 10 > y"]}  # fmt: skip
+    form = Model(InputText("name", "Name")).to_json()
+    assert modal_errors(errors, form=form) == {
+        "f_name": "x < 10 > y Bad name. Use letters only & no digits"
+    }
+    hint = by_id(message_blocks(form, lock_id="L", title="t", errors=errors))["f_name"]["hint"]
+    assert hint["text"] == "⚠️ Bad name. Use letters only & no digits"
 
 
 def test_the_actions_block_carries_the_lock_id() -> None:

@@ -179,7 +179,7 @@ async def test_files_uploaded_with_the_form_reach_the_handler_and_the_run(bot: B
     assert simple.seen[-1] == {GLOBAL: None, "text": "no", "files": {"a.txt", "b.txt"}}
     assert refused == {
         "response_action": "errors",
-        "errors": {"f_text": f"Not yet.<br/>You sent {sorted(simple.seen[-1])} you must say _yes_"},
+        "errors": {"f_text": f"Not yet. You sent {sorted(simple.seen[-1])} you must say _yes_"},
     }
     run = await started(bot, "simple", merged(text("text", "yes"), uploads))
     assert run.status == "finished", run.error

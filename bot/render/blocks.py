@@ -45,6 +45,7 @@ from bot.render.mrkdwn import (
     literal,
     markdown_to_mrkdwn,
     split_heading,
+    unmarked,
 )
 from flows.errors import GLOBAL
 
@@ -104,7 +105,7 @@ def _display_blocks(element: Mapping[str, Any]) -> list[Block]:
 
 def _messages(value: Any) -> list[str]:
     items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-    return [m for m in items if isinstance(m, str) and m.strip()]
+    return [unmarked(m) for m in items if isinstance(m, str) and m.strip()]
 
 
 def _form_blocks(

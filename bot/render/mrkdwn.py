@@ -172,6 +172,19 @@ def _anchor(found: re.Match[str]) -> str:
     return f"{_OPEN}{url}|{shown}{_CLOSE}"
 
 
+_MARKS = re.compile(r"(?i)</?(?:b|strong|i|em|u|code|span|p|div|small)\b[^<>]*>")
+
+
+def unmarked(message: str) -> str:
+    """An error message as the plain text Slack shows it in: kodosumi renders its messages as
+    HTML, so apps write ``<br/>`` and ``<b>`` into them; those tags go (a line break a space)
+    and entities are decoded. Anything else that looks like a tag (``x < 10 > y``) stays."""
+    if "<" not in message and "&" not in message:
+        return message
+    text = _MARKS.sub("", re.sub(r"(?i)\s*<br\s*/?>\s*", " ", message))
+    return html.unescape(text)
+
+
 def chunks(text: str, limit: int) -> Iterator[str]:
     """``text`` in non-blank pieces of at most ``limit`` characters, split at a line break or
     else a space where one falls in the piece."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.render import answers, blocks, messages, outcome
 from bot.render.inputs import form_inputs, label_of
-from bot.render.mrkdwn import cut, html_to_mrkdwn, literal, markdown_to_mrkdwn
+from bot.render.mrkdwn import cut, html_to_mrkdwn, literal, markdown_to_mrkdwn, unmarked
 from flows import response
 from flows.codec import decode
 from flows.engine import Answer, Call, Decision, Execution
@@ -196,7 +196,7 @@ def error_list(errors: dict[str, list[str]], form: Any = None) -> str:
     lines = [
         messages.ERROR_LINE.format(
             field=literal(messages.FORM_FIELD if k == GLOBAL else labels.get(k, k)),
-            message=literal(m),
+            message=literal(unmarked(m)),
         )
         for k, ms in errors.items()
         for m in ms
