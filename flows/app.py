@@ -268,46 +268,49 @@ class Registry:
                 raise FlowConfigError(f"flows registered by two FlowApps: {', '.join(clash)}")
             self.entries.update(app.entries)
             self._app_of |= dict.fromkeys(app.entries, app)
-        self._shared = {  # each lock name used by one app only: that app
-            name: owners[0] for name, owners in _by_name(apps).items() if len(owners) == 1
+        self._shared = {  # per kind of handler, each name only one app has: that app
+            kind: {name: got[0] for name, got in _by_name(apps, kind).items() if len(got) == 1}
+            for kind in ("locks", "leases")
         }
         for spec in self.entries.values():
             if spec.runner is not None:
                 resolve(spec.runner)
+        forms = {name for app in apps for name in app.locks}
         for app in apps:
-            for name in sorted(app.leases.keys() - app.locks.keys()):
+            for name in sorted(app.leases.keys() - forms):
                 warnings.warn(
                     f"lease {name!r} has no @lock({name!r}) form: a flow reaching it will fail",
                     stacklevel=2,
                 )
 
-    def _app(self, flow: str, name: str) -> FlowApp | None:
-        """The app whose handlers serve lock ``name`` of ``flow``'s runs."""
+    def _app(self, flow: str, name: str, kind: str) -> FlowApp | None:
+        """The app whose ``kind`` handler (``locks``, ``leases``) named ``name`` serves a run
+        of ``flow``: the flow's own app's, else the one other app's that has one."""
         own = self._app_of.get(flow)
-        if own is not None and (name in own.locks or name in own.leases):
+        if own is not None and name in getattr(own, kind):
             return own
-        return self._shared.get(name)
+        return self._shared[kind].get(name)
 
     def lock(self, flow: str, name: str) -> Callable[..., Any] | None:
         """The ``@app.lock(name)`` form handler for a run of ``flow``."""
-        app = self._app(flow, name)
-        return app.locks.get(name) if app else None
+        app = self._app(flow, name, "locks")
+        return app.locks[name] if app else None
 
     def lease(self, flow: str, name: str) -> Callable[..., Any] | None:
         """The ``@app.lease(name)`` handler for a run of ``flow``."""
-        app = self._app(flow, name)
-        return app.leases.get(name) if app else None
+        app = self._app(flow, name, "leases")
+        return app.leases[name] if app else None
 
-    def kodosumi(self, flow: str, name: str) -> bool:
-        """Do lock ``name``'s handlers (for ``flow``) get kodosumi's values?"""
-        app = self._app(flow, name)
+    def kodosumi(self, flow: str, name: str, kind: str = "locks") -> bool:
+        """Do the ``kind`` handlers of lock ``name`` (for ``flow``) take kodosumi's values?"""
+        app = self._app(flow, name, kind)
         return app is not None and app.kodosumi
 
 
-def _by_name(apps: Sequence[FlowApp]) -> dict[str, list[FlowApp]]:
-    """Each lock or lease name, with the apps that have handlers for it."""
+def _by_name(apps: Sequence[FlowApp], kind: str) -> dict[str, list[FlowApp]]:
+    """Each name of a ``kind`` handler (``locks``, ``leases``), with the apps that have one."""
     found: dict[str, list[FlowApp]] = {}
     for app in apps:
-        for name in app.locks.keys() | app.leases.keys():
+        for name in getattr(app, kind):
             found.setdefault(name, []).append(app)
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import Any
 
 import pytest
 
@@ -129,3 +130,30 @@ def test_registration_rules() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             Registry([app, other])
+
+
+def test_a_lock_form_shared_by_one_app_and_a_lease_beside_the_flow_both_resolve() -> None:
+    """Lock forms and leases are looked up each on its own: the flow's app's, else the one
+    other app that has it (a form kept in a shared module, its lease beside the flow)."""
+    common, mine = FlowApp(), FlowApp()
+
+    @common.lock("approval")
+    def form(data: dict[str, Any]) -> Model:
+        return Model(InputText("x", "X"))
+
+    mine.flow("deploy")(waits_for_approval)
+
+    @mine.lease("approval")
+    def lease(inputs: dict[str, Any]) -> Any:
+        return inputs
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        registry = Registry([common, mine])
+    assert not said, [str(w.message) for w in said]
+    assert registry.lock("deploy", "approval") is form
+    assert registry.lease("deploy", "approval") is lease
+
+
+async def waits_for_approval(tracer: Any) -> Any:
+    return await tracer.lock("approval")

@@ -107,7 +107,7 @@ class Answers:
         themselves."""
         flow = execution.flow
         lease = self.registry.lease(flow, lock.name) or BUILT_IN_LEASES.get(lock.name)
-        kodosumi = self.registry.kodosumi(flow, lock.name)
+        kodosumi = self.registry.kodosumi(flow, lock.name, "leases" if lease else "locks")
         handed = as_submitted(form, values, inputs) if kodosumi else values
         if lease is None:
             return encode(handed)
