@@ -9,12 +9,14 @@ A request Slack acts on only after the bot gave up on it leaves a copy of a post
 looked, found nothing and posted again) or an older state over a newer one: whatever a retried
 attempt shows is shown once more ``recheck`` seconds later (the location's ``AGAIN_AT``), the
 newest state put back and copies of the message deleted.
-A rate limit is ``Unavailable`` with Slack's ``Retry-After`` (at most ``MAX_PAUSE``). A refusal
-that trying again cannot change (an archived channel, one the bot was removed from, a message
-Slack will not take) is logged and the row left as it is shown, until its state changes: it
-holds back neither the run's other messages nor the bot's readiness. Any other failure raises
-as it is, and the deliverer backs off. Each row is shown with the bot token of its run's workspace,
-looked up as it is shown; a workspace the app has left is shown nothing more.
+A rate limit is ``Unavailable`` with Slack's ``Retry-After`` (at most ``MAX_PAUSE``). A post or
+an update Slack refuses until something outside changes (an archived channel, one the bot was
+not invited to or removed from, a deactivated person, a message Slack will not take) is
+``Refused``: one log line, and it is tried again every ``REFUSED_WAIT``, not as an outage. Any
+other failure raises as it is, and the deliverer backs off. A link to a message that cannot be
+had (deleted) is left out of the text that would carry it. Each row is shown with the bot token
+of its run's workspace, looked up as it is shown; a workspace the app has left is shown nothing
+more.
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ from bot.render import messages, outcome, surfaces
 from bot.render.mrkdwn import cut
 from bot.workspaces import Workspaces, error_code
 from flows.app import Registry
-from flows.engine import AGAIN_AT, Call, Clock, Execution, Show, Trail, Unavailable, Workspace
+from flows.engine import (
+    AGAIN_AT,
+    Call,
+    Clock,
+    Execution,
+    Refused,
+    Show,
+    Trail,
+    Unavailable,
+    Workspace,
+)
 from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
@@ -68,6 +80,8 @@ FOR_GOOD = frozenset({
 OUR_MISTAKES = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format",
                           "invalid_metadata_format", "metadata_too_large"})  # fmt: skip
 MAX_PAUSE = 300.0  # seconds: a Retry-After longer than this is taken as this
+REFUSED_WAIT = 600.0  # seconds between tries of a post or update Slack refuses (``FOR_GOOD``)
+PUTTING = ("chat.postMessage", "chat.update", "conversations.open", "views.publish")
 _CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
@@ -115,11 +129,12 @@ class SlackNotifier:
                     self._paused_until = self.clock.now() + (after or 1.0)
                 raise Unavailable("rate limited", after) from exc
             code = error_code(exc)
-            if code not in FOR_GOOD:
+            if code not in FOR_GOOD or not str(exc.response.api_url).endswith(PUTTING):
                 raise
             say = log.error if code in OUR_MISTAKES else log.warning
-            say("%s not shown: Slack refuses it (%s); tried again when it changes", show.key, code)
-            return show.location
+            wait = REFUSED_WAIT / 60
+            say("%s not shown: Slack refuses it (%s); again in %.0f min", show.key, code, wait)
+            raise Refused(f"Slack refuses it ({code})", REFUSED_WAIT) from exc
 
     async def _show(self, client: AsyncWebClient, show: Show) -> Any:
         if show.kind == "home":
@@ -354,9 +369,17 @@ class SlackNotifier:
         )
 
     async def _link(self, client: AsyncWebClient, where: Any) -> str:
+        """A link to the message at ``where``; none when Slack has none to give (the message
+        deleted, the channel gone): the text goes without it."""
         if not isinstance(where, dict):
             return ""
-        found = await client.chat_getPermalink(channel=where["channel"], message_ts=where["ts"])
+        try:
+            found = await client.chat_getPermalink(channel=where["channel"], message_ts=where["ts"])
+        except SlackApiError as exc:
+            if error_code(exc) not in FOR_GOOD:
+                raise
+            log.info("no link to the lock's message (%s): sent without one", error_code(exc))
+            return ""
         return messages.OPEN_LINK.format(url=found["permalink"])
 
 

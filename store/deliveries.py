@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from flows.engine.ports import REFUSED
 from flows.engine.records import UNORDERED, Call, Claimed, Delivery, Event, ShowState, Take
 from store import at_once
 from store.event_transactions import VOTES
@@ -266,8 +267,13 @@ def renew(conn: Connection, row_ids: Sequence[int], owner: str, until: float) ->
 def backlog(conn: Connection, now: float) -> tuple[int, float | None]:
     """How many rows wait to be shown, and how long ago the oldest state among them changed.
     A row due to be shown once more, as it already is (``delivered``'s ``again``), is not
-    behind."""
+    behind, and neither is one its surface refuses until something outside changes
+    (``ports.Refused``: an archived channel is no outage), nor a run's new message that waits
+    behind such a one."""
+    refused = outbox.c.error.startswith(REFUSED, autoescape=True)
+    held = _earlier_new(_EARLIER.c.error.startswith(REFUSED, autoescape=True))
     behind = outbox.c.pending & (outbox.c.version > outbox.c.shown)
+    behind &= ~(outbox.c.error.is_not(None) & refused) & ~held
     found = conn.execute(select(func.count(), func.min(outbox.c.updated_at)).where(behind)).one()
     return int(found[0]), (now - found[1]) if found[1] is not None else None
 

@@ -33,6 +33,7 @@ from flows.engine import (
     NoDirectory,
     NullNotifier,
     RecordingNotifier,
+    Refused,
     Show,
     SystemClock,
     Unavailable,
@@ -323,12 +324,14 @@ async def test_the_slack_notifier_raises_what_it_could_not_show(
     with pytest.raises(SlackApiError):
         await notifier.show(Show(key="r", kind="run", execution=run))
     for code in ("is_archived", "channel_not_found", "not_in_channel", "invalid_blocks"):
-        slack.fail_next("chat.postMessage", error=code)  # for good: left as it is shown
-        assert await notifier.show(Show(key="r", kind="run", execution=run)) is None
+        slack.fail_next("chat.postMessage", error=code)  # until something outside changes:
+        with pytest.raises(Refused) as refused:  # again in 10 min, no outage
+            await notifier.show(Show(key="r", kind="run", execution=run))
+        assert refused.value.retry_after == 600.0 and code in str(refused.value)
         placed = {"channel": CHANNEL, "ts": "1.000001"}
         slack.fail_next("chat.update", error=code)
-        shown = Show(key="r", kind="run", execution=run, location=placed)
-        assert await notifier.show(shown) == placed
+        with pytest.raises(Refused):
+            await notifier.show(Show(key="r", kind="run", execution=run, location=placed))
     slack.fail_next("chat.postMessage", status=429, retry_after=86_400)
     with pytest.raises(Unavailable) as paused:  # a pause asked for is never longer than 5 min
         await notifier.show(Show(key="r5", kind="run", execution=run))

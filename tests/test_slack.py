@@ -338,22 +338,35 @@ async def test_rate_limits_are_retried(bot: Bot) -> None:
     assert statuses == [429, 200, 200]
 
 
-async def test_an_archived_channel_holds_back_no_other_run_and_not_readiness(bot: Bot) -> None:
-    """Slack refusing for good (the channel archived) is not tried again and again: the run
-    goes on (its locks answerable from the Home or the API), nothing waits to be shown, and
-    the next run's messages go as usual."""
-    bot.slack.fail_next("chat.postMessage", error="is_archived")
-    assert (await bot.command("start fragile"))[0] == 200
-    [archived] = await bot.lockstep.store.executions()
-    await bot.lockstep.engine.settled(archived.id)
-    await bot.lockstep.handlers.drain()
-    await asyncio.sleep(0.1)
-    assert await bot.lockstep.engine.backlog() == (0, None)  # readiness counts nothing behind
-    assert [c.response.get("error") for c in bot.slack.calls_to("chat.postMessage")] == [
-        "is_archived"
-    ]
-    message = await start_without_form(bot, "fragile")
-    assert message["blocks"]
+@pytest.mark.parametrize("refusal", ["not_in_channel", "is_archived"])
+async def test_a_channel_that_refuses_the_bot_is_tried_again_rarely_and_is_no_outage(
+    db_url: str, store: SQLStore, refusal: str
+) -> None:
+    """The bot not invited yet (or the channel archived): the run's message is refused. It is
+    no outage (nothing counts as waiting for readiness, other runs go as usual) and it is
+    tried again every 10 minutes, not every second: once the bot is invited, the run and its
+    form appear."""
+    clock = FakeClock(time.time())
+    async with running_bot(db_url, clock) as bot:
+        bot.slack.fail_next("chat.postMessage", error=refusal)
+        assert (await bot.command("start fragile"))[0] == 200
+        await bot.lockstep.handlers.drain()
+        [refused] = await bot.lockstep.store.executions()
+        await bot.lockstep.engine.settled(refused.id)
+        await asyncio.sleep(0.2)
+        assert await bot.lockstep.engine.backlog() == (0, None)  # readiness: nothing behind
+        message = await start_without_form(bot, "fragile")  # another run goes as usual
+        assert message["blocks"]
+        tries = [c.response.get("error") for c in bot.slack.calls_to("chat.postMessage")]
+        assert tries == [refusal, None, None]
+        clock.advance(599)
+        await bot.lockstep.engine.sweep()
+        assert len(bot.slack.calls_to("chat.postMessage")) == 3  # not before 10 min
+        clock.advance(2)  # the bot was invited meanwhile: its next try goes through
+        await bot.lockstep.engine.sweep()
+        await bot.slack.wait_for("chat.postMessage", count=5)
+        parents = bot.slack.messages(CHANNEL)
+        assert len(parents) == 2 and len(bot.slack.thread(CHANNEL, parents[0]["ts"])) == 2
 
 
 async def test_messages_slack_refused_are_posted_later_exactly_once(

@@ -98,3 +98,22 @@ async def test_the_same_snooze_click_sent_twice_snoozes_once(clocked: Any) -> No
     assert await deadline_after_click(None) == before + 48 * H  # a click of its own
     events = [e.kind for e in await bot.lockstep.store.events(execution.id)]
     assert events.count("snoozed") == 2
+
+
+async def test_reminders_and_escalations_go_without_a_link_to_a_deleted_lock_message(
+    clocked: Any,
+) -> None:
+    """Someone deleted the lock's message: the reminder, the escalation and its direct
+    message still go, without the link Slack can no longer give."""
+    bot, clock = clocked
+    _, lock = await nudged(bot)
+    bot.slack.delete(CHANNEL, lock["ts"])
+    await tick(bot, clock, H)
+    await tick(bot, clock, 0.5 * H)
+    posted = [m["text"] for m in thread(bot)]
+    assert any(t.startswith("⏰ *Nudge form* has waited 1 h") for t in posted)
+    assert any(t.startswith("📣 <@UMANAGER>") for t in posted)
+    [dm] = [
+        c.args for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == "DUMANAGER"
+    ]
+    assert "Open the form" not in dm["text"] and "Open the form" not in posted[-1]

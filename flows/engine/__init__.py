@@ -36,6 +36,7 @@ from flows.engine.ports import (
     NoAnswer,
     Notifier,
     Observer,
+    Refused,
     Store,
     Unavailable,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "Post",
     "Reading",
     "RecordingNotifier",
+    "Refused",
     "RunQuery",
     "Show",
     "Snooze",

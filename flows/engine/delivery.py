@@ -20,7 +20,16 @@ from typing import Any
 from flows.app import Registry, approvers
 from flows.engine.every import Every
 from flows.engine.observers import NullObserver
-from flows.engine.ports import AGAIN_AT, Clock, Notifier, Observer, Store, Unavailable
+from flows.engine.ports import (
+    AGAIN_AT,
+    REFUSED,
+    Clock,
+    Notifier,
+    Observer,
+    Refused,
+    Store,
+    Unavailable,
+)
 from flows.engine.quorum import response
 from flows.engine.records import UNORDERED, Claimed, Delivery, Show, ShowState, Take
 from flows.engine.scope import scope
@@ -441,9 +450,11 @@ class Deliverer:
         after = exc.retry_after if isinstance(exc, Unavailable) else None
         paced = after is not None and math.isfinite(after)
         wait = after if paced and after is not None else backoff(row.attempts)
-        log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
-                    row.attempts, wait, exc)  # fmt: skip
-        await self._give_back(row, now + max(0.0, wait), f"{type(exc).__name__}: {exc}", not paced)
+        if not isinstance(exc, Refused):  # the notifier said why, once
+            log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
+                        row.attempts, wait, exc)  # fmt: skip
+        error = f"{REFUSED}{exc}" if isinstance(exc, Refused) else f"{type(exc).__name__}: {exc}"
+        await self._give_back(row, now + max(0.0, wait), error, not paced)
 
     async def _give_back(
         self, row: Delivery, due_at: float, error: str | None, tried: bool

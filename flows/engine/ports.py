@@ -71,6 +71,16 @@ class Unavailable(LockstepError):
         self.retry_after = retry_after
 
 
+class Refused(Unavailable):
+    """Raised by a notifier whose surface refuses a row until something outside the bot
+    changes (Slack: the channel archived, the bot not invited or removed, a person
+    deactivated): nothing was shown. The row is tried again after ``retry_after``, each time
+    as a wait, not a failure; it is not an outage, so it is no backlog either."""
+
+
+REFUSED = "Refused: "  # how a refused row's error starts (the store leaves those out of backlog)
+
+
 AGAIN_AT = "again_at"  # in a location: when to show the row once more (epoch seconds)
 
 
