@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
+from time import perf_counter
 from typing import Any
 
 import pytest
@@ -242,6 +243,43 @@ def test_markdown_reads_in_slack_as_it_would_in_a_browser(markdown: str, mrkdwn:
 )  # fmt: skip
 def test_html_reads_in_slack_as_it_would_in_a_browser(source: str, mrkdwn: str) -> None:
     assert html_to_mrkdwn(source) == mrkdwn
+
+
+@pytest.mark.parametrize(
+    ("convert", "source", "mrkdwn"),
+    [
+        (markdown_to_mrkdwn, "> " * 1500 + "deep", "> deep"),  # no recursion per ">"
+        (markdown_to_mrkdwn, "[docs](https://a.example/*x*/y)", "<https://a.example/*x*/y|docs>"),
+        (markdown_to_mrkdwn, "`a *b* c` and *d*", "`a *b* c` and _d_"),
+        (html_to_mrkdwn, "<script><pre>hidden</pre></script><pre>shown</pre>", "```\nshown\n```"),
+        (html_to_mrkdwn, '<a href="https://good.example/&amp;#124;x">label</a>',
+         "<https://good.example/&amp;#124;x|label>"),  # decoded once: no "|" in the target
+        (html_to_mrkdwn, '<a data-href="https://evil.example" href="https://good.example">x</a>',
+         "<https://good.example|x>"),
+    ],
+)  # fmt: skip
+def test_conversions_keep_what_they_must_not_touch(convert: Any, source: str, mrkdwn: str) -> None:
+    assert convert(source) == mrkdwn
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["*a " * 8000, "[a" * 10000, "[a](" * 6000, "`a" * 10000, "# " + " a" * 10000],
+)
+def test_hostile_markdown_converts_in_time(source: str) -> None:
+    begin = perf_counter()
+    markdown_to_mrkdwn(source)
+    assert perf_counter() - begin < 1.0  # generous: ~0.1 s here; quadratic took seconds
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["<a href=x " * 4000, "<a href='x'>" * 4000, "<script>" * 5000, "<pre>" * 5000, "<h1>" * 5000],
+)
+def test_hostile_html_converts_in_time(source: str) -> None:
+    begin = perf_counter()
+    html_to_mrkdwn(source)
+    assert perf_counter() - begin < 1.0
 
 
 def test_error_messages_written_as_html_read_as_plain_text() -> None:

@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterator
 
 from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
 
+MAX_SOURCE = 20_000  # characters of Markdown or HTML converted; what Slack shows is shorter
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
-_ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])(.+?)(?<![\s*])\*(?![*\w])")  # *x*; **x** is bold
+_BOLD = re.compile(r"\*\*([^\n]+?)\*\*|__([^\n]+?)__")
+_ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])([^*\n]+?)(?<![\s*])\*(?![*\w])")  # *x*, not **x**
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=\S)")
-_QUOTE = re.compile(r"^ {0,3}>[ \t]?")
-_LINK = re.compile(r"!?\[([^\]\n]+)\]\(([^)\s]+)\)")  # an image too: a link to it
+_QUOTES = re.compile(r"^(?: {0,3}>[ \t]?)+")
+# What emphasis leaves alone: a code span, and a link (an image too: a link to it)
+_SPAN = re.compile(r"(`[^`\n]{0,3000}`)|!?\[([^\]\n]{1,300})\]\(([^()\s]{1,2000})\)")
 _URL = re.compile(r"(https?|mailto):")
 _ESCAPED = re.compile(r"\\([\\`*_\[\]()#])")  # Markdown's backslash escapes (``flows.quote``)
 # Escaped characters wait as noncharacters meanwhile (``clean`` takes those out of whatever
@@ -23,20 +25,22 @@ _SHOW = {v: k for k, v in _HIDE.items()}
 _HIDDEN = re.compile(f"[{''.join(_SHOW)}]")
 _MENTION = re.compile(f"{MENTION_OPEN}([^{MENTION_CLOSE}]*){MENTION_CLOSE}")
 _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
-# A link and a preformatted block wait as noncharacters too while the other tags go.
-_OPEN, _CLOSE, _PRE = "\ufddb", "\ufddc", "\ufddd"
-_WAITING = re.compile(f"[{_OPEN}{_CLOSE}{_PRE}]")
-_HREF = re.compile(r"""(?is)<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>(.*?)</a\s*>""")
-_PRE_BLOCK = re.compile(r"(?is)<pre\b[^>]*>(.*?)</pre\s*>")
+# HTML's links and preformatted blocks, finished, wait as a numbered noncharacter mark while
+# the other tags go (one a tag took with it is gone with it).
+_WAIT = "\ufddb"
+_WAITING = re.compile(f"{_WAIT}([0-9]+){_WAIT}")
+_HREF = re.compile(
+    r"""(?is)<a\b[^<>]{0,500}?(?<![\w-])href\s*=\s*(?:"([^"<>]{0,2000})"|'([^'<>]{0,2000})')"""
+    r"[^<>]{0,500}>(.{0,1000}?)</a\s*>"
+)
 _HTML_RULES: list[_Rule] = [
-    (r"(?is)<(script|style)\b.*?</\1\s*>", ""),
-    (r"(?is)<h[1-6]\b[^>]*>(.*?)</h[1-6]\s*>", lambda m: f"\n*{m.group(1).strip()}*\n"),
-    (r"(?i)</?(b|strong)\b[^>]*>", "*"),
-    (r"(?i)</?(i|em)\b[^>]*>", "_"),
-    (r"(?i)<li\b[^>]*>", "\n• "),
+    (r"(?is)<h[1-6]\b[^<>]{0,500}>(.{0,300}?)</h[1-6]\s*>", lambda m: f"\n*{m[1].strip()}*\n"),
+    (r"(?i)</?(b|strong)\b[^<>]*>", "*"),
+    (r"(?i)</?(i|em)\b[^<>]*>", "_"),
+    (r"(?i)<li\b[^<>]*>", "\n• "),
     (r"(?i)</t[dh]\s*>(?=\s*<t[dh]\b)", " | "),  # cells of a row, side by side
-    (r"(?i)<br\s*/?>|</?(p|div|ul|ol|tr|table|pre|blockquote)\b[^>]*>", "\n"),
-    (r"<[^>]*>", ""),
+    (r"(?i)<br\s*/?>|</?(p|div|ul|ol|tr|table|pre|blockquote)\b[^<>]*>", "\n"),
+    (r"<[^<>]*>", ""),
 ]
 
 
@@ -94,33 +98,28 @@ def split_heading(text: str) -> tuple[str | None, str]:
     if found is None:
         return None, text
     words = _hide(found[1])
-    words = _LINK.sub(lambda m: m.group(1), _BOLD.sub(lambda m: m.group(1) or m.group(2), words))
+    words = _SPAN.sub(lambda m: m[1] or m[2], _BOLD.sub(lambda m: m[1] or m[2], words))
     words = clean(_unhide(words.replace("`", ""))).strip()  # plain text: no mention marks
     return words or None, "\n".join(lines[1:]).strip()
 
 
-def _links(line: str) -> str:
-    """``[label](url)`` as a Slack link (other targets as "label (url)"), the rest escaped."""
-    parts = _LINK.split(line)  # text, label, url, text, label, url, ..., text
-    out = [_escape(parts[0])]
-    for at in range(1, len(parts), 3):
-        label, url = _escape(parts[at]), _escape(parts[at + 1])
-        out.append(f"<{url}|{label}>" if _URL.match(url) else f"{label} ({url})")
-        out.append(_escape(parts[at + 2]))
-    return "".join(out)
+def _link(label: str, url: str) -> str:
+    """``[label](url)`` as a Slack link (other targets as "label (url)"), escaped."""
+    label, url = _escape(label), _escape(url)
+    return f"<{url}|{label}>" if _URL.match(url) else f"{label} ({url})"
 
 
 def markdown_to_mrkdwn(text: str) -> str:
     """Headings become bold lines (mrkdwn has none); ``**bold**``, ``*italic*``, links and
     images (a link to the image), ``> quotes`` and ``- lists`` are translated; a code fence
-    keeps its code and drops its language.
+    keeps its code and drops its language, and code spans and link targets keep their stars.
 
     Everything else is escaped: a raw Slack sequence (``<!channel>``, ``<@U…>``, ``<url|x>``)
     shows as text, as it would in kodosumi's page, so a value a flow puts into its Markdown
     cannot ping a channel. Backslash escapes (``flows.quote``) show the character itself; the
     mentions ``flows.mention`` marks are live."""
     lines, fenced = [], False
-    for line in _lines(text):
+    for line in _lines(text[:MAX_SOURCE]):
         if line.lstrip().startswith("```"):
             fenced = not fenced
             lines.append("```")
@@ -132,44 +131,100 @@ def markdown_to_mrkdwn(text: str) -> str:
 
 
 def _markdown_line(line: str) -> str:
-    quoted = _QUOTE.match(line)
-    if quoted:  # mrkdwn's quote is a bare ">" that opens the line
-        return "> " + _markdown_line(line[quoted.end() :])
-    line = _BULLET.sub(lambda m: f"{m[1]}• ", line)
-    line = _ITALIC.sub(lambda m: f"_{m[1]}_", line)
-    line = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", line)
-    return _links(_HEADING.sub(lambda m: f"*{m.group(1).replace('*', '')}*", line))
+    quoted = _QUOTES.match(line)
+    depth = quoted[0].count(">") if quoted else 0  # mrkdwn's quote: a bare ">" opening the line
+    line = _BULLET.sub(lambda m: f"{m[1]}• ", line[quoted.end() :] if quoted else line)
+    heading = _HEADING.match(line)
+    if heading:
+        line = f"*{_inline(heading[1]).replace('*', '')}*"
+    else:
+        line = _inline(line)
+    return "> " * min(depth, 1) + line
+
+
+def _inline(text: str) -> str:
+    """Emphasis and links within a line; code spans and link targets as they are."""
+    out, at = [], 0
+    for span in _SPAN.finditer(text):
+        out.append(_emphasis(_escape(text[at : span.start()])))
+        out.append(_escape(span[1]) if span[1] else _link(span[2], span[3]))
+        at = span.end()
+    out.append(_emphasis(_escape(text[at:])))
+    return "".join(out)
+
+
+def _emphasis(text: str) -> str:
+    text = _ITALIC.sub(lambda m: f"_{m[1]}_", text)
+    return _BOLD.sub(lambda m: f"*{m[1] or m[2]}*", text)
 
 
 def html_to_mrkdwn(text: str) -> str:
     """Tags become mrkdwn marks or line breaks, or go: ``<a href>`` a link (web and mail
-    addresses only), ``<pre>`` a code block with its spacing; entities are decoded, then
-    re-escaped."""
-    blocks: list[str] = []
+    addresses only), ``<pre>`` a code block with its spacing; ``<script>`` and ``<style>`` go
+    with what they hold; entities are decoded, then re-escaped."""
+    waiting: list[str] = []
 
-    def pre(found: re.Match[str]) -> str:
-        code = html.unescape(re.sub(r"<[^>]*>", "", found[1])).strip("\n")
-        blocks.append(f"\n```\n{_escape(code)}\n```\n")
-        return _PRE
+    def wait(finished: str) -> str:
+        waiting.append(finished)
+        return f"{_WAIT}{len(waiting) - 1}{_WAIT}"
 
-    text = _PRE_BLOCK.sub(pre, _WAITING.sub("", text))
+    text = _dropped(text[:MAX_SOURCE].replace(_WAIT, ""), ("script", "style"))
+    text = _pre_blocks(text, lambda code: wait(f"\n```\n{_escape(code)}\n```\n"))
     text = re.sub(r"\s+", " ", text)  # as in a browser: only tags make line breaks
-    text = _HREF.sub(_anchor, text)
+    text = _HREF.sub(lambda m: wait(_anchor(m)), text)
     for pattern, replacement in _HTML_RULES:
         text = re.sub(pattern, replacement, text)
     text = re.sub(r" *\n *", "\n", _escape(html.unescape(text)))
-    text = text.replace(_OPEN, "<").replace(_CLOSE, ">")
-    text = re.sub(_PRE, lambda _: blocks.pop(0), text)
+    text = _WAITING.sub(lambda m: waiting[int(m[1])], text)
     return _live(re.sub(r"\n{3,}", "\n\n", text).strip())
 
 
+def _dropped(text: str, tags: tuple[str, ...]) -> str:
+    """``text`` without each ``<tag ...>...</tag>`` of ``tags`` (and what it holds); found by
+    scanning once, not by a pattern that would look ahead from every opening."""
+    lower, out, at = text.lower(), [], 0
+    while True:
+        found = [(i, t) for t in tags if (i := lower.find(f"<{t}", at)) >= 0]
+        if not found:
+            break
+        start, tag = min(found)
+        close = lower.find(f"</{tag}", start)
+        end = lower.find(">", close) if close >= 0 else -1
+        if end < 0:  # never closed: the tag alone goes, with the other tags
+            break
+        out.append(text[at:start])
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _pre_blocks(text: str, wait: Callable[[str], str]) -> str:
+    """Each ``<pre>...</pre>`` as ``wait`` keeps its code (tags out, spacing kept)."""
+    lower, out, at = text.lower(), [], 0
+    while (start := lower.find("<pre", at)) >= 0:
+        opened = lower.find(">", start)
+        close = lower.find("</pre", opened) if opened >= 0 else -1
+        end = lower.find(">", close) if close >= 0 else -1
+        if end < 0:
+            break
+        if lower[start + 4 : start + 5] not in (">", " ", "\t", "\n", "\r", "/"):
+            out.append(text[at : start + 4])  # <prelude>: some other tag
+            at = start + 4
+            continue
+        code = html.unescape(re.sub(r"<[^<>]*>", "", text[opened + 1 : close])).strip("\n")
+        out.append(text[at:start] + wait(code))
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
+
+
 def _anchor(found: re.Match[str]) -> str:
+    """A link as mrkdwn, finished (escaped): it waits while the rest is decoded."""
     url = html.unescape(found[1] if found[1] is not None else found[2]).strip()
-    label = re.sub(r"<[^>]*>", "", found[3]).strip()
-    if not _URL.match(url) or any(c in url for c in "<>| "):
-        return f"{label} ({url})" if label else url
-    shown = label.replace("|", "¦") or url
-    return f"{_OPEN}{url}|{shown}{_CLOSE}"
+    label = " ".join(html.unescape(re.sub(r"<[^<>]*>", "", found[3])).split())
+    if not _URL.match(url) or any(c in url for c in "<>| ") or not url.isprintable():
+        return _escape(f"{label} ({url})" if label else url)
+    return f"<{_escape(url)}|{_escape(label.replace('|', '¦') or url)}>"
 
 
 _MARKS = re.compile(r"(?i)</?(?:b|strong|i|em|u|code|span|p|div|small)\b[^<>]*>")
