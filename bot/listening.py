@@ -14,21 +14,32 @@ from typing import Any, TypeVar
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
 from bot.render import blocks, messages
 from bot.seal import Seal
-from bot.workspaces import Workspaces, failure
+from bot.workspaces import Workspaces, error_code, failure
 from flows.engine import SINGLE, Engine, NoAnswer, Workspace
 from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
 FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
-# a Web API call failed on Slack's side: an error answer, no answer in time, a dropped connection
-SLACK_TROUBLE = (SlackClientError, aiohttp.ClientError, TimeoutError)
+# Slack's answers that say the trouble is on its side (else an error answer is Lockstep's
+# mistake, a bug to report with an error id)
+SLACK_SIDE = frozenset({"internal_error", "fatal_error", "service_unavailable",
+                        "request_timeout", "ratelimited", "team_is_restricted"})  # fmt: skip
+
+
+def slack_trouble(exc: BaseException) -> bool:
+    """Did a Web API call fail on Slack's side (no answer in time, a dropped connection, a 5xx
+    or a rate limit, or an answer saying so), not because Lockstep asked for something wrong?"""
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        return status >= 500 or status == 429 or error_code(exc) in SLACK_SIDE
+    return isinstance(exc, aiohttp.ClientError | TimeoutError | SlackClientError)
 
 
 def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
@@ -83,10 +94,12 @@ class Listener:
             raise
         except NoAnswer:  # who may do it is unknown for now (the directory logged why)
             await self._tell(client, who, messages.NO_ANSWER)
-        except SLACK_TROUBLE as exc:  # a call of the reply failed on Slack's side: no bug here
-            log.warning("a reply to %s's request did not reach Slack: %s", who.user, failure(exc))
-            await self._tell(client, who, messages.SLACK_FAILED)
-        except Exception:
+        except Exception as exc:
+            if slack_trouble(exc):  # a call of the reply failed on Slack's side: no bug here
+                log.warning("a reply to %s's request did not reach Slack: %s", who.user,
+                            failure(exc))  # fmt: skip
+                await self._tell(client, who, messages.SLACK_FAILED)
+                return
             error_id = secrets.token_hex(4)
             log.exception("handling a Slack request failed (error id %s)", error_id)
             await self._tell(client, who, messages.FOLLOW_UP_FAILED.format(error_id=error_id))
@@ -106,10 +119,11 @@ class Listener:
             await client.chat_postEphemeral(
                 channel=channel, user=who.user, thread_ts=thread, text=text
             )
-        except SLACK_TROUBLE as exc:
-            log.warning("could not tell %s how their request went: %s", who.user, failure(exc))
-        except Exception:
-            log.exception("could not tell %s how their request went", who.user)
+        except Exception as exc:
+            if slack_trouble(exc):
+                log.warning("could not tell %s how their request went: %s", who.user, failure(exc))
+            else:
+                log.exception("could not tell %s how their request went", who.user)
 
     async def drain(self) -> None:
         while self.tasks:

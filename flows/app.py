@@ -72,8 +72,8 @@ class Launch:
 class Response:
     """One person's answer to a lock: an approval with its parsed inputs, or a rejection with
     its comment. A lease handler that names ``responses`` gets each person's latest so far
-    (``standing``), this one last (earlier ones as the audit trail keeps them: passwords are
-    ``***``)."""
+    (``standing``), oldest first: this one last, unless others landed while it was counted
+    (earlier ones as the audit trail keeps them: passwords are ``***``)."""
 
     user: str | None
     approved: bool

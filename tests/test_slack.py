@@ -290,6 +290,19 @@ async def test_a_click_whose_handling_fails_after_the_ack_is_told_so(
     assert (await bot.lockstep.engine.lock(message["blocks"][-1]["elements"][0]["value"])).open
 
 
+async def test_slack_refusing_what_the_bot_asked_is_a_fault_with_an_error_id(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack answering that the request was wrong (``invalid_arguments``) fails the same way
+    every time: a fault of the bot's, reported with an error id, not "try again"."""
+    message = await start_without_form(bot, "survey")
+    bot.slack.fail_next("views.open", error="invalid_arguments")
+    assert (await bot.click(message, "lockstep_open", "UBOB"))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "went wrong" in note.args["text"] and "error id `" in note.args["text"]
+    assert [r for r in caplog.records if r.exc_info]
+
+
 async def test_a_click_whose_handling_breaks_is_told_an_error_id(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
