@@ -161,9 +161,12 @@ def _number(element: InputNumber, value: Any) -> int | float:
 
 
 def _attribute(element: InputNumber, name: str) -> float | None:
-    """A number attribute as HTML takes it: a number or its text; anything else (``"any"``,
-    ``""``) is none."""
-    value = getattr(element, name, None)
+    return html_number(getattr(element, name, None))
+
+
+def html_number(value: Any) -> float | None:
+    """A number attribute (``min``, ``max``, ``step``) as HTML takes it: a finite number or
+    its text; anything else (``"any"``, ``""``) is none."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:

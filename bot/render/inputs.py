@@ -5,14 +5,13 @@ action ``name``), so ``bot.state`` reads either surface back the same way."""
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from bot.render.mrkdwn import cut
-from flows.parse import TRUE
+from flows.parse import TRUE, html_number
 
 UNNAMED = "(unnamed)"
 ID_MAX, LABEL_MAX, OPTION_VALUE_MAX = 255, 2000, 150
@@ -59,22 +58,12 @@ def _as_list(value: Any) -> list[Any]:
 # values ----------------------------------------------------------------------------------
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _integral(value: Any) -> bool:
-    return (number := _num(value)) is not None and number.is_integer()
+    return (number := html_number(value)) is not None and number.is_integer()
 
 
 def _num_text(value: Any) -> str | None:
-    number = _num(value)
+    number = html_number(value)
     if number is None:
         return None
     return format(Decimal(repr(number)).normalize(), "f")  # never "1e+20": Slack wants digits
@@ -96,7 +85,7 @@ def _picker_value(kind: str, value: Any) -> Any:
         return value.strftime("%H:%M")
     if isinstance(value, datetime):
         value = (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    number = _num(value) if kind == "datetime-local" and not isinstance(value, str) else None
+    number = html_number(value) if kind == "datetime-local" and not isinstance(value, str) else None
     return int(number) if number is not None and 0 <= number <= _MAX_EPOCH else None
 
 
@@ -185,7 +174,7 @@ def _choices(options: list[Block]) -> Block:
 
 def _number_input(el: Mapping[str, Any], value: Any) -> Block:
     step, low, high = el.get("step"), el.get("min_value"), el.get("max_value")
-    integral = bool(_num(step)) and all(v is None or _integral(v) for v in (step, low, high))
+    integral = bool(html_number(step)) and all(v is None or _integral(v) for v in (step, low, high))
     shown = None if integral and not _integral(value) else _num_text(value)
     return {"type": "number_input", "is_decimal_allowed": not integral, "initial_value": shown}
 
