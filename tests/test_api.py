@@ -167,6 +167,20 @@ async def test_a_kodosumi_launch_without_a_dict_of_inputs_starts_once(
         )
 
 
+async def test_an_app_s_error_messages_come_over_the_api_as_written(
+    db_url: str, store: SQLStore
+) -> None:
+    """An app's messages are kodosumi's HTML (``<br/>``): Slack shows them as plain text, the
+    API hands them over as written, for clients that show HTML."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.simple") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",))
+        body = {"flow": "simple", "inputs": {"text": "no"}, "channel": CHANNEL}
+        refused = await api.call("POST", "/api/v1/runs", token, body)
+        assert refused.status == 422
+        assert "Not yet.<br/>You sent" in json.dumps(refused.body)
+
+
 async def test_an_answer_by_api_shows_in_slack_as_decided_by_the_token(api: Api) -> None:
     starter = await api.token("ci", start=("deploy",))
     approver = await api.token("release-bot", read=("deploy",), answer=("UBOB",))
