@@ -12,7 +12,7 @@ newest state put back and copies of the message deleted.
 A rate limit is ``Unavailable`` with Slack's ``Retry-After`` (at most ``MAX_PAUSE``). A post or
 an update Slack refuses until something outside changes (an archived channel, one the bot was
 not invited to or removed from, a deactivated person, a message Slack will not take) is
-``Refused``: one log line, and it is tried again every ``REFUSED_WAIT``, not as an outage. Any
+``Refused``: one log line, and it is tried again with the usual backoff, not as an outage. Any
 other failure raises as it is, and the deliverer backs off. A link to a message that cannot be
 had (deleted) is left out of the text that would carry it. Each row is shown with the bot token
 of its run's workspace, looked up as it is shown; a workspace the app has left is shown nothing
@@ -80,7 +80,6 @@ FOR_GOOD = frozenset({
 OUR_MISTAKES = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format",
                           "invalid_metadata_format", "metadata_too_large"})  # fmt: skip
 MAX_PAUSE = 300.0  # seconds: a Retry-After longer than this is taken as this
-REFUSED_WAIT = 600.0  # seconds between tries of a post or update Slack refuses (``FOR_GOOD``)
 PUTTING = ("chat.postMessage", "chat.update", "conversations.open", "views.publish")
 _CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
@@ -132,9 +131,8 @@ class SlackNotifier:
             if code not in FOR_GOOD or not str(exc.response.api_url).endswith(PUTTING):
                 raise
             say = log.error if code in OUR_MISTAKES else log.warning
-            wait = REFUSED_WAIT / 60
-            say("%s not shown: Slack refuses it (%s); again in %.0f min", show.key, code, wait)
-            raise Refused(f"Slack refuses it ({code})", REFUSED_WAIT) from exc
+            say("%s not shown: Slack refuses it (%s); tried again later", show.key, code)
+            raise Refused(f"Slack refuses it ({code})") from exc
 
     async def _show(self, client: AsyncWebClient, show: Show) -> Any:
         if show.kind == "home":

@@ -352,34 +352,36 @@ async def test_rate_limits_are_retried(bot: Bot) -> None:
 
 
 @pytest.mark.parametrize("refusal", ["not_in_channel", "is_archived"])
-async def test_a_channel_that_refuses_the_bot_is_tried_again_rarely_and_is_no_outage(
+async def test_a_channel_that_refuses_the_bot_is_no_outage_and_shows_once_it_takes_it(
     db_url: str, store: SQLStore, refusal: str
 ) -> None:
     """The bot not invited yet (or the channel archived): the run's message is refused. It is
-    no outage (nothing counts as waiting for readiness, other runs go as usual) and it is
-    tried again every 10 minutes, not every second: once the bot is invited, the run and its
-    form appear."""
+    no outage (nothing counts as waiting for readiness, other runs go as usual); it is tried
+    again with the usual backoff, so once the bot is invited, the run and its form appear."""
     clock = FakeClock(time.time())
     async with running_bot(db_url, clock) as bot:
-        bot.slack.fail_next("chat.postMessage", error=refusal)
+        bot.slack.fail_next("chat.postMessage", error=refusal, times=2)
         assert (await bot.command("start fragile"))[0] == 200
         await bot.lockstep.handlers.drain()
         [refused] = await bot.lockstep.store.executions()
         await bot.lockstep.engine.settled(refused.id)
         await asyncio.sleep(0.2)
         assert await bot.lockstep.engine.backlog() == (0, None)  # readiness: nothing behind
+        clock.advance(1.5)  # the first try again: refused again, still no outage
+        await bot.lockstep.engine.sweep()
+        await asyncio.sleep(0.2)
+        assert await bot.lockstep.engine.backlog() == (0, None)
         message = await start_without_form(bot, "fragile")  # another run goes as usual
         assert message["blocks"]
         tries = [c.response.get("error") for c in bot.slack.calls_to("chat.postMessage")]
-        assert tries == [refusal, None, None]
-        clock.advance(599)
+        assert tries == [refusal, refusal, None, None]
+        clock.advance(3)  # the bot was invited meanwhile: its next try goes through
         await bot.lockstep.engine.sweep()
-        assert len(bot.slack.calls_to("chat.postMessage")) == 3  # not before 10 min
-        clock.advance(2)  # the bot was invited meanwhile: its next try goes through
-        await bot.lockstep.engine.sweep()
-        await bot.slack.wait_for("chat.postMessage", count=5)
+        await bot.slack.wait_for("chat.postMessage", count=6)
         parents = bot.slack.messages(CHANNEL)
-        assert len(parents) == 2 and len(bot.slack.thread(CHANNEL, parents[0]["ts"])) == 2
+        assert len(parents) == 2 and all(
+            len(bot.slack.thread(CHANNEL, p["ts"])) == 2 for p in parents
+        )
 
 
 async def test_messages_slack_refused_are_posted_later_exactly_once(

@@ -74,8 +74,9 @@ class Unavailable(LockstepError):
 class Refused(Unavailable):
     """Raised by a notifier whose surface refuses a row until something outside the bot
     changes (Slack: the channel archived, the bot not invited or removed, a person
-    deactivated): nothing was shown. The row is tried again after ``retry_after``, each time
-    as a wait, not a failure; it is not an outage, so it is no backlog either."""
+    deactivated): nothing was shown. The row is tried again with the usual backoff (a refusal
+    may also pass: the bot invited a moment later), up to 10 minutes apart; it is not an
+    outage, so it is no backlog, and neither are the run's messages waiting behind it."""
 
 
 REFUSED = "Refused: "  # how a refused row's error starts (the store leaves those out of backlog)
