@@ -10,7 +10,17 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from flows.engine.records import Call, Claim, Closing, Execution, NewEvent, Post, Timer
+from flows.engine.records import (
+    NUDGES,
+    Call,
+    Claim,
+    Closing,
+    Execution,
+    NewEvent,
+    Post,
+    Timer,
+    missed,
+)
 from store import outbox as ob
 from store.fast import run
 from store.tables import calls, executions, timers
@@ -123,9 +133,6 @@ _WAKE_MANY = (
 )
 
 
-NUDGES = {"remind": "reminder", "escalate": "escalation"}
-
-
 def _missed(conn: Connection, closed: set[str], fired: list[int], now: float) -> list[Any]:
     """Event rows for the reminders and escalations of ``closed`` calls that were due and never
     went (no process ran then, and the deadline came with them): the trail says so, as they
@@ -141,11 +148,8 @@ def _missed(conn: Connection, closed: set[str], fired: list[int], now: float) ->
     return [
         row
         for eid, cid, kind, due in conn.execute(query)
-        for row in event_rows(eid, now, [NewEvent(
-            kind="missed", call_id=cid,
-            detail={"timer": NUDGES[kind], "due_at": due, "instead": "the deadline"},
-        )])
-    ]  # fmt: skip
+        for row in event_rows(eid, now, [missed(cid, kind, due, "the deadline")])
+    ]
 
 
 def fire_closing(
@@ -172,7 +176,7 @@ def fire_closing(
     deadlines = [c.timer for c in won if c.timer.kind == "deadline"]
     ob.add_hooks(conn, [(t.execution_id, t.call_id, "lock.expired") for t in deadlines], now)
     won_ids = [c.timer.id for c in won]
-    missed = _missed(conn, closed, won_ids, now)
+    overdue = _missed(conn, closed, won_ids, now)
     conn.execute(
         update(timers)
         .where(timers.c.call_id.in_(closed), timers.c.status == "pending")
@@ -199,5 +203,5 @@ def fire_closing(
         if (ended := execution(conn, eid)) is not None:
             woken[eid] = ended
     events = [row for c in won for row in event_rows(c.timer.execution_id, now, [c.event])]
-    run(conn, INSERT_EVENTS, events + missed)
+    run(conn, INSERT_EVENTS, events + overdue)
     return {c.timer.id: woken[c.timer.execution_id] for c in won if c.timer.execution_id in woken}

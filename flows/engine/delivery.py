@@ -450,10 +450,12 @@ class Deliverer:
         after = exc.retry_after if isinstance(exc, Unavailable) else None
         paced = after is not None and math.isfinite(after)
         wait = after if paced and after is not None else backoff(row.attempts)
-        if not isinstance(exc, Refused):  # the notifier said why, once
+        if isinstance(exc, Refused):  # the notifier said why, once
+            error = f"{REFUSED}{exc}"
+        else:
+            error = f"{type(exc).__name__}: {exc}"
             log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
                         row.attempts, wait, exc)  # fmt: skip
-        error = f"{REFUSED}{exc}" if isinstance(exc, Refused) else f"{type(exc).__name__}: {exc}"
         await self._give_back(row, now + max(0.0, wait), error, not paced)
 
     async def _give_back(

@@ -124,6 +124,16 @@ class NewEvent(_Frozen):
     detail: Any = None
 
 
+NUDGES = {"remind": "reminder", "escalate": "escalation"}  # timer kinds that only nudge
+
+
+def missed(call_id: str | None, kind: str, due_at: float, instead: str) -> NewEvent:
+    """The audit event of a nudge (``NUDGES``) that was due and never went: no process ran
+    then, and ``instead`` (the deadline, a later reminder) came with it."""
+    detail = {"timer": NUDGES[kind], "due_at": due_at, "instead": instead}
+    return NewEvent(kind="missed", call_id=call_id, detail=detail)
+
+
 class Timer(_Frozen):
     id: int
     execution_id: str

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from flows.codec import encode
 from flows.engine.ports import Store
-from flows.engine.records import Call, Closing, NewEvent, Post, Timer
+from flows.engine.records import Call, Closing, NewEvent, Post, Timer, missed
 from flows.engine.runs import Runs, timer_row
 from flows.engine.scope import ids
 from flows.policy import Policy, next_overdue_reminder
@@ -64,9 +64,10 @@ class Timers:
             else:
                 closes.append(close)
         fired = await self._close(closes, found) if closes else 0
-        latest = {(t.call_id, t.kind): t.id for t, _ in sorted(nudges, key=lambda n: n[0].due_at)}
+        reminders = sorted((t for t, _ in nudges if t.kind == "remind"), key=lambda t: t.due_at)
+        latest = {t.call_id: t.id for t in reminders}  # each lock's last reminder due
         for timer, call in nudges:
-            if timer.kind == "remind" and latest[timer.call_id, timer.kind] != timer.id:
+            if timer.kind == "remind" and latest[timer.call_id] != timer.id:
                 fired += await self._missed(timer, call)  # a later reminder is due too: it says
             else:  # the same, now
                 fired += await self._nudge(timer, call)
@@ -75,8 +76,7 @@ class Timers:
     async def _missed(self, timer: Timer, lock: Call | None) -> bool:
         """A reminder due when a later one of its lock is due too (no process ran between):
         only the later one is sent, this one is in the trail as ``missed``."""
-        detail = {"timer": "reminder", "due_at": timer.due_at, "instead": "a later reminder"}
-        event = NewEvent(kind="missed", call_id=timer.call_id, detail=detail)
+        event = missed(timer.call_id, timer.kind, timer.due_at, "a later reminder")
         fired = await self.setup.store.fire_only(timer, self.setup.clock.now(), [], [event])
         if fired and lock is not None:
             self.setup.soon(lock.execution_id)
