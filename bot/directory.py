@@ -122,8 +122,12 @@ class SlackDirectory:
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         channel = context.get("channel")
         if not isinstance(channel, str):
-            return True  # a run shown in no channel has no one outside it
-        return user in await self.channel_members(channel, _workspace(context))
+            return False  # a run shown in no channel is seen by no one in Slack
+        workspace = _workspace(context)
+        members = await self.channel_members(channel, workspace)
+        if user.startswith("S"):  # a user group: any of its members
+            return not members.isdisjoint(await self.group_members(user, workspace))
+        return user in members
 
     def member_changed(
         self, channel: str, user: str, *, joined: bool, workspace: Workspace = SINGLE

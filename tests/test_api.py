@@ -265,6 +265,21 @@ async def test_four_eyes_and_approvers_apply_to_the_token(api: Api) -> None:
     assert ended["outcome"] == "rejected" and ended["status"] == "cancelled"
 
 
+async def test_a_token_answering_for_a_group_answers_where_a_member_may(api: Api) -> None:
+    """A lock naming no approvers is its channel's: a token answering for a user group may
+    decide it when one of the group's members is in the channel, and only then."""
+    api.bot.slack._usergroups["SOUT"] = ["UOUTSIDER"]  # in no channel
+    starter = await api.token("ci", start=("deploy",))
+    outside = await api.token("outside-bot", read=("deploy",), answer=("SOUT",))
+    reviewers = await api.token("review-bot", read=("deploy",), answer=("SREVIEW",))
+    lock = (await started(api, starter))["locks"][0]["id"]
+    path = f"/api/v1/locks/{lock}/answer"
+    refused = await api.call("POST", path, outside, {"inputs": {}})
+    assert refused.status == 403
+    assert (await api.call("POST", path, reviewers, {"inputs": {}})).status == 200
+    assert (await api.bot.lockstep.engine.lock(lock)).actor == "api:review-bot"
+
+
 async def test_a_quorum_counts_each_token_once(api: Api) -> None:
     starter = await api.token("ci", start=("release",))
     run = await started(api, starter, {"flow": "release", "inputs": {}, "channel": CHANNEL})

@@ -15,6 +15,7 @@ from flows import Request
 from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier
 from store import SQLStore
 from tests import sample_flows
+from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, chosen, input_value
 
 DEPLOY = {**input_value("service", "api"), **input_value("version", "1.2.3")}
@@ -282,6 +283,35 @@ async def test_the_home_lists_locks_from_every_channel_for_whoever_may_decide(bo
     assert listed("UGROUPIE") == [deploy, vetted]  # newest run first; a group member, in C0CHANNEL
     await bot.slack.until(lambda: listed("UBOB") == [deploy])  # not an approver of the other
     assert "Vetted approval" in texts(bot.slack.home("UAPPROVER") or {})
+
+
+async def test_a_run_started_over_the_api_without_a_channel_is_answered_over_the_api_only(
+    bot: Bot,
+) -> None:
+    """Shown in no channel: on no one's Home, a made-up Answer click or a sealed modal decides
+    nothing; a token that answers for someone decides it over the API."""
+    api = Api(bot, base_of(bot))
+    ci = await api.token("ci", start=("deploy",))
+    started = await api.call(
+        "POST", "/api/v1/runs", ci, {"flow": "deploy", "inputs": {"service": "a", "version": "1"}}
+    )
+    lock_id = started.body["locks"][0]["id"]
+    for user in ("UBOB", "UEVE"):
+        await bot.open_home(user)
+        assert answers(await published(bot, user, 1)) == []
+    eves = bot.slack.home("UEVE") or {}
+    button = {"type": "button", "action_id": home.ANSWER_ACTION, "value": lock_id}
+    made_up = {**eves, "blocks": [*eves["blocks"], {"type": "section", "accessory": button}]}
+    await bot.click_view(made_up, home.ANSWER_ACTION, lock_id, "UEVE")
+    [opened] = await bot.slack.wait_for("views.open")
+    assert "waits for someone else" in texts(opened.response["view"])
+    assert (await bot.lockstep.engine.lock(lock_id)).open
+    reviewer = await api.token("reviewer", read=("deploy",), answer=("UBOB",))
+    path = f"/api/v1/locks/{lock_id}/answer"
+    answered = await api.call("POST", path, reviewer, {"inputs": {"comment": "ok"}})
+    assert answered.status == 200
+    decided = await bot.lockstep.engine.lock(lock_id)
+    assert (decided.status, decided.actor) == ("resolved", "api:reviewer")
 
 
 def test_a_long_inbox_lists_the_newest_and_says_there_are_more() -> None:

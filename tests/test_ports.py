@@ -369,9 +369,13 @@ async def test_every_directory_answers_yes_or_no(kind: str, client: AsyncWebClie
     assert await directory.includes("channel", "UALICE", context) is knows
     assert not await directory.includes("channel", "UCAROL", context)
     # who sees the run, and so may answer a lock that names no approvers
-    assert await directory.sees("UCAROL", {})  # a run shown in no channel: anyone
+    # a run shown in no channel: without Slack anyone's; in Slack no one sees it (its
+    # approvers answer it, or a token over the API)
+    assert await directory.sees("UCAROL", {}) is not knows
     assert await directory.sees("UALICE", context)
     assert await directory.sees("UCAROL", context) is not knows  # not a member
+    assert await directory.sees("SOPS", context)  # a group: one of its members is one
+    assert await directory.sees("SNOBODY", context) is not knows
 
 
 async def test_the_slack_directory_follows_members_who_join_and_leave(

@@ -9,7 +9,7 @@ import pytest
 
 from flows.engine import Execution, FakeClock
 from store import SQLStore
-from tests.slackbot import CHANNEL, Bot, running_bot
+from tests.slackbot import CHANNEL, Bot, input_value, running_bot
 
 H = 3600.0
 
@@ -117,3 +117,21 @@ async def test_reminders_and_escalations_go_without_a_link_to_a_deleted_lock_mes
         c.args for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == "DUMANAGER"
     ]
     assert "Open the form" not in dm["text"] and "Open the form" not in posted[-1]
+
+
+async def test_a_member_of_a_group_the_lock_escalated_to_may_answer(clocked: Any) -> None:
+    """Escalated to a user group: its members may answer, though not in the channel; before
+    the escalation they may not."""
+    bot, clock = clocked
+    bot.slack._usergroups["SREVIEWERS"] = ["UREVIEWER"]  # in no channel
+    execution, lock = await nudged(bot)
+    lock_id = lock["blocks"][-1]["elements"][0]["value"]
+    await bot.click(lock, "lockstep_submit", "UREVIEWER", input_value("note", "early"))
+    await bot.lockstep.handlers.drain()
+    assert (await bot.lockstep.engine.lock(lock_id)).open  # not yet theirs
+    await tick(bot, clock, 1.5 * H)  # escalated to UMANAGER and SREVIEWERS
+    await bot.click(lock, "lockstep_submit", "UREVIEWER", input_value("note", "ok"))
+    await bot.lockstep.handlers.drain()
+    await bot.lockstep.engine.settled(execution.id)
+    decided = await bot.lockstep.engine.lock(lock_id)
+    assert (decided.status, decided.actor) == ("resolved", "UREVIEWER")

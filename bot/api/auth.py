@@ -162,7 +162,8 @@ class TokenDirectory:
 
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         """A token sees a run when it answers for anyone (``*``), for its channel, or for
-        someone who sees it."""
+        someone who sees it (a person, or a user group with a member who does). A run shown in
+        no channel is seen over the API only: by every token that answers for someone."""
         if not user.startswith(ACTOR):
             return await self.people.sees(user, context)
         token = await self.token_named(user.removeprefix(ACTOR))
@@ -171,7 +172,9 @@ class TokenDirectory:
         answer = Scopes.model_validate(token.scopes).answer
         if ANY in answer or "channel" in answer:
             return True
-        for person in answer:
-            if person[:1] in ("U", "W") and await self.people.sees(person, context):
+        if not isinstance(context.get("channel"), str):
+            return bool(answer)
+        for name in answer:
+            if name[:1] in ("U", "W", "S") and await self.people.sees(name, context):
                 return True
         return False

@@ -76,8 +76,8 @@ async def may_decide(
         return None if await among(allowed, actor, execution, directory) else Refusal(allowed)
     if actor is None or await directory.sees(actor, seen_from(execution)):
         return None
-    added = await escalated()
-    return None if actor in added else Refusal(("channel", *added))
+    added = tuple(await escalated())
+    return None if await among(added, actor, execution, directory) else Refusal(("channel", *added))
 
 
 async def _is_initiator(actor: str | None, execution: Execution, directory: Directory) -> bool:

@@ -52,9 +52,10 @@ class Directory(Protocol):
         their behalf)? Then four-eyes holds ``user`` to be that person."""
 
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
-        """Is ``user`` among the people who see the run where it is shown (Slack: a member of
-        its channel)? A lock that names no ``approvers`` is theirs to answer. True when the
-        run is shown nowhere that has members (started without a channel)."""
+        """Is ``user`` (a person; a user group: any of its members) among the people who see
+        the run where it is shown (Slack: a member of its channel)? A lock that names no
+        ``approvers`` is theirs to answer. False for a run shown nowhere that has members
+        (started without a channel): only those its locks name answer it."""
 
 
 class NoAnswer(LockstepError):
