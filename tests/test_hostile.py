@@ -546,3 +546,20 @@ def test_what_a_file_upload_says_is_kept_only_as_storable_text() -> None:
     [file] = inbound.view_submit(body).state["b"]["f"]["files"]
     assert file == {"id": "F1", "name": "a.txt", "size": 3}
     json.dumps(file).encode()  # storable as it is
+
+
+async def test_a_made_up_reject_on_a_form_without_cancel_rejects_nothing(bot: Bot) -> None:
+    """The form offers Submit only: a Cancel click someone made up (or an API rejection) is
+    refused with a note, the lock stays open and the run goes on."""
+    message = await start_without_form(bot, "nudged")
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    reject = {"type": "button", "action_id": "lockstep_cancel", "value": lock_id,
+              "text": {"type": "plain_text", "text": "Reject"}}  # fmt: skip
+    made_up = {"type": "actions", "block_id": "lock_actions", "elements": [reject]}
+    forged = message | {"blocks": [*message["blocks"][:-1], made_up]}
+    assert (await bot.click(forged, "lockstep_cancel", "UBOB"))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "no Cancel" in note.args["text"]
+    lock = await bot.lockstep.engine.lock(lock_id)
+    assert lock.open
+    assert (await bot.lockstep.store.execution(lock.execution_id)).status == "awaiting"

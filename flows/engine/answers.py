@@ -22,7 +22,7 @@ from flows.engine.records import Call, Execution, NewEvent, Post, Workspace
 from flows.engine.runs import Runs, ending_post
 from flows.engine.scope import ids
 from flows.entry import wants
-from flows.errors import InputsError, NotStorable
+from flows.errors import GLOBAL, InputsError, NotStorable
 from flows.forms import Model, redacted
 from flows.parse import MAX_TEXT, TOO_LONG, parse
 from flows.policy import Policy
@@ -37,6 +37,9 @@ class Changed(Protocol):
     def __call__(self, execution_id: str, woken: bool = False) -> None:
         """A run's state changed in this process: show it. ``woken``: this process is about
         to run it."""
+
+
+NO_REJECT = "This form has no Cancel: it cannot be rejected (cancel the run instead)."
 
 
 class Answers:
@@ -131,6 +134,12 @@ class Answers:
         if isinstance(found, Decision):
             return found
         lock, _ = found
+        if not any(isinstance(e, dict) and e.get("type") == "cancel" for e in lock.form or []):
+            errors = {GLOBAL: [NO_REJECT]}  # a made-up click, or an API client guessing
+            await self.guard.record(
+                lock, NewEvent(kind="invalid", actor=actor, detail={"errors": errors})
+            )
+            return Decision(Answer.INVALID, lock, errors=errors)
         if comment is not None and len(comment) > MAX_TEXT:
             errors = {"comment": [TOO_LONG.format(limit=MAX_TEXT, used=len(comment))]}
             said = {"errors": errors, "comment": comment[:MAX_TEXT]}
