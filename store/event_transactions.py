@@ -21,21 +21,28 @@ def append(conn: Connection, execution_id: str, now: float, new: Sequence[NewEve
     run(conn, INSERT_EVENTS, event_rows(execution_id, now, new))
 
 
-def refuse(
-    conn: Connection, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
-) -> None:
-    """An answer to a lock was refused (``event``); its message shows why (``draft``)."""
-    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
-    ob.bump_draft(conn, call_id, draft, now)
-
-
-VOTES = ("approved", "declined")
 _TAKE_OPEN = Prepared(  # a no-op write: the lock row's write lock, held until the transaction ends
     update(calls)
     .where(calls.c.id == bindparam("cid"), calls.c.status == "open")
     .values(status="open")
     .returning(calls.c.execution_id)
 )
+
+
+def refuse(
+    conn: Connection, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
+) -> bool:
+    """An answer to a lock was refused (``event``); its message shows why (``draft``; None:
+    as it is). False, and nothing recorded, when the lock was decided meanwhile."""
+    if run(conn, _TAKE_OPEN, {"cid": call_id}).first() is None:
+        return False
+    run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
+    if draft is not None:
+        ob.bump_draft(conn, call_id, draft, now)
+    return True
+
+
+VOTES = ("approved", "declined")
 
 
 def list_votes(conn: Connection, execution_id: str, call_id: str) -> list[Event]:

@@ -273,8 +273,8 @@ class SQLStore:
 
     async def refuse(
         self, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
-    ) -> None:
-        await self.run(eq.refuse, execution_id, now, event, call_id, draft)
+    ) -> bool:
+        return await self.run(eq.refuse, execution_id, now, event, call_id, draft)
 
     async def events(self, execution_id: str, after: int = 0) -> list[Event]:
         return await self.run(eq.list_events, execution_id, after)

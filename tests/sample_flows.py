@@ -45,8 +45,18 @@ async def content_form(data: dict[str, Any]) -> Model:
     )
 
 
+# an answer whose comment names one of these is held in its lease until the test sets the
+# event, then refused ("...crash": the lease crashes instead)
+HELD: dict[str, asyncio.Event] = {}
+
+
 @app.lease("content")
 async def content_lease(inputs: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    if (held := HELD.get(inputs["comment"] or "")) is not None:
+        await held.wait()
+        if inputs["comment"].endswith("crash"):
+            raise RuntimeError("held, then crashed")
+        raise InputsError(comment="held, then refused")
     if inputs["score"] < 3 and not inputs["comment"]:
         raise InputsError(comment="Explain a low score")
     return {"score": inputs["score"], "doc": data["doc"]}

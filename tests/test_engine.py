@@ -26,6 +26,7 @@ from flows.engine.delivery import HOLD
 from flows.engine.records import Claim
 from store import SQLStore
 from store.tables import calls
+from tests import sample_flows
 from tests.sample_flows import app
 
 pytestmark = pytest.mark.asyncio
@@ -265,6 +266,31 @@ async def test_lease_crash_answers_with_an_error_id_and_keeps_the_lock(h: Harnes
     stored = await h.store.call(lock.id)
     assert stored and stored.status == "open"
     assert (await h.store.events(eid))[-1].detail == {"error_id": failed.error_id}
+
+
+@pytest.mark.parametrize("comment", ["late", "late crash"])
+async def test_an_answer_refused_after_someone_else_decided_is_told_who(
+    h: Harness, comment: str
+) -> None:
+    """Carol's lease is slow and refuses (or crashes on) her answer; Bob decides meanwhile:
+    she is told it was answered by Bob, not to fix it, and nothing of hers is recorded."""
+    eid = await h.start("review", {"doc": "d"})
+    [lock] = h.open_locks(eid)
+    sample_flows.HELD[comment] = held = asyncio.Event()
+    try:
+        carol = asyncio.create_task(
+            h.engine.submit(lock.id, {"score": "2", "comment": comment}, "UCAROL")
+        )
+        await asyncio.sleep(0.05)  # in her lease
+        bob = await h.engine.submit(lock.id, {"score": "4", "comment": ""}, "UBOB")
+        assert bob.outcome == "accepted"
+        held.set()
+        late = await carol
+    finally:
+        del sample_flows.HELD[comment]
+    assert late.outcome == "decided" and late.lock.actor == "UBOB"
+    events = await h.store.events(eid)
+    assert [e for e in events if e.actor == "UCAROL"] == []
 
 
 async def test_recover_takes_over_when_the_owners_heartbeat_stops(h: Harness) -> None:

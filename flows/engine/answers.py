@@ -78,8 +78,8 @@ class Answers:
             detail = {"inputs": redacted(form, _loose(inputs)), "errors": exc.wire()}
             invalid = NewEvent(kind="invalid", actor=actor, call_id=lock.id, detail=detail)
             draft = {"errors": exc.wire(), "values": shown}
-            await self.store.refuse(lock.execution_id, self.clock.now(), invalid, lock.id, draft)
-            self.changed(lock.execution_id)
+            if not await self._refused(lock, invalid, draft):
+                return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
             return Decision(Answer.INVALID, lock, errors=exc.wire(), responses=earlier)
         except Exception:
             error_id = secrets.token_hex(4)
@@ -88,12 +88,25 @@ class Answers:
                 extra=ids(lock.execution_id, lock.id),
             )  # fmt: skip
             failed = NewEvent(kind="lease_failed", actor=actor, detail={"error_id": error_id})
-            await self.guard.record(lock, failed)
+            if not await self._refused(lock, failed, None):
+                return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
             return Decision(Answer.FAILED, lock, error_id=error_id)
         detail = {"inputs": redacted(form, encode(values))}
         if policy.quorum > 1:
             return await self._approve(lock, policy, actor, detail, result, lease, mine, earlier)
         return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+
+    async def _refused(self, lock: Call, event: NewEvent, draft: Any) -> bool:
+        """Record an answer the lease refused or crashed on, while the lock is open; False if
+        someone decided it meanwhile (its answerer is told that, not to try again)."""
+        tied = event.model_copy(update={"call_id": lock.id})
+        if not await self.store.refuse(lock.execution_id, self.clock.now(), tied, lock.id, draft):
+            return False
+        if draft is None:
+            self.guard.told(lock.execution_id)  # only the audit trail grew
+        else:
+            self.changed(lock.execution_id)
+        return True
 
     async def _lease(
         self,

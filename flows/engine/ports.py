@@ -274,9 +274,10 @@ class Store(Protocol):
 
     async def refuse(
         self, execution_id: str, now: float, event: NewEvent, call_id: str, draft: Any
-    ) -> None:
+    ) -> bool:
         """Record a refused answer (``event``); the lock's message shows ``draft`` (errors and
-        values) until the lock is decided."""
+        values; None: as it is) until the lock is decided. False, and nothing recorded, when
+        the lock is no longer open (decided meanwhile)."""
 
     async def events(self, execution_id: str, after: int = 0) -> list[Event]:
         """Oldest first; with ``after``, only those with a larger id."""
