@@ -290,6 +290,9 @@ async def test_a_quorum_counts_each_token_once(api: Api) -> None:
     assert first.body["outcome"] == "counted" and first.body["approved_by"] == ["api:one"]
     repeat = await api.call("POST", path, one, {"inputs": {}})
     assert repeat.status == 409
+    kodosumi = f"/lock/{run['id']}/{run['locks'][0]['id']}"  # its route says so too
+    again = await api.call("POST", kodosumi, one, {})
+    assert again.status == 409 and "already approved" in again.body["message"]
     last = await api.call("POST", path, two, {"inputs": {}})
     assert last.body["outcome"] == "accepted"
     assert last.body["approved_by"] == ["api:one", "api:two"]

@@ -114,6 +114,9 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     api.bot.slack.fail_next("usergroups.users.list", status=500)  # is it a release admin?
     cancel = f"/api/v1/runs/{released.body['id']}/cancel"
     assert (await call("POST", cancel, admin, {})).status == 503
+    quorum = f"/lock/{released.body['id']}/{released.body['locks'][0]['id']}"
+    assert (await call("POST", quorum, admin, {})).status == 200  # counted: one of two
+    assert (await call("POST", quorum, admin, {})).status == 409  # the same approver again
 
     doc = await api.doc()
     documented = {

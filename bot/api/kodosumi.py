@@ -68,7 +68,9 @@ class Kodosumi:
                 raise refuse(403, "forbidden", "this token may not decide this lock")
             case Answer.FAILED:
                 raise refuse(500, "failed", f"the lease failed (error id {decision.error_id})")
-            case Answer.DECIDED | Answer.REPEAT | Answer.REJECTED | Answer.GONE:
+            case Answer.REPEAT:  # still open, waiting for others: not released
+                raise refuse(409, "conflict", "this token has already approved this lock")
+            case Answer.DECIDED | Answer.REJECTED | Answer.GONE:
                 raise _missing(f"Lock {lock.id} for {lock.execution_id} released.")
 
     async def status(self, request: web.Request, who: Principal) -> web.StreamResponse:

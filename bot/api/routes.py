@@ -168,6 +168,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
                 400: Problem,
                 **DENIED,
                 404: KodosumiNotFound,
+                409: Problem,
                 500: Problem,
                 **UNKNOWN,
             },
