@@ -83,6 +83,22 @@ async def gather(tracer: Tracer) -> list[Any]:
     return list(await asyncio.gather(tracer.lock("final"), tracer.lock("final")))
 
 
+FIRST = ["A"]  # which branch of ``crossing`` reaches its lock first (a test changes it)
+
+
+@app.flow("crossing")
+async def crossing(tracer: Tracer) -> dict[str, Any]:
+    """Two branches, each with a lock; which reaches it first is up to ``FIRST``."""
+
+    async def review(doc: str) -> Any:
+        if doc != FIRST[0]:
+            await asyncio.sleep(0)
+        return await tracer.lock("final", data={"doc": doc})
+
+    a, b = await asyncio.gather(review("A"), review("B"))
+    return {"A": a, "B": b}
+
+
 @app.flow("side_effects")
 async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
     """Appends to a file in steps: the file shows how often each effect really happened."""

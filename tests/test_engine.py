@@ -237,6 +237,29 @@ async def test_gathered_locks_are_open_together(h: Harness) -> None:
     assert execution and execution.result == [{"ok": False}, {"ok": True}]
 
 
+async def test_branches_reaching_their_locks_in_another_order_keep_their_answers(
+    h: Harness,
+) -> None:
+    """A replay's branches reach their locks in another order than recorded: each lock is the
+    one shown with its data, and gets its own answer."""
+    sample_flows.FIRST[0] = "A"
+    eid = await h.start("crossing")
+    locks = {c.data["doc"]: c for c in h.open_locks(eid)}
+    assert (locks["A"].seq, locks["B"].seq) == (1, 2)
+    sample_flows.FIRST[0] = "B"  # from now on B reaches its lock first
+    try:
+        await h.engine.submit(locks["A"].id, {"ok": True}, "UA")
+        await h.engine.settled(eid)
+        assert await h.status(eid) == "awaiting"
+        await h.engine.submit(locks["B"].id, {"ok": False}, "UB")
+        await h.engine.settled(eid)
+    finally:
+        sample_flows.FIRST[0] = "A"
+    execution = await h.store.execution(eid)
+    assert execution and execution.result == {"A": {"ok": True}, "B": {"ok": False}}
+    assert len(h.open_locks(eid)) == 2  # no lock opened again
+
+
 async def test_steps_run_once_and_sleep_is_durable(h: Harness, tmp_path: Path) -> None:
     log = tmp_path / "effects.log"
     eid = await h.start("side_effects", {"log": str(log)})

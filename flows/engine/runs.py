@@ -127,13 +127,22 @@ class Replay:
         self.in_step = 0
         self.changed = asyncio.Event()
         self.fatal: Exception | None = None
+        self.parking = False  # the flow is being cancelled to park: it records nothing more
+        self.matched: set[int] = set()  # the recorded locks this replay has reached
 
     def fail(self, error: Exception) -> Exception:
         """Stop the run with ``error`` whatever the flow does with it (a wiring mistake)."""
         self.fatal = error
         return error
 
+    def _parked(self) -> None:
+        """A flow cancelled to park (its ``finally`` blocks and context managers running) may
+        not record anything: its cleanup runs for real after the answer, in the next replay."""
+        if self.parking:
+            raise asyncio.CancelledError
+
     def next(self, kind: str, name: str) -> Call | None:
+        self._parked()
         seq = self.seq = self.seq + 1
         recorded = self.recorded.get(seq)
         if recorded is not None and (recorded.kind, recorded.name) != (kind, name):
@@ -191,16 +200,17 @@ class Replay:
         self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None
     ) -> Any:
         recorded = self.next("lock", name)
+        try:
+            stored = encode(data)
+        except NotStorable as exc:
+            raise self.fail(
+                FlowConfigError(f"lock {name!r}: data must be JSON-like: {exc}")
+            ) from exc
         if recorded is None:
             form = form or await self._form(name, data)
-            try:
-                stored = encode(data)
-            except NotStorable as exc:
-                raise self.fail(
-                    FlowConfigError(f"lock {name!r}: data must be JSON-like: {exc}")
-                ) from exc
             self.open_lock(name, policy, data=stored, form=form.to_json())
             await self.wait()
+        recorded = self._same_data(recorded, stored)
         match recorded.status:
             case "resolved":
                 return decode(recorded.result)
@@ -211,6 +221,29 @@ class Replay:
             case "cancelled":
                 raise LockCancelled(name)
         await self.wait()
+
+    def _same_data(self, recorded: Call, stored: Any) -> Call:
+        """The recorded lock this one is: shown with the same data (what people answered).
+        Branches that reach their locks in another order than when recorded each find their
+        own; a lock whose data is new (made afresh outside any step) stops the run, as its
+        answer was given to something else."""
+        if recorded.data != stored or recorded.seq in self.matched:
+            same = [
+                c for c in self.recorded.values()
+                if c.kind == "lock" and c.name == recorded.name and c.data == stored
+                and c.seq not in self.matched
+            ]  # fmt: skip
+            if not same:
+                raise self.fail(
+                    NonDeterminismError(
+                        f"replay reached lock {recorded.name!r} with other data than it was "
+                        "answered for: make what the lock shows in a tracer.step, so a replay "
+                        "reads it back instead of making it again"
+                    )
+                )
+            recorded = same[0]
+        self.matched.add(recorded.seq)
+        return recorded
 
     async def _form(self, name: str, data: dict[str, Any] | None) -> Model:
         handler = self.setup.registry.lock(self.execution.flow, name)
@@ -284,6 +317,7 @@ class Replay:
             await self.wait()
 
     async def progress(self, kind: str, text: str) -> None:
+        self._parked()
         index, self.progress_seen = self.progress_seen, self.progress_seen + 1
         if index < self.progress_recorded:
             return  # announced by an earlier run
@@ -429,6 +463,7 @@ class Runs:
             if run.in_step:
                 await self._flush(run)  # show the open locks now; a step is still running
                 continue
+            run.parking = True
             flow.cancel()
             await asyncio.gather(flow, return_exceptions=True)
             return True

@@ -1,0 +1,41 @@
+"""kodosumi apps whose code does what a replay must not repeat or mix up (``replays``): cleanup
+around a lock, a lock's data made afresh outside any step; and how they read in Slack."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from store import SQLStore
+from tests.kodosumi_apps import replays
+from tests.kodosumi_slack import click, open_lock, started, text, texts
+from tests.slackbot import Bot, running_bot
+
+
+@pytest.fixture
+async def bot(db_url: str, store: SQLStore) -> AsyncIterator[Bot]:
+    async with running_bot(db_url, flows="tests.kodosumi_apps.replays") as running:
+        yield running
+
+
+async def test_cleanup_around_a_lock_runs_once_the_lock_is_answered(bot: Bot) -> None:
+    replays.released.clear()
+    run = await started(bot, "reserve", {})
+    assert run.status == "awaiting"
+    assert replays.released == [] and "room given back" not in texts(bot, run)
+    run = await click(bot, run, text("note", "fine"))
+    assert run.status == "finished" and run.result == {"note": "fine"}
+    assert replays.released == ["room 1"]
+    assert texts(bot, run).count("room given back") == 1
+
+
+async def test_a_lock_whose_data_a_replay_makes_afresh_stops_the_run(bot: Bot) -> None:
+    """The approver signed off "draft #n"; the replay made another draft: the run stops with
+    an error saying so, rather than publish what nobody saw."""
+    run = await started(bot, "draft", {})
+    shown = " ".join(b["text"]["text"] for b in open_lock(bot, run)["blocks"] if "text" in b)
+    assert "draft #" in shown
+    run = await click(bot, run, text("note", "ship it"))
+    assert run.status == "error" and run.result is None
+    assert "other data than it was answered for" in (run.error or "")
