@@ -4,12 +4,13 @@ around a lock, a lock's data made afresh outside any step; and how they read in 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from store import SQLStore
 from tests.kodosumi_apps import replays
-from tests.kodosumi_slack import click, open_lock, started, text, texts
+from tests.kodosumi_slack import click, ending, open_entry, open_lock, started, text, texts
 from tests.slackbot import Bot, running_bot
 
 
@@ -39,3 +40,20 @@ async def test_a_lock_whose_data_a_replay_makes_afresh_stops_the_run(bot: Bot) -
     run = await click(bot, run, text("note", "ship it"))
     assert run.status == "error" and run.result is None
     assert "other data than it was answered for" in (run.error or "")
+
+
+def _sections(blocks: list[dict[str, Any]]) -> str:
+    return "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+
+
+async def test_indented_markdown_reads_as_markdown(bot: Bot) -> None:
+    """Markdown in indented triple-quoted strings (the form, the output, the result) reads as
+    if written flush left: headings bold, lists bulleted."""
+    view = await open_entry(bot, "indented")
+    shown = _sections(view["blocks"])
+    assert "## Details" not in shown and "*Details*" in shown and "• one" in shown
+    run = await started(bot, "indented", text("topic", "x"))
+    said = "\n".join(texts(bot, run))
+    assert "*Step*" in said and "• *done*" in said and "##" not in said
+    _, result = ending(bot, run)
+    assert "*Section*" in result and "• a" in result and "#" not in result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 
 from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
@@ -117,9 +118,10 @@ def markdown_to_mrkdwn(text: str) -> str:
     Everything else is escaped: a raw Slack sequence (``<!channel>``, ``<@U…>``, ``<url|x>``)
     shows as text, as it would in kodosumi's page, so a value a flow puts into its Markdown
     cannot ping a channel. Backslash escapes (``flows.quote``) show the character itself; the
-    mentions ``flows.mention`` marks are live."""
+    mentions ``flows.mention`` marks are live. Indentation every line shares is dropped
+    (kodosumi's apps write Markdown in indented triple-quoted strings)."""
     lines, fenced = [], False
-    for line in _lines(text[:MAX_SOURCE]):
+    for line in _lines(textwrap.dedent(text[:MAX_SOURCE])):  # as written in triple quotes
         if line.lstrip().startswith("```"):
             fenced = not fenced
             lines.append("```")
