@@ -10,7 +10,17 @@ import pytest
 
 from store import SQLStore
 from tests.kodosumi_apps import replays
-from tests.kodosumi_slack import click, ending, open_entry, open_lock, started, text, texts
+from tests.kodosumi_slack import (
+    click,
+    ending,
+    open_entry,
+    open_lock,
+    radio,
+    started,
+    submit,
+    text,
+    texts,
+)
 from tests.slackbot import Bot, running_bot
 
 
@@ -57,3 +67,14 @@ async def test_indented_markdown_reads_as_markdown(bot: Bot) -> None:
     assert "*Step*" in said and "• *done*" in said and "##" not in said
     _, result = ending(bot, run)
     assert "*Section*" in result and "• a" in result and "#" not in result
+
+
+async def test_an_error_for_a_choice_of_buttons_shows_under_that_choice(bot: Bot) -> None:
+    """In a modal a group of Action buttons is a choice of its own: an InputsError naming it
+    comes back under it, not under the first field."""
+    view = await open_entry(bot, "publish")
+    assert [b["block_id"] for b in view["blocks"]] == ["f_title", "f_mode"]
+    answer = await submit(bot, view, text("title", "Hello"))
+    assert answer == {"response_action": "errors", "errors": {"f_mode": "Choose draft or publish"}}
+    answer = await submit(bot, view, text("title", "Hello") | radio("mode", "publish"))
+    assert answer is None  # chosen: it starts

@@ -218,11 +218,22 @@ def _capped(head: list[Block], body: list[Block], tail: list[Block]) -> list[Blo
     return head + kept + more + tail
 
 
+def _fields(form: Form, *, modal: bool) -> list[str]:
+    """The names of the form's input blocks, in order: its inputs, and in a modal its groups
+    of ``Action`` buttons (a choice each)."""
+    inputs = [e["name"] for e in form_inputs(form)]
+    if not modal:
+        return inputs
+    named = {*inputs, *action_groups(form)}
+    found = (e.get("name") for e in form if isinstance(e, Mapping) and e.get("name") in named)
+    return list(dict.fromkeys(found))
+
+
 def _split_errors(
-    form: Form, errors: Mapping[str, Any] | None
+    form: Form, errors: Mapping[str, Any] | None, *, modal: bool = False
 ) -> tuple[list[str], dict[str, list[str]]]:
     """Global messages, with those for fields the form lacks (they'd show nowhere)."""
-    names, errors = {e["name"] for e in form_inputs(form)}, errors or {}
+    names, errors = set(_fields(form, modal=modal)), errors or {}
     glob, fields = _messages(errors.get(GLOBAL)), {}
     for key, value in errors.items():
         if key in names:
@@ -305,7 +316,7 @@ def modal_view(
     ``response_action: "errors"`` can only point at inputs), the others under their fields."""
     heading, shown = titled(form, title)
     head = [] if _same(heading, title) else _header(heading)
-    glob, fields = _split_errors(shown, errors)
+    glob, fields = _split_errors(shown, errors, modal=True)
     blocks = head + _warnings(glob) + _form_blocks(shown, modal=True, values=values, errors=fields)
     if len(blocks) > MODAL_MAX_BLOCKS:
         spare = MODAL_MAX_BLOCKS - sum(b["type"] == "input" for b in blocks)
@@ -333,8 +344,8 @@ def modal_errors(errors: Mapping[str, list[str]], *, form: Form | None = None) -
     block: the form's if given, else the first field with an error; with neither, they drop.
     """
     if form is not None:
-        glob, fields = _split_errors(form, errors)
-        first = next((e["name"] for e in form_inputs(form)), None)
+        glob, fields = _split_errors(form, errors, modal=True)
+        first = next(iter(_fields(form, modal=True)), None)
     else:
         glob = _messages(errors.get(GLOBAL))
         fields = {k: _messages(v) for k, v in errors.items() if k != GLOBAL}
