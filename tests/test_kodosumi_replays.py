@@ -78,3 +78,10 @@ async def test_an_error_for_a_choice_of_buttons_shows_under_that_choice(bot: Bot
     assert answer == {"response_action": "errors", "errors": {"f_mode": "Choose draft or publish"}}
     answer = await submit(bot, view, text("title", "Hello") | radio("mode", "publish"))
     assert answer is None  # chosen: it starts
+
+
+async def test_models_inside_a_result_show_their_fields(bot: Bot) -> None:
+    run = await started(bot, "reports", {})
+    _, result = ending(bot, run)
+    assert '"title": "a", "score": 1' in result and '"title": "b", "score": 2' in result
+    assert "title=" not in result  # never Python's repr

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
+
 from bot.render import messages
 from bot.render.inputs import Block, Form, form_inputs, label_of, option_items
 from bot.render.mrkdwn import cut, literal
@@ -70,7 +72,14 @@ def text(value: Any) -> str:
             return value.strftime("%H:%M")
         case list() | tuple():
             return ", ".join(text(v) for v in value)
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+        case BaseModel():
+            value = value.model_dump(mode="json")  # its fields, as a dict shows them
+    return json.dumps(value, ensure_ascii=False, default=_jsonable, separators=(", ", ": "))
+
+
+def _jsonable(value: Any) -> Any:
+    """What ``json`` cannot write itself: a pydantic model as its fields, the rest as text."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
 
 def _blank(value: Any) -> bool:
