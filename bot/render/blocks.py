@@ -225,8 +225,8 @@ def _fields(form: Form, *, modal: bool) -> list[str]:
     if not modal:
         return inputs
     named = {*inputs, *action_groups(form)}
-    found = (e.get("name") for e in form if isinstance(e, Mapping) and e.get("name") in named)
-    return list(dict.fromkeys(found))
+    found = (e["name"] for e in form if isinstance(e, Mapping) and e.get("name") in named)
+    return list(dict.fromkeys(str(name) for name in found))
 
 
 def _split_errors(
