@@ -99,6 +99,27 @@ async def crossing(tracer: Tracer) -> dict[str, Any]:
     return {"A": a, "B": b}
 
 
+async def _looked_up() -> str:
+    await asyncio.sleep(0.01)  # really waits: the first run reaches the other lock first
+    return "checked"
+
+
+@app.flow("two_approvals")
+async def two_approvals(tracer: Tracer) -> dict[str, Any]:
+    """Two typed approvals in branches, one after a step: a replay reaches them in another
+    order (the step answers at once), each keeps its own answer."""
+
+    async def security() -> bool:
+        await tracer.step("look up", _looked_up)
+        return await tracer.approve("Security OK?", approvers=["USEC"])
+
+    async def legal() -> bool:
+        return await tracer.approve("Legal OK?", approvers=["ULEGAL"])
+
+    sec, leg = await asyncio.gather(security(), legal())
+    return {"security": sec, "legal": leg}
+
+
 @app.flow("side_effects")
 async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
     """Appends to a file in steps: the file shows how often each effect really happened."""

@@ -260,6 +260,18 @@ async def test_branches_reaching_their_locks_in_another_order_keep_their_answers
     assert len(h.open_locks(eid)) == 2  # no lock opened again
 
 
+async def test_parallel_approvals_keep_their_own_answers(h: Harness) -> None:
+    eid = await h.start("two_approvals")
+    locks = {c.policy["approvers"][0]: c for c in h.open_locks(eid)}
+    assert (await h.engine.submit(locks["ULEGAL"].id, {}, "ULEGAL")).outcome == "accepted"
+    await h.engine.settled(eid)
+    assert (await h.engine.reject(locks["USEC"].id, "USEC")).outcome == "rejected"
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "finished"
+    assert execution.result == {"security": False, "legal": True}
+
+
 async def test_steps_run_once_and_sleep_is_durable(h: Harness, tmp_path: Path) -> None:
     log = tmp_path / "effects.log"
     eid = await h.start("side_effects", {"log": str(log)})

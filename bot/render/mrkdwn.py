@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
+import inspect
 import re
-import textwrap
 from collections.abc import Callable, Iterator
 
 from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
@@ -91,10 +91,16 @@ def _lines(text: str) -> list[str]:
     return re.split(r"\r\n|\r|\n", text)
 
 
+def _flush(text: str) -> str:
+    """Markdown as written in an indented triple-quoted string, flush left: the indentation
+    its lines share (after the first) dropped, and blank lines around it."""
+    return inspect.cleandoc(text)
+
+
 def split_heading(text: str) -> tuple[str | None, str]:
     """A Markdown text that opens with a heading: the heading's words (for a header block) and
     the rest; else None and the text as it was."""
-    lines = _lines(text.strip())
+    lines = _lines(_flush(text))
     found = _HEADING.match(lines[0]) if lines else None
     if found is None:
         return None, text
@@ -118,10 +124,10 @@ def markdown_to_mrkdwn(text: str) -> str:
     Everything else is escaped: a raw Slack sequence (``<!channel>``, ``<@U…>``, ``<url|x>``)
     shows as text, as it would in kodosumi's page, so a value a flow puts into its Markdown
     cannot ping a channel. Backslash escapes (``flows.quote``) show the character itself; the
-    mentions ``flows.mention`` marks are live. Indentation every line shares is dropped
-    (kodosumi's apps write Markdown in indented triple-quoted strings)."""
+    mentions ``flows.mention`` marks are live. Indentation its lines share is dropped (kodosumi's
+    apps write Markdown in indented triple-quoted strings)."""
     lines, fenced = [], False
-    for line in _lines(textwrap.dedent(text[:MAX_SOURCE])):  # as written in triple quotes
+    for line in _lines(_flush(text[:MAX_SOURCE])):
         if line.lstrip().startswith("```"):
             fenced = not fenced
             lines.append("```")

@@ -144,6 +144,10 @@ class Replay:
     def next(self, kind: str, name: str) -> Call | None:
         self._parked()
         seq = self.seq = self.seq + 1
+        return self._at(seq, kind, name)
+
+    def _at(self, seq: int, kind: str, name: str) -> Call | None:
+        """The call recorded at ``seq``, if any; one of another kind or name stops the run."""
         recorded = self.recorded.get(seq)
         if recorded is not None and (recorded.kind, recorded.name) != (kind, name):
             raise self.fail(
@@ -199,18 +203,20 @@ class Replay:
     async def lock(
         self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None
     ) -> Any:
-        recorded = self.next("lock", name)
+        self._parked()
+        seq = self.seq = self.seq + 1
         try:
             stored = encode(data)
         except NotStorable as exc:
             raise self.fail(
                 FlowConfigError(f"lock {name!r}: data must be JSON-like: {exc}")
             ) from exc
+        shown = (name, stored, policy.to_json(), form.to_json() if form else None)
+        recorded = self._recorded_lock(seq, shown)
         if recorded is None:
             form = form or await self._form(name, data)
             self.open_lock(name, policy, data=stored, form=form.to_json())
             await self.wait()
-        recorded = self._same_data(recorded, stored)
         match recorded.status:
             case "resolved":
                 return decode(recorded.result)
@@ -222,28 +228,40 @@ class Replay:
                 raise LockCancelled(name)
         await self.wait()
 
-    def _same_data(self, recorded: Call, stored: Any) -> Call:
-        """The recorded lock this one is: shown with the same data (what people answered).
-        Branches that reach their locks in another order than when recorded each find their
-        own; a lock whose data is new (made afresh outside any step) stops the run, as its
-        answer was given to something else."""
-        if recorded.data != stored or recorded.seq in self.matched:
-            same = [
-                c for c in self.recorded.values()
-                if c.kind == "lock" and c.name == recorded.name and c.data == stored
-                and c.seq not in self.matched
-            ]  # fmt: skip
-            if not same:
+    def _recorded_lock(self, seq: int, shown: tuple[str, Any, Any, Any]) -> Call | None:
+        """The recorded lock this one is: the one asking the same (name, data, rules, and the
+        form when the flow gave it), at this position or, when branches reached their locks in
+        another order than recorded, at another. Else the record at this position, as any
+        call's (a lock whose data the flow made afresh outside a step is logged)."""
+        name, data, policy, form = shown
+
+        def same(call: Call) -> bool:
+            return (
+                call.kind == "lock" and call.seq not in self.matched
+                and (call.name, call.data, call.policy) == (name, data, policy)
+                and (form is None or call.form == form)
+            )  # fmt: skip
+
+        here = self.recorded.get(seq)
+        found = here if here is not None and same(here) else None
+        found = found or next((c for c in self.recorded.values() if same(c)), None)
+        if found is None and here is not None:
+            if here.seq in self.matched:  # taken by a lock that came here from elsewhere
                 raise self.fail(
                     NonDeterminismError(
-                        f"replay reached lock {recorded.name!r} with other data than it was "
-                        "answered for: make what the lock shows in a tracer.step, so a replay "
-                        "reads it back instead of making it again"
+                        f"replay reached lock {name!r} at position {seq}, taken by another "
+                        "branch's lock: the branches reached their calls in another order"
                     )
                 )
-            recorded = same[0]
-        self.matched.add(recorded.seq)
-        return recorded
+            found = self._at(seq, "lock", name)
+            if found is not None and found.data != data:
+                log.warning(
+                    "lock %r reached with other data than it was answered for: make what "
+                    "it shows in a tracer.step", name, extra=ids(self.execution_id, found.id),
+                )  # fmt: skip
+        if found is not None:
+            self.matched.add(found.seq)
+        return found
 
     async def _form(self, name: str, data: dict[str, Any] | None) -> Model:
         handler = self.setup.registry.lock(self.execution.flow, name)
