@@ -16,7 +16,7 @@ from typing import assert_never
 
 from aiohttp import web
 
-from bot import logs
+from bot import credentials, logs
 from bot.app import Lockstep, load_flows, migrate_store
 from bot.settings import Settings, SettingsError, load
 from flows.app import Registry
@@ -26,6 +26,7 @@ log = logging.getLogger("lockstep")
 
 
 async def http_app(settings: Settings, registry: Registry) -> web.Application:
+    await credentials.check(settings)
     lockstep = await Lockstep.create(settings, registry)
     return lockstep.web_app()
 
@@ -35,6 +36,7 @@ async def socket_mode(settings: Settings, registry: Registry, app_token: str) ->
     gets ``LOCKSTEP_SHUTDOWN_SECONDS`` to finish."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+    await credentials.check(settings)
     lockstep = await Lockstep.create(settings, registry)
     handler = AsyncSocketModeHandler(lockstep.bolt, app_token)
     stop = asyncio.Event()
@@ -42,12 +44,18 @@ async def socket_mode(settings: Settings, registry: Registry, app_token: str) ->
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     lockstep.scheduler.start()
-    try:
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("Lockstep is connected to Slack over Socket Mode")
-        await stop.wait()
+    connecting = asyncio.ensure_future(handler.connect_async())  # type: ignore[no-untyped-call]
+    stopping = asyncio.ensure_future(stop.wait())
+    try:  # a connection Slack keeps refusing is retried until it opens, or until told to stop
+        await asyncio.wait((connecting, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if connecting.done():
+            connecting.result()
+            log.info("Lockstep is connected to Slack over Socket Mode")
+            await stopping
         lockstep.stop()
     finally:
+        for waiting in (connecting, stopping):
+            waiting.cancel()
         await handler.close_async()  # type: ignore[no-untyped-call]
         await lockstep.close()
 

@@ -164,6 +164,45 @@ async def test_sigterm_stops_socket_mode_within_the_grace(tmp_path: Path) -> Non
             assert "Traceback" not in proc.log()
 
 
+async def test_sigterm_stops_socket_mode_while_slack_refuses_the_connection(
+    tmp_path: Path,
+) -> None:
+    """Slack answers every ``apps.connections.open`` with a 500: the bot keeps trying, and a
+    SIGTERM still stops it at once."""
+    async with FakeSlack() as slack:
+        slack.fail_next("apps.connections.open", status=500, times=10_000)
+        env = environment(
+            SLACK_BOT_TOKEN="xoxb-socket-stop",
+            SLACK_APP_TOKEN="xapp-socket-stop",
+            SLACK_API_URL=slack.api_url,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
+            LOCKSTEP_SHUTDOWN_SECONDS="1",
+        )
+        async with bot_process(env, started="could not check SLACK_APP_TOKEN") as proc:
+            await slack.wait_for("apps.connections.open", count=2)  # the handler's own try
+            proc.terminate()
+            assert await proc.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+async def test_a_token_slack_refuses_stops_start_up_with_one_line(
+    tmp_path: Path, mode: str
+) -> None:
+    async with FakeSlack() as slack:
+        env = bot_env(slack, tmp_path, free_port(), grace=1) | {"LOCKSTEP_MODE": mode}
+        if mode == "socket":
+            env["SLACK_APP_TOKEN"] = "xapp-" + secrets.token_hex(8)
+            slack.fail_next("apps.connections.open", error="invalid_auth")
+            name = "SLACK_APP_TOKEN"
+        else:
+            slack.fail_next("auth.test", error="token_revoked")
+            name = "SLACK_BOT_TOKEN"
+        code, _, err = await run_command(env=env)
+    assert code == 2
+    said = "invalid_auth" if mode == "socket" else "token_revoked"
+    assert err == f"lockstep: {name}: Slack refuses it ({said})\n"
+
+
 async def test_a_version_older_than_its_store_stops_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
     env = environment(DATABASE_URL=f"sqlite:///{path}")
