@@ -274,8 +274,10 @@ class Lockstep:
         Bolt's response. Whatever is not a signed request Slack could send is a 4xx."""
         raw = await _bounded_body(request)
         if raw is None:
+            log.warning("refused a Slack request: its body is larger than Slack sends")
             return web.Response(status=413, text="payload too large")
         if self.verifier is None or not self.verifier.valid(request.headers, raw, time.time()):
+            log.warning("refused a Slack request: no valid signature")
             return web.Response(status=401, text="invalid signature")
         try:
             event = inbound.typed(inbound.read_body(raw, request.content_type))

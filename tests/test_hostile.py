@@ -77,13 +77,17 @@ async def nothing_changed(bot: Bot) -> None:
 # without a valid signature: 401 ----------------------------------------------------------
 
 
-async def test_a_request_without_a_valid_signature_is_401(bot: Bot) -> None:
+async def test_a_request_without_a_valid_signature_is_401(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
     body = slash_command_body("/flow", "start deploy", user_id="UALICE", channel_id=CHANNEL)
     now = int(time.time())
+    caplog.set_level(logging.INFO)
     for timestamp in ["abc", "1e9", "", "0x10", "12.5", " 123", "+123", "-5", "١٢٣", "9" * 30]:
         headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": timestamp}
         headers["X-Slack-Signature"] = sign(SECRET, now, body)  # right, but for another time
         assert await post(bot, body, headers) == 401, timestamp
+        assert warnings(caplog) == ["refused a Slack request: no valid signature"]
     good = signed_headers(SECRET, body)
     for name, value in [
         ("X-Slack-Signature", good["X-Slack-Signature"].upper()),
@@ -100,9 +104,13 @@ async def test_a_request_without_a_valid_signature_is_401(bot: Bot) -> None:
     await nothing_changed(bot)
 
 
-async def test_a_body_larger_than_slack_sends_is_413(bot: Bot) -> None:
+async def test_a_body_larger_than_slack_sends_is_413(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
     body = urlencode({"command": "/flow", "text": "x" * MAX_BODY}).encode()
+    caplog.set_level(logging.INFO)
     assert await post(bot, body, signed_headers(SECRET, body)) == 413
+    assert warnings(caplog) == ["refused a Slack request: its body is larger than Slack sends"]
     await nothing_changed(bot)
 
 
