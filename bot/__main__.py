@@ -26,9 +26,18 @@ log = logging.getLogger("lockstep")
 
 
 async def http_app(settings: Settings, registry: Registry) -> web.Application:
-    await credentials.check(settings)
-    lockstep = await Lockstep.create(settings, registry)
+    lockstep = await Lockstep.create(settings, registry)  # the store first: it is ours
+    await _checked(lockstep, settings)
     return lockstep.web_app()
+
+
+async def _checked(lockstep: Lockstep, settings: Settings) -> None:
+    """The tokens, asked of Slack (``bot.credentials``); one refused closes ``lockstep``."""
+    try:
+        await credentials.check(settings)
+    except SettingsError:
+        await lockstep.close()
+        raise
 
 
 async def socket_mode(settings: Settings, registry: Registry, app_token: str) -> None:
@@ -36,8 +45,8 @@ async def socket_mode(settings: Settings, registry: Registry, app_token: str) ->
     gets ``LOCKSTEP_SHUTDOWN_SECONDS`` to finish."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    await credentials.check(settings)
     lockstep = await Lockstep.create(settings, registry)
+    await _checked(lockstep, settings)
     handler = AsyncSocketModeHandler(lockstep.bolt, app_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -72,14 +72,6 @@ def fire_only(
     return True
 
 
-def retry_timer(conn: Connection, timer_id: int, due_at: float) -> None:
-    conn.execute(
-        update(timers)
-        .where(timers.c.id == timer_id, timers.c.status == "fired")
-        .values(status="pending", due_at=due_at)
-    )
-
-
 def snooze(
     conn: Connection, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post]
 ) -> Call | None:

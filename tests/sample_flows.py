@@ -120,6 +120,25 @@ async def two_approvals(tracer: Tracer) -> dict[str, Any]:
     return {"security": sec, "legal": leg}
 
 
+BOOMS: list[str] = []  # each time ``failing_step``'s step really ran
+
+
+def _boom() -> None:
+    BOOMS.append("ran")
+    raise RuntimeError("the service said no")
+
+
+@app.flow("failing_step")
+async def failing_step(tracer: Tracer) -> list[str]:
+    """A step that raised, caught: what the flow sees of it, first run and replay."""
+    try:
+        await tracer.step("flaky", _boom)
+    except Exception as exc:
+        seen = [type(exc).__name__, str(exc)]
+    await tracer.lock("final")
+    return seen
+
+
 @app.flow("side_effects")
 async def side_effects(inputs: dict[str, Any], tracer: Tracer) -> int:
     """Appends to a file in steps: the file shows how often each effect really happened."""

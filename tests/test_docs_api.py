@@ -28,12 +28,13 @@ def blocks(text: str, kind: str) -> list[str]:
 
 
 def commands(script: str) -> list[list[str]]:
-    """The ``lockstep`` command lines of a shell script (continuations joined)."""
+    """The ``lockstep`` command lines of a shell script (continuations joined; as the venv's
+    ``.venv/bin/lockstep`` too)."""
     joined = script.replace("\\\n", " ")
     found = []
     for line in joined.splitlines():
         line = line.split(" # ")[0].strip()
-        if line.startswith("lockstep "):
+        if line.startswith(("lockstep ", ".venv/bin/lockstep ")):
             found.append(shlex.split(line)[1:])
     return found
 

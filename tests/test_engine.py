@@ -272,6 +272,21 @@ async def test_parallel_approvals_keep_their_own_answers(h: Harness) -> None:
     assert execution.result == {"security": False, "legal": True}
 
 
+async def test_a_step_that_raised_replays_as_step_failed_and_runs_once(h: Harness) -> None:
+    sample_flows.BOOMS.clear()
+    eid = await h.start("failing_step")
+    [lock] = h.open_locks(eid)
+    await h.engine.submit(lock.id, {"ok": True}, "UB")
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "finished"
+    assert execution.result == [
+        "StepFailed",
+        "step 'flaky' failed: RuntimeError: the service said no",
+    ]
+    assert sample_flows.BOOMS == ["ran"]
+
+
 async def test_steps_run_once_and_sleep_is_durable(h: Harness, tmp_path: Path) -> None:
     log = tmp_path / "effects.log"
     eid = await h.start("side_effects", {"log": str(log)})
