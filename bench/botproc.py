@@ -60,6 +60,7 @@ async def bot_process(
         "SLACK_API_URL": slack.api_url,
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
         "PORT": str(port),
+        "LOCKSTEP_HOST": "127.0.0.1",
         "LOCKSTEP_FLOWS": ",".join(EXAMPLE_FLOWS),
         "LOCKSTEP_SWEEP_SECONDS": "3600",
         "PYTHONPATH": str(ROOT),

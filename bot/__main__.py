@@ -9,7 +9,9 @@ REVISION, up or down) and exit, for a release phase or a rollback; it needs only
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
 import sys
 from typing import assert_never
@@ -22,6 +24,7 @@ from bot.settings import Settings, SettingsError, load
 from flows.app import Registry
 
 USAGE = "usage: python -m bot [migrate [REVISION]]"
+UNLISTENABLE = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)  # a port taken, or not ours
 log = logging.getLogger("lockstep")
 
 
@@ -117,10 +120,17 @@ def run(settings: Settings) -> None:
             asyncio.run(socket_mode(settings, registry, token))
         case "http":
             app = http_app(settings, registry)
-            web.run_app(
-                app, port=settings.port, print=log.info, access_log=None,
-                shutdown_timeout=settings.shutdown_seconds,
-            )  # fmt: skip
+            try:
+                web.run_app(
+                    app, host=settings.host, port=settings.port, print=log.info,
+                    access_log=None, shutdown_timeout=settings.shutdown_seconds,
+                )  # fmt: skip
+            except OSError as exc:
+                if exc.errno not in UNLISTENABLE:
+                    raise
+                where = f"{settings.host}:{settings.port}"
+                why = os.strerror(exc.errno)
+                raise SettingsError(f"PORT: cannot listen on {where}: {why}") from None
         case _:
             assert_never(settings.mode)
 

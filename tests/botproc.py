@@ -54,6 +54,7 @@ class BotProcess:
             "SLACK_API_URL": slack.api_url,
             "DATABASE_URL": database_url,
             "PORT": str(port),
+            "LOCKSTEP_HOST": "127.0.0.1",
             "PYTHONPATH": str(ROOT),
             "LOCKSTEP_FLOWS": "flows.examples.review,tests.slack_flows",
         } | (env or {})

@@ -28,7 +28,7 @@ def environment(**settings: str) -> dict[str, str]:
     ``settings``."""
     own = ("SLACK_", "LOCKSTEP_", "LOG_", "DATABASE_URL", "PORT")
     env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-    return env | {"PYTHONPATH": str(ROOT)} | settings
+    return env | {"PYTHONPATH": str(ROOT), "LOCKSTEP_HOST": "127.0.0.1"} | settings
 
 
 class BotProcess:

@@ -125,6 +125,7 @@ async def test_a_run_logs_ids_as_json_and_never_a_secret_or_a_value(tmp_path: Pa
             SLACK_API_URL=slack.api_url,
             DATABASE_URL=f"sqlite:///{tmp_path / 'logs.db'}",
             PORT=str(port),
+            LOCKSTEP_HOST="127.0.0.1",
             LOG_FORMAT="json",
             LOG_LEVEL="debug",
             LOCKSTEP_SWEEP_SECONDS="0.2",  # APScheduler would say so five times a second

@@ -154,7 +154,7 @@ def test_a_database_or_a_mode_that_cannot_start_is_one_line(
     """``python -m bot`` itself, in local and HTTP mode: one line naming the setting, exit 2,
     no traceback, no password."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LOCKSTEP_"))}
-    clean |= {"PORT": "0", "PYTHONPATH": str(ROOT), **env}
+    clean |= {"PORT": "0", "LOCKSTEP_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT), **env}
     done = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import sqlite3
 import time
 from contextlib import closing
@@ -202,6 +203,20 @@ async def test_a_token_slack_refuses_stops_start_up_with_one_line(
     said = "invalid_auth" if mode == "socket" else "token_revoked"
     assert err.endswith(f"\nlockstep: {name}: Slack refuses it ({said})\n")  # after the logs
     assert "Traceback" not in err and "Unclosed" not in err
+
+
+async def test_a_port_taken_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with FakeSlack() as slack:
+            code, _, err = await run_command(env=bot_env(slack, tmp_path, port, grace=1))
+    assert code == 2
+    assert err.endswith(
+        f"\nlockstep: PORT: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
+    assert "Traceback" not in err
 
 
 async def test_a_version_older_than_its_store_stops_with_one_line(tmp_path: Path) -> None:
