@@ -298,3 +298,8 @@ def test_a_rejection_of_a_quorum_lock_says_how_many_approvals_are_left() -> None
         "Your rejection is recorded; this still needs 2 more approvals (1 of 3 so far)."
     )
     assert told(2).endswith("still needs 1 more approval (1 of 2 so far).")
+
+
+def test_a_set_reads_as_its_members_in_order_wherever_it_is() -> None:
+    assert answers.text({"b", "a"}) == "a, b"
+    assert answers.text({"tags": {"b", "a"}}) == '{"tags": ["a", "b"]}'

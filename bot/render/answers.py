@@ -72,14 +72,23 @@ def text(value: Any) -> str:
             return value.strftime("%H:%M")
         case list() | tuple():
             return ", ".join(text(v) for v in value)
+        case set() | frozenset():
+            return ", ".join(text(v) for v in sorted(value, key=repr))
         case BaseModel():
-            value = value.model_dump(mode="json")  # its fields, as a dict shows them
+            value = _jsonable(value)  # its fields, as a dict shows them
     return json.dumps(value, ensure_ascii=False, default=_jsonable, separators=(", ", ": "))
 
 
 def _jsonable(value: Any) -> Any:
     """What ``json`` cannot write itself: a pydantic model as its fields, the rest as text."""
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, BaseModel):
+        try:
+            return value.model_dump(mode="json")
+        except ValueError:  # a field pydantic cannot write as JSON
+            pass
+    return str(value)
 
 
 def _blank(value: Any) -> bool:

@@ -448,6 +448,8 @@ class Runs:
         flow = asyncio.ensure_future(run_flow(runner, inputs, Tracer(run)))
         parked = await self._until_parked(run, flow)
         if run.fatal:
+            if flow.done() and not flow.cancelled():
+                flow.exception()  # the fatal error itself, as the flow raised it: seen
             return await self._end(run, "error", None, str(run.fatal))
         if parked:
             return await self._park(run)
