@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from typing import assert_never
 
@@ -24,7 +25,6 @@ from bot.settings import Settings, SettingsError, load
 from flows.app import Registry
 
 USAGE = "usage: python -m bot [migrate [REVISION]]"
-UNLISTENABLE = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)  # a port taken, or not ours
 log = logging.getLogger("lockstep")
 
 
@@ -70,6 +70,17 @@ async def socket_mode(settings: Settings, registry: Registry, app_token: str) ->
             waiting.cancel()
         await handler.close_async()  # type: ignore[no-untyped-call]
         await lockstep.close()
+
+
+def _unlistenable(settings: Settings, exc: OSError) -> Exception:
+    """Why HTTP mode cannot listen, as the setting to change (else ``exc`` itself)."""
+    where = f"{settings.host or 'every address'}, port {settings.port}"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        why = exc.strerror or os.strerror(exc.errno or 0)
+        return SettingsError(f"LOCKSTEP_HOST: cannot listen on {where}: {why}")
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        return SettingsError(f"PORT: cannot listen on {where}: {os.strerror(exc.errno)}")
+    return exc
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,11 +137,7 @@ def run(settings: Settings) -> None:
                     access_log=None, shutdown_timeout=settings.shutdown_seconds,
                 )  # fmt: skip
             except OSError as exc:
-                if exc.errno not in UNLISTENABLE:
-                    raise
-                where = f"{settings.host}:{settings.port}"
-                why = os.strerror(exc.errno)
-                raise SettingsError(f"PORT: cannot listen on {where}: {why}") from None
+                raise _unlistenable(settings, exc) from None
         case _:
             assert_never(settings.mode)
 

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         default_factory=lambda: list(EXAMPLE_FLOWS), alias="LOCKSTEP_FLOWS"
     )
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)  # 0: any free port
-    host: str = Field(default="0.0.0.0", alias="LOCKSTEP_HOST", min_length=1)  # HTTP mode's
+    host: str | None = Field(default=None, alias="LOCKSTEP_HOST", min_length=1)  # None: all
     sweep_seconds: float = Field(default=5.0, alias="LOCKSTEP_SWEEP_SECONDS", gt=0)
     slack_timeout: float = Field(default=10.0, alias="LOCKSTEP_SLACK_TIMEOUT", gt=0, le=60)
     takeover: float = Field(default=8.0, alias="LOCKSTEP_TAKEOVER_SECONDS", ge=1, le=600)

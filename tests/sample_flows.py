@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ async def gather(tracer: Tracer) -> list[Any]:
 
 
 FIRST = ["A"]  # which branch of ``crossing`` reaches its lock first (a test changes it)
+UNTIL = [0.0]  # when ``crossing``'s reviews are due, if set (their timeout is what is left)
 
 
 @app.flow("crossing")
@@ -93,7 +95,8 @@ async def crossing(tracer: Tracer) -> dict[str, Any]:
     async def review(doc: str) -> Any:
         if doc != FIRST[0]:
             await asyncio.sleep(0)
-        return await tracer.lock("final", data={"doc": doc})
+        left = UNTIL[0] - time.time() if UNTIL[0] else None  # another figure every replay
+        return await tracer.lock("final", data={"doc": doc}, timeout=left)
 
     a, b = await asyncio.gather(review("A"), review("B"))
     return {"A": a, "B": b}
@@ -137,6 +140,17 @@ async def failing_step(tracer: Tracer) -> list[str]:
         seen = [type(exc).__name__, str(exc)]
     await tracer.lock("final")
     return seen
+
+
+@app.lock("slow_form")
+async def slow_form(data: dict[str, Any]) -> Model:
+    await asyncio.sleep(0.01)  # a form that takes a moment to make (a lookup)
+    return Model(Checkbox("ok", "OK", "Fine"), Submit("Done"))
+
+
+@app.flow("slow_and_fast")
+async def slow_and_fast(tracer: Tracer) -> list[Any]:
+    return list(await asyncio.gather(tracer.lock("slow_form"), tracer.lock("final")))
 
 
 @app.flow("side_effects")

@@ -223,9 +223,10 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
         ("![chart](https://example.com/c.png)", "<https://example.com/c.png|chart>"),
         ("```python\nx = 1 < 2\n```", "```\nx = 1 &lt; 2\n```"),
         ("- one\n* two\n  + three", "• one\n• two\n  • three"),
-        # as written in an indented triple-quoted string, on the quotes' line or the next
+        # as written in an indented triple-quoted string; indented on purpose: kept
         ("\n    # Report\n\n    Intro\n    * one\n    ", "*Report*\n\nIntro\n• one"),
-        ("Intro\n        ## Details\n        * one\n        ", "Intro\n*Details*\n• one"),
+        ("- parent\n  - child\n  - child 2", "• parent\n  • child\n  • child 2"),
+        ("```\na\tb\n```", "```\na\tb\n```"),
     ],
 )
 def test_markdown_reads_in_slack_as_it_would_in_a_browser(markdown: str, mrkdwn: str) -> None:
@@ -240,13 +241,14 @@ def test_an_indented_form_titled_by_its_heading_reads_as_markdown() -> None:
             Intro
             ## Details
             * one
+              * nested
             """),
         InputText("topic", "Topic"),
     ).to_json()
     view = modal_view(form, title="Indented", callback_id="x", private_metadata="")
     assert view["blocks"][0]["text"]["text"] == "Report"
     shown = "\n".join(b["text"]["text"] for b in view["blocks"] if b["type"] == "section")
-    assert shown == "Intro\n*Details*\n• one"
+    assert shown == "Intro\n*Details*\n• one\n  • nested"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -237,12 +238,15 @@ async def test_gathered_locks_are_open_together(h: Harness) -> None:
     assert execution and execution.result == [{"ok": False}, {"ok": True}]
 
 
+@pytest.mark.parametrize("until", [0.0, time.time() + 3600], ids=["timeout", "time left"])
 async def test_branches_reaching_their_locks_in_another_order_keep_their_answers(
-    h: Harness,
+    h: Harness, until: float
 ) -> None:
     """A replay's branches reach their locks in another order than recorded: each lock is the
-    one shown with its data, and gets its own answer."""
+    one shown with its data (its timeout, what time is left, another figure every replay),
+    and gets its own answer."""
     sample_flows.FIRST[0] = "A"
+    sample_flows.UNTIL[0] = until
     eid = await h.start("crossing")
     locks = {c.data["doc"]: c for c in h.open_locks(eid)}
     assert (locks["A"].seq, locks["B"].seq) == (1, 2)
@@ -254,7 +258,7 @@ async def test_branches_reaching_their_locks_in_another_order_keep_their_answers
         await h.engine.submit(locks["B"].id, {"ok": False}, "UB")
         await h.engine.settled(eid)
     finally:
-        sample_flows.FIRST[0] = "A"
+        sample_flows.FIRST[0], sample_flows.UNTIL[0] = "A", 0.0
     execution = await h.store.execution(eid)
     assert execution and execution.result == {"A": {"ok": True}, "B": {"ok": False}}
     assert len(h.open_locks(eid)) == 2  # no lock opened again
@@ -285,6 +289,19 @@ async def test_a_step_that_raised_replays_as_step_failed_and_runs_once(h: Harnes
         "step 'flaky' failed: RuntimeError: the service said no",
     ]
     assert sample_flows.BOOMS == ["ran"]
+
+
+async def test_a_lock_whose_form_takes_a_moment_opens_beside_another(h: Harness) -> None:
+    eid = await h.start("slow_and_fast")
+    locks = {c.name: c for c in h.open_locks(eid)}
+    assert (locks["slow_form"].seq, locks["final"].seq) == (1, 2)
+    await h.engine.submit(locks["final"].id, {"ok": True}, "UA")
+    await h.engine.settled(eid)
+    assert await h.status(eid) == "awaiting"
+    await h.engine.submit(locks["slow_form"].id, {"ok": False}, "UB")
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.result == [{"ok": False}, {"ok": True}]
 
 
 async def test_steps_run_once_and_sleep_is_durable(h: Harness, tmp_path: Path) -> None:

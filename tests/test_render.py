@@ -301,5 +301,6 @@ def test_a_rejection_of_a_quorum_lock_says_how_many_approvals_are_left() -> None
 
 
 def test_a_set_reads_as_its_members_in_order_wherever_it_is() -> None:
-    assert answers.text({"b", "a"}) == "a, b"
+    assert answers.text({"b", "it's", "a"}) == "a, b, it's"
+    assert answers.text({10, 2, 1}) == "1, 2, 10"
     assert answers.text({"tags": {"b", "a"}}) == '{"tags": ["a", "b"]}'

@@ -30,6 +30,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load()
     assert settings.mode == "http"
     assert settings.port == 3000 and settings.database_url is None
+    assert settings.host is None  # HTTP mode listens on every address
     assert settings.default_timeout == 10800
     assert (settings.sweep_seconds, settings.takeover, settings.slack_timeout) == (5, 8, 10)
     assert settings.slack_api_url == "https://slack.com/api/"

@@ -213,10 +213,20 @@ async def test_a_port_taken_stops_start_up_with_one_line(tmp_path: Path) -> None
         async with FakeSlack() as slack:
             code, _, err = await run_command(env=bot_env(slack, tmp_path, port, grace=1))
     assert code == 2
-    assert err.endswith(
-        f"\nlockstep: PORT: cannot listen on 127.0.0.1:{port}: Address already in use\n"
-    )
+    said = f"lockstep: PORT: cannot listen on 127.0.0.1, port {port}: Address already in use\n"
+    assert err.endswith("\n" + said)
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])
+async def test_a_host_it_cannot_listen_on_stops_start_up_with_one_line(
+    tmp_path: Path, host: str
+) -> None:
+    async with FakeSlack() as slack:
+        env = bot_env(slack, tmp_path, 0, grace=1) | {"LOCKSTEP_HOST": host}
+        code, _, err = await run_command(env=env)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"lockstep: LOCKSTEP_HOST: cannot listen on {host}")
 
 
 async def test_a_version_older_than_its_store_stops_with_one_line(tmp_path: Path) -> None:

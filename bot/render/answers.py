@@ -73,16 +73,25 @@ def text(value: Any) -> str:
         case list() | tuple():
             return ", ".join(text(v) for v in value)
         case set() | frozenset():
-            return ", ".join(text(v) for v in sorted(value, key=repr))
+            return ", ".join(text(v) for v in _in_order(value))
         case BaseModel():
             value = _jsonable(value)  # its fields, as a dict shows them
     return json.dumps(value, ensure_ascii=False, default=_jsonable, separators=(", ", ": "))
 
 
+def _in_order(members: set[Any] | frozenset[Any]) -> list[Any]:
+    """A set's members in their order (numbers by value, words alphabetically); members that
+    do not compare, by how they read."""
+    try:
+        return sorted(members)
+    except TypeError:
+        return sorted(members, key=repr)
+
+
 def _jsonable(value: Any) -> Any:
     """What ``json`` cannot write itself: a pydantic model as its fields, the rest as text."""
     if isinstance(value, set | frozenset):
-        return sorted(value, key=repr)
+        return _in_order(value)
     if isinstance(value, BaseModel):
         try:
             return value.model_dump(mode="json")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-import inspect
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 
 from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
@@ -93,14 +93,14 @@ def _lines(text: str) -> list[str]:
 
 def _flush(text: str) -> str:
     """Markdown as written in an indented triple-quoted string, flush left: the indentation
-    its lines share (after the first) dropped, and blank lines around it."""
-    return inspect.cleandoc(text)
+    its lines share dropped (as kodosumi does; tabs and nested lists kept)."""
+    return textwrap.dedent(text)
 
 
 def split_heading(text: str) -> tuple[str | None, str]:
     """A Markdown text that opens with a heading: the heading's words (for a header block) and
     the rest; else None and the text as it was."""
-    lines = _lines(_flush(text))
+    lines = _lines(_flush(text).strip())
     found = _HEADING.match(lines[0]) if lines else None
     if found is None:
         return None, text

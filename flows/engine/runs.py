@@ -175,11 +175,11 @@ class Replay:
             self.new_events.append(NewEvent(kind="lock_opened", call_id=row["id"], detail=detail))
         return str(row["id"])
 
-    def open_lock(self, name: str, policy: Policy, **fields: Any) -> None:
-        """Open a lock with its deadline, reminder and escalation timers."""
+    def open_lock(self, seq: int, name: str, policy: Policy, **fields: Any) -> None:
+        """Open a lock at ``seq`` with its deadline, reminder and escalation timers."""
         opened = self.setup.clock.now()
         deadline = opened + policy.timeout
-        lock_id = self.open("lock", name, deadline, policy=policy.to_json(), **fields)
+        lock_id = self.open("lock", name, deadline, policy=policy.to_json(), seq=seq, **fields)
         extra: list[tuple[float, str, Any]]
         extra = [(at, "remind", None) for at in reminder_times(policy, opened, deadline)]
         extra += [(opened + e.after, "escalate", {"to": list(e.to)}) for e in policy.escalate]
@@ -214,8 +214,14 @@ class Replay:
         shown = (name, stored, policy.to_json(), form.to_json() if form else None)
         recorded = self._recorded_lock(seq, shown)
         if recorded is None:
-            form = form or await self._form(name, data)
-            self.open_lock(name, policy, data=stored, form=form.to_json())
+            if form is None:
+                self.in_step += 1  # its form is being made: parking waits for it
+                try:
+                    form = await self._form(name, data)
+                finally:
+                    self.in_step -= 1
+                    self.changed.set()
+            self.open_lock(seq, name, policy, data=stored, form=form.to_json())
             await self.wait()
         match recorded.status:
             case "resolved":
@@ -235,16 +241,18 @@ class Replay:
         call's (a lock whose data the flow made afresh outside a step is logged)."""
         name, data, policy, form = shown
 
-        def same(call: Call) -> bool:
+        def same(call: Call, rules: bool) -> bool:
             return (
                 call.kind == "lock" and call.seq not in self.matched
-                and (call.name, call.data, call.policy) == (name, data, policy)
+                and (call.name, call.data) == (name, data)
                 and (form is None or call.form == form)
+                and (not rules or call.policy == policy)
             )  # fmt: skip
 
         here = self.recorded.get(seq)
-        found = here if here is not None and same(here) else None
-        found = found or next((c for c in self.recorded.values() if same(c)), None)
+        found = here if here is not None and same(here, True) else None
+        for rules in (True, False):  # rules computed afresh (a timeout left) may differ
+            found = found or next((c for c in self.recorded.values() if same(c, rules)), None)
         if found is None and here is not None:
             if here.seq in self.matched:  # taken by a lock that came here from elsewhere
                 raise self.fail(
@@ -295,24 +303,27 @@ class Replay:
         seq = self.seq
         if _takes(fn, IDEMPOTENCY_KEY) and IDEMPOTENCY_KEY not in kwargs:
             kwargs = {**kwargs, IDEMPOTENCY_KEY: f"{self.execution.id}-{seq}"}
-        self.in_step += 1
+        self.in_step += 1  # until its outcome is recorded: parking waits for it
         try:
-            result = fn(*args, **kwargs)
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                result = await result
-        except Exception as exc:
-            await self._record_step(seq, name, "failed", f"{type(exc).__name__}: {exc}")
-            raise
+            try:
+                result = fn(*args, **kwargs)
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    result = await result
+            except Exception as exc:
+                await self._record_step(seq, name, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+            try:
+                stored = encode(result)
+            except NotStorable as exc:
+                raise self.fail(
+                    FlowConfigError(
+                        f"step {name!r} returned a value that cannot be recorded: {exc}"
+                    )
+                ) from exc
+            await self._record_step(seq, name, "done", stored)
         finally:
             self.in_step -= 1
             self.changed.set()
-        try:
-            stored = encode(result)
-        except NotStorable as exc:
-            raise self.fail(
-                FlowConfigError(f"step {name!r} returned a value that cannot be recorded: {exc}")
-            ) from exc
-        await self._record_step(seq, name, "done", stored)
         return result
 
     async def _record_step(self, seq: int, name: str, status: str, result: Any) -> None:
