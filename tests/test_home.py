@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from slack_sdk.models.views import View
 
 from bot.render import home
 from flows import Request
-from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier
+from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier, runtime
 from store import SQLStore
 from tests import sample_flows
 from tests.apiclient import Api, base_of
@@ -324,3 +325,23 @@ def test_a_long_inbox_lists_the_newest_and_says_there_are_more() -> None:
     assert "… and more: only the 20 newest are listed." in texts(view)
     assert len(view["blocks"]) <= home.HOME_MAX_BLOCKS
     assert View(**view).to_dict() == view
+
+
+async def test_the_inbox_looks_among_the_newest_waiting_runs(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Home lists what waits among the ``INBOX_RUNS`` newest waiting runs (200): a lock of
+    an older run is not on it."""
+    monkeypatch.setattr(runtime, "INBOX_RUNS", 3)
+    clock = FakeClock(1000.0)
+    engine = Engine(store, [sample_flows.app], RecordingNotifier(), clock)
+    try:
+        ids = []
+        for _ in range(4):
+            ids.append(await engine.start("catching", request=Request("catching", "UA", {})))
+            await engine.settled(ids[-1])
+            clock.advance(1)
+        listed = [e.id for e, _ in await engine.inbox("UBOB", SINGLE)]
+        assert listed == list(reversed(ids[1:]))  # the oldest is past the three newest
+    finally:
+        await engine.close()

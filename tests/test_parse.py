@@ -234,3 +234,12 @@ def test_any_date_or_time_parses_or_yields_field_errors(raw: dict[str, Any]) -> 
         parse(BOUNDED, raw)
     except InputsError as exc:
         assert set(exc.wire()) <= {"at", "day", "when", "_global_"}
+
+
+def test_a_text_holds_3000_characters_unless_its_max_length_says_otherwise() -> None:
+    short, area = Model(InputText("t", "T")), Model(InputArea("a", "A", max_length=8000))
+    assert parse(short, {"t": "x" * 3000}) == {"t": "x" * 3000}
+    with pytest.raises(InputsError) as refused:
+        parse(short, {"t": "x" * 3001})
+    assert refused.value.errors["t"] == ["Use at most 3000 characters (you used 3001)."]
+    assert parse(area, {"a": "x" * 7000}) == {"a": "x" * 7000}  # over the API

@@ -229,6 +229,16 @@ async def test_a_host_it_cannot_listen_on_stops_start_up_with_one_line(
     assert err.splitlines()[-1].startswith(f"lockstep: LOCKSTEP_HOST: cannot listen on {host}")
 
 
+async def test_slack_unreachable_at_start_up_is_a_warning_not_a_stop(tmp_path: Path) -> None:
+    async with FakeSlack() as slack:
+        env = bot_env(slack, tmp_path, free_port(), grace=1)
+    env["SLACK_API_URL"] = slack.api_url  # that fake Slack is gone: nothing listens there
+    async with bot_process(env) as proc:
+        assert any("could not reach Slack to check SLACK_BOT_TOKEN" in line for line in proc.lines)
+        proc.terminate()
+        assert await proc.wait(timeout=15) == 0
+
+
 async def test_a_version_older_than_its_store_stops_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
     env = environment(DATABASE_URL=f"sqlite:///{path}")
