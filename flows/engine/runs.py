@@ -219,8 +219,7 @@ class Replay:
                 try:
                     form = await self._form(name, data)
                 finally:
-                    self.in_step -= 1
-                    self.changed.set()
+                    self.in_step -= 1  # (waiting at the lock next tells the driver)
             self.open_lock(seq, name, policy, data=stored, form=form.to_json())
             await self.wait()
         match recorded.status:
