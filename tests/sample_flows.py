@@ -148,6 +148,11 @@ async def slow_form(data: dict[str, Any]) -> Model:
     return Model(Checkbox("ok", "OK", "Fine"), Submit("Done"))
 
 
+@app.flow("fast_and_slow")
+async def fast_and_slow(tracer: Tracer) -> list[Any]:
+    return list(await asyncio.gather(tracer.lock("final"), tracer.lock("slow_form")))
+
+
 @app.flow("slow_and_fast")
 async def slow_and_fast(tracer: Tracer) -> list[Any]:
     return list(await asyncio.gather(tracer.lock("slow_form"), tracer.lock("final")))

@@ -304,6 +304,15 @@ async def test_a_lock_whose_form_takes_a_moment_opens_beside_another(h: Harness)
     assert execution and execution.result == [{"ok": False}, {"ok": True}]
 
 
+async def test_a_slow_form_after_a_waiting_lock_is_never_lost(h: Harness) -> None:
+    """The first branch waits while the second's form is made: the run parks with both open
+    (the driver never misses the second lock opening while it shows the first)."""
+    for _ in range(20):
+        eid = await h.engine.start("fast_and_slow", None, Request("fast_and_slow", "U1", {}))
+        await asyncio.wait_for(h.engine.settled(eid), 3)
+        assert sorted(c.name for c in h.open_locks(eid)) == ["final", "slow_form"]
+
+
 async def test_steps_run_once_and_sleep_is_durable(h: Harness, tmp_path: Path) -> None:
     log = tmp_path / "effects.log"
     eid = await h.start("side_effects", {"log": str(log)})

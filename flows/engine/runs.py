@@ -482,10 +482,10 @@ class Runs:
     async def _until_parked(self, run: Replay, flow: asyncio.Future[Any]) -> bool:
         """Drive the flow until it returns, or until every branch waits and no step runs."""
         while not flow.done():
-            run.changed.clear()
             changed = asyncio.ensure_future(run.changed.wait())
             await asyncio.wait((flow, changed), return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
+            run.changed.clear()  # a change from now on (while flushing, say) wakes it again
             for _ in range(SETTLE_ROUNDS):
                 await asyncio.sleep(0)
             if flow.done() or not run.waiting:
