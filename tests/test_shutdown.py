@@ -39,6 +39,17 @@ def bot_env(slack: FakeSlack, tmp_path: Path, port: int, grace: float) -> dict[s
     )
 
 
+def socket_env(slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
+    """Socket Mode against ``slack``, with a grace of 1 s."""
+    return environment(
+        SLACK_BOT_TOKEN="xoxb-socket-stop",
+        SLACK_APP_TOKEN="xapp-socket-stop",
+        SLACK_API_URL=slack.api_url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
+        LOCKSTEP_SHUTDOWN_SECONDS="1",
+    )
+
+
 async def slow_entry(bot: Bot, seconds: float) -> asyncio.Task[tuple[int, str]]:
     """Open the slow flow's form and submit it: the submission is under way for ``seconds``."""
     await bot.command("start slow")
@@ -149,13 +160,7 @@ async def test_migrate_on_postgres() -> None:
 
 async def test_sigterm_stops_socket_mode_within_the_grace(tmp_path: Path) -> None:
     async with FakeSlack() as slack:
-        env = environment(
-            SLACK_BOT_TOKEN="xoxb-socket-stop",
-            SLACK_APP_TOKEN="xapp-socket-stop",
-            SLACK_API_URL=slack.api_url,
-            DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
-            LOCKSTEP_SHUTDOWN_SECONDS="1",
-        )
+        env = socket_env(slack, tmp_path)
         async with bot_process(env, started="connected to Slack over Socket Mode") as proc:
             proc.terminate()
             stopped_at = time.monotonic()
@@ -172,13 +177,7 @@ async def test_sigterm_stops_socket_mode_while_slack_refuses_the_connection(
     SIGTERM still stops it at once."""
     async with FakeSlack() as slack:
         slack.fail_next("apps.connections.open", status=500, times=10_000)
-        env = environment(
-            SLACK_BOT_TOKEN="xoxb-socket-stop",
-            SLACK_APP_TOKEN="xapp-socket-stop",
-            SLACK_API_URL=slack.api_url,
-            DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
-            LOCKSTEP_SHUTDOWN_SECONDS="1",
-        )
+        env = socket_env(slack, tmp_path)
         async with bot_process(env, started="could not check SLACK_APP_TOKEN") as proc:
             await slack.wait_for("apps.connections.open", count=2)  # the handler's own try
             proc.terminate()
