@@ -52,7 +52,8 @@ from flows.engine.records import (
     Trail,
     Workspace,
 )
-from flows.engine.runs import Runs, Setup, new_id
+from flows.engine.replay import Setup, new_id
+from flows.engine.runs import Runs
 from flows.engine.scope import ids
 from flows.engine.timers import Timers
 from flows.errors import FlowConfigError, LockstepError, NotStorable

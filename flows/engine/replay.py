@@ -1,0 +1,358 @@
+"""One replay of one execution: the tracer's ``Recorder``. Calls at positions (``seq``) are
+answered from the record, or opened and recorded; ``flows.engine.runs`` drives replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from flows.app import Registry, Request, call
+from flows.codec import decode, encode
+from flows.engine.observers import NullObserver
+from flows.engine.ports import Clock, Observer, Store
+from flows.engine.records import Call, Claim, Claimed, Execution, NewEvent, Post, Take
+from flows.engine.scope import ids
+from flows.entry import parameters
+from flows.errors import (
+    FlowConfigError,
+    LockCancelled,
+    LockExpired,
+    LockRejected,
+    NonDeterminismError,
+    NotStorable,
+    StepFailed,
+)
+from flows.files import FileStore
+from flows.forms import Model
+from flows.policy import Policy, reminder_times
+
+log = logging.getLogger("lockstep.engine")
+IDEMPOTENCY_KEY = "idempotency_key"  # a step function that names it gets a key for its effect
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def timer_row(
+    execution_id: str, call_id: str, kind: str, due_at: float, payload: Any = None
+) -> dict[str, Any]:
+    """A new pending timer, as the store inserts it."""
+    return {
+        "execution_id": execution_id, "call_id": call_id, "kind": kind, "due_at": due_at,
+        "status": "pending", "attempts": 0, "fired_at": None, "payload": payload,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What running executions needs: the ports, the flows, and this process's identity."""
+
+    store: Store
+    clock: Clock
+    registry: Registry
+    soon: Callable[[str], None]  # the run's state changed: show it
+    owner: str
+    default_timeout: float
+    heartbeat_interval: float
+    claim_ttl: float
+    files: FileStore | None = None
+    observer: Observer = field(default_factory=NullObserver)
+    shown: Callable[[str], Awaitable[None]] | None = None  # show the run's rows now, and wait
+    # what a change claims for this process's deliverer (None: nothing), and where the rows
+    # claimed go (None: it claimed none): a run parks with its rows on their way, in one
+    # transaction
+    taking: Callable[[str], Take | None] = lambda _: None
+    taken: Callable[[str, Claimed | None], None] = lambda _, __: None
+
+    def claim(self) -> Claim:
+        now = self.clock.now()
+        return Claim(self.owner, now, now - self.claim_ttl)
+
+
+class _InThread:
+    """The surface's file store, told where the run's message is when a file is shared (shown
+    first, if it is not yet: a file goes into the thread)."""
+
+    def __init__(self, files: FileStore, setup: Setup, execution: Execution) -> None:
+        self.inner, self.setup, self.execution_id = files, setup, execution.id
+        self.workspace = execution.workspace  # whose files these are, and whose thread
+
+    async def read(self, file: Mapping[str, Any]) -> bytes:
+        return await self.inner.read({**file, "workspace": self.workspace})
+
+    async def write(self, context: Mapping[str, Any], name: str, content: bytes) -> dict[str, Any]:
+        if self.setup.shown is not None:
+            await self.setup.shown(self.execution_id)
+        thread = await self.setup.store.run_shown_at(self.execution_id)
+        where = {**context, "thread": thread, "workspace": self.workspace}
+        return await self.inner.write(where, name, content)
+
+
+class Replay:
+    """One replay of one execution: what was recorded, and what this replay opened."""
+
+    def __init__(self, setup: Setup, execution: Execution, recorded: list[Call]) -> None:
+        self.setup = setup
+        self.execution = execution
+        self.execution_id = execution.id
+        self.initiator = execution.initiator
+        self.default_timeout = setup.default_timeout
+        self.context: Mapping[str, Any] = execution.context
+        self.files: FileStore | None = (
+            _InThread(setup.files, setup, execution) if setup.files else None
+        )
+        self.recorded = {c.seq: c for c in recorded}
+        self.seq = 0
+        self.progress_seen = 0
+        self.progress_recorded = execution.progress
+        self.new_calls: list[dict[str, Any]] = []
+        self.new_timers: list[dict[str, Any]] = []
+        self.new_events: list[NewEvent] = []
+        self.waiting = 0
+        self.in_step = 0
+        self.changed = asyncio.Event()
+        self.fatal: Exception | None = None
+        self.parking = False  # the flow is being cancelled to park: it records nothing more
+        self.matched: set[int] = set()  # the recorded locks this replay has reached
+
+    def fail(self, error: Exception) -> Exception:
+        """Stop the run with ``error`` whatever the flow does with it (a wiring mistake)."""
+        self.fatal = error
+        return error
+
+    def _parked(self) -> None:
+        """A flow cancelled to park (its ``finally`` blocks and context managers running) may
+        not record anything: its cleanup runs for real after the answer, in the next replay."""
+        if self.parking:
+            raise asyncio.CancelledError
+
+    def next(self, kind: str, name: str) -> Call | None:
+        self._parked()
+        seq = self.seq = self.seq + 1
+        return self._at(seq, kind, name)
+
+    def _at(self, seq: int, kind: str, name: str) -> Call | None:
+        """The call recorded at ``seq``, if any; one of another kind or name stops the run."""
+        recorded = self.recorded.get(seq)
+        if recorded is not None and (recorded.kind, recorded.name) != (kind, name):
+            raise self.fail(
+                NonDeterminismError(
+                    f"replay reached {kind} {name!r} at position {seq}, but the recorded run "
+                    f"had {recorded.kind} {recorded.name!r} there: the flow's code path changed"
+                )
+            )
+        return recorded
+
+    def open(self, kind: str, name: str, deadline: float | None, **fields: Any) -> str:
+        now = self.setup.clock.now()
+        row = {
+            "id": new_id(), "execution_id": self.execution.id, "seq": self.seq, "kind": kind,
+            "name": name, "status": "open", "data": None, "form": None, "result": None,
+            "actor": None, "comment": None, "deadline": deadline, "created_at": now,
+            "decided_at": None, "policy": None, **fields,
+        }  # fmt: skip
+        self.new_calls.append(row)
+        if deadline is not None:
+            timer_kind = "deadline" if kind == "lock" else "wake"
+            self.new_timers.append(timer_row(self.execution.id, row["id"], timer_kind, deadline))
+        if kind == "lock":
+            detail = {"name": name, "deadline": deadline}
+            self.new_events.append(NewEvent(kind="lock_opened", call_id=row["id"], detail=detail))
+        return str(row["id"])
+
+    def open_lock(self, seq: int, name: str, policy: Policy, **fields: Any) -> None:
+        """Open a lock at ``seq`` with its deadline, reminder and escalation timers."""
+        opened = self.setup.clock.now()
+        deadline = opened + policy.timeout
+        lock_id = self.open("lock", name, deadline, policy=policy.to_json(), seq=seq, **fields)
+        extra: list[tuple[float, str, Any]]
+        extra = [(at, "remind", None) for at in reminder_times(policy, opened, deadline)]
+        extra += [(opened + e.after, "escalate", {"to": list(e.to)}) for e in policy.escalate]
+        for due_at, kind, payload in extra:
+            self.new_timers.append(timer_row(self.execution.id, lock_id, kind, due_at, payload))
+
+    def take_new(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[NewEvent]]:
+        taken = self.new_calls, self.new_timers, self.new_events
+        self.new_calls, self.new_timers, self.new_events = [], [], []
+        return taken
+
+    async def wait(self) -> NoReturn:
+        """Park this branch until the run is stopped; the answer comes by replay."""
+        self.waiting += 1
+        self.changed.set()
+        await asyncio.get_running_loop().create_future()
+        raise AssertionError("a parked branch is only ever cancelled")
+
+    # the Recorder ---------------------------------------------------------------------------
+
+    async def lock(
+        self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None
+    ) -> Any:
+        self._parked()
+        seq = self.seq = self.seq + 1
+        try:
+            stored = encode(data)
+        except NotStorable as exc:
+            raise self.fail(
+                FlowConfigError(f"lock {name!r}: data must be JSON-like: {exc}")
+            ) from exc
+        shown = (name, stored, policy.to_json(), form.to_json() if form else None)
+        recorded = self._recorded_lock(seq, shown)
+        if recorded is None:
+            if form is None:
+                self.in_step += 1  # its form is being made: parking waits for it
+                try:
+                    form = await self._form(name, data)
+                finally:
+                    self.in_step -= 1  # (waiting at the lock next tells the driver)
+            self.open_lock(seq, name, policy, data=stored, form=form.to_json())
+            await self.wait()
+        match recorded.status:
+            case "resolved":
+                return decode(recorded.result)
+            case "rejected":
+                raise LockRejected(name, recorded.actor, recorded.decided_at, recorded.comment)
+            case "expired":
+                raise LockExpired(name, recorded.deadline)
+            case "cancelled":
+                raise LockCancelled(name)
+        await self.wait()
+
+    def _recorded_lock(self, seq: int, shown: tuple[str, Any, Any, Any]) -> Call | None:
+        """The recorded lock this one is: the one asking the same (name, data, rules, and the
+        form when the flow gave it), at this position or, when branches reached their locks in
+        another order than recorded, at another. Else the record at this position, as any
+        call's (a lock whose data the flow made afresh outside a step is logged)."""
+        name, data, policy, form = shown
+
+        def same(call: Call, rules: bool) -> bool:
+            return (
+                call.kind == "lock" and call.seq not in self.matched
+                and (call.name, call.data) == (name, data)
+                and (form is None or call.form == form)
+                and (not rules or call.policy == policy)
+            )  # fmt: skip
+
+        here = self.recorded.get(seq)
+        found = here if here is not None and same(here, True) else None
+        for rules in (True, False):  # rules computed afresh (a timeout left) may differ
+            found = found or next((c for c in self.recorded.values() if same(c, rules)), None)
+        if found is None and here is not None:
+            if here.seq in self.matched:  # taken by a lock that came here from elsewhere
+                raise self.fail(
+                    NonDeterminismError(
+                        f"replay reached lock {name!r} at position {seq}, taken by another "
+                        "branch's lock: the branches reached their calls in another order"
+                    )
+                )
+            found = self._at(seq, "lock", name)
+            if found is not None and found.data != data:
+                log.warning(
+                    "lock %r reached with other data than it was answered for: make what "
+                    "it shows in a tracer.step", name, extra=ids(self.execution_id, found.id),
+                )  # fmt: skip
+        if found is not None:
+            self.matched.add(found.seq)
+        return found
+
+    async def _form(self, name: str, data: dict[str, Any] | None) -> Model:
+        handler = self.setup.registry.lock(self.execution.flow, name)
+        if handler is None:
+            raise self.fail(
+                FlowConfigError(
+                    f"the flow reached lock {name!r}, but no @app.lock({name!r}) form is registered"
+                )
+            )
+        if data is None and not self.setup.registry.kodosumi(self.execution.flow, name):
+            data = {}  # kodosumi hands a lock handler the data as given, None included
+        execution = self.execution
+        request = Request(execution.flow, execution.initiator, execution.context)
+        form = await call(handler, data=data, request=request)
+        if not isinstance(form, Model):
+            raise self.fail(
+                FlowConfigError(
+                    f"@app.lock({name!r}) must return a Model, not {type(form).__name__}"
+                )
+            )
+        return form
+
+    async def step(
+        self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        recorded = self.next("step", name)
+        if recorded is not None:
+            if recorded.status == "failed":
+                raise StepFailed(f"step {name!r} failed: {recorded.result}")
+            return decode(recorded.result)
+        seq = self.seq
+        if _takes(fn, IDEMPOTENCY_KEY) and IDEMPOTENCY_KEY not in kwargs:
+            kwargs = {**kwargs, IDEMPOTENCY_KEY: f"{self.execution.id}-{seq}"}
+        self.in_step += 1  # until its outcome is recorded: parking waits for it
+        try:
+            try:
+                result = fn(*args, **kwargs)
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    result = await result
+            except Exception as exc:
+                await self._record_step(seq, name, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+            try:
+                stored = encode(result)
+            except NotStorable as exc:
+                raise self.fail(
+                    FlowConfigError(
+                        f"step {name!r} returned a value that cannot be recorded: {exc}"
+                    )
+                ) from exc
+            await self._record_step(seq, name, "done", stored)
+        finally:
+            self.in_step -= 1
+            self.changed.set()
+        return result
+
+    async def _record_step(self, seq: int, name: str, status: str, result: Any) -> None:
+        now = self.setup.clock.now()
+        row = {
+            "id": new_id(), "execution_id": self.execution.id, "seq": seq, "kind": "step",
+            "name": name, "status": status, "result": result, "created_at": now,
+            "decided_at": now,
+        }  # fmt: skip
+        await self.setup.store.add(self.execution.id, now, new_calls=[row])
+
+    async def sleep(self, seconds: float) -> None:
+        recorded = self.next("sleep", "sleep")
+        if recorded is None:
+            if seconds:
+                self.open("sleep", "sleep", self.setup.clock.now() + seconds)
+                await self.wait()
+            return
+        if recorded.status == "open":
+            await self.wait()
+
+    async def progress(self, kind: str, text: str) -> None:
+        self._parked()
+        index, self.progress_seen = self.progress_seen, self.progress_seen + 1
+        if index < self.progress_recorded:
+            return  # announced by an earlier run
+        now = self.setup.clock.now()
+        eid = self.execution.id
+        event = NewEvent(kind="progress", detail={"level": kind, "text": text})
+        post = Post(
+            key=f"progress:{eid}:{index}", payload={"type": "progress", "level": kind, "text": text}
+        )
+        await self.setup.store.add(eid, now, new_events=[event], progress=1, posts=[post])
+        self.progress_recorded += 1
+        self.setup.soon(eid)
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in parameters(fn)[0]
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
