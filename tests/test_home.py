@@ -13,7 +13,7 @@ from slack_sdk.models.views import View
 
 from bot.render import home
 from flows import Request
-from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier, runtime
+from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier, reads
 from store import SQLStore
 from tests import sample_flows
 from tests.apiclient import Api, base_of
@@ -332,7 +332,7 @@ async def test_the_inbox_looks_among_the_newest_waiting_runs(
 ) -> None:
     """The Home lists what waits among the ``INBOX_RUNS`` newest waiting runs (200): a lock of
     an older run is not on it."""
-    monkeypatch.setattr(runtime, "INBOX_RUNS", 3)
+    monkeypatch.setattr(reads, "INBOX_RUNS", 3)
     clock = FakeClock(1000.0)
     engine = Engine(store, [sample_flows.app], RecordingNotifier(), clock)
     try:

@@ -1,11 +1,12 @@
 """``Engine``: the runtime's front door. Every surface (Slack, tests, a script) starts runs,
 answers locks, snoozes, cancels and reads through it, and gets a typed outcome back. Behind
-it: ``answers`` (deciding locks, ending runs), ``guard`` (who may see and do what), ``runs``
-(running executions), ``timers`` and ``delivery`` (showing what happened).
+it: ``reads`` (its read side), ``answers`` (deciding locks, ending runs), ``guard`` (who may
+see and do what), ``runs`` (running executions), ``timers`` and ``delivery`` (showing what
+happened).
 
 Every fact is committed before it is announced. A waiting execution holds no coroutine: an
 answer (or a timer, or recovery after a crash) wakes it, and it is replayed from the top with
-recorded answers (``flows.engine.runs``). At most one process runs an execution at a time.
+recorded answers (``flows.engine.replay``). At most one process runs an execution at a time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, get_args
 
 from flows.app import FlowApp, Launch, Registry, Request
 from flows.codec import encode
-from flows.engine import access, entries
+from flows.engine import entries
 from flows.engine.access import NoDirectory
 from flows.engine.answers import Answers
 from flows.engine.clock import SystemClock
@@ -29,27 +30,21 @@ from flows.engine.guard import Guard
 from flows.engine.notifiers import NullNotifier
 from flows.engine.observers import NullObserver
 from flows.engine.outcomes import (
-    Access,
     Cancel,
     Cancelled,
     Decision,
-    Place,
-    Reading,
     Snoozed,
 )
 from flows.engine.ports import Clock, Directory, Notifier, Observer, Store
+from flows.engine.reads import Reads
 from flows.engine.records import (
     TERMINAL,
-    Call,
     Claimed,
-    Event,
-    Execution,
     Health,
     NewEvent,
     RunQuery,
     Status,
     Timer,
-    Trail,
     Workspace,
 )
 from flows.engine.replay import Setup, new_id
@@ -89,10 +84,7 @@ class UnknownFlow(LockstepError, LookupError):
     """``start``/``prepare`` named a flow no loaded ``FlowApp`` registers."""
 
 
-INBOX_RUNS = 200  # runs waiting for people that an inbox looks through, newest first
-
-
-class Engine:
+class Engine(Reads):
     def __init__(
         self,
         store: Store,
@@ -289,145 +281,7 @@ class Engine:
             execution_id, actor, reason, workspace=workspace, expire=expire
         )
 
-    # reading --------------------------------------------------------------------------------
-
-    async def lock(self, lock_id: str, workspace: Workspace | None = None) -> Call | None:
-        """The lock as the store has it now; None if there is no such lock (in
-        ``workspace``, when given)."""
-        return await self._guard.lock(lock_id, workspace)
-
-    async def execution(
-        self, execution_id: str, workspace: Workspace | None = None
-    ) -> Execution | None:
-        """The run; None if there is none (in ``workspace``, when given)."""
-        return await self._guard.execution(execution_id, workspace)
-
-    async def shows(
-        self, lock_id: str, where: Mapping[str, Any], workspace: Workspace | None = None
-    ) -> Place:
-        """Is ``where`` (a surface's location, as its notifier records it: Slack's channel
-        and message ts) the lock's own message? A surface asks before it acts on a click, so
-        a click acts only on the lock its message shows, whatever the click says it is. The
-        location may say more than ``where`` (a notifier's own notes); what ``where`` says
-        must match."""
-        if workspace is not None and await self.lock(lock_id, workspace) is None:
-            return Place.GONE
-        location = await self._store.lock_shown_at(lock_id)
-        if location is None:
-            lock = await self.lock(lock_id)
-            if lock is None:
-                return Place.GONE
-            self._deliver.soon(lock.execution_id)  # show it now, if it is free to show
-            return Place.UNSHOWN
-        here = isinstance(location, dict) and all(location.get(k) == v for k, v in where.items())
-        return Place.HERE if where and here else Place.ELSEWHERE
-
-    async def runs(
-        self,
-        *,
-        initiator: str | None = None,
-        status: tuple[str, ...] = (),
-        limit: int = 20,
-        workspace: Workspace | None = None,
-    ) -> list[Execution]:
-        """Executions, newest first: someone's, or in some statuses (of ``workspace``)."""
-        return await self._store.executions(
-            initiator=initiator, status=status, limit=limit, workspace=workspace
-        )
-
-    async def search(self, query: RunQuery) -> list[Execution]:
-        """A page of runs matching ``query``, newest first (page on from its last run)."""
-        return await self._store.search(query)
-
-    async def waiting_on(self, executions: list[Execution], actor: str) -> list[Execution]:
-        """Those of ``executions`` with an open lock that ``actor`` may decide now."""
-        return [e for e, _ in await self._decidable(executions, actor, len(executions), True)]
-
-    async def inbox(
-        self, actor: str, workspace: Workspace, limit: int = 20
-    ) -> list[tuple[Execution, Call]]:
-        """The open locks ``actor`` may decide now, across every channel of ``workspace``, the
-        newest runs first (at most ``limit``): what waits for them (the App Home lists it)."""
-        awaiting = await self._store.executions(
-            status=("awaiting",), limit=INBOX_RUNS, workspace=workspace
-        )
-        return await self._decidable(awaiting, actor, limit, False)
-
-    async def _decidable(
-        self, executions: list[Execution], actor: str, limit: int, first_only: bool
-    ) -> list[tuple[Execution, Call]]:
-        """The open locks of ``executions`` that ``actor`` may decide now, at most ``limit``
-        (with ``first_only``, one per execution); their locks read in one transaction."""
-        awaiting = [e for e in executions if e.status == "awaiting"]
-        opened = await self._store.open_locks_of([e.id for e in awaiting])
-        found: list[tuple[Execution, Call]] = []
-        for execution in awaiting:
-            for lock in opened.get(execution.id, ()):
-                if await self._guard.refusal(lock, actor, execution) is None:
-                    found.append((execution, lock))
-                    if len(found) >= limit:
-                        return found
-                    if first_only:
-                        break
-        return found
-
-    async def open_home(self, actor: str, workspace: Workspace) -> None:
-        """``actor`` opened their App Home in ``workspace``: show it now, and keep it current
-        from now on (through the outbox, with every change of a run or a lock)."""
-        await self._store.open_home(actor, workspace, self.clock.now())
-        self._deliver.drain()
-
-    async def sees(self, actor: str, context: Mapping[str, Any], workspace: Workspace) -> bool:
-        """Would ``actor`` see a run started with ``context`` in ``workspace`` (its channel's
-        members do)? Asked before a run is started where a person chose."""
-        return await self._directory.sees(actor, {**context, "workspace": workspace})
-
-    async def may_decide(self, lock: Call, actor: str) -> bool:
-        """Could ``actor`` decide ``lock`` now (as ``submit`` checks it; nothing recorded)?"""
-        return lock.open and await self._guard.refusal(lock, actor) is None
-
-    async def events(self, execution_id: str, after: int = 0) -> list[Event]:
-        """A run's audit events, oldest first; with ``after``, those with a larger id only
-        (ids grow with time: how a reader that has some picks up the rest)."""
-        return await self._store.events(execution_id, after)
-
-    async def where(self, execution_id: str) -> Any:
-        """Where the run's message is shown (the notifier's answer: Slack's channel and ts),
-        or None while it is not shown yet, or nowhere."""
-        return await self._store.run_shown_at(execution_id)
-
-    async def find_runs(
-        self, prefix: str, limit: int = 5, workspace: Workspace | None = None
-    ) -> list[str]:
-        """Ids of runs that start with ``prefix`` (whatever the case), at most ``limit``: how
-        a person names a run by the first few characters of its id (in ``workspace``)."""
-        return await self._store.find_executions(prefix, limit, workspace) if prefix else []
-
-    async def trail(self, execution_id: str) -> Trail | None:
-        """A run with its calls and its whole audit trail (``flows.engine.audit.document``
-        makes it a JSON document). No access check: for code, not for people."""
-        return await self._store.trail(execution_id)
-
-    async def read(
-        self,
-        execution_id: str,
-        reader: str,
-        action: str = "status",
-        *,
-        workspace: Workspace | None = None,
-    ) -> Reading:
-        """A run's trail for a person: its channel's members, whoever started it and its
-        flow's admins may read it; anyone else is refused (and the attempt recorded)."""
-        trail = await self._store.trail(execution_id)
-        if trail is None or await self.execution(execution_id, workspace) is None:
-            return Reading(Access.GONE)
-        execution = trail[0]
-        if await self._guard.manages(execution, reader) or await access.among(
-            ("channel",), reader, execution, self._directory
-        ):
-            return Reading(Access.SHOWN, trail)
-        await self._guard.refused(execution.id, reader, action)
-        return Reading(Access.FORBIDDEN)
+    # workspaces -----------------------------------------------------------------------------
 
     async def end_workspace(self, workspace: Workspace, reason: str) -> int:
         """The app left ``workspace`` (uninstalled, or its bot token revoked): each of its
