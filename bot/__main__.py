@@ -20,7 +20,8 @@ from typing import assert_never
 from aiohttp import web
 
 from bot import credentials, logs
-from bot.app import Lockstep, load_flows, migrate_store
+from bot.app import Lockstep
+from bot.loading import load_flows, migrate_store
 from bot.settings import Settings, SettingsError, load
 from flows.app import Registry
 

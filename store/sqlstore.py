@@ -1,8 +1,8 @@
 """``SQLStore``: the engine's store port (``flows.engine.ports.Store``) on SQLAlchemy. Each
 method runs one transaction of ``store.transactions`` (or ``store.timer_transactions``) whole:
-inline on SQLite, through the asyncpg pool on Postgres (``store.transactor``). On Postgres a few run as single
-statements outside a transaction instead (``single``): reading a lock with its run, deciding
-it (``store.at_once``), recording what a delivery showed."""
+inline on SQLite, through the asyncpg pool on Postgres (``store.transactor``). On Postgres a
+few run as single statements outside a transaction instead (``single``): reading a lock with
+its run, deciding it (``store.at_once``), recording what a delivery showed."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import Lockstep, load_flows
+from bot.app import Lockstep
 from bot.fake.slack import FakeSlack
+from bot.loading import load_flows
 from flows.engine import Clock
 from tests.slackbot import CHANNEL, Bot, settings
 

@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestServer
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.app import Lockstep, load_flows
+from bot.app import Lockstep
 from bot.fake.signing import event_body, interaction_body, signed_headers, slash_command_body
 from bot.fake.slack import FakeSlack
+from bot.loading import load_flows
 from bot.render import home
 from bot.settings import Settings
 from flows.engine import Clock

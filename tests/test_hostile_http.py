@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import load_flows
+from bot.loading import load_flows
 from bot.local.run import local_bot
 from bot.settings import EXAMPLE_FLOWS, Settings
 from store import SQLStore

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.models.views import View
 
-from bot.app import load_flows
+from bot.loading import load_flows
 from bot.render import messages, surfaces
 from bot.settings import SettingsError
 from flows import Request, response

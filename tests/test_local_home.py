@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import load_flows
+from bot.loading import load_flows
 from bot.local.run import LocalBot, local_bot
 from bot.render import home
 from bot.settings import EXAMPLE_FLOWS, Settings

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import load_flows
+from bot.loading import load_flows
 from bot.local.run import LocalBot, local_bot
 from bot.settings import EXAMPLE_FLOWS, Settings, SettingsError
 from tests.localbot import Snapshot, local_env, local_process, until

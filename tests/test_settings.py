@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import load_flows
+from bot.loading import load_flows
 from bot.settings import SettingsError, load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from bot.app import Lockstep, load_flows
+from bot.app import Lockstep
 from bot.fake.signing import interaction_body, signed_headers, slash_command_body
 from bot.fake.slack import FakeSlack
+from bot.loading import load_flows
 from bot.settings import Settings
 from flows.engine import Clock
 from tests.slackbot import EXAMPLES, SECRET

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 from bot.api import Scopes, new_token
-from bot.app import open_store
 from bot.cli.remote import CliError
+from bot.loading import open_store
 from flows.engine import SINGLE, WEBHOOK_EVENTS, Workspace
 
 
