@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flows import FlowApp, Request, Response, Tracer
-from flows.engine import Call, Engine, FakeClock, RecordingNotifier
+from flows.engine import SINGLE, Call, Engine, FakeClock, RecordingNotifier
 from flows.forms import Cancel, InputText, Model, Submit
 from flows.policy import make_policy
 from store import SQLStore
@@ -110,6 +110,26 @@ async def test_without_veto_a_rejection_withdraws_the_same_persons_approval(
     assert await result(engine, lock) == {
         "mean": 6.0, "approvers": ["UCAROL", "UBOB"], "declined": [],
     }  # fmt: skip
+
+
+async def test_a_quorum_lock_waits_on_those_who_have_not_answered_it(engine: Engine) -> None:
+    """Once Bob has answered, the lock waits on the others, not on him: his inbox (the App
+    Home) and his runs waiting on him leave it out; Carol's still list it."""
+    lock = await panel(engine, veto=False, quorum=3)
+    execution = await engine.execution(lock.execution_id)
+    assert execution is not None
+
+    async def waiting(user: str) -> tuple[list[str], list[str]]:
+        inbox = [c.id for _, c in await engine.inbox(user, SINGLE)]
+        return inbox, [e.id for e in await engine.waiting_on([execution], user)]
+
+    assert await waiting("UBOB") == ([lock.id], [lock.execution_id])
+    assert (await engine.submit(lock.id, {"score": 3}, "UBOB")).outcome == "counted"
+    assert await waiting("UBOB") == ([], [])
+    assert await waiting("UCAROL") == ([lock.id], [lock.execution_id])
+    assert (await engine.reject(lock.id, "UCAROL", "no")).outcome == "counted"
+    assert await waiting("UCAROL") == ([], [])  # a decline is an answer too
+    assert await waiting("UDAN") == ([lock.id], [lock.execution_id])
 
 
 async def test_concurrent_last_approvals_decide_once(engine: Engine) -> None:

@@ -13,6 +13,7 @@ from flows.engine.guard import Guard
 from flows.engine.outcomes import Access, Place, Reading
 from flows.engine.ports import Clock, Directory, Store
 from flows.engine.records import Call, Event, Execution, RunQuery, Trail, Workspace
+from flows.policy import Policy
 
 INBOX_RUNS = 200  # runs waiting for people that an inbox looks through, newest first
 
@@ -98,13 +99,22 @@ class Reads:
         found: list[tuple[Execution, Call]] = []
         for execution in awaiting:
             for lock in opened.get(execution.id, ()):
-                if await self._guard.refusal(lock, actor, execution) is None:
+                if await self._waits_on(lock, actor, execution):
                     found.append((execution, lock))
                     if len(found) >= limit:
                         return found
                     if first_only:
                         break
         return found
+
+    async def _waits_on(self, lock: Call, actor: str, execution: Execution) -> bool:
+        """May ``actor`` decide ``lock`` now, and not answered it yet (a quorum lock they
+        answered waits on others, not on them)?"""
+        if await self._guard.refusal(lock, actor, execution) is not None:
+            return False
+        if Policy.from_json(lock.policy).quorum < 2:
+            return True
+        return all(vote.actor != actor for vote in await self._store.votes(lock))
 
     async def open_home(self, actor: str, workspace: Workspace) -> None:
         """``actor`` opened their App Home in ``workspace``: show it now, and keep it current
