@@ -68,6 +68,7 @@ class Lockstep:
         handlers: Handlers,
         metrics: Metrics | None = None,
         links: Permalinks | None = None,
+        refusals: logs.Refusals | None = None,
     ) -> None:
         self.session = session
         self.metrics = metrics
@@ -84,6 +85,7 @@ class Lockstep:
         self.scheduler = TimerScheduler(engine, settings.sweep_seconds)
         self.readiness = Readiness(engine, self.scheduler, settings.ready_lag)
         self._stop_by: float | None = None  # loop time by which shutdown must be done
+        self.refusals = refusals or logs.Refusals(log)  # bad requests: a line a minute at most
 
     @classmethod
     async def create(
@@ -173,14 +175,15 @@ class Lockstep:
         handlers = Handlers(engine, Seal(key), workspaces)
         if metrics:
             bolt.middleware(SlackKind())
-        bolt.middleware(TypedInbound())
+        refusals = logs.Refusals(log)
+        bolt.middleware(TypedInbound(refusals))
         bolt.middleware(logs.RequestScope())
         bolt.middleware(AckBudget())
         handlers.register(bolt)
         HomeHandlers(handlers).register(bolt)
         _follow_members(bolt, slack_directory, workspaces)
         installs.follow_uninstalls(bolt, workspaces, engine, handlers.tasks)
-        return cls(settings, store, engine, bolt, session, handlers, metrics, links)
+        return cls(settings, store, engine, bolt, session, handlers, metrics, links, refusals)
 
     # HTTP -----------------------------------------------------------------------------------
 
@@ -209,15 +212,15 @@ class Lockstep:
         Bolt's response. Whatever is not a signed request Slack could send is a 4xx."""
         raw = await _bounded_body(request)
         if raw is None:
-            log.warning("refused a Slack request: its body is larger than Slack sends")
+            self.refusals.warning("refused a Slack request: its body is larger than Slack sends")
             return web.Response(status=413, text="payload too large")
         if self.verifier is None or not self.verifier.valid(request.headers, raw, time.time()):
-            log.warning("refused a Slack request: no valid signature")
+            self.refusals.warning("refused a Slack request: no valid signature")
             return web.Response(status=401, text="invalid signature")
         try:
             event = inbound.typed(inbound.read_body(raw, request.content_type))
         except inbound.Malformed as exc:
-            log.warning("refused a malformed Slack request: %s", exc)
+            self.refusals.warning("refused a malformed Slack request: %s", exc)
             return web.Response(status=400, text="malformed payload")
         if isinstance(event, inbound.OtherEvent):
             return web.Response(status=200)  # an event Lockstep does not subscribe to
@@ -325,6 +328,9 @@ class TypedInbound(AsyncMiddleware):
     a function middleware's arguments out of the body, which fails on exactly the malformed
     bodies this refuses."""
 
+    def __init__(self, refusals: logs.Refusals) -> None:
+        self.refusals = refusals
+
     async def async_process(
         self,
         *,
@@ -337,7 +343,7 @@ class TypedInbound(AsyncMiddleware):
         try:
             event = req.context["inbound"] = inbound.typed(req.body)
         except inbound.Malformed as exc:
-            log.warning("refused a malformed Slack request: %s", exc)
+            self.refusals.warning("refused a malformed Slack request: %s", exc)
             return BoltResponse(status=400, body="malformed payload")
         if isinstance(event, inbound.OtherEvent):
             return BoltResponse(status=200, body="")

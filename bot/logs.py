@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -78,6 +79,32 @@ class MalformedHttp(logging.Filter):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
         return True
+
+
+class Refusals:
+    """Warns of refused requests, which anyone reaching the port can send: the first of each
+    kind at once, then at most one line per ``every`` seconds, which says how many more of
+    that kind were refused since the last line."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        every: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger, self.every, self.clock = logger, every, clock
+        self._last: dict[str, tuple[float, int]] = {}  # per kind: when last said, how many since
+
+    def warning(self, msg: str, *args: Any) -> None:
+        now = self.clock()
+        said, held = self._last.get(msg, (None, 0))
+        if said is not None and now - said < self.every:
+            self._last[msg] = (said, held + 1)
+            return
+        self._last[msg] = (now, 0)
+        if held:
+            msg, args = f"{msg} (and %d more since the last such line)", (*args, held)
+        self.logger.warning(msg, *args)
 
 
 HTTP = logging.getLogger(f"{OWN}.http")  # aiohttp's server logs here (``handler_args``)

@@ -87,7 +87,8 @@ async def test_a_request_without_a_valid_signature_is_401(
         headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": timestamp}
         headers["X-Slack-Signature"] = sign(SECRET, now, body)  # right, but for another time
         assert await post(bot, body, headers) == 401, timestamp
-        assert warnings(caplog) == ["refused a Slack request: no valid signature"]
+    # anyone reaching the port can send these: one line at once, then one a minute at most
+    assert warnings(caplog) == ["refused a Slack request: no valid signature"]
     good = signed_headers(SECRET, body)
     for name, value in [
         ("X-Slack-Signature", good["X-Slack-Signature"].upper()),
@@ -101,6 +102,13 @@ async def test_a_request_without_a_valid_signature_is_401(
     assert await post(bot, body, {"Content-Type": FORM}) == 401
     assert await post(bot, b"\xff\xfe not utf-8", {"Content-Type": FORM}) == 401
     assert (await bot.post(body, secret="not the secret"))[0] == 401
+    assert warnings(caplog) == []
+    later = bot.lockstep.refusals.clock() + 61
+    bot.lockstep.refusals.clock = lambda: later
+    assert await post(bot, body, {"Content-Type": FORM}) == 401
+    assert warnings(caplog) == [
+        "refused a Slack request: no valid signature (and 18 more since the last such line)"
+    ]
     await nothing_changed(bot)
 
 
