@@ -238,7 +238,10 @@ def _datetime(value: Any) -> datetime:
             raise FieldError("Enter a valid date and time.") from None
     result: datetime = _datetime_iso(value)
     if result.tzinfo is not None:  # datetime-local is naive: compare and store wall time in UTC
-        result = result.astimezone(UTC).replace(tzinfo=None)
+        try:
+            result = result.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # an offset that moves it past year 1 or 9999
+            raise FieldError("Enter a valid date and time.") from None
     return result
 
 

@@ -219,6 +219,15 @@ def test_a_date_and_time_with_an_offset_is_the_same_moment_in_utc() -> None:
     assert parse(BOUNDED, {"at": time(10, 30), "day": date(2026, 2, 1)})["at"] == time(10, 30)
 
 
+def test_a_date_time_whose_offset_leaves_the_calendar_is_a_field_error() -> None:
+    """Year 1 at +14:00 is in year 0 in UTC, which no datetime holds: a refusal under the
+    field, not an OverflowError (a 500 from the API)."""
+    for edge in ("0001-01-01T00:00+14:00", "9999-12-31T23:59-14:00"):
+        with pytest.raises(InputsError) as refused:
+            parse(BOUNDED, {"when": edge})
+        assert refused.value.wire()["when"] == ["Enter a valid date and time."]
+
+
 clock = st.from_regex(r"\A[0-2]?[0-9]:[0-5][0-9](:[0-5][0-9])?([+-][01][0-9]:[0-5][0-9]|Z)?\Z")
 temporal = (
     clock
