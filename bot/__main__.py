@@ -47,11 +47,11 @@ async def _checked(lockstep: Lockstep, settings: Settings) -> None:
 async def socket_mode(settings: Settings, registry: Registry, app_token: str) -> None:
     """Until SIGTERM or SIGINT; then the connection closes (no new work) and what is under way
     gets ``LOCKSTEP_SHUTDOWN_SECONDS`` to finish."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from bot.socketmode import TypedSocketMode
 
     lockstep = await Lockstep.create(settings, registry)
     await _checked(lockstep, settings)
-    handler = AsyncSocketModeHandler(lockstep.bolt, app_token)
+    handler = TypedSocketMode(lockstep.bolt, app_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -324,7 +324,8 @@ def _follow_members(bolt: AsyncApp, directory: SlackDirectory, workspaces: Works
 
 class TypedInbound(AsyncMiddleware):
     """Bolt middleware: the body as one typed event (``context["inbound"]``), or a 400. The HTTP
-    adapter has typed it already; in Socket Mode this does. A class, not a function: Bolt reads
+    and Socket Mode adapters (``bot.socketmode``) have typed it already; a request that reaches
+    Bolt another way is typed here. A class, not a function: Bolt reads
     a function middleware's arguments out of the body, which fails on exactly the malformed
     bodies this refuses."""
 

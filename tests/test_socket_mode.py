@@ -5,6 +5,7 @@ WebSocket, each envelope acknowledged (with the command's answer riding on the a
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -14,7 +15,10 @@ from typing import Any
 
 import pytest
 
+from bot.app import Lockstep, load_flows
 from bot.fake.slack import FakeSlack
+from bot.settings import Settings
+from bot.socketmode import TypedSocketMode
 from tests.slackbot import CHANNEL, fields, input_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,3 +86,36 @@ async def test_a_deploy_approval_over_socket_mode(slack: FakeSlack) -> None:
     assert fields(done[-1].args) == {"Deployed": "Yes"}
     decided = [c.args for c in slack.calls_to("chat.update") if c.args["ts"] == lock["ts"]]
     assert fields(decided[-1]) == {"Comment": "ship it"}  # the answer, on the approval itself
+
+
+async def test_an_envelope_slack_would_not_send_is_acknowledged_and_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As over HTTP, Bolt sees only a body rebuilt from the typed event: a payload of a shape
+    Slack never sends is one warning and an ack, not a traceback from inside Bolt and an
+    envelope left unacknowledged (which Slack sends again)."""
+    async with FakeSlack(members={CHANNEL: ["UALICE"]}) as fake:
+        config = Settings(
+            SLACK_BOT_TOKEN="xoxb-socket-test", SLACK_APP_TOKEN="xapp-socket-test",
+            SLACK_API_URL=fake.api_url, DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
+            LOCKSTEP_SWEEP_SECONDS=3600,
+        )  # fmt: skip
+        lockstep = await Lockstep.create(config, load_flows(config.flows))
+        handler = TypedSocketMode(lockstep.bolt, "xapp-socket-test")
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        caplog.set_level(logging.INFO)
+        try:
+            untyped = {"id": "V1", "callback_id": "lockstep_lock", "private_metadata": "x"}
+            submission = {"type": "view_submission", "team": {"id": "T0001"},
+                          "user": {"id": "UALICE"}, "view": untyped}  # fmt: skip
+            answer = await fake.socket_mode.send("interactive", submission)
+            assert answer["response_action"] == "update"  # "not one Lockstep opened"
+            odd = {"type": "block_actions", "user": 5.0, "actions": []}
+            assert await fake.socket_mode.send("interactive", odd) == {}
+            listed = await fake.socket_mode.send("slash_commands", command(fake, "list", "UALICE"))
+            assert "`deploy`" in listed["text"]  # and it goes on serving
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            await lockstep.close()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    assert "refused a malformed Slack request: payload has no actions" in caplog.messages
