@@ -105,7 +105,8 @@ def follow_uninstalls(
         if not isinstance(event, inbound.Uninstalled):
             return
         if not workspaces.many:
-            log.warning("Slack says the app left the workspace: replace SLACK_BOT_TOKEN")
+            if event.ends:  # not a person revoking their own token: the bot's is gone
+                log.warning("Slack says the app left the workspace: replace SLACK_BOT_TOKEN")
             return
         workspace = workspaces.of(event)
         await workspaces.forget(event)

@@ -237,6 +237,20 @@ async def test_slack_checking_the_url_is_answered(bot: Bot) -> None:
     await nothing_changed(bot)
 
 
+async def test_a_person_revoking_their_own_token_is_not_the_app_leaving(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A one-token bot warns that its token must be replaced only when Slack says the bot's
+    token went: ``tokens_revoked`` naming only people's tokens (``oauth``) is not that."""
+    caplog.set_level(logging.INFO)
+    for bots, leaves in (([], False), (["UBOT"], True)):
+        revoked = {"type": "tokens_revoked", "tokens": {"oauth": ["UALICE"], "bot": bots}}
+        body = json.dumps({"type": "event_callback", "team_id": "T0001", "event": revoked}).encode()
+        assert await post(bot, body, signed_headers(SECRET, body, content_type=JSON)) == 200
+        left = [line for line in warnings(caplog) if "left the workspace" in line]
+        assert bool(left) == leaves, bots
+
+
 # tampered metadata, clicks on another lock -------------------------------------------------
 
 
