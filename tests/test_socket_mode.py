@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import Lockstep, load_flows
+from bot.app import Lockstep
 from bot.fake.slack import FakeSlack
+from bot.loading import load_flows
 from bot.settings import Settings
 from bot.socketmode import TypedSocketMode
 from tests.slackbot import CHANNEL, fields, input_value
