@@ -296,7 +296,14 @@ def test_hostile_markdown_converts_in_time(source: str) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["<a href=x " * 4000, "<a href='x'>" * 4000, "<script>" * 5000, "<pre>" * 5000, "<h1>" * 5000],
+    [
+        "<a href=x " * 4000,
+        "<a href='x'>" * 4000,
+        "<script>" * 5000,
+        "<pre>" * 5000,
+        "<h1>" * 5000,
+        "<img " * 40000,
+    ],
 )
 def test_hostile_html_converts_in_time(source: str) -> None:
     begin = perf_counter()

@@ -30,6 +30,7 @@ from tests.kodosumi_slack import (
     ending,
     kodosumi_bot,
     merged,
+    number,
     open_entry,
     open_lock,
     settled,
@@ -40,7 +41,7 @@ from tests.kodosumi_slack import (
     thread,
 )
 from tests.reading import calls
-from tests.slackbot import Bot, running_bot
+from tests.slackbot import Bot, assert_valid_surfaces, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -284,6 +285,20 @@ async def test_every_kind_of_output_in_order_once_with_a_formatted_result(bot: B
     assert ending(bot, run)[1] == f"*Done*\n\nrun {run.id}"  # response.HTML, as mrkdwn
     parent = thread(bot, run)[0]
     assert parent["text"].startswith("*Tracing, this time*")  # Launch(summary=...)
+
+
+async def test_html_with_an_inline_image_larger_than_a_message_shows_no_image_data(
+    db_url: str, store: SQLStore
+) -> None:
+    """An ``<img>`` whose data URI runs past what is converted is left out, as a shorter one
+    is: the thread shows no base64, and the caption after it is not lost to it."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.campaign") as bot:
+        run = await started(bot, "campaign", merged(text("brand", "ACME"), number("graphics", "2")))
+        assert run.status == "finished", run.error
+        said = texts(bot, run)
+        assert said[:2] == ["✅ Generated graphic 1/2", "Graphic *1* for ACME"]
+        assert not any("base64" in line or "&lt;img" in line for line in said)
+        assert assert_valid_surfaces(bot.slack) >= 4
 
 
 def test_output_of_each_kind_as_slack_text() -> None:

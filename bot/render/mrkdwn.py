@@ -176,7 +176,7 @@ def html_to_mrkdwn(text: str) -> str:
         waiting.append(finished)
         return f"{_WAIT}{len(waiting) - 1}{_WAIT}"
 
-    text = _dropped(text[:MAX_SOURCE].replace(_WAIT, ""), ("script", "style"))
+    text = _dropped(_html_source(text).replace(_WAIT, ""), ("script", "style"))
     text = _pre_blocks(text, lambda code: wait(f"\n```\n{_escape(code)}\n```\n"))
     text = re.sub(r"\s+", " ", text)  # as in a browser: only tags make line breaks
     text = _HREF.sub(lambda m: wait(_anchor(m)), text)
@@ -185,6 +185,21 @@ def html_to_mrkdwn(text: str) -> str:
     text = re.sub(r" *\n *", "\n", _escape(html.unescape(text)))
     text = _WAITING.sub(lambda m: waiting[int(m[1])], text)
     return _live(re.sub(r"\n{3,}", "\n\n", text).strip())
+
+
+_IMAGE = re.compile(r"(?i)<img\b[^<>]*>")
+
+
+def _html_source(text: str) -> str:
+    """The part of ``text`` converted: without its images (Slack shows none; a data URI would
+    use up the part converted), its first ``MAX_SOURCE`` characters, less a tag the cut left
+    open (its attributes are no text to show)."""
+    text = _IMAGE.sub("", text)
+    if len(text) <= MAX_SOURCE:
+        return text
+    kept = text[:MAX_SOURCE]
+    opened = kept.rfind("<")
+    return kept[:opened] if opened > kept.rfind(">") else kept
 
 
 def _dropped(text: str, tags: tuple[str, ...]) -> str:
