@@ -273,6 +273,8 @@ def test_html_reads_in_slack_as_it_would_in_a_browser(source: str, mrkdwn: str) 
         (markdown_to_mrkdwn, "> " * 1500 + "deep", "> deep"),  # no recursion per ">"
         (markdown_to_mrkdwn, "[docs](https://a.example/*x*/y)", "<https://a.example/*x*/y|docs>"),
         (markdown_to_mrkdwn, "`a *b* c` and *d*", "`a *b* c` and _d_"),
+        (markdown_to_mrkdwn, "`![x](data:a)` and\n```\n![y](data:b)\n```",
+         "`![x](data:a)` and\n```\n![y](data:b)\n```"),  # code keeps a data URI as written
         (html_to_mrkdwn, "<script><pre>hidden</pre></script><pre>shown</pre>", "```\nshown\n```"),
         (html_to_mrkdwn, '<a href="https://good.example/&amp;#124;x">label</a>',
          "<https://good.example/&amp;#124;x|label>"),  # decoded once: no "|" in the target
@@ -284,10 +286,20 @@ def test_conversions_keep_what_they_must_not_touch(convert: Any, source: str, mr
     assert convert(source) == mrkdwn
 
 
+def test_an_inline_data_image_shows_its_label_and_what_follows_it() -> None:
+    """A generated image put inline into Markdown (kodosumi's pages show it): Slack shows no
+    inline data, so the message has its alt text, not the base64, and the text after it."""
+    png = "data:image/png;base64," + "iVBORw0KGgo" * 5000
+    shown = markdown_to_mrkdwn(f"Chart:\n![sales by month]({png})\nDone *today*.")
+    assert shown == "Chart:\nsales by month\nDone _today_."
+    assert markdown_to_mrkdwn(f"the [raw file]({png.upper()}) and ![]({png})") == "the raw file and"
+
+
 @pytest.mark.parametrize(
     "source",
-    ["*a " * 8000, "[a" * 10000, "[a](" * 6000, "`a" * 10000, "# " + " a" * 10000],
-)
+    ["*a " * 8000, "[a" * 10000, "[a](" * 6000, "`a" * 10000, "# " + " a" * 10000,
+     "[a](data:x)" * 100_000, "[a" * 10000 + "](data:x)", "`[a](data:x)" * 100_000],
+)  # fmt: skip
 def test_hostile_markdown_converts_in_time(source: str) -> None:
     begin = perf_counter()
     markdown_to_mrkdwn(source)

@@ -18,6 +18,7 @@ _QUOTES = re.compile(r"^(?: {0,3}>[ \t]?)+")
 # What emphasis leaves alone: a code span, and a link (an image too: a link to it)
 _SPAN = re.compile(r"(`[^`\n]{0,3000}`)|!?\[([^\]\n]{1,300})\]\(([^()\s]{1,2000})\)")
 _URL = re.compile(r"(https?|mailto):")
+_DATA_TARGET = re.compile(r"\]\([ \t]*data:[^()\s]*\)", re.IGNORECASE)  # ...](data:image/png;...)
 _ESCAPED = re.compile(r"\\([\\`*_\[\]()#])")  # Markdown's backslash escapes (``flows.quote``)
 # Escaped characters wait as noncharacters meanwhile (``clean`` takes those out of whatever
 # people type, so a typed character never collides with a waiting one).
@@ -118,8 +119,9 @@ def _link(label: str, url: str) -> str:
 
 def markdown_to_mrkdwn(text: str) -> str:
     """Headings become bold lines (mrkdwn has none); ``**bold**``, ``*italic*``, links and
-    images (a link to the image), ``> quotes`` and ``- lists`` are translated; a code fence
-    keeps its code and drops its language, and code spans and link targets keep their stars.
+    images (a link to the image; to a ``data:`` URI, its label only), ``> quotes`` and
+    ``- lists`` are translated; a code fence keeps its code and drops its language, and code
+    spans and link targets keep their stars.
 
     Everything else is escaped: a raw Slack sequence (``<!channel>``, ``<@U…>``, ``<url|x>``)
     shows as text, as it would in kodosumi's page, so a value a flow puts into its Markdown
@@ -127,7 +129,7 @@ def markdown_to_mrkdwn(text: str) -> str:
     mentions ``flows.mention`` marks are live. Indentation its lines share is dropped (kodosumi's
     apps write Markdown in indented triple-quoted strings)."""
     lines, fenced = [], False
-    for line in _lines(_flush(text[:MAX_SOURCE])):
+    for line in _lines(_flush(_without_data(text)[:MAX_SOURCE])):
         if line.lstrip().startswith("```"):
             fenced = not fenced
             lines.append("```")
@@ -136,6 +138,40 @@ def markdown_to_mrkdwn(text: str) -> str:
         else:
             lines.append(_escape(line))
     return _live(_unhide("\n".join(lines).strip()))
+
+
+def _without_data(text: str) -> str:
+    """Links and images to a ``data:`` URI (an image a flow generated, inline) as their label:
+    Slack shows no inline data, and the base64 would fill the message and push what follows
+    past the part converted. Code, fenced or in a span, is left as it is."""
+    if "data:" not in text.lower():
+        return text
+    lines, fenced = [], False
+    for line in text.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            line = _labels_only(line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _labels_only(line: str) -> str:
+    out, at, seen, ticks = [], 0, 0, 0  # backticks before ``seen``: odd, inside a code span
+    for target in _DATA_TARGET.finditer(line):
+        start = line.rfind("[", at, target.start())
+        if start < 0:
+            continue  # no label of its own
+        ticks, seen = ticks + line.count("`", seen, start), start
+        if ticks % 2 or "]" in line[start : target.start()]:
+            continue
+        label = line[start + 1 : target.start()]
+        if start > at and line[start - 1] == "!":
+            start -= 1  # an image: its alt text
+        out += [line[at:start], label]
+        at = target.end()
+    out.append(line[at:])
+    return "".join(out)
 
 
 def _markdown_line(line: str) -> str:
