@@ -261,6 +261,10 @@ def test_an_indented_form_titled_by_its_heading_reads_as_markdown() -> None:
         ("<pre>a  b\n  c &lt;x&gt;</pre><p>after</p>", "```\na  b\n  c &lt;x&gt;\n```\n\nafter"),
         ("<table><tr><td>1</td><td>2</td></tr><tr><td>3</td><td>4</td></tr></table>",
          "1 | 2\n\n3 | 4"),
+        ('<p>Chart:</p><img alt="sales &amp; costs" src="https://e.x/c.png"><p>after</p>',
+         "Chart:\n<https://e.x/c.png|sales &amp; costs>\nafter"),  # as a Markdown image
+        ("<img src='https://e.x/c.png'> <img src=\"javascript:x()\" alt=\"x\">ok",
+         "<https://e.x/c.png|image> ok"),
     ],
 )  # fmt: skip
 def test_html_reads_in_slack_as_it_would_in_a_browser(source: str, mrkdwn: str) -> None:

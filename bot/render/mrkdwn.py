@@ -224,13 +224,26 @@ def html_to_mrkdwn(text: str) -> str:
 
 
 _IMAGE = re.compile(r"(?i)<img\b[^<>]*>")
+_ATTRIBUTE = r"""(?is)(?<![\w-])%s\s*=\s*(?:"([^"<>]{0,2000})"|'([^'<>]{0,2000})')"""
+_SRC, _ALT = re.compile(_ATTRIBUTE % "src"), re.compile(_ATTRIBUTE % "alt")
+
+
+def _image(found: re.Match[str]) -> str:
+    """An image on the web as a link to it, named by its alt text (as a Markdown image is);
+    any other (a data URI) goes."""
+    src, alt = _SRC.search(found[0]), _ALT.search(found[0])
+    url = (src[1] or src[2] or "").strip() if src else ""
+    if not re.match(r"(?i)https?://", url):
+        return ""
+    name = (alt[1] or alt[2] or "").strip() if alt else ""
+    return f'<a href="{url}">{name or "image"}</a>'
 
 
 def _html_source(text: str) -> str:
-    """The part of ``text`` converted: without its images (Slack shows none; a data URI would
-    use up the part converted), its first ``MAX_SOURCE`` characters, less a tag the cut left
-    open (its attributes are no text to show)."""
-    text = _IMAGE.sub("", text)
+    """The part of ``text`` converted: its images as links (Slack shows none inline; a data
+    URI, which would use up the part converted, goes), its first ``MAX_SOURCE`` characters,
+    less a tag the cut left open (its attributes are no text to show)."""
+    text = _IMAGE.sub(_image, text)
     if len(text) <= MAX_SOURCE:
         return text
     kept = text[:MAX_SOURCE]
