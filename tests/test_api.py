@@ -5,6 +5,7 @@ shows as decided by the token. Every answer is checked against the OpenAPI docum
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -138,6 +139,19 @@ async def test_starts_are_idempotent_with_an_idempotency_key(api: Api) -> None:
     assert conflict.status == 409 and conflict.body["error"] == "conflict"
     other = await api.call("POST", "/api/v1/runs", token, DEPLOY, {"Idempotency-Key": "build-2"})
     assert other.status == 201 and other.body["id"] != first.body["id"]
+
+
+async def test_starts_racing_with_one_idempotency_key_make_one_run_and_say_so(api: Api) -> None:
+    """Eight starts with one key at once (a CI retry storm): one run, one 201, and every
+    other start answers 200 with that run, as a repeat after it would."""
+    token = await api.token("ci", start=("deploy",))
+    key = {"Idempotency-Key": "build-race"}
+    racing = await asyncio.gather(
+        *(api.call("POST", "/api/v1/runs", token, DEPLOY, key) for _ in range(8))
+    )
+    assert sorted(r.status for r in racing) == [200] * 7 + [201]
+    assert len({r.body["id"] for r in racing}) == 1
+    assert len(await api.store.executions()) == 1
 
 
 @pytest.mark.parametrize(("flow", "got"), [("no-inputs", "None"), ("as-model", "Job(topic='x')")])

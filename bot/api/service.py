@@ -160,13 +160,15 @@ class Api:
             self._same(earlier, launch.request.flow, launch.inputs, context)
             return reply(await self.view(earlier), 200, Location=f"/api/v1/runs/{eid}")
         try:
-            eid = await self.engine.launch(launch, execution_id=eid, workspace=who.workspace)
+            launched = await self.engine.launch(launch, execution_id=eid, workspace=who.workspace)
         except FlowConfigError as exc:  # the enter handler made inputs that cannot be kept
             raise invalid({"_global_": [str(exc)]}) from None
+        eid = launched.id
         started = await self.engine.execution(eid)
         assert started is not None
-        if key:  # a twin with the same key may have raced this one: it must be the same start
+        if not launched.new:  # a twin with the same key raced this one: the same start, or 409
             self._same(started, launch.request.flow, launch.inputs, context)
+            return reply(await self.view(started), 200, Location=f"/api/v1/runs/{eid}")
         try:  # answer with its first locks and its link (at once, but for a slow flow or Slack)
             await asyncio.wait_for(asyncio.shield(self.engine.settled(eid)), START_WAIT)
         except TimeoutError:

@@ -11,6 +11,15 @@ from flows.engine.records import Call, Execution, Trail
 from flows.errors import LockstepError
 
 
+@dataclass(frozen=True)
+class Launched:
+    """A launch recorded: the run's id, and whether this launch made it (``new``) or found it
+    made by an earlier one with the same id."""
+
+    id: str
+    new: bool
+
+
 class Answer(StrEnum):
     """What became of an answer (Submit or Reject) to a lock."""
 

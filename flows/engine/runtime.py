@@ -33,6 +33,7 @@ from flows.engine.outcomes import (
     Cancel,
     Cancelled,
     Decision,
+    Launched,
     Snoozed,
 )
 from flows.engine.ports import Clock, Directory, Notifier, Observer, Store
@@ -180,9 +181,10 @@ class Engine(Reads):
         *,
         execution_id: str | None = None,
         workspace: Workspace | None = None,
-    ) -> str:
+    ) -> Launched:
         """Record a prepared launch and run it, in ``workspace`` (None: the single one). With
-        ``execution_id`` given, a second launch with the same id changes nothing."""
+        ``execution_id`` given, a second launch with the same id changes nothing (and says
+        so: ``new`` is False), however close together the two come."""
         request = launch.request
         spec = self.registry.entries.get(request.flow)
         eid = execution_id or new_id()
@@ -208,7 +210,7 @@ class Engine(Reads):
             self.observer.run_started(request.flow)
             self._changed(eid, woken=True)
             self._runs.wake(eid, execution, [])
-        return eid
+        return Launched(eid, execution is not None)
 
     async def start(
         self,
@@ -221,7 +223,7 @@ class Engine(Reads):
     ) -> str:
         """``prepare`` then ``launch``: the whole start of a flow."""
         launch = await self.prepare(flow, inputs, request or Request(flow=flow))
-        return await self.launch(launch, execution_id=execution_id, workspace=workspace)
+        return (await self.launch(launch, execution_id=execution_id, workspace=workspace)).id
 
     # answers --------------------------------------------------------------------------------
 
