@@ -31,7 +31,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import inbound, installs, logs
+from bot import fields, inbound, installs, logs
 from bot.api import Feed, TokenDirectory, mount
 from bot.directory import AckBudget, SlackDirectory
 from bot.files import SlackFiles
@@ -218,8 +218,8 @@ class Lockstep:
             self.refusals.warning("refused a Slack request: no valid signature")
             return web.Response(status=401, text="invalid signature")
         try:
-            event = inbound.typed(inbound.read_body(raw, request.content_type))
-        except inbound.Malformed as exc:
+            event = inbound.typed(fields.read_body(raw, request.content_type))
+        except fields.Malformed as exc:
             self.refusals.warning("refused a malformed Slack request: %s", exc)
             return web.Response(status=400, text="malformed payload")
         if isinstance(event, inbound.OtherEvent):
@@ -292,12 +292,12 @@ async def _link(engine: Engine, links: Permalinks, execution_id: str) -> str | N
 
 async def _bounded_body(request: web.Request) -> bytes | None:
     """The request's body, or None if it is longer than any Slack sends."""
-    if (request.content_length or 0) > inbound.MAX_BODY:
+    if (request.content_length or 0) > fields.MAX_BODY:
         return None
     chunks, size = [], 0
     async for chunk in request.content.iter_any():
         size += len(chunk)
-        if size > inbound.MAX_BODY:
+        if size > fields.MAX_BODY:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
@@ -343,7 +343,7 @@ class TypedInbound(AsyncMiddleware):
             return await next()
         try:
             event = req.context["inbound"] = inbound.typed(req.body)
-        except inbound.Malformed as exc:
+        except fields.Malformed as exc:
             self.refusals.warning("refused a malformed Slack request: %s", exc)
             return BoltResponse(status=400, body="malformed payload")
         if isinstance(event, inbound.OtherEvent):

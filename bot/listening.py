@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import inbound
+from bot import fields, inbound
 from bot.render import blocks, messages
 from bot.seal import Seal
 from bot.workspaces import Workspaces, error_code, failure
@@ -46,7 +46,7 @@ def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
     """The request as the typed event ``bot.app.typed_inbound`` read it."""
     event = context.get("inbound")
     if not isinstance(event, kind):
-        raise inbound.Malformed(f"expected a {kind.__name__}, got {type(event).__name__}")
+        raise fields.Malformed(f"expected a {kind.__name__}, got {type(event).__name__}")
     return event
 
 

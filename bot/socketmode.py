@@ -16,7 +16,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot import inbound
+from bot import fields, inbound
 
 log = logging.getLogger("lockstep")
 _READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
@@ -27,7 +27,7 @@ class TypedSocketMode(AsyncSocketModeHandler):
         start = time.time()
         try:
             event = inbound.typed(req.payload)
-        except inbound.Malformed as exc:
+        except fields.Malformed as exc:
             log.warning("refused a malformed Slack request: %s", exc)
             event = None
         if event is None or isinstance(event, inbound.OtherEvent):

@@ -17,7 +17,8 @@ import pytest
 
 from bot import inbound
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
-from bot.inbound import GROUP_CHANGED, HOME_OPENED, MAX_BODY, MEMBER_EVENTS
+from bot.fields import MAX_BODY
+from bot.inbound import GROUP_CHANGED, HOME_OPENED, MEMBER_EVENTS
 from bot.render import home
 from store import SQLStore
 from tests.slackbot import (

@@ -450,7 +450,8 @@ async def _locks(bot: Bot, *lock_ids: str) -> list[Call]:
 def test_uploaded_files_and_radio_choices_are_read_and_odd_ones_refused() -> None:
     """A modal's file and radio states pass through typed (only their plain fields); a file
     without a Slack id is a request Slack never sends."""
-    from bot.inbound import Malformed, view_submit
+    from bot.fields import Malformed
+    from bot.inbound import view_submit
 
     def submitted(cell: dict[str, Any]) -> dict[str, Any]:
         view = {
