@@ -5,6 +5,8 @@ answered from the record, or opened and recorded; ``flows.engine.runs`` drives r
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,6 +35,9 @@ from flows.policy import Policy, reminder_times
 
 log = logging.getLogger("lockstep.engine")
 IDEMPOTENCY_KEY = "idempotency_key"  # a step function that names it gets a key for its effect
+# Positions from here on: new calls of branches, recorded where no position of the flow's own
+# count reaches (their own was taken by another call's record).
+AFTER_COUNT = 1_000_000
 
 
 def new_id() -> str:
@@ -119,7 +124,9 @@ class Replay:
         self.changed = asyncio.Event()
         self.fatal: Exception | None = None
         self.parking = False  # the flow is being cancelled to park: it records nothing more
-        self.matched: set[int] = set()  # the recorded locks this replay has reached
+        self.root: asyncio.Future[Any] | None = None  # the flow's own task (``Runs`` sets it)
+        self.matched: set[int] = set()  # the records this replay has reached
+        self.placed: set[int] = set()  # the positions of the calls it recorded anew
 
     def fail(self, error: Exception) -> Exception:
         """Stop the run with ``error`` whatever the flow does with it (a wiring mistake)."""
@@ -132,10 +139,45 @@ class Replay:
         if self.parking:
             raise asyncio.CancelledError
 
-    def next(self, kind: str, name: str) -> Call | None:
+    def _branched(self, seq: int) -> bool:
+        """Is the call at ``seq`` made in a branch (a task the flow started, as
+        ``asyncio.gather`` does), or where a branch's call took the record? Branches may reach
+        their calls in another order than recorded (a recorded step answers at once, a real
+        one waits): such a call's record is found by what it asks, not by where it comes."""
+        return asyncio.current_task() is not self.root or seq in self.matched
+
+    def _place(self, seq: int) -> int:
+        """Where a new call that came at ``seq`` is recorded: there, unless another call's
+        record stands there (branches came in another order); then after every position the
+        flow's calls count to."""
+        if seq in self.recorded or seq in self.placed:
+            seq = max(AFTER_COUNT, *self.recorded, *self.placed) + 1
+        self.placed.add(seq)
+        return seq
+
+    def _reached(self, kind: str, name: str, key: Any) -> tuple[int, Call | None, bool]:
+        """This step's or sleep's position, its record if it has one, and whether it is in a
+        branch. Its record is the one at its position; in a branch, the one of its name and
+        ``key`` (a step's arguments, a sleep's seconds) wherever it stands, or the one of its
+        name at its position when either says no key (recorded before keys were)."""
         self._parked()
         seq = self.seq = self.seq + 1
-        return self._at(seq, kind, name)
+        branched = self._branched(seq)
+        if not branched:
+            found = self._at(seq, kind, name)
+        else:
+            here = self.recorded.get(seq)
+            found = next(
+                (c for c in self.recorded.values() if key is not None and c.data == key
+                 and (c.kind, c.name) == (kind, name) and c.seq not in self.matched),
+                None,
+            )  # fmt: skip
+            if found is None and here is not None and here.seq not in self.matched:
+                if (here.kind, here.name) == (kind, name) and (key is None or here.data is None):
+                    found = here
+        if found is not None:
+            self.matched.add(found.seq)
+        return seq, found, branched
 
     def _at(self, seq: int, kind: str, name: str) -> Call | None:
         """The call recorded at ``seq``, if any; one of another kind or name stops the run."""
@@ -205,6 +247,7 @@ class Replay:
         shown = (name, stored, policy.to_json(), form.to_json() if form else None)
         recorded = self._recorded_lock(seq, shown)
         if recorded is None:
+            seq = self._place(seq)
             if form is None:
                 self.in_step += 1  # its form is being made: parking waits for it
                 try:
@@ -244,14 +287,10 @@ class Replay:
         for rules in (True, False):  # rules computed afresh (a timeout left) may differ
             found = found or next((c for c in self.recorded.values() if same(c, rules)), None)
         if found is None and here is not None:
-            if here.seq in self.matched:  # taken by a lock that came here from elsewhere
-                raise self.fail(
-                    NonDeterminismError(
-                        f"replay reached lock {name!r} at position {seq}, taken by another "
-                        "branch's lock: the branches reached their calls in another order"
-                    )
-                )
-            found = self._at(seq, "lock", name)
+            if not self._branched(seq):
+                found = self._at(seq, "lock", name)
+            elif (here.kind, here.name) == ("lock", name):
+                found = here  # a branch's lock at its own position, asking afresh
             if found is not None and found.data != data:
                 log.warning(
                     "lock %r reached with other data than it was answered for: make what "
@@ -285,14 +324,17 @@ class Replay:
     async def step(
         self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        recorded = self.next("step", name)
+        key = _arguments(args, kwargs)
+        seq, recorded, branched = self._reached("step", name, key)
         if recorded is not None:
             if recorded.status == "failed":
                 raise StepFailed(f"step {name!r} failed: {recorded.result}")
             return decode(recorded.result)
-        seq = self.seq
+        seq = self._place(seq)
         if _takes(fn, IDEMPOTENCY_KEY) and IDEMPOTENCY_KEY not in kwargs:
-            kwargs = {**kwargs, IDEMPOTENCY_KEY: f"{self.execution.id}-{seq}"}
+            # the same however often it runs: in a branch, by its name and arguments
+            mark = f"{name}-{key['args']}" if branched and key else seq
+            kwargs = {**kwargs, IDEMPOTENCY_KEY: f"{self.execution.id}-{mark}"}
         self.in_step += 1  # until its outcome is recorded: parking waits for it
         try:
             try:
@@ -300,7 +342,8 @@ class Replay:
                 if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                     result = await result
             except Exception as exc:
-                await self._record_step(seq, name, "failed", f"{type(exc).__name__}: {exc}")
+                failed = f"{type(exc).__name__}: {exc}"
+                await self._record_step(seq, name, key, "failed", failed)
                 raise
             try:
                 stored = encode(result)
@@ -310,26 +353,28 @@ class Replay:
                         f"step {name!r} returned a value that cannot be recorded: {exc}"
                     )
                 ) from exc
-            await self._record_step(seq, name, "done", stored)
+            await self._record_step(seq, name, key, "done", stored)
         finally:
             self.in_step -= 1
             self.changed.set()
         return result
 
-    async def _record_step(self, seq: int, name: str, status: str, result: Any) -> None:
+    async def _record_step(self, seq: int, name: str, key: Any, status: str, result: Any) -> None:
         now = self.setup.clock.now()
         row = {
             "id": new_id(), "execution_id": self.execution.id, "seq": seq, "kind": "step",
-            "name": name, "status": status, "result": result, "created_at": now,
+            "name": name, "status": status, "data": key, "result": result, "created_at": now,
             "decided_at": now,
         }  # fmt: skip
         await self.setup.store.add(self.execution.id, now, new_calls=[row])
 
     async def sleep(self, seconds: float) -> None:
-        recorded = self.next("sleep", "sleep")
+        key = {"seconds": seconds}
+        seq, recorded, _ = self._reached("sleep", "sleep", key)
         if recorded is None:
             if seconds:
-                self.open("sleep", "sleep", self.setup.clock.now() + seconds)
+                due = self.setup.clock.now() + seconds
+                self.open("sleep", "sleep", due, seq=self._place(seq), data=key)
                 await self.wait()
             return
         if recorded.status == "open":
@@ -349,6 +394,16 @@ class Replay:
         await self.setup.store.add(eid, now, new_events=[event], progress=1, posts=[post])
         self.progress_recorded += 1
         self.setup.soon(eid)
+
+
+def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, str] | None:
+    """What names a step's call in a branch besides its name: a digest of its arguments
+    (None if they cannot be recorded: then its position does)."""
+    try:
+        shown = json.dumps(encode([list(args), kwargs]), sort_keys=True, separators=(",", ":"))
+    except (NotStorable, TypeError, ValueError):
+        return None
+    return {"args": hashlib.sha256(shown.encode()).hexdigest()[:16]}
 
 
 def _takes(fn: Callable[..., Any], name: str) -> bool:

@@ -122,8 +122,12 @@ class Runs:
         except FlowConfigError as exc:
             return await self._end(run, "error", None, str(exc))
         inputs = decode(run.execution.inputs)
-        flow = asyncio.ensure_future(run_flow(runner, inputs, Tracer(run)))
-        parked = await self._until_parked(run, flow)
+        flow = run.root = asyncio.ensure_future(run_flow(runner, inputs, Tracer(run)))
+        try:
+            parked = await self._until_parked(run, flow)
+        except asyncio.CancelledError:
+            flow.cancel()  # this process stops: what the flow did not record, a replay redoes
+            raise
         if run.fatal:
             if flow.done() and not flow.cancelled():
                 flow.exception()  # the fatal error itself, as the flow raised it: seen

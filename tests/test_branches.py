@@ -1,0 +1,237 @@
+"""Flows whose branches (``asyncio.gather``) wait at locks and run steps: a replay's branches
+interleave otherwise than the first run's (a recorded step answers at once, a real one waits),
+and each call still gets its own record: every step runs once, every lock keeps its answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from flows import FlowApp, Request, Tracer
+from flows.engine import Call, Engine, FakeClock, RecordingNotifier
+from flows.forms import InputText, Model, Submit
+from store import SQLStore
+
+app = FlowApp()
+RAN: list[str] = []  # each time a step really ran
+
+
+def form() -> Model:
+    return Model(InputText("v", "Value"), Submit("OK"))
+
+
+for lock in ("a", "b", "a1", "a2", "x", "y", "z"):
+    app.lock(lock)(form)
+
+
+async def effect(name: str, idempotency_key: str) -> str:
+    RAN.append(f"{name}:{idempotency_key}")
+    await asyncio.sleep(0.005)  # really waits: the other branch runs meanwhile
+    return f"{name} done"
+
+
+@app.flow("lock_then_step")
+async def lock_then_step(tracer: Tracer) -> dict[str, Any]:
+    async def a() -> Any:
+        answer = await tracer.lock("a")
+        return answer, await tracer.step("after a", effect, "after a")
+
+    async def b() -> Any:
+        return await tracer.lock("b")
+
+    first, second = await asyncio.gather(a(), b())
+    return {"a": first, "b": second, "end": await tracer.step("end", effect, "end")}
+
+
+@app.flow("two_in_a_row")
+async def two_in_a_row(tracer: Tracer) -> dict[str, Any]:
+    async def a() -> Any:
+        return [await tracer.lock("a1"), await tracer.lock("a2")]
+
+    async def b() -> Any:
+        return await tracer.lock("b")
+
+    first, second = await asyncio.gather(a(), b())
+    return {"a": first, "b": second}
+
+
+@app.flow("steps_in_branches")
+async def steps_in_branches(tracer: Tracer) -> dict[str, Any]:
+    async def branch(name: str) -> Any:
+        looked = await tracer.step("look", effect, name)
+        answer = await tracer.lock(name, data={"looked": looked})
+        return [looked, answer, await tracer.step("act", effect, f"act {name}")]
+
+    x, y, z = await asyncio.gather(branch("x"), branch("y"), branch("z"))
+    return {"x": x, "y": y, "z": z}
+
+
+@app.flow("sleep_in_a_branch")
+async def sleep_in_a_branch(tracer: Tracer) -> dict[str, Any]:
+    async def a() -> Any:
+        answer = await tracer.lock("a")
+        await tracer.sleep(60)
+        return answer
+
+    task = asyncio.create_task(a())  # a task the flow starts is a branch too
+    second = await tracer.lock("b")
+    return {"a": await task, "b": second}
+
+
+HELD: list[asyncio.Event] = []  # set: ``held``'s step returns; clear: it waits (a hung call)
+FRESH = [0]  # another figure every replay (data made afresh outside a step)
+
+
+async def hold(name: str, idempotency_key: str) -> str:
+    RAN.append(f"{name}:{idempotency_key}")
+    await HELD[0].wait()
+    return f"{name} done"
+
+
+@app.flow("held")
+async def held(tracer: Tracer) -> Any:
+    async def a() -> Any:
+        answer = await tracer.lock("a")
+        return answer, await tracer.step("call", hold, "call")
+
+    return await asyncio.gather(a(), tracer.lock("b"))
+
+
+@app.flow("fresh_arguments")
+async def fresh_arguments(tracer: Tracer) -> Any:
+    async def a() -> Any:
+        FRESH[0] += 1
+        first = await tracer.step("look", effect, f"look {FRESH[0]}")
+        return first, await tracer.lock("a")
+
+    return await asyncio.gather(a(), tracer.lock("b"))
+
+
+CLOCK = FakeClock()
+
+
+@pytest.fixture
+async def engine(store: SQLStore) -> AsyncIterator[Engine]:
+    RAN.clear()
+    FRESH[0] = 0
+    engine = Engine(store, [app], RecordingNotifier(), CLOCK)
+    yield engine
+    await engine.close()
+
+
+async def open_locks(engine: Engine, eid: str) -> dict[str, Call]:
+    await engine.settled(eid)
+    trail = await engine.trail(eid)
+    assert trail is not None
+    return {c.name: c for c in trail[1] if c.kind == "lock" and c.open}
+
+
+async def answer(engine: Engine, eid: str, name: str, value: str) -> None:
+    lock = (await open_locks(engine, eid))[name]
+    decision = await engine.submit(lock.id, {"v": value}, "UBOB")
+    assert decision.outcome == "accepted", decision
+    await engine.settled(eid)
+
+
+async def finished(engine: Engine, eid: str) -> Any:
+    await engine.settled(eid)
+    execution = await engine.execution(eid)
+    assert execution is not None and execution.status == "finished", execution
+    return execution.result
+
+
+async def start(engine: Engine, flow: str) -> str:
+    eid = await engine.start(flow, {}, Request(flow, "UALICE", {"channel": "C1"}))
+    await engine.settled(eid)
+    return eid
+
+
+@pytest.mark.parametrize("order", [("a", "b"), ("b", "a")])
+async def test_a_step_after_a_branchs_lock_runs_once(
+    engine: Engine, order: tuple[str, str]
+) -> None:
+    eid = await start(engine, "lock_then_step")
+    assert set(await open_locks(engine, eid)) == {"a", "b"}
+    for name in order:
+        await answer(engine, eid, name, name.upper())
+    assert await finished(engine, eid) == {
+        "a": [{"v": "A"}, "after a done"], "b": {"v": "B"}, "end": "end done",
+    }  # fmt: skip
+    assert sorted(r.split(":")[0] for r in RAN) == ["after a", "end"]
+
+
+@pytest.mark.parametrize("order", [("a1", "a2", "b"), ("a1", "b", "a2"), ("b", "a1", "a2")])
+async def test_two_locks_in_a_row_in_a_branch_keep_their_answers(
+    engine: Engine, order: tuple[str, ...]
+) -> None:
+    eid = await start(engine, "two_in_a_row")
+    for name in order:
+        assert name in await open_locks(engine, eid)
+        await answer(engine, eid, name, name.upper())
+    assert await finished(engine, eid) == {"a": [{"v": "A1"}, {"v": "A2"}], "b": {"v": "B"}}
+
+
+@pytest.mark.parametrize("order", [("x", "y", "z"), ("z", "y", "x"), ("y", "x", "z")])
+async def test_steps_awaited_in_parallel_branches_run_once_each(
+    engine: Engine, order: tuple[str, ...]
+) -> None:
+    eid = await start(engine, "steps_in_branches")
+    assert set(await open_locks(engine, eid)) == {"x", "y", "z"}
+    for name in order:
+        await answer(engine, eid, name, name.upper())
+    assert await finished(engine, eid) == {
+        n: [f"{n} done", {"v": n.upper()}, f"act {n} done"] for n in "xyz"
+    }
+    names = sorted(r.split(":")[0] for r in RAN)
+    assert names == ["act x", "act y", "act z", "x", "y", "z"]  # each once
+    assert len({r.split(":")[1] for r in RAN}) == 6  # each effect its own key
+
+
+async def test_a_durable_sleep_after_a_branchs_lock_keeps_its_timer(engine: Engine) -> None:
+    eid = await start(engine, "sleep_in_a_branch")
+    await answer(engine, eid, "a", "A")  # a sleeps now, b still waits
+    await answer(engine, eid, "b", "B")
+    assert (await engine.execution(eid)).status == "awaiting"  # type: ignore[union-attr]
+    CLOCK.advance(61)
+    assert await engine.fire_due() == 1
+    assert await finished(engine, eid) == {"a": {"v": "A"}, "b": {"v": "B"}}
+
+
+async def test_a_branchs_step_run_again_after_a_crash_gets_the_same_key(store: SQLStore) -> None:
+    """The process dies (here: stops) while a branch's step is under way, its outcome not
+    recorded; the run resumes in another process, where the step runs again with the same
+    idempotency key, though the branches reach their calls in another order there."""
+    RAN.clear()
+    HELD[:] = [asyncio.Event()]  # of this test's event loop
+    first = Engine(store, [app], RecordingNotifier(), CLOCK)
+    eid = await start(first, "held")
+    await first.submit((await open_locks(first, eid))["a"].id, {"v": "A"}, "UBOB")
+    for _ in range(100):  # until the step is under way
+        if RAN:
+            break
+        await asyncio.sleep(0.01)
+    await first.close()
+    CLOCK.advance(60)  # its claim goes stale
+    HELD[0].set()
+    second = Engine(store, [app], RecordingNotifier(), CLOCK)
+    try:
+        assert await second.recover() == 1
+        await second.settled(eid)
+        await second.submit((await open_locks(second, eid))["b"].id, {"v": "B"}, "UBOB")
+        assert await finished(second, eid) == [[{"v": "A"}, "call done"], {"v": "B"}]
+    finally:
+        await second.close()
+    assert len(RAN) == 2 and len(set(RAN)) == 1, RAN  # ran twice, with one key
+
+
+async def test_a_branchs_step_with_arguments_made_afresh_is_a_new_step(engine: Engine) -> None:
+    """A step in a branch is known by its name and arguments: arguments made afresh on every
+    replay (outside a step) make it a new step each time, which runs again."""
+    eid = await start(engine, "fresh_arguments")
+    await answer(engine, eid, "b", "B")
+    await answer(engine, eid, "a", "A")
+    await finished(engine, eid)
+    assert [r.split(":")[0] for r in RAN] == ["look 1", "look 2", "look 3"]
