@@ -190,7 +190,7 @@ class Lockstep:
     def web_app(self) -> web.Application:
         app = web.Application(
             middlewares=[self.metrics.timed] if self.metrics else [],
-            handler_args={"logger": logs.HTTP},  # a malformed request: one warning line
+            handler_args={"logger": logs.HttpLog(self.refusals)},
         )
         app.router.add_post("/slack/events", self.slack_events)
         app.router.add_get("/healthz", alive)

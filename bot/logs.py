@@ -67,20 +67,6 @@ class Chatter(logging.Filter):
         return not str(record.msg).startswith(self.PREAMBLE)
 
 
-class MalformedHttp(logging.Filter):
-    """A request aiohttp could not read as HTTP (a request line or header too long, two
-    ``Content-Length``) is the client's mistake, answered 400: one warning line, not an error
-    with aiohttp's traceback, which anyone reaching the port could fill the log with."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError) and exc.code < 500:
-            record.msg, record.args = "refused a malformed HTTP request: %s", (exc.message,)
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.exc_info = record.exc_text = None
-        return True
-
-
 class Refusals:
     """Warns of refused requests, which anyone reaching the port can send: the first of each
     kind at once, then at most one line per ``every`` seconds, which says how many more of
@@ -107,8 +93,26 @@ class Refusals:
         self.logger.warning(msg, *args)
 
 
-HTTP = logging.getLogger(f"{OWN}.http")  # aiohttp's server logs here (``handler_args``)
-HTTP.addFilter(MalformedHttp())
+HTTP = logging.getLogger(f"{OWN}.http")  # aiohttp's server logs here (``HttpLog``)
+
+
+class HttpLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server log (``handler_args``). A request it could not read as HTTP (a request
+    line or header too long, two ``Content-Length``) is the client's mistake, answered 400: a
+    refusal (``Refusals``), not an error with aiohttp's traceback, which anyone reaching the
+    port could fill the log with."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        super().__init__(HTTP, {})
+        self.refusals = refusals
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        exc = exc[1] if isinstance(exc, tuple) else exc
+        if level > logging.DEBUG and isinstance(exc, HttpProcessingError) and exc.code < 500:
+            self.refusals.warning("refused a malformed HTTP request: %s", exc.message)
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class _Scrubbed(logging.Formatter):

@@ -112,3 +112,22 @@ async def test_a_request_aiohttp_cannot_read_is_400_and_one_warning(
     assert errors(caplog) == []
     [line] = [r.getMessage() for r in caplog.records if "malformed HTTP" in r.getMessage()]
     assert line.startswith("refused a malformed HTTP request: ")
+
+
+async def test_requests_aiohttp_cannot_read_are_one_warning_a_minute(
+    db_url: str, store: SQLStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone reaching the port can send them: one line at once, then one a minute at most,
+    saying how many more came."""
+    raw = b"POST /slack/events HTTP/1.1\r\nHost: x\r\n"
+    raw += b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+    async with running_bot(db_url) as bot:
+        caplog.set_level(logging.INFO)
+        for _ in range(5):
+            assert await send(bot.url, raw) == 400
+        later = bot.lockstep.refusals.clock() + 61
+        bot.lockstep.refusals.clock = lambda: later
+        assert await send(bot.url, raw) == 400
+    assert errors(caplog) == []
+    lines = [r.getMessage() for r in caplog.records if "malformed HTTP" in r.getMessage()]
+    assert len(lines) == 2 and lines[1].endswith("(and 4 more since the last such line)")
