@@ -112,9 +112,10 @@ async def test_without_veto_a_rejection_withdraws_the_same_persons_approval(
     }  # fmt: skip
 
 
-async def test_a_quorum_lock_waits_on_those_who_have_not_answered_it(engine: Engine) -> None:
-    """Once Bob has answered, the lock waits on the others, not on him: his inbox (the App
-    Home) and his runs waiting on him leave it out; Carol's still list it."""
+async def test_a_quorum_lock_waits_on_those_whose_approval_would_count(engine: Engine) -> None:
+    """Once Bob has approved, the lock waits on the others, not on him: his inbox (the App
+    Home) and his runs waiting on him leave it out; Carol's still list it. Without veto, one
+    who declined may still approve: it waits on them again."""
     lock = await panel(engine, veto=False, quorum=3)
     execution = await engine.execution(lock.execution_id)
     assert execution is not None
@@ -123,13 +124,15 @@ async def test_a_quorum_lock_waits_on_those_who_have_not_answered_it(engine: Eng
         inbox = [c.id for _, c in await engine.inbox(user, SINGLE)]
         return inbox, [e.id for e in await engine.waiting_on([execution], user)]
 
-    assert await waiting("UBOB") == ([lock.id], [lock.execution_id])
+    listed = ([lock.id], [lock.execution_id])
+    assert await waiting("UBOB") == listed
     assert (await engine.submit(lock.id, {"score": 3}, "UBOB")).outcome == "counted"
     assert await waiting("UBOB") == ([], [])
-    assert await waiting("UCAROL") == ([lock.id], [lock.execution_id])
+    assert await waiting("UCAROL") == listed
     assert (await engine.reject(lock.id, "UCAROL", "no")).outcome == "counted"
-    assert await waiting("UCAROL") == ([], [])  # a decline is an answer too
-    assert await waiting("UDAN") == ([lock.id], [lock.execution_id])
+    assert await waiting("UCAROL") == listed  # her approval would count
+    assert (await engine.reject(lock.id, "UBOB", "on second thought")).outcome == "counted"
+    assert await waiting("UBOB") == listed  # his approval is withdrawn: it counts again
 
 
 async def test_concurrent_last_approvals_decide_once(engine: Engine) -> None:

@@ -52,7 +52,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
         Param("status", "query", "Only runs in these statuses (comma-separated)"),
         Param("initiator", "query", "Only runs started by this Slack user id, or api:<name>"),
         Param("channel", "query", "Only runs in this Slack channel"),
-        Param("waiting_on", "query", "Only runs with an open lock this user may decide"),
+        Param("waiting_on", "query", "Only runs with an open lock waiting on this user"),
         Param("limit", "query", f"Runs per page, 1 to {MAX_PAGE} (20)", {"type": "integer"}),
         Param("after", "query", "The `next` cursor of the previous page"),
     )

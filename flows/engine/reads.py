@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flows.engine import access
+from flows.app import approvers
+from flows.engine import access, quorum
 from flows.engine.delivery import Deliverer
 from flows.engine.guard import Guard
 from flows.engine.outcomes import Access, Place, Reading
@@ -76,14 +77,14 @@ class Reads:
         return await self._store.search(query)
 
     async def waiting_on(self, executions: list[Execution], actor: str) -> list[Execution]:
-        """Those of ``executions`` with an open lock that ``actor`` may decide now."""
+        """Those of ``executions`` with an open lock that waits on ``actor`` (``_waits_on``)."""
         return [e for e, _ in await self._decidable(executions, actor, len(executions), True)]
 
     async def inbox(
         self, actor: str, workspace: Workspace, limit: int = 20
     ) -> list[tuple[Execution, Call]]:
-        """The open locks ``actor`` may decide now, across every channel of ``workspace``, the
-        newest runs first (at most ``limit``): what waits for them (the App Home lists it)."""
+        """The open locks that wait on ``actor`` (``_waits_on``), across every channel of
+        ``workspace``, the newest runs first (at most ``limit``): the App Home lists them."""
         awaiting = await self._store.executions(
             status=("awaiting",), limit=INBOX_RUNS, workspace=workspace
         )
@@ -92,8 +93,8 @@ class Reads:
     async def _decidable(
         self, executions: list[Execution], actor: str, limit: int, first_only: bool
     ) -> list[tuple[Execution, Call]]:
-        """The open locks of ``executions`` that ``actor`` may decide now, at most ``limit``
-        (with ``first_only``, one per execution); their locks read in one transaction."""
+        """The open locks of ``executions`` that wait on ``actor``, at most ``limit`` (with
+        ``first_only``, one per execution); their locks read in one transaction."""
         awaiting = [e for e in executions if e.status == "awaiting"]
         opened = await self._store.open_locks_of([e.id for e in awaiting])
         found: list[tuple[Execution, Call]] = []
@@ -108,13 +109,14 @@ class Reads:
         return found
 
     async def _waits_on(self, lock: Call, actor: str, execution: Execution) -> bool:
-        """May ``actor`` decide ``lock`` now, and not answered it yet (a quorum lock they
-        answered waits on others, not on them)?"""
+        """May ``actor`` decide ``lock`` now, and would their answer count? A quorum lock they
+        approve waits on others (approving again counts once); one they declined still waits
+        on them (without veto, approving after declining counts)."""
         if await self._guard.refusal(lock, actor, execution) is not None:
             return False
         if Policy.from_json(lock.policy).quorum < 2:
             return True
-        return all(vote.actor != actor for vote in await self._store.votes(lock))
+        return actor not in approvers(await quorum.responses(self._store, lock))
 
     async def open_home(self, actor: str, workspace: Workspace) -> None:
         """``actor`` opened their App Home in ``workspace``: show it now, and keep it current
