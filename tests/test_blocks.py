@@ -263,7 +263,7 @@ def test_an_indented_form_titled_by_its_heading_reads_as_markdown() -> None:
          "1 | 2\n\n3 | 4"),
         ('<p>Chart:</p><img alt="sales &amp; costs" src="https://e.x/c.png"><p>after</p>',
          "Chart:\n<https://e.x/c.png|sales &amp; costs>\nafter"),  # as a Markdown image
-        ("<img src='https://e.x/c.png'> <img src=\"javascript:x()\" alt=\"x\">ok",
+        ("<img src='HTTPS://e.x/c.png'> <img src=\"javascript:x()\" alt=\"x\">ok",
          "<https://e.x/c.png|image> ok"),
     ],
 )  # fmt: skip
@@ -290,6 +290,13 @@ def test_conversions_keep_what_they_must_not_touch(convert: Any, source: str, mr
     assert convert(source) == mrkdwn
 
 
+def test_html_cut_at_its_limit_keeps_a_less_than_sign_that_is_text() -> None:
+    kept = html_to_mrkdwn("intro x < y " + "w " * 12000)
+    assert kept.startswith("intro x &lt; y w") and len(kept) > 19_000
+    split = html_to_mrkdwn("w" * 19_990 + '<a href="https://e.x/a/long/path">label</a>')
+    assert split == "w" * 19_990  # a tag the cut split goes, its attributes with it
+
+
 def test_an_inline_data_image_shows_its_label_and_what_follows_it() -> None:
     """A generated image put inline into Markdown (kodosumi's pages show it): Slack shows no
     inline data, so the message has its alt text, not the base64, and the text after it."""
@@ -297,12 +304,20 @@ def test_an_inline_data_image_shows_its_label_and_what_follows_it() -> None:
     shown = markdown_to_mrkdwn(f"Chart:\n![sales by month]({png})\nDone *today*.")
     assert shown == "Chart:\nsales by month\nDone _today_."
     assert markdown_to_mrkdwn(f"the [raw file]({png.upper()}) and ![]({png})") == "the raw file and"
+    for written in (
+        f'![chart]({png} "Sales")',
+        f"![chart](<{png}>)",
+        f"it's `x and ![chart]({png})",
+    ):
+        assert markdown_to_mrkdwn(written).endswith("chart"), written  # a title, <...>, a lone `
+    assert markdown_to_mrkdwn("\\[a](data:x)") == "[a](data:x)"  # an escaped bracket: no link
 
 
 @pytest.mark.parametrize(
     "source",
     ["*a " * 8000, "[a" * 10000, "[a](" * 6000, "`a" * 10000, "# " + " a" * 10000,
-     "[a](data:x)" * 100_000, "[a" * 10000 + "](data:x)", "`[a](data:x)" * 100_000],
+     "[a](data:x)" * 100_000, "[a" * 10000 + "](data:x)", "`[a](data:x)" * 100_000,
+     "[" + "a]](data:)" * 300_000, "](data:)" * 150_000],
 )  # fmt: skip
 def test_hostile_markdown_converts_in_time(source: str) -> None:
     begin = perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 
 from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
@@ -18,7 +19,12 @@ _QUOTES = re.compile(r"^(?: {0,3}>[ \t]?)+")
 # What emphasis leaves alone: a code span, and a link (an image too: a link to it)
 _SPAN = re.compile(r"(`[^`\n]{0,3000}`)|!?\[([^\]\n]{1,300})\]\(([^()\s]{1,2000})\)")
 _URL = re.compile(r"(https?|mailto):")
-_DATA_TARGET = re.compile(r"\]\([ \t]*data:[^()\s]*\)", re.IGNORECASE)  # ...](data:image/png;...)
+# ...](data:image/png;...), ...](<data:...>), ...](data:... "a title")
+_DATA_TARGET = re.compile(
+    r"""\]\([ \t]*(?:<data:[^<>\n]*>|data:[^()\s<>]*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'))?[ \t]*\)""",
+    re.IGNORECASE,
+)
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _ESCAPED = re.compile(r"\\([\\`*_\[\]()#])")  # Markdown's backslash escapes (``flows.quote``)
 # Escaped characters wait as noncharacters meanwhile (``clean`` takes those out of whatever
 # people type, so a typed character never collides with a waiting one).
@@ -157,14 +163,17 @@ def _without_data(text: str) -> str:
 
 
 def _labels_only(line: str) -> str:
-    out, at, seen, ticks = [], 0, 0, 0  # backticks before ``seen``: odd, inside a code span
+    code = [m.span() for m in _CODE_SPAN.finditer(line)]  # closed code spans, left to right
+    starts = [begin for begin, _ in code]
+    out, at, low = [], 0, 0
     for target in _DATA_TARGET.finditer(line):
-        start = line.rfind("[", at, target.start())
-        if start < 0:
-            continue  # no label of its own
-        ticks, seen = ticks + line.count("`", seen, start), start
-        if ticks % 2 or "]" in line[start : target.start()]:
-            continue
+        start = line.rfind("[", max(at, low), target.start())
+        low = target.start() + 1  # a "[" before this "]" labels no later target
+        if start < 0 or "]" in line[start : target.start()] or line[start - 1 : start] == "\\":
+            continue  # no label of its own (an escaped "[" is a bracket, not a link)
+        span = bisect_right(starts, start) - 1
+        if span >= 0 and start < code[span][1]:
+            continue  # inside a code span
         label = line[start + 1 : target.start()]
         if start > at and line[start - 1] == "!":
             start -= 1  # an image: its alt text
@@ -233,8 +242,10 @@ def _image(found: re.Match[str]) -> str:
     any other (a data URI) goes."""
     src, alt = _SRC.search(found[0]), _ALT.search(found[0])
     url = (src[1] or src[2] or "").strip() if src else ""
-    if not re.match(r"(?i)https?://", url):
+    scheme = re.match(r"(?i)https?://", url)
+    if scheme is None:
         return ""
+    url = scheme[0].lower() + url[scheme.end() :].replace('"', "&quot;")
     name = (alt[1] or alt[2] or "").strip() if alt else ""
     return f'<a href="{url}">{name or "image"}</a>'
 
@@ -248,7 +259,11 @@ def _html_source(text: str) -> str:
         return text
     kept = text[:MAX_SOURCE]
     opened = kept.rfind("<")
-    return kept[:opened] if opened > kept.rfind(">") else kept
+    if opened > kept.rfind(">") and re.match(r"<[A-Za-z/!?]", text[opened : opened + 2]):
+        closes, reopens = text.find(">", opened), text.find("<", opened + 1)
+        if closes >= 0 and (reopens < 0 or closes < reopens):
+            return kept[:opened]  # a tag the cut split: its attributes are no text to show
+    return kept
 
 
 def _dropped(text: str, tags: tuple[str, ...]) -> str:
