@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from bot.api.auth import Scopes, new_token
 from bot.api.kodosumi import serialize
 from flows import Request, response
+from flows.engine import Workspace
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, assert_valid_surfaces, running_bot
@@ -151,6 +153,24 @@ async def test_starts_racing_with_one_idempotency_key_make_one_run_and_say_so(ap
     )
     assert sorted(r.status for r in racing) == [200] * 7 + [201]
     assert len({r.body["id"] for r in racing}) == 1
+    assert len(await api.store.executions()) == 1
+
+
+async def test_a_tokens_name_used_again_in_another_workspace_starts_nothing_of_the_first(
+    api: Api,
+) -> None:
+    """A revoked token's name given to a token of another workspace: the same
+    Idempotency-Key names the first workspace's run, which the new token neither gets back nor
+    reaches: 409, and nothing starts."""
+    first = await api.token("ci", start=("deploy",), read=("deploy",))
+    key = {"Idempotency-Key": "build-77"}
+    assert (await api.call("POST", "/api/v1/runs", first, DEPLOY, key)).status == 201
+    assert await api.store.revoke_token("ci", 2.0)
+    scopes = Scopes(start=("deploy",), read=("deploy",))
+    other, row = new_token("ci", scopes, 3.0, Workspace(team_id="TOTHER"))
+    assert await api.store.create_token(row) is not None
+    again = await api.call("POST", "/api/v1/runs", other, DEPLOY, key)
+    assert again.status == 409 and again.body["error"] == "conflict"
     assert len(await api.store.executions()) == 1
 
 

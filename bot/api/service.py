@@ -164,8 +164,9 @@ class Api:
         except FlowConfigError as exc:  # the enter handler made inputs that cannot be kept
             raise invalid({"_global_": [str(exc)]}) from None
         eid = launched.id
-        started = await self.engine.execution(eid)
-        assert started is not None
+        started = await self.engine.execution(eid, who.workspace)
+        if started is None:  # the id is another workspace's run (a token's name used again)
+            raise refuse(409, "conflict", "this Idempotency-Key was used for a different start")
         if not launched.new:  # a twin with the same key raced this one: the same start, or 409
             self._same(started, launch.request.flow, launch.inputs, context)
             return reply(await self.view(started), 200, Location=f"/api/v1/runs/{eid}")
