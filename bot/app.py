@@ -1,10 +1,11 @@
 """The running bot: store, engine and Bolt app wired together, served over HTTP or Socket Mode.
 
-This is the composition root, the one module of ``bot/`` that opens the store (and hands it to
-the engine). The HTTP path is a thin adapter: verify the signature, check the payload's shape,
-hand it to Bolt, translate the answer back. The scheduler fires timers and sweeps. Health,
-metrics and logs are built in their own modules (``health``, ``metrics``, ``logs``) and mounted
-here; SIGTERM stops the work in a bounded time (``Lockstep.stop``, then ``close``).
+This is the composition root: with ``bot.loading`` (which opens the flows and the store the
+settings name), the only part of ``bot/`` that touches the store, which it hands to the engine.
+The HTTP path is a thin adapter: verify the signature, check the payload's shape, hand it to
+Bolt, translate the answer back. The scheduler fires timers and sweeps. Health, metrics and
+logs are built in their own modules (``health``, ``metrics``, ``logs``) and mounted here;
+SIGTERM stops the work in a bounded time (``Lockstep.stop``, then ``close``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 adapter decodes the signed body (``bot.fields.read_body``, bounded in size and depth), types it
 (``typed``) and hands Bolt only what Bolt routes by (``for_bolt``), built from the typed event,
 so nothing in Bolt ever meets a shape Slack would not send. In Socket Mode ``bot.socketmode``
-types each envelope the same way. Anything malformed is ``Malformed``, answered with 400 and
-one log line, and changes nothing.
+types each envelope the same way. Anything malformed is ``Malformed``: answered with 400 (in
+Socket Mode, acknowledged), logged (``bot.logs.Refusals``), and it changes nothing.
 
 Every field is read by ``bot.fields``: each id checked against the shape Slack gives it, every
 text cleaned of the characters no one types (``flows.text.clean``), every field with a size,

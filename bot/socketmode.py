@@ -1,17 +1,19 @@
 """Socket Mode, read as the HTTP adapter reads a request: each envelope's payload is typed
 (``inbound.typed``) before Bolt sees it, and Bolt gets only the body ``inbound.for_bolt``
-rebuilds, so nothing in Bolt meets a shape Slack would not send. A malformed payload is
-acknowledged (unacknowledged, Slack sends it again), logged in one line, and changes nothing."""
+rebuilds, with the typed event in its context, so nothing in Bolt meets a shape Slack would not
+send. A malformed payload is acknowledged (unacknowledged, Slack sends it again), logged in one
+line, and changes nothing."""
 
 from __future__ import annotations
 
+import json
 import logging
-import time
+from collections.abc import Sequence
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.socket_mode.async_internals import send_async_response
-from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -19,12 +21,10 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from bot import fields, inbound
 
 log = logging.getLogger("lockstep")
-_READ = "socket_mode"  # Bolt's mode for a body it need not verify or parse again
 
 
 class TypedSocketMode(AsyncSocketModeHandler):
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
-        start = time.time()
         try:
             event = inbound.typed(req.payload)
         except fields.Malformed as exc:
@@ -33,8 +33,26 @@ class TypedSocketMode(AsyncSocketModeHandler):
         if event is None or isinstance(event, inbound.OtherEvent):
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
-        bolt_request = AsyncBoltRequest(
-            body=inbound.for_bolt(event), headers=build_headers(req), mode=_READ,
+        retried: dict[str, str | Sequence[str]] = {}
+        if req.retry_attempt:
+            retried["x-slack-retry-num"] = str(req.retry_attempt)
+        request = AsyncBoltRequest(
+            body=inbound.for_bolt(event), headers=retried, mode="socket_mode",
             context={"inbound": event},
         )  # fmt: skip
-        await send_async_response(client, req, await self.app.async_dispatch(bolt_request), start)
+        answer = await self.app.async_dispatch(request)
+        if answer.status != 200:  # not acknowledged: as Bolt's own handler, Slack tries again
+            log.info("a Socket Mode request was not handled (%d)", answer.status)
+            return
+        said = _payload(answer)
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload=said)
+        )
+
+
+def _payload(answer: BoltResponse) -> dict[str, Any] | None:
+    """What the acknowledgement carries: the response Bolt gave (a modal's errors, say)."""
+    if not answer.body:
+        return None
+    kind = answer.headers.get("content-type", [""])[0]
+    return json.loads(answer.body) if kind.startswith("application/json") else {"text": answer.body}
