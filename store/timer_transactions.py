@@ -67,6 +67,8 @@ def fire_only(
     ob.add_posts(conn, fired, posts, now)
     if new_events:
         run(conn, INSERT_EVENTS, event_rows(fired, now, new_events))
+    if any(e.kind == "escalated" for e in new_events):
+        ob.bump_homes(conn, now)  # those it added may answer now: their Homes list the lock
     if new_timers:
         conn.execute(insert(timers), list(new_timers))
     return True
@@ -93,6 +95,7 @@ def snooze(
         .values(due_at=timers.c.due_at + by)
     )
     run(conn, INSERT_EVENTS, event_rows(moved, now, [event]))
+    ob.bump_homes(conn, now)  # the Homes that list the lock show its deadline
     return call(conn, call_id)
 
 

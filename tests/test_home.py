@@ -17,7 +17,7 @@ from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier, reads
 from store import SQLStore
 from tests import sample_flows
 from tests.apiclient import Api, base_of
-from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, chosen, input_value
+from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, chosen, input_value, running_bot
 
 DEPLOY = {**input_value("service", "api"), **input_value("version", "1.2.3")}
 
@@ -345,3 +345,38 @@ async def test_the_inbox_looks_among_the_newest_waiting_runs(
         assert listed == list(reversed(ids[1:]))  # the oldest is past the three newest
     finally:
         await engine.close()
+
+
+async def test_an_escalation_and_a_snooze_show_on_the_homes_that_list_the_lock(
+    db_url: str, store: SQLStore
+) -> None:
+    """Someone a lock escalates to may answer it from then on: their Home lists it; a snooze
+    moves the lock's deadline: the Homes listing it show the new one."""
+    clock = FakeClock()
+    async with running_bot(db_url, clock) as bot:
+        for user in ("UMANAGER", "UBOB"):
+            await bot.open_home(user)
+            await published(bot, user, 1)
+        await bot.command("start nudged")  # escalates to UMANAGER after 1.5 h; snoozes a day
+        await bot.slack.until(lambda: len(last_thread(bot)) >= 2)
+        lock = last_thread(bot)[-1]
+        lock_id = lock["blocks"][-1]["elements"][0]["value"]
+        await bot.slack.until(
+            lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [lock_id]
+        )
+        assert answers(bot.slack.home("UMANAGER") or {}) == []
+
+        def due(user: str) -> str:
+            return next(t for t in texts(bot.slack.home(user) or {}).splitlines() if "Due" in t)
+
+        before = due("UBOB")
+        await bot.click(lock, "lockstep_snooze", "UBOB")
+        await bot.slack.until(lambda: due("UBOB") != before)
+        snoozed = await bot.lockstep.engine.lock(lock_id)
+        assert snoozed is not None and f"<!date^{snoozed.deadline:.0f}^" in due("UBOB")
+
+        clock.advance(5400)
+        assert await bot.lockstep.engine.fire_due() >= 1
+        await bot.slack.until(
+            lambda: answers(bot.slack.home("UMANAGER") or {"blocks": []}) == [lock_id]
+        )
