@@ -108,3 +108,18 @@ async def test_the_initiator_and_flow_admins_may_cancel_and_snooze(engine: Engin
 def test_admins_are_checked_when_declared() -> None:
     with pytest.raises(FlowConfigError, match="flow 'x': admins: 'bob' is not a user id"):
         FlowApp().enter("x", admins=["bob"])(lambda: None)
+
+
+async def test_the_initiator_among_the_approvers_is_told_it_is_four_eyes(engine: Engine) -> None:
+    """Alice started the run and is one of its approvers (by name, or as a channel member):
+    four-eyes keeps her out, and she is told so, not that only people like her may decide."""
+    for approvers in (["UALICE", "UBOB"], ["channel"], None):
+        lock = await guarded(engine, approvers=approvers, four_eyes=True)
+        mine = await engine.submit(lock.id, {"ok": True}, "UALICE")
+        assert (mine.outcome, mine.allowed) == (Answer.FORBIDDEN, ()), approvers
+        assert (await engine.reject(lock.id, "UALICE")).allowed == ()
+    named = await guarded(engine, approvers=["UBOB"], four_eyes=True)  # she is no approver
+    assert (await engine.submit(named.id, {"ok": True}, "UALICE")).allowed == ("UBOB",)
+    outsider = await engine.submit(named.id, {"ok": True}, "UOUTSIDER")
+    assert outsider.allowed == ("UBOB",)
+    assert (await engine.submit(named.id, {"ok": True}, "UBOB")).outcome is Answer.ACCEPTED

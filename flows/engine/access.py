@@ -67,17 +67,20 @@ async def may_decide(
 ) -> Refusal | None:
     """None if ``actor`` may decide a lock with this policy, else why not. Without
     ``approvers`` a lock is for the people who see the run (its channel's members); with or
-    without, for anyone it was escalated to (``escalated`` reads who, when it matters)."""
-    if policy.exclude_initiator and await _is_initiator(actor, execution, directory):
-        allowed = (*policy.approvers, *await escalated()) if policy.approvers else ()
-        return Refusal(allowed)
+    without, for anyone it was escalated to (``escalated`` reads who, when it matters). Four-eyes
+    (``exclude_initiator``) keeps out whoever started the run even when they are one of those:
+    they are told that, not that only the people they are among may decide."""
     if policy.approvers:
         allowed = (*policy.approvers, *await escalated())
-        return None if await among(allowed, actor, execution, directory) else Refusal(allowed)
-    if actor is None or await directory.sees(actor, seen_from(execution)):
-        return None
-    added = tuple(await escalated())
-    return None if await among(added, actor, execution, directory) else Refusal(("channel", *added))
+        if not await among(allowed, actor, execution, directory):
+            return Refusal(allowed)
+    elif actor is not None and not await directory.sees(actor, seen_from(execution)):
+        added = tuple(await escalated())
+        if not await among(added, actor, execution, directory):
+            return Refusal(("channel", *added))
+    if policy.exclude_initiator and await _is_initiator(actor, execution, directory):
+        return Refusal(())
+    return None
 
 
 async def _is_initiator(actor: str | None, execution: Execution, directory: Directory) -> bool:
