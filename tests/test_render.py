@@ -300,6 +300,22 @@ def test_a_rejection_of_a_quorum_lock_says_how_many_approvals_are_left() -> None
     assert told(2).endswith("still needs 1 more approval (1 of 2 so far).")
 
 
+def test_an_approval_sent_twice_at_once_is_not_told_the_quorum_needs_more() -> None:
+    """Carol's approval came twice at once (from the thread and her Home's modal): one of the
+    two completes the quorum; the other is told she approved, not that it needs one more."""
+    bob = Response("UBOB", True, {}, None, 1.0)
+    carol = Response("UCAROL", True, {}, None, 2.0)
+    opened = lock("open", policy=make_policy(None, quorum=2).to_json())
+    met = Decision(Answer.REPEAT, opened, responses=(bob, carol))
+    assert surfaces.quorum_reply(met) == (
+        "You have already approved this; with it, 2 of 2 have approved."
+    )
+    short = Decision(Answer.REPEAT, opened, responses=(carol,))
+    assert surfaces.quorum_reply(short) == (
+        "You have already approved this; it needs 1 more from someone else."
+    )
+
+
 def test_a_set_reads_as_its_members_in_order_wherever_it_is() -> None:
     assert answers.text({"b", "it's", "a"}) == "a, b, it's"
     assert answers.text({10, 2, 1}) == "1, 2, 10"

@@ -91,6 +91,7 @@ DECLINE_COUNTED = (
     "({count} of {needed} so far)."
 )
 REPEAT = "You have already approved this; it needs {left} more from someone else."
+REPEAT_MET = "You have already approved this; with it, {count} of {needed} have approved."
 FORBIDDEN = "Only {who} can decide this."
 FOUR_EYES = "You started this run, so someone else has to decide this."
 

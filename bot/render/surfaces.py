@@ -185,8 +185,10 @@ def quorum_reply(decision: Decision, *, declined: bool = False) -> str:
         return messages.DECLINE_COUNTED.format(
             left=left, approvals=approvals, count=count, needed=needed
         )
+    if decision.outcome is Answer.REPEAT and count >= needed:  # their approval, sent twice
+        return messages.REPEAT_MET.format(count=count, needed=needed)  # at once, decides it
     if decision.outcome is Answer.REPEAT:
-        return messages.REPEAT.format(left=max(1, needed - count))
+        return messages.REPEAT.format(left=needed - count)
     return messages.COUNTED.format(count=count, needed=needed)
 
 
