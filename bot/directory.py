@@ -129,6 +129,9 @@ class SlackDirectory:
             return not members.isdisjoint(await self.group_members(user, workspace))
         return user in members
 
+    async def person(self, user: str, context: Mapping[str, Any]) -> str:
+        return user
+
     def member_changed(
         self, channel: str, user: str, *, joined: bool, workspace: Workspace = SINGLE
     ) -> None:

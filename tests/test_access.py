@@ -24,6 +24,9 @@ class Directory:
             return user == "UGROUPIE"
         return principal == "channel" and context.get("channel") == "C1" and user in self.members
 
+    async def person(self, user: str, context: Mapping[str, Any]) -> str:
+        return user
+
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         channel = context.get("channel")
         return channel is None or (channel == "C1" and user in self.members)

@@ -332,6 +332,42 @@ async def test_a_quorum_counts_each_token_once(api: Api) -> None:
     assert last.body["approved_by"] == ["api:one", "api:two"]
 
 
+async def test_a_person_and_a_token_answering_for_them_are_one_approver(api: Api) -> None:
+    """A quorum of two different people: Bob approving in Slack and a token answering for Bob
+    alone are one of them, whichever comes first; Carol makes two."""
+    starter = await api.token("ci", start=("release",))
+    bobs = await api.token("bobs", read=("release",), answer=("UBOB",))
+    carols = await api.token("carols", read=("release",), answer=("UCAROL",))
+    bot = api.bot
+    for first in ("slack", "token"):
+        run = await started(api, starter, {"flow": "release", "inputs": {}, "channel": CHANNEL})
+        lock_id = run["locks"][0]["id"]
+        path = f"/api/v1/locks/{lock_id}/answer"
+        await bot.lockstep.engine.idle()  # its lock's message is posted
+        message = bot.slack.thread(CHANNEL, run_ts(bot, run))[-1]
+        notes = len(bot.slack.calls_to("chat.postEphemeral"))
+        if first == "token":
+            assert (await api.call("POST", path, bobs, {"inputs": {}})).status == 200
+        await bot.click(message, "lockstep_submit", "UBOB")
+        await bot.slack.wait_for("chat.postEphemeral", count=notes + 1)
+        if first == "slack":
+            again = await api.call("POST", path, bobs, {"inputs": {}})
+            assert again.status == 409 and "already approved" in again.body["message"]
+        else:
+            assert bot.slack.ephemerals("UBOB")[-1]["text"] == (
+                "You have already approved this; it needs 1 more from someone else."
+            )
+        assert (await bot.lockstep.engine.lock(lock_id)).open
+        last = await api.call("POST", path, carols, {"inputs": {}})
+        assert last.body["outcome"] == "accepted", last.body
+
+
+def run_ts(bot: Any, run: dict[str, Any]) -> str:
+    """The ts of ``run``'s message in the channel."""
+    where = next(m for m in bot.slack.messages(CHANNEL) if run["id"][:8] in json.dumps(m))
+    return str(where["ts"])
+
+
 async def test_refused_inputs_come_back_under_their_fields(api: Api) -> None:
     token = await api.token("ci", start=("gate", "fragile"), answer=("*",))
     run = await started(api, token, {"flow": "gate", "inputs": {"service": "web"}})

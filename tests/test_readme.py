@@ -68,6 +68,9 @@ class Everyone:
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         return not principal.startswith(("U", "W"))
 
+    async def person(self, user: str, context: Mapping[str, Any]) -> str:
+        return user
+
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         return True
 

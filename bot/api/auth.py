@@ -160,6 +160,16 @@ class TokenDirectory:
                     return True
         return False
 
+    async def person(self, user: str, context: Mapping[str, Any]) -> str:
+        """A token answering for exactly one person is that person when a quorum counts
+        different people (they approving in Slack and it over the API are one approval); any
+        other token is one voter of its own."""
+        if not user.startswith(ACTOR):
+            return await self.people.person(user, context)
+        token = await self.token_named(user.removeprefix(ACTOR))
+        answer = Scopes.model_validate(token.scopes).answer if token is not None else ()
+        return answer[0] if len(answer) == 1 and answer[0][:1] in ("U", "W") else user
+
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         """A token sees a run when it answers for anyone (``*``), for its channel, or for
         someone who sees it (a person, or a user group with a member who does). A run shown in

@@ -69,7 +69,11 @@ class Kodosumi:
             case Answer.FAILED:
                 raise refuse(500, "failed", f"the lease failed (error id {decision.error_id})")
             case Answer.REPEAT:  # still open, waiting for others: not released
-                raise refuse(409, "conflict", "this token has already approved this lock")
+                raise refuse(
+                    409,
+                    "conflict",
+                    "this token, or the one person it answers for, has already approved this lock",
+                )
             case Answer.DECIDED | Answer.REJECTED | Answer.GONE:
                 raise _missing(f"Lock {lock.id} for {lock.execution_id} released.")
 

@@ -214,7 +214,11 @@ class Api:
             case Answer.DECIDED:
                 raise refuse(409, "conflict", _decided(summary))
             case Answer.REPEAT:
-                raise refuse(409, "conflict", "this token has already approved this lock")
+                raise refuse(
+                    409,
+                    "conflict",
+                    "this token, or the one person it answers for, has already approved this lock",
+                )
             case Answer.FORBIDDEN:
                 raise refuse(403, "forbidden", _refusal(decision.allowed))
             case Answer.FAILED:

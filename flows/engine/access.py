@@ -23,6 +23,9 @@ class NoDirectory:
     async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
         return True
 
+    async def person(self, user: str, context: Mapping[str, Any]) -> str:
+        return user
+
 
 def within(execution: Execution, workspace: Workspace | None) -> bool:
     """The one rule between workspaces: a run (with its locks, timers and audit trail) is
@@ -91,6 +94,17 @@ async def _is_initiator(actor: str | None, execution: Execution, directory: Dire
     if actor == execution.initiator:
         return True
     return await directory.includes(execution.initiator, actor, seen_from(execution))
+
+
+async def people(approvers: list[str], execution: Execution, directory: Directory) -> list[str]:
+    """The different people among ``approvers`` (first come first, each once): a token
+    answering for one person and that person are one (``Directory.person``)."""
+    found: list[str] = []
+    for approver in approvers:
+        person = await directory.person(approver, seen_from(execution))
+        if person not in found:
+            found.append(person)
+    return found
 
 
 async def manages(

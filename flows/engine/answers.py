@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from flows import typed
 from flows.app import Request, Response, approvers, call, standing
 from flows.codec import decode, encode
-from flows.engine import quorum
+from flows.engine import access, quorum
 from flows.engine.guard import Guard
 from flows.engine.outcomes import Answer, Cancel, Cancelled, Decision, Snooze, Snoozed
 from flows.engine.records import Call, Execution, NewEvent, Post, Workspace
@@ -68,7 +68,7 @@ class Answers:
         earlier = await quorum.responses(self.store, lock) if policy.quorum > 1 else ()
         try:
             values = parse(form, inputs)
-            if actor is not None and actor in approvers(earlier):
+            if actor is not None and await self._approved(actor, earlier, execution):
                 return Decision(Answer.REPEAT, lock, responses=earlier)
             mine = Response(actor, True, values, None, self.clock.now())
             lease = partial(self._lease, lock, execution, form, values, inputs, actor)
@@ -93,8 +93,21 @@ class Answers:
             return Decision(Answer.FAILED, lock, error_id=error_id)
         detail = {"inputs": redacted(form, encode(values))}
         if policy.quorum > 1:
-            return await self._approve(lock, policy, actor, detail, result, lease, mine, earlier)
+            return await self._approve(
+                lock, execution, policy, actor, detail, result, lease, mine, earlier
+            )
         return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+
+    async def _approved(
+        self, actor: str, earlier: tuple[Response, ...], execution: Execution
+    ) -> bool:
+        """Has ``actor`` approved already: themselves, or as the person they act for (a token
+        answering for them, or they for whom a token answered)?"""
+        if actor in approvers(earlier):
+            return True
+        directory = self.guard.directory
+        me = await access.people([actor], execution, directory)
+        return me[0] in await access.people(approvers(earlier), execution, directory)
 
     async def _refused(self, lock: Call, event: NewEvent, draft: Any) -> bool:
         """Record an answer the lease refused or crashed on, while the lock is open; False if
@@ -277,6 +290,7 @@ class Answers:
     async def _approve(
         self,
         lock: Call,
+        execution: Execution,
         policy: Policy,
         actor: str | None,
         detail: Any,
@@ -299,7 +313,7 @@ class Answers:
         seen = (*earlier, mine)
         while True:  # until the lock is decided with every response counted, or by another
             people = approvers(so_far)
-            if len(people) < policy.quorum:
+            if len(await access.people(people, execution, self.guard.directory)) < policy.quorum:
                 self.changed(lock.execution_id)
                 return Decision(Answer.COUNTED, lock, responses=so_far)
             if _who(so_far) != _who(seen):  # answers landed while the lease ran

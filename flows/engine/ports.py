@@ -57,6 +57,11 @@ class Directory(Protocol):
         ``approvers`` is theirs to answer. False for a run shown nowhere that has members
         (started without a channel): only those its locks name answer it."""
 
+    async def person(self, user: str, context: Mapping[str, Any]) -> str:
+        """The one person ``user`` is when a quorum counts different people: a person is
+        themselves; someone who acts for exactly one person (an API token answering on their
+        behalf) is that person; one who may act for any of several is only itself."""
+
 
 class NoAnswer(LockstepError):
     """Raised by a directory that could not find out in time (Slack slow or failing): whether
