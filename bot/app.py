@@ -182,7 +182,7 @@ class Lockstep:
         bolt.middleware(AckBudget())
         handlers.register(bolt)
         HomeHandlers(handlers).register(bolt)
-        _follow_members(bolt, slack_directory, workspaces)
+        _follow_members(bolt, slack_directory, workspaces, engine)
         installs.follow_uninstalls(bolt, workspaces, engine, handlers.tasks)
         return cls(settings, store, engine, bolt, session, handlers, metrics, links, refusals)
 
@@ -304,20 +304,25 @@ async def _bounded_body(request: web.Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def _follow_members(bolt: AsyncApp, directory: SlackDirectory, workspaces: Workspaces) -> None:
+def _follow_members(
+    bolt: AsyncApp, directory: SlackDirectory, workspaces: Workspaces, engine: Engine
+) -> None:
     """Channel members join and leave, user groups change: the directory's cached members
-    follow at once (where the app subscribes to the events), not only when the cache expires."""
+    follow at once (where the app subscribes to the events), not only when the cache expires,
+    and so do the Homes of those who came or went (what they may answer changed)."""
 
     async def changed(context: AsyncBoltContext) -> None:
         event = context.get("inbound")
         if isinstance(event, inbound.MemberEvent):
+            workspace = workspaces.of(event)
             directory.member_changed(
-                event.channel, event.user, joined=event.joined, workspace=workspaces.of(event)
+                event.channel, event.user, joined=event.joined, workspace=workspace
             )
+            await engine.people_changed([event.user], workspace)
         elif isinstance(event, inbound.GroupEvent):
-            directory.group_changed(
-                event.group, event.added, event.removed, workspace=workspaces.of(event)
-            )
+            workspace = workspaces.of(event)
+            directory.group_changed(event.group, event.added, event.removed, workspace=workspace)
+            await engine.people_changed([*event.added, *event.removed], workspace)
 
     for kind in (*inbound.MEMBER_EVENTS, inbound.GROUP_CHANGED):
         bolt.event(kind)(changed)

@@ -175,6 +175,12 @@ def open_home(conn: Connection, user: str, workspace: Workspace, now: float) -> 
         run(conn, _BUMP, {"keys": [key], "at": now})
 
 
+def refresh_homes(conn: Connection, users: Sequence[str], workspace: Workspace, now: float) -> None:
+    """Show again these users' App Homes in ``workspace``, where they have one."""
+    if users:
+        run(conn, _BUMP, {"keys": [home_key(u, workspace) for u in users], "at": now})
+
+
 def reshow(conn: Connection, live: Any, now: float) -> int:
     """The surface lost every message (local mode's fake Slack starts empty): show the
     messages of the runs ``live`` selects, and every App Home, again from scratch. Returns

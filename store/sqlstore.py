@@ -284,6 +284,9 @@ class SQLStore(Transactor):
     async def open_home(self, user: str, workspace: Workspace, now: float) -> None:
         await self.run(ob.open_home, user, workspace, now)
 
+    async def refresh_homes(self, users: Sequence[str], workspace: Workspace, now: float) -> None:
+        await self.run(ob.refresh_homes, users, workspace, now)
+
     async def reshow(self, now: float) -> int:
         """Local mode starts its fake Slack empty: every live run's messages, and every App
         Home, are shown again from scratch. Not part of the port."""

@@ -380,3 +380,26 @@ async def test_an_escalation_and_a_snooze_show_on_the_homes_that_list_the_lock(
         await bot.slack.until(
             lambda: answers(bot.slack.home("UMANAGER") or {"blocks": []}) == [lock_id]
         )
+
+
+async def test_joining_or_leaving_the_channel_shows_on_the_home_at_once(bot: Bot) -> None:
+    """Dan joins the run's channel: the lock he may now answer joins his Home; Bob leaves it:
+    the lock he may no longer answer leaves his. Neither waits for a run to change."""
+    for user in ("UDAN", "UBOB"):
+        await bot.open_home(user)
+        await published(bot, user, 1)
+    lock_id = await start_deploy(bot)
+    await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [lock_id])
+    await bot.lockstep.engine.idle()
+    assert answers(bot.slack.home("UDAN") or {}) == []
+
+    def member(kind: str, user: str) -> dict[str, Any]:
+        return {"type": kind, "user": user, "channel": CHANNEL, "channel_type": "C"}
+
+    bot.slack.join(CHANNEL, "UDAN")
+    assert (await bot.event(member("member_joined_channel", "UDAN")))[0] == 200
+    await bot.slack.until(lambda: answers(bot.slack.home("UDAN") or {"blocks": []}) == [lock_id])
+    bot.slack.leave(CHANNEL, "UBOB")
+    assert (await bot.event(member("member_left_channel", "UBOB")))[0] == 200
+    await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [])
+    assert publishes(bot, "UCAROL") == 0  # never opened it: never published

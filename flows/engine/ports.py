@@ -383,6 +383,10 @@ class Store(Protocol):
         no run, its ``payload`` naming the user and the workspace), due now, and bump it with
         every run's or lock's change from now on."""
 
+    async def refresh_homes(self, users: Sequence[str], workspace: Workspace, now: float) -> None:
+        """Who these users may answer changed (they joined or left a channel or a group): show
+        again the App Homes of theirs that are kept (never made here)."""
+
     # operations
 
     async def health(self, timeout: float) -> str | None:

@@ -4,7 +4,7 @@ run's trail for a person (its channel's members, whoever started it, its flow's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flows.app import approvers
@@ -122,6 +122,12 @@ class Reads:
         """``actor`` opened their App Home in ``workspace``: show it now, and keep it current
         from now on (through the outbox, with every change of a run or a lock)."""
         await self._store.open_home(actor, workspace, self.clock.now())
+        self._deliver.drain()
+
+    async def people_changed(self, users: Sequence[str], workspace: Workspace) -> None:
+        """These people joined or left a channel or a user group of ``workspace``: what they
+        may answer changed, so their App Homes (where kept) are shown again."""
+        await self._store.refresh_homes(users, workspace, self.clock.now())
         self._deliver.drain()
 
     async def sees(self, actor: str, context: Mapping[str, Any], workspace: Workspace) -> bool:
