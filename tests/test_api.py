@@ -18,7 +18,7 @@ import pytest
 from bot.api.auth import Scopes, new_token
 from bot.api.kodosumi import serialize
 from flows import Request, response
-from flows.engine import Workspace
+from flows.engine import SINGLE, Workspace
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, assert_valid_surfaces, running_bot
@@ -348,6 +348,8 @@ async def test_a_person_and_a_token_answering_for_them_are_one_approver(api: Api
         notes = len(bot.slack.calls_to("chat.postEphemeral"))
         if first == "token":
             assert (await api.call("POST", path, bobs, {"inputs": {}})).status == 200
+            inbox = await bot.lockstep.engine.inbox("UBOB", SINGLE)
+            assert lock_id not in [c.id for _, c in inbox]  # his approval is in: not on his Home
         await bot.click(message, "lockstep_submit", "UBOB")
         await bot.slack.wait_for("chat.postEphemeral", count=notes + 1)
         if first == "slack":

@@ -116,7 +116,9 @@ class Reads:
             return False
         if Policy.from_json(lock.policy).quorum < 2:
             return True
-        return actor not in approvers(await quorum.responses(self._store, lock))
+        approving = approvers(await quorum.responses(self._store, lock))
+        [me] = await access.people([actor], execution, self._directory)
+        return me not in await access.people(approving, execution, self._directory)
 
     async def open_home(self, actor: str, workspace: Workspace) -> None:
         """``actor`` opened their App Home in ``workspace``: show it now, and keep it current
