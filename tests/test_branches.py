@@ -23,7 +23,7 @@ def form() -> Model:
     return Model(InputText("v", "Value"), Submit("OK"))
 
 
-for lock in ("a", "b", "a1", "a2", "x", "y", "z"):
+for lock in ("a", "b", "a1", "a2", "x", "y", "z", "A", "B"):
     app.lock(lock)(form)
 
 
@@ -108,6 +108,20 @@ async def fresh_arguments(tracer: Tracer) -> Any:
         return first, await tracer.lock("a")
 
     return await asyncio.gather(a(), tracer.lock("b"))
+
+
+@app.flow("talking")
+async def talking(tracer: Tracer) -> Any:
+    async def review(doc: str) -> Any:
+        await tracer.markdown(f"reviewing {doc}")
+        answer = await tracer.lock(doc)
+        await tracer.markdown(f"{doc} done")
+        return answer
+
+    await tracer.markdown("start")
+    both = await asyncio.gather(review("A"), review("B"))
+    await tracer.markdown("end")
+    return both
 
 
 CLOCK = FakeClock()
@@ -235,3 +249,20 @@ async def test_a_branchs_step_with_arguments_made_afresh_is_a_new_step(engine: E
     await answer(engine, eid, "a", "A")
     await finished(engine, eid)
     assert [r.split(":")[0] for r in RAN] == ["look 1", "look 2", "look 3"]
+
+
+@pytest.mark.parametrize("order", [("A", "B"), ("B", "A")])
+async def test_each_branchs_output_is_announced_once(
+    engine: Engine, store: SQLStore, order: tuple[str, str]
+) -> None:
+    """The branches say their outputs in another order on a replay (a branch whose lock is
+    answered goes on at once): each output is announced once, none is lost."""
+    eid = await start(engine, "talking")
+    for name in order:
+        await answer(engine, eid, name, name.lower())
+    await finished(engine, eid)
+    said = [e.detail["text"] for e in await store.events(eid) if e.kind == "progress"]
+    first, second = order
+    assert said == [
+        "start", "reviewing A", "reviewing B", f"{first} done", f"{second} done", "end",
+    ]  # fmt: skip

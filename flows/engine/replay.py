@@ -116,6 +116,8 @@ class Replay:
         self.seq = 0
         self.progress_seen = 0
         self.progress_recorded = execution.progress
+        self.said: list[tuple[Any, Any]] | None = None  # earlier runs' outputs a branch may be
+        self.root_said: list[tuple[str, str]] = []  # those the flow's own task said again
         self.new_calls: list[dict[str, Any]] = []
         self.new_timers: list[dict[str, Any]] = []
         self.new_events: list[NewEvent] = []
@@ -381,19 +383,44 @@ class Replay:
             await self.wait()
 
     async def progress(self, kind: str, text: str) -> None:
+        """Output, announced once: the flow's own task says its outputs in the same order on
+        every replay, so its n-th output was announced if an earlier run announced n; a
+        branch's interleave otherwise, so one was announced if an earlier run announced the
+        same (level and text) and no other output of this replay matched it yet."""
         self._parked()
         index, self.progress_seen = self.progress_seen, self.progress_seen + 1
-        if index < self.progress_recorded:
-            return  # announced by an earlier run
+        if asyncio.current_task() is self.root:
+            if index < self.execution.progress:
+                self.root_said.append((kind, text))
+                if self.said is not None and (kind, text) in self.said:
+                    self.said.remove((kind, text))
+                return
+        elif await self._announced(kind, text):
+            return
+        number, self.progress_recorded = self.progress_recorded, self.progress_recorded + 1
         now = self.setup.clock.now()
         eid = self.execution.id
         event = NewEvent(kind="progress", detail={"level": kind, "text": text})
         post = Post(
-            key=f"progress:{eid}:{index}", payload={"type": "progress", "level": kind, "text": text}
+            key=f"progress:{eid}:{number}",
+            payload={"type": "progress", "level": kind, "text": text},
         )
         await self.setup.store.add(eid, now, new_events=[event], progress=1, posts=[post])
-        self.progress_recorded += 1
         self.setup.soon(eid)
+
+    async def _announced(self, kind: str, text: str) -> bool:
+        if self.said is None:  # what earlier runs announced, less what the flow said again
+            events = await self.setup.store.events(self.execution.id)
+            details = [e.detail for e in events if e.kind == "progress"]
+            said = [(d.get("level"), d.get("text")) for d in details if isinstance(d, dict)]
+            self.said = said[: self.execution.progress]
+            for again in self.root_said:
+                if again in self.said:
+                    self.said.remove(again)
+        if (kind, text) not in self.said:
+            return False
+        self.said.remove((kind, text))
+        return True
 
 
 def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, str] | None:
