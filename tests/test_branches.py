@@ -104,6 +104,7 @@ async def held(tracer: Tracer) -> Any:
 async def fresh_arguments(tracer: Tracer) -> Any:
     async def a() -> Any:
         FRESH[0] += 1
+        await tracer.markdown(f"draft {FRESH[0]}")
         first = await tracer.step("look", effect, f"look {FRESH[0]}")
         return first, await tracer.lock("a")
 
@@ -241,14 +242,16 @@ async def test_a_branchs_step_run_again_after_a_crash_gets_the_same_key(store: S
     assert len(RAN) == 2 and len(set(RAN)) == 1, RAN  # ran twice, with one key
 
 
-async def test_a_branchs_step_with_arguments_made_afresh_is_a_new_step(engine: Engine) -> None:
-    """A step in a branch is known by its name and arguments: arguments made afresh on every
-    replay (outside a step) make it a new step each time, which runs again."""
+async def test_a_branchs_step_or_output_made_afresh_is_new(engine: Engine, store: SQLStore) -> None:
+    """A step in a branch is known by its name and arguments, an output by its text: made
+    afresh on every replay (outside a step), each is new each time, run or announced again."""
     eid = await start(engine, "fresh_arguments")
     await answer(engine, eid, "b", "B")
     await answer(engine, eid, "a", "A")
     await finished(engine, eid)
     assert [r.split(":")[0] for r in RAN] == ["look 1", "look 2", "look 3"]
+    said = [e.detail["text"] for e in await store.events(eid) if e.kind == "progress"]
+    assert said == ["draft 1", "draft 2", "draft 3"]
 
 
 @pytest.mark.parametrize("order", [("A", "B"), ("B", "A")])
