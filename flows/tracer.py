@@ -56,8 +56,9 @@ class Recorder(Protocol):
     async def sleep(self, seconds: float) -> None:
         """A durable sleep."""
 
-    async def progress(self, kind: str, text: str) -> None:
-        """Output, announced once however often the flow is replayed."""
+    async def progress(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> None:
+        """Output, announced once however often the flow is replayed. ``origin``: the task
+        that said it (None: a thread, the flow's sync code)."""
 
 
 def shown(kind: str, obj: Any) -> tuple[str, str]:
@@ -207,11 +208,11 @@ class Tracer(Prompts):
 
     async def _say(self, kind: str, text: str) -> None:
         await self.flush()
-        await self._progress(kind, text)
+        await self._progress(kind, text, asyncio.current_task())
 
-    async def _progress(self, kind: str, text: str) -> None:
+    async def _progress(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> None:
         with output.uncaptured():
-            await self._recorder.progress(kind, text)
+            await self._recorder.progress(kind, text, origin)
 
     def _later(self, kind: str, text: str) -> None:
         """Record output from sync code: queued in order on the loop's own thread, waited for
@@ -224,25 +225,31 @@ class Tracer(Prompts):
         except RuntimeError:
             here = None
         if here is loop:
-            self._queue(kind, text)
+            self._queue(kind, text, asyncio.current_task())
         else:
             asyncio.run_coroutine_threadsafe(self._queued(kind, text), loop).result()
 
-    def _queue(self, kind: str, text: str) -> asyncio.Task[None]:
+    def _queue(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> asyncio.Task[None]:
         assert self._loop is not None
-        task = self._loop.create_task(self._after(self._tail, kind, text))
+        task = self._loop.create_task(self._after(self._tail, kind, text, origin))
         self._tail = task
         return task
 
     async def _queued(self, kind: str, text: str) -> None:
-        await self._queue(kind, text)
+        await self._queue(kind, text, None)  # said by a thread: the flow's own sync code
 
-    async def _after(self, before: asyncio.Task[None] | None, kind: str, text: str) -> None:
+    async def _after(
+        self,
+        before: asyncio.Task[None] | None,
+        kind: str,
+        text: str,
+        origin: asyncio.Task[Any] | None,
+    ) -> None:
         if before is not None:
             await asyncio.wait([before])
             if (failed := before.exception()) is not None:
                 raise failed
-        await self._progress(kind, text)
+        await self._progress(kind, text, origin)
 
     async def flush(self) -> None:
         """Wait until output queued from sync code is recorded (raises if recording failed)."""

@@ -125,6 +125,13 @@ async def talking(tracer: Tracer) -> Any:
     return both
 
 
+@app.flow("printing")
+async def printing(tracer: Tracer) -> Any:
+    FRESH[0] += 1
+    print(f"draft {FRESH[0]}")  # the flow's own task: its first output, whatever it says
+    return await tracer.lock("a")
+
+
 CLOCK = FakeClock()
 
 
@@ -269,3 +276,13 @@ async def test_each_branchs_output_is_announced_once(
     assert said == [
         "start", "reviewing A", "reviewing B", f"{first} done", f"{second} done", "end",
     ]  # fmt: skip
+
+
+async def test_the_flows_own_output_is_counted_by_position(engine: Engine, store: SQLStore) -> None:
+    """Outside branches an output is the n-th the flow says: made afresh on a replay (a
+    printed draft), it was announced all the same."""
+    eid = await start(engine, "printing")
+    await answer(engine, eid, "a", "A")
+    await finished(engine, eid)
+    said = [e.detail["text"] for e in await store.events(eid) if e.kind == "progress"]
+    assert said == ["draft 1"] and FRESH[0] == 2

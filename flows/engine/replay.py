@@ -382,14 +382,15 @@ class Replay:
         if recorded.status == "open":
             await self.wait()
 
-    async def progress(self, kind: str, text: str) -> None:
-        """Output, announced once: the flow's own task says its outputs in the same order on
-        every replay, so its n-th output was announced if an earlier run announced n; a
-        branch's interleave otherwise, so one was announced if an earlier run announced the
-        same (level and text) and no other output of this replay matched it yet."""
+    async def progress(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> None:
+        """Output, announced once: the flow's own task (or its sync code, in a thread) says its
+        outputs in the same order on every replay, so its n-th output was announced if an
+        earlier run announced n; a branch's interleave otherwise, so one was announced if an
+        earlier run announced the same (level and text) and no other output of this replay
+        matched it yet."""
         self._parked()
         index, self.progress_seen = self.progress_seen, self.progress_seen + 1
-        if asyncio.current_task() is self.root:
+        if origin is None or origin is self.root:
             if index < self.execution.progress:
                 self.root_said.append((kind, text))
                 if self.said is not None and (kind, text) in self.said:
