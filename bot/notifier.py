@@ -207,6 +207,17 @@ class SlackNotifier:
             except SlackApiError as exc:
                 if error_code(exc) != "message_not_found":
                     raise
+                # Slack may say so of a message that is there (a moment's fault): posting
+                # again would leave two, the first with its buttons. Looked for first.
+                found = await self._still_there(client, show, where["channel"], thread_ts)
+                if where["ts"] in found:
+                    raise  # it is there: tried again later
+                if found:  # a copy of it is there: that one is kept, and updated
+                    keep = min(found, key=float)
+                    await client.chat_update(
+                        channel=where["channel"], ts=keep, text=text, blocks=blocks or []
+                    )
+                    return await self._keep_one(client, show, where["channel"], found, keep, again)
                 log.info("%s: its message is gone (deleted in Slack); posted again", show.key)
             else:
                 due = where.get(AGAIN_AT)
@@ -243,6 +254,18 @@ class SlackNotifier:
                     raise
         kept: Where = {"channel": channel, "ts": keep}
         return kept if self.clock.now() >= due else {**kept, AGAIN_AT: due}
+
+    async def _still_there(
+        self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None
+    ) -> list[str]:
+        """``_ours``, for a message Slack said it cannot find: a thread that is gone (its
+        parent deleted) holds none of them."""
+        try:
+            return await self._ours(client, show, channel, thread_ts)
+        except SlackApiError as exc:
+            if error_code(exc) not in ("message_not_found", "thread_not_found"):
+                raise
+            return []
 
     async def _ours(
         self, client: AsyncWebClient, show: Show, channel: str, thread_ts: str | None

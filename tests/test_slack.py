@@ -567,3 +567,39 @@ async def test_a_message_deleted_in_slack_is_posted_again_at_its_next_update(bot
     assert reposted["ts"] != lock["ts"] and "Cancelled with its run" in reposted["text"]
     await bot.lockstep.engine.idle()
     assert await bot.lockstep.store.backlog(time.time()) == (0, None)
+
+
+async def test_an_update_slack_says_it_cannot_find_is_looked_for_before_posting_again(
+    bot: Bot,
+) -> None:
+    """Slack answers ``message_not_found`` to an update of a message that is still there (a
+    moment's fault): the message is looked for by its metadata before it is posted again, so
+    the lock's form is not left in the thread with its buttons beside a second copy."""
+    lock = await start_deploy(bot)
+    bot.slack.fail_next("chat.update", error="message_not_found")
+    [execution] = await bot.lockstep.store.executions()
+    assert (await bot.command(f"cancel {execution.id[:8]}"))[0] == 200
+    await bot.slack.until(
+        lambda: any(
+            "Cancelled with its run" in m["text"]
+            for m in bot.slack.thread(CHANNEL, lock["thread_ts"])
+        )
+    )
+    await bot.lockstep.engine.idle()
+    thread = bot.slack.thread(CHANNEL, lock["thread_ts"])
+    locks = [m for m in thread if m["metadata"]["event_payload"]["key"].startswith("lock:")]
+    assert [m["ts"] for m in locks] == [lock["ts"]]  # updated where it is, not posted again
+    assert "Cancelled with its run" in locks[0]["text"]
+    parent = lock["thread_ts"]  # its update that failed goes again, where it is
+
+    def parent_updated() -> bool:
+        return any(c.ok and c.args["ts"] == parent for c in bot.slack.calls_to("chat.update"))
+
+    await bot.slack.until(parent_updated, timeout=5)
+    await bot.lockstep.engine.idle()
+    [shown] = bot.slack.messages(CHANNEL)
+    assert shown["ts"] == parent and "cancelled" in shown["text"].lower()
+    posts = bot.slack.calls_to("chat.postMessage")
+    posted = [c.args["metadata"]["event_payload"]["key"] for c in posts]
+    assert len(posted) == len(set(posted))
+    assert await bot.lockstep.store.backlog(time.time()) == (0, None)
