@@ -71,10 +71,16 @@ _DUE_OF_NONE = _DUE.where(outbox.c.execution_id.is_(None))  # rows about no run:
 NO_RUN = ""  # claims the rows about no run (no run's id is empty)
 
 
+# Each claim is an attempt: a row claimed again after one (``attempts > 1``) is looked for in
+# Slack before it is posted, as that attempt may have posted it. A claim whose lease lapsed (its
+# process died mid-way) made the attempt once: its row is looked for from then on, but the death
+# is no failure of Slack's, so claims that die one after another do not lengthen the backoff
+# (``flows.engine.delivery.backoff``) the way Slack failing would.
+_CUT_SHORT = and_(outbox.c.lease_owner.is_not(None), outbox.c.attempts >= 2)
 _LEASE = {
     "lease_owner": bindparam("me"),
     "lease_until": bindparam("until"),
-    "attempts": outbox.c.attempts + 1,
+    "attempts": case((_CUT_SHORT, outbox.c.attempts), else_=outbox.c.attempts + 1),
 }
 
 

@@ -564,3 +564,29 @@ async def test_a_lock_is_shown_where_its_message_was_recorded(store: SQLStore) -
     where = {"channel": "C1", "ts": "1.2"}
     await store.delivered("me", [(row_.id, row_.version, where)], now, placed=False)
     assert await store.lock_shown_at(opened["id"]) == where
+
+
+async def test_claims_cut_short_by_dying_processes_do_not_lengthen_the_backoff(
+    store: SQLStore,
+) -> None:
+    """A process killed while it shows a row (its lease lapses) made an attempt: the row is
+    looked for in Slack from then on (``attempts > 1``). But deaths one after another are no
+    failures of Slack's: a failure after them backs off as after one cut-short attempt."""
+    eid, now = new_id(), time.time()
+    row = {
+        "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
+        "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
+        "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
+    }  # fmt: skip
+    assert await store.create_execution(row, NewEvent(kind="started"))
+    seen = []
+    for death in range(5):  # each claimant dies mid-way: its lease of 1 s lapses
+        claimed, _ = await store.claim_deliveries(f"dead-{death}", now, 1.0)
+        [run] = [d for d in claimed if d.kind == "run"]
+        seen.append(run.attempts)
+        now += 2
+    assert seen == [1, 2, 2, 2, 2]
+    await store.retry_delivery(run.id, "dead-4", now, "Slack answered 500", True, now)
+    claimed, _ = await store.claim_deliveries("alive", now, 30)
+    [run] = [d for d in claimed if d.kind == "run"]
+    assert run.attempts == 3  # one failure of Slack's: the backoff's next step, not its sixth
