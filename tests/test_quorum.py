@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flows import FlowApp, Request, Response, Tracer
-from flows.engine import SINGLE, Call, Engine, FakeClock, RecordingNotifier
+from flows.engine import SINGLE, Call, Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.forms import Cancel, InputText, Model, Submit
 from flows.policy import make_policy
 from store import SQLStore
@@ -230,3 +230,25 @@ def test_quorum_is_checked_when_declared() -> None:
     with pytest.raises(ValueError, match="quorum=3 needs 3 approvers, but only 2 named"):
         make_policy(None, 10, approvers=["U1", "U2"], quorum=3)
     assert make_policy(None, 10, approvers=["U1", "SREVIEW"], quorum=3).quorum == 3
+
+
+async def test_a_quorum_whose_deciding_process_died_is_decided_by_the_next_click(
+    engine: Engine, store: SQLStore
+) -> None:
+    """The last approval a quorum needed is recorded, and the process dies before it decides
+    the lock (the vote and the decision are two transactions): clicking again decides it,
+    rather than telling its approvers, for good, that they approved already."""
+    lock = await panel(engine)
+    for who, score in (("UBOB", 4), ("UCAROL", 8)):  # as the dead process recorded them
+        vote = NewEvent(
+            kind="approved", actor=who, call_id=lock.id, detail={"inputs": {"score": score}}
+        )
+        assert await store.vote(lock.id, engine.clock.now(), vote) is not None
+    assert (await engine.lock(lock.id)).open
+    again = await engine.submit(lock.id, {"score": 2}, "UCAROL")  # their recorded answer counts
+    assert again.outcome == "accepted" and again.approvers == ["UBOB", "UCAROL"]
+    assert await result(engine, lock) == {
+        "mean": 6.0, "approvers": ["UBOB", "UCAROL"], "declined": [],
+    }  # fmt: skip
+    [decided] = [e for e in await events(engine, lock.execution_id) if e.kind == "quorum"]
+    assert decided.actor == "UCAROL"

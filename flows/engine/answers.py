@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -68,7 +68,11 @@ class Answers:
         earlier = await quorum.responses(self.store, lock) if policy.quorum > 1 else ()
         try:
             values = parse(form, inputs)
-            if actor is not None and await self._approved(actor, earlier, execution):
+            if (
+                actor is not None
+                and await self._approved(actor, earlier, execution)
+                and not (await self._met(earlier, policy, execution))
+            ):
                 return Decision(Answer.REPEAT, lock, responses=earlier)
             mine = Response(actor, True, values, None, self.clock.now())
             lease = partial(self._lease, lock, execution, form, values, inputs, actor)
@@ -97,6 +101,13 @@ class Answers:
                 lock, execution, policy, actor, detail, result, lease, mine, earlier
             )
         return await self._decide(lock, "resolved", result, actor, None, "lease", detail)
+
+    async def _met(
+        self, responses: Sequence[Response], policy: Policy, execution: Execution
+    ) -> bool:
+        """Enough different people approve (``policy.quorum``)."""
+        people = await access.people(approvers(responses), execution, self.guard.directory)
+        return len(people) >= policy.quorum
 
     async def _approved(
         self, actor: str, earlier: tuple[Response, ...], execution: Execution
@@ -309,7 +320,11 @@ class Answers:
         recorded, events = voted
         so_far = tuple(quorum.response(e) for e in events)
         if not recorded:
-            return Decision(Answer.REPEAT, lock, responses=so_far)
+            if not await self._met(so_far, policy, execution):
+                return Decision(Answer.REPEAT, lock, responses=so_far)
+            # A quorum met and not decided: the process that counted the last approval died
+            # before deciding (two transactions). Decided now, with their answer as recorded.
+            mine = next((r for r in reversed(so_far) if r.user == actor), mine)
         seen = (*earlier, mine)
         while True:  # until the lock is decided with every response counted, or by another
             people = approvers(so_far)
