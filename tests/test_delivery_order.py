@@ -7,8 +7,11 @@ go next. And the App Homes go again once a run's message has a place to link."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
+
+import pytest
 
 from flows.app import Registry
 from flows.engine import Execution, FakeClock, Show, Unavailable
@@ -239,11 +242,13 @@ class GivesBack(TwoClaims):
     def __init__(self) -> None:
         super().__init__()
         self.given: list[tuple[int, float, bool]] = []
+        self.errors: list[str | None] = []
 
     async def retry_delivery(
         self, row_id: int, owner: str, due_at: float, error: str | None, tried: bool, now: float
     ) -> None:
         self.given.append((row_id, due_at, tried))
+        self.errors.append(error)
 
 
 class Refuses:
@@ -267,4 +272,24 @@ async def test_a_wait_the_surface_asks_for_is_not_counted_as_a_failed_attempt() 
     given = {row_id: (due_at, tried) for row_id, due_at, tried in store.given}
     assert given[1] == (1030.0, False)  # as Slack asked; the attempt not counted
     assert given[3] == (1000.0 + backoff(1), True)  # a failure: counted, backed off
+    await deliverer.close()
+
+
+class TimesOut:
+    async def show(self, show: Show) -> Any:
+        raise TimeoutError  # no text of its own, as an HTTP client's timeout
+
+
+async def test_a_failure_without_text_is_named_by_its_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The log line and the row's error say what failed, even when the error has no text."""
+    store = GivesBack()
+    deliverer = Deliverer(cast(Store, store), TimesOut(), FakeClock(1000.0), Registry([]), "me")
+    caplog.set_level(logging.WARNING)
+    deliverer.drain()
+    await deliverer.idle()
+    assert store.errors and set(store.errors) == {"TimeoutError"}
+    lines = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert lines and all(line.endswith("): TimeoutError") for line in lines)
     await deliverer.close()
