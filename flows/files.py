@@ -112,7 +112,7 @@ class AsyncFileSystem:
         store: FileStore | None,
         context: Mapping[str, Any],
         uploaded: list[dict[str, Any]],
-        record: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
+        record: Callable[..., Awaitable[Any]],  # (step name, function, its arguments)
     ) -> None:
         self._store, self._context, self._uploaded, self._record = store, context, uploaded, record
 
@@ -167,7 +167,7 @@ class AsyncFileSystem:
         """Share a local file, or every file under a folder, as the run's ``out`` files;
         returns the batch's id (None: nothing to upload). Recorded: a replay does not upload."""
 
-        async def share() -> dict[str, Any]:
+        async def share(_named: str) -> dict[str, Any]:
             files = await asyncio.to_thread(_local_files, Path(path))
             if not files:
                 return {"batch": None, "files": []}
@@ -179,7 +179,8 @@ class AsyncFileSystem:
                 shared.append(await self._store.write(self._context, name, content))
             return {"batch": uuid.uuid4().hex, "files": shared}
 
-        done = await self._record(UPLOAD_STEP, share)
+        # named by the file: in a branch, a step is known by its arguments too
+        done = await self._record(UPLOAD_STEP, share, Path(path).name)
         self._uploaded.extend(done["files"])
         batch: str | None = done["batch"]
         return batch

@@ -56,9 +56,12 @@ class Recorder(Protocol):
     async def sleep(self, seconds: float) -> None:
         """A durable sleep."""
 
-    async def progress(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> None:
-        """Output, announced once however often the flow is replayed. ``origin``: the task
-        that said it (None: a thread, the flow's sync code)."""
+    def where(self, kind: str, text: str) -> str | None:
+        """Where an output said now comes in the flow (asked when it is said, on the loop):
+        None for the flow's own, counted by position."""
+
+    async def progress(self, kind: str, text: str, at: str | None) -> None:
+        """Output, announced once however often the flow is replayed (``at``: ``where``)."""
 
 
 def shown(kind: str, obj: Any) -> tuple[str, str]:
@@ -208,11 +211,11 @@ class Tracer(Prompts):
 
     async def _say(self, kind: str, text: str) -> None:
         await self.flush()
-        await self._progress(kind, text, asyncio.current_task())
+        await self._progress(kind, text, self._recorder.where(kind, text))
 
-    async def _progress(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> None:
+    async def _progress(self, kind: str, text: str, at: str | None) -> None:
         with output.uncaptured():
-            await self._recorder.progress(kind, text, origin)
+            await self._recorder.progress(kind, text, at)
 
     def _later(self, kind: str, text: str) -> None:
         """Record output from sync code: queued in order on the loop's own thread, waited for
@@ -225,13 +228,13 @@ class Tracer(Prompts):
         except RuntimeError:
             here = None
         if here is loop:
-            self._queue(kind, text, asyncio.current_task())
+            self._queue(kind, text, self._recorder.where(kind, text))
         else:
             asyncio.run_coroutine_threadsafe(self._queued(kind, text), loop).result()
 
-    def _queue(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> asyncio.Task[None]:
+    def _queue(self, kind: str, text: str, at: str | None) -> asyncio.Task[None]:
         assert self._loop is not None
-        task = self._loop.create_task(self._after(self._tail, kind, text, origin))
+        task = self._loop.create_task(self._after(self._tail, kind, text, at))
         self._tail = task
         return task
 
@@ -243,13 +246,13 @@ class Tracer(Prompts):
         before: asyncio.Task[None] | None,
         kind: str,
         text: str,
-        origin: asyncio.Task[Any] | None,
+        at: str | None,
     ) -> None:
         if before is not None:
             await asyncio.wait([before])
             if (failed := before.exception()) is not None:
                 raise failed
-        await self._progress(kind, text, origin)
+        await self._progress(kind, text, at)
 
     async def flush(self) -> None:
         """Wait until output queued from sync code is recorded (raises if recording failed)."""
@@ -285,8 +288,8 @@ class Tracer(Prompts):
         )
         return SyncFileSystem(fs, self._loop)
 
-    async def _record(self, name: str, fn: Callable[[], Awaitable[Any]]) -> Any:
-        return await self.step(name, fn)
+    async def _record(self, name: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        return await self.step(name, fn, *args)
 
 
 def _warning(msgs: tuple[Any, ...], exc_info: bool) -> str:

@@ -5,6 +5,7 @@ and each call still gets its own record: every step runs once, every lock keeps 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -132,6 +133,66 @@ async def printing(tracer: Tracer) -> Any:
     return await tracer.lock("a")
 
 
+@app.flow("drafting")
+async def drafting(tracer: Tracer) -> Any:
+    async def a() -> Any:
+        FRESH[0] += 1
+        await tracer.markdown(f"draft {FRESH[0]}")  # made afresh on every replay
+        return await tracer.lock("a")
+
+    both = await asyncio.gather(a(), tracer.lock("b"))
+    await tracer.markdown("after")
+    await tracer.lock("x")
+    await tracer.markdown("end")
+    return both
+
+
+@app.flow("reminding")
+async def reminding(tracer: Tracer) -> Any:
+    async def remind() -> None:
+        for _ in range(3):  # the same step, the same arguments, three times
+            await tracer.step("remind", effect, "please")
+
+    task = asyncio.create_task(remind())
+    answer = await tracer.lock("a")
+    await task
+    return answer
+
+
+@app.flow("naps")
+async def naps(tracer: Tracer) -> Any:
+    async def a() -> Any:
+        answer = await tracer.lock("a")
+        await tracer.sleep(60)
+        return answer
+
+    async def b() -> str:
+        await tracer.sleep(60)  # as long as a's, begun before it
+        return "b woke"
+
+    return await asyncio.gather(a(), b())
+
+
+@app.flow("cleaning")
+async def cleaning(tracer: Tracer) -> Any:
+    async def a() -> Any:
+        try:
+            return await tracer.lock("a")
+        finally:
+            await tracer.step("release", effect, "release")
+
+    return await asyncio.gather(a(), tracer.step("work", hold, "work"))
+
+
+STEP = ["fetch"]  # the step's name: a test renames it, as a code change would
+
+
+@app.flow("waiting_for")
+async def waiting_for(tracer: Tracer) -> Any:
+    looked = await asyncio.wait_for(tracer.step(STEP[0], effect, "look"), 10)  # its own task
+    return looked, await tracer.lock("a")
+
+
 CLOCK = FakeClock()
 
 
@@ -250,8 +311,9 @@ async def test_a_branchs_step_run_again_after_a_crash_gets_the_same_key(store: S
 
 
 async def test_a_branchs_step_or_output_made_afresh_is_new(engine: Engine, store: SQLStore) -> None:
-    """A step in a branch is known by its name and arguments, an output by its text: made
-    afresh on every replay (outside a step), each is new each time, run or announced again."""
+    """A step in a branch is known by where it comes and its arguments, an output by where it
+    comes and its text: made afresh on every replay (outside a step), each is new each time,
+    run or announced again."""
     eid = await start(engine, "fresh_arguments")
     await answer(engine, eid, "b", "B")
     await answer(engine, eid, "a", "A")
@@ -273,9 +335,8 @@ async def test_each_branchs_output_is_announced_once(
     await finished(engine, eid)
     said = [e.detail["text"] for e in await store.events(eid) if e.kind == "progress"]
     first, second = order
-    assert said == [
-        "start", "reviewing A", "reviewing B", f"{first} done", f"{second} done", "end",
-    ]  # fmt: skip
+    assert said[0] == "start" and sorted(said[1:3]) == ["reviewing A", "reviewing B"]
+    assert said[3:] == [f"{first} done", f"{second} done", "end"]  # (the two above: at once)
 
 
 async def test_the_flows_own_output_is_counted_by_position(engine: Engine, store: SQLStore) -> None:
@@ -286,3 +347,74 @@ async def test_the_flows_own_output_is_counted_by_position(engine: Engine, store
     await finished(engine, eid)
     said = [e.detail["text"] for e in await store.events(eid) if e.kind == "progress"]
     assert said == ["draft 1"] and FRESH[0] == 2
+
+
+async def test_the_flows_own_outputs_after_branches_keep_their_count(
+    engine: Engine, store: SQLStore
+) -> None:
+    """A branch's draft made afresh is announced again on each replay; the flow's own
+    outputs after the branches are each announced, once."""
+    eid = await start(engine, "drafting")
+    await answer(engine, eid, "a", "A")
+    await answer(engine, eid, "b", "B")
+    await answer(engine, eid, "x", "X")
+    await finished(engine, eid)
+    said = [e.detail["text"] for e in await store.events(eid) if e.kind == "progress"]
+    assert said == ["draft 1", "draft 2", "draft 3", "after", "draft 4", "end"]
+
+
+async def test_a_step_repeated_in_a_branch_gets_a_key_each_time(engine: Engine) -> None:
+    eid = await start(engine, "reminding")
+    await answer(engine, eid, "a", "A")
+    await finished(engine, eid)
+    assert len(RAN) == 3 and len(set(RAN)) == 3, RAN  # three reminders, three keys, once each
+
+
+async def test_sleeps_as_long_in_two_branches_keep_their_own_timers(engine: Engine) -> None:
+    eid = await start(engine, "naps")  # b sleeps now, a waits
+    CLOCK.advance(30)
+    await answer(engine, eid, "a", "A")  # a sleeps from now
+    CLOCK.advance(31)
+    assert await engine.fire_due() == 1  # b's, due at +60; a's is due at +90
+    await engine.settled(eid)
+    assert (await engine.execution(eid)).status == "awaiting"  # type: ignore[union-attr]
+    CLOCK.advance(30)
+    assert await engine.fire_due() == 1
+    assert await finished(engine, eid) == [{"v": "A"}, "b woke"]
+
+
+async def test_a_stopping_process_records_no_cleanup(store: SQLStore) -> None:
+    """Stopped while a branch's step runs and another waits at a lock: the cleanup around the
+    lock records nothing (it runs for real once the lock is answered)."""
+    RAN.clear()
+    HELD[:] = [asyncio.Event()]
+    engine = Engine(store, [app], RecordingNotifier(), CLOCK)
+    eid = await engine.start("cleaning", {}, Request("cleaning", "UALICE", {"channel": "C1"}))
+    for _ in range(100):  # until the step is under way
+        if RAN:
+            break
+        await asyncio.sleep(0.01)
+    await engine.close()
+    await asyncio.sleep(0.05)  # what the flow's cleanup would do, done
+    trail = await Engine(store, [app], RecordingNotifier(), CLOCK).trail(eid)
+    assert trail is not None
+    assert [(c.kind, c.name) for c in trail[1]] == [("lock", "a")]
+
+
+async def test_a_call_in_wait_for_is_a_branchs_and_a_record_never_reached_is_logged(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``asyncio.wait_for`` runs the step in a task of its own: renamed between replays, it
+    runs anew (a branch's call is matched by where it comes), and the run, finishing without
+    reaching the old step's record, logs a warning naming it."""
+    eid = await start(engine, "waiting_for")
+    STEP[0] = "fetch v2"
+    try:
+        caplog.set_level(logging.WARNING)
+        await answer(engine, eid, "a", "A")
+        assert await finished(engine, eid) == ["look done", {"v": "A"}]
+    finally:
+        STEP[0] = "fetch"
+    assert len(RAN) == 2  # the renamed step ran anew
+    [line] = [r.getMessage() for r in caplog.records if "without reaching" in r.getMessage()]
+    assert "step 'fetch'" in line

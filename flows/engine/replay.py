@@ -10,6 +10,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -38,6 +39,9 @@ IDEMPOTENCY_KEY = "idempotency_key"  # a step function that names it gets a key 
 # Positions from here on: new calls of branches, recorded where no position of the flow's own
 # count reaches (their own was taken by another call's record).
 AFTER_COUNT = 1_000_000
+# The calls (kind and name) a task and the tasks that started it made before, in order: the
+# same on every replay, however the branches interleave. A task starts with its parent's.
+PATH: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("lockstep_path", default=())
 
 
 def new_id() -> str:
@@ -114,10 +118,9 @@ class Replay:
         )
         self.recorded = {c.seq: c for c in recorded}
         self.seq = 0
-        self.progress_seen = 0
-        self.progress_recorded = execution.progress
-        self.said: list[tuple[Any, Any]] | None = None  # earlier runs' outputs a branch may be
-        self.root_said: list[tuple[str, str]] = []  # those the flow's own task said again
+        self.progress_seen = 0  # the flow's own outputs so far (not its branches')
+        self.said: set[str] | None = None  # the branches' outputs announced, by where they came
+        self.occurred: dict[str, int] = {}  # calls alike so far (``_where``)
         self.new_calls: list[dict[str, Any]] = []
         self.new_timers: list[dict[str, Any]] = []
         self.new_events: list[NewEvent] = []
@@ -157,11 +160,26 @@ class Replay:
         self.placed.add(seq)
         return seq
 
+    def _where(self, kind: str, name: str, *said: Any) -> dict[str, str]:
+        """Where in the flow a call comes, the same on every replay: after which calls of its
+        task and of the tasks that started it, with what it says (a step's arguments, a
+        sleep's seconds, an output's text, when they can be recorded), and how many such came
+        before it in this replay (branches alike in all this: one each). The task's path goes
+        on with it."""
+        path = PATH.get()
+        PATH.set((*path, (kind, name)))
+        try:
+            shown = json.dumps(encode([path, kind, name, *said]), separators=(",", ":"))
+        except (NotStorable, TypeError, ValueError):
+            shown = json.dumps(encode([path, kind, name]), separators=(",", ":"))
+        nth = self.occurred[shown] = self.occurred.get(shown, -1) + 1
+        return {"at": hashlib.sha256(f"{shown}#{nth}".encode()).hexdigest()[:20]}
+
     def _reached(self, kind: str, name: str, key: Any) -> tuple[int, Call | None, bool]:
         """This step's or sleep's position, its record if it has one, and whether it is in a
-        branch. Its record is the one at its position; in a branch, the one of its name and
-        ``key`` (a step's arguments, a sleep's seconds) wherever it stands, or the one of its
-        name at its position when either says no key (recorded before keys were)."""
+        branch. Its record is the one at its position; in a branch, the one with its ``key``
+        (``_where``) wherever it stands, or the one of its name at its position when that has
+        no key (recorded before keys were)."""
         self._parked()
         seq = self.seq = self.seq + 1
         branched = self._branched(seq)
@@ -175,7 +193,7 @@ class Replay:
                 None,
             )  # fmt: skip
             if found is None and here is not None and here.seq not in self.matched:
-                if (here.kind, here.name) == (kind, name) and (key is None or here.data is None):
+                if (here.kind, here.name) == (kind, name) and here.data is None:
                     found = here
         if found is not None:
             self.matched.add(found.seq)
@@ -240,6 +258,7 @@ class Replay:
     ) -> Any:
         self._parked()
         seq = self.seq = self.seq + 1
+        self._where("lock", name)  # a lock is found by what it asks; its task's path goes on
         try:
             stored = encode(data)
         except NotStorable as exc:
@@ -326,7 +345,7 @@ class Replay:
     async def step(
         self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        key = _arguments(args, kwargs)
+        key = self._where("step", name, list(args), kwargs)
         seq, recorded, branched = self._reached("step", name, key)
         if recorded is not None:
             if recorded.status == "failed":
@@ -334,8 +353,8 @@ class Replay:
             return decode(recorded.result)
         seq = self._place(seq)
         if _takes(fn, IDEMPOTENCY_KEY) and IDEMPOTENCY_KEY not in kwargs:
-            # the same however often it runs: in a branch, by its name and arguments
-            mark = f"{name}-{key['args']}" if branched and key else seq
+            # the same however often it runs: in a branch, by where in the flow it comes
+            mark = f"{name}-{key['at']}" if branched else seq
             kwargs = {**kwargs, IDEMPOTENCY_KEY: f"{self.execution.id}-{mark}"}
         self.in_step += 1  # until its outcome is recorded: parking waits for it
         try:
@@ -371,7 +390,7 @@ class Replay:
         await self.setup.store.add(self.execution.id, now, new_calls=[row])
 
     async def sleep(self, seconds: float) -> None:
-        key = {"seconds": seconds}
+        key = self._where("sleep", "sleep", seconds)
         seq, recorded, _ = self._reached("sleep", "sleep", key)
         if recorded is None:
             if seconds:
@@ -382,56 +401,53 @@ class Replay:
         if recorded.status == "open":
             await self.wait()
 
-    async def progress(self, kind: str, text: str, origin: asyncio.Task[Any] | None) -> None:
-        """Output, announced once: the flow's own task (or its sync code, in a thread) says its
-        outputs in the same order on every replay, so its n-th output was announced if an
-        earlier run announced n; a branch's interleave otherwise, so one was announced if an
-        earlier run announced the same (level and text) and no other output of this replay
-        matched it yet."""
+    def where(self, kind: str, text: str) -> str | None:
+        """The flow's own output (from its task): None, counted by position. A branch's: where
+        it comes in the flow (``_where``)."""
+        if asyncio.current_task() is self.root:
+            return None
+        return self._where("output", kind, text)["at"]
+
+    async def progress(self, kind: str, text: str, at: str | None) -> None:
+        """Output, announced once however often the flow is replayed: the flow's own (from its
+        task, or its sync code in a thread) is its n-th output, announced if an earlier run
+        announced n of them, whatever it says (a draft made afresh); a branch's is the output
+        coming where it comes with its text (``_where``). While it is being recorded, parking
+        waits for it, as for a step."""
         self._parked()
-        index, self.progress_seen = self.progress_seen, self.progress_seen + 1
-        if origin is None or origin is self.root:
-            if index < self.execution.progress:
-                self.root_said.append((kind, text))
-                if self.said is not None and (kind, text) in self.said:
-                    self.said.remove((kind, text))
-                return
-        elif await self._announced(kind, text):
-            return
-        number, self.progress_recorded = self.progress_recorded, self.progress_recorded + 1
-        now = self.setup.clock.now()
+        self.in_step += 1
+        try:
+            await self._announce(kind, text, at)
+        finally:
+            self.in_step -= 1
+            self.changed.set()
+
+    async def _announce(self, kind: str, text: str, at: str | None) -> None:
         eid = self.execution.id
-        event = NewEvent(kind="progress", detail={"level": kind, "text": text})
-        post = Post(
-            key=f"progress:{eid}:{number}",
-            payload={"type": "progress", "level": kind, "text": text},
-        )
-        await self.setup.store.add(eid, now, new_events=[event], progress=1, posts=[post])
+        said: dict[str, Any] = {"level": kind, "text": text}
+        if at is None:
+            index, self.progress_seen = self.progress_seen, self.progress_seen + 1
+            if index < self.execution.progress:
+                return
+            key, counted = f"progress:{eid}:{index}", 1
+        else:
+            if at in await self._branch_said():
+                return
+            said["at"] = at
+            key, counted = f"progress:{eid}:{at}", 0
+        now = self.setup.clock.now()
+        event = NewEvent(kind="progress", detail=said)
+        post = Post(key=key, payload={"type": "progress", "level": kind, "text": text})
+        await self.setup.store.add(eid, now, new_events=[event], progress=counted, posts=[post])
         self.setup.soon(eid)
 
-    async def _announced(self, kind: str, text: str) -> bool:
-        if self.said is None:  # what earlier runs announced, less what the flow said again
+    async def _branch_said(self) -> set[str]:
+        """Where the branches' outputs that earlier runs announced came (read once)."""
+        if self.said is None:
             events = await self.setup.store.events(self.execution.id)
             details = [e.detail for e in events if e.kind == "progress"]
-            said = [(d.get("level"), d.get("text")) for d in details if isinstance(d, dict)]
-            self.said = said[: self.execution.progress]
-            for again in self.root_said:
-                if again in self.said:
-                    self.said.remove(again)
-        if (kind, text) not in self.said:
-            return False
-        self.said.remove((kind, text))
-        return True
-
-
-def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, str] | None:
-    """What names a step's call in a branch besides its name: a digest of its arguments
-    (None if they cannot be recorded: then its position does)."""
-    try:
-        shown = json.dumps(encode([list(args), kwargs]), sort_keys=True, separators=(",", ":"))
-    except (NotStorable, TypeError, ValueError):
-        return None
-    return {"args": hashlib.sha256(shown.encode()).hexdigest()[:16]}
+            self.said = {d["at"] for d in details if isinstance(d, dict) and "at" in d}
+        return self.said
 
 
 def _takes(fn: Callable[..., Any], name: str) -> bool:

@@ -126,7 +126,8 @@ class Runs:
         try:
             parked = await self._until_parked(run, flow)
         except asyncio.CancelledError:
-            flow.cancel()  # this process stops: what the flow did not record, a replay redoes
+            run.parking = True  # this process stops: its cleanup records nothing, as parking
+            flow.cancel()  # what the flow did not record, a replay redoes
             raise
         if run.fatal:
             if flow.done() and not flow.cancelled():
@@ -142,6 +143,12 @@ class Runs:
             # The message stays in the trail: a flow's exception may quote what people typed.
             log.info("the flow raised %s", type(exc).__name__, extra=ids(run.execution.id))
             return await self._end(run, "error", None, _describe(exc))
+        if unreached := [c for seq, c in run.recorded.items() if seq not in run.matched]:
+            names = ", ".join(f"{c.kind} {c.name!r}" for c in unreached)
+            log.warning(
+                "the flow finished without reaching recorded calls (%s): its code changed "
+                "since they were made", names, extra=ids(run.execution.id),
+            )  # fmt: skip
         try:
             result = encode(value)
         except NotStorable as exc:
