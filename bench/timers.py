@@ -40,7 +40,7 @@ from bot.scheduler import TimerScheduler
 from flows import Request
 from flows.app import entry_point_name
 from flows.engine import Call, Engine, Execution, NullNotifier
-from flows.engine.replay import new_id
+from flows.engine.setup import new_id
 from flows.policy import Policy, make_policy, reminder_times
 from store import SQLStore, normalise_url
 from store.tables import calls, events, executions, timers

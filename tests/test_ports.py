@@ -40,7 +40,7 @@ from flows.engine import (
     ports,
 )
 from flows.engine.records import Claim
-from flows.engine.replay import new_id
+from flows.engine.setup import new_id
 from flows.forms import InputText, Model, Submit
 from store import SQLStore
 from tests.sample_flows import app

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.engine.records import Call, Claim, Post, Workspace
-from flows.engine.replay import new_id, timer_row
+from flows.engine.setup import new_id, timer_row
 from store import SQLStore, at_once, normalise_url
 from store.database import POOL_SIZE
 from store.outbox import lock_key, run_key

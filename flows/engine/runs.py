@@ -17,8 +17,9 @@ from flows.app import resolve
 from flows.codec import decode, encode
 from flows.engine.every import Every
 from flows.engine.records import Call, Claimed, Execution, NewEvent, Post, Take
-from flows.engine.replay import Replay, Setup
+from flows.engine.replay import Replay
 from flows.engine.scope import ids, mark
+from flows.engine.setup import Setup
 from flows.entry import run as run_flow
 from flows.errors import FlowConfigError, LockCancelled, LockRejected, NotStorable
 from flows.tracer import Tracer

@@ -48,9 +48,9 @@ from flows.engine.records import (
     Timer,
     Workspace,
 )
-from flows.engine.replay import Setup, new_id
 from flows.engine.runs import Runs
 from flows.engine.scope import ids
+from flows.engine.setup import Setup, new_id
 from flows.engine.timers import Timers
 from flows.errors import FlowConfigError, LockstepError, NotStorable
 from flows.files import FileStore, with_uploads

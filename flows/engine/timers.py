@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from flows.codec import encode
 from flows.engine.ports import Store
 from flows.engine.records import Call, Closing, NewEvent, Post, Timer, missed
-from flows.engine.replay import timer_row
 from flows.engine.runs import Runs
 from flows.engine.scope import ids
+from flows.engine.setup import timer_row
 from flows.policy import Policy, next_overdue_reminder
 
 log = logging.getLogger("lockstep.timers")
