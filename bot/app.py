@@ -167,7 +167,7 @@ class Lockstep:
             store, registry, Routed(notifier, hooks), clock, config, directory, files,
             observer=metrics,
         )  # fmt: skip
-        notifier.trail = hooks.trail = engine.trail
+        notifier.says.trail = hooks.trail = engine.trail
         notifier.homes = HomeReader(engine, links)
         # private_metadata is sealed with a key of the bot's own: the signing secret, or in
         # Socket Mode (which has none) the bot token

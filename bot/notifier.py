@@ -25,34 +25,29 @@ import hashlib
 import json
 import logging
 import math
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render import messages, outcome, surfaces
+from bot.contents import Content, Contents, channel_of
 from bot.render.mrkdwn import cut
-from bot.workspaces import Workspaces, error_code
+from bot.workspaces import FOR_GOOD, OUR_MISTAKES, Workspaces, error_code
 from flows.app import Registry
 from flows.engine import (
     AGAIN_AT,
-    Call,
     Clock,
-    Execution,
     Refused,
     Show,
     Trail,
     Unavailable,
     Workspace,
 )
-from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
 EVENT_TYPE = "lockstep_message"
 Where = dict[str, Any]
-Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
 # Pages of 200 messages searched for a post whose outcome was lost. The search stops at
 # messages older than its row (``LOOKUP_BEFORE``): only a busy channel needs many.
 LOOKUP_PAGES = 50
@@ -66,22 +61,8 @@ READING = ("conversations.history", "conversations.replies")  # looking for a lo
 # Slack's answers when the bot may not read a conversation's messages
 UNREADABLE = ("missing_scope", "not_in_channel", "channel_not_found")
 READ_HINT = "posted without looking; give the app the *:history scopes and add it to the channel"
-# Slack's answers that trying the same again cannot change: the conversation is gone, closed to
-# the bot or to posts, or the person is; or the message is one Slack will never take (a bug).
-FOR_GOOD = frozenset({
-    "channel_not_found", "is_archived", "not_in_channel", "restricted_action",
-    "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
-    "restricted_action_non_threadable_channel", "cannot_reply_to_message",
-    "team_access_not_granted", "ekm_access_denied", "message_not_found",
-    "cant_update_message", "edit_window_closed", "user_not_found", "user_disabled",
-    "cannot_dm_bot", "messages_tab_disabled", "msg_too_long", "no_text", "invalid_blocks",
-    "invalid_blocks_format", "invalid_metadata_format", "metadata_too_large",
-})  # fmt: skip
-OUR_MISTAKES = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format",
-                          "invalid_metadata_format", "metadata_too_large"})  # fmt: skip
 MAX_PAUSE = 300.0  # seconds: a Retry-After longer than this is taken as this
 PUTTING = ("chat.postMessage", "chat.update", "conversations.open", "views.publish")
-_CHANNEL = re.compile(r"[A-Z0-9]{1,40}")
 TEXT_MAX = 4000  # characters of a message's text (Slack cuts at 40,000; 4,000 reads well)
 
 
@@ -100,10 +81,9 @@ class SlackNotifier:
         (``bot.home.HomeReader``); ``recheck``: how long after a retry it looks once more."""
         self.recheck = recheck
         self.workspaces = workspaces
-        self.registry = registry
         self.clock = clock
-        self.trail = trail
         self.homes = homes
+        self.says = Contents(registry, clock, trail)
         self._paused_until = 0.0
 
     async def show(self, show: Show) -> Any:
@@ -143,25 +123,25 @@ class SlackNotifier:
                 channel = execution.context.get("channel")
                 if not isinstance(channel, str):
                     return None  # started without a channel: nowhere to show it
-                return await self._put(client, show, channel, None, await self._parent(show))
+                return await self._put(client, show, channel, None, await self.says.parent(show))
             case "lock":
                 assert show.lock is not None and isinstance(show.thread, dict)
                 return await self._put(
-                    client, show, show.thread["channel"], show.thread["ts"], self._lock(show)
+                    client, show, show.thread["channel"], show.thread["ts"], self.says.lock(show)
                 )
             case "post":
                 assert isinstance(show.thread, dict)
-                content = await self._post(client, show)
+                content = await self.says.post(client, show)
                 thread = show.thread
                 return await self._put(client, show, thread["channel"], thread["ts"], content)
             case "direct":
                 to = show.payload.get("to")
                 if not isinstance(to, str) or not to.startswith(("U", "W")):
                     return None  # a user group has no direct messages
-                if not _channel(execution):
+                if not channel_of(execution):
                     return None  # nowhere to point them to
                 opened = await client.conversations_open(users=to)
-                content = (await self._direct_text(client, show), None)
+                content = (await self.says.direct_text(client, show), None)
                 return await self._put(client, show, opened["channel"]["id"], None, content)
             case _:
                 raise ValueError(f"unknown outbox row kind {show.kind!r}")
@@ -301,113 +281,6 @@ class SlackNotifier:
             if not cursor:
                 break
         return found
-
-    # what each message says -----------------------------------------------------------------
-
-    async def _ended(self, execution: Execution) -> tuple[outcome.Conclusion, Trail]:
-        """How an ended run ended (approved, rejected...), read from its trail."""
-        found = await self.trail(execution.id) if self.trail else None
-        trail: Trail = found or (execution, [], [])
-        return outcome.conclude(*trail), trail
-
-    async def _parent(self, show: Show) -> Content:
-        execution = show.run
-        if not execution.done:
-            waiting = [n for n in show.waiting if n != "sleep"]
-            return surfaces.parent(execution, show.summary, waiting)
-        conclusion, _ = await self._ended(execution)
-        return surfaces.parent(execution, show.summary, [], conclusion)
-
-    async def _ending(self, execution: Execution) -> Content:
-        conclusion, (ended, calls, _) = await self._ended(execution)
-        entry = self.registry.entries.get(execution.flow)
-        forms = [entry.model.to_json() if entry and entry.model else [], *(c.form for c in calls)]
-        return surfaces.ending(conclusion, ended.result, forms)
-
-    async def _post(self, client: AsyncWebClient, show: Show) -> Content:
-        if show.payload.get("type") == "ending":
-            return await self._ending(show.run)
-        return await self._post_text(client, show), None
-
-    def _lock(self, show: Show) -> Content:
-        lock = show.lock
-        assert lock is not None
-        if not lock.open:
-            return surfaces.decided(lock, show.approvers)
-        draft = show.payload if show.payload.get("errors") else {}
-        return surfaces.lock_message(lock, draft.get("errors"), draft.get("values"), show.approvers)
-
-    async def _post_text(self, client: AsyncWebClient, show: Show) -> str:
-        payload, lock = show.payload, show.lock
-        match payload.get("type"):
-            case "progress":
-                return surfaces.progress(str(payload.get("level")), str(payload.get("text", "")))
-            case "reminder":
-                assert lock is not None
-                people = list(payload.get("people") or ())
-                return await self._reminder(client, lock, people, show)
-            case "escalated":
-                assert lock is not None
-                people = list(payload.get("to") or ())
-                return messages.ESCALATED.format(
-                    people=messages.mention(people), title=messages.title(lock.name),
-                    waited=humanize(self.clock.now() - lock.created_at),
-                    link=await self._link(client, show.lock_at),
-                )  # fmt: skip
-            case "snoozed":
-                assert lock is not None
-                return messages.SNOOZED.format(
-                    who=messages.who(payload.get("actor")),
-                    title=messages.title(lock.name),
-                    when=messages.when(lock.deadline),
-                )
-            case other:
-                raise ValueError(f"unknown post type {other!r}")
-
-    async def _reminder(
-        self, client: AsyncWebClient, lock: Call, people: list[str], show: Show
-    ) -> str:
-        now = self.clock.now()
-        left = (lock.deadline or now) - now
-        words = {
-            "people": messages.mention(people) + " " if people else "",
-            "title": messages.title(lock.name),
-            "link": await self._link(client, show.lock_at),
-        }
-        if left > 0:
-            return messages.REMINDER.format(
-                waited=humanize(now - lock.created_at), left=humanize(left), **words
-            )
-        return messages.OVERDUE.format(late=humanize(-left), **words)
-
-    async def _direct_text(self, client: AsyncWebClient, show: Show) -> str:
-        lock, execution = show.lock, show.run
-        assert lock is not None
-        return messages.ESCALATED_DM.format(
-            title=messages.title(lock.name),
-            channel=_channel(execution),
-            link=await self._link(client, show.lock_at),
-        )
-
-    async def _link(self, client: AsyncWebClient, where: Any) -> str:
-        """A link to the message at ``where``; none when Slack has none to give (the message
-        deleted, the channel gone): the text goes without it."""
-        if not isinstance(where, dict):
-            return ""
-        try:
-            found = await client.chat_getPermalink(channel=where["channel"], message_ts=where["ts"])
-        except SlackApiError as exc:
-            if error_code(exc) not in FOR_GOOD:
-                raise
-            log.info("no link to the lock's message (%s): sent without one", error_code(exc))
-            return ""
-        return messages.OPEN_LINK.format(url=found["permalink"])
-
-
-def _channel(execution: Execution) -> str:
-    """The run's channel id, if it has one shaped like Slack's (it is written into links)."""
-    channel = execution.context.get("channel")
-    return channel if isinstance(channel, str) and _CHANNEL.fullmatch(channel) else ""
 
 
 def _seconds(value: Any) -> float | None:

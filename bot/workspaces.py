@@ -42,6 +42,21 @@ ROTATE_MINUTES = 120  # a rotating token is refreshed when it expires sooner tha
 STATE_SECONDS = 600  # an install's OAuth state is good for ten minutes
 
 
+# Slack's answers that trying the same again cannot change: the conversation is gone, closed to
+# the bot or to posts, or the person is; or the message is one Slack will never take (a bug).
+FOR_GOOD = frozenset({
+    "channel_not_found", "is_archived", "not_in_channel", "restricted_action",
+    "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
+    "restricted_action_non_threadable_channel", "cannot_reply_to_message",
+    "team_access_not_granted", "ekm_access_denied", "message_not_found",
+    "cant_update_message", "edit_window_closed", "user_not_found", "user_disabled",
+    "cannot_dm_bot", "messages_tab_disabled", "msg_too_long", "no_text", "invalid_blocks",
+    "invalid_blocks_format", "invalid_metadata_format", "metadata_too_large",
+})  # fmt: skip
+OUR_MISTAKES = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format",
+                          "invalid_metadata_format", "metadata_too_large"})  # fmt: skip
+
+
 def error_code(exc: SlackApiError) -> str | None:
     """Slack's error code in a failed call's answer; None when the answer was not Slack's JSON
     (a proxy's or a load balancer's page on a 5xx)."""
