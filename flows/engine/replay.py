@@ -36,9 +36,11 @@ IDEMPOTENCY_KEY = "idempotency_key"  # a step function that names it gets a key 
 # Positions from here on: new calls of branches, recorded where no position of the flow's own
 # count reaches (their own was taken by another call's record).
 AFTER_COUNT = 1_000_000
-# The calls (kind and name) a task and the tasks that started it made before, in order: the
-# same on every replay, however the branches interleave. A task starts with its parent's.
-PATH: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("lockstep_path", default=())
+# The calls a task and the tasks that started it made before, in order, each with the position
+# of its record: the same on every replay, however the branches interleave (a branch's lock is
+# found by what it asks, so alike branches part at their first lock). A task starts with its
+# parent's.
+PATH: ContextVar[tuple[tuple[str, str, int], ...]] = ContextVar("lockstep_path", default=())
 
 
 class Replay:
@@ -100,18 +102,21 @@ class Replay:
 
     def _where(self, kind: str, name: str, *said: Any) -> dict[str, str]:
         """Where in the flow a call comes, the same on every replay: after which calls of its
-        task and of the tasks that started it, with what it says (a step's arguments, a
-        sleep's seconds, an output's text, when they can be recorded), and how many such came
-        before it in this replay (branches alike in all this: one each). The task's path goes
-        on with it."""
+        task and of the tasks that started it (``PATH``), with what it says (a step's
+        arguments, a sleep's seconds, when they can be recorded), and how many such came
+        before it in this replay (branches alike in all this: one each)."""
         path = PATH.get()
-        PATH.set((*path, (kind, name)))
         try:
             shown = json.dumps(encode([path, kind, name, *said]), separators=(",", ":"))
         except (NotStorable, TypeError, ValueError):
             shown = json.dumps(encode([path, kind, name]), separators=(",", ":"))
         nth = self.occurred[shown] = self.occurred.get(shown, -1) + 1
         return {"at": hashlib.sha256(f"{shown}#{nth}".encode()).hexdigest()[:20]}
+
+    @staticmethod
+    def _went(kind: str, name: str, seq: int) -> None:
+        """The task made this call, recorded at ``seq``: its path goes on with it."""
+        PATH.set((*PATH.get(), (kind, name, seq)))
 
     def _reached(self, kind: str, name: str, key: Any) -> tuple[int, Call | None, bool]:
         """This step's or sleep's position, its record if it has one, and whether it is in a
@@ -130,9 +135,15 @@ class Replay:
                  and (c.kind, c.name) == (kind, name) and c.seq not in self.matched),
                 None,
             )  # fmt: skip
-            if found is None and here is not None and here.seq not in self.matched:
-                if (here.kind, here.name) == (kind, name) and here.data is None:
-                    found = here
+            if found is None:  # recorded before keys were: by position, else the first alike
+                old = [
+                    c
+                    for c in self.recorded.values()
+                    if c.data is None
+                    and (c.kind, c.name) == (kind, name)
+                    and c.seq not in self.matched
+                ]
+                found = here if here in old else (old[0] if old else None)
         if found is not None:
             self.matched.add(found.seq)
         return seq, found, branched
@@ -196,7 +207,6 @@ class Replay:
     ) -> Any:
         self._parked()
         seq = self.seq = self.seq + 1
-        self._where("lock", name)  # a lock is found by what it asks; its task's path goes on
         try:
             stored = encode(data)
         except NotStorable as exc:
@@ -205,6 +215,7 @@ class Replay:
             ) from exc
         shown = (name, stored, policy.to_json(), form.to_json() if form else None)
         recorded = self._recorded_lock(seq, shown)
+        self._went("lock", name, recorded.seq if recorded else seq)
         if recorded is None:
             seq = self._place(seq)
             if form is None:
@@ -286,10 +297,12 @@ class Replay:
         key = self._where("step", name, list(args), kwargs)
         seq, recorded, branched = self._reached("step", name, key)
         if recorded is not None:
+            self._went("step", name, recorded.seq)
             if recorded.status == "failed":
                 raise StepFailed(f"step {name!r} failed: {recorded.result}")
             return decode(recorded.result)
         seq = self._place(seq)
+        self._went("step", name, seq)
         if _takes(fn, IDEMPOTENCY_KEY) and IDEMPOTENCY_KEY not in kwargs:
             # the same however often it runs: in a branch, by where in the flow it comes
             mark = f"{name}-{key['at']}" if branched else seq
@@ -331,11 +344,14 @@ class Replay:
         key = self._where("sleep", "sleep", seconds)
         seq, recorded, _ = self._reached("sleep", "sleep", key)
         if recorded is None:
+            seq = self._place(seq)
+            self._went("sleep", "sleep", seq)
             if seconds:
                 due = self.setup.clock.now() + seconds
-                self.open("sleep", "sleep", due, seq=self._place(seq), data=key)
+                self.open("sleep", "sleep", due, seq=seq, data=key)
                 await self.wait()
             return
+        self._went("sleep", "sleep", recorded.seq)
         if recorded.status == "open":
             await self.wait()
 
@@ -344,7 +360,9 @@ class Replay:
         it comes in the flow (``_where``)."""
         if asyncio.current_task() is self.root:
             return None
-        return self._where("output", kind, text)["at"]
+        at = self._where("output", kind)["at"]
+        self._went("output", kind, 0)
+        return at
 
     async def progress(self, kind: str, text: str, at: str | None) -> None:
         """Output, announced once however often the flow is replayed: the flow's own (from its
