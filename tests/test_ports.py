@@ -486,6 +486,15 @@ def test_a_fake_clock_moves_only_when_told() -> None:
 # stores -------------------------------------------------------------------------------------
 
 
+def new_run(eid: str, now: float) -> dict[str, Any]:
+    """A new run of ``review``, started by UA, claimed by "me"."""
+    return {
+        "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
+        "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
+        "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
+    }  # fmt: skip
+
+
 async def test_the_store_implements_the_port(store: SQLStore) -> None:
     assert_implements(store, ports.Store)
 
@@ -493,12 +502,7 @@ async def test_the_store_implements_the_port(store: SQLStore) -> None:
 async def test_runs_are_found_by_any_prefix_of_their_id(store: SQLStore) -> None:
     now = time.time()
     for eid in ("ab12cd", "AB12ef", "ab3", "a_b%", "zz"):
-        row = {
-            "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
-            "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
-            "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
-        }  # fmt: skip
-        assert await store.create_execution(row, NewEvent(kind="started"))
+        assert await store.create_execution(new_run(eid, now), NewEvent(kind="started"))
     assert sorted(await store.find_executions("ab12")) == ["AB12ef", "ab12cd"]  # any case
     assert len(await store.find_executions("ab")) == 3
     assert len(await store.find_executions("a", limit=2)) == 2
@@ -547,12 +551,7 @@ async def test_decisions_are_compare_and_set(store: SQLStore) -> None:
 
 async def test_a_lock_is_shown_where_its_message_was_recorded(store: SQLStore) -> None:
     eid, now = new_id(), time.time()
-    row = {
-        "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
-        "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
-        "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
-    }  # fmt: skip
-    assert await store.create_execution(row, NewEvent(kind="started"))
+    assert await store.create_execution(new_run(eid, now), NewEvent(kind="started"))
     opened = lock(eid).model_dump()
     await store.add(eid, now, new_calls=[opened])
     assert await store.lock_shown_at(opened["id"]) is None  # not shown yet
@@ -573,12 +572,7 @@ async def test_claims_cut_short_by_dying_processes_do_not_lengthen_the_backoff(
     looked for in Slack from then on (``attempts > 1``). But deaths one after another are no
     failures of Slack's: a failure after them backs off as after one cut-short attempt."""
     eid, now = new_id(), time.time()
-    row = {
-        "id": eid, "flow": "review", "runner": "tests.sample_flows:review", "inputs": {},
-        "status": "starting", "initiator": "UA", "context": {}, "created_at": now,
-        "updated_at": now, "wakeups": 0, "progress": 0, "owner": "me", "heartbeat_at": now,
-    }  # fmt: skip
-    assert await store.create_execution(row, NewEvent(kind="started"))
+    assert await store.create_execution(new_run(eid, now), NewEvent(kind="started"))
     seen = []
     for death in range(5):  # each claimant dies mid-way: its lease of 1 s lapses
         claimed, _ = await store.claim_deliveries(f"dead-{death}", now, 1.0)

@@ -546,9 +546,8 @@ async def test_what_people_type_shows_as_typed_and_pings_no_one(bot: Bot) -> Non
     assert assert_valid_surfaces(bot.slack) >= 6
 
 
-async def test_a_message_deleted_in_slack_is_posted_again_at_its_next_update(bot: Bot) -> None:
-    lock = await start_deploy(bot)
-    bot.slack.delete(CHANNEL, lock["ts"])
+async def cancel_and_see(bot: Bot, lock: dict[str, Any]) -> None:
+    """Cancel the run with ``/flow cancel``; wait until its lock's thread says so."""
     [execution] = await bot.lockstep.store.executions()
     assert (await bot.command(f"cancel {execution.id[:8]}"))[0] == 200
     await bot.slack.until(
@@ -557,6 +556,12 @@ async def test_a_message_deleted_in_slack_is_posted_again_at_its_next_update(bot
             for m in bot.slack.thread(CHANNEL, lock["thread_ts"])
         )
     )
+
+
+async def test_a_message_deleted_in_slack_is_posted_again_at_its_next_update(bot: Bot) -> None:
+    lock = await start_deploy(bot)
+    bot.slack.delete(CHANNEL, lock["ts"])
+    await cancel_and_see(bot, lock)
     failed = [
         c
         for c in bot.slack.calls_to("chat.update")
@@ -577,14 +582,7 @@ async def test_an_update_slack_says_it_cannot_find_is_looked_for_before_posting_
     the lock's form is not left in the thread with its buttons beside a second copy."""
     lock = await start_deploy(bot)
     bot.slack.fail_next("chat.update", error="message_not_found")
-    [execution] = await bot.lockstep.store.executions()
-    assert (await bot.command(f"cancel {execution.id[:8]}"))[0] == 200
-    await bot.slack.until(
-        lambda: any(
-            "Cancelled with its run" in m["text"]
-            for m in bot.slack.thread(CHANNEL, lock["thread_ts"])
-        )
-    )
+    await cancel_and_see(bot, lock)
     await bot.lockstep.engine.idle()
     thread = bot.slack.thread(CHANNEL, lock["thread_ts"])
     locks = [m for m in thread if m["metadata"]["event_payload"]["key"].startswith("lock:")]
