@@ -146,9 +146,9 @@ class Tracer(Prompts):
         At least once, not exactly once: if the process dies after ``fn``'s effect but before
         its result is recorded, ``fn`` runs again when the run resumes. A ``fn`` with a
         parameter named ``idempotency_key`` gets a key that is the same on every such run (the
-        run's id and the step's position; in a branch, its name and arguments): hand it to an
-        API that de-duplicates by key (an ``Idempotency-Key`` header) and the effect happens
-        once."""
+        run's id and the step's position; in a branch, where it comes and its arguments): hand
+        it to an API that de-duplicates by key (an ``Idempotency-Key`` header) and the effect
+        happens once."""
         await self.flush()
         return await self._recorder.step(name, fn, args, kwargs)
 
