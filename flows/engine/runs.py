@@ -9,6 +9,7 @@ and across processes through the store's claims with heartbeats.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -17,7 +18,7 @@ from flows.app import resolve
 from flows.codec import decode, encode
 from flows.engine.every import Every
 from flows.engine.records import Call, Claimed, Execution, NewEvent, Post, Take
-from flows.engine.replay import Replay
+from flows.engine.replay import PATH, Replay
 from flows.engine.scope import ids, mark
 from flows.engine.setup import Setup
 from flows.entry import run as run_flow
@@ -123,7 +124,12 @@ class Runs:
         except FlowConfigError as exc:
             return await self._end(run, "error", None, str(exc))
         inputs = decode(run.execution.inputs)
-        flow = run.root = asyncio.ensure_future(run_flow(runner, inputs, Tracer(run)))
+        fresh = contextvars.copy_context()  # its path starts empty, whoever woke the run
+        fresh.run(PATH.set, ())
+        flow = asyncio.get_running_loop().create_task(
+            run_flow(runner, inputs, Tracer(run)), context=fresh
+        )
+        run.root = flow
         try:
             parked = await self._until_parked(run, flow)
         except asyncio.CancelledError:
