@@ -56,6 +56,10 @@ class Recorder(Protocol):
     async def sleep(self, seconds: float) -> None:
         """A durable sleep."""
 
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        """While in it, the flow is about to make a call (its queued output is being
+        recorded): the run does not park meanwhile."""
+
     def where(self, kind: str, text: str) -> str | None:
         """Where an output said now comes in the flow (asked when it is said, on the loop):
         None for the flow's own, counted by position."""
@@ -257,7 +261,8 @@ class Tracer(Prompts):
     async def flush(self) -> None:
         """Wait until output queued from sync code is recorded (raises if recording failed)."""
         while (tail := self._tail) is not None and not tail.done():
-            await asyncio.wait([tail])
+            with self._recorder.busy():
+                await asyncio.wait([tail])
         if tail is not None:
             self._tail = None
             tail.result()

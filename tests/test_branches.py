@@ -202,6 +202,16 @@ async def waiting_for(tracer: Tracer) -> Any:
     return looked, await tracer.lock("a")
 
 
+@app.flow("chatty")
+async def chatty(tracer: Tracer) -> Any:
+    async def branch(name: str) -> Any:
+        await tracer.markdown(f"branch {name} begins")
+        print(f"branch {name} printing")  # queued: recorded in a task of its own
+        return await tracer.lock(name)
+
+    return await asyncio.gather(branch("a"), branch("b"))
+
+
 CLOCK = FakeClock()
 
 
@@ -445,3 +455,10 @@ async def test_alike_branches_answered_out_of_order_keep_their_own_steps(
         await engine.settled(eid)
     assert await finished(engine, eid) == [[{"v": "0"}, "act 0 done"], [{"v": "1"}, "act 1 done"]]
     assert sorted(r.split(":")[0] for r in RAN) == ["act 0", "act 1"]
+
+
+async def test_branches_that_print_reach_their_locks_before_the_run_parks(engine: Engine) -> None:
+    """A branch whose printed output is still being recorded is busy: the run waits for it to
+    reach its lock before parking, so both locks are open at once."""
+    eid = await start(engine, "chatty")
+    assert set(await open_locks(engine, eid)) == {"a", "b"}

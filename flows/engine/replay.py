@@ -5,10 +5,11 @@ answered from the record, or opened and recorded; ``flows.engine.runs`` drives r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
@@ -354,6 +355,17 @@ class Replay:
         self._went("sleep", "sleep", recorded.seq)
         if recorded.status == "open":
             await self.wait()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Held while the flow waits for its queued output (``print()``) to be recorded before
+        its next call: parking waits for it, as for a step."""
+        self.in_step += 1
+        try:
+            yield
+        finally:
+            self.in_step -= 1
+            self.changed.set()
 
     def where(self, kind: str, text: str) -> str | None:
         """The flow's own output (from its task): None, counted by position. A branch's: where
