@@ -17,8 +17,9 @@ from typing import Any
 from flows.app import resolve
 from flows.codec import decode, encode
 from flows.engine.every import Every
+from flows.engine.matching import PATH
 from flows.engine.records import Call, Claimed, Execution, NewEvent, Post, Take
-from flows.engine.replay import PATH, Replay
+from flows.engine.replay import Replay
 from flows.engine.scope import ids, mark
 from flows.engine.setup import Setup
 from flows.entry import run as run_flow
@@ -129,7 +130,7 @@ class Runs:
         flow = asyncio.get_running_loop().create_task(
             run_flow(runner, inputs, Tracer(run)), context=fresh
         )
-        run.root = flow
+        run.records.root = flow
         try:
             parked = await self._until_parked(run, flow)
         except asyncio.CancelledError:
@@ -150,7 +151,7 @@ class Runs:
             # The message stays in the trail: a flow's exception may quote what people typed.
             log.info("the flow raised %s", type(exc).__name__, extra=ids(run.execution.id))
             return await self._end(run, "error", None, _describe(exc))
-        if unreached := [c for seq, c in run.recorded.items() if seq not in run.matched]:
+        if unreached := [c for s, c in run.records.by_seq.items() if s not in run.records.matched]:
             names = ", ".join(f"{c.kind} {c.name!r}" for c in unreached)
             log.warning(
                 "the flow finished without reaching recorded calls (%s): its code changed "
