@@ -60,7 +60,7 @@ class Recorder(Protocol):
         """While in it, the flow is about to make a call (its queued output is being
         recorded): the run does not park meanwhile."""
 
-    def where(self, kind: str, text: str) -> str | None:
+    def where(self, kind: str) -> str | None:
         """Where an output said now comes in the flow (asked when it is said, on the loop):
         None for the flow's own, counted by position."""
 
@@ -215,7 +215,7 @@ class Tracer(Prompts):
 
     async def _say(self, kind: str, text: str) -> None:
         await self.flush()
-        await self._progress(kind, text, self._recorder.where(kind, text))
+        await self._progress(kind, text, self._recorder.where(kind))
 
     async def _progress(self, kind: str, text: str, at: str | None) -> None:
         with output.uncaptured():
@@ -232,7 +232,7 @@ class Tracer(Prompts):
         except RuntimeError:
             here = None
         if here is loop:
-            self._queue(kind, text, self._recorder.where(kind, text))
+            self._queue(kind, text, self._recorder.where(kind))
         else:
             asyncio.run_coroutine_threadsafe(self._queued(kind, text), loop).result()
 

@@ -184,8 +184,7 @@ class Replay:
             # the same however often it runs: in a branch, by where in the flow it comes
             mark = f"{name}-{key['at']}" if branched else seq
             kwargs = {**kwargs, IDEMPOTENCY_KEY: f"{self.execution.id}-{mark}"}
-        self.in_step += 1  # until its outcome is recorded: parking waits for it
-        try:
+        with self.busy():  # until its outcome is recorded
             try:
                 result = fn(*args, **kwargs)
                 if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
@@ -203,9 +202,6 @@ class Replay:
                     )
                 ) from exc
             await self._record_step(seq, name, key, "done", stored)
-        finally:
-            self.in_step -= 1
-            self.changed.set()
         return result
 
     async def _record_step(self, seq: int, name: str, key: Any, status: str, result: Any) -> None:
@@ -235,8 +231,8 @@ class Replay:
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
-        """Held while the flow waits for its queued output (``print()``) to be recorded before
-        its next call: parking waits for it, as for a step."""
+        """Held while the flow does what parking waits for: a step running, output being
+        recorded, or queued output (``print()``) awaited before its next call."""
         self.in_step += 1
         try:
             yield
@@ -244,9 +240,9 @@ class Replay:
             self.in_step -= 1
             self.changed.set()
 
-    def where(self, kind: str, text: str) -> str | None:
+    def where(self, kind: str) -> str | None:
         """The flow's own output (from its task): None, counted by position. A branch's: where
-        it comes in the flow (``_where``)."""
+        it comes in the flow (``Records.where``)."""
         if asyncio.current_task() is self.records.root:
             return None
         at = self.records.where("output", kind)["at"]
@@ -257,15 +253,10 @@ class Replay:
         """Output, announced once however often the flow is replayed: the flow's own (from its
         task, or its sync code in a thread) is its n-th output, announced if an earlier run
         announced n of them, whatever it says (a draft made afresh); a branch's is the output
-        coming where it comes with its text (``_where``). While it is being recorded, parking
-        waits for it, as for a step."""
+        coming where it comes (``where``), likewise. Parking waits while it is recorded."""
         self._parked()
-        self.in_step += 1
-        try:
+        with self.busy():
             await self._announce(kind, text, at)
-        finally:
-            self.in_step -= 1
-            self.changed.set()
 
     async def _announce(self, kind: str, text: str, at: str | None) -> None:
         eid = self.execution.id
