@@ -149,43 +149,27 @@ def claim(
     return found
 
 
-_SHOWN = Prepared(  # SQLite: each row's record, then the rows settled
-    update(outbox)
-    .where(outbox.c.id == bindparam("oid"), outbox.c.lease_owner == bindparam("me"))
-    .values(
-        shown=func.max(outbox.c.shown, bindparam("v")),
-        location=bindparam("where"),
-        attempts=0,
-        error=None,
-    )
-)
-_BEHIND = outbox.c.version > outbox.c.shown  # its state changed while it was being shown
-_SETTLE = Prepared(  # rows shown as they are now are settled; the rest keep their lease to go again
-    update(outbox)
-    .where(one_of(outbox.c.id, "ids"), outbox.c.lease_owner == bindparam("me"))
-    .values(
-        pending=case((_BEHIND, outbox.c.pending), else_=False),
-        lease_owner=case((_BEHIND, outbox.c.lease_owner), else_=None),
-        lease_until=case((_BEHIND, outbox.c.lease_until), else_=None),
-    )
-    .returning(outbox.c.id, outbox.c.version, outbox.c.shown)
-)
-
-
-def _shown_and_settled() -> Any:
-    """Postgres: both in one statement, the rows' records given as one JSON array (``SET``
-    reads the row as it was, so a row is behind when its version is past the larger shown)."""
-    given = func.json_to_recordset(bindparam("records", type_=JSON))
-    typed = (column("oid", Integer()), column("v", Integer()), column("at", JSON()))
-    row = given.table_valued(*typed).render_derived(with_types=True)
-    shown = func.greatest(outbox.c.shown, row.c.v)
+def _shown_and_settled(pg: bool) -> Any:
+    """A row's record and the row settled, in one statement (``SET`` reads the row as it was,
+    so a row is behind when its version is past the larger shown). Rows shown as they are now
+    are settled; the rest keep their lease to go again. Postgres: every row at once, their
+    records given as one JSON array; SQLite: one row, run once per row."""
+    if pg:
+        given = func.json_to_recordset(bindparam("records", type_=JSON))
+        typed = (column("oid", Integer()), column("v", Integer()), column("at", JSON()))
+        row = given.table_valued(*typed).render_derived(with_types=True)
+        oid, shown = row.c.oid, func.greatest(outbox.c.shown, row.c.v)
+        where = func.coalesce(row.c.at, at_once.JSON_NULL)
+    else:
+        oid, shown = bindparam("oid"), func.max(outbox.c.shown, bindparam("v"))
+        where = bindparam("where", type_=JSON)
     behind = outbox.c.version > shown
     return (
         update(outbox)
-        .where(outbox.c.id == row.c.oid, outbox.c.lease_owner == bindparam("me"))
+        .where(outbox.c.id == oid, outbox.c.lease_owner == bindparam("me"))
         .values(
             shown=shown,
-            location=func.coalesce(row.c.at, at_once.JSON_NULL),
+            location=where,
             attempts=0,
             error=None,
             pending=case((behind, outbox.c.pending), else_=False),
@@ -196,7 +180,7 @@ def _shown_and_settled() -> Any:
     )
 
 
-_SHOWN_AND_SETTLED = Prepared(_shown_and_settled())
+_SHOWN_AND_SETTLED = {pg: Prepared(_shown_and_settled(pg)) for pg in (False, True)}
 
 
 _AGAIN = Prepared(  # a settled row, to be shown once more at ``at`` (as it is then)
@@ -218,7 +202,7 @@ def delivered(
     first time). Returns the rows whose state changed meanwhile, with their newest version
     (``owner`` keeps the lease to show them); the rest are settled, those in ``again`` due to
     be shown once more at the time it gives. A row whose lease was lost is left to whoever
-    holds it. On Postgres, not ``placed`` and no ``again`` is one statement."""
+    holds it. Not ``placed`` and no ``again``: one statement (on SQLite, one per row)."""
     if not shown:
         return {}
     behind = _recorded(conn, owner, shown, now, placed)
@@ -234,10 +218,15 @@ def _recorded(
         bump_homes(conn, now)  # a run's message is somewhere: Homes link it
     if conn.dialect.name == "postgresql":
         records = [{"oid": i, "v": v, "at": where} for i, v, where in shown]
-        settled = run(conn, _SHOWN_AND_SETTLED, {"records": records, "me": owner})
+        settled = run(conn, _SHOWN_AND_SETTLED[True], {"records": records, "me": owner}).all()
     else:
-        run(conn, _SHOWN, [{"oid": i, "me": owner, "v": v, "where": w} for i, v, w in shown])
-        settled = run(conn, _SETTLE, {"ids": [i for i, _, _ in shown], "me": owner})
+        settled = [
+            row
+            for i, v, w in shown
+            for row in run(
+                conn, _SHOWN_AND_SETTLED[False], {"oid": i, "me": owner, "v": v, "where": w}
+            )
+        ]
     return {int(i): int(v) for i, v, at in settled if v > at}
 
 
