@@ -191,7 +191,7 @@ class HomeHandlers:
             launch = replace(launch, request=replace(launch.request, context=own))
         started: Launch = launch
         await self.engine.launch(
-            started, execution_id=run_id("view", event.view_id), workspace=workspace
+            started, execution_id=run_id("view", event.view_id, event), workspace=workspace
         )
         await ack()
 

@@ -130,8 +130,14 @@ class Listener:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def run_id(kind: str, key: str) -> str:
-    """A run's id derived from what started it, so the same start twice is one run."""
+def run_id(kind: str, key: str, who: inbound.Inbound | None = None) -> str:
+    """A run's id derived from what started it, so the same start twice is one run. ``who``:
+    the request that started it, whose workspace and person are part of the key, so a
+    request carrying another person's view or trigger id (made up, or replayed with the user
+    changed) starts its own run, never takes theirs."""
+    if who is not None:
+        person = getattr(who, "user", None)
+        key = f"{who.enterprise or ''}:{who.team or ''}:{person or ''}:{key}"
     return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:32]
 
 

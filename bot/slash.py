@@ -135,7 +135,7 @@ class SlashCommands(Listener):
             except InputsError as exc:
                 text = surfaces.error_list(said(exc.wire()))
             else:  # a retried command (same trigger) starts nothing new
-                eid = run_id("trigger", event.trigger_id)
+                eid = run_id("trigger", event.trigger_id, event)
                 ws = self.of(event)
                 await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
                 return
@@ -295,7 +295,7 @@ class SlashCommands(Listener):
             return
         # Stored before the modal closes, keyed by the view: the run's message is posted from
         # the store, and a retried or replayed submission starts nothing new.
-        eid = run_id("view", event.view_id)
+        eid = run_id("view", event.view_id, event)
         await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
         await ack()
 

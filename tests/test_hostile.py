@@ -594,3 +594,25 @@ async def test_a_made_up_reject_on_a_form_without_cancel_rejects_nothing(bot: Bo
     lock = await bot.lockstep.engine.lock(lock_id)
     assert lock.open
     assert (await bot.lockstep.store.execution(lock.execution_id)).status == "awaiting"
+
+
+async def test_a_view_id_someone_else_sent_does_not_take_their_form_s_run(bot: Bot) -> None:
+    """A run started by a form is keyed by who sent it and the form: a submission carrying
+    another person's view id (made up, or replayed with the user changed) starts its sender's
+    own run, and the form's owner still starts theirs; the same person again is the same run."""
+    await bot.command("start deploy", "UALICE")
+    [opened] = await bot.slack.wait_for("views.open")
+    view = opened.response["view"]
+    deploy = {**input_value("service", "api"), **input_value("version", "1.2.3")}
+    assert await bot.submit_view(view, deploy, "UBOB") == (200, "")  # Alice's view id, by Bob
+    assert await bot.submit_view(view, deploy, "UALICE") == (200, "")
+    assert await bot.submit_view(view, deploy, "UALICE") == (200, "")  # sent again: one run
+    runs = await bot.lockstep.store.executions()
+    assert sorted(e.initiator for e in runs) == ["UALICE", "UBOB"]
+
+    await bot.shortcut(home.START_SHORTCUT, "UBOB")  # the same for a flow without a form
+    chooser = (await bot.slack.wait_for("views.open", count=2))[-1].response["view"]
+    for user in ("UCAROL", "UBOB", "UBOB"):
+        assert await bot.submit_view(chooser, chosen("ship", CHANNEL), user) == (200, "")
+    ships = [e.initiator for e in await bot.lockstep.store.executions() if e.flow == "ship"]
+    assert sorted(ships) == ["UBOB", "UCAROL"]
