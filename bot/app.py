@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -149,6 +150,7 @@ class Lockstep:
             oauth_settings=oauth,  # None: the one token; else Bolt authorizes each request
             request_verification_enabled=False,  # the HTTP adapter verifies, once (Verifier)
             process_before_response=True,  # listeners ack, then hand slow work to tasks
+            raise_error_for_unhandled_request=True,  # to ``_failed``: a line a minute at most
         )
         clock = clock or SystemClock()
         # a retry looks once more when a request Slack held past the timeout has surely landed
@@ -177,6 +179,7 @@ class Lockstep:
         if metrics:
             bolt.middleware(SlackKind())
         refusals = logs.Refusals(log)
+        bolt.error(_failed(refusals))
         bolt.middleware(TypedInbound(refusals))
         bolt.middleware(logs.RequestScope())
         bolt.middleware(AckBudget())
@@ -302,6 +305,23 @@ async def _bounded_body(request: web.Request) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _failed(refusals: logs.Refusals) -> Callable[..., Awaitable[None]]:
+    """Bolt's error handler. A signed request no listener takes (an action, modal or shortcut
+    Lockstep never made: an old message's button, a made-up id) is answered 404 and is a
+    refusal, one line a minute at most, not Bolt's warning of several lines for each. Any
+    other error of a listener is logged with its traceback, as Bolt would (secrets redacted)."""
+
+    async def failed(error: Exception, request: AsyncBoltRequest) -> None:
+        if isinstance(error, BoltUnhandledRequestError):
+            body = request.body
+            kind = "command" if "command" in body else str(body.get("type"))[:40]
+            refusals.warning("refused a Slack request no listener takes: %s", kind)
+            return
+        log.error("handling a Slack request failed: %s", type(error).__name__, exc_info=error)
+
+    return failed
 
 
 def _follow_members(

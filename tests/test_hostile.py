@@ -616,3 +616,31 @@ async def test_a_view_id_someone_else_sent_does_not_take_their_form_s_run(bot: B
         assert await bot.submit_view(chooser, chosen("ship", CHANNEL), user) == (200, "")
     ships = [e.initiator for e in await bot.lockstep.store.executions() if e.flow == "ship"]
     assert sorted(ships) == ["UBOB", "UCAROL"]
+
+
+async def test_a_request_no_listener_takes_is_404_and_one_line_a_minute(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed, well-formed action, modal or shortcut Lockstep never made (an old message's
+    button, a made-up callback id): 404, and one short line, then one a minute at most, instead
+    of Bolt's warning of several lines with a listener to paste, for every such request."""
+    who = {"team": {"id": "T0001"}, "user": {"id": "UBOB"}, "trigger_id": "1.2.t"}
+    kinds = [
+        {"type": "block_actions", "actions": [{"action_id": "old_button", "value": "x"}]},
+        {"type": "view_submission", "view": {"id": "V1", "callback_id": "old_modal"}},
+        {"type": "shortcut", "callback_id": "old_shortcut"},
+    ]
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        for kind in kinds:
+            assert (await bot.post(interaction_body(who | kind)))[0] == 404
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said == ["refused a Slack request no listener takes: block_actions"]
+    later = bot.lockstep.refusals.clock() + 61
+    bot.lockstep.refusals.clock = lambda: later
+    caplog.clear()
+    assert (await bot.post(interaction_body(who | kinds[2])))[0] == 404
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "refused a Slack request no listener takes: shortcut (and 8 more since the last such line)"
+    ]
+    await nothing_changed(bot)
