@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
@@ -18,6 +19,7 @@ from bot.listening import Listener, event_of, notice, refuse, said
 from bot.render import blocks, messages, surfaces
 from bot.render.mrkdwn import cut
 from bot.render.state import read_state
+from bot.workspaces import error_code
 from flows.engine import Answer, Call, Decision, NoAnswer, Place, Snooze
 from flows.errors import GLOBAL
 
@@ -200,6 +202,7 @@ class LockListeners(Listener):
         shows: a button value naming another lock (of this run or another) changes nothing."""
         if click.channel is None or click.message_ts is None:
             log.warning("refused a click on %s from no message", click.lock_id)
+            await self._whisper(client, click, messages.NOT_THIS_MESSAGE)
             return False
         where = {"channel": click.channel, "ts": click.message_ts}
         ws = self.of(click)
@@ -250,11 +253,19 @@ class LockListeners(Listener):
         return lock
 
     async def _whisper(self, client: AsyncWebClient, click: inbound.ButtonClick, text: str) -> None:
+        """A note only the clicker sees: in the channel they clicked in, or, for a click in a
+        view (a copy of the form in a Home or a modal: no channel), in a modal of its own while
+        the trigger is fresh (a stale one: they are not told)."""
         if click.channel:
             await client.chat_postEphemeral(
                 channel=click.channel, user=click.user, text=cut(text, NOTE_MAX),
                 thread_ts=click.thread_ts,
             )  # fmt: skip
+            return
+        try:
+            await client.views_open(trigger_id=click.trigger_id, view=notice(text))
+        except SlackApiError as exc:
+            log.info("could not tell %s in a modal (%s)", click.user, error_code(exc))
 
 
 def _note(decision: Decision, *, declined: bool = False) -> str | None:

@@ -19,7 +19,7 @@ from bot import inbound
 from bot.fake.signing import FORM, interaction_body, sign, signed_headers, slash_command_body
 from bot.fields import MAX_BODY
 from bot.inbound import GROUP_CHANGED, HOME_OPENED, MEMBER_EVENTS
-from bot.render import home
+from bot.render import home, messages
 from store import SQLStore
 from tests.slackbot import (
     CHANNEL,
@@ -644,3 +644,35 @@ async def test_a_request_no_listener_takes_is_404_and_one_line_a_minute(
         "refused a Slack request no listener takes: shortcut (and 8 more since the last such line)"
     ]
     await nothing_changed(bot)
+
+
+async def test_a_lock_button_clicked_outside_its_message_tells_the_clicker(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A copy of a lock's buttons in a view (a Home, a modal) has no channel for a private
+    note: the clicker is told in a modal that nothing changed, and nothing does."""
+    message = await start_without_form(bot, "nudged")
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    view = {"id": "V0HOME", "type": "home", "blocks": message["blocks"]}
+    caplog.set_level(logging.INFO)
+    for action in ("lockstep_submit", "lockstep_cancel", "lockstep_snooze", "lockstep_open"):
+        button = {"type": "button", "action_id": action, "value": lock_id}
+        payload = {
+            "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": "UBOB"},
+            "trigger_id": f"trigger-{action}", "container": {"type": "view", "view_id": "V0HOME"},
+            "view": view, "actions": [{**button, "block_id": "lock_actions"}],
+        }  # fmt: skip
+        assert (await bot.post(interaction_body(payload)))[0] == 200
+    await bot.lockstep.handlers.drain()
+    opened = bot.slack.calls_to("views.open")
+    assert [c.args["trigger_id"] for c in opened] == [
+        "trigger-lockstep_submit", "trigger-lockstep_cancel", "trigger-lockstep_snooze",
+        "trigger-lockstep_open",
+    ]  # fmt: skip
+    for call in opened:
+        assert messages.NOT_THIS_MESSAGE in json.dumps(call.args["view"])
+    lock = await bot.lockstep.engine.lock(lock_id)
+    assert lock is not None and lock.open
+    events = await bot.lockstep.store.events(lock.execution_id)
+    assert [e.kind for e in events if e.call_id == lock_id] == ["lock_opened"]
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 4  # one each
