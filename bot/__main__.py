@@ -51,7 +51,7 @@ async def socket_mode(settings: Settings, registry: Registry, app_token: str) ->
 
     lockstep = await Lockstep.create(settings, registry)
     await _checked(lockstep, settings)
-    handler = TypedSocketMode(lockstep.bolt, app_token)
+    handler = TypedSocketMode(lockstep.bolt, app_token, refusals=lockstep.refusals)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -12,23 +12,32 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot import fields, inbound
+from bot import fields, inbound, logs
 
 log = logging.getLogger("lockstep")
 
 
 class TypedSocketMode(AsyncSocketModeHandler):
+    def __init__(
+        self, app: AsyncApp, app_token: str, *, refusals: logs.Refusals | None = None
+    ) -> None:
+        """``refusals``: the bot's (``Lockstep.refusals``), so a flood of envelopes it refuses
+        is one line a minute per kind, as over HTTP."""
+        super().__init__(app, app_token)
+        self.refusals = refusals or logs.Refusals(log)
+
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         try:
             event = inbound.typed(req.payload)
         except fields.Malformed as exc:
-            log.warning("refused a malformed Slack request: %s", exc)
+            self.refusals.warning("refused a malformed Slack request: %s", exc)
             event = None
         if event is None or isinstance(event, inbound.OtherEvent):
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
@@ -42,7 +51,8 @@ class TypedSocketMode(AsyncSocketModeHandler):
         )  # fmt: skip
         answer = await self.app.async_dispatch(request)
         if answer.status != 200:  # not acknowledged: as Bolt's own handler, Slack tries again
-            log.info("a Socket Mode request was not handled (%d)", answer.status)
+            # (Bolt's error handler, ``bot.app._failed``, has said why, once)
+            log.debug("a Socket Mode request was not handled (%d)", answer.status)
             return
         said = _payload(answer)
         await client.send_socket_mode_response(

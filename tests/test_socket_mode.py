@@ -120,3 +120,37 @@ async def test_an_envelope_slack_would_not_send_is_acknowledged_and_dropped(
             await lockstep.close()
     assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
     assert "refused a malformed Slack request: payload has no actions" in caplog.messages
+
+
+async def test_envelopes_no_one_takes_are_one_line_a_minute_over_socket_mode(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As over HTTP: malformed envelopes and requests no listener takes are refusals, one line
+    at once and then one a minute at most for each kind, and nothing more per envelope."""
+    async with FakeSlack(members={CHANNEL: ["UALICE"]}) as fake:
+        config = Settings(
+            SLACK_BOT_TOKEN="xoxb-socket-test", SLACK_APP_TOKEN="xapp-socket-test",
+            SLACK_API_URL=fake.api_url, DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
+            LOCKSTEP_SWEEP_SECONDS=3600,
+        )  # fmt: skip
+        lockstep = await Lockstep.create(config, load_flows(config.flows))
+        handler = TypedSocketMode(lockstep.bolt, "xapp-socket-test", refusals=lockstep.refusals)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        caplog.set_level(logging.INFO)
+        try:
+            for _ in range(3):
+                assert await fake.socket_mode.send("interactive", {"type": "view_closed"}) == {}
+            button = {"action_id": "old_button", "value": "x"}
+            old = {"type": "block_actions", "team": {"id": "T0001"}, "user": {"id": "UALICE"},
+                   "trigger_id": "t", "actions": [button]}  # fmt: skip
+            for _ in range(3):
+                with pytest.raises(TimeoutError):  # unanswered, as over HTTP (404)
+                    await asyncio.wait_for(fake.socket_mode.send("interactive", old), 0.5)
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            await lockstep.close()
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("lockstep")]
+    assert [s for s in said if "request" in s] == [
+        "refused a malformed Slack request: a kind of request Lockstep does not take",
+        "refused a Slack request no listener takes: block_actions",
+    ]
