@@ -173,7 +173,7 @@ class HomeHandlers:
             await ack(response_action="errors", errors=errors)
             return
         if spec.model is not None:
-            view = self.handlers.entry_form(spec, channel)
+            view = self.handlers.entry_form(spec, channel, workspace)
             await ack(response_action="update", view=view)
             return
         request = Request(spec.name, event.user, {"channel": channel})

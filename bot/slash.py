@@ -141,7 +141,7 @@ class SlashCommands(Listener):
                 return
             await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
             return
-        view = self.entry_form(spec, event.channel, values)
+        view = self.entry_form(spec, event.channel, self.of(event), values)
         await client.views_open(trigger_id=event.trigger_id, view=view)
         # Who is in the channel is asked now, while they fill the form in: the submission asks
         # again (they may leave meanwhile), answered then from the directory's cache.
@@ -259,7 +259,7 @@ class SlashCommands(Listener):
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         event = event_of(context, inbound.ViewSubmit)
-        entry = self._entry(event.private_metadata)
+        entry = self._entry(event.private_metadata, self.of(event))
         if entry is None:
             log.warning("refused an entry form whose metadata the bot did not seal")
             await ack(response_action="update", view=notice(messages.FORM_UNKNOWN))
@@ -300,12 +300,18 @@ class SlashCommands(Listener):
         await ack()
 
     def entry_form(
-        self, spec: EntrySpec, channel: str, values: dict[str, str] | None = None
+        self,
+        spec: EntrySpec,
+        channel: str,
+        workspace: Workspace,
+        values: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The flow's entry form as a modal, to start a run in ``channel``: its submission
-        comes back to ``entry_submitted`` (flow and channel sealed in its metadata)."""
+        """The flow's entry form as a modal, to start a run in ``channel`` of ``workspace``:
+        its submission comes back to ``entry_submitted`` (flow, channel and workspace sealed in
+        its metadata)."""
         assert spec.model is not None
-        metadata = self.seal.close(json.dumps({"flow": spec.name, "channel": channel}))
+        opened = {"flow": spec.name, "channel": channel, **_workspace_keys(workspace)}
+        metadata = self.seal.close(json.dumps(opened))
         return blocks.modal_view(
             spec.model.to_json(),
             title=spec.summary,
@@ -315,9 +321,10 @@ class SlashCommands(Listener):
             values=values,
         )
 
-    def _entry(self, metadata: str) -> tuple[EntrySpec, str] | None:
-        """The flow and channel an entry form's sealed metadata names, if the bot sealed it
-        and the flow is still loaded."""
+    def _entry(self, metadata: str, workspace: Workspace) -> tuple[EntrySpec, str] | None:
+        """The flow and channel an entry form's sealed metadata names, if the bot sealed it,
+        in this ``workspace`` (a form opened in another is not one it opened here), and the
+        flow is still loaded."""
         opened = self.seal.open(metadata)
         try:
             meta = json.loads(opened) if opened is not None else None
@@ -328,8 +335,17 @@ class SlashCommands(Listener):
         flow, channel = meta.get("flow"), meta.get("channel")
         if not isinstance(flow, str) or not isinstance(channel, str):
             return None
+        opened_in = {k: meta.get(k, "") for k in _workspace_keys(workspace)}
+        if opened_in != _workspace_keys(workspace):
+            return None
         spec = self.engine.registry.entries.get(flow)
         return (spec, channel) if spec is not None else None
+
+
+def _workspace_keys(workspace: Workspace) -> dict[str, str]:
+    """The workspace an entry form is opened in, as its sealed metadata names it (a form
+    sealed before workspaces were named in it names none: the single workspace's)."""
+    return {"team": workspace.team_id, "enterprise": workspace.enterprise_id}
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,31 @@ async def test_nothing_of_a_workspace_is_reached_from_another(db_url: str, store
         assert ws.slack.calls_to("files.completeUploadExternal") == []  # no audit sent
 
 
+async def test_an_entry_form_opened_in_one_workspace_starts_nothing_from_another(
+    db_url: str, store: SQLStore
+) -> None:
+    """An entry form's sealed metadata names the workspace it was opened in: sent back from
+    another (by someone in both), it is not a form Lockstep opened there, and nothing starts."""
+    async with installed_bot(db_url) as ws:
+        await ws.install(ALPHA)
+        await ws.install(BETA)
+        assert (await ws.command(ALPHA, "start deploy", "USHARED"))[0] == 200
+        [opened] = await ws.slack.wait_for("views.open")
+        entry = opened.args["view"] | {"id": "VENTRY"}
+        values = {
+            "f_service": {"service": {"type": "plain_text_input", "value": "api"}},
+            "f_version": {"version": {"type": "plain_text_input", "value": "1.2"}},
+        }
+        status, text = await ws.submit_view(BETA, entry | {"state": {"values": values}}, "USHARED")
+        assert status == 200 and messages.FORM_UNKNOWN in json.loads(text)["view"]["blocks"][0][
+            "text"]["text"]  # fmt: skip
+        assert await engine_of(ws).runs(initiator="USHARED") == []
+        status, text = await ws.submit_view(ALPHA, entry | {"state": {"values": values}}, "USHARED")
+        assert (status, text) == (200, "")  # where it was opened: it starts
+        [run] = await engine_of(ws).runs(initiator="USHARED")
+        assert run.workspace == Workspace(team_id=ALPHA)
+
+
 async def store_calls(ws: Workspaces, run: str) -> list[Any]:
     trail = await engine_of(ws).trail(run)
     assert trail is not None
