@@ -30,7 +30,7 @@ from store import at_once
 from store.event_transactions import VOTES
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
-from store.outbox import bump_homes, lock_key, run_key
+from store.outbox import HOOK, bump_homes, lock_key, run_key
 from store.tables import calls, events, executions, outbox
 from store.transactions import call_row, execution_row, finish, suspend
 
@@ -264,11 +264,12 @@ def backlog(conn: Connection, now: float) -> tuple[int, float | None]:
     A row due to be shown once more, as it already is (``delivered``'s ``again``), is not
     behind, and neither is one its surface refuses until something outside changes
     (``ports.Refused``: an archived channel is no outage), nor a run's new message that waits
-    behind such a one."""
+    behind such a one. Webhook rows are not counted: this is what Slack shows (readiness routes
+    Slack's traffic), and a receiver that is down holds back nothing of Slack's."""
     refused = outbox.c.error.startswith(REFUSED, autoescape=True)
     held = _earlier_new(_EARLIER.c.error.startswith(REFUSED, autoescape=True))
     behind = outbox.c.pending & (outbox.c.version > outbox.c.shown)
-    behind &= ~(outbox.c.error.is_not(None) & refused) & ~held
+    behind &= ~(outbox.c.error.is_not(None) & refused) & ~held & (outbox.c.kind != HOOK)
     found = conn.execute(select(func.count(), func.min(outbox.c.updated_at)).where(behind)).one()
     return int(found[0]), (now - found[1]) if found[1] is not None else None
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -25,6 +25,7 @@ from flows import Request
 from flows.engine import FakeClock
 from store import SQLStore, connect, normalise_url
 from store.database import head
+from store.tables import outbox
 from tests.conftest import PG_URL
 from tests.opsbot import OpsBot, ops_bot
 from tests.slackbot import CHANNEL
@@ -243,3 +244,26 @@ async def test_a_connection_that_died_while_busy_fails_one_transaction_then_all_
             assert after == [1, 1]  # the other dead connection was replaced too
         finally:
             await store.close()
+
+
+async def test_a_webhook_receiver_that_is_down_does_not_make_the_bot_not_ready(
+    tmp_path: Path,
+) -> None:
+    """Readiness routes Slack's traffic: a receiver of webhooks that is down (its events wait
+    and are retried) is no reason to stop serving Slack; Slack's own messages still count."""
+    clock = FakeClock()
+    database = f"sqlite:///{tmp_path / 'hooks.db'}"
+    async with ops_bot(database, clock) as ops:
+        store = ops.lockstep.store
+        assert isinstance(store, SQLStore)
+        await store.add_webhook("http://127.0.0.1:9/down", "whsec_c2VjcmV0", ["lock.opened"], 1.0)
+        engine = ops.lockstep.engine
+        run = await engine.start("ship", request=Request("ship", "UALICE", {"channel": CHANNEL}))
+        await engine.settled(run)
+        await engine.idle()
+        waiting = select(outbox.c.shown, outbox.c.version).where(outbox.c.kind == "webhook")
+        [(shown, version)] = await store.run(lambda conn: conn.execute(waiting).all())
+        assert shown < version  # its event waits for its receiver
+        clock.advance(61)
+        status, body = await ops.ready()
+        assert (status, body["reasons"]) == (200, [])
