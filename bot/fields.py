@@ -19,6 +19,9 @@ MAX_BODY = 1 << 20  # bytes; Slack's largest payloads (a modal's state) are far 
 MAX_DEPTH = 64  # JSON nesting; Slack's payloads stay below 20
 MAX_TEXT = 40_000  # characters of any text field
 ID = re.compile(r"[A-Z][A-Z0-9]{1,40}")  # users, channels, teams: U012AB, C0CHANNEL, T01
+# a person: U012AB, or W012AB on Enterprise Grid; never a group (S…), channel or team id, which
+# an approvers list may name
+USER = re.compile(r"[UW][A-Z0-9]{1,40}")
 TS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")  # a message's timestamp
 TOKEN = re.compile(r"[!-~]{1,255}")  # trigger and view ids, action ids: printable ASCII
 LOCK = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # a lock's id in a button's value
@@ -254,7 +257,7 @@ def state(container: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def users(payload: Mapping[str, Any], key: str) -> tuple[str, ...]:
     users = payload.get(key) or []
     if not isinstance(users, list) or not all(
-        isinstance(u, str) and ID.fullmatch(u) for u in users
+        isinstance(u, str) and USER.fullmatch(u) for u in users
     ):
         raise Malformed(f"{key} is not a list of user ids")
     return tuple(users)

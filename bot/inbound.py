@@ -130,7 +130,7 @@ class OtherEvent(Inbound):
 
 def slash_command(body: Mapping[str, Any]) -> SlashCommand:
     return SlashCommand(
-        user=fields.string(body, "user_id", shape=fields.ID),
+        user=fields.string(body, "user_id", shape=fields.USER),
         team=fields.optional(body, "team_id", shape=fields.ID),
         channel=fields.string(body, "channel_id", shape=fields.ID),
         text=fields.text(body, "text"),
@@ -149,7 +149,7 @@ def button_click(body: Mapping[str, Any]) -> ButtonClick:
         if body.get(key) is not None and not isinstance(body[key], Mapping):
             raise Malformed(f"{key} is not an object")
     return ButtonClick(
-        user=fields.string(body, "user", "id", shape=fields.ID),
+        user=fields.string(body, "user", "id", shape=fields.USER),
         team=fields.team(body),
         action=fields.string(actions[0], "action_id", shape=fields.TOKEN),
         block_id=fields.optional(actions[0], "block_id", shape=fields.TOKEN),
@@ -171,7 +171,7 @@ def view_submit(body: Mapping[str, Any]) -> ViewSubmit:
     if not isinstance(metadata, str) or len(metadata) > 3000 or not fields.encodable(metadata):
         raise Malformed("private_metadata is not a string")
     return ViewSubmit(
-        user=fields.string(body, "user", "id", shape=fields.ID),
+        user=fields.string(body, "user", "id", shape=fields.USER),
         team=fields.team(body),
         callback_id=fields.string(view, "callback_id", shape=fields.TOKEN),
         private_metadata=metadata,
@@ -184,7 +184,7 @@ def view_submit(body: Mapping[str, Any]) -> ViewSubmit:
 def shortcut(body: Mapping[str, Any]) -> Shortcut:
     return Shortcut(
         **fields.grid(body),
-        user=fields.string(body, "user", "id", shape=fields.ID),
+        user=fields.string(body, "user", "id", shape=fields.USER),
         team=fields.team(body),
         callback_id=fields.string(body, "callback_id", shape=fields.TOKEN),
         trigger_id=fields.string(body, "trigger_id", shape=fields.TOKEN),
@@ -211,13 +211,13 @@ def event(
         bots, users = tokens.get("bot") or [], tokens.get("oauth") or []
         if not isinstance(bots, list) or not isinstance(users, list):
             raise Malformed("tokens_revoked: tokens are not lists")
-        if not all(isinstance(u, str) and fields.ID.fullmatch(u) for u in [*bots, *users]):
+        if not all(isinstance(u, str) and fields.USER.fullmatch(u) for u in [*bots, *users]):
             raise Malformed("tokens_revoked: a token's user is malformed")
         return Uninstalled(team=team, kind=kind, bots=tuple(bots), users=tuple(users), **grid)
     if kind == HOME_OPENED:
         tab = fields.optional(inner, "tab", shape=fields.TOKEN) or "home"
         return HomeOpened(
-            team=team, **grid, user=fields.string(inner, "user", shape=fields.ID), tab=tab
+            team=team, **grid, user=fields.string(inner, "user", shape=fields.USER), tab=tab
         )
     if kind == GROUP_CHANGED:
         group = fields.string(inner, "subteam_id", shape=fields.ID)
@@ -228,7 +228,7 @@ def event(
     return MemberEvent(
         **grid,
         team=team,
-        user=fields.string(inner, "user", shape=fields.ID),
+        user=fields.string(inner, "user", shape=fields.USER),
         channel=fields.string(inner, "channel", shape=fields.ID),
         joined=kind == "member_joined_channel",
     )

@@ -676,3 +676,23 @@ async def test_a_lock_button_clicked_outside_its_message_tells_the_clicker(
     events = await bot.lockstep.store.events(lock.execution_id)
     assert [e.kind for e in events if e.call_id == lock_id] == ["lock_opened"]
     assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 4  # one each
+
+
+async def test_a_user_id_that_is_a_group_s_id_is_no_one(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack's people are ``U…`` or ``W…``: a signed click, modal or command whose user is
+    shaped like a user group (``S…``), a channel or a team, which an approvers list may name,
+    is malformed (400), and decides nothing."""
+    message = await start_without_form(bot, "vetted")  # UAPPROVER or the group SREVIEW
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    caplog.set_level(logging.INFO)
+    for user in ("SREVIEW", "C0CHANNEL", "T0001"):
+        status, _ = await bot.click(message, "lockstep_submit", user, input_value("x", "me"))
+        assert status == 400, user
+        assert (await bot.command("status", user))[0] == 400
+    await bot.lockstep.handlers.drain()
+    lock = await bot.lockstep.engine.lock(lock_id)
+    assert lock is not None and lock.open
+    events = await bot.lockstep.store.events(lock.execution_id)
+    assert [e.kind for e in events if e.call_id == lock_id] == ["lock_opened"]
