@@ -193,7 +193,7 @@ class Lockstep:
 
     def web_app(self) -> web.Application:
         app = web.Application(
-            middlewares=[self.metrics.timed] if self.metrics else [],
+            middlewares=[*([self.metrics.timed] if self.metrics else []), self._unreadable],
             handler_args={"logger": logs.HttpLog(self.refusals)},
         )
         app.router.add_post("/slack/events", self.slack_events)
@@ -210,6 +210,22 @@ class Lockstep:
                   self.feed)  # fmt: skip
         app.cleanup_ctx.append(self._background)
         return app
+
+    @web.middleware
+    async def _unreadable(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """A body aiohttp cannot read (``Content-Encoding: gzip`` over bytes that are not, a
+        chunk cut short), on any route: anyone reaching the port can send one, so it is a 400
+        and a refusal, one line a minute, not a 500 with aiohttp's tracebacks."""
+        try:
+            return await handler(request)
+        except web.RequestPayloadError:
+            self.refusals.warning("refused a request: its body could not be read")
+            request.content.feed_eof()  # nothing more to read of it: aiohttp reads no further
+            answer = web.Response(status=400, text="the body could not be read")
+            answer.force_close()  # the rest of what was sent is not read: no other request
+            return answer
 
     async def slack_events(self, request: web.Request) -> web.StreamResponse:
         """Bound, verify, read the body once into a typed event, dispatch to Bolt, answer with

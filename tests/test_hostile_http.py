@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.api import Scopes, new_token
 from bot.loading import load_flows
 from bot.local.run import local_bot
 from bot.settings import EXAMPLE_FLOWS, Settings
@@ -131,3 +132,28 @@ async def test_requests_aiohttp_cannot_read_are_one_warning_a_minute(
     assert errors(caplog) == []
     lines = [r.getMessage() for r in caplog.records if "malformed HTTP" in r.getMessage()]
     assert len(lines) == 2 and lines[1].endswith("(and 4 more since the last such line)")
+
+
+@pytest.mark.parametrize("encoding", [b"gzip", b"deflate"])
+async def test_a_body_that_is_not_what_its_content_encoding_says_is_400(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, encoding: bytes
+) -> None:
+    """Anyone reaching a port can send ``Content-Encoding: gzip`` over bytes that are not: on
+    every route that reads a body it is a 400 and one refusal line a minute, not a 500 with
+    aiohttp's tracebacks."""
+    config = Settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'local.db'}", PORT=0, LOCKSTEP_SWEEP_SECONDS=3600
+    )
+    headers = {b"Content-Encoding": encoding, b"Content-Type": b"application/json"}
+    caplog.set_level(logging.INFO)
+    async with local_bot(config, load_flows(EXAMPLE_FLOWS)) as local:
+        token, row = new_token("ci", Scopes(start=("deploy",)), 1.0)
+        assert await local.lockstep.store.create_token(row) is not None
+        paths = [b"/slack/events", b"/local/command", b"/api/v1/runs"]
+        for path in paths * 2:
+            sent = headers | {b"Authorization": b"Bearer " + token.encode()}
+            assert await send(local.url, request("POST", path, sent, b"not compressed")) == 400
+        assert await local.lockstep.store.executions() == []
+    assert errors(caplog) == []
+    lines = [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()]
+    assert lines == ["refused a request: its body could not be read"]
