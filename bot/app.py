@@ -221,7 +221,7 @@ class Lockstep:
         try:
             return await handler(request)
         except web.RequestPayloadError:
-            self.refusals.warning("refused a request: its body could not be read")
+            self.refusals.warning(logs.UNREADABLE)
             request.content.feed_eof()  # nothing more to read of it: aiohttp reads no further
             answer = web.Response(status=400, text="the body could not be read")
             answer.force_close()  # the rest of what was sent is not read: no other request

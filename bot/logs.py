@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -94,6 +95,7 @@ class Refusals:
 
 
 HTTP = logging.getLogger(f"{OWN}.http")  # aiohttp's server logs here (``HttpLog``)
+UNREADABLE = "refused a request: its body could not be read"
 
 
 class HttpLog(logging.LoggerAdapter[logging.Logger]):
@@ -111,6 +113,11 @@ class HttpLog(logging.LoggerAdapter[logging.Logger]):
         exc = exc[1] if isinstance(exc, tuple) else exc
         if level > logging.DEBUG and isinstance(exc, HttpProcessingError) and exc.code < 500:
             self.refusals.warning("refused a malformed HTTP request: %s", exc.message)
+            return
+        if level > logging.DEBUG and isinstance(exc, RequestPayloadError):
+            # a body it cannot read (a Content-Encoding it does not have), met as aiohttp reads
+            # what a handler left unread: the answer went already
+            self.refusals.warning(UNREADABLE)
             return
         super().log(level, msg, *args, **kwargs)
 

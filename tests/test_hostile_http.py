@@ -153,7 +153,39 @@ async def test_a_body_that_is_not_what_its_content_encoding_says_is_400(
         for path in paths * 2:
             sent = headers | {b"Authorization": b"Bearer " + token.encode()}
             assert await send(local.url, request("POST", path, sent, b"not compressed")) == 400
+        for path, unread in [(b"/healthz", 405), (b"/nowhere", 404), (b"/api/v1/runs", 401)]:
+            # answered without reading the body: aiohttp reads it after, to keep the connection
+            raw = request("POST", path, headers, b"not compressed")
+            assert await send(local.url, raw) == unread
         assert await local.lockstep.store.executions() == []
     assert errors(caplog) == []
     lines = [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()]
     assert lines == ["refused a request: its body could not be read"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        (b"/", {b"Host": b"[::1"}),
+        (b"/local/state?user=U0ALICE", {b"Host": b"[::1"}),
+        (b"/local/command", {b"Origin": b"http://[::1"}),
+        (b"/local/command", {b"Content-Type": b"application/json; charset=no-such-charset"}),
+    ],
+    ids=["a Host that is no host", "... on a JSON route", "an Origin that is no URL", "a charset"],
+)
+async def test_the_local_page_refuses_headers_that_are_no_url_or_charset(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, path: bytes, headers: dict[bytes, bytes]
+) -> None:
+    config = Settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'local.db'}", PORT=0, LOCKSTEP_SWEEP_SECONDS=3600
+    )
+    body = json.dumps({"user": "U0ALICE", "text": "/flow start review"}).encode()
+    sent = {b"Content-Type": b"application/json"} | headers
+    async with local_bot(config, load_flows(EXAMPLE_FLOWS)) as local:
+        raw = request("POST" if b"command" in path else "GET", path, sent, body)
+        if b"Host" in headers:  # in place of the loopback one
+            raw = raw.replace(b"Host: 127.0.0.1\r\n", b"", 1)
+        status = await send(local.url, raw)
+        assert 400 <= status < 500
+        assert await local.lockstep.store.executions() == []
+    assert errors(caplog) == []

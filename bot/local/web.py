@@ -34,7 +34,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _hostname(netloc: str) -> str:
-    return urlsplit(f"//{netloc}").hostname or ""
+    try:
+        return urlsplit(f"//{netloc}").hostname or ""
+    except ValueError:  # "[::1": no host at all
+        return ""
+
+
+def _netloc(url: str) -> str | None:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:  # "http://[::1": no URL at all
+        return None
 
 
 def _own(request: web.Request) -> bool:
@@ -49,7 +59,7 @@ async def loopback_only(request: web.Request, handler: Handler) -> web.StreamRes
         return web.Response(status=403, text="this page answers on loopback only")
     if request.method == "POST":
         origin = request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != request.host:
+        if origin is not None and _netloc(origin) != request.host:
             return web.Response(status=403, text="cross-origin request refused")
         if request.content_type != "application/json":
             return web.Response(status=415, text="JSON only")
@@ -168,7 +178,7 @@ async def _done(work: Awaitable[None]) -> web.Response:
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (ValueError, RecursionError):  # nested deeper than the parser goes
+    except (ValueError, RecursionError, LookupError):  # too deep; a charset there is not
         raise web.HTTPBadRequest(text="body is not JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="body is not an object")
