@@ -265,10 +265,13 @@ def cancel(
             .where(calls.c.id.in_(expired), calls.c.status == "open")
             .values(status="expired", comment=reason, decided_at=now)
         )
+    closing = list(run(conn, _OPEN_LOCKS, {"eid": execution_id}).scalars())
     close_open(conn, execution_id, now)  # calls and timers first: the order every path uses
     ended = run(conn, _CANCEL, {"eid": execution_id, "error": reason, "at": now})
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
+    if closing and event.actor:  # who cancelled decided its open locks: they say so
+        conn.execute(update(calls).where(calls.c.id.in_(closing)).values(actor=event.actor))
     said = [NewEvent(kind="expired", call_id=c, detail={"reason": reason}) for c in expired]
     run(conn, INSERT_EVENTS, event_rows(execution_id, now, [*said, event]))
     ob.bump(conn, [ob.run_key(execution_id), *map(ob.lock_key, expired)], now)

@@ -696,3 +696,28 @@ async def test_a_user_id_that_is_a_group_s_id_is_no_one(
     assert lock is not None and lock.open
     events = await bot.lockstep.store.events(lock.execution_id)
     assert [e.kind for e in events if e.call_id == lock_id] == ["lock_opened"]
+
+
+async def test_a_click_on_a_cancelled_run_s_form_says_who_cancelled_it(bot: Bot) -> None:
+    """Cancelling is a decision too: the form's message and whoever answers it late (in the
+    thread, or in a modal opened before) are told who cancelled the run, and the lock records
+    it."""
+    survey = await start_without_form(bot, "survey")
+    lock_id = survey["blocks"][-1]["elements"][0]["value"]
+    await bot.click(survey, "lockstep_open", "UBOB")
+    [opened] = await bot.slack.wait_for("views.open")
+    lock = await bot.lockstep.engine.lock(lock_id)
+    assert lock is not None
+    assert "is cancelled" in (await bot.command(f"cancel {lock.execution_id[:8]}", "UALICE"))[1]
+    status, body = await bot.submit_view(opened.response["view"], input_value("q0", "x"), "UBOB")
+    assert status == 200 and "This run was cancelled by <@UALICE>" in body
+    await bot.click(survey, "lockstep_open", "UCAROL")
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["text"].startswith("This run was cancelled by <@UALICE>")
+    cancelled = await bot.lockstep.engine.lock(lock_id)
+    assert cancelled is not None and (cancelled.status, cancelled.actor) == ("cancelled", "UALICE")
+    await bot.lockstep.engine.settled(lock.execution_id)
+    shown = next(
+        m for m in bot.slack.thread(CHANNEL, survey["thread_ts"]) if m["ts"] == survey["ts"]
+    )
+    assert "Cancelled with its run by <@UALICE>" in shown["text"]

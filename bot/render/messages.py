@@ -184,12 +184,14 @@ OUTCOME_WORDS = {
     "auto-rejected": "🚫 Rejected automatically, with no answer by the deadline · {when}",
     "expired": "⌛ Expired with no answer · {when}",
     "cancelled": "🚫 Cancelled with its run · {when}",
+    "cancelled-by": "🚫 Cancelled with its run by {who} · {when}",
 }
 DECIDED_ALREADY = {
     "resolved": "Already answered by {who} ({when}).",
     "rejected": "Already rejected by {who} ({when}).",
     "expired": "This expired with no answer ({when}).",
     "cancelled": "This run was cancelled ({when}).",
+    "cancelled-by": "This run was cancelled by {who} ({when}).",
 }
 # How a run ended (bot.render.outcome.Ending): short, in the parent message...
 ENDINGS = {

@@ -160,6 +160,8 @@ def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
     key = f"auto-{lock.status}" if automatic else lock.status
     if key == "resolved":
         key = "approved" if outcome.is_decision(lock) else "answered"
+    if key == "cancelled" and lock.actor:  # by whoever cancelled the run
+        key = "cancelled-by"
     template = messages.OUTCOME_WORDS.get(key, "{when}")
     who = messages.mention(approvers) if approvers else messages.who(lock.actor)
     line = template.format(who=who, when=messages.when(lock.decided_at))
@@ -171,7 +173,8 @@ def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
 
 
 def already_decided(lock: Call) -> str:
-    template = messages.DECIDED_ALREADY.get(lock.status, messages.LOCK_GONE)
+    key = "cancelled-by" if lock.status == "cancelled" and lock.actor else lock.status
+    template = messages.DECIDED_ALREADY.get(key, messages.LOCK_GONE)
     return template.format(who=messages.who(lock.actor), when=messages.when(lock.decided_at))
 
 
