@@ -44,6 +44,10 @@ class SlackFiles:
             raise FileNotFoundError(str(file.get("name") or "a file without an id"))
         client = await self._client(file)
         info = (await client.files_info(file=file_id))["file"]
+        by = file.get("by")
+        if isinstance(by, str) and by and info.get("user") != by:  # a file input holds the
+            # sender's own uploads: another's file named in a made-up value is not read
+            raise FileNotFoundError(f"{file.get('name')}: not uploaded by whoever sent the form")
         url = info.get("url_private_download") or info.get("url_private")
         if not isinstance(url, str) or urlsplit(url).hostname not in self._hosts:
             raise FileNotFoundError(f"{info.get('name')}: Slack gave no address to fetch it from")

@@ -51,14 +51,15 @@ FILE_KEYS = ("id", "name", "size", "mimetype", "filetype", "created")
 
 def with_uploads(request: Request, form: Model, raw: Mapping[str, Any]) -> Request:
     """``request`` with the files uploaded through ``form``'s file inputs as
-    ``context["files"]`` (their descriptions, each with its ``field``): what ``in`` holds."""
+    ``context["files"]`` (their descriptions, each with its ``field``, and ``by``: who sent
+    the form, whose uploads they must be): what ``in`` holds."""
     found = []
     for element in form.inputs:
         value = raw.get(element.name) if isinstance(element, InputFiles) else None
         for item in value if isinstance(value, list) else []:
             if isinstance(item, Mapping) and isinstance(item.get("name"), str):
                 kept = {k: item[k] for k in FILE_KEYS if k in item}
-                found.append(kept | {"field": element.name})
+                found.append(kept | {"field": element.name, "by": request.user})
     if not found:
         return request
     return replace(request, context={**request.context, "files": found})

@@ -3,6 +3,7 @@ imports changed, run end to end through the real Bolt app against the fake Slack
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -190,6 +191,20 @@ async def test_files_uploaded_with_the_form_reach_the_handler_and_the_run(bot: B
     fetched = [c for c in bot.slack.calls_to("files.info") if c.ok]
     assert {c.args["file"] for c in fetched} == {a["id"], b["id"]}
     assert all(c.token == "xoxb-test-token" for c in fetched)
+
+
+async def test_a_file_someone_else_uploaded_is_not_read_for_a_form_naming_it(bot: Bot) -> None:
+    """A file input's value names files by id, and the bot reads them with its own token: a
+    submission naming a file another person uploaded (a made-up value) gets no bytes of it."""
+    bobs = bot.slack.uploaded("UBOB", "secret.txt", b"bob's secret")
+    uploads = {"f_files": {"files": {"type": "file_input", "files": [bobs]}}}
+    run = await started(bot, "simple", merged(text("text", "yes"), uploads))
+    assert run.status == "error" and "secret.txt" in (run.error or "")
+    assert "bob's secret" not in json.dumps(run.result)
+    mine = bot.slack.uploaded("UALICE", "mine.txt", b"alice's")  # hers: read as before
+    uploads = {"f_files": {"files": {"type": "file_input", "files": [mine]}}}
+    run = await started(bot, "simple", merged(text("text", "yes"), uploads))
+    assert run.status == "finished" and run.result["contents"] == {"in/mine.txt": "alice's"}
 
 
 async def test_files_read_and_written_from_worker_threads_land_in_the_thread(bot: Bot) -> None:
