@@ -29,8 +29,11 @@ E = TypeVar("E", bound=inbound.Inbound)
 FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
 # Slack's answers that say the trouble is on its side (else an error answer is Lockstep's
 # mistake, a bug to report with an error id)
+# (a trigger that expired before the modal opened, 3 s after the click, is time running out:
+# clicking again works)
 SLACK_SIDE = frozenset({"internal_error", "fatal_error", "service_unavailable",
-                        "request_timeout", "ratelimited", "team_is_restricted"})  # fmt: skip
+                        "request_timeout", "ratelimited", "team_is_restricted",
+                        "expired_trigger_id"})  # fmt: skip
 
 
 def slack_trouble(exc: BaseException) -> bool:

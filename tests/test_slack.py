@@ -303,6 +303,19 @@ async def test_slack_refusing_what_the_bot_asked_is_a_fault_with_an_error_id(
     assert [r for r in caplog.records if r.exc_info]
 
 
+async def test_a_trigger_that_expired_before_the_modal_opened_is_try_again(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A trigger lasts 3 s: one that expired before ``views.open`` (a busy moment) is not the
+    bot's fault, and clicking again works: one warning line and "try again", no traceback."""
+    message = await start_without_form(bot, "survey")
+    bot.slack.fail_next("views.open", error="expired_trigger_id")
+    assert (await bot.click(message, "lockstep_open", "UBOB"))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["text"] == messages.SLACK_FAILED
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
 async def test_a_click_whose_handling_breaks_is_told_an_error_id(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
