@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -162,11 +163,11 @@ def stores(
     if isinstance(db, AsyncEngine):
         return (
             AsyncSQLAlchemyInstallationStore(client_id, db),
-            AsyncSQLAlchemyOAuthStateStore(STATE_SECONDS, db),
+            _Pruned(AsyncSQLAlchemyOAuthStateStore(STATE_SECONDS, db)),
         )
     return (
         _InlineInstallations(SQLAlchemyInstallationStore(client_id, db)),
-        _InlineStates(SQLAlchemyOAuthStateStore(STATE_SECONDS, db)),
+        _Pruned(_InlineStates(SQLAlchemyOAuthStateStore(STATE_SECONDS, db))),
     )
 
 
@@ -238,3 +239,37 @@ class _InlineStates(AsyncOAuthStateStore):
 
     async def async_consume(self, state: str) -> bool:
         return self.sync.consume(state)
+
+
+class _Pruned(AsyncOAuthStateStore):
+    """An OAuth state store that drops the states that expired unused as it issues a new
+    one. Anyone reaching the port can open the install page, and each visit keeps a state:
+    slack_sdk's store deletes a state only when an install uses it, so visits nobody finishes
+    would grow the table for good."""
+
+    def __init__(self, states: AsyncSQLAlchemyOAuthStateStore | _InlineStates) -> None:
+        self.states = states
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self.states.logger
+
+    async def async_issue(self, *args: object, **kwargs: object) -> str:
+        inner = self.states.sync if isinstance(self.states, _InlineStates) else self.states
+        table = inner.oauth_states
+        expired = table.delete().where(table.c.expire_at <= _utc_now())
+        if isinstance(inner, SQLAlchemyOAuthStateStore):
+            with inner.engine.begin() as conn:
+                conn.execute(expired)
+        else:
+            async with inner.engine.begin() as conn:
+                await conn.execute(expired)
+        return await self.states.async_issue(*args, **kwargs)
+
+    async def async_consume(self, state: str) -> bool:
+        return await self.states.async_consume(state)
+
+
+def _utc_now() -> datetime:
+    """Now as slack_sdk writes a state's ``expire_at``: UTC, without a time zone."""
+    return datetime.now(UTC).replace(tzinfo=None)

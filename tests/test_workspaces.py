@@ -10,11 +10,13 @@ import json
 import logging
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, insert, select
 
 from bot import inbound
 from bot.api import Scopes, new_token
@@ -25,6 +27,7 @@ from bot.settings import SCOPES, Settings, SettingsError
 from bot.workspaces import Workspaces as Workspaces_
 from flows.engine import Engine, FakeClock, Workspace
 from store import SQLStore
+from store.tables import slack_oauth_states
 from tests.slackbot import assert_valid_surfaces
 from tests.workspacebot import ALPHA, BETA, CHANNELS, Workspaces, installed_bot
 
@@ -181,6 +184,28 @@ async def test_an_entry_form_opened_in_one_workspace_starts_nothing_from_another
         assert (status, text) == (200, "")  # where it was opened: it starts
         [run] = await engine_of(ws).runs(initiator="USHARED")
         assert run.workspace == Workspace(team_id=ALPHA)
+
+
+async def test_install_pages_nobody_finishes_leave_no_rows_behind(
+    db_url: str, store: SQLStore
+) -> None:
+    """Anyone reaching the port can open ``/slack/install``, and each visit keeps an OAuth
+    state: those that expired unused are dropped as new ones are made, so a flood of visits
+    cannot grow the table for good; an install under way still finishes."""
+    async with installed_bot(db_url) as ws:
+        long_ago = datetime(2020, 1, 1)  # naive UTC, as slack_sdk writes them
+        stale = [{"state": f"stale-{n}", "expire_at": long_ago} for n in range(50)]
+        await store.run(lambda conn: conn.execute(insert(slack_oauth_states), stale))
+        async with ws.http.get(ws.url("/slack/install")) as page:
+            assert page.status == 200
+        assert await _states(store) == 1  # the stale ones gone, the new one kept
+        await ws.install(ALPHA)  # an install still completes, and uses its state up
+        assert await _states(store) == 1
+
+
+async def _states(store: SQLStore) -> int:
+    count = select(func.count()).select_from(slack_oauth_states)
+    return int(await store.run(lambda conn: conn.execute(count).scalar()))
 
 
 async def store_calls(ws: Workspaces, run: str) -> list[Any]:
