@@ -128,6 +128,12 @@ class SlashCommands(Listener):
     ) -> None:
         request = Request(spec.name, event.user, {"channel": event.channel})
         if spec.model is None:
+            # as the entry form and the chooser ask: the run goes where its starter is
+            if not await self.engine.sees(event.user, {"channel": event.channel}, self.of(event)):
+                await client.chat_postEphemeral(
+                    channel=event.channel, user=event.user, text=messages.START_NOT_MEMBER
+                )
+                return
             try:
                 launch = await self.engine.prepare(spec.name, values, request)
             except EntryFailed as exc:

@@ -721,3 +721,18 @@ async def test_a_click_on_a_cancelled_run_s_form_says_who_cancelled_it(bot: Bot)
         m for m in bot.slack.thread(CHANNEL, survey["thread_ts"]) if m["ts"] == survey["ts"]
     )
     assert "Cancelled with its run by <@UALICE>" in shown["text"]
+
+
+async def test_flow_start_without_a_form_starts_nothing_for_someone_not_in_the_channel(
+    bot: Bot,
+) -> None:
+    """As the entry form and the Home's chooser ask, ``/flow start`` of a flow without a form
+    asks whether whoever typed it is in the channel it names, before the run goes there."""
+    assert (await bot.command("start ship", "UOUTSIDER"))[0] == 200
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["user"] == "UOUTSIDER" and "not in this channel" in note.args["text"]
+    assert await bot.lockstep.store.executions() == []
+    assert (await bot.command("start ship", "UBOB"))[0] == 200  # a member: it starts
+    await bot.lockstep.handlers.drain()
+    [run] = await bot.lockstep.store.executions()
+    assert run.initiator == "UBOB"

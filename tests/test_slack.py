@@ -232,14 +232,14 @@ async def test_when_slack_does_not_say_who_may_answer_nothing_is_decided_in_time
     failing is a private note; before a modal's ack, which Slack wants within 3 s, Slack
     failing or slow is said in time. Either way nothing is decided, and the same answer works
     once Slack answers."""
-    fragile = await start_without_form(bot, "fragile")
+    fragile = await started_from_code(bot, "fragile")
     bot.slack.fail_next("conversations.members", status=503)
     await bot.click(fragile, "lockstep_submit", "UBOB", input_value("x", "fine"))
     [note] = await bot.slack.wait_for("chat.postEphemeral")
     assert (note.args["user"], note.args["text"]) == ("UBOB", messages.NO_ANSWER)
     assert (await bot.lockstep.engine.lock(lock_of(fragile))).open  # type: ignore[union-attr]
 
-    survey = await start_without_form(bot, "survey")
+    survey = await started_from_code(bot, "survey")
     bot.slack.fail_next("conversations.members", status=500)  # the form opens all the same
     await bot.click(survey, "lockstep_open", "UBOB")
     [opened] = await bot.slack.wait_for("views.open")
@@ -267,6 +267,16 @@ async def test_when_slack_does_not_say_who_may_answer_nothing_is_decided_in_time
     await asyncio.sleep(max(0.0, begin + 3.5 - time.monotonic()))  # Slack has answered
     assert await bot.submit_view(view, answer, "UBOB") == (200, "")
     assert not (await bot.lockstep.engine.lock(lock_of(survey))).open  # type: ignore[union-attr]
+
+
+async def started_from_code(bot: Bot, flow: str) -> dict[str, Any]:
+    """A run of ``flow`` started from code, not ``/flow start`` (which asks Slack who is in
+    the channel, and caches it): its first lock's message."""
+    before = len(bot.slack.calls_to("chat.postMessage"))
+    await bot.lockstep.engine.start(flow, request=Request(flow, "UALICE", {"channel": CHANNEL}))
+    await bot.slack.wait_for("chat.postMessage", count=before + 2)
+    parent = bot.slack.messages(CHANNEL)[-1]
+    return next(m for m in bot.slack.thread(CHANNEL, parent["ts"]) if m["ts"] != parent["ts"])
 
 
 def lock_of(message: dict[str, Any]) -> str:

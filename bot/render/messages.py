@@ -136,6 +136,7 @@ CHOSEN_UNKNOWN = "That flow is not loaded any more. Nothing was started."
 CHOSEN_NO_CHANNEL = "Choose a channel: the run's thread goes there."
 CHOSEN_NOT_MEMBER = "You are not in that channel: choose one you are in."
 ENTRY_NOT_MEMBER = "You are no longer in the channel this form was for, so nothing was started."
+START_NOT_MEMBER = "You are not in this channel, so nothing was started here."
 
 # One line of a run's history per audit event: {who} acted on {what} (a lock, or the run);
 # the other fields come from the event's detail.
