@@ -154,6 +154,9 @@ def _shown_and_settled(pg: bool) -> Any:
     so a row is behind when its version is past the larger shown). Rows shown as they are now
     are settled; the rest keep their lease to go again. Postgres: every row at once, their
     records given as one JSON array; SQLite: one row, run once per row."""
+    oid: Any
+    shown: Any
+    where: Any
     if pg:
         given = func.json_to_recordset(bindparam("records", type_=JSON))
         typed = (column("oid", Integer()), column("v", Integer()), column("at", JSON()))
