@@ -7,6 +7,7 @@ answers (the token, as in ``bot.api.service``) and record it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -157,4 +158,6 @@ def serialize(value: Any) -> Any:
         return {"TypeError": "None"}
     if isinstance(value, BaseModel):
         return {type(value).__name__: value.model_dump(mode="json")}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {type(value).__name__: codec.plain(codec.encode(value, loose=True))}
     return {type(value).__name__: str(value)}

@@ -4,12 +4,14 @@ come out at all."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import date, time
 from typing import Any
 
 from bot.api.models import Lock, LockSummary, Run, RunEvent
 from bot.render.outcome import conclude
+from flows import codec
 from flows.codec import decode
 from flows.engine import Call, Event, Execution
 from flows.forms import Model, redacted
@@ -25,6 +27,10 @@ def plain(value: Any) -> Any:
 def _plain(value: Any) -> Any:
     if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, bytes | bytearray) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    ):
+        return codec.plain(codec.encode(value, loose=True))  # fields; bytes as their text
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

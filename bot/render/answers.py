@@ -9,6 +9,7 @@ own time zone).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,8 @@ def text(value: Any) -> str:
             return _number(value)
         case str():
             return value
+        case bytes() | bytearray():
+            return str(_jsonable(value))
         case datetime():
             return value.strftime("%Y-%m-%d %H:%M") + ("" if value.tzinfo else " UTC")
         case date():
@@ -89,9 +92,14 @@ def _in_order(members: set[Any] | frozenset[Any]) -> list[Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    """What ``json`` cannot write itself: a pydantic model as its fields, the rest as text."""
+    """What ``json`` cannot write itself: a pydantic model or a dataclass as its fields, bytes
+    as their text, the rest as text."""
     if isinstance(value, set | frozenset):
         return _in_order(value)
+    if isinstance(value, bytes | bytearray) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    ):
+        return codec.plain(codec.encode(value, loose=True))
     if isinstance(value, BaseModel):
         try:
             return value.model_dump(mode="json")
@@ -142,7 +150,7 @@ def _pairs(
     key, readable); anything else under ``single``, or (``one_field``) under the one field. A
     pydantic model shows its fields, as a dict would."""
     values = codec.as_fields(values)
-    if not isinstance(values, dict):
+    if not isinstance(values, dict) or not isinstance(decode(values), dict):  # one value, tagged
         only = next(iter(inputs.values())) if one_field and len(inputs) == 1 else None
         shown = value_object(only, values)
         return [(label_of(only) if only else single, shown)] if shown else []

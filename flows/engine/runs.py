@@ -159,10 +159,13 @@ class Runs:
             )  # fmt: skip
         try:
             result = encode(value)
-        except NotStorable as exc:
-            return await self._end(
-                run, "error", None, f"the flow's result cannot be recorded: {exc}"
-            )
+        except NotStorable:  # never replayed: what cannot be recorded is kept as its text
+            try:
+                result = encode(value, loose=True)
+            except NotStorable as exc:
+                return await self._end(
+                    run, "error", None, f"the flow's result cannot be recorded: {exc}"
+                )
         return await self._end(run, "finished", result, None)
 
     async def _until_parked(self, run: Replay, flow: asyncio.Future[Any]) -> bool:
