@@ -61,13 +61,18 @@ def entry_point_name(entry_point: Any, *, check: bool = True, near: str | None =
 def _name_of(target: Any, near: str | None) -> str:
     qualname = getattr(target, "__qualname__", None)
     module = getattr(target, "__module__", None)
+    owner = getattr(target, "__self__", None)
+    if inspect.ismethod(target) and not isinstance(owner, type):
+        # a module-level object's method (``Launch(request, agent.run)``): the object's name
+        # and the method's, as its class alone would lose the object
+        return f"{_name_of(owner, near or module)}.{target.__name__}"
     if isinstance(qualname, str) and isinstance(module, str) and inspect.isroutine(target):
         if "<" in qualname:
             raise FlowConfigError(f"runner {module}:{qualname} must be a module-level function")
         return f"{module}:{qualname}"
     if isinstance(qualname, str) and isinstance(module, str) and "<" not in qualname:
         return f"{module}:{qualname}"  # a class (a @CrewBase crew)
-    for where in (near, module):
+    for where in (near, module, getattr(type(target), "__module__", None)):
         found = sys.modules.get(where) if where else None
         for attr, value in vars(found).items() if found else ():
             if value is target:
