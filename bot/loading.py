@@ -5,6 +5,7 @@ traceback."""
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,23 +20,44 @@ from store.database import DEFAULT_URL, BadDatabaseURL, UnknownRevision, migrate
 
 
 def load_flows(modules: list[str]) -> Registry:
-    """The flows of ``modules``; a module that fails to load, whatever it raises, or flows
-    that do not fit together, are one ``SettingsError`` line naming the module."""
-    apps = []
+    """The flows of ``modules``: each a module (its ``FlowApp``s, each once however many names
+    it has) or, as kodosumi and uvicorn name apps, ``module:attr`` (a ``FlowApp``, or a
+    function that makes one, called with no arguments). A module that fails to load, whatever
+    it raises, or flows that do not fit together, are one ``SettingsError`` line naming it."""
+    apps: list[FlowApp] = []
     for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except (Exception, SystemExit) as exc:
-            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise SettingsError(f"LOCKSTEP_FLOWS: cannot import {name}: {why}") from None
-        found = [v for v in vars(module).values() if isinstance(v, FlowApp)]
-        if not found:
-            raise SettingsError(f"LOCKSTEP_FLOWS: {name} defines no FlowApp or ServeAPI")
-        apps.extend(found)
+        for app in _apps(name):
+            if not any(app is seen for seen in apps):  # one app listed twice, or imported
+                apps.append(app)
     try:
         return Registry(apps)
     except FlowConfigError as exc:
         raise SettingsError(f"LOCKSTEP_FLOWS: {exc}") from None
+
+
+def _apps(name: str) -> list[FlowApp]:
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name.strip())
+        if not attr:
+            found = [v for v in vars(module).values() if isinstance(v, FlowApp)]
+        else:
+            target = getattr(module, attr.strip())
+            if not isinstance(target, FlowApp) and inspect.isfunction(target):
+                if not inspect.iscoroutinefunction(target):
+                    target = target()  # an app factory
+            found = [target] if isinstance(target, FlowApp) else []
+    except (Exception, SystemExit) as exc:
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise SettingsError(f"LOCKSTEP_FLOWS: cannot import {name}: {why}") from None
+    if not found:
+        what = (
+            "is no FlowApp or ServeAPI (nor makes one)"
+            if attr
+            else "defines no FlowApp or ServeAPI"
+        )
+        raise SettingsError(f"LOCKSTEP_FLOWS: {name} {what}")
+    return found
 
 
 async def open_store(url: str | None) -> SQLStore:
