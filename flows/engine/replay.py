@@ -30,6 +30,7 @@ from flows.forms import Model
 from flows.policy import Policy, reminder_times
 
 log = logging.getLogger("lockstep.engine")
+ANSWERED = ("resolved", "rejected", "expired")  # a lock's decisions a replay hands back
 IDEMPOTENCY_KEY = "idempotency_key"  # a step function that names it gets a key for its effect
 
 
@@ -53,6 +54,7 @@ class Replay:
         self.new_timers: list[dict[str, Any]] = []
         self.new_events: list[NewEvent] = []
         self.waiting = 0
+        self.held: list[tuple[Call, asyncio.Future[None]]] = []  # decided locks, held back
         self.in_step = 0
         self.changed = asyncio.Event()
         self.fatal: Exception | None = None
@@ -135,6 +137,8 @@ class Replay:
                     self.in_step -= 1  # (waiting at the lock next tells the driver)
             self.open_lock(seq, name, policy, data=stored, form=form.to_json())
             await self.wait()
+        if recorded.status in ANSWERED:
+            await self._in_turn(recorded)
         match recorded.status:
             case "resolved":
                 return decode(recorded.result)
@@ -145,6 +149,33 @@ class Replay:
             case "cancelled":
                 raise LockCancelled(name)
         await self.wait()
+
+    async def _in_turn(self, lock: Call) -> None:
+        """A decided lock answers when its turn comes, as it did live: once the flow has done
+        all it can (``release``), the earliest decided first; so locks waited for side by side
+        (``asyncio.as_completed``, ``wait(FIRST_COMPLETED)``) come back in the order people
+        answered them, not in the order the replay reaches them."""
+        turn = asyncio.get_running_loop().create_future()
+        held = (lock, turn)
+        self.held.append(held)
+        self.changed.set()
+        try:
+            await turn
+        finally:
+            if held in self.held:
+                self.held.remove(held)
+
+    async def release(self) -> None:
+        """The flow has done all it can: the earliest decided of the held locks answers."""
+        ranks: dict[str, int] = {}
+        first = min(c.decided_at or 0.0 for c, _ in self.held)
+        if sum((c.decided_at or 0.0) == first for c, _ in self.held) > 1:  # decided together
+            events = await self.setup.store.events(self.execution.id)
+            ranks = {e.call_id: e.id for e in events if e.call_id is not None}  # the last each
+        held = min(self.held, key=lambda h: (h[0].decided_at or 0.0, ranks.get(h[0].id, 0)))
+        self.held.remove(held)
+        held[1].set_result(None)
+        self.changed.set()  # what the flow does next may record nothing (a recorded step)
 
     async def _form(self, name: str, data: dict[str, Any] | None) -> Model:
         handler = self.setup.registry.lock(self.execution.flow, name)

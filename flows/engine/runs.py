@@ -177,10 +177,13 @@ class Runs:
             run.changed.clear()  # a change from now on (while flushing, say) wakes it again
             for _ in range(SETTLE_ROUNDS):
                 await asyncio.sleep(0)
-            if flow.done() or not run.waiting:
+            if flow.done() or not (run.waiting or run.held):
                 continue
             if run.in_step:
                 await self._flush(run)  # show the open locks now; a step is still running
+                continue
+            if run.held:  # the flow did all it can: the next answer comes, as it did live
+                await run.release()
                 continue
             run.parking = True
             flow.cancel()
