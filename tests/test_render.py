@@ -108,6 +108,36 @@ def test_typed_text_never_becomes_a_mention_a_link_or_formatting() -> None:
     )
 
 
+def test_an_llm_report_s_tables_rules_and_strikes_read_in_slack() -> None:
+    """What LLM agents write in the Markdown they hand ``tracer.markdown``: a table (mrkdwn has
+    none: a code block, columns lined up), a rule, ``~~struck~~`` (mrkdwn: ``~struck~``)."""
+    report = """
+        ## Findings
+
+        | Vendor | **Score** | Note |
+        |:-------|------:|------|
+        | Acme | 9 | `fast` |
+        | Globex Corp | 7 | <@U0BOSS> |
+
+        ---
+        Budget ~~1.2M~~ 0.9M
+        """
+    assert markdown_to_mrkdwn(report) == "\n".join(
+        [
+            "*Findings*",
+            "",
+            "```",
+            "Vendor      | Score | Note",
+            "Acme        | 9     | fast",
+            "Globex Corp | 7     | &lt;@U0BOSS&gt;",
+            "```",
+            "",
+            "\u2500" * 20,
+            "Budget ~1.2M~ 0.9M",
+        ]
+    )
+
+
 def test_a_value_that_looks_like_a_user_id_is_a_mention_only_in_a_person_field() -> None:
     value = {"owner": "U0BOB", "comment": "U0BOB", "reviewer": "U0BOB"}
     shown = dict(cells(answers.answer_blocks(FORM, value)))

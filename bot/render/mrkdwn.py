@@ -16,6 +16,11 @@ _BOLD = re.compile(r"\*\*([^\n]+?)\*\*|__([^\n]+?)__")
 _ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])([^*\n]+?)(?<![\s*])\*(?![*\w])")  # *x*, not **x**
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=\S)")
 _QUOTES = re.compile(r"^(?: {0,3}>[ \t]?)+")
+_STRIKE = re.compile(r"~~(?=\S)([^~\n]+?)(?<=\S)~~")
+_RULE = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
+_ROW = re.compile(r" {0,3}\|.*\|[ \t]*")  # a table's row: | a | b |
+_DIVIDER = re.compile(r" {0,3}\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?")
+RULE_LINE = "─" * 20
 # What emphasis leaves alone: a code span, and a link (an image too: a link to it)
 _SPAN = re.compile(r"(`[^`\n]{0,3000}`)|!?\[([^\]\n]{1,300})\]\(([^()\s]{1,2000})\)")
 _URL = re.compile(r"(https?|mailto):")
@@ -135,7 +140,7 @@ def markdown_to_mrkdwn(text: str) -> str:
     mentions ``flows.mention`` marks are live. Indentation its lines share is dropped (kodosumi's
     apps write Markdown in indented triple-quoted strings)."""
     lines, fenced = [], False
-    for line in _lines(_flush(_without_data(text)[:MAX_SOURCE])):
+    for line in _tables(_lines(_flush(_without_data(text)[:MAX_SOURCE]))):
         if line.lstrip().startswith("```"):
             fenced = not fenced
             lines.append("```")
@@ -183,7 +188,42 @@ def _labels_only(line: str) -> str:
     return "".join(out)
 
 
+def _tables(lines: list[str]) -> list[str]:
+    """Tables (a header row, a ``|---|`` divider, rows) as code blocks with their columns
+    lined up: mrkdwn has no tables. Code fences are left as they are."""
+    out, at, fenced = [], 0, False
+    while at < len(lines):
+        line = lines[at]
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and _ROW.fullmatch(line) and at + 1 < len(lines):
+            if _DIVIDER.fullmatch(lines[at + 1]) and "-" in lines[at + 1]:
+                end = at + 2
+                while end < len(lines) and _ROW.fullmatch(lines[end]):
+                    end += 1
+                out += ["```", *_aligned([lines[at], *lines[at + 2 : end]]), "```"]
+                at = end
+                continue
+        out.append(line)
+        at += 1
+    return out
+
+
+def _aligned(rows: list[str]) -> list[str]:
+    cells = [[_plain_cell(c) for c in r.strip().strip("|").split("|")] for r in rows]
+    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(max(map(len, cells)))]
+    return [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
+
+
+def _plain_cell(cell: str) -> str:
+    """A cell's words: its emphasis and code marks go (a code block shows them as typed)."""
+    cell = _BOLD.sub(lambda m: m[1] or m[2], cell.strip())
+    return cell.replace("`", "")
+
+
 def _markdown_line(line: str) -> str:
+    if _RULE.fullmatch(line):
+        return RULE_LINE
     quoted = _QUOTES.match(line)
     depth = quoted[0].count(">") if quoted else 0  # mrkdwn's quote: a bare ">" opening the line
     line = _BULLET.sub(lambda m: f"{m[1]}• ", line[quoted.end() :] if quoted else line)
@@ -207,6 +247,7 @@ def _inline(text: str) -> str:
 
 
 def _emphasis(text: str) -> str:
+    text = _STRIKE.sub(lambda m: f"~{m[1]}~", text)
     text = _ITALIC.sub(lambda m: f"_{m[1]}_", text)
     return _BOLD.sub(lambda m: f"*{m[1] or m[2]}*", text)
 
