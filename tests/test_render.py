@@ -138,6 +138,12 @@ def test_an_llm_report_s_tables_rules_and_strikes_read_in_slack() -> None:
     )
 
 
+def test_html_struck_text_code_and_rules_keep_their_meaning() -> None:
+    """``<del>`` was dropped, so a struck price read as current; ``<code>`` lost its marks."""
+    shown = surfaces.progress("html", "<p>Price <del>$120</del> $90</p><hr><code>a*b</code>")
+    assert shown == "Price ~$120~ $90\n\n" + "\u2500" * 20 + "\n`a*b`"
+
+
 def test_a_value_that_looks_like_a_user_id_is_a_mention_only_in_a_person_field() -> None:
     value = {"owner": "U0BOB", "comment": "U0BOB", "reviewer": "U0BOB"}
     shown = dict(cells(answers.answer_blocks(FORM, value)))

@@ -50,6 +50,9 @@ _HTML_RULES: list[_Rule] = [
     (r"(?is)<h[1-6]\b[^<>]{0,500}>(.{0,300}?)</h[1-6]\s*>", lambda m: f"\n*{m[1].strip()}*\n"),
     (r"(?i)</?(b|strong)\b[^<>]*>", "*"),
     (r"(?i)</?(i|em)\b[^<>]*>", "_"),
+    (r"(?i)</?(s|del|strike)\b[^<>]*>", "~"),
+    (r"(?i)</?code\b[^<>]*>", "`"),  # inline code (a <pre> block is code already)
+    (r"(?i)<hr\b[^<>]*>", "\n" + "\u2500" * 20 + "\n"),
     (r"(?i)<li\b[^<>]*>", "\n• "),
     (r"(?i)</t[dh]\s*>(?=\s*<t[dh]\b)", " | "),  # cells of a row, side by side
     (r"(?i)<br\s*/?>|</?(p|div|ul|ol|tr|table|pre|blockquote)\b[^<>]*>", "\n"),
