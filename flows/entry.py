@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from flows.errors import FlowConfigError
+from flows.errors import FlowConfigError, FlowExited
 
 
 class Traced(Protocol):
@@ -150,15 +150,20 @@ def wants(fn: Callable[..., Any], name: str) -> bool:
 
 
 async def call(fn: Callable[..., Any], **available: Any) -> Any:
-    """Call a handler with the arguments it names; await it if async."""
-    result = fn(**bind(fn, available))
-    return await result if inspect.isawaitable(result) else result
+    """Call a handler with the arguments it names; await it if async. ``sys.exit()`` in it is
+    ``FlowExited``: it fails the handler, not the bot."""
+    try:
+        result = fn(**bind(fn, available))
+        return await result if inspect.isawaitable(result) else result
+    except SystemExit as exc:
+        raise FlowExited(exc.code) from None
 
 
 async def run(target: Any, inputs: Any, tracer: Traced) -> Any:
     """Run a flow's entry point. Async flows run on the loop; sync ones in a worker thread; a
     crew through ``kickoff_async`` (or ``kickoff`` in a thread) with ``inputs``, its steps and
-    tasks recorded as ``action`` and ``result`` output. ``print()`` inside becomes output."""
+    tasks recorded as ``action`` and ``result`` output. ``print()`` inside becomes output;
+    ``sys.exit()`` fails the run (``FlowExited``), not the bot whose event loop it runs on."""
     with tracer.capture():
         try:
             if getattr(target, "is_crew_class", False):
@@ -170,6 +175,8 @@ async def run(target: Any, inputs: Any, tracer: Traced) -> Any:
                 return await target(**args)
             result = await asyncio.to_thread(functools.partial(target, **args))
             return await result if inspect.isawaitable(result) else result
+        except SystemExit as exc:
+            raise FlowExited(exc.code) from None
         finally:
             await tracer.flush()
 

@@ -110,6 +110,15 @@ class StepFailed(LockstepError, RuntimeError):
     """A step raised when it first ran; replays raise this with the recorded message."""
 
 
+class FlowExited(LockstepError, RuntimeError):
+    """A flow or handler called ``sys.exit()`` (raised ``SystemExit``): it fails, as any
+    exception fails it, and the bot, whose event loop it runs on, goes on."""
+
+    def __init__(self, code: object) -> None:
+        self.code = code
+        super().__init__(f"sys.exit({code!r}) called" if code is not None else "sys.exit() called")
+
+
 class NotStorable(LockstepError, TypeError):
     """A value a flow hands the engine (inputs, data, a step's or lease's result) is not JSON-like
     and cannot be recorded."""
