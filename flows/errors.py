@@ -31,15 +31,16 @@ class InputsError(KodosumiError):
     present.
     """
 
-    def __init__(self, *args: Any, **field_msgs: str | list[str]) -> None:
+    def __init__(self, *args: Any, **field_msgs: Any) -> None:
         super().__init__(*args)
         self.errors: dict[str, list[str]] = {}
         self.add(**field_msgs)
 
-    def add(self, **field_msgs: str | list[str]) -> InputsError:
-        """Append messages per field; a list adds each of its messages."""
+    def add(self, **field_msgs: Any) -> InputsError:
+        """Append messages per field; a list (tuple, set) adds each of its messages; anything
+        else (an exception caught, a number) is one message, as its text."""
         for name, msgs in field_msgs.items():
-            items = [msgs] if isinstance(msgs, str) else list(msgs)
+            items = list(msgs) if isinstance(msgs, list | tuple | set | frozenset) else [msgs]
             if items:
                 self.errors.setdefault(name, []).extend(str(m) for m in items)
         return self
