@@ -137,8 +137,8 @@ class Replay:
                     self.in_step -= 1  # (waiting at the lock next tells the driver)
             self.open_lock(seq, name, policy, data=stored, form=form.to_json())
             await self.wait()
-        if recorded.status in ANSWERED:
-            await self._in_turn(recorded)
+        if recorded.status in ANSWERED and asyncio.current_task() is not self.records.root:
+            await self._in_turn(recorded)  # a branch's (the flow's own waits for it alone)
         match recorded.status:
             case "resolved":
                 return decode(recorded.result)
@@ -151,10 +151,11 @@ class Replay:
         await self.wait()
 
     async def _in_turn(self, lock: Call) -> None:
-        """A decided lock answers when its turn comes, as it did live: once the flow has done
-        all it can (``release``), the earliest decided first; so locks waited for side by side
-        (``asyncio.as_completed``, ``wait(FIRST_COMPLETED)``) come back in the order people
-        answered them, not in the order the replay reaches them."""
+        """A decided lock of a branch answers when its turn comes, as it did live: once the
+        flow has done all it can (``release``), the earliest decided first; so locks waited for
+        side by side (``asyncio.as_completed``, ``wait(FIRST_COMPLETED)``) come back in the
+        order people answered them, not in the order the replay reaches them. The flow's own
+        lock (not in a branch) answers at once: nothing goes on beside it but branches."""
         turn = asyncio.get_running_loop().create_future()
         held = (lock, turn)
         self.held.append(held)
