@@ -26,6 +26,7 @@ _TAGS: dict[str, Any] = {"$date": date, "$time": time, "$datetime": datetime}
 _MODEL = "$model"
 _DATACLASS = "$dataclass"
 _BYTES = "$bytes"
+_DICT = "$dict"  # a dict of the flow's that reads like one of these tags, kept a dict
 
 
 def encode(value: Any, loose: bool = False) -> Any:
@@ -54,7 +55,7 @@ def encode(value: Any, loose: bool = False) -> Any:
         out = {_key(k, loose): encode(v, loose) for k, v in value.items()}
         if len(out) < len(value):
             raise NotStorable("cannot record a dict with two keys that JSON writes alike")
-        return out
+        return {_DICT: out} if _looks_tagged(out) else out
     if isinstance(value, bytes | bytearray):
         return {_BYTES: base64.b64encode(value).decode("ascii")}
     if isinstance(value, response.Body):
@@ -84,12 +85,21 @@ def _key(key: Any, loose: bool = False) -> str:
     raise NotStorable(f"cannot record a dict key of type {type(key).__name__}")
 
 
+def _looks_tagged(value: dict[str, Any]) -> bool:
+    """Would ``decode`` read this dict as a tag (a date, a model...)? Then it is recorded inside
+    one of its own, so what someone typed (``{"$date": "2020-01-01"}`` in an API's inputs, say)
+    comes back as the dict it was, never as a date, a model or an import of their choosing."""
+    return (len(value) == 1 and next(iter(value))[:1] == "$") or _opened(value)
+
+
 def decode(value: Any) -> Any:
     if isinstance(value, list):
         return [decode(v) for v in value]
     if isinstance(value, dict):
         if len(value) == 1:
             ((key, inner),) = value.items()
+            if key == _DICT and isinstance(inner, dict):
+                return {k: decode(v) for k, v in inner.items()}
             if key in _TAGS and isinstance(inner, str):
                 return _TAGS[key].fromisoformat(inner)
             if key == "$set" and isinstance(inner, list):
@@ -152,7 +162,10 @@ def _opened(value: Any) -> bool:
 
 def as_fields(value: Any) -> Any:
     """A recorded value with a pydantic model's or a dataclass's record opened to its fields
-    (as a dict would show them); anything else as it is."""
+    (as a dict would show them), a dict kept from reading as a tag opened too; anything else
+    as it is."""
+    if isinstance(value, dict) and value.keys() == {_DICT} and isinstance(value[_DICT], dict):
+        return value[_DICT]
     return value["value"] if _opened(value) else value
 
 
@@ -164,6 +177,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1:
             ((key, inner),) = value.items()
+            if key == _DICT and isinstance(inner, dict):
+                return {k: plain(v) for k, v in inner.items()}
             if key in _TAGS or (key[:1] == "$" and key[1:] in response.KINDS):
                 return inner
             if key == "$set" and isinstance(inner, list):

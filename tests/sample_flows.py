@@ -313,3 +313,11 @@ async def slow_after(inputs: dict[str, Any], tracer: Tracer) -> Any:
         return "done"
 
     return {"answer": answer, "work": await tracer.step("work", work)}
+
+
+@app.flow("echo")
+async def echo(inputs: dict[str, Any], tracer: Tracer) -> Any:
+    """Hands back what it was given, through a step and across a lock (so by a replay)."""
+    stepped = await tracer.step("copy", lambda: inputs["given"])
+    await tracer.lock("final")
+    return {"inputs": inputs["given"], "step": stepped}

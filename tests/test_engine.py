@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from flows import InputsError, Request
+from flows.codec import decode
 from flows.engine import (
     Call,
     Cancel,
@@ -102,6 +103,26 @@ async def test_two_lock_flow_end_to_end_with_audit_trail(h: Harness) -> None:
     assert h.notes.of("progress", eid) == [("debug", "reviewing\nspec.md")]  # once, not per replay
     shown = h.notes.of("status_changed", eid)  # the run's message follows its state, and
     assert shown[-1] == "finished" and "starting" not in shown[1:]  # never goes back
+
+
+async def test_inputs_that_read_like_recorded_types_come_back_as_they_were(h: Harness) -> None:
+    """What someone sends a flow (over the API, say) may look like how Lockstep records a date
+    or a model: it reaches the flow, its steps and its replays as the dicts it was, never as a
+    date, nor as a class imported by the name it gives."""
+    given = [
+        {"$date": "2020-01-01"},
+        {"$model": "tests.sample_flows:Never", "value": {}},
+        {"$dataclass": "subprocess:Popen", "value": {"args": ["true"]}},
+        {"$set": [1]},
+        {"$dict": {"a": 1}},
+    ]
+    eid = await h.start("echo", {"given": given})
+    [final] = h.open_locks(eid)
+    assert (await h.engine.submit(final.id, {"ok": "on"}, "UCAROL")).outcome == "accepted"
+    await h.engine.settled(eid)
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "finished", execution
+    assert decode(execution.result) == {"inputs": given, "step": given}
 
 
 async def test_entry_form_and_enter_handler_errors(h: Harness) -> None:
