@@ -123,3 +123,13 @@ class FlowExited(LockstepError, RuntimeError):
 class NotStorable(LockstepError, TypeError):
     """A value a flow hands the engine (inputs, data, a step's or lease's result) is not JSON-like
     and cannot be recorded."""
+
+
+def described(exc: BaseException) -> str:
+    """An exception as the store and people read it: ``Type: message``, the type alone when it
+    has no message, or when reading its message fails (a flow's own ``__str__`` may raise)."""
+    try:
+        said = str(exc)
+    except Exception:
+        return f"{type(exc).__name__} (its message could not be read)"
+    return f"{type(exc).__name__}: {said}" if said else type(exc).__name__

@@ -321,3 +321,23 @@ async def echo(inputs: dict[str, Any], tracer: Tracer) -> Any:
     stepped = await tracer.step("copy", lambda: inputs["given"])
     await tracer.lock("final")
     return {"inputs": inputs["given"], "step": stepped}
+
+
+class Unreadable(Exception):
+    """An exception whose message cannot be read (its ``__str__`` itself fails)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+@app.flow("unreadable")
+async def unreadable(inputs: dict[str, Any], tracer: Tracer) -> Any:
+    async def fails() -> None:
+        raise Unreadable()
+
+    if inputs.get("in_step"):
+        try:
+            await tracer.step("fails", fails)
+        except Exception as exc:
+            return type(exc).__name__
+    raise Unreadable()

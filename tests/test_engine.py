@@ -125,6 +125,22 @@ async def test_inputs_that_read_like_recorded_types_come_back_as_they_were(h: Ha
     assert decode(execution.result) == {"inputs": given, "step": given}
 
 
+async def test_an_exception_whose_message_cannot_be_read_still_ends_the_run(h: Harness) -> None:
+    """A flow's (or a step's) exception whose ``str()`` itself raises ends the run in error,
+    named by its type, instead of leaving it running."""
+    eid = await h.start("unreadable")
+    execution = await h.store.execution(eid)
+    assert execution and (execution.status, execution.error) == (
+        "error",
+        "Unreadable (its message could not be read)",
+    ), execution
+    eid = await h.start("unreadable", {"in_step": True})
+    execution = await h.store.execution(eid)
+    assert execution and execution.status == "finished", execution
+    [step] = [c for c in await h.store.calls(eid) if c.kind == "step"]
+    assert step.result == "Unreadable (its message could not be read)"
+
+
 async def test_entry_form_and_enter_handler_errors(h: Harness) -> None:
     with pytest.raises(InputsError) as caught:
         await h.engine.start("review", {})

@@ -24,6 +24,7 @@ from flows.errors import (
     LockRejected,
     NotStorable,
     StepFailed,
+    described,
 )
 from flows.files import FileStore
 from flows.forms import Model
@@ -222,7 +223,7 @@ class Replay:
                 if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                     result = await result
             except Exception as exc:
-                failed = f"{type(exc).__name__}: {exc}"
+                failed = described(exc)
                 await self._record_step(seq, name, key, "failed", failed)
                 raise
             try:

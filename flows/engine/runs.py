@@ -23,7 +23,7 @@ from flows.engine.replay import Replay
 from flows.engine.scope import ids, mark
 from flows.engine.setup import Setup
 from flows.entry import run as run_flow
-from flows.errors import FlowConfigError, LockCancelled, LockRejected, NotStorable
+from flows.errors import FlowConfigError, LockCancelled, LockRejected, NotStorable, described
 from flows.tracer import Tracer
 
 log = logging.getLogger("lockstep.engine")
@@ -150,7 +150,7 @@ class Runs:
         except Exception as exc:
             # The message stays in the trail: a flow's exception may quote what people typed.
             log.info("the flow raised %s", type(exc).__name__, extra=ids(run.execution.id))
-            return await self._end(run, "error", None, _describe(exc))
+            return await self._end(run, "error", None, described(exc))
         if unreached := [c for s, c in run.records.by_seq.items() if s not in run.records.matched]:
             names = ", ".join(f"{c.kind} {c.name!r}" for c in unreached)
             log.warning(
@@ -258,7 +258,3 @@ class Runs:
 def ending_post(execution_id: str) -> Post:
     """The run's last word in its thread: its result, or why it stopped."""
     return Post(key=f"end:{execution_id}", payload={"type": "ending"})
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
