@@ -106,10 +106,10 @@ class Api:
         status = tuple(s for part in q.getall("status", []) for s in part.split(",") if s)
         if unknown := [s for s in status if s not in STATUSES]:
             raise refuse(400, "bad_request", f"status: no status {unknown[0]!r}")
-        try:
-            limit = int(q.get("limit", "20"))
-        except ValueError:
-            raise refuse(400, "bad_request", "limit: not a whole number") from None
+        given = q.get("limit", "20")
+        if not re.fullmatch(r"[0-9]{1,9}", given):  # int() would take " 3", "1_0" or "٣"
+            raise refuse(400, "bad_request", "limit: not a whole number")
+        limit = int(given)
         if not 1 <= limit <= MAX_PAGE:
             raise refuse(400, "bad_request", f"limit: from 1 to {MAX_PAGE}")
         after = q.get("after")
