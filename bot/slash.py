@@ -165,18 +165,23 @@ class SlashCommands(Listener):
                 for r in runs
             ]
             return "\n".join(lines) or messages.NO_RUNS
-        found = await self._run_id(name, ws)
+        found = await self._run_id(name, ws, user)
         if found.id is None:
             return found.problem
         trail = await self._visible(user, found.id, "status", ws)
         return history.status(*trail) if isinstance(trail, tuple) else trail
 
-    async def _run_id(self, name: str, ws: Workspace) -> RunName:
+    async def _run_id(self, name: str, ws: Workspace, user: str) -> RunName:
         """The run ``name`` names: its id, or any prefix of it no other run's id shares (of
-        the workspace's runs)."""
+        the workspace's runs; where it starts several, of those ``user`` may read: the others'
+        ids are not theirs to see)."""
         found = await self.engine.find_runs(name.strip(), limit=5, workspace=ws)
         if name in found:
             return RunName(name)
+        if len(found) > 1:
+            found = [f for f in found if await self.engine.may_read(f, user, ws)]
+            if not found:
+                return RunName(None, messages.NOT_VISIBLE)
         if len(found) == 1:
             return RunName(found[0])
         if not found:
@@ -211,7 +216,7 @@ class SlashCommands(Listener):
             await ack(text=messages.AUDIT_USAGE)
             return
         ws = self.of(event)
-        found = await self._run_id(name, ws)
+        found = await self._run_id(name, ws, event.user)
         if found.id is None:
             await ack(text=found.problem)
             return
@@ -241,7 +246,7 @@ class SlashCommands(Listener):
         if not name:
             return messages.CANCEL_USAGE
         ws = self.of(event)
-        found = await self._run_id(name, ws)
+        found = await self._run_id(name, ws, event.user)
         if found.id is None:
             return found.problem
         cancelled = await self.engine.cancel(found.id, event.user, workspace=ws)

@@ -122,6 +122,32 @@ async def test_runs_are_named_by_any_unique_prefix_of_their_id(bot: Bot) -> None
     assert text.startswith("*fragile* `f00d`: 🚫 cancelled by <@UALICE>")
 
 
+async def test_a_prefix_names_only_runs_its_asker_may_read(bot: Bot) -> None:
+    """Where a prefix starts several runs' ids, those of runs the asker may not read (another
+    channel's, started by someone else) are neither listed nor counted."""
+    engine = bot.lockstep.engine
+    for eid, channel, user in (
+        ("abc12345aaaa", CHANNEL, "UALICE"),
+        ("abc12345cccc", "CELSE", "UEVE"),
+    ):
+        await engine.start(
+            "fragile", {}, Request("fragile", user, {"channel": channel}), execution_id=eid
+        )
+        await engine.settled(eid)
+    _, text = await bot.command("status abc1")
+    assert text.startswith("*fragile* `abc12345`: awaiting"), text  # the one Alice may read
+    await engine.start(
+        "fragile", {}, Request("fragile", "UEVE", {"channel": "CELSE"}), execution_id="abc12345dddd"
+    )
+    await engine.settled("abc12345dddd")
+    _, text = await bot.command("status abc12345c")
+    assert text == "Only people in the run's channel, whoever started it, or its admins can see it."
+    _, text = await bot.command("status abc12345")  # Alice's, whatever else the prefix starts
+    assert text.startswith("*fragile* `abc12345`: awaiting"), text
+    _, text = await bot.command("cancel abc12345", user="UEVE")  # Eve may read only her own two
+    assert "several runs (`abc12345c`, `abc12345d`)" in text, text
+
+
 async def test_errors_in_a_message_name_fields_by_their_labels(bot: Bot) -> None:
     await bot.command("start review")
     [opened] = await bot.slack.wait_for("views.open")

@@ -177,9 +177,19 @@ class Reads:
         if trail is None or await self.execution(execution_id, workspace) is None:
             return Reading(Access.GONE)
         execution = trail[0]
-        if await self._guard.manages(execution, reader) or await access.among(
-            ("channel",), reader, execution, self._directory
-        ):
+        if await self._reads(execution, reader):
             return Reading(Access.SHOWN, trail)
         await self._guard.refused(execution.id, reader, action)
         return Reading(Access.FORBIDDEN)
+
+    async def may_read(
+        self, execution_id: str, reader: str, workspace: Workspace | None = None
+    ) -> bool:
+        """Would ``read`` show this run to ``reader``? Asking records nothing."""
+        execution = await self.execution(execution_id, workspace)
+        return execution is not None and await self._reads(execution, reader)
+
+    async def _reads(self, execution: Execution, reader: str) -> bool:
+        if await self._guard.manages(execution, reader):
+            return True
+        return await access.among(("channel",), reader, execution, self._directory)
