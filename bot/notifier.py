@@ -148,16 +148,25 @@ class SlackNotifier:
 
     async def _home(self, client: AsyncWebClient, show: Show) -> Any:
         """Publish a person's Home as the store has it now; one that reads as it did when it
-        was last published is left as it is (every change bumps every Home)."""
+        was last published is left as it is (every change bumps every Home). After an attempt
+        whose outcome is unknown (Slack may publish it late, over a newer view) the Home is
+        published whatever it reads, and once more ``recheck`` seconds later."""
         user = show.payload.get("user")
         if not isinstance(user, str) or self.homes is None:
             return None
         view = await self.homes(user, _workspace(show))
         digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:32]
-        if isinstance(show.location, dict) and show.location.get("digest") == digest:
+        where = show.location if isinstance(show.location, dict) else {}
+        due = where.get(AGAIN_AT)
+        due = due if isinstance(due, int | float) and not isinstance(due, bool) else None
+        if where.get("digest") == digest and not show.retry and due is None:
             return show.location
         await client.views_publish(user_id=user, view=view)
-        return {"user": user, "digest": digest}
+        published: Where = {"user": user, "digest": digest}
+        now = self.clock.now()
+        if show.retry:
+            return {**published, AGAIN_AT: now + self.recheck}
+        return {**published, AGAIN_AT: due} if due is not None and now < due else published
 
     async def _put(
         self,

@@ -8,10 +8,12 @@ decision without buttons, every result is posted, no accepted entry form is lost
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,7 +21,7 @@ import pytest
 from bot.fake.faults import Fault as SlackFault
 from bot.fake.slack import FakeSlack
 from tests.botproc import FAST, BotProcess, Person, has_buttons, key_of, posted_keys
-from tests.slackbot import CHANNEL
+from tests.slackbot import CHANNEL, Bot
 
 pytestmark = pytest.mark.slow
 WRITES = ("views.open", "chat.postMessage", "chat.update")
@@ -245,3 +247,38 @@ async def under_load(tmp_path: Path, url: str, processes: int) -> None:
             chaos.cancel()
             for bot in bots:
                 await bot.kill()
+
+
+async def test_a_home_slack_publishes_after_the_bot_gave_up_on_it_is_put_right(
+    tmp_path: Path,
+) -> None:
+    """Slack publishes Bob's Home 6 s late (the bot stopped waiting at 2 s), after the lock it
+    lists was answered and the retry published the Home without it: the late view (with the
+    lock) lands last. A Home a retry published is published once more later, so it ends
+    showing the store's state, not the lock that is gone."""
+    async with FakeSlack(members=MEMBERS) as slack, aiohttp.ClientSession() as http:
+        url = f"sqlite:///{tmp_path / 'home.db'}"
+        process = await BotProcess.start(slack, url, FAST)
+        bot = Bot(None, slack, process.url, http)
+
+        def waiting() -> bool:
+            return "lockstep_home_answer" in json.dumps(slack.home("UBOB") or {})
+
+        try:
+            await bot.open_home("UBOB")
+            await slack.until(lambda: slack.home("UBOB") is not None, timeout=10)
+            slack.hang_next("views.publish", 6)  # then publishes, answering no one
+            assert (await bot.command("start ship", user="UALICE"))[0] == 200
+            await slack.until(lambda: any(has_buttons(m) for m in threads(slack)), timeout=10)
+            [lock] = [m for m in threads(slack) if has_buttons(m)]
+            await asyncio.sleep(1.5)  # Bob's Home, listing it, is being published (and hangs)
+            assert (await bot.click(lock, "lockstep_submit", "UBOB"))[0] == 200
+            await slack.until(lambda: not any(has_buttons(m) for m in threads(slack)), timeout=10)
+            await slack.until(lambda: waiting(), timeout=15)  # the late view landed
+            await slack.until(lambda: not waiting(), timeout=20)
+        finally:
+            await process.kill()
+
+
+def threads(slack: FakeSlack) -> list[dict[str, Any]]:
+    return [m for p in slack.messages(CHANNEL) for m in slack.thread(CHANNEL, p["ts"])]
