@@ -81,7 +81,10 @@ def snooze(
     Its ``posts`` are written first: when one is already there under its key, this snooze was
     made before (the same request again), and nothing moves."""
     open_lock = (calls.c.id == call_id) & (calls.c.status == "open")
-    moved = conn.execute(select(calls.c.execution_id).where(open_lock)).scalar()
+    # The lock's row is taken first (Postgres): a deadline or an answer closing it meanwhile is
+    # waited for and seen, so a snooze that lost says nothing (a post under the closed form).
+    found = select(calls.c.execution_id).where(open_lock).with_for_update()
+    moved = conn.execute(found).scalar()
     if moved is None:
         return None
     if ob.add_posts(conn, moved, posts, now) < len(posts):

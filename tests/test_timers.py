@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bot.render import history
@@ -279,3 +280,32 @@ async def test_a_submission_racing_its_deadline_has_exactly_one_outcome(env: Any
         else:  # the expiry won: the person is told it expired
             assert fired and decision.outcome == "decided" and decision.lock.status == "expired"
             assert execution.status == "error" and "lease" not in kinds
+
+
+async def test_a_snooze_racing_the_deadline_on_postgres_says_nothing_if_it_lost(
+    pg_url: str,
+) -> None:
+    """Two processes on Postgres: one closes the lock at its deadline while another snoozes
+    it. The snooze that finds the lock closed when it gets the row moves nothing and says
+    nothing: no "snoozed" post in the thread under the expired form, none in the trail."""
+    store = await SQLStore.open(pg_url)
+    engine = Engine(store, [app], RecordingNotifier(), FakeClock(), EngineConfig())
+    blocker = await asyncpg.connect(pg_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        eid = await start(engine, "snoozable")
+        [lock] = [c for c in await store.calls(eid) if c.kind == "lock"]
+        expiring = blocker.transaction()
+        await expiring.start()  # the deadline's transaction, holding the lock's row
+        await blocker.execute("UPDATE calls SET status = 'expired' WHERE id = $1", lock.id)
+        snoozing = asyncio.create_task(engine.snooze(lock.id, "UBOB"))
+        await asyncio.sleep(0.5)  # the snooze reads the lock open, and waits for its row
+        await expiring.commit()
+        snoozed = await snoozing
+        assert snoozed.outcome is Snooze.DECIDED
+        assert "snoozed" not in [e.kind for e in await store.events(eid)]
+        rows = await blocker.fetch("SELECT key FROM outbox WHERE key LIKE 'snooze:%'")
+        assert rows == []
+    finally:
+        await blocker.close()
+        await engine.close()
+        await store.close()
