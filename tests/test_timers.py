@@ -309,3 +309,24 @@ async def test_a_snooze_racing_the_deadline_on_postgres_says_nothing_if_it_lost(
         await blocker.close()
         await engine.close()
         await store.close()
+
+
+async def test_a_kept_lock_whose_reminder_fires_past_the_deadline_is_reminded_once_each_time(
+    env: Any, store: SQLStore
+) -> None:
+    """No process ran over a kept lock's reminder and its deadline (both fire at restart):
+    the deadline says it is overdue, once, and one chain of reminders goes on from there (the
+    late reminder made a second chain: two "overdue" posts at every interval, for good)."""
+    engine, notes, clock = env
+    eid = await start(engine, "policies", {"then": "keep"})
+    await tick(engine, clock, 65)  # the reminder (30 s before) and the deadline, together
+    assert len(notes.of("reminder", eid)) == 1
+    later = await store.due_timers(clock.now() + 3600)
+    assert [t.kind for t in later if t.execution_id == eid] == ["remind"]  # one chain
+    kinds = [e.kind for e in await events(engine, eid)]
+    assert kinds.count("overdue") == 1 and kinds.count("missed") == 1  # the late one, in the trail
+    for _ in range(3):
+        before = len(notes.of("reminder", eid))
+        await tick(engine, clock, 60)  # every timeout, after the deadline
+        assert len(notes.of("reminder", eid)) == before + 1
+    assert (await engine.execution(eid)).status == "awaiting"

@@ -67,17 +67,23 @@ class Timers:
         fired = await self._close(closes, found) if closes else 0
         reminders = sorted((t for t, _ in nudges if t.kind == "remind"), key=lambda t: t.due_at)
         latest = {t.call_id: t.id for t in reminders}  # each lock's last reminder due
+        kept = {t.call_id for t, _ in nudges if t.kind == "deadline"}  # a kept lock's deadline
         for timer, call in nudges:
-            if timer.kind == "remind" and latest[timer.call_id] != timer.id:
+            if timer.kind == "remind" and timer.call_id in kept:
+                fired += await self._missed(timer, call, "the deadline")  # it says overdue
+            elif timer.kind == "remind" and latest[timer.call_id] != timer.id:
                 fired += await self._missed(timer, call)  # a later reminder is due too: it says
             else:  # the same, now
                 fired += await self._nudge(timer, call)
         return fired
 
-    async def _missed(self, timer: Timer, lock: Call | None) -> bool:
-        """A reminder due when a later one of its lock is due too (no process ran between):
-        only the later one is sent, this one is in the trail as ``missed``."""
-        event = missed(timer.call_id, timer.kind, timer.due_at, "a later reminder")
+    async def _missed(
+        self, timer: Timer, lock: Call | None, instead: str = "a later reminder"
+    ) -> bool:
+        """A reminder due when a later one of its lock (or its kept deadline) is due too (no
+        process ran between): only the later one is sent, this one is in the trail as
+        ``missed``."""
+        event = missed(timer.call_id, timer.kind, timer.due_at, instead)
         fired = await self.setup.store.fire_only(timer, self.setup.clock.now(), [], [event])
         if fired and lock is not None:
             self.setup.soon(lock.execution_id)
@@ -131,7 +137,11 @@ class Timers:
             named = [p for p in policy.approvers if p != "channel"]
             people = named + [p for p in await escalated_to(store, lock) if p not in named]
             overdue = lock.deadline is not None and now >= lock.deadline
-            if overdue and policy.on_timeout == "keep":
+            # Past the deadline, a kept lock is reminded by one chain, begun by its deadline:
+            # a reminder of before the deadline that fires late (a process died over both)
+            # begins none of its own (two reminders at every interval, for good).
+            chained = lock.deadline is not None and timer.due_at >= lock.deadline
+            if overdue and policy.on_timeout == "keep" and chained:
                 at = next_overdue_reminder(policy, now)
                 new_timers.append(timer_row(lock.execution_id, lock.id, "remind", at))
             event = NewEvent(kind="overdue" if overdue else "reminded", call_id=lock.id)
