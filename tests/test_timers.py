@@ -316,7 +316,7 @@ async def test_a_kept_lock_whose_reminder_fires_past_the_deadline_is_reminded_on
 ) -> None:
     """No process ran over a kept lock's reminder and its deadline (both fire at restart):
     the deadline says it is overdue, once, and one chain of reminders goes on from there (the
-    late reminder made a second chain: two "overdue" posts at every interval, for good)."""
+    late reminder said "overdue" too, at once, and began a chain of its own)."""
     engine, notes, clock = env
     eid = await start(engine, "policies", {"then": "keep"})
     await tick(engine, clock, 65)  # the reminder (30 s before) and the deadline, together
