@@ -74,7 +74,8 @@ class LockListeners(Listener):
             raw[button["name"]] = button.get("value")
         ws = self.of(click)
         decision = await self.engine.submit(lock.id, raw, click.user, workspace=ws)
-        if note := _note(decision):  # a refused answer also shows under the fields, for all
+        # a refused answer also shows under the fields, for all
+        if note := await self._told(decision):
             await self._whisper(client, click, note)
 
     async def cancel_clicked(
@@ -93,7 +94,7 @@ class LockListeners(Listener):
         text = comment if isinstance(comment, str) and comment.strip() else None
         ws = self.of(click)
         decision = await self.engine.reject(lock.id, click.user, text, workspace=ws)
-        if note := _note(decision, declined=True):
+        if note := await self._told(decision, declined=True):
             await self._whisper(client, click, note)
 
     async def snooze_clicked(
@@ -116,7 +117,7 @@ class LockListeners(Listener):
                 note = messages.CANNOT_SNOOZE
             case Snooze.DECIDED:
                 assert snoozed.lock is not None
-                note = surfaces.already_decided(snoozed.lock)
+                note = await self._already(snoozed.lock)
             case Snooze.FORBIDDEN:
                 note = messages.refusal(snoozed.allowed)
             case Snooze.GONE:
@@ -193,7 +194,7 @@ class LockListeners(Listener):
             case Answer.ACCEPTED | Answer.REJECTED:
                 await ack()
             case Answer.DECIDED | Answer.FORBIDDEN | Answer.COUNTED | Answer.REPEAT | Answer.GONE:
-                await ack(response_action="update", view=notice(_note(decision) or ""))
+                await ack(response_action="update", view=notice(await self._told(decision) or ""))
             case _:
                 assert_never(decision.outcome)
 
@@ -238,6 +239,16 @@ class LockListeners(Listener):
             await self._whisper(client, click, messages.FORM_UNREADABLE)
             return None
 
+    async def _told(self, decision: Decision, *, declined: bool = False) -> str | None:
+        """``_note``, with everyone who approved a quorum lock named to a late answer."""
+        if decision.outcome is Answer.DECIDED and decision.lock is not None:
+            return await self._already(decision.lock)
+        return _note(decision, declined=declined)
+
+    async def _already(self, lock: Call) -> str:
+        """What answering ``lock`` after its decision is told."""
+        return surfaces.already_decided(lock, await self.engine.approved_by(lock))
+
     async def _open_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> Call | None:
         """The clicked lock if it is its message's and still open; otherwise tell the clicker
         why not."""
@@ -248,7 +259,7 @@ class LockListeners(Listener):
             await self._whisper(client, click, messages.LOCK_GONE)
             return None
         if not lock.open:
-            await self._whisper(client, click, surfaces.already_decided(lock))
+            await self._whisper(client, click, await self._already(lock))
             return None
         return lock
 

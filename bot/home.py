@@ -119,7 +119,7 @@ class HomeHandlers:
         if lock is None:
             view = notice(messages.LOCK_GONE)
         elif not lock.open:
-            view = notice(surfaces.already_decided(lock))
+            view = notice(surfaces.already_decided(lock, await self.engine.approved_by(lock)))
         else:
             try:
                 mine = await self.engine.may_decide(lock, click.user)

@@ -60,6 +60,10 @@ async def test_quorum_of_two_needs_two_different_people(bot: Bot) -> None:
     assert decided["text"].startswith("Approval: ✅ Approved by <@UBOB>, <@UCAROL> · ")
     assert assert_valid_surfaces(bot.slack) > 3
 
+    await bot.click(message, "lockstep_submit", "UGROUPIE")  # late: told who decided it
+    notes = await bot.slack.wait_for("chat.postEphemeral", count=4)
+    assert notes[-1].args["text"].startswith("Already answered by <@UBOB>, <@UCAROL> (")
+
 
 async def test_flow_admins_may_cancel_a_run_others_may_not(bot: Bot) -> None:
     await start_without_form(bot, "release")

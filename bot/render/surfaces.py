@@ -172,10 +172,13 @@ def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
     return f"{literal(title)}: {line}", rendered  # a heading may quote what a person typed
 
 
-def already_decided(lock: Call) -> str:
+def already_decided(lock: Call, approvers: list[str] | None = None) -> str:
+    """What someone answering ``lock`` after its decision is told (``approvers``: everyone
+    who approved a quorum lock)."""
     key = "cancelled-by" if lock.status == "cancelled" and lock.actor else lock.status
     template = messages.DECIDED_ALREADY.get(key, messages.LOCK_GONE)
-    return template.format(who=messages.who(lock.actor), when=messages.when(lock.decided_at))
+    who = messages.mention(approvers) if approvers else messages.who(lock.actor)
+    return template.format(who=who, when=messages.when(lock.decided_at))
 
 
 def quorum_reply(decision: Decision, *, declined: bool = False) -> str:

@@ -120,6 +120,13 @@ class Reads:
         [me] = await access.people([actor], execution, self._directory)
         return me not in await access.people(approving, execution, self._directory)
 
+    async def approved_by(self, lock: Call) -> list[str]:
+        """Everyone who approved a decided quorum lock, first come first (a late answer is told
+        them all); none for any other lock."""
+        if lock.status != "resolved" or Policy.from_json(lock.policy).quorum < 2:
+            return []
+        return approvers(await quorum.responses(self._store, lock))
+
     async def open_home(self, actor: str, workspace: Workspace) -> None:
         """``actor`` opened their App Home in ``workspace``: show it now, and keep it current
         from now on (through the outbox, with every change of a run or a lock)."""
