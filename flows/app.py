@@ -109,6 +109,7 @@ class EntrySpec:
     kodosumi: bool = False  # its handler gets kodosumi's values (a ServeAPI app)
     runner: str | None = None  # ``@app.flow``: the runner, resolved when the flows load
     meta: Mapping[str, Any] = field(default_factory=dict)  # tags, author, version...
+    path: str = ""  # the URL path ``enter`` was given (kodosumi's clients launch by it)
 
 
 def _slug(text: str) -> str:
@@ -188,7 +189,7 @@ class FlowApp:
                 raise FlowConfigError(f"flow {flow!r}: {exc}") from None
             self.entries[flow] = EntrySpec(
                 flow, fn, model, summary or flow, description, people, self.kodosumi, runner,
-                dict(meta),
+                dict(meta), path,
             )  # fmt: skip
             return fn
 

@@ -36,3 +36,8 @@ def gate_lease(inputs: dict[str, Any]) -> dict[str, Any]:
     if inputs["replicas"] > 5 and not inputs["why"]:
         raise InputsError(why="Say why more than 5")
     return {"replicas": inputs["replicas"], "pin": inputs["pin"]}
+
+
+@app.enter("/crashy", model=Model(Submit("Go")), summary="Crashes at its entry")
+def crashy(inputs: dict[str, Any]) -> Any:
+    raise RuntimeError("the enter handler's bug")

@@ -142,10 +142,14 @@ async def read_events(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str 
 
 def _template(doc: dict[str, Any], path: str) -> str:
     for template in doc["paths"]:
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        pattern = "^" + re.sub(r"\{([^}]+)\}", _param, template) + "$"
         if re.match(pattern, path):
             return template
     raise AssertionError(f"{path} is not in the OpenAPI document")
+
+
+def _param(match: re.Match[str]) -> str:
+    return ".*" if match[1] == "path" else "[^/]+"  # ``/-/{path}``: the rest of the URL
 
 
 def validate(doc: dict[str, Any], schema: dict[str, Any], instance: Any) -> None:

@@ -118,6 +118,19 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     quorum = f"/lock/{released.body['id']}/{released.body['locks'][0]['id']}"
     assert (await call("POST", quorum, admin, {})).status == 200  # counted: one of two
     assert (await call("POST", quorum, admin, {})).status == 409  # the same approver again
+    # kodosumi's panel routes: an entry's form, a launch
+    panel = "/-/localhost/8001/app/-/gate"
+    assert (await call("GET", panel, reader)).status == 200
+    assert (await call("GET", panel, stranger)).status == 403
+    assert (await call("GET", panel)).status == 401
+    assert (await call("GET", "/-/localhost/8001/app/-/nope", reader)).status == 404
+    assert (await call("POST", panel, ci, {"service": "web"})).status == 200
+    assert (await call("POST", panel, ci, {"service": "Web"})).status == 200  # its errors
+    assert (await call("POST", panel, reader, {"service": "web"})).status == 403
+    assert (await call("POST", panel, None, {"service": "web"})).status == 401
+    assert (await call("POST", "/-/nope", ci, {})).status == 404
+    assert (await call("POST", panel, ci, raw=too_big)).status == 400
+    assert (await call("POST", "/-/crashy", everything, {})).status == 500
 
     doc = await api.doc()
     documented = {

@@ -41,7 +41,9 @@ def refuse(status: int, error: str, message: str) -> Refused:
     return Refused(status, Problem(error=error, message=message))
 
 
-def reply(model: BaseModel | list[Any], status: int = 200, **headers: str) -> web.Response:
+def reply(
+    model: BaseModel | list[Any] | dict[str, Any], status: int = 200, **headers: str
+) -> web.Response:
     """``model`` as JSON (``None`` fields kept: the document says they may be null)."""
     if isinstance(model, BaseModel):
         text = model.model_dump_json()

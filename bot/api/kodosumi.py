@@ -1,4 +1,7 @@
-"""kodosumi's routes, in kodosumi's shapes, for its clients: ``GET /lock/{fid}/{lid}`` (the
+"""kodosumi's routes, in kodosumi's shapes, for its clients: ``GET /-/{path}`` (an entry's
+form: ``{"summary", "description", "tags", "openapi_extra", "elements"}``), ``POST /-/{path}``
+(launch with the field values: ``{"result": fid, "elements": […]}`` or ``{"errors": {…},
+"elements": […]}``, both with status 200), ``GET /lock/{fid}/{lid}`` (the
 lock's form as an element list), ``POST /lock/{fid}/{lid}`` (the field values: ``{"result":
 …, "elements": […]}`` or ``{"errors": {…}, "elements": […]}`` with status 200, the lock staying
 open) and ``GET /outputs/status/{fid}`` (its 16 keys). A missing run or lock is kodosumi's 404
@@ -16,15 +19,86 @@ from pydantic import BaseModel
 
 from bot.api.auth import Principal
 from bot.api.http import Refused, body, named_nothing, refuse, reply
-from bot.api.models import KodosumiLockAnswer, KodosumiNotFound, KodosumiStatus
+from bot.api.models import (
+    KodosumiLaunchAnswer,
+    KodosumiLockAnswer,
+    KodosumiNotFound,
+    KodosumiStatus,
+)
 from bot.api.views import plain
-from flows import codec
-from flows.engine import Answer, Call, Engine, Execution
+from flows import InputsError, Request, codec
+from flows.app import EntrySpec
+from flows.engine import Answer, Call, Engine, EntryFailed, Execution
+from flows.errors import FlowConfigError
 
 
 class Kodosumi:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def _entry(self, request: web.Request) -> EntrySpec:
+        """The entry a kodosumi panel URL names. The panel proxies
+        ``/-/{host}/{port}/{app prefix}/-/{entry path}`` to the app: what follows the first
+        ``/-/`` is the entry's path (``/-/localhost/8001/hymn/-/`` is the entry at ``/``).
+        ``/-/{entry path}`` alone works too. Several apps with an entry at one path: the part
+        just before that ``/-/`` (the app's route prefix) is the flow's name, or its module's."""
+        tail = request.match_info["path"]
+        if named_nothing(tail):
+            raise _missing(f"{tail!r} not found.")
+        marked = "/" + tail.strip("/") + "/"
+        base, rel = marked.split("/-/", 1) if "/-/" in marked else ("", marked)
+        rel = "/" + rel.strip("/")
+        entries = list(self.engine.registry.entries.values())
+        found = [e for e in entries if "/" + e.path.strip("/") == rel and e.path]
+        found = found or [e for e in entries if e.name == rel.strip("/")]
+        if len(found) > 1:
+            prefix = base.strip("/").rsplit("/", 1)[-1]
+            found = [
+                e for e in found if prefix in (e.name, *e.handler.__module__.split("."))
+            ] or found
+        if len(found) != 1:
+            raise _missing(f"/-/{tail} not found.")
+        return found[0]
+
+    async def schema(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``GET`` of an entry: its ``enter`` keywords and its form's elements."""
+        spec = self._entry(request)
+        if not (who.scopes.starts(spec.name) or who.scopes.reads(spec.name)):
+            raise refuse(403, "forbidden", f"this token may not read {spec.name}")
+        extra: dict[str, Any] = {"x-kodosumi": True}
+        for key in ("author", "organization", "version"):
+            if (value := _text(spec.meta.get(key))) is not None:
+                extra[f"x-{key}"] = value
+        shown: dict[str, Any] = {"summary": spec.summary, "description": spec.description}
+        if "tags" in spec.meta:
+            shown["tags"] = _texts(spec.meta.get("tags"))
+        if isinstance(spec.meta.get("deprecated"), bool):
+            shown["deprecated"] = spec.meta["deprecated"]
+        shown["openapi_extra"] = extra
+        shown["elements"] = spec.model.to_json() if spec.model else []
+        return reply(shown)
+
+    async def launch(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``POST`` of an entry: the field values as JSON; ``{"result": fid}``, or
+        the errors with the lock-style 200 (nothing started)."""
+        spec = self._entry(request)
+        if not who.scopes.starts(spec.name):
+            raise refuse(403, "forbidden", f"this token may not start {spec.name}")
+        values = await _values(request)
+        elements = spec.model.to_json() if spec.model else []
+        try:
+            launch = await self.engine.prepare(spec.name, values, Request(spec.name, who.actor))
+            launched = await self.engine.launch(launch, workspace=who.workspace)
+        except InputsError as exc:
+            return reply(KodosumiLaunchAnswer(errors=exc.wire(), elements=elements))
+        except FlowConfigError as exc:  # the enter handler made inputs that cannot be kept
+            errors = {"_global_": [str(exc)]}
+            return reply(KodosumiLaunchAnswer(errors=errors, elements=elements))
+        except EntryFailed as exc:
+            raise refuse(
+                500, "failed", f"the flow could not start (error id {exc.error_id})"
+            ) from None
+        return reply(KodosumiLaunchAnswer(result=launched.id, elements=elements))
 
     async def _lock(self, request: web.Request, who: Principal) -> tuple[Execution, Call]:
         fid, lid = request.match_info["fid"], request.match_info["lid"]
@@ -50,12 +124,7 @@ class Kodosumi:
         _, lock = await self._lock(request, who)
         if not who.scopes.answers:
             raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
-        try:
-            values = json.loads(await body(request) or b"{}")
-        except (ValueError, RecursionError):  # nested deeper than the parser goes
-            values = {}  # as kodosumi: a body that is not JSON is no values
-        if not isinstance(values, dict):
-            values = {}
+        values = await _values(request)
         decision = await self.engine.submit(lock.id, values, who.actor, workspace=who.workspace)
         elements = list(lock.form or [])
         match decision.outcome:
@@ -112,6 +181,14 @@ class Kodosumi:
                 locks=[c.id for c in calls if c.kind == "lock" and c.open],
             )
         )
+
+
+async def _values(request: web.Request) -> dict[str, Any]:
+    try:
+        values = json.loads(await body(request) or b"{}")
+    except (ValueError, RecursionError):  # nested deeper than the parser goes
+        values = {}  # as kodosumi: a body that is not JSON is no values
+    return values if isinstance(values, dict) else {}
 
 
 def _text(value: Any) -> str | None:

@@ -202,6 +202,15 @@ class KodosumiLockAnswer(BaseModel):
     elements: list[Element]
 
 
+class KodosumiLaunchAnswer(BaseModel):
+    """``POST /-/{path}``: the new run's id (``result``) or the errors, and the entry form."""
+
+    model_config = ConfigDict(frozen=True)
+    result: str | None = None
+    errors: dict[str, list[str]] | None = None
+    elements: list[Element]
+
+
 class KodosumiNotFound(BaseModel):
     model_config = ConfigDict(frozen=True)
     status_code: int

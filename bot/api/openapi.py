@@ -4,6 +4,7 @@ bearer scheme, and the webhooks Lockstep sends."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -49,7 +50,13 @@ class Operation:
 
 
 def _path_params(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [part[1:-1] for part in _template(path).split("/") if part.startswith("{")]
+
+
+def _template(path: str) -> str:
+    """The route's path as OpenAPI writes it: ``/-/{path:.*}`` (aiohttp's pattern for the
+    rest of the URL, slashes and all) is ``/-/{path}``."""
+    return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
 
 
 def document(
@@ -104,7 +111,7 @@ def document(
             }
         if op.path == "/api/v1/openapi.json":
             spec["security"] = []
-        paths.setdefault(op.path, {})[op.method.lower()] = spec
+        paths.setdefault(_template(op.path), {})[op.method.lower()] = spec
     hook = refs[(webhook, "serialization")]
     return {
         "openapi": "3.1.0",
