@@ -50,6 +50,8 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("POST", "/api/v1/runs", everything, {"flow": "nope"})).status == 404
     assert (await call("POST", "/api/v1/runs", ci, {"flow": "gate", "inputs": {}})).status == 422
     assert (await call("POST", "/api/v1/runs", None, GATE)).status == 401
+    crashy = {"flow": "crashy", "inputs": {}}  # its enter handler raises
+    assert (await call("POST", "/api/v1/runs", everything, crashy)).status == 500
     # reading
     rid, lid = run["id"], run["locks"][0]["id"]
     for path in (f"/api/v1/runs/{rid}", f"/api/v1/runs/{rid}/audit", f"/api/v1/locks/{lid}",

@@ -35,6 +35,7 @@ from flows.engine import (
     Call,
     Cancel,
     Engine,
+    EntryFailed,
     Execution,
     RunQuery,
     UnknownFlow,
@@ -152,6 +153,10 @@ class Api:
             raise refuse(404, "not_found", f"there is no flow {asked.flow}") from None
         except InputsError as exc:
             raise invalid(exc.wire()) from None
+        except EntryFailed as exc:  # the flow's enter handler failed: the log has it by its id
+            raise refuse(
+                500, "failed", f"the flow could not start (error id {exc.error_id})"
+            ) from None
         key = request.headers.get("Idempotency-Key")
         if key and not KEY.fullmatch(key):
             raise refuse(400, "bad_request", f"Idempotency-Key: {KEY_RULE}")
