@@ -73,6 +73,10 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("GET", events, stranger)).status == 403
     assert (await call("GET", events)).status == 401
     assert (await call("GET", "/api/v1/runs/nope/events", reader)).status == 404
+    for which in ("stream", "main", "stdio"):  # kodosumi's event streams
+        assert (await call("GET", f"/outputs/{which}/{rid}", stranger)).status == 403
+        assert (await call("GET", f"/outputs/{which}/{rid}")).status == 401
+        assert (await call("GET", f"/outputs/{which}/nope", reader)).status == 404
     # answering
     answer = f"/api/v1/locks/{lid}/answer"
     assert (await call("POST", answer, ci, {"decision": "later"})).status == 400
@@ -102,6 +106,8 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     crash = f"/lock/{fragile['id']}/{fragile['locks'][0]['id']}"
     assert (await call("POST", crash, ci, {"x": "boom"})).status == 500
     assert (await call("GET", events, reader)).status == 200  # ended: the whole stream
+    for which in ("stream", "main", "stdio"):
+        assert (await call("GET", f"/outputs/{which}/{rid}", reader)).status == 200
     # cancelling
     other = await start(GATE)
     cancel = f"/api/v1/runs/{other['id']}/cancel"

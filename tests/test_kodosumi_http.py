@@ -5,6 +5,7 @@ values there (``{"result": fid}``, or the errors with status 200), then ``/outpu
 from __future__ import annotations
 
 import json
+import re
 
 from store import SQLStore
 from tests.apiclient import Api, base_of
@@ -46,3 +47,49 @@ async def test_an_entry_is_read_and_launched_at_its_panel_url(db_url: str, store
         assert missing.status == 404 and missing.body["status_code"] == 404
         reader = await api.token("reader", read=("*",))
         assert (await api.call("POST", url, reader, {"topic": "x"})).status == 403
+
+
+async def events(api: Api, path: str, token: str) -> list[tuple[str | None, str, str]]:
+    return [event async for event in api.stream(path, token)]
+
+
+async def test_a_run_is_followed_on_kodosumi_s_event_stream(db_url: str, store: SQLStore) -> None:
+    async with running_bot(db_url, flows="tests.kodosumi_apps.streamed") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",), answer=("*",))
+        fid = (await api.call("POST", "/-/", token, {"name": "Ada"})).body["result"]
+        await bot.lockstep.engine.settled(fid)
+        status = (await api.call("GET", f"/outputs/status/{fid}?extended=true", token)).body
+        [lid] = status["locks"]
+        assert (await api.call("POST", f"/lock/{fid}/{lid}", token, {"ok": True})).status == 200
+        await bot.lockstep.engine.idle()
+        stream = await events(api, f"/outputs/stream/{fid}", token)
+        assert stream[-1] == ("0", "eof", "end of stream")
+        said = [(kind, data.split(":", 1)[1]) for _, kind, data in stream[:-1]]
+        assert all(
+            re.fullmatch(r"\d+(\.\d+)?", data.split(":", 1)[0]) for _, _, data in stream[:-1]
+        )
+        kinds = [kind for kind, _ in said]
+        assert kinds == [
+            "meta", "inputs", "status", "status", "debug", "result", "stdout", "lock", "status",
+            "lease", "result", "final", "status",
+        ], (kinds, said)  # fmt: skip
+        meta = json.loads(said[0][1])["dict"]
+        assert (meta["fid"], meta["summary"], meta["tags"]) == (fid, "Event Stream Demo",
+                                                               ["demo", "stream"])  # fmt: skip
+        assert json.loads(said[1][1]) == {"dict": {"name": "Ada"}}
+        statuses = ["starting", "running", "awaiting", "finished"]
+        assert [m for k, m in said if k == "status"] == statuses
+        assert said[4][1] == "starting for Ada"
+        assert json.loads(said[5][1]) == {"Markdown": {"body": "# Working\nplease wait"}}
+        assert said[6][1].strip() == "printed by the flow"
+        assert json.loads(said[7][1])["dict"]["lid"] == lid
+        assert json.loads(said[9][1]) == {"dict": {"lid": lid}}
+        assert json.loads(said[10][1]) == {"dict": {"confirmed": True}}
+        assert json.loads(said[11][1]) == {"dict": {"name": "Ada", "confirmed": True}}
+        stdio = await events(api, f"/outputs/stdio/{fid}", token)
+        assert [kind for _, kind, _ in stdio] == ["debug", "stdout", "eof"]
+        main = await events(api, f"/outputs/main/{fid}", token)
+        assert "debug" not in {kind for _, kind, _ in main} and main[-1][1] == "eof"
+        missing = await api.call("GET", "/outputs/stream/nope", token)
+        assert missing.status == 404 and missing.body["detail"] == "Execution nope not found."

@@ -25,16 +25,24 @@ from bot.api.models import (
     KodosumiNotFound,
     KodosumiStatus,
 )
+from bot.api.stream import Chunks, Stream
 from bot.api.views import plain
 from flows import InputsError, Request, codec
 from flows.app import EntrySpec
-from flows.engine import Answer, Call, Engine, EntryFailed, Execution
+from flows.engine import Answer, Call, Engine, EntryFailed, Event, Execution
 from flows.errors import FlowConfigError
+
+MAIN = frozenset({"meta", "agent", "inputs", "status", "error", "action", "result", "final",
+                  "lock", "lease"})  # fmt: skip
+STDIO = frozenset({"stdout", "stderr", "debug", "error", "upload", "warning"})
+RESULTS = {"markdown": "Markdown", "html": "HTML", "text": "Text"}  # a response body's type
+LEASED = frozenset({"lease", "quorum", "rejected", "expired"})  # what decides a lock
 
 
 class Kodosumi:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, stream: Stream) -> None:
         self.engine = engine
+        self.stream_ = stream
 
     def _entry(self, request: web.Request) -> EntrySpec:
         """The entry a kodosumi panel URL names. The panel proxies
@@ -147,6 +155,47 @@ class Kodosumi:
             case Answer.DECIDED | Answer.REJECTED | Answer.GONE:
                 raise _missing(f"Lock {lock.id} for {lock.execution_id} released.")
 
+    async def stream(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``/outputs/stream/{fid}``: every event as kodosumi writes it, ``event:``
+        its kind, ``data:`` ``<unix time>:<message>``, closed by ``eof``."""
+        return await self._events(request, who, None)
+
+    async def main(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        return await self._events(request, who, MAIN)
+
+    async def stdio(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        return await self._events(request, who, STDIO)
+
+    async def _events(
+        self, request: web.Request, who: Principal, kinds: frozenset[str] | None
+    ) -> web.StreamResponse:
+        fid = request.match_info["fid"]
+        execution = None if named_nothing(fid) else await self.engine.execution(fid, who.workspace)
+        if execution is None:
+            raise _missing(f"Execution {fid} not found.")
+        if not who.scopes.reads(execution.flow):
+            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        spec = self.engine.registry.entries.get(execution.flow)
+
+        async def render(run: Execution, calls: list[Call], events: list[Event]) -> Chunks:
+            chunks: Chunks = []
+            for event in events:
+                for kind, message in _kodosumi_events(run, spec, event):
+                    if kinds is None or kind in kinds:
+                        line = message.replace("\n", "\ndata: ")  # SSE: one data line each
+                        chunks.append(
+                            (
+                                event.id,
+                                f"id: {event.id}\nevent: {kind}\ndata: {event.at}:{line}\n\n",
+                            )
+                        )
+                chunks.append((event.id, ""))  # sent, though kodosumi has nothing for it
+            if run.done:
+                chunks.append((None, "id: 0\nevent: eof\ndata: end of stream\n\n"))
+            return chunks
+
+        return await self.stream_.serve(request, execution, 0, render)
+
     async def status(self, request: web.Request, who: Principal) -> web.StreamResponse:
         fid = request.match_info["fid"]
         if named_nothing(fid):
@@ -189,6 +238,57 @@ async def _values(request: web.Request) -> dict[str, Any]:
     except (ValueError, RecursionError):  # nested deeper than the parser goes
         values = {}  # as kodosumi: a body that is not JSON is no values
     return values if isinstance(values, dict) else {}
+
+
+def _kodosumi_events(run: Execution, spec: EntrySpec | None, event: Event) -> list[tuple[str, str]]:
+    """One of Lockstep's events as kodosumi's (kind, message) pairs, in kodosumi's order."""
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    match event.kind:
+        case "started":
+            meta = {
+                "fid": run.id, "summary": spec.summary if spec else None,
+                "description": spec.description if spec else None,
+                "tags": _texts(spec.meta.get("tags")) if spec else [],
+                "author": _text(spec.meta.get("author")) if spec else None,
+                "organization": _text(spec.meta.get("organization")) if spec else None,
+                "version": _text(spec.meta.get("version")) if spec else None,
+                "entry_point": run.runner, "username": run.initiator,
+            }  # fmt: skip
+            inputs = codec.decode(run.inputs)
+            return [
+                ("meta", _json(serialize(meta))),
+                ("inputs", _json(serialize(inputs))),
+                ("status", "starting"),
+                ("status", "running"),
+            ]
+        case "progress":
+            level, text = str(detail.get("level", "debug")), str(detail.get("text", ""))
+            if level in RESULTS:
+                return [("result", _json({RESULTS[level]: {"body": text}}))]
+            if level in ("result", "action"):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    value = text
+                return [(level, _json(serialize(value)))]
+            return [(level, text)]
+        case "lock_opened":
+            lock = {"lid": event.call_id, "name": detail.get("name")}
+            return [("lock", _json(serialize(lock)))]
+        case kind if kind in LEASED:
+            return [("lease", _json(serialize({"lid": event.call_id})))]
+        case "status":
+            return [("status", str(detail.get("status", run.status)))]
+        case "finished":
+            return [("final", _final(run) or _json(serialize(None))), ("status", "finished")]
+        case "error" | "cancelled":
+            why = str(detail.get("error") or detail.get("reason") or event.kind)
+            return [("error", why), ("status", "error")]
+    return []
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _text(value: Any) -> str | None:

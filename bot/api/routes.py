@@ -215,6 +215,23 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             "kodosumi",
             {200: KodosumiStatus, **DENIED, 404: KodosumiNotFound},
         ),
+        *(
+            Operation(
+                "GET",
+                f"/outputs/{which}/{{fid}}",
+                handler,
+                f"kodosumi: {what} as kodosumi's server-sent events (data: `<time>:<message>`; "
+                "last: `eof`)",
+                "kodosumi",
+                {200: {"type": "string"}, **DENIED, 404: KodosumiNotFound},
+                media=SSE,
+            )
+            for which, handler, what in (
+                ("stream", kodosumi.stream, "a run's events"),
+                ("main", kodosumi.main, "a run's main events (status, results, locks)"),
+                ("stdio", kodosumi.stdio, "a run's debug, stdout and stderr output"),
+            )
+        ),
     ]
 
 
@@ -228,7 +245,7 @@ def mount(
     """Serve the API on ``app``. While no token exists, every route answers 404."""
     api = Api(engine, link)
     stream = Stream(engine, feed, api.readable, api.view)
-    kodosumi = Kodosumi(engine)
+    kodosumi = Kodosumi(engine, stream)
     made: dict[str, Any] = {}
 
     async def spec(request: web.Request, who: Principal | None = None) -> web.StreamResponse:

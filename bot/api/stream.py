@@ -21,8 +21,10 @@ from bot.api import views
 from bot.api.auth import Principal
 from bot.api.http import refuse
 from bot.api.models import Run
-from flows.engine import Engine, Execution
+from flows.engine import Call, Engine, Event, Execution
 
+Chunks = list[tuple[int | None, str]]
+Render = Callable[[Execution, list[Call], list[Event]], Awaitable[Chunks]]
 POLL = 1.0
 KEEPALIVE = 15.0
 
@@ -73,7 +75,27 @@ class Stream:
 
     async def events(self, request: web.Request, who: Principal) -> web.StreamResponse:
         execution = await self.readable(request.match_info["run_id"], who)
-        after = _after(request)
+        return await self.serve(request, execution, _after(request), self._lockstep)
+
+    async def _lockstep(
+        self, execution: Execution, calls: list[Call], events: list[Event]
+    ) -> Chunks:
+        names = {c.id: c.name for c in calls}
+        chunks: Chunks = [
+            (event.id, f"id: {event.id}\nevent: {event.kind}\ndata: "
+             f"{views.event_view(event, names, execution.status).model_dump_json()}\n\n")
+            for event in events
+        ]  # fmt: skip
+        if execution.done:
+            run = (await self.view(execution)).model_dump_json()
+            chunks.append((None, f"event: end\ndata: {run}\n\n"))
+        return chunks
+
+    async def serve(
+        self, request: web.Request, execution: Execution, after: int, render: Render
+    ) -> web.StreamResponse:
+        """Stream the run's events after ``after``, each as ``render`` writes it (with its
+        event's id, or ``None`` for what closes the stream), until the run has ended."""
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -94,17 +116,12 @@ class Stream:
                 if trail is None:
                     break
                 execution, calls, events = trail
-                names = {c.id: c.name for c in calls}
                 fresh = [e for e in events if e.id > after and e.id not in sent]
-                for event in fresh:
-                    data = views.event_view(event, names, execution.status).model_dump_json()
-                    await response.write(
-                        f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
-                    )
-                    sent.add(event.id)
+                for event_id, chunk in await render(execution, calls, fresh):
+                    await response.write(chunk.encode())
+                    if event_id is not None:
+                        sent.add(event_id)
                 if execution.done:
-                    run = (await self.view(execution)).model_dump_json()
-                    await response.write(f"event: end\ndata: {run}\n\n".encode())
                     break
                 while not await self._changed(woken, execution.id, after, sent):
                     quiet += self.poll
