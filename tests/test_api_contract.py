@@ -126,7 +126,12 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     quorum = f"/lock/{released.body['id']}/{released.body['locks'][0]['id']}"
     assert (await call("POST", quorum, admin, {})).status == 200  # counted: one of two
     assert (await call("POST", quorum, admin, {})).status == 409  # the same approver again
-    # kodosumi's panel routes: an entry's form, a launch
+    # kodosumi's panel routes: the flows, an entry's form, a launch
+    assert (await call("GET", "/flow?pp=1", reader)).status == 200
+    assert (await call("GET", "/flow?pp=0", reader)).status == 400
+    assert (await call("GET", "/flow")).status == 401
+    assert (await call("GET", "/flow/tags", reader)).status == 200
+    assert (await call("GET", "/flow/tags")).status == 401
     panel = "/-/localhost/8001/app/-/gate"
     assert (await call("GET", panel, reader)).status == 200
     assert (await call("GET", panel, stranger)).status == 403

@@ -150,6 +150,8 @@ async def test_every_route_answers_as_the_document_says(api: Api) -> None:
     await api.call("GET", f"/api/v1/runs/{run['id']}/events", token)
     for which in ("stream", "main", "stdio"):  # kodosumi's event streams
         await api.call("GET", f"/outputs/{which}/{run['id']}", token)
+    await api.call("GET", "/flow", token)
+    await api.call("GET", "/flow/tags", token)
     await api.call("GET", "/-/localhost/8001/app/-/gate", token)
     await api.call("POST", "/-/gate", token, {"service": "web"})
     other = await _start(api, token, {**GATE, "channel": CHANNEL})

@@ -93,3 +93,37 @@ async def test_a_run_is_followed_on_kodosumi_s_event_stream(db_url: str, store: 
         assert "debug" not in {kind for _, kind, _ in main} and main[-1][1] == "eof"
         missing = await api.call("GET", "/outputs/stream/nope", token)
         assert missing.status == 404 and missing.body["detail"] == "Execution nope not found."
+
+
+async def test_flows_are_listed_with_the_urls_that_launch_them(
+    db_url: str, store: SQLStore
+) -> None:
+    """Two services with an entry at ``/`` (each its own kodosumi app): ``/flow`` lists each
+    with a URL that reads and launches that one, a page at a time, as kodosumi pages it."""
+    async with running_bot(db_url, flows=f"{HYMN},tests.kodosumi_apps.streamed") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        flows = await api.call("GET", "/flow", token)
+        assert flows.status == 200 and flows.body["offset"] is None
+        items = {item["summary"]: item for item in flows.body["items"]}
+        assert set(items) == {"Hymn Creator", "Event Stream Demo"}
+        demo = items["Event Stream Demo"]
+        assert set(demo) == {"uid", "method", "url", "source", "summary", "description",
+                             "deprecated", "author", "organization", "tags"}  # fmt: skip
+        assert (demo["method"], demo["tags"], demo["author"]) == (
+            "GET", ["demo", "stream"], "ops@example.com",
+        )  # fmt: skip
+        for summary, item in items.items():
+            assert item["url"].startswith("/-/") and "/-/" in item["url"][3:]
+            schema = await api.call("GET", item["url"], token)
+            assert schema.status == 200 and schema.body["summary"] == summary
+        launched = await api.call("POST", items["Event Stream Demo"]["url"], token, {"name": "x"})
+        assert launched.status == 200 and launched.body["result"]
+        first = (await api.call("GET", "/flow?pp=1", token)).body
+        assert len(first["items"]) == 1 and first["offset"] == first["items"][0]["uid"]
+        rest = (await api.call("GET", f"/flow?pp=1&offset={first['offset']}", token)).body
+        assert len(rest["items"]) == 1 and rest["offset"] is None
+        assert rest["items"][0]["uid"] != first["offset"]
+        found = (await api.call("GET", "/flow?q=STREAM", token)).body["items"]
+        assert [f["summary"] for f in found] == ["Event Stream Demo"]
+        assert (await api.call("GET", "/flow/tags", token)).body == {"demo": 1, "stream": 1}

@@ -11,6 +11,7 @@ answers (the token, as in ``bot.api.service``) and record it."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from typing import Any
 
@@ -60,13 +61,42 @@ class Kodosumi:
         found = [e for e in entries if "/" + e.path.strip("/") == rel and e.path]
         found = found or [e for e in entries if e.name == rel.strip("/")]
         if len(found) > 1:
-            prefix = base.strip("/").rsplit("/", 1)[-1]
-            found = [
-                e for e in found if prefix in (e.name, *e.handler.__module__.split("."))
-            ] or found
+            found = [e for e in found if _names(e, base.strip("/"))] or found
         if len(found) != 1:
             raise _missing(f"/-/{tail} not found.")
         return found[0]
+
+    async def flows(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``GET /flow``: ``{"items": [...], "offset": <uid of the last, while more
+        follow>}``, ``pp`` a page (10), ``offset`` the previous page's, ``q`` a search."""
+        q = request.query
+        try:
+            pp = int(q.get("pp") or 10) if (q.get("pp") or "10").isascii() else -1
+        except ValueError:
+            pp = -1
+        if pp < 1:
+            raise refuse(400, "bad_request", "pp: a page of 1 or more flows")
+        wanted = (q.get("q") or "").lower()
+        items = [
+            item
+            for spec in self.engine.registry.entries.values()
+            if who.scopes.starts(spec.name) or who.scopes.reads(spec.name)
+            if wanted in _flow_item(spec)["search"]
+            for item in [_flow_item(spec)]
+        ]
+        start = next((i + 1 for i, it in enumerate(items) if it["uid"] == q.get("offset")), 0)
+        page = [{k: v for k, v in it.items() if k != "search"} for it in items[start:][:pp]]
+        more = start + pp < len(items)
+        return reply({"items": page, "offset": page[-1]["uid"] if page and more else None})
+
+    async def tags(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``GET /flow/tags``: each tag of the flows listed, with how many have it."""
+        counted: dict[str, int] = {}
+        for spec in self.engine.registry.entries.values():
+            if who.scopes.starts(spec.name) or who.scopes.reads(spec.name):
+                for tag in _texts(spec.meta.get("tags")):
+                    counted[tag] = counted.get(tag, 0) + 1
+        return reply(counted)
 
     async def schema(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``GET`` of an entry: its ``enter`` keywords and its form's elements."""
@@ -238,6 +268,38 @@ async def _values(request: web.Request) -> dict[str, Any]:
     except (ValueError, RecursionError):  # nested deeper than the parser goes
         values = {}  # as kodosumi: a body that is not JSON is no values
     return values if isinstance(values, dict) else {}
+
+
+def panel_url(spec: EntrySpec) -> str:
+    """The entry's URL as kodosumi's ``/flow`` lists it (``/-/{host}/{port}/{prefix}/-/...``):
+    the flow's name where kodosumi has the app's host, port and prefix."""
+    return f"/-/lockstep/{spec.name}/-/" + (spec.path or spec.name).strip("/")
+
+
+def _names(spec: EntrySpec, base: str) -> bool:
+    """Whether a panel URL's part before ``/-/`` names this entry's flow (or its module)."""
+    last = base.rsplit("/", 1)[-1]
+    return (
+        base == spec.name
+        or base.endswith("/" + spec.name)
+        or last in spec.handler.__module__.split(".")
+    )
+
+
+def _flow_item(spec: EntrySpec) -> dict[str, Any]:
+    url = panel_url(spec)
+    tags = _texts(spec.meta.get("tags"))
+    deprecated = spec.meta.get("deprecated")
+    item = {
+        "uid": hashlib.md5(url.encode()).hexdigest(),  # an id, not a secret
+        "method": "GET", "url": url, "source": f"lockstep:{spec.handler.__module__}",
+        "summary": spec.summary, "description": spec.description,
+        "deprecated": deprecated if isinstance(deprecated, bool) else None,
+        "author": _text(spec.meta.get("author")),
+        "organization": _text(spec.meta.get("organization")), "tags": tags,
+    }  # fmt: skip
+    words = [spec.name, spec.summary, spec.description or "", *tags, str(item["author"] or "")]
+    return {**item, "search": " ".join(words).lower()}
 
 
 def _kodosumi_events(run: Execution, spec: EntrySpec | None, event: Event) -> list[tuple[str, str]]:

@@ -161,6 +161,27 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
         ),
         Operation(
             "GET",
+            "/flow",
+            kodosumi.flows,
+            "kodosumi: the flows, a page at a time (`pp`, `offset`, `q`), with their panel URLs",
+            "kodosumi",
+            {200: _OBJECT, 400: Problem, 401: Problem},
+            params=(
+                Param("q", "query", "Only flows whose name, summary, tags... hold this"),
+                Param("pp", "query", "Flows per page (10)", {"type": "integer"}),
+                Param("offset", "query", "The `offset` of the previous page"),
+            ),
+        ),
+        Operation(
+            "GET",
+            "/flow/tags",
+            kodosumi.tags,
+            "kodosumi: the flows' tags, each with how many flows have it",
+            "kodosumi",
+            {200: _OBJECT, 401: Problem},
+        ),
+        Operation(
+            "GET",
             "/-/{path:.*}",
             kodosumi.schema,
             "kodosumi: an entry's form (the path as kodosumi's panel has it, or the entry's)",
