@@ -126,6 +126,24 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     quorum = f"/lock/{released.body['id']}/{released.body['locks'][0]['id']}"
     assert (await call("POST", quorum, admin, {})).status == 200  # counted: one of two
     assert (await call("POST", quorum, admin, {})).status == 409  # the same approver again
+    # kodosumi's kill: a run cancelled, an ended one kept
+    doomed = await start(GATE)
+    kill, killed = f"/outputs/{doomed['id']}", {"fid": [doomed["id"]]}
+    assert (await call("DELETE", kill, reader)).status == 403  # may read it, did not start it
+    assert (await call("DELETE", kill, stranger)).status == 403
+    assert (await call("DELETE", kill)).status == 401
+    assert (await call("DELETE", "/outputs/nope", ci)).status == 404
+    assert (await call("DELETE", "/outputs/", stranger, killed)).status == 403
+    assert (await call("DELETE", "/outputs/", None, killed)).status == 401
+    assert (await call("DELETE", "/outputs/", ci, {"fid": ["nope"]})).status == 404
+    assert (await call("DELETE", "/outputs/", ci, raw=too_big)).status == 400
+    assert (await call("DELETE", kill, ci)).status == 204
+    assert (await call("DELETE", "/outputs/", ci, killed)).status == 204  # ended: kept
+    api.bot.slack.fail_next("usergroups.users.list", status=500)  # is it a release admin?
+    assert (await call("DELETE", f"/outputs/{released.body['id']}", admin)).status == 503
+    api.bot.slack.fail_next("usergroups.users.list", status=500)
+    listed = {"fid": [released.body["id"]]}
+    assert (await call("DELETE", "/outputs/", admin, listed)).status == 503
     # kodosumi's panel routes: the flows, an entry's form, a launch
     assert (await call("GET", "/flow?pp=1", reader)).status == 200
     assert (await call("GET", "/flow?pp=0", reader)).status == 400

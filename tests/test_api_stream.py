@@ -156,6 +156,8 @@ async def test_every_route_answers_as_the_document_says(api: Api) -> None:
     await api.call("POST", "/-/gate", token, {"service": "web"})
     other = await _start(api, token, {**GATE, "channel": CHANNEL})
     await api.call("POST", f"/api/v1/runs/{other['id']}/cancel", token, {})
+    await api.call("DELETE", f"/outputs/{other['id']}", token)  # kodosumi's kill: ended
+    await api.call("DELETE", "/outputs/", token, {"fid": [other["id"]]})
     await api.call("GET", "/api/v1/openapi.json")
     doc = await api.doc()
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}

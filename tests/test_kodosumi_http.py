@@ -127,3 +127,22 @@ async def test_flows_are_listed_with_the_urls_that_launch_them(
         found = (await api.call("GET", "/flow?q=STREAM", token)).body["items"]
         assert [f["summary"] for f in found] == ["Event Stream Demo"]
         assert (await api.call("GET", "/flow/tags", token)).body == {"demo": 1, "stream": 1}
+
+
+async def test_a_kodosumi_client_kills_a_waiting_run(db_url: str, store: SQLStore) -> None:
+    async with running_bot(db_url, flows="tests.kodosumi_apps.streamed") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        fid = (await api.call("POST", "/-/", token, {"name": "Ada"})).body["result"]
+        await bot.lockstep.engine.settled(fid)
+        onlooker = await api.token("onlooker", read=("*",))
+        assert (await api.call("DELETE", f"/outputs/{fid}", onlooker)).status == 403
+        assert (await api.call("GET", f"/outputs/status/{fid}", token)).body["status"] == "awaiting"
+        assert (await api.call("DELETE", f"/outputs/{fid}", token)).status == 204
+        status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+        assert (status["status"], status["locks"]) == ("error", [])
+        stream = await events(api, f"/outputs/stream/{fid}", token)
+        assert [kind for _, kind, _ in stream][-3:] == ["error", "status", "eof"]
+        assert "killed by ci" in stream[-3][2]
+        assert (await api.call("DELETE", f"/outputs/{fid}", token)).status == 204  # ended: kept
+        assert (await api.call("DELETE", "/outputs/nope", token)).status == 404

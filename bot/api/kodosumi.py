@@ -30,7 +30,7 @@ from bot.api.stream import Chunks, Stream
 from bot.api.views import plain
 from flows import InputsError, Request, codec
 from flows.app import EntrySpec
-from flows.engine import Answer, Call, Engine, EntryFailed, Event, Execution
+from flows.engine import Answer, Call, Cancel, Engine, EntryFailed, Event, Execution
 from flows.errors import FlowConfigError
 
 MAIN = frozenset({"meta", "agent", "inputs", "status", "error", "action", "result", "final",
@@ -184,6 +184,37 @@ class Kodosumi:
                 )
             case Answer.DECIDED | Answer.REJECTED | Answer.GONE:
                 raise _missing(f"Lock {lock.id} for {lock.execution_id} released.")
+
+    async def kill(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``DELETE /outputs/{fid}``: a running run is killed (cancelled, recorded
+        as by this token), 204. An ended run is kept (its audit trail stays), 204 too."""
+        await self._kill(request.match_info["fid"], who)
+        return web.Response(status=204)
+
+    async def kill_list(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``DELETE /outputs/`` with ``{"fid": [...]}``: each, as ``DELETE
+        /outputs/{fid}``; the first it cannot kill answers for all that follow."""
+        fids = (await _values(request)).get("fid", [])
+        for fid in fids if isinstance(fids, list) else []:
+            await self._kill(str(fid), who)
+        return web.Response(status=204)
+
+    async def _kill(self, fid: str, who: Principal) -> None:
+        execution = None if named_nothing(fid) else await self.engine.execution(fid, who.workspace)
+        if execution is None:
+            raise _missing(f"Execution {fid} not found.")
+        if not who.scopes.reads(execution.flow):
+            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        if execution.done:
+            return
+        reason = f"killed by {who.name} (API)"
+        cancelled = await self.engine.cancel(fid, who.actor, reason, workspace=who.workspace)
+        if cancelled.outcome is Cancel.FORBIDDEN:
+            raise refuse(
+                403, "forbidden", "only whoever started the run (or its admins) may kill it"
+            )
+        if cancelled.outcome is Cancel.GONE:
+            raise _missing(f"Execution {fid} not found.")
 
     async def stream(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``/outputs/stream/{fid}``: every event as kodosumi writes it, ``event:``

@@ -236,6 +236,23 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             "kodosumi",
             {200: KodosumiStatus, **DENIED, 404: KodosumiNotFound},
         ),
+        Operation(
+            "DELETE",
+            "/outputs/{fid}",
+            kodosumi.kill,
+            "kodosumi: kill a run (cancel it); an ended run is kept",
+            "kodosumi",
+            {204: None, **DENIED, 404: KodosumiNotFound, **UNKNOWN},
+        ),
+        Operation(
+            "DELETE",
+            "/outputs/",
+            kodosumi.kill_list,
+            'kodosumi: kill the runs of `{"fid": [...]}`',
+            "kodosumi",
+            {204: None, 400: Problem, **DENIED, 404: KodosumiNotFound, **UNKNOWN},
+            body=_OBJECT,
+        ),
         *(
             Operation(
                 "GET",
