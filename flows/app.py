@@ -237,6 +237,30 @@ class FlowApp:
 
         return register
 
+    def get(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
+        """FastAPI's route decorators (kodosumi's ``ServeAPI`` is a FastAPI app): accepted so
+        an app with routes of its own (a health check, a webhook) loads, and said once as not
+        served; the function stays as it was. Only ``enter`` makes a flow."""
+        return _unserved("GET", path)
+
+    def post(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
+        return _unserved("POST", path)
+
+    def put(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
+        return _unserved("PUT", path)
+
+    def delete(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
+        return _unserved("DELETE", path)
+
+    def patch(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
+        return _unserved("PATCH", path)
+
+    def options(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
+        return _unserved("OPTIONS", path)
+
+    def head(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
+        return _unserved("HEAD", path)
+
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
             raise AttributeError(attr)
@@ -244,6 +268,19 @@ class FlowApp:
             f"{type(self).__name__}.{attr}: Lockstep's registry is not a FastAPI app; it has "
             "enter, lock, lease and flow (see docs/kodosumi.md)"
         )
+
+
+def _unserved(method: str, path: str) -> Callable[[F], F]:
+    def keep(fn: F) -> F:
+        name = getattr(fn, "__qualname__", repr(fn))
+        warnings.warn(
+            f"{method} {path} ({name}): Lockstep is not a web app, this route is not served "
+            "(only @app.enter makes a flow)",
+            stacklevel=2,
+        )
+        return fn
+
+    return keep
 
 
 class ServeAPI(FlowApp):

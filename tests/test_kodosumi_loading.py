@@ -34,3 +34,19 @@ def test_an_app_is_named_by_its_module_or_its_attribute_and_loaded_once() -> Non
         load_flows(["tests.kodosumi_apps.aliased:done"])
     with pytest.raises(SettingsError, match=r"cannot import tests\.kodosumi_apps\.aliased:nope"):
         load_flows(["tests.kodosumi_apps.aliased:nope"])
+
+
+async def test_an_app_with_routes_of_its_own_loads_and_runs(db_url: str, store: SQLStore) -> None:
+    """``@app.get``, ``@app.post``... (FastAPI's route decorators, which kodosumi's ServeAPI
+    keeps) are not served by Lockstep: each is said once at load, the function stays as it was
+    and the app's entries run."""
+    with pytest.warns(UserWarning) as said:
+        load_flows(["tests.kodosumi_apps.extra_routes"])
+    routes = [str(w.message).split(" (")[0] for w in said]
+    assert routes == ["GET /health", "GET /info", "POST /webhook", "PATCH /config",
+                      "DELETE /config", "PUT /config"]  # fmt: skip
+    assert "not served" in str(said[0].message)
+    async with running_bot(db_url, flows="tests.kodosumi_apps.extra_routes") as bot:
+        run = await started(bot, "extra-routes", text("name", "Ann"))
+        assert (run.status, run.error) == ("finished", None)
+        assert run.result == {"hello": "Ann", "health": {"status": "ok"}}
