@@ -146,3 +146,21 @@ async def test_a_kodosumi_client_kills_a_waiting_run(db_url: str, store: SQLStor
         assert "killed by ci" in stream[-3][2]
         assert (await api.call("DELETE", f"/outputs/{fid}", token)).status == 204  # ended: kept
         assert (await api.call("DELETE", "/outputs/nope", token)).status == 404
+
+
+async def test_a_token_is_taken_as_kodosumi_s_api_key_header(db_url: str, store: SQLStore) -> None:
+    """kodosumi's clients send their key as ``KODOSUMI_API_KEY``: a Lockstep token sent so is
+    taken as ``Authorization: Bearer`` is (which wins when both are sent)."""
+    async with running_bot(db_url, flows=HYMN) as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        key = {"KODOSUMI_API_KEY": token}
+        listed = await api.call("GET", "/flow", headers=key)
+        assert listed.status == 200 and [f["summary"] for f in listed.body["items"]] == [
+            "Hymn Creator"
+        ]
+        launched = await api.call("POST", "/-/", None, {"topic": "the sky"}, key)
+        assert launched.status == 200 and launched.body["result"]
+        assert (await api.call("GET", "/flow", headers={"KODOSUMI_API_KEY": "nope"})).status == 401
+        wrong = {"KODOSUMI_API_KEY": token, "Authorization": "Bearer lst_nope"}
+        assert (await api.call("GET", "/flow", headers=wrong)).status == 401

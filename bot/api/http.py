@@ -87,7 +87,7 @@ def guarded(tokens: Tokens, handler: Handler) -> Plain:
     is never logged."""
 
     async def guard(request: web.Request) -> web.StreamResponse:
-        who = await authenticate(tokens, request.headers.get("Authorization"))
+        who = await authenticate(tokens, _authorization(request))
         if who is None:
             if not await tokens.any_token():
                 raise web.HTTPNotFound()
@@ -104,6 +104,14 @@ def guarded(tokens: Tokens, handler: Handler) -> Plain:
             return reply(problem, 503, **{"Retry-After": "5"})
 
     return guard
+
+
+def _authorization(request: web.Request) -> str | None:
+    """``Authorization: Bearer …``, or the token as kodosumi's clients send their API key
+    (``KODOSUMI_API_KEY: …``) when no ``Authorization`` is sent."""
+    header = request.headers.get("Authorization")
+    key = request.headers.get("KODOSUMI_API_KEY")
+    return f"Bearer {key}" if header is None and key else header
 
 
 def served(tokens: Tokens, handler: Plain) -> Plain:
