@@ -155,6 +155,11 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("GET", panel, stranger)).status == 403
     assert (await call("GET", panel)).status == 401
     assert (await call("GET", "/-/localhost/8001/app/-/nope", reader)).status == 404
+    inputs = "/inputs/-/localhost/8001/app/-/gate"  # where kodosumi's panel serves it
+    assert (await call("GET", inputs, reader)).status == 200
+    assert (await call("GET", inputs, stranger)).status == 403
+    assert (await call("GET", inputs)).status == 401
+    assert (await call("GET", "/inputs/-/nope", reader)).status == 404
     assert (await call("POST", panel, ci, {"service": "web"})).status == 200
     assert (await call("POST", panel, ci, {"service": "Web"})).status == 200  # its errors
     assert (await call("POST", panel, reader, {"service": "web"})).status == 403

@@ -153,6 +153,7 @@ async def test_every_route_answers_as_the_document_says(api: Api) -> None:
     await api.call("GET", "/flow", token)
     await api.call("GET", "/flow/tags", token)
     await api.call("GET", "/-/localhost/8001/app/-/gate", token)
+    await api.call("GET", "/inputs/-/localhost/8001/app/-/gate", token)
     await api.call("POST", "/-/gate", token, {"service": "web"})
     other = await _start(api, token, {**GATE, "channel": CHANNEL})
     await api.call("POST", f"/api/v1/runs/{other['id']}/cancel", token, {})

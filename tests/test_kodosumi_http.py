@@ -164,3 +164,48 @@ async def test_a_token_is_taken_as_kodosumi_s_api_key_header(db_url: str, store:
         assert (await api.call("GET", "/flow", headers={"KODOSUMI_API_KEY": "nope"})).status == 401
         wrong = {"KODOSUMI_API_KEY": token, "Authorization": "Bearer lst_nope"}
         assert (await api.call("GET", "/flow", headers=wrong)).status == 401
+
+
+async def test_kodosumi_s_lock_docs_api_workflow_runs_as_written(
+    db_url: str, store: SQLStore
+) -> None:
+    """docs/locks.mdx of kodosumi, "API Workflow": the entry's schema at ``/inputs/-/...``, a
+    launch posted form-encoded, the locks answered with JSON, until the run finishes."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.review_api") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",), answer=("*",))
+        schema = await api.call("GET", "/inputs/-/localhost/8125/-/review", token)
+        assert schema.status == 200 and [e["name"] for e in schema.body["elements"][:2]] == [
+            "doc_name", "author",
+        ]  # fmt: skip
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        launched = await api.call(
+            "POST", "/-/localhost/8125/-/review", token, None, form,
+            raw=b"doc_name=My%20Document&author=John%20Doe",
+        )  # fmt: skip
+        assert launched.status == 200, launched.body
+        fid = launched.body["result"]
+        await bot.lockstep.engine.settled(fid)
+        status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+        assert status["status"] == "awaiting"
+        [lid] = status["locks"]
+        lock = (await api.call("GET", f"/lock/{fid}/{lid}", token)).body
+        assert lock[0]["text"].startswith("# Content Review Required\n\n**Document**: My Document")
+        refused = await api.call("POST", f"/lock/{fid}/{lid}", token, {"accurate": True})
+        assert refused.body["errors"]["grammar"] == ["Grammar must be verified"]
+        answer = {"accurate": True, "grammar": True, "comments": "Content looks good"}
+        done = await api.call("POST", f"/lock/{fid}/{lid}", token, answer)
+        assert done.body["result"] == {"approved": True, "comments": "Content looks good",
+                                       "reviewer": "human_reviewer"}  # fmt: skip
+        await bot.lockstep.engine.settled(fid)
+        status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+        [final] = status["locks"]
+        assert status["status"] == "awaiting" and final != lid
+        published = await api.call(
+            "POST", f"/lock/{fid}/{final}", token, None, form, raw=b"publish=on&final_comments=ok"
+        )
+        assert published.body["result"]["published"] is True, published.body
+        await bot.lockstep.engine.idle()
+        status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+        assert status["status"] == "finished"
+        assert json.loads(status["final"])["dict"]["final_approval"]["comments"] == "ok"

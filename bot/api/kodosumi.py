@@ -116,6 +116,10 @@ class Kodosumi:
         shown["elements"] = spec.model.to_json() if spec.model else []
         return reply(shown)
 
+    async def inputs(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """``GET /inputs/-/{path}``, where kodosumi's panel serves an entry's form."""
+        return await self.schema(request, who)
+
     async def launch(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``POST`` of an entry: the field values as JSON; ``{"result": fid}``, or
         the errors with the lock-style 200 (nothing started)."""
@@ -294,8 +298,18 @@ class Kodosumi:
 
 
 async def _values(request: web.Request) -> dict[str, Any]:
+    """The posted field values: a JSON object, or a form as a browser posts it
+    (``application/x-www-form-urlencoded`` or ``multipart/form-data``, kodosumi's docs launch
+    so), a field posted twice a list of its values."""
+    raw = await body(request)
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        posted = await request.post()
+        named: dict[str, list[Any]] = {}
+        for key, value in posted.items():
+            named.setdefault(key, []).append(value if isinstance(value, str) else None)
+        return {k: v[0] if len(v) == 1 else v for k, v in named.items()}
     try:
-        values = json.loads(await body(request) or b"{}")
+        values = json.loads(raw or b"{}")
     except (ValueError, RecursionError):  # nested deeper than the parser goes
         values = {}  # as kodosumi: a body that is not JSON is no values
     return values if isinstance(values, dict) else {}

@@ -189,6 +189,14 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             {200: _OBJECT, **DENIED, 404: KodosumiNotFound},
         ),
         Operation(
+            "GET",
+            "/inputs/-/{path:.*}",
+            kodosumi.inputs,
+            "kodosumi: an entry's form, as kodosumi's panel serves it at /inputs/-/…",
+            "kodosumi",
+            {200: _OBJECT, **DENIED, 404: KodosumiNotFound},
+        ),
+        Operation(
             "POST",
             "/-/{path:.*}",
             kodosumi.launch,
