@@ -122,7 +122,9 @@ async def test_the_openapi_document_is_valid_and_names_every_route(api: Api) -> 
     }
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     operations = ("/slack/events", "/healthz", "/readyz", "/metrics")  # not the API's
-    assert documented == {r for r in served if r[1] not in operations}
+    aliases = {(m, p) for m, p in served if p.endswith("/") and (m, p[:-1]) in documented}
+    assert all(p.startswith(("/flow", "/outputs/", "/lock/")) for _, p in aliases)  # kodosumi's
+    assert documented == {r for r in served if r[1] not in operations} - aliases
     schemas = doc["components"]["schemas"]
     run = Run.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
     assert schemas["Run"]["properties"] == run["properties"]

@@ -209,3 +209,15 @@ async def test_kodosumi_s_lock_docs_api_workflow_runs_as_written(
         status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
         assert status["status"] == "finished"
         assert json.loads(status["final"])["dict"]["final_approval"]["comments"] == "ok"
+
+
+async def test_kodosumi_s_routes_take_a_trailing_slash(db_url: str, store: SQLStore) -> None:
+    """kodosumi's server takes ``/flow/`` for ``/flow`` (its API cheatsheet lists flows so)."""
+    async with running_bot(db_url, flows=HYMN) as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        listed = await api.call("GET", "/flow/", token, check=False)
+        assert listed.status == 200 and len(listed.body["items"]) == 1
+        fid = (await api.call("POST", "/-/", token, {"topic": "x"})).body["result"]
+        status = await api.call("GET", f"/outputs/status/{fid}/", token, check=False)
+        assert status.status == 200 and status.body["fid"] == fid

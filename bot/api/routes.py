@@ -302,4 +302,6 @@ def mount(
     for op in table:
         handler = served(tokens, spec) if op.path == OPENAPI else guarded(tokens, op.handler)
         app.router.add_route(op.method, op.path, handler)
+        if op.tag == "kodosumi" and not op.path.endswith("/") and ".*" not in op.path:
+            app.router.add_route(op.method, op.path + "/", handler)  # `/flow/`, as its docs have it
     return table
