@@ -71,13 +71,15 @@ async def test_a_run_is_followed_on_kodosumi_s_event_stream(db_url: str, store: 
         )
         kinds = [kind for kind, _ in said]
         assert kinds == [
-            "meta", "inputs", "status", "status", "debug", "result", "stdout", "lock", "status",
+            "status", "inputs", "meta", "status", "debug", "result", "stdout", "lock", "status",
             "lease", "result", "final", "status",
         ], (kinds, said)  # fmt: skip
-        meta = json.loads(said[0][1])["dict"]
+        meta = json.loads(said[2][1])["dict"]
         assert (meta["fid"], meta["summary"], meta["tags"]) == (fid, "Event Stream Demo",
                                                                ["demo", "stream"])  # fmt: skip
         assert json.loads(said[1][1]) == {"dict": {"name": "Ada"}}
+        assert list(meta)[:4] == ["fid", "username", "base_url", "entry_point"]
+        assert meta["base_url"] == "/-/lockstep/event-stream-demo/-/"
         statuses = ["starting", "running", "awaiting", "finished"]
         assert [m for k, m in said if k == "status"] == statuses
         assert said[4][1] == "starting for Ada"

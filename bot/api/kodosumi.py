@@ -352,20 +352,23 @@ def _kodosumi_events(run: Execution, spec: EntrySpec | None, event: Event) -> li
     detail = event.detail if isinstance(event.detail, dict) else {}
     match event.kind:
         case "started":
+            deprecated = spec.meta.get("deprecated") if spec else None
             meta = {
-                "fid": run.id, "summary": spec.summary if spec else None,
-                "description": spec.description if spec else None,
+                "fid": run.id, "username": run.initiator,
+                "base_url": panel_url(spec) if spec else None, "entry_point": run.runner,
                 "tags": _texts(spec.meta.get("tags")) if spec else [],
+                "summary": spec.summary if spec else None,
+                "description": spec.description if spec else None,
+                "deprecated": deprecated if isinstance(deprecated, bool) else None,
                 "author": _text(spec.meta.get("author")) if spec else None,
                 "organization": _text(spec.meta.get("organization")) if spec else None,
                 "version": _text(spec.meta.get("version")) if spec else None,
-                "entry_point": run.runner, "username": run.initiator,
             }  # fmt: skip
             inputs = codec.decode(run.inputs)
-            return [
-                ("meta", _json(serialize(meta))),
-                ("inputs", _json(serialize(inputs))),
+            return [  # in the order kodosumi's runner sends them
                 ("status", "starting"),
+                ("inputs", _json(serialize(inputs))),
+                ("meta", _json(serialize(meta))),
                 ("status", "running"),
             ]
         case "progress":
