@@ -73,7 +73,7 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("GET", events, stranger)).status == 403
     assert (await call("GET", events)).status == 401
     assert (await call("GET", "/api/v1/runs/nope/events", reader)).status == 404
-    for which in ("stream", "main", "stdio"):  # kodosumi's event streams
+    for which in ("stream", "main", "stdio", "raw"):  # kodosumi's event streams, its final
         assert (await call("GET", f"/outputs/{which}/{rid}", stranger)).status == 403
         assert (await call("GET", f"/outputs/{which}/{rid}")).status == 401
         assert (await call("GET", f"/outputs/{which}/nope", reader)).status == 404
@@ -106,7 +106,7 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     crash = f"/lock/{fragile['id']}/{fragile['locks'][0]['id']}"
     assert (await call("POST", crash, ci, {"x": "boom"})).status == 500
     assert (await call("GET", events, reader)).status == 200  # ended: the whole stream
-    for which in ("stream", "main", "stdio"):
+    for which in ("stream", "main", "stdio", "raw"):
         assert (await call("GET", f"/outputs/{which}/{rid}", reader)).status == 200
     # cancelling
     other = await start(GATE)

@@ -150,7 +150,7 @@ async def test_every_route_answers_as_the_document_says(api: Api) -> None:
     await api.call("POST", f"/api/v1/locks/{lock}/answer", token, {"inputs": {"replicas": "3"}})
     await api.call("GET", f"/api/v1/runs/{run['id']}/audit", token)
     await api.call("GET", f"/api/v1/runs/{run['id']}/events", token)
-    for which in ("stream", "main", "stdio"):  # kodosumi's event streams
+    for which in ("stream", "main", "stdio", "raw"):  # kodosumi's event streams, its final
         await api.call("GET", f"/outputs/{which}/{run['id']}", token)
     await api.call("GET", "/flow", token)
     await api.call("GET", "/flow/tags", token)

@@ -223,3 +223,21 @@ async def test_kodosumi_s_routes_take_a_trailing_slash(db_url: str, store: SQLSt
         fid = (await api.call("POST", "/-/", token, {"topic": "x"})).body["result"]
         status = await api.call("GET", f"/outputs/status/{fid}/", token, check=False)
         assert status.status == 200 and status.body["fid"] == fid
+
+
+async def test_a_run_s_raw_final_is_kodosumi_s(db_url: str, store: SQLStore) -> None:
+    """kodosumi's own tests poll ``/outputs/raw/{fid}`` for the final ``{"dict": …}``."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.streamed") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",), answer=("*",))
+        fid = (await api.call("POST", "/-/", token, {"name": "Ada"})).body["result"]
+        await bot.lockstep.engine.settled(fid)
+        waiting = await api.call("GET", f"/outputs/raw/{fid}", token)
+        assert waiting.status == 200
+        assert waiting.body == {"Markdown": {"body": "no result, yet. please be patient."}}
+        [lid] = (await api.call("GET", f"/outputs/status/{fid}", token)).body["locks"]
+        await api.call("POST", f"/lock/{fid}/{lid}", token, {"ok": "on"})
+        await bot.lockstep.engine.idle()
+        raw = await api.call("GET", f"/outputs/raw/{fid}", token)
+        assert raw.body == {"dict": {"name": "Ada", "confirmed": True}}
+        assert (await api.call("GET", "/outputs/raw/nope", token)).status == 404

@@ -37,6 +37,7 @@ MAIN = frozenset({"meta", "agent", "inputs", "status", "error", "action", "resul
                   "lock", "lease"})  # fmt: skip
 STDIO = frozenset({"stdout", "stderr", "debug", "error", "upload", "warning"})
 RESULTS = {"markdown": "Markdown", "html": "HTML", "text": "Text"}  # a response body's type
+NO_RESULT = "no result, yet. please be patient."  # kodosumi's, while a run has none
 LEASED = frozenset({"lease", "quorum", "rejected", "expired"})  # what decides a lock
 
 
@@ -219,6 +220,18 @@ class Kodosumi:
             )
         if cancelled.outcome is Cancel.GONE:
             raise _missing(f"Execution {fid} not found.")
+
+    async def raw(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """kodosumi's ``GET /outputs/raw/{fid}``: the run's ``final`` as JSON (as the status
+        has it, kodosumi's serialized result), or kodosumi's "no result, yet" while it runs."""
+        fid = request.match_info["fid"]
+        execution = None if named_nothing(fid) else await self.engine.execution(fid, who.workspace)
+        if execution is None:
+            raise _missing(f"Execution {fid} not found.")
+        if not who.scopes.reads(execution.flow):
+            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        final = _final(execution) or _json({"Markdown": {"body": NO_RESULT}})
+        return web.Response(text=final, content_type="application/json")
 
     async def stream(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``/outputs/stream/{fid}``: every event as kodosumi writes it, ``event:``

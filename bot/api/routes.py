@@ -245,6 +245,14 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             {200: KodosumiStatus, **DENIED, 404: KodosumiNotFound},
         ),
         Operation(
+            "GET",
+            "/outputs/raw/{fid}",
+            kodosumi.raw,
+            'kodosumi: a run\'s final result, serialized as kodosumi does (`{"dict": …}`)',
+            "kodosumi",
+            {200: {}, **DENIED, 404: KodosumiNotFound},
+        ),
+        Operation(
             "DELETE",
             "/outputs/{fid}",
             kodosumi.kill,
