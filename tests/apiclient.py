@@ -71,6 +71,7 @@ class Api:
         headers: dict[str, str] | None = None,
         raw: bytes | None = None,
         check: bool = True,
+        redirects: bool = True,
     ) -> Answer:
         sent = dict(headers or {})
         if token is not None:
@@ -83,6 +84,7 @@ class Api:
             self.base + path,
             data=io.BytesIO(data) if data is not None else None,
             headers=sent,
+            allow_redirects=redirects,
         ) as response:
             text = await response.text()
             found = json.loads(text) if response.content_type == "application/json" else text

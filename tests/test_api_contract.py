@@ -89,15 +89,27 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("POST", kodosumi, None, {})).status == 401
     assert (await call("POST", f"/lock/{rid}/nope", ci, {})).status == 404
     assert (await call("POST", kodosumi, ci, {"replicas": "0"})).status == 200  # its errors
+    panel_lock = f"/inputs/lock/{rid}/{lid}"  # as kodosumi's panel posts its form
+    assert (await call("GET", panel_lock, reader)).status == 200
+    assert (await call("GET", panel_lock, stranger)).status == 403
+    assert (await call("GET", panel_lock)).status == 401
+    assert (await call("GET", f"/inputs/lock/{rid}/nope", reader)).status == 404
+    assert (await call("POST", panel_lock, reader, {})).status == 403
+    assert (await call("POST", panel_lock, None, {})).status == 401
+    assert (await call("POST", f"/inputs/lock/{rid}/nope", ci, {})).status == 404
+    assert (await call("POST", panel_lock, ci, {"replicas": "0"})).status == 200  # its errors
     for_bob = await api.token("for-bob", read=("gate",), answer=("UBOB",))
     api.bot.slack.fail_next("conversations.members", status=500, times=2)  # may Bob? unknown
     unknown = await call("POST", answer, for_bob, {"inputs": {"replicas": "1"}})
     assert unknown.status == 503 and unknown.headers["Retry-After"] == "5"
     assert (await call("POST", kodosumi, for_bob, {"replicas": "1"})).status == 503
+    api.bot.slack.fail_next("conversations.members", status=500)
+    assert (await call("POST", panel_lock, for_bob, {"replicas": "1"})).status == 503
     api.bot.slack.fail_next("conversations.members", status=500)  # whose lock waits on Bob?
     assert (await call("GET", "/api/v1/runs?waiting_on=UBOB", reader)).status == 503
     too_big = b'{"replicas": "' + b"9" * (2 << 20) + b'"}'
     assert (await call("POST", kodosumi, ci, raw=too_big)).status == 400
+    assert (await call("POST", panel_lock, ci, raw=too_big)).status == 400
     assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 200
     assert (await call("POST", answer, ci, {"inputs": {"replicas": "1"}})).status == 409
     fragile = await start({"flow": "fragile", "inputs": {}})
@@ -105,6 +117,7 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("POST", crash, ci, {"inputs": {"x": "boom"}})).status == 500
     crash = f"/lock/{fragile['id']}/{fragile['locks'][0]['id']}"
     assert (await call("POST", crash, ci, {"x": "boom"})).status == 500
+    assert (await call("POST", "/inputs" + crash, ci, {"x": "boom"})).status == 500
     assert (await call("GET", events, reader)).status == 200  # ended: the whole stream
     for which in ("stream", "main", "stdio", "raw"):
         assert (await call("GET", f"/outputs/{which}/{rid}", reader)).status == 200
@@ -126,6 +139,8 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     quorum = f"/lock/{released.body['id']}/{released.body['locks'][0]['id']}"
     assert (await call("POST", quorum, admin, {})).status == 200  # counted: one of two
     assert (await call("POST", quorum, admin, {})).status == 409  # the same approver again
+    again = await call("POST", "/inputs" + quorum, admin, {}, redirects=False)
+    assert again.status == 409  # the same approver again, by the panel's route
     # kodosumi's kill: a run cancelled, an ended one kept
     doomed = await start(GATE)
     kill, killed = f"/outputs/{doomed['id']}", {"fid": [doomed["id"]]}
@@ -167,6 +182,18 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
     assert (await call("POST", "/-/nope", ci, {})).status == 404
     assert (await call("POST", panel, ci, raw=too_big)).status == 400
     assert (await call("POST", "/-/crashy", everything, {})).status == 500
+    panel_post = "/inputs/-/localhost/8001/app/-/gate"
+    launched = await call("POST", panel_post, ci, {"service": "web"}, redirects=False)
+    assert launched.status == 302
+    assert (await call("POST", panel_post, ci, {"service": "Web"})).status == 200  # its errors
+    assert (await call("POST", panel_post, reader, {"service": "web"})).status == 403
+    assert (await call("POST", panel_post, None, {"service": "web"})).status == 401
+    assert (await call("POST", "/inputs/-/nope", ci, {})).status == 404
+    assert (await call("POST", panel_post, ci, raw=too_big)).status == 400
+    assert (await call("POST", "/inputs/-/crashy", everything, {})).status == 500
+    decided = await start(GATE)
+    decide = f"/inputs/lock/{decided['id']}/{decided['locks'][0]['id']}"
+    assert (await call("POST", decide, ci, {"replicas": "1"}, redirects=False)).status == 302
 
     doc = await api.doc()
     documented = {

@@ -123,7 +123,8 @@ async def test_the_openapi_document_is_valid_and_names_every_route(api: Api) -> 
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     operations = ("/slack/events", "/healthz", "/readyz", "/metrics")  # not the API's
     aliases = {(m, p) for m, p in served if p.endswith("/") and (m, p[:-1]) in documented}
-    assert all(p.startswith(("/flow", "/outputs/", "/lock/")) for _, p in aliases)  # kodosumi's
+    kodosumi = ("/flow", "/outputs/", "/lock/", "/inputs/lock/")
+    assert all(p.startswith(kodosumi) for _, p in aliases)  # kodosumi's, with a trailing /
     assert documented == {r for r in served if r[1] not in operations} - aliases
     schemas = doc["components"]["schemas"]
     run = Run.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
@@ -156,6 +157,9 @@ async def test_every_route_answers_as_the_document_says(api: Api) -> None:
     await api.call("GET", "/flow/tags", token)
     await api.call("GET", "/-/localhost/8001/app/-/gate", token)
     await api.call("GET", "/inputs/-/localhost/8001/app/-/gate", token)
+    await api.call("POST", "/inputs/-/gate", token, {"service": "web"}, redirects=False)
+    await api.call("GET", f"/inputs/lock/{run['id']}/{lock}", token)
+    await api.call("POST", f"/inputs/lock/{run['id']}/{lock}", token, {"replicas": "0"})
     await api.call("POST", "/-/gate", token, {"service": "web"})
     other = await _start(api, token, {**GATE, "channel": CHANNEL})
     await api.call("POST", f"/api/v1/runs/{other['id']}/cancel", token, {})

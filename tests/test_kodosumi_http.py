@@ -241,3 +241,51 @@ async def test_a_run_s_raw_final_is_kodosumi_s(db_url: str, store: SQLStore) -> 
         raw = await api.call("GET", f"/outputs/raw/{fid}", token)
         assert raw.body == {"dict": {"name": "Ada", "confirmed": True}}
         assert (await api.call("GET", "/outputs/raw/nope", token)).status == 404
+
+
+async def test_kodosumi_s_own_test_drives_a_run_through_its_panel(
+    db_url: str, store: SQLStore
+) -> None:
+    """kodosumi's tests/test_execution.py: ``/flow`` for the URL, ``POST /inputs{url}`` with
+    the form (302, the run's id last in ``Location``), the status until ``awaiting``, the lock
+    at ``/lock/`` and ``/inputs/lock/``, answered with JSON, and the final at ``/outputs/raw``."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.factory:app_factory") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",), answer=("*",))
+        [endpoint] = (await api.call("GET", "/flow", token)).body["items"]
+        assert (endpoint["summary"], endpoint["deprecated"]) == ("Factory Example", False)
+        assert (await api.call("GET", "/inputs" + endpoint["url"], token)).status == 200
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        cancel = await api.call("POST", "/inputs" + endpoint["url"], token, None, form,
+                                raw=b"__cancel__=__cancel__", redirects=False)  # fmt: skip
+        assert (cancel.status, cancel.headers["Location"]) == (302, "/")
+        posted = await api.call("POST", "/inputs" + endpoint["url"], token, None, form,
+                                raw=b"name=Test+User&active=on", redirects=False)  # fmt: skip
+        assert posted.status == 302, posted.body
+        fid = posted.headers["Location"].split("/")[-1]
+        await bot.lockstep.engine.settled(fid)
+        assert len(await bot.lockstep.store.executions()) == 1  # the cancel started nothing
+        status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+        assert status["status"] == "awaiting"
+        lid = status["locks"][0]
+        expected = [
+            {"type": "markdown", "text": "# hello world from runner"},
+            {"type": "boolean", "name": "continue", "label": "Continue", "value": False,
+             "option": "CONTINUE"},
+            {"type": "submit", "text": "yes"},
+            {"type": "cancel", "text": "no"},
+        ]  # fmt: skip
+        assert (await api.call("GET", f"/lock/{fid}/{lid}", token)).body == expected
+        assert (await api.call("GET", f"/inputs/lock/{fid}/{lid}", token)).body == expected
+        missing = await api.call("GET", "/lock/x88394e76dd65923d09d5394/6c0f", token)
+        assert missing.body["detail"] == "Execution x88394e76dd65923d09d5394 not found."
+        back = await api.call("POST", f"/inputs/lock/{fid}/{lid}", token, None, form,
+                              raw=b"__cancel__=__cancel__", redirects=False)  # fmt: skip
+        assert (back.status, back.headers["Location"]) == (302, f"/outputs/status/{fid}")
+        answered = await api.call("POST", f"/inputs/lock/{fid}/{lid}", token, None, form,
+                                  raw=b"continue=on", redirects=False)  # fmt: skip
+        assert (answered.status, answered.headers["Location"]) == (302, f"/outputs/status/{fid}")
+        assert (await api.call("GET", f"/lock/{fid}/{lid}", token)).status == 404
+        await bot.lockstep.engine.idle()
+        raw = (await api.call("GET", f"/outputs/raw/{fid}", token)).body
+        assert raw == {"dict": {"lock-result": {"phase": "lease-1", "inputs": {"continue": True}}}}

@@ -124,24 +124,38 @@ class Kodosumi:
     async def launch(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``POST`` of an entry: the field values as JSON; ``{"result": fid}``, or
         the errors with the lock-style 200 (nothing started)."""
+        return reply(await self._launched(request, who, await _values(request)))
+
+    async def inputs_launch(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """``POST /inputs/-/{path}``, the form kodosumi's panel posts: a launch redirects (302)
+        to the run's status, its id last; refused inputs are the errors, as ``POST /-/``;
+        ``__cancel__`` goes back to ``/``, nothing started."""
+        values = await _values(request)
+        if values.get("__cancel__") == "__cancel__":
+            self._entry(request)
+            return _redirect("/")
+        answer = await self._launched(request, who, values)
+        return _redirect(f"/outputs/status/{answer.result}") if answer.result else reply(answer)
+
+    async def _launched(
+        self, request: web.Request, who: Principal, values: dict[str, Any]
+    ) -> KodosumiLaunchAnswer:
         spec = self._entry(request)
         if not who.scopes.starts(spec.name):
             raise refuse(403, "forbidden", f"this token may not start {spec.name}")
-        values = await _values(request)
         elements = spec.model.to_json() if spec.model else []
         try:
             launch = await self.engine.prepare(spec.name, values, Request(spec.name, who.actor))
             launched = await self.engine.launch(launch, workspace=who.workspace)
         except InputsError as exc:
-            return reply(KodosumiLaunchAnswer(errors=exc.wire(), elements=elements))
+            return KodosumiLaunchAnswer(errors=exc.wire(), elements=elements)
         except FlowConfigError as exc:  # the enter handler made inputs that cannot be kept
-            errors = {"_global_": [str(exc)]}
-            return reply(KodosumiLaunchAnswer(errors=errors, elements=elements))
+            return KodosumiLaunchAnswer(errors={"_global_": [str(exc)]}, elements=elements)
         except EntryFailed as exc:
             raise refuse(
                 500, "failed", f"the flow could not start (error id {exc.error_id})"
             ) from None
-        return reply(KodosumiLaunchAnswer(result=launched.id, elements=elements))
+        return KodosumiLaunchAnswer(result=launched.id, elements=elements)
 
     async def _lock(self, request: web.Request, who: Principal) -> tuple[Execution, Call]:
         fid, lid = request.match_info["fid"], request.match_info["lid"]
@@ -164,19 +178,39 @@ class Kodosumi:
         return reply(list(lock.form or []))
 
     async def answer(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        return reply(await self._answered(request, who, await _values(request)))
+
+    async def inputs_form(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """``GET /inputs/lock/{fid}/{lid}``, where kodosumi's panel shows a lock's form."""
+        return await self.form(request, who)
+
+    async def inputs_answer(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        """``POST /inputs/lock/{fid}/{lid}``, the form kodosumi's panel posts: an accepted
+        answer redirects (302) to the run's status; refused inputs are the errors, as ``POST
+        /lock/``; ``__cancel__`` goes back to the status, nothing decided."""
+        values = await _values(request)
+        if values.get("__cancel__") == "__cancel__":
+            _, lock = await self._lock(request, who)
+            return _redirect(f"/outputs/status/{lock.execution_id}")
+        answer = await self._answered(request, who, values)
+        fid = request.match_info["fid"]
+        return reply(answer) if answer.errors else _redirect(f"/outputs/status/{fid}")
+
+    async def _answered(
+        self, request: web.Request, who: Principal, values: dict[str, Any]
+    ) -> KodosumiLockAnswer:
         _, lock = await self._lock(request, who)
         if not who.scopes.answers:
             raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
-        values = await _values(request)
         decision = await self.engine.submit(lock.id, values, who.actor, workspace=who.workspace)
         elements = list(lock.form or [])
         match decision.outcome:
             case Answer.ACCEPTED | Answer.COUNTED:
                 decided = decision.lock or lock
                 result = plain(decided.result) if decided.status == "resolved" else None
-                return reply(KodosumiLockAnswer(result=result, elements=elements))
+                return KodosumiLockAnswer(result=result, elements=elements)
             case Answer.INVALID:
-                return reply(KodosumiLockAnswer(errors=decision.errors, elements=elements))
+                return KodosumiLockAnswer(errors=decision.errors, elements=elements)
             case Answer.FORBIDDEN:
                 raise refuse(403, "forbidden", "this token may not decide this lock")
             case Answer.FAILED:
@@ -423,6 +457,10 @@ def _text(value: Any) -> str | None:
 
 def _texts(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location})
 
 
 def _missing(detail: str) -> Refused:
