@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
+from flows.engine import FakeClock
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import running_bot
@@ -289,3 +291,30 @@ async def test_kodosumi_s_own_test_drives_a_run_through_its_panel(
         await bot.lockstep.engine.idle()
         raw = (await api.call("GET", f"/outputs/raw/{fid}", token)).body
         assert raw == {"dict": {"lock-result": {"phase": "lease-1", "inputs": {"continue": True}}}}
+
+
+async def test_an_expired_lock_reads_on_the_stream_as_kodosumi_s_timeout(
+    db_url: str, store: SQLStore
+) -> None:
+    """kodosumi's test_lock_timeout: once the lock has expired, ``/lock/`` is 404, the status
+    ``error``, and ``/outputs/main`` has the lock, ``TimeoutError: Lock <lid> expired`` and the
+    ``error`` status."""
+    clock = FakeClock(time.time())
+    async with running_bot(db_url, clock, flows="tests.kodosumi_apps.execution") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        fid = (await api.call("POST", "/-/timeout", token, {})).body["result"]
+        await bot.lockstep.engine.settled(fid)
+        [lid] = (await api.call("GET", f"/outputs/status/{fid}", token)).body["locks"]
+        clock.advance(4)
+        await bot.lockstep.engine.fire_due()
+        await bot.lockstep.engine.settled(fid)
+        assert (await api.call("GET", f"/lock/{fid}/{lid}", token)).status == 404
+        assert (await api.call("GET", f"/outputs/status/{fid}", token)).body["status"] == "error"
+        async with bot.http.get(
+            f"{api.base}/outputs/main/{fid}", headers={"Authorization": f"Bearer {token}"}
+        ) as response:
+            text = await response.text()
+        assert "event: lock" in text
+        assert f"data: TimeoutError: Lock {lid} expired" in text
+        assert re.search(r"event: status\s+data: [\d.]+:error", text)

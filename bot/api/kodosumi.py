@@ -31,7 +31,7 @@ from bot.api.views import plain
 from flows import InputsError, Request, codec
 from flows.app import EntrySpec
 from flows.engine import Answer, Call, Cancel, Engine, EntryFailed, Event, Execution
-from flows.errors import FlowConfigError
+from flows.errors import FlowConfigError, LockExpired
 
 MAIN = frozenset({"meta", "agent", "inputs", "status", "error", "action", "result", "final",
                   "lock", "lease"})  # fmt: skip
@@ -289,10 +289,14 @@ class Kodosumi:
             raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
         spec = self.engine.registry.entries.get(execution.flow)
 
+        expired: list[str] = []  # the locks that expired so far, in order
+
         async def render(run: Execution, calls: list[Call], events: list[Event]) -> Chunks:
             chunks: Chunks = []
             for event in events:
-                for kind, message in _kodosumi_events(run, spec, event):
+                if event.kind == "expired" and event.call_id:
+                    expired.append(event.call_id)
+                for kind, message in _kodosumi_events(run, spec, event, expired):
                     if kinds is None or kind in kinds:
                         line = message.replace("\n", "\ndata: ")  # SSE: one data line each
                         chunks.append(
@@ -394,8 +398,11 @@ def _flow_item(spec: EntrySpec) -> dict[str, Any]:
     return {**item, "search": " ".join(words).lower()}
 
 
-def _kodosumi_events(run: Execution, spec: EntrySpec | None, event: Event) -> list[tuple[str, str]]:
-    """One of Lockstep's events as kodosumi's (kind, message) pairs, in kodosumi's order."""
+def _kodosumi_events(
+    run: Execution, spec: EntrySpec | None, event: Event, expired: list[str]
+) -> list[tuple[str, str]]:
+    """One of Lockstep's events as kodosumi's (kind, message) pairs, in kodosumi's order.
+    ``expired``: the ids of the run's locks that expired before this event."""
     detail = event.detail if isinstance(event.detail, dict) else {}
     match event.kind:
         case "started":
@@ -440,6 +447,8 @@ def _kodosumi_events(run: Execution, spec: EntrySpec | None, event: Event) -> li
             return [("final", _final(run) or _json(serialize(None))), ("status", "finished")]
         case "error" | "cancelled":
             why = str(detail.get("error") or detail.get("reason") or event.kind)
+            if why.startswith(f"{LockExpired.__name__}:") and expired:  # as kodosumi says it
+                why += f"\nTimeoutError: Lock {expired[-1]} expired"
             return [("error", why), ("status", "error")]
     return []
 
