@@ -318,3 +318,42 @@ async def test_an_expired_lock_reads_on_the_stream_as_kodosumi_s_timeout(
         assert "event: lock" in text
         assert f"data: TimeoutError: Lock {lid} expired" in text
         assert re.search(r"event: status\s+data: [\d.]+:error", text)
+
+
+async def test_a_launch_posted_as_a_multipart_form_or_not_a_form_at_all(
+    db_url: str, store: SQLStore
+) -> None:
+    """A browser's multipart form launches as a URL-encoded one does (a file field carries no
+    value); a body that says it is a form and is not (no boundary, bytes that are not UTF-8, a
+    charset no one knows) is a 400 that names the body, never a 500."""
+    async with running_bot(db_url, flows=HYMN) as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        url = "/-/localhost/8001/hymn/-/"
+        multipart = {"Content-Type": "multipart/form-data; boundary=XyZ"}
+        part = (
+            b'--XyZ\r\nContent-Disposition: form-data; name="topic"\r\n\r\nH\xc3\xbchner\r\n'
+            b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\nhi\r\n'
+            b"--XyZ--\r\n"
+        )
+        launched = await api.call("POST", url, token, None, multipart, raw=part)
+        assert launched.status == 200 and launched.body["errors"] is None, launched.body
+        execution = await bot.lockstep.engine.execution(launched.body["result"])
+        assert execution is not None and execution.inputs["topic"] == "Hühner"
+        bogus = b'--XyZ\r\nContent-Disposition: form-data; name="topic"\r\nContent-Type: text/plain; charset=nope\r\n\r\nx\r\n--XyZ--\r\n'  # noqa: E501
+        for content_type, raw in (
+            ("multipart/form-data; boundary=XyZ", b"no boundary here"),
+            ("multipart/form-data", part),
+            ("multipart/form-data; boundary=XyZ", bogus),
+            ("application/x-www-form-urlencoded", b"topic=%ff%fe"),
+            ("application/x-www-form-urlencoded", b"topic=\xff"),
+            ("application/x-www-form-urlencoded; charset=latin-1", b"topic=x"),
+        ):
+            for path in (url, f"/inputs{url}"):
+                refused = await api.call(
+                    "POST", path, token, None, {"Content-Type": content_type}, raw=raw,
+                    redirects=False,
+                )  # fmt: skip
+                assert refused.status == 400, (path, content_type, raw, refused.body)
+                assert refused.body["message"].startswith("body: not a form"), refused.body
+        assert len(await store.executions()) == 1  # the refused ones started nothing
