@@ -530,3 +530,22 @@ def test_a_kodosumi_final_wraps_each_result_under_its_type_s_name() -> None:
     assert serialize([1, "x", None]) == {
         "__list__": [{"int": 1}, {"str": "x"}, {"TypeError": "None"}]
     }
+
+
+async def test_a_kodosumi_answer_nested_deeper_than_the_api_reads_keeps_the_trail_readable(
+    api: Api,
+) -> None:
+    """kodosumi's route reads a body as the API's own routes do: values nested deeper than
+    they take are no values (kodosumi: a body that is not JSON), so the refused answer's
+    ``invalid`` event holds nothing its audit trail and event stream cannot write out."""
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await started(api, token, {"flow": "gate", "inputs": {"service": "web"}})
+    fid, lid = run["id"], run["locks"][0]["id"]
+    deep = b'{"replicas": "0", "x": ' + b"[" * 300 + b"]" * 300 + b"}"
+    refused = await api.call("POST", f"/lock/{fid}/{lid}", token, raw=deep)
+    assert refused.status == 200 and refused.body["errors"]["replicas"]
+    audit = await api.call("GET", f"/api/v1/runs/{fid}/audit", token)
+    assert audit.status == 200 and audit.body["events"][-1]["kind"] == "invalid"
+    assert (await api.call("POST", f"/api/v1/runs/{fid}/cancel", token, {})).status == 200
+    kinds = [kind async for _, kind, _ in api.stream(f"/api/v1/runs/{fid}/events", token)]
+    assert "invalid" in kinds and kinds[-1] == "end"

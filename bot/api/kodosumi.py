@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 from pydantic import BaseModel
+from pydantic_core import from_json
 
 from bot.api.auth import Principal
 from bot.api.http import Refused, body, named_nothing, refuse, reply
@@ -367,9 +368,9 @@ async def _values(request: web.Request) -> dict[str, Any]:
         for key, value in fields:
             named.setdefault(key, []).append(value)
         return {k: v[0] if len(v) == 1 else v for k, v in named.items()}
-    try:
-        values = json.loads(raw or b"{}")
-    except (ValueError, RecursionError):  # nested deeper than the parser goes
+    try:  # read as the API's own routes read a body: nested as deep as they take, no more
+        values = from_json(raw or b"{}")
+    except ValueError:  # not JSON, or nested deeper than the trail can be written out
         values = {}  # as kodosumi: a body that is not JSON is no values
     return values if isinstance(values, dict) else {}
 
