@@ -12,6 +12,7 @@ and an event may arrive more than once, always under the same ``webhook-id``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from flows.when import iso
 log = logging.getLogger("lockstep.webhooks")
 TIMEOUT = 10.0  # seconds a receiver has to answer
 BUSY = (429, 502, 503, 504)
+LEAST_WAIT = 1.0  # seconds a receiver asking to be retried (Retry-After) waits at least
 
 
 class WebhookSender:
@@ -111,7 +113,13 @@ class Routed:
 
 
 def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` in seconds, at least ``LEAST_WAIT`` (a receiver asking for no wait at
+    all is not retried in a tight loop); None (back off as usual) for one that is not a finite
+    number of seconds, not less than zero (an HTTP date too)."""
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else math.nan
     except ValueError:
         return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return max(LEAST_WAIT, seconds)

@@ -15,6 +15,7 @@ import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from bot.cli.admin import new_secret
+from bot.webhooks import _seconds
 from flows.engine import FakeClock
 from store import SQLStore
 from tests.apiclient import Api, base_of, validate
@@ -184,3 +185,23 @@ async def test_a_receiver_that_is_down_holds_back_no_other(api: Api, receiver: R
         await asyncio.wait_for(down.changed.wait(), 5)
     assert down.accepted == [] and len(receiver.accepted) == 1
     await down.stop()
+
+
+@pytest.mark.parametrize("retry_after", ["0", "-5", "nan", "0.001"])
+async def test_a_receiver_asking_to_be_retried_at_once_is_not_hammered(
+    api: Api, retry_after: str
+) -> None:
+    """A 503 whose ``Retry-After`` asks for no wait (0, a fraction, negative, not a number)
+    waits a second at least, or backs off as usual: it was retried in a tight loop, dozens of
+    times a second, for as long as the receiver stayed down."""
+    down = Receiver(down=503, retry_after=retry_after)
+    await subscribe(api, await down.start(), ["lock.opened"])
+    token = await api.token("ci", start=("gate",))
+    try:
+        await gate_run(api, token)
+        await asyncio.sleep(2.5)
+    finally:
+        await down.stop()
+    assert 1 <= len(down.deliveries) <= 4, len(down.deliveries)
+    assert _seconds(retry_after) in (None, 1.0)
+    assert (_seconds("30"), _seconds("inf"), _seconds("soon")) == (30.0, None, None)
