@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from bot.cli import remote
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, input_value, running_bot
@@ -179,3 +181,39 @@ async def test_without_settings_a_token_is_made_where_local_mode_will_read_it(
         assert found is not None and out.decode().startswith(f"lst_{found.id}_")
     finally:
         await store.close()
+
+
+async def test_a_bot_that_answers_garbage_or_nothing_is_exit_3_never_1() -> None:
+    """Exit 1 says the run was rejected: a bot (or a proxy before it) answering JSON that does
+    not parse, or not answering in time, is "anything else" (3), one line, no traceback."""
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 5\r\nConnection: close\r\n\r\n{oops")  # fmt: skip
+        await writer.drain()
+        writer.close()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    bad = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    hung = await asyncio.start_server(silent, "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{bad.sockets[0].getsockname()[1]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCKSTEP_", "SLACK_"))}
+        env |= {"LOCKSTEP_URL": url, "LOCKSTEP_TOKEN": "lst_x", "PYTHONPATH": str(ROOT)}
+        for args in (("status", "r1"), ("start", "gate", "--wait"), ("answer", "l1")):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", *args, cwd=ROOT, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            status, _, err = await finished(process)
+            assert status == 3 and "Traceback" not in err and err.startswith("lockstep: "), err
+        target = remote.Remote(f"http://127.0.0.1:{hung.sockets[0].getsockname()[1]}", "lst_x")
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as http:
+            with pytest.raises(remote.CliError, match="did not answer"):
+                await remote.call(http, target, "GET", "/api/v1/runs/r1")
+    finally:
+        bad.close()
+        hung.close()

@@ -184,6 +184,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except (CliError, SettingsError) as exc:
         print(f"lockstep: {exc}", file=sys.stderr)
         return ERROR
+    except Exception as exc:  # anything else is 3 as well: never 1, which says "rejected"
+        print(f"lockstep: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return ERROR
 
 
 def main() -> None:

@@ -51,6 +51,10 @@ async def call(
             return response.status, found
     except aiohttp.ClientError as exc:
         raise CliError(f"cannot reach {remote.url}: {exc}") from None
+    except TimeoutError:
+        raise CliError(f"{remote.url} did not answer in time") from None
+    except ValueError:  # JSON that does not parse, or text that is not what it says
+        raise CliError(f"{remote.url} answered what is not JSON ({method} {path})") from None
 
 
 def problem(status: int, body: Any) -> CliError:
@@ -106,7 +110,7 @@ async def events(
         ident: str | None = None
         kind, data = "message", list[str]()
         async for raw in response.content:
-            line = raw.decode().rstrip("\r\n")
+            line = raw.decode(errors="replace").rstrip("\r\n")
             if not line:
                 if data:
                     yield ident, kind, "\n".join(data)
@@ -120,6 +124,17 @@ async def events(
                     kind = value
                 elif name == "data":
                     data.append(value)
+
+
+def _json(data: str) -> Any:
+    """An event's data: JSON, or the bot (or a proxy before it) sent what it should not."""
+    try:
+        found = json.loads(data)
+    except ValueError:
+        raise CliError(f"the event stream sent what is not JSON: {data[:100]!r}") from None
+    if not isinstance(found, dict):
+        raise CliError(f"the event stream sent what is not an event: {data[:100]!r}")
+    return found
 
 
 async def _body(response: aiohttp.ClientResponse) -> Any:
@@ -146,10 +161,10 @@ async def wait(
             try:
                 async for ident, kind, data in events(http, remote, run_id, last):
                     if kind == "end":
-                        return dict(json.loads(data))
+                        return dict(_json(data))
                     last = ident or last
                     if say is not None:
-                        say(kind, json.loads(data))
+                        say(kind, _json(data))
             except (aiohttp.ClientError, asyncio.IncompleteReadError):
                 pass  # dropped: pick it up again after the last event seen
             await asyncio.sleep(RECONNECT)
