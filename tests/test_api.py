@@ -549,3 +549,25 @@ async def test_a_kodosumi_answer_nested_deeper_than_the_api_reads_keeps_the_trai
     assert (await api.call("POST", f"/api/v1/runs/{fid}/cancel", token, {})).status == 200
     kinds = [kind async for _, kind, _ in api.stream(f"/api/v1/runs/{fid}/events", token)]
     assert "invalid" in kinds and kinds[-1] == "end"
+
+
+async def test_a_path_or_method_the_api_does_not_serve_is_refused_as_json(api: Api) -> None:
+    """Refusals are JSON, a wrong method and a path no route serves under ``/api/v1`` too (they
+    were aiohttp's plain text); while no token exists, they stay plain, as for any path."""
+    for method, path in (("DELETE", "/api/v1/runs"), ("GET", "/api/v1/nope")):
+        plain = await api.call(method, path, check=False)
+        assert plain.headers["Content-Type"].startswith("text/plain")
+    token = await api.token("ci", read=("*",))
+    for method, path, status in [
+        ("DELETE", "/api/v1/runs", 405), ("PUT", "/api/v1/runs/x", 405),
+        ("GET", "/api/v1/locks/x/answer", 405), ("GET", "/api/v1/nope", 404),
+        ("GET", "/api/v1/runs/x/y/z", 404), ("GET", "/api/v1", 404), ("POST", "/api/v1/", 404),
+    ]:  # fmt: skip
+        for sent in (token, None):
+            refused = await api.call(method, path, sent, check=False)
+            assert refused.status == status, (method, path)
+            assert isinstance(refused.body, dict), (method, path, refused.body)
+            expected = "not_found" if status == 404 else "bad_request"
+            assert refused.body["error"] == expected and refused.body["message"]
+    wrong = await api.call("DELETE", "/api/v1/runs", token, check=False)
+    assert set(wrong.headers["Allow"].split(", ")) == {"GET", "POST"}

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.auth import Principal, Tokens
-from bot.api.http import guarded, served
+from bot.api.http import Plain, guarded, reply, served
 from bot.api.kodosumi import Kodosumi
 from bot.api.models import (
     Answered,
@@ -354,4 +354,27 @@ def mount(
         app.router.add_route(op.method, op.path, handler)
         if op.tag == "kodosumi" and not op.path.endswith("/") and ".*" not in op.path:
             app.router.add_route(op.method, op.path + "/", handler)  # `/flow/`, as its docs have it
+    app.middlewares.append(problems(tokens))
     return table
+
+
+def problems(tokens: Tokens) -> Any:
+    """Under ``/api/v1``, a path no route serves (404) and a method its route does not take
+    (405, with ``Allow``) are refusals as JSON too (``Problem``), like every other; while no
+    token exists they stay the plain 404 and 405 of any path the bot does not serve."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Plain) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            path = request.path
+            if not (path == V1 or path.startswith(f"{V1}/")) or not await tokens.any_token():
+                raise
+            if isinstance(exc, web.HTTPNotFound):
+                return reply(Problem(error="not_found", message=f"no route {path}"), 404)
+            allowed = ", ".join(sorted(exc.allowed_methods))
+            message = f"{request.method} is not a method of {path} (it takes {allowed})"
+            return reply(Problem(error="bad_request", message=message), 405, Allow=allowed)
+
+    return middleware
