@@ -223,7 +223,8 @@ class Lockstep:
         except web.RequestPayloadError:
             self.refusals.warning(logs.UNREADABLE)
             request.content.feed_eof()  # nothing more to read of it: aiohttp reads no further
-            answer = web.Response(status=400, text="the body could not be read")
+            refusal = {"error": "bad_request", "message": "the body could not be read"}
+            answer = web.json_response(refusal, status=400)  # as the API says every refusal
             answer.force_close()  # the rest of what was sent is not read: no other request
             return answer
 

@@ -571,3 +571,19 @@ async def test_a_path_or_method_the_api_does_not_serve_is_refused_as_json(api: A
             assert refused.body["error"] == expected and refused.body["message"]
     wrong = await api.call("DELETE", "/api/v1/runs", token, check=False)
     assert set(wrong.headers["Allow"].split(", ")) == {"GET", "POST"}
+
+
+async def test_a_body_that_cannot_be_read_is_a_json_refusal(api: Api) -> None:
+    """A body that is not what its ``Content-Encoding`` says is a 400 on every route; on the
+    API's routes it is said as JSON, as every refusal there is (it was plain text)."""
+    token = await api.token("ci", start=("*",), read=("*",), answer=("*",))
+    run = await started(api, token, {"flow": "gate", "inputs": {"service": "web"}})
+    lock = run["locks"][0]["id"]
+    paths = ("/api/v1/runs", f"/api/v1/runs/{run['id']}/cancel", f"/api/v1/locks/{lock}/answer")
+    for path in paths:
+        sent = {"Content-Encoding": "gzip"}
+        refused = await api.call("POST", path, token, raw=b"not gzip", headers=sent, check=False)
+        assert refused.status == 400, path
+        assert refused.body == {"error": "bad_request", "message": "the body could not be read"}
+    [still] = await api.store.executions()
+    assert still.status == "awaiting" and (await api.bot.lockstep.engine.lock(lock)).open
