@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from openapi_spec_validator import validate
@@ -102,6 +103,12 @@ async def test_a_stream_is_refused_as_the_run_would_be(api: Api) -> None:
     path = f"/api/v1/runs/{run['id']}/events"
     bad = await api.call("GET", path, token, headers={"Last-Event-ID": "soon"})
     assert bad.status == 400
+    for odd in ("٣", "1_0", "+3", "1.0", "0x1"):  # what int() takes, but no event id is
+        for sent in ({"headers": {"Last-Event-ID": odd}}, {"query": odd}):
+            where = f"{path}?after={quote(odd)}" if "query" in sent else path
+            asked = api.call("GET", where, token, headers=sent.get("headers"))
+            odd_answer = await asyncio.wait_for(asked, 5)  # not a stream from event 3 on
+            assert odd_answer.status == 400, (odd, sent)
     other = await api.token("other", read=("deploy",))
     assert (await api.call("GET", path, other)).status == 403
     assert (await api.call("GET", "/api/v1/runs/nope/events", token)).status == 404

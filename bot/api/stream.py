@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
@@ -149,10 +150,9 @@ LAST_ID = 2**63 - 1  # the largest id an event can have (a 64-bit integer column
 
 def _after(request: web.Request) -> int:
     raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
-    try:
-        after = int(raw)
-    except ValueError:
-        raise refuse(400, "bad_request", "Last-Event-ID: not an event id") from None
+    if not re.fullmatch(r"-?[0-9]+", raw):  # int() would take " 3", "+3", "1_0" or "٣"
+        raise refuse(400, "bad_request", "Last-Event-ID: not an event id")
+    after = int(raw)
     if after > LAST_ID:
         raise refuse(400, "bad_request", "Last-Event-ID: not an event id (too large)")
     return max(after, 0)
