@@ -197,3 +197,24 @@ async def test_a_stream_sees_what_another_process_did(api: Api, db_url: str) -> 
         await other.close()
         await elsewhere.close()
     assert kinds[-3:] == ["lease", "finished", "end"]
+
+
+async def test_a_stream_ends_when_its_token_is_revoked(api: Api) -> None:
+    """A revoked token's next request gets a 401: a stream it opened before sends nothing
+    more and closes (it went on streaming the run's events until the run ended)."""
+    reader = await api.token("reader", read=("gate",))
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await _start(api, token)
+    path = f"/api/v1/runs/{run['id']}/events"
+    kinds: list[str] = []
+
+    async def read() -> None:
+        async for _, kind, _ in api.stream(path, reader):
+            kinds.append(kind)
+            if kind == "status":
+                assert await api.store.revoke_token("reader", 2.0)
+                await _answer(api, token, run["locks"][0]["id"])
+
+    await asyncio.wait_for(read(), 10)  # closed by the server, without the run's end
+    assert "status" in kinds and "lease" not in kinds and "end" not in kinds
+    assert (await api.call("GET", path, reader)).status == 401

@@ -69,6 +69,7 @@ class Principal:
     name: str
     scopes: Scopes
     workspace: Workspace = SINGLE
+    token_id: str = ""  # the public part of its token: still live? (a long stream asks)
 
     @property
     def actor(self) -> str:
@@ -126,7 +127,9 @@ async def authenticate(tokens: Tokens, header: str | None) -> Principal | None:
     expected = token.secret_hash if token is not None else _DUMMY
     if not hmac.compare_digest(hash_secret(secret), expected) or token is None:
         return None
-    return Principal(token.name, Scopes.model_validate(token.scopes), token.workspace)
+    return Principal(
+        token.name, Scopes.model_validate(token.scopes), token.workspace, token_id=token.id
+    )
 
 
 class TokenDirectory:

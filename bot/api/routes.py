@@ -340,7 +340,11 @@ def mount(
 ) -> list[Operation]:
     """Serve the API on ``app``. While no token exists, every route answers 404."""
     api = Api(engine, link)
-    stream = Stream(engine, feed, api.readable, api.view)
+
+    async def live(who: Principal) -> bool:  # its token is not revoked meanwhile
+        return await tokens.token(who.token_id) is not None
+
+    stream = Stream(engine, feed, api.readable, api.view, live=live)
     kodosumi = Kodosumi(engine, stream)
     made: dict[str, Any] = {}
 

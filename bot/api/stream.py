@@ -66,13 +66,16 @@ class Stream:
         view: Callable[[Execution], Awaitable[Run]],
         poll: float = POLL,
         keepalive: float = KEEPALIVE,
+        live: Callable[[Principal], Awaitable[bool]] | None = None,
     ) -> None:
+        """``live``: is the caller's token still valid (a stream revoked meanwhile ends)."""
         self.engine = engine
         self.feed = feed
         self.readable = readable
         self.view = view
         self.poll = poll
         self.keepalive = keepalive
+        self.live = live
 
     async def events(self, request: web.Request, who: Principal) -> web.StreamResponse:
         execution = await self.readable(request.match_info["run_id"], who)
@@ -113,6 +116,8 @@ class Stream:
         ):
             while True:
                 woken.clear()
+                if self.live is not None and not await self.live(who):
+                    break  # its token was revoked: it sees nothing more (and gets a 401 back)
                 trail = await self.engine.trail(execution.id)
                 if trail is None:
                     break
@@ -125,6 +130,8 @@ class Stream:
                 if execution.done:
                     break
                 while not await self._changed(woken, execution.id, after, sent):
+                    if self.live is not None and not await self.live(who):
+                        break
                     quiet += self.poll
                     if quiet >= self.keepalive:
                         await response.write(b": keepalive\n\n")
