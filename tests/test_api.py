@@ -507,7 +507,9 @@ async def test_names_and_cursors_no_run_could_have_are_refused_before_the_store(
         text = json.dumps(value) if not isinstance(value, str) else value
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
-    for value in ([10**400, "x"], "[" * 2500 + "]" * 2500, '[1, "\\ud800"]', [1, 2], [1, "a\x00"]):
+    odd_times = ('[NaN, "x"]', '[Infinity, "x"]', '[-Infinity, "x"]', [True, "x"], ["1", "x"])
+    for value in ([10**400, "x"], "[" * 2500 + "]" * 2500, '[1, "\\ud800"]', [1, 2], [1, "a\x00"],
+                  *odd_times):  # fmt: skip
         found = await api.call("GET", f"/api/v1/runs?after={forged(value)}", token)
         assert found.status == 400, value
     events = f"/api/v1/runs/{run['id']}/events"

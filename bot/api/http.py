@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -135,6 +136,8 @@ def uncursor(text: str) -> tuple[float, str]:
         if not isinstance(run_id, str) or named_nothing(run_id):
             raise ValueError("not a run id")
         run_id.encode()  # a lone surrogate is no run's id
+        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+            raise ValueError("not a time")  # NaN, Infinity, true or "1": no page's end
         return float(at), run_id
     except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise refuse(400, "bad_request", "after: not a cursor this API gave") from None
