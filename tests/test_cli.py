@@ -194,8 +194,11 @@ async def test_a_bot_that_answers_garbage_or_nothing_is_exit_3_never_1() -> None
         await writer.drain()
         writer.close()
 
+    done = asyncio.Event()
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)
+        await done.wait()  # never answers; let go when the test is done
+        writer.close()
 
     bad = await asyncio.start_server(garbage, "127.0.0.1", 0)
     hung = await asyncio.start_server(silent, "127.0.0.1", 0)
@@ -215,5 +218,9 @@ async def test_a_bot_that_answers_garbage_or_nothing_is_exit_3_never_1() -> None
             with pytest.raises(remote.CliError, match="did not answer"):
                 await remote.call(http, target, "GET", "/api/v1/runs/r1")
     finally:
+        done.set()
+        await asyncio.sleep(0.1)  # the silent handler closes its connection
         bad.close()
         hung.close()
+        await bad.wait_closed()
+        await hung.wait_closed()
