@@ -316,7 +316,7 @@ class Kodosumi:
                 chunks.append((None, "id: 0\nevent: eof\ndata: end of stream\n\n"))
             return chunks
 
-        return await self.stream_.serve(request, execution, 0, render)
+        return await self.stream_.serve(request, who, execution, 0, render)
 
     async def status(self, request: web.Request, who: Principal) -> web.StreamResponse:
         fid = request.match_info["fid"]

@@ -79,7 +79,7 @@ class Stream:
 
     async def events(self, request: web.Request, who: Principal) -> web.StreamResponse:
         execution = await self.readable(request.match_info["run_id"], who)
-        return await self.serve(request, execution, _after(request), self._lockstep)
+        return await self.serve(request, who, execution, _after(request), self._lockstep)
 
     async def _lockstep(
         self, execution: Execution, calls: list[Call], events: list[Event]
@@ -96,10 +96,16 @@ class Stream:
         return chunks
 
     async def serve(
-        self, request: web.Request, execution: Execution, after: int, render: Render
+        self,
+        request: web.Request,
+        who: Principal,
+        execution: Execution,
+        after: int,
+        render: Render,
     ) -> web.StreamResponse:
         """Stream the run's events after ``after``, each as ``render`` writes it (with its
-        event's id, or ``None`` for what closes the stream), until the run has ended."""
+        event's id, or ``None`` for what closes the stream), until the run has ended or
+        ``who``'s token is revoked."""
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
