@@ -3,6 +3,8 @@ uvicorn and kodosumi's own tests name them), an app known by two names."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from bot.loading import load_flows
@@ -40,6 +42,7 @@ async def test_an_app_with_routes_of_its_own_loads_and_runs(db_url: str, store: 
     """``@app.get``, ``@app.post``... (FastAPI's route decorators, which kodosumi's ServeAPI
     keeps) are not served by Lockstep: each is said once at load, the function stays as it was
     and the app's entries run."""
+    sys.modules.pop("tests.kodosumi_apps.extra_routes", None)  # said as it is imported
     with pytest.warns(UserWarning) as said:
         load_flows(["tests.kodosumi_apps.extra_routes"])
     routes = [str(w.message).split(" (")[0] for w in said]
