@@ -244,12 +244,17 @@ class Kodosumi:
             await self._kill(str(fid), who)
         return web.Response(status=204)
 
-    async def _kill(self, fid: str, who: Principal) -> None:
+    async def _run(self, fid: str, who: Principal) -> Execution:
+        """The run ``fid`` names, if ``who`` may read it: else kodosumi's 404, or a 403."""
         execution = None if named_nothing(fid) else await self.engine.execution(fid, who.workspace)
         if execution is None:
             raise _missing(f"Execution {fid} not found.")
         if not who.scopes.reads(execution.flow):
             raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        return execution
+
+    async def _kill(self, fid: str, who: Principal) -> None:
+        execution = await self._run(fid, who)
         if execution.done:
             return
         reason = f"killed by {who.name} (API)"
@@ -265,11 +270,7 @@ class Kodosumi:
         """kodosumi's ``GET /outputs/raw/{fid}``: the run's ``final`` as JSON (as the status
         has it, kodosumi's serialized result), or kodosumi's "no result, yet" while it runs."""
         fid = request.match_info["fid"]
-        execution = None if named_nothing(fid) else await self.engine.execution(fid, who.workspace)
-        if execution is None:
-            raise _missing(f"Execution {fid} not found.")
-        if not who.scopes.reads(execution.flow):
-            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        execution = await self._run(fid, who)
         final = _final(execution) or _json({"Markdown": {"body": NO_RESULT}})
         return web.Response(text=final, content_type="application/json")
 
@@ -288,11 +289,7 @@ class Kodosumi:
         self, request: web.Request, who: Principal, kinds: frozenset[str] | None
     ) -> web.StreamResponse:
         fid = request.match_info["fid"]
-        execution = None if named_nothing(fid) else await self.engine.execution(fid, who.workspace)
-        if execution is None:
-            raise _missing(f"Execution {fid} not found.")
-        if not who.scopes.reads(execution.flow):
-            raise refuse(403, "forbidden", f"this token may not read runs of {execution.flow}")
+        execution = await self._run(fid, who)
         spec = self.engine.registry.entries.get(execution.flow)
 
         expired: list[str] = []  # the locks that expired so far, in order
