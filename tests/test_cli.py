@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from bot.cli import remote
+from bot.cli.main import parser
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, input_value, running_bot
@@ -153,6 +154,17 @@ async def test_webhooks_are_added_listed_and_removed(api: Api, db_url: str) -> N
     assert await api.store.webhooks() == []
     wrong = await lockstep(api, "webhook", "add", "ftp://x", database=db_url)
     assert (await finished(wrong))[0] == 3
+
+
+def test_a_timeout_that_is_no_number_of_seconds_is_a_usage_mistake(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for odd in ("nan", "inf", "-1", "soon"):
+        with pytest.raises(SystemExit) as exited:
+            parser().parse_args(["start", "deploy", "--wait", "--timeout", odd])
+        assert exited.value.code == 3, odd
+        assert "not a number of seconds" in capsys.readouterr().err, odd
+    assert parser().parse_args(["start", "deploy", "--timeout", "0.5"]).timeout == 0.5
 
 
 def test_the_console_script_is_lockstep() -> None:

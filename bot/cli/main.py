@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,18 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(ERROR)
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds to wait: finite and not negative (``float`` takes ``nan`` and
+    ``inf``)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return seconds
+
+
 def parser() -> Parser:
     top = Parser(prog="lockstep", description="Start, follow and answer Lockstep flows.")
     commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -35,7 +48,7 @@ def parser() -> Parser:
     start.add_argument("--channel", default=os.environ.get("LOCKSTEP_CHANNEL"),
                        help="Slack channel id to run in (default: $LOCKSTEP_CHANNEL)")  # fmt: skip
     start.add_argument("--wait", action="store_true", help="wait until the run ends")
-    start.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait (3600)")
+    start.add_argument("--timeout", type=_seconds, default=3600.0, help="seconds to wait (3600)")
     start.add_argument("--idempotency-key", help="the same key again starts nothing new")
     status = commands.add_parser("status", help="show a run")
     status.add_argument("run")
