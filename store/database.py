@@ -3,6 +3,7 @@ start-up, or to any revision for ``python -m bot migrate``)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from contextlib import closing
@@ -16,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
+from pydantic_core import from_json
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
@@ -86,6 +88,7 @@ def connect(url: str | None = None, **kwargs: Any) -> Engine | AsyncEngine:
     per statement (aiosqlite) costs ~40x more. A SQLite transaction never yields to the event
     loop, so none interleave."""
     full = normalise_url(url)
+    kwargs.setdefault("json_deserializer", read_json)
     if full.startswith("sqlite"):
         kwargs.setdefault("hide_parameters", True)  # errors never quote values people typed
         engine = create_engine(full, **kwargs)
@@ -99,6 +102,16 @@ def connect(url: str | None = None, **kwargs: Any) -> Engine | AsyncEngine:
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(pooled, ping_after)
     return pooled
+
+
+def read_json(text: str) -> Any:
+    """A JSON column's text as its value: the same value ``json.loads`` gives (pydantic-core's
+    parser, about three times faster; ``json.loads`` for what it refuses, a lone surrogate
+    escape)."""
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
 
 
 def _ping_when_idle(engine: AsyncEngine, after: float) -> None:

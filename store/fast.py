@@ -61,14 +61,14 @@ class Rows:
 @dataclass
 class _Compiled:
     sql: str
-    names: tuple[str, ...]  # the parameters, in their positional order
-    binds: tuple[Processor, ...]
+    binds: tuple[tuple[str, Processor], ...]  # the parameters in their positional order
     fixed: Mapping[str, Any]  # parameters with a value of their own (constants, defaults)
     row: Any  # the named tuple class of a returned row (None: returns none)
     impls: tuple[Any, ...]  # the type of each returned column, as the dialect has it
-    # their result processors, known at the first execution: one may depend on the type the
-    # driver reports (Postgres: a float column as float8 or numeric)
-    results: tuple[Processor, ...] | None = None
+    # the returned columns that have a result processor, as (position, processor), known at
+    # the first execution: one may depend on the type the driver reports (Postgres: a float
+    # column as float8 or numeric)
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
 
 class Prepared:
@@ -112,7 +112,7 @@ class Prepared:
             namedtuple("Row", [str(c.key) for c in returned], rename=True) if returned else None
         )
         impls = tuple(c.type.dialect_impl(dialect) for c in returned)
-        return _Compiled(compiled.string, names, tuple(binds), fixed, make, impls)
+        return _Compiled(compiled.string, tuple(zip(names, binds, strict=True)), fixed, make, impls)
 
 
 def run(
@@ -148,11 +148,8 @@ def run(
 
 
 def _values(compiled: _Compiled, params: Params) -> list[Any]:
-    out = []
-    for name, bind in zip(compiled.names, compiled.binds, strict=True):
-        value = params[name] if name in params else compiled.fixed[name]
-        out.append(bind(value) if bind is not None else value)
-    return out
+    given = {**compiled.fixed, **params} if compiled.fixed else params
+    return [given[name] if bind is None else bind(given[name]) for name, bind in compiled.binds]
 
 
 def _rows(compiled: _Compiled, dialect: Dialect, cursor: Any) -> list[Any]:
@@ -160,12 +157,17 @@ def _rows(compiled: _Compiled, dialect: Dialect, cursor: Any) -> list[Any]:
     make, results = compiled.row, compiled.results
     if results is None:
         kinds = [d[1] for d in cursor.description]
-        results = compiled.results = tuple(
+        processors = (
             impl.result_processor(dialect, kind)
             for impl, kind in zip(compiled.impls, kinds, strict=True)
         )
-    if not any(results):
+        results = compiled.results = tuple((i, p) for i, p in enumerate(processors) if p)
+    if not results:
         return [make._make(r) for r in raw]
-    return [
-        make._make(v if p is None else p(v) for p, v in zip(results, r, strict=True)) for r in raw
-    ]
+    found = []
+    for r in raw:
+        values = list(r)
+        for i, process in results:
+            values[i] = process(values[i])
+        found.append(make._make(values))
+    return found
