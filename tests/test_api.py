@@ -248,6 +248,60 @@ async def test_an_answer_by_api_shows_in_slack_as_decided_by_the_token(api: Api)
     assert assert_valid_surfaces(api.bot.slack) > 2
 
 
+async def test_an_answer_sent_again_with_its_idempotency_key_answers_as_the_first(
+    api: Api,
+) -> None:
+    """A client that lost the reply to its answer sends it again with the same key: it gets
+    the answer its first try made (200), not a 409, and the lock is decided once. The same key
+    with another answer, or from another token, is refused."""
+    starter = await api.token("ci", start=("deploy",))
+    approver = await api.token("release-bot", read=("deploy",), answer=("UBOB",))
+    other = await api.token("other-bot", read=("deploy",), answer=("UBOB",))
+    lock = (await started(api, starter))["locks"][0]["id"]
+    path, body = f"/api/v1/locks/{lock}/answer", {"inputs": {"comment": "ship it"}}
+    key = {"Idempotency-Key": "answer-1"}
+    first = await api.call("POST", path, approver, body, key)
+    again = await api.call("POST", path, approver, body, key)
+    assert (first.status, again.status) == (200, 200), again.body
+    assert first.body == again.body and again.body["outcome"] == "accepted"
+    run_id = (await api.bot.lockstep.engine.lock(lock)).execution_id
+    events = await api.bot.lockstep.engine.events(run_id)
+    assert [e.kind for e in events if e.call_id == lock].count("lease") == 1
+    changed = await api.call("POST", path, approver, {"inputs": {"comment": "no"}}, key)
+    assert changed.status == 409 and "another answer" in changed.body["message"]
+    assert (await api.call("POST", path, other, body, key)).status == 409
+    assert (await api.call("POST", path, approver, body)).status == 409  # no key: as before
+    for bad in ("", "x" * 256, "caf\u00e9"):
+        refused = await api.call("POST", path, approver, body, {"Idempotency-Key": bad})
+        assert refused.status == (409 if bad == "" else 400), (bad, refused.body)
+    # a rejection sent again is the same rejection
+    rejected_lock = (await started(api, starter))["locks"][0]["id"]
+    no = {"decision": "reject", "comment": "not today"}
+    rpath = f"/api/v1/locks/{rejected_lock}/answer"
+    for _ in range(2):
+        rejected = await api.call("POST", rpath, approver, no, {"Idempotency-Key": "r-1"})
+        assert rejected.status == 200 and rejected.body["outcome"] == "rejected"
+
+
+async def test_a_quorum_answer_sent_again_with_its_key_is_counted_once(api: Api) -> None:
+    starter = await api.token("ci", start=("release",))
+    run = await started(api, starter, {"flow": "release", "inputs": {}, "channel": CHANNEL})
+    path = f"/api/v1/locks/{run['locks'][0]['id']}/answer"
+    one = await api.token("one", read=("release",), answer=("UBOB",))
+    two = await api.token("two", read=("release",), answer=("UCAROL",))
+    keys = {"Idempotency-Key": "vote-1"}
+    for _ in range(2):
+        counted = await api.call("POST", path, one, {"inputs": {}}, keys)
+        assert counted.status == 200 and counted.body["outcome"] == "counted", counted.body
+        assert counted.body["approved_by"] == ["api:one"]
+    last = await api.call("POST", path, two, {"inputs": {}}, keys)
+    assert last.body["outcome"] == "accepted"
+    for token, outcome in ((two, "accepted"), (one, "counted")):
+        again = await api.call("POST", path, token, {"inputs": {}}, keys)
+        assert again.status == 200 and again.body["outcome"] == outcome, again.body
+        assert again.body["approved_by"] == ["api:one", "api:two"]
+
+
 async def test_a_read_only_token_cannot_answer(api: Api) -> None:
     starter = await api.token("ci", start=("deploy",))
     reader = await api.token("dashboard", read=("*",))

@@ -158,6 +158,13 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
                 **UNKNOWN,
             },
             body=AnswerRequest,
+            params=(
+                Param(
+                    "Idempotency-Key",
+                    "header",
+                    "The same key and answer again: what the first made of it, not a 409",
+                ),
+            ),
         ),
         Operation(
             "GET",

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 
 from aiohttp import web
 
@@ -157,9 +158,7 @@ class Api:
             raise refuse(
                 500, "failed", f"the flow could not start (error id {exc.error_id})"
             ) from None
-        key = request.headers.get("Idempotency-Key")
-        if key and not KEY.fullmatch(key):
-            raise refuse(400, "bad_request", f"Idempotency-Key: {KEY_RULE}")
+        key = _key(request)
         eid = run_id(who.name, key) if key else None
         if eid is not None and (earlier := await self.engine.execution(eid, who.workspace)):
             self._same(earlier, launch.request.flow, launch.inputs, context)
@@ -198,15 +197,19 @@ class Api:
         asked = await read(request, AnswerRequest)
         if not who.scopes.answers:
             raise refuse(403, "forbidden", "this token may not answer: it answers for no one")
+        mark = _mark(_key(request), asked)
         if asked.decision == "reject":
             decision = await self.engine.reject(
-                lock.id, who.actor, asked.comment, workspace=who.workspace
+                lock.id, who.actor, asked.comment, workspace=who.workspace, request=mark
             )
         else:
             decision = await self.engine.submit(
-                lock.id, asked.inputs, who.actor, workspace=who.workspace
+                lock.id, asked.inputs, who.actor, workspace=who.workspace, request=mark
             )
         decided = decision.lock or lock
+        if mark and decision.outcome in (Answer.DECIDED, Answer.REPEAT):
+            if (again := await self._answered_before(decided, who, mark)) is not None:
+                return again
         summary = views.lock_summary(decided)
         match decision.outcome:
             case Answer.ACCEPTED | Answer.REJECTED | Answer.COUNTED:
@@ -234,6 +237,29 @@ class Api:
                 raise refuse(404, "not_found", f"there is no lock {lock.id}")
             case _:
                 assert_never(decision.outcome)
+
+    async def _answered_before(
+        self, lock: Call, who: Principal, mark: str
+    ) -> web.StreamResponse | None:
+        """The answer an ``Idempotency-Key`` made before, as the lock stands now (200); None
+        if it made none; 409 if the key came with another answer."""
+        events = await self.engine.events(lock.execution_id)
+        kinds = {"lease": "accepted", "rejected": "rejected", "approved": None, "declined": None}
+        key = mark.partition(" ")[2]
+        for event in events:
+            said = event.detail.get("request") if isinstance(event.detail, dict) else None
+            if event.call_id != lock.id or event.actor != who.actor or event.kind not in kinds:
+                continue
+            if not isinstance(said, str) or said.partition(" ")[2] != key:
+                continue
+            if said != mark:
+                raise refuse(409, "conflict", "this Idempotency-Key was used for another answer")
+            outcome = kinds[event.kind] or _vote_outcome(lock, who.actor)
+            approved = [e.actor for e in events if e.call_id == lock.id and e.kind == "approved"]
+            people = list(dict.fromkeys(a for a in approved if a))
+            summary = views.lock_summary(lock)
+            return reply(Answered(outcome=outcome, lock=summary, approved_by=people))
+        return None
 
     async def lock_of(self, lock_id: str, who: Principal) -> tuple[Call, Execution]:
         lock = None if named_nothing(lock_id) else await self.engine.lock(lock_id, who.workspace)
@@ -274,6 +300,31 @@ class Api:
                 raise refuse(404, "not_found", f"there is no run {execution.id}")
             case _:
                 assert_never(cancelled.outcome)
+
+
+def _key(request: web.Request) -> str | None:
+    """The request's ``Idempotency-Key``, if it has one (400 if it breaks ``KEY_RULE``)."""
+    key = request.headers.get("Idempotency-Key")
+    if key and not KEY.fullmatch(key):
+        raise refuse(400, "bad_request", f"Idempotency-Key: {KEY_RULE}")
+    return key or None
+
+
+def _mark(key: str | None, asked: AnswerRequest) -> str | None:
+    """What an answer's event records of its ``Idempotency-Key``: a digest of the answer, a
+    space, the key (the same key with another answer is told apart)."""
+    if key is None:
+        return None
+    body = json.dumps(asked.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return f"{hashlib.sha256(body.encode()).hexdigest()[:32]} {key}"
+
+
+def _vote_outcome(lock: Call, actor: str) -> Literal["accepted", "rejected", "counted"]:
+    """A quorum answer's outcome: it decided the lock (its answerer decided it last), or it
+    was counted."""
+    if not lock.open and lock.actor == actor and lock.status in ("resolved", "rejected"):
+        return "accepted" if lock.status == "resolved" else "rejected"
+    return "counted"
 
 
 def _refusal(allowed: tuple[str, ...]) -> str:

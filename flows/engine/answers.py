@@ -56,6 +56,7 @@ class Answers:
         actor: str | None,
         *,
         workspace: Workspace | None = None,
+        request: str | None = None,
     ) -> Decision:
         """As ``Engine.submit`` says."""
         inputs = cleaned(dict(inputs))
@@ -95,7 +96,7 @@ class Answers:
             if not await self._refused(lock, failed, None):
                 return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
             return Decision(Answer.FAILED, lock, error_id=error_id)
-        detail = {"inputs": redacted(form, encode(values))}
+        detail = {"inputs": redacted(form, encode(values))} | _named(request)
         if policy.quorum > 1:
             return await self._approve(
                 lock, execution, policy, actor, detail, result, lease, mine, earlier
@@ -164,6 +165,7 @@ class Answers:
         comment: str | None = None,
         *,
         workspace: Workspace | None = None,
+        request: str | None = None,
     ) -> Decision:
         """As ``Engine.reject`` says."""
         comment = clean(comment).strip() or None if comment else None
@@ -184,9 +186,11 @@ class Answers:
             return Decision(Answer.INVALID, lock, errors=errors)
         policy = Policy.from_json(lock.policy)
         if policy.quorum > 1 and not policy.veto:
-            return await self._decline(lock, actor, comment)
-        detail = {"comment": comment} if comment else None
-        return await self._decide(lock, "rejected", None, actor, comment, "rejected", detail)
+            return await self._decline(lock, actor, comment, request)
+        detail = ({"comment": comment} if comment else {}) | _named(request)
+        return await self._decide(
+            lock, "rejected", None, actor, comment, "rejected", detail or None
+        )
 
     async def snooze(
         self,
@@ -348,16 +352,23 @@ class Answers:
             # still open: responses landed since they were counted; count them too
             so_far = tuple(quorum.response(e) for e in await self.store.votes(lock))
 
-    async def _decline(self, lock: Call, actor: str | None, comment: str | None) -> Decision:
+    async def _decline(
+        self, lock: Call, actor: str | None, comment: str | None, request: str | None
+    ) -> Decision:
         """A rejection of a quorum lock without veto: recorded, and the lock waits on."""
-        detail = {"comment": comment} if comment else None
-        event = NewEvent(kind="declined", actor=actor, call_id=lock.id, detail=detail)
+        detail = ({"comment": comment} if comment else {}) | _named(request)
+        event = NewEvent(kind="declined", actor=actor, call_id=lock.id, detail=detail or None)
         voted = await self.store.vote(lock.id, self.clock.now(), event)
         if voted is None:
             return Decision(Answer.DECIDED, await self.guard.lock(lock.id))
         so_far = tuple(quorum.response(e) for e in voted[1])
         self.changed(lock.execution_id)
         return Decision(Answer.COUNTED, lock, responses=so_far)
+
+
+def _named(request: str | None) -> dict[str, str]:
+    """What an answer's event records of the request that made it (see ``Engine.submit``)."""
+    return {"request": request} if request else {}
 
 
 def _who(responses: tuple[Response, ...]) -> list[tuple[str | None, bool]]:

@@ -234,12 +234,17 @@ class Engine(Reads):
         actor: str | None,
         *,
         workspace: Workspace | None = None,
+        request: str | None = None,
     ) -> Decision:
         """Parse and validate a submission, run the lease handler, and resolve the lock. What
         people typed is cleaned first (``flows.text.clean``): every backend can store it.
         ``workspace``: where the answer comes from (a lock of another is ``GONE``); every
-        method taking one applies ``access.within``."""
-        return await self._answers.submit(lock_id, inputs, actor, workspace=workspace)
+        method taking one applies ``access.within``. ``request`` names the request asking:
+        the answer's event in the audit trail records it (``detail["request"]``), so a
+        client sending it again can find what its first try did."""
+        return await self._answers.submit(
+            lock_id, inputs, actor, workspace=workspace, request=request
+        )
 
     async def reject(
         self,
@@ -248,11 +253,14 @@ class Engine(Reads):
         comment: str | None = None,
         *,
         workspace: Workspace | None = None,
+        request: str | None = None,
     ) -> Decision:
         """Cancel pressed: a real decision. The flow's ``tracer.lock`` raises ``LockRejected``.
         A comment is cleaned and at most ``MAX_TEXT`` characters (longer: ``INVALID``, under
-        ``comment``)."""
-        return await self._answers.reject(lock_id, actor, comment, workspace=workspace)
+        ``comment``). ``request``: as in ``submit``."""
+        return await self._answers.reject(
+            lock_id, actor, comment, workspace=workspace, request=request
+        )
 
     async def snooze(
         self,
