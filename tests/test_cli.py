@@ -107,8 +107,10 @@ async def test_status_answer_and_cancel(api: Api) -> None:
     status, _, err = await finished(await lockstep(api, "answer", lock, "replicas=70",
                                                    token=token))  # fmt: skip
     assert status == 3 and "replicas:" in err
-    status, out, _ = await finished(await lockstep(api, "answer", lock, "replicas=2", token=token))
-    assert (status, out.strip()) == (0, "accepted")
+    keyed = ("answer", lock, "replicas=2", "--idempotency-key", "gate-1")
+    for _ in range(2):  # the same answer again with its key: what the first did, not a refusal
+        status, out, _ = await finished(await lockstep(api, *keyed, token=token))
+        assert (status, out.strip()) == (0, "accepted")
     other = await api.call("POST", "/api/v1/runs", token, {**gate, "inputs": {"service": "db"}})
     status, out, _ = await finished(await lockstep(api, "cancel", other.body["id"], token=token))
     assert status == 0 and "cancelled" in out

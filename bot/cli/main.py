@@ -57,6 +57,7 @@ def parser() -> Parser:
     answer.add_argument("inputs", nargs="*", metavar="key=value")
     answer.add_argument("--reject", action="store_true", help="reject instead of submitting")
     answer.add_argument("--comment", help="kept with a rejection")
+    answer.add_argument("--idempotency-key", help="the same key again answers nothing new")
     cancel = commands.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run")
     cancel.add_argument("--reason")
@@ -136,7 +137,9 @@ async def _remote_command(args: argparse.Namespace) -> int:
                 body = {"inputs": remote.pairs(args.inputs), "comment": args.comment,
                         "decision": "reject" if args.reject else "submit"}  # fmt: skip
                 path = f"/api/v1/locks/{args.lock}/answer"
-                status, answered = await remote.call(http, target, "POST", path, body)
+                key = args.idempotency_key
+                sent = {"Idempotency-Key": key} if key else None
+                status, answered = await remote.call(http, target, "POST", path, body, sent)
                 if status != 200:
                     raise remote.problem(status, answered)
                 _print(answered) if args.json else print(answered["outcome"])
