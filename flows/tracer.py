@@ -9,15 +9,17 @@ is running), the engine stops the run; when an answer arrives, the flow is repla
 
 Output (``debug``, ``markdown``, ``html``, ``text``, ``result``, ``action``, ``warning``, and
 ``print()``) is recorded once however often the flow is replayed, in the order the flow made
-it. Each has a ``*_sync`` twin for sync code: a sync flow runs in a worker thread, and its
-``*_sync`` calls wait until the output is recorded; called on the event loop itself (a sync
-helper inside an async flow, ``print()``), the output is queued in order and recorded before
-the flow's next durable call.
+it. Each has a ``*_sync`` twin for sync code (a sync flow runs in a worker thread; a sync helper
+inside an async flow, ``print()``, the flow's own threads): the output is queued in order on the
+event loop and recorded before the flow's next durable call, and at its end. A ``*_sync`` call
+never waits for the loop, as kodosumi's never does: an async flow may hold the loop in blocking
+code that waits for the very thread that calls it (a thread pool's ``map``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import traceback
@@ -91,6 +93,7 @@ class Tracer(Prompts):
         except RuntimeError:
             self._loop = None
         self._tail: asyncio.Task[None] | None = None  # output queued from sync code, last
+        self._inbox: collections.deque[tuple[str, str]] = collections.deque()  # from threads
         self._uploaded: list[dict[str, Any]] = []  # the run's ``out`` files so far
 
     @property
@@ -222,8 +225,8 @@ class Tracer(Prompts):
             await self._recorder.progress(kind, text, at)
 
     def _later(self, kind: str, text: str) -> None:
-        """Record output from sync code: queued in order on the loop's own thread, waited for
-        from any other thread."""
+        """Record output from sync code: queued in order, from the loop's own thread or any
+        other (not waited for: the loop may be blocked waiting for this thread)."""
         loop = self._loop
         if loop is None:
             raise RuntimeError("this tracer belongs to no running flow")
@@ -232,18 +235,22 @@ class Tracer(Prompts):
         except RuntimeError:
             here = None
         if here is loop:
+            self._drain()
             self._queue(kind, text, self._recorder.where(kind))
         else:
-            asyncio.run_coroutine_threadsafe(self._queued(kind, text), loop).result()
+            self._inbox.append((kind, text))
+            loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """Queue what other threads said (the flow's own sync code), in the order they said it."""
+        while self._inbox:
+            self._queue(*self._inbox.popleft(), None)
 
     def _queue(self, kind: str, text: str, at: str | None) -> asyncio.Task[None]:
         assert self._loop is not None
         task = self._loop.create_task(self._after(self._tail, kind, text, at))
         self._tail = task
         return task
-
-    async def _queued(self, kind: str, text: str) -> None:
-        await self._queue(kind, text, None)  # said by a thread: the flow's own sync code
 
     async def _after(
         self,
@@ -260,9 +267,11 @@ class Tracer(Prompts):
 
     async def flush(self) -> None:
         """Wait until output queued from sync code is recorded (raises if recording failed)."""
+        self._drain()
         while (tail := self._tail) is not None and not tail.done():
             with self._recorder.busy():
                 await asyncio.wait([tail])
+            self._drain()
         if tail is not None:
             self._tail = None
             tail.result()

@@ -1,0 +1,33 @@
+"""kodosumi apps whose own threads report through the tracer (``pool``): a worker's
+``*_sync`` call never waits for the event loop, which the runner may be holding while it
+waits for that worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from store import SQLStore
+from tests.kodosumi_slack import started, text, texts
+from tests.slackbot import Bot, running_bot
+
+
+@pytest.fixture
+async def bot(db_url: str, store: SQLStore) -> AsyncIterator[Bot]:
+    async with running_bot(db_url, flows="tests.kodosumi_apps.pool") as running:
+        yield running
+
+
+async def test_workers_report_while_the_runner_blocks_the_loop_waiting_for_them(
+    bot: Bot,
+) -> None:
+    run = await started(bot, "digest", text("docs", "alpha beta gamma"))
+    assert (run.status, run.error) == ("finished", None)
+    assert run.result == {"summaries": ["ALPHA", "BETA", "GAMMA"]}
+    said = texts(bot, run)
+    workers = said[:6]  # the two workers' lines interleave, each worker's in its order
+    for doc in ("alpha", "beta", "gamma"):
+        lines = [f"reading {doc}", f"• *{doc}*: {len(doc)} letters"]
+        assert [line for line in workers if line in lines] == lines, said
+    assert said[6] == "Read 3 documents." and said[7].startswith("✅ *Finished*"), said
