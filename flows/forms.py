@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -105,8 +105,13 @@ class Model:
     @property
     def children(self) -> list[Element]:
         """The elements, as kodosumi's list: a lock handler may change them (``.value``,
-        ``append``) before it returns the form; they are checked again as it is stored."""
+        ``append``) before it returns the form; they are checked again as it is stored. As in
+        kodosumi, ``children`` may be assigned (checked as ``Model(...)`` checks them)."""
         return self.elements
+
+    @children.setter
+    def children(self, elements: Iterable[Element]) -> None:
+        self.elements = Model(*elements).elements
 
     @property
     def inputs(self) -> list[Input]:

@@ -9,8 +9,10 @@ import pytest
 
 from bot.loading import load_flows
 from bot.settings import SettingsError
+from flows.errors import FlowConfigError
+from flows.forms import InputText, Model, Submit
 from store import SQLStore
-from tests.kodosumi_slack import box, click, merged, started, text, texts
+from tests.kodosumi_slack import box, click, merged, open_entry, started, submit, text, texts
 from tests.slackbot import running_bot
 
 
@@ -53,3 +55,28 @@ async def test_an_app_with_routes_of_its_own_loads_and_runs(db_url: str, store: 
         run = await started(bot, "extra-routes", text("name", "Ann"))
         assert (run.status, run.error) == ("finished", None)
         assert run.result == {"hello": "Ann", "health": {"status": "ok"}}
+
+
+async def test_an_app_that_sets_its_form_s_children_loads_and_runs(
+    db_url: str, store: SQLStore
+) -> None:
+    """kodosumi's ``Model.children`` is a plain attribute: code written for several kodosumi
+    builds assigns it (``audit``); it was a read-only property, and the app did not load."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.audit") as bot:
+        view = await open_entry(bot, "audit-review")
+        refused = await submit(bot, view, text("report", "not json"))
+        assert refused == {
+            "response_action": "errors",
+            "errors": {"f_report": "The report is not a scan report: paste its JSON."},
+        }
+        run = await started(bot, "audit-review", text("report", '{"total": 3}'))
+        assert (run.status, run.error, run.result) == ("finished", None, {"findings": 3})
+        assert texts(bot, run)[0] == "*Running the review*"
+
+
+def test_a_form_s_children_assigned_are_checked_as_its_elements_are() -> None:
+    form = Model(InputText("a"), Submit("Go"))
+    form.children = [InputText("a"), InputText("b")]
+    assert [e.to_json()["name"] for e in form.children] == ["a", "b"]
+    with pytest.raises(FlowConfigError, match="unique: a"):
+        form.children = (InputText("a"), InputText("a"))
