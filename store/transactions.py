@@ -258,20 +258,23 @@ def cancel(
     posts: Sequence[Post],
     expire: bool = False,
 ) -> bool:
-    expired = list(run(conn, _OPEN_LOCKS, {"eid": execution_id}).scalars()) if expire else []
-    if expired:  # they expire, with the reason, before the rest closes
-        conn.execute(
-            update(calls)
-            .where(calls.c.id.in_(expired), calls.c.status == "open")
-            .values(status="expired", comment=reason, decided_at=now)
-        )
+    # On Postgres a person's decision may commit between a read of the open locks and the
+    # update that closes them: only the locks this transaction closed are its to name.
+    expired: list[str] = []
+    if expire:  # they expire, with the reason, before the rest closes
+        found = run(conn, _EXPIRE_OPEN, {"eid": execution_id, "why": reason, "at": now})
+        expired = list(found.scalars())
     closing = list(run(conn, _OPEN_LOCKS, {"eid": execution_id}).scalars())
     close_open(conn, execution_id, now)  # calls and timers first: the order every path uses
     ended = run(conn, _CANCEL, {"eid": execution_id, "error": reason, "at": now})
     if ended.rowcount != 1:
         return False  # already ended: it had no open calls to close
-    if closing and event.actor:  # who cancelled decided its open locks: they say so
-        conn.execute(update(calls).where(calls.c.id.in_(closing)).values(actor=event.actor))
+    if closing and event.actor:  # who cancelled decided the open locks it closed: they say so
+        conn.execute(
+            update(calls)
+            .where(calls.c.id.in_(closing), calls.c.status == "cancelled")
+            .values(actor=event.actor)
+        )
     said = [NewEvent(kind="expired", call_id=c, detail={"reason": reason}) for c in expired]
     run(conn, INSERT_EVENTS, event_rows(execution_id, now, [*said, event]))
     ob.bump(conn, [ob.run_key(execution_id), *map(ob.lock_key, expired)], now)
@@ -284,6 +287,14 @@ _OPEN_LOCKS = Prepared(
     select(calls.c.id).where(
         calls.c.execution_id == bindparam("eid"), calls.c.status == "open", calls.c.kind == "lock"
     )
+)
+_EXPIRE_OPEN = Prepared(
+    update(calls)
+    .where(
+        calls.c.execution_id == bindparam("eid"), calls.c.status == "open", calls.c.kind == "lock"
+    )
+    .values(status="expired", comment=bindparam("why"), decided_at=bindparam("at"))
+    .returning(calls.c.id)
 )
 
 

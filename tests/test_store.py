@@ -17,7 +17,7 @@ from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.engine.records import Call, Claim, Post, Workspace
 from flows.engine.setup import new_id, timer_row
-from store import SQLStore, at_once, normalise_url
+from store import SQLStore, at_once, connect, normalise_url
 from store.database import POOL_SIZE
 from store.outbox import lock_key, run_key
 from store.tables import calls, outbox, timers
@@ -598,3 +598,57 @@ async def test_a_decision_on_a_run_that_ended_returns_the_run_as_it_is(store: SQ
         0,
         None,
     )
+
+
+WAITING = (
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+async def until_waiting(store: SQLStore) -> None:
+    """Until a connection to this database waits for a lock another holds (Postgres)."""
+    for _ in range(1000):
+        if await store.run(lambda c: c.execute(text(WAITING)).scalar()):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no connection came to wait for a lock")
+
+
+@pytest.mark.parametrize("expire", [False, True], ids=["cancel", "cancel-expiring"])
+async def test_a_lock_decided_while_its_run_is_cancelled_keeps_who_decided_it(
+    db_url: str, store: SQLStore, expire: bool
+) -> None:
+    """On Postgres a person's answer may commit between the cancel's read of the run's open
+    locks and its update that closes them: the lock stays theirs (it was named after whoever
+    cancelled, and with ``expire`` said to have expired as well as to have been answered)."""
+    if store.db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the cancel starts after the answer")
+    now = time.time()
+    eid = new_id()
+    assert await store.create_execution(
+        execution(eid, now, status="awaiting"), NewEvent(kind="started")
+    )
+    opened = lock(eid).model_dump()
+    await store.add(eid, now, new_calls=[opened])
+    answering = connect(db_url)
+    try:
+        async with answering.connect() as conn:  # the answer: written, not yet committed
+            await conn.execute(
+                update(calls)
+                .where(calls.c.id == opened["id"], calls.c.status == "open")
+                .values(status="resolved", actor="UB", decided_at=now)
+            )
+            event = NewEvent(kind="cancelled", actor="UCANCEL", detail={"reason": "no"})
+            cancelling = asyncio.create_task(store.cancel(eid, now, "no", event, [], expire=expire))
+            await until_waiting(store)  # the cancel read the lock open, and waits for its row
+            await conn.commit()
+        assert await cancelling
+    finally:
+        await answering.dispose()
+    decided = await store.call(opened["id"])
+    assert decided is not None and (decided.status, decided.actor) == ("resolved", "UB")
+    said = [e.kind for e in await store.events(eid) if e.call_id == opened["id"]]
+    assert said == []
+    ended = await store.execution(eid)
+    assert ended is not None and ended.status == "cancelled"
