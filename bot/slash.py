@@ -116,8 +116,33 @@ class SlashCommands(Listener):
                 await ack(text=messages.UNKNOWN_KEYS.format(keys=unknown, fields=known))
                 self.after(self._open_entry(client, event, spec, values), client, event)
                 return
+        if spec.model is None:  # the command is the submission: stored before it is answered
+            note = await self._start_at_once(event, spec, values)
+            await (ack() if note is None else ack(text=note))
+            return
         await ack()
         self.after(self._open_entry(client, event, spec, values), client, event)
+
+    async def _start_at_once(
+        self, event: inbound.SlashCommand, spec: EntrySpec, values: dict[str, str]
+    ) -> str | None:
+        """Start a flow without an entry form, as the entry form's submission and the Home's
+        chooser do: before the ack, since Slack sends an answered command no more. What to tell
+        its starter; None: the run's message says it."""
+        ws = self.of(event)
+        # as the entry form and the chooser ask: the run goes where its starter is
+        if not await self.engine.sees(event.user, {"channel": event.channel}, ws):
+            return messages.START_NOT_MEMBER
+        request = Request(spec.name, event.user, {"channel": event.channel})
+        try:
+            launch = await self.engine.prepare(spec.name, values, request)
+        except EntryFailed as exc:
+            return _cannot_start(spec, exc)
+        except InputsError as exc:
+            return surfaces.error_list(said(exc.wire()))
+        eid = run_id("trigger", event.trigger_id, event)  # a retried command starts nothing new
+        await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
+        return None
 
     async def _open_entry(
         self,
@@ -126,27 +151,6 @@ class SlashCommands(Listener):
         spec: EntrySpec,
         values: dict[str, str],
     ) -> None:
-        request = Request(spec.name, event.user, {"channel": event.channel})
-        if spec.model is None:
-            # as the entry form and the chooser ask: the run goes where its starter is
-            if not await self.engine.sees(event.user, {"channel": event.channel}, self.of(event)):
-                await client.chat_postEphemeral(
-                    channel=event.channel, user=event.user, text=messages.START_NOT_MEMBER
-                )
-                return
-            try:
-                launch = await self.engine.prepare(spec.name, values, request)
-            except EntryFailed as exc:
-                text = _cannot_start(spec, exc)
-            except InputsError as exc:
-                text = surfaces.error_list(said(exc.wire()))
-            else:  # a retried command (same trigger) starts nothing new
-                eid = run_id("trigger", event.trigger_id, event)
-                ws = self.of(event)
-                await self.engine.launch(_summarised(launch), execution_id=eid, workspace=ws)
-                return
-            await client.chat_postEphemeral(channel=event.channel, user=event.user, text=text)
-            return
         view = self.entry_form(spec, event.channel, self.of(event), values)
         await client.views_open(trigger_id=event.trigger_id, view=view)
         # Who is in the channel is asked now, while they fill the form in: the submission asks

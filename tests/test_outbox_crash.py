@@ -282,3 +282,38 @@ async def test_a_home_slack_publishes_after_the_bot_gave_up_on_it_is_put_right(
 
 def threads(slack: FakeSlack) -> list[dict[str, Any]]:
     return [m for p in slack.messages(CHANNEL) for m in slack.thread(CHANNEL, p["ts"])]
+
+
+async def test_a_start_without_a_form_that_slack_was_answered_is_not_lost(tmp_path: Path) -> None:
+    """``/flow start ship`` (no entry form) and the bot killed as it asks Slack who is in the
+    channel: a command that was answered 200 is one Slack will not send again, so its run is
+    stored by then; one that was not is typed again. Either way, exactly one run."""
+    async with FakeSlack(members=MEMBERS) as slack, aiohttp.ClientSession() as http:
+        url = f"sqlite:///{tmp_path / 'start.db'}"
+        bots = [await BotProcess.start(slack, url, FAST)]
+        slack.on_call("conversations.members", bots[0].kill_now)
+        bot = Bot(None, slack, bots[0].url, http)
+
+        def runs() -> list[dict[str, Any]]:
+            return [m for m in slack.messages(CHANNEL) if key_of(m).startswith("run:")]
+
+        try:
+            for _ in range(3):
+                try:
+                    status, _ = await bot.command("start ship")
+                except aiohttp.ClientError:
+                    status = 0  # not answered: the person types it again
+                if status == 200:
+                    break
+                await bots[0].proc.wait()
+                bots[0] = await BotProcess.start(slack, url, FAST)
+                bot.url = bots[0].url
+            assert status == 200
+            await slack.wait_for("conversations.members", timeout=10)  # where the kill strikes
+            if not bots[0].alive:  # after its answer: restarted, as a platform would
+                await bots[0].proc.wait()
+                bots[0] = await BotProcess.start(slack, url, FAST)
+            await slack.until(lambda: len(runs()) == 1, timeout=15)
+        finally:
+            for process in bots:
+                await process.kill()
