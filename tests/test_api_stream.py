@@ -109,6 +109,11 @@ async def test_a_stream_is_refused_as_the_run_would_be(api: Api) -> None:
             asked = api.call("GET", where, token, headers=sent.get("headers"))
             odd_answer = await asyncio.wait_for(asked, 5)  # not a stream from event 3 on
             assert odd_answer.status == 400, (odd, sent)
+    for long in ("9" * 5000, "-" + "9" * 5000, "0" * 5000 + "1"):  # int() refuses 4,300 digits
+        for sent in ({"headers": {"Last-Event-ID": long}}, {"query": long}):
+            where = f"{path}?after={long}" if "query" in sent else path
+            asked = api.call("GET", where, token, headers=sent.get("headers"))
+            assert (await asyncio.wait_for(asked, 5)).status == 400, (long[:5], sent)
     other = await api.token("other", read=("deploy",))
     assert (await api.call("GET", path, other)).status == 403
     assert (await api.call("GET", "/api/v1/runs/nope/events", token)).status == 404

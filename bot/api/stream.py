@@ -165,6 +165,8 @@ def _after(request: web.Request) -> int:
     raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
     if not re.fullmatch(r"-?[0-9]+", raw):  # int() would take " 3", "+3", "1_0" or "٣"
         raise refuse(400, "bad_request", "Last-Event-ID: not an event id")
+    if len(raw.removeprefix("-")) > len(str(LAST_ID)):  # (int() raises past 4,300 digits)
+        raise refuse(400, "bad_request", "Last-Event-ID: not an event id (too long)")
     after = int(raw)
     if after > LAST_ID:
         raise refuse(400, "bad_request", "Last-Event-ID: not an event id (too large)")
