@@ -231,3 +231,28 @@ async def test_a_lock_message_found_again_after_its_answer_was_lost_takes_clicks
     [execution] = await bot.lockstep.store.executions()
     assert execution.status == "finished" and execution.result is True
     assert not bot.slack.ephemerals("UBOB")  # no "not this message" note
+
+
+async def test_a_quorum_lock_rejected_or_cancelled_after_an_approval_names_who_did_it(
+    bot: Bot,
+) -> None:
+    """An approval counted does not make its approver the one who rejected the lock, or
+    cancelled it with the run: the decided message names who did."""
+    message = await start_without_form(bot, "release")
+    await bot.click(message, "lockstep_submit", "UBOB")
+    await bot.slack.wait_for("chat.postEphemeral")
+    await bot.click(message, "lockstep_cancel", "UCAROL")
+    done = await bot.slack.wait_for("chat.postMessage", count=3)
+    assert done[-1].args["text"].startswith("🚫 *Rejected* by <@UCAROL>")
+    await bot.lockstep.engine.idle()
+    assert current(bot, message)["text"].startswith("Approval: 🚫 Rejected by <@UCAROL> · ")
+
+    message = await start_without_form(bot, "release")
+    await bot.click(message, "lockstep_submit", "UBOB")
+    await bot.slack.wait_for("chat.postEphemeral", count=2)
+    execution = next(e for e in await bot.lockstep.store.executions() if not e.done)
+    _, text = await bot.command(f"cancel {execution.id}", user="UGROUPIE")  # an admin
+    assert text == f"Run `{execution.id[:8]}` is cancelled."
+    await bot.lockstep.engine.idle()
+    shown = current(bot, message)["text"]
+    assert shown.startswith("Approval: 🚫 Cancelled with its run by <@UGROUPIE> · "), shown

@@ -155,7 +155,10 @@ def lock_message(
 
 def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
     """The lock once closed: who decided how and when, and the answer itself (its values under
-    their labels, the comment); ``approvers``: a quorum's people, all named."""
+    their labels, the comment); ``approvers``: a quorum's people, all named when they decided
+    it (approved); a rejection, an expiry or a cancel names who did it, not who approved."""
+    if lock.status != "resolved":
+        approvers = None
     automatic = lock.actor is None and lock.status in ("resolved", "rejected")
     key = f"auto-{lock.status}" if automatic else lock.status
     if key == "resolved":
