@@ -18,8 +18,9 @@ from bot.render.outcome import Ending
 from flows.app import Response
 from flows.codec import encode
 from flows.engine import Answer, Call, Decision, Event, Execution
-from flows.errors import LockExpired, LockRejected
+from flows.errors import GLOBAL, LockExpired, LockRejected
 from flows.forms import (
+    HR,
     Cancel,
     InputArea,
     InputDateTime,
@@ -356,3 +357,20 @@ def test_a_set_reads_as_its_members_in_order_wherever_it_is() -> None:
     assert answers.text({"b", "it's", "a"}) == "a, b, it's"
     assert answers.text({10, 2, 1}) == "1, 2, 10"
     assert answers.text({"tags": {"b", "a"}}) == '{"tags": ["a", "b"]}'
+
+
+@pytest.mark.parametrize("quorum", [1, 2])
+def test_a_lock_message_stays_within_50_blocks_with_its_title_errors_and_quorum(
+    quorum: int,
+) -> None:
+    """However many blocks a form's text takes, the lock's message (its title, a quorum's
+    progress, a refusal's warning on top) is at most 50 blocks: a form near the limit opens
+    as a modal instead of failing to render."""
+    for dividers in range(40, 52):
+        form = Model(*[HR()] * dividers, InputText("a", "A"), Submit("Go"), Cancel("No"))
+        policy = make_policy(None, quorum=quorum)
+        opened = lock("open", form=form.to_json(), policy=policy.to_json())
+        for errors in (None, {GLOBAL: ["Try again"]}):
+            _, blocks = surfaces.lock_message(opened, errors, None, ["UBOB"])
+            assert len(blocks) <= 50, (dividers, errors)
+            assert_valid(blocks)

@@ -12,7 +12,7 @@ cutting, splitting) lives in ``bot.render.mrkdwn``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.render.inputs import (
@@ -244,17 +244,23 @@ def _split_errors(
 
 
 def _message(
-    form: Form, lock_id: str, title: str, errors: Mapping[str, Any] | None, values: Any
+    form: Form,
+    lock_id: str,
+    title: str,
+    errors: Mapping[str, Any] | None,
+    values: Any,
+    extra: Sequence[Block] = (),
 ) -> list[Block]:
     title, form = titled(form, title)
     glob, fields = _split_errors(form, errors)
     warning = _warnings(glob)
     body = _form_blocks(form, modal=False, values=values, errors=fields)
-    return _header(title) + warning + body + [_actions(form, lock_id)]
+    return _header(title) + warning + body + [*extra, _actions(form, lock_id)]
 
 
-def fits_message(form: Form) -> bool:
-    """Whether the form can be answered inside a message; if not, open it in a modal.
+def fits_message(form: Form, extra: Sequence[Block] = ()) -> bool:
+    """Whether the form (with ``extra`` blocks above its buttons) can be answered inside a
+    message; if not, open it in a modal.
 
     Leaves a block, ``HINT_RESERVE`` characters per input and ~1k more spare for a re-render
     with a title and errors (not for long typed values: Slack's limit counts those too). No
@@ -262,7 +268,7 @@ def fits_message(form: Form) -> bool:
     """
     if any(e.get("type") == "file" for e in form_inputs(form)):
         return False  # Slack's file input exists only in modals
-    blocks = _message(form, "", "", None, None)
+    blocks = _message(form, "", "T", None, None, extra)  # a message always has its title
     reserve = HINT_RESERVE * sum(b["type"] == "input" for b in blocks)
     return len(blocks) < MESSAGE_MAX_BLOCKS and _size(blocks) + reserve <= MESSAGE_MAX_CHARS
 
@@ -274,17 +280,22 @@ def message_blocks(
     title: str,
     errors: Mapping[str, list[str]] | None = None,
     values: Mapping[str, Any] | None = None,
+    extra: Sequence[Block] = (),
 ) -> list[Block]:
-    """The lock as a form in a message. Past 50 blocks it raises ValueError (see fits_message)."""
-    blocks = _message(form, lock_id, title, errors, values)
+    """The lock as a form in a message, ``extra`` blocks above its buttons. Past 50 blocks it
+    raises ValueError (see fits_message)."""
+    blocks = _message(form, lock_id, title, errors, values, extra)
     if len(blocks) > MESSAGE_MAX_BLOCKS:
         raise ValueError(f"{len(blocks)} blocks do not fit a message: use open_form_blocks")
     return blocks
 
 
-def open_form_blocks(form: Form, *, lock_id: str, title: str) -> list[Block]:
+def open_form_blocks(
+    form: Form, *, lock_id: str, title: str, extra: Sequence[Block] = ()
+) -> list[Block]:
+    """A form too big for a message: its text, ``extra`` blocks, and a button opening it."""
     title, shown = titled(form, title)
-    actions = [_actions(form, lock_id, open_form=True)]
+    actions = [*extra, _actions(form, lock_id, open_form=True)]
     return _capped(_header(title), _text_blocks(shown), actions)
 
 

@@ -128,18 +128,16 @@ def lock_message(
 ) -> Surface:
     """The open lock: its form (or a button opening it), snooze, and a quorum's progress."""
     title = messages.title(lock.name)
-    if blocks.fits_message(lock.form):
+    policy = Policy.from_json(lock.policy)
+    quorum = [_context(quorum_line(policy.quorum, approvers or []))] if policy.quorum > 1 else []
+    if blocks.fits_message(lock.form, quorum):
         body = blocks.message_blocks(
-            lock.form, lock_id=lock.id, title=title, errors=errors, values=values
+            lock.form, lock_id=lock.id, title=title, errors=errors, values=values, extra=quorum
         )
     else:
-        body = blocks.open_form_blocks(lock.form, lock_id=lock.id, title=title)
-    policy = Policy.from_json(lock.policy)
+        body = blocks.open_form_blocks(lock.form, lock_id=lock.id, title=title, extra=quorum)
     snooze = policy.snooze
     actions = next((b for b in body if b["type"] == "actions"), None)
-    if policy.quorum > 1:
-        at = body.index(actions) if actions is not None else len(body)
-        body.insert(at, _context(quorum_line(policy.quorum, approvers or [])))
     if snooze and actions is not None:
         text = messages.SNOOZE_BUTTON.format(by=humanize(snooze))
         actions["elements"].append(
