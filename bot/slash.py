@@ -256,6 +256,9 @@ class SlashCommands(Listener):
         cancelled = await self.engine.cancel(found.id, event.user, workspace=ws)
         execution = cancelled.execution
         short = messages.short(found.id)
+        refused = cancelled.outcome in (Cancel.FORBIDDEN, Cancel.ENDED)
+        if refused and not await self.engine.may_read(found.id, event.user, ws):
+            return messages.NOT_VISIBLE  # as /flow status: not who started it, nor how it ended
         match cancelled.outcome:
             case Cancel.CANCELLED:
                 return messages.CANCELLED.format(id=short)

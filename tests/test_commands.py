@@ -165,3 +165,22 @@ async def test_errors_in_a_message_name_fields_by_their_labels(bot: Bot) -> None
     notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
     required = "Please fix the form:\n• *Score (1 to 5)*: This field is required."
     assert notes[-1].args["text"] == required
+
+
+async def test_cancel_tells_someone_who_may_not_see_a_run_nothing_of_it(bot: Bot) -> None:
+    """Someone outside the run's channel who names it in ``/flow cancel`` is told what
+    ``/flow status`` tells them: not who started it, nor whether or how it ended."""
+    engine = bot.lockstep.engine
+    await engine.start("fragile", {}, Request("fragile", "UALICE", {"channel": CHANNEL}),
+                       execution_id="f00dcafe")  # fmt: skip
+    await engine.settled("f00dcafe")
+    hidden = "Only people in the run's channel, whoever started it, or its admins can see it."
+    assert (await bot.command("cancel f00dcafe", user="UOUTSIDER"))[1] == hidden
+    assert (await bot.command("cancel f00d", user="UOUTSIDER"))[1] == hidden
+    assert (await bot.command("cancel f00dcafe", user="UBOB"))[1] == (
+        "Only <@UALICE>, who started this run, can cancel it."
+    )  # Bob, in the channel, may see it
+    assert (await bot.command("cancel f00dcafe"))[1] == "Run `f00dcafe` is cancelled."
+    assert (await bot.command("cancel f00dcafe", user="UOUTSIDER"))[1] == hidden
+    events = [(e.kind, e.actor) for e in await bot.lockstep.store.events("f00dcafe")]
+    assert events.count(("refused", "UOUTSIDER")) == 2 and ("cancelled", "UALICE") in events
