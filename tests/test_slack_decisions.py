@@ -3,6 +3,7 @@ four-eyes, flow admins, and the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -256,3 +257,19 @@ async def test_a_quorum_lock_rejected_or_cancelled_after_an_approval_names_who_d
     await bot.lockstep.engine.idle()
     shown = current(bot, message)["text"]
     assert shown.startswith("Approval: 🚫 Cancelled with its run by <@UGROUPIE> · "), shown
+
+
+async def test_a_cancel_sent_twice_at_once_shows_the_lock_cancelled(bot: Bot) -> None:
+    """Two ``/flow cancel`` at once (a double Enter): one cancels, the other is told the run
+    ended, and the lock's message shows the cancel at once, without its buttons (the loser
+    held the lock's row while the winner's pass went by, on Postgres)."""
+    for _ in range(4):
+        message = await start_without_form(bot, "release")
+        execution = next(e for e in await bot.lockstep.store.executions() if not e.done)
+        said = await asyncio.gather(*(bot.command(f"cancel {execution.id}") for _ in range(2)))
+        assert sorted(text.split(" ")[-1] for _, text in said) == ["(cancelled).", "cancelled."]
+        await bot.lockstep.handlers.drain()
+        await bot.lockstep.engine.idle()
+        shown = current(bot, message)
+        assert shown["text"].startswith("Approval: 🚫 Cancelled with its run by <@UALICE>"), shown
+        assert not [b for b in shown["blocks"] if b["type"] == "actions"]

@@ -248,6 +248,9 @@ class Answers:
         event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
         ending = [ending_post(execution_id)]
         if not await self.store.cancel(execution_id, now, why, event, ending, expire=expire):
+            # Ended meanwhile. This losing transaction may have held the run's rows while the
+            # winner's pass went by (Postgres skips rows locked by another): show them now.
+            self.changed(execution_id)
             return Cancelled(Cancel.ENDED, await self.store.execution(execution_id) or execution)
         log.info("run of %s ended: cancelled", execution.flow, extra=ids(execution_id))
         self.observer.run_ended(execution.flow, "cancelled")
