@@ -374,3 +374,15 @@ def test_a_lock_message_stays_within_50_blocks_with_its_title_errors_and_quorum(
             _, blocks = surfaces.lock_message(opened, errors, None, ["UBOB"])
             assert len(blocks) <= 50, (dividers, errors)
             assert_valid(blocks)
+
+
+def test_a_late_answer_to_a_lock_its_deadline_decided_is_told_so_not_someone() -> None:
+    """``on_timeout="reject"`` or ``("approve", value)`` decided the lock, no person: a late
+    answer is told that, as its message says, not "Already rejected by someone"."""
+    rejected = surfaces.already_decided(lock("rejected", actor=None, comment="no answer"))
+    assert rejected.startswith(
+        "Already rejected automatically, with no answer by the deadline (<!date^"
+    ), rejected
+    approved = surfaces.already_decided(lock("resolved", actor=None))
+    assert approved.startswith("Already approved automatically, with no answer by the deadline")
+    assert surfaces.already_decided(lock("rejected")).startswith("Already rejected by <@UBOB> (")

@@ -190,6 +190,8 @@ OUTCOME_WORDS = {
 DECIDED_ALREADY = {
     "resolved": "Already answered by {who} ({when}).",
     "rejected": "Already rejected by {who} ({when}).",
+    "auto-resolved": "Already approved automatically, with no answer by the deadline ({when}).",
+    "auto-rejected": "Already rejected automatically, with no answer by the deadline ({when}).",
     "expired": "This expired with no answer ({when}).",
     "cancelled": "This run was cancelled ({when}).",
     "cancelled-by": "This run was cancelled by {who} ({when}).",

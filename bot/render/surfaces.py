@@ -176,7 +176,9 @@ def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
 def already_decided(lock: Call, approvers: list[str] | None = None) -> str:
     """What someone answering ``lock`` after its decision is told (``approvers``: everyone
     who approved a quorum lock)."""
-    key = "cancelled-by" if lock.status == "cancelled" and lock.actor else lock.status
+    key: str = "cancelled-by" if lock.status == "cancelled" and lock.actor else lock.status
+    if lock.actor is None and lock.status in ("resolved", "rejected"):  # by its deadline
+        key = f"auto-{lock.status}"
     template = messages.DECIDED_ALREADY.get(key, messages.LOCK_GONE)
     who = messages.mention(approvers) if approvers else messages.who(lock.actor)
     return template.format(who=who, when=messages.when(lock.decided_at))
