@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.api.auth import Scopes, new_token
-from bot.api.kodosumi import serialize
+from bot.api.kodosumi_wire import serialize
 from flows import Request, response
 from flows.engine import SINGLE, Workspace
 from store import SQLStore

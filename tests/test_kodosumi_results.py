@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from bot.api.kodosumi import serialize
+from bot.api.kodosumi_wire import serialize
 from bot.api.views import plain
 from flows.codec import decode, encode
 from store import SQLStore

@@ -10,41 +10,40 @@ answers (the token, as in ``bot.api.service``) and record it."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-from collections.abc import Sequence
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
-from pydantic import BaseModel
-from pydantic_core import from_json
 
 from bot.api.auth import Principal
-from bot.api.http import Refused, body, named_nothing, refuse, reply
+from bot.api.http import Refused, named_nothing, refuse, reply
+from bot.api.kodosumi_wire import (
+    NO_RESULT,
+    as_events,
+    as_final,
+    as_json,
+    as_status,
+    as_text,
+    as_texts,
+    flow_item,
+    names_entry,
+)
 from bot.api.models import (
     KodosumiLaunchAnswer,
     KodosumiLockAnswer,
     KodosumiNotFound,
     KodosumiStatus,
 )
+from bot.api.posted import posted_values
 from bot.api.stream import Chunks, Stream
 from bot.api.views import plain
-from flows import InputsError, Request, codec
+from flows import InputsError, Request
 from flows.app import EntrySpec
 from flows.engine import Answer, Call, Cancel, Engine, EntryFailed, Event, Execution
-from flows.errors import FlowConfigError, LockExpired
+from flows.errors import FlowConfigError
 
 MAIN = frozenset({"meta", "agent", "inputs", "status", "error", "action", "result", "final",
                   "lock", "lease"})  # fmt: skip
 STDIO = frozenset({"stdout", "stderr", "debug", "error", "upload", "warning"})
-RESULTS = {"markdown": "Markdown", "html": "HTML", "text": "Text"}  # a response body's type
-NO_RESULT = "no result, yet. please be patient."  # kodosumi's, while a run has none
-LEASED = frozenset({"lease", "quorum", "rejected", "expired"})  # what decides a lock
 
 
 class Kodosumi:
@@ -68,7 +67,7 @@ class Kodosumi:
         found = [e for e in entries if "/" + e.path.strip("/") == rel and e.path]
         found = found or [e for e in entries if e.name == rel.strip("/")]
         if len(found) > 1:
-            found = [e for e in found if _names(e, base.strip("/"))] or found
+            found = [e for e in found if names_entry(e, base.strip("/"))] or found
         if len(found) != 1:
             raise _missing(f"/-/{tail} not found.")
         return found[0]
@@ -88,8 +87,8 @@ class Kodosumi:
             item
             for spec in self.engine.registry.entries.values()
             if who.scopes.starts(spec.name) or who.scopes.reads(spec.name)
-            if wanted in _flow_item(spec)["search"]
-            for item in [_flow_item(spec)]
+            if wanted in flow_item(spec)["search"]
+            for item in [flow_item(spec)]
         ]
         start = next((i + 1 for i, it in enumerate(items) if it["uid"] == q.get("offset")), 0)
         page = [{k: v for k, v in it.items() if k != "search"} for it in items[start:][:pp]]
@@ -101,7 +100,7 @@ class Kodosumi:
         counted: dict[str, int] = {}
         for spec in self.engine.registry.entries.values():
             if who.scopes.starts(spec.name) or who.scopes.reads(spec.name):
-                for tag in _texts(spec.meta.get("tags")):
+                for tag in as_texts(spec.meta.get("tags")):
                     counted[tag] = counted.get(tag, 0) + 1
         return reply(counted)
 
@@ -112,11 +111,11 @@ class Kodosumi:
             raise refuse(403, "forbidden", f"this token may not read {spec.name}")
         extra: dict[str, Any] = {"x-kodosumi": True}
         for key in ("author", "organization", "version"):
-            if (value := _text(spec.meta.get(key))) is not None:
+            if (value := as_text(spec.meta.get(key))) is not None:
                 extra[f"x-{key}"] = value
         shown: dict[str, Any] = {"summary": spec.summary, "description": spec.description}
         if "tags" in spec.meta:
-            shown["tags"] = _texts(spec.meta.get("tags"))
+            shown["tags"] = as_texts(spec.meta.get("tags"))
         if isinstance(spec.meta.get("deprecated"), bool):
             shown["deprecated"] = spec.meta["deprecated"]
         shown["openapi_extra"] = extra
@@ -130,13 +129,13 @@ class Kodosumi:
     async def launch(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``POST`` of an entry: the field values as JSON; ``{"result": fid}``, or
         the errors with the lock-style 200 (nothing started)."""
-        return reply(await self._launched(request, who, await _values(request)))
+        return reply(await self._launched(request, who, await posted_values(request)))
 
     async def inputs_launch(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """``POST /inputs/-/{path}``, the form kodosumi's panel posts: a launch redirects (302)
         to the run's status, its id last; refused inputs are the errors, as ``POST /-/``;
         ``__cancel__`` goes back to ``/``, nothing started."""
-        values = await _values(request)
+        values = await posted_values(request)
         if values.get("__cancel__") == "__cancel__":
             self._entry(request)
             return _redirect("/")
@@ -184,7 +183,7 @@ class Kodosumi:
         return reply(list(lock.form or []))
 
     async def answer(self, request: web.Request, who: Principal) -> web.StreamResponse:
-        return reply(await self._answered(request, who, await _values(request)))
+        return reply(await self._answered(request, who, await posted_values(request)))
 
     async def inputs_form(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """``GET /inputs/lock/{fid}/{lid}``, where kodosumi's panel shows a lock's form."""
@@ -194,7 +193,7 @@ class Kodosumi:
         """``POST /inputs/lock/{fid}/{lid}``, the form kodosumi's panel posts: an accepted
         answer redirects (302) to the run's status; refused inputs are the errors, as ``POST
         /lock/``; ``__cancel__`` goes back to the status, nothing decided."""
-        values = await _values(request)
+        values = await posted_values(request)
         if values.get("__cancel__") == "__cancel__":
             _, lock = await self._lock(request, who)
             return _redirect(f"/outputs/status/{lock.execution_id}")
@@ -239,7 +238,7 @@ class Kodosumi:
     async def kill_list(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``DELETE /outputs/`` with ``{"fid": [...]}``: each, as ``DELETE
         /outputs/{fid}``; the first it cannot kill answers for all that follow."""
-        fids = (await _values(request)).get("fid", [])
+        fids = (await posted_values(request)).get("fid", [])
         for fid in fids if isinstance(fids, list) else []:
             await self._kill(str(fid), who)
         return web.Response(status=204)
@@ -271,7 +270,7 @@ class Kodosumi:
         has it, kodosumi's serialized result), or kodosumi's "no result, yet" while it runs."""
         fid = request.match_info["fid"]
         execution = await self._run(fid, who)
-        final = _final(execution) or _json({"Markdown": {"body": NO_RESULT}})
+        final = as_final(execution) or as_json({"Markdown": {"body": NO_RESULT}})
         return web.Response(text=final, content_type="application/json")
 
     async def stream(self, request: web.Request, who: Principal) -> web.StreamResponse:
@@ -299,7 +298,7 @@ class Kodosumi:
             for event in events:
                 if event.kind == "expired" and event.call_id:
                     expired.append(event.call_id)
-                for kind, message in _kodosumi_events(run, spec, event, expired):
+                for kind, message in as_events(run, spec, event, expired):
                     if kinds is None or kind in kinds:
                         line = message.replace("\n", "\ndata: ")  # SSE: one data line each
                         chunks.append(
@@ -329,19 +328,19 @@ class Kodosumi:
         meta = spec.meta if spec else {}
         return reply(
             KodosumiStatus(
-                status=_status(execution),
+                status=as_status(execution),
                 timestamp=execution.updated_at,
-                final=_final(execution),
+                final=as_final(execution),
                 fid=execution.id,
                 summary=spec.summary if spec else None,
                 description=spec.description if spec else None,
-                tags=_texts(meta.get("tags")),
+                tags=as_texts(meta.get("tags")),
                 deprecated=meta.get("deprecated")
                 if isinstance(meta.get("deprecated"), bool)
                 else None,
-                author=_text(meta.get("author")),
-                organization=_text(meta.get("organization")),
-                version=_text(meta.get("version")),
+                author=as_text(meta.get("author")),
+                organization=as_text(meta.get("organization")),
+                version=as_text(meta.get("version")),
                 kodosumi_version=None,
                 app_url=None,
                 entry_point=execution.runner,
@@ -351,202 +350,9 @@ class Kodosumi:
         )
 
 
-async def _values(request: web.Request) -> dict[str, Any]:
-    """The posted field values: a JSON object, or a form as a browser posts it
-    (``application/x-www-form-urlencoded`` or ``multipart/form-data``, kodosumi's docs launch
-    so), a field posted twice a list of its values."""
-    raw = await body(request)
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        try:
-            fields = posted(raw, request.headers.get("Content-Type", ""))
-        except ValueError as exc:  # (a UnicodeError is one)
-            raise refuse(400, "bad_request", f"body: not a form ({exc})") from None
-        named: dict[str, list[Any]] = {}
-        for key, value in fields:
-            named.setdefault(key, []).append(value)
-        return {k: v[0] if len(v) == 1 else v for k, v in named.items()}
-    try:  # read as the API's own routes read a body: nested as deep as they take, no more
-        values = from_json(raw or b"{}")
-    except ValueError:  # not JSON, or nested deeper than the trail can be written out
-        values = {}  # as kodosumi: a body that is not JSON is no values
-    return values if isinstance(values, dict) else {}
-
-
-def posted(raw: bytes, content_type: str) -> Sequence[tuple[str, str | None]]:
-    """A form's fields as a browser posts them, from the whole body (``content_type``: the
-    request's header): URL-encoded or multipart, in UTF-8 (or, for a multipart field, the
-    charset it names). A file is its field's name with no value. ``ValueError`` when the body
-    is not such a form."""
-    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-        charset = Message()
-        charset["Content-Type"] = content_type
-        if (charset.get_content_charset() or "utf-8") not in ("utf-8", "utf8"):
-            raise ValueError("a form is read in UTF-8 only")
-        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    form = BytesParser(policy=HTTP).parsebytes(head + raw)
-    if not form.is_multipart() or form.defects:
-        raise ValueError("not a multipart form")
-    fields: list[tuple[str, str | None]] = []
-    for part in form.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or part.defects:
-            raise ValueError("a part without a field name")
-        if part.get_filename() is not None:
-            fields.append((name, None))  # a file: nothing a form field holds
-            continue
-        data = part.get_payload(decode=True)
-        try:
-            text = (
-                data.decode(part.get_content_charset() or "utf-8")
-                if isinstance(data, bytes)
-                else ""
-            )
-        except LookupError:  # a charset no one knows
-            raise ValueError("a field in an unknown charset") from None
-        fields.append((name, text))
-    return fields
-
-
-def panel_url(spec: EntrySpec) -> str:
-    """The entry's URL as kodosumi's ``/flow`` lists it (``/-/{host}/{port}/{prefix}/-/...``):
-    the flow's name where kodosumi has the app's host, port and prefix."""
-    return f"/-/lockstep/{spec.name}/-/" + (spec.path or spec.name).strip("/")
-
-
-def _names(spec: EntrySpec, base: str) -> bool:
-    """Whether a panel URL's part before ``/-/`` names this entry's flow (or its module)."""
-    last = base.rsplit("/", 1)[-1]
-    return (
-        base == spec.name
-        or base.endswith("/" + spec.name)
-        or last in spec.handler.__module__.split(".")
-    )
-
-
-def _flow_item(spec: EntrySpec) -> dict[str, Any]:
-    url = panel_url(spec)
-    tags = _texts(spec.meta.get("tags"))
-    deprecated = spec.meta.get("deprecated")
-    item = {
-        "uid": hashlib.md5(url.encode()).hexdigest(),  # an id, not a secret
-        "method": "GET", "url": url, "source": f"lockstep:{spec.handler.__module__}",
-        "summary": spec.summary, "description": spec.description,
-        "deprecated": deprecated if isinstance(deprecated, bool) else None,
-        "author": _text(spec.meta.get("author")),
-        "organization": _text(spec.meta.get("organization")), "tags": tags,
-    }  # fmt: skip
-    words = [spec.name, spec.summary, spec.description or "", *tags, str(item["author"] or "")]
-    return {**item, "search": " ".join(words).lower()}
-
-
-def _kodosumi_events(
-    run: Execution, spec: EntrySpec | None, event: Event, expired: list[str]
-) -> list[tuple[str, str]]:
-    """One of Lockstep's events as kodosumi's (kind, message) pairs, in kodosumi's order.
-    ``expired``: the ids of the run's locks that expired before this event."""
-    detail = event.detail if isinstance(event.detail, dict) else {}
-    match event.kind:
-        case "started":
-            deprecated = spec.meta.get("deprecated") if spec else None
-            meta = {
-                "fid": run.id, "username": run.initiator,
-                "base_url": panel_url(spec) if spec else None, "entry_point": run.runner,
-                "tags": _texts(spec.meta.get("tags")) if spec else [],
-                "summary": spec.summary if spec else None,
-                "description": spec.description if spec else None,
-                "deprecated": deprecated if isinstance(deprecated, bool) else None,
-                "author": _text(spec.meta.get("author")) if spec else None,
-                "organization": _text(spec.meta.get("organization")) if spec else None,
-                "version": _text(spec.meta.get("version")) if spec else None,
-            }  # fmt: skip
-            inputs = codec.decode(run.inputs)
-            return [  # in the order kodosumi's runner sends them
-                ("status", "starting"),
-                ("inputs", _json(serialize(inputs))),
-                ("meta", _json(serialize(meta))),
-                ("status", "running"),
-            ]
-        case "progress":
-            level, text = str(detail.get("level", "debug")), str(detail.get("text", ""))
-            if level in RESULTS:
-                return [("result", _json({RESULTS[level]: {"body": text}}))]
-            if level in ("result", "action"):
-                try:
-                    value = json.loads(text)
-                except ValueError:
-                    value = text
-                return [(level, _json(serialize(value)))]
-            return [(level, text)]
-        case "lock_opened":
-            lock = {"lid": event.call_id, "name": detail.get("name")}
-            return [("lock", _json(serialize(lock)))]
-        case kind if kind in LEASED:
-            return [("lease", _json(serialize({"lid": event.call_id})))]
-        case "status":
-            return [("status", str(detail.get("status", run.status)))]
-        case "finished":
-            return [("final", _final(run) or _json(serialize(None))), ("status", "finished")]
-        case "error" | "cancelled":
-            why = str(detail.get("error") or detail.get("reason") or event.kind)
-            if why.startswith(f"{LockExpired.__name__}:") and expired:  # as kodosumi says it
-                why += f"\nTimeoutError: Lock {expired[-1]} expired"
-            return [("error", why), ("status", "error")]
-    return []
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _text(value: Any) -> str | None:
-    """An entry's ``@app.enter(author=...)`` and the like, as kodosumi's status shows them."""
-    return (
-        str(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
-    )
-
-
-def _texts(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list | tuple) else []
-
-
 def _redirect(location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location})
 
 
 def _missing(detail: str) -> Refused:
     return Refused(404, KodosumiNotFound(status_code=404, detail=detail))
-
-
-def _status(execution: Execution) -> Any:
-    """kodosumi has no ``cancelled``: a cancelled run is an ``error`` there, so its clients,
-    which wait for ``finished`` or ``error``, stop waiting."""
-    return "error" if execution.status == "cancelled" else execution.status
-
-
-def _final(execution: Execution) -> str | None:
-    """kodosumi's ``final``: the result wrapped under its type's name, as a JSON string; a
-    failed run's error as a ``Text``."""
-    if execution.status == "finished":
-        return json.dumps(serialize(codec.decode(execution.result)), default=str)
-    if execution.error:
-        return json.dumps({"Text": {"body": execution.error}})
-    return None
-
-
-def serialize(value: Any) -> Any:
-    """kodosumi's ``serialize``: ``{"dict": …}``, ``{"str": …}``, ``{"__list__": […]}``, a
-    model (``response.Markdown`` too) as ``{"Markdown": {"body": …}}``…"""
-    if isinstance(value, list | tuple):
-        return {"__list__": [serialize(v) for v in value]}
-    if isinstance(value, dict):
-        return {"dict": codec.plain(codec.encode(value))}  # its values as people read them
-    if isinstance(value, bool | int | float | str):
-        return {type(value).__name__: value}
-    if value is None:
-        return {"TypeError": "None"}
-    if isinstance(value, BaseModel):
-        return {type(value).__name__: value.model_dump(mode="json")}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {type(value).__name__: codec.plain(codec.encode(value, loose=True))}
-    return {type(value).__name__: str(value)}
