@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.fake.slack import APP_ID, BOT_USER_ID, TEAM_ID
+from bot.fake.workspace import APP_ID, BOT_USER_ID, TEAM_ID
 
 
 class Person(BaseModel):
