@@ -75,7 +75,7 @@ NO_RUN = ""  # claims the rows about no run (no run's id is empty)
 # Slack before it is posted, as that attempt may have posted it. A claim whose lease lapsed (its
 # process died mid-way) made the attempt once: its row is looked for from then on, but the death
 # is no failure of Slack's, so claims that die one after another do not lengthen the backoff
-# (``flows.engine.delivery.backoff``) the way Slack failing would.
+# (``flows.engine.reminder.backoff``) the way Slack failing would.
 _CUT_SHORT = and_(outbox.c.lease_owner.is_not(None), outbox.c.attempts >= 2)
 _LEASE = {
     "lease_owner": bindparam("me"),

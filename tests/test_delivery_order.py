@@ -15,9 +15,10 @@ import pytest
 
 from flows.app import Registry
 from flows.engine import Execution, FakeClock, Show, Unavailable
-from flows.engine.delivery import Deliverer, backoff
+from flows.engine.delivery import Deliverer
 from flows.engine.ports import Store
 from flows.engine.records import Delivery, ShowState
+from flows.engine.reminder import backoff
 
 RUN = Execution(
     id="R1", flow="f", runner="m:f", inputs={}, status="awaiting", initiator="U", context={},

@@ -12,16 +12,14 @@ version it showed, so a lost update is shown again and a late one never goes bac
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import math
 from typing import Any
 
-from flows.app import Registry, approvers
+from flows.app import Registry
 from flows.engine.every import Every
 from flows.engine.observers import NullObserver
 from flows.engine.ports import (
-    AGAIN_AT,
     REFUSED,
     Clock,
     Notifier,
@@ -30,32 +28,18 @@ from flows.engine.ports import (
     Store,
     Unavailable,
 )
-from flows.engine.quorum import response
-from flows.engine.records import UNORDERED, Claimed, Delivery, Show, ShowState, Take
+from flows.engine.records import UNORDERED, Claimed, Delivery, ShowState, Take
+from flows.engine.reminder import Reminder, again_at, backoff
 from flows.engine.scope import scope
+from flows.engine.showing import receiver, show_of
 
 log = logging.getLogger("lockstep.delivery")
 LEASE = 6.0  # seconds a deliverer holds a row unless it renews it: a dead one's go soon
 BATCH = 50
 CONCURRENCY = 8  # runs shown at once; a run's own rows go one after another
-MAX_BACKOFF = 600.0
-LATE = 0.01  # seconds after a row is due that the deliverer looks again
 HOLD = 0.2  # at most this long, a run this process is driving holds its rows for its next change
 HOMES_EVERY = 0.5  # after a run's rows are shown, App Homes (bumped with them) follow this soon
 NO_RUN = ""  # a pass over the rows about no run (App Homes), as the store names them
-
-
-def _again_at(where: Any) -> float | None:
-    """When the notifier asked to show a row once more (``ports.AGAIN_AT``), if it did."""
-    at = where.get(AGAIN_AT) if isinstance(where, dict) else None
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
-        return None
-    return float(at)
-
-
-def backoff(attempts: int) -> float:
-    """Seconds before a failed row is tried again: 1 s, 2 s, 4 s ... at most 10 min."""
-    return min(MAX_BACKOFF, float(2 ** max(0, min(attempts - 1, 20))))
 
 
 class Deliverer:
@@ -81,8 +65,7 @@ class Deliverer:
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self._tasks: dict[str | None, asyncio.Task[None]] = {}  # by run id (None: any run)
         self._wanted: dict[str | None, bool] = {}  # run id -> another pass wanted
-        self._retry: asyncio.TimerHandle | None = None
-        self._due: list[float] = []  # when rows given back are due again (a heap)
+        self._reminder = Reminder(clock, self.drain)  # drains again when a row given back is due
         self._held: dict[str, asyncio.TimerHandle] = {}  # run id -> its release
         self._homes: asyncio.TimerHandle | None = None  # the drain that shows App Homes
         # Rows being shown by some pass of this process, by run. Two passes may claim rows of
@@ -240,8 +223,7 @@ class Deliverer:
         if self._homes is not None:
             self._homes.cancel()
             self._homes = None
-        if self._retry is not None:
-            self._retry.cancel()
+        self._reminder.cancel()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -318,7 +300,7 @@ class Deliverer:
             states = await self.store.show_states([(r.id, r.execution_id, r.call_id) for r in rows])
         chains: dict[tuple[str | None, Any], list[Delivery]] = {}
         for row in rows:  # each webhook receiver apart: one that is down holds nothing back
-            chains.setdefault((row.execution_id, _receiver(row)), []).append(row)
+            chains.setdefault((row.execution_id, receiver(row)), []).append(row)
         shown: list[tuple[Delivery, Any]] = []
         if len(chains) == 1:  # the common case: one run's rows, no task of their own
             [chain] = chains.values()
@@ -328,10 +310,10 @@ class Deliverer:
         marks = [(row.id, row.version, where) for row, where in shown]
         placed = any(row.kind == "run" and row.location is None for row, where in shown if where)
         now = self.clock.now()
-        again = {row.id: at for row, where in shown if (at := _again_at(where)) is not None}
+        again = {row.id: at for row, where in shown if (at := again_at(where)) is not None}
         behind = await self.store.delivered(self.owner, marks, now, placed=placed, again=again)
         for at in again.values():
-            self._remind_at(at)
+            self._reminder.at(at)
         fresh = {row.execution_id for row, _ in shown if row.location is None and row.execution_id}
         for eid in fresh - {target}:
             self.soon(eid)  # its new messages may have waited behind this one
@@ -373,7 +355,7 @@ class Deliverer:
                     row = row.model_copy(update={"thread": thread, "thread_ready": ready})
                     try:
                         with scope(row.execution_id, row.call_id):
-                            show = self._show(row, states[row.id])
+                            show = show_of(row, states[row.id], self.registry)
                             where = None if show is None else await self.notifier.show(show)
                     except Exception as exc:
                         self.observer.delivered(row.kind, False)
@@ -420,28 +402,6 @@ class Deliverer:
         async with self._landed:
             self._landed.notify_all()
 
-    def _show(self, row: Delivery, state: ShowState) -> Show | None:
-        """What to show for ``row``; None: nothing (its run or lock is gone, or its run is
-        shown nowhere)."""
-        execution, lock, waiting, votes, payload = state
-        if row.kind == "home":  # about no run: the notifier reads the home as it shows it
-            payload = payload if isinstance(payload, dict) else {}
-            return Show(key=row.key, kind="home", execution=None, payload=payload,
-                        location=row.location, retry=row.attempts > 1)  # fmt: skip
-        if execution is None or (row.call_id and lock is None):
-            return None
-        if row.kind in ("lock", "post") and row.thread is None:
-            return None  # the run is shown nowhere, so is its thread
-        spec = self.registry.entries.get(execution.flow)
-        own = execution.context.get("summary")  # the run's own (``Launch(summary=...)``)
-        summary = own if isinstance(own, str) and own else spec.summary if spec else ""
-        return Show(
-            key=row.key, kind=row.kind, execution=execution, summary=summary,
-            lock=lock, waiting=waiting, approvers=approvers([response(v) for v in votes]),
-            payload=payload if isinstance(payload, dict) else {}, location=row.location,
-            thread=row.thread, lock_at=row.lock_at, retry=row.attempts > 1,
-        )  # fmt: skip
-
     async def _failed(self, row: Delivery, exc: Exception) -> None:
         """Back the row off, as long as the surface asked (``Unavailable.retry_after``). A wait
         the surface asked for (a rate limit) is its pacing, not a failure: it does not count
@@ -462,41 +422,4 @@ class Deliverer:
         self, row: Delivery, due_at: float, error: str | None, tried: bool
     ) -> None:
         await self.store.retry_delivery(row.id, self.owner, due_at, error, tried, self.clock.now())
-        self._remind_at(due_at)
-
-    def _remind_at(self, due_at: float) -> None:
-        """Drain again once ``due_at`` comes (the sweep would, later). Every time asked for is
-        kept until it has come, so a row given back for later is not forgotten when an
-        earlier drain finds it not yet due."""
-        heapq.heappush(self._due, due_at)
-        self._arm()
-
-    def _arm(self) -> None:
-        """One timer, for the earliest time wanted; a little after it, as the loop's timer
-        may fire a hair early by the clock."""
-        if not self._due:
-            return
-        delay = max(0.0, self._due[0] - self.clock.now()) + LATE
-        loop = asyncio.get_running_loop()
-        if self._retry is not None and self._retry.when() <= loop.time() + delay:
-            return
-        if self._retry is not None:
-            self._retry.cancel()
-        self._retry = loop.call_later(delay, self._retry_now)
-
-    def _retry_now(self) -> None:
-        self._retry = None
-        now = self.clock.now()
-        while self._due and self._due[0] <= now:
-            heapq.heappop(self._due)
-        self.drain()
-        self._arm()
-
-
-def _receiver(row: Delivery) -> Any:
-    """Whom a row is for: a webhook subscription, or (None) the people in Slack."""
-    if row.kind == "webhook" and isinstance(row.payload, dict):
-        return row.payload.get("subscription")
-    if row.kind == "home":
-        return row.key  # each person's home apart: one that fails holds nothing back
-    return None
+        self._reminder.at(due_at)
