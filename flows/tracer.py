@@ -13,7 +13,9 @@ it. Each has a ``*_sync`` twin for sync code (a sync flow runs in a worker threa
 inside an async flow, ``print()``, the flow's own threads): the output is queued in order on the
 event loop and recorded before the flow's next durable call, and at its end. A ``*_sync`` call
 never waits for the loop, as kodosumi's never does: an async flow may hold the loop in blocking
-code that waits for the very thread that calls it (a thread pool's ``map``).
+code that waits for the very thread that calls it (a thread pool's ``map``). Awaited on an event
+loop of the flow's sync code's own (``asyncio.run`` in a worker thread), output is queued the
+same way; ``lock``, ``step`` and ``sleep`` there raise ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -217,6 +219,9 @@ class Tracer(Prompts):
             self._later(*shown("action", obj))
 
     async def _say(self, kind: str, text: str) -> None:
+        if self._elsewhere():  # a sync flow's own event loop (``asyncio.run``): as ``*_sync``
+            self._later(kind, text)
+            return
         await self.flush()
         await self._progress(kind, text, self._recorder.where(kind))
 
@@ -265,8 +270,18 @@ class Tracer(Prompts):
                 raise failed
         await self._progress(kind, text, at)
 
+    def _elsewhere(self) -> bool:
+        """Awaited on an event loop that is not the flow's: one a sync flow runs in its worker
+        thread (``asyncio.run``, or a library's ``kickoff`` doing so)."""
+        return asyncio.get_running_loop() is not self._loop
+
     async def flush(self) -> None:
         """Wait until output queued from sync code is recorded (raises if recording failed)."""
+        if self._elsewhere():
+            raise RuntimeError(
+                "lock, step and sleep must be awaited in the flow's own event loop, not in one "
+                "its sync code runs (asyncio.run): make the flow async and await them there"
+            )
         self._drain()
         while (tail := self._tail) is not None and not tail.done():
             with self._recorder.busy():

@@ -31,3 +31,21 @@ async def test_workers_report_while_the_runner_blocks_the_loop_waiting_for_them(
         lines = [f"reading {doc}", f"• *{doc}*: {len(doc)} letters"]
         assert [line for line in workers if line in lines] == lines, said
     assert said[6] == "Read 3 documents." and said[7].startswith("✅ *Finished*"), said
+
+
+async def test_output_awaited_on_a_sync_runner_s_own_event_loop(
+    db_url: str, store: SQLStore
+) -> None:
+    """``asyncio.run`` in a sync runner (``pipeline``): its ``await tracer.markdown`` hung the
+    run for ever; it is output in order. A lock awaited there fails the run, saying why."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.pipeline") as bot:
+        run = await started(bot, "pipeline", text("topic", "tea"))
+        assert (run.status, run.error) == ("finished", None)
+        assert run.result == {"summary": "tea is old; tea is loved"}
+        assert texts(bot, run)[:-1] == [
+            "kicking off", "*Researching _tea_*", "tea is old\ntea is loved",
+            '```{"notes": 2}```', "done",
+        ]  # fmt: skip
+        run = await started(bot, "pipeline-lock", {})
+        assert run.status == "error"
+        assert run.error and run.error.startswith("RuntimeError: lock, step and sleep must be")
