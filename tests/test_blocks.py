@@ -227,6 +227,11 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
         ("\n    # Report\n\n    Intro\n    * one\n    ", "*Report*\n\nIntro\n• one"),
         ("- parent\n  - child\n  - child 2", "• parent\n  • child\n  • child 2"),
         ("```\na\tb\n```", "```\na\tb\n```"),
+        # emphasis around code or a link, as LLM agents write it: it was left as "**...**"
+        ("- **`main.py`**: the entry", "• *`main.py`*: the entry"),
+        ("**Using tool: `search`**", "*Using tool: `search`*"),
+        ("**[Download](https://e.x/f.pptx)**", "*<https://e.x/f.pptx|Download>*"),
+        ("***bold italic*** and *it*", "*_bold italic_* and _it_"),
     ],
 )
 def test_markdown_reads_in_slack_as_it_would_in_a_browser(markdown: str, mrkdwn: str) -> None:

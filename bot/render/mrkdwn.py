@@ -13,6 +13,7 @@ from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
 MAX_SOURCE = 20_000  # characters of Markdown or HTML converted; what Slack shows is shorter
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _BOLD = re.compile(r"\*\*([^\n]+?)\*\*|__([^\n]+?)__")
+_BOLD_ITALIC = re.compile(r"\*\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*\*")  # ***x***
 _ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])([^*\n]+?)(?<![\s*])\*(?![*\w])")  # *x*, not **x**
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=\S)")
 _QUOTES = re.compile(r"^(?: {0,3}>[ \t]?)+")
@@ -41,6 +42,9 @@ _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
 # HTML's links and preformatted blocks, finished, wait as a numbered noncharacter mark while
 # the other tags go (one a tag took with it is gone with it).
 _WAIT = "\ufddb"
+# Markdown's code spans and links wait as a numbered mark while emphasis is read around them.
+_SLOT = "\ufddc"
+_SLOTTED = re.compile(f"{_SLOT}([0-9]+){_SLOT}")
 _WAITING = re.compile(f"{_WAIT}([0-9]+){_WAIT}")
 _HREF = re.compile(
     r"""(?is)<a\b[^<>]{0,500}?(?<![\w-])href\s*=\s*(?:"([^"<>]{0,2000})"|'([^'<>]{0,2000})')"""
@@ -239,19 +243,23 @@ def _markdown_line(line: str) -> str:
 
 
 def _inline(text: str) -> str:
-    """Emphasis and links within a line; code spans and link targets as they are."""
-    out, at = [], 0
-    for span in _SPAN.finditer(text):
-        out.append(_emphasis(_escape(text[at : span.start()])))
-        out.append(_escape(span[1]) if span[1] else _link(span[2], span[3]))
-        at = span.end()
-    out.append(_emphasis(_escape(text[at:])))
-    return "".join(out)
+    """Emphasis and links within a line; code spans and link targets as they are. A span
+    waits as a numbered mark while emphasis is read, so emphasis around one (``**`x`**``,
+    ``**[a](b)**``) is read too."""
+    kept: list[str] = []
+
+    def keep(span: re.Match[str]) -> str:
+        kept.append(_escape(span[1]) if span[1] else _link(span[2], span[3]))
+        return f"{_SLOT}{len(kept) - 1}{_SLOT}"
+
+    marked = _emphasis(_escape(_SPAN.sub(keep, text.replace(_SLOT, ""))))
+    return _SLOTTED.sub(lambda m: kept[int(m[1])], marked)
 
 
 def _emphasis(text: str) -> str:
     text = _STRIKE.sub(lambda m: f"~{m[1]}~", text)
     text = _ITALIC.sub(lambda m: f"_{m[1]}_", text)
+    text = _BOLD_ITALIC.sub(lambda m: f"*_{m[1]}_*", text)
     return _BOLD.sub(lambda m: f"*{m[1] or m[2]}*", text)
 
 
