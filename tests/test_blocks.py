@@ -232,6 +232,11 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
         ("**Using tool: `search`**", "*Using tool: `search`*"),
         ("**[Download](https://e.x/f.pptx)**", "*<https://e.x/f.pptx|Download>*"),
         ("***bold italic*** and *it*", "*_bold italic_* and _it_"),
+        # a link whose address holds parentheses, as research agents cite Wikipedia
+        (
+            "[Ohm](https://en.wikipedia.org/wiki/Ohm_(unit)).",
+            "<https://en.wikipedia.org/wiki/Ohm_(unit)|Ohm>.",
+        ),
     ],
 )
 def test_markdown_reads_in_slack_as_it_would_in_a_browser(markdown: str, mrkdwn: str) -> None:

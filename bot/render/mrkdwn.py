@@ -23,7 +23,9 @@ _ROW = re.compile(r" {0,3}\|.*\|[ \t]*")  # a table's row: | a | b |
 _DIVIDER = re.compile(r" {0,3}\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?")
 RULE_LINE = "─" * 20
 # What emphasis leaves alone: a code span, and a link (an image too: a link to it)
-_SPAN = re.compile(r"(`[^`\n]{0,3000}`)|!?\[([^\]\n]{1,300})\]\(([^()\s]{1,2000})\)")
+_SPAN = re.compile(  # a link's target may hold balanced parentheses (Wikipedia's do)
+    r"(`[^`\n]{0,3000}`)|!?\[([^\]\n]{1,300})\]\(((?:[^()\s]|\([^()\s]{0,500}\)){1,2000})\)"
+)
 _URL = re.compile(r"(https?|mailto):")
 # ...](data:image/png;...), ...](<data:...>), ...](data:... "a title")
 _DATA_TARGET = re.compile(
