@@ -232,6 +232,10 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
         ("**Using tool: `search`**", "*Using tool: `search`*"),
         ("**[Download](https://e.x/f.pptx)**", "*<https://e.x/f.pptx|Download>*"),
         ("***bold italic*** and *it*", "*_bold italic_* and _it_"),
+        # HTML's line break, as kodosumi's prime example ends its Markdown: it showed as "<br/>"
+        ("###### Job done\n```python\n{2: 3}\n```\n<br/>", "*Job done*\n```\n{2: 3}\n```"),
+        ("one<br>two<BR />three `<br>`", "one\ntwo\nthree `&lt;br&gt;`"),
+        ("| a | b |\n|---|---|\n| x<br>y | z |", "```\na   | b\nx y | z\n```"),
         # a link whose address holds parentheses, as research agents cite Wikipedia
         (
             "[Ohm](https://en.wikipedia.org/wiki/Ohm_(unit)).",

@@ -33,11 +33,11 @@ _DATA_TARGET = re.compile(
     re.IGNORECASE,
 )
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
-_ESCAPED = re.compile(r"\\([\\`*_\[\]()#])")  # Markdown's backslash escapes (``flows.quote``)
+_ESCAPED = re.compile(r"\\([\\`*_\[\]()#<])")  # Markdown's backslash escapes (``flows.quote``)
 # Escaped characters wait as noncharacters meanwhile (``clean`` takes those out of whatever
 # people type, so a typed character never collides with a waiting one).
-_HIDE = {c: chr(0xFDD2 + i) for i, c in enumerate("\\`*_[]()#")}
-_SHOW = {v: k for k, v in _HIDE.items()}
+_HIDE = {c: chr(0xFDD2 + i) for i, c in enumerate("\\`*_[]()#")} | {"<": "\ufddd"}
+_SHOW = {v: k for k, v in _HIDE.items()}  # "<" comes back as "&lt;" in mrkdwn: text, as typed
 _HIDDEN = re.compile(f"[{''.join(_SHOW)}]")
 _MENTION = re.compile(f"{MENTION_OPEN}([^{MENTION_CLOSE}]*){MENTION_CLOSE}")
 _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
@@ -46,6 +46,7 @@ _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
 _WAIT = "\ufddb"
 # Markdown's code spans and links wait as a numbered mark while emphasis is read around them.
 _SLOT = "\ufddc"
+_BREAK = re.compile(r"(?i)<br\s*/?>")
 _SLOTTED = re.compile(f"{_SLOT}([0-9]+){_SLOT}")
 _WAITING = re.compile(f"{_WAIT}([0-9]+){_WAIT}")
 _HREF = re.compile(
@@ -102,8 +103,10 @@ def _hide(text: str) -> str:
     return _ESCAPED.sub(lambda m: _HIDE[m[1]], text)
 
 
-def _unhide(text: str) -> str:
-    return _HIDDEN.sub(lambda m: _SHOW[m[0]], text)
+def _unhide(text: str, plain: bool = False) -> str:
+    """``plain``: for plain text (a header), where "<" needs no escaping."""
+    shown = {**_SHOW, _HIDE["<"]: "<" if plain else "&lt;"}
+    return _HIDDEN.sub(lambda m: shown[m[0]], text)
 
 
 def _lines(text: str) -> list[str]:
@@ -127,7 +130,7 @@ def split_heading(text: str) -> tuple[str | None, str]:
         return None, text
     words = _hide(found[1])
     words = _SPAN.sub(lambda m: m[1] or m[2], _BOLD.sub(lambda m: m[1] or m[2], words))
-    words = clean(_unhide(words.replace("`", ""))).strip()  # plain text: no mention marks
+    words = clean(_unhide(words.replace("`", ""), plain=True)).strip()  # no mention marks
     return words or None, "\n".join(lines[1:]).strip()
 
 
@@ -225,8 +228,9 @@ def _aligned(rows: list[str]) -> list[str]:
 
 
 def _plain_cell(cell: str) -> str:
-    """A cell's words: its emphasis and code marks go (a code block shows them as typed)."""
-    cell = _BOLD.sub(lambda m: m[1] or m[2], cell.strip())
+    """A cell's words: its emphasis and code marks go (a code block shows them as typed), a
+    ``<br>`` is a space."""
+    cell = _BOLD.sub(lambda m: m[1] or m[2], _BREAK.sub(" ", cell).strip())
     return cell.replace("`", "")
 
 
@@ -245,16 +249,18 @@ def _markdown_line(line: str) -> str:
 
 
 def _inline(text: str) -> str:
-    """Emphasis and links within a line; code spans and link targets as they are. A span
-    waits as a numbered mark while emphasis is read, so emphasis around one (``**`x`**``,
-    ``**[a](b)**``) is read too."""
+    """Emphasis and links within a line; code spans and link targets as they are; a ``<br>``
+    (HTML a browser shows within Markdown, as kodosumi's examples write it) breaks the line. A
+    span waits as a numbered mark while emphasis is read, so emphasis around one
+    (``**`x`**``, ``**[a](b)**``) is read too."""
     kept: list[str] = []
 
     def keep(span: re.Match[str]) -> str:
         kept.append(_escape(span[1]) if span[1] else _link(span[2], span[3]))
         return f"{_SLOT}{len(kept) - 1}{_SLOT}"
 
-    marked = _emphasis(_escape(_SPAN.sub(keep, text.replace(_SLOT, ""))))
+    words = _BREAK.sub("\n", _SPAN.sub(keep, text.replace(_SLOT, "")))
+    marked = _emphasis(_escape(words))
     return _SLOTTED.sub(lambda m: kept[int(m[1])], marked)
 
 
