@@ -2,7 +2,8 @@
 (``inbound.typed``) before Bolt sees it, and Bolt gets only the body ``inbound.for_bolt``
 rebuilds, with the typed event in its context, so nothing in Bolt meets a shape Slack would not
 send. A malformed payload is acknowledged (unacknowledged, Slack sends it again), logged in one
-line, and changes nothing."""
+line, and changes nothing; so is an envelope slack_sdk's own client would fail on (its payload
+no object, or the frame not JSON: ``TypedClient``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -24,20 +26,54 @@ from bot import fields, inbound, logs
 log = logging.getLogger("lockstep")
 
 
+MALFORMED = "refused a malformed Slack request: %s"
+
+
+class TypedClient(SocketModeClient):
+    """slack_sdk's Socket Mode client, but a frame it would fail on is a refusal: an envelope
+    whose payload is no object (a list, a number, null: slack_sdk raises, logs a traceback and
+    leaves the envelope unacknowledged, so it comes again) is acknowledged, and a frame that
+    opens as JSON but is not is dropped; either is one line."""
+
+    def __init__(self, app_token: str, app: AsyncApp, refusals: logs.Refusals) -> None:
+        super().__init__(app_token=app_token, logger=app.logger, web_client=app.client,
+                         ping_interval=10)  # fmt: skip
+        self.refusals = refusals
+
+    async def enqueue_message(self, message: str) -> None:
+        if message.startswith("{"):  # slack_sdk reads only these as JSON; the rest is nothing
+            try:
+                envelope = json.loads(message)
+            except (ValueError, RecursionError):  # nested too deep: slack_sdk's fails too
+                self.refusals.warning(MALFORMED, "a frame that is not JSON")
+                return
+            payload = envelope.get("payload", {}) if isinstance(envelope, dict) else {}
+            if not isinstance(payload, dict | str) and "envelope_id" in envelope:
+                self.refusals.warning(MALFORMED, "the envelope's payload is not an object")
+                ack = SocketModeResponse(envelope_id=envelope["envelope_id"])
+                await self.send_socket_mode_response(ack)
+                return
+        await super().enqueue_message(message)
+
+
 class TypedSocketMode(AsyncSocketModeHandler):
     def __init__(
         self, app: AsyncApp, app_token: str, *, refusals: logs.Refusals | None = None
     ) -> None:
         """``refusals``: the bot's (``Lockstep.refusals``), so a flood of envelopes it refuses
-        is one line a minute per kind, as over HTTP."""
-        super().__init__(app, app_token)
+        is one line a minute per kind, as over HTTP. Bolt's handler as its own ``__init__``
+        makes it, with a ``TypedClient`` (making Bolt's client first would leave its
+        connection pool and its task behind)."""
         self.refusals = refusals or logs.Refusals(log)
+        self.app, self.app_token = app, app_token
+        self.client = TypedClient(app_token, app, self.refusals)
+        self.client.socket_mode_request_listeners.append(self.handle)
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         try:
             event = inbound.typed(req.payload)
         except fields.Malformed as exc:
-            self.refusals.warning("refused a malformed Slack request: %s", exc)
+            self.refusals.warning(MALFORMED, exc)
             event = None
         if event is None or isinstance(event, inbound.OtherEvent):
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -154,3 +154,34 @@ async def test_envelopes_no_one_takes_are_one_line_a_minute_over_socket_mode(
         "refused a malformed Slack request: a kind of request Lockstep does not take",
         "refused a Slack request no listener takes: block_actions",
     ]
+
+
+async def test_an_envelope_whose_payload_is_no_object_is_acknowledged_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """slack_sdk raises on an envelope whose payload is a list, a number or null, and on a frame
+    that opens as JSON but is not: a traceback each, and the envelope left unacknowledged (sent
+    again). Each is a refusal like any malformed payload: acknowledged, one line."""
+    async with FakeSlack(members={CHANNEL: ["UALICE"]}) as fake:
+        config = Settings(
+            SLACK_BOT_TOKEN="xoxb-socket-test", SLACK_APP_TOKEN="xapp-socket-test",
+            SLACK_API_URL=fake.api_url, DATABASE_URL=f"sqlite:///{tmp_path / 'socket.db'}",
+            LOCKSTEP_SWEEP_SECONDS=3600,
+        )  # fmt: skip
+        lockstep = await Lockstep.create(config, load_flows(config.flows))
+        handler = TypedSocketMode(lockstep.bolt, "xapp-socket-test", refusals=lockstep.refusals)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        caplog.set_level(logging.INFO)
+        try:
+            for payload in ([1, 2], 5, None, True):
+                assert await fake.socket_mode.send("interactive", payload) == {}  # type: ignore[arg-type]
+            await fake.socket_mode.send_text('{"envelope_id": "env-x", "payload": ')
+            await fake.socket_mode.send_text('{"a": ' * 100_000)
+            listed = await fake.socket_mode.send("slash_commands", command(fake, "list", "UALICE"))
+            assert "`deploy`" in listed["text"]  # and it goes on serving
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            await lockstep.close()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    said = [r.getMessage() for r in caplog.records if "request" in r.getMessage()]
+    assert said == ["refused a malformed Slack request: the envelope's payload is not an object"]

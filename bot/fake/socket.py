@@ -58,6 +58,11 @@ class FakeSocketMode:
             answer: Args = await acked
             return answer
 
+    async def send_text(self, text: str) -> None:
+        """Send ``text`` as it is, in one frame: what Slack would never send (not JSON, say)."""
+        await self._connected.wait()
+        await self._sockets[-1].send_str(text)
+
     async def close(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
