@@ -21,7 +21,11 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.logger import get_bolt_logger
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.middleware.authorization.async_multi_teams_authorization import (
+    AsyncMultiTeamsAuthorization,
+)
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -44,6 +48,7 @@ from bot.loading import open_store
 from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier
 from bot.permalinks import Permalinks
+from bot.render import messages
 from bot.scheduler import TimerScheduler
 from bot.seal import Seal
 from bot.settings import Settings, SettingsError
@@ -151,6 +156,7 @@ class Lockstep:
             request_verification_enabled=False,  # the HTTP adapter verifies, once (Verifier)
             process_before_response=True,  # listeners ack, then hand slow work to tasks
             raise_error_for_unhandled_request=True,  # to ``_failed``: a line a minute at most
+            user_facing_authorize_error_message=messages.NOT_INSTALLED,
         )
         clock = clock or SystemClock()
         # a retry looks once more when a request Slack held past the timeout has surely landed
@@ -179,6 +185,8 @@ class Lockstep:
         if metrics:
             bolt.middleware(SlackKind())
         refusals = logs.Refusals(log)
+        if oauth is not None:  # (the logger Bolt's authorize logs with)
+            installs.NoInstall.attach(get_bolt_logger(AsyncMultiTeamsAuthorization), refusals)
         bolt.error(_failed(refusals))
         bolt.middleware(TypedInbound(refusals))
         bolt.middleware(logs.RequestScope())

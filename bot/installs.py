@@ -27,6 +27,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
+from bot.logs import Refusals
 from bot.settings import Settings
 from bot.workspaces import ROTATE_MINUTES, STATE_SECONDS, Workspaces
 from flows.engine import Engine, Workspace
@@ -34,6 +35,9 @@ from flows.engine import Engine, Workspace
 log = logging.getLogger("lockstep.slack")
 UNINSTALLED = "Lockstep was uninstalled from this workspace"
 REVOKED = "Lockstep's access to this workspace was revoked"
+NOT_INSTALLED = "refused a Slack request from a workspace Lockstep is not installed in"
+# what Bolt's authorize logs, as an error, for each request of a workspace it has no install for
+_BOLT_NO_INSTALL = "Although the app should be installed into this workspace"
 
 
 def oauth_settings(
@@ -72,6 +76,30 @@ def oauth_settings(
         client=client,
     )
     return oauth
+
+
+class NoInstall(logging.Filter):
+    """On the logger of Bolt's authorize: a signed request naming a workspace the app has no
+    install for (uninstalled since, or never installed) is a refusal, one line a minute
+    (``refusals``), not an error logged for each (the person is told, ``NOT_INSTALLED``)."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith(_BOLT_NO_INSTALL):
+            self.refusals.warning(NOT_INSTALLED)
+            return False
+        return True
+
+    @classmethod
+    def attach(cls, logger: logging.Logger, refusals: Refusals) -> None:
+        """The filter of this bot's ``refusals`` on ``logger`` (one bot's: an earlier one's
+        goes)."""
+        for earlier in [f for f in logger.filters if isinstance(f, cls)]:
+            logger.removeFilter(earlier)
+        logger.addFilter(cls(refusals))
 
 
 def mount(app: web.Application, flow: AsyncOAuthFlow) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select
 
 from bot import inbound
 from bot.api import Scopes, new_token
+from bot.fake.signing import interaction_body, slash_command_body
 from bot.installs import REVOKED, UNINSTALLED
 from bot.logs import TextFormatter
 from bot.render import blocks, messages
@@ -264,7 +265,7 @@ async def test_a_workspace_that_leaves_ends_its_runs_and_gets_no_more_calls(
         # no call since with the revoked token; Bolt finds no installation for A's requests
         assert all(c.token != alpha for c in ws.slack.calls[said:])
         _, told = await ws.command(ALPHA, "start ship", "UANN")
-        assert "reinstall this app" in told  # Bolt's answer: no installation
+        assert told == messages.NOT_INSTALLED  # no installation: nothing done
         assert [r.id for r in await engine_of(ws).runs(initiator="UANN")] == [run_a]
         assert all(c.token != alpha for c in ws.slack.calls[said:])
 
@@ -389,3 +390,28 @@ async def test_an_app_home_shows_only_its_own_workspace(db_url: str, store: SQLS
         assert any(lock.id in view for view in homes(alpha))  # waits for them in A
         assert not any(lock.id in view or run_a[:8] in view for view in homes(beta))
         assert_valid_surfaces(ws.slack)
+
+
+async def test_a_request_from_a_workspace_without_the_app_is_one_refusal_line(
+    db_url: str, store: SQLStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed request naming a workspace the app is not installed in (never, or no more):
+    the person is told so, and it is a refusal (one line, then one a minute), not an error
+    logged by Bolt for each request."""
+    async with installed_bot(db_url) as ws:
+        await ws.install(ALPHA)
+        caplog.set_level(logging.INFO)
+        for team in (BETA, "TNOWHERE", BETA):
+            body = slash_command_body("/flow", "list", user_id="UBEA", channel_id=CHANNELS[BETA],
+                                      team_id=team)  # fmt: skip
+            assert await ws.post(body) == (200, messages.NOT_INSTALLED)
+        button = {"action_id": SUBMIT, "value": "0" * 32}
+        click = {"type": "block_actions", "team": {"id": BETA}, "user": {"id": "UBEA"},
+                 "trigger_id": "t", "actions": [button]}  # fmt: skip
+        assert (await ws.post(interaction_body(click)))[0] == 200
+        assert (await ws.command(ALPHA, "list", "UANN"))[0] == 200  # its own still served
+        assert "`deploy`" in (await ws.command(ALPHA, "list", "UANN"))[1]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    said = [r.getMessage() for r in caplog.records if "not installed" in r.getMessage()]
+    assert said == ["refused a Slack request from a workspace Lockstep is not installed in"]
+    assert await store.executions() == []

@@ -62,6 +62,10 @@ SLACK_FAILED = (
     "Slack did not take Lockstep's reply just now. What you did shows in the run's thread if "
     "it went through; if it did not, try again in a moment."
 )
+NOT_INSTALLED = (
+    "Lockstep is not installed in this workspace (or no longer is). Ask a workspace admin to "
+    "install it; nothing was done."
+)
 FOLLOW_UP_FAILED = (
     "Something went wrong while handling that (error id `{error_id}`). If the form is still "
     "open, try again; if it keeps failing, tell your admin the error id."
