@@ -66,6 +66,34 @@ async def test_kodosumi_s_answer_route_takes_json_nested_too_deep_as_no_values(
     assert decided is not None and decided.status == "resolved" and decided.actor == "api:bob"
 
 
+def nested_form(depth: int) -> bytes:
+    """A multipart form whose one field holds a multipart part, ``depth`` deep."""
+    body = b"x"
+    for level in range(depth):
+        head = b"Content-Type: multipart/mixed; boundary=b%d\r\n" % (level - 1)
+        head += b'Content-Disposition: form-data; name="service"\r\n\r\n'
+        body = b"--b%d\r\n%s%s\r\n--b%d--\r\n" % (level, head, body, level)
+    return body
+
+
+async def test_a_multipart_form_nested_thousands_deep_is_400(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Python's email parser recurses into each nested part: a form nested past its recursion
+    limit (a few hundred kilobytes) is a 400 naming the body, not a 500."""
+    token = await api.token("ci", start=("deploy",), read=("deploy",), answer=("UBOB",))
+    run = (await api.call("POST", "/api/v1/runs", token, DEPLOY)).body
+    deep = nested_form(3000)
+    assert len(deep) < 1 << 20  # within what the server reads
+    kind = f"multipart/form-data; boundary=b{3000 - 1}"
+    for path in ("/-/deploy", "/inputs/-/deploy", f"/lock/{run['id']}/{run['locks'][0]['id']}"):
+        sent = await api.call("POST", path, token, None, {"Content-Type": kind}, raw=deep)
+        assert sent.status == 400 and sent.body["message"].startswith("body: not a form"), path
+    assert errors(caplog) == []
+    assert len(await api.store.executions()) == 1  # nothing started, nothing decided
+    assert (await api.bot.lockstep.engine.lock(run["locks"][0]["id"])).open
+
+
 async def test_a_metrics_bearer_that_is_not_utf8_is_401(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

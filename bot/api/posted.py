@@ -48,7 +48,10 @@ def posted(raw: bytes, content_type: str) -> Sequence[tuple[str, str | None]]:
             raise ValueError("a form is read in UTF-8 only")
         return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    form = BytesParser(policy=HTTP).parsebytes(head + raw)
+    try:  # the parser recurses into each part nested in another
+        form = BytesParser(policy=HTTP).parsebytes(head + raw)
+    except RecursionError:
+        raise ValueError("parts nested too deep") from None
     if not form.is_multipart() or form.defects:
         raise ValueError("not a multipart form")
     fields: list[tuple[str, str | None]] = []
