@@ -4,8 +4,10 @@ Each is refused with a 4xx and no error in the log; nothing changes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -92,6 +94,33 @@ async def test_a_multipart_form_nested_thousands_deep_is_400(
     assert errors(caplog) == []
     assert len(await api.store.executions()) == 1  # nothing started, nothing decided
     assert (await api.bot.lockstep.engine.lock(run["locks"][0]["id"])).open
+
+
+async def test_a_form_of_thousands_of_fields_does_not_hold_the_event_loop(api: Api) -> None:
+    """A multipart form of a megabyte of tiny fields takes Python's email parser seconds: read
+    on the event loop, it held every other request (Slack's acks among them) for as long, and
+    any token, even one that may start nothing, could send one."""
+    token = await api.token("reader", read=("deploy",))
+    fields = b"".join(
+        b'--x\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % n for n in range(18_000)
+    )
+    kind = {"Content-Type": "multipart/form-data; boundary=x"}
+    held = 0.0
+
+    async def ticking() -> None:
+        nonlocal held
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            held = max(held, time.monotonic() - before)
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        sent = await api.call("POST", "/-/deploy", token, None, kind, raw=fields + b"--x--\r\n")
+    finally:
+        ticker.cancel()
+    assert sent.status == 403  # read, then refused: it may start nothing
+    assert held < 1.0, held
 
 
 async def test_a_metrics_bearer_that_is_not_utf8_is_401(
