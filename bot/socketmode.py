@@ -43,17 +43,23 @@ class TypedClient(SocketModeClient):
     async def enqueue_message(self, message: str) -> None:
         if message.startswith("{"):  # slack_sdk reads only these as JSON; the rest is nothing
             try:
-                envelope = json.loads(message)
+                json.loads(message)
             except (ValueError, RecursionError):  # nested too deep: slack_sdk's fails too
                 self.refusals.warning(MALFORMED, "a frame that is not JSON")
                 return
-            payload = envelope.get("payload", {}) if isinstance(envelope, dict) else {}
-            if not isinstance(payload, dict | str) and "envelope_id" in envelope:
-                self.refusals.warning(MALFORMED, "the envelope's payload is not an object")
-                ack = SocketModeResponse(envelope_id=envelope["envelope_id"])
-                await self.send_socket_mode_response(ack)
-                return
         await super().enqueue_message(message)
+
+    async def run_message_listeners(self, message: dict[str, Any], raw_message: str) -> None:
+        """(Each message's own task, as slack_sdk runs it.)"""
+        payload = message.get("payload", {})
+        if "envelope_id" not in message or isinstance(payload, dict | str):
+            await super().run_message_listeners(message, raw_message)
+            return
+        self.refusals.warning(MALFORMED, "the envelope's payload is not an object")
+        try:
+            await self.send_socket_mode_response(SocketModeResponse(message["envelope_id"]))
+        except ConnectionError:  # the connection is going: Slack sends it again, refused again
+            log.info("a refused Socket Mode envelope could not be acknowledged")
 
 
 class TypedSocketMode(AsyncSocketModeHandler):
