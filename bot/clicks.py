@@ -75,7 +75,7 @@ class LockListeners(Listener):
         ws = self.of(click)
         decision = await self.engine.submit(lock.id, raw, click.user, workspace=ws)
         # a refused answer also shows under the fields, for all
-        if note := await self._told(decision):
+        if note := await self._told(decision, click.user):
             await self._whisper(client, click, note)
 
     async def cancel_clicked(
@@ -94,7 +94,7 @@ class LockListeners(Listener):
         text = comment if isinstance(comment, str) and comment.strip() else None
         ws = self.of(click)
         decision = await self.engine.reject(lock.id, click.user, text, workspace=ws)
-        if note := await self._told(decision, declined=True):
+        if note := await self._told(decision, click.user, declined=True):
             await self._whisper(client, click, note)
 
     async def snooze_clicked(
@@ -117,7 +117,7 @@ class LockListeners(Listener):
                 note = messages.CANNOT_SNOOZE
             case Snooze.DECIDED:
                 assert snoozed.lock is not None
-                note = await self._already(snoozed.lock)
+                note = await self._already(snoozed.lock, click.user)
             case Snooze.FORBIDDEN:
                 note = messages.refusal(snoozed.allowed)
             case Snooze.GONE:
@@ -194,7 +194,10 @@ class LockListeners(Listener):
             case Answer.ACCEPTED | Answer.REJECTED:
                 await ack()
             case Answer.DECIDED | Answer.FORBIDDEN | Answer.COUNTED | Answer.REPEAT | Answer.GONE:
-                await ack(response_action="update", view=notice(await self._told(decision) or ""))
+                await ack(
+                    response_action="update",
+                    view=notice(await self._told(decision, event.user) or ""),
+                )
             case _:
                 assert_never(decision.outcome)
 
@@ -239,15 +242,15 @@ class LockListeners(Listener):
             await self._whisper(client, click, messages.FORM_UNREADABLE)
             return None
 
-    async def _told(self, decision: Decision, *, declined: bool = False) -> str | None:
+    async def _told(self, decision: Decision, user: str, *, declined: bool = False) -> str | None:
         """``_note``, with everyone who approved a quorum lock named to a late answer."""
         if decision.outcome is Answer.DECIDED and decision.lock is not None:
-            return await self._already(decision.lock)
+            return await self._already(decision.lock, user)
         return _note(decision, declined=declined)
 
-    async def _already(self, lock: Call) -> str:
-        """What answering ``lock`` after its decision is told."""
-        return surfaces.already_decided(lock, await self.engine.approved_by(lock))
+    async def _already(self, lock: Call, user: str) -> str:
+        """What ``user``, answering ``lock`` after its decision, is told."""
+        return surfaces.already_decided(lock, await self.engine.approved_by(lock), user)
 
     async def _open_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> Call | None:
         """The clicked lock if it is its message's and still open; otherwise tell the clicker
@@ -259,7 +262,7 @@ class LockListeners(Listener):
             await self._whisper(client, click, messages.LOCK_GONE)
             return None
         if not lock.open:
-            await self._whisper(client, click, await self._already(lock))
+            await self._whisper(client, click, await self._already(lock, click.user))
             return None
         return lock
 

@@ -119,7 +119,8 @@ class HomeHandlers:
         if lock is None:
             view = notice(messages.LOCK_GONE)
         elif not lock.open:
-            view = notice(surfaces.already_decided(lock, await self.engine.approved_by(lock)))
+            approvers = await self.engine.approved_by(lock)
+            view = notice(surfaces.already_decided(lock, approvers, click.user))
         else:
             try:
                 mine = await self.engine.may_decide(lock, click.user)

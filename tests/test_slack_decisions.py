@@ -273,3 +273,31 @@ async def test_a_cancel_sent_twice_at_once_shows_the_lock_cancelled(bot: Bot) ->
         shown = current(bot, message)
         assert shown["text"].startswith("Approval: 🚫 Cancelled with its run by <@UALICE>"), shown
         assert not [b for b in shown["blocks"] if b["type"] == "actions"]
+
+
+async def test_an_approval_counted_into_a_decided_quorum_is_told_so(bot: Bot) -> None:
+    """Carol and Groupie approve at the same moment after Bob: both are counted and the lock
+    is approved with all three; whoever's click did not decide it is told their approval is
+    among them, not "Already answered by" a list naming themselves. Bob, clicking again
+    later, is told the same."""
+    message = await start_without_form(bot, "release")
+    await bot.click(message, "lockstep_submit", "UBOB")
+    await bot.slack.wait_for("chat.postEphemeral")
+    await asyncio.gather(
+        *(bot.click(message, "lockstep_submit", u) for u in ("UCAROL", "UGROUPIE"))
+    )
+    await bot.lockstep.handlers.drain()
+    await bot.lockstep.engine.idle()
+    [execution] = await bot.lockstep.store.executions()
+    events = await bot.lockstep.store.events(execution.id)
+    voters = [e.actor for e in events if e.kind == "approved"]
+    for user in ("UCAROL", "UGROUPIE"):
+        for note in bot.slack.ephemerals(user):
+            assert note["text"].startswith(
+                "Approved by " if user in voters else "Already answered by "
+            ), note
+            assert ("your approval among them" in note["text"]) == (user in voters), note
+    await bot.click(message, "lockstep_submit", "UBOB")
+    await bot.lockstep.handlers.drain()
+    late = bot.slack.ephemerals("UBOB")[-1]["text"]
+    assert late.startswith("Approved by <@UBOB>, <@U") and "your approval among them (" in late

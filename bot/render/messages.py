@@ -194,6 +194,7 @@ OUTCOME_WORDS = {
 DECIDED_ALREADY = {
     "resolved": "Already answered by {who} ({when}).",
     "rejected": "Already rejected by {who} ({when}).",
+    "approved-with-you": "Approved by {who}, your approval among them ({when}).",
     "auto-resolved": "Already approved automatically, with no answer by the deadline ({when}).",
     "auto-rejected": "Already rejected automatically, with no answer by the deadline ({when}).",
     "expired": "This expired with no answer ({when}).",

@@ -173,10 +173,15 @@ def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
     return f"{literal(title)}: {line}", rendered  # a heading may quote what a person typed
 
 
-def already_decided(lock: Call, approvers: list[str] | None = None) -> str:
-    """What someone answering ``lock`` after its decision is told (``approvers``: everyone
-    who approved a quorum lock)."""
+def already_decided(
+    lock: Call, approvers: list[str] | None = None, reader: str | None = None
+) -> str:
+    """What ``reader``, answering ``lock`` after its decision, is told (``approvers``: everyone
+    who approved a quorum lock; when ``reader`` is one of them, their approval was counted,
+    even if it came together with the one that decided it)."""
     key: str = "cancelled-by" if lock.status == "cancelled" and lock.actor else lock.status
+    if lock.status == "resolved" and approvers and reader in approvers:
+        key = "approved-with-you"
     if lock.actor is None and lock.status in ("resolved", "rejected"):  # by its deadline
         key = f"auto-{lock.status}"
     template = messages.DECIDED_ALREADY.get(key, messages.LOCK_GONE)
