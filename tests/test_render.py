@@ -386,3 +386,20 @@ def test_a_late_answer_to_a_lock_its_deadline_decided_is_told_so_not_someone() -
     approved = surfaces.already_decided(lock("resolved", actor=None))
     assert approved.startswith("Already approved automatically, with no answer by the deadline")
     assert surfaces.already_decided(lock("rejected")).startswith("Already rejected by <@UBOB> (")
+
+
+def test_a_refused_answer_too_long_to_show_again_keeps_its_message_within_slack_s_size() -> None:
+    """Long answers to a form of text areas, refused: the message shows the errors again, and
+    leaves out the values when they would take it past the size Slack takes (it refuses
+    such a message with ``msg_blocks_too_long``, and the refusal would show nowhere)."""
+    form = Model(*[InputArea(f"a{i}", f"Answer {i}") for i in range(5)], Submit("Send"))
+    opened = lock("open", form=form.to_json())
+    values = {f"a{i}": "long answer " * 250 for i in range(5)}
+    _, blocks = surfaces.lock_message(opened, {"a0": ["Too vague"]}, values)
+    assert len(json.dumps(blocks, ensure_ascii=False)) <= 12_000
+    assert_valid(blocks)
+    assert [b["hint"]["text"] for b in blocks if "hint" in b] == ["⚠️ Too vague"]
+    short = {"a0": "short", "a1": "also short"}
+    _, blocks = surfaces.lock_message(opened, {"a0": ["Too vague"]}, short)
+    shown = [b["element"].get("initial_value") for b in blocks if b["type"] == "input"]
+    assert shown[:2] == ["short", "also short"]

@@ -283,8 +283,12 @@ def message_blocks(
     extra: Sequence[Block] = (),
 ) -> list[Block]:
     """The lock as a form in a message, ``extra`` blocks above its buttons. Past 50 blocks it
-    raises ValueError (see fits_message)."""
+    raises ValueError (see fits_message). ``values`` (a refused answer's, shown again) too
+    long for the message to hold are left out: the errors show, and each person's client
+    keeps what they typed (the inputs keep their block ids)."""
     blocks = _message(form, lock_id, title, errors, values, extra)
+    if values and _size(blocks) > MESSAGE_MAX_CHARS:
+        blocks = _message(form, lock_id, title, errors, None, extra)
     if len(blocks) > MESSAGE_MAX_BLOCKS:
         raise ValueError(f"{len(blocks)} blocks do not fit a message: use open_form_blocks")
     return blocks
