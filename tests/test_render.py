@@ -403,3 +403,23 @@ def test_a_refused_answer_too_long_to_show_again_keeps_its_message_within_slack_
     _, blocks = surfaces.lock_message(opened, {"a0": ["Too vague"]}, short)
     shown = [b["element"].get("initial_value") for b in blocks if b["type"] == "input"]
     assert shown[:2] == ["short", "also short"]
+
+
+def test_a_lock_answered_at_length_shows_its_decision_within_slack_s_size() -> None:
+    """Twenty text areas answered at length: the decided message (and the run's ending, its
+    result as fields) cuts the values shorter rather than go past the size Slack takes, where
+    the update would be refused and the message keep its buttons."""
+    form = Model(*[InputArea(f"a{i}", f"Answer number {i}") for i in range(20)], Submit("Send"))
+    value = {f"a{i}": "a long considered answer " * 40 for i in range(20)}
+    answered = lock("resolved", form=form.to_json(), result=encode(value), comment="ok " * 900)
+    _, blocks = surfaces.decided(answered)
+    assert len(json.dumps(blocks, ensure_ascii=False)) <= 12_000
+    assert_valid(blocks)
+    assert [label for label, _ in cells(blocks)][:2] == ["Answer number 0", "Answer number 1"]
+    assert all(v["text"].endswith("…") for _, v in cells(blocks))
+    conclusion = outcome.conclude(run(), [answered], [])
+    _, ending = surfaces.ending(conclusion, encode(value), [form.to_json()])
+    assert len(json.dumps(ending, ensure_ascii=False)) <= 12_000
+    assert_valid(ending)
+    short = lock("resolved", form=form.to_json(), result=encode({"a0": "fine"}))
+    assert cells(surfaces.decided(short)[1])[0][1]["text"] == "fine"  # a short one stays whole

@@ -30,6 +30,12 @@ PAIRS_PER_SECTION = 5  # a section holds 10 fields: 5 rows of label and value
 MAX_PAIRS = 20
 _VALUE_MAX = 600  # characters of a value shown; the audit trail has it all
 _FIELD_MAX = 2000
+_LABEL_MAX = 200
+# The JSON of an answer's (or a result's) fields, at most: with the form's text, the outcome
+# and the notes, a message stays under the size Slack takes (``blocks.MESSAGE_MAX_CHARS``).
+# Past it, long values are cut shorter.
+FIELDS_MAX_CHARS = 7000
+_SHORTEST = 40
 
 
 def _plain(text: str) -> Block:
@@ -40,8 +46,14 @@ def _mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": cut(text, _FIELD_MAX), "verbatim": True}
 
 
-def _label(text: str) -> Block:
-    return _mrkdwn(f"*{literal(cut(text, 200))}*")
+def _label(text: str, limit: int = _LABEL_MAX) -> Block:
+    return _mrkdwn(f"*{literal(cut(text, limit))}*")
+
+
+def _shortened(value: Block, limit: int) -> Block:
+    """A value cut to ``limit`` characters, if it is what someone typed (a mention or a date
+    token the bot wrote is kept whole)."""
+    return {**value, "text": cut(value["text"], limit)} if value["type"] == "plain_text" else value
 
 
 def _number(value: int | float) -> str:
@@ -132,11 +144,19 @@ def value_object(element: Mapping[str, Any] | None, value: Any) -> Block | None:
 
 
 def _sections(pairs: list[tuple[str, Block]]) -> list[Block]:
+    """Rows of label and value; many long values are cut shorter, to ``FIELDS_MAX_CHARS``."""
     shown, hidden = pairs[:MAX_PAIRS], len(pairs) - MAX_PAIRS
-    blocks: list[Block] = []
-    for at in range(0, len(shown), PAIRS_PER_SECTION):
-        row = shown[at : at + PAIRS_PER_SECTION]
-        blocks.append({"type": "section", "fields": [f for lb, v in row for f in (_label(lb), v)]})
+    limit = _VALUE_MAX
+    while True:
+        label = min(_LABEL_MAX, max(limit, _SHORTEST))
+        blocks: list[Block] = []
+        for at in range(0, len(shown), PAIRS_PER_SECTION):
+            row = shown[at : at + PAIRS_PER_SECTION]
+            fields = [f for lb, v in row for f in (_label(lb, label), _shortened(v, limit))]
+            blocks.append({"type": "section", "fields": fields})
+        if limit <= _SHORTEST or len(json.dumps(blocks, ensure_ascii=False)) <= FIELDS_MAX_CHARS:
+            break
+        limit = max(_SHORTEST, limit // 2)
     if hidden > 0:
         more = {"type": "mrkdwn", "text": messages.MORE_FIELDS.format(count=hidden)}
         blocks.append({"type": "context", "elements": [more]})
