@@ -37,6 +37,7 @@ from flows.engine import (
     Cancel,
     Engine,
     EntryFailed,
+    Event,
     Execution,
     RunQuery,
     UnknownFlow,
@@ -255,10 +256,10 @@ class Api:
             if said != mark:
                 raise refuse(409, "conflict", "this Idempotency-Key was used for another answer")
             outcome = kinds[event.kind] or _vote_outcome(lock, who.actor)
-            approved = [e.actor for e in events if e.call_id == lock.id and e.kind == "approved"]
-            people = list(dict.fromkeys(a for a in approved if a))
-            summary = views.lock_summary(lock)
-            return reply(Answered(outcome=outcome, lock=summary, approved_by=people))
+            people = _approvers(events, lock.id)
+            return reply(
+                Answered(outcome=outcome, lock=views.lock_summary(lock), approved_by=people)
+            )
         return None
 
     async def lock_of(self, lock_id: str, who: Principal) -> tuple[Call, Execution]:
@@ -270,9 +271,7 @@ class Api:
     async def lock(self, request: web.Request, who: Principal) -> web.StreamResponse:
         lock, execution = await self.lock_of(request.match_info["lock_id"], who)
         events = await self.engine.events(execution.id)
-        approved = [e.actor for e in events if e.call_id == lock.id and e.kind == "approved"]
-        people = list(dict.fromkeys(a for a in approved if a))
-        return reply(views.lock_view(lock, execution, people))
+        return reply(views.lock_view(lock, execution, _approvers(events, lock.id)))
 
     async def cancel(self, request: web.Request, who: Principal) -> web.StreamResponse:
         execution = await self.readable(request.match_info["run_id"], who)
@@ -317,6 +316,12 @@ def _mark(key: str | None, asked: AnswerRequest) -> str | None:
         return None
     body = json.dumps(asked.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return f"{hashlib.sha256(body.encode()).hexdigest()[:32]} {key}"
+
+
+def _approvers(events: list[Event], lock_id: str) -> list[str]:
+    """Who approved the lock so far (a quorum's), each once, in order."""
+    approved = [e.actor for e in events if e.call_id == lock_id and e.kind == "approved"]
+    return list(dict.fromkeys(a for a in approved if a))
 
 
 def _vote_outcome(lock: Call, actor: str) -> Literal["accepted", "rejected", "counted"]:
