@@ -66,17 +66,15 @@ def _name_of(target: Any, near: str | None) -> str:
         # a module-level object's method (``Launch(request, agent.run)``): the object's name
         # and the method's, as its class alone would lose the object
         return f"{_name_of(owner, near or module)}.{target.__name__}"
-    if isinstance(qualname, str) and isinstance(module, str) and inspect.isroutine(target):
-        if "<" in qualname:
-            raise FlowConfigError(f"runner {module}:{qualname} must be a module-level function")
-        return f"{module}:{qualname}"
     if isinstance(qualname, str) and isinstance(module, str) and "<" not in qualname:
-        return f"{module}:{qualname}"  # a class (a @CrewBase crew)
+        return f"{module}:{qualname}"  # a function, or a class (a @CrewBase crew)
     for where in (near, module, getattr(type(target), "__module__", None)):
         found = sys.modules.get(where) if where else None
         for attr, value in vars(found).items() if found else ():
-            if value is target:
+            if value is target:  # an object; or a function a decorator made (no functools.wraps)
                 return f"{where}:{attr}"
+    if isinstance(qualname, str) and isinstance(module, str) and inspect.isroutine(target):
+        raise FlowConfigError(f"runner {module}:{qualname} must be a module-level function")
     raise FlowConfigError(
         f"cannot find {type(target).__name__} object {target!r:.60} at module level: pass its "
         "name ('package.module:name') or define it at module level"
