@@ -236,6 +236,15 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
         ("###### Job done\n```python\n{2: 3}\n```\n<br/>", "*Job done*\n```\n{2: 3}\n```"),
         ("one<br>two<BR />three `<br>`", "one\ntwo\nthree `&lt;br&gt;`"),
         ("| a | b |\n|---|---|\n| x<br>y | z |", "```\na   | b\nx y | z\n```"),
+        # an autolink (CommonMark's <https://...>): it showed as text in angle brackets
+        (
+            "See <https://e.x/a?b=1&c=2> or **<https://e.x>**",
+            "See <https://e.x/a?b=1&amp;c=2> or *<https://e.x>*",
+        ),
+        (
+            "<javascript:go()> `<https://e.x>` <https://e.x|x>",
+            "&lt;javascript:go()&gt; `&lt;https://e.x&gt;` &lt;https://e.x|x&gt;",
+        ),
         # a link whose address holds parentheses, as research agents cite Wikipedia
         (
             "[Ohm](https://en.wikipedia.org/wiki/Ohm_(unit)).",

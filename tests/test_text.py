@@ -69,6 +69,7 @@ def test_quoted_values_show_as_typed_in_markdown() -> None:
     assert split_heading(f"# Review {quote('[a](https://x)')}")[0] == "Review [a](https://x)"
     assert markdown_to_mrkdwn("```\n\\[kept\\]\n```") == "```\n\\[kept\\]\n```"  # code as is
     assert markdown_to_mrkdwn(quote("a<br>b")) == "a&lt;br&gt;b"  # HTML's break too
+    assert markdown_to_mrkdwn(quote("<https://e.x>")) == "&lt;https://e.x&gt;"  # no autolink
     assert split_heading(f"# {quote('1<br>2')}")[0] == "1<br>2"
 
 

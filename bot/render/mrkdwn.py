@@ -47,6 +47,7 @@ _WAIT = "\ufddb"
 # Markdown's code spans and links wait as a numbered mark while emphasis is read around them.
 _SLOT = "\ufddc"
 _BREAK = re.compile(r"(?i)<br\s*/?>")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^\s<>|]{1,2000})>")
 _SLOTTED = re.compile(f"{_SLOT}([0-9]+){_SLOT}")
 _WAITING = re.compile(f"{_WAIT}([0-9]+){_WAIT}")
 _HREF = re.compile(
@@ -249,7 +250,8 @@ def _markdown_line(line: str) -> str:
 
 
 def _inline(text: str) -> str:
-    """Emphasis and links within a line; code spans and link targets as they are; a ``<br>``
+    """Emphasis and links (``[a](b)``, ``<https://b>``) within a line; code spans and link
+    targets as they are; a ``<br>``
     (HTML a browser shows within Markdown, as kodosumi's examples write it) breaks the line. A
     span waits as a numbered mark while emphasis is read, so emphasis around one
     (``**`x`**``, ``**[a](b)**``) is read too."""
@@ -259,7 +261,12 @@ def _inline(text: str) -> str:
         kept.append(_escape(span[1]) if span[1] else _link(span[2], span[3]))
         return f"{_SLOT}{len(kept) - 1}{_SLOT}"
 
-    words = _BREAK.sub("\n", _SPAN.sub(keep, text.replace(_SLOT, "")))
+    def auto(found: re.Match[str]) -> str:
+        kept.append(f"<{_escape(found[1])}>")
+        return f"{_SLOT}{len(kept) - 1}{_SLOT}"
+
+    words = _AUTOLINK.sub(auto, _SPAN.sub(keep, text.replace(_SLOT, "")))
+    words = _BREAK.sub("\n", words)
     marked = _emphasis(_escape(words))
     return _SLOTTED.sub(lambda m: kept[int(m[1])], marked)
 
