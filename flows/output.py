@@ -1,13 +1,22 @@
 """``print()`` inside a flow becomes the run's output, as in kodosumi: while a flow runs,
 ``sys.stdout`` and ``sys.stderr`` are stand-ins that hand each written line to the flow whose
 context the write happens in (a context variable, so concurrent runs, and the worker threads of
-sync flows, each reach their own). Writes outside any flow go to the real streams."""
+sync flows, each reach their own). Writes outside any flow go to the real streams.
+
+kodosumi captures every thread of a run's process; here a thread reaches its flow through its
+context, so the event loop's default executor runs each function in its caller's context
+(``loop.run_in_executor(None, fn)`` as ``asyncio.to_thread`` does): a flow's blocking helper
+handed to it prints as the flow's output."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import sys
+import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -39,10 +48,32 @@ class _Stream:
         return getattr(self.original, attr)
 
 
+class _InContext(ThreadPoolExecutor):
+    """An executor running each function in a copy of its submitter's context."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def _in_context() -> None:
+    """The running loop's default executor, once: one that keeps its callers' context."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if loop not in _loops:
+        loop.set_default_executor(_InContext(thread_name_prefix="lockstep-executor"))
+        _loops.add(loop)
+
+
 @contextlib.contextmanager
 def captured(sink: Sink) -> Iterator[None]:
     """Within this block (and what it spawns), ``print()`` goes to ``sink``."""
     global _installed
+    _in_context()
     if _installed == 0:
         for kind in ("stdout", "stderr"):
             _originals[kind] = getattr(sys, kind)

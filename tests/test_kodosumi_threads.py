@@ -49,3 +49,14 @@ async def test_output_awaited_on_a_sync_runner_s_own_event_loop(
         run = await started(bot, "pipeline-lock", {})
         assert run.status == "error"
         assert run.error and run.error.startswith("RuntimeError: lock, step and sleep must be")
+
+
+async def test_print_in_the_loop_s_default_executor_is_the_run_s_output(
+    db_url: str, store: SQLStore
+) -> None:
+    """``loop.run_in_executor(None, work)`` (``executor``): ``work``'s ``print()`` went to the
+    bot's own stdout, lost to the run; it is the run's output, as kodosumi captures it."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.executor") as bot:
+        run = await started(bot, "crunch", text("n", "4"))
+        assert (run.status, run.result) == ("finished", {"squared": 16})
+        assert texts(bot, run)[:2] == ["```crunching 4 items```", "*16*"]
