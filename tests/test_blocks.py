@@ -236,6 +236,8 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
         ("###### Job done\n```python\n{2: 3}\n```\n<br/>", "*Job done*\n```\n{2: 3}\n```"),
         ("one<br>two<BR />three `<br>`", "one\ntwo\nthree `&lt;br&gt;`"),
         ("| a | b |\n|---|---|\n| x<br>y | z |", "```\na   | b\nx y | z\n```"),
+        # a folded part, as agents list details: its tags showed as text
+        ("<details><summary>All tools</summary>\n\n- `Bash`\n</details>", "All tools\n\n• `Bash`"),
         # an autolink (CommonMark's <https://...>): it showed as text in angle brackets
         (
             "See <https://e.x/a?b=1&c=2> or **<https://e.x>**",

@@ -47,6 +47,7 @@ _WAIT = "\ufddb"
 # Markdown's code spans and links wait as a numbered mark while emphasis is read around them.
 _SLOT = "\ufddc"
 _BREAK = re.compile(r"(?i)<br\s*/?>")
+_FOLD = re.compile(r"(?i)</?(?:details|summary)\b[^<>]{0,200}>")  # a folded part: shown open
 _AUTOLINK = re.compile(r"<((?:https?|mailto):[^\s<>|]{1,2000})>")
 _SLOTTED = re.compile(f"{_SLOT}([0-9]+){_SLOT}")
 _WAITING = re.compile(f"{_WAIT}([0-9]+){_WAIT}")
@@ -252,7 +253,8 @@ def _markdown_line(line: str) -> str:
 def _inline(text: str) -> str:
     """Emphasis and links (``[a](b)``, ``<https://b>``) within a line; code spans and link
     targets as they are; a ``<br>``
-    (HTML a browser shows within Markdown, as kodosumi's examples write it) breaks the line. A
+    (HTML a browser shows within Markdown, as kodosumi's examples write it) breaks the line, and
+    a ``<details>`` part shows open (its tags go). A
     span waits as a numbered mark while emphasis is read, so emphasis around one
     (``**`x`**``, ``**[a](b)**``) is read too."""
     kept: list[str] = []
@@ -266,7 +268,7 @@ def _inline(text: str) -> str:
         return f"{_SLOT}{len(kept) - 1}{_SLOT}"
 
     words = _AUTOLINK.sub(auto, _SPAN.sub(keep, text.replace(_SLOT, "")))
-    words = _BREAK.sub("\n", words)
+    words = _FOLD.sub("", _BREAK.sub("\n", words))
     marked = _emphasis(_escape(words))
     return _SLOTTED.sub(lambda m: kept[int(m[1])], marked)
 
