@@ -34,6 +34,10 @@ FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first 
 SLACK_SIDE = frozenset({"internal_error", "fatal_error", "service_unavailable",
                         "request_timeout", "ratelimited", "team_is_restricted",
                         "expired_trigger_id"})  # fmt: skip
+# Slack's answers to a view opened with a trigger it will not take: used already (Slack sending
+# a request again whose ack came late, a request replayed) or never given (made up). The
+# request's doing, not a bug: a first request opened its view already, or there is no one to tell
+SPENT_TRIGGER = frozenset({"exchanged_trigger_id", "invalid_trigger_id"})
 
 
 def slack_trouble(exc: BaseException) -> bool:
@@ -98,6 +102,10 @@ class Listener:
         except NoAnswer:  # who may do it is unknown for now (the directory logged why)
             await self._tell(client, who, messages.NO_ANSWER)
         except Exception as exc:
+            if isinstance(exc, SlackApiError) and error_code(exc) in SPENT_TRIGGER:
+                log.warning("Slack opened no view for %s's request: %s", who.user,
+                            error_code(exc))  # fmt: skip
+                return
             if slack_trouble(exc):  # a call of the reply failed on Slack's side: no bug here
                 log.warning("a reply to %s's request did not reach Slack: %s", who.user,
                             failure(exc))  # fmt: skip

@@ -326,6 +326,26 @@ async def test_a_trigger_that_expired_before_the_modal_opened_is_try_again(
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize("code", ["exchanged_trigger_id", "invalid_trigger_id"])
+async def test_a_trigger_used_already_or_never_given_is_one_line(
+    bot: Bot, caplog: pytest.LogCaptureFixture, code: str
+) -> None:
+    """A trigger Slack says was used already (Slack sending a request again whose ack came
+    late, or a request replayed) or never given (made up): no modal opens, and it is the
+    request's doing, not a bug of the bot's: one warning line, no traceback, no note saying
+    something went wrong (where a first request opened the modal already)."""
+    message = await start_without_form(bot, "survey")
+    bot.slack.fail_next("views.open", error=code)
+    caplog.set_level(logging.INFO)
+    assert (await bot.click(message, "lockstep_open", "UBOB"))[0] == 200
+    await bot.lockstep.handlers.drain()
+    assert bot.slack.calls_to("chat.postEphemeral") == []
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert [m for m in caplog.messages if code in m] == [
+        f"Slack opened no view for UBOB's request: {code}"
+    ]
+
+
 async def test_a_click_whose_handling_breaks_is_told_an_error_id(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
