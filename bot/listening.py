@@ -38,6 +38,9 @@ SLACK_SIDE = frozenset({"internal_error", "fatal_error", "service_unavailable",
 # a request again whose ack came late, a request replayed) or never given (made up). The
 # request's doing, not a bug: a first request opened its view already, or there is no one to tell
 SPENT_TRIGGER = frozenset({"exchanged_trigger_id", "invalid_trigger_id"})
+# Slack's answers to a private note where the person asked that say it cannot go there: a
+# conversation the bot is not in, or they are not (a request naming another channel)
+NOT_THERE = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel"})
 
 
 def slack_trouble(exc: BaseException) -> bool:
@@ -47,6 +50,11 @@ def slack_trouble(exc: BaseException) -> bool:
         status = exc.response.status_code
         return status >= 500 or status == 429 or error_code(exc) in SLACK_SIDE
     return isinstance(exc, aiohttp.ClientError | TimeoutError | SlackClientError)
+
+
+def not_there(exc: BaseException) -> bool:
+    """Did Slack refuse a note because the person cannot be told where they asked?"""
+    return isinstance(exc, SlackApiError) and error_code(exc) in NOT_THERE
 
 
 def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
@@ -102,9 +110,12 @@ class Listener:
         except NoAnswer:  # who may do it is unknown for now (the directory logged why)
             await self._tell(client, who, messages.NO_ANSWER)
         except Exception as exc:
-            if isinstance(exc, SlackApiError) and error_code(exc) in SPENT_TRIGGER:
-                log.warning("Slack opened no view for %s's request: %s", who.user,
-                            error_code(exc))  # fmt: skip
+            code = error_code(exc) if isinstance(exc, SlackApiError) else None
+            if code in SPENT_TRIGGER:
+                log.warning("Slack opened no view for %s's request: %s", who.user, code)
+                return
+            if code in NOT_THERE:  # nowhere to tell them that either
+                log.warning("could not tell %s where they asked: %s", who.user, code)
                 return
             if slack_trouble(exc):  # a call of the reply failed on Slack's side: no bug here
                 log.warning("a reply to %s's request did not reach Slack: %s", who.user,
@@ -131,7 +142,7 @@ class Listener:
                 channel=channel, user=who.user, thread_ts=thread, text=text
             )
         except Exception as exc:
-            if slack_trouble(exc):
+            if slack_trouble(exc) or not_there(exc):
                 log.warning("could not tell %s how their request went: %s", who.user, failure(exc))
             else:
                 log.exception("could not tell %s how their request went", who.user)

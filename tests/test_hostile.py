@@ -735,3 +735,31 @@ async def test_flow_start_without_a_form_starts_nothing_for_someone_not_in_the_c
     await bot.lockstep.handlers.drain()
     [run] = await bot.lockstep.store.executions()
     assert run.initiator == "UBOB"
+
+
+@pytest.mark.parametrize("code", ["channel_not_found", "not_in_channel", "user_not_in_channel"])
+async def test_a_note_slack_cannot_deliver_where_it_was_asked_is_one_line(
+    bot: Bot, caplog: pytest.LogCaptureFixture, code: str
+) -> None:
+    """A click naming a channel the bot is not in (or the clicker is not in) is refused with a
+    private note there, which Slack will not deliver: one warning line, no traceback, and no
+    second note in the same place saying something went wrong."""
+    message = await start_without_form(bot, "nudged")
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    button = {"type": "button", "action_id": "lockstep_submit", "value": lock_id}
+    payload = {
+        "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": "UBOB"},
+        "trigger_id": "1.2.t", "channel": {"id": "C0ELSEWHERE"},
+        "message": message, "actions": [{**button, "block_id": "lock_actions"}],
+    }  # fmt: skip
+    bot.slack.fail_next("chat.postEphemeral", error=code, times=2)
+    caplog.set_level(logging.INFO)
+    assert (await bot.post(interaction_body(payload)))[0] == 200
+    await bot.lockstep.handlers.drain()
+    assert len(bot.slack.calls_to("chat.postEphemeral")) == 1
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert [m for m in caplog.messages if code in m] == [
+        f"could not tell UBOB where they asked: {code}"
+    ]
+    lock = await bot.lockstep.engine.lock(lock_id)
+    assert lock is not None and lock.open
