@@ -737,7 +737,9 @@ async def test_flow_start_without_a_form_starts_nothing_for_someone_not_in_the_c
     assert run.initiator == "UBOB"
 
 
-@pytest.mark.parametrize("code", ["channel_not_found", "not_in_channel", "user_not_in_channel"])
+@pytest.mark.parametrize(
+    "code", ["channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"]
+)
 async def test_a_note_slack_cannot_deliver_where_it_was_asked_is_one_line(
     bot: Bot, caplog: pytest.LogCaptureFixture, code: str
 ) -> None:
