@@ -38,11 +38,13 @@ SLACK_SIDE = frozenset({"internal_error", "fatal_error", "service_unavailable",
 # a request again whose ack came late, a request replayed) or never given (made up). The
 # request's doing, not a bug: a first request opened its view already, or there is no one to tell
 SPENT_TRIGGER = frozenset({"exchanged_trigger_id", "invalid_trigger_id"})
-# Slack's answers to a private note where the person asked that say it cannot go there: a
-# conversation the bot is not in, or they are not (a request naming another channel), one
-# archived, a thread that is none (a request naming another message)
+# Slack's answers to a private note where the person asked (or a direct message, as the audit
+# file goes) that say it cannot go there: a conversation the bot is not in, or they are not (a
+# request naming another channel), one archived, a thread that is none (a request naming
+# another message), a person Slack does not know (a request naming someone made up)
 NOT_THERE = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel",
-                       "is_archived", "cannot_reply_to_message"})  # fmt: skip
+                       "is_archived", "cannot_reply_to_message", "user_not_found",
+                       "user_disabled", "cannot_dm_bot", "messages_tab_disabled"})  # fmt: skip
 
 
 def slack_trouble(exc: BaseException) -> bool:

@@ -765,3 +765,20 @@ async def test_a_note_slack_cannot_deliver_where_it_was_asked_is_one_line(
     ]
     lock = await bot.lockstep.engine.lock(lock_id)
     assert lock is not None and lock.open
+
+
+async def test_an_audit_slack_cannot_send_the_person_is_one_line(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``/flow audit`` from someone Slack does not know (a made-up user id): the direct message
+    with the file cannot be opened; one warning line, no traceback."""
+    await start_without_form(bot, "nudged")
+    [execution] = await bot.lockstep.store.executions()
+    bot.slack.fail_next("conversations.open", error="user_not_found")
+    caplog.set_level(logging.INFO)
+    assert (await bot.command(f"audit {execution.id}"))[0] == 200
+    await bot.lockstep.handlers.drain()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert [m for m in caplog.messages if "user_not_found" in m] == [
+        "could not tell UALICE where they asked: user_not_found"
+    ]
