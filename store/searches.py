@@ -46,6 +46,8 @@ def search(conn: Connection, query: RunQuery) -> list[Execution]:
         found = found.where(_in(query.workspace))
     if query.flow is not None:
         found = found.where(executions.c.flow == query.flow)
+    if query.flows is not None:
+        found = found.where(executions.c.flow.in_(query.flows))
     if query.status:
         found = found.where(executions.c.status.in_(query.status))
     if query.initiator is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.api.auth import Scopes, new_token
+from bot.api.http import uncursor
 from bot.api.kodosumi_wire import serialize
 from flows import Request, response
 from flows.engine import SINGLE, Workspace
@@ -502,6 +503,13 @@ async def test_runs_are_listed_by_filters_a_page_at_a_time(api: Api) -> None:
     assert (await api.call("GET", "/api/v1/runs?flow=deploy", narrow)).status == 403
     only = (await api.call("GET", "/api/v1/runs", narrow)).body["runs"]
     assert [r["id"] for r in only] == [gate["id"]]
+    # a page of runs it may read, and its cursor, name no other run: its pages are full
+    paged = await api.call("GET", "/api/v1/runs?limit=1", narrow)
+    assert [r["id"] for r in paged.body["runs"]] == [gate["id"]]
+    assert paged.body["next"] and uncursor(paged.body["next"])[1] == gate["id"]
+    deploys = await api.call("GET", "/api/v1/runs?limit=2", await api.token("d", read=("deploy",)))
+    assert [r["id"] for r in deploys.body["runs"]] == [ids[2], ids[1]]
+    assert uncursor(deploys.body["next"])[1] == ids[1]
 
 
 async def test_kodosumi_routes_answer_in_kodosumi_shapes(api: Api) -> None:

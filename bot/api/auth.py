@@ -57,6 +57,13 @@ class Scopes(BaseModel):
         return ANY in self.read or flow in self.read or self.starts(flow)
 
     @property
+    def readable(self) -> tuple[str, ...] | None:
+        """The flows whose runs it may read (None: every flow's)."""
+        if ANY in self.read or ANY in self.start:
+            return None
+        return tuple(sorted({*self.read, *self.start}))
+
+    @property
     def answers(self) -> bool:
         return bool(self.answer)
 

@@ -118,6 +118,7 @@ class Api:
         after = q.get("after")
         query = RunQuery(
             flow=flow,
+            flows=who.scopes.readable,  # a page, and the cursor to the next, hold no other run
             status=status,
             initiator=q.get("initiator") or None,
             channel=q.get("channel") or None,
@@ -129,7 +130,7 @@ class Api:
         page = found
         if waiting_on := q.get("waiting_on"):
             page = await self.engine.waiting_on(found, waiting_on)
-        shown = [await self.view(e) for e in page if who.scopes.reads(e.flow)]
+        shown = [await self.view(e) for e in page]
         last = found[-1] if len(found) == limit else None
         following = cursor(last.created_at, last.id) if last else None
         return reply(RunPage(runs=shown, next=following))

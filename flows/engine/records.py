@@ -275,6 +275,7 @@ class RunQuery(_Frozen):
     ``before``: the ``(created_at, id)`` of the last run of the previous page."""
 
     flow: str | None = None
+    flows: tuple[str, ...] | None = None  # only runs of these (None: of any flow)
     status: tuple[str, ...] = ()
     initiator: str | None = None
     channel: str | None = None
