@@ -29,6 +29,9 @@ log = logging.getLogger("lockstep.slack")
 TTL = 60.0  # seconds a membership answer is trusted
 WAIT = 1.5  # seconds a lookup may take, every page of it: the ack it comes before is due in 3
 BUDGET = 2.0  # seconds all the lookups one request makes before its ack may take together
+KEPT = (
+    10_000  # channels' and groups' answers cached at most: past it, the stale go, then the oldest
+)
 
 
 @dataclass
@@ -107,8 +110,21 @@ class SlackDirectory:
         finally:
             del self._asking[key]
         if self._changes.get(key, 0) == changes:  # else someone joined or left meanwhile: the
-            self._cache[key] = (asked, members)  # answer may predate it, so it is not kept
+            self._keep(key, asked, members)  # answer may predate it, so it is not kept
         return members
+
+    def _keep(self, key: str, asked: float, members: frozenset[str]) -> None:
+        """Cache an answer; at ``KEPT`` answers, those past their ``ttl`` go first, then the
+        oldest (so ids that come and go, or were made up, never grow it for good)."""
+        self._cache.pop(key, None)
+        if len(self._cache) >= KEPT:
+            now = time.monotonic()
+            self._cache = {k: hit for k, hit in self._cache.items() if now - hit[0] < self.ttl}
+            while len(self._cache) >= KEPT:
+                del self._cache[next(iter(self._cache))]
+            live = self._cache.keys() | self._asking.keys()
+            self._changes = {k: n for k, n in self._changes.items() if k in live}
+        self._cache[key] = (asked, members)
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
         workspace = _workspace(context)

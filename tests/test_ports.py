@@ -584,3 +584,22 @@ async def test_claims_cut_short_by_dying_processes_do_not_lengthen_the_backoff(
     claimed, _ = await store.claim_deliveries("alive", now, 30)
     [run] = [d for d in claimed if d.kind == "run"]
     assert run.attempts == 3  # one failure of Slack's: the backoff's next step, not its sixth
+
+
+async def test_the_slack_directory_keeps_a_bounded_number_of_answers(
+    slack: FakeSlack, client: AsyncWebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Channel ids that come and go (or that someone made up) never grow the cache for good:
+    past ``KEPT`` answers the oldest go, and the newest are still answered from it."""
+    monkeypatch.setattr(directory_module, "KEPT", 3)
+    directory = SlackDirectory(one(client))
+    for i in range(10):
+        slack.join(f"C{i:04d}", "UALICE")
+        directory.member_changed(f"C{i:04d}", "UBOB", joined=True)  # events for each, too
+        assert await directory.sees("UALICE", {"channel": f"C{i:04d}"})
+    assert len(directory._cache) <= 3 and len(directory._changes) <= 3
+    asked = len(slack.calls_to("conversations.members"))
+    assert await directory.sees("UALICE", {"channel": "C0009"})  # the newest: from the cache
+    assert len(slack.calls_to("conversations.members")) == asked
+    assert await directory.sees("UALICE", {"channel": "C0000"})  # the oldest: asked again
+    assert len(slack.calls_to("conversations.members")) == asked + 1
