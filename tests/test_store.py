@@ -652,3 +652,40 @@ async def test_a_lock_decided_while_its_run_is_cancelled_keeps_who_decided_it(
     assert said == []
     ended = await store.execution(eid)
     assert ended is not None and ended.status == "cancelled"
+
+
+async def test_a_lock_its_deadline_closes_while_its_run_is_cancelled_is_not_the_cancellers(
+    db_url: str, store: SQLStore
+) -> None:
+    """The run is cancelled as its lock's deadline closes it (two transactions at once, on
+    Postgres): the expired lock keeps no one as its decider; the cancel names its canceller
+    only on the locks it closed."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("two writers at once: Postgres")
+    now = time.time()
+    eid = new_id()
+    assert await store.create_execution(execution(eid, now), NewEvent(kind="started"))
+    opened = lock(eid)
+    await store.add(eid, now, new_calls=[opened.model_dump()])
+    other = connect(db_url)
+    try:
+        async with other.connect() as conn:
+            expiring = await conn.begin()
+            expire = update(calls).where(calls.c.id == opened.id)
+            await conn.execute(expire.values(status="expired", decided_at=now))
+            cancelled = NewEvent(kind="cancelled", actor="UALICE")
+            cancelling = asyncio.create_task(store.cancel(eid, now, "stop", cancelled))
+            blocked = text(  # the cancel read the lock open, and waits on its row
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+                " AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+            )
+            for _ in range(500):
+                if await store.run(lambda c: c.execute(blocked).scalar()):
+                    break
+                await asyncio.sleep(0.01)
+            await expiring.commit()
+        assert await cancelling
+    finally:
+        await other.dispose()
+    [found] = await store.calls(eid)
+    assert (found.status, found.actor) == ("expired", None)
