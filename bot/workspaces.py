@@ -53,9 +53,11 @@ FOR_GOOD = frozenset({
     "cant_update_message", "edit_window_closed", "user_not_found", "user_disabled",
     "cannot_dm_bot", "messages_tab_disabled", "msg_too_long", "no_text", "invalid_blocks",
     "invalid_blocks_format", "invalid_metadata_format", "metadata_too_large",
+    "msg_blocks_too_long",
 })  # fmt: skip
 OUR_MISTAKES = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format",
-                          "invalid_metadata_format", "metadata_too_large"})  # fmt: skip
+                          "invalid_metadata_format", "metadata_too_large",
+                          "msg_blocks_too_long"})  # fmt: skip
 
 
 def error_code(exc: SlackApiError) -> str | None:

@@ -323,7 +323,8 @@ async def test_the_slack_notifier_raises_what_it_could_not_show(
     slack.fail_next("chat.postMessage", error="fatal_error")  # Slack's own trouble: again later
     with pytest.raises(SlackApiError):
         await notifier.show(Show(key="r", kind="run", execution=run))
-    for code in ("is_archived", "channel_not_found", "not_in_channel", "invalid_blocks"):
+    closed = ("is_archived", "channel_not_found", "not_in_channel", "invalid_blocks")
+    for code in (*closed, "msg_blocks_too_long"):  # a message Slack will never take as it is
         slack.fail_next("chat.postMessage", error=code)  # until something outside changes:
         with pytest.raises(Refused) as refused:  # again with the usual backoff, no outage
             await notifier.show(Show(key="r", kind="run", execution=run))
