@@ -42,19 +42,27 @@ class LockListeners(Listener):
         await ack()
         self.after(work(client, click), client, click)
 
+    async def _decided(
+        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient, work: Work
+    ) -> None:
+        """A click that decides: ``work`` on it, then the ack
+        (``Listener.decided_then_acked``)."""
+        click = event_of(context, inbound.ButtonClick)
+        await self.decided_then_acked(ack, work(client, click), client, click)
+
     async def submit_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        await self._acked(ack, context, client, self._submit)
+        await self._decided(ack, context, client, self._submit)
 
     async def action_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         """A kodosumi ``Action`` button: Submit, with the button's name set to its value."""
         click = event_of(context, inbound.ButtonClick)
-        await ack()
         pressed = int(click.action.rsplit(".", 1)[1])
-        self.after(self._submit(client, click, pressed=pressed), client, click)
+        work = self._submit(client, click, pressed=pressed)
+        await self.decided_then_acked(ack, work, client, click)
 
     async def _submit(
         self, client: AsyncWebClient, click: inbound.ButtonClick, pressed: int | None = None
@@ -81,7 +89,7 @@ class LockListeners(Listener):
     async def cancel_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        await self._acked(ack, context, client, self._cancel_lock)
+        await self._decided(ack, context, client, self._cancel_lock)
 
     async def _cancel_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
@@ -100,7 +108,7 @@ class LockListeners(Listener):
     async def snooze_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        await self._acked(ack, context, client, self._snooze)
+        await self._decided(ack, context, client, self._snooze)
 
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if not await self._on_its_message(client, click):

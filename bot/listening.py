@@ -27,6 +27,9 @@ from flows.errors import GLOBAL
 log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
 FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
+# seconds a click's decision may take before the click is acked (Slack wants the ack in 3 s):
+# done by then, the answer is stored before Slack hears the click arrived
+DECIDE_BEFORE_ACK = 2.0
 # Slack's answers that say the trouble is on its side (else an error answer is Lockstep's
 # mistake, a bug to report with an error id)
 # (a trigger that expired before the modal opened, 3 s after the click, is time running out:
@@ -95,9 +98,36 @@ class Listener:
         at most ``FOLLOW_UPS`` at once, in the order they came: a burst of clicks never delays
         the next ack, which shares the event loop. If it fails for good, ``who`` gets a private
         note saying so, with an error id."""
+        self._started(work, client, who)
+
+    async def decided_then_acked(
+        self,
+        ack: AsyncAck,
+        work: Coroutine[Any, Any, None],
+        client: AsyncWebClient,
+        who: inbound.ButtonClick,
+    ) -> None:
+        """Run ``work`` (a click's decision: Submit, Cancel, an Action, a snooze) as ``after``
+        does, but ack only once it is done, or after ``DECIDE_BEFORE_ACK`` seconds, whichever
+        comes first (it then goes on after the ack). Done in time, the answer is stored before
+        Slack hears the click arrived: a bot killed after the ack has lost no answer."""
+        task = self._started(work, client, who)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), DECIDE_BEFORE_ACK)
+        except TimeoutError:
+            pass  # a slow lease, or Slack slow to say who may answer: it finishes after the ack
+        await ack()
+
+    def _started(
+        self,
+        work: Coroutine[Any, Any, None],
+        client: AsyncWebClient,
+        who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
+    ) -> asyncio.Task[None]:
         task = asyncio.create_task(self._guarded(work, client, who))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     async def _guarded(
         self,

@@ -3,6 +3,7 @@ that refuses a form without fields, a flow that echoes what people type every wa
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -41,6 +42,25 @@ def fragile_form(data: dict[str, Any]) -> Model:
 def fragile_lease(inputs: dict[str, Any]) -> Any:
     if inputs["x"] == "boom":
         raise RuntimeError("database password is hunter2")  # must never reach the person
+    return inputs
+
+
+@app.flow("considered", summary="Considered approval")
+async def considered(tracer: Tracer) -> Any:
+    return await tracer.lock("considered_form")
+
+
+@app.lock("considered_form")
+def considered_form(data: dict[str, Any]) -> Model:
+    return Model(InputText("x", "X"), Submit("Go"), Cancel("No"))
+
+
+CONSIDERING = {"seconds": 0.3}  # how long its lease takes
+
+
+@app.lease("considered_form")
+async def considered_lease(inputs: dict[str, Any]) -> Any:
+    await asyncio.sleep(CONSIDERING["seconds"])  # a lookup that takes a moment
     return inputs
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
+import pytest
+
+from bot import listening
+from tests.slack_flows import CONSIDERING
 from tests.slackbot import (
     CHANNEL,
     Bot,
@@ -301,3 +306,35 @@ async def test_an_approval_counted_into_a_decided_quorum_is_told_so(bot: Bot) ->
     await bot.lockstep.handlers.drain()
     late = bot.slack.ephemerals("UBOB")[-1]["text"]
     assert late.startswith("Approved by <@UBOB>, <@U") and "your approval among them (" in late
+
+
+async def test_a_decision_is_stored_before_slack_hears_the_click_arrived(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack does not send a click again once it was acked: a bot killed right after the ack
+    must have stored the answer. A Submit or Cancel is decided before its ack (a lease taking
+    a moment included); one slower than ``DECIDE_BEFORE_ACK`` is acked in time, and finishes
+    after."""
+    message = await start_without_form(bot, "considered")
+    assert (await bot.click(message, "lockstep_submit", "UBOB"))[0] == 200
+    [run] = await bot.lockstep.store.executions()
+    [lock] = await bot.lockstep.store.calls(run.id)
+    assert (lock.status, lock.actor) == ("resolved", "UBOB")  # at the ack, not after
+    await bot.lockstep.engine.idle()
+
+    rejected = await start_without_form(bot, "considered")
+    assert (await bot.click(rejected, "lockstep_cancel", "UBOB"))[0] == 200
+    runs = await bot.lockstep.store.executions()
+    locks = [c for r in runs for c in await bot.lockstep.store.calls(r.id)]
+    assert sorted(c.status for c in locks) == ["rejected", "resolved"]
+    await bot.lockstep.engine.idle()
+
+    monkeypatch.setattr(listening, "DECIDE_BEFORE_ACK", 0.05)
+    slow = await start_without_form(bot, "considered")
+    began = time.monotonic()
+    assert (await bot.click(slow, "lockstep_submit", "UBOB"))[0] == 200
+    assert time.monotonic() - began < CONSIDERING["seconds"]  # acked before the lease ended
+    await bot.slack.until(lambda: "Approved by" in current(bot, slow)["text"])
+    runs = await bot.lockstep.store.executions()
+    locks = [c for r in runs for c in await bot.lockstep.store.calls(r.id)]
+    assert sorted(c.status for c in locks) == ["rejected", "resolved", "resolved"]
