@@ -21,6 +21,7 @@ from flows.entry import call, entry_point_name, resolve
 from flows.errors import FlowConfigError
 from flows.forms import Model
 from flows.policy import check_approvers
+from flows.webapp import WebApp
 
 F = TypeVar("F", bound=Callable[..., Any])
 GENERIC_MODULES = frozenset({"app", "main", "__main__", "__init__"})
@@ -135,9 +136,10 @@ def flow_name(path: str, summary: str | None, module: str, name: str | None = No
     return found
 
 
-class FlowApp:
+class FlowApp(WebApp):
     """Registry of flows (``enter``/``flow``), lock forms (``lock``) and leases (``lease``).
-    Its handlers get typed values; ``ServeAPI``'s get kodosumi's."""
+    Its handlers get typed values; ``ServeAPI``'s get kodosumi's. FastAPI's other methods
+    (routes, middleware, hooks, ``state``) are accepted and not served (``flows.webapp``)."""
 
     kodosumi: ClassVar[bool] = False
 
@@ -145,6 +147,7 @@ class FlowApp:
         self.entries: dict[str, EntrySpec] = {}
         self.locks: dict[str, Callable[..., Any]] = {}
         self.leases: dict[str, Callable[..., Any]] = {}
+        self.state = SimpleNamespace()  # FastAPI's ``app.state``: the app's own settings
 
     def enter(
         self,
@@ -237,50 +240,14 @@ class FlowApp:
 
         return register
 
-    def get(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
-        """FastAPI's route decorators (kodosumi's ``ServeAPI`` is a FastAPI app): accepted so
-        an app with routes of its own (a health check, a webhook) loads, and said once as not
-        served; the function stays as it was. Only ``enter`` makes a flow."""
-        return _unserved("GET", path)
-
-    def post(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
-        return _unserved("POST", path)
-
-    def put(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
-        return _unserved("PUT", path)
-
-    def delete(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
-        return _unserved("DELETE", path)
-
-    def patch(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
-        return _unserved("PATCH", path)
-
-    def options(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
-        return _unserved("OPTIONS", path)
-
-    def head(self, path: str, *_args: Any, **_kwargs: Any) -> Callable[[F], F]:
-        return _unserved("HEAD", path)
-
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
             raise AttributeError(attr)
         raise AttributeError(
             f"{type(self).__name__}.{attr}: Lockstep's registry is not a FastAPI app; it has "
-            "enter, lock, lease and flow (see docs/kodosumi.md)"
+            "enter, lock, lease and flow, and takes FastAPI's routes, middleware and hooks "
+            "without serving them (see docs/kodosumi.md)"
         )
-
-
-def _unserved(method: str, path: str) -> Callable[[F], F]:
-    def keep(fn: F) -> F:
-        name = getattr(fn, "__qualname__", repr(fn))
-        warnings.warn(
-            f"{method} {path} ({name}): Lockstep is not a web app, this route is not served "
-            "(only @app.enter makes a flow)",
-            stacklevel=2,
-        )
-        return fn
-
-    return keep
 
 
 class ServeAPI(FlowApp):

@@ -80,3 +80,23 @@ def test_a_form_s_children_assigned_are_checked_as_its_elements_are() -> None:
     assert [e.to_json()["name"] for e in form.children] == ["a", "b"]
     with pytest.raises(FlowConfigError, match="unique: a"):
         form.children = (InputText("a"), InputText("a"))
+
+
+async def test_an_app_set_up_as_a_fastapi_app_loads_and_runs(db_url: str, store: SQLStore) -> None:
+    """``ServeAPI`` is a FastAPI app: middleware, exception handlers, start-up hooks, routers,
+    mounts and ``app.state`` (``webapp``) stopped the app from loading. Each is said once at
+    load and not served; ``app.state`` keeps what the app puts there."""
+    sys.modules.pop("tests.kodosumi_apps.webapp", None)  # said as it is imported
+    with pytest.warns(UserWarning) as said:
+        load_flows(["tests.kodosumi_apps.webapp"])
+    assert [str(w.message).split(": Lockstep")[0] for w in said] == [
+        "add_middleware(CORSMiddleware)", "include_router(Router)", "mount('/static')",
+        "add_exception_handler(ValueError)", "add_event_handler('shutdown')",
+        "middleware('http') (timing)", "exception_handler(KeyError) (missing)",
+        "on_event('startup') (startup)", "GET,HEAD /ping (ping)", "WEBSOCKET /ws (socket)",
+    ]  # fmt: skip
+    assert {w.filename for w in said} == {sys.modules["tests.kodosumi_apps.webapp"].__file__}
+    async with running_bot(db_url, flows="tests.kodosumi_apps.webapp") as bot:
+        run = await started(bot, "greet", text("name", "Ann"))
+        assert (run.status, run.error) == ("finished", None)
+        assert run.result == {"said": "Hello, Ann", "ping": {"pong": True}}
