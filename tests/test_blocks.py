@@ -290,6 +290,11 @@ def test_an_indented_form_titled_by_its_heading_reads_as_markdown() -> None:
          "Chart:\n<https://e.x/c.png|sales &amp; costs>\nafter"),  # as a Markdown image
         ("<img src='HTTPS://e.x/c.png'> <img src=\"javascript:x()\" alt=\"x\">ok",
          "<https://e.x/c.png|image> ok"),
+        # an ordered list, as a browser numbers it: its items showed as bullets
+        ("<p>Steps:</p><ol><li>Plan</li><li>Build <b>it</b></li></ol><ul><li>x</li></ul>",
+         "Steps:\n\n1. Plan\n2. Build *it*\n\n• x"),
+        ("<OL start='3'><li>c<li>d<ul><li>sub</li></ul></li><li>e</OL>",
+         "3. c\n4. d\n\n• sub\n\n5. e"),
     ],
 )  # fmt: skip
 def test_html_reads_in_slack_as_it_would_in_a_browser(source: str, mrkdwn: str) -> None:

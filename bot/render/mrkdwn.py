@@ -62,7 +62,6 @@ _HTML_RULES: list[_Rule] = [
     (r"(?i)</?(s|del|strike)\b[^<>]*>", "~"),
     (r"(?i)</?code\b[^<>]*>", "`"),  # inline code (a <pre> block is code already)
     (r"(?i)<hr\b[^<>]*>", "\n" + "\u2500" * 20 + "\n"),
-    (r"(?i)<li\b[^<>]*>", "\n• "),
     (r"(?i)</t[dh]\s*>(?=\s*<t[dh]\b)", " | "),  # cells of a row, side by side
     (r"(?i)<br\s*/?>|</?(p|div|ul|ol|tr|table|pre|blockquote)\b[^<>]*>", "\n"),
     (r"<[^<>]*>", ""),
@@ -293,12 +292,43 @@ def html_to_mrkdwn(text: str) -> str:
     text = _dropped(_html_source(text).replace(_WAIT, ""), ("script", "style"))
     text = _pre_blocks(text, lambda code: wait(f"\n```\n{_escape(code)}\n```\n"))
     text = re.sub(r"\s+", " ", text)  # as in a browser: only tags make line breaks
-    text = _HREF.sub(lambda m: wait(_anchor(m)), text)
+    text = _list_items(_HREF.sub(lambda m: wait(_anchor(m)), text))
     for pattern, replacement in _HTML_RULES:
         text = re.sub(pattern, replacement, text)
     text = re.sub(r" *\n *", "\n", _escape(html.unescape(text)))
     text = _WAITING.sub(lambda m: waiting[int(m[1])], text)
     return _live(re.sub(r"\n{3,}", "\n\n", text).strip())
+
+
+_LIST_TAG = re.compile(r"(?i)<(/?)(ol|ul|li)\b([^<>]{0,500})>")
+_START = re.compile(r"""(?i)(?<![\w-])start\s*=\s*["']?\s*(-?[0-9]{1,9})""")
+
+
+def _list_items(text: str) -> str:
+    """Each list item on a line of its own: numbered in an ``<ol>`` (from its ``start``), as a
+    browser numbers it, else a bullet."""
+    counts: list[int | None] = []  # per open list, innermost last: an <ol>'s last number
+
+    def item(found: re.Match[str]) -> str:
+        closing, tag = found[1], found[2].lower()
+        if tag == "li":
+            if closing:
+                return ""
+            if counts and counts[-1] is not None:
+                counts[-1] += 1
+                return f"\n{counts[-1]}. "
+            return "\n• "
+        if closing:
+            if counts:
+                counts.pop()
+        elif tag == "ol":
+            start = _START.search(found[3])
+            counts.append(int(start[1]) - 1 if start else 0)
+        else:
+            counts.append(None)
+        return "\n"
+
+    return _LIST_TAG.sub(item, text)
 
 
 _IMAGE = re.compile(r"(?i)<img\b[^<>]*>")
