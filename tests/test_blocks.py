@@ -30,6 +30,7 @@ from bot.render.blocks import (
     modal_view,
     open_form_blocks,
 )
+from bot.render.mrkdwn import RULE_LINE as RULE
 from bot.render.mrkdwn import html_to_mrkdwn, markdown_to_mrkdwn
 from bot.render.state import read_state
 from flows.errors import GLOBAL, InputsError
@@ -246,6 +247,16 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
         (
             "<javascript:go()> `<https://e.x>` <https://e.x|x>",
             "&lt;javascript:go()&gt; `&lt;https://e.x&gt;` &lt;https://e.x|x&gt;",
+        ),
+        # setext headings: they showed as text over "=====" or over a rule
+        (
+            "Report\n======\n\nBody\n\nPart two\n--------\ntext",
+            "*Report*\n\nBody\n\n*Part two*\ntext",
+        ),
+        ("one\ntwo\n---", "*one*\n*two*"),
+        (
+            "- item\n---\n\n---\n```\nx\n===\n```",
+            "• item\n" + RULE + "\n\n" + RULE + "\n```\nx\n===\n```",
         ),
         # a link whose address holds parentheses, as research agents cite Wikipedia
         (

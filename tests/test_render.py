@@ -313,6 +313,7 @@ def test_a_form_is_titled_by_its_opening_heading_once() -> None:
         "body",
     )
     assert split_heading("Not a heading\n# later") == (None, "Not a heading\n# later")
+    assert split_heading("    Expense\n    =======\n    body") == ("Expense", "body")  # setext
     title, rest = titled(FORM, "Deploy approval lock")
     assert title == "Deploy approval" and rest[0]["text"] == "Ship it?"
     only = Model(Markdown("# Just a title"), InputText("a")).to_json()

@@ -8,19 +8,13 @@ import textwrap
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 
+from bot.render.mdblocks import BOLD, BREAK, BULLET, HEADING, QUOTES, RULE, setext, tables
 from flows.text import MENTION_CLOSE, MENTION_OPEN, MENTIONABLE, clean
 
 MAX_SOURCE = 20_000  # characters of Markdown or HTML converted; what Slack shows is shorter
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
-_BOLD = re.compile(r"\*\*([^\n]+?)\*\*|__([^\n]+?)__")
 _BOLD_ITALIC = re.compile(r"\*\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*\*")  # ***x***
 _ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])([^*\n]+?)(?<![\s*])\*(?![*\w])")  # *x*, not **x**
-_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=\S)")
-_QUOTES = re.compile(r"^(?: {0,3}>[ \t]?)+")
 _STRIKE = re.compile(r"~~(?=\S)([^~\n]+?)(?<=\S)~~")
-_RULE = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
-_ROW = re.compile(r" {0,3}\|.*\|[ \t]*")  # a table's row: | a | b |
-_DIVIDER = re.compile(r" {0,3}\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?")
 RULE_LINE = "─" * 20
 # What emphasis leaves alone: a code span, and a link (an image too: a link to it)
 _SPAN = re.compile(  # a link's target may hold balanced parentheses (Wikipedia's do)
@@ -46,7 +40,6 @@ _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
 _WAIT = "\ufddb"
 # Markdown's code spans and links wait as a numbered mark while emphasis is read around them.
 _SLOT = "\ufddc"
-_BREAK = re.compile(r"(?i)<br\s*/?>")
 _FOLD = re.compile(r"(?i)</?(?:details|summary)\b[^<>]{0,200}>")  # a folded part: shown open
 _AUTOLINK = re.compile(r"<((?:https?|mailto):[^\s<>|]{1,2000})>")
 _SLOTTED = re.compile(f"{_SLOT}([0-9]+){_SLOT}")
@@ -125,12 +118,12 @@ def _flush(text: str) -> str:
 def split_heading(text: str) -> tuple[str | None, str]:
     """A Markdown text that opens with a heading: the heading's words (for a header block) and
     the rest; else None and the text as it was."""
-    lines = _lines(_flush(text).strip())
-    found = _HEADING.match(lines[0]) if lines else None
+    lines = setext(_lines(_flush(text).strip()))
+    found = HEADING.match(lines[0]) if lines else None
     if found is None:
         return None, text
     words = _hide(found[1])
-    words = _SPAN.sub(lambda m: m[1] or m[2], _BOLD.sub(lambda m: m[1] or m[2], words))
+    words = _SPAN.sub(lambda m: m[1] or m[2], BOLD.sub(lambda m: m[1] or m[2], words))
     words = clean(_unhide(words.replace("`", ""), plain=True)).strip()  # no mention marks
     return words or None, "\n".join(lines[1:]).strip()
 
@@ -153,7 +146,7 @@ def markdown_to_mrkdwn(text: str) -> str:
     mentions ``flows.mention`` marks are live. Indentation its lines share is dropped (kodosumi's
     apps write Markdown in indented triple-quoted strings)."""
     lines, fenced = [], False
-    for line in _tables(_lines(_flush(_without_data(text)[:MAX_SOURCE]))):
+    for line in setext(tables(_lines(_flush(_without_data(text)[:MAX_SOURCE])))):
         if line.lstrip().startswith("```"):
             fenced = not fenced
             lines.append("```")
@@ -201,47 +194,13 @@ def _labels_only(line: str) -> str:
     return "".join(out)
 
 
-def _tables(lines: list[str]) -> list[str]:
-    """Tables (a header row, a ``|---|`` divider, rows) as code blocks with their columns
-    lined up: mrkdwn has no tables. Code fences are left as they are."""
-    out, at, fenced = [], 0, False
-    while at < len(lines):
-        line = lines[at]
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        elif not fenced and _ROW.fullmatch(line) and at + 1 < len(lines):
-            if _DIVIDER.fullmatch(lines[at + 1]) and "-" in lines[at + 1]:
-                end = at + 2
-                while end < len(lines) and _ROW.fullmatch(lines[end]):
-                    end += 1
-                out += ["```", *_aligned([lines[at], *lines[at + 2 : end]]), "```"]
-                at = end
-                continue
-        out.append(line)
-        at += 1
-    return out
-
-
-def _aligned(rows: list[str]) -> list[str]:
-    cells = [[_plain_cell(c) for c in r.strip().strip("|").split("|")] for r in rows]
-    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(max(map(len, cells)))]
-    return [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
-
-
-def _plain_cell(cell: str) -> str:
-    """A cell's words: its emphasis and code marks go (a code block shows them as typed), a
-    ``<br>`` is a space."""
-    cell = _BOLD.sub(lambda m: m[1] or m[2], _BREAK.sub(" ", cell).strip())
-    return cell.replace("`", "")
-
-
 def _markdown_line(line: str) -> str:
-    if _RULE.fullmatch(line):
+    if RULE.fullmatch(line):
         return RULE_LINE
-    quoted = _QUOTES.match(line)
+    quoted = QUOTES.match(line)
     depth = quoted[0].count(">") if quoted else 0  # mrkdwn's quote: a bare ">" opening the line
-    line = _BULLET.sub(lambda m: f"{m[1]}• ", line[quoted.end() :] if quoted else line)
-    heading = _HEADING.match(line)
+    line = BULLET.sub(lambda m: f"{m[1]}• ", line[quoted.end() :] if quoted else line)
+    heading = HEADING.match(line)
     if heading:
         line = f"*{_inline(heading[1]).replace('*', '')}*"
     else:
@@ -267,7 +226,7 @@ def _inline(text: str) -> str:
         return f"{_SLOT}{len(kept) - 1}{_SLOT}"
 
     words = _AUTOLINK.sub(auto, _SPAN.sub(keep, text.replace(_SLOT, "")))
-    words = _FOLD.sub("", _BREAK.sub("\n", words))
+    words = _FOLD.sub("", BREAK.sub("\n", words))
     marked = _emphasis(_escape(words))
     return _SLOTTED.sub(lambda m: kept[int(m[1])], marked)
 
@@ -276,7 +235,7 @@ def _emphasis(text: str) -> str:
     text = _STRIKE.sub(lambda m: f"~{m[1]}~", text)
     text = _ITALIC.sub(lambda m: f"_{m[1]}_", text)
     text = _BOLD_ITALIC.sub(lambda m: f"*_{m[1]}_*", text)
-    return _BOLD.sub(lambda m: f"*{m[1] or m[2]}*", text)
+    return BOLD.sub(lambda m: f"*{m[1] or m[2]}*", text)
 
 
 def html_to_mrkdwn(text: str) -> str:
