@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, distinct, func, select, update
 from sqlalchemy.engine import Connection
 
 from flows.engine.records import Call, Claim, Event, Execution, NewEvent
 from store import outbox as ob
 from store.fast import Prepared, run
 from store.lists import any_of
-from store.tables import calls, events
+from store.tables import calls, events, executions
 from store.transactions import INSERT_EVENTS, decide, event_rows, execution, list_calls
 
 
@@ -75,6 +75,30 @@ def vote(
     run(conn, INSERT_EVENTS, event_rows(execution_id, now, [event]))
     ob.bump(conn, [ob.lock_key(call_id)], now)
     return True, list_votes(conn, execution_id, call_id)
+
+
+def stalled_quorums(conn: Connection, before: float, limit: int) -> list[Call]:
+    """Open locks of live runs that two people or more have approved, with no response since
+    ``before``: quorum locks whose deciding process may have died between the vote that met
+    the quorum and the decision (two transactions). The engine counts them."""
+    approvers = func.count(distinct(case((events.c.kind == "approved", events.c.actor))))
+    voted = (
+        select(events.c.call_id)
+        .join(executions, executions.c.id == events.c.execution_id)
+        .where(any_of(executions.c.status, LIVE), any_of(events.c.kind, VOTES))
+        .group_by(events.c.call_id)
+        .having(approvers >= 2, func.max(events.c.at) <= before)
+    )
+    query = (
+        select(calls)
+        .where(calls.c.id.in_(voted), calls.c.kind == "lock", calls.c.status == "open")
+        .order_by(calls.c.created_at)
+        .limit(limit)
+    )
+    return [Call.model_validate(r._mapping) for r in conn.execute(query)]
+
+
+LIVE = ("starting", "running", "awaiting")
 
 
 def decide_counted(

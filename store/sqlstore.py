@@ -207,6 +207,9 @@ class SQLStore(Transactor):
     async def votes(self, lock: Call) -> list[Event]:
         return await self.run(eq.list_votes, lock.execution_id, lock.id)
 
+    async def stalled_quorums(self, before: float, limit: int = 100) -> list[Call]:
+        return await self.run(eq.stalled_quorums, before, limit)
+
     async def vote(
         self, call_id: str, now: float, event: NewEvent
     ) -> tuple[bool, list[Event]] | None:

@@ -252,3 +252,32 @@ async def test_a_quorum_whose_deciding_process_died_is_decided_by_the_next_click
     }  # fmt: skip
     [decided] = [e for e in await events(engine, lock.execution_id) if e.kind == "quorum"]
     assert decided.actor == "UCAROL"
+
+
+async def test_a_quorum_whose_deciding_process_died_is_decided_by_the_sweep(
+    engine: Engine, store: SQLStore
+) -> None:
+    """As above, and nobody clicks again (each approver was answered, or gave up): the sweep
+    decides it once the dead process's work would be taken over, as its approver's click
+    would have, with every answer as recorded. One approval short of the quorum waits on."""
+    lock, short = await panel(engine), await panel(engine)
+    for who, score in (("UBOB", 4), ("UCAROL", 8)):  # as the dead process recorded them
+        vote = NewEvent(
+            kind="approved", actor=who, call_id=lock.id, detail={"inputs": {"score": score}}
+        )
+        assert await store.vote(lock.id, engine.clock.now(), vote) is not None
+    one = NewEvent(kind="approved", actor="UBOB", call_id=short.id, detail={"inputs": {"score": 1}})
+    assert await store.vote(short.id, engine.clock.now(), one) is not None
+    await engine.sweep()
+    assert (await engine.lock(lock.id)).open  # its process may still be deciding it
+    assert isinstance(engine.clock, FakeClock)
+    engine.clock.advance(60)
+    await engine.sweep()
+    assert await result(engine, lock) == {
+        "mean": 6.0, "approvers": ["UBOB", "UCAROL"], "declined": [],
+    }  # fmt: skip
+    [decided] = [e for e in await events(engine, lock.execution_id) if e.kind == "quorum"]
+    assert decided.actor == "UCAROL"
+    assert (await engine.lock(short.id)).open
+    await engine.sweep()
+    assert [e.kind for e in await events(engine, lock.execution_id)].count("quorum") == 1

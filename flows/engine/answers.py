@@ -355,6 +355,36 @@ class Answers:
             # still open: responses landed since they were counted; count them too
             so_far = tuple(quorum.response(e) for e in await self.store.votes(lock))
 
+    async def settle(self, before: float) -> int:
+        """Decide each quorum lock met by responses all recorded before ``before`` and still
+        open: the process that counted its last approval died before deciding it (the vote
+        and the decision are two transactions). Decided as that approval's click would have
+        been, with every answer as recorded; returns how many."""
+        settled = 0
+        for lock in await self.store.stalled_quorums(before):
+            try:
+                settled += await self._settle(lock)
+            except Exception:  # the directory failing, say: the next sweep tries again
+                log.exception("quorum lock %r not settled", lock.name,
+                              extra=ids(lock.execution_id, lock.id))  # fmt: skip
+        return settled
+
+    async def _settle(self, lock: Call) -> bool:
+        execution = await self.store.execution(lock.execution_id)
+        policy = Policy.from_json(lock.policy)
+        so_far = await quorum.responses(self.store, lock)
+        if execution is None or not await self._met(so_far, policy, execution):
+            return False
+        last = next(r for r in reversed(so_far) if r.approved)
+        form, values = Model.from_json(lock.form), dict(last.inputs)
+        lease = partial(self._lease, lock, execution, form, values, values, last.user)
+        result = await lease(standing(list(so_far)))
+        earlier = tuple(r for r in so_far if r is not last)
+        decided = await self._approve(
+            lock, execution, policy, last.user, None, result, lease, last, earlier
+        )
+        return decided.outcome == Answer.ACCEPTED
+
     async def _decline(
         self, lock: Call, actor: str | None, comment: str | None, request: str | None
     ) -> Decision:

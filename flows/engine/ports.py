@@ -293,6 +293,11 @@ class Store(Protocol):
     async def votes(self, lock: Call) -> list[Event]:
         """A quorum lock's responses (``approved``, ``declined``), oldest first."""
 
+    async def stalled_quorums(self, before: float, limit: int = 100) -> list[Call]:
+        """Open locks of live runs approved by two people or more, none of whose responses
+        came after ``before`` (a quorum met whose deciding process may have died), oldest
+        first."""
+
     async def vote(
         self, call_id: str, now: float, event: NewEvent
     ) -> tuple[bool, list[Event]] | None:

@@ -328,11 +328,12 @@ class Engine(Reads):
 
     async def sweep(self) -> None:
         """Periodic upkeep: due timers, runs whose process died, whatever people should see
-        and do not yet (deliveries that failed or whose process died), and the store's
-        housekeeping."""
+        and do not yet (deliveries that failed or whose process died), quorum locks met
+        whose deciding process died, and the store's housekeeping."""
         await self.fire_due()
         await self._runs.recover()
         self._deliver.drain()
+        await self._answers.settle(self.clock.now() - self._runs.setup.claim_ttl)
         await self._store.checkpoint()
 
     async def backlog(self) -> tuple[int, float | None]:
