@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.api.stream import MOST
 from store import SQLStore
 from tests.apiclient import Api, base_of
 from tests.slackbot import CHANNEL, running_bot
@@ -77,6 +78,15 @@ async def test_every_route_gives_every_answer_its_document_names(api: Api) -> No
         assert (await call("GET", f"/outputs/{which}/{rid}", stranger)).status == 403
         assert (await call("GET", f"/outputs/{which}/{rid}")).status == 401
         assert (await call("GET", f"/outputs/{which}/nope", reader)).status == 404
+    held = [
+        await api.bot.http.get(api.base + events, headers={"Authorization": f"Bearer {reader}"})
+        for _ in range(MOST)
+    ]
+    assert (await call("GET", events, reader)).status == 429  # one stream too many
+    for which in ("stream", "main", "stdio"):
+        assert (await call("GET", f"/outputs/{which}/{rid}", reader)).status == 429
+    for response in held:
+        response.close()
     # answering
     answer = f"/api/v1/locks/{lid}/answer"
     assert (await call("POST", answer, ci, {"decision": "later"})).status == 400

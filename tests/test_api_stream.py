@@ -15,6 +15,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from bot.api.models import Run
+from bot.api.stream import MOST
 from flows.engine import Engine
 from store import SQLStore
 from tests.apiclient import Api, base_of
@@ -223,3 +224,49 @@ async def test_a_stream_ends_when_its_token_is_revoked(api: Api) -> None:
     await asyncio.wait_for(read(), 10)  # closed by the server, without the run's end
     assert "status" in kinds and "lease" not in kinds and "end" not in kinds
     assert (await api.call("GET", path, reader)).status == 401
+
+
+async def test_a_token_holds_a_bounded_number_of_streams(api: Api) -> None:
+    """Each open stream reads the store every second: a token opening streams without end
+    would hold that many readers. One past ``MOST`` is a 429 (its kodosumi twin too) until one
+    closes; another token is not held back."""
+    token = await api.token("ci", start=("gate",), read=("gate",), answer=("*",))
+    run = await _start(api, token)
+    path = f"/api/v1/runs/{run['id']}/events"
+    opened = []
+    try:
+        for _ in range(MOST):
+            response = await api.bot.http.get(api.base + path, headers=_bearer(token))
+            assert response.status == 200
+            opened.append(response)
+        refused = await api.call("GET", path, token)
+        assert refused.status == 429 and refused.body["error"] == "too_many"
+        assert refused.headers["Retry-After"] == "5"
+        kodosumi = await api.call("GET", f"/outputs/stream/{run['id']}", token)
+        assert kodosumi.status == 429
+        other = await api.token("other", read=("gate",))
+        elsewhere = await api.bot.http.get(api.base + path, headers=_bearer(other))
+        assert elsewhere.status == 200
+        elsewhere.close()
+        opened.pop().close()  # a client that leaves gives its place back
+        for _ in range(50):
+            again = await api.bot.http.get(api.base + path, headers=_bearer(token))
+            if again.status == 200:
+                opened.append(again)
+                break
+            again.close()
+            await asyncio.sleep(0.1)  # (the server sees it gone, no event tells the client)
+        else:
+            raise AssertionError("a closed stream kept its place")
+        await _answer(api, token, run["locks"][0]["id"])
+        for response in opened:  # the run ended: each stream ends, and so gives its place back
+            await asyncio.wait_for(response.read(), 10)
+        again = await api.call("GET", path, token)
+        assert again.status == 200
+    finally:
+        for response in opened:
+            response.close()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -27,10 +27,13 @@ Plain = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Refused(Exception):
     """A request that changes nothing: answered with ``problem`` (or ``body``) and ``status``."""
 
-    def __init__(self, status: int, problem: BaseModel) -> None:
+    def __init__(
+        self, status: int, problem: BaseModel, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.problem = problem
+        self.headers = headers or {}
 
 
 def named_nothing(name: str) -> bool:
@@ -38,8 +41,8 @@ def named_nothing(name: str) -> bool:
     return "\x00" in name
 
 
-def refuse(status: int, error: str, message: str) -> Refused:
-    return Refused(status, Problem(error=error, message=message))
+def refuse(status: int, error: str, message: str, **headers: str) -> Refused:
+    return Refused(status, Problem(error=error, message=message), headers)
 
 
 def reply(
@@ -99,7 +102,7 @@ def guarded(tokens: Tokens, handler: Handler) -> Plain:
         try:
             return await handler(request, who)
         except Refused as exc:
-            return reply(exc.problem, exc.status)
+            return reply(exc.problem, exc.status, **exc.headers)
         except NoAnswer:  # who may do it is unknown for now: nothing was done
             problem = Problem(error="unavailable", message="Slack did not answer in time; retry")
             return reply(problem, 503, **{"Retry-After": "5"})

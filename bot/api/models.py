@@ -25,7 +25,14 @@ class Problem(_Model):
     """Any refusal: ``error`` is a stable code, ``message`` says what to do about it."""
 
     error: Literal[
-        "unauthorized", "forbidden", "not_found", "conflict", "bad_request", "failed", "unavailable"
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "conflict",
+        "bad_request",
+        "failed",
+        "unavailable",
+        "too_many",
     ]
     message: str
 

@@ -126,7 +126,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
             stream.events,
             "A run's events as server-sent events (data: RunEvent; last: `end` with the Run)",
             "runs",
-            {200: {"type": "string"}, 400: Problem, **DENIED, 404: Problem},
+            {200: {"type": "string"}, 400: Problem, **DENIED, 404: Problem, 429: Problem},
             params=(
                 Param("Last-Event-ID", "header", "Resume after this event"),
                 Param("after", "query", "Resume after this event id", {"type": "integer"}),
@@ -326,7 +326,7 @@ def operations(api: Api, stream: Stream, kodosumi: Kodosumi, spec: Any) -> list[
                 f"kodosumi: {what} as kodosumi's server-sent events (data: `<time>:<message>`; "
                 "last: `eof`)",
                 "kodosumi",
-                {200: {"type": "string"}, **DENIED, 404: KodosumiNotFound},
+                {200: {"type": "string"}, **DENIED, 404: KodosumiNotFound, 429: Problem},
                 media=SSE,
             )
             for which, handler, what in (

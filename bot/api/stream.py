@@ -6,7 +6,9 @@ with ``Last-Event-ID`` (or ``?after=``) gets only what followed. Once the run ha
 last event is sent, an ``end`` event carries the run (``Run``, with how it ended) and the
 stream closes. The stream re-reads the run when this process changes it (``Feed.changed``, told
 by the engine), and every ``poll`` seconds for changes made by other processes; a comment line
-every ``keepalive`` seconds keeps proxies from closing an idle stream.
+every ``keepalive`` seconds keeps proxies from closing an idle stream. A token has at most
+``most`` streams open in a process (each reads the store every ``poll`` seconds): one more is a
+429 until one closes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
@@ -28,6 +31,7 @@ Chunks = list[tuple[int | None, str]]
 Render = Callable[[Execution, list[Call], list[Event]], Awaitable[Chunks]]
 POLL = 1.0
 KEEPALIVE = 15.0
+MOST = 20  # event streams one token may hold open in one process
 
 
 class Feed:
@@ -67,6 +71,7 @@ class Stream:
         poll: float = POLL,
         keepalive: float = KEEPALIVE,
         live: Callable[[Principal], Awaitable[bool]] | None = None,
+        most: int = MOST,
     ) -> None:
         """``live``: is the caller's token still valid (a stream revoked meanwhile ends)."""
         self.engine = engine
@@ -76,6 +81,8 @@ class Stream:
         self.poll = poll
         self.keepalive = keepalive
         self.live = live
+        self.most = most
+        self._open: Counter[str] = Counter()  # streams open, by token
 
     async def events(self, request: web.Request, who: Principal) -> web.StreamResponse:
         execution = await self.readable(request.match_info["run_id"], who)
@@ -106,6 +113,30 @@ class Stream:
         """Stream the run's events after ``after``, each as ``render`` writes it (with its
         event's id, or ``None`` for what closes the stream), until the run has ended or
         ``who``'s token is revoked."""
+        token = who.token_id or who.name
+        if self._open[token] >= self.most:
+            raise refuse(
+                429,
+                "too_many",
+                f"this token has {self.most} event streams open already: close one first",
+                **{"Retry-After": "5"},
+            )
+        self._open[token] += 1
+        try:
+            return await self._serve(request, who, execution, after, render)
+        finally:
+            self._open[token] -= 1
+            if not self._open[token]:
+                del self._open[token]
+
+    async def _serve(
+        self,
+        request: web.Request,
+        who: Principal,
+        execution: Execution,
+        after: int,
+        render: Render,
+    ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
