@@ -4,10 +4,12 @@ values there (``{"result": fid}``, or the errors with status 200), then ``/outpu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 
+from bot.api.kodosumi import MOST_KILLED
 from flows.engine import FakeClock
 from store import SQLStore
 from tests.apiclient import Api, base_of
@@ -357,3 +359,24 @@ async def test_a_launch_posted_as_a_multipart_form_or_not_a_form_at_all(
                 assert refused.status == 400, (path, content_type, raw, refused.body)
                 assert refused.body["message"].startswith("body: not a form"), refused.body
         assert len(await store.executions()) == 1  # the refused ones started nothing
+
+
+async def test_a_kill_list_names_each_run_once_and_not_too_many(
+    db_url: str, store: SQLStore
+) -> None:
+    """``DELETE /outputs/`` reads each run it names: one id repeated 20,000 times (a body
+    under a megabyte) was 20,000 reads; a run is killed once however often it is named,
+    and more runs than one request may kill are refused before any is."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.streamed") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        fid = (await api.call("POST", "/-/", token, {"name": "Ada"})).body["result"]
+        await bot.lockstep.engine.settled(fid)
+        many = {"fid": [fid] + [f"nope-{n}" for n in range(MOST_KILLED)]}
+        refused = await api.call("DELETE", "/outputs/", token, many)
+        assert refused.status == 400 and "at most" in refused.body["message"]
+        assert (await api.call("GET", f"/outputs/status/{fid}", token)).body["status"] == "awaiting"
+        repeated = api.call("DELETE", "/outputs/", token, {"fid": [fid] * 20_000})
+        assert (await asyncio.wait_for(repeated, 5)).status == 204
+        status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+        assert status["status"] == "error"

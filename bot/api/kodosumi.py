@@ -44,6 +44,7 @@ from flows.errors import FlowConfigError
 MAIN = frozenset({"meta", "agent", "inputs", "status", "error", "action", "result", "final",
                   "lock", "lease"})  # fmt: skip
 STDIO = frozenset({"stdout", "stderr", "debug", "error", "upload", "warning"})
+MOST_KILLED = 1000  # runs one `DELETE /outputs/` may name (each is read, and may be cancelled)
 
 
 class Kodosumi:
@@ -237,10 +238,14 @@ class Kodosumi:
 
     async def kill_list(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``DELETE /outputs/`` with ``{"fid": [...]}``: each, as ``DELETE
-        /outputs/{fid}``; the first it cannot kill answers for all that follow."""
+        /outputs/{fid}``; the first it cannot kill answers for all that follow. A run named
+        twice is killed once; more than ``MOST_KILLED`` runs are refused, none killed."""
         fids = (await posted_values(request)).get("fid", [])
-        for fid in fids if isinstance(fids, list) else []:
-            await self._kill(str(fid), who)
+        named = list(dict.fromkeys(str(f) for f in fids)) if isinstance(fids, list) else []
+        if len(named) > MOST_KILLED:
+            raise refuse(400, "bad_request", f"fid: at most {MOST_KILLED} runs at once")
+        for fid in named:
+            await self._kill(fid, who)
         return web.Response(status=204)
 
     async def _run(self, fid: str, who: Principal) -> Execution:
