@@ -496,6 +496,13 @@ async def test_runs_are_listed_by_filters_a_page_at_a_time(api: Api) -> None:
     assert await listed("initiator=api:ci&flow=gate") == [gate["id"]]
     assert await listed("waiting_on=UGROUPIE&flow=vetted") == [vetted["id"]]
     assert await listed("waiting_on=UBOB&flow=vetted") == []
+    groupie = await api.token("groupie-bot", read=("vetted",), answer=("UGROUPIE",))
+    assert await listed("waiting_on=api:ci&flow=vetted") == []
+    mine = await api.call("GET", "/api/v1/runs?waiting_on=api:groupie-bot", groupie)
+    assert [r["id"] for r in mine.body["runs"]] == [vetted["id"]]
+    for other in ("api:groupie-bot", "api:nobody"):  # what another token may decide is its own
+        asked = await api.call("GET", f"/api/v1/runs?waiting_on={other}", token)
+        assert asked.status == 403 and asked.body["error"] == "forbidden"
     assert (await api.call("GET", "/api/v1/runs?limit=0", token)).status == 400
     assert (await api.call("GET", "/api/v1/runs?status=asleep", token)).status == 400
     assert (await api.call("GET", "/api/v1/runs?after=%%%", token)).status == 400

@@ -15,7 +15,7 @@ from typing import Any, Literal, assert_never
 from aiohttp import web
 
 from bot.api import views
-from bot.api.auth import Principal
+from bot.api.auth import ACTOR, Principal
 from bot.api.http import cursor, invalid, named_nothing, read, refuse, reply, uncursor
 from bot.api.models import (
     Answered,
@@ -106,6 +106,9 @@ class Api:
         flow = q.get("flow") or None
         if flow is not None and not who.scopes.reads(flow):
             raise refuse(403, "forbidden", f"this token may not read runs of {flow}")
+        waiting_on = q.get("waiting_on", "")
+        if waiting_on.startswith(ACTOR) and waiting_on != who.actor:  # what that token may do
+            raise refuse(403, "forbidden", "waiting_on: a person, or this token itself")
         status = tuple(s for part in q.getall("status", []) for s in part.split(",") if s)
         if unknown := [s for s in status if s not in STATUSES]:
             raise refuse(400, "bad_request", f"status: no status {unknown[0]!r}")
@@ -128,7 +131,7 @@ class Api:
         )
         found = await self.engine.search(query)
         page = found
-        if waiting_on := q.get("waiting_on"):
+        if waiting_on:
             page = await self.engine.waiting_on(found, waiting_on)
         shown = [await self.view(e) for e in page]
         last = found[-1] if len(found) == limit else None
