@@ -428,7 +428,7 @@ async def test_a_channel_that_refuses_the_bot_is_no_outage_and_shows_once_it_tak
 
 
 async def test_messages_slack_refused_are_posted_later_exactly_once(
-    db_url: str, store: SQLStore
+    db_url: str, store: SQLStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock(time.time())
     async with running_bot(db_url, clock) as bot:
@@ -455,6 +455,8 @@ async def test_messages_slack_refused_are_posted_later_exactly_once(
         [_, lock] = slack.thread(CHANNEL, parent["ts"])
         assert lock["blocks"] and await engine.backlog() == (0, None)
         assert len([c for c in slack.calls_to("chat.postMessage") if c.ok]) == 2
+    failed = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert len(failed) == 3 and all("\n" not in line for line in failed), failed  # a line each
 
 
 async def test_health_check(bot: Bot) -> None:

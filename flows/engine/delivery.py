@@ -413,7 +413,8 @@ class Deliverer:
         if isinstance(exc, Refused):  # the notifier said why, once
             error = f"{REFUSED}{exc}"
         else:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            said = " ".join(str(exc).split())  # one line (slack_sdk's errors take two)
+            error = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
             log.warning("showing %s failed (attempt %d, again in %.0f s): %s", row.key,
                         row.attempts, wait, error)  # fmt: skip
         await self._give_back(row, now + max(0.0, wait), error, not paced)
