@@ -399,3 +399,73 @@ async def test_faults_drop_hang_and_hook_as_asked() -> None:
         posted = await client.chat_postMessage(channel="C1", text="x")
         await client.chat_update(channel="C1", ts=posted["ts"], text="y")
         assert seen == ["hook"]
+
+
+# what Slack refuses to show
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+async def test_refuses_what_slack_refuses_to_show(slack: FakeSlack, client: AsyncWebClient) -> None:
+    refused = {
+        "invalid_blocks": [
+            [_section("x" * 3001)],  # a section's text
+            [{"type": "divider"}] * 51,  # blocks in a message
+            [_section("x") | {"colour": "red"}],  # a field it does not know
+            [
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "static_select",
+                            "action_id": "a",
+                            "options": [
+                                {"text": {"type": "plain_text", "text": "o"}, "value": "v" * 151}
+                            ],
+                        }
+                    ],
+                }
+            ],
+            [
+                {
+                    "type": "input",
+                    "label": {"type": "plain_text", "text": "L"},
+                    "element": {"type": "plain_text_input", "action_id": "a", "max_length": 3001},
+                }
+            ],
+        ],
+        "msg_blocks_too_long": [[_section("x" * 2900)] * 5],
+    }
+    for error, cases in refused.items():
+        for blocks in cases:
+            posted = client.chat_postMessage(channel="C1", text="t", blocks=blocks)
+            assert (await api_error(posted)).response["error"] == error, blocks
+            noted = client.chat_postEphemeral(channel="C1", user="U1", text="t", blocks=blocks)
+            assert (await api_error(noted)).response["error"] == error, blocks
+    sent = await client.chat_postMessage(channel="C1", text="t", blocks=BLOCKS)
+    update = client.chat_update(channel="C1", ts=sent["ts"], text="t", blocks=[_section("")])
+    assert (await api_error(update)).response["error"] == "invalid_blocks"
+    too_long = client.chat_postMessage(channel="C1", text="x" * 40_001)
+    assert (await api_error(too_long)).response["error"] == "msg_too_long"
+    assert slack.messages("C1")[0]["blocks"] == BLOCKS  # nothing refused changed anything
+
+    for view in (
+        MODAL | {"blocks": [{"type": "divider"}] * 101},
+        MODAL | {"title": {"type": "plain_text", "text": "x" * 25}},
+        MODAL | {"private_metadata": "x" * 3001},
+        MODAL | {"blocks": [_section("x" * 3001)]},
+    ):
+        opened = client.views_open(trigger_id="1.2.3", view=view)
+        assert (await api_error(opened)).response["error"] in (
+            "invalid_blocks",
+            "invalid_arguments",
+        )
+    home = {"type": "home", "blocks": [{"type": "divider"}] * 101}
+    assert (await api_error(client.views_publish(user_id="U1", view=home))).response["error"] == (
+        "invalid_blocks"
+    )
+    webhook = AsyncWebhookClient(slack.response_url())
+    answered = await webhook.send(text="t", blocks=[_section("x" * 3001)])
+    assert json.loads(answered.body)["error"] == "invalid_blocks"

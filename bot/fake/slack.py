@@ -19,6 +19,7 @@ from typing import Self
 from aiohttp import web
 
 from bot.fake import files as fakefiles
+from bot.fake import limits
 from bot.fake import oauth as fakeoauth
 from bot.fake import socket as fakesocket
 from bot.fake.faults import Fault, Faults, RateLimit, When
@@ -223,6 +224,10 @@ class FakeSlack(FakeWorkspace):
         if limit is not None and (wait := limit.take()) is not None:
             return 429, slack_error("ratelimited"), {"Retry-After": str(wait)}
         if posted_response:
+            try:
+                limits.check_message(args)
+            except Refused as exc:
+                return 200, slack_error(exc.args[0]), {}
             return 200, {"ok": True}, {}
         handler = self._handlers.get(method)
         if handler is None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from bot.fake import files as fakefiles
+from bot.fake import limits
 from bot.fake import oauth as fakeoauth
 from bot.fake import socket as fakesocket
 from bot.fake.wire import CONTENT, Args, Refused, content_of, need
@@ -122,6 +123,7 @@ class FakeWorkspace:
     def show_ephemeral(self, channel: str, user: str, content: Args) -> Args:
         """Show ``user`` a note that is not a Web API call: how Slack shows the answer to a
         slash command (the HTTP response) only to the person who typed it."""
+        limits.check_message(content)
         note: Args = {"type": "message", "channel": channel, "user": user, "ts": self._next_ts()}
         note |= {"text": ""} | {k: content[k] for k in CONTENT if k in content}
         self._ephemerals.append(note)
@@ -144,6 +146,7 @@ class FakeWorkspace:
         submitted = args.get("view")
         if not isinstance(submitted, dict) or submitted.get("type") not in ("modal", "home"):
             raise Refused("invalid_arguments")
+        limits.check_view(submitted)
         view: Args = {"blocks": [], "private_metadata": "", "callback_id": "", "external_id": ""}
         view |= {"clear_on_close": False, "notify_on_close": False, "previous_view_id": None}
         view |= {"state": {"values": {}}, "root_view_id": view_id} | kept | submitted
@@ -167,6 +170,7 @@ class FakeWorkspace:
 
     def _chat_post_message(self, args: Args) -> Args:
         channel = need(args, "channel", "channel_not_found")
+        limits.check_message(args)
         ts = self._next_ts()
         message: Args = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID}
         message |= {"team": TEAM_ID, "ts": ts, "text": ""} | content_of(args)
@@ -179,6 +183,7 @@ class FakeWorkspace:
         """Fields not given are kept (as on Slack); ``blocks: []`` removes the blocks."""
         channel = need(args, "channel", "channel_not_found")
         ts = need(args, "ts", "message_not_found")
+        limits.check_message(args)
         edited = {"edited": {"user": BOT_USER_ID, "ts": self._next_ts()}}
         message = self._find(channel, ts) | content_of(args) | edited
         if message.get("blocks") == []:
@@ -198,6 +203,7 @@ class FakeWorkspace:
     def _chat_post_ephemeral(self, args: Args) -> Args:
         channel = need(args, "channel", "channel_not_found")
         user = need(args, "user", "user_not_in_channel")
+        limits.check_message(args)
         note: Args = {"type": "message", "channel": channel, "user": user, "ts": self._next_ts()}
         note |= {"text": ""} | content_of(args)
         if args.get("thread_ts"):
