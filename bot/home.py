@@ -155,7 +155,9 @@ class HomeHandlers:
         event = event_of(context, inbound.ViewSubmit)
         flow = _picked(event.state, home.CHOOSE_FLOW, "selected_option")
         channel = _picked(event.state, home.CHOOSE_CHANNEL, "selected_conversation")
-        spec = self.engine.registry.entries.get(flow) if flow else None
+        entries = self.engine.registry.entries
+        name = next((n for n in entries if home.flow_value(n) == flow), None)
+        spec = entries[name] if name is not None else None
         if spec is None:
             await ack(response_action="errors", errors={home.CHOOSE_FLOW: messages.CHOSEN_UNKNOWN})
             return

@@ -17,6 +17,7 @@ from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier, reads
 from store import SQLStore
 from tests import sample_flows
 from tests.apiclient import Api, base_of
+from tests.long_flows import LONG_NAME
 from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, chosen, input_value, running_bot
 
 DEPLOY = {**input_value("service", "api"), **input_value("version", "1.2.3")}
@@ -403,3 +404,26 @@ async def test_joining_or_leaving_the_channel_shows_on_the_home_at_once(bot: Bot
     assert (await bot.event(member("member_left_channel", "UBOB")))[0] == 200
     await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [])
     assert publishes(bot, "UCAROL") == 0  # never opened it: never published
+
+
+async def test_the_chooser_offers_a_flow_whose_name_is_past_an_options_limit(
+    db_url: str, store: SQLStore
+) -> None:
+    """An option's value holds 150 characters: a longer flow name made Slack refuse the whole
+    chooser (``invalid_arguments``), so no flow could be started from the Home at all."""
+    assert len(LONG_NAME) > 150
+    async with running_bot(db_url, more_flows="tests.long_flows") as bot:
+        assert (await bot.shortcut(home.START_SHORTCUT, "UALICE"))[0] == 200
+        [opened] = await bot.slack.wait_for("views.open")
+        assert opened.ok, opened.response
+        chooser = opened.response["view"]
+        [value] = [
+            o["value"]
+            for o in chooser["blocks"][0]["element"]["options"]
+            if "Quarterly" in o["text"]["text"]
+        ]
+        assert len(value) <= 150
+        status, body = await bot.submit_view(chooser, chosen(value, CHANNEL), "UALICE")
+        assert status == 200 and body == ""
+        await bot.slack.until(lambda: len(bot.slack.messages(CHANNEL)) == 1)
+        assert "Quarterly summary" in bot.slack.messages(CHANNEL)[0]["text"]

@@ -7,6 +7,7 @@ each reader sees their own time zone. The Home holds at most 100 blocks, as Slac
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ MAX_RUNS = 10
 MAX_OPTIONS = 100  # a static select's options
 _SECTION = 3000
 _OPTION = 75
+_OPTION_VALUE = 150
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,20 @@ def home_view(waiting: list[Waiting], runs: list[RecentRun]) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks[:HOME_MAX_BLOCKS]}
 
 
+def flow_value(name: str) -> str:
+    """A flow's option value in the chooser: its name; a name past the 150 characters Slack
+    takes in an option's value is cut, with a digest of the whole so that it stays unique."""
+    if len(name) <= _OPTION_VALUE:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{name[: _OPTION_VALUE - len(digest) - 1]}~{digest}"
+
+
 def chooser_view(flows: list[tuple[str, str]], private_metadata: str = "") -> dict[str, Any]:
     """The modal that starts a flow: which flow (``(name, summary)``), in which channel (the
     run's messages go there); its submission opens the flow's entry form."""
     options = [
-        {"text": _plain(f"{summary or name} ({name})", _OPTION), "value": name}
+        {"text": _plain(f"{summary or name} ({name})", _OPTION), "value": flow_value(name)}
         for name, summary in sorted(flows)[:MAX_OPTIONS]
     ]
     choose: Block = {

@@ -1,0 +1,15 @@
+"""A flow whose name is longer than Slack takes anywhere in a value (the chooser's options)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows import FlowApp, Tracer
+
+app = FlowApp()
+LONG_NAME = "reports/" + "quarterly-" * 20 + "summary"
+
+
+@app.flow(LONG_NAME, summary="Quarterly summary")
+async def quarterly(tracer: Tracer) -> dict[str, Any]:
+    return {"done": True}
