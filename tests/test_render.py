@@ -193,6 +193,18 @@ def test_many_answers_are_capped_and_say_so() -> None:
     assert blocks[-1]["elements"][0]["text"].startswith("…and 10 more")
 
 
+def test_the_comment_of_an_answer_with_many_fields_is_shown() -> None:
+    """The comment came after the fields, so past ``MAX_PAIRS`` of them it was among those
+    counted as "more": the decider's comment showed nowhere in the message."""
+    wide = Model(*(InputText(f"f{i}", f"Field {i}") for i in range(25)), Submit()).to_json()
+    blocks = answers.answer_blocks(wide, {f"f{i}": "x" for i in range(25)}, "only on Tuesday")
+    assert_valid(blocks)
+    shown = cells(blocks)
+    assert len(shown) == answers.MAX_PAIRS
+    assert shown[-1] == (messages.COMMENT_LABEL, answers.value_object(None, "only on Tuesday"))
+    assert blocks[-1]["elements"][0]["text"].startswith("…and 6 more")
+
+
 # --- how a run ended ---------------------------------------------------------------------------
 
 

@@ -143,9 +143,13 @@ def value_object(element: Mapping[str, Any] | None, value: Any) -> Block | None:
     return _plain(text(value))
 
 
-def _sections(pairs: list[tuple[str, Block]]) -> list[Block]:
-    """Rows of label and value; many long values are cut shorter, to ``FIELDS_MAX_CHARS``."""
-    shown, hidden = pairs[:MAX_PAIRS], len(pairs) - MAX_PAIRS
+def _sections(
+    pairs: list[tuple[str, Block]], last: Sequence[tuple[str, Block]] = ()
+) -> list[Block]:
+    """Rows of label and value, then ``last`` (always shown: past ``MAX_PAIRS``, the values
+    make room); many long values are cut shorter, to ``FIELDS_MAX_CHARS``."""
+    room = MAX_PAIRS - len(last)
+    shown, hidden = pairs[:room] + list(last), len(pairs) - room
     limit = _VALUE_MAX
     while True:
         label = min(_LABEL_MAX, max(limit, _SHORTEST))
@@ -200,9 +204,10 @@ def answer_blocks(form: Form, value: Any, comment: str | None = None) -> list[Bl
     """A closed lock's answer: the values it was answered with, labelled by its form, and the
     comment given with it."""
     pairs = _pairs(value, _inputs([form]), messages.ANSWER_LABEL, one_field=True)
-    if comment and comment.strip():
-        pairs.append((messages.COMMENT_LABEL, _plain(comment.strip())))
-    return _sections(pairs)
+    said = (
+        [(messages.COMMENT_LABEL, _plain(comment.strip()))] if comment and comment.strip() else []
+    )
+    return _sections(pairs, said)
 
 
 def result_blocks(result: Any, forms: Sequence[Any]) -> list[Block]:
