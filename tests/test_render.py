@@ -436,3 +436,29 @@ def test_a_lock_answered_at_length_shows_its_decision_within_slack_s_size() -> N
     assert_valid(ending)
     short = lock("resolved", form=form.to_json(), result=encode({"a0": "fine"}))
     assert cells(surfaces.decided(short)[1])[0][1]["text"] == "fine"  # a short one stays whole
+
+
+def test_long_refusals_keep_a_lock_message_within_slack_s_size() -> None:
+    """A lease's refusal quoting at length (a 3000-character global message, one as long under
+    each field) on a form of long labels took the lock's message past the size Slack takes:
+    refused with ``msg_blocks_too_long``, it kept its old form and no error showed on it."""
+    form = Model(*(InputText(f"f{i}", "Label " * 50 + str(i)) for i in range(12)), Submit())
+    opened = lock("open", form=form.to_json(), policy=make_policy(3600, quorum=2, approvers=[
+        f"U{i:010d}" for i in range(200)]).to_json())  # fmt: skip
+    cases = [
+        {GLOBAL: ["Not like this: " + "x" * 3000]},
+        {f"f{i}": ["Not like this: " + "e" * 3000] for i in range(12)},
+        {
+            GLOBAL: ["g" * 3000, "h" * 3000],
+            **{f"f{i}": ["e" * 3000, "d" * 3000] for i in range(12)},
+        },
+    ]
+    for errors in cases:
+        _, blocks = surfaces.lock_message(
+            opened, errors, approvers=[f"U{i:010d}" for i in range(199)]
+        )
+        assert_valid(blocks)
+        assert len(json.dumps(blocks, ensure_ascii=False)) <= 12_000
+        shown = json.dumps(blocks)
+        assert "Not like this" in shown or "ggg" in shown  # the refusal shows, shortened
+        assert any(b["type"] == "input" for b in blocks)  # still the form, answerable here

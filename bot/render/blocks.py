@@ -61,6 +61,7 @@ ACTIONS_BLOCK_ID = "lock_actions"
 MESSAGE_MAX_BLOCKS = 50
 MESSAGE_MAX_CHARS = 12_000  # JSON of the blocks; Slack fails near 13k with msg_blocks_too_long
 HINT_RESERVE = 100  # characters kept free per input for an error hint on a re-render
+_SHORTEST_ERROR = 40  # characters of each error, at the least, when long ones are cut
 MODAL_MAX_BLOCKS = 100
 
 _SECTION, _HEADER, _BUTTON, _BUTTON_VALUE, _VIEW_TEXT, _METADATA = 3000, 150, 75, 2000, 24, 3000
@@ -289,9 +290,27 @@ def message_blocks(
     blocks = _message(form, lock_id, title, errors, values, extra)
     if values and _size(blocks) > MESSAGE_MAX_CHARS:
         blocks = _message(form, lock_id, title, errors, None, extra)
+    limit = _SECTION
+    while errors and _size(blocks) > MESSAGE_MAX_CHARS and limit > _SHORTEST_ERROR:
+        limit //= 2
+        blocks = _message(form, lock_id, title, _shortened(errors, limit), None, extra)
     if len(blocks) > MESSAGE_MAX_BLOCKS:
         raise ValueError(f"{len(blocks)} blocks do not fit a message: use open_form_blocks")
     return blocks
+
+
+def _shortened(errors: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """Errors cut to ``limit`` characters each, the first few of each field's (a lease that
+    quotes at length would take its lock's message past the size Slack takes)."""
+    many = max(1, limit // _SHORTEST_ERROR)
+    return {
+        key: [cut(m, limit) if isinstance(m, str) else m for m in found[:many]]
+        if isinstance(found, list)
+        else cut(found, limit)
+        if isinstance(found, str)
+        else found
+        for key, found in errors.items()
+    }
 
 
 def open_form_blocks(
