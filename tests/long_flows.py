@@ -7,7 +7,7 @@ from typing import Any
 from flows import FlowApp, Tracer
 
 app = FlowApp()
-LONG_NAME = "reports/" + "quarterly-" * 20 + "summary"
+LONG_NAME = "reports/" + "quarterly-" * 16 + "summary"
 
 
 @app.flow(LONG_NAME, summary="Quarterly summary")
