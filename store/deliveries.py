@@ -220,7 +220,8 @@ def _recorded(
     if placed:
         bump_homes(conn, now)  # a run's message is somewhere: Homes link it
     if conn.dialect.name == "postgresql":
-        records = [{"oid": i, "v": v, "at": where} for i, v, where in shown]
+        in_ids = sorted(shown, key=lambda row: row[0])  # rows locked in one order: ``in_order``
+        records = [{"oid": i, "v": v, "at": where} for i, v, where in in_ids]
         settled = run(conn, _SHOWN_AND_SETTLED[True], {"records": records, "me": owner}).all()
     else:
         settled = [

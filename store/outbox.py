@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from flows.engine.records import Post, Workspace
 from store.fast import Prepared, run
@@ -142,13 +143,26 @@ def bumped(at: Any) -> dict[str, Any]:
     return {"version": outbox.c.version + 1, "pending": True, "updated_at": at, "due_at": due}
 
 
-_bump = update(outbox).where(one_of(outbox.c.key, "keys")).values(**bumped(bindparam("at")))
+def in_order(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The rows ``where`` selects, write-locked in the order of their ids before they are
+    updated. Every transaction bumps every App Home: updated in whatever order the plan
+    scans them (an index's, the table's), two of them each held a row the other wanted, and
+    Postgres broke the tie only after its ``deadlock_timeout`` (a second), over and over, so
+    a busy bot stalled for seconds at a time. (SQLite has one writer at a time.)"""
+    locked = select(outbox.c.id).where(*where).order_by(outbox.c.id).with_for_update()
+    ordered: ColumnElement[bool] = outbox.c.id.in_(locked.scalar_subquery())
+    return ordered
+
+
+_bump = (
+    update(outbox).where(in_order(one_of(outbox.c.key, "keys"))).values(**bumped(bindparam("at")))
+)
 _BUMP = Prepared(_bump)
 _BUMP_DRAFT = Prepared(_bump.values(payload=bindparam("draft")))
-_BUMP_HOMES = Prepared(update(outbox).where(*_HOMES).values(**bumped(bindparam("at"))))
+_BUMP_HOMES = Prepared(update(outbox).where(in_order(*_HOMES)).values(**bumped(bindparam("at"))))
 BUMP_WITH_HOMES = (  # one statement: a view bumped never goes without the Homes
     update(outbox)
-    .where(or_(one_of(outbox.c.key, "keys"), and_(*_HOMES)))
+    .where(in_order(or_(one_of(outbox.c.key, "keys"), and_(*_HOMES))))
     .values(**bumped(bindparam("at")))
 )
 _BUMP_WITH_HOMES = Prepared(BUMP_WITH_HOMES)

@@ -18,6 +18,7 @@ from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.engine.records import Call, Claim, Post, Workspace
 from flows.engine.setup import new_id, timer_row
 from store import SQLStore, at_once, connect, normalise_url
+from store import outbox as ob
 from store.database import POOL_SIZE
 from store.outbox import lock_key, run_key
 from store.tables import calls, outbox, timers
@@ -606,10 +607,10 @@ WAITING = (
 )
 
 
-async def until_waiting(store: SQLStore) -> None:
-    """Until a connection to this database waits for a lock another holds (Postgres)."""
+async def until_waiting(store: SQLStore, connections: int = 1) -> None:
+    """Until ``connections`` to this database wait for locks others hold (Postgres)."""
     for _ in range(1000):
-        if await store.run(lambda c: c.execute(text(WAITING)).scalar()):
+        if await store.run(lambda c: c.execute(text(WAITING)).scalar()) >= connections:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("no connection came to wait for a lock")
@@ -689,3 +690,33 @@ async def test_a_lock_its_deadline_closes_while_its_run_is_cancelled_is_not_the_
         await other.dispose()
     [found] = await store.calls(eid)
     assert (found.status, found.actor) == ("expired", None)
+
+
+async def test_bumps_of_every_app_home_at_once_lock_them_in_one_order(store: SQLStore) -> None:
+    """Every state change shows every App Home again. Two changes at once, each updating the
+    Homes in the order its plan scanned them (the key index's, the table's), each held a Home
+    the other waited for: Postgres broke the tie only after its ``deadlock_timeout``, so a busy
+    bot stalled a second at a time. Now both lock the Homes in one order: the second waits."""
+    if store.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    ws, now = Workspace(team_id="T1", enterprise_id=""), time.time()
+    for n in reversed(range(40)):  # keys in the opposite order to ids
+        await store.open_home(f"U{n:03d}", ws, now)
+    ids = await store.run(
+        lambda conn: [r.id for r in conn.execute(select(outbox.c.id).order_by(outbox.c.id))]
+    )
+    middle = ids[len(ids) // 2]
+
+    async def bump(how: Any) -> None:
+        async with store.db.begin() as conn:
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))  # as on a big table
+            await conn.run_sync(how)
+
+    async with store.db.begin() as holder:  # someone holds one Home in the middle
+        await holder.execute(select(outbox.c.id).where(outbox.c.id == middle).with_for_update())
+        both = [
+            asyncio.create_task(bump(lambda c: ob.bump_homes(c, now))),
+            asyncio.create_task(bump(lambda c: ob.bump(c, [run_key("r1")], now))),
+        ]
+        await until_waiting(store, 2)
+    assert [r for r in await asyncio.gather(*both, return_exceptions=True) if r] == []
