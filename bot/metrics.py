@@ -12,6 +12,7 @@ process (tests) never add up.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,7 @@ class Metrics:
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token
+        self._reading: asyncio.Future[None] | None = None  # ``refresh``'s, while under way
         self.registry = r = CollectorRegistry()
         self.runs_started = Counter(
             "lockstep_runs_started", "Runs started, by flow.", ["flow"], registry=r
@@ -140,7 +142,19 @@ class Metrics:
 
     async def refresh(self, engine: Engine) -> None:
         """Read the store's facts into the gauges. A store that does not answer leaves them
-        as they were and sets ``lockstep_store_up`` to 0."""
+        as they were and sets ``lockstep_store_up`` to 0. Scrapes while a reading is under
+        way share it (a flood of scrapes reads the store once at a time)."""
+        if self._reading is None:
+            reading = asyncio.ensure_future(self._refresh(engine))
+            self._reading = reading
+            reading.add_done_callback(self._read)
+        await asyncio.shield(self._reading)
+
+    def _read(self, reading: asyncio.Future[None]) -> None:
+        if self._reading is reading:
+            self._reading = None
+
+    async def _refresh(self, engine: Engine) -> None:
         health = await engine.health(SCRAPE_TIMEOUT)
         self.store_up.set(0 if health.store else 1)
         if health.store:

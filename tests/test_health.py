@@ -20,14 +20,16 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from bot.metrics import Metrics
 from bot.scheduler import TimerScheduler
 from flows import Request
-from flows.engine import FakeClock
+from flows.engine import Engine, EngineConfig, FakeClock, RecordingNotifier
 from store import SQLStore, connect, normalise_url
 from store.database import head
 from store.tables import outbox
 from tests.conftest import PG_URL
 from tests.opsbot import OpsBot, ops_bot
+from tests.sample_flows import app
 from tests.slackbot import CHANNEL
 
 QUICK = 0.5  # seconds the store has to answer a probe here
@@ -267,3 +269,39 @@ async def test_a_webhook_receiver_that_is_down_does_not_make_the_bot_not_ready(
         clock.advance(61)
         status, body = await ops.ready()
         assert (status, body["reasons"]) == (200, [])
+
+
+class Probed(SQLStore):
+    """The store, counting its health probes and its reads of the open locks."""
+
+    def __init__(self, store: SQLStore) -> None:
+        super().__init__(store.db)
+        self.probes = self.counted = 0
+
+    async def health(self, timeout: float) -> str | None:
+        self.probes += 1
+        return await super().health(timeout)
+
+    async def open_locks(self) -> dict[str, int]:
+        self.counted += 1
+        return await super().open_locks()
+
+
+async def test_probes_at_one_moment_ask_the_store_once(db_url: str, store: SQLStore) -> None:
+    """``/readyz`` answers anyone (and ``/metrics`` anyone its token lets in), and each probe
+    holds a connection of the store (SQLite: a worker thread, and the file's write lock) for
+    as long as it takes: a flood of probes held every one. Probes at the same moment share
+    one, and so do scrapes; one after them asks again."""
+    probed = Probed(store)
+    engine = Engine(probed, [app], RecordingNotifier(), FakeClock(), EngineConfig())
+    metrics = Metrics()
+    try:
+        answers = await asyncio.gather(*(engine.health() for _ in range(20)))
+        assert probed.probes == 1 and all(a == answers[0] for a in answers)
+        assert answers[0].store is None
+        await asyncio.gather(*(metrics.refresh(engine) for _ in range(20)))
+        assert (probed.probes, probed.counted) == (2, 1)
+        await engine.health()
+        assert probed.probes == 3
+    finally:
+        await engine.close()

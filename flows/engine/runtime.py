@@ -11,6 +11,7 @@ recorded answers (``flows.engine.replay``). At most one process runs an executio
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -123,6 +124,7 @@ class Engine(Reads):
         self._timers = Timers(self._runs)
         self._guard = Guard(store, self.clock, self.registry, self._directory, self._told)
         self._answers = Answers(self._guard, self._runs, self._changed)
+        self._probe: asyncio.Future[Health] | None = None  # ``health``'s, while under way
 
     def _changed(self, execution_id: str, woken: bool = False) -> None:
         """A run's state changed in this process: show it, and tell ``on_change`` (a feed of
@@ -344,7 +346,19 @@ class Engine(Reads):
         """How this process's runtime is doing: whether the store answers (within
         ``timeout`` seconds) with a current schema, the outbox's backlog, and whether this
         process's deliverer is stuck or stopped. For readiness probes and metrics; never
-        raises."""
+        raises. Callers while a probe is under way share its answer: a flood of probes
+        (``/readyz`` answers anyone) asks the store once at a time."""
+        if self._probe is None:
+            probe = asyncio.ensure_future(self._health(timeout))
+            self._probe = probe
+            probe.add_done_callback(self._probed)
+        return await asyncio.shield(self._probe)
+
+    def _probed(self, probe: asyncio.Future[Health]) -> None:
+        if self._probe is probe:
+            self._probe = None
+
+    async def _health(self, timeout: float) -> Health:
         busy, delivering = self._deliver.busy(), not self._deliver.closed
         problem = await self._store.health(timeout)
         if problem is not None:
