@@ -215,7 +215,7 @@ class Lockstep:
         if isinstance(self.store, SQLStore) and self.links is not None:
             links = self.links
             mount(app, self.engine, self.store, lambda eid: _link(self.engine, links, eid),
-                  self.feed)  # fmt: skip
+                  self.feed, self.refusals)  # fmt: skip
         app.cleanup_ctx.append(self._background)
         return app
 

@@ -69,6 +69,28 @@ async def test_tokens_missing_wrong_or_revoked_get_401(
     assert caplog.records and secret not in caplog.text  # never logged
 
 
+async def test_refusals_that_may_be_tampering_are_one_line_a_minute(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Forged or revoked tokens, a token reaching past its scopes, a malformed request: each
+    answered at once, and each kind told in one log line (then one a minute), never with the
+    token; an ordinary answer (a run that is not there, refused inputs) is no such line."""
+    token = await api.token("ci", read=("deploy",))
+    forged = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+    for _ in range(50):
+        assert (await api.call("GET", "/api/v1/flows", forged)).status == 401
+        assert (await api.call("GET", "/api/v1/runs?flow=gate", token)).status == 403
+        assert (await api.call("GET", "/api/v1/runs?limit=x", token)).status == 400
+    assert (await api.call("GET", "/api/v1/runs/nope", token)).status == 404
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sorted(lines) == [
+        "refused an API request: bad_request (400)",
+        "refused an API request: forbidden (403)",
+        "refused an API request: unauthorized (no valid token)",
+    ]
+    assert forged.split("_", 2)[2] not in caplog.text and token not in caplog.text
+
+
 async def test_flows_come_with_their_entry_forms_as_kodosumi_elements(api: Api) -> None:
     token = await api.token("ci", start=("deploy",))
     listed = (await api.call("GET", "/api/v1/flows", token)).body["flows"]

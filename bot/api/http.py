@@ -16,9 +16,11 @@ from pydantic import BaseModel, ValidationError
 
 from bot.api.auth import Principal, Tokens, authenticate
 from bot.api.models import Invalid, Problem
+from bot.logs import Refusals
 from flows.engine import NoAnswer
 
 log = logging.getLogger("lockstep.api")
+LOGGED = frozenset({400, 401, 403, 429})  # refusals a log line tells of (one a minute a kind)
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 Plain = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -85,16 +87,19 @@ def invalid(errors: dict[str, list[str]]) -> Refused:
     return Refused(422, Invalid(message=message or "the inputs were refused", errors=errors))
 
 
-def guarded(tokens: Tokens, handler: Handler) -> Plain:
+def guarded(tokens: Tokens, handler: Handler, refusals: Refusals | None = None) -> Plain:
     """Authenticate, then run ``handler`` with the caller. No token at all configured: the API
     is not served (404). A missing, malformed, unknown or revoked token: 401. The token itself
-    is never logged."""
+    is never logged. A refusal that may be tampering (400, 401, 403, 429) is a line of
+    ``refusals``, one a minute of each kind."""
+    said = refusals or Refusals(log)
 
     async def guard(request: web.Request) -> web.StreamResponse:
         who = await authenticate(tokens, _authorization(request))
         if who is None:
             if not await tokens.any_token():
                 raise web.HTTPNotFound()
+            said.warning("refused an API request: unauthorized (no valid token)")
             problem = Problem(error="unauthorized", message="send a valid API token: Bearer lst_…")
             answer = reply(problem, 401)
             answer.headers["WWW-Authenticate"] = 'Bearer realm="lockstep"'
@@ -102,6 +107,8 @@ def guarded(tokens: Tokens, handler: Handler) -> Plain:
         try:
             return await handler(request, who)
         except Refused as exc:
+            if exc.status in LOGGED and isinstance(exc.problem, Problem):
+                said.warning(f"refused an API request: {exc.problem.error} ({exc.status})")
             return reply(exc.problem, exc.status, **exc.headers)
         except NoAnswer:  # who may do it is unknown for now: nothing was done
             problem = Problem(error="unavailable", message="Slack did not answer in time; retry")

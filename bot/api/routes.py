@@ -32,6 +32,7 @@ from bot.api.models import (
 from bot.api.openapi import SSE, Operation, Param, document
 from bot.api.service import MAX_PAGE, Api
 from bot.api.stream import Feed, Stream
+from bot.logs import Refusals
 from flows.engine import Engine
 
 V1 = "/api/v1"
@@ -344,8 +345,10 @@ def mount(
     tokens: Tokens,
     link: Callable[[str], Awaitable[str | None]],
     feed: Feed,
+    refusals: Refusals | None = None,
 ) -> list[Operation]:
-    """Serve the API on ``app``. While no token exists, every route answers 404."""
+    """Serve the API on ``app``. While no token exists, every route answers 404. Refusals
+    that may be tampering are lines of ``refusals`` (one a minute of each kind)."""
     api = Api(engine, link)
 
     async def live(who: Principal) -> bool:  # its token is not revoked meanwhile
@@ -361,7 +364,9 @@ def mount(
     table = operations(api, stream, kodosumi, spec)
     made["doc"] = document(table, WebhookEvent, INFO)
     for op in table:
-        handler = served(tokens, spec) if op.path == OPENAPI else guarded(tokens, op.handler)
+        handler = (
+            served(tokens, spec) if op.path == OPENAPI else guarded(tokens, op.handler, refusals)
+        )
         app.router.add_route(op.method, op.path, handler)
         if op.tag == "kodosumi" and not op.path.endswith("/") and ".*" not in op.path:
             app.router.add_route(op.method, op.path + "/", handler)  # `/flow/`, as its docs have it
