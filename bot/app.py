@@ -208,7 +208,7 @@ class Lockstep:
         app.router.add_get("/healthz", alive)
         app.router.add_get("/readyz", self.readiness.handle)
         if self.metrics:
-            app.router.add_get("/metrics", self.metrics.route(self.engine))
+            app.router.add_get("/metrics", self.metrics.route(self.engine, self.refusals))
         if self.bolt.oauth_flow is not None:
             installs.mount(app, self.bolt.oauth_flow)
         app.on_shutdown.append(self._stop)

@@ -31,6 +31,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.logs import Refusals
 from flows.engine import Engine
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -166,11 +167,14 @@ class Metrics:
         for flow, count in locks.items():
             self.open_locks.labels(flow).set(count)
 
-    def route(self, engine: Engine) -> Handler:
-        """``GET /metrics``: 401 without the bearer token when one is set."""
+    def route(self, engine: Engine, refusals: Refusals | None = None) -> Handler:
+        """``GET /metrics``: 401 without the bearer token when one is set (a line of
+        ``refusals``, one a minute)."""
 
         async def scrape(request: web.Request) -> web.Response:
             if not self.allowed(request.headers.get("Authorization", "")):
+                if refusals is not None:
+                    refusals.warning("refused a metrics scrape: no valid token")
                 return web.Response(
                     status=401, text="unauthorized", headers={"WWW-Authenticate": "Bearer"}
                 )
