@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.app import Lockstep
+from bot.fake import limits
 from bot.fake.signing import event_body, interaction_body, signed_headers, slash_command_body
 from bot.fake.slack import FakeSlack
 from bot.loading import load_flows
@@ -24,6 +25,21 @@ from flows.engine import Clock
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0CHANNEL"
+
+
+def acked(body: str) -> str:
+    """An ack's body, checked as Slack checks it: the view a ``response_action`` shows, the
+    message a slash command answers with (Slack refuses them whole, as it refuses a call)."""
+    try:
+        answer = json.loads(body) if body.startswith("{") else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        if isinstance(answer.get("view"), dict):
+            limits.check_view(answer["view"])
+        if "blocks" in answer or "text" in answer:
+            limits.check_message(answer)
+    return body
 
 
 class Bot:
@@ -42,7 +58,7 @@ class Bot:
         if retry:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         async with self.http.post(self.url, data=body, headers=headers) as response:
-            return response.status, await response.text()
+            return response.status, acked(await response.text())
 
     async def event(self, event: dict[str, Any]) -> tuple[int, str]:
         """An Events API callback, signed, as JSON."""
