@@ -14,8 +14,8 @@ from typing import Any, cast
 import pytest
 
 from flows.app import Registry
-from flows.engine import Execution, FakeClock, Show, Unavailable
-from flows.engine.delivery import Deliverer
+from flows.engine import Execution, FakeClock, Show, Unavailable, delivery
+from flows.engine.delivery import NO_RUN, Deliverer
 from flows.engine.ports import Store
 from flows.engine.records import Delivery, ShowState
 from flows.engine.reminder import backoff
@@ -66,13 +66,13 @@ class TwoClaims:
 class SlowFirst:
     """Shows in the order asked; the ``slow`` message takes a while (Slack is slow)."""
 
-    def __init__(self, slow: str = "p1") -> None:
+    def __init__(self, slow: str = "p1", delay: float = 0.2) -> None:
         self.shown: list[str] = []
-        self.slow = slow
+        self.slow, self.delay = slow, delay
 
     async def show(self, show: Show) -> Any:
         if show.key == self.slow:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(self.delay)
         self.shown.append(show.key)
         return {"channel": "C1", "ts": show.key}
 
@@ -188,6 +188,38 @@ async def test_a_run_is_claimed_again_when_its_pass_ran_during_the_change() -> N
     deliverer.taken(RUN.id, (given, {3: ShowState(RUN, None, [], [], given[0].payload)}))
     await asyncio.wait_for(deliverer.idle(), 5)
     assert notifier.shown == ["p2", "p3", "p4"]
+    await deliverer.close()
+
+
+class Claims(TwoClaims):
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: list[str] = []
+
+    async def claim_deliveries(
+        self, owner: str, now: float, lease: float, limit: int = 50, execution: str | None = None
+    ) -> tuple[list[Delivery], dict[int, ShowState]]:
+        self.said.append(f"claim {execution}")
+        return await super().claim_deliveries(owner, now, lease, limit, execution)
+
+
+async def test_homes_go_again_after_rows_handed_over_to_a_run_s_pass_under_way() -> None:
+    """A change handed its rows to the run's pass under way (two people answering and
+    cancelling at once, on Postgres) after the Homes' pass had gone: the change bumped the
+    Homes, but no pass over them followed, and they listed the decided lock until the sweep."""
+    notifier = SlowFirst(slow="p2", delay=delivery.HOMES_EVERY + 0.3)
+    store = Claims()
+    store.batches = {RUN.id: [post(2)], NO_RUN: []}
+    deliverer = Deliverer(cast(Store, store), notifier, FakeClock(), Registry([]), "me")
+    deliverer.soon(RUN.id)
+    await asyncio.sleep(delivery.HOMES_EVERY + 0.1)  # the Homes' pass went, row 2 still shows
+    assert store.said == [f"claim {RUN.id}", f"claim {NO_RUN}"]
+    given = [post(3)]
+    store.said.append("taken")
+    deliverer.taken(RUN.id, (given, {3: ShowState(RUN, None, [], [], given[0].payload)}))
+    await asyncio.wait_for(deliverer.idle(), 5)
+    assert notifier.shown == ["p2", "p3"]
+    assert f"claim {NO_RUN}" in store.said[store.said.index("taken") :]
     await deliverer.close()
 
 

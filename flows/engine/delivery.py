@@ -239,6 +239,8 @@ class Deliverer:
                 except Exception:
                     log.exception("delivery pass failed; the sweep tries again")
                     full = False
+                if execution_id:  # a change handed to this pass bumped the Homes too
+                    self._homes_soon()
                 if execution_id in self._given:
                     continue  # rows handed over meanwhile go next (a wanted claim after them)
                 if not full and not self._wanted.get(execution_id):
