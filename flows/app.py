@@ -113,6 +113,9 @@ class EntrySpec:
     path: str = ""  # the URL path ``enter`` was given (kodosumi's clients launch by it)
 
 
+FLOW_NAME_MAX = 200  # characters of a flow's name, as the store keeps it
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -132,6 +135,11 @@ def flow_name(path: str, summary: str | None, module: str, name: str | None = No
     if not found or re.search(r"\s", found):
         raise FlowConfigError(
             f"cannot name the flow at path {path!r}: give it name='...' (no spaces)"
+        )
+    if len(found) > FLOW_NAME_MAX:  # the store keeps runs by it: Postgres refuses longer
+        raise FlowConfigError(
+            f"the flow at path {path[:60]!r}… is named in more than {FLOW_NAME_MAX} characters:"
+            " give it a shorter name='...'"
         )
     return found
 

@@ -49,6 +49,7 @@ from flows.forms import (
 )
 from flows.parse import parse
 from flows.submitted import as_submitted
+from tests import long_flows
 
 TEXT = '"label": null, "value": null, "required": false, "placeholder": null'
 GOLDEN: list[tuple[Any, str]] = [
@@ -309,6 +310,12 @@ def test_flow_names_come_from_path_summary_or_module() -> None:
     assert flow_name("/", "Any", "m", name="chosen") == "chosen"
     with pytest.raises(FlowConfigError, match="no spaces"):
         flow_name("/two words", None, "m")
+    deep = "/" + "a/" * 100 + "b"  # a run of it was a 500 on Postgres (its column holds 200)
+    assert flow_name("/" + "a" * 200, None, "m") == "a" * 200
+    with pytest.raises(FlowConfigError, match="more than 200 characters"):
+        flow_name(deep, None, "m")
+    with pytest.raises(FlowConfigError, match="more than 200 characters"):
+        FlowApp().flow("x" * 201)(long_flows.quarterly)
 
     app = ServeAPI()
     model = Model(InputText("x"), Submit("Go"))
