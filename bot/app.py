@@ -137,6 +137,7 @@ class Lockstep:
 
         secret = settings.slack_signing_secret
         oauth = None
+        refusals = logs.Refusals(log)
         if token is not None:  # one workspace, one token
             workspaces = Workspaces(speaking, token=token)
         else:  # installs through OAuth: each workspace's token in Lockstep's database
@@ -149,7 +150,9 @@ class Lockstep:
                 client=speaking(None),
             )
             workspaces = Workspaces(speaking, installations=installations, rotator=rotator)
-            oauth = installs.oauth_settings(settings, installations, states, speaking(None))
+            oauth = installs.oauth_settings(
+                settings, installations, states, speaking(None), refusals
+            )
         bolt = AsyncApp(
             client=client,
             oauth_settings=oauth,  # None: the one token; else Bolt authorizes each request
@@ -184,9 +187,9 @@ class Lockstep:
         handlers = Handlers(engine, Seal(key), workspaces)
         if metrics:
             bolt.middleware(SlackKind())
-        refusals = logs.Refusals(log)
-        if oauth is not None:  # (the logger Bolt's authorize logs with)
+        if oauth is not None:  # (the loggers Bolt's authorize and OAuth flow log with)
             installs.NoInstall.attach(get_bolt_logger(AsyncMultiTeamsAuthorization), refusals)
+            installs.NoExchange.attach(bolt.logger, refusals)
         bolt.error(_failed(refusals))
         bolt.middleware(TypedInbound(refusals))
         bolt.middleware(logs.RequestScope())

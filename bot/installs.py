@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
@@ -38,6 +46,10 @@ REVOKED = "Lockstep's access to this workspace was revoked"
 NOT_INSTALLED = "refused a Slack request from a workspace Lockstep is not installed in"
 # what Bolt's authorize logs, as an error, for each request of a workspace it has no install for
 _BOLT_NO_INSTALL = "Although the app should be installed into this workspace"
+# what Bolt's OAuth flow warns of a code Slack would not exchange (the code, on two lines)
+_BOLT_NO_EXCHANGE = "Failed to fetch oauth.v2.access result with code"
+_SLACK_ERROR = re.compile(r"'error': '([a-z_]{1,60})'")
+REFUSED_REDIRECT = "refused an OAuth redirect: "
 
 
 def oauth_settings(
@@ -45,11 +57,14 @@ def oauth_settings(
     installations: AsyncInstallationStore,
     states: AsyncOAuthStateStore,
     client: AsyncWebClient,
+    refusals: Refusals,
 ) -> AsyncOAuthSettings:
     """Bolt's OAuth settings from Lockstep's: bot tokens only (no user scopes), refreshed
     ``ROTATE_MINUTES`` before they expire when the app rotates them, through ``client`` (at
     ``SLACK_API_URL``: Bolt's own default would call slack.com whatever the setting). Each
-    token's ``auth.test`` answer is kept, not asked again for every request."""
+    token's ``auth.test`` answer is kept, not asked again for every request. A redirect that
+    fails (a forged or used state, another browser's, no code, a code Slack will not take) is
+    a refusal of ``refusals``, one line a minute of each kind, with Bolt's page."""
     assert settings.slack_client_id is not None and settings.slack_client_secret is not None
     secret = settings.slack_client_secret.get_secret_value()
     oauth = AsyncOAuthSettings(
@@ -64,6 +79,7 @@ def oauth_settings(
         token_rotation_expiration_minutes=ROTATE_MINUTES,
         state_store=states,
         state_expiration_seconds=STATE_SECONDS,
+        callback_options=AsyncCallbackOptions(success=_installed, failure=_failed(refusals)),
     )
     oauth.authorize = AsyncInstallationStoreAuthorize(
         logger=logging.getLogger("slack_bolt.oauth"),
@@ -76,6 +92,50 @@ def oauth_settings(
         client=client,
     )
     return oauth
+
+
+async def _installed(args: AsyncSuccessArgs) -> BoltResponse:
+    return await args.default.success(args)
+
+
+def _failed(refusals: Refusals) -> Any:
+    async def failed(args: AsyncFailureArgs) -> BoltResponse:
+        if args.reason in _OURS:  # (a code Slack would not take: ``NoExchange`` said why)
+            if args.reason != "invalid_code":
+                refusals.warning(REFUSED_REDIRECT + args.reason)
+        else:  # ``?error=`` (the person cancelled at Slack, or anyone made the URL up)
+            refusals.warning(REFUSED_REDIRECT + "Slack's error %r", args.reason[:60])
+        return await args.default.failure(args)
+
+    return failed
+
+
+_OURS = frozenset({"invalid_browser", "invalid_state", "missing_code", "invalid_code",
+                   "storage_error"})  # fmt: skip
+
+
+class NoExchange(logging.Filter):
+    """On the logger of Bolt's OAuth flow: a code Slack would not exchange is a refusal, one
+    line a minute, naming Slack's error (Bolt's warning names the code, on two lines)."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        said = record.getMessage()
+        if not said.startswith(_BOLT_NO_EXCHANGE):
+            return True
+        found = _SLACK_ERROR.search(said)
+        why = found[1] if found else "no answer"
+        self.refusals.warning(REFUSED_REDIRECT + "Slack would not exchange its code (%s)", why)
+        return False
+
+    @classmethod
+    def attach(cls, logger: logging.Logger, refusals: Refusals) -> None:
+        for earlier in [f for f in logger.filters if isinstance(f, cls)]:
+            logger.removeFilter(earlier)
+        logger.addFilter(cls(refusals))
 
 
 class NoInstall(logging.Filter):

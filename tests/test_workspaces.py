@@ -415,3 +415,38 @@ async def test_a_request_from_a_workspace_without_the_app_is_one_refusal_line(
     said = [r.getMessage() for r in caplog.records if "not installed" in r.getMessage()]
     assert said == ["refused a Slack request from a workspace Lockstep is not installed in"]
     assert await store.executions() == []
+
+
+async def test_a_tampered_install_redirect_is_one_refusal_line_of_its_kind(
+    db_url: str, store: SQLStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The redirect back from Slack with a forged or another browser's state, no code, or a
+    code Slack will not exchange: refused with Bolt's page, installing nothing, and each kind
+    one line (then one a minute), never naming the code (Bolt warned of each such code by
+    name, on two lines, and of the rest not at all). An install then still completes."""
+    async with installed_bot(db_url) as ws:
+        caplog.set_level(logging.INFO)
+        back = "/slack/oauth_redirect?code=forged-code-4711&state="
+        for _ in range(3):
+            forged = {"Cookie": "slack-app-oauth-state=forged"}
+            async with ws.http.get(ws.url(back + "forged"), headers=forged) as r:
+                assert r.status == 401
+            async with ws.http.get(ws.url(back + "forged")) as r:  # another browser's
+                assert r.status == 400
+        async with ws.http.get(ws.url("/slack/install")) as page:
+            state = re.search(r"state=([\w-]+)", await page.text())
+            cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+        assert state is not None
+        async with ws.http.get(ws.url(back + state[1]), headers={"Cookie": cookie}) as r:
+            assert r.status == 401  # its state used up with a code Slack will not take
+        assert ws.tokens(ALPHA) == []
+        await ws.install(ALPHA)
+        assert ws.tokens(ALPHA) != []
+    said = sorted(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+    assert said == [
+        "refused an OAuth redirect: Slack would not exchange its code (invalid_code)",
+        "refused an OAuth redirect: invalid_browser",
+        "refused an OAuth redirect: invalid_state",
+    ]
+    ours = [r for r in caplog.records if r.name != "aiohttp.access"]  # (off when deployed)
+    assert not [r for r in ours if "forged-code-4711" in r.getMessage()]
