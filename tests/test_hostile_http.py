@@ -120,7 +120,7 @@ async def test_a_form_of_thousands_of_fields_does_not_hold_the_event_loop(api: A
     finally:
         ticker.cancel()
     assert sent.status == 403  # read, then refused: it may start nothing
-    assert held < 1.0, held
+    assert held < 2.5, held  # read on the loop: 3.5-6 s on an idle machine
 
 
 async def test_a_metrics_bearer_that_is_not_utf8_is_401(

@@ -635,10 +635,13 @@ async def test_an_update_slack_says_it_cannot_find_is_looked_for_before_posting_
     assert "Cancelled with its run" in locks[0]["text"]
     parent = lock["thread_ts"]  # its update that failed goes again, where it is
 
-    def parent_updated() -> bool:
-        return any(c.ok and c.args["ts"] == parent for c in bot.slack.calls_to("chat.update"))
+    def parent_cancelled() -> bool:
+        return any(
+            c.ok and c.args["ts"] == parent and "cancelled" in c.args.get("text", "").lower()
+            for c in bot.slack.calls_to("chat.update")
+        )
 
-    await bot.slack.until(parent_updated, timeout=5)
+    await bot.slack.until(parent_cancelled, timeout=10)  # after the failure's backoff
     await bot.lockstep.engine.idle()
     [shown] = bot.slack.messages(CHANNEL)
     assert shown["ts"] == parent and "cancelled" in shown["text"].lower()
