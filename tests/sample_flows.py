@@ -212,6 +212,16 @@ async def no_form(tracer: Tracer) -> None:
     await tracer.lock("nowhere")
 
 
+@app.flow("long_lock_name")
+async def long_lock_name(tracer: Tracer) -> Any:
+    return await tracer.lock_form("approval " * 25, Model(InputText("a", "A"), Submit()))
+
+
+@app.flow("long_step_name")
+async def long_step_name(tracer: Tracer) -> Any:
+    return await tracer.step("fetch " * 40, time.time)
+
+
 @app.flow("sleeper")
 async def sleeper(tracer: Tracer) -> str:
     await tracer.sleep(120)

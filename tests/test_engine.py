@@ -250,6 +250,18 @@ async def test_missing_lock_form_is_a_clear_error(h: Harness) -> None:
     )
 
 
+async def test_a_lock_or_step_named_past_what_the_store_keeps_fails_the_run(h: Harness) -> None:
+    """A lock or a step names its call in the store in at most 200 characters: on Postgres a
+    longer lock's run stayed "starting" for ever (its insert refused, a traceback), a step's
+    failed with the database's error; both fail the run saying what to change."""
+    for flow, kind in (("long_lock_name", "lock"), ("long_step_name", "step")):
+        eid = await h.start(flow)
+        execution = await h.store.execution(eid)
+        assert execution and execution.status == "error", flow
+        assert execution.error and execution.error.startswith(f"{kind} '")
+        assert "more than 200 characters" in execution.error
+
+
 async def test_cancel_from_outside(h: Harness) -> None:
     eid = await h.start("review", {"doc": "d"})
     [lock] = h.open_locks(eid)

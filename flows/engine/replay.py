@@ -32,6 +32,7 @@ from flows.policy import Policy, reminder_times
 
 log = logging.getLogger("lockstep.engine")
 ANSWERED = ("resolved", "rejected", "expired")  # a lock's decisions a replay hands back
+NAME_MAX = 200  # characters of a lock's or a step's name, as the store keeps it
 IDEMPOTENCY_KEY = "idempotency_key"  # a step function that names it gets a key for its effect
 
 
@@ -65,6 +66,16 @@ class Replay:
         """Stop the run with ``error`` whatever the flow does with it (a wiring mistake)."""
         self.fatal = error
         return error
+
+    def _named(self, kind: str, name: str) -> None:
+        """A lock's or a step's name, within what the store keeps (Postgres refuses more)."""
+        if len(name) > NAME_MAX:
+            raise self.fail(
+                FlowConfigError(
+                    f"{kind} {name[:40]!r}… is named in more than {NAME_MAX} characters:"
+                    " give it a shorter name"
+                )
+            )
 
     def _parked(self) -> None:
         """A flow cancelled to park (its ``finally`` blocks and context managers running) may
@@ -117,6 +128,7 @@ class Replay:
     async def lock(
         self, name: str, data: dict[str, Any] | None, policy: Policy, form: Model | None
     ) -> Any:
+        self._named("lock", name)
         self._parked()
         seq = self.records.seq = self.records.seq + 1
         try:
@@ -203,6 +215,7 @@ class Replay:
     async def step(
         self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        self._named("step", name)
         key = self.records.where("step", name, list(args), kwargs)
         self._parked()
         seq, recorded, branched = self.records.reached("step", name, key)
