@@ -462,3 +462,17 @@ def test_long_refusals_keep_a_lock_message_within_slack_s_size() -> None:
         shown = json.dumps(blocks)
         assert "Not like this" in shown or "ggg" in shown  # the refusal shows, shortened
         assert any(b["type"] == "input" for b in blocks)  # still the form, answerable here
+
+
+def test_a_snooze_button_counts_in_what_a_lock_message_holds() -> None:
+    """Snooze was added to the buttons after the form was fitted to the message: a form that
+    only just fitted went past the size Slack takes, and Slack refused the lock's message."""
+    policy = make_policy(3600, snooze=600).to_json()
+    for text in range(10_500, 11_800, 25):
+        form = Model(Markdown("m " * (text // 2)), InputText("a", "A"), Submit()).to_json()
+        for errors in (None, {GLOBAL: ["Not now"], "a": ["Too short"]}):
+            _, blocks = surfaces.lock_message(lock("open", form=form, policy=policy), errors)
+            assert_valid(blocks)
+            assert len(json.dumps(blocks, ensure_ascii=False)) <= 12_000, (text, errors)
+            [actions] = [b for b in blocks if b["type"] == "actions"]
+            assert actions["elements"][-1]["action_id"] == surfaces.SNOOZE_ACTION

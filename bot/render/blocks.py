@@ -145,7 +145,9 @@ def _button(text: str, action_id: str, lock_id: str, style: str) -> Block:
     }
 
 
-def _actions(form: Form, lock_id: str, *, open_form: bool = False) -> Block:
+def _actions(
+    form: Form, lock_id: str, *, open_form: bool = False, more: Sequence[Block] = ()
+) -> Block:
     """Submit shows when the form has one; else, in a form without kodosumi ``Action``
     buttons (which submit it themselves), when it has inputs or it'd be the only button."""
     submit, cancel = _find(form, "submit"), _find(form, "cancel")
@@ -160,7 +162,7 @@ def _actions(form: Form, lock_id: str, *, open_form: bool = False) -> Block:
         buttons.append(_button(text, ACTION_CANCEL, lock_id, "danger"))
     if not open_form:
         buttons += _action_buttons(form, lock_id)
-    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": buttons}
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [*buttons, *more]}
 
 
 def _action_buttons(form: Form, lock_id: str) -> list[Block]:
@@ -251,17 +253,18 @@ def _message(
     errors: Mapping[str, Any] | None,
     values: Any,
     extra: Sequence[Block] = (),
+    buttons: Sequence[Block] = (),
 ) -> list[Block]:
     title, form = titled(form, title)
     glob, fields = _split_errors(form, errors)
     warning = _warnings(glob)
     body = _form_blocks(form, modal=False, values=values, errors=fields)
-    return _header(title) + warning + body + [*extra, _actions(form, lock_id)]
+    return _header(title) + warning + body + [*extra, _actions(form, lock_id, more=buttons)]
 
 
-def fits_message(form: Form, extra: Sequence[Block] = ()) -> bool:
-    """Whether the form (with ``extra`` blocks above its buttons) can be answered inside a
-    message; if not, open it in a modal.
+def fits_message(form: Form, extra: Sequence[Block] = (), buttons: Sequence[Block] = ()) -> bool:
+    """Whether the form (with ``extra`` blocks above its buttons, and ``buttons`` after its
+    own) can be answered inside a message; if not, open it in a modal.
 
     Leaves a block, ``HINT_RESERVE`` characters per input and ~1k more spare for a re-render
     with a title and errors (not for long typed values: Slack's limit counts those too). No
@@ -269,7 +272,7 @@ def fits_message(form: Form, extra: Sequence[Block] = ()) -> bool:
     """
     if any(e.get("type") == "file" for e in form_inputs(form)):
         return False  # Slack's file input exists only in modals
-    blocks = _message(form, "", "T", None, None, extra)  # a message always has its title
+    blocks = _message(form, "", "T", None, None, extra, buttons)  # a message has its title
     reserve = HINT_RESERVE * sum(b["type"] == "input" for b in blocks)
     return len(blocks) < MESSAGE_MAX_BLOCKS and _size(blocks) + reserve <= MESSAGE_MAX_CHARS
 
@@ -282,18 +285,24 @@ def message_blocks(
     errors: Mapping[str, list[str]] | None = None,
     values: Mapping[str, Any] | None = None,
     extra: Sequence[Block] = (),
+    buttons: Sequence[Block] = (),
 ) -> list[Block]:
-    """The lock as a form in a message, ``extra`` blocks above its buttons. Past 50 blocks it
-    raises ValueError (see fits_message). ``values`` (a refused answer's, shown again) too
-    long for the message to hold are left out: the errors show, and each person's client
-    keeps what they typed (the inputs keep their block ids)."""
-    blocks = _message(form, lock_id, title, errors, values, extra)
+    """The lock as a form in a message, ``extra`` blocks above its buttons, ``buttons`` after
+    them (Snooze). Past 50 blocks it raises ValueError (see fits_message). ``values`` (a
+    refused answer's, shown again) too long for the message to hold are left out: the errors
+    show, and each person's client keeps what they typed (the inputs keep their block ids).
+    Errors too long are cut shorter; past that, left to the answerer's note."""
+    blocks = _message(form, lock_id, title, errors, values, extra, buttons)
     if values and _size(blocks) > MESSAGE_MAX_CHARS:
-        blocks = _message(form, lock_id, title, errors, None, extra)
+        blocks = _message(form, lock_id, title, errors, None, extra, buttons)
     limit = _SECTION
     while errors and _size(blocks) > MESSAGE_MAX_CHARS and limit > _SHORTEST_ERROR:
         limit //= 2
-        blocks = _message(form, lock_id, title, _shortened(errors, limit), None, extra)
+        blocks = _message(form, lock_id, title, _shortened(errors, limit), None, extra, buttons)
+    if errors and _size(blocks) > MESSAGE_MAX_CHARS:  # a form that only just fits: its
+        blocks = _message(
+            form, lock_id, title, None, None, extra, buttons
+        )  # answerer's note says why
     if len(blocks) > MESSAGE_MAX_BLOCKS:
         raise ValueError(f"{len(blocks)} blocks do not fit a message: use open_form_blocks")
     return blocks
@@ -314,11 +323,17 @@ def _shortened(errors: Mapping[str, Any], limit: int) -> dict[str, Any]:
 
 
 def open_form_blocks(
-    form: Form, *, lock_id: str, title: str, extra: Sequence[Block] = ()
+    form: Form,
+    *,
+    lock_id: str,
+    title: str,
+    extra: Sequence[Block] = (),
+    buttons: Sequence[Block] = (),
 ) -> list[Block]:
-    """A form too big for a message: its text, ``extra`` blocks, and a button opening it."""
+    """A form too big for a message: its text, ``extra`` blocks, and a button opening it
+    (then ``buttons``)."""
     title, shown = titled(form, title)
-    actions = [*extra, _actions(form, lock_id, open_form=True)]
+    actions = [*extra, _actions(form, lock_id, open_form=True, more=buttons)]
     return _capped(_header(title), _text_blocks(shown), actions)
 
 

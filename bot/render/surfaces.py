@@ -130,25 +130,23 @@ def lock_message(
     title = messages.title(lock.name)
     policy = Policy.from_json(lock.policy)
     quorum = [_context(quorum_line(policy.quorum, approvers or []))] if policy.quorum > 1 else []
-    if blocks.fits_message(lock.form, quorum):
+    snooze = [_snooze_button(lock.id, policy.snooze)] if policy.snooze else []
+    if blocks.fits_message(lock.form, quorum, snooze):
         body = blocks.message_blocks(
-            lock.form, lock_id=lock.id, title=title, errors=errors, values=values, extra=quorum
-        )
+            lock.form, lock_id=lock.id, title=title, errors=errors, values=values, extra=quorum,
+            buttons=snooze,
+        )  # fmt: skip
     else:
-        body = blocks.open_form_blocks(lock.form, lock_id=lock.id, title=title, extra=quorum)
-    snooze = policy.snooze
-    actions = next((b for b in body if b["type"] == "actions"), None)
-    if snooze and actions is not None:
-        text = messages.SNOOZE_BUTTON.format(by=humanize(snooze))
-        actions["elements"].append(
-            {
-                "type": "button",
-                "action_id": SNOOZE_ACTION,
-                "value": lock.id,
-                "text": {"type": "plain_text", "text": text[:75]},
-            }
+        body = blocks.open_form_blocks(
+            lock.form, lock_id=lock.id, title=title, extra=quorum, buttons=snooze
         )
     return messages.WAITING.format(title=title), body
+
+
+def _snooze_button(lock_id: str, by: float) -> dict[str, Any]:
+    text = messages.SNOOZE_BUTTON.format(by=humanize(by))
+    button = {"type": "button", "action_id": SNOOZE_ACTION, "value": lock_id}
+    return button | {"text": {"type": "plain_text", "text": text[:75]}}
 
 
 def decided(lock: Call, approvers: list[str] | None = None) -> Surface:
