@@ -476,3 +476,20 @@ def test_a_snooze_button_counts_in_what_a_lock_message_holds() -> None:
             assert len(json.dumps(blocks, ensure_ascii=False)) <= 12_000, (text, errors)
             [actions] = [b for b in blocks if b["type"] == "actions"]
             assert actions["elements"][-1]["action_id"] == surfaces.SNOOZE_ACTION
+
+
+def test_a_quorum_of_hundreds_is_named_whole_mentions_and_a_count() -> None:
+    """Each list of people was cut where the text's limit fell (3000 characters, about 210
+    mentions): the lock's message ended in half a mention and never said how many more."""
+    people = [f"U{i:010d}" for i in range(250)]
+    policy = make_policy(3600, quorum=250, approvers=people).to_json()
+    decided = lock("resolved", policy=policy, result={"approved": True})
+    _, blocks = surfaces.decided(decided, people)
+    assert_valid(blocks)
+    line = blocks[-1]["elements"][0]["text"]
+    assert " and 200 more" in line and line.count("<@") == 50
+    assert line.count("<@") == line.count(">") - line.count("<!date")  # each mention whole
+    _, blocks = surfaces.lock_message(lock("open", policy=policy), approvers=people[:249])
+    quorum = next(b for b in blocks if b["type"] == "context")["elements"][0]["text"]
+    assert " and 199 more" in quorum and quorum.count("<@") == 50
+    assert " and 200 more" in surfaces.already_decided(decided, people, "UOTHER")

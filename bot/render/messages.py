@@ -257,11 +257,18 @@ def who(user: str | None) -> str:
     return mention([user]) if user else "someone"
 
 
+MENTIONED = 50  # people named in one list; the rest are counted (the audit names them all)
+MORE_PEOPLE = " and {count} more"
+
+
 def mention(people: list[str]) -> str:
     """Users as ``<@U…>``, user groups as ``<!subteam^S…>``; an API token (``api:ci``) by its
     name, and anything else not shaped like a person (a name some other surface recorded),
-    literally."""
-    return ", ".join(_mention(p) for p in people)
+    literally. Past ``MENTIONED``, the rest are counted: a list cut at a text's limit would
+    end in half a mention."""
+    named = ", ".join(_mention(p) for p in people[:MENTIONED])
+    rest = len(people) - MENTIONED
+    return named + (MORE_PEOPLE.format(count=rest) if rest > 0 else "")
 
 
 def _mention(person: str) -> str:
