@@ -30,7 +30,7 @@ from store import at_once
 from store.event_transactions import VOTES
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
-from store.outbox import HOOK, bump_homes, lock_key, run_key
+from store.outbox import HOOK, bump_homes, in_order, lock_key, run_key
 from store.tables import calls, events, executions, outbox
 from store.transactions import call_row, execution_row, finish, suspend
 
@@ -256,11 +256,8 @@ def retry(
 
 def renew(conn: Connection, row_ids: Sequence[int], owner: str, until: float) -> None:
     """``owner`` is still showing these rows: keep them until ``until``."""
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(row_ids), outbox.c.lease_owner == owner)
-        .values(lease_until=until)
-    )
+    mine = in_order(outbox.c.id.in_(row_ids), outbox.c.lease_owner == owner)
+    conn.execute(update(outbox).where(mine).values(lease_until=until))
 
 
 def backlog(conn: Connection, now: float) -> tuple[int, float | None]:

@@ -259,13 +259,14 @@ async def test_a_quorum_whose_deciding_process_died_is_decided_by_the_sweep(
 ) -> None:
     """As above, and nobody clicks again (each approver was answered, or gave up): the sweep
     decides it once the dead process's work would be taken over, as its approver's click
-    would have, with every answer as recorded. One approval short of the quorum waits on."""
-    lock, short = await panel(engine), await panel(engine)
+    would have, with every answer as recorded. A lock short of its quorum waits on."""
+    lock, short, wide = await panel(engine), await panel(engine), await panel(engine, quorum=3)
     for who, score in (("UBOB", 4), ("UCAROL", 8)):  # as the dead process recorded them
-        vote = NewEvent(
-            kind="approved", actor=who, call_id=lock.id, detail={"inputs": {"score": score}}
-        )
-        assert await store.vote(lock.id, engine.clock.now(), vote) is not None
+        for one in (lock, wide):
+            vote = NewEvent(
+                kind="approved", actor=who, call_id=one.id, detail={"inputs": {"score": score}}
+            )
+            assert await store.vote(one.id, engine.clock.now(), vote) is not None
     one = NewEvent(kind="approved", actor="UBOB", call_id=short.id, detail={"inputs": {"score": 1}})
     assert await store.vote(short.id, engine.clock.now(), one) is not None
     await engine.sweep()
@@ -278,6 +279,6 @@ async def test_a_quorum_whose_deciding_process_died_is_decided_by_the_sweep(
     }  # fmt: skip
     [decided] = [e for e in await events(engine, lock.execution_id) if e.kind == "quorum"]
     assert decided.actor == "UCAROL"
-    assert (await engine.lock(short.id)).open
+    assert (await engine.lock(short.id)).open and (await engine.lock(wide.id)).open
     await engine.sweep()
     assert [e.kind for e in await events(engine, lock.execution_id)].count("quorum") == 1

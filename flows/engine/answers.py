@@ -332,7 +332,24 @@ class Answers:
             # A quorum met and not decided: the process that counted the last approval died
             # before deciding (two transactions). Decided now, with their answer as recorded.
             mine = next((r for r in reversed(so_far) if r.user == actor), mine)
-        seen = (*earlier, mine)
+        return await self._count(
+            lock, execution, policy, actor, result, lease, mine, (*earlier, mine), so_far
+        )
+
+    async def _count(
+        self,
+        lock: Call,
+        execution: Execution,
+        policy: Policy,
+        actor: str | None,
+        result: Any,
+        lease: Callable[[list[Response]], Awaitable[Any]],
+        mine: Response,
+        seen: tuple[Response, ...],
+        so_far: tuple[Response, ...],
+    ) -> Decision:
+        """Decide a quorum lock with ``actor``'s approval (``mine``) counted, once its
+        responses (``so_far``) meet the quorum; ``result`` is the lease's value given ``seen``."""
         while True:  # until the lock is decided with every response counted, or by another
             people = approvers(so_far)
             if len(await access.people(people, execution, self.guard.directory)) < policy.quorum:
@@ -373,16 +390,17 @@ class Answers:
         execution = await self.store.execution(lock.execution_id)
         policy = Policy.from_json(lock.policy)
         so_far = await quorum.responses(self.store, lock)
+        if len(approvers(so_far)) < policy.quorum:  # short whoever they are: ask no directory
+            return False
         if execution is None or not await self._met(so_far, policy, execution):
             return False
         last = next(r for r in reversed(so_far) if r.approved)
         form, values = Model.from_json(lock.form), dict(last.inputs)
         lease = partial(self._lease, lock, execution, form, values, values, last.user)
         result = await lease(standing(list(so_far)))
-        earlier = tuple(r for r in so_far if r is not last)
-        decided = await self._approve(
-            lock, execution, policy, last.user, None, result, lease, last, earlier
-        )
+        decided = await self._count(
+            lock, execution, policy, last.user, result, lease, last, so_far, so_far
+        )  # no vote recorded for them: they may have declined since
         return decided.outcome == Answer.ACCEPTED
 
     async def _decline(
