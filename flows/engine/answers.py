@@ -1,11 +1,10 @@
-"""``Answers``: how people decide locks and end runs. Each answer is checked (the lock is
+"""``Answers``: how people decide locks. Each answer is checked (the lock is
 open, the person may decide it, what they typed parses and its lease accepts it), recorded
 with who gave it, and committed before the run is woken (``flows.engine.runs``). A refused
 answer leaves the lock open; a second answer to a decided lock changes nothing."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,9 +16,9 @@ from flows.app import Request, Response, approvers, call, standing
 from flows.codec import decode, encode
 from flows.engine import access, quorum
 from flows.engine.guard import Guard
-from flows.engine.outcomes import Answer, Cancel, Cancelled, Decision, Snooze, Snoozed
-from flows.engine.records import Call, Execution, NewEvent, Post, Workspace
-from flows.engine.runs import Runs, ending_post
+from flows.engine.outcomes import Answer, Decision
+from flows.engine.records import Call, Execution, NewEvent, Workspace
+from flows.engine.runs import Runs
 from flows.engine.scope import ids
 from flows.entry import wants
 from flows.errors import GLOBAL, InputsError, NotStorable
@@ -191,72 +190,6 @@ class Answers:
         return await self._decide(
             lock, "rejected", None, actor, comment, "rejected", detail or None
         )
-
-    async def snooze(
-        self,
-        lock_id: str,
-        actor: str | None,
-        *,
-        workspace: Workspace | None = None,
-        request: str | None = None,
-    ) -> Snoozed:
-        """As ``Engine.snooze`` says."""
-        lock = await self.guard.lock(lock_id, workspace)
-        if lock is None:
-            return Snoozed(Snooze.GONE, None)
-        if not lock.open:
-            return Snoozed(Snooze.DECIDED, lock)
-        policy = Policy.from_json(lock.policy)
-        if not policy.snooze:
-            return Snoozed(Snooze.NOT_ALLOWED, lock)
-        execution = await self.store.execution(lock.execution_id)
-        if execution is None or not await self.guard.manages(execution, actor):
-            if refused := await self.guard.may_decide(lock, actor, "snooze", execution):
-                return Snoozed(Snooze.FORBIDDEN, lock, refused.allowed)
-        now = self.clock.now()
-        event = NewEvent(kind="snoozed", actor=actor, call_id=lock.id, detail={"by": policy.snooze})
-        named = hashlib.sha256(request.encode()).hexdigest()[:32] if request else f"{now}"
-        said = Post(key=f"snooze:{lock.id}:{named}", call_id=lock.id,
-                    payload={"type": "snoozed", "actor": actor})  # fmt: skip
-        snoozed = await self.store.snooze(lock.id, policy.snooze, now, event, [said])
-        if snoozed is None:
-            return Snoozed(Snooze.DECIDED, await self.guard.lock(lock.id))
-        self.changed(lock.execution_id)
-        return Snoozed(Snooze.SNOOZED, snoozed)
-
-    async def cancel(
-        self,
-        execution_id: str,
-        actor: str | None,
-        reason: str | None = None,
-        *,
-        workspace: Workspace | None = None,
-        expire: bool = False,
-    ) -> Cancelled:
-        """As ``Engine.cancel`` says."""
-        execution = await self.guard.execution(execution_id, workspace)
-        if execution is None:
-            return Cancelled(Cancel.GONE, None)
-        if execution.done:
-            return Cancelled(Cancel.ENDED, execution)
-        if actor is not None and not await self.guard.manages(execution, actor):
-            await self.guard.refused(execution.id, actor, "cancel")
-            return Cancelled(Cancel.FORBIDDEN, execution, self.guard.admins(execution))
-        now = self.clock.now()
-        reason = clean(reason).strip()[:MAX_TEXT] if reason else None  # free text: cut, kept
-        why = reason or f"cancelled by {actor or 'someone'}"
-        event = NewEvent(kind="cancelled", actor=actor, detail={"reason": why})
-        ending = [ending_post(execution_id)]
-        if not await self.store.cancel(execution_id, now, why, event, ending, expire=expire):
-            # Ended meanwhile. This losing transaction may have held the run's rows while the
-            # winner's pass went by (Postgres skips rows locked by another): show them now.
-            self.changed(execution_id)
-            return Cancelled(Cancel.ENDED, await self.store.execution(execution_id) or execution)
-        log.info("run of %s ended: cancelled", execution.flow, extra=ids(execution_id))
-        self.observer.run_ended(execution.flow, "cancelled")
-        self.changed(execution_id)
-        ended = await self.store.execution(execution_id) or execution
-        return Cancelled(Cancel.CANCELLED, ended)
 
     async def _answerable(
         self, lock_id: str, actor: str | None, action: str, workspace: Workspace | None

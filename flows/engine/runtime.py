@@ -28,6 +28,7 @@ from flows.engine.answers import Answers
 from flows.engine.clock import SystemClock
 from flows.engine.delivery import HOLD, Deliverer
 from flows.engine.guard import Guard
+from flows.engine.managing import Managing
 from flows.engine.notifiers import NullNotifier
 from flows.engine.observers import NullObserver
 from flows.engine.outcomes import (
@@ -124,6 +125,7 @@ class Engine(Reads):
         self._timers = Timers(self._runs)
         self._guard = Guard(store, self.clock, self.registry, self._directory, self._told)
         self._answers = Answers(self._guard, self._runs, self._changed)
+        self._managing = Managing(self._guard, self._runs, self._changed)
         self._probe: asyncio.Future[Health] | None = None  # ``health``'s, while under way
 
     def _changed(self, execution_id: str, woken: bool = False) -> None:
@@ -275,7 +277,7 @@ class Engine(Reads):
         """Push an open lock's deadline back by its policy's ``snooze``. Open to whoever may
         decide the lock, the run's initiator and its flow's admins. ``request`` names the
         request asking (a click's trigger id): the same one again snoozes nothing more."""
-        return await self._answers.snooze(lock_id, actor, workspace=workspace, request=request)
+        return await self._managing.snooze(lock_id, actor, workspace=workspace, request=request)
 
     async def cancel(
         self,
@@ -289,7 +291,7 @@ class Engine(Reads):
         """Cancel a live execution from outside; its open locks close (``expire``: they
         expire, with ``reason``). A person (``actor``) must have started it or be one of its
         flow's admins; ``None`` is the system itself."""
-        return await self._answers.cancel(
+        return await self._managing.cancel(
             execution_id, actor, reason, workspace=workspace, expire=expire
         )
 
