@@ -34,7 +34,9 @@ class BotProcess:
         self.proc, self.port = proc, port
 
     @classmethod
-    async def start(cls, slack: FakeSlack, database_url: str) -> BotProcess:
+    async def start(
+        cls, slack: FakeSlack, database_url: str, more: dict[str, str] | None = None
+    ) -> BotProcess:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LOCKSTEP_"))}
         env |= {
@@ -45,7 +47,7 @@ class BotProcess:
             "PORT": str(port),
             "LOCKSTEP_HOST": "127.0.0.1",
             "PYTHONPATH": str(ROOT),
-        }
+        } | (more or {})
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
         )
@@ -107,5 +109,47 @@ async def test_review_survives_bot_restarts_between_steps(tmp_path: Path) -> Non
             ]
             assert len(keys) == len(set(keys)) == 6  # each posted once, restarts notwithstanding
             assert sum(k.startswith("lock:") for k in keys) == 2
+        finally:
+            await process.kill()
+
+
+async def test_a_bot_killed_while_deciding_a_click_before_its_ack_decides_it_on_the_next(
+    tmp_path: Path,
+) -> None:
+    """A click is decided before it is acked: killed meanwhile (asking Slack who is in the
+    lock's group, Slack hears no ack), the lock is still open on restart, not half-decided,
+    and the same click again decides it, once."""
+    database_url = f"sqlite:///{tmp_path / 'lockstep.db'}"
+    people = {CHANNEL: ["UALICE", "UGROUPIE"]}
+    groups = {"SREVIEW": ["UGROUPIE"]}
+    flows = {"LOCKSTEP_FLOWS": "tests.slack_flows"}
+    async with (
+        FakeSlack(members=people, usergroups=groups) as slack,
+        aiohttp.ClientSession() as http,
+    ):
+        process = await BotProcess.start(slack, database_url, flows)
+        try:
+            bot = Bot(None, slack, f"http://127.0.0.1:{process.port}/slack/events", http)
+            await bot.command("start vetted")
+            [_, posted] = await slack.wait_for("chat.postMessage", count=2, timeout=20)
+            lock = posted.response["message"]
+            dying = process.proc
+            slack.on_call("usergroups.users.list", lambda: os.kill(dying.pid, signal.SIGKILL))
+            with pytest.raises(aiohttp.ClientError):  # killed before its ack
+                await bot.click(lock, "lockstep_submit", "UGROUPIE", input_value("x", "1"))
+            await process.kill()
+            assert not slack.calls_to("chat.update")  # nothing decided, nothing shown
+
+            process = await BotProcess.start(slack, database_url, flows)
+            bot.url = f"http://127.0.0.1:{process.port}/slack/events"
+            status, _ = await bot.click(lock, "lockstep_submit", "UGROUPIE", input_value("x", "1"))
+            assert status == 200
+            done = await slack.wait_for("chat.postMessage", count=3, timeout=20)
+            assert done[-1].args["text"].startswith("✅ *Approved* by <@UGROUPIE>")
+            await bot.click(lock, "lockstep_submit", "UGROUPIE", input_value("x", "2"))
+            [told] = await slack.wait_for("chat.postEphemeral", timeout=20)
+            assert "Already answered by <@UGROUPIE>" in told.args["text"]
+            approved = [c for c in slack.calls_to("chat.postMessage") if c.ok]
+            assert sum(c.args["text"].startswith("✅") for c in approved) == 1
         finally:
             await process.kill()

@@ -362,3 +362,30 @@ async def test_a_click_is_acked_within_slacks_three_seconds_of_arriving_not_of_i
     assert (await bot.click(message, "lockstep_submit", "UBOB"))[0] == 200
     assert time.monotonic() - began < listening.DECIDE_BEFORE_ACK + 0.5
     await bot.slack.until(lambda: "Approved by" in current(bot, message)["text"])
+
+
+async def test_clicks_at_once_and_a_replayed_click_are_decided_once_each_acked_in_time(
+    bot: Bot,
+) -> None:
+    """Two people click Submit at once: both are acked within Slack's three seconds, one
+    decides, the other is told who did; the same click sent again (Slack's retry headers) is
+    decided once, the replay told it was."""
+    message = await start_without_form(bot, "considered")
+    began = time.monotonic()
+    acks = await asyncio.gather(
+        bot.click(message, "lockstep_submit", "UBOB", trigger="t-bob"),
+        bot.click(message, "lockstep_submit", "UCAROL"),
+        bot.click(message, "lockstep_submit", "UBOB", trigger="t-bob", retry=1),
+    )
+    assert [status for status, _ in acks] == [200, 200, 200]
+    assert time.monotonic() - began < 3
+    await bot.lockstep.handlers.drain()
+    [run] = await bot.lockstep.store.executions()
+    [lock] = await bot.lockstep.store.calls(run.id)
+    assert lock.status == "resolved"
+    notes = bot.slack.calls_to("chat.postEphemeral")
+    assert len(notes) == 2  # the two who did not decide, once each
+    assert all(f"Already answered by <@{lock.actor}>" in n.args["text"] for n in notes)
+    clickers = ["UBOB", "UBOB", "UCAROL"]
+    clickers.remove(lock.actor)
+    assert sorted(n.args["user"] for n in notes) == clickers

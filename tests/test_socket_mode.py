@@ -81,12 +81,23 @@ async def test_a_deploy_approval_over_socket_mode(slack: FakeSlack) -> None:
         "state": {"values": input_value("comment", "ship it")},
         "actions": [{**approve, "block_id": "lock_actions"}],
     }  # fmt: skip
-    await slack.socket_mode.send("interactive", click)
+    # the click decided before its ack, and the same click again at once (a replay): each
+    # acked in Slack's three seconds, decided once, the other told it was
+    began = time.monotonic()
+    assert await asyncio.gather(
+        slack.socket_mode.send("interactive", click), slack.socket_mode.send("interactive", click)
+    ) == [{}, {}]
+    assert time.monotonic() - began < 3
+    [told] = await slack.wait_for("chat.postEphemeral")
+    assert told.args["user"] == "UBOB" and "Already answered by <@UBOB>" in told.args["text"]
     done = await slack.wait_for("chat.postMessage", count=4)  # + "Deploying…", the result
     assert done[-1].args["text"].startswith("✅ *Approved* by <@UBOB> · <!date^")
     assert fields(done[-1].args) == {"Deployed": "Yes"}
     decided = [c.args for c in slack.calls_to("chat.update") if c.args["ts"] == lock["ts"]]
     assert fields(decided[-1]) == {"Comment": "ship it"}  # the answer, on the approval itself
+    await asyncio.sleep(0.5)
+    assert sum(c.args["text"].startswith("✅") for c in slack.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to("chat.postEphemeral")) == 1
 
 
 async def test_an_envelope_slack_would_not_send_is_acknowledged_and_dropped(
