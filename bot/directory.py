@@ -21,7 +21,6 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import inbound
 from bot.workspaces import Workspaces, error_code, failure
 from flows.engine import SINGLE, NoAnswer, Workspace
 
@@ -56,9 +55,7 @@ class AckBudget(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse:
-        arrived = req.context.get(inbound.ARRIVED)  # (a request from elsewhere: from now)
-        start = arrived if isinstance(arrived, float) else time.monotonic()
-        budget = _Budget(start + BUDGET)
+        budget = _Budget(time.monotonic() + BUDGET)
         _BUDGET.set(budget)
         try:
             return await next()

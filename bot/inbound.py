@@ -20,10 +20,6 @@ from pydantic import BaseModel, ConfigDict
 from bot import fields
 from bot.fields import Malformed
 
-# a Bolt request's context key: when the request arrived (``time.monotonic()``), set by the
-# HTTP and Socket Mode adapters: Slack's three seconds for the ack run from then, through Bolt's
-# authorization and every middleware, not from when the listener starts
-ARRIVED = "lockstep_arrived"
 MEMBER_EVENTS = ("member_joined_channel", "member_left_channel")
 GROUP_CHANGED = "subteam_members_changed"
 HOME_OPENED = "app_home_opened"

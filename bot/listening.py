@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -73,12 +72,6 @@ def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
     return event
 
 
-def arrived(context: AsyncBoltContext) -> float | None:
-    """When the request arrived (``inbound.ARRIVED``), if an adapter said."""
-    at = context.get(inbound.ARRIVED)
-    return at if isinstance(at, float) else None
-
-
 class Listener:
     """The base of every listener class: the engine, the seal, whose each request is, and the
     work after the ack."""
@@ -113,19 +106,14 @@ class Listener:
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
         who: inbound.ButtonClick,
-        arrived: float | None = None,
     ) -> None:
         """Run ``work`` (a click's decision: Submit, Cancel, an Action, a snooze) as ``after``
-        does, but ack only once it is done, or ``DECIDE_BEFORE_ACK`` seconds after the click
-        ``arrived`` (``time.monotonic()``; None: from now), whichever comes first (it then goes
-        on after the ack). Done in time, the answer is stored before Slack hears the click
-        arrived: a bot killed after the ack has lost no answer."""
+        does, but ack only once it is done, or after ``DECIDE_BEFORE_ACK`` seconds, whichever
+        comes first (it then goes on after the ack). Done in time, the answer is stored before
+        Slack hears the click arrived: a bot killed after the ack has lost no answer."""
         task = self._started(work, client, who)
-        start = time.monotonic() if arrived is None else arrived
         try:
-            await asyncio.wait_for(
-                asyncio.shield(task), max(0.0, start + DECIDE_BEFORE_ACK - time.monotonic())
-            )
+            await asyncio.wait_for(asyncio.shield(task), DECIDE_BEFORE_ACK)
         except TimeoutError:
             pass  # a slow lease, or Slack slow to say who may answer: it finishes after the ack
         await ack()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,7 +76,6 @@ class TypedSocketMode(AsyncSocketModeHandler):
         self.client.socket_mode_request_listeners.append(self.handle)
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
-        arrived = time.monotonic()
         try:
             event = inbound.typed(req.payload)
         except fields.Malformed as exc:
@@ -91,7 +89,7 @@ class TypedSocketMode(AsyncSocketModeHandler):
             retried["x-slack-retry-num"] = str(req.retry_attempt)
         request = AsyncBoltRequest(
             body=inbound.for_bolt(event), headers=retried, mode="socket_mode",
-            context={"inbound": event, inbound.ARRIVED: arrived},
+            context={"inbound": event},
         )  # fmt: skip
         answer = await self.app.async_dispatch(request)
         if answer.status != 200:  # not acknowledged: as Bolt's own handler, Slack tries again
