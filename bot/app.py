@@ -44,6 +44,7 @@ from bot.files import SlackFiles
 from bot.handlers import Handlers
 from bot.health import Readiness, alive
 from bot.home import HomeHandlers, HomeReader
+from bot.listening import ARRIVED
 from bot.loading import open_store
 from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier
@@ -242,6 +243,7 @@ class Lockstep:
     async def slack_events(self, request: web.Request) -> web.StreamResponse:
         """Bound, verify, read the body once into a typed event, dispatch to Bolt, answer with
         Bolt's response. Whatever is not a signed request Slack could send is a 4xx."""
+        arrived = time.monotonic()
         raw = await _bounded_body(request)
         if raw is None:
             self.refusals.warning("refused a Slack request: its body is larger than Slack sends")
@@ -259,7 +261,7 @@ class Lockstep:
         # Verified and typed: Bolt gets only what it routes by, as a Socket Mode envelope.
         bolt_request = AsyncBoltRequest(
             body=inbound.for_bolt(event), headers=dict(request.headers), mode=_READ,
-            context={"inbound": event},
+            context={"inbound": event, ARRIVED: arrived},
         )  # fmt: skip
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
-from bot.listening import Listener, event_of, notice, refuse, said
+from bot.listening import Listener, arrived, event_of, notice, refuse, said
 from bot.render import blocks, messages, surfaces
 from bot.render.mrkdwn import cut
 from bot.render.state import read_state
@@ -48,7 +48,7 @@ class LockListeners(Listener):
         """A click that decides: ``work`` on it, then the ack
         (``Listener.decided_then_acked``)."""
         click = event_of(context, inbound.ButtonClick)
-        await self.decided_then_acked(ack, work(client, click), client, click)
+        await self.decided_then_acked(ack, work(client, click), client, click, arrived(context))
 
     async def submit_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
@@ -62,7 +62,7 @@ class LockListeners(Listener):
         click = event_of(context, inbound.ButtonClick)
         pressed = int(click.action.rsplit(".", 1)[1])
         work = self._submit(client, click, pressed=pressed)
-        await self.decided_then_acked(ack, work, client, click)
+        await self.decided_then_acked(ack, work, client, click, arrived(context))
 
     async def _submit(
         self, client: AsyncWebClient, click: inbound.ButtonClick, pressed: int | None = None

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -30,6 +31,10 @@ FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first 
 # seconds a click's decision may take before the click is acked (Slack wants the ack in 3 s):
 # done by then, the answer is stored before Slack hears the click arrived
 DECIDE_BEFORE_ACK = 2.0
+# the request context's key for when the request arrived (``time.monotonic()``), set by the
+# HTTP and Socket Mode adapters: Slack's 3 s run from then, not from when the listener starts
+# (Bolt's authorize, waiting for a database connection in a busy moment, comes first)
+ARRIVED = "lockstep_arrived"
 # Slack's answers that say the trouble is on its side (else an error answer is Lockstep's
 # mistake, a bug to report with an error id)
 # (a trigger that expired before the modal opened, 3 s after the click, is time running out:
@@ -62,6 +67,12 @@ def slack_trouble(exc: BaseException) -> bool:
 def not_there(exc: BaseException) -> bool:
     """Did Slack refuse a note because the person cannot be told where they asked?"""
     return isinstance(exc, SlackApiError) and error_code(exc) in NOT_THERE
+
+
+def arrived(context: AsyncBoltContext) -> float | None:
+    """When the request arrived (``time.monotonic()``), if its adapter said."""
+    when = context.get(ARRIVED)
+    return when if isinstance(when, float) else None
 
 
 def event_of(context: AsyncBoltContext, kind: type[E]) -> E:
@@ -106,14 +117,17 @@ class Listener:
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
         who: inbound.ButtonClick,
+        arrived: float | None = None,
     ) -> None:
         """Run ``work`` (a click's decision: Submit, Cancel, an Action, a snooze) as ``after``
-        does, but ack only once it is done, or after ``DECIDE_BEFORE_ACK`` seconds, whichever
-        comes first (it then goes on after the ack). Done in time, the answer is stored before
-        Slack hears the click arrived: a bot killed after the ack has lost no answer."""
+        does, but ack only once it is done, or ``DECIDE_BEFORE_ACK`` seconds after the click
+        ``arrived`` (``time.monotonic()``; None: now), whichever comes first (it then goes on
+        after the ack). Done in time, the answer is stored before Slack hears the click
+        arrived: a bot killed after the ack has lost no answer."""
         task = self._started(work, client, who)
+        waited = 0.0 if arrived is None else time.monotonic() - arrived
         try:
-            await asyncio.wait_for(asyncio.shield(task), DECIDE_BEFORE_ACK)
+            await asyncio.wait_for(asyncio.shield(task), max(0.0, DECIDE_BEFORE_ACK - waited))
         except TimeoutError:
             pass  # a slow lease, or Slack slow to say who may answer: it finishes after the ack
         await ack()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot import fields, inbound, logs
+from bot.listening import ARRIVED
 
 log = logging.getLogger("lockstep")
 
@@ -76,6 +78,7 @@ class TypedSocketMode(AsyncSocketModeHandler):
         self.client.socket_mode_request_listeners.append(self.handle)
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        arrived = time.monotonic()
         try:
             event = inbound.typed(req.payload)
         except fields.Malformed as exc:
@@ -89,7 +92,7 @@ class TypedSocketMode(AsyncSocketModeHandler):
             retried["x-slack-retry-num"] = str(req.retry_attempt)
         request = AsyncBoltRequest(
             body=inbound.for_bolt(event), headers=retried, mode="socket_mode",
-            context={"inbound": event},
+            context={"inbound": event, ARRIVED: arrived},
         )  # fmt: skip
         answer = await self.app.async_dispatch(request)
         if answer.status != 200:  # not acknowledged: as Bolt's own handler, Slack tries again
