@@ -39,12 +39,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import fields, inbound, installs, logs
 from bot.api import Feed, TokenDirectory, mount
-from bot.directory import AckBudget, SlackDirectory
+from bot.directory import ARRIVED, AckBudget, SlackDirectory
 from bot.files import SlackFiles
 from bot.handlers import Handlers
 from bot.health import Readiness, alive
 from bot.home import HomeHandlers, HomeReader
-from bot.listening import ARRIVED
 from bot.loading import open_store
 from bot.metrics import Metrics, SlackKind
 from bot.notifier import SlackNotifier

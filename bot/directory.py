@@ -11,11 +11,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -37,16 +38,36 @@ KEPT = (
 @dataclass
 class _Budget:
     until: float
-    spent: bool = False  # acked: what follows waits on each lookup up to WAIT
+    ack: AsyncAck  # the request's
+
+    @property
+    def spent(self) -> bool:
+        """Acked: what follows waits on each lookup up to ``WAIT``."""
+        return self.ack.response is not None
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("lockstep_lookup_budget", default=None)
+# the request context's key for when the request arrived (``time.monotonic()``), set by the
+# HTTP and Socket Mode adapters: Slack's 3 s run from then, not from when the listener starts
+# (Bolt's authorize, waiting for a database connection in a busy moment, comes first)
+ARRIVED = "lockstep_arrived"
+
+
+def unbudgeted() -> Context:
+    """The current context without the request's lookup budget: for work that may go on past
+    its ack (a click's decision), whose ack is bounded otherwise, so each lookup waits up to
+    ``WAIT`` as after an ack."""
+    context = copy_context()
+    context.run(_BUDGET.set, None)
+    return context
 
 
 class AckBudget(AsyncMiddleware):
     """Bolt middleware: the lookups a request makes before it acks share ``BUDGET`` seconds
-    (a decision may ask about a group, a channel and admins, each slow), so the ack still goes
-    within Slack's three seconds; the work after the ack waits on each lookup as usual."""
+    from when it arrived (a decision may ask about a group, a channel and admins, each slow),
+    so the ack still goes within Slack's three seconds; the work after the ack waits on each
+    lookup as usual. (Bolt runs the listener after every middleware has returned: the budget
+    is spent when the request's ack has answered, not when ``next`` returns.)"""
 
     async def async_process(
         self,
@@ -55,12 +76,10 @@ class AckBudget(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse:
-        budget = _Budget(time.monotonic() + BUDGET)
-        _BUDGET.set(budget)
-        try:
-            return await next()
-        finally:
-            budget.spent = True
+        arrived = req.context.get(ARRIVED)
+        start = arrived if isinstance(arrived, float) else time.monotonic()
+        _BUDGET.set(_Budget(start + BUDGET, req.context.ack))
+        return await next()
 
 
 UNKNOWN = frozenset({"no_such_subteam", "channel_not_found", "not_in_channel"})

@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
+from contextvars import Context
 from typing import Any, TypeVar
 
 import aiohttp
@@ -19,6 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import fields, inbound
+from bot.directory import ARRIVED, unbudgeted
 from bot.render import blocks, messages
 from bot.seal import Seal
 from bot.workspaces import Workspaces, error_code, failure
@@ -31,10 +33,6 @@ FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first 
 # seconds a click's decision may take before the click is acked (Slack wants the ack in 3 s):
 # done by then, the answer is stored before Slack hears the click arrived
 DECIDE_BEFORE_ACK = 2.0
-# the request context's key for when the request arrived (``time.monotonic()``), set by the
-# HTTP and Socket Mode adapters: Slack's 3 s run from then, not from when the listener starts
-# (Bolt's authorize, waiting for a database connection in a busy moment, comes first)
-ARRIVED = "lockstep_arrived"
 # Slack's answers that say the trouble is on its side (else an error answer is Lockstep's
 # mistake, a bug to report with an error id)
 # (a trigger that expired before the modal opened, 3 s after the click, is time running out:
@@ -124,7 +122,7 @@ class Listener:
         ``arrived`` (``time.monotonic()``; None: now), whichever comes first (it then goes on
         after the ack). Done in time, the answer is stored before Slack hears the click
         arrived: a bot killed after the ack has lost no answer."""
-        task = self._started(work, client, who)
+        task = self._started(work, client, who, unbudgeted())
         waited = 0.0 if arrived is None else time.monotonic() - arrived
         try:
             await asyncio.wait_for(asyncio.shield(task), max(0.0, DECIDE_BEFORE_ACK - waited))
@@ -137,8 +135,9 @@ class Listener:
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
         who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
+        context: Context | None = None,
     ) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._guarded(work, client, who))
+        task = asyncio.create_task(self._guarded(work, client, who), context=context)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task

@@ -23,7 +23,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot import fields, inbound, logs
-from bot.listening import ARRIVED
+from bot.directory import ARRIVED
 
 log = logging.getLogger("lockstep")
 

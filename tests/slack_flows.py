@@ -105,6 +105,11 @@ async def vetted(tracer: Tracer) -> Any:
     return await tracer.lock("vetted_form", approvers=["UAPPROVER", "SREVIEW"])
 
 
+@app.flow("either_group", summary="Either of two groups' approval")
+async def either_group(tracer: Tracer) -> Any:
+    return await tracer.lock("vetted_form", approvers=["SOPS", "SREVIEW"])  # two lookups
+
+
 @app.lock("vetted_form")
 def vetted_form(data: dict[str, Any]) -> Model:
     return Model(InputText("x", "X"), Submit("Approve"), Cancel("Reject"))

@@ -122,7 +122,7 @@ async def test_commands_answer_privately(bot: Bot) -> None:
     """A command's answer is the HTTP response to it: Slack shows it to the caller only."""
     status, body = await bot.command("list")
     assert status == 200 and "`review`: Document review" in body
-    assert body.count("•") == 14
+    assert body.count("•") == 15
     assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
     assert "no flow called `nope`" in (await bot.command("start nope"))[1]
     assert "not started any runs" in (await bot.command("status"))[1]

@@ -409,3 +409,44 @@ async def test_clicks_at_once_and_a_replayed_click_are_decided_once_each_acked_i
     clickers = ["UBOB", "UBOB", "UCAROL"]
     clickers.remove(lock.actor)
     assert sorted(n.args["user"] for n in notes) == clickers
+
+
+async def test_a_form_answered_in_a_modal_is_acked_in_time_however_slow_slack_says_who_may(
+    bot: Bot,
+) -> None:
+    """The lookups of who may answer before a modal's ack share 2 s from when it arrived
+    (``AckBudget``); Bolt runs the listener only after every middleware returned, so the budget
+    is spent by the ack, not before the listener began (which left each lookup its 1.5 s, and
+    the ack past Slack's 3 s)."""
+    message = await start_without_form(bot, "either_group")
+    await bot.lockstep.engine.idle()
+    [run] = await bot.lockstep.store.executions()
+    [lock] = [c for c in await bot.lockstep.store.calls(run.id) if c.kind == "lock"]
+    bot.lockstep.engine._directory.people._cache.clear()  # Slack asked again, slowly
+    bot.slack.hang_next("usergroups.users.list", 1.3, times=2)  # SOPS, then SREVIEW
+    view = {**bot.lockstep.handlers.lock_form(lock), "id": "VGROUPIE"}
+    began = time.monotonic()
+    status, body = await bot.submit_view(view, input_value("x", "yes"), "UGROUPIE")
+    assert status == 200 and time.monotonic() - began < 2.4
+    assert "errors" in json.loads(body)  # not decided: try again (nothing is lost)
+    await bot.lockstep.handlers.drain()
+    assert current(bot, message)["blocks"][-1]["type"] == "actions"  # still open
+    status, body = await bot.submit_view(view, input_value("x", "yes"), "UGROUPIE")
+    assert (status, body) == (200, "")  # the answers came meanwhile: decided
+
+
+async def test_a_click_whose_lookups_outlast_its_ack_is_decided_after_it(bot: Bot) -> None:
+    """A click's decision may go on past its ack (``DECIDE_BEFORE_ACK``): the lookups of who
+    may answer are not cut at the ack's budget, each waits as long as after an ack."""
+    message = await start_without_form(bot, "either_group")
+    await bot.lockstep.engine.idle()
+    bot.lockstep.engine._directory.people._cache.clear()  # Slack asked again, slowly
+    bot.slack.hang_next("usergroups.users.list", 1.3, times=2)  # SOPS, then SREVIEW
+    began = time.monotonic()
+    assert (await bot.click(message, "lockstep_submit", "UGROUPIE", input_value("x", "y")))[
+        0
+    ] == 200
+    assert time.monotonic() - began < listening.DECIDE_BEFORE_ACK + 0.4
+    await bot.slack.until(lambda: "Approved by <@UGROUPIE>" in current(bot, message)["text"])
+    await bot.lockstep.handlers.drain()
+    assert bot.slack.ephemerals("UGROUPIE") == []  # not told to try again
