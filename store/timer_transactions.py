@@ -23,7 +23,7 @@ from flows.engine.records import (
 )
 from store import outbox as ob
 from store.fast import run
-from store.tables import calls, executions, timers
+from store.tables import calls, events, executions, timers
 from store.transactions import (
     CLAIMABLE,
     INSERT_EVENTS,
@@ -33,6 +33,10 @@ from store.transactions import (
     execution,
     execution_row,
 )
+
+# seconds within which a person's second snooze of a lock is taken for their first again: a
+# double-click is two requests, with two trigger ids
+DOUBLE_CLICK = 3.0
 
 
 def due_timers(conn: Connection, now: float, limit: int) -> list[Timer]:
@@ -79,7 +83,8 @@ def snooze(
 ) -> Call | None:
     """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds.
     Its ``posts`` are written first: when one is already there under its key, this snooze was
-    made before (the same request again), and nothing moves."""
+    made before (the same request again), and nothing moves; nor when the same person snoozed
+    it less than ``DOUBLE_CLICK`` seconds ago (a double-click is two requests)."""
     open_lock = (calls.c.id == call_id) & (calls.c.status == "open")
     # The lock's row is taken first (Postgres): a deadline or an answer closing it meanwhile is
     # waited for and seen, so a snooze that lost says nothing (a post under the closed form).
@@ -87,6 +92,14 @@ def snooze(
     moved = conn.execute(found).scalar()
     if moved is None:
         return None
+    if event.actor is not None and conn.execute(  # (the lock's row held: in order)
+        select(events.c.id).where(
+            events.c.execution_id == moved, events.c.call_id == call_id,
+            events.c.kind == "snoozed", events.c.actor == event.actor,
+            events.c.at > now - DOUBLE_CLICK,
+        ).limit(1)
+    ).first():  # fmt: skip
+        return call(conn, call_id)  # the same person's double-click: snoozed once
     if ob.add_posts(conn, moved, posts, now) < len(posts):
         return call(conn, call_id)
     conn.execute(update(calls).where(open_lock).values(deadline=calls.c.deadline + by))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,7 +82,7 @@ async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any
 
 
 async def test_the_same_snooze_click_sent_twice_snoozes_once(clocked: Any) -> None:
-    bot, _ = clocked
+    bot, clock = clocked
     execution, lock = await nudged(bot)
     [lock_id] = {
         e["value"] for b in lock["blocks"] if b["type"] == "actions" for e in b["elements"]
@@ -95,9 +96,36 @@ async def test_the_same_snooze_click_sent_twice_snoozes_once(clocked: Any) -> No
 
     assert await deadline_after_click("trigger-once") == before + 24 * H
     assert await deadline_after_click("trigger-once") == before + 24 * H  # replayed: no more
-    assert await deadline_after_click(None) == before + 48 * H  # a click of its own
+    clock.advance(60)
+    assert await deadline_after_click(None) == before + 48 * H  # a click of its own, later
     events = [e.kind for e in await bot.lockstep.store.events(execution.id)]
     assert events.count("snoozed") == 2
+
+
+async def test_a_double_click_on_snooze_snoozes_once(clocked: Any) -> None:
+    """Snooze clicked twice at once by one person (two requests, two trigger ids) pushes the
+    deadline once, with one line in the thread; someone else's snooze at the same moment, and
+    their own a minute later, each count."""
+    bot, clock = clocked
+    execution, lock = await nudged(bot)
+    [lock_id] = {
+        e["value"] for b in lock["blocks"] if b["type"] == "actions" for e in b["elements"]
+    }
+    before = (await bot.lockstep.engine.lock(lock_id)).deadline
+    said = await asyncio.gather(*(bot.click(lock, "lockstep_snooze", "UBOB") for _ in range(2)))
+    assert [status for status, _ in said] == [200, 200]
+    await bot.lockstep.handlers.drain()
+    await bot.lockstep.engine.idle()
+    assert (await bot.lockstep.engine.lock(lock_id)).deadline == before + 24 * H
+    assert sum("snoozed" in m["text"] for m in thread(bot)) == 1
+    assert bot.slack.ephemerals("UBOB") == []  # nothing to tell: the thread says it
+    await bot.click(lock, "lockstep_snooze", "UCAROL")
+    clock.advance(60)
+    await bot.click(lock, "lockstep_snooze", "UBOB")
+    await bot.lockstep.handlers.drain()
+    assert (await bot.lockstep.engine.lock(lock_id)).deadline == before + 72 * H
+    events = [e.kind for e in await bot.lockstep.store.events(execution.id)]
+    assert events.count("snoozed") == 3
 
 
 async def test_reminders_and_escalations_go_without_a_link_to_a_deleted_lock_message(
