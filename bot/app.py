@@ -198,7 +198,9 @@ class Lockstep:
         HomeHandlers(handlers).register(bolt)
         _follow_members(bolt, slack_directory, workspaces, engine)
         installs.follow_uninstalls(bolt, workspaces, engine, handlers.tasks)
-        return cls(settings, store, engine, bolt, session, handlers, metrics, links, refusals)
+        made = cls(settings, store, engine, bolt, session, handlers, metrics, links, refusals)
+        made.scheduler.also.append(lambda: handlers.handle_held(workspaces.client))
+        return made
 
     # HTTP -----------------------------------------------------------------------------------
 

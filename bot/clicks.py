@@ -15,7 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
-from bot.listening import Listener, arrived, event_of, notice, refuse, said
+from bot.held_clicks import Does, HeldClicks, Replayed
+from bot.listening import event_of, notice, refuse, said
 from bot.render import blocks, messages, surfaces
 from bot.render.mrkdwn import cut
 from bot.render.state import read_state
@@ -33,7 +34,7 @@ UNSHOWN_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 5.0)
 Work = Callable[[AsyncWebClient, inbound.ButtonClick], Coroutine[Any, Any, None]]
 
 
-class LockListeners(Listener):
+class LockListeners(HeldClicks):
     async def _acked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient, work: Work
     ) -> None:
@@ -42,18 +43,23 @@ class LockListeners(Listener):
         await ack()
         self.after(work(client, click), client, click)
 
-    async def _decided(
-        self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient, work: Work
-    ) -> None:
-        """A click that decides: ``work`` on it, then the ack
-        (``Listener.decided_then_acked``)."""
-        click = event_of(context, inbound.ButtonClick)
-        await self.decided_then_acked(ack, work(client, click), client, click, arrived(context))
+    def _work(
+        self, does: Does, client: AsyncWebClient, click: inbound.ButtonClick, pressed: int | None
+    ) -> Coroutine[Any, Any, None]:
+        match does:
+            case "submit":
+                return self._submit(client, click, pressed=pressed)
+            case "cancel":
+                return self._cancel_lock(client, click)
+            case "snooze":
+                return self._snooze(client, click)
+            case _:
+                assert_never(does)
 
     async def submit_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        await self._decided(ack, context, client, self._submit)
+        await self._decided(ack, context, client, "submit")
 
     async def action_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
@@ -61,8 +67,7 @@ class LockListeners(Listener):
         """A kodosumi ``Action`` button: Submit, with the button's name set to its value."""
         click = event_of(context, inbound.ButtonClick)
         pressed = int(click.action.rsplit(".", 1)[1])
-        work = self._submit(client, click, pressed=pressed)
-        await self.decided_then_acked(ack, work, client, click, arrived(context))
+        await self._decided(ack, context, client, "submit", pressed)
 
     async def _submit(
         self, client: AsyncWebClient, click: inbound.ButtonClick, pressed: int | None = None
@@ -89,7 +94,7 @@ class LockListeners(Listener):
     async def cancel_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        await self._decided(ack, context, client, self._cancel_lock)
+        await self._decided(ack, context, client, "cancel")
 
     async def _cancel_lock(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         lock = await self._open_lock(client, click)
@@ -108,7 +113,7 @@ class LockListeners(Listener):
     async def snooze_clicked(
         self, ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        await self._decided(ack, context, client, self._snooze)
+        await self._decided(ack, context, client, "snooze")
 
     async def _snooze(self, client: AsyncWebClient, click: inbound.ButtonClick) -> None:
         if not await self._on_its_message(client, click):
@@ -277,7 +282,10 @@ class LockListeners(Listener):
     async def _whisper(self, client: AsyncWebClient, click: inbound.ButtonClick, text: str) -> None:
         """A note only the clicker sees: in the channel they clicked in, or, for a click in a
         view (a copy of the form in a Home or a modal: no channel), in a modal of its own while
-        the trigger is fresh (a stale one: they are not told)."""
+        the trigger is fresh (a stale one: they are not told). A click handled again after its
+        process died tells nobody: the thread shows what came of it."""
+        if isinstance(click, Replayed):
+            return
         if click.channel:
             await client.chat_postEphemeral(
                 channel=click.channel, user=click.user, text=cut(text, NOTE_MAX),

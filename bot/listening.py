@@ -95,6 +95,7 @@ class Listener:
             workspaces.of if workspaces is not None else lambda _: SINGLE
         )
         self.tasks: set[asyncio.Task[None]] = set()
+        self.handling: set[str] = set()  # the keys of held clicks under way here
         self._turns = asyncio.Semaphore(FOLLOW_UPS)
 
     def after(

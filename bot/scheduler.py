@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,6 +38,8 @@ class TimerScheduler:
         self.every = every
         self.horizon = horizon if horizon is not None else min(2 * every, MAX_HORIZON)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        # the surfaces' upkeep, after each sweep (the clicks a dead process held)
+        self.also: list[Callable[[], Awaitable[object]]] = []
         self.planned: set[int] = set()
         self.slots: dict[int, list[Timer]] = {}  # timers by the tenth of a second they are due
         self._replan = False
@@ -113,6 +116,8 @@ class TimerScheduler:
         self._under_way()
         try:
             await self.engine.sweep()
+            for upkeep in self.also:
+                await upkeep()
             await self.plan()
             self.swept_at = self.engine.clock.now()
         except asyncio.CancelledError:

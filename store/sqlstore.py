@@ -21,6 +21,7 @@ from flows.engine.records import (
     Delivery,
     Event,
     Execution,
+    Held,
     NewEvent,
     Post,
     RunQuery,
@@ -35,6 +36,7 @@ from store import api_transactions as aq
 from store import at_once, health, searches
 from store import deliveries as dq
 from store import event_transactions as eq
+from store import held as hq
 from store import outbox as ob
 from store import timer_transactions as tq
 from store import transactions as q
@@ -335,3 +337,17 @@ class SQLStore(Transactor):
 
     async def remove_webhook(self, subscription: int, now: float) -> bool:
         return await self.run(aq.remove_webhook, subscription, now)
+
+    # held requests
+
+    async def hold(self, row: dict[str, Any]) -> bool:
+        try:
+            return await self.run(hq.hold, row)
+        except IntegrityError:  # another process held the same request a moment before
+            return False
+
+    async def let_go(self, key: str) -> None:
+        await self.run(hq.let_go, key)
+
+    async def take_held(self, owner: str, now: float, until: float, limit: int) -> list[Held]:
+        return await self.run(hq.take, owner, now, until, limit)

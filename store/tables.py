@@ -168,6 +168,22 @@ class WebhookRow(SQLModel, table=True):
     removed_at: float | None = None
 
 
+class HeldRow(SQLModel, table=True):
+    """A person's request stored the moment it arrived, before it was acked, until it has been
+    handled (then deleted): one a process died handling is handled again by another (or after
+    a restart) once ``until`` has passed."""
+
+    __tablename__ = "held"
+
+    key: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=16)
+    payload: Any = Field(default=None, sa_column=Column(JSON))
+    owner: str = Field(max_length=100)  # the process handling it
+    until: float  # when another may take it over
+    attempts: int = 1
+    created_at: float
+
+
 executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 calls = CallRow.__table__  # type: ignore[attr-defined]
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -175,6 +191,7 @@ timers = TimerRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 api_tokens = ApiTokenRow.__table__  # type: ignore[attr-defined]
 webhooks = WebhookRow.__table__  # type: ignore[attr-defined]
+held = HeldRow.__table__  # type: ignore[attr-defined]
 
 
 # Installations to many workspaces (OAuth): the tables of slack_sdk's SQLAlchemy installation

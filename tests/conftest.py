@@ -64,7 +64,7 @@ async def store(db_url: str) -> AsyncIterator[SQLStore]:
             lambda conn: conn.execute(
                 text(
                     "TRUNCATE outbox, events, timers, calls, executions, api_tokens, webhooks, "
-                    "slack_installations, slack_bots, slack_oauth_states"
+                    "slack_installations, slack_bots, slack_oauth_states, held"
                 )
             )
         )

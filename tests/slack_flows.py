@@ -4,6 +4,7 @@ that refuses a form without fields, a flow that echoes what people type every wa
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -55,7 +56,8 @@ def considered_form(data: dict[str, Any]) -> Model:
     return Model(InputText("x", "X"), Submit("Go"), Cancel("No"))
 
 
-CONSIDERING = {"seconds": 0.3}  # how long its lease takes
+# how long its lease takes (a bot run as a process: from its environment)
+CONSIDERING = {"seconds": float(os.environ.get("LOCKSTEP_TEST_CONSIDERING", "0.3"))}
 
 
 @app.lease("considered_form")

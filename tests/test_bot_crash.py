@@ -153,3 +153,53 @@ async def test_a_bot_killed_while_deciding_a_click_before_its_ack_decides_it_on_
             assert sum(c.args["text"].startswith("✅") for c in approved) == 1
         finally:
             await process.kill()
+
+
+async def test_a_click_acked_before_its_decision_is_decided_after_a_kill_without_a_click_again(
+    tmp_path: Path,
+) -> None:
+    """A click whose decision takes longer than ``DECIDE_BEFORE_ACK`` (a slow lease) is acked
+    first; the bot killed after that ack, before deciding, has held the click: the restarted
+    bot decides it, once, with no one clicking again, and tells nobody privately (the thread
+    shows it)."""
+    database_url = f"sqlite:///{tmp_path / 'lockstep.db'}"
+    env = {"LOCKSTEP_FLOWS": "tests.slack_flows", "LOCKSTEP_SWEEP_SECONDS": "0.5",
+           "LOCKSTEP_TAKEOVER_SECONDS": "2"}  # fmt: skip
+    async with (
+        FakeSlack(members={CHANNEL: ["UALICE", "UBOB"]}) as slack,
+        aiohttp.ClientSession() as http,
+    ):
+        slow = env | {"LOCKSTEP_TEST_CONSIDERING": "30"}
+        process = await BotProcess.start(slack, database_url, slow)
+        try:
+            bot = Bot(None, slack, f"http://127.0.0.1:{process.port}/slack/events", http)
+            await bot.command("start considered")
+            [_, posted] = await slack.wait_for("chat.postMessage", count=2, timeout=20)
+            lock = posted.response["message"]
+            status, _ = await bot.click(lock, "lockstep_submit", "UBOB", input_value("x", "1"))
+            assert status == 200  # acked, still deciding
+            await process.kill()
+            assert not slack.calls_to("chat.update")  # nothing decided, nothing shown
+
+            process = await BotProcess.start(slack, database_url, env)
+            await slack.until(
+                lambda: "by <@UBOB>" in slack.thread(CHANNEL, lock["thread_ts"])[1]["text"],
+                timeout=30,
+            )
+            await asyncio.sleep(3)  # more sweeps: it stays decided, once
+            decided = [e for e in await _events(database_url) if e[0] == "lease"]
+            assert decided == [("lease", "UBOB")]
+            assert not slack.calls_to("chat.postEphemeral")
+        finally:
+            await process.kill()
+
+
+async def _events(database_url: str) -> list[tuple[str, str | None]]:
+    from store import SQLStore
+
+    store = await SQLStore.open(database_url)
+    try:
+        [run] = await store.executions()
+        return [(e.kind, e.actor) for e in await store.events(run.id)]
+    finally:
+        await store.close()

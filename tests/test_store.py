@@ -720,3 +720,25 @@ async def test_bumps_of_every_app_home_at_once_lock_them_in_one_order(store: SQL
         ]
         await until_waiting(store, 2)
     assert [r for r in await asyncio.gather(*both, return_exceptions=True) if r] == []
+
+
+async def test_a_held_request_is_held_once_and_taken_over_by_one_process_when_its_time_is_up(
+    store: SQLStore,
+) -> None:
+    """``hold`` is once per key; a row whose holder's time is up is taken by one of two
+    processes looking at once (compare-and-set), not before; let go, it is gone."""
+    row = {"key": "k1", "kind": "click", "payload": {"click": {"user": "U1"}, "does": "submit"},
+           "owner": "p1", "until": 100.0, "attempts": 1, "created_at": 90.0}  # fmt: skip
+    assert await store.hold(row)
+    assert not await store.hold(row | {"owner": "p2"})  # the same request again
+    assert await store.take_held("p2", 99.0, 120.0, 10) == []  # p1's time is not up
+    first, second = await asyncio.gather(
+        store.take_held("p2", 101.0, 121.0, 10), store.take_held("p3", 101.0, 121.0, 10)
+    )
+    [taken] = first + second
+    assert (taken.key, taken.kind, taken.attempts) == ("k1", "click", 2)
+    assert taken.payload == row["payload"]
+    assert await store.take_held("p3", 110.0, 130.0, 10) == []  # the taker's time is not up
+    await store.let_go("k1")
+    assert await store.take_held("p3", 1000.0, 1010.0, 10) == []
+    assert await store.hold(row)  # gone: the key may be held again

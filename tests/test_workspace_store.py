@@ -95,7 +95,7 @@ async def test_migration_0007_up_and_down_keeps_every_row(kind: str, tmp_path: P
             assert "team_id" not in found["executions"] | found["api_tokens"]
             kept = await run(db, lambda c: c.execute(text("SELECT id FROM executions")).all())
             assert [r[0] for r in kept] == ["r1"]
-            assert await migrate(db) == ("0006", "0008_home")  # and on to the newest
+            assert await migrate(db) == ("0006", "0009_held")  # and on to the newest
         finally:
             if isinstance(db, AsyncEngine):
                 await db.dispose()

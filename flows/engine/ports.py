@@ -19,6 +19,7 @@ from flows.engine.records import (
     Delivery,
     Event,
     Execution,
+    Held,
     NewEvent,
     Post,
     RunQuery,
@@ -402,3 +403,15 @@ class Store(Protocol):
 
     async def open_locks(self) -> dict[str, int]:
         """How many locks are open, by flow."""
+
+    # held requests (``Engine.hold``)
+
+    async def hold(self, row: dict[str, Any]) -> bool:
+        """Store a ``Held`` row (with ``owner`` and ``until``); False if its key is held."""
+
+    async def let_go(self, key: str) -> None:
+        """The request was handled: its row goes (none: nothing)."""
+
+    async def take_held(self, owner: str, now: float, until: float, limit: int) -> list[Held]:
+        """Rows whose ``until`` passed before ``now``, each now ``owner``'s until ``until``
+        (one taker wins), oldest first."""

@@ -315,4 +315,15 @@ class Subscription(_Frozen):
     removed_at: float | None = None
 
 
+class Held(_Frozen):
+    """A person's request held from the moment it arrived until it is handled (``Engine.hold``):
+    ``kind`` says which surface's, ``payload`` is what that surface needs to handle it again."""
+
+    key: str
+    kind: str
+    payload: Any
+    attempts: int
+    created_at: float
+
+
 Trail = tuple[Execution, list[Call], list[Event]]

@@ -28,6 +28,7 @@ from flows.engine.answers import Answers
 from flows.engine.clock import SystemClock
 from flows.engine.delivery import HOLD, Deliverer
 from flows.engine.guard import Guard
+from flows.engine.holding import Holding
 from flows.engine.managing import Managing
 from flows.engine.notifiers import NullNotifier
 from flows.engine.observers import NullObserver
@@ -87,7 +88,7 @@ class UnknownFlow(LockstepError, LookupError):
     """``start``/``prepare`` named a flow no loaded ``FlowApp`` registers."""
 
 
-class Engine(Reads):
+class Engine(Reads, Holding):
     def __init__(
         self,
         store: Store,
@@ -107,6 +108,7 @@ class Engine(Reads):
         self.config = config or EngineConfig()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._store = store
+        self._takeover = self.config.takeover
         self._directory: Directory = directory or NoDirectory()
         self.observer: Observer = observer or NullObserver()
         self._deliver = Deliverer(
