@@ -291,7 +291,7 @@ def _action(buttons: list[Action], value: Any) -> str | None:
     """The value of the ``Action`` button pressed (None: another button submitted the form)."""
     if _blank(value):
         return None
-    if value not in {b.value for b in buttons}:
+    if not isinstance(value, str) or value not in {b.value for b in buttons}:
         raise FieldError("Press one of the form's buttons.")
     result: str = value
     return result

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from flows import InputsError
 from flows.forms import (
+    Action,
     Checkbox,
     InputArea,
     InputDate,
@@ -179,6 +180,17 @@ def test_any_submission_parses_or_yields_field_errors(raw: dict[str, Any]) -> No
         assert all(isinstance(m, str) and m for msgs in wire.values() for m in msgs)
     else:
         assert set(values) == {i.name for i in FORM.inputs}
+
+
+@pytest.mark.parametrize("pressed", [{}, {"a": 1}, [1], ["draft", "publish"], 1, True, 1.5])
+def test_an_action_pressed_with_a_value_no_button_has_is_a_field_error(pressed: Any) -> None:
+    """A list or an object where a button's value goes (an API client's, never a browser's) is
+    said under its field, not a TypeError (a 500 from kodosumi's launch route)."""
+    buttons = Model(Action("action", "draft", text="Save"), Action("action", "publish", text="Go"))
+    assert parse(buttons, {"action": "draft"}) == {"action": "draft"}
+    with pytest.raises(InputsError) as refused:
+        parse(buttons, {"action": pressed})
+    assert refused.value.wire()["action"] == ["Press one of the form's buttons."]
 
 
 BOUNDED = Model(
