@@ -191,13 +191,31 @@ def _fmt(n: float) -> str:
     return str(int(n)) if float(n).is_integer() else str(n)
 
 
-def _iso(kind: type[date] | type[time], label: str) -> Callable[[Any], Any]:
-    """``kind`` from its ISO text (or itself, not a kin: a ``datetime`` is no ``date`` here).
-    A time of day has no offset: with no date to place it, it cannot be compared or stored."""
+# The ISO shapes a browser's or Slack's picker sends (Python's fromisoformat also reads the
+# basic forms, so ``1000`` or ``20260101`` would be a time of day): ASCII digits, colons, dashes.
+_CLOCK = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_SHAPES = {
+    date: re.compile(_DAY),
+    time: re.compile(_CLOCK),
+    datetime: re.compile(f"{_DAY}[T ]{_CLOCK}"),
+}
+
+
+def _iso(kind: type[date] | type[time], label: str, shaped: bool = True) -> Callable[[Any], Any]:
+    """``kind`` from its ISO text (or itself, not a kin: a ``datetime`` is no ``date`` here);
+    ``shaped``: only in the extended form a picker sends (a submitted value, not an author's
+    bound). A time of day has no offset: with no date to place it, it cannot be compared or
+    stored."""
 
     def convert(value: Any) -> Any:
         try:
-            found = value if type(value) is kind else kind.fromisoformat(_text(value).strip())
+            if type(value) is kind:
+                found = value
+            elif shaped and not (isinstance(value, str) and _SHAPES[kind].fullmatch(value.strip())):
+                raise ValueError(value)
+            else:
+                found = kind.fromisoformat(_text(value).strip())
         except (ValueError, FieldError):
             raise FieldError(f"Enter a valid {label}.") from None
         if isinstance(found, time) and found.tzinfo is not None:
@@ -210,6 +228,9 @@ def _iso(kind: type[date] | type[time], label: str) -> Callable[[Any], Any]:
 _date = _iso(date, "date (YYYY-MM-DD)")
 _time = _iso(time, "time (HH:MM)")
 _datetime_iso = _iso(datetime, "date and time")
+_date_bound = _iso(date, "date (YYYY-MM-DD)", shaped=False)
+_time_bound = _iso(time, "time (HH:MM)", shaped=False)
+_datetime_bound = _iso(datetime, "date and time", shaped=False)
 
 
 def _bounded(value: Any, low: Any, high: Any, convert: Callable[[Any], Any]) -> Any:
@@ -221,22 +242,22 @@ def _bounded(value: Any, low: Any, high: Any, convert: Callable[[Any], Any]) -> 
 
 
 def _in_date(element: InputDate, value: Any) -> date:
-    result: date = _bounded(_date(value), element.min_date, element.max_date, _date)
+    result: date = _bounded(_date(value), element.min_date, element.max_date, _date_bound)
     return result
 
 
 def _in_time(element: InputTime, value: Any) -> time:
-    result: time = _bounded(_time(value), element.min_time, element.max_time, _time)
+    result: time = _bounded(_time(value), element.min_time, element.max_time, _time_bound)
     return result
 
 
-def _datetime(value: Any) -> datetime:
+def _datetime(value: Any, iso: Callable[[Any], Any] = _datetime_iso) -> datetime:
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
             return datetime.fromtimestamp(value, UTC).replace(tzinfo=None, microsecond=0)
         except (OverflowError, OSError, ValueError):
             raise FieldError("Enter a valid date and time.") from None
-    result: datetime = _datetime_iso(value)
+    result: datetime = iso(value)
     if result.tzinfo is not None:  # datetime-local is naive: compare and store wall time in UTC
         try:
             result = result.astimezone(UTC).replace(tzinfo=None)
@@ -245,9 +266,13 @@ def _datetime(value: Any) -> datetime:
     return result
 
 
+def _datetime_bound_utc(value: Any) -> datetime:
+    return _datetime(value, _datetime_bound)
+
+
 def _in_datetime(element: InputDateTime, value: Any) -> datetime:
     result: datetime = _bounded(
-        _datetime(value), element.min_datetime, element.max_datetime, _datetime
+        _datetime(value), element.min_datetime, element.max_datetime, _datetime_bound_utc
     )
     return result
 

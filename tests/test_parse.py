@@ -264,3 +264,32 @@ def test_a_text_holds_3000_characters_unless_its_max_length_says_otherwise() -> 
         parse(short, {"t": "x" * 3001})
     assert refused.value.errors["t"] == ["Use at most 3000 characters (you used 3001)."]
     assert parse(area, {"a": "x" * 7000}) == {"a": "x" * 7000}  # over the API
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"at": 1000},  # Python's fromisoformat: 10:00
+        {"at": 10**30},
+        {"at": "1000"},
+        {"at": "20260101"},  # 20:26:01.01
+        {"day": "20260101"},
+        {"day": "2026W011"},  # a week date
+        {"when": "20260101T1000"},
+        {"when": "2026-01-01T10"},
+        {"at": "\uff11\uff10:\uff10\uff10"},  # fullwidth digits
+    ],
+)
+def test_a_date_or_time_not_in_the_shape_a_picker_sends_is_a_field_error(
+    raw: dict[str, Any],
+) -> None:
+    """Dates and times are taken as a browser's or Slack's picker sends them (``2026-05-01``,
+    ``10:00``, ``2026-05-01T10:00``): a number or ISO's basic form is not silently read as some
+    other time of day."""
+    with pytest.raises(InputsError) as refused:
+        parse(BOUNDED, raw)
+    assert set(refused.value.wire()) == set(raw) | {"_global_"}
+    assert parse(BOUNDED, {"at": "10:00", "day": "2026-05-01", "when": "2026-05-01 10:00:30.5"})
+    assert parse(BOUNDED, {"at": " 10:00:30 ", "when": 1_800_000_000}) == {
+        "at": time(10, 0, 30), "day": None, "when": datetime(2027, 1, 15, 8, 0)
+    }  # fmt: skip
