@@ -380,3 +380,35 @@ async def test_a_kill_list_names_each_run_once_and_not_too_many(
         assert (await asyncio.wait_for(repeated, 5)).status == 204
         status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
         assert status["status"] == "error"
+
+
+async def test_a_kill_list_of_one_run_kills_it_and_one_of_no_run_ids_is_400(
+    db_url: str, store: SQLStore
+) -> None:
+    """A form posting one ``fid`` (or JSON naming one as a string) kills that run: it was a
+    204 that killed nothing. A ``fid`` of numbers, objects or nulls is a 400, none killed."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.streamed") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        first, second = [
+            (await api.call("POST", "/-/", token, {"name": name})).body["result"]
+            for name in ("Ada", "Grace")
+        ]
+        for fid in (first, second):
+            await bot.lockstep.engine.settled(fid)
+        for wrong in ({"a": first}, 1, True, [first, 1], [None], [{"fid": first}]):
+            refused = await api.call("DELETE", "/outputs/", token, {"fid": wrong})
+            assert refused.status == 400 and refused.body["message"] == "fid: a list of run ids"
+        assert (await api.call("GET", f"/outputs/status/{first}", token)).body[
+            "status"
+        ] == "awaiting"
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        killed = await api.call(
+            "DELETE", "/outputs/", token, None, form, raw=f"fid={first}".encode()
+        )
+        assert killed.status == 204
+        assert (await api.call("DELETE", "/outputs/", token, {"fid": second})).status == 204
+        for fid in (first, second):
+            assert (await api.call("GET", f"/outputs/status/{fid}", token)).body[
+                "status"
+            ] == "error"

@@ -239,9 +239,13 @@ class Kodosumi:
     async def kill_list(self, request: web.Request, who: Principal) -> web.StreamResponse:
         """kodosumi's ``DELETE /outputs/`` with ``{"fid": [...]}``: each, as ``DELETE
         /outputs/{fid}``; the first it cannot kill answers for all that follow. A run named
-        twice is killed once; more than ``MOST_KILLED`` runs are refused, none killed."""
+        twice is killed once; more than ``MOST_KILLED`` runs are refused, none killed. One
+        ``fid`` (a form's one field, or a string) is a list of one; anything else is no run id."""
         fids = (await posted_values(request)).get("fid", [])
-        named = list(dict.fromkeys(str(f) for f in fids)) if isinstance(fids, list) else []
+        fids = [fids] if isinstance(fids, str) else fids
+        if not isinstance(fids, list) or not all(isinstance(f, str) for f in fids):
+            raise refuse(400, "bad_request", "fid: a list of run ids")
+        named = list(dict.fromkeys(fids))
         if len(named) > MOST_KILLED:
             raise refuse(400, "bad_request", f"fid: at most {MOST_KILLED} runs at once")
         for fid in named:
