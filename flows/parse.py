@@ -282,8 +282,13 @@ def _boolean(value: Any) -> bool:
         return value
     if value is None or value == []:
         return False
-    if isinstance(value, list) and len(value) == 1:
-        return _boolean(value[0]) if isinstance(value[0], bool) else True
+    if isinstance(value, list) and len(value) == 1:  # Slack's shape: the one option ticked
+        ticked = value[0]
+        if isinstance(ticked, Mapping):
+            return True
+        if isinstance(ticked, list):
+            raise FieldError("Tick the box or leave it empty.")
+        return _boolean(ticked)  # ["on"], [true]; ["off"] or [false] is no tick
     if isinstance(value, str) and value.strip().lower() in TRUE:
         return True
     if isinstance(value, str) and value.strip().lower() in FALSE:

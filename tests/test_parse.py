@@ -165,6 +165,24 @@ def test_kodosumi_checkbox_and_slack_shapes() -> None:
     assert parse(form, {"ok": []})["ok"] is False
 
 
+@pytest.mark.parametrize(
+    ("sent", "ticked"),
+    [(["off"], False), (["false"], False), ([False], False), ([""], False), ([None], False),
+     (["on"], True), (["yes"], True), ([True], True), ([{"value": "on"}], True)],
+)  # fmt: skip
+def test_a_checkbox_sent_as_a_list_of_one_reads_as_that_one(sent: list[Any], ticked: bool) -> None:
+    """A list of one (Slack's ticked options, or an API client's) is what its one item says:
+    an explicit "off" or "false" is no tick, as it is when sent alone."""
+    assert parse(Model(Checkbox("ok")), {"ok": sent}) == {"ok": ticked}
+
+
+@pytest.mark.parametrize("sent", [[0], [1], ["maybe"], [["on"]]])
+def test_a_checkbox_sent_a_list_of_one_thing_no_box_says_is_a_field_error(sent: list[Any]) -> None:
+    with pytest.raises(InputsError) as refused:
+        parse(Model(Checkbox("ok")), {"ok": sent})
+    assert refused.value.wire()["ok"] == ["Tick the box or leave it empty."]
+
+
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
 raw_values = scalars | st.lists(scalars, max_size=4) | st.dictionaries(st.text(max_size=4), scalars)
 
