@@ -110,6 +110,8 @@ async def test_a_stream_is_refused_as_the_run_would_be(api: Api) -> None:
             asked = api.call("GET", where, token, headers=sent.get("headers"))
             odd_answer = await asyncio.wait_for(asked, 5)  # not a stream from event 3 on
             assert odd_answer.status == 400, (odd, sent)
+            named = "after" if "query" in sent else "Last-Event-ID"  # what was sent, named
+            assert odd_answer.body["message"] == f"{named}: not an event id", (odd, sent)
     for long in ("9" * 5000, "-" + "9" * 5000, "0" * 5000 + "1"):  # int() refuses 4,300 digits
         for sent in ({"headers": {"Last-Event-ID": long}}, {"query": long}):
             where = f"{path}?after={long}" if "query" in sent else path

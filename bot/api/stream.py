@@ -193,12 +193,16 @@ LAST_ID = 2**63 - 1  # the largest id an event can have (a 64-bit integer column
 
 
 def _after(request: web.Request) -> int:
-    raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
+    """The event to resume after: ``Last-Event-ID``, else ``?after=`` (a refusal names the one
+    that was sent)."""
+    header = request.headers.get("Last-Event-ID")
+    sent, raw = ("Last-Event-ID", header) if header else ("after", request.query.get("after"))
+    raw = raw or "0"
     if not re.fullmatch(r"-?[0-9]+", raw):  # int() would take " 3", "+3", "1_0" or "٣"
-        raise refuse(400, "bad_request", "Last-Event-ID: not an event id")
+        raise refuse(400, "bad_request", f"{sent}: not an event id")
     if len(raw.removeprefix("-")) > len(str(LAST_ID)):  # (int() raises past 4,300 digits)
-        raise refuse(400, "bad_request", "Last-Event-ID: not an event id (too long)")
+        raise refuse(400, "bad_request", f"{sent}: not an event id (too long)")
     after = int(raw)
     if after > LAST_ID:
-        raise refuse(400, "bad_request", "Last-Event-ID: not an event id (too large)")
+        raise refuse(400, "bad_request", f"{sent}: not an event id (too large)")
     return max(after, 0)
