@@ -166,12 +166,12 @@ def _attribute(element: InputNumber, name: str) -> float | None:
 
 def html_number(value: Any) -> float | None:
     """A number attribute (``min``, ``max``, ``step``) as HTML takes it: a finite number or
-    its text; anything else (``"any"``, ``""``) is none."""
+    its text; anything else (``"any"``, ``""``, an integer past a float's range) is none."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 

@@ -680,3 +680,29 @@ async def test_a_body_that_cannot_be_read_is_a_json_refusal(api: Api) -> None:
         assert refused.body == {"error": "bad_request", "message": "the body could not be read"}
     [still] = await api.store.executions()
     assert still.status == "awaiting" and (await api.bot.lockstep.engine.lock(lock)).open
+
+
+async def test_a_refused_answer_holding_a_number_too_big_for_a_float_is_shown_in_slack(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refused answer's values are shown again in the lock's message: an integer past a
+    float's range (JSON has no limit) left the message failing to render, retried for ever,
+    and its errors never shown."""
+    token = await api.token("ci", start=("gate",), answer=("*",))
+    run = await started(
+        api, token, {"flow": "gate", "inputs": {"service": "web"}, "channel": CHANNEL}
+    )
+    huge = b'{"inputs": {"replicas": 1' + b"0" * 400 + b', "why": "load"}}'
+    path = f"/api/v1/locks/{run['locks'][0]['id']}/answer"
+    refused = await api.call("POST", path, token, raw=huge)
+    assert refused.status == 422 and refused.body["errors"]["replicas"] == [
+        "Enter a number of at most 10."
+    ]
+
+    def shown() -> bool:
+        return any("Enter a number of at most 10." in json.dumps(c.args.get("blocks"))
+                   for c in api.bot.slack.calls_to("chat.update"))  # fmt: skip
+
+    await api.bot.slack.until(shown)
+    failed = [r.getMessage() for r in caplog.records if r.name == "lockstep.delivery"]
+    assert failed == []
