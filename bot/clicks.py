@@ -11,16 +11,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
 from bot.held_clicks import Does, HeldClicks, Replayed
-from bot.listening import event_of, notice, refuse, said
+from bot.listening import event_of, notice, refuse, said, whisper
 from bot.render import blocks, messages, surfaces
 from bot.render.mrkdwn import cut
 from bot.render.state import read_state
-from bot.workspaces import error_code
 from flows.engine import Answer, Call, Decision, NoAnswer, Place, Snooze
 from flows.errors import GLOBAL
 
@@ -280,22 +278,11 @@ class LockListeners(HeldClicks):
         return lock
 
     async def _whisper(self, client: AsyncWebClient, click: inbound.ButtonClick, text: str) -> None:
-        """A note only the clicker sees: in the channel they clicked in, or, for a click in a
-        view (a copy of the form in a Home or a modal: no channel), in a modal of its own while
-        the trigger is fresh (a stale one: they are not told). A click handled again after its
-        process died tells nobody: the thread shows what came of it."""
+        """A note only the clicker sees (``listening.whisper``). A click handled again after
+        its process died tells nobody: the thread shows what came of it."""
         if isinstance(click, Replayed):
             return
-        if click.channel:
-            await client.chat_postEphemeral(
-                channel=click.channel, user=click.user, text=cut(text, NOTE_MAX),
-                thread_ts=click.thread_ts,
-            )  # fmt: skip
-            return
-        try:
-            await client.views_open(trigger_id=click.trigger_id, view=notice(text))
-        except SlackApiError as exc:
-            log.info("could not tell %s in a modal (%s)", click.user, error_code(exc))
+        await whisper(client, click, cut(text, NOTE_MAX))
 
 
 def _note(decision: Decision, *, declined: bool = False) -> str | None:

@@ -53,6 +53,10 @@ NOT_THERE = frozenset({"channel_not_found", "not_in_channel", "user_not_in_chann
                        "user_disabled", "cannot_dm_bot", "messages_tab_disabled"})  # fmt: skip
 
 
+# Slack's answers to a private note for someone not in the channel they clicked in
+NOT_A_MEMBER = frozenset({"user_not_in_channel"})
+
+
 def slack_trouble(exc: BaseException) -> bool:
     """Did a Web API call fail on Slack's side (no answer in time, a dropped connection, a 5xx
     or a rate limit, or an answer saying so), not because Lockstep asked for something wrong?"""
@@ -184,11 +188,11 @@ class Listener:
         channel = None if isinstance(who, inbound.Shortcut) else who.channel
         if channel is None:
             return
-        thread = who.thread_ts if isinstance(who, inbound.ButtonClick) else None
         try:
-            await client.chat_postEphemeral(
-                channel=channel, user=who.user, thread_ts=thread, text=text
-            )
+            if isinstance(who, inbound.ButtonClick):
+                await whisper(client, who, text)
+            else:
+                await client.chat_postEphemeral(channel=channel, user=who.user, text=text)
         except Exception as exc:
             if slack_trouble(exc) or not_there(exc):
                 log.warning("could not tell %s how their request went: %s", who.user, failure(exc))
@@ -198,6 +202,27 @@ class Listener:
     async def drain(self) -> None:
         while self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def whisper(client: AsyncWebClient, click: inbound.ButtonClick, text: str) -> None:
+    """A note only the clicker sees: in the channel they clicked in; where Slack will not put
+    it there (they look into a public channel they are not in, or they left it since: an
+    ephemeral goes only to its members), or for a click in a view (a copy of the form in a
+    Home or a modal: no channel), in a modal of its own while the trigger is fresh (a stale
+    one: they are not told)."""
+    if click.channel:
+        try:
+            await client.chat_postEphemeral(
+                channel=click.channel, user=click.user, text=text, thread_ts=click.thread_ts
+            )
+            return
+        except SlackApiError as exc:
+            if error_code(exc) not in NOT_A_MEMBER:
+                raise
+    try:
+        await client.views_open(trigger_id=click.trigger_id, view=notice(text))
+    except SlackApiError as exc:
+        log.info("could not tell %s in a modal (%s)", click.user, error_code(exc))
 
 
 def run_id(kind: str, key: str, who: inbound.Inbound | None = None) -> str:

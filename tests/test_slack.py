@@ -182,9 +182,11 @@ async def test_open_form_tells_someone_who_may_not_answer_at_once(bot: Bot) -> N
     await bot.click(message, "lockstep_open", "UOUTSIDER")
     [note] = await bot.slack.wait_for("chat.postEphemeral")
     assert (note.args["user"], note.args["text"]) == ("UOUTSIDER", messages.NOT_YOURS)
-    assert bot.slack.calls_to("views.open") == []
+    # not in the channel, Slack takes no ephemeral for them there: the note is a modal
+    [told] = await bot.slack.wait_for("views.open")
+    assert told.args["view"]["blocks"][0]["text"]["text"] == messages.NOT_YOURS
     await bot.click(message, "lockstep_open", "UBOB")
-    [opened] = await bot.slack.wait_for("views.open")
+    opened = (await bot.slack.wait_for("views.open", count=2))[-1]
     assert opened.response["view"]["callback_id"] == "lockstep_lock"
 
 

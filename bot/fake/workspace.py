@@ -203,6 +203,8 @@ class FakeWorkspace:
     def _chat_post_ephemeral(self, args: Args) -> Args:
         channel = need(args, "channel", "channel_not_found")
         user = need(args, "user", "user_not_in_channel")
+        if user not in self._members.get(channel, [user]):  # known members only: Slack's rule
+            raise Refused("user_not_in_channel")
         limits.check_message(args)
         note: Args = {"type": "message", "channel": channel, "user": user, "ts": self._next_ts()}
         note |= {"text": ""} | content_of(args)
