@@ -102,6 +102,8 @@ class SlackDirectory:
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
         self._asking: dict[str, asyncio.Task[frozenset[str]]] = {}
         self._changes: dict[str, int] = {}  # member events seen, per channel
+        # the changes seen while Slack is asked, in order: applied to its answer
+        self._meanwhile: dict[str, list[tuple[frozenset[str], frozenset[str]]]] = {}
 
     async def _cached(
         self, key: str, load: Callable[[], Awaitable[frozenset[str]]]
@@ -111,6 +113,7 @@ class SlackDirectory:
             return hit[1]
         asking = self._asking.get(key)
         if asking is None:
+            self._meanwhile[key] = []
             asking = self._asking[key] = asyncio.create_task(self._ask(key, load))
             asking.add_done_callback(_seen)
         wait, budget = self.wait, _BUDGET.get()
@@ -123,11 +126,16 @@ class SlackDirectory:
             raise NoAnswer(f"Slack did not say who is in {key}") from None
 
     async def _ask(self, key: str, load: Callable[[], Awaitable[frozenset[str]]]) -> frozenset[str]:
+        """Slack's answer, with whoever joined or left while it was on its way added or taken
+        out (an answer given before someone left is not what those waiting on it are told)."""
         asked, changes = time.monotonic(), self._changes.get(key, 0)
         try:
             members = await load()
         finally:
             del self._asking[key]
+            meanwhile = self._meanwhile.pop(key, [])
+        for added, removed in meanwhile:
+            members = (members | added) - removed
         if self._changes.get(key, 0) == changes:  # else someone joined or left meanwhile: the
             self._keep(key, asked, members)  # answer may predate it, so it is not kept
         return members
@@ -186,6 +194,8 @@ class SlackDirectory:
 
     def _changed(self, key: str, added: tuple[str, ...], removed: tuple[str, ...]) -> None:
         self._changes[key] = self._changes.get(key, 0) + 1
+        if key in self._meanwhile:  # Slack is being asked: its answer may predate this
+            self._meanwhile[key].append((frozenset(added), frozenset(removed)))
         hit = self._cache.get(key)
         if hit is not None:
             at, members = hit

@@ -425,6 +425,32 @@ async def test_the_slack_directory_asks_once_and_says_when_slack_does_not_answer
     assert len(slack.calls_to("conversations.members")) == 4  # not kept, asked again
 
 
+async def test_someone_who_leaves_while_slack_is_asked_is_not_in_its_answer(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Slack's answer, taken before someone left (or joined) and still on its way, is not
+    what a request waiting on it is told: the change is applied to it."""
+    directory = SlackDirectory(one(client))
+    context = {"channel": CHANNEL}
+    slack.hang_next("conversations.members", 0.4, when="after")  # answered as it was asked
+    first = asyncio.create_task(directory.sees("UBOB", context))
+    await slack.wait_for("conversations.members")
+    slack.leave(CHANNEL, "UBOB")
+    directory.member_changed(CHANNEL, "UBOB", joined=False)
+    slack.join(CHANNEL, "UCAROL")
+    directory.member_changed(CHANNEL, "UCAROL", joined=True)
+    bob, carol = await asyncio.gather(  # waiting on the same question
+        directory.sees("UBOB", context), directory.includes("channel", "UCAROL", context)
+    )
+    assert (bob, carol, await first) == (False, True, False)
+    slack.hang_next("usergroups.users.list", 0.4, when="after")
+    asking = asyncio.create_task(directory.includes("SOPS", "UBOB", context))
+    await slack.wait_for("usergroups.users.list")
+    directory.group_changed("SOPS", (), ("UBOB",))
+    assert not await directory.includes("SOPS", "UBOB", context)
+    assert not await asking
+
+
 async def test_lookups_before_an_ack_share_one_budget_and_later_ones_wait_as_usual(
     slack: FakeSlack, client: AsyncWebClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
