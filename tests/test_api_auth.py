@@ -15,10 +15,13 @@ from flows.engine import ApiToken
 
 
 class People:
-    """SREVIEW holds UGROUPIE; the run's channel holds UBOB."""
+    """SREVIEW holds UGROUPIE, SOPS holds UBOB; the run's channel holds UBOB."""
 
     async def includes(self, principal: str, user: str, context: Mapping[str, Any]) -> bool:
-        return (principal, user) in {("SREVIEW", "UGROUPIE"), ("channel", "UBOB")}
+        return (principal, user) in {("SREVIEW", "UGROUPIE"), ("SOPS", "UBOB"), ("channel", "UBOB")}
+
+    async def sees(self, user: str, context: Mapping[str, Any]) -> bool:
+        return user in ("UBOB", "SOPS")  # a group: one of its members is in the channel
 
 
 class Tokens:
@@ -89,6 +92,23 @@ async def test_a_token_stands_for_the_people_it_answers_for() -> None:
     assert not await directory.includes("UBOB", "api:reviewers", context)
     assert await directory.includes("UBOB", "api:members", context)
     assert not await directory.includes("UGROUPIE", "api:members", context)
+
+
+async def test_a_token_for_a_group_or_the_channel_stands_for_its_people_in_the_other() -> None:
+    """``approvers=["channel"]`` is who answers a lock naming none: a token answering for a
+    group may when one of its members is in the channel, either way; and one answering for
+    the channel may answer for a group with a member in the channel."""
+    _, ops = made("ops", answer=("SOPS",))
+    _, reviewers = made("reviewers", answer=("SREVIEW",))
+    _, members = made("members", answer=("channel",))
+    directory = TokenDirectory(People(), Tokens(ops, reviewers, members).token_named)
+    context = {"channel": "C1"}
+    assert await directory.sees("api:ops", context)  # no approvers: UBOB is in the channel
+    assert await directory.includes("channel", "api:ops", context)  # so too with "channel"
+    assert not await directory.sees("api:reviewers", context)
+    assert not await directory.includes("channel", "api:reviewers", context)
+    assert await directory.includes("SOPS", "api:members", context)  # UBOB: SOPS, channel
+    assert not await directory.includes("SREVIEW", "api:members", context)
 
 
 def test_slack_names_a_token_by_its_name_literally() -> None:

@@ -168,6 +168,9 @@ class TokenDirectory:
             elif principal[:1] in ("U", "W"):  # ``principal`` is among those it answers for
                 if await self.people.includes(name, principal, context):
                     return True
+            elif "channel" in (name, principal) and (group := _group(name, principal)):
+                if await self.people.sees(group, context):  # a member of it is in the channel
+                    return True
         return False
 
     async def person(self, user: str, context: Mapping[str, Any]) -> str:
@@ -198,3 +201,8 @@ class TokenDirectory:
             if name[:1] in ("U", "W", "S") and await self.people.sees(name, context):
                 return True
         return False
+
+
+def _group(*names: str) -> str:
+    """The user group (``S…``) among ``names``; "" if none is one."""
+    return next((n for n in names if n[:1] == "S"), "")
