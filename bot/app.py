@@ -184,7 +184,7 @@ class Lockstep:
         # Socket Mode (which has none) the bot token
         key = secret.get_secret_value() if secret else token
         assert key is not None
-        handlers = Handlers(engine, Seal(key), workspaces)
+        handlers = Handlers(engine, Seal(key), workspaces, slack_directory.unseen)
         if metrics:
             bolt.middleware(SlackKind())
         if oauth is not None:  # (the loggers Bolt's authorize and OAuth flow log with)

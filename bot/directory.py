@@ -175,6 +175,13 @@ class SlackDirectory:
     async def person(self, user: str, context: Mapping[str, Any]) -> str:
         return user
 
+    def unseen(self, channel: str, workspace: Workspace = SINGLE) -> bool:
+        """Did Slack, asked last, say ``channel`` has no members for the bot? A conversation
+        someone is in always has them, so the bot is not let in: a private channel it was not
+        invited to (``channel_not_found``). False while nothing is known."""
+        hit = self._cache.get(_key(workspace, "channel", channel))
+        return hit is not None and not hit[1]
+
     def member_changed(
         self, channel: str, user: str, *, joined: bool, workspace: Workspace = SINGLE
     ) -> None:
@@ -197,7 +204,9 @@ class SlackDirectory:
         if key in self._meanwhile:  # Slack is being asked: its answer may predate this
             self._meanwhile[key].append((frozenset(added), frozenset(removed)))
         hit = self._cache.get(key)
-        if hit is not None:
+        if hit is not None and not hit[1]:  # Slack let the bot see none of it: it was
+            del self._cache[key]  # invited since (it hears of its channels only), so ask again
+        elif hit is not None:
             at, members = hit
             self._cache[key] = (at, (members | set(added)) - set(removed))
 

@@ -172,7 +172,9 @@ class HomeHandlers:
             await ack(response_action="errors", errors={home.CHOOSE_CHANNEL: messages.NO_ANSWER})
             return
         if not member:
-            errors = {home.CHOOSE_CHANNEL: messages.CHOSEN_NOT_MEMBER}
+            unseen = self.handlers.unseen(channel, workspace)
+            text = messages.CHOSEN_UNSEEN if unseen else messages.CHOSEN_NOT_MEMBER
+            errors = {home.CHOOSE_CHANNEL: text}
             await ack(response_action="errors", errors=errors)
             return
         if spec.model is not None:

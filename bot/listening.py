@@ -89,12 +89,20 @@ class Listener:
     """The base of every listener class: the engine, the seal, whose each request is, and the
     work after the ack."""
 
-    def __init__(self, engine: Engine, seal: Seal, workspaces: Workspaces | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        seal: Seal,
+        workspaces: Workspaces | None = None,
+        unseen: Callable[[str, Workspace], bool] | None = None,
+    ) -> None:
         """``seal``: signs what the bot puts in a modal's ``private_metadata``, so what comes
         back is what it put there. ``workspaces``: whose each request is (None: one
-        workspace's, a single-token bot's)."""
+        workspace's, a single-token bot's). ``unseen``: is a channel someone is not found in
+        one the bot is not let into (``SlackDirectory.unseen``; None: never)?"""
         self.engine = engine
         self.seal = seal
+        self.unseen: Callable[[str, Workspace], bool] = unseen or (lambda _c, _w: False)
         self.of: Callable[[inbound.Inbound], Workspace] = (
             workspaces.of if workspaces is not None else lambda _: SINGLE
         )

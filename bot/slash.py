@@ -132,7 +132,8 @@ class SlashCommands(Listener):
         ws = self.of(event)
         # as the entry form and the chooser ask: the run goes where its starter is
         if not await self.engine.sees(event.user, {"channel": event.channel}, ws):
-            return messages.START_NOT_MEMBER
+            unseen = self.unseen(event.channel, ws)
+            return messages.START_UNSEEN if unseen else messages.START_NOT_MEMBER
         request = Request(spec.name, event.user, {"channel": event.channel})
         try:
             launch = await self.engine.prepare(spec.name, values, request)
@@ -301,7 +302,9 @@ class SlashCommands(Listener):
             await refuse(ack, form, {GLOBAL: [messages.NO_ANSWER]}, raw, view)
             return
         if not member:
-            await ack(response_action="update", view=notice(messages.ENTRY_NOT_MEMBER))
+            unseen = self.unseen(channel, ws)
+            text = messages.ENTRY_UNSEEN if unseen else messages.ENTRY_NOT_MEMBER
+            await ack(response_action="update", view=notice(text))
             return
         try:
             launch = await self.engine.prepare(spec.name, raw, request)

@@ -178,6 +178,7 @@ async def test_start_a_flow_from_the_shortcut_and_the_home(bot: Bot) -> None:
     }
     status, body = await bot.submit_view(chooser, chosen("deploy", None), "UALICE")
     assert home.CHOOSE_CHANNEL in json.loads(body)["errors"]
+    bot.slack.join("CELSEWHERE", "UBOB")
     status, body = await bot.submit_view(chooser, chosen("deploy", "CELSEWHERE"), "UALICE")
     assert json.loads(body)["errors"] == {
         home.CHOOSE_CHANNEL: "You are not in that channel: choose one you are in."

@@ -398,6 +398,34 @@ async def test_an_entry_form_is_refused_to_someone_who_left_its_channel_since(bo
     assert "no longer in the channel" in body and len(await bot.lockstep.store.executions()) == 1
 
 
+async def test_a_flow_started_in_a_private_channel_lockstep_is_not_in_asks_to_invite_it(
+    bot: Bot,
+) -> None:
+    """Slack tells a bot nothing of a private channel it was not invited to
+    (``channel_not_found``): whoever starts a flow there, by command, entry form or the
+    Home's chooser, is told to invite Lockstep, not that they are not in their own channel."""
+    bot.slack.fail_next("conversations.members", error="channel_not_found")
+    status, said = await bot.command("start ship", "UBOB")
+    assert status == 200 and "Lockstep is not in this channel" in said
+    assert "You are not" not in said
+    assert (await bot.command("start deploy", "UBOB"))[0] == 200
+    [opened] = await bot.slack.wait_for("views.open")
+    deploy = {**input_value("service", "api"), **input_value("version", "1.2.3")}
+    status, body = await bot.submit_view(opened.response["view"], deploy, "UBOB")
+    assert "Lockstep is not in the channel this form was for" in body
+    await bot.shortcut(home.START_SHORTCUT, "UBOB")
+    chooser = (await bot.slack.wait_for("views.open", count=2))[-1].response["view"]
+    _, body = await bot.submit_view(chooser, chosen("deploy", CHANNEL), "UBOB")
+    assert "Lockstep is not in that channel" in body
+    assert await bot.lockstep.store.executions() == []
+    # invited: Slack says the bot joined, and what it knew of the channel is asked again
+    assert await member_event(bot, "member_joined_channel", "UBOT") == 200
+    assert (await bot.command("start ship", "UBOB"))[0] == 200
+    await bot.lockstep.handlers.drain()
+    [run] = await bot.lockstep.store.executions()
+    assert run.initiator == "UBOB"
+
+
 async def test_who_is_in_the_channel_is_asked_as_the_entry_form_opens(bot: Bot) -> None:
     """So the submission's own question costs no wait on Slack before the modal's ack."""
     assert (await bot.command("start deploy", "UALICE"))[0] == 200

@@ -141,6 +141,14 @@ CHOSEN_NO_CHANNEL = "Choose a channel: the run's thread goes there."
 CHOSEN_NOT_MEMBER = "You are not in that channel: choose one you are in."
 ENTRY_NOT_MEMBER = "You are no longer in the channel this form was for, so nothing was started."
 START_NOT_MEMBER = "You are not in this channel, so nothing was started here."
+# Slack tells a bot nothing of a private channel it was not invited to
+INVITE = "invite it (`/invite @Lockstep`)"
+CHOSEN_UNSEEN = f"Lockstep is not in that channel: {INVITE}, or choose another."
+ENTRY_UNSEEN = (
+    f"Lockstep is not in the channel this form was for, so nothing was started: {INVITE} and"
+    " try again."
+)
+START_UNSEEN = f"Lockstep is not in this channel, so nothing was started here: {INVITE} first."
 
 # One line of a run's history per audit event: {who} acted on {what} (a lock, or the run);
 # the other fields come from the event's detail.
