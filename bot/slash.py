@@ -36,6 +36,7 @@ from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
 MAX_COMMAND = 2000  # characters of /flow text: longer is refused with a note
+PREFIX_SCANNED, PREFIX_LISTED = 20, 5  # runs a prefix is sought among; listed when several
 
 
 class SlashCommands(Listener):
@@ -179,8 +180,8 @@ class SlashCommands(Listener):
     async def _run_id(self, name: str, ws: Workspace, user: str) -> RunName:
         """The run ``name`` names: its id, or any prefix of it no other run's id shares (of
         the workspace's runs; where it starts several, of those ``user`` may read: the others'
-        ids are not theirs to see)."""
-        found = await self.engine.find_runs(name.strip(), limit=5, workspace=ws)
+        ids are not theirs to see, however many come first)."""
+        found = await self.engine.find_runs(name.strip(), limit=PREFIX_SCANNED, workspace=ws)
         if name in found:
             return RunName(name)
         if len(found) > 1:
@@ -191,7 +192,8 @@ class SlashCommands(Listener):
             return RunName(found[0])
         if not found:
             return RunName(None, messages.UNKNOWN_EXECUTION.format(id=literal(name)))
-        ids = ", ".join(f"`{f}`" for f in distinct_prefixes(found, messages.SHORT_ID))
+        shown = distinct_prefixes(found, messages.SHORT_ID)[:PREFIX_LISTED]
+        ids = ", ".join(f"`{f}`" for f in shown)
         return RunName(None, messages.AMBIGUOUS_RUN.format(id=literal(name), ids=ids))
 
     async def _visible(

@@ -148,6 +148,25 @@ async def test_a_prefix_names_only_runs_its_asker_may_read(bot: Bot) -> None:
     assert "several runs (`abc12345c`, `abc12345d`)" in text, text
 
 
+async def test_a_prefix_names_its_askers_run_however_many_others_share_it_first(
+    bot: Bot,
+) -> None:
+    """Runs the asker may not read are not counted, however many of them a short prefix starts
+    ahead of theirs: the one they may read is the one it names."""
+    engine = bot.lockstep.engine
+    runs = [(f"ab{i:02d}eeee", "CELSE", "UEVE") for i in range(8)]
+    for eid, channel, user in [*runs, ("abffaaaa", CHANNEL, "UALICE")]:
+        await engine.start(
+            "fragile", {}, Request("fragile", user, {"channel": channel}), execution_id=eid
+        )
+        await engine.settled(eid)
+    _, text = await bot.command("status ab")
+    assert text.startswith("*fragile* `abffaaaa`: awaiting"), text
+    _, text = await bot.command("cancel ab", user="UEVE")  # Eve may read eight: some named
+    assert text.startswith("`ab` starts the ids of several runs (`ab00eeee`, `ab01eeee`, "), text
+    assert text.count("eeee`") == 5  # the first five of them
+
+
 async def test_errors_in_a_message_name_fields_by_their_labels(bot: Bot) -> None:
     await bot.command("start review")
     [opened] = await bot.slack.wait_for("views.open")
