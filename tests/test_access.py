@@ -84,6 +84,20 @@ async def test_channel_members_and_escalated_people(engine: Engine) -> None:
     assert (await engine.submit(other.id, {}, "UMEMBER")).outcome is Answer.ACCEPTED
 
 
+async def test_a_refusal_names_each_who_may_answer_once(engine: Engine) -> None:
+    """An approver the lock escalates to as well is one of those who may answer, said once
+    ("Only @late or @review", not "Only @late, @late or @review")."""
+    lock = await guarded(engine, approvers=["ULATE", "SREVIEW"])
+    engine.clock.advance(60)  # type: ignore[attr-defined]
+    assert await engine.fire_due() == 1  # the escalation adds ULATE, named already
+    refused = await engine.submit(lock.id, {}, "UOUTSIDER")
+    assert refused.outcome is Answer.FORBIDDEN and refused.allowed == ("ULATE", "SREVIEW")
+    late = await guarded(engine)  # no approvers: the channel, and those it escalates to
+    engine.clock.advance(60)  # type: ignore[attr-defined]
+    assert await engine.fire_due() == 1
+    assert (await engine.submit(late.id, {}, "UOUTSIDER")).allowed == ("channel", "ULATE")
+
+
 def test_approvers_are_checked_when_declared() -> None:
     with pytest.raises(ValueError, match="'alice' is not a user id"):
         make_policy(None, 10, approvers=["alice"])

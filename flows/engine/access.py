@@ -74,16 +74,21 @@ async def may_decide(
     (``exclude_initiator``) keeps out whoever started the run even when they are one of those:
     they are told that, not that only the people they are among may decide."""
     if policy.approvers:
-        allowed = (*policy.approvers, *await escalated())
+        allowed = _once(*policy.approvers, *await escalated())
         if not await among(allowed, actor, execution, directory):
             return Refusal(allowed)
     elif actor is not None and not await directory.sees(actor, seen_from(execution)):
-        added = tuple(await escalated())
+        added = _once(*await escalated())
         if not await among(added, actor, execution, directory):
-            return Refusal(("channel", *added))
+            return Refusal(_once("channel", *added))
     if policy.exclude_initiator and await _is_initiator(actor, execution, directory):
         return Refusal(())
     return None
+
+
+def _once(*names: str) -> tuple[str, ...]:
+    """``names`` each once, first come first (an approver escalated to as well is one)."""
+    return tuple(dict.fromkeys(names))
 
 
 async def _is_initiator(actor: str | None, execution: Execution, directory: Directory) -> bool:
