@@ -82,7 +82,9 @@ class AckBudget(AsyncMiddleware):
         return await next()
 
 
-UNKNOWN = frozenset({"no_such_subteam", "channel_not_found", "not_in_channel"})
+# (a workspace on Slack's free plan has no user groups: ``plan_upgrade_required``)
+UNKNOWN = frozenset({"no_such_subteam", "plan_upgrade_required", "channel_not_found",
+                     "not_in_channel"})  # fmt: skip
 
 
 def _missing(exc: SlackApiError) -> bool:

@@ -468,6 +468,18 @@ async def test_someone_taken_out_of_an_approvers_group_cannot_answer_from_then_o
         assert await group_event(bot, "SREVIEW", malformed, []) == 400  # type: ignore[arg-type]
 
 
+async def test_a_group_in_a_workspace_without_user_groups_holds_nobody(bot: Bot) -> None:
+    """Slack's free plan has no user groups (``plan_upgrade_required``): a group a lock names
+    holds nobody there, and whoever else clicks is told who may answer, not to try again."""
+    bot.slack.fail_next("usergroups.users.list", error="plan_upgrade_required", times=3)
+    message = await start_without_form(bot, "vetted")  # UAPPROVER or the group SREVIEW
+    lock_id = message["blocks"][-1]["elements"][0]["value"]
+    await bot.click(message, "lockstep_submit", "UGROUPIE", input_value("x", "mine"))
+    [note] = await bot.slack.wait_for("chat.postEphemeral")
+    assert note.args["text"] == "Only <@UAPPROVER> or <!subteam^SREVIEW> can decide this."
+    assert (await bot.lockstep.engine.lock(lock_id)).open
+
+
 def test_the_app_manifest_subscribes_to_the_member_events_the_bot_follows() -> None:
     manifest = (Path(__file__).resolve().parent.parent / "slack-app-manifest.yml").read_text()
     events = re.search(r"\n( +)bot_events:\n((?:\1 +- .*\n)+)", manifest)
