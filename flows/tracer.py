@@ -68,21 +68,24 @@ class Recorder(Protocol):
         """Where an output said now comes in the flow (asked when it is said, on the loop):
         None for the flow's own, counted by position."""
 
-    async def progress(self, kind: str, text: str, at: str | None) -> None:
-        """Output, announced once however often the flow is replayed (``at``: ``where``)."""
+    async def progress(self, kind: str, text: str, at: str | None, of: str | None = None) -> None:
+        """Output, announced once however often the flow is replayed (``at``: ``where``;
+        ``of``: the type a ``result``/``action`` was given, as kodosumi's clients read it)."""
 
 
-def shown(kind: str, obj: Any) -> tuple[str, str]:
+def shown(kind: str, obj: Any) -> tuple[str, str, str | None]:
     """How one object given to ``result``/``action`` is recorded: a response body as its kind,
-    text as it is, anything else as JSON."""
+    text as it is, anything else as JSON; with the name of its type (``"42"`` is a string, a
+    pydantic model keeps its class's name)."""
     if isinstance(obj, response.Body):
-        return obj.kind, obj.body
+        return obj.kind, obj.body, None
+    of = type(obj).__name__
     if isinstance(obj, str):
-        return kind, obj
+        return kind, obj, of
     try:
-        return kind, json.dumps(plain(encode(obj)), ensure_ascii=False, default=str)
+        return kind, json.dumps(plain(encode(obj)), ensure_ascii=False, default=str), of
     except NotStorable:
-        return kind, str(obj)
+        return kind, str(obj), of
 
 
 class Tracer(Prompts):
@@ -95,7 +98,8 @@ class Tracer(Prompts):
         except RuntimeError:
             self._loop = None
         self._tail: asyncio.Task[None] | None = None  # output queued from sync code, last
-        self._inbox: collections.deque[tuple[str, str]] = collections.deque()  # from threads
+        self._inbox: collections.deque[tuple[str, str, str | None]]
+        self._inbox = collections.deque()  # from threads
         self._uploaded: list[dict[str, Any]] = []  # the run's ``out`` files so far
 
     @property
@@ -218,18 +222,18 @@ class Tracer(Prompts):
         for obj in objs:
             self._later(*shown("action", obj))
 
-    async def _say(self, kind: str, text: str) -> None:
+    async def _say(self, kind: str, text: str, of: str | None = None) -> None:
         if self._elsewhere():  # a sync flow's own event loop (``asyncio.run``): as ``*_sync``
-            self._later(kind, text)
+            self._later(kind, text, of)
             return
         await self.flush()
-        await self._progress(kind, text, self._recorder.where(kind))
+        await self._progress(kind, text, self._recorder.where(kind), of)
 
-    async def _progress(self, kind: str, text: str, at: str | None) -> None:
+    async def _progress(self, kind: str, text: str, at: str | None, of: str | None) -> None:
         with output.uncaptured():
-            await self._recorder.progress(kind, text, at)
+            await self._recorder.progress(kind, text, at, of)
 
-    def _later(self, kind: str, text: str) -> None:
+    def _later(self, kind: str, text: str, of: str | None = None) -> None:
         """Record output from sync code: queued in order, from the loop's own thread or any
         other (not waited for: the loop may be blocked waiting for this thread)."""
         loop = self._loop
@@ -241,19 +245,20 @@ class Tracer(Prompts):
             here = None
         if here is loop:
             self._drain()
-            self._queue(kind, text, self._recorder.where(kind))
+            self._queue(kind, text, self._recorder.where(kind), of)
         else:
-            self._inbox.append((kind, text))
+            self._inbox.append((kind, text, of))
             loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         """Queue what other threads said (the flow's own sync code), in the order they said it."""
         while self._inbox:
-            self._queue(*self._inbox.popleft(), None)
+            kind, text, of = self._inbox.popleft()
+            self._queue(kind, text, None, of)
 
-    def _queue(self, kind: str, text: str, at: str | None) -> asyncio.Task[None]:
+    def _queue(self, kind: str, text: str, at: str | None, of: str | None) -> asyncio.Task[None]:
         assert self._loop is not None
-        task = self._loop.create_task(self._after(self._tail, kind, text, at))
+        task = self._loop.create_task(self._after(self._tail, kind, text, at, of))
         self._tail = task
         return task
 
@@ -263,12 +268,13 @@ class Tracer(Prompts):
         kind: str,
         text: str,
         at: str | None,
+        of: str | None,
     ) -> None:
         if before is not None:
             await asyncio.wait([before])
             if (failed := before.exception()) is not None:
                 raise failed
-        await self._progress(kind, text, at)
+        await self._progress(kind, text, at, of)
 
     def _elsewhere(self) -> bool:
         """Awaited on an event loop that is not the flow's: one a sync flow runs in its worker

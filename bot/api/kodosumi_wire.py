@@ -19,6 +19,7 @@ from flows.errors import LockExpired
 RESULTS = {"markdown": "Markdown", "html": "HTML", "text": "Text"}  # a response body's type
 NO_RESULT = "no result, yet. please be patient."  # kodosumi's, while a run has none
 LEASED = frozenset({"lease", "quorum", "rejected", "expired"})  # what decides a lock
+_PLAIN = frozenset({"dict", "list", "tuple", "int", "float", "bool", "NoneType"})  # JSON's own
 
 
 def panel_url(spec: EntrySpec) -> str:
@@ -85,11 +86,7 @@ def as_events(
             if level in RESULTS:
                 return [("result", as_json({RESULTS[level]: {"body": text}}))]
             if level in ("result", "action"):
-                try:
-                    value = json.loads(text)
-                except ValueError:
-                    value = text
-                return [(level, as_json(serialize(value)))]
+                return [(level, as_json(as_output(text, detail.get("type"))))]
             return [(level, text)]
         case "lock_opened":
             lock = {"lid": event.call_id, "name": detail.get("name")}
@@ -106,6 +103,20 @@ def as_events(
                 why += f"\nTimeoutError: Lock {expired[-1]} expired"
             return [("error", why), ("status", "error")]
     return []
+
+
+def as_output(text: str, of: Any) -> Any:
+    """A ``result``/``action`` as kodosumi serializes the object given to it: under its type's
+    name (``of``, recorded with it; a string stays a string, a model keeps its class's name)."""
+    if of == "str":
+        return {"str": text}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if not isinstance(of, str) or of in _PLAIN:  # recorded before types were
+        return serialize(value)
+    return {of: value}
 
 
 def as_json(value: Any) -> str:

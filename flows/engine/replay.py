@@ -295,18 +295,20 @@ class Replay:
         self.records.went("output", kind, 0)
         return at
 
-    async def progress(self, kind: str, text: str, at: str | None) -> None:
+    async def progress(self, kind: str, text: str, at: str | None, of: str | None = None) -> None:
         """Output, announced once however often the flow is replayed: the flow's own (from its
         task, or its sync code in a thread) is its n-th output, announced if an earlier run
         announced n of them, whatever it says (a draft made afresh); a branch's is the output
         coming where it comes (``where``), likewise. Parking waits while it is recorded."""
         self._parked()
         with self.busy():
-            await self._announce(kind, text, at)
+            await self._announce(kind, text, at, of)
 
-    async def _announce(self, kind: str, text: str, at: str | None) -> None:
+    async def _announce(self, kind: str, text: str, at: str | None, of: str | None) -> None:
         eid = self.execution.id
         said: dict[str, Any] = {"level": kind, "text": text}
+        if of is not None:
+            said["type"] = of
         if at is None:
             index, self.progress_seen = self.progress_seen, self.progress_seen + 1
             if index < self.execution.progress:

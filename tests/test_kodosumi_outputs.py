@@ -1,0 +1,37 @@
+"""What a kodosumi app's outputs read as on kodosumi's event stream (``/outputs/stream``):
+each object given to ``tracer.result``/``action`` under its type's name, as kodosumi's
+``serialize`` writes it."""
+
+from __future__ import annotations
+
+import json
+
+from store import SQLStore
+from tests.apiclient import Api, base_of
+from tests.slackbot import running_bot
+
+
+async def test_results_keep_their_type_s_name_on_the_event_stream(
+    db_url: str, store: SQLStore
+) -> None:
+    async with running_bot(db_url, flows="tests.kodosumi_apps.reporting") as bot:
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", start=("*",), read=("*",))
+        fid = (await api.call("POST", "/-/", token, {"claim": "sky is blue"})).body["result"]
+        await bot.lockstep.engine.settled(fid)
+        await bot.lockstep.engine.idle()
+        stream = [event async for event in api.stream(f"/outputs/stream/{fid}", token)]
+        said = [(kind, json.loads(data.split(":", 1)[1])) for _, kind, data in stream
+                if kind in ("result", "action")]  # fmt: skip
+        assert said == [
+            ("result", {"Finding": {"claim": "sky is blue", "confidence": 0.9}}),
+            ("result", {"str": "42"}),
+            ("result", {"dict": {"tokens": 12}}),
+            ("action", {"str": "true"}),
+            ("result", {"Finding": {"claim": "sky is blue", "confidence": 0.5}}),
+            ("result", {"str": "7"}),
+        ]
+        status = (await api.call("GET", f"/outputs/status/{fid}", token)).body
+        assert json.loads(status["final"]) == {
+            "Finding": {"claim": "sky is blue", "confidence": 1.0}
+        }
