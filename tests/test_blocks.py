@@ -258,6 +258,16 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
             "- item\n---\n\n---\n```\nx\n===\n```",
             "• item\n" + RULE + "\n\n" + RULE + "\n```\nx\n===\n```",
         ),
+        # an image linked to its full size, as galleries and badges write it: it showed as
+        # "<thumb|![Variation 1>](full)"
+        (
+            "[![Variation 1](https://cdn.x/t.png)](https://cdn.x/full.png) **2 MB**",
+            "<https://cdn.x/full.png|Variation 1> *2 MB*",
+        ),
+        (
+            "[![](https://img.shields.io/b.svg)](https://ci.x/r) `[![a](b)](c)`",
+            "<https://ci.x/r|image> `[![a](b)](c)`",
+        ),
         # a link whose address holds parentheses, as research agents cite Wikipedia
         (
             "[Ohm](https://en.wikipedia.org/wiki/Ohm_(unit)).",

@@ -20,6 +20,9 @@ RULE_LINE = "─" * 20
 _SPAN = re.compile(  # a link's target may hold balanced parentheses (Wikipedia's do)
     r"(`[^`\n]{0,3000}`)|!?\[([^\]\n]{1,300})\]\(((?:[^()\s]|\([^()\s]{0,500}\)){1,2000})\)"
 )
+_LINKED_IMAGE = re.compile(  # [![alt](image)](target): a link to the target, labelled alt
+    r"(`[^`\n]{0,3000}`)|\[!\[([^\]\n]{0,300})\]\((?:[^()\s]|\([^()\s]{0,500}\)){1,2000}\)\](?=\()"
+)
 _URL = re.compile(r"(https?|mailto):")
 # ...](data:image/png;...), ...](<data:...>), ...](data:... "a title")
 _DATA_TARGET = re.compile(
@@ -209,7 +212,8 @@ def _markdown_line(line: str) -> str:
 
 
 def _inline(text: str) -> str:
-    """Emphasis and links (``[a](b)``, ``<https://b>``) within a line; code spans and link
+    """Emphasis and links (``[a](b)``, ``<https://b>``, an image linked to a page as a link to
+    the page) within a line; code spans and link
     targets as they are; a ``<br>``
     (HTML a browser shows within Markdown, as kodosumi's examples write it) breaks the line, and
     a ``<details>`` part shows open (its tags go). A
@@ -225,7 +229,8 @@ def _inline(text: str) -> str:
         kept.append(f"<{_escape(found[1])}>")
         return f"{_SLOT}{len(kept) - 1}{_SLOT}"
 
-    words = _AUTOLINK.sub(auto, _SPAN.sub(keep, text.replace(_SLOT, "")))
+    linked = _LINKED_IMAGE.sub(lambda m: m[1] or f"[{m[2] or 'image'}]", text.replace(_SLOT, ""))
+    words = _AUTOLINK.sub(auto, _SPAN.sub(keep, linked))
     words = _FOLD.sub("", BREAK.sub("\n", words))
     marked = _emphasis(_escape(words))
     return _SLOTTED.sub(lambda m: kept[int(m[1])], marked)
