@@ -29,7 +29,7 @@ MENTIONABLE = re.compile(r"[UW][A-Z0-9]{2,30}|S[A-Z0-9]{2,30}|here|channel|every
 _UNWANTED = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
 )
-_MARKDOWN = re.compile(r"([\\`*_\[\]()#<])")  # what Lockstep's Markdown reads: links, bold,
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#<&])")  # what Lockstep's Markdown reads: links, bold,
 # code, and HTML's line break
 
 

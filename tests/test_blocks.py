@@ -268,6 +268,12 @@ def test_markdown_and_html_become_mrkdwn_sections() -> None:
             "[![](https://img.shields.io/b.svg)](https://ci.x/r) `[![a](b)](c)`",
             "<https://ci.x/r|image> `[![a](b)](c)`",
         ),
+        # character references, as a browser shows them (Slack showed "&amp;amp;", "&rarr;")
+        (
+            "R&amp;D &rarr; done &#x2705; &lt;@U1&gt; `&amp;` AT&T",
+            "R&amp;D \u2192 done \u2705 &lt;@U1&gt; `&amp;amp;` AT&amp;T",
+        ),
+        ("[Q&amp;A](https://e.x/?a=1&amp;b=2)", "<https://e.x/?a=1&amp;b=2|Q&amp;A>"),
         # a link whose address holds parentheses, as research agents cite Wikipedia
         (
             "[Ohm](https://en.wikipedia.org/wiki/Ohm_(unit)).",

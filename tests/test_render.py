@@ -99,11 +99,12 @@ def test_typed_text_never_becomes_a_mention_a_link_or_formatting() -> None:
     assert_valid(blocks)
     for _, value in cells(blocks):  # plain text: Slack parses nothing in it
         assert value == {"type": "plain_text", "text": HOSTILE, "emoji": False}
-    # a flow that puts such a value into its Markdown shows it as text too
+    # a flow that puts such a value into its Markdown shows it as text too (as a browser
+    # would: a character reference as the character it names)
     assert markdown_to_mrkdwn(f"Review: {HOSTILE}") == f"Review: {literal(HOSTILE)}".replace(
         "*now*",
         "_now_",  # Markdown's emphasis, mrkdwn's italics
-    )
+    ).replace("&amp;amp;", "&amp;")
     assert markdown_to_mrkdwn("See [the policy](https://example.com/p?a=1&b=2)") == (
         "See <https://example.com/p?a=1&amp;b=2|the policy>"
     )

@@ -71,6 +71,8 @@ def test_quoted_values_show_as_typed_in_markdown() -> None:
     assert markdown_to_mrkdwn(quote("a<br>b")) == "a&lt;br&gt;b"  # HTML's break too
     assert markdown_to_mrkdwn(quote("<https://e.x>")) == "&lt;https://e.x&gt;"  # no autolink
     assert split_heading(f"# {quote('1<br>2')}")[0] == "1<br>2"
+    assert markdown_to_mrkdwn(quote("R&amp;D")) == "R&amp;amp;D"  # a reference as typed too
+    assert split_heading(f"# {quote('R&amp;D')}")[0] == "R&amp;D"
 
 
 @given(st.text())

@@ -23,6 +23,10 @@ _SPAN = re.compile(  # a link's target may hold balanced parentheses (Wikipedia'
 _LINKED_IMAGE = re.compile(  # [![alt](image)](target): a link to the target, labelled alt
     r"(`[^`\n]{0,3000}`)|\[!\[([^\]\n]{0,300})\]\((?:[^()\s]|\([^()\s]{0,500}\)){1,2000}\)\](?=\()"
 )
+# a character reference (&amp;, &nbsp;, &#x2705;) outside code: the character it names
+_REFERENCE = re.compile(
+    r"(`[^`\n]{0,3000}`)|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+)
 _URL = re.compile(r"(https?|mailto):")
 # ...](data:image/png;...), ...](<data:...>), ...](data:... "a title")
 _DATA_TARGET = re.compile(
@@ -30,11 +34,11 @@ _DATA_TARGET = re.compile(
     re.IGNORECASE,
 )
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
-_ESCAPED = re.compile(r"\\([\\`*_\[\]()#<])")  # Markdown's backslash escapes (``flows.quote``)
+_ESCAPED = re.compile(r"\\([\\`*_\[\]()#<&])")  # Markdown's backslash escapes (``flows.quote``)
 # Escaped characters wait as noncharacters meanwhile (``clean`` takes those out of whatever
 # people type, so a typed character never collides with a waiting one).
-_HIDE = {c: chr(0xFDD2 + i) for i, c in enumerate("\\`*_[]()#")} | {"<": "\ufddd"}
-_SHOW = {v: k for k, v in _HIDE.items()}  # "<" comes back as "&lt;" in mrkdwn: text, as typed
+_HIDE = {c: chr(0xFDD2 + i) for i, c in enumerate("\\`*_[]()#")} | {"<": "\ufddd", "&": "\ufdde"}
+_SHOW = {v: k for k, v in _HIDE.items()}  # "<", "&" come back as "&lt;", "&amp;" in mrkdwn
 _HIDDEN = re.compile(f"[{''.join(_SHOW)}]")
 _MENTION = re.compile(f"{MENTION_OPEN}([^{MENTION_CLOSE}]*){MENTION_CLOSE}")
 _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
@@ -102,7 +106,7 @@ def _hide(text: str) -> str:
 
 def _unhide(text: str, plain: bool = False) -> str:
     """``plain``: for plain text (a header), where "<" needs no escaping."""
-    shown = {**_SHOW, _HIDE["<"]: "<" if plain else "&lt;"}
+    shown = {**_SHOW, _HIDE["<"]: "<" if plain else "&lt;", _HIDE["&"]: "&" if plain else "&amp;"}
     return _HIDDEN.sub(lambda m: shown[m[0]], text)
 
 
@@ -213,7 +217,7 @@ def _markdown_line(line: str) -> str:
 
 def _inline(text: str) -> str:
     """Emphasis and links (``[a](b)``, ``<https://b>``, an image linked to a page as a link to
-    the page) within a line; code spans and link
+    the page) and character references (``&amp;``) within a line; code spans and link
     targets as they are; a ``<br>``
     (HTML a browser shows within Markdown, as kodosumi's examples write it) breaks the line, and
     a ``<details>`` part shows open (its tags go). A
@@ -229,11 +233,20 @@ def _inline(text: str) -> str:
         kept.append(f"<{_escape(found[1])}>")
         return f"{_SLOT}{len(kept) - 1}{_SLOT}"
 
-    linked = _LINKED_IMAGE.sub(lambda m: m[1] or f"[{m[2] or 'image'}]", text.replace(_SLOT, ""))
+    text = _REFERENCE.sub(_referenced, text.replace(_SLOT, ""))
+    linked = _LINKED_IMAGE.sub(lambda m: m[1] or f"[{m[2] or 'image'}]", text)
     words = _AUTOLINK.sub(auto, _SPAN.sub(keep, linked))
     words = _FOLD.sub("", BREAK.sub("\n", words))
     marked = _emphasis(_escape(words))
     return _SLOTTED.sub(lambda m: kept[int(m[1])], marked)
+
+
+def _referenced(found: re.Match[str]) -> str:
+    """A character reference as the character a browser shows; one Markdown reads (``&#42;``
+    for a star) waits hidden, so it shows as itself. A code span stays as it is."""
+    if found[1]:
+        return found[1]
+    return "".join(_HIDE.get(c, c) for c in clean(html.unescape(found[0])))
 
 
 def _emphasis(text: str) -> str:
