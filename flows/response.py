@@ -50,5 +50,19 @@ class Text(Body):
 
 
 KINDS: dict[str, type[Body]] = {cls.kind: cls for cls in (Markdown, HTML, Text)}
+CREW_OUTPUTS = ("CrewOutput", "TaskOutput")  # CrewAI's, whose ``raw`` kodosumi shows as Markdown
 
-__all__ = ["HTML", "KINDS", "Body", "Markdown", "Text"]
+
+def body_of(value: Any) -> Body | None:
+    """How kodosumi's page shows a result, when it shows it formatted: a response body as it
+    is; a CrewAI crew's or task's output (matched by its class's name, as kodosumi's formatter
+    does) as the Markdown of its ``raw`` text. None for anything else."""
+    if isinstance(value, Body):
+        return value
+    raw = getattr(value, "raw", None)
+    if type(value).__name__ in CREW_OUTPUTS and isinstance(raw, str) and raw.strip():
+        return Markdown(body=raw)
+    return None
+
+
+__all__ = ["CREW_OUTPUTS", "HTML", "KINDS", "Body", "Markdown", "Text", "body_of"]

@@ -1,6 +1,6 @@
-"""What a kodosumi app's outputs read as on kodosumi's event stream (``/outputs/stream``):
+"""What a kodosumi app's outputs read as: on kodosumi's event stream (``/outputs/stream``),
 each object given to ``tracer.result``/``action`` under its type's name, as kodosumi's
-``serialize`` writes it."""
+``serialize`` writes it; in Slack, what kodosumi's page shows formatted, formatted."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 
 from store import SQLStore
 from tests.apiclient import Api, base_of
+from tests.kodosumi_slack import ending, started, text
 from tests.slackbot import running_bot
 
 
@@ -35,3 +36,16 @@ async def test_results_keep_their_type_s_name_on_the_event_stream(
         assert json.loads(status["final"]) == {
             "Finding": {"claim": "sky is blue", "confidence": 1.0}
         }
+
+
+async def test_a_crew_s_output_ends_its_thread_as_its_markdown(
+    db_url: str, store: SQLStore
+) -> None:
+    """The crew's final answer, as kodosumi's page shows a ``CrewOutput``: its ``raw``
+    Markdown formatted, not its source in a field beside its tasks' and token counts' JSON."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.story") as bot:
+        run = await started(bot, "story-writer", text("topic", "the sea"))
+        assert run.status == "finished"
+        line, shown = ending(bot, run)
+        assert line.startswith("✅ *Finished*")
+        assert shown == "*A Story of the sea*\n\n*Chapter 1*\nOnce upon a _time_:\n• a sea"

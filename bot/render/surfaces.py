@@ -65,14 +65,14 @@ def ending_words(conclusion: outcome.Conclusion, templates: dict[str, str] | Non
 def ending(conclusion: outcome.Conclusion, result: Any, forms: list[Any]) -> Surface:
     """The thread's last word: how the run ended, who decided, the comment or the reason, and
     the result: formatted when the flow returned Markdown, HTML or text (kodosumi's
-    ``response``), else as labelled fields (``forms``: the run's forms, whose labels the
-    result's keys take)."""
+    ``response``) or a crew's output (its Markdown), else as labelled fields (``forms``: the
+    run's forms, whose labels the result's keys take)."""
     line = ending_words(conclusion, messages.ENDING_LINES)
     notes = answers.notes(
         [(messages.COMMENT_LABEL, conclusion.comment), (messages.REASON_LABEL, conclusion.reason)]
     )
-    value = decode(result)
-    if isinstance(value, response.Body):
+    value = response.body_of(decode(result))
+    if value is not None:
         body = formatted(value.kind, value.body) or ""
         shown = [_section(cut(body, 3000))] if body.strip() else []
         return line, [_section(line), *notes, *shown]

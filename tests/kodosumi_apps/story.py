@@ -1,0 +1,49 @@
+"""A crew whose output is what CrewAI's is: a ``CrewOutput`` with the final answer in Markdown
+(``raw``), each task's ``TaskOutput`` and the token usage. kodosumi's page shows such an
+output as the Markdown of its ``raw`` text."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+# kodosumi: from kodosumi.core import ServeAPI, Launch, forms as F
+from flows import Launch, ServeAPI
+from flows import forms as F
+
+
+class TaskOutput(BaseModel):
+    description: str
+    name: str | None = None
+    raw: str = ""
+    agent: str
+
+
+class CrewOutput(BaseModel):
+    raw: str = ""
+    json_dict: dict[str, Any] | None = None
+    tasks_output: list[TaskOutput] = []
+    token_usage: dict[str, int] = {}
+
+
+class Crew:
+    """What kodosumi reads of a CrewAI crew: the callbacks it sets, and ``kickoff_async``."""
+
+    def __init__(self) -> None:
+        self.step_callback: Any = None
+        self.task_callback: Any = None
+
+    async def kickoff_async(self, inputs: dict[str, Any]) -> CrewOutput:
+        story = f"# A Story of {inputs['topic']}\n\n**Chapter 1**\nOnce upon a *time*:\n- a sea"
+        task = TaskOutput(description="Write the story", name="Story", raw=story, agent="Writer")
+        return CrewOutput(raw=story, tasks_output=[task], token_usage={"total_tokens": 812})
+
+
+crew = Crew()
+app = ServeAPI()
+
+form = F.Model(F.InputText(label="Topic", name="topic"), F.Submit("Write"))
+
+
+@app.enter(path="/", model=form, summary="Story Writer")
+async def enter(request: Any, inputs: dict) -> Any:
+    return Launch(request, "tests.kodosumi_apps.story:crew", inputs=inputs)
