@@ -72,7 +72,8 @@ class Contents:
         payload, lock = show.payload, show.lock
         match payload.get("type"):
             case "progress":
-                return surfaces.progress(str(payload.get("level")), str(payload.get("text", "")))
+                level, text = str(payload.get("level")), str(payload.get("text", ""))
+                return surfaces.progress(level, text, payload.get("of"))
             case "reminder":
                 assert lock is not None
                 people = list(payload.get("people") or ())

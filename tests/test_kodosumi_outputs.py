@@ -8,7 +8,7 @@ import json
 
 from store import SQLStore
 from tests.apiclient import Api, base_of
-from tests.kodosumi_slack import ending, started, text
+from tests.kodosumi_slack import ending, started, text, texts
 from tests.slackbot import running_bot
 
 
@@ -49,3 +49,10 @@ async def test_a_crew_s_output_ends_its_thread_as_its_markdown(
         line, shown = ending(bot, run)
         assert line.startswith("✅ *Finished*")
         assert shown == "*A Story of the sea*\n\n*Chapter 1*\nOnce upon a _time_:\n• a sea"
+        told = "*Story* (Writer)\n*A Story of the sea*\n\n*Chapter 1*\nOnce upon a _time_:\n• a sea"
+        assert texts(bot, run)[:1] == [told]  # the task's output, as it ended
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", read=("*",))
+        stream = [event async for event in api.stream(f"/outputs/stream/{run.id}", token)]
+        [task] = [json.loads(data.split(":", 1)[1]) for _, kind, data in stream if kind == "result"]
+        assert task["TaskOutput"]["agent"] == "Writer"

@@ -4,6 +4,7 @@ messages before and after their decision (pure: data in, text and blocks out).""
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from bot.render import answers, blocks, messages, outcome
@@ -98,19 +99,39 @@ def _code(text: str) -> str:
     return fence + html.escape(text, quote=False).replace(fence, "'" * 3) + fence
 
 
-def progress(kind: str, text: str) -> str:
+def progress(kind: str, text: str, of: str | None = None) -> str:
     """A flow's output as a thread message: ``markdown`` as Markdown made mrkdwn (the mentions
     the author asked for with ``flows.mention`` live, every other Slack sequence escaped),
     ``html`` converted, ``text`` and ``print()`` preformatted, ``result``/``action`` JSON as
-    code; ``debug``, ``warning``, ``stderr`` and other results as the plain text they are, so
-    a value the flow quotes cannot ping anyone or link anywhere."""
+    code (a crew's task output, ``of`` its type, as its Markdown); ``debug``, ``warning``,
+    ``stderr`` and other results as the plain text they are, so a value the flow quotes cannot
+    ping anyone or link anywhere."""
     shown = formatted(kind, text)
+    if shown is None and kind in ("result", "action") and of in response.CREW_OUTPUTS:
+        shown = _crew_output(text)
     if shown is None and kind in ("result", "action") and text.lstrip()[:1] in ("{", "["):
         shown = _code(text)
     if shown is None:
         shown = literal(text)
     prefix = messages.WARNING_PREFIX if kind in ("warning", "stderr") else ""
     return cut(prefix + shown, _PROGRESS) or messages.NOTHING_TO_SHOW
+
+
+def _crew_output(text: str) -> str | None:
+    """A crew's task output (its fields as JSON) as kodosumi's page shows it: the task's name
+    and agent, then its ``raw`` answer as Markdown. None if it has no answer."""
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        return None
+    raw = fields.get("raw") if isinstance(fields, dict) else None
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    name, agent = (literal(str(fields.get(k) or "")).strip() for k in ("name", "agent"))
+    title = (
+        f"*{name}* ({agent})" if name and agent else f"*{name or agent}*" if name or agent else ""
+    )
+    return "\n".join(filter(None, [title, markdown_to_mrkdwn(raw)]))
 
 
 def quorum_line(needed: int, approvers: list[str]) -> str:

@@ -321,7 +321,8 @@ class Replay:
             key, counted = f"progress:{eid}:{at}", 0
         now = self.setup.clock.now()
         event = NewEvent(kind="progress", detail=said)
-        post = Post(key=key, payload={"type": "progress", "level": kind, "text": text})
+        posted = {"type": "progress", "level": kind, "text": text}
+        post = Post(key=key, payload=posted | ({"of": of} if of is not None else {}))
         await self.setup.store.add(eid, now, new_events=[event], progress=counted, posts=[post])
         self.setup.soon(eid)
 

@@ -1,6 +1,6 @@
 """A crew whose output is what CrewAI's is: a ``CrewOutput`` with the final answer in Markdown
-(``raw``), each task's ``TaskOutput`` and the token usage. kodosumi's page shows such an
-output as the Markdown of its ``raw`` text."""
+(``raw``), each task's ``TaskOutput`` (handed to its ``task_callback`` as the task ends) and
+the token usage. kodosumi's page shows such an output as the Markdown of its ``raw`` text."""
 
 from typing import Any
 
@@ -35,6 +35,7 @@ class Crew:
     async def kickoff_async(self, inputs: dict[str, Any]) -> CrewOutput:
         story = f"# A Story of {inputs['topic']}\n\n**Chapter 1**\nOnce upon a *time*:\n- a sea"
         task = TaskOutput(description="Write the story", name="Story", raw=story, agent="Writer")
+        self.task_callback(task)  # CrewAI calls it as each task ends
         return CrewOutput(raw=story, tasks_output=[task], token_usage={"total_tokens": 812})
 
 
