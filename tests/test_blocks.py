@@ -30,8 +30,9 @@ from bot.render.blocks import (
     modal_view,
     open_form_blocks,
 )
+from bot.render.htmltext import html_to_mrkdwn
 from bot.render.mrkdwn import RULE_LINE as RULE
-from bot.render.mrkdwn import html_to_mrkdwn, markdown_to_mrkdwn
+from bot.render.mrkdwn import markdown_to_mrkdwn
 from bot.render.state import read_state
 from flows.errors import GLOBAL, InputsError
 from flows.forms import (

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.render.htmltext import html_to_mrkdwn
 from bot.render.inputs import (
     ID_MAX,
     LABEL_MAX,
@@ -41,7 +42,6 @@ from bot.render.messages import (
 from bot.render.mrkdwn import (
     chunks,
     cut,
-    html_to_mrkdwn,
     literal,
     markdown_to_mrkdwn,
     split_heading,

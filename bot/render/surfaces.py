@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 from bot.render import answers, blocks, messages, outcome
+from bot.render.htmltext import html_to_mrkdwn
 from bot.render.inputs import form_inputs, label_of
-from bot.render.mrkdwn import cut, html_to_mrkdwn, literal, markdown_to_mrkdwn, unmarked
+from bot.render.mrkdwn import cut, literal, markdown_to_mrkdwn, unmarked
 from flows import response
 from flows.codec import decode
 from flows.engine import Answer, Call, Decision, Execution
