@@ -313,7 +313,15 @@ def test_an_indented_form_titled_by_its_heading_reads_as_markdown() -> None:
         ('<a href="https://e.x/">&lt;!channel&gt;</a>', "<https://e.x/|&lt;!channel&gt;>"),
         ("<pre>a  b\n  c &lt;x&gt;</pre><p>after</p>", "```\na  b\n  c &lt;x&gt;\n```\n\nafter"),
         ("<table><tr><td>1</td><td>2</td></tr><tr><td>3</td><td>4</td></tr></table>",
-         "1 | 2\n\n3 | 4"),
+         "```\n1 | 2\n3 | 4\n```"),
+        # a DataFrame's to_html(), as data agents show one: its rows showed a blank line apart,
+        # "|  vendor |  score" over "0 |  Acme |  9.5", the columns never lined up
+        ('<p>Scores</p><table border="1" class="dataframe">\n <thead>\n  <tr style="x">\n'
+         "   <th></th>\n   <th>vendor</th>\n   <th>score</th>\n  </tr>\n </thead>\n <tbody>\n"
+         "  <tr>\n   <th>0</th>\n   <td>R&amp;D <b>Lab</b></td>\n   <td>9.5</td>\n  </tr>\n"
+         "  <tr><th>1</th><td>Ops</td><td>7</td></tr>\n </tbody>\n</table><p>Done</p>",
+         "Scores\n\n```\n  | vendor  | score\n0 | R&amp;D Lab | 9.5\n1 | Ops     | 7\n```\n\nDone"),
+        ("<table><tr><td>a<td>b<tr><td>c</table><table></table>x", "```\na | b\nc\n```\n\nx"),
         ('<p>Chart:</p><img alt="sales &amp; costs" src="https://e.x/c.png"><p>after</p>',
          "Chart:\n<https://e.x/c.png|sales &amp; costs>\nafter"),  # as a Markdown image
         ("<img src='HTTPS://e.x/c.png'> <img src=\"javascript:x()\" alt=\"x\">ok",

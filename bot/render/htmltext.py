@@ -7,6 +7,7 @@ import html
 import re
 from collections.abc import Callable
 
+from bot.render.mdblocks import aligned
 from bot.render.mrkdwn import MAX_SOURCE, RULE_LINE, URL, escape, live
 
 _Rule = tuple[str, str | Callable[[re.Match[str]], str]]
@@ -33,7 +34,8 @@ _HTML_RULES: list[_Rule] = [
 
 def html_to_mrkdwn(text: str) -> str:
     """Tags become mrkdwn marks or line breaks, or go: ``<a href>`` a link (web and mail
-    addresses only), ``<pre>`` a code block with its spacing; ``<script>`` and ``<style>`` go
+    addresses only), ``<pre>`` a code block with its spacing, a ``<table>`` a code block with
+    its columns lined up (as Markdown's tables show); ``<script>`` and ``<style>`` go
     with what they hold; entities are decoded, then re-escaped."""
     waiting: list[str] = []
 
@@ -43,6 +45,7 @@ def html_to_mrkdwn(text: str) -> str:
 
     text = _dropped(_html_source(text).replace(_WAIT, ""), ("script", "style"))
     text = _pre_blocks(text, lambda code: wait(f"\n```\n{escape(code)}\n```\n"))
+    text = _tables(text, lambda rows: wait(f"\n```\n{escape(rows)}\n```\n"))
     text = re.sub(r"\s+", " ", text)  # as in a browser: only tags make line breaks
     text = _list_items(_HREF.sub(lambda m: wait(_anchor(m)), text))
     for pattern, replacement in _HTML_RULES:
@@ -50,6 +53,35 @@ def html_to_mrkdwn(text: str) -> str:
     text = re.sub(r" *\n *", "\n", escape(html.unescape(text)))
     text = _WAITING.sub(lambda m: waiting[int(m[1])], text)
     return live(re.sub(r"\n{3,}", "\n\n", text).strip())
+
+
+_ROW_TAG = re.compile(r"(?i)<tr\b[^<>]{0,500}>")
+_CELL = re.compile(r"(?is)<t[dh]\b[^<>]{0,500}>(.*?)(?:</t[dh]\s*>|(?=<t[dh]\b)|$)")
+
+
+def _tables(text: str, wait: Callable[[str], str]) -> str:
+    """Each ``<table>...</table>`` as ``wait`` keeps its rows: each cell's words, the columns
+    lined up (a DataFrame's ``to_html()``, an agent's report). One without cells goes."""
+    lower, out, at = text.lower(), [], 0
+    while (start := lower.find("<table", at)) >= 0:
+        close = lower.find("</table", start)
+        end = lower.find(">", close) if close >= 0 else -1
+        if end < 0:
+            break
+        if lower[start + 6 : start + 7] not in (">", " ", "\t", "\n", "\r", "/"):
+            out.append(text[at : start + 6])  # <tablet>: some other tag
+            at = start + 6
+            continue
+        rows = [[_cell(c) for c in _CELL.findall(row)] for row in _ROW_TAG.split(text[start:close])]
+        rows = [row for row in rows if row]
+        out.append(text[at:start] + (wait("\n".join(aligned(rows))) if rows else "<br>"))
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _cell(cell: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^<>]*>", " ", cell)).split())
 
 
 _LIST_TAG = re.compile(r"(?i)<(/?)(ol|ul|li)\b([^<>]{0,500})>")

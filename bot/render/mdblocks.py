@@ -74,7 +74,11 @@ def _paragraph(line: str) -> bool:
 
 
 def _aligned(rows: list[str]) -> list[str]:
-    cells = [[_plain_cell(c) for c in r.strip().strip("|").split("|")] for r in rows]
+    return aligned([[_plain_cell(c) for c in r.strip().strip("|").split("|")] for r in rows])
+
+
+def aligned(cells: list[list[str]]) -> list[str]:
+    """A table's rows of cells as lines, its columns lined up (for a code block)."""
     widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(max(map(len, cells)))]
     return [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
 
