@@ -132,6 +132,8 @@ class SlackNotifier:
             case "post":
                 assert isinstance(show.thread, dict)
                 content = await self.says.post(client, show)
+                if not content[0]:
+                    return None  # blank output: nothing to show
                 thread = show.thread
                 return await self._put(client, show, thread["channel"], thread["ts"], content)
             case "direct":

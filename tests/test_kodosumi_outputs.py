@@ -28,6 +28,7 @@ async def test_results_keep_their_type_s_name_on_the_event_stream(
             ("result", {"Finding": {"claim": "sky is blue", "confidence": 0.9}}),
             ("result", {"str": "42"}),
             ("result", {"dict": {"tokens": 12}}),
+            ("result", {"Markdown": {"body": ""}}),
             ("action", {"str": "true"}),
             ("result", {"Finding": {"claim": "sky is blue", "confidence": 0.5}}),
             ("result", {"str": "7"}),
@@ -56,3 +57,12 @@ async def test_a_crew_s_output_ends_its_thread_as_its_markdown(
         stream = [event async for event in api.stream(f"/outputs/stream/{run.id}", token)]
         [task] = [json.loads(data.split(":", 1)[1]) for _, kind, data in stream if kind == "result"]
         assert task["TaskOutput"]["agent"] == "Writer"
+
+
+async def test_blank_output_posts_nothing_in_slack(db_url: str, store: SQLStore) -> None:
+    """A spacer in kodosumi's page (``tracer.markdown("")``) was a message of its own, "…"."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.reporting") as bot:
+        run = await started(bot, "fact-checker", text("claim", "sky"))
+        assert run.status == "finished"
+        said = texts(bot, run)
+        assert "…" not in said and said[1:3] == ["42", '```{"tokens": 12}```'], said

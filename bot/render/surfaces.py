@@ -106,7 +106,10 @@ def progress(kind: str, text: str, of: str | None = None) -> str:
     ``html`` converted, ``text`` and ``print()`` preformatted, ``result``/``action`` JSON as
     code (a crew's task output, ``of`` its type, as its Markdown); ``debug``, ``warning``,
     ``stderr`` and other results as the plain text they are, so a value the flow quotes cannot
-    ping anyone or link anywhere."""
+    ping anyone or link anywhere. Blank output (``tracer.markdown("")``, a spacer in
+    kodosumi's page) is "": nothing to post."""
+    if not text.strip():
+        return ""
     shown = formatted(kind, text)
     if shown is None and kind in ("result", "action") and of in response.CREW_OUTPUTS:
         shown = _crew_output(text)

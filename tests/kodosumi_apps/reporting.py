@@ -1,6 +1,7 @@
 """An agent reporting as it goes with ``tracer.result``: a pydantic model its LLM call
 returned, an answer that is a string of digits, a plain dict, from async code and from a sync
-helper (``result_sync``). kodosumi's clients read each under its type's name."""
+helper (``result_sync``), a blank line of Markdown as a spacer. kodosumi's clients read each
+under its type's name."""
 
 from typing import Any
 
@@ -27,6 +28,7 @@ def check(claim: str, tracer: Tracer) -> None:
 async def runner(inputs: dict, tracer: Tracer) -> Finding:
     await tracer.result(Finding(claim=inputs["claim"], confidence=0.9))
     await tracer.result("42", {"tokens": 12})
+    await tracer.markdown("")  # a spacer in kodosumi's page
     await tracer.action("true")
     check(inputs["claim"], tracer)
     return Finding(claim=inputs["claim"], confidence=1.0)
