@@ -51,6 +51,7 @@ class Text(Body):
 
 KINDS: dict[str, type[Body]] = {cls.kind: cls for cls in (Markdown, HTML, Text)}
 CREW_OUTPUTS = ("CrewOutput", "TaskOutput")  # CrewAI's, whose ``raw`` kodosumi shows as Markdown
+AGENT_FINISH = "AgentFinish"  # CrewAI's last step of an agent: its ``output`` shown as Markdown
 
 
 def body_of(value: Any) -> Body | None:
@@ -65,4 +66,4 @@ def body_of(value: Any) -> Body | None:
     return None
 
 
-__all__ = ["CREW_OUTPUTS", "HTML", "KINDS", "Body", "Markdown", "Text", "body_of"]
+__all__ = ["AGENT_FINISH", "CREW_OUTPUTS", "HTML", "KINDS", "Body", "Markdown", "Text", "body_of"]

@@ -85,7 +85,18 @@ def shown(kind: str, obj: Any) -> tuple[str, str, str | None]:
     try:
         return kind, json.dumps(plain(encode(obj)), ensure_ascii=False, default=str), of
     except NotStorable:
-        return kind, str(obj), of
+        pass
+    if _anonymous(obj):  # "<X object at 0x…>" says nothing: its attributes, as kodosumi has them
+        fields = plain(encode(vars(obj), loose=True))
+        return kind, json.dumps(fields, ensure_ascii=False, default=str), of
+    return kind, str(obj), of
+
+
+def _anonymous(obj: Any) -> bool:
+    """An object of a plain class (a CrewAI ``AgentAction``) whose text is only its address."""
+    cls: Any = type(obj)
+    plain_text = cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__
+    return plain_text and isinstance(getattr(obj, "__dict__", None), dict)
 
 
 class Tracer(Prompts):

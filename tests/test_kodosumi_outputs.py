@@ -51,12 +51,20 @@ async def test_a_crew_s_output_ends_its_thread_as_its_markdown(
         assert line.startswith("✅ *Finished*")
         assert shown == "*A Story of the sea*\n\n*Chapter 1*\nOnce upon a _time_:\n• a sea"
         told = "*Story* (Writer)\n*A Story of the sea*\n\n*Chapter 1*\nOnce upon a _time_:\n• a sea"
-        assert texts(bot, run)[:1] == [told]  # the task's output, as it ended
+        fields = (
+            '"tool": "search", "tool_input": "{\\"q\\": \\"sea\\"}", "text": "...", "result": ""'
+        )
+        step = '```{"thought": "look it up", ' + fields + "}```"
+        # the agent's steps (not "<AgentAction object at 0x…>"), then the task's output
+        assert texts(bot, run)[:3] == [step, "*Found* 3 tales", told]
         api = Api(bot, base_of(bot))
         token = await api.token("ci", read=("*",))
         stream = [event async for event in api.stream(f"/outputs/stream/{run.id}", token)]
         [task] = [json.loads(data.split(":", 1)[1]) for _, kind, data in stream if kind == "result"]
         assert task["TaskOutput"]["agent"] == "Writer"
+        steps = [json.loads(data.split(":", 1)[1]) for _, kind, data in stream if kind == "action"]
+        assert [next(iter(s)) for s in steps] == ["AgentAction", "AgentFinish"]
+        assert steps[0]["AgentAction"]["tool"] == "search"
 
 
 async def test_blank_output_posts_nothing_in_slack(db_url: str, store: SQLStore) -> None:

@@ -112,7 +112,9 @@ def progress(kind: str, text: str, of: str | None = None) -> str:
         return ""
     shown = formatted(kind, text)
     if shown is None and kind in ("result", "action") and of in response.CREW_OUTPUTS:
-        shown = _crew_output(text)
+        shown = _crew_output(text, "raw")
+    if shown is None and kind in ("result", "action") and of == response.AGENT_FINISH:
+        shown = _crew_output(text, "output")
     if shown is None and kind in ("result", "action") and text.lstrip()[:1] in ("{", "["):
         shown = _code(text)
     if shown is None:
@@ -121,14 +123,15 @@ def progress(kind: str, text: str, of: str | None = None) -> str:
     return cut(prefix + shown, _PROGRESS) or messages.NOTHING_TO_SHOW
 
 
-def _crew_output(text: str) -> str | None:
-    """A crew's task output (its fields as JSON) as kodosumi's page shows it: the task's name
-    and agent, then its ``raw`` answer as Markdown. None if it has no answer."""
+def _crew_output(text: str, answer: str) -> str | None:
+    """A crew's task output or an agent's finish (its fields as JSON) as kodosumi's page shows
+    it: the task's name and agent, then its answer (``answer``) as Markdown. None if it has no
+    answer."""
     try:
         fields = json.loads(text)
     except ValueError:
         return None
-    raw = fields.get("raw") if isinstance(fields, dict) else None
+    raw = fields.get(answer) if isinstance(fields, dict) else None
     if not isinstance(raw, str) or not raw.strip():
         return None
     name, agent = (literal(str(fields.get(k) or "")).strip() for k in ("name", "agent"))

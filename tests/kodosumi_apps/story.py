@@ -1,6 +1,7 @@
 """A crew whose output is what CrewAI's is: a ``CrewOutput`` with the final answer in Markdown
 (``raw``), each task's ``TaskOutput`` (handed to its ``task_callback`` as the task ends) and
-the token usage. kodosumi's page shows such an output as the Markdown of its ``raw`` text."""
+the token usage; its agents' steps, plain objects, handed to its ``step_callback``. kodosumi's
+page shows such an output as the Markdown of its ``raw`` text."""
 
 from typing import Any
 
@@ -25,6 +26,19 @@ class CrewOutput(BaseModel):
     token_usage: dict[str, int] = {}
 
 
+class AgentAction:
+    """CrewAI's agent step, a plain class (no pydantic, no dataclass)."""
+
+    def __init__(self, thought: str, tool: str, tool_input: str, text: str) -> None:
+        self.thought, self.tool, self.tool_input, self.text = thought, tool, tool_input, text
+        self.result = ""
+
+
+class AgentFinish:
+    def __init__(self, thought: str, output: str, text: str) -> None:
+        self.thought, self.output, self.text = thought, output, text
+
+
 class Crew:
     """What kodosumi reads of a CrewAI crew: the callbacks it sets, and ``kickoff_async``."""
 
@@ -35,6 +49,8 @@ class Crew:
     async def kickoff_async(self, inputs: dict[str, Any]) -> CrewOutput:
         story = f"# A Story of {inputs['topic']}\n\n**Chapter 1**\nOnce upon a *time*:\n- a sea"
         task = TaskOutput(description="Write the story", name="Story", raw=story, agent="Writer")
+        self.step_callback(AgentAction("look it up", "search", '{"q": "sea"}', "..."))
+        self.step_callback(AgentFinish("done", "**Found** 3 tales", "Final Answer: ..."))
         self.task_callback(task)  # CrewAI calls it as each task ends
         return CrewOutput(raw=story, tasks_output=[task], token_usage={"total_tokens": 812})
 
