@@ -56,7 +56,7 @@ async def test_a_crew_s_output_ends_its_thread_as_its_markdown(
         )
         step = '```{"thought": "look it up", ' + fields + "}```"
         # the agent's steps (not "<AgentAction object at 0x…>"), then the task's output
-        assert texts(bot, run)[:3] == [step, "*Found* 3 tales", told]
+        assert texts(bot, run)[:4] == ["```# Agent: Writer```", step, "*Found* 3 tales", told]
         api = Api(bot, base_of(bot))
         token = await api.token("ci", read=("*",))
         stream = [event async for event in api.stream(f"/outputs/stream/{run.id}", token)]
@@ -65,6 +65,8 @@ async def test_a_crew_s_output_ends_its_thread_as_its_markdown(
         steps = [json.loads(data.split(":", 1)[1]) for _, kind, data in stream if kind == "action"]
         assert [next(iter(s)) for s in steps] == ["AgentAction", "AgentFinish"]
         assert steps[0]["AgentAction"]["tool"] == "search"
+        [printed] = [data.split(":", 1)[1] for _, kind, data in stream if kind == "stdout"]
+        assert printed.startswith("\x1b[1m")  # as printed: kodosumi's page shows its colours
 
 
 async def test_blank_output_posts_nothing_in_slack(db_url: str, store: SQLStore) -> None:

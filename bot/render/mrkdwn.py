@@ -49,6 +49,16 @@ _AUTOLINK = re.compile(r"<((?:https?|mailto):[^\s<>|]{1,2000})>")
 _SLOTTED = re.compile(f"{_SLOT}([0-9]+){_SLOT}")
 
 
+# a terminal's escape sequence: colours and styles (CSI), a title or a link (OSC), others
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def without_ansi(text: str) -> str:
+    """``text`` without a terminal's escape sequences (CrewAI's ``verbose`` output, coloured
+    logs): kodosumi's page shows their colours, Slack would show their codes."""
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
 def cut(text: str, limit: int) -> str:
     """``text``, or its first ``limit - 1`` characters and an ellipsis if it is longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

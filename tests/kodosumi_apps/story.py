@@ -1,7 +1,8 @@
 """A crew whose output is what CrewAI's is: a ``CrewOutput`` with the final answer in Markdown
 (``raw``), each task's ``TaskOutput`` (handed to its ``task_callback`` as the task ends) and
-the token usage; its agents' steps, plain objects, handed to its ``step_callback``. kodosumi's
-page shows such an output as the Markdown of its ``raw`` text."""
+the token usage; its agents' steps, plain objects, handed to its ``step_callback``; its
+``verbose`` lines, printed in a terminal's colours. kodosumi's page shows such an output as the
+Markdown of its ``raw`` text."""
 
 from typing import Any
 
@@ -49,6 +50,7 @@ class Crew:
     async def kickoff_async(self, inputs: dict[str, Any]) -> CrewOutput:
         story = f"# A Story of {inputs['topic']}\n\n**Chapter 1**\nOnce upon a *time*:\n- a sea"
         task = TaskOutput(description="Write the story", name="Story", raw=story, agent="Writer")
+        print("\x1b[1m\x1b[95m# Agent:\x1b[00m \x1b[1m\x1b[92mWriter\x1b[00m")  # verbose=True
         self.step_callback(AgentAction("look it up", "search", '{"q": "sea"}', "..."))
         self.step_callback(AgentFinish("done", "**Found** 3 tales", "Final Answer: ..."))
         self.task_callback(task)  # CrewAI calls it as each task ends
