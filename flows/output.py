@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +22,34 @@ from contextvars import ContextVar
 from typing import Any, TextIO
 
 Sink = Callable[[str, str], None]  # (kind: "stdout" | "stderr", text)
-_sink: ContextVar[Sink | None] = ContextVar("lockstep_output", default=None)
+
+
+class _Lines:
+    """What a flow writes, handed to its sink a line at a time: ``print("found", 3, "files")``
+    writes "found", " ", "3", " ", "files" and "\n" apart, and is one line of output, not
+    three. A line not ended yet waits for its end, a ``flush()``, or the flow's next durable
+    call (``flush_pending``)."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.pending = {"stdout": "", "stderr": ""}
+        self.lock = threading.Lock()
+
+    def write(self, kind: str, text: str) -> None:
+        with self.lock:
+            done, ended, self.pending[kind] = (self.pending[kind] + text).rpartition("\n")
+        if ended and done.rstrip():
+            self.sink(kind, done.rstrip())  # kodosumi: trailing blanks cut
+
+    def flush(self) -> None:
+        with self.lock:
+            held, self.pending = self.pending, {kind: "" for kind in self.pending}
+        for kind, text in held.items():
+            if text.rstrip():
+                self.sink(kind, text.rstrip())
+
+
+_sink: ContextVar[_Lines | None] = ContextVar("lockstep_output", default=None)
 _installed = 0
 _originals: dict[str, TextIO] = {}
 
@@ -37,12 +65,15 @@ class _Stream:
         sink = _sink.get()
         if sink is None:
             return self.original.write(text)
-        if text.rstrip():
-            sink(self.kind, text.rstrip())  # kodosumi: one event per write, trailing blanks cut
+        sink.write(self.kind, text)
         return len(text)
 
     def flush(self) -> None:
-        self.original.flush()
+        sink = _sink.get()
+        if sink is None:
+            self.original.flush()
+        else:
+            sink.flush()
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.original, attr)
@@ -79,7 +110,7 @@ def captured(sink: Sink) -> Iterator[None]:
             _originals[kind] = getattr(sys, kind)
             setattr(sys, kind, _Stream(kind, _originals[kind]))
     _installed += 1
-    token = _sink.set(sink)
+    token = _sink.set(_Lines(sink))
     try:
         yield
     finally:
@@ -90,6 +121,14 @@ def captured(sink: Sink) -> Iterator[None]:
                 if isinstance(getattr(sys, kind), _Stream):
                     setattr(sys, kind, original)
             _originals.clear()
+
+
+def flush_pending() -> None:
+    """Hand on what the current flow wrote that no line end followed yet (before its next
+    durable call, and at its end)."""
+    lines = _sink.get()
+    if lines is not None:
+        lines.flush()
 
 
 @contextlib.contextmanager

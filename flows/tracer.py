@@ -299,6 +299,7 @@ class Tracer(Prompts):
                 "lock, step and sleep must be awaited in the flow's own event loop, not in one "
                 "its sync code runs (asyncio.run): make the flow async and await them there"
             )
+        output.flush_pending()
         self._drain()
         while (tail := self._tail) is not None and not tail.done():
             with self._recorder.busy():

@@ -76,3 +76,23 @@ async def test_blank_output_posts_nothing_in_slack(db_url: str, store: SQLStore)
         assert run.status == "finished"
         said = texts(bot, run)
         assert "…" not in said and said[1:3] == ["42", '```{"tokens": 12}```'], said
+
+
+async def test_a_print_is_one_line_of_output(db_url: str, store: SQLStore) -> None:
+    """``print()`` writes its values, their separators and the line's end apart: each write
+    was a message of its own ("checked", "3", "sources:"...)."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.printing") as bot:
+        run = await started(bot, "printer", text("topic", "x"))
+        assert run.status == "finished"
+        assert texts(bot, run)[:5] == [
+            "```checked 3 sources: ['a', 'b']```",
+            "```fetching...```",  # flushed: shown at once
+            "``` done```",
+            "```summing```",
+            "*note*",
+        ]
+        api = Api(bot, base_of(bot))
+        token = await api.token("ci", read=("*",))
+        stdio = [e async for e in api.stream(f"/outputs/stdio/{run.id}", token)]
+        printed = [data.split(":", 1)[1] for _, kind, data in stdio if kind == "stdout"]
+        assert printed == ["checked 3 sources: ['a', 'b']", "fetching...", " done", "summing"]
