@@ -84,12 +84,13 @@ async def test_a_print_is_one_line_of_output(db_url: str, store: SQLStore) -> No
     async with running_bot(db_url, flows="tests.kodosumi_apps.printing") as bot:
         run = await started(bot, "printer", text("topic", "x"))
         assert run.status == "finished"
-        assert texts(bot, run)[:5] == [
+        assert texts(bot, run)[:6] == [
             "```checked 3 sources: ['a', 'b']```",
             "```fetching...```",  # flushed: shown at once
             "``` done```",
             "```summing```",
             "*note*",
+            "⚠️ 100%|##|",  # the bar as last drawn, not each drawing on a line of its own
         ]
         api = Api(bot, base_of(bot))
         token = await api.token("ci", read=("*",))

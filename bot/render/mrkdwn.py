@@ -59,6 +59,15 @@ def without_ansi(text: str) -> str:
     return _ANSI.sub("", text) if "\x1b" in text else text
 
 
+def as_terminal_shows(text: str) -> str:
+    """Printed text as a terminal shows it: a line a carriage return went back over (a progress
+    bar redrawn) shows its last drawing."""
+    if "\r" not in text:
+        return text
+    lines = text.replace("\r\n", "\n").split("\n")
+    return "\n".join(next((d for d in reversed(ln.split("\r")) if d.strip()), "") for ln in lines)
+
+
 def cut(text: str, limit: int) -> str:
     """``text``, or its first ``limit - 1`` characters and an ellipsis if it is longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -10,7 +10,14 @@ from typing import Any
 from bot.render import answers, blocks, messages, outcome
 from bot.render.htmltext import html_to_mrkdwn
 from bot.render.inputs import form_inputs, label_of
-from bot.render.mrkdwn import cut, literal, markdown_to_mrkdwn, unmarked, without_ansi
+from bot.render.mrkdwn import (
+    as_terminal_shows,
+    cut,
+    literal,
+    markdown_to_mrkdwn,
+    unmarked,
+    without_ansi,
+)
 from flows import response
 from flows.codec import decode
 from flows.engine import Answer, Call, Decision, Execution
@@ -109,6 +116,8 @@ def progress(kind: str, text: str, of: str | None = None) -> str:
     ping anyone or link anywhere. Blank output (``tracer.markdown("")``, a spacer in
     kodosumi's page) is "": nothing to post."""
     text = without_ansi(text)
+    if kind in ("stdout", "stderr"):
+        text = as_terminal_shows(text)
     if not text.strip():
         return ""
     shown = formatted(kind, text)
