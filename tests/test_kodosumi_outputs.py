@@ -97,3 +97,14 @@ async def test_a_print_is_one_line_of_output(db_url: str, store: SQLStore) -> No
         stdio = [e async for e in api.stream(f"/outputs/stdio/{run.id}", token)]
         printed = [data.split(":", 1)[1] for _, kind, data in stdio if kind == "stdout"]
         assert printed == ["checked 3 sources: ['a', 'b']", "fetching...", " done", "summing"]
+
+
+async def test_a_long_report_ends_its_thread_whole(db_url: str, store: SQLStore) -> None:
+    """A Markdown result of some thousand characters, as research agents write them: it was
+    cut after its first 3,000 characters, before its conclusion."""
+    async with running_bot(db_url, flows="tests.kodosumi_apps.research") as bot:
+        run = await started(bot, "researcher", text("topic", "tea"))
+        assert run.status == "finished"
+        _, shown = ending(bot, run)
+        assert len(shown) > 3000 and shown.endswith("*Conclusion*\n\nBuy."), shown[-200:]
+        assert shown.startswith("*Report on tea*\n*Finding 0*")

@@ -12,6 +12,7 @@ from bot.render.htmltext import html_to_mrkdwn
 from bot.render.inputs import form_inputs, label_of
 from bot.render.mrkdwn import (
     as_terminal_shows,
+    chunks,
     cut,
     literal,
     markdown_to_mrkdwn,
@@ -26,6 +27,7 @@ from flows.policy import Policy, humanize
 
 SNOOZE_ACTION = "lockstep_snooze"
 _PROGRESS = 3900  # characters of a progress message
+_SECTION_CHARS = 3000  # of a section's text
 
 Surface = tuple[str, list[dict[str, Any]]]  # notification text, blocks
 
@@ -83,9 +85,28 @@ def ending(conclusion: outcome.Conclusion, result: Any, forms: list[Any]) -> Sur
     value = response.body_of(decode(result))
     if value is not None:
         body = formatted(value.kind, value.body) or ""
-        shown = [_section(cut(body, 3000))] if body.strip() else []
-        return line, [_section(line), *notes, *shown]
+        return line, [_section(line), *notes, *_report(body)]
     return line, [_section(line), *notes, *answers.result_blocks(result, forms)]
+
+
+def _report(body: str) -> list[dict[str, Any]]:
+    """A formatted result in sections of Slack's size, as much as the message holds (what a
+    result's fields may take); one cut short ends with an ellipsis."""
+    blocks: list[dict[str, Any]] = []
+    room = answers.FIELDS_MAX_CHARS
+    for part in chunks(body, _SECTION_CHARS):
+        size = len(json.dumps(_section(part), ensure_ascii=False)) + 2
+        if size > room:
+            keep = len(part) * room // size - 1
+            if keep > 100:
+                blocks.append(_section(cut(part, keep)))
+            elif blocks:
+                text = blocks[-1]["text"]["text"]
+                blocks[-1] = _section(text[: len(text) - 1] + "…")
+            break
+        blocks.append(_section(part))
+        room -= size
+    return blocks
 
 
 def formatted(kind: str, text: str) -> str | None:
