@@ -8,7 +8,7 @@ import json
 
 from store import SQLStore
 from tests.apiclient import Api, base_of
-from tests.kodosumi_slack import ending, started, text, texts
+from tests.kodosumi_slack import ending, started, text, texts, thread
 from tests.slackbot import running_bot
 
 
@@ -108,3 +108,5 @@ async def test_a_long_report_ends_its_thread_whole(db_url: str, store: SQLStore)
         _, shown = ending(bot, run)
         assert len(shown) > 3000 and shown.endswith("*Conclusion*\n\nBuy."), shown[-200:]
         assert shown.startswith("*Report on tea*\n*Finding 0*")
+        sections = [b["text"]["text"] for b in thread(bot, run)[-1]["blocks"] if "text" in b]
+        assert len(sections) > 2 and all(s.count("```") % 2 == 0 for s in sections)  # closed

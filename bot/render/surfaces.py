@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from bot.render import answers, blocks, messages, outcome
@@ -94,7 +95,7 @@ def _report(body: str) -> list[dict[str, Any]]:
     result's fields may take); one cut short ends with an ellipsis."""
     blocks: list[dict[str, Any]] = []
     room = answers.FIELDS_MAX_CHARS
-    for part in chunks(body, _SECTION_CHARS):
+    for part in _fenced(chunks(body, _SECTION_CHARS - 8)):
         size = len(json.dumps(_section(part), ensure_ascii=False)) + 2
         if size > room:
             keep = len(part) * room // size - 1
@@ -107,6 +108,17 @@ def _report(body: str) -> list[dict[str, Any]]:
         blocks.append(_section(part))
         room -= size
     return blocks
+
+
+def _fenced(parts: Iterator[str]) -> Iterator[str]:
+    """Parts of a text, a code block split between two closed at the end of one and opened
+    again at the start of the next (a section shows an unclosed fence as backticks)."""
+    opened = False
+    for part in parts:
+        text = "```\n" + part if opened else part
+        if part.count("```") % 2:
+            opened = not opened
+        yield text + "\n```" if opened else text
 
 
 def formatted(kind: str, text: str) -> str | None:

@@ -1,5 +1,5 @@
 """A research agent's report, as LLM agents return one: several thousand characters of
-Markdown (``response.Markdown``), its conclusion last."""
+Markdown (``response.Markdown``), a long code block of data in it, its conclusion last."""
 
 from typing import Any
 
@@ -12,8 +12,14 @@ app = ServeAPI()
 
 
 async def runner(inputs: dict, tracer: Tracer) -> Any:
-    findings = [f"## Finding {n}\n\n" + f"Source {n} says the market grew. " * 12 for n in range(8)]
-    return response.Markdown(f"# Report on {inputs['topic']}", *findings, "## Conclusion\n\nBuy.")
+    findings = [f"## Finding {n}\n\n" + f"Source {n} says the market grew. " * 12 for n in range(6)]
+    data = "\n".join(f"{year}: {year * 1.5:.1f} units sold that year" for year in range(1900, 2000))
+    return response.Markdown(
+        f"# Report on {inputs['topic']}",
+        *findings,
+        f"## Data\n```\n{data}\n```",
+        "## Conclusion\n\nBuy.",
+    )
 
 
 form = F.Model(F.InputText(label="Topic", name="topic"), F.Submit("Research"))
