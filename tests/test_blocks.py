@@ -689,6 +689,18 @@ def test_long_texts_are_cut_or_split() -> None:
     assert len(message[-1]["elements"][0]["text"]["text"]) == 75
 
 
+def test_a_long_code_block_split_between_sections_shows_as_code_in_each() -> None:
+    """A draft to review, in a code block longer than a section: its first section ended in an
+    open fence and the next began without one, both showing backticks and raw text."""
+    code = "\n".join(f"def step_{i}(x):  return x + {i}" for i in range(150))  # ~5k characters
+    form = Model(Markdown(f"Review this code:\n```python\n{code}\n```\nOK?"), Submit("Y")).to_json()
+    view = modal_view(form, title="t", callback_id="c", private_metadata="L")
+    assert_valid_view(view)
+    sections = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    assert len(sections) == 2 and all(s.count("```") == 2 for s in sections), sections
+    assert sections[1].startswith("```\ndef step_") and sections[1].endswith("```\nOK?")
+
+
 def test_open_form_and_decided_blocks_cap_long_text() -> None:
     form = Model(Markdown("x " * 40_000), InputText("a"), Submit(), Cancel()).to_json()
     for blocks in (

@@ -44,6 +44,7 @@ from bot.render.mrkdwn import (
     cut,
     literal,
     markdown_to_mrkdwn,
+    mrkdwn_chunks,
     split_heading,
     unmarked,
 )
@@ -79,10 +80,8 @@ def _checked_id(value: str, limit: int, what: str) -> str:
 def _sections(text: str, *, verbatim: bool = False) -> list[Block]:
     """``verbatim``: the text holds what a person typed, so Slack must not link anything in it."""
     extra = {"verbatim": True} if verbatim else {}
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": c, **extra}}
-        for c in chunks(text, _SECTION)
-    ]
+    parts = chunks(text, _SECTION) if verbatim else mrkdwn_chunks(text, _SECTION)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": c, **extra}} for c in parts]
 
 
 def _text_blocks(form: Form) -> list[Block]:

@@ -281,3 +281,15 @@ def chunks(text: str, limit: int) -> Iterator[str]:
         text = text[at:].lstrip()
     if text.strip():
         yield text
+
+
+def mrkdwn_chunks(text: str, limit: int) -> Iterator[str]:
+    """mrkdwn in pieces of at most ``limit`` characters (``chunks``), a code block split
+    between two closed at the end of one and opened again at the start of the next: Slack
+    shows an unclosed fence as backticks."""
+    opened = False
+    for part in chunks(text, limit - 8):
+        shown = "```\n" + part if opened else part
+        if part.count("```") % 2:
+            opened = not opened
+        yield shown + "\n```" if opened else shown

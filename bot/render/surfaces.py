@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from bot.render import answers, blocks, messages, outcome
@@ -13,10 +12,10 @@ from bot.render.htmltext import html_to_mrkdwn
 from bot.render.inputs import form_inputs, label_of
 from bot.render.mrkdwn import (
     as_terminal_shows,
-    chunks,
     cut,
     literal,
     markdown_to_mrkdwn,
+    mrkdwn_chunks,
     unmarked,
     without_ansi,
 )
@@ -95,7 +94,7 @@ def _report(body: str) -> list[dict[str, Any]]:
     result's fields may take); one cut short ends with an ellipsis."""
     blocks: list[dict[str, Any]] = []
     room = answers.FIELDS_MAX_CHARS
-    for part in _fenced(chunks(body, _SECTION_CHARS - 8)):
+    for part in mrkdwn_chunks(body, _SECTION_CHARS):
         size = len(json.dumps(_section(part), ensure_ascii=False)) + 2
         if size > room:
             keep = len(part) * room // size - 1
@@ -108,17 +107,6 @@ def _report(body: str) -> list[dict[str, Any]]:
         blocks.append(_section(part))
         room -= size
     return blocks
-
-
-def _fenced(parts: Iterator[str]) -> Iterator[str]:
-    """Parts of a text, a code block split between two closed at the end of one and opened
-    again at the start of the next (a section shows an unclosed fence as backticks)."""
-    opened = False
-    for part in parts:
-        text = "```\n" + part if opened else part
-        if part.count("```") % 2:
-            opened = not opened
-        yield text + "\n```" if opened else text
 
 
 def formatted(kind: str, text: str) -> str | None:
