@@ -322,6 +322,11 @@ def test_an_indented_form_titled_by_its_heading_reads_as_markdown() -> None:
          "  <tr><th>1</th><td>Ops</td><td>7</td></tr>\n </tbody>\n</table><p>Done</p>",
          "Scores\n\n```\n  | vendor  | score\n0 | R&amp;D Lab | 9.5\n1 | Ops     | 7\n```\n\nDone"),
         ("<table><tr><td>a<td>b<tr><td>c</table><table></table>x", "```\na | b\nc\n```\n\nx"),
+        # HTML5's blocks, as generated reports are laid out: their words ran together
+        ("<section><b>Risk</b></section><section>low</section><dl><dt>Cost</dt><dd>$5</dd></dl>",
+         "*Risk*\n\nlow\n\nCost\n\n$5"),
+        ('<figure><img src="https://e.x/c.png" alt="c"><figcaption>Sales</figcaption></figure>Q3',
+         "<https://e.x/c.png|c>\nSales\n\nQ3"),
         ('<p>Chart:</p><img alt="sales &amp; costs" src="https://e.x/c.png"><p>after</p>',
          "Chart:\n<https://e.x/c.png|sales &amp; costs>\nafter"),  # as a Markdown image
         ("<img src='HTTPS://e.x/c.png'> <img src=\"javascript:x()\" alt=\"x\">ok",

@@ -19,6 +19,11 @@ _HREF = re.compile(
     r"""(?is)<a\b[^<>]{0,500}?(?<![\w-])href\s*=\s*(?:"([^"<>]{0,2000})"|'([^'<>]{0,2000})')"""
     r"[^<>]{0,500}>(.{0,1000}?)</a\s*>"
 )
+# Elements a browser shows as blocks of their own: each begins and ends a line
+_BLOCK_TAGS = "|".join(
+    "p div ul ol tr table pre blockquote section article header footer nav aside main figure "
+    "figcaption dl dt dd address details summary fieldset legend form caption".split()
+)
 _HTML_RULES: list[_Rule] = [
     (r"(?is)<h[1-6]\b[^<>]{0,500}>(.{0,300}?)</h[1-6]\s*>", lambda m: f"\n*{m[1].strip()}*\n"),
     (r"(?i)</?(b|strong)\b[^<>]*>", "*"),
@@ -27,7 +32,7 @@ _HTML_RULES: list[_Rule] = [
     (r"(?i)</?code\b[^<>]*>", "`"),  # inline code (a <pre> block is code already)
     (r"(?i)<hr\b[^<>]*>", "\n" + RULE_LINE + "\n"),
     (r"(?i)</t[dh]\s*>(?=\s*<t[dh]\b)", " | "),  # cells of a row, side by side
-    (r"(?i)<br\s*/?>|</?(p|div|ul|ol|tr|table|pre|blockquote)\b[^<>]*>", "\n"),
+    (rf"(?i)<br\s*/?>|</?({_BLOCK_TAGS})\b[^<>]*>", "\n"),
     (r"<[^<>]*>", ""),
 ]
 
