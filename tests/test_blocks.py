@@ -322,6 +322,9 @@ def test_an_indented_form_titled_by_its_heading_reads_as_markdown() -> None:
          "  <tr><th>1</th><td>Ops</td><td>7</td></tr>\n </tbody>\n</table><p>Done</p>",
          "Scores\n\n```\n  | vendor  | score\n0 | R&amp;D Lab | 9.5\n1 | Ops     | 7\n```\n\nDone"),
         ("<table><tr><td>a<td>b<tr><td>c</table><table></table>x", "```\na | b\nc\n```\n\nx"),
+        # a quotation, as mrkdwn quotes: it read as the text around it
+        ("<p>He said:</p><blockquote><p>Ship <b>it</b></p><p>&lt;@U1&gt;</p></blockquote>ok",
+         "He said:\n\n> Ship *it*\n>\n> &lt;@U1&gt;\nok"),
         # HTML5's blocks, as generated reports are laid out: their words ran together
         ("<section><b>Risk</b></section><section>low</section><dl><dt>Cost</dt><dd>$5</dd></dl>",
          "*Risk*\n\nlow\n\nCost\n\n$5"),

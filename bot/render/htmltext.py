@@ -49,6 +49,7 @@ def html_to_mrkdwn(text: str) -> str:
         return f"{_WAIT}{len(waiting) - 1}{_WAIT}"
 
     text = _dropped(_html_source(text).replace(_WAIT, ""), ("script", "style"))
+    text = _quotes(text, lambda quoted: wait(f"\n{quoted}\n"))
     text = _pre_blocks(text, lambda code: wait(f"\n```\n{escape(code)}\n```\n"))
     text = _tables(text, lambda rows: wait(f"\n```\n{escape(rows)}\n```\n"))
     text = re.sub(r"\s+", " ", text)  # as in a browser: only tags make line breaks
@@ -58,6 +59,28 @@ def html_to_mrkdwn(text: str) -> str:
     text = re.sub(r" *\n *", "\n", escape(html.unescape(text)))
     text = _WAITING.sub(lambda m: waiting[int(m[1])], text)
     return live(re.sub(r"\n{3,}", "\n\n", text).strip())
+
+
+def _quotes(text: str, wait: Callable[[str], str]) -> str:
+    """Each ``<blockquote>...</blockquote>`` as ``wait`` keeps it: what it holds, converted,
+    each line quoted (mrkdwn's ``>``)."""
+    lower, out, at = text.lower(), [], 0
+    while (start := lower.find("<blockquote", at)) >= 0:
+        opened = lower.find(">", start)
+        close = lower.find("</blockquote", opened) if opened >= 0 else -1
+        end = lower.find(">", close) if close >= 0 else -1
+        if end < 0:
+            break
+        if lower[start + 11 : start + 12] not in (">", " ", "\t", "\n", "\r", "/"):
+            out.append(text[at : start + 11])  # <blockquotes>: some other tag
+            at = start + 11
+            continue
+        inner = html_to_mrkdwn(text[opened + 1 : close])
+        quoted = "\n".join(f"> {line}" if line else ">" for line in inner.split("\n"))
+        out.append(text[at:start] + (wait(quoted) if inner else "<br>"))
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
 
 
 _ROW_TAG = re.compile(r"(?i)<tr\b[^<>]{0,500}>")
