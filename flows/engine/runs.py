@@ -169,7 +169,9 @@ class Runs:
         return await self._end(run, "finished", result, None)
 
     async def _until_parked(self, run: Replay, flow: asyncio.Future[Any]) -> bool:
-        """Drive the flow until it returns, or until every branch waits and no step runs."""
+        """Drive the flow until it returns, or until a branch waits at a lock, no step runs and
+        the other branches have had ``SETTLE_ROUNDS`` turns of the loop to reach theirs (one
+        still busy outside a step is stopped: it reaches its lock in a later replay)."""
         while not flow.done():
             changed = asyncio.ensure_future(run.changed.wait())
             await asyncio.wait((flow, changed), return_when=asyncio.FIRST_COMPLETED)
