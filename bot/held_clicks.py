@@ -21,6 +21,7 @@ from flows.engine import Workspace
 log = logging.getLogger("lockstep.slack")
 
 HELD_CLICK = "click"  # what ``Engine.hold`` holds a deciding click as
+HELD_ATTEMPTS = 5  # a click whose handling was cut short this often is let go
 Does = Literal["submit", "cancel", "snooze"]
 
 
@@ -100,6 +101,11 @@ class HeldClicks(Listener):
         handled = 0
         for held in await self.engine.held():
             if held.kind != HELD_CLICK or held.key in self.handling:
+                continue
+            if held.attempts > HELD_ATTEMPTS:  # each process handling it died: never again
+                log.warning("let go of a click whose handling was cut short %d times",
+                            held.attempts - 1)  # fmt: skip
+                await self._let_go(held.key)
                 continue
             try:
                 click = Replayed.model_validate(held.payload["click"])

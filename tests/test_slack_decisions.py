@@ -13,7 +13,7 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
     AsyncSingleTeamAuthorization,
 )
 
-from bot import listening
+from bot import held_clicks, listening
 from tests.slack_flows import CONSIDERING
 from tests.slackbot import (
     CHANNEL,
@@ -449,3 +449,25 @@ async def test_a_click_whose_lookups_outlast_its_ack_is_decided_after_it(bot: Bo
     await bot.slack.until(lambda: "Approved by <@UGROUPIE>" in current(bot, message)["text"])
     await bot.lockstep.handlers.drain()
     assert bot.slack.ephemerals("UGROUPIE") == []  # not told to try again
+
+
+async def test_a_held_click_whose_handling_was_cut_short_too_often_is_let_go(bot: Bot) -> None:
+    """A click each process handling it died on (a click that kills the bot, say) is not
+    handled for ever: past ``HELD_ATTEMPTS`` it is let go, deciding nothing."""
+    message = await start_without_form(bot, "considered")
+    click = {"user": "UBOB", "action": "lockstep_submit", "lock_id": "x", "channel": CHANNEL,
+             "message_ts": message["ts"], "thread_ts": message["ts"], "trigger_id": "t1",
+             "state": {}}  # fmt: skip
+    payload = {"click": click, "does": "submit", "pressed": None}
+    row = {"key": "k", "kind": "click", "payload": payload, "owner": "dead", "until": 0.0,
+           "attempts": held_clicks.HELD_ATTEMPTS, "created_at": 0.0}  # fmt: skip
+    assert await bot.lockstep.store.hold(row)
+    client = bot.lockstep.bolt.client
+
+    async def client_of(_: object) -> Any:
+        return client
+
+    assert await bot.lockstep.handlers.handle_held(client_of) == 0
+    assert await bot.lockstep.store.take_held("me", 1e12, 2e12, 10) == []  # gone
+    [run] = await bot.lockstep.store.executions()
+    assert [c.status for c in await bot.lockstep.store.calls(run.id)] == ["open"]
