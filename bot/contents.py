@@ -83,7 +83,7 @@ class Contents:
                 people = list(payload.get("to") or ())
                 return messages.ESCALATED.format(
                     people=messages.mention(people), title=messages.title(lock.name),
-                    waited=humanize(self.clock.now() - lock.created_at),
+                    waited=humanize(self._said_at(show) - lock.created_at),
                     link=await self._link(client, show.lock_at),
                 )  # fmt: skip
             case "snoozed":
@@ -99,7 +99,7 @@ class Contents:
     async def _reminder(
         self, client: AsyncWebClient, lock: Call, people: list[str], show: Show
     ) -> str:
-        now = self.clock.now()
+        now = self._said_at(show)
         left = (lock.deadline or now) - now
         words = {
             "people": messages.mention(people) + " " if people else "",
@@ -111,6 +111,14 @@ class Contents:
                 waited=humanize(now - lock.created_at), left=humanize(left), **words
             )
         return messages.OVERDUE.format(late=humanize(-left), **words)
+
+    def _said_at(self, show: Show) -> float:
+        """When a nudge was due to be said: its text reads as of then however late it is shown,
+        or shown again (a retry's message is updated once more later)."""
+        at = show.payload.get("at")
+        if isinstance(at, int | float) and not isinstance(at, bool):
+            return float(at)
+        return self.clock.now()  # a nudge written before it was kept
 
     async def direct_text(self, client: AsyncWebClient, show: Show) -> str:
         lock, execution = show.lock, show.run

@@ -163,3 +163,20 @@ async def test_a_member_of_a_group_the_lock_escalated_to_may_answer(clocked: Any
     await bot.lockstep.engine.settled(execution.id)
     decided = await bot.lockstep.engine.lock(lock_id)
     assert (decided.status, decided.actor) == ("resolved", "UREVIEWER")
+
+
+async def test_a_reminder_slack_posted_unheard_reads_as_when_it_was_sent(clocked: Any) -> None:
+    """Slack posts the reminder and the connection drops before the bot hears: the retry finds
+    the post and shows it once more later. By then the lock has expired; the reminder still
+    reads as it did when it was sent, not "overdue, it stays open until someone answers"."""
+    bot, clock = clocked
+    await nudged(bot)
+    bot.slack.drop_next("chat.postMessage", when="after")  # the reminder
+    await tick(bot, clock, H)
+    await tick(bot, clock, 0.5 * H)  # the escalation
+    await tick(bot, clock, 2 * H)  # the deadline: the lock expires
+    for _ in range(3):
+        await tick(bot, clock, 10)  # the retry's second look
+    assert len(bot.slack.calls_to("chat.update")) >= 3  # the lock, the run, the reminder
+    [reminder] = [m["text"] for m in thread(bot) if m["text"].startswith("⏰")]
+    assert reminder.startswith("⏰ *Nudge form* has waited 1 h; it expires in 2 h."), reminder

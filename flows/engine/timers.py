@@ -123,7 +123,7 @@ class Timers:
             to = list((timer.payload or {}).get("to", []))
             event = NewEvent(kind="escalated", call_id=lock.id, detail={"to": to})
             posts = [Post(key=f"escalate:{timer.id}", call_id=lock.id,
-                          payload={"type": "escalated", "to": to})]  # fmt: skip
+                          payload={"type": "escalated", "to": to, "at": now})]  # fmt: skip
             posts += [
                 Post(
                     key=f"escalate:{timer.id}:{person}",
@@ -146,7 +146,7 @@ class Timers:
                 new_timers.append(timer_row(lock.execution_id, lock.id, "remind", at))
             event = NewEvent(kind="overdue" if overdue else "reminded", call_id=lock.id)
             posts = [Post(key=f"remind:{timer.id}", call_id=lock.id,
-                          payload={"type": "reminder", "people": people})]  # fmt: skip
+                          payload={"type": "reminder", "people": people, "at": now})]  # fmt: skip
         fired = await store.fire_only(timer, now, posts, [event], new_timers)
         if fired:
             setup.observer.timer_fired(timer.kind, now - timer.due_at)
