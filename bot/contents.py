@@ -91,7 +91,7 @@ class Contents:
                 return messages.SNOOZED.format(
                     who=messages.who(payload.get("actor")),
                     title=messages.title(lock.name),
-                    when=messages.when(lock.deadline),
+                    when=messages.when(_number(payload.get("until"), lock.deadline)),
                 )
             case other:
                 raise ValueError(f"unknown post type {other!r}")
@@ -115,10 +115,8 @@ class Contents:
     def _said_at(self, show: Show) -> float:
         """When a nudge was due to be said: its text reads as of then however late it is shown,
         or shown again (a retry's message is updated once more later)."""
-        at = show.payload.get("at")
-        if isinstance(at, int | float) and not isinstance(at, bool):
-            return float(at)
-        return self.clock.now()  # a nudge written before it was kept
+        at = _number(show.payload.get("at"), None)
+        return self.clock.now() if at is None else at  # (older rows kept none)
 
     async def direct_text(self, client: AsyncWebClient, show: Show) -> str:
         lock, execution = show.lock, show.run
@@ -142,6 +140,13 @@ class Contents:
             log.info("no link to the lock's message (%s): sent without one", error_code(exc))
             return ""
         return messages.OPEN_LINK.format(url=found["permalink"])
+
+
+def _number(value: Any, otherwise: float | None) -> float | None:
+    """A time a payload kept, or ``otherwise`` (a row written before it was kept)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return otherwise
 
 
 def channel_of(execution: Execution) -> str:

@@ -82,16 +82,18 @@ def snooze(
     conn: Connection, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post]
 ) -> Call | None:
     """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds.
-    Its ``posts`` are written first: when one is already there under its key, this snooze was
-    made before (the same request again), and nothing moves; nor when the same person snoozed
-    it less than ``DOUBLE_CLICK`` seconds ago (a double-click is two requests)."""
+    Its ``posts`` (each payload given the deadline it sets, ``until``) are written first: when
+    one is already there under its key, this snooze was made before (the same request again),
+    and nothing moves; nor when the same person snoozed it less than ``DOUBLE_CLICK`` seconds
+    ago (a double-click is two requests)."""
     open_lock = (calls.c.id == call_id) & (calls.c.status == "open")
     # The lock's row is taken first (Postgres): a deadline or an answer closing it meanwhile is
     # waited for and seen, so a snooze that lost says nothing (a post under the closed form).
-    found = select(calls.c.execution_id).where(open_lock).with_for_update()
-    moved = conn.execute(found).scalar()
-    if moved is None:
+    found = select(calls.c.execution_id, calls.c.deadline).where(open_lock).with_for_update()
+    row = conn.execute(found).first()
+    if row is None:
         return None
+    moved, deadline = row
     if event.actor is not None and conn.execute(  # (the lock's row held: in order)
         select(events.c.id).where(
             events.c.execution_id == moved, events.c.call_id == call_id,
@@ -100,6 +102,9 @@ def snooze(
         ).limit(1)
     ).first():  # fmt: skip
         return call(conn, call_id)  # the same person's double-click: snoozed once
+    if deadline is not None:  # each says the deadline it set, however late it is shown
+        until = deadline + by
+        posts = [p.model_copy(update={"payload": {**p.payload, "until": until}}) for p in posts]
     if ob.add_posts(conn, moved, posts, now) < len(posts):
         return call(conn, call_id)
     conn.execute(update(calls).where(open_lock).values(deadline=calls.c.deadline + by))

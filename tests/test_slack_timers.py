@@ -180,3 +180,21 @@ async def test_a_reminder_slack_posted_unheard_reads_as_when_it_was_sent(clocked
     assert len(bot.slack.calls_to("chat.update")) >= 3  # the lock, the run, the reminder
     [reminder] = [m["text"] for m in thread(bot) if m["text"].startswith("⏰")]
     assert reminder.startswith("⏰ *Nudge form* has waited 1 h; it expires in 2 h."), reminder
+
+
+async def test_a_snooze_shown_late_names_the_deadline_it_set(clocked: Any) -> None:
+    """Bob's snooze cannot be posted at once (Slack fails) and Carol snoozes before it is: his
+    line names the deadline his snooze set, hers the one hers did."""
+    bot, clock = clocked
+    _, lock = await nudged(bot)
+    bot.slack.fail_next("chat.postMessage", status=500)  # Bob's snooze, in the thread
+    await bot.click(lock, "lockstep_snooze", "UBOB")
+    await bot.lockstep.handlers.drain()
+    await bot.click(lock, "lockstep_snooze", "UCAROL")
+    await bot.lockstep.handlers.drain()
+    await tick(bot, clock, 2)  # Bob's, again
+    await bot.slack.wait_for("chat.postMessage", count=5)
+    snoozes = [m["text"] for m in thread(bot) if "snoozed" in m["text"]]
+    assert len(snoozes) == 2 and snoozes[0].startswith("⏰ <@UBOB>"), snoozes
+    until = [text.partition("<!date^")[2].partition("^")[0] for text in snoozes]
+    assert int(until[1]) - int(until[0]) == 24 * H, snoozes
