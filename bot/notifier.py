@@ -135,16 +135,22 @@ class SlackNotifier:
                 if not content[0]:
                     return None  # blank output: nothing to show
                 thread = show.thread
-                return await self._put(client, show, thread["channel"], thread["ts"], content)
+                return await self._put(
+                    client, show, thread["channel"], thread["ts"], content, not _moot(show)
+                )
             case "direct":
                 to = show.payload.get("to")
                 if not isinstance(to, str) or not to.startswith(("U", "W")):
                     return None  # a user group has no direct messages
                 if not channel_of(execution):
                     return None  # nowhere to point them to
+                if _moot(show) and show.location is None and not show.retry:
+                    return None
                 opened = await client.conversations_open(users=to)
                 content = (await self.says.direct_text(client, show), None)
-                return await self._put(client, show, opened["channel"]["id"], None, content)
+                return await self._put(
+                    client, show, opened["channel"]["id"], None, content, not _moot(show)
+                )
             case _:
                 raise ValueError(f"unknown outbox row kind {show.kind!r}")
 
@@ -177,8 +183,10 @@ class SlackNotifier:
         channel: str,
         thread_ts: str | None,
         content: Content,
-    ) -> Where:
-        """Post the message, or update it where it is; a retried post looks for itself first."""
+        fresh: bool = True,
+    ) -> Where | None:
+        """Post the message, or update it where it is; a retried post looks for itself first.
+        Not ``fresh``: one not posted by now is not posted at all (None)."""
         text, blocks = content
         text = cut(text, TEXT_MAX)
         where = show.location if isinstance(show.location, dict) else None
@@ -216,6 +224,9 @@ class SlackNotifier:
                     return {**where, AGAIN_AT: again} if show.retry else where
                 found = await self._ours(client, show, where["channel"], thread_ts)
                 return await self._keep_one(client, show, where["channel"], found, where["ts"], due)
+        if not fresh:
+            log.info("%s not posted: its lock was decided before it could be", show.key)
+            return None
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"key": show.key}},
@@ -292,6 +303,14 @@ class SlackNotifier:
             if not cursor:
                 break
         return found
+
+
+def _moot(show: Show) -> bool:
+    """A nudge (a reminder, an escalation) about a lock decided since it fired: one not in
+    Slack by now would call people to a form already answered, and goes unsaid."""
+    lock = show.lock
+    nudge = show.payload.get("type") in ("reminder", "escalated", "escalated_dm")
+    return nudge and lock is not None and not lock.open
 
 
 def _seconds(value: Any) -> float | None:

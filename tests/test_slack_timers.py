@@ -198,3 +198,27 @@ async def test_a_snooze_shown_late_names_the_deadline_it_set(clocked: Any) -> No
     assert len(snoozes) == 2 and snoozes[0].startswith("⏰ <@UBOB>"), snoozes
     until = [text.partition("<!date^")[2].partition("^")[0] for text in snoozes]
     assert int(until[1]) - int(until[0]) == 24 * H, snoozes
+
+
+async def test_nudges_slack_could_not_post_before_the_lock_was_answered_go_unsaid(
+    clocked: Any,
+) -> None:
+    """The reminder, the escalation and its direct message fire while Slack asks the bot to
+    wait; Bob answers before they can be posted. Posted now, they would call people to a form
+    already answered: they go unsaid (the trail keeps that they fired)."""
+    bot, clock = clocked
+    execution, lock = await nudged(bot)
+    bot.slack.fail_next("chat.postMessage", status=429, retry_after=30)
+    await tick(bot, clock, 1.5 * H)  # the reminder is refused: everything waits 30 s
+    await bot.slack.wait_for("chat.postMessage", count=3)
+    await bot.click(lock, "lockstep_submit", "UBOB", input_value("note", "ok"))
+    await bot.lockstep.handlers.drain()
+    clock.advance(31)
+    await bot.lockstep.engine.sweep()
+    await bot.slack.until(lambda: any(m["text"].startswith("✅ *") for m in thread(bot)))
+    await bot.lockstep.engine.idle()
+    texts = [m["text"] for m in thread(bot)]
+    assert not any(t.startswith(("⏰", "📣")) for t in texts), texts
+    assert not bot.slack.messages("DUMANAGER")
+    events = [e.kind for e in await bot.lockstep.store.events(execution.id)]
+    assert "reminded" in events and "escalated" in events
