@@ -6,7 +6,7 @@ its run, deciding it (``store.at_once``), recording what a delivery showed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -238,9 +238,15 @@ class SQLStore(Transactor):
         return await self.run(tq.fire_only, timer.id, now, posts, new_events, new_timers)
 
     async def snooze(
-        self, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post] = ()
+        self,
+        call_id: str,
+        by: float,
+        now: float,
+        event: NewEvent,
+        posts: Sequence[Post] = (),
+        reminders: Callable[[float], Sequence[float]] | None = None,
     ) -> Call | None:
-        return await self.run(tq.snooze, call_id, by, now, event, posts)
+        return await self.run(tq.snooze, call_id, by, now, event, posts, reminders)
 
     # the outbox -----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ due, firing each timer exactly once, retrying a nudge, and snoozing a lock's dea
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, case, insert, or_, select, update
@@ -79,13 +79,21 @@ def fire_only(
 
 
 def snooze(
-    conn: Connection, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post]
+    conn: Connection,
+    call_id: str,
+    by: float,
+    now: float,
+    event: NewEvent,
+    posts: Sequence[Post],
+    reminders: Callable[[float], Sequence[float]] | None = None,
 ) -> Call | None:
     """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds.
     Its ``posts`` (each payload given the deadline it sets, ``until``) are written first: when
     one is already there under its key, this snooze was made before (the same request again),
     and nothing moves; nor when the same person snoozed it less than ``DOUBLE_CLICK`` seconds
-    ago (a double-click is two requests)."""
+    ago (a double-click is two requests). Its reminders not yet due give way to
+    ``reminders(new deadline)`` after ``now`` (a kept lock past its deadline keeps the chain
+    its deadline began)."""
     open_lock = (calls.c.id == call_id) & (calls.c.status == "open")
     # The lock's row is taken first (Postgres): a deadline or an answer closing it meanwhile is
     # waited for and seen, so a snooze that lost says nothing (a post under the closed form).
@@ -115,9 +123,26 @@ def snooze(
         )
         .values(due_at=timers.c.due_at + by)
     )
+    if reminders is not None and deadline is not None and deadline > now:
+        _plan_reminders(conn, moved, call_id, [t for t in reminders(deadline + by) if t > now], now)
     run(conn, INSERT_EVENTS, event_rows(moved, now, [event]))
     ob.bump_homes(conn, now)  # the Homes that list the lock show its deadline
     return call(conn, call_id)
+
+
+def _plan_reminders(
+    conn: Connection, execution_id: str, call_id: str, at: Sequence[float], now: float
+) -> None:
+    """The lock's reminders still to come are those ``at``."""
+    conn.execute(
+        update(timers)
+        .where(timers.c.call_id == call_id, timers.c.kind == "remind")
+        .where(timers.c.status == "pending", timers.c.due_at > now)
+        .values(status="cancelled")
+    )
+    row = {"execution_id": execution_id, "call_id": call_id, "kind": "remind"}
+    if at:
+        conn.execute(insert(timers), [row | {"due_at": due, "status": "pending"} for due in at])
 
 
 _CLOSE_MANY = (

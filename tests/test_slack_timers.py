@@ -78,7 +78,7 @@ async def test_reminders_escalation_snooze_and_expiry_in_the_thread(clocked: Any
     assert not any(b["type"] == "actions" for b in expired["blocks"])
     events = [(e.kind, e.actor) for e in await bot.lockstep.store.events(execution.id)]
     assert ("snoozed", "UBOB") in events and ("escalated", None) in events
-    assert [k for k, _ in events].count("reminded") == 2
+    assert [k for k, _ in events].count("reminded") == 3  # 1 h, 2 h, and 3 h: snoozed, it goes on
 
 
 async def test_the_same_snooze_click_sent_twice_snoozes_once(clocked: Any) -> None:
@@ -222,3 +222,17 @@ async def test_nudges_slack_could_not_post_before_the_lock_was_answered_go_unsai
     assert not bot.slack.messages("DUMANAGER")
     events = [e.kind for e in await bot.lockstep.store.events(execution.id)]
     assert "reminded" in events and "escalated" in events
+
+
+async def test_a_snoozed_lock_is_reminded_until_its_new_deadline(clocked: Any) -> None:
+    """Reminded every hour of its 3 h, the lock is snoozed a day: it is reminded every hour
+    until its new deadline too, not left silent after the first two."""
+    bot, clock = clocked
+    _, lock = await nudged(bot)
+    await bot.click(lock, "lockstep_snooze", "UBOB")
+    await bot.lockstep.handlers.drain()
+    for _ in range(6):
+        await tick(bot, clock, H)
+    reminders = [m["text"] for m in thread(bot) if m["text"].startswith("⏰ <@UMANAGER>")]
+    assert len(reminders) == 5, [m["text"][:60] for m in thread(bot)]  # at 2 h ... 6 h
+    assert reminders[-1].split(";")[1].startswith(" it expires in 21 h"), reminders[-1]

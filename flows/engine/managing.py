@@ -15,7 +15,7 @@ from flows.engine.records import NewEvent, Post, Workspace
 from flows.engine.runs import Runs, ending_post
 from flows.engine.scope import ids
 from flows.parse import MAX_TEXT
-from flows.policy import Policy
+from flows.policy import Policy, reminder_times
 from flows.text import clean
 
 log = logging.getLogger("lockstep.engine")
@@ -23,7 +23,7 @@ log = logging.getLogger("lockstep.engine")
 
 class Managing:
     def __init__(self, guard: Guard, runs: Runs, changed: Changed) -> None:
-        self.guard, self.changed = guard, changed
+        self.guard, self.changed, self.runs = guard, changed, runs
         setup = runs.setup
         self.store, self.clock, self.observer = setup.store, setup.clock, setup.observer
 
@@ -53,9 +53,16 @@ class Managing:
         named = hashlib.sha256(request.encode()).hexdigest()[:32] if request else f"{now}"
         said = Post(key=f"snooze:{lock.id}:{named}", call_id=lock.id,
                     payload={"type": "snoozed", "actor": actor})  # fmt: skip
-        snoozed = await self.store.snooze(lock.id, policy.snooze, now, event, [said])
+
+        def reminders(deadline: float) -> list[float]:
+            return reminder_times(policy, lock.created_at, deadline)
+
+        snoozed = await self.store.snooze(lock.id, policy.snooze, now, event, [said], reminders)
         if snoozed is None:
             return Snoozed(Snooze.DECIDED, await self.guard.lock(lock.id))
+        if snoozed.deadline is not None:
+            soon = [{"due_at": t} for t in reminders(snoozed.deadline) if t > now]
+            self.runs.timers_added(soon)  # planned now if due before the next sweep
         self.changed(lock.execution_id)
         return Snoozed(Snooze.SNOOZED, snoozed)
 

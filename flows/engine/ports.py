@@ -8,7 +8,7 @@ protocol with its contract in the docstrings; adapters implement them (``store.S
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from flows.engine.records import (
@@ -330,9 +330,17 @@ class Store(Protocol):
         next: True for the one caller that does."""
 
     async def snooze(
-        self, call_id: str, by: float, now: float, event: NewEvent, posts: Sequence[Post] = ()
+        self,
+        call_id: str,
+        by: float,
+        now: float,
+        event: NewEvent,
+        posts: Sequence[Post] = (),
+        reminders: Callable[[float], Sequence[float]] | None = None,
     ) -> Call | None:
-        """Push an open lock's deadline (and its deadline timer) back; None if not open."""
+        """Push an open lock's deadline (and its deadline timer) back; None if not open. Its
+        reminders not yet due are planned afresh: ``reminders(new deadline)``, those after
+        ``now``."""
 
     # the outbox
 
