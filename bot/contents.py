@@ -100,7 +100,8 @@ class Contents:
         self, client: AsyncWebClient, lock: Call, people: list[str], show: Show
     ) -> str:
         now = self._said_at(show)
-        left = (lock.deadline or now) - now
+        deadline = _number(show.payload.get("deadline"), lock.deadline)  # as it was then
+        left = (deadline or now) - now
         words = {
             "people": messages.mention(people) + " " if people else "",
             "title": messages.title(lock.name),

@@ -236,3 +236,21 @@ async def test_a_snoozed_lock_is_reminded_until_its_new_deadline(clocked: Any) -
     reminders = [m["text"] for m in thread(bot) if m["text"].startswith("⏰ <@UMANAGER>")]
     assert len(reminders) == 5, [m["text"][:60] for m in thread(bot)]  # at 2 h ... 6 h
     assert reminders[-1].split(";")[1].startswith(" it expires in 21 h"), reminders[-1]
+
+
+async def test_a_reminder_shown_again_after_a_snooze_keeps_the_deadline_it_said(
+    clocked: Any,
+) -> None:
+    """Slack posts the first reminder unheard; the lock is snoozed a day before the retry's
+    second look updates it: it still says what it said when it was sent (2 h to go), not how
+    long it had waited then beside how long is left now."""
+    bot, clock = clocked
+    _, lock = await nudged(bot)
+    bot.slack.drop_next("chat.postMessage", when="after")  # the first reminder
+    await tick(bot, clock, H)
+    await tick(bot, clock, 0.5 * H)  # the escalation; the reminder's retry finds it
+    await bot.click(lock, "lockstep_snooze", "UBOB")
+    await bot.lockstep.handlers.drain()
+    await tick(bot, clock, 0.5 * H)  # the next reminder; the first's second look
+    [first, *_] = [m["text"] for m in thread(bot) if m["text"].startswith("⏰ *Nudge")]
+    assert first.startswith("⏰ *Nudge form* has waited 1 h; it expires in 2 h."), first

@@ -146,7 +146,8 @@ class Timers:
                 new_timers.append(timer_row(lock.execution_id, lock.id, "remind", at))
             event = NewEvent(kind="overdue" if overdue else "reminded", call_id=lock.id)
             posts = [Post(key=f"remind:{timer.id}", call_id=lock.id,
-                          payload={"type": "reminder", "people": people, "at": now})]  # fmt: skip
+                          payload={"type": "reminder", "people": people, "at": now,
+                                   "deadline": lock.deadline})]  # fmt: skip
         fired = await store.fire_only(timer, now, posts, [event], new_timers)
         if fired:
             setup.observer.timer_fired(timer.kind, now - timer.due_at)
