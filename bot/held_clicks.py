@@ -53,8 +53,8 @@ class HeldClicks(Listener):
     ) -> None:
         """A click that decides: held first (``Engine.hold``: a process killed before it is
         handled leaves it to be handled again), then handled and acked
-        (``Listener.decided_then_acked``). The same click sent again while it is held changes
-        nothing."""
+        (``Listener.decided_then_acked``). The same click sent again while it is held, or in
+        the ten minutes after it was handled (``HELD_KEPT``), changes nothing."""
         click = event_of(context, inbound.ButtonClick)
         key: str | None = held_key(click)
         payload = {"click": click.model_dump(mode="json"), "does": does, "pressed": pressed}

@@ -352,8 +352,8 @@ class SQLStore(Transactor):
         except IntegrityError:  # another process held the same request a moment before
             return False
 
-    async def let_go(self, key: str) -> None:
-        await self.run(hq.let_go, key)
+    async def let_go(self, key: str, kept_until: float) -> None:
+        await self.run(hq.let_go, key, kept_until)
 
     async def take_held(self, owner: str, now: float, until: float, limit: int) -> list[Held]:
         return await self.run(hq.take, owner, now, until, limit)

@@ -170,8 +170,9 @@ class WebhookRow(SQLModel, table=True):
 
 class HeldRow(SQLModel, table=True):
     """A person's request stored the moment it arrived, before it was acked, until it has been
-    handled (then deleted): one a process died handling is handled again by another (or after
-    a restart) once ``until`` has passed."""
+    handled: one a process died handling is handled again by another (or after a restart) once
+    ``until`` has passed. Handled, its row is ``done`` (its payload gone) and kept until
+    ``until``, so the same request sent again changes nothing; then it is deleted."""
 
     __tablename__ = "held"
 
@@ -182,6 +183,7 @@ class HeldRow(SQLModel, table=True):
     until: float  # when another may take it over
     attempts: int = 1
     created_at: float
+    done: bool = False
 
 
 executions = ExecutionRow.__table__  # type: ignore[attr-defined]

@@ -471,3 +471,23 @@ async def test_a_held_click_whose_handling_was_cut_short_too_often_is_let_go(bot
     assert await bot.lockstep.store.take_held("me", 1e12, 2e12, 10) == []  # gone
     [run] = await bot.lockstep.store.executions()
     assert [c.status for c in await bot.lockstep.store.calls(run.id)] == ["open"]
+
+
+async def test_the_same_click_sent_again_after_it_was_decided_changes_nothing(bot: Bot) -> None:
+    """A click Slack sends again after it was handled (its ack lost on the way, a Socket Mode
+    envelope resent after a drop) is the same answer: acked, no second decision, and no note
+    telling its clicker their own answer was already given; a new click is told."""
+    message = await start_without_form(bot, "considered")
+    assert (await bot.click(message, "lockstep_submit", "UBOB", trigger="t-once"))[0] == 200
+    await bot.slack.until(lambda: "by <@UBOB>" in current(bot, message)["text"])
+    again = await bot.click(message, "lockstep_submit", "UBOB", trigger="t-once", retry=1)
+    assert again[0] == 200
+    await bot.lockstep.handlers.drain()
+    assert not bot.slack.calls_to("chat.postEphemeral")
+    [run] = await bot.lockstep.store.executions()
+    assert [e.actor for e in await bot.lockstep.store.events(run.id) if e.kind == "lease"] == [
+        "UBOB"
+    ]
+    await bot.click(message, "lockstep_submit", "UBOB", trigger="t-later")  # a click of its own
+    [told] = await bot.slack.wait_for("chat.postEphemeral")
+    assert "Already answered by <@UBOB>" in told.args["text"]

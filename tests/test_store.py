@@ -726,9 +726,11 @@ async def test_a_held_request_is_held_once_and_taken_over_by_one_process_when_it
     store: SQLStore,
 ) -> None:
     """``hold`` is once per key; a row whose holder's time is up is taken by one of two
-    processes looking at once (compare-and-set), not before; let go, it is gone."""
+    processes looking at once (compare-and-set), not before; let go, it is never taken again,
+    its payload is gone, and its key is kept (held again: no) until the time given."""
     row = {"key": "k1", "kind": "click", "payload": {"click": {"user": "U1"}, "does": "submit"},
-           "owner": "p1", "until": 100.0, "attempts": 1, "created_at": 90.0}  # fmt: skip
+           "owner": "p1", "until": 100.0, "attempts": 1, "created_at": 90.0,
+           "done": False}  # fmt: skip
     assert await store.hold(row)
     assert not await store.hold(row | {"owner": "p2"})  # the same request again
     assert await store.take_held("p2", 99.0, 120.0, 10) == []  # p1's time is not up
@@ -739,6 +741,10 @@ async def test_a_held_request_is_held_once_and_taken_over_by_one_process_when_it
     assert (taken.key, taken.kind, taken.attempts) == ("k1", "click", 2)
     assert taken.payload == row["payload"]
     assert await store.take_held("p3", 110.0, 130.0, 10) == []  # the taker's time is not up
-    await store.let_go("k1")
-    assert await store.take_held("p3", 1000.0, 1010.0, 10) == []
-    assert await store.hold(row)  # gone: the key may be held again
+    await store.let_go("k1", 500.0)
+    assert await store.take_held("p3", 400.0, 410.0, 10) == []
+    assert not await store.hold(row)  # handled lately: the same request again is no new one
+    kept = await store.run(lambda c: c.execute(text("SELECT payload, done FROM held")).all())
+    assert [tuple(r) for r in kept] == [(None, True)]  # what was typed is not kept
+    assert await store.take_held("p3", 501.0, 510.0, 10) == []  # past its time: it goes
+    assert await store.hold(row)

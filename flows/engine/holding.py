@@ -12,6 +12,9 @@ from flows.engine.ports import Clock, Store
 from flows.engine.records import Held
 
 HELD_BATCH = 100  # held requests taken over in one look
+# seconds a handled request's key is kept, so the same request sent again changes nothing
+# (Slack's signatures are good for five minutes)
+HELD_KEPT = 600.0
 
 
 class Holding:
@@ -25,15 +28,17 @@ class Holding:
     async def hold(self, key: str, kind: str, payload: Any) -> bool:
         """Store the request (``payload``: what handling it again needs) under ``key``, this
         process's for now; False if a request with that key is held already (the same one,
-        sent again while it is under way)."""
+        sent again while it is under way, or lately handled)."""
         now = self.clock.now()
         row = {"key": key, "kind": kind, "payload": payload, "owner": self.owner,
-               "until": now + self._takeover, "attempts": 1, "created_at": now}  # fmt: skip
+               "until": now + self._takeover, "attempts": 1, "created_at": now,
+               "done": False}  # fmt: skip
         return await self._store.hold(row)
 
     async def let_go(self, key: str) -> None:
-        """The request was handled (whatever came of it)."""
-        await self._store.let_go(key)
+        """The request was handled (whatever came of it): the same request sent again within
+        ``HELD_KEPT`` seconds is not held again."""
+        await self._store.let_go(key, self.clock.now() + HELD_KEPT)
 
     async def held(self, limit: int = HELD_BATCH) -> list[Held]:
         """Held requests whose holder's time ran out (it died handling them), now this

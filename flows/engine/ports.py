@@ -417,9 +417,10 @@ class Store(Protocol):
     async def hold(self, row: dict[str, Any]) -> bool:
         """Store a ``Held`` row (with ``owner`` and ``until``); False if its key is held."""
 
-    async def let_go(self, key: str) -> None:
-        """The request was handled: its row goes (none: nothing)."""
+    async def let_go(self, key: str, kept_until: float) -> None:
+        """The request was handled: its payload goes, its key is kept until ``kept_until``
+        (``hold`` of it is False till then), then goes too (none: nothing)."""
 
     async def take_held(self, owner: str, now: float, until: float, limit: int) -> list[Held]:
-        """Rows whose ``until`` passed before ``now``, each now ``owner``'s until ``until``
-        (one taker wins), oldest first."""
+        """Rows not handled whose ``until`` passed before ``now``, each now ``owner``'s until
+        ``until`` (one taker wins), oldest first."""

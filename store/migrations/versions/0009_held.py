@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("until", sa.Float(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("done", sa.Boolean(), nullable=False),
     )
 
 
