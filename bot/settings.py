@@ -21,6 +21,7 @@ SCOPES = [
     "channels:read", "groups:read", "channels:history", "groups:history", "im:history",
     "im:write", "files:write",
 ]  # fmt: skip
+DAY, YEAR = 86400.0, 365 * 86400.0
 Mode = Literal["http", "socket", "local"]
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -47,10 +48,17 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)  # 0: any free port
     host: str | None = Field(default=None, alias="LOCKSTEP_HOST", min_length=1)  # None: all
-    sweep_seconds: float = Field(default=5.0, alias="LOCKSTEP_SWEEP_SECONDS", gt=0)
+    # a sweep's interval and a lock's deadline are finite, and not so far off that the moment
+    # they make is past what a date holds: a bad one stops start-up with one line
+    sweep_seconds: float = Field(
+        default=5.0, alias="LOCKSTEP_SWEEP_SECONDS", gt=0, le=DAY, allow_inf_nan=False
+    )
     slack_timeout: float = Field(default=10.0, alias="LOCKSTEP_SLACK_TIMEOUT", gt=0, le=60)
     takeover: float = Field(default=8.0, alias="LOCKSTEP_TAKEOVER_SECONDS", ge=1, le=600)
-    default_timeout: float = Field(default=DEFAULT_TIMEOUT, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0)
+    default_timeout: float = Field(
+        default=DEFAULT_TIMEOUT, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0, le=10 * YEAR,
+        allow_inf_nan=False,
+    )  # fmt: skip
     log_format: LogFormat = Field(default="text", alias="LOG_FORMAT")
     log_level: LogLevel = Field(default="INFO", alias="LOG_LEVEL")
     metrics: bool = Field(default=False, alias="LOCKSTEP_METRICS")  # off | on

@@ -62,6 +62,20 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             {**GOOD, "LOCKSTEP_DEFAULT_TIMEOUT": "0"},
             "LOCKSTEP_DEFAULT_TIMEOUT Input should be greater",
         ),
+        # a sweep's interval or a lock's deadline no date can hold
+        (
+            {**GOOD, "LOCKSTEP_SWEEP_SECONDS": "inf"},
+            "LOCKSTEP_SWEEP_SECONDS Input should be a finite",
+        ),
+        ({**GOOD, "LOCKSTEP_SWEEP_SECONDS": "1e12"}, "LOCKSTEP_SWEEP_SECONDS Input should be less"),
+        (
+            {**GOOD, "LOCKSTEP_DEFAULT_TIMEOUT": "inf"},
+            "LOCKSTEP_DEFAULT_TIMEOUT Input should be a finite",
+        ),
+        (
+            {**GOOD, "LOCKSTEP_DEFAULT_TIMEOUT": "1e12"},
+            "LOCKSTEP_DEFAULT_TIMEOUT Input should be less",
+        ),
         # placeholders, as .env.example has them or as people write them
         ({**GOOD, "SLACK_BOT_TOKEN": "xoxb-..."}, "SLACK_BOT_TOKEN is a placeholder: set it to"),
         ({**GOOD, "SLACK_BOT_TOKEN": "xoxb-<your-token>"}, "SLACK_BOT_TOKEN is a placeholder"),
@@ -147,6 +161,7 @@ def test_unloadable_flows_are_named() -> None:
             "DATABASE_URL: cannot open sqlite:////no/such/dir/lockstep.db: unable to open",
         ),
         ({"LOCKSTEP_MODE": "http"}, "SLACK_BOT_TOKEN is missing: LOCKSTEP_MODE=http needs it"),
+        ({"LOCKSTEP_SWEEP_SECONDS": "inf"}, "LOCKSTEP_SWEEP_SECONDS Input should be a finite"),
     ],
 )
 def test_a_database_or_a_mode_that_cannot_start_is_one_line(
