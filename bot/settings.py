@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flows.errors import LockstepError
-from flows.policy import DEFAULT_TIMEOUT
+from flows.policy import DEFAULT_TIMEOUT, MAX_SECONDS
 
 LOCAL_DATABASE = "sqlite:///lockstep-local.db"  # local mode's runs never mix with a workspace's
 EXAMPLE_FLOWS = ["flows.examples.review", "flows.examples.deploy", "flows.examples.expense"]
@@ -21,7 +21,7 @@ SCOPES = [
     "channels:read", "groups:read", "channels:history", "groups:history", "im:history",
     "im:write", "files:write",
 ]  # fmt: skip
-DAY, YEAR = 86400.0, 365 * 86400.0
+DAY = 86400.0
 Mode = Literal["http", "socket", "local"]
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     slack_timeout: float = Field(default=10.0, alias="LOCKSTEP_SLACK_TIMEOUT", gt=0, le=60)
     takeover: float = Field(default=8.0, alias="LOCKSTEP_TAKEOVER_SECONDS", ge=1, le=600)
     default_timeout: float = Field(
-        default=DEFAULT_TIMEOUT, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0, le=10 * YEAR,
+        default=DEFAULT_TIMEOUT, alias="LOCKSTEP_DEFAULT_TIMEOUT", gt=0, le=MAX_SECONDS,
         allow_inf_nan=False,
     )  # fmt: skip
     log_format: LogFormat = Field(default="text", alias="LOG_FORMAT")

@@ -13,6 +13,7 @@ OnTimeout = Literal["fail", "reject", "approve", "keep"]
 ON_TIMEOUT: frozenset[str] = frozenset({"fail", "reject", "approve", "keep"})
 MAX_REMINDERS = 50
 DEFAULT_TIMEOUT = 3 * 3600.0  # kodosumi's: a lock waits three hours unless told otherwise
+MAX_SECONDS = 100 * 365 * 86400.0  # a century: any longer, and a deadline is past what dates hold
 Duration = float | int | timedelta
 
 
@@ -39,8 +40,9 @@ class LockOptions(TypedDict, total=False):
 
 
 def seconds(value: Duration | None, what: str, default: float | None = None) -> float:
-    """A positive number of seconds. ``None`` means ``default`` (when there is one); zero,
-    negative, non-finite or non-numeric values are refused with a message naming ``what``."""
+    """A positive number of seconds, at most ``MAX_SECONDS``. ``None`` means ``default`` (when
+    there is one); zero, negative, non-finite, longer or non-numeric values are refused with a
+    message naming ``what``."""
     if value is None:
         if default is None:
             raise ValueError(f"{what} needs a duration")
@@ -53,6 +55,8 @@ def seconds(value: Duration | None, what: str, default: float | None = None) -> 
             f"{what} must be a positive number of seconds, got {value!r}"
             + (" (pass None for the default)" if default is not None else "")
         )
+    if total > MAX_SECONDS:
+        raise ValueError(f"{what} must be at most a century ({MAX_SECONDS:.0f} s), got {value!r}")
     return total
 
 

@@ -245,6 +245,15 @@ def test_policy_arguments_are_checked() -> None:
         make_policy(None, 10800, remind=0)
     with pytest.raises(ValueError, match="user ids"):
         Escalation.of(60, ["alice"])
+    # a duration whose deadline no date holds (a person's Home could never show it)
+    for huge in (1e12, timedelta.max):
+        with pytest.raises(ValueError, match="timeout must be at most a century"):
+            make_policy(huge, 10800)
+    with pytest.raises(ValueError, match="snooze must be at most a century"):
+        make_policy(60, 10800, snooze=1e12)
+    with pytest.raises(ValueError, match="escalate after must be at most a century"):
+        Escalation.of(1e12, ["UBOB"])
+    assert make_policy(timedelta(days=3650), 10800).timeout == 3650 * 86400
     assert make_policy(None, 10800).timeout == 10800
     assert make_policy(timedelta(minutes=5), 10800).timeout == 300
     policy = make_policy(60, 1, remind=[10, 30], on_timeout=("approve", 1), snooze=5)
