@@ -22,7 +22,7 @@ from aiohttp import web
 from bot import credentials, logs
 from bot.app import Lockstep
 from bot.loading import load_flows, migrate_store
-from bot.settings import Settings, SettingsError, load
+from bot.settings import Settings, SettingsError, load, load_store
 from flows.app import Registry
 
 USAGE = "usage: python -m bot [migrate [REVISION]]"
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                 configure_logs(settings)
                 run(settings)
             case ["migrate", *rest] if len(rest) <= 1:
-                settings = load(check=False)
+                settings = load_store()
                 configure_logs(settings)
                 migrate(settings, rest[0] if rest else "head")
             case _:

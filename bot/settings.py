@@ -274,6 +274,24 @@ def _password(url: str) -> str | None:
     return unquote(found) if found else None
 
 
+class _StoreOnly(BaseSettings):
+    """``DATABASE_URL`` alone, read from the environment and ``.env`` as ``Settings`` reads it."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+
+
+def load_store() -> Settings:
+    """The settings ``python -m bot migrate`` needs, which is only ``DATABASE_URL``: when
+    another setting is one the bot would refuse (a placeholder token in ``.env``), the rest
+    are left at their defaults, as the ``lockstep`` command's database commands leave them."""
+    try:
+        return load(check=False)
+    except SettingsError:
+        return Settings.model_construct(database_url=_StoreOnly().database_url)
+
+
 def load(*, check: bool = True) -> Settings:
     """Settings from the environment, or ``SettingsError`` with one line naming the setting.
     ``check=False``: whatever the mode needs is not asked for (``python -m bot migrate``

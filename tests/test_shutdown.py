@@ -141,6 +141,16 @@ async def test_migrate_moves_the_schema_up_and_down_and_does_nothing_else(
     )  # fmt: skip
 
 
+async def test_migrate_needs_only_the_database_whatever_else_is_set(tmp_path: Path) -> None:
+    """A release phase run with an environment the bot itself would refuse (a placeholder
+    token, a bad port): ``migrate`` reads only ``DATABASE_URL``."""
+    path = tmp_path / "release.db"
+    env = environment(DATABASE_URL=f"sqlite:///{path}", SLACK_BOT_TOKEN="xoxb-...", PORT="nope")
+    code, out, err = await run_command("migrate", env=env)
+    assert (code, out) == (0, f"lockstep: the store went from nothing to {head()}\n"), err
+    assert revision(path) == head()
+
+
 async def test_migrate_on_postgres() -> None:
     async with own_database() as (_, url):
         env = environment(DATABASE_URL=url)
