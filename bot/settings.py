@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     ready_lag: float = Field(default=60.0, alias="LOCKSTEP_READY_LAG", gt=0)
     shutdown_seconds: float = Field(default=10.0, alias="LOCKSTEP_SHUTDOWN_SECONDS", ge=0)
 
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_id",
+        "slack_client_secret", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _blank(cls, value: object) -> object:
+        """A Slack credential set to nothing (``SLACK_SIGNING_SECRET=``) is unset, not an
+        empty secret no request could be signed with; spaces pasted around one go."""
+        return (value.strip() or None) if isinstance(value, str) else value
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:

@@ -57,6 +57,15 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             "SLACK_APP_TOKEN must be an app-level",
         ),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
+        # set to nothing is unset, not a secret no request could be signed with
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": ""},
+            "SLACK_SIGNING_SECRET is required in HTTP mode",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "  "},
+            "SLACK_SIGNING_SECRET is required in HTTP mode",
+        ),
         ({**GOOD, "LOCKSTEP_FLOWS": " , "}, "LOCKSTEP_FLOWS must name at least one"),
         (
             {**GOOD, "LOCKSTEP_DEFAULT_TIMEOUT": "0"},
@@ -117,6 +126,20 @@ def test_the_mode_is_decided_by_which_credentials_are_set(monkeypatch: pytest.Mo
     assert load().mode == "http"
     monkeypatch.setenv("PORT", "0")
     assert load().port == 0  # any free port
+
+
+def test_a_slack_credential_set_to_nothing_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a ``.env`` or a compose file leaves them (``SLACK_APP_TOKEN=``)."""
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID",
+                 "SLACK_CLIENT_SECRET"):  # fmt: skip
+        monkeypatch.setenv(name, "")
+    assert load().mode == "local"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", " s3cret\n")  # pasted with what was around it
+    settings = load()
+    assert settings.mode == "http" and settings.slack_app_token is None
+    assert settings.slack_signing_secret is not None
+    assert settings.slack_signing_secret.get_secret_value() == "s3cret"
 
 
 def test_an_explicit_mode_wins_over_what_the_credentials_say(
