@@ -292,14 +292,20 @@ class _StoreOnly(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
 
 
+def database_url() -> str | None:
+    """``DATABASE_URL`` alone, whatever the other settings are (a command that needs only the
+    database must not be stopped by a setting the bot would refuse)."""
+    return _StoreOnly().database_url or None
+
+
 def load_store() -> Settings:
     """The settings ``python -m bot migrate`` needs, which is only ``DATABASE_URL``: when
     another setting is one the bot would refuse (a placeholder token in ``.env``), the rest
-    are left at their defaults, as the ``lockstep`` command's database commands leave them."""
+    are left at their defaults."""
     try:
         return load(check=False)
     except SettingsError:
-        return Settings.model_construct(database_url=_StoreOnly().database_url)
+        return Settings.model_construct(database_url=database_url())
 
 
 def load(*, check: bool = True) -> Settings:

@@ -197,6 +197,31 @@ async def test_without_settings_a_token_is_made_where_local_mode_will_read_it(
         await store.close()
 
 
+async def test_a_token_is_made_on_the_env_file_s_database_whatever_else_it_says(
+    tmp_path: Path,
+) -> None:
+    """``DATABASE_URL`` in ``.env`` beside a setting the bot would refuse (an unedited
+    placeholder): the token is made on that database, not on ``./lockstep.db``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCKSTEP_", "SLACK_"))}
+    env.pop("DATABASE_URL", None)
+    path = tmp_path / "ours.db"
+    (tmp_path / ".env").write_text(f"SLACK_BOT_TOKEN=xoxb-...\nDATABASE_URL=sqlite:///{path}\n")
+    made = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "token", "create", "ci", "--start", "deploy",
+        cwd=tmp_path, env=env | {"PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(made.communicate(), 60)
+    assert made.returncode == 0, err.decode()
+    assert not (tmp_path / "lockstep.db").exists()
+    store = await SQLStore.open(f"sqlite:///{path}")
+    try:
+        found = await store.token_named("ci")
+        assert found is not None and out.decode().startswith(f"lst_{found.id}_")
+    finally:
+        await store.close()
+
+
 async def test_a_bot_that_answers_garbage_or_nothing_is_exit_3_never_1() -> None:
     """Exit 1 says the run was rejected: a bot (or a proxy before it) answering JSON that does
     not parse, or not answering in time, is "anything else" (3), one line, no traceback."""

@@ -15,7 +15,7 @@ import aiohttp
 
 from bot.cli import admin, remote
 from bot.cli.remote import ERROR, OK, TIMED_OUT, CliError, Remote
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, database_url
 from flows.engine import Workspace
 
 
@@ -160,7 +160,7 @@ def _database() -> str | None:
     try:
         return Settings().store_url
     except ValueError:  # a setting the bot would refuse: this command needs only the database
-        return os.environ.get("DATABASE_URL") or None
+        return database_url()
 
 
 async def _admin_command(args: argparse.Namespace) -> int:
