@@ -338,6 +338,17 @@ async def test_a_read_only_token_cannot_answer(api: Api) -> None:
     assert (await api.bot.lockstep.engine.lock(lock)).open
 
 
+async def test_only_a_form_with_a_cancel_can_be_rejected(api: Api) -> None:
+    """docs/api.md: a rejection of a form without Cancel is a 422, and the lock stays open."""
+    token = await api.token("ci", start=("fragile",), answer=("*",))
+    run = await started(api, token, {"flow": "fragile", "inputs": {}, "channel": CHANNEL})
+    lock = run["locks"][0]["id"]
+    no = {"decision": "reject", "comment": "no"}
+    refused = await api.call("POST", f"/api/v1/locks/{lock}/answer", token, no)
+    assert refused.status == 422 and "no Cancel" in refused.body["message"]
+    assert (await api.bot.lockstep.engine.lock(lock)).open
+
+
 async def test_four_eyes_and_approvers_apply_to_the_token(api: Api) -> None:
     starter = await api.token("ci", start=("deploy", "vetted"), answer=("UBOB",))
     run = await started(api, starter)
