@@ -87,13 +87,13 @@ def snooze(
     posts: Sequence[Post],
     reminders: Callable[[float], Sequence[float]] | None = None,
 ) -> Call | None:
-    """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds.
-    Its ``posts`` (each payload given the deadline it sets, ``until``) are written first: when
-    one is already there under its key, this snooze was made before (the same request again),
-    and nothing moves; nor when the same person snoozed it less than ``DOUBLE_CLICK`` seconds
-    ago (a double-click is two requests). Its reminders not yet due give way to
-    ``reminders(new deadline)`` after ``now`` (a kept lock past its deadline keeps the chain
-    its deadline began)."""
+    """Push an open lock's deadline (and its pending deadline timer) back by ``by`` seconds,
+    from now if it has passed (a kept lock past its deadline gets a deadline timer again). Its
+    ``posts`` (each payload given the deadline it sets, ``until``) are written first: when one
+    is already there under its key, this snooze was made before (the same request again), and
+    nothing moves; nor when the same person snoozed it less than ``DOUBLE_CLICK`` seconds ago
+    (a double-click is two requests). Its reminders not yet due give way to
+    ``reminders(new deadline)`` after ``now``."""
     open_lock = (calls.c.id == call_id) & (calls.c.status == "open")
     # The lock's row is taken first (Postgres): a deadline or an answer closing it meanwhile is
     # waited for and seen, so a snooze that lost says nothing (a post under the closed form).
@@ -110,24 +110,37 @@ def snooze(
         ).limit(1)
     ).first():  # fmt: skip
         return call(conn, call_id)  # the same person's double-click: snoozed once
-    if deadline is not None:  # each says the deadline it set, however late it is shown
-        until = deadline + by
+    # by ``by`` from the deadline, or from now when it has passed (a kept lock, overdue)
+    until = None if deadline is None else max(deadline, now) + by
+    if until is not None:  # each says the deadline it set, however late it is shown
         posts = [p.model_copy(update={"payload": {**p.payload, "until": until}}) for p in posts]
     if ob.add_posts(conn, moved, posts, now) < len(posts):
         return call(conn, call_id)
-    conn.execute(update(calls).where(open_lock).values(deadline=calls.c.deadline + by))
-    conn.execute(
-        update(timers)
-        .where(
-            timers.c.call_id == call_id, timers.c.kind == "deadline", timers.c.status == "pending"
+    if until is not None:
+        conn.execute(update(calls).where(open_lock).values(deadline=until))
+        moved_timer = conn.execute(
+            update(timers)
+            .where(
+                timers.c.call_id == call_id,
+                timers.c.kind == "deadline",
+                timers.c.status == "pending",
+            )
+            .values(due_at=until)
         )
-        .values(due_at=timers.c.due_at + by)
-    )
-    if reminders is not None and deadline is not None and deadline > now:
-        _plan_reminders(conn, moved, call_id, [t for t in reminders(deadline + by) if t > now], now)
+        if not moved_timer.rowcount:  # a kept lock past its deadline: one again
+            conn.execute(insert(timers), [_deadline_row(moved, call_id, until)])
+        if reminders is not None:
+            _plan_reminders(conn, moved, call_id, [t for t in reminders(until) if t > now], now)
     run(conn, INSERT_EVENTS, event_rows(moved, now, [event]))
     ob.bump_homes(conn, now)  # the Homes that list the lock show its deadline
     return call(conn, call_id)
+
+
+def _deadline_row(execution_id: str, call_id: str, due_at: float) -> dict[str, Any]:
+    return {
+        "execution_id": execution_id, "call_id": call_id, "kind": "deadline", "due_at": due_at,
+        "status": "pending", "attempts": 0, "fired_at": None, "payload": None,
+    }  # fmt: skip
 
 
 def _plan_reminders(

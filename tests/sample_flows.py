@@ -351,3 +351,8 @@ async def unreadable(inputs: dict[str, Any], tracer: Tracer) -> Any:
         except Exception as exc:
             return type(exc).__name__
     raise Unreadable()
+
+
+@app.flow("kept_snoozable")
+async def kept_snoozable(tracer: Tracer) -> Any:
+    return await tracer.lock("final", timeout=60, remind=30, on_timeout="keep", snooze=600)

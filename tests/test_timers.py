@@ -339,3 +339,32 @@ async def test_a_kept_lock_whose_reminder_fires_past_the_deadline_is_reminded_on
         await tick(engine, clock, 60)  # every timeout, after the deadline
         assert len(notes.of("reminder", eid)) == before + 1
     assert (await engine.execution(eid)).status == "awaiting"
+
+
+async def test_a_kept_lock_snoozed_past_its_deadline_is_reminded_again_when_its_new_deadline_passes(
+    env: Any,
+) -> None:
+    """A kept lock past its deadline, reminded every 30 s, is snoozed 10 min (from now: its
+    deadline has passed): it is reminded as any lock before its deadline, not overdue, until
+    the new deadline, which says it is overdue again and reminds on from there (its deadline's
+    timer had fired: the lock went silent for good, and the snooze was counted from the old
+    deadline)."""
+    engine, notes, clock = env
+    eid = await start(engine, "kept_snoozable")
+    [lock] = notes.of("lock_opened", eid)
+    await tick(engine, clock, 30)
+    await tick(engine, clock, 30)  # the deadline: overdue, and reminded every 30 s from here
+    await tick(engine, clock, 10)
+    snoozed = await engine.snooze(lock.id, "UBOB")
+    assert snoozed.outcome is Snooze.SNOOZED and snoozed.lock.deadline == clock.now() + 600
+    kinds = [e.kind for e in await events(engine, eid)]
+    await tick(engine, clock, 600 - 10)
+    assert "overdue" not in [e.kind for e in await events(engine, eid)][len(kinds) :]
+    kinds = [e.kind for e in await events(engine, eid)]
+    before = len(notes.of("reminder", eid))
+    await tick(engine, clock, 10)  # the new deadline
+    assert [e.kind for e in await events(engine, eid)][len(kinds) :].count("overdue") == 1
+    for _ in range(3):
+        await tick(engine, clock, 30)
+    assert len(notes.of("reminder", eid)) == before + 4
+    assert (await engine.execution(eid)).status == "awaiting"
