@@ -179,7 +179,8 @@ class Tracer(Prompts):
     async def sleep(self, delay: float | timedelta) -> None:
         """A durable sleep: survives restarts, and the clock is not reset by them."""
         await self.flush()
-        await self._recorder.sleep(0.0 if delay == 0 else seconds(delay, "sleep"))
+        nothing = delay == 0 or delay == timedelta(0)  # no time, in either form: no sleep
+        await self._recorder.sleep(0.0 if nothing else seconds(delay, "sleep"))
 
     # output ---------------------------------------------------------------------------------
 

@@ -356,3 +356,10 @@ async def unreadable(inputs: dict[str, Any], tracer: Tracer) -> Any:
 @app.flow("kept_snoozable")
 async def kept_snoozable(tracer: Tracer) -> Any:
     return await tracer.lock("final", timeout=60, remind=30, on_timeout="keep", snooze=600)
+
+
+@app.flow("zero_naps")
+async def zero_naps(tracer: Tracer) -> str:
+    await tracer.sleep(0)
+    await tracer.sleep(timedelta(0))  # no time either: no sleep
+    return "awake"

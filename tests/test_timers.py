@@ -368,3 +368,12 @@ async def test_a_kept_lock_snoozed_past_its_deadline_is_reminded_again_when_its_
         await tick(engine, clock, 30)
     assert len(notes.of("reminder", eid)) == before + 4
     assert (await engine.execution(eid)).status == "awaiting"
+
+
+async def test_a_sleep_of_no_time_is_no_sleep_whatever_its_form(env: Any) -> None:
+    """``tracer.sleep(0)`` went on at once, ``tracer.sleep(timedelta(0))`` ended the run with a
+    ValueError."""
+    engine, _, _ = env
+    eid = await start(engine, "zero_naps")
+    execution = await engine.execution(eid)
+    assert (execution.status, execution.result) == ("finished", "awake")
