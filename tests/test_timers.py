@@ -377,3 +377,32 @@ async def test_a_sleep_of_no_time_is_no_sleep_whatever_its_form(env: Any) -> Non
     eid = await start(engine, "zero_naps")
     execution = await engine.execution(eid)
     assert (execution.status, execution.result) == ("finished", "awake")
+
+
+async def test_many_reminders_due_together_let_the_event_loop_run_between_them(
+    env: Any,
+) -> None:
+    """SQLite's transactions never yield: a thousand reminders due at once held the event loop
+    for seconds (Slack's clicks meanwhile went unacknowledged). Other work runs between them."""
+    engine, notes, clock = env
+    eids = [await start(engine, "reminded") for _ in range(30)]
+    clock.advance(H)
+    due = await engine.due(0)
+    assert len(due) == 30
+    turns = 0
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    beside = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = turns
+    assert await engine.fire(due) == 30
+    during = turns - before
+    beside.cancel()
+    assert during >= 29  # a turn between each two reminders, at least
+    await engine.idle()
+    assert all(len(notes.of("reminder", eid)) == 1 for eid in eids)

@@ -5,6 +5,7 @@ nudge is an outbox post written with the firing, so it is shown once and never l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -69,6 +70,9 @@ class Timers:
         latest = {t.call_id: t.id for t in reminders}  # each lock's last reminder due
         kept = {t.call_id for t, _ in nudges if t.kind == "deadline"}  # a kept lock's deadline
         for timer, call in nudges:
+            # SQLite's transactions never yield: a thousand reminders due together would hold
+            # the event loop (Slack's clicks unacknowledged) until the last was written
+            await asyncio.sleep(0)
             if timer.kind == "remind" and timer.call_id in kept:
                 fired += await self._missed(timer, call, "the deadline")  # it says overdue
             elif timer.kind == "remind" and latest[timer.call_id] != timer.id:
