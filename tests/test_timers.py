@@ -406,3 +406,24 @@ async def test_many_reminders_due_together_let_the_event_loop_run_between_them(
     assert during >= 29  # a turn between each two reminders, at least
     await engine.idle()
     assert all(len(notes.of("reminder", eid)) == 1 for eid in eids)
+
+
+@pytest.mark.parametrize("then", ["fail", "reject", "approve"])
+async def test_a_reminder_that_fires_after_its_locks_deadline_is_not_sent(
+    env: Any, then: str
+) -> None:
+    """The reminder's job ran late (a busy process), after the deadline but before the
+    deadline's own job: it said "is overdue; it stays open until someone answers" just before
+    the lock closed. Not sent, it is in the trail as missed; the deadline closes the lock."""
+    engine, notes, clock = env
+    eid = await start(engine, "policies", {"then": then})
+    [reminder] = [t for t in await engine.due(60) if t.kind == "remind"]
+    clock.advance(61)
+    assert await engine.fire([reminder]) == 1
+    await engine.idle()
+    assert notes.of("reminder", eid) == []
+    [skipped] = [e for e in await events(engine, eid) if e.kind == "missed"]
+    assert skipped.detail["instead"] == "the deadline"
+    assert await tick(engine, clock, 0) == 1  # the deadline
+    assert (await engine.execution(eid)).status != "awaiting"
+    assert notes.of("reminder", eid) == []

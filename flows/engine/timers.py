@@ -37,6 +37,14 @@ def closing(timer: Timer, call: Call | None) -> Closing | None:
     return Closing(timer, "expired", event)
 
 
+def closes_first(lock: Call | None, now: float) -> bool:
+    """A nudge of a lock whose deadline has passed, and closes it (not ``keep``): its job ran
+    late, before the deadline's own. Sent, it would say the lock stays open as it closes."""
+    if lock is None or not lock.open or lock.deadline is None or now < lock.deadline:
+        return False
+    return Policy.from_json(lock.policy).on_timeout != "keep"
+
+
 async def escalated_to(store: Store, lock: Call) -> list[str]:
     """Everyone added to the lock's answerers by escalations so far."""
     events = await store.events(lock.execution_id)
@@ -69,11 +77,12 @@ class Timers:
         reminders = sorted((t for t, _ in nudges if t.kind == "remind"), key=lambda t: t.due_at)
         latest = {t.call_id: t.id for t in reminders}  # each lock's last reminder due
         kept = {t.call_id for t, _ in nudges if t.kind == "deadline"}  # a kept lock's deadline
+        now = self.setup.clock.now()
         for timer, call in nudges:
             # SQLite's transactions never yield: a thousand reminders due together would hold
             # the event loop (Slack's clicks unacknowledged) until the last was written
             await asyncio.sleep(0)
-            if timer.kind == "remind" and timer.call_id in kept:
+            if (timer.kind == "remind" and timer.call_id in kept) or closes_first(call, now):
                 fired += await self._missed(timer, call, "the deadline")  # it says overdue
             elif timer.kind == "remind" and latest[timer.call_id] != timer.id:
                 fired += await self._missed(timer, call)  # a later reminder is due too: it says
@@ -85,8 +94,8 @@ class Timers:
         self, timer: Timer, lock: Call | None, instead: str = "a later reminder"
     ) -> bool:
         """A reminder due when a later one of its lock (or its kept deadline) is due too (no
-        process ran between): only the later one is sent, this one is in the trail as
-        ``missed``."""
+        process ran between), or a nudge of a lock its deadline closes (``closes_first``): only
+        the later one is sent, this one is in the trail as ``missed``."""
         event = missed(timer.call_id, timer.kind, timer.due_at, instead)
         fired = await self.setup.store.fire_only(timer, self.setup.clock.now(), [], [event])
         if fired and lock is not None:
