@@ -2,7 +2,8 @@
 
 One interval job sweeps (due timers, orphaned runs, unposted locks). After each sweep, every
 timer due within the next ``horizon`` seconds joins the date job of its tenth of a second, so
-it fires on time rather than at the next sweep. Timers further out cost nothing in memory:
+it fires on time rather than at the next sweep; when sweeps are further apart than the horizon,
+another interval job plans (only) twice per horizon. Timers further out cost nothing in memory:
 100,000 pending timers are 100,000 rows, not 100,000 jobs. Firing is the timer's
 compare-and-set, so a job that loses to another process (or to the sweep) does nothing.
 
@@ -57,6 +58,12 @@ class TimerScheduler:
             self._sweep, "interval", seconds=self.every, id="sweep",
             next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
         )  # fmt: skip
+        if self.horizon < self.every:  # sweeps further apart than the horizon (a minute at
+            # most): timers entering it between two sweeps are planned all the same
+            self.scheduler.add_job(
+                self._look_ahead, "interval", seconds=self.horizon / 2, id="look-ahead",
+                max_instances=1, coalesce=True,
+            )  # fmt: skip
         self.scheduler.start()
         self.swept_at = self.engine.clock.now()
         self.engine.timer_hook = self.soon
@@ -111,6 +118,15 @@ class TimerScheduler:
         self._under_way()
         self._replan = False
         await self.plan()
+
+    async def _look_ahead(self) -> None:
+        self._under_way()
+        try:
+            await self.plan()
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("planning timers failed; the next pass retries")
 
     async def _sweep(self) -> None:
         self._under_way()

@@ -187,3 +187,29 @@ async def test_stopping_twice_is_quiet(store: SQLStore, caplog: pytest.LogCaptur
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
     await scheduler.drain()
     await engine.close()
+
+
+async def test_timers_entering_the_horizon_between_distant_sweeps_fire_on_time(
+    store: SQLStore,
+) -> None:
+    """Sweeps an hour apart (``LOCKSTEP_SWEEP_SECONDS=3600``), a horizon of a second: a
+    deadline made half a minute out (beyond the horizon) was not planned, and when it came due
+    nothing fired it until the next sweep, up to an hour late."""
+    notes = Watcher()
+    clock = FakeClock()
+    engine = Engine(store, [app], notes, clock)
+    scheduler = TimerScheduler(engine, every=3600, horizon=1)
+    scheduler.start()
+    try:
+        eid = await engine.start("quick", {"timeout": 30}, Request("quick", "U1"))
+        await engine.settled(eid)
+        [lock] = notes.of("lock_opened", eid)
+        assert not scheduler.slots  # beyond the horizon: a row, not a job
+        clock.advance(30)  # due: no sweep comes for an hour
+        await asyncio.wait_for(notes.resolved.wait(), 5)
+        [expired] = notes.of("lock_resolved", eid)
+        assert expired.status == "expired" and expired.decided_at == lock.deadline
+    finally:
+        scheduler.shutdown()
+        await scheduler.drain()
+        await engine.close()
