@@ -205,6 +205,26 @@ def reminder_times(policy: Policy, opened: float, deadline: float) -> list[float
     return sorted(times)[:MAX_REMINDERS]
 
 
+def series_goes_on(policy: Policy, last: float, deadline: float) -> bool:
+    """Whether a ``remind_every`` series cut at ``MAX_REMINDERS`` has more before the deadline
+    after ``last``: the last reminder planned then plans the next ones when it fires."""
+    return bool(policy.remind_every) and last + (policy.remind_every or 0) < deadline
+
+
+def more_reminders(policy: Policy, last: float, now: float, deadline: float) -> list[float]:
+    """The next reminders of a series after ``last`` (the one firing), from ``now`` on: still
+    every ``remind_every`` from the lock's opening, before the deadline (capped)."""
+    every = policy.remind_every
+    if not every:
+        return []
+    at = last + every * max(1, math.floor((now - last) / every) + 1)
+    times: list[float] = []
+    while at < deadline and len(times) < MAX_REMINDERS:
+        times.append(at)
+        at += every
+    return times
+
+
 def next_overdue_reminder(policy: Policy, now: float) -> float:
     """A ``keep`` lock past its deadline keeps being reminded: every ``remind_every``, or
     every ``timeout`` when no interval was given."""

@@ -363,3 +363,8 @@ async def zero_naps(tracer: Tracer) -> str:
     await tracer.sleep(0)
     await tracer.sleep(timedelta(0))  # no time either: no sleep
     return "awake"
+
+
+@app.flow("chatty")
+async def chatty(tracer: Tracer) -> Any:
+    return await tracer.lock("final", timeout=100, remind=1)  # 99 reminders: over the cap

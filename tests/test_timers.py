@@ -427,3 +427,25 @@ async def test_a_reminder_that_fires_after_its_locks_deadline_is_not_sent(
     assert await tick(engine, clock, 0) == 1  # the deadline
     assert (await engine.execution(eid)).status != "awaiting"
     assert notes.of("reminder", eid) == []
+
+
+async def test_a_lock_reminded_more_often_than_the_cap_is_reminded_up_to_its_deadline(
+    env: Any,
+) -> None:
+    """Every second for 100 s: 99 reminders. Only the first 50 were planned, and the lock went
+    quiet for the half before its deadline, the part that matters most. The 50th plans the
+    next ones; a stretch no process ran is one reminder, and the series goes on after it."""
+    engine, notes, clock = env
+    eid = await start(engine, "chatty")
+    for _ in range(60):
+        await tick(engine, clock, 1)
+    assert len(notes.of("reminder", eid)) == 60
+    await tick(engine, clock, 30)  # no process ran: the 61st to 90th, one reminder
+    assert len(notes.of("reminder", eid)) == 61
+    for _ in range(9):
+        await tick(engine, clock, 1)
+    assert len(notes.of("reminder", eid)) == 70  # the 91st to 99th
+    kinds = [e.kind for e in await events(engine, eid)]
+    assert kinds.count("reminded") == 70 and kinds.count("missed") == 29
+    assert await tick(engine, clock, 1) == 1  # the deadline
+    assert (await engine.execution(eid)).status == "error"

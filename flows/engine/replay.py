@@ -28,7 +28,7 @@ from flows.errors import (
 )
 from flows.files import FileStore
 from flows.forms import Model
-from flows.policy import Policy, reminder_times
+from flows.policy import Policy, reminder_times, series_goes_on
 
 log = logging.getLogger("lockstep.engine")
 ANSWERED = ("resolved", "rejected", "expired")  # a lock's decisions a replay hands back
@@ -106,7 +106,10 @@ class Replay:
         deadline = opened + policy.timeout
         lock_id = self.open("lock", name, deadline, policy=policy.to_json(), seq=seq, **fields)
         extra: list[tuple[float, str, Any]]
-        extra = [(at, "remind", None) for at in reminder_times(policy, opened, deadline)]
+        times = reminder_times(policy, opened, deadline)
+        extra = [(at, "remind", None) for at in times]
+        if times and series_goes_on(policy, times[-1], deadline):  # cut: the last plans more
+            extra[-1] = (times[-1], "remind", {"more": True})
         extra += [(opened + e.after, "escalate", {"to": list(e.to)}) for e in policy.escalate]
         for due_at, kind, payload in extra:
             self.new_timers.append(timer_row(self.execution.id, lock_id, kind, due_at, payload))

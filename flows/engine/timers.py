@@ -15,7 +15,7 @@ from flows.engine.records import Call, Closing, NewEvent, Post, Timer, missed
 from flows.engine.runs import Runs
 from flows.engine.scope import ids
 from flows.engine.setup import timer_row
-from flows.policy import Policy, next_overdue_reminder
+from flows.policy import Policy, more_reminders, next_overdue_reminder, series_goes_on
 
 log = logging.getLogger("lockstep.timers")
 NO_ANSWER = "no answer by the deadline"
@@ -43,6 +43,16 @@ def closes_first(lock: Call | None, now: float) -> bool:
     if lock is None or not lock.open or lock.deadline is None or now < lock.deadline:
         return False
     return Policy.from_json(lock.policy).on_timeout != "keep"
+
+
+def more_of(policy: Policy, timer: Timer, lock: Call, now: float) -> list[dict[str, object]]:
+    """A reminder series cut at ``MAX_REMINDERS`` goes on from its last planned reminder."""
+    deadline = lock.deadline or 0.0
+    times = more_reminders(policy, timer.due_at, now, deadline)
+    rows = [timer_row(lock.execution_id, lock.id, "remind", at) for at in times]
+    if times and series_goes_on(policy, times[-1], deadline):
+        rows[-1]["payload"] = {"more": True}
+    return rows
 
 
 async def escalated_to(store: Store, lock: Call) -> list[str]:
@@ -157,6 +167,8 @@ class Timers:
             if overdue and policy.on_timeout == "keep" and chained:
                 at = next_overdue_reminder(policy, now)
                 new_timers.append(timer_row(lock.execution_id, lock.id, "remind", at))
+            elif (timer.payload or {}).get("more") and lock.deadline is not None:
+                new_timers += more_of(policy, timer, lock, now)
             event = NewEvent(kind="overdue" if overdue else "reminded", call_id=lock.id)
             posts = [Post(key=f"remind:{timer.id}", call_id=lock.id,
                           payload={"type": "reminder", "people": people, "at": now,
