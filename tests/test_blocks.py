@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block as SlackBlock
 from slack_sdk.models.views import View
 
+from bot.fake import limits
 from bot.render.blocks import (
     ACTION_CANCEL,
     ACTION_OPEN,
@@ -38,6 +39,7 @@ from flows.errors import GLOBAL, InputsError
 from flows.forms import (
     HR,
     HTML,
+    Action,
     Break,
     Cancel,
     Checkbox,
@@ -129,6 +131,7 @@ def assert_valid_message(blocks: list[dict[str, Any]]) -> None:
 
 def assert_valid_view(view: dict[str, Any]) -> None:
     assert View(**view).to_dict() == view
+    limits.check_view(view)  # what slack_sdk leaves unchecked, refused as Slack refuses it
     assert view["type"] == "modal"
     assert_valid_blocks(view["blocks"], limit=100)
 
@@ -595,6 +598,23 @@ def test_a_select_of_more_than_100_options_offers_every_one_in_groups(kind: type
     chosen = read_state(form, state)["country"]
     assert chosen == ("c120" if kind is Select else ["c120"])
     assert parse(Model.from_json(form), {"country": "c249" if kind is Select else ["c249"]})
+
+
+@pytest.mark.parametrize("count", [10, 11, 30])
+def test_a_modal_offers_a_dozen_action_buttons_of_one_name_as_one_choice(count: int) -> None:
+    """A modal asks which of a group of Action buttons before Submit: radio buttons, which
+    Slack takes ten of at most; more, in a select (a view with 11 radio buttons is refused
+    whole, and nobody could answer the form)."""
+    actions = [Action("region", f"r{i}", text=f"Region {i}") for i in range(count)]
+    form = Model(InputText("why", "Why"), *actions).to_json()
+    view = modal_view(form, title="t", callback_id="c", private_metadata="")
+    assert_valid_view(view)
+    widget = element(view["blocks"], "region")
+    assert widget["type"] == ("radio_buttons" if count <= 10 else "static_select")
+    assert [o["value"] for o in widget["options"]] == [f"r{i}" for i in range(count)]
+    picked = {"type": widget["type"], "selected_option": widget["options"][-1]}
+    state = {input_block_id("region"): {"region": picked}}
+    assert read_state(form, state) == {"region": f"r{count - 1}"}
 
 
 def test_modal_defaults_and_cut_texts() -> None:

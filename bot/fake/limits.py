@@ -26,6 +26,7 @@ TEXT_CHARS = 40_000  # a message's ``text``
 BLOCKS_CHARS = 12_000  # a message's blocks as JSON; Slack fails near 13k (msg_blocks_too_long)
 INPUT_MAX_LENGTH = 3000  # ``plain_text_input.max_length``
 OPTION_VALUE, OPTION_TEXT = 150, 75
+FEW_OPTIONS = {"radio_buttons": 10, "checkboxes": 10}  # options Slack shows as a list
 
 
 def check_message(args: Args) -> None:
@@ -74,10 +75,14 @@ def _check_block(block: Any) -> None:
 
 def _within(obj: dict[str, Any]) -> bool:
     """The limits slack_sdk's parse leaves unchecked: a text input's ``max_length``, options'
-    values and texts (in selects, checkboxes and radio buttons, and their initial options)."""
+    values and texts (in selects, checkboxes and radio buttons, and their initial options),
+    how many options radio buttons and checkboxes have."""
     if obj.get("type") == "plain_text_input" and isinstance(obj.get("max_length"), int):
         return bool(obj["max_length"] <= INPUT_MAX_LENGTH)
     options = [*(obj.get("options") or []), *(obj.get("initial_options") or [])]
+    few = FEW_OPTIONS.get(str(obj.get("type")))
+    if few is not None and len(obj.get("options") or []) > few:
+        return False
     options += [obj["initial_option"]] if isinstance(obj.get("initial_option"), dict) else []
     return all(
         isinstance(o, dict)

@@ -16,6 +16,7 @@ from flows.parse import TRUE, html_number
 UNNAMED = "(unnamed)"
 ID_MAX, LABEL_MAX, OPTION_VALUE_MAX = 255, 2000, 150
 _PLACEHOLDER, _OPTION_TEXT, _OPTIONS, _TEXT_INPUT, _MAX_EPOCH = 150, 75, 100, 3000, 9_999_999_999
+RADIO_OPTIONS = 10  # Slack's radio buttons (and checkboxes) hold ten options at most
 
 _TEXTUAL = frozenset({"text", "password", "textarea", "number"})
 _CHOICES = frozenset({"boolean", "select", "multiselect", "user"})
@@ -123,19 +124,18 @@ def action_choices(actions: list[dict[str, Any]]) -> list[Block]:
 
 
 def action_block(name: str, actions: list[dict[str, Any]], errors: list[str]) -> Block:
-    """In a modal, a group of ``Action`` buttons is a choice made before Submit."""
+    """In a modal, a group of ``Action`` buttons is a choice made before Submit: radio
+    buttons, or past the ten Slack shows as radio buttons, a select."""
     label = text_of(actions[0], "text", "name") if len(actions) == 1 else name
+    choices = action_choices(actions)
+    kind = "radio_buttons" if len(choices) <= RADIO_OPTIONS else "static_select"
     block: Block = {
         "type": "input",
         "block_id": input_block_id(name),
         "optional": True,
         "dispatch_action": False,
         "label": plain(label or UNNAMED, LABEL_MAX),
-        "element": {
-            "type": "radio_buttons",
-            "action_id": action_id_for(name),
-            "options": action_choices(actions),
-        },
+        "element": {"type": kind, "action_id": action_id_for(name), "options": choices},
     }
     if errors:
         block["hint"] = plain("⚠️ " + " ".join(errors), LABEL_MAX)

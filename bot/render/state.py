@@ -90,7 +90,7 @@ def read_state(form: Form, state_values: Mapping[str, Mapping[str, Any]]) -> dic
         raw[el["name"]] = _read(el, action)
     for name, actions in action_groups(form).items():
         chosen = _cell(state_values, name)
-        if chosen is not None and chosen.get("type") == "radio_buttons":
+        if chosen is not None and chosen.get("type") in ("radio_buttons", "static_select"):
             values = {a["value"][:OPTION_VALUE_MAX]: a["value"] for a in reversed(actions)
                       if isinstance(a.get("value"), str)}  # fmt: skip
             raw[name] = _option_name(chosen.get("selected_option"), values)
