@@ -5,6 +5,7 @@ keys matched to the form's fields, runs named by any unique prefix of their id."
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,11 @@ from typing import Literal
 Verb = Literal["list", "start", "status", "audit", "cancel", "help", "unknown"]
 VERBS: tuple[Verb, ...] = ("list", "start", "status", "audit", "cancel", "help")
 _CLOSE_ENOUGH = 0.6  # difflib's ratio: "strat" ~ "start", "reveiw" ~ "review"
+# Typographic quotes, as phones and "smart quotes" type " and ': double ones are quotes; single
+# ones within a word are apostrophes (it\u2019s), elsewhere quotes if they pair
+_DOUBLE_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f", '"'))
+_SINGLES = "[\u2018\u2019\u201a\u201b]"
+_SINGLE_QUOTE = re.compile(rf"(?<!\w){_SINGLES}|{_SINGLES}(?!\w)")
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,9 @@ class Command:
 def parse_command(text: str) -> Command:
     """``start review doc="Q3 plan" owner=U1`` -> Command("start", "review", {...}).
 
-    Empty text is ``help``; a first word that is no subcommand is ``unknown``."""
-    try:
-        words = shlex.split(text)
-    except ValueError:
-        words = text.split()
+    Empty text is ``help``; a first word that is no subcommand is ``unknown``. Values may be
+    quoted with typographic quotes too (``doc=“Q3 plan”``), as phones type them."""
+    words = _words(text)
     if not words:
         return Command("help")
     verb = next((v for v in VERBS if v == words[0].casefold()), None)
@@ -48,6 +52,18 @@ def parse_command(text: str) -> Command:
             return Command(verb, target, values, problem=word)
         values[key] = value
     return Command(verb, target, values)
+
+
+def _words(text: str) -> list[str]:
+    """The text's words, quotes (straight or typographic) grouping them; where quotes do not
+    pair, split at spaces."""
+    text = text.translate(_DOUBLE_QUOTES)
+    for attempt in (_SINGLE_QUOTE.sub("'", text), text):
+        try:
+            return shlex.split(attempt)
+        except ValueError:
+            continue
+    return text.split()
 
 
 def nearest(word: str, choices: Iterable[str]) -> str | None:

@@ -29,6 +29,29 @@ def test_subcommands_in_any_case_and_values() -> None:
     assert parse_command("strat review x=1") == Command("unknown", "strat", rest=("review", "x=1"))
 
 
+OPEN, CLOSE, LOW = "\u201c", "\u201d", "\u201e"  # typographic double quotes
+SOPEN, APOSTROPHE = "\u2018", "\u2019"  # and single ones (the closing one is an apostrophe)
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        '"Q3 plan"',
+        f"{OPEN}Q3 plan{CLOSE}",
+        f"{CLOSE}Q3 plan{CLOSE}",  # iOS after "=": a closing quote both times
+        f"{SOPEN}Q3 plan{APOSTROPHE}",
+        f"{LOW}Q3 plan{OPEN}",
+    ],
+)
+def test_values_may_be_quoted_with_the_quotes_phones_type(quoted: str) -> None:
+    """Phones (and "smart quotes") turn " and ' into typographic quotes: they quote all the
+    same, and an apostrophe in a word stays one."""
+    said = f"it{APOSTROPHE}s"
+    assert parse_command(f"start review doc={quoted} note={said}") == Command(
+        "start", "review", {"doc": "Q3 plan", "note": said}
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "meant"),
     [
@@ -97,6 +120,16 @@ async def test_flow_names_in_any_case_and_unknown_prefill_keys_are_reported(bot:
     assert author["optional"] is True
     assert view["close"]["text"] == "Cancel"  # closing the entry form starts nothing
     assert assert_valid_surfaces(bot.slack) == 1
+
+
+async def test_a_value_in_typographic_quotes_prefills_the_form_whole(bot: Bot) -> None:
+    name = f"O{APOSTROPHE}Brien"
+    status, text = await bot.command(f"start review document={OPEN}Q3 plan{CLOSE} author={name}")
+    assert (status, text) == (200, "")
+    [opened] = await bot.slack.wait_for("views.open")
+    blocks = {b.get("block_id"): b for b in opened.response["view"]["blocks"]}
+    assert blocks["f_document"]["element"]["initial_value"] == "Q3 plan"
+    assert blocks["f_author"]["element"]["initial_value"] == name
 
 
 async def test_runs_are_named_by_any_unique_prefix_of_their_id(bot: Bot) -> None:
