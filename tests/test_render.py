@@ -317,6 +317,28 @@ def test_a_status_history_reads_labels_and_typed_text_literally() -> None:
     assert "<!channel>" not in text and "<@U0BOSS>" not in text
 
 
+@pytest.mark.parametrize(
+    ("actor", "reason", "shown"),
+    [
+        ("UALICE", "cancelled by UALICE", "cancelled by <@UALICE>"),  # the engine's own words
+        ("api:ci", "cancelled by ci (API)", "cancelled by ci"),
+        ("api:ci", "killed by ci (API)", "cancelled by ci"),
+        ("UALICE", "wrong <@U0BOSS> doc", "cancelled by <@UALICE>: wrong &lt;@U0BOSS&gt; doc"),
+        ("UALICE", "cancelled by UBOB", "cancelled by <@UALICE>: cancelled by UBOB"),
+    ],
+)
+def test_a_cancellation_in_a_history_says_why_only_when_someone_said(
+    actor: str, reason: str, shown: str
+) -> None:
+    """Cancelled without a reason, a run's history says who cancelled it once, as a mention,
+    not again as the raw id the engine recorded in its place."""
+    event = Event(
+        id=1, execution_id="x", at=AT, kind="cancelled", actor=actor, call_id=None,
+        detail={"reason": reason},
+    )  # fmt: skip
+    assert history.line(event, None) == shown
+
+
 # --- titles ---------------------------------------------------------------------------------------
 
 

@@ -59,12 +59,22 @@ def line(event: Event, lock: Call | None) -> str:
         instead=detail.get("instead", "the deadline"),
         due=messages.when(due if isinstance(due := detail.get("due_at"), int | float) else None),
         by=humanize(detail.get("by", 0)),
-        reason=literal(cut(str(detail.get("reason") or detail.get("error")), _VALUE)),
+        reason=_reason(detail.get("reason") or detail.get("error"), event.actor),
         level=detail.get("level", "note"),
         text=literal(str(detail.get("text", ""))[:_VALUE]),
         status=detail.get("status", "waiting"),
         error=literal(cut(str(detail.get("error", messages.UNKNOWN_ERROR)), _VALUE)),
     )
+
+
+def _reason(reason: Any, actor: str | None) -> str:
+    """Why a run was cancelled, after a colon; nothing where it only says who cancelled it (what
+    the engine and the API record when they were given no reason, with a raw id in it)."""
+    name = (actor or "someone").removeprefix(messages.API_ACTOR)
+    said = {f"cancelled by {name}", f"cancelled by {name} (API)", f"killed by {name} (API)"}
+    if not reason or str(reason) in said:
+        return ""
+    return ": " + literal(cut(str(reason), _VALUE))
 
 
 def _labels(lock: Call | None) -> dict[str, str]:

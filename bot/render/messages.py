@@ -170,7 +170,7 @@ EVENT_LINES = {
     "{instead} came with it",
     "expired": "{what} expired with no answer (then: {then})",
     "snoozed": "{who} snoozed {what} by {by}",
-    "cancelled": "cancelled by {who}: {reason}",
+    "cancelled": "cancelled by {who}{reason}",
     "progress": "{level}: {text}",
     "woke": "a durable sleep ended",
     "status": "the run is {status}",
