@@ -265,9 +265,10 @@ class SlashCommands(Listener):
         match cancelled.outcome:
             case Cancel.CANCELLED:
                 return messages.CANCELLED.format(id=short)
-            case Cancel.ENDED:
-                assert execution is not None
-                return messages.ALREADY_ENDED.format(id=short, status=execution.status)
+            case Cancel.ENDED:  # as /flow status says it ended, not the store's word for it
+                trail = await self._visible(event.user, found.id, "cancel", ws)
+                ended = history.standing(*trail) if isinstance(trail, tuple) else trail
+                return messages.ALREADY_ENDED.format(id=short, status=ended)
             case Cancel.FORBIDDEN:
                 assert execution is not None
                 return messages.cannot_cancel(execution.initiator, cancelled.admins)

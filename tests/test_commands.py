@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import pytest
 
 from bot.commands import (
@@ -14,7 +18,13 @@ from bot.commands import (
     suggestion,
 )
 from flows import Request
-from tests.slackbot import CHANNEL, Bot, assert_valid_surfaces, input_value
+from tests.slackbot import (
+    CHANNEL,
+    Bot,
+    assert_valid_surfaces,
+    input_value,
+    start_without_form,
+)
 
 FLOWS = ["review", "deploy", "expense"]
 
@@ -87,6 +97,11 @@ def test_prefill_keys_are_matched_and_unknown_ones_kept_to_report() -> None:
     matched = prefill({"Document": "Q3", "doc": "x", "author": "me"}, ["document", "author"])
     assert matched.values == {"document": "Q3", "author": "me"}
     assert matched.unknown == ("doc",)
+
+
+def current(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
+    """The channel's message as people now see it."""
+    return next(m for m in bot.slack.messages(CHANNEL) if m["ts"] == message["ts"])
 
 
 # --- through the bot ------------------------------------------------------------------------------
@@ -217,6 +232,18 @@ async def test_errors_in_a_message_name_fields_by_their_labels(bot: Bot) -> None
     notes = await bot.slack.wait_for("chat.postEphemeral", count=2)
     required = "Please fix the form:\n• *Score (1 to 5)*: This field is required."
     assert notes[-1].args["text"] == required
+
+
+async def test_cancelling_an_ended_run_says_how_it_ended_as_status_does(bot: Bot) -> None:
+    lock = await start_without_form(bot, "turnstile")
+    await bot.click(lock, "lockstep_cancel", "UBOB")  # "Stay": rejected, the run ends
+    parent = bot.slack.messages(CHANNEL)[-1]
+    await bot.slack.until(lambda: "rejected" in current(bot, parent)["text"])
+    short = re.findall(r"Run `(\w+)`", json.dumps(parent["blocks"]))[0]
+    _, text = await bot.command(f"cancel {short}")
+    assert text == f"Run `{short}` has already ended (🚫 rejected by <@UBOB>)."
+    _, status = await bot.command(f"status {short}")
+    assert status.startswith(f"*turnstile* `{short}`: 🚫 rejected by <@UBOB>")
 
 
 async def test_cancel_tells_someone_who_may_not_see_a_run_nothing_of_it(bot: Bot) -> None:

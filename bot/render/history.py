@@ -20,9 +20,7 @@ def status(execution: Execution, calls: Sequence[Call], events: Sequence[Event])
     """Person-typed values (inputs, comments, refused answers) show literally: escaped, so no
     mention or link in them goes live."""
     locks = {c.id: c for c in calls}
-    state = messages.STATUS_WORDS[execution.status]
-    if execution.done:
-        state = surfaces.ending_words(outcome.conclude(execution, calls, events))
+    state = standing(execution, calls, events)
     lines = [
         f"*{execution.flow}* `{messages.short(execution.id)}`: {state}",
         *(f"• waiting: *{messages.title(c.name)}*" for c in calls if c.kind == "lock" and c.open),
@@ -33,6 +31,13 @@ def status(execution: Execution, calls: Sequence[Call], events: Sequence[Event])
     for event in events[-SHOWN:]:
         lines.append(f"  {messages.when(event.at)}: {line(event, locks.get(event.call_id or ''))}")
     return "\n".join(lines)
+
+
+def standing(execution: Execution, calls: Sequence[Call], events: Sequence[Event]) -> str:
+    """How a run stands, or how it ended, in words (``🚫 rejected by @bob``)."""
+    if execution.done:
+        return surfaces.ending_words(outcome.conclude(execution, calls, events))
+    return messages.STATUS_WORDS[execution.status]
 
 
 def line(event: Event, lock: Call | None) -> str:
