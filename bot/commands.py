@@ -19,6 +19,9 @@ _CLOSE_ENOUGH = 0.6  # difflib's ratio: "strat" ~ "start", "reveiw" ~ "review"
 _DOUBLE_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f", '"'))
 _SINGLES = "[\u2018\u2019\u201a\u201b]"
 _SINGLE_QUOTE = re.compile(rf"(?<!\w){_SINGLES}|{_SINGLES}(?!\w)")
+# Spaces shlex does not split at (a no-break space: Option+Space on a Mac) and invisible ones
+_SPACE = re.compile(r"[^\S \t\r\n]")
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,9 @@ def parse_command(text: str) -> Command:
 
 
 def _words(text: str) -> list[str]:
-    """The text's words, quotes (straight or typographic) grouping them; where quotes do not
-    pair, split at spaces."""
-    text = text.translate(_DOUBLE_QUOTES)
+    """The text's words, split at any space, quotes (straight or typographic) grouping them;
+    where quotes do not pair, split at spaces."""
+    text = _SPACE.sub(" ", _INVISIBLE.sub("", text)).translate(_DOUBLE_QUOTES)
     for attempt in (_SINGLE_QUOTE.sub("'", text), text):
         try:
             return shlex.split(attempt)

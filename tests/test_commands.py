@@ -63,6 +63,19 @@ def test_values_may_be_quoted_with_the_quotes_phones_type(quoted: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "start\u00a0review doc=x",  # a no-break space, as Option+Space types on a Mac
+        "start review\u2003doc=x",
+        "start\u200b review doc=x\ufeff",  # invisible characters pasted along
+        "\u3000start review doc=x",
+    ],
+)
+def test_words_are_split_at_any_space_and_invisible_characters_dropped(text: str) -> None:
+    assert parse_command(text) == Command("start", "review", {"doc": "x"})
+
+
+@pytest.mark.parametrize(
     ("text", "meant"),
     [
         ("strat review", "/flow start review"),
