@@ -1,6 +1,7 @@
 """``/flow`` command text as a typed command, and the forgiving reading of what people type
 (pure): subcommands and flow names in any case, the nearest command or flow for a typo, prefill
-keys matched to the form's fields, runs named by any unique prefix of their id."""
+keys matched to the form's fields (and values to a select's choices), runs named by any unique
+prefix of their id."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from bot.render import messages
+from bot.render.inputs import Form, unchosen
+from bot.render.mrkdwn import literal
 
 Verb = Literal["list", "start", "status", "audit", "cancel", "help", "unknown"]
 VERBS: tuple[Verb, ...] = ("list", "start", "status", "audit", "cancel", "help")
@@ -136,3 +141,24 @@ def prefill(values: Mapping[str, str], fields: Iterable[str]) -> Prefill:
         else:
             known[name] = value
     return Prefill(known, tuple(unknown))
+
+
+def prefill_form(
+    values: Mapping[str, str], fields: list[str], form: Form
+) -> tuple[dict[str, str], list[str]]:
+    """The ``key=value`` pairs an entry form (``fields``, ``form``) takes, and what to tell of
+    those it does not (a key no field has, a value none of a select's choices is: left out, not
+    guessed at)."""
+    matched = prefill(values, fields)
+    notes = []
+    if matched.unknown:
+        unknown = ", ".join(f"`{literal(k)}`" for k in matched.unknown)
+        known = ", ".join(f"`{f}`" for f in fields) or messages.NO_FIELDS
+        notes.append(messages.UNKNOWN_KEYS.format(keys=unknown, fields=known))
+    taken = dict(matched.values)
+    for name, choices in unchosen(form, taken).items():
+        listed = ", ".join(f"`{literal(c)}`" for c in choices[: messages.CHOICES_LISTED])
+        more = ", …" if len(choices) > messages.CHOICES_LISTED else ""
+        value = literal(taken.pop(name))
+        notes.append(messages.UNKNOWN_CHOICE.format(field=name, value=value, choices=listed + more))
+    return taken, notes

@@ -22,7 +22,7 @@ from bot.commands import (
     find_name,
     nearest,
     parse_command,
-    prefill,
+    prefill_form,
     suggestion,
 )
 from bot.listening import Listener, event_of, notice, refuse, run_id, said
@@ -107,21 +107,14 @@ class SlashCommands(Listener):
             await ack(text=_no_such_flow(name, flows) if name else messages.START_USAGE)
             return
         spec = flows[found]
-        if spec.model is not None:
-            fields = [e.name for e in spec.model.inputs]
-            matched = prefill(values, fields)
-            values = matched.values
-            if matched.unknown:  # said with the ack: the form opens all the same
-                unknown = ", ".join(f"`{literal(k)}`" for k in matched.unknown)
-                known = ", ".join(f"`{f}`" for f in fields) or messages.NO_FIELDS
-                await ack(text=messages.UNKNOWN_KEYS.format(keys=unknown, fields=known))
-                self.after(self._open_entry(client, event, spec, values), client, event)
-                return
         if spec.model is None:  # the command is the submission: stored before it is answered
             note = await self._start_at_once(event, spec, values)
             await (ack() if note is None else ack(text=note))
             return
-        await ack()
+        assert spec.model is not None
+        fields = [e.name for e in spec.model.inputs]
+        values, notes = prefill_form(values, fields, spec.model.to_json())
+        await (ack(text="\n".join(notes)) if notes else ack())  # the form opens all the same
         self.after(self._open_entry(client, event, spec, values), client, event)
 
     async def _start_at_once(

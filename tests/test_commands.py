@@ -160,6 +160,29 @@ async def test_a_value_in_typographic_quotes_prefills_the_form_whole(bot: Bot) -
     assert blocks["f_author"]["element"]["initial_value"] == name
 
 
+async def test_a_choice_is_prefilled_by_its_label_in_any_case_or_said_to_be_none(
+    bot: Bot,
+) -> None:
+    """``environment=Staging`` (the label people see) chooses staging, not the default
+    (production); a value no choice is, is said, not silently replaced by the default."""
+    status, text = await bot.command("start deploy service=api environment=Staging")
+    assert (status, text) == (200, "")
+    [opened] = await bot.slack.wait_for("views.open")
+    blocks = {b.get("block_id"): b for b in opened.response["view"]["blocks"]}
+    assert blocks["f_environment"]["element"]["initial_option"]["value"] == "staging"
+    _, text = await bot.command("start deploy environment=stage colour=red")
+    assert text == (
+        "The form has no field `colour`, so I left it out. Its fields: `service`, `version`, "
+        "`environment`.\n"
+        "`environment` has no choice `stage`, so I left it out. Its choices: `staging`, "
+        "`production`."
+    )
+    opened = (await bot.slack.wait_for("views.open", count=2))[-1]
+    blocks = {b.get("block_id"): b for b in opened.response["view"]["blocks"]}
+    assert blocks["f_environment"]["element"]["initial_option"]["value"] == "production"
+    assert assert_valid_surfaces(bot.slack) == 2
+
+
 async def test_runs_are_named_by_any_unique_prefix_of_their_id(bot: Bot) -> None:
     engine = bot.lockstep.engine
     for eid in ("abc12345aaaa", "abc12345bbbb", "f00d"):

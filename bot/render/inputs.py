@@ -172,6 +172,29 @@ def _choices(options: list[Block]) -> Block:
     return {"option_groups": groups}
 
 
+def _chosen(options: list[Block], value: Any) -> list[Block]:
+    """The options ``value`` names: by their values; else (a person typed it: ``/flow start
+    deploy environment=Staging``) by their values or labels whatever the case."""
+    wanted = {v[:OPTION_VALUE_MAX] for v in _as_list(value) if isinstance(v, str)}
+    chosen = [o for o in options if o["value"] in wanted]
+    if chosen or not wanted:
+        return chosen
+    folded = {w.strip().casefold() for w in wanted}
+    return [o for o in options if {o["value"].casefold(), o["text"]["text"].casefold()} & folded]
+
+
+def unchosen(form: Form, values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The form's selects whose value in ``values`` names none of their options, by name, with
+    their options' values."""
+    return {
+        el["name"]: [o["value"] for o in _options(el)]
+        for el in form_inputs(form)
+        if el["type"] in ("select", "multiselect")
+        and isinstance(values.get(el["name"]), str)
+        and not _chosen(_options(el), values[el["name"]])
+    }
+
+
 def _number_input(el: Mapping[str, Any], value: Any) -> Block:
     step, low, high = el.get("step"), el.get("min_value"), el.get("max_value")
     integral = bool(html_number(step)) and all(v is None or _integral(v) for v in (step, low, high))
@@ -222,8 +245,7 @@ def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
         }
     elif kind in ("select", "multiselect"):
         options = _options(el)
-        wanted = {v[:OPTION_VALUE_MAX] for v in _as_list(value) if isinstance(v, str)}
-        chosen = [o for o in options if o["value"] in wanted]
+        chosen = _chosen(options, value)
         if kind == "select":
             out |= {"type": "static_select", **_choices(options)}
             out["initial_option"] = chosen[0] if chosen else None
