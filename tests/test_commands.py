@@ -133,6 +133,17 @@ async def test_a_typo_is_answered_with_what_was_probably_meant(bot: Bot) -> None
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
 
 
+@pytest.mark.parametrize("text", ["", "help", "start", "cancel", "audit", "frobnicate"])
+async def test_help_and_usage_write_placeholders_as_text_not_as_slack_links(
+    bot: Bot, text: str
+) -> None:
+    """Slack reads ``<name>`` in a message as a link (to "name"), even in code: a placeholder
+    people are to read as ``<name>`` is written ``&lt;name&gt;``."""
+    _, reply = await bot.command(text)
+    assert "&lt;" in reply
+    assert not re.search(r"<(?![@#!]|https?://)", reply), reply
+
+
 async def test_flow_names_in_any_case_and_unknown_prefill_keys_are_reported(bot: Bot) -> None:
     status, text = await bot.command("START Review Document=Q3 doc=oops")
     assert status == 200

@@ -123,7 +123,7 @@ async def test_commands_answer_privately(bot: Bot) -> None:
     status, body = await bot.command("list")
     assert status == 200 and "`review`: Document review" in body
     assert body.count("•") == 15
-    assert "/flow start <name>" in (await bot.command("frobnicate"))[1]
+    assert "/flow start &lt;name&gt;" in (await bot.command("frobnicate"))[1]
     assert "no flow called `nope`" in (await bot.command("start nope"))[1]
     assert "not started any runs" in (await bot.command("status"))[1]
     assert "write inputs as `key=value`" in (await bot.command("start review oops"))[1]

@@ -1,4 +1,5 @@
-"""Every sentence the bot says to people, in one place."""
+"""Every sentence the bot says to people, in one place. They are mrkdwn: a ``<`` or ``>`` that
+is text is written ``&lt;``/``&gt;`` (Slack reads ``<name>`` as a link, even in code)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ _PERSON = re.compile(r"[UWS][A-Z0-9]{1,40}")  # a user (U…, W…) or a user gr
 HELP = (
     "*Lockstep* runs workflows that wait for people.\n"
     "• `/flow list`: the flows you can start\n"
-    "• `/flow start <name> [key=value ...]`: start one (its form opens, prefilled)\n"
+    "• `/flow start &lt;name&gt; [key=value ...]`: start one (its form opens, prefilled)\n"
     "• `/flow status [id]`: one run with its open steps and history, or your recent runs\n"
-    "• `/flow audit <id>`: a run's whole audit trail, as a JSON file sent to you\n"
-    "• `/flow cancel <id>`: cancel a run you started (or one of the flow's admins)\n"
+    "• `/flow audit &lt;id&gt;`: a run's whole audit trail, as a JSON file sent to you\n"
+    "• `/flow cancel &lt;id&gt;`: cancel a run you started (or one of the flow's admins)\n"
     "• `/flow help`: this message\n"
     "A run's id may be shortened to its first few characters, as shown with each run."
 )
@@ -24,12 +25,12 @@ UNKNOWN_COMMAND = "`/flow {word}` is not a command I know."
 DID_YOU_MEAN = "`/flow {word}` is not a command I know. Did you mean `{meant}`?"
 UNKNOWN_FLOW = "There is no flow called `{name}`."
 MEANT_FLOW = "Did you mean `{name}`? `/flow list` shows them all."
-START_USAGE = "Say which flow to start: `/flow start <name>`. Try `/flow list`."
+START_USAGE = "Say which flow to start: `/flow start &lt;name&gt;`. Try `/flow list`."
 UNKNOWN_KEYS = "The form has no field {keys}, so I left it out. Its fields: {fields}."
 NO_FIELDS = "none"
 UNKNOWN_CHOICE = "`{field}` has no choice `{value}`, so I left it out. Its choices: {choices}."
 CHOICES_LISTED = 10
-CANCEL_USAGE = "Say which run to cancel: `/flow cancel <id>`."
+CANCEL_USAGE = "Say which run to cancel: `/flow cancel &lt;id&gt;`."
 UNKNOWN_EXECUTION = "There is no run `{id}`."
 AMBIGUOUS_RUN = "`{id}` starts the ids of several runs ({ids}): give more of it."
 RUN_LINE = "• `{id}` {flow}: {status}"
@@ -37,7 +38,7 @@ NOT_INITIATOR = "Only {who}, who started this run, can cancel it."
 NOT_MANAGER = "Only {who}, who started this run, or {admins} can cancel it."
 ALREADY_ENDED = "Run `{id}` has already ended ({status})."
 CANCELLED = "Run `{id}` is cancelled."
-AUDIT_USAGE = "Say which run: `/flow audit <id>`."
+AUDIT_USAGE = "Say which run: `/flow audit &lt;id&gt;`."
 AUDIT_COMING = "The audit trail of run `{id}` is on its way to you as a file."
 AUDIT_FILE = "Audit trail of *{flow}* run `{id}` ({count} events)."
 EARLIER_EVENTS = "  … {count} earlier events: `/flow audit {id}` has them all."
