@@ -329,6 +329,24 @@ def test_a_long_inbox_lists_the_newest_and_says_there_are_more() -> None:
     assert View(**view).to_dict() == view
 
 
+def test_every_recent_run_shows_however_long_its_summary() -> None:
+    """A run's own summary (kodosumi's ``Launch(summary=...)``) may run long: each is cut, so
+    the Home lists every recent run with its state and link, not the first few and an "…"."""
+    summary = "Quarterly plan for the platform team " * 20 + "<@UBOSS>"
+    runs = [
+        home.RecentRun(f"run{i:02d}" + "x" * 24, summary, "awaiting", f"https://t.test/p{i}")
+        for i in range(home.MAX_RUNS)
+    ]
+    waiting = [home.Waiting("L1", "Approval", summary, "run00" + "x" * 27, None, None)]
+    view = home.home_view(waiting, runs)
+    shown = texts(view)
+    for i in range(home.MAX_RUNS):
+        assert f"`run{i:02d}xxx` Quarterly plan" in shown
+        assert f"…: awaiting · <https://t.test/p{i}|Open the thread>" in shown
+    assert "run `run00xxx`, started by someone" in shown
+    assert View(**view).to_dict() == view
+
+
 async def test_the_inbox_looks_among_the_newest_waiting_runs(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

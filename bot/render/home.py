@@ -26,6 +26,7 @@ MAX_WAITING = 20  # locks listed; the rest are counted
 MAX_RUNS = 10
 MAX_OPTIONS = 100  # a static select's options
 _SECTION = 3000
+SUMMARY_CHARS = 150  # of a run's summary in a line: ten runs fit a section, each in full
 _OPTION = 75
 _OPTION_VALUE = 150
 
@@ -73,7 +74,8 @@ def _linked(text: str, link: str | None) -> str:
 
 def _waiting(item: Waiting) -> list[Block]:
     due = messages.HOME_DUE.format(when=messages.when(item.deadline)) if item.deadline else ""
-    flow = "" if item.summary == item.title else literal(item.summary) + " · "
+    summary = cut(item.summary, SUMMARY_CHARS)
+    flow = "" if item.summary == item.title else literal(summary) + " · "
     line = messages.HOME_LOCK.format(
         title=literal(item.title), flow=flow, id=messages.short(item.run_id),
         who=messages.who(item.initiator),
@@ -99,7 +101,9 @@ def _waiting(item: Waiting) -> list[Block]:
 
 def _run(run: RecentRun) -> str:
     line = messages.HOME_RUN.format(
-        id=messages.short(run.run_id), summary=literal(run.summary), state=run.state
+        id=messages.short(run.run_id),
+        summary=literal(cut(run.summary, SUMMARY_CHARS)),
+        state=run.state,
     )
     return line + (" · " + _linked(messages.HOME_THREAD, run.link) if run.link else "")
 
