@@ -81,6 +81,13 @@ def nearest(word: str, choices: Iterable[str]) -> str | None:
     return by_folded[found[0]] if found else None
 
 
+def no_such_flow(name: str, flows: Iterable[str]) -> str:
+    """What to say of a flow name that names none: the nearest one, if any is near."""
+    meant = nearest(name, flows)
+    text = messages.UNKNOWN_FLOW.format(name=literal(name))
+    return text + (" " + messages.MEANT_FLOW.format(name=meant) if meant else "")
+
+
 def find_name(name: str, choices: Iterable[str]) -> str | None:
     """The choice ``name`` names (a flow, a field): exactly, else whatever the case, when that
     is one choice."""

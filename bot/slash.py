@@ -8,11 +8,11 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
@@ -20,7 +20,7 @@ from bot.commands import (
     Command,
     distinct_prefixes,
     find_name,
-    nearest,
+    no_such_flow,
     parse_command,
     prefill_form,
     suggestion,
@@ -104,7 +104,7 @@ class SlashCommands(Listener):
         flows = self.engine.registry.entries
         found = find_name(name, flows) if name else None
         if found is None:
-            await ack(text=_no_such_flow(name, flows) if name else messages.START_USAGE)
+            await ack(text=no_such_flow(name, flows) if name else messages.START_USAGE)
             return
         spec = flows[found]
         if spec.model is None:  # the command is the submission: stored before it is answered
@@ -146,12 +146,21 @@ class SlashCommands(Listener):
         spec: EntrySpec,
         values: dict[str, str],
     ) -> None:
-        view = self.entry_form(spec, event.channel, self.of(event), values)
-        await client.views_open(trigger_id=event.trigger_id, view=view)
+        ws = self.of(event)
+        view = self.entry_form(spec, event.channel, ws, values)
+        opened = await client.views_open(trigger_id=event.trigger_id, view=view)
         # Who is in the channel is asked now, while they fill the form in: the submission asks
-        # again (they may leave meanwhile), answered then from the directory's cache.
+        # again (they may leave meanwhile), answered then from the directory's cache. A run
+        # that could not start there is said at once, not once the form is filled in.
         with contextlib.suppress(NoAnswer):
-            await self.engine.sees(event.user, {"channel": event.channel}, self.of(event))
+            if not await self.engine.sees(event.user, {"channel": event.channel}, ws):
+                unseen = self.unseen(event.channel, ws)
+                text = messages.START_UNSEEN if unseen else messages.START_NOT_MEMBER
+                shown = opened["view"]
+                with contextlib.suppress(SlackApiError):  # closed meanwhile: nothing to say
+                    await client.views_update(
+                        view_id=shown["id"], hash=shown["hash"], view=notice(text)
+                    )
 
     async def _status(self, event: inbound.SlashCommand, name: str | None) -> str:
         user, ws = event.user, self.of(event)
@@ -371,12 +380,6 @@ class RunName:
 
     id: str | None
     problem: str = ""
-
-
-def _no_such_flow(name: str, flows: Iterable[str]) -> str:
-    meant = nearest(name, flows)
-    text = messages.UNKNOWN_FLOW.format(name=literal(name))
-    return text + (" " + messages.MEANT_FLOW.format(name=meant) if meant else "")
 
 
 def _summarised(launch: Launch) -> Launch:

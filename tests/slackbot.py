@@ -107,9 +107,11 @@ class Bot:
         }
         return await self.post(interaction_body(payload))
 
-    async def command(self, text: str, user: str = "UALICE") -> tuple[int, str]:
+    async def command(
+        self, text: str, user: str = "UALICE", channel: str = CHANNEL
+    ) -> tuple[int, str]:
         body = slash_command_body(
-            "/flow", text, user_id=user, channel_id=CHANNEL, response_url=self.slack.response_url()
+            "/flow", text, user_id=user, channel_id=channel, response_url=self.slack.response_url()
         )
         return await self.post(body)
 

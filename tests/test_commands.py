@@ -194,6 +194,28 @@ async def test_a_choice_is_prefilled_by_its_label_in_any_case_or_said_to_be_none
     assert assert_valid_surfaces(bot.slack) == 2
 
 
+async def test_an_entry_form_for_a_channel_lockstep_is_not_in_says_so_as_it_opens(
+    bot: Bot,
+) -> None:
+    """The form opens at once (its trigger lasts 3 s); who is in the channel is asked as it
+    does. Where the run could not start, the form turns into the note then, not after the
+    person has filled it in and submitted it."""
+    status, text = await bot.command("start review", channel="CPRIVATE")
+    assert (status, text) == (200, "")
+    [opened] = await bot.slack.wait_for("views.open")
+    [updated] = await bot.slack.wait_for("views.update")
+    assert updated.args["view_id"] == opened.response["view"]["id"]
+    assert updated.args["view"]["blocks"][0]["text"]["text"] == (
+        "Lockstep is not in this channel, so nothing was started here: invite it "
+        "(`/invite @Lockstep`) first."
+    )
+    await bot.command("start review")  # a channel it is in: the form stays as it is
+    await bot.slack.wait_for("views.open", count=2)
+    await bot.slack.wait_for("conversations.members", count=2)
+    assert len(bot.slack.calls_to("views.update")) == 1
+    assert assert_valid_surfaces(bot.slack) == 3
+
+
 async def test_runs_are_named_by_any_unique_prefix_of_their_id(bot: Bot) -> None:
     engine = bot.lockstep.engine
     for eid in ("abc12345aaaa", "abc12345bbbb", "f00d"):
