@@ -25,9 +25,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
 from bot.handlers import Handlers
-from bot.listening import event_of, notice, run_id
+from bot.listening import event_of, notice, run_id, standing
 from bot.permalinks import Permalinks
-from bot.render import home, messages, outcome, surfaces
+from bot.render import home, messages, surfaces
 from flows import InputsError, Launch, Request
 from flows.engine import Engine, EntryFailed, Execution, NoAnswer, Workspace
 
@@ -69,19 +69,12 @@ class HomeReader:
             home.RecentRun(
                 run_id=run.id,
                 summary=_summary(engine, run),
-                state=await self._state(run),
+                state=await standing(engine, run),
                 link=await self.links.of(await engine.where(run.id)),
             )
             for run in await engine.runs(initiator=user, limit=home.MAX_RUNS, workspace=workspace)
         ]
         return home.home_view(waiting, runs)
-
-    async def _state(self, run: Execution) -> str:
-        """How a run stands, or how it ended (approved, rejected, ...) in words."""
-        if not run.done:
-            return messages.STATUS_WORDS[run.status]
-        trail = await self.engine.trail(run.id)
-        return surfaces.ending_words(outcome.conclude(*trail)) if trail else run.status
 
 
 class HomeHandlers:

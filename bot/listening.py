@@ -21,10 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import fields, inbound
 from bot.directory import ARRIVED, unbudgeted
-from bot.render import blocks, messages
+from bot.render import blocks, history, messages
 from bot.seal import Seal
 from bot.workspaces import Workspaces, error_code, failure
-from flows.engine import SINGLE, Engine, NoAnswer, Workspace
+from flows.engine import SINGLE, Engine, Execution, NoAnswer, Workspace
 from flows.errors import GLOBAL
 
 log = logging.getLogger("lockstep.slack")
@@ -262,6 +262,15 @@ async def refuse(
     else:
         await ack(response_action="update", view=blocks.modal_view(form, values=raw, errors=wire,
                                                                    **view))  # fmt: skip
+
+
+async def standing(engine: Engine, run: Execution) -> str:
+    """How a run stands, or how it ended (``🚫 rejected by @bob``), as ``/flow status`` and
+    the Home list it."""
+    if not run.done:
+        return messages.STATUS_WORDS[run.status]
+    trail = await engine.trail(run.id)
+    return history.standing(*trail) if trail else messages.STATUS_WORDS[run.status]
 
 
 def notice(text: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from bot.commands import (
     prefill_form,
     suggestion,
 )
-from bot.listening import Listener, event_of, notice, refuse, run_id, said
+from bot.listening import Listener, event_of, notice, refuse, run_id, said, standing
 from bot.render import blocks, history, messages, surfaces
 from bot.render.mrkdwn import literal
 from bot.render.state import read_state
@@ -166,9 +166,9 @@ class SlashCommands(Listener):
         user, ws = event.user, self.of(event)
         if not name:
             runs = await self.engine.runs(initiator=user, limit=10, workspace=ws)
-            lines = [
+            lines = [  # how each ended, as the Home says: "rejected", not the store's "cancelled"
                 messages.RUN_LINE.format(
-                    id=messages.short(r.id), flow=r.flow, status=messages.STATUS_WORDS[r.status]
+                    id=messages.short(r.id), flow=r.flow, status=await standing(self.engine, r)
                 )
                 for r in runs
             ]

@@ -313,6 +313,8 @@ async def test_cancelling_an_ended_run_says_how_it_ended_as_status_does(bot: Bot
     assert text == f"Run `{short}` has already ended (🚫 rejected by <@UBOB>)."
     _, status = await bot.command(f"status {short}")
     assert status.startswith(f"*turnstile* `{short}`: 🚫 rejected by <@UBOB>")
+    _, listed = await bot.command("status")  # the list of one's runs says it as well
+    assert listed == f"• `{short}` turnstile: 🚫 rejected by <@UBOB>"
 
 
 async def test_cancel_tells_someone_who_may_not_see_a_run_nothing_of_it(bot: Bot) -> None:
