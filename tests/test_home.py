@@ -11,6 +11,7 @@ import pytest
 import yaml
 from slack_sdk.models.views import View
 
+from bot.fake import limits
 from bot.render import home
 from flows import Request
 from flows.engine import SINGLE, Engine, FakeClock, RecordingNotifier, reads
@@ -423,6 +424,19 @@ async def test_joining_or_leaving_the_channel_shows_on_the_home_at_once(bot: Bot
     assert (await bot.event(member("member_left_channel", "UBOB")))[0] == 200
     await bot.slack.until(lambda: answers(bot.slack.home("UBOB") or {"blocks": []}) == [])
     assert publishes(bot, "UCAROL") == 0  # never opened it: never published
+
+
+def test_the_chooser_offers_every_flow_past_a_select_s_hundred_options() -> None:
+    """A select holds 100 options: past that, the chooser offers the flows in groups of 100,
+    as a form's select does; none is left out (nor could be started from the Home)."""
+    flows = [(f"flow{i:03d}", f"Flow {i}") for i in range(150)]
+    view = home.chooser_view(flows)
+    assert View(**view).to_dict() == view
+    limits.check_view(view)
+    select = view["blocks"][0]["element"]
+    offered = [o["value"] for g in select["option_groups"] for o in g["options"]]
+    assert offered == [name for name, _ in flows]
+    assert home.chooser_view(flows[:3])["blocks"][0]["element"]["options"][0]["value"] == "flow000"
 
 
 async def test_the_chooser_offers_a_flow_whose_name_is_past_an_options_limit(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.render import messages
+from bot.render.inputs import choices
 from bot.render.mrkdwn import cut, literal
 
 Block = dict[str, Any]
@@ -151,8 +152,8 @@ def chooser_view(flows: list[tuple[str, str]], private_metadata: str = "") -> di
     run's messages go there); its submission opens the flow's entry form."""
     options = [
         {"text": _plain(f"{summary or name} ({name})", _OPTION), "value": flow_value(name)}
-        for name, summary in sorted(flows)[:MAX_OPTIONS]
-    ]
+        for name, summary in sorted(flows)[: MAX_OPTIONS * MAX_OPTIONS]
+    ]  # past a select's 100, in groups of 100 (Slack's type-ahead searches them all)
     choose: Block = {
         "type": "input",
         "block_id": CHOOSE_FLOW,
@@ -161,7 +162,7 @@ def chooser_view(flows: list[tuple[str, str]], private_metadata: str = "") -> di
             "type": "static_select",
             "action_id": CHOOSE_FLOW,
             "placeholder": _plain(messages.CHOOSE_FLOW_PLACEHOLDER, 150),
-            "options": options,
+            **choices(options),
         },
     }
     channel: Block = {

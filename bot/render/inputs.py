@@ -149,7 +149,7 @@ def option_items(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _options(element: Mapping[str, Any]) -> list[Block]:
-    """Every option once, up to what groups of options hold (``_choices``)."""
+    """Every option once, up to what groups of options hold (``choices``)."""
     out: dict[str, Block] = {}
     for o in option_items(element):
         text = plain(text_of(o, "label", "name") or UNNAMED, _OPTION_TEXT)
@@ -159,7 +159,7 @@ def _options(element: Mapping[str, Any]) -> list[Block]:
     return list(out.values())[: _OPTIONS * _OPTIONS]
 
 
-def _choices(options: list[Block]) -> Block:
+def choices(options: list[Block]) -> Block:
     """A select's options: up to 100 as they are; more (a list of countries) in groups of 100,
     as Slack takes them (its type-ahead searches every group)."""
     if len(options) <= _OPTIONS:
@@ -247,11 +247,11 @@ def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
         options = _options(el)
         chosen = _chosen(options, value)
         if kind == "select":
-            out |= {"type": "static_select", **_choices(options)}
+            out |= {"type": "static_select", **choices(options)}
             out["initial_option"] = chosen[0] if chosen else None
         else:
             most = el.get("max_selected")
-            out |= {"type": "multi_static_select", **_choices(options)}
+            out |= {"type": "multi_static_select", **choices(options)}
             out["initial_options"] = chosen or None
             out["max_selected_items"] = most if type(most) is int and most >= 1 else None
     else:
