@@ -339,6 +339,14 @@ def test_a_cancellation_in_a_history_says_why_only_when_someone_said(
     assert history.line(event, None) == shown
 
 
+def test_a_lock_naming_hundreds_of_approvers_names_fifty_and_counts_the_rest() -> None:
+    people = (*(f"U{i:04d}" for i in range(120)), "channel")
+    said = messages.asked(people)
+    assert said.startswith("<@U0000>, <@U0001>")
+    assert said.endswith("<@U0049> and 70 more or members of this channel")
+    assert messages.asked(("U1", "S2")) == "<@U1> or <!subteam^S2>"
+
+
 # --- titles ---------------------------------------------------------------------------------------
 
 
@@ -512,7 +520,9 @@ def test_a_quorum_of_hundreds_is_named_whole_mentions_and_a_count() -> None:
     line = blocks[-1]["elements"][0]["text"]
     assert " and 200 more" in line and line.count("<@") == 50
     assert line.count("<@") == line.count(">") - line.count("<!date")  # each mention whole
-    _, blocks = surfaces.lock_message(lock("open", policy=policy), approvers=people[:249])
-    quorum = next(b for b in blocks if b["type"] == "context")["elements"][0]["text"]
+    text, blocks = surfaces.lock_message(lock("open", policy=policy), approvers=people[:249])
+    asked, quorum = [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
     assert " and 199 more" in quorum and quorum.count("<@") == 50
+    assert asked.endswith(" and 200 more.") and asked.count("<@") == 50  # whom it asks
+    assert text.endswith(" and 200 more") and text.count("<@") == 50
     assert " and 200 more" in surfaces.already_decided(decided, people, "UOTHER")

@@ -37,6 +37,20 @@ def context_text(message: dict[str, Any]) -> list[str]:
     return [b["elements"][0]["text"] for b in message["blocks"] if b["type"] == "context"]
 
 
+async def test_a_lock_that_names_its_approvers_mentions_them(bot: Bot) -> None:
+    """Named approvers are mentioned as the lock is posted (its text is the notification), and
+    the message says whom it waits for; a lock for the channel names nobody."""
+    message = await start_without_form(bot, "vetted")
+    asked = "<@UAPPROVER> or <!subteam^SREVIEW>"
+    assert message["text"] == f"Vetted form: waiting for an answer from {asked}"
+    assert f"Waiting for {asked}." in context_text(message)
+    assert message["blocks"][-1]["type"] == "actions"
+    plain = await start_without_form(bot, "ship")
+    assert plain["text"] == "Approval: waiting for an answer"
+    assert not any("Waiting for" in t for t in context_text(plain))
+    assert assert_valid_surfaces(bot.slack)
+
+
 async def test_quorum_of_two_needs_two_different_people(bot: Bot) -> None:
     message = await start_without_form(bot, "release")
     assert "👥 Needs approval from 2 different people." in context_text(message)

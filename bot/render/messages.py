@@ -107,6 +107,8 @@ RUN_ID = "Run `{id}`"
 SHORT_ID = 8
 UNKNOWN_ERROR = "unknown error"
 WAITING = "{title}: waiting for an answer"
+WAITING_FOR = "{title}: waiting for an answer from {who}"
+ASKED = "Waiting for {who}."
 ERROR_LINE = "• *{field}*: {message}"
 FORM_FIELD = "Form"  # what an error for the form as a whole is shown under
 WARNING_PREFIX = "⚠️ "
@@ -294,6 +296,15 @@ def answerers(allowed: tuple[str, ...]) -> str:
     """``("U1", "S2", "channel")`` -> ``<@U1>, <!subteam^S2> or members of this channel``."""
     parts = ["members of this channel" if a == "channel" else mention([a]) for a in allowed]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def asked(allowed: tuple[str, ...]) -> str:
+    """The people a lock names to answer it, as mentions (they are notified); past
+    ``MENTIONED``, the rest counted."""
+    people = [a for a in allowed if a != "channel"]
+    if len(people) <= MENTIONED:
+        return answerers(allowed)
+    return mention(people) + (" or members of this channel" if "channel" in allowed else "")
 
 
 def refusal(allowed: tuple[str, ...]) -> str:

@@ -185,10 +185,14 @@ def lock_message(
     values: dict[str, Any] | None = None,
     approvers: list[str] | None = None,
 ) -> Surface:
-    """The open lock: its form (or a button opening it), snooze, and a quorum's progress."""
+    """The open lock: its form (or a button opening it), snooze, a quorum's progress, and
+    whom it asks, where it names people (mentioned: the first post notifies them)."""
     title = messages.title(lock.name)
     policy = Policy.from_json(lock.policy)
     quorum = [_context(quorum_line(policy.quorum, approvers or []))] if policy.quorum > 1 else []
+    named = any(a != "channel" for a in policy.approvers)
+    who = messages.asked(policy.approvers) if named else ""
+    quorum = ([_context(messages.ASKED.format(who=who))] if named else []) + quorum
     snooze = [_snooze_button(lock.id, policy.snooze)] if policy.snooze else []
     if blocks.fits_message(lock.form, quorum, snooze):
         body = blocks.message_blocks(
@@ -199,7 +203,8 @@ def lock_message(
         body = blocks.open_form_blocks(
             lock.form, lock_id=lock.id, title=title, extra=quorum, buttons=snooze
         )
-    return messages.WAITING.format(title=title), body
+    text = messages.WAITING_FOR.format(title=title, who=who) if named else None
+    return text or messages.WAITING.format(title=title), body
 
 
 def _snooze_button(lock_id: str, by: float) -> dict[str, Any]:
