@@ -617,6 +617,19 @@ def test_a_modal_offers_a_dozen_action_buttons_of_one_name_as_one_choice(count: 
     assert read_state(form, state) == {"region": f"r{count - 1}"}
 
 
+def test_a_form_with_more_action_buttons_than_a_message_holds_opens_as_a_modal() -> None:
+    """A message shows 20 Action buttons (an actions block holds 25, with Submit, Cancel and
+    Snooze): a form with more opens as a modal, where each can be chosen, not a message that
+    leaves the last ones out."""
+    few = Model(*(Action("region", f"r{i}", text=f"Region {i}") for i in range(20))).to_json()
+    assert fits_message(few)
+    many = Model(*(Action("region", f"r{i}", text=f"Region {i}") for i in range(25))).to_json()
+    assert not fits_message(many)
+    view = modal_view(many, title="t", callback_id="c", private_metadata="")
+    assert_valid_view(view)
+    assert len(element(view["blocks"], "region")["options"]) == 25
+
+
 def test_modal_defaults_and_cut_texts() -> None:
     form = Model(InputNumber("n", value=2.5, step=1), Submit("S" * 40), Cancel("")).to_json()
     view = modal_view(

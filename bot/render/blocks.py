@@ -164,12 +164,16 @@ def _actions(
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [*buttons, *more]}
 
 
+def _is_action(element: Any) -> bool:
+    return isinstance(element, Mapping) and element.get("type") == "action"
+
+
 def _action_buttons(form: Form, lock_id: str) -> list[Block]:
     """kodosumi's ``Action`` elements: each submits the form with its name set to its value
     (the handler reads the element back from the stored form by its index)."""
     found = []
     for index, el in enumerate(form):
-        if isinstance(el, Mapping) and el.get("type") == "action":
+        if _is_action(el):
             text = text_of(el, "text", "value", "name") or SUBMIT_TEXT
             value = _checked_id(lock_id, _BUTTON_VALUE, "lock_id")
             found.append({"type": "button", "action_id": f"{ACTION_PRESS}.{index}",
@@ -271,6 +275,8 @@ def fits_message(form: Form, extra: Sequence[Block] = (), buttons: Sequence[Bloc
     """
     if any(e.get("type") == "file" for e in form_inputs(form)):
         return False  # Slack's file input exists only in modals
+    if len(_action_buttons(form, "")) < sum(_is_action(e) for e in form):
+        return False  # more Action buttons than a message holds: a modal offers each
     blocks = _message(form, "", "T", None, None, extra, buttons)  # a message has its title
     reserve = HINT_RESERVE * sum(b["type"] == "input" for b in blocks)
     return len(blocks) < MESSAGE_MAX_BLOCKS and _size(blocks) + reserve <= MESSAGE_MAX_CHARS
