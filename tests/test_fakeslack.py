@@ -408,6 +408,9 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+BUTTON = {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "A"}}
+
+
 async def test_refuses_what_slack_refuses_to_show(slack: FakeSlack, client: AsyncWebClient) -> None:
     refused = {
         "invalid_blocks": [
@@ -433,6 +436,48 @@ async def test_refuses_what_slack_refuses_to_show(slack: FakeSlack, client: Asyn
                     "type": "input",
                     "label": {"type": "plain_text", "text": "L"},
                     "element": {"type": "plain_text_input", "action_id": "a", "max_length": 3001},
+                }
+            ],
+            [{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2001}]}],
+            [{"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3001}]}],
+            [_section("a") | {"block_id": "b"}, _section("b") | {"block_id": "b"}],  # twice
+            [{"type": "actions", "elements": [BUTTON, BUTTON]}],  # an action_id twice
+            [
+                {
+                    "type": "input",
+                    "label": {"type": "plain_text", "text": "L"},
+                    "element": {
+                        "type": "plain_text_input",
+                        "action_id": "a",
+                        "initial_value": "x" * 3001,
+                    },
+                }
+            ],
+            [
+                {
+                    "type": "input",
+                    "label": {"type": "plain_text", "text": "L"},
+                    "element": {
+                        "type": "plain_text_input",
+                        "action_id": "a",
+                        "max_length": 5,
+                        "initial_value": "x" * 6,
+                    },
+                }
+            ],
+            [
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "radio_buttons",
+                            "action_id": "r",
+                            "options": [
+                                {"text": {"type": "plain_text", "text": "o"}, "value": f"{i}"}
+                                for i in range(11)
+                            ],
+                        }
+                    ],
                 }
             ],
         ],
