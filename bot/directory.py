@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import Context, ContextVar, copy_context
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,15 +51,6 @@ _BUDGET: ContextVar[_Budget | None] = ContextVar("lockstep_lookup_budget", defau
 # HTTP and Socket Mode adapters: Slack's 3 s run from then, not from when the listener starts
 # (Bolt's authorize, waiting for a database connection in a busy moment, comes first)
 ARRIVED = "lockstep_arrived"
-
-
-def unbudgeted() -> Context:
-    """The current context without the request's lookup budget: for work that may go on past
-    its ack (a click's decision), whose ack is bounded otherwise, so each lookup waits up to
-    ``WAIT`` as after an ack."""
-    context = copy_context()
-    context.run(_BUDGET.set, None)
-    return context
 
 
 class AckBudget(AsyncMiddleware):

@@ -1,7 +1,7 @@
 """Clicks that decide (Submit, Cancel, an Action, a snooze), held from the moment they arrive
-until they are handled (``Engine.hold``): acked once decided (``Listener.decided_then_acked``),
-and a bot killed before that leaves them to the next sweep of a live process, which handles
-them as if they had just arrived."""
+until they are handled (``Engine.hold``): stored before they are acked, decided right after
+(``Listener.after``), and a bot killed before that leaves them to the next sweep of a live
+process, which handles them as if they had just arrived."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
-from bot.listening import Listener, arrived, event_of
+from bot.listening import Listener, event_of
 from flows.engine import Workspace
 
 log = logging.getLogger("lockstep.slack")
@@ -52,9 +52,9 @@ class HeldClicks(Listener):
         pressed: int | None = None,
     ) -> None:
         """A click that decides: held first (``Engine.hold``: a process killed before it is
-        handled leaves it to be handled again), then handled and acked
-        (``Listener.decided_then_acked``). The same click sent again while it is held, or in
-        the ten minutes after it was handled (``HELD_KEPT``), changes nothing."""
+        handled leaves it to be handled again), acked, then handled (``Listener.after``). The
+        same click sent again while it is held, or in the ten minutes after it was handled
+        (``HELD_KEPT``), changes nothing."""
         click = event_of(context, inbound.ButtonClick)
         key: str | None = held_key(click)
         payload = {"click": click.model_dump(mode="json"), "does": does, "pressed": pressed}
@@ -66,8 +66,8 @@ class HeldClicks(Listener):
         if not fresh:
             await ack()
             return
-        work = self._handled(key, self._work(does, client, click, pressed))
-        await self.decided_then_acked(ack, work, client, click, arrived(context))
+        await ack()
+        self.after(self._handled(key, self._work(does, client, click, pressed)), client, click)
 
     async def _handled(self, key: str | None, work: Coroutine[Any, Any, None]) -> None:
         """``work``, then its held click let go, whatever came of it (a failure is told to the

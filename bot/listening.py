@@ -9,9 +9,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 from collections.abc import Callable, Coroutine
-from contextvars import Context
 from typing import Any, TypeVar
 
 import aiohttp
@@ -20,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import fields, inbound
-from bot.directory import ARRIVED, unbudgeted
+from bot.directory import ARRIVED
 from bot.render import blocks, history, messages
 from bot.seal import Seal
 from bot.workspaces import Workspaces, error_code, failure
@@ -30,9 +28,6 @@ from flows.errors import GLOBAL
 log = logging.getLogger("lockstep.slack")
 E = TypeVar("E", bound=inbound.Inbound)
 FOLLOW_UPS = 16  # work after acks run at once; the rest wait their turn, first come first served
-# seconds a click's decision may take before the click is acked (Slack wants the ack in 3 s):
-# done by then, the answer is stored before Slack hears the click arrived
-DECIDE_BEFORE_ACK = 2.0
 # Slack's answers that say the trouble is on its side (else an error answer is Lockstep's
 # mistake, a bug to report with an error id)
 # (a trigger that expired before the modal opened, 3 s after the click, is time running out:
@@ -122,35 +117,13 @@ class Listener:
         note saying so, with an error id."""
         self._started(work, client, who)
 
-    async def decided_then_acked(
-        self,
-        ack: AsyncAck,
-        work: Coroutine[Any, Any, None],
-        client: AsyncWebClient,
-        who: inbound.ButtonClick,
-        arrived: float | None = None,
-    ) -> None:
-        """Run ``work`` (a click's decision: Submit, Cancel, an Action, a snooze) as ``after``
-        does, but ack only once it is done, or ``DECIDE_BEFORE_ACK`` seconds after the click
-        ``arrived`` (``time.monotonic()``; None: now), whichever comes first (it then goes on
-        after the ack). Done in time, the answer is stored before Slack hears the click
-        arrived: a bot killed after the ack has lost no answer."""
-        task = self._started(work, client, who, unbudgeted())
-        waited = 0.0 if arrived is None else time.monotonic() - arrived
-        try:
-            await asyncio.wait_for(asyncio.shield(task), max(0.0, DECIDE_BEFORE_ACK - waited))
-        except TimeoutError:
-            pass  # a slow lease, or Slack slow to say who may answer: it finishes after the ack
-        await ack()
-
     def _started(
         self,
         work: Coroutine[Any, Any, None],
         client: AsyncWebClient,
         who: inbound.SlashCommand | inbound.ButtonClick | inbound.Shortcut,
-        context: Context | None = None,
     ) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._guarded(work, client, who), context=context)
+        task = asyncio.create_task(self._guarded(work, client, who))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task

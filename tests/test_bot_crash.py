@@ -113,21 +113,22 @@ async def test_review_survives_bot_restarts_between_steps(tmp_path: Path) -> Non
             await process.kill()
 
 
-async def test_a_bot_killed_while_deciding_a_click_before_its_ack_decides_it_on_the_next(
+async def test_a_bot_killed_while_deciding_a_click_decides_it_after_a_restart(
     tmp_path: Path,
 ) -> None:
-    """A click is decided before it is acked: killed meanwhile (asking Slack who is in the
-    lock's group, Slack hears no ack), the lock is still open on restart, not half-decided,
-    and the same click again decides it, once."""
+    """A click is stored (held) before it is acked and decided after: the bot killed while
+    deciding it (asking Slack who is in the lock's group) has lost nothing, and the restarted
+    bot decides it once, with no one clicking again; a later click is told who decided."""
     database_url = f"sqlite:///{tmp_path / 'lockstep.db'}"
     people = {CHANNEL: ["UALICE", "UGROUPIE"]}
     groups = {"SREVIEW": ["UGROUPIE"]}
-    flows = {"LOCKSTEP_FLOWS": "tests.slack_flows"}
+    env = {"LOCKSTEP_FLOWS": "tests.slack_flows", "LOCKSTEP_SWEEP_SECONDS": "0.5",
+           "LOCKSTEP_TAKEOVER_SECONDS": "2"}  # fmt: skip
     async with (
         FakeSlack(members=people, usergroups=groups) as slack,
         aiohttp.ClientSession() as http,
     ):
-        process = await BotProcess.start(slack, database_url, flows)
+        process = await BotProcess.start(slack, database_url, env)
         try:
             bot = Bot(None, slack, f"http://127.0.0.1:{process.port}/slack/events", http)
             await bot.command("start vetted")
@@ -135,16 +136,14 @@ async def test_a_bot_killed_while_deciding_a_click_before_its_ack_decides_it_on_
             lock = posted.response["message"]
             dying = process.proc
             slack.on_call("usergroups.users.list", lambda: os.kill(dying.pid, signal.SIGKILL))
-            with pytest.raises(aiohttp.ClientError):  # killed before its ack
-                await bot.click(lock, "lockstep_submit", "UGROUPIE", input_value("x", "1"))
-            await process.kill()
+            status, _ = await bot.click(lock, "lockstep_submit", "UGROUPIE", input_value("x", "1"))
+            assert status == 200  # acked: held, then killed deciding it
+            await asyncio.wait_for(dying.wait(), 20)
             assert not slack.calls_to("chat.update")  # nothing decided, nothing shown
 
-            process = await BotProcess.start(slack, database_url, flows)
+            process = await BotProcess.start(slack, database_url, env)
             bot.url = f"http://127.0.0.1:{process.port}/slack/events"
-            status, _ = await bot.click(lock, "lockstep_submit", "UGROUPIE", input_value("x", "1"))
-            assert status == 200
-            done = await slack.wait_for("chat.postMessage", count=3, timeout=20)
+            done = await slack.wait_for("chat.postMessage", count=3, timeout=30)
             assert done[-1].args["text"].startswith("✅ *Approved* by <@UGROUPIE>")
             await bot.click(lock, "lockstep_submit", "UGROUPIE", input_value("x", "2"))
             [told] = await slack.wait_for("chat.postEphemeral", timeout=20)
@@ -158,10 +157,9 @@ async def test_a_bot_killed_while_deciding_a_click_before_its_ack_decides_it_on_
 async def test_a_click_acked_before_its_decision_is_decided_after_a_kill_without_a_click_again(
     tmp_path: Path,
 ) -> None:
-    """A click whose decision takes longer than ``DECIDE_BEFORE_ACK`` (a slow lease) is acked
-    first; the bot killed after that ack, before deciding, has held the click: the restarted
-    bot decides it, once, with no one clicking again, and tells nobody privately (the thread
-    shows it)."""
+    """A click whose decision takes long (a slow lease) is acked first; the bot killed after
+    that ack, before deciding, has held the click: the restarted bot decides it, once, with no
+    one clicking again, and tells nobody privately (the thread shows it)."""
     database_url = f"sqlite:///{tmp_path / 'lockstep.db'}"
     env = {"LOCKSTEP_FLOWS": "tests.slack_flows", "LOCKSTEP_SWEEP_SECONDS": "0.5",
            "LOCKSTEP_TAKEOVER_SECONDS": "2"}  # fmt: skip
