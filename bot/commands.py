@@ -163,9 +163,12 @@ def prefill_form(
         known = ", ".join(f"`{f}`" for f in fields) or messages.NO_FIELDS
         notes.append(messages.UNKNOWN_KEYS.format(keys=unknown, fields=known))
     taken = dict(matched.values)
-    for name, choices in unchosen(form, taken).items():
+    for name, off in unchosen(form, taken).items():
+        choices = off.choices
         listed = ", ".join(f"`{literal(c)}`" for c in choices[: messages.CHOICES_LISTED])
         more = ", …" if len(choices) > messages.CHOICES_LISTED else ""
-        value = literal(taken.pop(name))
-        notes.append(messages.UNKNOWN_CHOICE.format(field=name, value=value, choices=listed + more))
+        if off.whole:  # none of it is a choice: the form's default shows
+            del taken[name]
+        said = ", ".join(f"`{literal(m)}`" for m in off.missing)
+        notes.append(messages.UNKNOWN_CHOICE.format(field=name, value=said, choices=listed + more))
     return taken, notes

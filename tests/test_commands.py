@@ -15,9 +15,12 @@ from bot.commands import (
     nearest,
     parse_command,
     prefill,
+    prefill_form,
     suggestion,
 )
+from bot.render.blocks import modal_view
 from flows import Request
+from flows.forms import InputOption, Model, MultiSelect
 from tests.slackbot import (
     CHANNEL,
     Bot,
@@ -115,6 +118,30 @@ def test_prefill_keys_are_matched_and_unknown_ones_kept_to_report() -> None:
 def current(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
     """The channel's message as people now see it."""
     return next(m for m in bot.slack.messages(CHANNEL) if m["ts"] == message["ts"])
+
+
+REGIONS = Model(
+    MultiSelect("regions", (InputOption("eu", "Europe"), InputOption("us", "Americas")))
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "chosen", "note"),
+    [
+        ("eu, Americas", ["eu", "us"], None),  # by value or label, comma-separated
+        ("eu,xx", ["eu"], "`regions` has no choice `xx`"),
+        ("xx,yy", [], "`regions` has no choice `xx`, `yy`"),
+    ],
+)
+def test_a_multi_select_is_prefilled_from_a_comma_separated_list(
+    typed: str, chosen: list[str], note: str | None
+) -> None:
+    form = REGIONS.to_json()
+    taken, notes = prefill_form({"regions": typed}, ["regions"], form)
+    assert [n.split(", so")[0] for n in notes] == ([note] if note else [])
+    view = modal_view(form, title="t", callback_id="c", private_metadata="", values=taken)
+    initial = view["blocks"][0]["element"].get("initial_options", [])
+    assert [o["value"] for o in initial] == chosen
 
 
 # --- through the bot ------------------------------------------------------------------------------

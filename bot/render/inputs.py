@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -173,26 +174,53 @@ def choices(options: list[Block]) -> Block:
 
 
 def _chosen(options: list[Block], value: Any) -> list[Block]:
-    """The options ``value`` names: by their values; else (a person typed it: ``/flow start
-    deploy environment=Staging``) by their values or labels whatever the case."""
-    wanted = {v[:OPTION_VALUE_MAX] for v in _as_list(value) if isinstance(v, str)}
-    chosen = [o for o in options if o["value"] in wanted]
-    if chosen or not wanted:
-        return chosen
-    folded = {w.strip().casefold() for w in wanted}
-    return [o for o in options if {o["value"].casefold(), o["text"]["text"].casefold()} & folded]
+    """The options ``value`` names: each by its value; else (a person typed it: ``/flow start
+    deploy environment=Staging``) by its value or label whatever the case."""
+    wanted = [v[:OPTION_VALUE_MAX] for v in _as_list(value) if isinstance(v, str)]
+    named = {w for w in wanted if any(o["value"] == w for o in options)}
+    folded = {w.strip().casefold() for w in wanted if w not in named}
+    return [
+        o
+        for o in options
+        if o["value"] in named or {o["value"].casefold(), o["text"]["text"].casefold()} & folded
+    ]
 
 
-def unchosen(form: Form, values: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The form's selects whose value in ``values`` names none of their options, by name, with
-    their options' values."""
-    return {
-        el["name"]: [o["value"] for o in _options(el)]
-        for el in form_inputs(form)
-        if el["type"] in ("select", "multiselect")
-        and isinstance(values.get(el["name"]), str)
-        and not _chosen(_options(el), values[el["name"]])
-    }
+def _said(el: Mapping[str, Any], value: Any) -> Any:
+    """A multi-select's value typed as one text (``/flow start ... regions=eu,us``): its
+    comma-separated items."""
+    if el["type"] == "multiselect" and isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+@dataclass(frozen=True)
+class Unchosen:
+    """What a select's typed value names that none of its options is (``missing``), whether
+    that is all of it (``whole``), and the options' values (``choices``)."""
+
+    missing: list[str]
+    whole: bool
+    choices: list[str]
+
+
+def unchosen(form: Form, values: Mapping[str, Any]) -> dict[str, Unchosen]:
+    """The form's selects whose text value in ``values`` names what none of their options is,
+    by name."""
+    found = {}
+    for el in form_inputs(form):
+        value = values.get(el["name"])
+        if el["type"] not in ("select", "multiselect") or not isinstance(value, str):
+            continue
+        if not value.strip():
+            continue  # emptied on purpose
+        options = _options(el)
+        items = _as_list(_said(el, value))
+        missing = [i for i in items if not _chosen(options, i)]
+        if missing or not items:
+            choices = [o["value"] for o in options]
+            found[el["name"]] = Unchosen(missing or [value], len(missing) == len(items), choices)
+    return found
 
 
 def _number_input(el: Mapping[str, Any], value: Any) -> Block:
@@ -245,7 +273,7 @@ def _element(el: Mapping[str, Any], value: Any, *, modal: bool) -> Block:
         }
     elif kind in ("select", "multiselect"):
         options = _options(el)
-        chosen = _chosen(options, value)
+        chosen = _chosen(options, _said(el, value))
         if kind == "select":
             out |= {"type": "static_select", **choices(options)}
             out["initial_option"] = chosen[0] if chosen else None
