@@ -347,6 +347,34 @@ def test_a_lock_naming_hundreds_of_approvers_names_fifty_and_counts_the_rest() -
     assert messages.asked(("U1", "S2")) == "<@U1> or <!subteam^S2>"
 
 
+@pytest.mark.parametrize(
+    ("name", "form", "approvers", "text"),
+    [
+        (
+            "prompt.approval",
+            Model(Markdown("Ship *v2* to\neveryone?"), Submit("Approve"), Cancel("Reject")),
+            [],
+            "Approval: Ship _v2_ to",
+        ),
+        (
+            "prompt.input",
+            Model(InputText("value", "Release <name>?", required=True)),
+            ["U1", "S2"],
+            "Input for <@U1> or <!subteam^S2>: Release &lt;name&gt;?",
+        ),
+        ("deploy_approval", Model(Markdown("Ship?")), [], "Deploy approval: waiting for an answer"),
+    ],
+)
+def test_a_prompt_s_message_text_says_what_it_asks(
+    name: str, form: Model, approvers: list[str], text: str
+) -> None:
+    """A lock message's text is its notification: a typed prompt (``tracer.approve``, ``ask``
+    ...) says what it asks, not only "Input: waiting for an answer"."""
+    policy = make_policy(3600, approvers=approvers).to_json()
+    shown = lock("open", name=name, form=form.to_json(), policy=policy)
+    assert surfaces.lock_message(shown)[0] == text
+
+
 # --- titles ---------------------------------------------------------------------------------------
 
 

@@ -49,7 +49,7 @@ async def test_a_lock_that_names_its_approvers_mentions_them(bot: Bot) -> None:
     assert f"Waiting for {asked}." in context_text(message)
     assert message["blocks"][-1]["type"] == "actions"
     plain = await start_without_form(bot, "ship")
-    assert plain["text"] == "Approval: waiting for an answer"
+    assert plain["text"] == "Approval: Ship _v2_ to everyone?"  # names no one
     assert not any("Waiting for" in t for t in context_text(plain))
     assert assert_valid_surfaces(bot.slack)
 

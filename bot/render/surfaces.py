@@ -24,6 +24,7 @@ from flows.codec import decode
 from flows.engine import Answer, Call, Decision, Execution
 from flows.errors import GLOBAL
 from flows.policy import Policy, humanize
+from flows.prompts import PREFIX as PROMPT
 
 SNOOZE_ACTION = "lockstep_snooze"
 _PROGRESS = 3900  # characters of a progress message
@@ -203,8 +204,31 @@ def lock_message(
         body = blocks.open_form_blocks(
             lock.form, lock_id=lock.id, title=title, extra=quorum, buttons=snooze
         )
-    text = messages.WAITING_FOR.format(title=title, who=who) if named else None
-    return text or messages.WAITING.format(title=title), body
+    return _waiting(lock, title, who), body
+
+
+def _waiting(lock: Call, title: str, who: str) -> str:
+    """The lock message's text (its notification): what a typed prompt asks, else that it
+    waits; and whom, where it names people."""
+    prompt = _prompt(lock.form) if lock.name.startswith(PROMPT) else ""
+    if prompt:
+        return (messages.ASKING_FOR if who else messages.ASKING).format(
+            title=title, who=who, prompt=prompt
+        )
+    return (messages.WAITING_FOR if who else messages.WAITING).format(title=title, who=who)
+
+
+def _prompt(form: list[Any]) -> str:
+    """A typed prompt's question: its form's opening text, else its one field's label; its
+    first line, short."""
+    first = form[0] if form and isinstance(form[0], dict) else {}
+    if first.get("type") == "markdown" and isinstance(first.get("text"), str):
+        said = markdown_to_mrkdwn(first["text"])
+    else:
+        fields = form_inputs(form)
+        said = literal(label_of(fields[0])) if fields else ""
+    line = next((x.strip() for x in said.splitlines() if x.strip()), "")
+    return cut(line, messages.PROMPT_CHARS)
 
 
 def _snooze_button(lock_id: str, by: float) -> dict[str, Any]:
