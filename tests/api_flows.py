@@ -1,4 +1,5 @@
-"""Flows for the API tests: a lock whose lease checks a number, and a quick approval."""
+"""Flows for the API tests: a lock whose lease checks a number, and a quick approval; a
+triage whose first answer names an outcome of its own before its sign-off."""
 
 from __future__ import annotations
 
@@ -41,3 +42,20 @@ def gate_lease(inputs: dict[str, Any]) -> dict[str, Any]:
 @app.enter("/crashy", model=Model(Submit("Go")), summary="Crashes at its entry")
 def crashy(inputs: dict[str, Any]) -> Any:
     raise RuntimeError("the enter handler's bug")
+
+
+@app.flow("triage", summary="Triage, then sign-off")
+async def triage(tracer: Tracer) -> dict[str, Any]:
+    found = await tracer.lock("triage_form")  # a field of the form is called "outcome"
+    await tracer.lock("signoff_form", data=found)  # rejected: the run's outcome is "rejected"
+    return found
+
+
+@app.lock("triage_form")
+def triage_form() -> Model:
+    return Model(InputText("outcome", "Outcome"), Submit("Send"))
+
+
+@app.lock("signoff_form")
+def signoff_form() -> Model:
+    return Model(Submit("Sign off"), Cancel("Reject"))
