@@ -32,10 +32,10 @@ async def api(db_url: str, store: SQLStore) -> AsyncIterator[Api]:
 
 
 async def lockstep(
-    api: Api, *args: str, token: str = "", database: str = ""
+    api: Api, *args: str, token: str = "", database: str = "", channel: str = CHANNEL
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCKSTEP_", "SLACK_"))}
-    env |= {"LOCKSTEP_URL": api.base, "LOCKSTEP_TOKEN": token, "LOCKSTEP_CHANNEL": CHANNEL,
+    env |= {"LOCKSTEP_URL": api.base, "LOCKSTEP_TOKEN": token, "LOCKSTEP_CHANNEL": channel,
             "PYTHONPATH": str(ROOT), "DATABASE_URL": database}  # fmt: skip
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", *args, cwd=ROOT, env=env,
@@ -95,6 +95,18 @@ async def test_start_wait_exits_2_on_timeout(api: Api) -> None:
     assert status == 2 and "timed out" in err
     [run] = await api.store.executions()
     assert run.status == "awaiting"  # the run goes on
+
+
+async def test_a_channel_set_to_nothing_is_no_channel(api: Api) -> None:
+    """``LOCKSTEP_CHANNEL=`` (a CI variable that was never given a value): the run starts shown
+    nowhere in Slack, as without the variable, instead of a refusal of the channel ``""``."""
+    token = await api.token("ci", start=("deploy",))
+    start = ("start", "deploy", "service=api", "version=1.4")
+    status, out, err = await finished(await lockstep(api, *start, token=token, channel=""))
+    assert status == 0, err
+    assert out.strip().endswith("(not shown in Slack)")
+    [run] = (await api.call("GET", "/api/v1/runs", token)).body["runs"]
+    assert run["channel"] is None and run["slack_url"] is None
 
 
 async def test_status_answer_and_cancel(api: Api) -> None:

@@ -45,8 +45,9 @@ def parser() -> Parser:
     start = commands.add_parser("start", help="start a flow: lockstep start deploy service=api")
     start.add_argument("flow")
     start.add_argument("inputs", nargs="*", metavar="key=value")
-    start.add_argument("--channel", default=os.environ.get("LOCKSTEP_CHANNEL"),
-                       help="Slack channel id to run in (default: $LOCKSTEP_CHANNEL)")  # fmt: skip
+    start.add_argument("--channel", default=os.environ.get("LOCKSTEP_CHANNEL") or None,
+                       help="Slack channel id to run in (default: $LOCKSTEP_CHANNEL; none: "
+                       "shown nowhere in Slack)")  # fmt: skip
     start.add_argument("--wait", action="store_true", help="wait until the run ends")
     start.add_argument("--timeout", type=_seconds, default=3600.0, help="seconds to wait (3600)")
     start.add_argument("--idempotency-key", help="the same key again starts nothing new")
