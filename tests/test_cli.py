@@ -109,6 +109,15 @@ async def test_a_channel_set_to_nothing_is_no_channel(api: Api) -> None:
     assert run["channel"] is None and run["slack_url"] is None
 
 
+async def test_a_token_with_a_line_break_after_it_works(api: Api) -> None:
+    """A CI secret pasted from a file keeps its final line break: the token is the same."""
+    token = await api.token("ci", start=("deploy",))
+    start = ("start", "deploy", "service=api", "version=1.4")
+    status, out, err = await finished(await lockstep(api, *start, token=token + "\n"))
+    assert status == 0, err
+    assert out.startswith("https://")
+
+
 async def test_status_answer_and_cancel(api: Api) -> None:
     token = await api.token("ci", start=("gate",), answer=("*",))
     gate = {"flow": "gate", "inputs": {"service": "web"}}

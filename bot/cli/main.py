@@ -93,7 +93,9 @@ def parser() -> Parser:
 
 
 def _remote() -> Remote:
-    url, token = os.environ.get("LOCKSTEP_URL"), os.environ.get("LOCKSTEP_TOKEN")
+    # as a CI secret may hold them: with the line break that ended the file they came from
+    url = os.environ.get("LOCKSTEP_URL", "").strip()
+    token = os.environ.get("LOCKSTEP_TOKEN", "").strip()
     if not url or not token:
         raise CliError("set LOCKSTEP_URL (the bot, e.g. https://lockstep.example.com) and "
                        "LOCKSTEP_TOKEN (from lockstep token create)")  # fmt: skip
