@@ -254,3 +254,32 @@ async def test_a_reminder_shown_again_after_a_snooze_keeps_the_deadline_it_said(
     await tick(bot, clock, 0.5 * H)  # the next reminder; the first's second look
     [first, *_] = [m["text"] for m in thread(bot) if m["text"].startswith("⏰ *Nudge")]
     assert first.startswith("⏰ *Nudge form* has waited 1 h; it expires in 2 h."), first
+
+
+@pytest.mark.parametrize("nudge", ["reminder", "escalation"])
+async def test_a_nudge_slack_could_not_take_is_not_shown_once_its_lock_is_answered(
+    clocked: Any, nudge: str
+) -> None:
+    """Slack failed a reminder (or an escalation and its direct message); by the time it was
+    retried the lock was answered, and the thread said it waited ("is overdue...; it stays open
+    until someone answers", "you can now answer") under the decided form."""
+    bot, clock = clocked
+    execution, lock = await nudged(bot)
+    if nudge == "escalation":
+        await tick(bot, clock, H)  # the first reminder, shown
+    before = len(bot.slack.calls_to("chat.postMessage"))
+    failing = 1 if nudge == "reminder" else 2  # the thread's post, and the direct message
+    bot.slack.fail_next("chat.postMessage", status=500, times=failing)
+    await tick(bot, clock, H if nudge == "reminder" else 0.5 * H)
+    await bot.slack.wait_for("chat.postMessage", count=before + failing)
+    assert (await bot.click(lock, "lockstep_submit", "UBOB"))[0] == 200
+    await bot.slack.wait_for("chat.update", count=2)  # the form, decided; the run's message
+    clock.advance(60)  # the nudges' retries are due
+    await bot.lockstep.engine.sweep()
+    await bot.lockstep.engine.settled(execution.id)
+    assert (await bot.lockstep.store.execution(execution.id)).status == "finished"
+    texts = [m["text"] for m in thread(bot)]
+    assert texts[-1].startswith("✅ *Finished*")
+    assert [t for t in texts if t.startswith("⏰")] == ([] if nudge == "reminder" else texts[2:3])
+    assert not [t for t in texts if t.startswith("📣")]
+    assert bot.slack.messages("DUMANAGER") == []
