@@ -283,3 +283,29 @@ async def test_a_nudge_slack_could_not_take_is_not_shown_once_its_lock_is_answer
     assert [t for t in texts if t.startswith("⏰")] == ([] if nudge == "reminder" else texts[2:3])
     assert not [t for t in texts if t.startswith("📣")]
     assert bot.slack.messages("DUMANAGER") == []
+
+
+async def test_a_reminder_shown_after_its_locks_deadline_is_not_shown(clocked: Any) -> None:
+    """Slack failed the reminder 1 h before the deadline, and took the retry only after the
+    deadline had passed (the deadline's own timer not fired yet): it said the lock "is overdue;
+    it stays open until someone answers", a moment before it expired."""
+    bot, clock = clocked
+    execution, _ = await nudged(bot)
+    await tick(bot, clock, H)  # the first reminder, shown
+    before = len(bot.slack.calls_to("chat.postMessage"))
+    bot.slack.fail_next("chat.postMessage", status=500)
+    await tick(bot, clock, H)  # the second: Slack fails it; tried again in a second
+    await bot.slack.wait_for("chat.postMessage", count=before + 1)
+    clock.advance(H + 1)  # meanwhile the deadline passed
+    engine = bot.lockstep.engine
+    for _ in range(200):  # the retry comes by the deliverer's own timer, in a second
+        if not (await engine.backlog())[0]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the reminder was not tried again")
+    assert await engine.fire_due() == 1  # the deadline
+    await engine.settled(execution.id)
+    nudges = [m["text"] for m in thread(bot) if m["text"].startswith("⏰")]
+    assert len(nudges) == 1 and "has waited 1 h" in nudges[0]
+    assert (await bot.lockstep.store.execution(execution.id)).status == "error"

@@ -87,12 +87,11 @@ class Timers:
         reminders = sorted((t for t, _ in nudges if t.kind == "remind"), key=lambda t: t.due_at)
         latest = {t.call_id: t.id for t in reminders}  # each lock's last reminder due
         kept = {t.call_id for t, _ in nudges if t.kind == "deadline"}  # a kept lock's deadline
-        now = self.setup.clock.now()
         for timer, call in nudges:
             # SQLite's transactions never yield: a thousand reminders due together would hold
             # the event loop (Slack's clicks unacknowledged) until the last was written
             await asyncio.sleep(0)
-            if (timer.kind == "remind" and timer.call_id in kept) or closes_first(call, now):
+            if timer.kind == "remind" and timer.call_id in kept:
                 fired += await self._missed(timer, call, "the deadline")  # it says overdue
             elif timer.kind == "remind" and latest[timer.call_id] != timer.id:
                 fired += await self._missed(timer, call)  # a later reminder is due too: it says
@@ -140,6 +139,8 @@ class Timers:
             if fired:
                 setup.observer.timer_fired(timer.kind, now - timer.due_at)
             return fired
+        if closes_first(lock, now):
+            return await self._missed(timer, lock, "the deadline")
         policy = Policy.from_json(lock.policy)
         new_timers: list[dict[str, object]] = []
         if timer.kind == "escalate":
