@@ -16,7 +16,7 @@ from bot.render import messages, outcome, surfaces
 from bot.workspaces import FOR_GOOD, error_code
 from flows.app import Registry
 from flows.engine import Call, Clock, Execution, Show, Trail
-from flows.policy import Policy, humanize
+from flows.policy import humanize
 
 log = logging.getLogger("lockstep.slack")
 Content = tuple[str, list[dict[str, Any]] | None]  # text, blocks
@@ -107,8 +107,6 @@ class Contents:
             "title": messages.title(lock.name),
             "link": await self._link(client, show.lock_at),
         }
-        if left <= 0 and Policy.from_json(lock.policy).on_timeout != "keep":
-            return ""  # shown late (Slack was down): its deadline is closing the lock
         if left > 0:
             return messages.REMINDER.format(
                 waited=humanize(now - lock.created_at), left=humanize(left), **words

@@ -44,6 +44,7 @@ from flows.engine import (
     Unavailable,
     Workspace,
 )
+from flows.policy import Policy
 
 log = logging.getLogger("lockstep.slack")
 EVENT_TYPE = "lockstep_message"
@@ -117,7 +118,7 @@ class SlackNotifier:
     async def _show(self, client: AsyncWebClient, show: Show) -> Any:
         if show.kind == "home":
             return await self._home(client, show)
-        execution = show.run
+        execution, moot = show.run, _moot(show, self.clock.now())
         match show.kind:
             case "run":
                 channel = execution.context.get("channel")
@@ -136,7 +137,7 @@ class SlackNotifier:
                     return None  # blank output: nothing to show
                 thread = show.thread
                 return await self._put(
-                    client, show, thread["channel"], thread["ts"], content, not _moot(show)
+                    client, show, thread["channel"], thread["ts"], content, not moot
                 )
             case "direct":
                 to = show.payload.get("to")
@@ -144,12 +145,12 @@ class SlackNotifier:
                     return None  # a user group has no direct messages
                 if not channel_of(execution):
                     return None  # nowhere to point them to
-                if _moot(show) and show.location is None and not show.retry:
+                if moot and show.location is None and not show.retry:
                     return None
                 opened = await client.conversations_open(users=to)
                 content = (await self.says.direct_text(client, show), None)
                 return await self._put(
-                    client, show, opened["channel"]["id"], None, content, not _moot(show)
+                    client, show, opened["channel"]["id"], None, content, not moot
                 )
             case _:
                 raise ValueError(f"unknown outbox row kind {show.kind!r}")
@@ -305,12 +306,19 @@ class SlackNotifier:
         return found
 
 
-def _moot(show: Show) -> bool:
-    """A nudge (a reminder, an escalation) about a lock decided since it fired: one not in
-    Slack by now would call people to a form already answered, and goes unsaid."""
+def _moot(show: Show, now: float) -> bool:
+    """A nudge (a reminder, an escalation) about a lock decided since it fired, or a reminder
+    of a lock whose deadline has passed since (its deadline closes it: a lock that is kept open
+    past it is overdue, and reminded so): one not in Slack by now would call people to a form
+    already answered, or about to close, and goes unsaid."""
     lock = show.lock
-    nudge = show.payload.get("type") in ("reminder", "escalated", "escalated_dm")
-    return nudge and lock is not None and not lock.open
+    kind = show.payload.get("type")
+    if kind not in ("reminder", "escalated", "escalated_dm") or lock is None:
+        return False
+    if not lock.open:
+        return True
+    closing = lock.deadline is not None and lock.deadline <= now
+    return kind == "reminder" and closing and Policy.from_json(lock.policy).on_timeout != "keep"
 
 
 def _seconds(value: Any) -> float | None:
