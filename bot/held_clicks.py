@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
@@ -56,18 +56,17 @@ class HeldClicks(Listener):
         same click sent again while it is held, or in the ten minutes after it was handled
         (``HELD_KEPT``), changes nothing."""
         click = event_of(context, inbound.ButtonClick)
-        key: str | None = held_key(click)
+        key = held_key(click)
         payload = {"click": click.model_dump(mode="json"), "does": does, "pressed": pressed}
+        held: str | None = key
         try:
-            fresh = await self.engine.hold(held_key(click), HELD_CLICK, payload)
+            fresh = await self.engine.hold(key, HELD_CLICK, payload)
         except Exception as exc:  # the store is failing: the answer will likely fail, and say so
             log.warning("could not hold %s's click: %s", click.user, type(exc).__name__)
-            fresh, key = True, None
-        if not fresh:
-            await ack()
-            return
+            fresh, held = True, None
         await ack()
-        self.after(self._handled(key, self._work(does, client, click, pressed)), client, click)
+        if fresh:
+            self.after(self._handled(held, self._work(does, client, click, pressed)), client, click)
 
     async def _handled(self, key: str | None, work: Coroutine[Any, Any, None]) -> None:
         """``work``, then its held click let go, whatever came of it (a failure is told to the
@@ -96,8 +95,9 @@ class HeldClicks(Listener):
         self, client_of: Callable[[Workspace], Awaitable[AsyncWebClient | None]]
     ) -> int:
         """Handle the clicks held by a process that died handling them (or by this one, before
-        a restart), as if they had just arrived, telling nobody privately (the thread shows
-        what came of each); returns how many."""
+        a restart), as if they had just arrived, telling nobody privately what came of them
+        (the thread shows it; only a click Slack cannot say now who may make is told to try
+        again); returns how many."""
         handled = 0
         for held in await self.engine.held():
             if held.kind != HELD_CLICK or held.key in self.handling:
@@ -110,8 +110,9 @@ class HeldClicks(Listener):
             try:
                 click = Replayed.model_validate(held.payload["click"])
                 does, pressed = held.payload["does"], held.payload.get("pressed")
-                assert does in ("submit", "cancel", "snooze")
-            except (ValueError, TypeError, KeyError, AssertionError):
+                if does not in get_args(Does) or not isinstance(pressed, int | None):
+                    raise ValueError(does)
+            except (ValueError, TypeError, KeyError):
                 log.warning("let go of a held click that cannot be read")
                 await self._let_go(held.key)
                 continue
