@@ -18,6 +18,7 @@ from typing import Any
 
 from flows.app import Registry
 from flows.engine.every import Every
+from flows.engine.inflight import InFlight
 from flows.engine.observers import NullObserver
 from flows.engine.ports import (
     REFUSED,
@@ -28,7 +29,7 @@ from flows.engine.ports import (
     Store,
     Unavailable,
 )
-from flows.engine.records import UNORDERED, Claimed, Delivery, ShowState, Take
+from flows.engine.records import Claimed, Delivery, ShowState, Take
 from flows.engine.reminder import Reminder, again_at, backoff
 from flows.engine.scope import scope
 from flows.engine.showing import receiver, show_of
@@ -68,11 +69,7 @@ class Deliverer:
         self._reminder = Reminder(clock, self.drain)  # drains again when a row given back is due
         self._held: dict[str, asyncio.TimerHandle] = {}  # run id -> its release
         self._homes: asyncio.TimerHandle | None = None  # the drain that shows App Homes
-        # Rows being shown by some pass of this process, by run. Two passes may claim rows of
-        # one run together (a run's own pass and a drain, on Postgres each before the other's
-        # lease is visible): a row waits for the run's earlier rows that another pass holds.
-        self._inflight: dict[str, set[int]] = {}
-        self._landed = asyncio.Condition()
+        self._inflight = InFlight()  # a run's rows in order, across this process's passes
         # One claim at a time here, its rows in flight before the next claim begins: on
         # Postgres two claims at once would each miss the other's leases (not yet committed),
         # and a run's later row could be claimed, and shown, beside its earlier ones.
@@ -130,7 +127,7 @@ class Deliverer:
         if execution_id in self._given:  # a pass of the run has not shown the last ones yet
             earlier, read = self._given[execution_id]
             # in the run's order, each row once: a pass's rows go lowest first, so no two
-            # passes wait for each other (``_after_earlier``)
+            # passes wait for each other (``InFlight.after_earlier``)
             merged = {row.id: row for row in [*earlier, *rows]}
             rows, states = sorted(merged.values(), key=lambda r: r.id), {**read, **states}
         self._given[execution_id] = (rows, states)
@@ -266,13 +263,13 @@ class Deliverer:
                 # In flight from now, not from when they were handed over: a pass under way
                 # would wait for them while holding them back.
                 rows, read = given
-                self._in_flight(rows)
+                self._inflight.add(rows)
             else:
                 async with self._claiming:
                     rows, read = await self.store.claim_deliveries(
                         self.owner, now, self.lease, BATCH, execution_id
                     )
-                    self._in_flight(rows)
+                    self._inflight.add(rows)
             states: dict[int, ShowState] | None = read
             ids = [row.id for row in rows]
 
@@ -288,7 +285,7 @@ class Deliverer:
                     states = None
             finally:
                 renewal.stop()
-                await self._landed_all(rows)
+                await self._inflight.landed(rows)
         finally:
             del self._batches[batch]
         return len(rows) == BATCH
@@ -339,7 +336,7 @@ class Deliverer:
         thread, ready = chain[0].thread, chain[0].thread_ready
         failed = False
         for row in chain:
-            await self._after_earlier(row, mine)
+            await self._inflight.after_earlier(row, mine)
             try:
                 async with self._gate:
                     if failed and row.location is None and row.kind not in ("run", "direct"):
@@ -371,38 +368,7 @@ class Deliverer:
                     if row.kind == "run":
                         thread, ready = where, True
             finally:
-                await self._landed_all([row])
-
-    def _in_flight(self, rows: list[Delivery]) -> None:
-        """These rows are being shown here: a run's later rows wait for them."""
-        for row in rows:
-            if row.execution_id and row.kind not in UNORDERED:
-                self._inflight.setdefault(row.execution_id, set()).add(row.id)
-
-    async def _after_earlier(self, row: Delivery, mine: set[int]) -> None:
-        """Wait while another pass here holds an earlier row of ``row``'s run (direct
-        messages, webhooks and Homes keep no order, and wait for nothing)."""
-        run = row.execution_id
-        if not run or row.kind in UNORDERED:
-            return
-
-        def clear() -> bool:
-            return not any(i < row.id and i not in mine for i in self._inflight.get(run, ()))
-
-        if not clear():
-            async with self._landed:
-                await self._landed.wait_for(clear)
-
-    async def _landed_all(self, rows: list[Delivery]) -> None:
-        """These rows are done with (shown, or given back): rows waiting behind them go on."""
-        for row in rows:
-            held = self._inflight.get(row.execution_id or "")
-            if held is not None:
-                held.discard(row.id)
-                if not held:
-                    del self._inflight[row.execution_id or ""]
-        async with self._landed:
-            self._landed.notify_all()
+                await self._inflight.landed([row])
 
     async def _failed(self, row: Delivery, exc: Exception) -> None:
         """Back the row off, as long as the surface asked (``Unavailable.retry_after``). A wait
