@@ -60,9 +60,10 @@ from flows.engine.records import (
     Trail,
     Workspace,
 )
-from flows.engine.runtime import Engine, EngineConfig, UnknownFlow
+from flows.engine.runtime import Engine, UnknownFlow
 from flows.engine.scope import current as current_scope
 from flows.engine.scope import mark as mark_scope
+from flows.engine.setup import EngineConfig
 
 __all__ = [
     "AGAIN_AT",

@@ -17,7 +17,6 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, get_args
 
 from flows.app import FlowApp, Launch, Registry, Request
@@ -53,35 +52,16 @@ from flows.engine.records import (
 )
 from flows.engine.runs import Runs
 from flows.engine.scope import ids
-from flows.engine.setup import Setup, new_id
+from flows.engine.setup import EngineConfig, Setup, new_id
 from flows.engine.timers import Timers
 from flows.errors import FlowConfigError, LockstepError, NotStorable
 from flows.files import FileStore, with_uploads
 from flows.forms import redacted
 from flows.parse import parse
-from flows.policy import DEFAULT_TIMEOUT
 from flows.submitted import as_submitted
 from flows.text import cleaned
 
 log = logging.getLogger("lockstep.engine")
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """``takeover``: seconds after which a dead process's runs and deliveries are taken over
-    by another (or by the same, restarted); heartbeats and lease renewals run often enough
-    that a live process never loses them."""
-
-    default_timeout: float = DEFAULT_TIMEOUT
-    takeover: float = 8.0
-
-    @property
-    def claim_ttl(self) -> float:
-        return self.takeover
-
-    @property
-    def heartbeat_interval(self) -> float:
-        return self.takeover / 4
 
 
 class UnknownFlow(LockstepError, LookupError):

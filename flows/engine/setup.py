@@ -1,6 +1,6 @@
-"""What running executions needs (``Setup``: the ports, the flows, this process's identity),
-the ids and timer rows the runtime makes, and a run's view of the surface's files
-(``InThread``)."""
+"""What running executions needs (``Setup``: the ports, the flows, this process's identity;
+``EngineConfig``: the times a deployment may set), the ids and timer rows the runtime makes,
+and a run's view of the surface's files (``InThread``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,25 @@ from flows.engine.observers import NullObserver
 from flows.engine.ports import Clock, Observer, Store
 from flows.engine.records import Claim, Claimed, Execution, Take
 from flows.files import FileStore
+from flows.policy import DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """``takeover``: seconds after which a dead process's runs and deliveries are taken over
+    by another (or by the same, restarted); heartbeats and lease renewals run often enough
+    that a live process never loses them."""
+
+    default_timeout: float = DEFAULT_TIMEOUT
+    takeover: float = 8.0
+
+    @property
+    def claim_ttl(self) -> float:
+        return self.takeover
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.takeover / 4
 
 
 def new_id() -> str:
