@@ -61,26 +61,38 @@ def html_to_mrkdwn(text: str) -> str:
     return live(re.sub(r"\n{3,}", "\n\n", text).strip())
 
 
-def _quotes(text: str, wait: Callable[[str], str]) -> str:
-    """Each ``<blockquote>...</blockquote>`` as ``wait`` keeps it: what it holds, converted,
-    each line quoted (mrkdwn's ``>``)."""
-    lower, out, at = text.lower(), [], 0
-    while (start := lower.find("<blockquote", at)) >= 0:
+def _elements(text: str, tag: str, render: Callable[[str, str], str]) -> str:
+    """Each ``<tag ...>...</tag>`` in ``text`` replaced by ``render(element, inner)``
+    (``element``: from its opening tag to its closing one; ``inner``: what it holds). A longer
+    tag name (``<prelude>``, ``<tablet>``) is some other tag, left as it is; one never closed
+    ends the search."""
+    lower, out, at, name = text.lower(), [], 0, len(tag) + 1
+    while (start := lower.find(f"<{tag}", at)) >= 0:
         opened = lower.find(">", start)
-        close = lower.find("</blockquote", opened) if opened >= 0 else -1
+        close = lower.find(f"</{tag}", opened) if opened >= 0 else -1
         end = lower.find(">", close) if close >= 0 else -1
         if end < 0:
             break
-        if lower[start + 11 : start + 12] not in (">", " ", "\t", "\n", "\r", "/"):
-            out.append(text[at : start + 11])  # <blockquotes>: some other tag
-            at = start + 11
+        if lower[start + name : start + name + 1] not in (">", " ", "\t", "\n", "\r", "/"):
+            out.append(text[at : start + name])
+            at = start + name
             continue
-        inner = html_to_mrkdwn(text[opened + 1 : close])
-        quoted = "\n".join(f"> {line}" if line else ">" for line in inner.split("\n"))
-        out.append(text[at:start] + (wait(quoted) if inner else "<br>"))
+        out.append(text[at:start] + render(text[start:close], text[opened + 1 : close]))
         at = end + 1
     out.append(text[at:])
     return "".join(out)
+
+
+def _quotes(text: str, wait: Callable[[str], str]) -> str:
+    """Each ``<blockquote>...</blockquote>`` as ``wait`` keeps it: what it holds, converted,
+    each line quoted (mrkdwn's ``>``)."""
+
+    def quoted(_: str, inner: str) -> str:
+        converted = html_to_mrkdwn(inner)
+        lines = (f"> {line}" if line else ">" for line in converted.split("\n"))
+        return wait("\n".join(lines)) if converted else "<br>"
+
+    return _elements(text, "blockquote", quoted)
 
 
 _ROW_TAG = re.compile(r"(?i)<tr\b[^<>]{0,500}>")
@@ -90,22 +102,13 @@ _CELL = re.compile(r"(?is)<t[dh]\b[^<>]{0,500}>(.*?)(?:</t[dh]\s*>|(?=<t[dh]\b)|
 def _tables(text: str, wait: Callable[[str], str]) -> str:
     """Each ``<table>...</table>`` as ``wait`` keeps its rows: each cell's words, the columns
     lined up (a DataFrame's ``to_html()``, an agent's report). One without cells goes."""
-    lower, out, at = text.lower(), [], 0
-    while (start := lower.find("<table", at)) >= 0:
-        close = lower.find("</table", start)
-        end = lower.find(">", close) if close >= 0 else -1
-        if end < 0:
-            break
-        if lower[start + 6 : start + 7] not in (">", " ", "\t", "\n", "\r", "/"):
-            out.append(text[at : start + 6])  # <tablet>: some other tag
-            at = start + 6
-            continue
-        rows = [[_cell(c) for c in _CELL.findall(row)] for row in _ROW_TAG.split(text[start:close])]
+
+    def lined_up(element: str, _: str) -> str:
+        rows = [[_cell(c) for c in _CELL.findall(row)] for row in _ROW_TAG.split(element)]
         rows = [row for row in rows if row]
-        out.append(text[at:start] + (wait("\n".join(aligned(rows))) if rows else "<br>"))
-        at = end + 1
-    out.append(text[at:])
-    return "".join(out)
+        return wait("\n".join(aligned(rows))) if rows else "<br>"
+
+    return _elements(text, "table", lined_up)
 
 
 def _cell(cell: str) -> str:
@@ -198,22 +201,9 @@ def _dropped(text: str, tags: tuple[str, ...]) -> str:
 
 def _pre_blocks(text: str, wait: Callable[[str], str]) -> str:
     """Each ``<pre>...</pre>`` as ``wait`` keeps its code (tags out, spacing kept)."""
-    lower, out, at = text.lower(), [], 0
-    while (start := lower.find("<pre", at)) >= 0:
-        opened = lower.find(">", start)
-        close = lower.find("</pre", opened) if opened >= 0 else -1
-        end = lower.find(">", close) if close >= 0 else -1
-        if end < 0:
-            break
-        if lower[start + 4 : start + 5] not in (">", " ", "\t", "\n", "\r", "/"):
-            out.append(text[at : start + 4])  # <prelude>: some other tag
-            at = start + 4
-            continue
-        code = html.unescape(re.sub(r"<[^<>]*>", "", text[opened + 1 : close])).strip("\n")
-        out.append(text[at:start] + wait(code))
-        at = end + 1
-    out.append(text[at:])
-    return "".join(out)
+    return _elements(
+        text, "pre", lambda _, code: wait(html.unescape(re.sub(r"<[^<>]*>", "", code)).strip("\n"))
+    )
 
 
 def _anchor(found: re.Match[str]) -> str:
