@@ -33,7 +33,10 @@ from flows.engine import current_scope, mark_scope
 
 TEAM: ContextVar[str | None] = ContextVar("lockstep_team", default=None)
 OWN = "lockstep"  # Lockstep's own loggers; LOG_LEVEL is theirs
-QUIET = {"apscheduler": logging.WARNING, "sqlalchemy": logging.WARNING, "asyncpg": logging.WARNING}
+QUIET = {"apscheduler": logging.WARNING, "sqlalchemy": logging.WARNING, "asyncpg": logging.WARNING,
+         # slack_sdk formats every Web API call's arguments and answer into a DEBUG line (which
+         # the root level then drops) unless its client's own logger has a level above DEBUG
+         "slack_sdk.web.async_base_client": logging.INFO}  # fmt: skip
 REDACTED = "[redacted]"
 SLACK_TOKEN = re.compile(r"\bxox[abeoprs](?:\.xox[a-z])?-[A-Za-z0-9-]+")
 _FIELDS = ("team", "run", "lock")

@@ -514,3 +514,15 @@ async def test_refuses_what_slack_refuses_to_show(slack: FakeSlack, client: Asyn
     webhook = AsyncWebhookClient(slack.response_url())
     answered = await webhook.send(text="t", blocks=[_section("x" * 3001)])
     assert json.loads(answered.body)["error"] == "invalid_blocks"
+
+
+async def test_unchecked_it_shows_what_it_is_sent() -> None:
+    """``checked=False`` (the bench's Slack) skips the Block Kit checks, and only them."""
+    too_long = [_section("x" * 3001)]
+    async with FakeSlack(members={"C1": ["U1"]}, checked=False) as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        await client.chat_postMessage(channel="C1", text="t", blocks=too_long)
+        await client.views_open(trigger_id="1.2.3", view=MODAL | {"blocks": too_long})
+        assert slack.messages("C1")[0]["blocks"] == too_long
+        nobody = client.chat_postEphemeral(channel="C1", user="U9", text="t")
+        assert (await api_error(nobody)).response["error"] == "user_not_in_channel"

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -96,6 +97,22 @@ def test_debug_is_for_lockstep_s_own_lines(restored: None) -> None:
     logging.getLogger("slack_sdk.web.async_base_client").debug("a whole response body")
     logging.getLogger("slack_bolt.App").debug("a whole request body")
     assert [json.loads(x)["message"] for x in out.getvalue().splitlines()] == ["ours"]
+
+
+async def test_a_web_api_call_formats_no_debug_line_it_would_drop(
+    restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """slack_sdk builds its DEBUG lines (each call's arguments and answer) whenever its
+    client's logger has no level of its own; configured, it builds none."""
+    configured("text", "DEBUG")
+    formatted: list[str] = []
+    client_log = logging.getLogger("slack_sdk.web.async_base_client")
+    monkeypatch.setattr(client_log, "debug", lambda msg, *a, **k: formatted.append(msg))
+    async with FakeSlack() as slack:
+        client = AsyncWebClient(token=TOKEN, base_url=slack.api_url)
+        await client.chat_postMessage(channel=CHANNEL, text="hello")
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert formatted == []
 
 
 def test_bolt_s_unused_token_warning_is_not_logged_but_its_other_warnings_are(

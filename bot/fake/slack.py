@@ -19,7 +19,6 @@ from typing import Self
 from aiohttp import web
 
 from bot.fake import files as fakefiles
-from bot.fake import limits
 from bot.fake import oauth as fakeoauth
 from bot.fake import socket as fakesocket
 from bot.fake.faults import Fault, Faults, RateLimit, When
@@ -50,9 +49,11 @@ class FakeSlack(FakeWorkspace):
         members: Mapping[str, Sequence[str]] | None = None,
         usergroups: Mapping[str, Sequence[str]] | None = None,
         users: Mapping[str, str] | None = None,
+        checked: bool = True,
     ) -> None:
-        super().__init__(members=members, usergroups=usergroups, users=users)
+        super().__init__(members=members, usergroups=usergroups, users=users, checked=checked)
         self._calls: list[RecordedCall] = []
+        self._calls_to: dict[str, list[RecordedCall]] = {}  # the same, by method
         self._feeds: list[asyncio.Queue[RecordedCall]] = []
         self._changed = asyncio.Condition()
         self._failures: dict[str, deque[Outcome]] = {}
@@ -99,13 +100,13 @@ class FakeSlack(FakeWorkspace):
         return list(self._calls)
 
     def calls_to(self, method: str) -> list[RecordedCall]:
-        return [c for c in self._calls if c.method == method]
+        return list(self._calls_to.get(method, ()))
 
     async def wait_for(self, method: str, count: int = 1, timeout: float = 5) -> list[RecordedCall]:
         """Wait until ``count`` requests to ``method`` (failed attempts included) have arrived."""
         try:
             async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: len(self.calls_to(method)) >= count)
+                await self._changed.wait_for(lambda: len(self._calls_to.get(method, ())) >= count)
         except TimeoutError:
             seen = [c.method for c in self._calls]
             raise TimeoutError(f"{count} x {method} not seen in {timeout}s; got {seen}") from None
@@ -210,6 +211,7 @@ class FakeSlack(FakeWorkspace):
         call = RecordedCall(method=method, args=args, token=token, status=status, response=body)
         async with self._changed:
             self._calls.append(call)
+            self._calls_to.setdefault(call.method, []).append(call)
             self._changed.notify_all()
         for queue in self._feeds:
             queue.put_nowait(call)
@@ -225,7 +227,7 @@ class FakeSlack(FakeWorkspace):
             return 429, slack_error("ratelimited"), {"Retry-After": str(wait)}
         if posted_response:
             try:
-                limits.check_message(args)
+                self._check_message(args)
             except Refused as exc:
                 return 200, slack_error(exc.args[0]), {}
             return 200, {"ok": True}, {}
