@@ -6,6 +6,7 @@ row given back to try later."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -150,22 +152,29 @@ def claim(
 
 
 def _shown_and_settled(pg: bool) -> Any:
-    """A row's record and the row settled, in one statement (``SET`` reads the row as it was,
-    so a row is behind when its version is past the larger shown). Rows shown as they are now
-    are settled; the rest keep their lease to go again. Postgres: every row at once, their
-    records given as one JSON array; SQLite: one row, run once per row."""
+    """Rows' records and the rows settled, in one statement (``SET`` reads each row as it
+    was, so a row is behind when its version is past the larger shown). Rows shown as they are
+    now are settled; the rest keep their lease to go again. The records come as one JSON array
+    of ``{"oid", "v", "at"}``, read as a table: Postgres's ``json_to_recordset``, SQLite's
+    ``json_each`` (which gives a JSON value back as JSON only from SQLite 3.38, so there each
+    location comes as the JSON text its column holds)."""
     oid: Any
     shown: Any
     where: Any
+    given = bindparam("records", type_=JSON)
     if pg:
-        given = func.json_to_recordset(bindparam("records", type_=JSON))
         typed = (column("oid", Integer()), column("v", Integer()), column("at", JSON()))
-        row = given.table_valued(*typed).render_derived(with_types=True)
+        row = func.json_to_recordset(given).table_valued(*typed).render_derived(with_types=True)
         oid, shown = row.c.oid, func.greatest(outbox.c.shown, row.c.v)
         where = func.coalesce(row.c.at, at_once.JSON_NULL)
     else:
-        oid, shown = bindparam("oid"), func.max(outbox.c.shown, bindparam("v"))
-        where = bindparam("where", type_=JSON)
+        each = func.json_each(given).table_valued("value")
+
+        def field(name: str) -> Any:
+            return func.json_extract(each.c.value, literal_column(f"'$.{name}'"))
+
+        oid, shown = field("oid"), func.max(outbox.c.shown, field("v"))
+        where = field("at")
     behind = outbox.c.version > shown
     return (
         update(outbox)
@@ -205,7 +214,7 @@ def delivered(
     first time). Returns the rows whose state changed meanwhile, with their newest version
     (``owner`` keeps the lease to show them); the rest are settled, those in ``again`` due to
     be shown once more at the time it gives. A row whose lease was lost is left to whoever
-    holds it. Not ``placed`` and no ``again``: one statement (on SQLite, one per row)."""
+    holds it. Not ``placed`` and no ``again``: one statement."""
     if not shown:
         return {}
     behind = _recorded(conn, owner, shown, now, placed)
@@ -219,18 +228,10 @@ def _recorded(
 ) -> dict[int, int]:
     if placed:
         bump_homes(conn, now)  # a run's message is somewhere: Homes link it
-    if conn.dialect.name == "postgresql":
-        in_ids = sorted(shown, key=lambda row: row[0])  # rows locked in one order: ``in_order``
-        records = [{"oid": i, "v": v, "at": where} for i, v, where in in_ids]
-        settled = run(conn, _SHOWN_AND_SETTLED[True], {"records": records, "me": owner}).all()
-    else:
-        settled = [
-            row
-            for i, v, w in shown
-            for row in run(
-                conn, _SHOWN_AND_SETTLED[False], {"oid": i, "me": owner, "v": v, "where": w}
-            )
-        ]
+    in_ids = sorted(shown, key=lambda row: row[0])  # rows locked in one order: ``in_order``
+    pg = conn.dialect.name == "postgresql"
+    records = [{"oid": i, "v": v, "at": at if pg else json.dumps(at)} for i, v, at in in_ids]
+    settled = run(conn, _SHOWN_AND_SETTLED[pg], {"records": records, "me": owner}).all()
     return {int(i): int(v) for i, v, at in settled if v > at}
 
 

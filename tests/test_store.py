@@ -161,7 +161,7 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
         conn.execute(update(outbox).where(outbox.c.id == taken.id).values(lease_owner="other"))
 
     await store.run(meanwhile)
-    where: dict[int, Any] = {settles.id: ["C1", "1.1"], moves_on.id: {"channel": "C1"}}
+    where: dict[int, Any] = {settles.id: ["C1", "1.1"], moves_on.id: "C1/1.1"}
     where[taken.id] = None  # whatever a surface says it is, stored as it says it
     shown = [(d.id, d.version, where[d.id]) for d in (settles, moves_on, taken)]
     assert await store.delivered("me", shown, now, placed=False) == {
@@ -176,13 +176,13 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
     assert (after[settles.id].pending, after[settles.id].lease_owner) == (False, None)
     assert after[settles.id].shown == settles.version
     assert after[settles.id].location == ["C1", "1.1"]
-    assert after[moves_on.id].location == {"channel": "C1"}
+    assert after[moves_on.id].location == "C1/1.1"
     assert (after[moves_on.id].pending, after[moves_on.id].lease_owner) == (True, "me")
     assert after[moves_on.id].shown == moves_on.version
     assert (after[taken.id].lease_owner, after[taken.id].shown, after[taken.id].location) == (
         "other", 0, None,
     )  # fmt: skip
-    older = [(settles.id, 0, {"channel": "C1", "ts": "0.1"})]  # an older showing, recorded late
+    older = [(settles.id, 0, True)]  # an older showing, recorded late
     await store.run(
         lambda conn: conn.execute(
             update(outbox).where(outbox.c.id == settles.id).values(lease_owner="me")
@@ -190,6 +190,7 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
     )
     assert await store.delivered("me", older, now, placed=False) == {}
     assert (await store.run(rows))[settles.id].shown == settles.version
+    assert (await store.run(rows))[settles.id].location is True
 
 
 async def test_a_row_shown_once_more_later_waits_for_then_unless_its_state_changes(
