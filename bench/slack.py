@@ -34,6 +34,7 @@ from bot.render.inputs import input_block_id
 from bot.render.messages import STATUS_WORDS
 
 USER, APPROVER = "UBENCH", "UAPPROVER"
+COMMANDS = "CBENCH"  # where the list and start commands are typed
 WAIT = 120.0  # seconds for the bot to finish the Web API calls of one phase
 WARMUP = 20  # requests before measuring: Bolt's first request also calls auth.test
 FINISHED = "✅ *Approved*"  # how an approved run's last thread message begins
@@ -277,6 +278,7 @@ async def bench(clients: int, requests: int, flows: int, samples: int) -> dict[s
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="lockstep-bench-") as tmp:
         members = {channel(i): [USER, APPROVER] for i in range(flows + samples)}
+        members[COMMANDS] = [USER]  # commands are typed where their user is a member
         async with FakeSlack(members=members, checked=False) as slack:  # members only may answer
             try:
                 async with (
@@ -309,7 +311,7 @@ async def measure(
 
     def command(text: str, i: int) -> bytes:
         return slash_command_body(
-            "/flow", text, user_id=USER, channel_id="CBENCH", trigger_id=f"bench-cmd-{i}"
+            "/flow", text, user_id=USER, channel_id=COMMANDS, trigger_id=f"bench-cmd-{i}"
         )
 
     def cpu_ms_per(since: float, count: int) -> float:
