@@ -41,6 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from flows.engine.records import Call, Claim, Execution, NewEvent, Post
+from store.endings import RUN_EVENTS
 from store.fast import Prepared, run
 from store.lists import any_of
 from store.outbox import BUMP_WITH_HOMES, HOOK, LOCK, lock_key, run_key
@@ -49,7 +50,6 @@ from store.tables import calls, events, executions, outbox, timers, webhooks
 from store.transactions import (
     CLAIMABLE,
     LIVE,
-    RUN_EVENTS,
     RUNNABLE,
     close_open,
     ended,
@@ -372,7 +372,7 @@ def finish(
     event: NewEvent,
     posts: Sequence[Post],
 ) -> bool:
-    """``transactions.finish`` on Postgres: the run ended, what it left open closed (their
+    """``endings.finish`` on Postgres: the run ended, what it left open closed (their
     messages bumped), its message and the App Homes bumped, the ending logged, its posts and
     webhooks' rows written, in one statement."""
     params = {

@@ -29,12 +29,13 @@ from sqlalchemy.engine import Connection
 from flows.engine.ports import REFUSED
 from flows.engine.records import UNORDERED, Call, Claimed, Delivery, Event, ShowState, Take
 from store import at_once
+from store.endings import finish
 from store.event_transactions import VOTES
 from store.fast import Prepared, run
 from store.lists import any_of, none_of, one_of
 from store.outbox import HOOK, bump_homes, in_order, lock_key, run_key
 from store.tables import calls, events, executions, outbox
-from store.transactions import call_row, execution_row, finish, suspend
+from store.transactions import call_row, execution_row, suspend
 
 _FREE = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < bindparam("now"))
 _EARLIER = outbox.alias("earlier")
@@ -374,7 +375,7 @@ def park(
 def end(
     conn: Connection, take: Take | None, execution_id: str, owner: str, now: float, *ending: Any
 ) -> tuple[bool, Claimed | None]:
-    """``transactions.finish`` and, with ``take`` and if it ended the run, the run's due rows
+    """``endings.finish`` and, with ``take`` and if it ended the run, the run's due rows
     claimed (its message, its locks', its ending), in one transaction."""
     ends = at_once.finish if conn.dialect.name == "postgresql" else finish
     ended = ends(conn, execution_id, owner, now, *ending)

@@ -35,6 +35,7 @@ from flows.engine.records import (
 from store import api_transactions as aq
 from store import at_once, health, searches
 from store import deliveries as dq
+from store import endings as en
 from store import event_transactions as eq
 from store import held as hq
 from store import outbox as ob
@@ -139,7 +140,7 @@ class SQLStore(Transactor):
         *,
         expire: bool = False,
     ) -> bool:
-        return await self.run(q.cancel, execution_id, now, reason, event, posts, expire)
+        return await self.run(en.cancel, execution_id, now, reason, event, posts, expire)
 
     # calls ----------------------------------------------------------------------------------
 
