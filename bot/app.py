@@ -20,14 +20,11 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.logger import get_bolt_logger
-from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.middleware.authorization.async_multi_teams_authorization import (
     AsyncMultiTeamsAuthorization,
 )
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -37,7 +34,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import fields, inbound, installs, logs
+from bot import fields, inbound, installs, logs, middleware
 from bot.api import Feed, TokenDirectory, mount
 from bot.directory import ARRIVED, AckBudget, SlackDirectory
 from bot.files import SlackFiles
@@ -190,8 +187,8 @@ class Lockstep:
         if oauth is not None:  # (the loggers Bolt's authorize and OAuth flow log with)
             installs.NoInstall.attach(get_bolt_logger(AsyncMultiTeamsAuthorization), refusals)
             installs.NoExchange.attach(bolt.logger, refusals)
-        bolt.error(_failed(refusals))
-        bolt.middleware(TypedInbound(refusals))
+        bolt.error(middleware.unhandled(refusals))
+        bolt.middleware(middleware.TypedInbound(refusals))
         bolt.middleware(logs.RequestScope())
         bolt.middleware(AckBudget())
         handlers.register(bolt)
@@ -338,23 +335,6 @@ async def _bounded_body(request: web.Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def _failed(refusals: logs.Refusals) -> Callable[..., Awaitable[None]]:
-    """Bolt's error handler. A signed request no listener takes (an action, modal or shortcut
-    Lockstep never made: an old message's button, a made-up id) is answered 404 and is a
-    refusal, one line a minute at most, not Bolt's warning of several lines for each. Any
-    other error of a listener is logged with its traceback, as Bolt would (secrets redacted)."""
-
-    async def failed(error: Exception, request: AsyncBoltRequest) -> None:
-        if isinstance(error, BoltUnhandledRequestError):
-            body = request.body
-            kind = "command" if "command" in body else str(body.get("type"))[:40]
-            refusals.warning("refused a Slack request no listener takes: %s", kind)
-            return
-        log.error("handling a Slack request failed: %s", type(error).__name__, exc_info=error)
-
-    return failed
-
-
 def _follow_members(
     bolt: AsyncApp, directory: SlackDirectory, workspaces: Workspaces, engine: Engine
 ) -> None:
@@ -377,32 +357,3 @@ def _follow_members(
 
     for kind in (*inbound.MEMBER_EVENTS, inbound.GROUP_CHANGED):
         bolt.event(kind)(changed)
-
-
-class TypedInbound(AsyncMiddleware):
-    """Bolt middleware: the body as one typed event (``context["inbound"]``), or a 400. The HTTP
-    and Socket Mode adapters (``bot.socketmode``) have typed it already; a request that reaches
-    Bolt another way is typed here. A class, not a function: Bolt reads
-    a function middleware's arguments out of the body, which fails on exactly the malformed
-    bodies this refuses."""
-
-    def __init__(self, refusals: logs.Refusals) -> None:
-        self.refusals = refusals
-
-    async def async_process(
-        self,
-        *,
-        req: AsyncBoltRequest,
-        resp: BoltResponse,
-        next: Callable[[], Awaitable[BoltResponse]],
-    ) -> BoltResponse:
-        if "inbound" in req.context:
-            return await next()
-        try:
-            event = req.context["inbound"] = inbound.typed(req.body)
-        except fields.Malformed as exc:
-            self.refusals.warning("refused a malformed Slack request: %s", exc)
-            return BoltResponse(status=400, body="malformed payload")
-        if isinstance(event, inbound.OtherEvent):
-            return BoltResponse(status=200, body="")
-        return await next()
