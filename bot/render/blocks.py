@@ -15,17 +15,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.render.htmltext import html_to_mrkdwn
+from bot.render import formbody
+from bot.render.formbody import SECTION
 from bot.render.inputs import (
     ID_MAX,
     LABEL_MAX,
     Block,
     Form,
-    action_block,
     action_groups,
     form_inputs,
-    initial,
-    input_block,
     input_block_id,
     plain,
     text_of,
@@ -40,13 +38,8 @@ from bot.render.messages import (
     SUBMIT_TEXT,
 )
 from bot.render.mrkdwn import (
-    chunks,
     cut,
-    literal,
-    markdown_to_mrkdwn,
-    mrkdwn_chunks,
     split_heading,
-    unmarked,
 )
 from flows.errors import GLOBAL
 
@@ -65,65 +58,13 @@ HINT_RESERVE = 100  # characters kept free per input for an error hint on a re-r
 _SHORTEST_ERROR = 40  # characters of each error, at the least, when long ones are cut
 MODAL_MAX_BLOCKS = 100
 
-_SECTION, _HEADER, _BUTTON, _BUTTON_VALUE, _VIEW_TEXT, _METADATA = 3000, 150, 75, 2000, 24, 3000
+_HEADER, _BUTTON, _BUTTON_VALUE, _VIEW_TEXT, _METADATA = 150, 75, 2000, 24, 3000
 
 
 def _checked_id(value: str, limit: int, what: str) -> str:
     if len(value) > limit:
         raise ValueError(f"{what} is longer than Slack's {limit} characters")
     return value
-
-
-# --- text ------------------------------------------------------------------------------------
-
-
-def _sections(text: str, *, verbatim: bool = False) -> list[Block]:
-    """``verbatim``: the text holds what a person typed, so Slack must not link anything in it."""
-    extra = {"verbatim": True} if verbatim else {}
-    parts = chunks(text, _SECTION) if verbatim else mrkdwn_chunks(text, _SECTION)
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": c, **extra}} for c in parts]
-
-
-def _text_blocks(form: Form) -> list[Block]:
-    return [b for e in form if isinstance(e, Mapping) for b in _display_blocks(e)]
-
-
-def _warnings(msgs: list[str]) -> list[Block]:
-    """Messages for the form as a whole, shown literally: a handler may quote what was typed."""
-    lines = "\n".join(f":warning: {literal(m)}" for m in msgs)
-    return _sections(cut(lines, _SECTION), verbatim=True)
-
-
-def _display_blocks(element: Mapping[str, Any]) -> list[Block]:
-    kind, text = element.get("type"), element.get("text")
-    if kind == "errors":  # kodosumi's Errors(): the global messages it was built with
-        return _warnings(_messages(element.get("error")))
-    if kind in ("markdown", "html") and isinstance(text, str):
-        return _sections(markdown_to_mrkdwn(text) if kind == "markdown" else html_to_mrkdwn(text))
-    return [{"type": "divider"}] if kind in ("break", "hr") else []
-
-
-def _messages(value: Any) -> list[str]:
-    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-    return [unmarked(m) for m in items if isinstance(m, str) and m.strip()]
-
-
-def _form_blocks(
-    form: Form, *, modal: bool, values: Mapping[str, Any] | None, errors: Mapping[str, Any]
-) -> list[Block]:
-    blocks: list[Block] = []
-    inputs = {id(e) for e in form_inputs(form)}
-    groups = action_groups(form) if modal else {}
-    for el in form:
-        if id(el) in inputs:
-            errs = _messages(errors.get(el["name"])) or _messages(el.get("error"))
-            blocks.append(input_block(el, initial(el, values), errs, modal=modal))
-        elif isinstance(el, Mapping) and el.get("name") in groups:
-            actions = groups.pop(el["name"])  # a modal asks which, at the first of the group
-            blocks.append(action_block(el["name"], actions, _messages(errors.get(el["name"]))))
-        elif isinstance(el, Mapping):
-            blocks.extend(_display_blocks(el))
-    return blocks
 
 
 # --- surfaces --------------------------------------------------------------------------------
@@ -213,7 +154,7 @@ def _capped(head: list[Block], body: list[Block], tail: list[Block]) -> list[Blo
     sizes = [_size([b]) for b in body]  # "[b]" less the two brackets, plus ", "
     if len(body) <= room and sum(sizes) <= chars:
         return head + body + tail
-    more = _sections(MORE_TEXT)
+    more = formbody.sections(MORE_TEXT)
     room, chars = room - 1, chars - _size(more)
     kept: list[Block] = []
     for block, size in zip(body, sizes, strict=True):
@@ -240,12 +181,12 @@ def _split_errors(
 ) -> tuple[list[str], dict[str, list[str]]]:
     """Global messages, with those for fields the form lacks (they'd show nowhere)."""
     names, errors = set(_fields(form, modal=modal)), errors or {}
-    glob, fields = _messages(errors.get(GLOBAL)), {}
+    glob, fields = formbody.error_texts(errors.get(GLOBAL)), {}
     for key, value in errors.items():
         if key in names:
-            fields[key] = _messages(value)
+            fields[key] = formbody.error_texts(value)
         elif key != GLOBAL:
-            glob.extend(_messages(value))
+            glob.extend(formbody.error_texts(value))
     return glob, fields
 
 
@@ -260,8 +201,8 @@ def _message(
 ) -> list[Block]:
     title, form = titled(form, title)
     glob, fields = _split_errors(form, errors)
-    warning = _warnings(glob)
-    body = _form_blocks(form, modal=False, values=values, errors=fields)
+    warning = formbody.warnings(glob)
+    body = formbody.form_blocks(form, modal=False, values=values, errors=fields)
     return _header(title) + warning + body + [*extra, _actions(form, lock_id, more=buttons)]
 
 
@@ -300,7 +241,7 @@ def message_blocks(
     blocks = _message(form, lock_id, title, errors, values, extra, buttons)
     if values and _size(blocks) > MESSAGE_MAX_CHARS:
         blocks = _message(form, lock_id, title, errors, None, extra, buttons)
-    limit = _SECTION
+    limit = SECTION
     while errors and _size(blocks) > MESSAGE_MAX_CHARS and limit > _SHORTEST_ERROR:
         limit //= 2
         blocks = _message(form, lock_id, title, _shortened(errors, limit), None, extra, buttons)
@@ -339,7 +280,7 @@ def open_form_blocks(
     (then ``buttons``)."""
     title, shown = titled(form, title)
     actions = [*extra, _actions(form, lock_id, open_form=True, more=buttons)]
-    return _capped(_header(title), _text_blocks(shown), actions)
+    return _capped(_header(title), formbody.text_blocks(shown), actions)
 
 
 def decided_blocks(
@@ -348,9 +289,9 @@ def decided_blocks(
     """The lock once closed: its text, the answer (``answer``: blocks from ``bot.render.answers``)
     and the outcome line (mrkdwn the bot wrote: mentions and date tokens stay live)."""
     title, shown = titled(form, title)
-    line = {"type": "mrkdwn", "text": cut(outcome.strip(), _SECTION)}
+    line = {"type": "mrkdwn", "text": cut(outcome.strip(), SECTION)}
     tail = (answer or []) + ([{"type": "context", "elements": [line]}] if outcome.strip() else [])
-    return _capped(_header(title), _text_blocks(shown), tail)
+    return _capped(_header(title), formbody.text_blocks(shown), tail)
 
 
 def modal_view(
@@ -371,7 +312,11 @@ def modal_view(
     heading, shown = titled(form, title)
     head = [] if _same(heading, title) else _header(heading)
     glob, fields = _split_errors(shown, errors, modal=True)
-    blocks = head + _warnings(glob) + _form_blocks(shown, modal=True, values=values, errors=fields)
+    blocks = (
+        head
+        + formbody.warnings(glob)
+        + formbody.form_blocks(shown, modal=True, values=values, errors=fields)
+    )
     if len(blocks) > MODAL_MAX_BLOCKS:
         spare = MODAL_MAX_BLOCKS - sum(b["type"] == "input" for b in blocks)
         kept = []
@@ -387,7 +332,7 @@ def modal_view(
         "title": plain(title.strip() or MODAL_TITLE, _VIEW_TEXT),
         "submit": plain(text_of(_find(form, "submit"), "text") or SUBMIT_TEXT, _VIEW_TEXT),
         "close": plain(close, _VIEW_TEXT),
-        "blocks": blocks or _sections(EMPTY_FORM_TEXT),
+        "blocks": blocks or formbody.sections(EMPTY_FORM_TEXT),
     } | ({"private_metadata": metadata} if metadata else {})
 
 
@@ -401,8 +346,8 @@ def modal_errors(errors: Mapping[str, list[str]], *, form: Form | None = None) -
         glob, fields = _split_errors(form, errors, modal=True)
         first = next(iter(_fields(form, modal=True)), None)
     else:
-        glob = _messages(errors.get(GLOBAL))
-        fields = {k: _messages(v) for k, v in errors.items() if k != GLOBAL}
+        glob = formbody.error_texts(errors.get(GLOBAL))
+        fields = {k: formbody.error_texts(v) for k, v in errors.items() if k != GLOBAL}
         first = next((k for k, v in fields.items() if v), None)
     if glob and first is not None:
         fields[first] = glob + fields.get(first, [])
