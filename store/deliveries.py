@@ -95,8 +95,9 @@ def _claims(due: Any, pg: bool) -> Any:
     the due rows are locked as they are taken (skipping those), and a run's new message goes
     only if every earlier new one of its run is taken by this same statement. The due rows are
     a CTE joined by id, so the update finds them by primary key however large the outbox."""
-    if not pg:
-        found = update(outbox).where(outbox.c.id.in_(due), outbox.c.pending, _FREE)
+    if not pg:  # the rows ``due`` found, by id (no condition of their own here: SQLite would
+        # then look for them through the index of every pending row, however long the backlog)
+        found = update(outbox).where(outbox.c.id.in_(due))
         return found.values(**_LEASE).returning(*outbox.c)
     taken = due.with_for_update(skip_locked=True).cte("due")
     held_back = _earlier_new(_EARLIER.c.id.not_in(select(taken.c.id)))  # one it skipped
@@ -124,6 +125,12 @@ _DELIVERY_FIELDS = (
 _WHERE_SHOWN = Prepared(
     select(outbox.c.key, outbox.c.shown, outbox.c.location).where(one_of(outbox.c.key, "keys"))
 )
+
+
+def claim_statement(whose: str, pg: bool) -> Any:
+    """The statement that claims due rows: of ``whose`` ("any", "run": one run's, "none": the
+    rows about no run), for Postgres or SQLite."""
+    return _CLAIMS[whose, pg].statement
 
 
 def claim(

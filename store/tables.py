@@ -116,7 +116,8 @@ class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_pending_due", "pending", "due_at"),  # the deliverer: what is due
-        Index("ix_outbox_execution", "execution_id", "id"),  # a run's rows, in order
+        # a run's rows, and those of them due: a claim of the run's rows reads only them
+        Index("ix_outbox_run_due", "execution_id", "pending", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -17,7 +17,7 @@ from flows import Request
 from flows.engine import Engine, FakeClock, NewEvent, RecordingNotifier
 from flows.engine.records import Call, Claim, Post, Workspace
 from flows.engine.setup import new_id, timer_row
-from store import SQLStore, at_once, connect, normalise_url
+from store import SQLStore, at_once, connect, deliveries, normalise_url
 from store import outbox as ob
 from store.database import POOL_SIZE
 from store.outbox import lock_key, run_key
@@ -191,6 +191,26 @@ async def test_recording_what_was_shown_settles_only_rows_shown_as_they_are_now(
     assert await store.delivered("me", older, now, placed=False) == {}
     assert (await store.run(rows))[settles.id].shown == settles.version
     assert (await store.run(rows))[settles.id].location is True
+
+
+async def test_a_claim_of_a_run_s_rows_reads_only_them_however_long_the_backlog(
+    store: SQLStore,
+) -> None:
+    """SQLite's plan for claiming one run's due rows (a run's change, its own pass) finds them
+    through the run's index and updates them by id: no step reads every pending row, so a
+    backlog (Slack down for an hour) does not slow each run's claim. Postgres plans by its
+    statistics (``ANALYZE``), and joins the due rows by id (``deliveries._claims``)."""
+    if store.db.dialect.name != "sqlite":
+        pytest.skip("Postgres chooses its plan by the table's statistics")
+    statement = deliveries.claim_statement("run", pg=False)
+    sql = str(statement.compile(dialect=store.db.dialect))
+
+    def plan(conn: Any) -> list[str]:
+        found = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, (0,) * sql.count("?"))
+        return [row[3] for row in found]
+
+    steps = [s for s in await store.run(plan) if "outbox" in s or "earlier" in s]
+    assert steps and all("ix_outbox_run_due" in s or "PRIMARY KEY" in s for s in steps), steps
 
 
 async def test_a_row_shown_once_more_later_waits_for_then_unless_its_state_changes(
