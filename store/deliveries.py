@@ -106,7 +106,7 @@ def _claims(due: Any, pg: bool) -> Any:
     return found.values(**_LEASE).returning(*outbox.c)
 
 
-_CLAIMS = {  # (whose rows, Postgres?) -> the statement
+CLAIMS = {  # (whose rows: any, run, none; Postgres?) -> the statement that claims them
     (whose, pg): Prepared(_claims(due, pg))
     for whose, due in (("any", _DUE), ("run", _DUE_OF_RUN), ("none", _DUE_OF_NONE))
     for pg in (False, True)
@@ -127,12 +127,6 @@ _WHERE_SHOWN = Prepared(
 )
 
 
-def claim_statement(whose: str, pg: bool) -> Any:
-    """The statement that claims due rows: of ``whose`` ("any", "run": one run's, "none": the
-    rows about no run), for Postgres or SQLite."""
-    return _CLAIMS[whose, pg].statement
-
-
 def claim(
     conn: Connection, owner: str, now: float, lease: float, limit: int, execution: str | None
 ) -> list[Delivery]:
@@ -140,7 +134,7 @@ def claim(
     None: any) for ``owner`` until ``now + lease``, oldest first. A run's new messages are
     taken in order: one waits while an earlier one cannot go."""
     whose = "any" if execution is None else "none" if execution == NO_RUN else "run"
-    claims = _CLAIMS[whose, conn.dialect.name == "postgresql"]
+    claims = CLAIMS[whose, conn.dialect.name == "postgresql"]
     params = {"now": now, "limit": limit, "eid": execution, "me": owner, "until": now + lease}
     rows = sorted(run(conn, claims, params), key=lambda r: r.id)
     if not rows:

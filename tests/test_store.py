@@ -202,7 +202,7 @@ async def test_a_claim_of_a_run_s_rows_reads_only_them_however_long_the_backlog(
     statistics (``ANALYZE``), and joins the due rows by id (``deliveries._claims``)."""
     if store.db.dialect.name != "sqlite":
         pytest.skip("Postgres chooses its plan by the table's statistics")
-    statement = deliveries.claim_statement("run", pg=False)
+    statement = deliveries.CLAIMS["run", False].statement
     sql = str(statement.compile(dialect=store.db.dialect))
 
     def plan(conn: Any) -> list[str]:
